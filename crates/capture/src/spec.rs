@@ -1,0 +1,124 @@
+//! Source specs as users type them: `test`, `camera:0`, `file:PATH`, `tone:440`, `mic:default`, `none`.
+
+use crate::CaptureError;
+use std::fmt;
+
+/// A video source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSpec {
+    /// The synthetic camera (moving pattern with frame codes).
+    Test,
+    /// A real camera by index or id.
+    Camera(String),
+    /// A media file, looped.
+    File(String),
+}
+
+/// An audio source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioSpec {
+    Tone(f64),
+    Mic(String),
+    File(String),
+    None,
+}
+
+fn bad(spec: &str, reason: &str) -> CaptureError {
+    CaptureError::BadSpec {
+        spec: spec.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl std::str::FromStr for VideoSpec {
+    type Err = CaptureError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
+        match kind {
+            "test" if arg.is_empty() => Ok(Self::Test),
+            "camera" if !arg.is_empty() => Ok(Self::Camera(arg.to_string())),
+            "camera" => Ok(Self::Camera("0".into())),
+            "file" if !arg.is_empty() => Ok(Self::File(arg.to_string())),
+            _ => Err(bad(s, "use test, camera:INDEX|ID or file:PATH")),
+        }
+    }
+}
+
+impl std::str::FromStr for AudioSpec {
+    type Err = CaptureError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
+        match kind {
+            "tone" if arg.is_empty() => Ok(Self::Tone(440.0)),
+            "tone" => match arg.parse::<f64>() {
+                Ok(hz) if hz > 0.0 && hz < 24_000.0 => Ok(Self::Tone(hz)),
+                _ => Err(bad(
+                    s,
+                    "the tone frequency must be a number of Hz below 24000",
+                )),
+            },
+            "mic" if arg.is_empty() => Ok(Self::Mic("default".into())),
+            "mic" => Ok(Self::Mic(arg.to_string())),
+            "file" if !arg.is_empty() => Ok(Self::File(arg.to_string())),
+            "none" => Ok(Self::None),
+            _ => Err(bad(s, "use tone[:HZ], mic:ID|default, file:PATH or none")),
+        }
+    }
+}
+
+impl fmt::Display for VideoSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Test => write!(f, "test"),
+            Self::Camera(c) => write!(f, "camera:{c}"),
+            Self::File(p) => write!(f, "file:{p}"),
+        }
+    }
+}
+
+impl fmt::Display for AudioSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tone(hz) => write!(f, "tone:{hz}"),
+            Self::Mic(m) => write!(f, "mic:{m}"),
+            Self::File(p) => write!(f, "file:{p}"),
+            Self::None => write!(f, "none"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_as_documented() {
+        assert_eq!("test".parse::<VideoSpec>().unwrap(), VideoSpec::Test);
+        assert_eq!(
+            "camera:1".parse::<VideoSpec>().unwrap(),
+            VideoSpec::Camera("1".into())
+        );
+        assert_eq!(
+            "file:/a:b.mp4".parse::<VideoSpec>().unwrap(),
+            VideoSpec::File("/a:b.mp4".into())
+        );
+        assert_eq!("tone".parse::<AudioSpec>().unwrap(), AudioSpec::Tone(440.0));
+        assert_eq!(
+            "tone:1000".parse::<AudioSpec>().unwrap(),
+            AudioSpec::Tone(1000.0)
+        );
+        assert_eq!(
+            "mic:default".parse::<AudioSpec>().unwrap(),
+            AudioSpec::Mic("default".into())
+        );
+        assert_eq!("none".parse::<AudioSpec>().unwrap(), AudioSpec::None);
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_accepted() {
+        let e = "webcam".parse::<VideoSpec>().unwrap_err().to_string();
+        assert!(e.contains("camera:INDEX"), "{e}");
+        let e = "tone:loud".parse::<AudioSpec>().unwrap_err().to_string();
+        assert!(e.contains("Hz"), "{e}");
+    }
+}

@@ -1,0 +1,79 @@
+//! `marquee`: the engine headless — list devices, go live, manage stream keys.
+
+mod devices;
+mod keys;
+mod live;
+mod util;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "marquee",
+    version,
+    about = "Go live from the command line: capture → encode → RTMP(S), record locally."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List cameras, microphones (and with --encoders, which video encoders open here).
+    Devices(devices::DevicesArgs),
+    /// Go live: capture, encode once, push to every --to and record.
+    Live(Box<live::LiveArgs>),
+    /// Stream keys in the OS keychain.
+    #[command(subcommand)]
+    Key(keys::KeyCmd),
+    /// The config file with named profiles.
+    #[command(subcommand)]
+    Config(keys::ConfigCmd),
+}
+
+/// A failure the user can act on: the message, and the exit code (2 = fix the command).
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MARQUEE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Devices(a) => devices::run(a),
+        Cmd::Live(a) => live::run(*a),
+        Cmd::Key(c) => keys::run_key(c),
+        Cmd::Config(c) => keys::run_config(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("marquee: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Named profiles in `config.toml`; command-line flags override them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The settings a `marquee live` run takes, all optional so a profile can set a few.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub video: Option<String>,
+    pub audio: Option<String>,
+    /// Destinations; each must end in `key:NAME` (keys live in the keychain, not here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    pub record: Option<PathBuf>,
+    pub size: Option<String>,
+    pub fps: Option<u32>,
+    pub bitrate: Option<u32>,
+    pub audio_bitrate: Option<u32>,
+    pub encoder: Option<String>,
+    pub preset: Option<String>,
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Profile used when none is named (else "default").
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// Config file problems, with the path and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "profile '{profile}': destination {url} carries its stream key inline; store the key with `marquee key set NAME` and end the URL in key:NAME"
+    )]
+    InlineKey { profile: String, url: String },
+    #[error("no profile named '{0}' in the config file (see `marquee config show`)")]
+    NoProfile(String),
+}
+
+/// Where the config lives: `$MARQUEE_CONFIG`, else the platform config dir
+/// (`~/.config/marquee/config.toml` on Linux).
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("MARQUEE_CONFIG") {
+        return PathBuf::from(p);
+    }
+    directories::ProjectDirs::from("app", "Marquee", "marquee")
+        .map(|d| d.config_dir().join("config.toml"))
+        .unwrap_or_else(|| PathBuf::from("marquee.toml"))
+}
+
+/// The last path segment of a destination, masked unless it is a `key:NAME` reference.
+fn masked(url: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((head, tail)) if !tail.starts_with("key:") => format!("{head}/****"),
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// Loads the file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason: e.message().to_string(),
+        })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Refuses stream keys written into the file.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (name, p) in &self.profiles {
+            for url in &p.to {
+                let last = url.rsplit('/').next().unwrap_or("");
+                if !last.starts_with("key:") {
+                    return Err(ConfigError::InlineKey {
+                        profile: name.clone(),
+                        url: masked(url),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes atomically (temp file + rename) so a crash never leaves half a config.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        self.check()?;
+        let err = |source| ConfigError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
+    }
+
+    /// The named profile, or the default one; a missing default is an empty profile.
+    pub fn profile(&self, name: Option<&str>) -> Result<Profile, ConfigError> {
+        match name {
+            Some(n) => self
+                .profiles
+                .get(n)
+                .cloned()
+                .ok_or_else(|| ConfigError::NoProfile(n.to_string())),
+            None => {
+                let n = self.default_profile.as_deref().unwrap_or("default");
+                Ok(self.profiles.get(n).cloned().unwrap_or_default())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_round_trip_through_the_file() {
+        let dir = std::env::temp_dir().join(format!("marquee-cfg-{}", std::process::id()));
+        let path = dir.join("config.toml");
+        let mut cfg = Config::default();
+        cfg.profiles.insert(
+            "main".into(),
+            Profile {
+                video: Some("camera:0".into()),
+                to: vec!["rtmp://h/live/key:main".into()],
+                fps: Some(60),
+                ..Default::default()
+            },
+        );
+        cfg.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), cfg);
+        assert_eq!(
+            Config::load(&path)
+                .unwrap()
+                .profile(Some("main"))
+                .unwrap()
+                .fps,
+            Some(60)
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_is_an_empty_config_and_a_missing_profile_is_an_error() {
+        let cfg = Config::load(Path::new("/nonexistent/marquee/config.toml")).unwrap();
+        assert_eq!(cfg.profile(None).unwrap(), Profile::default());
+        assert!(
+            cfg.profile(Some("nope"))
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
+    }
+
+    #[test]
+    fn inline_stream_keys_are_refused_and_not_echoed() {
+        let cfg: Config =
+            toml::from_str("[profiles.x]\nto = [\"rtmp://h/live/sk_secret_123\"]\n").unwrap();
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(
+            e.contains("key:NAME") && !e.contains("sk_secret_123"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_with_the_path() {
+        let dir = std::env::temp_dir().join(format!("marquee-cfg-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "[profiles.x]\nfsp = 30\n").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("config.toml") && e.contains("fsp"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,467 @@
+//! The compositor: one tick per output frame on the session clock. It picks the frame
+//! due for the tick, letterboxes it into the I420 canvas, and keeps the cadence when the
+//! camera stops (repeat the last frame, then the "camera lost" slate after a second).
+
+use crate::StudioError;
+use ffmpeg_next as ff;
+use marquee_capture::{PixelFormat, VideoFrame};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// What goes on air for one tick.
+#[derive(Debug)]
+pub enum Pick {
+    /// A new frame from the source.
+    New(VideoFrame),
+    /// Nothing new yet: repeat the last picture.
+    Repeat,
+    /// The source has been silent too long (or never started): show the slate.
+    Slate,
+}
+
+/// Chooses, per tick, the newest frame captured at or before the tick. Sans-IO.
+#[derive(Debug)]
+pub struct FrameSelector {
+    pending: VecDeque<VideoFrame>,
+    last_captured: Option<Duration>,
+    lost_after: Duration,
+    /// Frames never shown because a newer one was due (a camera faster than the output).
+    pub superseded: u64,
+}
+
+impl FrameSelector {
+    /// Frames a selector holds before it drops the oldest.
+    const MAX_PENDING: usize = 16;
+
+    pub fn new(lost_after: Duration) -> Self {
+        Self {
+            pending: VecDeque::new(),
+            last_captured: None,
+            lost_after,
+            superseded: 0,
+        }
+    }
+
+    /// A frame arrived from the source.
+    pub fn offer(&mut self, f: VideoFrame) {
+        if self.pending.len() >= Self::MAX_PENDING {
+            self.pending.pop_front();
+            self.superseded += 1;
+        }
+        self.pending.push_back(f);
+    }
+
+    /// The pick for the tick at session time `tick`.
+    pub fn pick(&mut self, tick: Duration) -> Pick {
+        let due = self.pending.iter().rposition(|f| f.captured <= tick);
+        if let Some(i) = due {
+            self.superseded += i as u64;
+            self.pending.drain(..i);
+            let f = self.pending.pop_front().expect("index is in range");
+            self.last_captured = Some(f.captured);
+            return Pick::New(f);
+        }
+        match self.last_captured {
+            Some(t) if tick.saturating_sub(t) <= self.lost_after => Pick::Repeat,
+            None if tick <= self.lost_after => Pick::Repeat,
+            _ => Pick::Slate,
+        }
+    }
+}
+
+/// An I420 canvas with a fixed size.
+#[derive(Debug, Clone)]
+pub struct Canvas {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
+impl Canvas {
+    pub fn black(width: u32, height: u32) -> Self {
+        let (w, h) = (width as usize, height as usize);
+        let mut data = vec![16u8; w * h + w * h / 2];
+        data[w * h..].fill(128);
+        Self {
+            width,
+            height,
+            data,
+        }
+    }
+
+    fn planes_mut(&mut self) -> [(*mut u8, i32); 3] {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let base = self.data.as_mut_ptr();
+        // SAFETY: offsets are within the I420 buffer of w*h*3/2 bytes.
+        unsafe {
+            [
+                (base, w as i32),
+                (base.add(w * h), (w / 2) as i32),
+                (base.add(w * h + w * h / 4), (w / 2) as i32),
+            ]
+        }
+    }
+}
+
+/// The rectangle (x, y, w, h) a `sw`x`sh` picture fills in a `cw`x`ch` canvas, aspect kept.
+pub fn fit(sw: u32, sh: u32, cw: u32, ch: u32) -> (u32, u32, u32, u32) {
+    if sw == 0 || sh == 0 {
+        return (0, 0, cw, ch);
+    }
+    let (w, h) = if sw as u64 * ch as u64 > sh as u64 * cw as u64 {
+        (cw, (sh as u64 * cw as u64 / sw as u64) as u32)
+    } else {
+        ((sw as u64 * ch as u64 / sh as u64) as u32, ch)
+    };
+    let (w, h) = ((w & !1).max(2), (h & !1).max(2));
+    (((cw - w) / 2) & !1, ((ch - h) / 2) & !1, w, h)
+}
+
+fn av_format(f: PixelFormat) -> ff::ffi::AVPixelFormat {
+    use ff::ffi::AVPixelFormat::*;
+    match f {
+        PixelFormat::I420 => AV_PIX_FMT_YUV420P,
+        PixelFormat::Nv12 => AV_PIX_FMT_NV12,
+        PixelFormat::Yuyv => AV_PIX_FMT_YUYV422,
+        PixelFormat::Rgb24 => AV_PIX_FMT_RGB24,
+        PixelFormat::Bgr24 => AV_PIX_FMT_BGR24,
+        PixelFormat::Bgra => AV_PIX_FMT_BGRA,
+        PixelFormat::Gray8 => AV_PIX_FMT_GRAY8,
+        PixelFormat::Mjpeg => AV_PIX_FMT_YUVJ422P,
+    }
+}
+
+/// Plane pointers and strides of a tightly packed frame.
+fn src_planes(
+    f: PixelFormat,
+    w: usize,
+    h: usize,
+    data: &[u8],
+) -> Option<([*const u8; 4], [i32; 4])> {
+    let need = f.frame_len(w as u32, h as u32)?;
+    if data.len() < need {
+        return None;
+    }
+    let p = data.as_ptr();
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let null = std::ptr::null();
+    // SAFETY: offsets stay within `need` bytes, checked above.
+    unsafe {
+        Some(match f {
+            PixelFormat::I420 => (
+                [p, p.add(w * h), p.add(w * h + cw * ch), null],
+                [w as i32, cw as i32, cw as i32, 0],
+            ),
+            PixelFormat::Nv12 => (
+                [p, p.add(w * h), null, null],
+                [w as i32, (2 * cw) as i32, 0, 0],
+            ),
+            PixelFormat::Yuyv => ([p, null, null, null], [(4 * cw) as i32, 0, 0, 0]),
+            PixelFormat::Rgb24 | PixelFormat::Bgr24 => {
+                ([p, null, null, null], [(3 * w) as i32, 0, 0, 0])
+            }
+            PixelFormat::Bgra => ([p, null, null, null], [(4 * w) as i32, 0, 0, 0]),
+            PixelFormat::Gray8 => ([p, null, null, null], [w as i32, 0, 0, 0]),
+            PixelFormat::Mjpeg => return None,
+        })
+    }
+}
+
+/// A cached swscale context for one source geometry.
+struct Scaler {
+    key: (u32, u32, ff::ffi::AVPixelFormat, u32, u32),
+    ctx: *mut ff::ffi::SwsContext,
+}
+
+impl Drop for Scaler {
+    fn drop(&mut self) {
+        // SAFETY: ctx came from sws_getContext and is freed once.
+        unsafe { ff::ffi::sws_freeContext(self.ctx) }
+    }
+}
+
+/// Converts any source frame into the canvas, letterboxed. Same-size I420 is a plain copy.
+pub struct Letterbox {
+    scaler: Option<Scaler>,
+    mjpeg: Option<ff::decoder::Video>,
+}
+
+// SAFETY: the raw swscale context is owned and only used from the compositor thread.
+unsafe impl Send for Letterbox {}
+
+impl Default for Letterbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Letterbox {
+    pub fn new() -> Self {
+        Self {
+            scaler: None,
+            mjpeg: None,
+        }
+    }
+
+    /// Draws `f` into `canvas`. Errors mean the frame was unusable (e.g. a corrupt JPEG).
+    pub fn draw(&mut self, f: &VideoFrame, canvas: &mut Canvas) -> Result<(), StudioError> {
+        if f.format == PixelFormat::I420 && f.width == canvas.width && f.height == canvas.height {
+            let n = canvas.data.len();
+            if f.data.len() >= n {
+                canvas.data.copy_from_slice(&f.data[..n]);
+                return Ok(());
+            }
+            return Err(StudioError::Frame("short I420 frame".into()));
+        }
+        if f.format == PixelFormat::Mjpeg {
+            let decoded = self.decode_jpeg(&f.data)?;
+            return self.draw_av(&decoded, canvas);
+        }
+        let (planes, strides) = src_planes(f.format, f.width as usize, f.height as usize, &f.data)
+            .ok_or_else(|| {
+                StudioError::Frame(format!(
+                    "{} frame shorter than {}x{}",
+                    f.format, f.width, f.height
+                ))
+            })?;
+        self.scale(
+            f.width,
+            f.height,
+            av_format(f.format),
+            planes,
+            strides,
+            canvas,
+        )
+    }
+
+    fn draw_av(&mut self, f: &ff::frame::Video, canvas: &mut Canvas) -> Result<(), StudioError> {
+        let mut planes = [std::ptr::null(); 4];
+        let mut strides = [0i32; 4];
+        for i in 0..f.planes().min(4) {
+            planes[i] = f.data(i).as_ptr();
+            strides[i] = f.stride(i) as i32;
+        }
+        self.scale(
+            f.width(),
+            f.height(),
+            f.format().into(),
+            planes,
+            strides,
+            canvas,
+        )
+    }
+
+    fn scale(
+        &mut self,
+        sw: u32,
+        sh: u32,
+        fmt: ff::ffi::AVPixelFormat,
+        planes: [*const u8; 4],
+        strides: [i32; 4],
+        canvas: &mut Canvas,
+    ) -> Result<(), StudioError> {
+        let (x, y, w, h) = fit(sw, sh, canvas.width, canvas.height);
+        let key = (sw, sh, fmt, w, h);
+        if self.scaler.as_ref().map(|s| s.key) != Some(key) {
+            // SAFETY: plain constructor; null on failure, checked below.
+            // The flag's integer type differs between FFmpeg versions.
+            #[allow(clippy::unnecessary_cast)]
+            let ctx = unsafe {
+                ff::ffi::sws_getContext(
+                    sw as i32,
+                    sh as i32,
+                    fmt,
+                    w as i32,
+                    h as i32,
+                    ff::ffi::AVPixelFormat::AV_PIX_FMT_YUV420P,
+                    ff::ffi::SWS_BILINEAR as i32,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null(),
+                )
+            };
+            if ctx.is_null() {
+                return Err(StudioError::Frame(format!(
+                    "cannot convert {sw}x{sh} {fmt:?}"
+                )));
+            }
+            self.scaler = Some(Scaler { key, ctx });
+            // New geometry: clear the borders once.
+            *canvas = Canvas::black(canvas.width, canvas.height);
+        }
+        let ctx = self.scaler.as_ref().expect("set above").ctx;
+        let dst = canvas.planes_mut();
+        let (xu, yu) = ((x / 2) as usize, (y / 2) as usize);
+        // SAFETY: destination pointers are offset into the canvas so the fitted rectangle
+        // (w x h at x,y) lies inside it; sources were length-checked by the caller.
+        unsafe {
+            let dst_ptrs = [
+                dst[0].0.add(y as usize * dst[0].1 as usize + x as usize),
+                dst[1].0.add(yu * dst[1].1 as usize + xu),
+                dst[2].0.add(yu * dst[2].1 as usize + xu),
+                std::ptr::null_mut(),
+            ];
+            let dst_strides = [dst[0].1, dst[1].1, dst[2].1, 0];
+            ff::ffi::sws_scale(
+                ctx,
+                planes.as_ptr(),
+                strides.as_ptr(),
+                0,
+                sh as i32,
+                dst_ptrs.as_ptr(),
+                dst_strides.as_ptr(),
+            );
+        }
+        Ok(())
+    }
+
+    fn decode_jpeg(&mut self, data: &[u8]) -> Result<ff::frame::Video, StudioError> {
+        if self.mjpeg.is_none() {
+            self.mjpeg = Some(open_image_decoder(ff::codec::Id::MJPEG)?);
+        }
+        decode_one(self.mjpeg.as_mut().expect("set above"), data)
+    }
+}
+
+fn open_image_decoder(id: ff::codec::Id) -> Result<ff::decoder::Video, StudioError> {
+    crate::init();
+    let codec =
+        ff::decoder::find(id).ok_or_else(|| StudioError::Frame(format!("no {id:?} decoder")))?;
+    ff::codec::context::Context::new_with_codec(codec)
+        .decoder()
+        .video()
+        .map_err(|e| StudioError::Frame(e.to_string()))
+}
+
+fn decode_one(dec: &mut ff::decoder::Video, data: &[u8]) -> Result<ff::frame::Video, StudioError> {
+    let pkt = ff::Packet::copy(data);
+    dec.send_packet(&pkt)
+        .map_err(|e| StudioError::Frame(format!("undecodable image: {e}")))?;
+    let mut f = ff::frame::Video::empty();
+    dec.receive_frame(&mut f)
+        .map_err(|e| StudioError::Frame(format!("undecodable image: {e}")))?;
+    Ok(f)
+}
+
+/// The "camera lost" slate (assets/slate.png) rendered at the canvas size.
+pub fn slate(width: u32, height: u32) -> Canvas {
+    static PNG: &[u8] = include_bytes!("../../../assets/slate.png");
+    let mut canvas = Canvas::black(width, height);
+    let drawn = open_image_decoder(ff::codec::Id::PNG)
+        .and_then(|mut d| decode_one(&mut d, PNG))
+        .and_then(|f| Letterbox::new().draw_av(&f, &mut canvas));
+    if let Err(e) = drawn {
+        tracing::warn!("slate image unusable ({e}); using black");
+    }
+    canvas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ms: u64, seq: u64) -> VideoFrame {
+        VideoFrame {
+            width: 2,
+            height: 2,
+            format: PixelFormat::I420,
+            data: vec![0; 6],
+            captured: Duration::from_millis(ms),
+            seq,
+        }
+    }
+
+    fn seq_of(p: Pick) -> Option<u64> {
+        match p {
+            Pick::New(f) => Some(f.seq),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn each_tick_shows_the_newest_frame_due_and_never_a_future_one() {
+        let mut s = FrameSelector::new(Duration::from_secs(1));
+        for i in 0..4 {
+            s.offer(frame(i * 33, i));
+        }
+        assert_eq!(seq_of(s.pick(Duration::from_millis(0))), Some(0));
+        assert_eq!(seq_of(s.pick(Duration::from_millis(70))), Some(2));
+        assert_eq!(s.superseded, 1);
+        assert_eq!(seq_of(s.pick(Duration::from_millis(99))), Some(3));
+    }
+
+    #[test]
+    fn a_silent_camera_repeats_then_shows_the_slate_after_one_second() {
+        let mut s = FrameSelector::new(Duration::from_secs(1));
+        s.offer(frame(0, 0));
+        assert!(matches!(s.pick(Duration::ZERO), Pick::New(_)));
+        assert!(matches!(s.pick(Duration::from_millis(500)), Pick::Repeat));
+        assert!(matches!(s.pick(Duration::from_millis(1000)), Pick::Repeat));
+        assert!(matches!(s.pick(Duration::from_millis(1034)), Pick::Slate));
+        // It comes back by itself when frames do.
+        s.offer(frame(2000, 1));
+        assert!(matches!(s.pick(Duration::from_millis(2000)), Pick::New(_)));
+    }
+
+    #[test]
+    fn a_source_that_never_delivers_gets_the_slate() {
+        let mut s = FrameSelector::new(Duration::from_secs(1));
+        assert!(matches!(s.pick(Duration::from_millis(10)), Pick::Repeat));
+        assert!(matches!(s.pick(Duration::from_millis(1100)), Pick::Slate));
+    }
+
+    #[test]
+    fn letterbox_keeps_aspect_and_centres() {
+        assert_eq!(fit(1280, 720, 1280, 720), (0, 0, 1280, 720));
+        assert_eq!(fit(640, 480, 1280, 720), (160, 0, 960, 720));
+        assert_eq!(fit(1920, 800, 1280, 720), (0, 94, 1280, 532));
+    }
+
+    #[test]
+    fn a_smaller_source_is_scaled_into_the_canvas_with_its_code_readable() {
+        let mut data = Vec::new();
+        marquee_capture::pattern::render_i420(&mut data, 640, 360, 42, 1400);
+        let f = VideoFrame {
+            width: 640,
+            height: 360,
+            format: PixelFormat::I420,
+            data,
+            captured: Duration::ZERO,
+            seq: 0,
+        };
+        let mut canvas = Canvas::black(1280, 720);
+        Letterbox::new().draw(&f, &mut canvas).unwrap();
+        let code = marquee_capture::pattern::read_code(&canvas.data, 1280, 1280, 720).unwrap();
+        assert_eq!((code.index, code.session_ms), (42, 1400));
+    }
+
+    #[test]
+    fn rgb_and_yuyv_sources_convert() {
+        let mut canvas = Canvas::black(64, 36);
+        let rgb = VideoFrame {
+            width: 32,
+            height: 18,
+            format: PixelFormat::Rgb24,
+            data: vec![255; 32 * 18 * 3],
+            captured: Duration::ZERO,
+            seq: 0,
+        };
+        Letterbox::new().draw(&rgb, &mut canvas).unwrap();
+        assert!(
+            canvas.data[64 * 18 + 32] > 200,
+            "white source gives bright luma"
+        );
+        let short = VideoFrame {
+            format: PixelFormat::Yuyv,
+            data: vec![0; 10],
+            ..rgb
+        };
+        assert!(Letterbox::new().draw(&short, &mut canvas).is_err());
+    }
+
+    #[test]
+    fn the_slate_is_not_black() {
+        let s = slate(640, 360);
+        assert!(s.data[..640 * 360].iter().any(|&y| y > 100));
+    }
+}

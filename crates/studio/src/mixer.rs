@@ -1,0 +1,300 @@
+//! The audio mixer: every input is converted to 48 kHz stereo, placed on the session
+//! timeline by its capture stamps, and mixed in AAC-sized chunks whose PTS is the sample
+//! count. A stalled input becomes silence; a drifting device clock is corrected by
+//! padding or dropping, so audio never drifts from video.
+
+use marquee_capture::AudioBlock;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// The mixer's (and the encoder's) sample rate.
+pub const RATE: u32 = 48_000;
+
+/// Converts interleaved samples of any rate/layout to 48 kHz stereo. Cubic (Catmull-Rom)
+/// interpolation: cheap, and clean enough for speech at the common 44.1→48 kHz step;
+/// devices are opened at 48 kHz when they offer it, so this rarely runs.
+#[derive(Debug, Default)]
+pub struct Resampler {
+    rate: u32,
+    /// Fractional read position into `hist` for the next output sample.
+    pos: f64,
+    /// Recent stereo input frames (kept for interpolation across block edges).
+    hist: Vec<[f32; 2]>,
+}
+
+impl Resampler {
+    /// Stereo frames of `block`, as [L, R], at the block's own rate.
+    fn to_stereo(block: &AudioBlock) -> impl Iterator<Item = [f32; 2]> + '_ {
+        let ch = block.channels.max(1) as usize;
+        block.samples.chunks_exact(ch).map(move |f| match ch {
+            1 => [f[0], f[0]],
+            _ => [f[0], f[1]],
+        })
+    }
+
+    /// Appends the block's audio as 48 kHz stereo interleaved samples to `out`.
+    pub fn process(&mut self, block: &AudioBlock, out: &mut Vec<f32>) {
+        if block.rate == RATE {
+            self.hist.clear();
+            self.pos = 0.0;
+            for [l, r] in Self::to_stereo(block) {
+                out.push(l);
+                out.push(r);
+            }
+            return;
+        }
+        if block.rate != self.rate {
+            self.rate = block.rate;
+            self.hist.clear();
+            self.pos = 1.0;
+        }
+        if self.hist.is_empty() {
+            // Prime with one frame of history so the first output has a left neighbour.
+            if let Some(first) = Self::to_stereo(block).next() {
+                self.hist.push(first);
+            }
+        }
+        self.hist.extend(Self::to_stereo(block));
+        let step = block.rate as f64 / RATE as f64;
+        // Need hist[i-1], hist[i], hist[i+1], hist[i+2].
+        while self.pos + 2.0 < self.hist.len() as f64 {
+            let i = self.pos.floor() as usize;
+            let t = (self.pos - i as f64) as f32;
+            let p0 = self.hist[i.saturating_sub(1)];
+            let (p1, p2, p3) = (self.hist[i], self.hist[i + 1], self.hist[i + 2]);
+            for c in 0..2 {
+                let (a, b, cc, d) = (p0[c], p1[c], p2[c], p3[c]);
+                let v = b + 0.5
+                    * t
+                    * (cc - a
+                        + t * (2.0 * a - 5.0 * b + 4.0 * cc - d + t * (3.0 * (b - cc) + d - a)));
+                out.push(v);
+            }
+            self.pos += step;
+        }
+        // Keep what the next block's interpolation still needs.
+        let keep_from = (self.pos.floor() as usize).saturating_sub(1);
+        self.hist.drain(..keep_from);
+        self.pos -= keep_from as f64;
+    }
+}
+
+/// One input's samples placed on the session timeline (sample index = session time × 48 kHz).
+/// Sans-IO: blocks and their stamps in, samples for a timeline range out.
+#[derive(Debug)]
+pub struct TimelineBuffer {
+    /// Timeline index of `buf[0]` (stereo frames).
+    start: i64,
+    buf: VecDeque<[f32; 2]>,
+    /// How far a block's stamp may stray from where it would land before we resync.
+    tolerance: i64,
+    /// Most frames held (bounds memory if the mixer stops pulling).
+    cap: usize,
+    pub padded: u64,
+    pub dropped: u64,
+    started: bool,
+}
+
+impl TimelineBuffer {
+    pub fn new(tolerance: Duration) -> Self {
+        Self {
+            start: 0,
+            buf: VecDeque::new(),
+            tolerance: (tolerance.as_secs_f64() * RATE as f64) as i64,
+            cap: RATE as usize * 2,
+            padded: 0,
+            dropped: 0,
+            started: false,
+        }
+    }
+
+    fn end(&self) -> i64 {
+        self.start + self.buf.len() as i64
+    }
+
+    /// Adds 48 kHz stereo samples whose first sample was captured at `captured`.
+    pub fn push(&mut self, captured: Duration, samples: &[f32]) {
+        let at = (captured.as_secs_f64() * RATE as f64).round() as i64;
+        let frames = samples.chunks_exact(2).map(|f| [f[0], f[1]]);
+        if !self.started || self.buf.is_empty() && at > self.end() {
+            // First block (or after a gap the mixer already consumed): start where stamped.
+            self.started = true;
+            self.buf.clear();
+            self.start = at;
+        } else {
+            let drift = at - self.end();
+            if drift > self.tolerance {
+                // Device clock slow or samples lost: fill the gap with silence.
+                self.padded += drift as u64;
+                self.buf
+                    .extend(std::iter::repeat_n([0.0; 2], drift as usize));
+            } else if drift < -self.tolerance {
+                // Device clock fast: drop the overlap from this block.
+                let skip = (-drift) as usize;
+                self.dropped += skip.min(samples.len() / 2) as u64;
+                self.buf.extend(frames.skip(skip));
+                self.bound();
+                return;
+            }
+        }
+        self.buf.extend(frames);
+        self.bound();
+    }
+
+    fn bound(&mut self) {
+        while self.buf.len() > self.cap {
+            self.buf.pop_front();
+            self.start += 1;
+            self.dropped += 1;
+        }
+    }
+
+    /// Mixes timeline range [from, from + n) into `out` (interleaved stereo), with gain.
+    /// Samples before `from` are discarded; missing samples are silence.
+    pub fn mix_into(&mut self, from: i64, out: &mut [f32], gain: f32) {
+        while self.start < from && !self.buf.is_empty() {
+            self.buf.pop_front();
+            self.start += 1;
+        }
+        if self.buf.is_empty() && self.start < from {
+            self.start = from;
+        }
+        let n = out.len() / 2;
+        for (i, o) in out.chunks_exact_mut(2).enumerate().take(n) {
+            let idx = from + i as i64 - self.start;
+            if idx >= 0 && (idx as usize) < self.buf.len() {
+                let s = self.buf[idx as usize];
+                o[0] += s[0] * gain;
+                o[1] += s[1] * gain;
+            }
+        }
+        let consumed = (from + n as i64 - self.start).clamp(0, self.buf.len() as i64) as usize;
+        self.buf.drain(..consumed);
+        self.start += consumed as i64;
+    }
+}
+
+/// Peak and RMS of a chunk, in dBFS, for meters.
+pub fn levels(samples: &[f32]) -> (f32, f32) {
+    if samples.is_empty() {
+        return (-120.0, -120.0);
+    }
+    let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+    let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
+    let db = |v: f32| if v > 1e-6 { 20.0 * v.log10() } else { -120.0 };
+    (db(peak), db(rms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(rate: u32, channels: u16, frames: usize, v: f32, at_ms: u64) -> AudioBlock {
+        AudioBlock {
+            rate,
+            channels,
+            samples: vec![v; frames * channels as usize],
+            captured: Duration::from_millis(at_ms),
+        }
+    }
+
+    #[test]
+    fn mono_44k1_becomes_48k_stereo_at_the_right_length() {
+        let mut r = Resampler::default();
+        let mut out = Vec::new();
+        for i in 0..100 {
+            r.process(&block(44_100, 1, 441, 0.5, i * 10), &mut out);
+        }
+        let frames = out.len() / 2;
+        assert!((frames as i64 - 48_000).abs() < 10, "{frames}");
+        assert!(out[1000..].iter().all(|v| (v - 0.5).abs() < 1e-4));
+    }
+
+    #[test]
+    fn a_tone_keeps_its_frequency_through_resampling() {
+        let mut r = Resampler::default();
+        let mut out = Vec::new();
+        let hz = 1000.0f32;
+        let samples: Vec<f32> = (0..44_100)
+            .map(|i| (std::f32::consts::TAU * hz * i as f32 / 44_100.0).sin())
+            .collect();
+        let b = AudioBlock {
+            rate: 44_100,
+            channels: 1,
+            samples,
+            captured: Duration::ZERO,
+        };
+        r.process(&b, &mut out);
+        let left: Vec<f32> = out.chunks(2).map(|c| c[0]).collect();
+        let crossings = left
+            .windows(2)
+            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+            .count();
+        assert!((crossings as i64 - 1000).abs() <= 2, "{crossings}");
+    }
+
+    #[test]
+    fn samples_land_where_stamped_and_a_late_start_is_silence_before() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(15));
+        t.push(Duration::from_millis(10), &[1.0; 960]); // 480 frames at 480..960
+        let mut out = vec![0.0; 2 * 1024];
+        t.mix_into(0, &mut out, 1.0);
+        assert_eq!(out[2 * 479], 0.0);
+        assert_eq!(out[2 * 480], 1.0);
+        assert_eq!(out[2 * 959], 1.0);
+        assert_eq!(out[2 * 960], 0.0);
+    }
+
+    #[test]
+    fn jitter_within_tolerance_is_ignored_and_the_stream_stays_contiguous() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(15));
+        for i in 0..100u64 {
+            let jitter = [0i64, 4, -3, 7, -6][i as usize % 5];
+            let at = (i * 10) as i64 + jitter;
+            t.push(Duration::from_millis(at.max(0) as u64), &[0.5; 960]);
+        }
+        assert_eq!((t.padded, t.dropped), (0, 0));
+        let mut out = vec![0.0; 2 * 48_000];
+        t.mix_into(0, &mut out, 1.0);
+        assert!(out[..2 * 48_000].iter().all(|v| *v == 0.5));
+    }
+
+    #[test]
+    fn a_slow_device_clock_is_padded_and_a_fast_one_trimmed_so_drift_stays_bounded() {
+        // A device 1% slow: each 10 ms block holds only 475 frames.
+        let mut slow = TimelineBuffer::new(Duration::from_millis(15));
+        for i in 0..1000u64 {
+            slow.push(Duration::from_millis(i * 10), &[0.1; 950]);
+        }
+        assert!(slow.padded > 0);
+        let drift = slow.end() - (10_000 * 48);
+        assert!(drift.abs() <= 48 * 15 + 480, "drift {drift} frames");
+        // A device 1% fast.
+        let mut fast = TimelineBuffer::new(Duration::from_millis(15));
+        for i in 0..1000u64 {
+            fast.push(Duration::from_millis(i * 10), &[0.1; 970]);
+        }
+        assert!(fast.dropped > 0);
+        let drift = fast.end() - (10_000 * 48);
+        assert!(drift.abs() <= 48 * 15 + 485, "drift {drift} frames");
+    }
+
+    #[test]
+    fn a_stalled_input_is_silence_and_memory_stays_bounded() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(15));
+        let mut out = vec![0.0; 2048];
+        t.mix_into(48_000, &mut out, 1.0);
+        assert!(out.iter().all(|v| *v == 0.0));
+        for i in 0..1000u64 {
+            t.push(Duration::from_millis(i * 10), &[0.1; 960]);
+        }
+        assert!(t.buf.len() <= RATE as usize * 2);
+    }
+
+    #[test]
+    fn levels_of_full_scale_sine() {
+        let s: Vec<f32> = (0..4800).map(|i| (i as f32 * 0.1).sin()).collect();
+        let (peak, rms) = levels(&s);
+        assert!(peak > -0.1 && (rms + 3.01).abs() < 0.1, "{peak} {rms}");
+    }
+}

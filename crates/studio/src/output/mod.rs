@@ -1,0 +1,421 @@
+//! Outputs: each destination and the recording has its own bounded queue and writer
+//! thread, so a slow or dead one never stalls the encoders or the others.
+
+pub mod mux;
+pub mod policy;
+
+use crate::events::{EventKind, Events};
+use crate::packet::{Packet, StreamInfo};
+use crate::stats::{OutputCounters, OutputState};
+use crate::url::DestinationUrl;
+use marquee_capture::SessionClock;
+use mux::Muxer;
+use policy::{Backoff, OutputQueue, QueueLimits};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Anything the packet bus can hand packets to.
+pub trait PacketSink: Send + Sync {
+    /// Takes a packet without blocking.
+    fn offer(&self, p: &Packet);
+}
+
+/// Fills in a stream key at connect time (from the OS keychain). The error is shown to
+/// the user, so it must say what to do and must not contain the key.
+pub type KeyProvider = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+
+/// The queue an output shares between the bus (producer) and its writer thread.
+pub struct OutputShared {
+    queue: Mutex<OutputQueue>,
+    cv: Condvar,
+    finish: AtomicBool,
+    abort: Arc<AtomicBool>,
+    failed: AtomicBool,
+    pub counters: Arc<OutputCounters>,
+}
+
+impl OutputShared {
+    fn new(limits: QueueLimits, streams: &[StreamInfo], name: String) -> Arc<Self> {
+        let tb = |t: crate::packet::Track| {
+            streams
+                .iter()
+                .find(|s| s.track == t)
+                .map(|s| s.time_base)
+                .unwrap_or((1, 1000))
+        };
+        Arc::new(Self {
+            queue: Mutex::new(OutputQueue::new(
+                limits,
+                tb(crate::packet::Track::Video),
+                tb(crate::packet::Track::Audio),
+            )),
+            cv: Condvar::new(),
+            finish: AtomicBool::new(false),
+            abort: Arc::new(AtomicBool::new(false)),
+            failed: AtomicBool::new(false),
+            counters: Arc::new(OutputCounters::new(name)),
+        })
+    }
+
+    fn set_state(&self, s: OutputState) {
+        *self.counters.state.lock().expect("state lock") = s;
+    }
+
+    /// Waits for the next packet; None once finishing and drained.
+    fn next(&self) -> Option<Packet> {
+        let mut q = self.queue.lock().expect("queue lock");
+        loop {
+            if let Some(p) = q.pop() {
+                self.counters
+                    .queued_ms
+                    .store(q.queued_time().as_millis() as u64, Ordering::Relaxed);
+                return Some(p);
+            }
+            if self.finish.load(Ordering::Relaxed) {
+                return None;
+            }
+            q = self
+                .cv
+                .wait_timeout(q, Duration::from_millis(100))
+                .expect("queue lock")
+                .0;
+        }
+    }
+
+    fn with_queue<R>(&self, f: impl FnOnce(&mut OutputQueue) -> R) -> R {
+        let mut q = self.queue.lock().expect("queue lock");
+        let r = f(&mut q);
+        *self.counters.dropped.lock().expect("drop lock") = q.dropped;
+        r
+    }
+
+    /// Sleeps up to `d`, returning early (false) when the session is finishing.
+    fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            if self.finish.load(Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+        }
+        !self.finish.load(Ordering::Relaxed)
+    }
+}
+
+impl PacketSink for OutputShared {
+    fn offer(&self, p: &Packet) {
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        self.with_queue(|q| {
+            q.push(p.clone());
+            self.counters
+                .queued_ms
+                .store(q.queued_time().as_millis() as u64, Ordering::Relaxed);
+        });
+        self.cv.notify_one();
+    }
+}
+
+/// A running output.
+pub struct OutputHandle {
+    pub shared: Arc<OutputShared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl OutputHandle {
+    /// Lets the writer drain its queue and finalise; after `grace`, interrupts it.
+    pub fn finish(&mut self, grace: Duration) {
+        self.shared.finish.store(true, Ordering::Relaxed);
+        self.shared.cv.notify_all();
+        let end = Instant::now() + grace;
+        if let Some(t) = self.thread.take() {
+            while !t.is_finished() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !t.is_finished() {
+                self.shared.abort.store(true, Ordering::Relaxed);
+            }
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for OutputHandle {
+    fn drop(&mut self) {
+        self.finish(Duration::from_secs(2));
+    }
+}
+
+enum ConnectError {
+    /// Can never work as configured: stop trying.
+    Fatal(String),
+    /// May work later: back off and retry.
+    Retry(String),
+}
+
+/// Where an RTMP output pushes to.
+#[derive(Clone)]
+pub struct RtmpTarget {
+    pub url: DestinationUrl,
+    pub key: Option<KeyProvider>,
+}
+
+fn connect(
+    target: &RtmpTarget,
+    streams: &[StreamInfo],
+    abort: &Arc<AtomicBool>,
+    was_live: bool,
+) -> Result<Muxer, ConnectError> {
+    let key = match (&target.key, target.url.keychain_name()) {
+        (Some(provider), Some(_)) => Some(provider().map_err(ConnectError::Fatal)?),
+        (None, Some(name)) => {
+            return Err(ConnectError::Fatal(format!(
+                "stream key '{name}' needs the OS keychain, which this build has no access to"
+            )));
+        }
+        _ => None,
+    };
+    let (host, port) = (target.url.host(), target.url.port());
+    let addrs: Vec<_> = match (host, port).to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) if was_live => {
+            return Err(ConnectError::Retry(format!("cannot resolve {host}: {e}")));
+        }
+        Err(e) => return Err(ConnectError::Fatal(format!("unknown host '{host}': {e}"))),
+    };
+    // A cheap TCP probe tells "server down, try again" from "server said no".
+    let reachable = addrs
+        .iter()
+        .any(|a| TcpStream::connect_timeout(a, Duration::from_secs(3)).is_ok());
+    if !reachable {
+        return Err(ConnectError::Retry(format!(
+            "cannot reach {host}:{port} (connection refused or timed out)"
+        )));
+    }
+    let url = target.url.with_key(key.as_deref());
+    Muxer::open(
+        &url,
+        "flv",
+        streams,
+        &[("rw_timeout", "5000000"), ("tcp_nodelay", "1")],
+        &[("flvflags", "no_duration_filesize"), ("flush_packets", "1")],
+        abort.clone(),
+    )
+    .map_err(|e| {
+        if was_live {
+            ConnectError::Retry(e.0)
+        } else {
+            ConnectError::Fatal(format!("rejected by the server ({})", e.0))
+        }
+    })
+}
+
+/// Starts an RTMP(S) output on its own thread. It connects, streams, and on a break
+/// reconnects with jittered backoff, resuming on a keyframe.
+pub fn spawn_rtmp(
+    index: usize,
+    target: RtmpTarget,
+    streams: Vec<StreamInfo>,
+    events: Arc<Events>,
+    clock: SessionClock,
+) -> OutputHandle {
+    let name = target.url.to_string();
+    let shared = OutputShared::new(QueueLimits::default(), &streams, name.clone());
+    let sh = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("rtmp-{}", index + 1))
+        .spawn(move || rtmp_loop(index, &target, &streams, &sh, &events, &clock))
+        .expect("spawning a thread only fails when the OS is out of resources");
+    OutputHandle {
+        shared,
+        thread: Some(thread),
+    }
+}
+
+fn rtmp_loop(
+    index: usize,
+    target: &RtmpTarget,
+    streams: &[StreamInfo],
+    sh: &OutputShared,
+    events: &Events,
+    clock: &SessionClock,
+) {
+    let name = sh.counters.name.clone();
+    let dest = Some(index);
+    let mut backoff = Backoff::default();
+    let mut was_live = false;
+    loop {
+        let attempt = backoff.attempt() + 1;
+        sh.set_state(OutputState::Connecting { attempt });
+        events.emit(dest, &name, EventKind::Connecting, Some(attempt), "");
+        match connect(target, streams, &sh.abort, was_live) {
+            Ok(mut mux) => {
+                sh.with_queue(|q| q.on_connected());
+                sh.set_state(OutputState::Live);
+                events.emit(dest, &name, EventKind::Connected, Some(attempt), "");
+                let since = Instant::now();
+                was_live = true;
+                let broke = stream_until_break(&mut mux, sh, clock);
+                // A connection that held for a while earns a fresh backoff.
+                if since.elapsed() > Duration::from_secs(10) {
+                    backoff.reset();
+                }
+                match broke {
+                    None => {
+                        let _ = mux.finish();
+                        sh.set_state(OutputState::Stopped);
+                        events.emit(dest, &name, EventKind::Stopped, None, "");
+                        return;
+                    }
+                    Some(reason) => {
+                        sh.with_queue(|q| q.on_disconnected());
+                        sh.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        events.emit(dest, &name, EventKind::Disconnected, None, reason.clone());
+                        drop(mux);
+                        // First retry at once: most breaks are a server restart or a blip.
+                        let delay = backoff.next_delay(fastrand::f64());
+                        sh.set_state(OutputState::Reconnecting {
+                            attempt: backoff.attempt(),
+                            retry_in_ms: delay.as_millis() as u64,
+                            reason,
+                        });
+                        if !sh.sleep(delay) {
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(ConnectError::Fatal(reason)) => {
+                sh.failed.store(true, Ordering::Relaxed);
+                sh.with_queue(|q| while q.pop().is_some() {});
+                sh.set_state(OutputState::Failed {
+                    reason: reason.clone(),
+                });
+                events.emit(dest, &name, EventKind::Failed, Some(attempt), reason);
+                return;
+            }
+            Err(ConnectError::Retry(reason)) => {
+                let delay = backoff.next_delay(fastrand::f64());
+                sh.set_state(OutputState::Reconnecting {
+                    attempt: backoff.attempt(),
+                    retry_in_ms: delay.as_millis() as u64,
+                    reason: reason.clone(),
+                });
+                events.emit(
+                    dest,
+                    &name,
+                    EventKind::Reconnecting,
+                    Some(backoff.attempt()),
+                    format!("{reason}; retrying in {:.1} s", delay.as_secs_f64()),
+                );
+                if !sh.sleep(delay) {
+                    break;
+                }
+            }
+        }
+    }
+    sh.set_state(OutputState::Stopped);
+    events.emit(dest, &name, EventKind::Stopped, None, "");
+}
+
+/// Writes until the session finishes (None) or the connection breaks (Some(reason)).
+fn stream_until_break(mux: &mut Muxer, sh: &OutputShared, clock: &SessionClock) -> Option<String> {
+    while let Some(p) = sh.next() {
+        match mux.write(&p) {
+            Ok(n) => {
+                sh.counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                sh.counters.packets.fetch_add(1, Ordering::Relaxed);
+                if p.track == crate::packet::Track::Video {
+                    let lat = clock.now().saturating_sub(p.captured);
+                    sh.counters
+                        .latency
+                        .lock()
+                        .expect("latency lock")
+                        .record(lat);
+                }
+            }
+            Err(e) => return Some(e.0),
+        }
+    }
+    None
+}
+
+/// The container a recording path asks for, by extension.
+pub fn recording_format(
+    path: &std::path::Path,
+) -> (&'static str, Vec<(&'static str, &'static str)>) {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        // Fragmented MP4: each fragment is self-contained, so a kill loses at most one.
+        "mp4" | "mov" | "m4v" => (
+            "mp4",
+            vec![
+                ("movflags", "frag_keyframe+empty_moov+default_base_moof"),
+                ("frag_duration", "1000000"),
+                ("flush_packets", "1"),
+            ],
+        ),
+        "flv" => ("flv", vec![("flush_packets", "1")]),
+        // Matroska with one-second clusters flushed as written: a kill loses at most ~1 s.
+        _ => (
+            "matroska",
+            vec![
+                ("cluster_time_limit", "1000"),
+                ("cluster_size_limit", "4194304"),
+                ("flush_packets", "1"),
+            ],
+        ),
+    }
+}
+
+/// Opens the recording now (so a bad path fails before going live) and writes it on its
+/// own thread. It never drops for congestion; only a disk stalled for 30 s loses packets.
+pub fn spawn_recording(
+    path: &std::path::Path,
+    streams: Vec<StreamInfo>,
+    events: Arc<Events>,
+    clock: SessionClock,
+) -> Result<OutputHandle, String> {
+    let (format, opts) = recording_format(path);
+    let name = path.display().to_string();
+    let limits = QueueLimits {
+        congestion: Duration::from_secs(30),
+        hard: Duration::from_secs(30),
+    };
+    let shared = OutputShared::new(limits, &streams, name.clone());
+    let mut mux = Muxer::open(&name, format, &streams, &[], &opts, shared.abort.clone())
+        .map_err(|e| format!("cannot record to {name}: {}", e.0))?;
+    shared.with_queue(|q| q.on_connected());
+    shared.set_state(OutputState::Live);
+    let sh = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("recorder".into())
+        .spawn(move || match stream_until_break(&mut mux, &sh, &clock) {
+            None => {
+                if let Err(e) = mux.finish() {
+                    events.emit(None, &name, EventKind::Failed, None, e.0);
+                }
+                sh.set_state(OutputState::Stopped);
+            }
+            Some(reason) => {
+                sh.failed.store(true, Ordering::Relaxed);
+                sh.set_state(OutputState::Failed {
+                    reason: reason.clone(),
+                });
+                events.emit(None, &name, EventKind::Failed, None, reason);
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(OutputHandle {
+        shared,
+        thread: Some(thread),
+    })
+}

@@ -1,0 +1,51 @@
+//! Encoded packets as they travel from an encoder to every output.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which elementary stream a packet belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Track {
+    Video = 0,
+    Audio = 1,
+}
+
+/// One encoded packet, shared by reference between outputs (never copied per output).
+#[derive(Debug, Clone)]
+pub struct Packet {
+    pub track: Track,
+    pub data: Arc<[u8]>,
+    /// In the track's time base (video: 1/fps, audio: 1/48000).
+    pub pts: i64,
+    pub dts: i64,
+    pub duration: i64,
+    pub key: bool,
+    /// Session time of the frame's capture, for capture-to-socket latency.
+    pub captured: Duration,
+}
+
+impl Packet {
+    /// Decode time on the session clock.
+    pub fn dts_time(&self, tb: (i32, i32)) -> Duration {
+        let secs = self.dts.max(0) as f64 * tb.0 as f64 / tb.1 as f64;
+        Duration::from_secs_f64(secs)
+    }
+}
+
+/// What an output needs to describe a stream to its muxer: the opened encoder's
+/// parameters (codec, size or rate, global headers) and its time base.
+#[derive(Clone)]
+pub struct StreamInfo {
+    pub track: Track,
+    pub params: ffmpeg_next::codec::Parameters,
+    pub time_base: (i32, i32),
+}
+
+impl std::fmt::Debug for StreamInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamInfo")
+            .field("track", &self.track)
+            .field("time_base", &self.time_base)
+            .finish()
+    }
+}

@@ -1,0 +1,676 @@
+//! A live session: sources → compositor / mixer → encoders → packet bus → outputs.
+//! Start it, read stats and events while live, stop it to get a summary.
+
+use crate::StudioError;
+use crate::compose::{Canvas, FrameSelector, Letterbox, Pick};
+use crate::encode::{self, AudioSettings, OpenedAudio, OpenedVideo, VideoSettings};
+use crate::events::{Event, EventKind, Events};
+use crate::mixer::{self, Resampler, TimelineBuffer};
+use crate::output::{self, KeyProvider, OutputHandle, PacketSink, RtmpTarget};
+use crate::packet::{Packet, StreamInfo, Track};
+use crate::stats::{
+    AudioCounters, AudioSnapshot, OutputSnapshot, StatsSnapshot, VideoCounters, VideoDrops,
+    VideoSnapshot,
+};
+use crate::url::DestinationUrl;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use ffmpeg_next as ff;
+use marquee_capture::camera::{self, Faults, TestPatternCamera};
+use marquee_capture::nokhwa_cam::NokhwaCamera;
+use marquee_capture::sink::SinkCounters;
+use marquee_capture::{AudioBlock, AudioSpec, SessionClock, SourceHandle, VideoFrame, VideoSpec};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One place to push to.
+#[derive(Clone)]
+pub struct DestinationConfig {
+    pub url: DestinationUrl,
+    /// Fills in `key:NAME` at connect time.
+    pub key: Option<KeyProvider>,
+}
+
+/// Everything a session needs to start.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub video: VideoSpec,
+    pub audio: AudioSpec,
+    pub video_settings: VideoSettings,
+    pub audio_settings: AudioSettings,
+    pub destinations: Vec<DestinationConfig>,
+    pub record: Option<PathBuf>,
+    /// Fault injection for the synthetic camera (tests of camera loss).
+    pub test_faults: Faults,
+}
+
+/// Hands every encoded packet to every output; outputs can come and go while live.
+#[derive(Default)]
+pub struct PacketBus {
+    sinks: RwLock<Vec<Arc<dyn PacketSink>>>,
+}
+
+impl PacketBus {
+    pub fn add(&self, s: Arc<dyn PacketSink>) {
+        self.sinks.write().expect("bus lock").push(s);
+    }
+
+    pub fn publish(&self, p: &Packet) {
+        for s in self.sinks.read().expect("bus lock").iter() {
+            s.offer(p);
+        }
+    }
+}
+
+/// A composited picture on its way to the encoder.
+struct CanvasFrame {
+    data: Arc<Vec<u8>>,
+    index: i64,
+    captured: Duration,
+}
+
+/// Mixed audio on its way to the encoder.
+struct AudioChunk {
+    samples: Vec<f32>,
+    pts: i64,
+}
+
+/// A running session.
+pub struct Session {
+    clock: SessionClock,
+    stop: Arc<AtomicBool>,
+    events: Arc<Events>,
+    event_rx: Receiver<Event>,
+    video_source: Option<SourceHandle>,
+    audio_source: Option<SourceHandle>,
+    threads: Vec<JoinHandle<()>>,
+    destinations: Vec<OutputHandle>,
+    recording: Option<OutputHandle>,
+    video: Arc<VideoCounters>,
+    audio: Arc<AudioCounters>,
+    video_capture: Arc<SinkCounters>,
+    audio_capture: Option<Arc<SinkCounters>>,
+    encoder: String,
+    settings: VideoSettings,
+    has_audio: bool,
+}
+
+/// What a session did, printed and saved at the end.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub duration_s: f64,
+    pub stats: StatsSnapshot,
+    pub events: Vec<Event>,
+}
+
+impl Session {
+    /// Opens encoders, sources and the recording (failing fast with a clear error), then
+    /// starts every thread. Destinations connect in the background and report events.
+    pub fn start(cfg: SessionConfig) -> Result<Session, StudioError> {
+        crate::init();
+        let s = &cfg.video_settings;
+        if s.width < 16 || s.height < 16 || s.width % 2 == 1 || s.height % 2 == 1 {
+            return Err(StudioError::Settings(format!(
+                "size {}x{} must be even and at least 16x16",
+                s.width, s.height
+            )));
+        }
+        if !(1..=120).contains(&s.fps) {
+            return Err(StudioError::Settings(format!(
+                "fps {} must be 1..120",
+                s.fps
+            )));
+        }
+        if !(100..=100_000).contains(&s.bitrate_kbps) {
+            return Err(StudioError::Settings(format!(
+                "bitrate {} kbps must be 100..100000",
+                s.bitrate_kbps
+            )));
+        }
+        let clock = SessionClock::start();
+        let (event_sink, event_rx) = marquee_capture::bounded(512);
+        let events = Arc::new(Events::new(clock, event_sink));
+        let stop = Arc::new(AtomicBool::new(false));
+
+        let venc = encode::open_video(&cfg.video_settings)?;
+        let skipped: Vec<String> = venc
+            .skipped
+            .iter()
+            .map(|(n, why)| format!("{n}: {why}"))
+            .collect();
+        events.emit(
+            None,
+            "video encoder",
+            EventKind::Info,
+            None,
+            if skipped.is_empty() {
+                venc.name.clone()
+            } else {
+                format!("{} (not used: {})", venc.name, skipped.join("; "))
+            },
+        );
+        let has_audio = cfg.audio != AudioSpec::None;
+        let aenc = if has_audio {
+            Some(encode::open_audio(&cfg.audio_settings)?)
+        } else {
+            None
+        };
+        let mut streams = vec![venc.info.clone()];
+        if let Some(a) = &aenc {
+            streams.push(a.info.clone());
+        }
+
+        // Sources.
+        let (vsink, vrx) = marquee_capture::bounded::<VideoFrame>(4);
+        let video_capture = vsink.counters().clone();
+        let (w, h, fps) = (s.width, s.height, s.fps);
+        let video_source = match &cfg.video {
+            VideoSpec::Test => {
+                let faults = cfg.test_faults;
+                camera::spawn_camera(
+                    move || Ok(Box::new(TestPatternCamera::new(w, h, fps, faults)) as _),
+                    clock,
+                    vsink,
+                )?
+                .0
+            }
+            VideoSpec::Camera(id) => {
+                let id = id.clone();
+                camera::spawn_camera(
+                    move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
+                    clock,
+                    vsink,
+                )?
+                .0
+            }
+            VideoSpec::File(p) => marquee_capture::file::spawn_file_video(p, clock, vsink)?,
+        };
+        let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
+        let audio_capture = has_audio.then(|| asink.counters().clone());
+        let audio_source = match &cfg.audio {
+            AudioSpec::Tone(hz) => Some(marquee_capture::audio::spawn_tone(*hz, clock, asink)),
+            AudioSpec::Mic(id) => Some(marquee_capture::audio::spawn_mic(id, clock, asink)?),
+            AudioSpec::File(p) => Some(marquee_capture::file::spawn_file_audio(p, clock, asink)?),
+            AudioSpec::None => None,
+        };
+
+        // Outputs: the recording opens now so a bad path fails before going live.
+        let bus = Arc::new(PacketBus::default());
+        let recording = match &cfg.record {
+            Some(path) => {
+                let h = output::spawn_recording(path, streams.clone(), events.clone(), clock)
+                    .map_err(StudioError::Output)?;
+                bus.add(h.shared.clone());
+                Some(h)
+            }
+            None => None,
+        };
+        let mut destinations = Vec::new();
+        for (i, d) in cfg.destinations.iter().enumerate() {
+            let target = RtmpTarget {
+                url: d.url.clone(),
+                key: d.key.clone(),
+            };
+            let h = output::spawn_rtmp(i, target, streams.clone(), events.clone(), clock);
+            bus.add(h.shared.clone());
+            destinations.push(h);
+        }
+
+        let video = Arc::new(VideoCounters::default());
+        let audio = Arc::new(AudioCounters::default());
+        let mut threads = Vec::new();
+        let (ctx, crx) = crossbeam_channel::bounded::<CanvasFrame>(3);
+        let encoder = venc.name.clone();
+        {
+            let (stop, video, events) = (stop.clone(), video.clone(), events.clone());
+            threads.push(spawn("compositor", move || {
+                compositor(clock, vrx, ctx, w, h, fps, &stop, &video, &events)
+            }));
+        }
+        {
+            let (bus, video) = (bus.clone(), video.clone());
+            threads.push(spawn("video-encoder", move || {
+                video_encoder(venc, crx, &bus, &video, clock)
+            }));
+        }
+        if let Some(aenc) = aenc {
+            let (atx, atr) = crossbeam_channel::bounded::<AudioChunk>(8);
+            let frame_size = aenc.frame_size;
+            let (stop, audio2) = (stop.clone(), audio.clone());
+            threads.push(spawn("mixer", move || {
+                mixer_loop(clock, arx, atx, frame_size, &stop, &audio2)
+            }));
+            let (bus, audio2) = (bus.clone(), audio.clone());
+            threads.push(spawn("audio-encoder", move || {
+                audio_encoder(aenc, atr, &bus, &audio2)
+            }));
+        }
+        Ok(Session {
+            clock,
+            stop,
+            events,
+            event_rx,
+            video_source: Some(video_source),
+            audio_source,
+            threads,
+            destinations,
+            recording,
+            video,
+            audio,
+            video_capture,
+            audio_capture,
+            encoder,
+            settings: cfg.video_settings.clone(),
+            has_audio,
+        })
+    }
+
+    /// The live event feed (bounded; events are also kept for the summary).
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.event_rx
+    }
+
+    /// Session time so far.
+    pub fn elapsed(&self) -> Duration {
+        self.clock.now()
+    }
+
+    /// A snapshot of every counter.
+    pub fn stats(&self) -> StatsSnapshot {
+        let v = &self.video;
+        let a = &self.audio;
+        let ld = |x: &std::sync::atomic::AtomicU64| x.load(Ordering::Relaxed);
+        StatsSnapshot {
+            session_s: self.clock.now().as_secs_f64(),
+            video: VideoSnapshot {
+                encoder: self.encoder.clone(),
+                width: self.settings.width,
+                height: self.settings.height,
+                fps: self.settings.fps,
+                frames: ld(&v.frames),
+                encoded: ld(&v.encoded),
+                bytes: ld(&v.bytes),
+                repeated: ld(&v.repeated),
+                slate: ld(&v.slate),
+                encode_ms: ld(&v.encode_us) as f64 / 1000.0,
+                dropped: VideoDrops {
+                    capture_queue_full: ld(&self.video_capture.dropped),
+                    render_lag: ld(&v.render_lag),
+                    encoder_lag: ld(&v.encoder_lag),
+                },
+            },
+            audio: AudioSnapshot {
+                chunks: ld(&a.chunks),
+                encoded: ld(&a.encoded),
+                padded_samples: ld(&a.padded_samples),
+                dropped_samples: ld(&a.dropped_samples),
+                capture_queue_full: self
+                    .audio_capture
+                    .as_ref()
+                    .map(|c| ld(&c.dropped))
+                    .unwrap_or(0),
+                encoder_lag: ld(&a.encoder_lag),
+                peak_db: if self.has_audio {
+                    a.peak_cdb.load(Ordering::Relaxed) as f32 / 100.0
+                } else {
+                    -120.0
+                },
+                rms_db: if self.has_audio {
+                    a.rms_cdb.load(Ordering::Relaxed) as f32 / 100.0
+                } else {
+                    -120.0
+                },
+            },
+            destinations: self
+                .destinations
+                .iter()
+                .map(|d| d.shared.counters.snapshot())
+                .collect(),
+            recording: self
+                .recording
+                .as_ref()
+                .map(|r| r.shared.counters.snapshot()),
+            cpu_s: crate::stats::process_cpu_seconds(),
+            rss_bytes: crate::stats::process_rss_bytes(),
+        }
+    }
+
+    /// True when every destination has failed for good (nothing left to stream to).
+    pub fn all_destinations_failed(&self) -> bool {
+        !self.destinations.is_empty()
+            && self.recording.is_none()
+            && self.destinations.iter().all(|d| {
+                matches!(
+                    d.shared.counters.state(),
+                    crate::stats::OutputState::Failed { .. }
+                )
+            })
+    }
+
+    /// Stops capture, flushes the encoders, lets every output drain and finalise (the
+    /// recording gets its index), and returns what happened.
+    pub fn stop(mut self) -> Summary {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(mut s) = self.video_source.take() {
+            s.stop();
+        }
+        if let Some(mut s) = self.audio_source.take() {
+            s.stop();
+        }
+        // Finish all outputs at once so a dead destination costs its grace only once.
+        let grace = Duration::from_secs(3);
+        let mut all: Vec<&mut OutputHandle> = self.destinations.iter_mut().collect();
+        all.extend(self.recording.as_mut());
+        std::thread::scope(|sc| {
+            for o in all {
+                sc.spawn(move || o.finish(grace));
+            }
+        });
+        let stats = self.stats();
+        Summary {
+            duration_s: stats.session_s,
+            stats,
+            events: self.events.log(),
+        }
+    }
+
+    /// Destination snapshots only (cheap), for a status line.
+    pub fn destinations(&self) -> Vec<OutputSnapshot> {
+        self.destinations
+            .iter()
+            .map(|d| d.shared.counters.snapshot())
+            .collect()
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .expect("spawning a thread only fails when the OS is out of resources")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compositor(
+    clock: SessionClock,
+    rx: Receiver<VideoFrame>,
+    tx: Sender<CanvasFrame>,
+    w: u32,
+    h: u32,
+    fps: u32,
+    stop: &AtomicBool,
+    counters: &VideoCounters,
+    events: &Events,
+) {
+    let mut selector = FrameSelector::new(Duration::from_secs(1));
+    let mut canvas = Canvas::black(w, h);
+    let mut letterbox = Letterbox::new();
+    let mut current = Arc::new(canvas.data.clone());
+    let mut slate: Option<Arc<Vec<u8>>> = None;
+    let mut on_slate = false;
+    let mut n: u64 = 0;
+    let tick_of = |n: u64| Duration::from_nanos(n * 1_000_000_000 / fps as u64);
+    while clock.sleep_until(tick_of(n), stop) {
+        let now = clock.now();
+        if now > tick_of(n) + Duration::from_millis(500) {
+            // Far behind (machine stalled): skip to now rather than grow a delay.
+            let to = now.as_nanos() as u64 * fps as u64 / 1_000_000_000;
+            counters.render_lag.fetch_add(to - n, Ordering::Relaxed);
+            n = to;
+            continue;
+        }
+        let tick = tick_of(n);
+        for f in rx.try_iter() {
+            selector.offer(f);
+        }
+        let mut captured = tick;
+        let data = match selector.pick(tick) {
+            Pick::New(f) => {
+                if on_slate {
+                    on_slate = false;
+                    events.emit(None, "video source", EventKind::SourceBack, None, "");
+                }
+                captured = f.captured;
+                if f.format == marquee_capture::PixelFormat::I420
+                    && f.width == w
+                    && f.height == h
+                    && f.data.len() == canvas.data.len()
+                {
+                    // Same geometry: hand the frame's buffer on as is.
+                    current = Arc::new(f.data);
+                } else if letterbox.draw(&f, &mut canvas).is_ok() {
+                    current = Arc::new(canvas.data.clone());
+                } else {
+                    counters.repeated.fetch_add(1, Ordering::Relaxed);
+                }
+                current.clone()
+            }
+            Pick::Repeat => {
+                counters.repeated.fetch_add(1, Ordering::Relaxed);
+                current.clone()
+            }
+            Pick::Slate => {
+                if !on_slate {
+                    on_slate = true;
+                    events.emit(
+                        None,
+                        "video source",
+                        EventKind::SourceLost,
+                        None,
+                        "no frames for 1 s: showing the slate",
+                    );
+                }
+                counters.slate.fetch_add(1, Ordering::Relaxed);
+                slate
+                    .get_or_insert_with(|| Arc::new(crate::compose::slate(w, h).data))
+                    .clone()
+            }
+        };
+        counters.frames.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(CanvasFrame {
+            data,
+            index: n as i64,
+            captured,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                counters.encoder_lag.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => break,
+        }
+        n += 1;
+    }
+}
+
+fn video_encoder(
+    mut v: OpenedVideo,
+    rx: Receiver<CanvasFrame>,
+    bus: &PacketBus,
+    counters: &VideoCounters,
+    clock: SessionClock,
+) {
+    let (w, h) = (v.encoder.width(), v.encoder.height());
+    let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, w, h);
+    let mut stamps = std::collections::VecDeque::new();
+    let drain = |enc: &mut ff::encoder::Video,
+                 stamps: &mut std::collections::VecDeque<(i64, Duration)>| {
+        let mut pkt = ff::Packet::empty();
+        while enc.receive_packet(&mut pkt).is_ok() {
+            let pts = pkt.pts().unwrap_or(0);
+            while stamps.front().is_some_and(|(p, _)| *p < pts) {
+                stamps.pop_front();
+            }
+            let captured = stamps
+                .front()
+                .map(|(_, c)| *c)
+                .unwrap_or_else(|| clock.now());
+            let data: Arc<[u8]> = Arc::from(pkt.data().unwrap_or(&[]));
+            counters.encoded.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            counters.encode_us.store(
+                clock.now().saturating_sub(captured).as_micros() as u64,
+                Ordering::Relaxed,
+            );
+            bus.publish(&Packet {
+                track: Track::Video,
+                data,
+                pts,
+                dts: pkt.dts().unwrap_or(pts),
+                duration: 1,
+                key: pkt.is_key(),
+                captured,
+            });
+        }
+    };
+    for cf in rx.iter() {
+        // SAFETY: the encoder may still reference the previous buffer; make ours private.
+        unsafe {
+            ff::ffi::av_frame_make_writable(frame.as_mut_ptr());
+        }
+        let (wu, hu) = (w as usize, h as usize);
+        let planes = [
+            (0usize, wu, hu, 0usize),
+            (1, wu / 2, hu / 2, wu * hu),
+            (2, wu / 2, hu / 2, wu * hu + wu * hu / 4),
+        ];
+        for (i, pw, ph, off) in planes {
+            let stride = frame.stride(i);
+            let dst = frame.data_mut(i);
+            for y in 0..ph {
+                dst[y * stride..y * stride + pw]
+                    .copy_from_slice(&cf.data[off + y * pw..off + (y + 1) * pw]);
+            }
+        }
+        frame.set_pts(Some(cf.index));
+        stamps.push_back((cf.index, cf.captured));
+        if stamps.len() > 64 {
+            stamps.pop_front();
+        }
+        if v.encoder.send_frame(&frame).is_err() {
+            continue;
+        }
+        drain(&mut v.encoder, &mut stamps);
+    }
+    let _ = v.encoder.send_eof();
+    drain(&mut v.encoder, &mut stamps);
+}
+
+fn mixer_loop(
+    clock: SessionClock,
+    rx: Receiver<AudioBlock>,
+    tx: Sender<AudioChunk>,
+    frame_size: usize,
+    stop: &AtomicBool,
+    counters: &AudioCounters,
+) {
+    // The mixer runs this far behind real time so inputs have arrived when it mixes.
+    const LATENCY: Duration = Duration::from_millis(60);
+    let mut resampler = Resampler::default();
+    let mut timeline = TimelineBuffer::new(Duration::from_millis(15));
+    let mut tmp = Vec::new();
+    let mut pos: i64 = 0;
+    let at =
+        |samples: i64| Duration::from_nanos(samples as u64 * 1_000_000_000 / mixer::RATE as u64);
+    while clock.sleep_until(at(pos + frame_size as i64) + LATENCY, stop) {
+        for b in rx.try_iter() {
+            tmp.clear();
+            resampler.process(&b, &mut tmp);
+            timeline.push(b.captured, &tmp);
+        }
+        let mut out = vec![0f32; 2 * frame_size];
+        timeline.mix_into(pos, &mut out, 1.0);
+        let (peak, rms) = mixer::levels(&out);
+        counters
+            .peak_cdb
+            .store((peak * 100.0) as i64, Ordering::Relaxed);
+        counters
+            .rms_cdb
+            .store((rms * 100.0) as i64, Ordering::Relaxed);
+        counters
+            .padded_samples
+            .store(timeline.padded, Ordering::Relaxed);
+        counters
+            .dropped_samples
+            .store(timeline.dropped, Ordering::Relaxed);
+        counters.chunks.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(AudioChunk {
+            samples: out,
+            pts: pos,
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                counters.encoder_lag.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => break,
+        }
+        pos += frame_size as i64;
+    }
+}
+
+fn audio_encoder(
+    mut a: OpenedAudio,
+    rx: Receiver<AudioChunk>,
+    bus: &PacketBus,
+    counters: &AudioCounters,
+) {
+    let n = a.frame_size;
+    let mut frame = ff::frame::Audio::new(
+        ff::format::Sample::F32(ff::format::sample::Type::Planar),
+        n,
+        ff::ChannelLayout::STEREO,
+    );
+    crate::compat::set_frame_stereo(&mut frame);
+    frame.set_rate(mixer::RATE);
+    let drain = |enc: &mut ff::encoder::Audio| {
+        let mut pkt = ff::Packet::empty();
+        while enc.receive_packet(&mut pkt).is_ok() {
+            let pts = pkt.pts().unwrap_or(0);
+            // AAC's priming packet sits before zero; dropping it keeps A/V starting together.
+            if pts < 0 {
+                continue;
+            }
+            counters.encoded.fetch_add(1, Ordering::Relaxed);
+            bus.publish(&Packet {
+                track: Track::Audio,
+                data: Arc::from(pkt.data().unwrap_or(&[])),
+                pts,
+                dts: pkt.dts().unwrap_or(pts),
+                duration: pkt.duration(),
+                key: true,
+                captured: Duration::ZERO,
+            });
+        }
+    };
+    for chunk in rx.iter() {
+        // SAFETY: as for video, the encoder may hold the previous buffer.
+        unsafe {
+            ff::ffi::av_frame_make_writable(frame.as_mut_ptr());
+        }
+        for c in 0..2 {
+            let plane = frame.plane_mut::<f32>(c);
+            for (i, s) in plane.iter_mut().enumerate().take(n) {
+                *s = chunk.samples[2 * i + c];
+            }
+        }
+        frame.set_pts(Some(chunk.pts));
+        if a.encoder.send_frame(&frame).is_ok() {
+            drain(&mut a.encoder);
+        }
+    }
+    let _ = a.encoder.send_eof();
+    drain(&mut a.encoder);
+}
+
+/// The streams a session will produce, for tools that need them before going live.
+pub fn stream_infos(v: &OpenedVideo, a: Option<&OpenedAudio>) -> Vec<StreamInfo> {
+    let mut s = vec![v.info.clone()];
+    s.extend(a.map(|a| a.info.clone()));
+    s
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what Marquee needs to build and test on Debian/Ubuntu (idempotent, quick when done).
+# On macOS/Windows it prints what to install instead.
+set -euo pipefail
+
+PKGS=(
+  # build: FFmpeg 5.1+ dev headers (libx264 inside), ALSA, clang for bindgen
+  pkg-config clang libclang-dev build-essential
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
+  libavdevice-dev libavfilter-dev libasound2-dev
+  # real parts used by the tests and the demo
+  ffmpeg nginx libnginx-mod-rtmp
+  pulseaudio pulseaudio-utils libasound2-plugins sox
+  dbus gnome-keyring
+)
+
+case "$(uname -s)" in
+  Darwin)
+    echo "macOS: brew install ffmpeg pkg-config nginx; nginx-rtmp: brew tap denji/nginx && brew install nginx-full --with-rtmp-module" >&2
+    exit 0 ;;
+  MINGW*|MSYS*|CYGWIN*)
+    echo "Windows: install FFmpeg dev libraries (vcpkg install ffmpeg[x264]) and set FFMPEG_DIR; LLVM for bindgen" >&2
+    exit 0 ;;
+esac
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: Rust is missing: install it from rustup (https://rustup.rs), then re-run" >&2
+  exit 1
+fi

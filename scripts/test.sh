@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every check and test: fmt, clippy, unit and end-to-end tests
+# (real nginx-rtmp, ffprobe, PulseAudio, gnome-keyring — each started by the test itself).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
+cargo test --workspace --no-fail-fast

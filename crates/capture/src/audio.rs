@@ -10,7 +10,23 @@ use std::time::Duration;
 /// Output rate of every source that makes its own samples, and of the mixer.
 pub const RATE: u32 = 48_000;
 
-/// A sine tone at `hz`, -12 dBFS, stereo 48 kHz, in 10 ms blocks stamped by sample count.
+/// Length of the silent sync mark at the start of every second of the tone.
+pub const TONE_MARK: Duration = Duration::from_millis(20);
+
+/// The tone's sample `n` (48 kHz): a sine at `hz`, -12 dBFS, silent for [`TONE_MARK`] at
+/// each whole second of session time. The synthetic camera stamps each frame's session
+/// time, so A/V sync can be measured from content: the gap's onset must meet the frame
+/// whose code says `session_ms % 1000 == 0`.
+pub fn tone_sample(n: u64, hz: f64) -> f32 {
+    let mark = TONE_MARK.as_nanos() as u64 * RATE as u64 / 1_000_000_000;
+    if n % RATE as u64 <= mark {
+        return 0.0;
+    }
+    ((n as f64 * std::f64::consts::TAU * hz / RATE as f64).sin() * 0.25) as f32
+}
+
+/// A sine tone at `hz` (see [`tone_sample`]), stereo 48 kHz, in 10 ms blocks stamped by
+/// sample count.
 pub fn spawn_tone(hz: f64, clock: SessionClock, sink: Sink<AudioBlock>) -> SourceHandle {
     const BLOCK: u64 = 480;
     let stop = Arc::new(AtomicBool::new(false));
@@ -20,7 +36,6 @@ pub fn spawn_tone(hz: f64, clock: SessionClock, sink: Sink<AudioBlock>) -> Sourc
         .name("tone".into())
         .spawn(move || {
             status2.set(SourceState::Live);
-            let step = std::f64::consts::TAU * hz / RATE as f64;
             let mut n = 0u64;
             loop {
                 let start = Duration::from_nanos(n * 1_000_000_000 / RATE as u64);
@@ -30,7 +45,7 @@ pub fn spawn_tone(hz: f64, clock: SessionClock, sink: Sink<AudioBlock>) -> Sourc
                 }
                 let mut samples = Vec::with_capacity(2 * BLOCK as usize);
                 for i in 0..BLOCK {
-                    let v = (((n + i) as f64 * step).sin() * 0.25) as f32;
+                    let v = tone_sample(n + i, hz);
                     samples.push(v);
                     samples.push(v);
                 }
@@ -56,12 +71,46 @@ pub struct MicInfo {
     pub id: String,
     pub description: String,
     pub is_default: bool,
-    pub channels: Vec<u16>,
+    pub min_channels: u16,
+    pub max_channels: u16,
+    /// Common rates the device accepts.
     pub sample_rates: Vec<u32>,
 }
 
-/// Lists input devices of the default audio host.
+/// Runs `f` with the process's stderr pointed at /dev/null: ALSA, JACK and OSS plugins
+/// print probing noise there while devices are enumerated or opened.
+pub fn quiet_stderr<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(unix)]
+    {
+        // SAFETY: plain fd juggling; fd 2 is restored before returning.
+        unsafe {
+            let saved = libc::dup(2);
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            if saved >= 0 && null >= 0 {
+                libc::dup2(null, 2);
+                libc::close(null);
+                let r = f();
+                libc::dup2(saved, 2);
+                libc::close(saved);
+                return r;
+            }
+            if null >= 0 {
+                libc::close(null);
+            }
+            if saved >= 0 {
+                libc::close(saved);
+            }
+        }
+    }
+    f()
+}
+
+/// Lists input devices of the default audio host that offer at least one usable format.
 pub fn list_microphones() -> Result<Vec<MicInfo>, CaptureError> {
+    quiet_stderr(list_microphones_noisy)
+}
+
+fn list_microphones_noisy() -> Result<Vec<MicInfo>, CaptureError> {
     let host = cpal::default_host();
     let default_id = host.default_input_device().and_then(|d| d.id().ok());
     let devices = match host.input_devices() {
@@ -92,13 +141,17 @@ pub fn list_microphones() -> Result<Vec<MicInfo>, CaptureError> {
                 }
             }
         }
-        channels.sort_unstable();
+        if channels.is_empty() {
+            // A plugin entry (rate converter, JACK without a server…), not a capture device.
+            continue;
+        }
         rates.sort_unstable();
         out.push(MicInfo {
             is_default: default_id.as_ref() == Some(&id),
             id: id.to_string(),
             description,
-            channels,
+            min_channels: channels.iter().copied().min().unwrap_or(0),
+            max_channels: channels.iter().copied().max().unwrap_or(0),
             sample_rates: rates,
         });
     }
@@ -113,10 +166,21 @@ pub fn spawn_mic(
     clock: SessionClock,
     sink: Sink<AudioBlock>,
 ) -> Result<SourceHandle, CaptureError> {
+    quiet_stderr(|| spawn_mic_noisy(spec, clock, sink))
+}
+
+fn spawn_mic_noisy(
+    spec: &str,
+    clock: SessionClock,
+    sink: Sink<AudioBlock>,
+) -> Result<SourceHandle, CaptureError> {
     let host = cpal::default_host();
     let open_err = |reason: String| CaptureError::Open {
         device: format!("microphone '{spec}'"),
-        tried: format!("{} host, 48 kHz preferred", host.id()),
+        tried: format!(
+            "{} host: 48 kHz stereo/mono f32/i16, then the device default",
+            host.id()
+        ),
         reason,
     };
     let device = if spec == "default" {
@@ -137,25 +201,28 @@ pub fn spawn_mic(
         }
         found.ok_or_else(|| open_err("no such input device (see `marquee devices`)".into()))?
     };
-    let supported = device
-        .supported_input_configs()
-        .map_err(|e| open_err(e.to_string()))?
-        .filter(|c| {
-            c.sample_format() == cpal::SampleFormat::F32
-                || c.sample_format() == cpal::SampleFormat::I16
-        })
-        .collect::<Vec<_>>();
-    let pick = supported
-        .iter()
-        .find(|c| c.sample_format() == cpal::SampleFormat::F32 && c.contains_rate(RATE))
-        .or_else(|| supported.iter().find(|c| c.contains_rate(RATE)))
-        .cloned()
-        .map(|c| c.with_sample_rate(RATE))
-        .or_else(|| device.default_input_config().ok())
-        .ok_or_else(|| open_err("the device offers no usable format".into()))?;
-    let format = pick.sample_format();
-    let config: cpal::StreamConfig = pick.config();
-    let (rate, channels) = (config.sample_rate, config.channels);
+    // Try the formats that need no conversion directly: enumerating every supported
+    // config (ALSA probes each channel count) can take seconds.
+    let mut candidates: Vec<(cpal::SampleFormat, cpal::StreamConfig)> = Vec::new();
+    for (fmt, ch) in [
+        (cpal::SampleFormat::F32, 2),
+        (cpal::SampleFormat::I16, 2),
+        (cpal::SampleFormat::F32, 1),
+        (cpal::SampleFormat::I16, 1),
+    ] {
+        candidates.push((
+            fmt,
+            cpal::StreamConfig {
+                channels: ch,
+                sample_rate: RATE,
+                // 10 ms periods keep the capture latency (and the start-up backlog) small.
+                buffer_size: cpal::BufferSize::Fixed(RATE / 100),
+            },
+        ));
+    }
+    if let Ok(def) = device.default_input_config() {
+        candidates.push((def.sample_format(), def.config()));
+    }
 
     let status = Arc::new(SourceStatus::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -166,57 +233,20 @@ pub fn spawn_mic(
     let thread = std::thread::Builder::new()
         .name("mic".into())
         .spawn(move || {
-            let err_status = status2.clone();
-            let on_err = move |e: cpal::Error| {
-                tracing::warn!("microphone error: {e}");
-                err_status.set(SourceState::Lost);
-            };
-            let stamp = move |info: &cpal::InputCallbackInfo| {
-                let ts = info.timestamp();
-                let delay = ts.callback.saturating_duration_since(ts.capture);
-                clock.now().saturating_sub(delay)
-            };
-            let st = status2.clone();
-            let stream = match format {
-                cpal::SampleFormat::I16 => {
-                    let sink = sink.clone();
-                    device.build_input_stream::<i16, _, _>(
-                        config,
-                        move |data, info| {
-                            st.set(SourceState::Live);
-                            let samples = data.iter().map(|s| *s as f32 / 32768.0).collect();
-                            sink.send(AudioBlock {
-                                rate,
-                                channels,
-                                samples,
-                                captured: stamp(info),
-                            });
-                        },
-                        on_err,
-                        Some(Duration::from_secs(5)),
-                    )
+            let mut last_err = String::from("no usable format");
+            let mut stream = None;
+            for (fmt, config) in candidates {
+                match build_mic_stream(&device, fmt, config, clock.clone(), &sink, &status2) {
+                    Ok(s) => {
+                        stream = Some(s);
+                        break;
+                    }
+                    Err(e) => last_err = e,
                 }
-                _ => device.build_input_stream::<f32, _, _>(
-                    config,
-                    move |data, info| {
-                        st.set(SourceState::Live);
-                        sink.send(AudioBlock {
-                            rate,
-                            channels,
-                            samples: data.to_vec(),
-                            captured: stamp(info),
-                        });
-                    },
-                    on_err,
-                    Some(Duration::from_secs(5)),
-                ),
-            };
-            let stream = match stream.and_then(|s| s.play().map(|_| s)) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e.to_string()));
-                    return;
-                }
+            }
+            let Some(stream) = stream else {
+                let _ = ready_tx.send(Err(last_err));
+                return;
             };
             let _ = ready_tx.send(Ok(()));
             while !stop2.load(Ordering::Relaxed) {
@@ -234,5 +264,94 @@ pub fn spawn_mic(
         Err(_) => Err(open_err(
             "the audio thread ended before the stream started".into(),
         )),
+    }
+}
+
+/// Builds and starts an input stream whose callback only copies, stamps and sends.
+fn build_mic_stream(
+    device: &cpal::Device,
+    format: cpal::SampleFormat,
+    config: cpal::StreamConfig,
+    clock: SessionClock,
+    sink: &Sink<AudioBlock>,
+    status: &Arc<SourceStatus>,
+) -> Result<cpal::Stream, String> {
+    let (rate, channels) = (config.sample_rate, config.channels);
+    let err_status = status.clone();
+    let on_err = move |e: cpal::Error| {
+        tracing::warn!("microphone error: {e}");
+        err_status.set(SourceState::Lost);
+    };
+    // The first sample of a callback was captured `callback - capture` ago.
+    let stamp = move |info: &cpal::InputCallbackInfo| {
+        // Audio from before the session starts is pre-roll: not sent.
+        if !clock.is_started() {
+            return None;
+        }
+        let ts = info.timestamp();
+        Some(
+            clock
+                .now()
+                .saturating_sub(ts.callback.saturating_duration_since(ts.capture)),
+        )
+    };
+    let (st, sink) = (status.clone(), sink.clone());
+    let timeout = Some(Duration::from_secs(5));
+    let stream = match format {
+        cpal::SampleFormat::I16 => device.build_input_stream::<i16, _, _>(
+            config,
+            move |data, info| {
+                st.set(SourceState::Live);
+                if let Some(captured) = stamp(info) {
+                    let samples = data.iter().map(|s| *s as f32 / 32768.0).collect();
+                    sink.send(AudioBlock {
+                        rate,
+                        channels,
+                        samples,
+                        captured,
+                    });
+                }
+            },
+            on_err,
+            timeout,
+        ),
+        cpal::SampleFormat::F32 => device.build_input_stream::<f32, _, _>(
+            config,
+            move |data, info| {
+                st.set(SourceState::Live);
+                if let Some(captured) = stamp(info) {
+                    sink.send(AudioBlock {
+                        rate,
+                        channels,
+                        samples: data.to_vec(),
+                        captured,
+                    });
+                }
+            },
+            on_err,
+            timeout,
+        ),
+        other => return Err(format!("sample format {other:?} is not supported")),
+    }
+    .map_err(|e| e.to_string())?;
+    stream.play().map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tone_is_silent_for_the_mark_at_each_whole_second() {
+        let mark = (TONE_MARK.as_secs_f64() * RATE as f64) as u64;
+        for second in 0..3u64 {
+            let base = second * RATE as u64;
+            assert!((base..=base + mark).all(|n| tone_sample(n, 440.0) == 0.0));
+            let after: f32 = (base + mark + 1..base + mark + 480)
+                .map(|n| tone_sample(n, 440.0).abs())
+                .fold(0.0, f32::max);
+            assert!(after > 0.2);
+        }
     }
 }

@@ -35,7 +35,12 @@ pub trait CameraDevice {
     /// Open (or reopen after a loss). The error names what was tried.
     fn open(&mut self, clock: &SessionClock) -> Result<CameraMode, CaptureError>;
     /// The next picture; an error means the device is lost (the loop reopens it).
-    fn next_frame(&mut self, clock: &SessionClock) -> Result<RawFrame, CaptureError>;
+    /// `stop` is set when the session ends: a device that waits should watch it.
+    fn next_frame(
+        &mut self,
+        clock: &SessionClock,
+        stop: &AtomicBool,
+    ) -> Result<RawFrame, CaptureError>;
     /// Release the device.
     fn close(&mut self);
 }
@@ -182,7 +187,7 @@ fn camera_loop(
     let mut seq = 0u64;
     status.set(SourceState::Live);
     while !stop.load(Ordering::Relaxed) {
-        match dev.next_frame(clock) {
+        match dev.next_frame(clock, stop) {
             Ok(raw) => {
                 let frame = VideoFrame {
                     width: raw.width,
@@ -238,9 +243,6 @@ pub struct TestPatternCamera {
     faults: Faults,
 }
 
-/// The synthetic camera sleeps at most a frame interval, so it needs no stop signal.
-static NEVER: AtomicBool = AtomicBool::new(false);
-
 impl TestPatternCamera {
     /// How far ahead of its stamp a frame is made.
     const LEAD: Duration = Duration::from_millis(40);
@@ -278,7 +280,11 @@ impl CameraDevice for TestPatternCamera {
         })
     }
 
-    fn next_frame(&mut self, clock: &SessionClock) -> Result<RawFrame, CaptureError> {
+    fn next_frame(
+        &mut self,
+        clock: &SessionClock,
+        stop: &AtomicBool,
+    ) -> Result<RawFrame, CaptureError> {
         let at = self.nominal(self.next);
         if let Some(stall) = self.faults.stall_at
             && at >= stall
@@ -286,7 +292,7 @@ impl CameraDevice for TestPatternCamera {
         {
             {
                 // Block like a dead device would, then report it lost.
-                clock.sleep_until(at.saturating_sub(Self::LEAD), &NEVER);
+                clock.sleep_until(at.saturating_sub(Self::LEAD), stop);
                 self.next += 1;
                 return Err(CaptureError::Lost {
                     device: self.name(),
@@ -294,7 +300,7 @@ impl CameraDevice for TestPatternCamera {
                 });
             }
         }
-        clock.sleep_until(at.saturating_sub(Self::LEAD), &NEVER);
+        clock.sleep_until(at.saturating_sub(Self::LEAD), stop);
         let mut data = Vec::new();
         pattern::render_i420(
             &mut data,

@@ -1,35 +1,54 @@
 //! The one monotonic session clock every frame and sample is stamped with.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Session time starts at zero when the session starts; capture stamps, video PTS
 /// and audio PTS all live on this one line, which is what keeps A/V together.
-#[derive(Debug, Clone, Copy)]
+///
+/// A clock can be made before it starts: devices are opened first (a camera or a
+/// microphone can take a second), and zero is when everything is ready, so the stream
+/// does not begin with the time devices took to open. Before the start, `now()` is zero.
+#[derive(Debug, Clone)]
 pub struct SessionClock {
-    origin: Instant,
+    origin: Arc<OnceLock<Instant>>,
 }
 
 impl SessionClock {
     /// A clock whose zero is now.
     pub fn start() -> Self {
+        let c = Self::unstarted();
+        c.start_now();
+        c
+    }
+
+    /// A clock that reads zero until [`start_now`](Self::start_now).
+    pub fn unstarted() -> Self {
         Self {
-            origin: Instant::now(),
+            origin: Arc::new(OnceLock::new()),
         }
     }
 
-    /// Time since the session started.
-    pub fn now(&self) -> Duration {
-        self.origin.elapsed()
+    /// Sets zero to now (only the first call counts).
+    pub fn start_now(&self) {
+        let _ = self.origin.set(Instant::now());
     }
 
-    /// The wall instant of a session time, for sleeping until a deadline.
-    pub fn instant_at(&self, t: Duration) -> Instant {
-        self.origin + t
+    pub fn is_started(&self) -> bool {
+        self.origin.get().is_some()
+    }
+
+    /// Time since the session started (zero before).
+    pub fn now(&self) -> Duration {
+        self.origin.get().map(|o| o.elapsed()).unwrap_or_default()
     }
 
     /// Session time of an instant (zero if it is before the start).
     pub fn since_start(&self, at: Instant) -> Duration {
-        at.saturating_duration_since(self.origin)
+        self.origin
+            .get()
+            .map(|o| at.saturating_duration_since(*o))
+            .unwrap_or_default()
     }
 
     /// Sleep until session time `t`, waking early when `stop` becomes true.

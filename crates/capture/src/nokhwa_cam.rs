@@ -100,7 +100,11 @@ impl CameraDevice for NokhwaCamera {
         Ok(mode)
     }
 
-    fn next_frame(&mut self, clock: &SessionClock) -> Result<RawFrame, CaptureError> {
+    fn next_frame(
+        &mut self,
+        clock: &SessionClock,
+        _stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<RawFrame, CaptureError> {
         let name = self.name();
         let cam = self.cam.as_mut().ok_or_else(|| CaptureError::Lost {
             device: name.clone(),

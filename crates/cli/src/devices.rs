@@ -54,13 +54,16 @@ pub fn run(a: DevicesArgs) -> Result<(), Failure> {
     }
     for m in &mics {
         let rates: Vec<String> = m.sample_rates.iter().map(|r| r.to_string()).collect();
-        let ch: Vec<String> = m.channels.iter().map(|c| c.to_string()).collect();
+        let ch = if m.min_channels == m.max_channels {
+            m.min_channels.to_string()
+        } else {
+            format!("{}-{}", m.min_channels, m.max_channels)
+        };
         println!(
-            "  mic:{}{}  {}  channels {}  rates {}",
+            "  mic:{}{}  {}  channels {ch}  rates {}",
             m.id,
             if m.is_default { " (default)" } else { "" },
             m.description,
-            ch.join(","),
             rates.join(",")
         );
     }

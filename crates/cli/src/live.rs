@@ -127,7 +127,11 @@ fn merge(a: &LiveArgs, p: &Profile) -> Result<SessionConfig, Failure> {
         eprintln!("no --to or --record given: recording to {}", path.display());
         record = Some(path);
     }
-    if let Some(dir) = record.as_ref().and_then(|r| r.parent()).filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = record
+        .as_ref()
+        .and_then(|r| r.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
     }
@@ -199,7 +203,8 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
             if tty {
                 eprint!("\r\x1b[K");
             }
-            if e.kind != EventKind::Connecting || e.attempt.unwrap_or(1) > 1 {
+            // Retries are reported as Reconnecting; the Connecting before each is noise.
+            if e.kind != EventKind::Connecting {
                 eprintln!("{e}");
             }
         }

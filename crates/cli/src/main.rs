@@ -58,7 +58,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MARQUEE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The PulseAudio client logs a harmless error when its connection closes.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pulseaudio=off")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -81,18 +81,32 @@ impl Resampler {
 
 /// One input's samples placed on the session timeline (sample index = session time × 48 kHz).
 /// Sans-IO: blocks and their stamps in, samples for a timeline range out.
+///
+/// Blocks are appended back to back; stamps only steer. Each block's drift (stamp minus
+/// where it lands) feeds a moving average, and when that average leaves ±`tolerance` the
+/// buffer pads silence (device clock slow, samples lost) or drops samples (clock fast) by
+/// that much. A jump beyond `resync` (a stalled or restarted device) is corrected at once.
+/// So callback jitter and late bursts never cut the audio, and drift stays bounded.
 #[derive(Debug)]
 pub struct TimelineBuffer {
     /// Timeline index of `buf[0]` (stereo frames).
     start: i64,
     buf: VecDeque<[f32; 2]>,
-    /// How far a block's stamp may stray from where it would land before we resync.
-    tolerance: i64,
+    tolerance: f64,
+    resync: i64,
+    /// Moving average of drift, in frames.
+    drift: f64,
     /// Most frames held (bounds memory if the mixer stops pulling).
     cap: usize,
+    started: bool,
+    /// Timeline index the mixer has consumed up to.
+    consumed: i64,
+    /// Drift is not corrected before this index (device settling after start).
+    warmup_until: i64,
     pub padded: u64,
     pub dropped: u64,
-    started: bool,
+    /// Frames the mixer wanted after the input started but the input had not delivered.
+    pub underrun: u64,
 }
 
 impl TimelineBuffer {
@@ -100,11 +114,16 @@ impl TimelineBuffer {
         Self {
             start: 0,
             buf: VecDeque::new(),
-            tolerance: (tolerance.as_secs_f64() * RATE as f64) as i64,
+            tolerance: tolerance.as_secs_f64() * RATE as f64,
+            resync: RATE as i64 / 2,
+            drift: 0.0,
             cap: RATE as usize * 2,
+            started: false,
+            consumed: 0,
+            warmup_until: 0,
             padded: 0,
             dropped: 0,
-            started: false,
+            underrun: 0,
         }
     }
 
@@ -115,33 +134,48 @@ impl TimelineBuffer {
     /// Adds 48 kHz stereo samples whose first sample was captured at `captured`.
     pub fn push(&mut self, captured: Duration, samples: &[f32]) {
         let at = (captured.as_secs_f64() * RATE as f64).round() as i64;
-        let frames = samples.chunks_exact(2).map(|f| [f[0], f[1]]);
-        if !self.started || self.buf.is_empty() && at > self.end() {
-            // First block (or after a gap the mixer already consumed): start where stamped.
+        let mut skip = 0usize;
+        if !self.started {
+            // Start where stamped, or now if the stamp is already past: devices often
+            // deliver a backlog first, and old audio is better played than dropped.
             self.started = true;
-            self.buf.clear();
-            self.start = at;
-        } else {
-            let drift = at - self.end();
-            if drift > self.tolerance {
-                // Device clock slow or samples lost: fill the gap with silence.
-                self.padded += drift as u64;
+            let from = at.max(self.consumed);
+            if from > self.end() {
                 self.buf
-                    .extend(std::iter::repeat_n([0.0; 2], drift as usize));
-            } else if drift < -self.tolerance {
-                // Device clock fast: drop the overlap from this block.
-                let skip = (-drift) as usize;
-                self.dropped += skip.min(samples.len() / 2) as u64;
-                self.buf.extend(frames.skip(skip));
-                self.bound();
-                return;
+                    .extend(std::iter::repeat_n([0.0; 2], (from - self.end()) as usize));
+            }
+            self.warmup_until = from + RATE as i64 * 2;
+        } else if self.end() < self.warmup_until {
+            // While a device settles its stamps wander; keep the audio contiguous.
+        } else {
+            let d = at - self.end();
+            let correction = if d.abs() > self.resync {
+                self.drift = 0.0;
+                d
+            } else {
+                self.drift = 0.9 * self.drift + 0.1 * d as f64;
+                if self.drift.abs() > self.tolerance {
+                    let c = self.drift.round() as i64;
+                    self.drift = 0.0;
+                    c
+                } else {
+                    0
+                }
+            };
+            if correction > 0 {
+                self.padded += correction as u64;
+                self.buf
+                    .extend(std::iter::repeat_n([0.0; 2], correction as usize));
+            } else if correction < 0 {
+                // Only what the mixer has not consumed yet can be dropped.
+                let lead = (self.end() - self.consumed).max(0) as usize;
+                skip = ((-correction) as usize).min(lead);
             }
         }
-        self.buf.extend(frames);
-        self.bound();
-    }
-
-    fn bound(&mut self) {
+        let frames = samples.len() / 2;
+        self.dropped += skip.min(frames) as u64;
+        self.buf
+            .extend(samples.chunks_exact(2).skip(skip).map(|f| [f[0], f[1]]));
         while self.buf.len() > self.cap {
             self.buf.pop_front();
             self.start += 1;
@@ -152,25 +186,30 @@ impl TimelineBuffer {
     /// Mixes timeline range [from, from + n) into `out` (interleaved stereo), with gain.
     /// Samples before `from` are discarded; missing samples are silence.
     pub fn mix_into(&mut self, from: i64, out: &mut [f32], gain: f32) {
-        while self.start < from && !self.buf.is_empty() {
-            self.buf.pop_front();
-            self.start += 1;
-        }
+        self.consumed = self.consumed.max(from + (out.len() / 2) as i64);
+        let skip = (from - self.start).clamp(0, self.buf.len() as i64) as usize;
+        self.buf.drain(..skip);
+        self.start += skip as i64;
         if self.buf.is_empty() && self.start < from {
             self.start = from;
         }
         let n = out.len() / 2;
-        for (i, o) in out.chunks_exact_mut(2).enumerate().take(n) {
-            let idx = from + i as i64 - self.start;
-            if idx >= 0 && (idx as usize) < self.buf.len() {
-                let s = self.buf[idx as usize];
-                o[0] += s[0] * gain;
-                o[1] += s[1] * gain;
-            }
+        let offset = (self.start - from).max(0) as usize;
+        let avail = self.buf.len().min(n.saturating_sub(offset));
+        for (i, s) in self.buf.iter().take(avail).enumerate() {
+            let o = &mut out[2 * (offset + i)..2 * (offset + i) + 2];
+            o[0] += s[0] * gain;
+            o[1] += s[1] * gain;
         }
-        let consumed = (from + n as i64 - self.start).clamp(0, self.buf.len() as i64) as usize;
-        self.buf.drain(..consumed);
-        self.start += consumed as i64;
+        if self.started && offset + avail < n {
+            self.underrun += (n - offset - avail) as u64;
+        }
+        self.buf.drain(..avail);
+        self.start += avail as i64;
+        if self.buf.is_empty() {
+            // What was not delivered in time has been played as silence.
+            self.start = self.start.max(from + n as i64);
+        }
     }
 }
 
@@ -235,7 +274,7 @@ mod tests {
 
     #[test]
     fn samples_land_where_stamped_and_a_late_start_is_silence_before() {
-        let mut t = TimelineBuffer::new(Duration::from_millis(15));
+        let mut t = TimelineBuffer::new(Duration::from_millis(20));
         t.push(Duration::from_millis(10), &[1.0; 960]); // 480 frames at 480..960
         let mut out = vec![0.0; 2 * 1024];
         t.mix_into(0, &mut out, 1.0);
@@ -247,9 +286,9 @@ mod tests {
 
     #[test]
     fn jitter_within_tolerance_is_ignored_and_the_stream_stays_contiguous() {
-        let mut t = TimelineBuffer::new(Duration::from_millis(15));
+        let mut t = TimelineBuffer::new(Duration::from_millis(20));
         for i in 0..100u64 {
-            let jitter = [0i64, 4, -3, 7, -6][i as usize % 5];
+            let jitter = [0i64, 9, -3, 14, -12][i as usize % 5];
             let at = (i * 10) as i64 + jitter;
             t.push(Duration::from_millis(at.max(0) as u64), &[0.5; 960]);
         }
@@ -262,26 +301,73 @@ mod tests {
     #[test]
     fn a_slow_device_clock_is_padded_and_a_fast_one_trimmed_so_drift_stays_bounded() {
         // A device 1% slow: each 10 ms block holds only 475 frames.
-        let mut slow = TimelineBuffer::new(Duration::from_millis(15));
+        let mut slow = TimelineBuffer::new(Duration::from_millis(20));
         for i in 0..1000u64 {
             slow.push(Duration::from_millis(i * 10), &[0.1; 950]);
         }
         assert!(slow.padded > 0);
         let drift = slow.end() - (10_000 * 48);
-        assert!(drift.abs() <= 48 * 15 + 480, "drift {drift} frames");
+        assert!(drift.abs() <= 48 * 30 + 480, "drift {drift} frames");
         // A device 1% fast.
-        let mut fast = TimelineBuffer::new(Duration::from_millis(15));
+        let mut fast = TimelineBuffer::new(Duration::from_millis(20));
         for i in 0..1000u64 {
             fast.push(Duration::from_millis(i * 10), &[0.1; 970]);
         }
         assert!(fast.dropped > 0);
         let drift = fast.end() - (10_000 * 48);
-        assert!(drift.abs() <= 48 * 15 + 485, "drift {drift} frames");
+        assert!(drift.abs() <= 48 * 30 + 485, "drift {drift} frames");
+    }
+
+    #[test]
+    fn late_bursts_are_not_cut_the_buffer_just_runs_later() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(20));
+        let mut out = vec![0.0; 2 * 480];
+        t.push(Duration::ZERO, &[0.5; 960]);
+        t.mix_into(0, &mut out, 1.0);
+        // The next 10 ms arrive 50 ms late, after the mixer already wanted them.
+        let mut out2 = vec![0.0; 2 * 480];
+        t.mix_into(480, &mut out2, 1.0);
+        assert!(t.underrun > 0);
+        t.push(Duration::from_millis(10), &[0.5; 960]);
+        let mut out3 = vec![0.0; 2 * 480];
+        t.mix_into(960, &mut out3, 1.0);
+        assert!(
+            out3.iter().all(|v| *v == 0.5),
+            "the late block is played, not dropped"
+        );
+        assert_eq!(t.dropped, 0);
+    }
+
+    #[test]
+    fn a_jump_beyond_resync_is_corrected_at_once() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(20));
+        for i in 0..250u64 {
+            t.push(Duration::from_millis(i * 10), &[0.5; 960]);
+        }
+        assert_eq!(t.end(), 250 * 480);
+        // The device stalls for a second.
+        t.push(Duration::from_millis(3500), &[0.5; 960]);
+        assert_eq!(t.end(), 3500 * 48 + 480);
+    }
+
+    #[test]
+    fn a_startup_backlog_with_stale_stamps_is_played_not_dropped() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(20));
+        let mut out = vec![0.0; 2 * 48_000];
+        t.mix_into(0, &mut out, 1.0); // the mixer is already at 1 s
+        // The first blocks claim to be 400 ms old, then the stamps settle.
+        for i in 0..50u64 {
+            t.push(Duration::from_millis(600 + i * 10), &[0.5; 960]);
+        }
+        let mut out = vec![0.0; 2 * 480 * 50];
+        t.mix_into(48_000, &mut out, 1.0);
+        assert!(out.iter().all(|v| *v == 0.5));
+        assert_eq!(t.dropped, 0);
     }
 
     #[test]
     fn a_stalled_input_is_silence_and_memory_stays_bounded() {
-        let mut t = TimelineBuffer::new(Duration::from_millis(15));
+        let mut t = TimelineBuffer::new(Duration::from_millis(20));
         let mut out = vec![0.0; 2048];
         t.mix_into(48_000, &mut out, 1.0);
         assert!(out.iter().all(|v| *v == 0.0));

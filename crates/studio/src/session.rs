@@ -129,12 +129,19 @@ impl Session {
                 s.bitrate_kbps
             )));
         }
-        let clock = SessionClock::start();
-        let (event_sink, event_rx) = marquee_capture::bounded(512);
-        let events = Arc::new(Events::new(clock, event_sink));
-        let stop = Arc::new(AtomicBool::new(false));
-
+        // Encoders open before the clock starts: session time zero is when capture begins.
         let venc = encode::open_video(&cfg.video_settings)?;
+        let has_audio = cfg.audio != AudioSpec::None;
+        let aenc = if has_audio {
+            Some(encode::open_audio(&cfg.audio_settings)?)
+        } else {
+            None
+        };
+        // Zero is set once every device is open (see SessionClock).
+        let clock = SessionClock::unstarted();
+        let (event_sink, event_rx) = marquee_capture::bounded(512);
+        let events = Arc::new(Events::new(clock.clone(), event_sink));
+        let stop = Arc::new(AtomicBool::new(false));
         let skipped: Vec<String> = venc
             .skipped
             .iter()
@@ -151,12 +158,6 @@ impl Session {
                 format!("{} (not used: {})", venc.name, skipped.join("; "))
             },
         );
-        let has_audio = cfg.audio != AudioSpec::None;
-        let aenc = if has_audio {
-            Some(encode::open_audio(&cfg.audio_settings)?)
-        } else {
-            None
-        };
         let mut streams = vec![venc.info.clone()];
         if let Some(a) = &aenc {
             streams.push(a.info.clone());
@@ -171,7 +172,7 @@ impl Session {
                 let faults = cfg.test_faults;
                 camera::spawn_camera(
                     move || Ok(Box::new(TestPatternCamera::new(w, h, fps, faults)) as _),
-                    clock,
+                    clock.clone(),
                     vsink,
                 )?
                 .0
@@ -180,19 +181,29 @@ impl Session {
                 let id = id.clone();
                 camera::spawn_camera(
                     move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
-                    clock,
+                    clock.clone(),
                     vsink,
                 )?
                 .0
             }
-            VideoSpec::File(p) => marquee_capture::file::spawn_file_video(p, clock, vsink)?,
+            VideoSpec::File(p) => marquee_capture::file::spawn_file_video(p, clock.clone(), vsink)?,
         };
         let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
         let audio_capture = has_audio.then(|| asink.counters().clone());
         let audio_source = match &cfg.audio {
-            AudioSpec::Tone(hz) => Some(marquee_capture::audio::spawn_tone(*hz, clock, asink)),
-            AudioSpec::Mic(id) => Some(marquee_capture::audio::spawn_mic(id, clock, asink)?),
-            AudioSpec::File(p) => Some(marquee_capture::file::spawn_file_audio(p, clock, asink)?),
+            AudioSpec::Tone(hz) => Some(marquee_capture::audio::spawn_tone(
+                *hz,
+                clock.clone(),
+                asink,
+            )),
+            AudioSpec::Mic(id) => {
+                Some(marquee_capture::audio::spawn_mic(id, clock.clone(), asink)?)
+            }
+            AudioSpec::File(p) => Some(marquee_capture::file::spawn_file_audio(
+                p,
+                clock.clone(),
+                asink,
+            )?),
             AudioSpec::None => None,
         };
 
@@ -200,8 +211,9 @@ impl Session {
         let bus = Arc::new(PacketBus::default());
         let recording = match &cfg.record {
             Some(path) => {
-                let h = output::spawn_recording(path, streams.clone(), events.clone(), clock)
-                    .map_err(StudioError::Output)?;
+                let h =
+                    output::spawn_recording(path, streams.clone(), events.clone(), clock.clone())
+                        .map_err(StudioError::Output)?;
                 bus.add(h.shared.clone());
                 Some(h)
             }
@@ -213,7 +225,7 @@ impl Session {
                 url: d.url.clone(),
                 key: d.key.clone(),
             };
-            let h = output::spawn_rtmp(i, target, streams.clone(), events.clone(), clock);
+            let h = output::spawn_rtmp(i, target, streams.clone(), events.clone(), clock.clone());
             bus.add(h.shared.clone());
             destinations.push(h);
         }
@@ -223,14 +235,18 @@ impl Session {
         let mut threads = Vec::new();
         let (ctx, crx) = crossbeam_channel::bounded::<CanvasFrame>(3);
         let encoder = venc.name.clone();
+        // Everything is open: session time starts now.
+        clock.start_now();
         {
             let (stop, video, events) = (stop.clone(), video.clone(), events.clone());
+            let clock = clock.clone();
             threads.push(spawn("compositor", move || {
                 compositor(clock, vrx, ctx, w, h, fps, &stop, &video, &events)
             }));
         }
         {
             let (bus, video) = (bus.clone(), video.clone());
+            let clock = clock.clone();
             threads.push(spawn("video-encoder", move || {
                 video_encoder(venc, crx, &bus, &video, clock)
             }));
@@ -239,6 +255,7 @@ impl Session {
             let (atx, atr) = crossbeam_channel::bounded::<AudioChunk>(8);
             let frame_size = aenc.frame_size;
             let (stop, audio2) = (stop.clone(), audio.clone());
+            let clock = clock.clone();
             threads.push(spawn("mixer", move || {
                 mixer_loop(clock, arx, atx, frame_size, &stop, &audio2)
             }));
@@ -306,6 +323,8 @@ impl Session {
                 encoded: ld(&a.encoded),
                 padded_samples: ld(&a.padded_samples),
                 dropped_samples: ld(&a.dropped_samples),
+                underrun_samples: ld(&a.underrun_samples),
+                buffer_ms: ld(&a.buffer_ms).max(60),
                 capture_queue_full: self
                     .audio_capture
                     .as_ref()
@@ -600,15 +619,18 @@ fn mixer_loop(
             .dropped_samples
             .store(timeline.dropped, Ordering::Relaxed);
         counters.chunks.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(AudioChunk {
+        // Audio is never dropped for a momentarily busy encoder: wait for it (the input
+        // buffers hold 2 s). Only an encoder stuck for a second loses a chunk.
+        let chunk = AudioChunk {
             samples: out,
             pts: pos,
-        }) {
+        };
+        match tx.send_timeout(chunk, Duration::from_secs(1)) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Err(crossbeam_channel::SendTimeoutError::Timeout(_)) => {
                 counters.encoder_lag.fetch_add(1, Ordering::Relaxed);
             }
-            Err(TrySendError::Disconnected(_)) => break,
+            Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => break,
         }
         pos += frame_size as i64;
     }

@@ -73,6 +73,10 @@ pub struct AudioCounters {
     pub encoded: AtomicU64,
     pub padded_samples: AtomicU64,
     pub dropped_samples: AtomicU64,
+    /// Samples the mixer wanted but an input had not delivered yet (played as silence).
+    pub underrun_samples: AtomicU64,
+    /// The mixer's current delay behind real time.
+    pub buffer_ms: AtomicU64,
     pub encoder_lag: AtomicU64,
     /// Last chunk's levels in hundredths of dB (negative), for meters.
     pub peak_cdb: std::sync::atomic::AtomicI64,
@@ -216,6 +220,8 @@ pub struct AudioSnapshot {
     pub encoded: u64,
     pub padded_samples: u64,
     pub dropped_samples: u64,
+    pub underrun_samples: u64,
+    pub buffer_ms: u64,
     pub capture_queue_full: u64,
     pub encoder_lag: u64,
     pub peak_db: f32,

@@ -1,0 +1,279 @@
+//! [`Nginx`]: a private nginx-rtmp ingest that records every published stream.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::run::{Run, tail};
+
+const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+
+/// A foreground nginx with the RTMP module on a free 127.0.0.1 port.
+///
+/// `application live { live on; record all; record_unique on; }`: every stream published to
+/// `rtmp://127.0.0.1:PORT/live/NAME` is recorded to `record_dir()/NAME-<unix seconds>.flv`.
+pub struct Nginx {
+    dir: tempfile::TempDir,
+    port: u16,
+    record_dir: PathBuf,
+    run: Option<Run>,
+}
+
+impl std::fmt::Debug for Nginx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nginx")
+            .field("port", &self.port)
+            .field("dir", &self.dir.path())
+            .finish()
+    }
+}
+
+impl Nginx {
+    /// Starts nginx and waits until its port accepts connections.
+    pub fn start() -> Nginx {
+        crate::program("nginx");
+        assert!(
+            Path::new(RTMP_MODULE).exists(),
+            "{RTMP_MODULE} is missing — the end-to-end tests need the RTMP module: \
+             install it with `sudo apt-get install -y nginx libnginx-mod-rtmp`"
+        );
+        let dir = crate::tempdir("marquee-nginx-");
+        let record_dir = dir.path().join("recordings");
+        std::fs::create_dir_all(dir.path().join("logs")).expect("mkdir logs");
+        std::fs::create_dir_all(&record_dir).expect("mkdir recordings");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The worker process runs as `nobody` when the master is root.
+            std::fs::set_permissions(&record_dir, std::fs::Permissions::from_mode(0o777))
+                .expect("chmod recordings");
+        }
+        let port = crate::free_port();
+        let conf = format!(
+            "load_module {RTMP_MODULE};\n\
+             daemon off;\n\
+             master_process on;\n\
+             worker_processes 1;\n\
+             pid {pid};\n\
+             error_log {log} info;\n\
+             events {{ worker_connections 256; }}\n\
+             rtmp {{\n\
+             \x20   server {{\n\
+             \x20       listen 127.0.0.1:{port};\n\
+             \x20       application live {{\n\
+             \x20           live on;\n\
+             \x20           record all;\n\
+             \x20           record_path {rec};\n\
+             \x20           record_unique on;\n\
+             \x20       }}\n\
+             \x20   }}\n\
+             }}\n",
+            pid = dir.path().join("nginx.pid").display(),
+            log = dir.path().join("error.log").display(),
+            rec = record_dir.display(),
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
+        let mut n = Nginx {
+            dir,
+            port,
+            record_dir,
+            run: None,
+        };
+        n.launch();
+        n
+    }
+
+    fn launch(&mut self) {
+        assert!(self.run.is_none(), "nginx is already running");
+        let mut c = Command::new(crate::program("nginx"));
+        c.arg("-p")
+            .arg(self.dir.path())
+            .arg("-e")
+            .arg(self.dir.path().join("error.log"))
+            .arg("-c")
+            .arg(self.dir.path().join("nginx.conf"));
+        let mut run = Run::spawn(c);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if let Some(st) = run.try_wait() {
+                panic!(
+                    "nginx exited ({st}) before accepting on port {}:\n{}\n--- error.log ---\n{}",
+                    self.port,
+                    run.report(),
+                    self.error_log()
+                );
+            }
+            if Instant::now() >= deadline {
+                run.kill9();
+                panic!(
+                    "nginx did not accept on 127.0.0.1:{} within 10 s\n{}\n--- error.log ---\n{}",
+                    self.port,
+                    run.report(),
+                    self.error_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.run = Some(run);
+    }
+
+    /// The port it listens on (the same across [`Nginx::start_again`]).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `rtmp://127.0.0.1:PORT/live/STREAM`.
+    pub fn url(&self, stream: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{stream}", self.port)
+    }
+
+    /// `rtmp://127.0.0.1:PORT/live` (append `/key:NAME` or `/STREAM`).
+    pub fn app_url(&self) -> String {
+        format!("rtmp://127.0.0.1:{}/live", self.port)
+    }
+
+    /// Where nginx writes recordings.
+    pub fn record_dir(&self) -> &Path {
+        &self.record_dir
+    }
+
+    /// The nginx prefix dir (conf, pid, error.log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// All recordings, oldest first.
+    pub fn recordings(&self) -> Vec<PathBuf> {
+        let mut v: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&self.record_dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "flv"))
+                    .map(|p| {
+                        let t = p
+                            .metadata()
+                            .and_then(|m| m.created().or_else(|_| m.modified()))
+                            .unwrap_or(std::time::UNIX_EPOCH);
+                        (t, p)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Recordings of stream `name` (files `NAME-<unix seconds>.flv`), oldest first.
+    pub fn recordings_of(&self, name: &str) -> Vec<PathBuf> {
+        self.recordings()
+            .into_iter()
+            .filter(|p| {
+                p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.rsplit_once('-'))
+                    .is_some_and(|(stem, ts)| {
+                        stem == name && ts.chars().all(|c| c.is_ascii_digit())
+                    })
+            })
+            .collect()
+    }
+
+    /// Waits until a recording of `name` has at least `min_bytes`; returns it.
+    pub fn wait_recording(&self, name: &str, min_bytes: u64, timeout: Duration) -> Option<PathBuf> {
+        let mut found = None;
+        crate::wait_until(timeout, || {
+            found = self
+                .recordings_of(name)
+                .into_iter()
+                .rev()
+                .find(|p| p.metadata().map(|m| m.len()).unwrap_or(0) >= min_bytes);
+            found.is_some()
+        });
+        found
+    }
+
+    /// Waits until no recording has changed size for `quiet` (nginx has closed them), up to
+    /// `timeout`.
+    pub fn wait_recordings_settled(&self, quiet: Duration, timeout: Duration) {
+        let sizes = || -> Vec<u64> {
+            self.recordings()
+                .iter()
+                .map(|p| p.metadata().map(|m| m.len()).unwrap_or(0))
+                .collect()
+        };
+        let deadline = Instant::now() + timeout;
+        let mut last = sizes();
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = sizes();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return;
+            }
+        }
+    }
+
+    /// The error log so far (connection and publish events at level info).
+    pub fn error_log(&self) -> String {
+        let s = std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
+        tail(&s, 8000).to_string()
+    }
+
+    /// Whether the server is running.
+    pub fn is_running(&mut self) -> bool {
+        match self.run.as_mut() {
+            Some(r) => r.try_wait().is_none(),
+            None => false,
+        }
+    }
+
+    /// Stops the server (SIGTERM: fast shutdown, connections are dropped), waits for the master
+    /// and its workers to be gone and the port to refuse connections.
+    pub fn stop(&mut self) {
+        let Some(mut run) = self.run.take() else {
+            return;
+        };
+        let workers = children_of(run.pid());
+        run.terminate(Duration::from_secs(5));
+        for w in workers {
+            // SIGTERM to the master normally ends the workers; make sure, so the port is free.
+            if Path::new(&format!("/proc/{w}")).exists() {
+                // SAFETY: plain kill(2) on a pid we just read as nginx's worker.
+                unsafe {
+                    libc::kill(w, libc::SIGKILL);
+                }
+            }
+        }
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        crate::wait_until(Duration::from_secs(5), || {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err()
+        });
+    }
+
+    /// Starts the server again on the same port with the same dirs (after [`Nginx::stop`]).
+    pub fn start_again(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

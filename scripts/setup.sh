@@ -12,6 +12,8 @@ PKGS=(
   ffmpeg nginx libnginx-mod-rtmp
   pulseaudio pulseaudio-utils libasound2-plugins sox
   dbus gnome-keyring
+  # the viewer page's browser test (Playwright drives Debian's Chromium)
+  chromium
 )
 
 case "$(uname -s)" in
@@ -33,6 +35,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: Node.js 20+ and npm are missing: install them (apt-get install nodejs npm, or nodesource), then re-run" >&2
+  exit 1
 fi
 
 if ! command -v cargo >/dev/null; then

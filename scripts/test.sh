@@ -8,3 +8,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast
+# The room's viewer page in headless Chromium against the real server binary.
+(cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
+MARQUEE_ROOM_BIN="$PWD/target/debug/marquee-room" node --test crates/room/tests/viewer/viewer.test.mjs

@@ -150,7 +150,9 @@ fn ffmpeg(nginx: &Nginx, w: u32, h: u32, seconds: u32) -> Measured {
             "-keyint_min",
             &(2 * FPS).to_string(),
         ])
-        .args(["-sc_threshold", "0"])
+        .args(["-sc_threshold", "0", "-bf", "0"])
+        // The same CBR signalling marquee asks x264 for.
+        .args(["-x264-params", "nal-hrd=cbr:force-cfr=1"])
         .args(["-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2"])
         .args(["-f", "flv"])
         .arg(nginx.url(&stream));

@@ -521,3 +521,39 @@ fn goertzel(x: &[f64], rate: f64, f: f64) -> f64 {
     }
     s1 * s1 + s2 * s2 - coeff * s1 * s2
 }
+
+/// A/V offsets measured from content in a recording of `--video test --audio tone`: for each
+/// whole second k, the onset of the tone's silent mark minus the presentation time of the
+/// frame whose code says `session_ms == k·1000` (positive: audio late), in ms.
+/// Returns (second, offset ms) for every second that could be matched (k ≥ 1).
+pub fn av_offsets(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<(u64, f64)> {
+    let path = path.as_ref();
+    let p = probe(path);
+    let v = p.video.as_ref().expect("no video stream");
+    let a = p.audio.as_ref().expect("no audio stream");
+    let a0 = a.start_time.unwrap_or(0.0);
+    let codes = frame_codes(path, width, height);
+    let mut video_at = std::collections::BTreeMap::new();
+    for (code, pkt) in codes.iter().zip(&v.packets) {
+        if let Some(c) = code
+            && c.session_ms % 1000 == 0
+            && c.session_ms > 0
+        {
+            video_at.insert(c.session_ms / 1000, pkt.pts);
+        }
+    }
+    let x = decode_audio_mono(path);
+    let marks: Vec<f64> = silent_spans(&x, 48_000.0, 0.02, 0.012)
+        .into_iter()
+        .map(|(start, _)| a0 + start)
+        .collect();
+    video_at
+        .into_iter()
+        .filter_map(|(k, vt)| {
+            marks
+                .iter()
+                .find(|m| (*m - vt).abs() < 0.5)
+                .map(|m| (k, (m - vt) * 1000.0))
+        })
+        .collect()
+}

@@ -160,9 +160,10 @@ pub fn render_i420(buf: &mut Vec<u8>, width: u32, height: u32, index: u64, sessi
     let (y_plane, chroma) = buf.split_at_mut(w * h);
     let (u_plane, v_plane) = chroma.split_at_mut(cw * ch);
 
-    // Bars scroll left by 4 px a frame.
-    let shift = (index as usize * 4) % w.max(1);
-    let bar_of = |x: usize| ((x + shift) % w) * 8 / w;
+    // Static bars, like a broadcast test card: motion comes from the box, the code and the
+    // clock. (Scrolling the whole frame made every macroblock change, which tripled x264's
+    // work compared with the ffmpeg CLI's testsrc2 and made the benchmark unfair.)
+    let bar_of = |x: usize| x * 8 / w;
     let mut row_y = vec![0u8; w];
     let mut row_u = vec![0u8; cw];
     let mut row_v = vec![0u8; cw];
@@ -221,9 +222,13 @@ pub fn render_i420(buf: &mut Vec<u8>, width: u32, height: u32, index: u64, sessi
     );
     let ty = 4 * c;
     if ty + 6 * scale < h {
+        let end = (text.len() * 4 * scale + 2 * scale).min(w - c);
         for y in ty - scale..ty + 6 * scale {
-            let end = (text.len() * 4 * scale + 2 * scale).min(w - c);
             y_plane[y * w + c / 2..y * w + c / 2 + end].fill(BLACK);
+        }
+        for y in (ty - scale) / 2..(ty + 6 * scale).div_ceil(2) {
+            u_plane[y * cw + c / 4..y * cw + (c / 2 + end).div_ceil(2)].fill(128);
+            v_plane[y * cw + c / 4..y * cw + (c / 2 + end).div_ceil(2)].fill(128);
         }
         draw_text(y_plane, w, c, ty, scale, &text);
     }

@@ -3,6 +3,7 @@
 mod devices;
 mod keys;
 mod live;
+mod room;
 mod util;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ enum Cmd {
     /// The config file with named profiles.
     #[command(subcommand)]
     Config(keys::ConfigCmd),
+    /// The live room: server, tokens, a terminal view, a load test.
+    #[command(subcommand)]
+    Room(room::RoomCmd),
 }
 
 /// A failure the user can act on: the message, and the exit code (2 = fix the command).
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Live(a) => live::run(*a),
         Cmd::Key(c) => keys::run_key(c),
         Cmd::Config(c) => keys::run_config(c),
+        Cmd::Room(c) => room::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

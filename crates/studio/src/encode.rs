@@ -197,9 +197,16 @@ pub fn open_audio(s: &AudioSettings) -> Result<OpenedAudio, StudioError> {
     enc.set_flags(ff::codec::Flags::GLOBAL_HEADER);
     let opened = enc.open().map_err(|e| err(e.to_string()))?;
     let frame_size = (opened.frame_size() as usize).max(1);
+    let mut params = ff::codec::Parameters::from(&opened);
+    // The priming packet is dropped (see the audio encoder thread), so containers must not
+    // tell decoders to skip priming samples too: that would shift audio 21 ms early.
+    // SAFETY: a plain field of the parameters we own.
+    unsafe {
+        (*params.as_mut_ptr()).initial_padding = 0;
+    }
     let info = StreamInfo {
         track: Track::Audio,
-        params: ff::codec::Parameters::from(&opened),
+        params,
         time_base: (1, crate::mixer::RATE as i32),
     };
     Ok(OpenedAudio {

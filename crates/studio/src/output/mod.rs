@@ -201,7 +201,13 @@ fn connect(
         &url,
         "flv",
         streams,
-        &[("rw_timeout", "5000000"), ("tcp_nodelay", "1")],
+        &[
+            ("rw_timeout", "5000000"),
+            ("tcp_nodelay", "1"),
+            // A small kernel send buffer: a big one hides congestion from our queue (and
+            // adds seconds of latency) until it is far too late to drop gracefully.
+            ("send_buffer_size", "262144"),
+        ],
         &[("flvflags", "no_duration_filesize"), ("flush_packets", "1")],
         abort.clone(),
     )

@@ -1,0 +1,421 @@
+//! `marquee room bench`: a load generator for one room.
+//!
+//! N subscribers join one room; publishers (moderator tokens, each under the per-connection rate
+//! limit) send M danmaku per second whose text carries the send time; every subscriber records
+//! publish→receive latency. Before that, `--idle` extra connections join and the growth of this
+//! process's RSS is divided by their number (client and server sides both live in this process
+//! when the server is in-process, so the figure is an upper bound for the server side).
+//! Numbers are reported, never asserted: these machines are shared and noisy.
+
+use crate::RoomError;
+use crate::cli::{BenchArgs, load_or_create_secret, random_hex, ws_url};
+use crate::protocol::Role;
+use crate::server::{ServerConfig, start};
+use crate::token::{self, Claims};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Results of a bench run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BenchReport {
+    pub subscribers: usize,
+    pub publishers: usize,
+    pub target_rate: u32,
+    pub seconds: f64,
+    pub published: u64,
+    pub delivered: u64,
+    pub expected: u64,
+    pub delivered_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub idle_connections: usize,
+    pub rss_per_idle_conn_kb: Option<f64>,
+    /// Whether the RSS figure is the server process alone (`--server-pid`) or client+server.
+    pub rss_server_only: bool,
+    pub cpu_percent: Option<f64>,
+    pub server_dropped_out: Option<u64>,
+    pub server_slow_consumers: Option<u64>,
+    pub command: String,
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Resident set size of a process (this one for `None`) in KiB (Linux), if known.
+pub fn rss_kb(pid: Option<u32>) -> Option<u64> {
+    let path = pid.map_or("/proc/self/status".to_string(), |p| {
+        format!("/proc/{p}/status")
+    });
+    let s = std::fs::read_to_string(path).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time (user + system) of this process in seconds (Linux), if known.
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn extract_ts(frame: &str) -> Option<u64> {
+    let i = frame.find("\"text\":\"b ")? + 10;
+    let digits: &str = &frame[i..];
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
+    digits[..end].parse().ok()
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+fn hello(secret: &[u8], room: &str, user: &str, role: Role) -> String {
+    let t = token::sign(
+        secret,
+        &Claims {
+            room: room.into(),
+            user: user.into(),
+            name: user.into(),
+            role,
+            exp_ms: crate::now_ms() + 86_400_000,
+        },
+    );
+    format!(r#"{{"type":"hello","token":"{t}"}}"#)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn join(url: &str, hello: String) -> Result<Ws, RoomError> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| {
+        RoomError::WebSocket(format!(
+            "connect {url}: {e} (raise `ulimit -n` for many connections)"
+        ))
+    })?;
+    ws.send(Message::Text(hello.into()))
+        .await
+        .map_err(|e| RoomError::WebSocket(e.to_string()))?;
+    while let Some(m) = ws.next().await {
+        match m {
+            Ok(Message::Text(t)) if t.contains("\"type\":\"welcome\"") => return Ok(ws),
+            Ok(Message::Text(t)) if t.contains("\"type\":\"error\"") => {
+                return Err(RoomError::Protocol(format!("join refused: {t}")));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(RoomError::WebSocket(e.to_string())),
+        }
+    }
+    Err(RoomError::WebSocket("closed before welcome".into()))
+}
+
+async fn join_many(
+    url: &str,
+    secret: &[u8],
+    room: &str,
+    prefix: &str,
+    n: usize,
+    role: Role,
+) -> Result<Vec<Ws>, RoomError> {
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        let batch = (n - i).min(200);
+        let futs =
+            (i..i + batch).map(|k| join(url, hello(secret, room, &format!("{prefix}{k}"), role)));
+        for r in futures_util::future::join_all(futs).await {
+            out.push(r?);
+        }
+        i += batch;
+    }
+    Ok(out)
+}
+
+/// Run the benchmark and print a table.
+pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
+    let room = "bench";
+    let tmp = std::env::temp_dir().join(format!("marquee-room-bench-{}", std::process::id()));
+    let (url, secret, server) = match &args.url {
+        Some(u) => {
+            let file = args
+                .secret_file
+                .as_ref()
+                .ok_or_else(|| RoomError::InvalidArgument("--url needs --secret-file".into()))?;
+            (ws_url(u), load_or_create_secret(file)?, None)
+        }
+        None => {
+            std::fs::create_dir_all(&tmp)?;
+            let secret = random_hex(32)?.into_bytes();
+            let mut cfg = ServerConfig::new(
+                "127.0.0.1:0"
+                    .parse()
+                    .map_err(|_| RoomError::InvalidArgument("addr".into()))?,
+                secret.clone(),
+            );
+            cfg.db = Some(tmp.join("bench.db"));
+            let h = start(cfg).await?;
+            (h.ws_url(room), secret, Some(h))
+        }
+    };
+    let room_name = url
+        .trim_end_matches("/ws")
+        .rsplit('/')
+        .next()
+        .unwrap_or(room)
+        .to_string();
+
+    // Idle connections: memory per connection.
+    let mut rss_per_idle = None;
+    if args.idle > 0 {
+        let before = rss_kb(args.server_pid);
+        let idle = join_many(&url, &secret, &room_name, "idle", args.idle, Role::Viewer).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let (Some(a), Some(b)) = (before, rss_kb(args.server_pid)) {
+            rss_per_idle = Some(b.saturating_sub(a) as f64 / args.idle as f64);
+        }
+        drop(idle);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_subs_tx, stop_subs_rx) = watch::channel(false);
+    let live = Arc::new(AtomicU64::new(0));
+    let subs = join_many(
+        &url,
+        &secret,
+        &room_name,
+        "sub",
+        args.subscribers,
+        Role::Viewer,
+    )
+    .await?;
+    let mut sub_tasks = Vec::with_capacity(subs.len());
+    for ws in subs {
+        let stop = stopped(stop_subs_rx.clone());
+        let live = live.clone();
+        sub_tasks.push(tokio::spawn(async move {
+            tokio::pin!(stop);
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok();
+            let mut n = 0u64;
+            let (_sink, mut stream) = ws.split();
+            loop {
+                tokio::select! {
+                    m = stream.next() => match m {
+                        Some(Ok(Message::Text(t))) => {
+                            if let Some(ts) = extract_ts(&t) {
+                                n += 1;
+                                live.fetch_add(1, Ordering::Relaxed);
+                                if let Some(h) = hist.as_mut() {
+                                    h.saturating_record(now_us().saturating_sub(ts).max(1));
+                                }
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    },
+                    _ = &mut stop => break,
+                }
+            }
+            (hist, n)
+        }));
+    }
+
+    // Publishers stay under the per-connection rate limit (10/s).
+    let rate = args.rate.max(1);
+    let publishers = (rate as usize).div_ceil(8).max(1);
+    let pubs = join_many(
+        &url,
+        &secret,
+        &room_name,
+        "pub",
+        publishers,
+        Role::Moderator,
+    )
+    .await?;
+    let published = Arc::new(AtomicU64::new(0));
+    let per_pub_interval = Duration::from_secs_f64(publishers as f64 / f64::from(rate));
+    let cpu0 = cpu_seconds();
+    let started = Instant::now();
+    let mut pub_tasks = Vec::new();
+    for (i, ws) in pubs.into_iter().enumerate() {
+        let stop = stopped(stop_rx.clone());
+        let stop_all = stopped(stop_subs_rx.clone());
+        let published = published.clone();
+        pub_tasks.push(tokio::spawn(async move {
+            tokio::pin!(stop);
+            tokio::pin!(stop_all);
+            let (mut sink, mut stream) = ws.split();
+            // Spread publishers over the interval.
+            tokio::time::sleep(per_pub_interval.mul_f64(i as f64 / publishers as f64)).await;
+            let mut tick = tokio::time::interval(per_pub_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // After `stop` keep reading (and the socket open) until everything has landed:
+            // closing with unread data would reset the connection and lose the last frames.
+            let mut sending = true;
+            loop {
+                tokio::select! {
+                    _ = tick.tick(), if sending => {
+                        let msg = format!(r#"{{"type":"danmaku","text":"b {}"}}"#, now_us());
+                        if sink.send(Message::Text(msg.into())).await.is_err() { break; }
+                        published.fetch_add(1, Ordering::Relaxed);
+                    }
+                    m = stream.next() => if !matches!(m, Some(Ok(_))) { break },
+                    _ = &mut stop, if sending => sending = false,
+                    _ = &mut stop_all => break,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds.max(1))).await;
+    let _ = stop_tx.send(true);
+    let elapsed = started.elapsed().as_secs_f64();
+    // Publishers finish their current send.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Let in-flight frames land (up to 5 s), then stop the subscribers.
+    let expected = published.load(Ordering::Relaxed) * args.subscribers as u64;
+    let drain_until = Instant::now() + Duration::from_secs(5);
+    while live.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop_subs_tx.send(true);
+    for t in pub_tasks {
+        let _ = t.await;
+    }
+    let cpu = match (cpu0, cpu_seconds()) {
+        (Some(a), Some(b)) => Some(100.0 * (b - a) / elapsed),
+        _ => None,
+    };
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok();
+    let mut delivered = 0u64;
+    for t in sub_tasks {
+        if let Ok((h, n)) = t.await {
+            delivered += n;
+            if let (Some(all), Some(h)) = (hist.as_mut(), h) {
+                let _ = all.add(h);
+            }
+        }
+    }
+    let q = |p: f64| {
+        hist.as_ref()
+            .map_or(0.0, |h| h.value_at_quantile(p) as f64 / 1000.0)
+    };
+    let published = published.load(Ordering::Relaxed);
+    let report = BenchReport {
+        subscribers: args.subscribers,
+        publishers,
+        target_rate: rate,
+        seconds: elapsed,
+        published,
+        delivered,
+        expected: published * args.subscribers as u64,
+        delivered_per_s: delivered as f64 / elapsed,
+        p50_ms: q(0.5),
+        p99_ms: q(0.99),
+        p999_ms: q(0.999),
+        max_ms: hist.as_ref().map_or(0.0, |h| h.max() as f64 / 1000.0),
+        idle_connections: args.idle,
+        rss_per_idle_conn_kb: rss_per_idle,
+        rss_server_only: args.server_pid.is_some(),
+        cpu_percent: cpu,
+        server_dropped_out: server
+            .as_ref()
+            .map(|s| s.stats().dropped_out.load(Ordering::Relaxed)),
+        server_slow_consumers: server
+            .as_ref()
+            .map(|s| s.stats().slow_consumers.load(Ordering::Relaxed)),
+        command: format!(
+            "marquee room bench --subscribers {} --rate {} --seconds {} --idle {}",
+            args.subscribers, args.rate, args.seconds, args.idle
+        ),
+    };
+    if let Some(s) = server {
+        s.shutdown().await;
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    print_table(&report);
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap_or_default())?;
+    }
+    Ok(report)
+}
+
+fn print_table(r: &BenchReport) {
+    let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.1}"));
+    println!("| metric | value |");
+    println!("| --- | --- |");
+    println!(
+        "| subscribers × target msg/s | {} × {} |",
+        r.subscribers, r.target_rate
+    );
+    println!(
+        "| published / delivered / expected | {} / {} / {} |",
+        r.published, r.delivered, r.expected
+    );
+    println!("| delivered msg/s | {:.0} |", r.delivered_per_s);
+    println!(
+        "| latency p50 / p99 / p999 / max (ms) | {:.1} / {:.1} / {:.1} / {:.1} |",
+        r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms
+    );
+    let whose = if r.rss_server_only {
+        "server process"
+    } else {
+        "client+server in one process"
+    };
+    println!(
+        "| RSS per idle connection (KiB, {whose}) | {} |",
+        opt(r.rss_per_idle_conn_kb)
+    );
+    println!(
+        "| CPU (% of one core, load generator{}) | {} |",
+        if r.rss_server_only { "" } else { " + server" },
+        opt(r.cpu_percent)
+    );
+    println!(
+        "| server drops / slow consumers closed | {} / {} |",
+        r.server_dropped_out.map_or("n/a".into(), |v| v.to_string()),
+        r.server_slow_consumers
+            .map_or("n/a".into(), |v| v.to_string())
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_found_in_danmaku_frames() {
+        let f = r##"{"seq":1,"epoch":2,"at":3,"type":"danmaku","id":1,"user":{"id":"p","name":"p","role":"moderator"},"text":"b 1763700000123456","color":"#ffffff","mode":"scroll"}"##;
+        assert_eq!(extract_ts(f), Some(1_763_700_000_123_456));
+        assert_eq!(extract_ts(r#"{"type":"presence"}"#), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_bench_delivers_to_every_subscriber() {
+        let args = BenchArgs {
+            subscribers: 20,
+            rate: 20,
+            seconds: 1,
+            idle: 20,
+            url: None,
+            secret_file: None,
+            server_pid: None,
+            json_out: None,
+        };
+        let r = run(&args).await.unwrap();
+        assert!(r.published > 0);
+        assert_eq!(r.delivered, r.expected, "{r:?}");
+    }
+}

@@ -1,0 +1,54 @@
+//! The live room: danmaku, gifts, votes, Q&A, lottery and moderation over WebSocket.
+//!
+//! The crate is layered so that the hard parts are testable without sockets or sleeping:
+//!
+//! * [`protocol`] — the JSON wire types (every message has a `type`; every room event carries
+//!   `seq` and the room `epoch`) and [`protocol::decode_client`], the bounded decoder used for
+//!   untrusted frames (it never panics; `fuzz/` exercises it).
+//! * [`room`] — the sans-IO state machine. [`room::Room::handle`] takes an [`room::Input`] and the
+//!   current time and returns [`room::Action`]s: persist, record a gift, send, broadcast, close.
+//! * [`store`] — durable storage behind the [`store::Storage`] trait (SQLite by default, an
+//!   in-memory one for tests). Fan-out sits behind [`server::Fanout`].
+//! * [`server`] — the thin axum + WebSocket layer and the viewer page at `/room/ROOM`.
+//! * [`client`] — a Rust client with jittered-backoff reconnect and resume.
+//! * [`cli`] — clap argument types and blocking entry points for the `marquee room …` commands.
+//!
+//! The protocol is documented in `docs/protocol.md`.
+
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod filter;
+pub mod gifts;
+pub mod protocol;
+pub mod room;
+pub mod server;
+pub mod store;
+pub mod token;
+
+/// Errors of the room crate.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("storage: {0}")]
+    Storage(#[from] store::StorageError),
+    #[error("token: {0}")]
+    Token(#[from] token::TokenError),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("websocket: {0}")]
+    WebSocket(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("the room refused: {code}: {message}")]
+    Refused { code: String, message: String },
+}
+
+/// Milliseconds since the Unix epoch, the time unit handed to the sans-IO core.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

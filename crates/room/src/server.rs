@@ -1,0 +1,788 @@
+//! The thin IO layer: axum + WebSocket, one thread per room driving the sans-IO [`Room`].
+//!
+//! * `GET /room/{room}` — the viewer page; `GET /room/{room}/ws` — the WebSocket.
+//! * `GET /gifts/{file}` — gift art; `GET /api/catalog` — the gift catalog; `GET /api/stats`.
+//!
+//! Every queue is bounded and every drop is counted ([`ServerStats`]): frames from a socket go to
+//! the room thread through a bounded channel (full → the frame is dropped and the client gets
+//! `busy`); frames to a socket go through a bounded per-connection queue (full → the connection is
+//! closed as a `slow_consumer`; it resumes from its last seq when it reconnects).
+
+use crate::RoomError;
+use crate::protocol::{ErrorCode, ServerMsg};
+use crate::room::{Action, ConnId, Input, Room, RoomConfig, Write};
+use crate::store::{MemoryStore, SqliteStore, Storage, StorageError};
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use crossbeam_channel as cb;
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// One outgoing text frame, shared by all receivers of a broadcast.
+pub type Frame = Utf8Bytes;
+
+/// How to close a connection.
+#[derive(Debug, Clone)]
+pub struct CloseReason {
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
+/// Fan-out of frames to connections. The local implementation writes to per-connection queues;
+/// a multi-node one would publish room events through Redis or NATS as well.
+pub trait Fanout: Send {
+    fn attach(&mut self, conn: ConnId, tx: mpsc::Sender<Frame>, kill: oneshot::Sender<CloseReason>);
+    fn detach(&mut self, conn: ConnId);
+    fn subscribe(&mut self, conn: ConnId);
+    fn send(&mut self, conn: ConnId, frame: Frame);
+    fn broadcast(&mut self, frame: Frame);
+    fn close(&mut self, conn: ConnId, why: CloseReason);
+    /// Close every connection (the room is stopping).
+    fn close_all(&mut self, why: CloseReason);
+    /// Connections attached here.
+    fn connections(&self) -> usize;
+}
+
+struct Peer {
+    tx: mpsc::Sender<Frame>,
+    kill: Option<oneshot::Sender<CloseReason>>,
+    subscribed: bool,
+}
+
+/// Fan-out to the connections of this process.
+pub struct LocalFanout {
+    peers: HashMap<ConnId, Peer>,
+    stats: Arc<ServerStats>,
+}
+
+impl LocalFanout {
+    pub fn new(stats: Arc<ServerStats>) -> Self {
+        LocalFanout {
+            peers: HashMap::new(),
+            stats,
+        }
+    }
+
+    fn deliver(&mut self, conn: ConnId, frame: Frame) {
+        let full = match self.peers.get(&conn) {
+            Some(p) => match p.tx.try_send(frame) {
+                Ok(()) => false,
+                Err(mpsc::error::TrySendError::Full(_)) => true,
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            },
+            None => false,
+        };
+        if full {
+            self.stats.dropped_out.fetch_add(1, Ordering::Relaxed);
+            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.close(
+                conn,
+                CloseReason {
+                    code: ErrorCode::SlowConsumer,
+                    reason: "you fell behind; reconnect to resume".into(),
+                },
+            );
+        }
+    }
+}
+
+impl Fanout for LocalFanout {
+    fn connections(&self) -> usize {
+        self.peers.len()
+    }
+    fn close_all(&mut self, why: CloseReason) {
+        let all: Vec<ConnId> = self.peers.keys().copied().collect();
+        for c in all {
+            self.close(c, why.clone());
+        }
+    }
+    fn attach(
+        &mut self,
+        conn: ConnId,
+        tx: mpsc::Sender<Frame>,
+        kill: oneshot::Sender<CloseReason>,
+    ) {
+        self.peers.insert(
+            conn,
+            Peer {
+                tx,
+                kill: Some(kill),
+                subscribed: false,
+            },
+        );
+    }
+    fn detach(&mut self, conn: ConnId) {
+        self.peers.remove(&conn);
+    }
+    fn subscribe(&mut self, conn: ConnId) {
+        if let Some(p) = self.peers.get_mut(&conn) {
+            p.subscribed = true;
+        }
+    }
+    fn send(&mut self, conn: ConnId, frame: Frame) {
+        self.deliver(conn, frame);
+    }
+    fn broadcast(&mut self, frame: Frame) {
+        let targets: Vec<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.subscribed)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in targets {
+            self.deliver(c, frame.clone());
+        }
+    }
+    fn close(&mut self, conn: ConnId, why: CloseReason) {
+        if let Some(mut p) = self.peers.remove(&conn)
+            && let Some(k) = p.kill.take()
+        {
+            let _ = k.send(why);
+        }
+    }
+}
+
+/// Counters, readable at `/api/stats`.
+#[derive(Debug, Default, Serialize)]
+pub struct ServerStats {
+    pub connections_open: AtomicU64,
+    pub connections_total: AtomicU64,
+    pub frames_in: AtomicU64,
+    /// Frames from sockets dropped because a room's input queue was full.
+    pub dropped_in: AtomicU64,
+    /// Frames to sockets dropped because a connection's queue was full.
+    pub dropped_out: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub storage_errors: AtomicU64,
+    /// Room threads started (a room reopens after it stopped idle or on a storage failure).
+    pub rooms_opened: AtomicU64,
+}
+
+/// Opens the storage of a room thread.
+pub type StoreFactory = Arc<dyn Fn() -> Result<Box<dyn Storage>, StorageError> + Send + Sync>;
+
+/// Adjusts a room's config before it opens.
+pub type TuneFn = Arc<dyn Fn(&mut RoomConfig) + Send + Sync>;
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// SQLite file; `None` keeps everything in memory.
+    pub db: Option<PathBuf>,
+    pub secret: Vec<u8>,
+    /// Base URL printed for the viewer page (e.g. `https://live.example.com`).
+    pub public_url: Option<String>,
+    /// Hard cap on a WebSocket message (bigger ones drop the connection); the room's own,
+    /// smaller, limit answers `too_large` with a reason first.
+    pub max_ws_message: usize,
+    /// Outgoing frames queued per connection.
+    pub conn_queue: usize,
+    /// Inputs queued per room.
+    pub room_queue: usize,
+    /// Adjust each room's config (limits) before it opens.
+    pub tune: Option<TuneFn>,
+    /// Use this storage instead of `db` (another backend, or a fault-injecting one in tests).
+    pub stores: Option<StoreFactory>,
+    /// A room with no connection for this long stops its thread; the next connection reopens
+    /// it from storage.
+    pub idle_room: Duration,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("db", &self.db)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, secret: Vec<u8>) -> Self {
+        ServerConfig {
+            listen,
+            db: None,
+            secret,
+            public_url: None,
+            max_ws_message: 64 * 1024,
+            conn_queue: 1024,
+            room_queue: 8192,
+            tune: None,
+            stores: None,
+            idle_room: Duration::from_secs(600),
+        }
+    }
+
+    fn store_factory(&self) -> StoreFactory {
+        if let Some(f) = &self.stores {
+            return f.clone();
+        }
+        match &self.db {
+            Some(path) => {
+                let path = path.clone();
+                Arc::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Storage>))
+            }
+            None => Arc::new(|| Ok(Box::new(MemoryStore::new()) as Box<dyn Storage>)),
+        }
+    }
+}
+
+enum RoomCmd {
+    Open {
+        conn: ConnId,
+        tx: mpsc::Sender<Frame>,
+        kill: oneshot::Sender<CloseReason>,
+    },
+    Text {
+        conn: ConnId,
+        text: Utf8Bytes,
+    },
+    Binary {
+        conn: ConnId,
+        len: usize,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    Shutdown,
+}
+
+struct RoomHandle {
+    tx: cb::Sender<RoomCmd>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Shared {
+    cfg: ServerConfig,
+    stores: StoreFactory,
+    rooms: Mutex<HashMap<String, RoomHandle>>,
+    next_conn: AtomicU64,
+    stats: Arc<ServerStats>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    serve: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn stats(&self) -> &ServerStats {
+        &self.shared.stats
+    }
+    /// The WebSocket URL of a room.
+    pub fn ws_url(&self, room: &str) -> String {
+        format!("ws://{}/room/{room}/ws", self.addr)
+    }
+
+    /// Stop: close every connection (code 1012, "restarting"), stop the room threads (their
+    /// storage is closed), release the port.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.serve.abort();
+        let _ = self.serve.await;
+        let handles: Vec<RoomHandle> = {
+            let mut rooms = self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            rooms.drain().map(|(_, h)| h).collect()
+        };
+        let _ = tokio::task::spawn_blocking(move || {
+            for mut h in handles {
+                let _ = h.tx.send(RoomCmd::Shutdown);
+                if let Some(t) = h.thread.take() {
+                    let _ = t.join();
+                }
+            }
+        })
+        .await;
+        // Let connection tasks see the stop signal and close their sockets.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.shared.stats.connections_open.load(Ordering::Relaxed) > 0
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Bind and start serving on the current tokio runtime.
+pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
+    if cfg.secret.len() < 16 {
+        return Err(crate::token::TokenError::WeakSecret.into());
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, shutdown) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        stores: cfg.store_factory(),
+        cfg,
+        rooms: Mutex::new(HashMap::new()),
+        next_conn: AtomicU64::new(1),
+        stats: Arc::new(ServerStats::default()),
+        shutdown,
+    });
+    let app = router(shared.clone());
+    let serve = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "room server stopped");
+        }
+    });
+    tracing::info!(%addr, "room server listening");
+    Ok(ServerHandle {
+        addr,
+        shared,
+        stop,
+        serve,
+    })
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/stats", get(stats))
+        .route("/api/catalog", get(catalog))
+        .route("/gifts/{file}", get(gift_art))
+        .route("/room/{room}", get(viewer_page))
+        .route("/room/{room}/ws", get(ws_upgrade))
+        .with_state(shared)
+}
+
+fn valid_room(room: &str) -> bool {
+    !room.is_empty()
+        && room.len() <= 64
+        && room
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Marquee room server</title>\
+         <p>Marquee room server. Open <code>/room/NAME</code> to join a room.</p>",
+    )
+}
+
+async fn stats(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(&*s.stats).into_response()
+}
+
+async fn catalog() -> Response {
+    axum::Json(crate::gifts::default_catalog()).into_response()
+}
+
+async fn gift_art(Path(file): Path<String>) -> Response {
+    match crate::gifts::art(&file) {
+        Some(svg) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("image/svg+xml"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400"),
+                ),
+            ],
+            svg,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The viewer page (zh-CN and English), embedded.
+pub const VIEWER_HTML: &str = include_str!("viewer/index.html");
+
+async fn viewer_page(Path(room): Path<String>) -> Response {
+    if !valid_room(&room) {
+        return (StatusCode::NOT_FOUND, "no such room").into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        VIEWER_HTML,
+    )
+        .into_response()
+}
+
+async fn ws_upgrade(
+    ws: WebSocketUpgrade,
+    Path(room): Path<String>,
+    State(s): State<Arc<Shared>>,
+) -> Response {
+    if !valid_room(&room) {
+        return (StatusCode::NOT_FOUND, "no such room").into_response();
+    }
+    let tx = match room_sender(&s, &room) {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(%room, error = %e, "cannot open room");
+            return (StatusCode::SERVICE_UNAVAILABLE, "room unavailable").into_response();
+        }
+    };
+    let max = s.cfg.max_ws_message;
+    // Small buffers: most connections are idle viewers (tungstenite defaults to 128 KiB).
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(16 * 1024)
+        .on_upgrade(move |socket| connection(socket, s, tx))
+}
+
+/// The room's input channel, starting the room thread on first use.
+fn room_sender(s: &Arc<Shared>, room: &str) -> Result<cb::Sender<RoomCmd>, RoomError> {
+    let mut rooms = s.rooms.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(h) = rooms.get(room) {
+        // A room thread that stopped (storage failure) is reopened from storage.
+        if !h.thread.as_ref().is_some_and(|t| t.is_finished()) {
+            return Ok(h.tx.clone());
+        }
+    }
+    let mut cfg = RoomConfig::new(room, s.cfg.secret.clone());
+    cfg.rng_seed = fastrand::u64(..);
+    if let Some(t) = &s.cfg.tune {
+        t(&mut cfg);
+    }
+    let mut store = (s.stores)()?;
+    let snap = store.load(room, cfg.resume_window)?;
+    let (tx, rx) = cb::bounded(s.cfg.room_queue);
+    let stats = s.stats.clone();
+    let idle_room = s.cfg.idle_room;
+    let name = room.to_string();
+    let thread = std::thread::Builder::new()
+        .name(format!("room-{room}"))
+        .spawn(move || room_thread(cfg, snap, store, rx, stats, idle_room))?;
+    s.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
+    rooms.insert(
+        name,
+        RoomHandle {
+            tx: tx.clone(),
+            thread: Some(thread),
+        },
+    );
+    Ok(tx)
+}
+
+const TICK: Duration = Duration::from_millis(250);
+/// Inputs handled per group commit.
+const MAX_BATCH: usize = 256;
+
+fn room_thread(
+    cfg: RoomConfig,
+    snap: crate::room::Snapshot,
+    mut store: Box<dyn Storage>,
+    rx: cb::Receiver<RoomCmd>,
+    stats: Arc<ServerStats>,
+    idle_room: Duration,
+) {
+    let room_id = cfg.room.clone();
+    let (mut room, init) = Room::restore(cfg, snap, crate::now_ms());
+    let mut fan = LocalFanout::new(stats.clone());
+    let mut io = Io {
+        store: store.as_mut(),
+        fan: &mut fan,
+        stats: &stats,
+        room_id: &room_id,
+    };
+    if io.exec(init).is_err() {
+        return;
+    }
+    tracing::info!(room = %room_id, epoch = room.epoch(), seq = room.last_seq(), "room open");
+    let mut last_tick = Instant::now();
+    let mut last_busy = Instant::now();
+    let mut stop = false;
+    while !stop {
+        if io.fan.connections() > 0 {
+            last_busy = Instant::now();
+        } else if last_busy.elapsed() >= idle_room && rx.is_empty() {
+            break;
+        }
+        // Group commit: take everything that is waiting (up to a bound), run it through the
+        // room, then make all its writes durable in one transaction before any frame goes out.
+        let mut batch: Vec<Action> = Vec::new();
+        let mut next = match rx.recv_timeout(TICK) {
+            Ok(cmd) => Some(cmd),
+            Err(cb::RecvTimeoutError::Timeout) => None,
+            Err(cb::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut taken = 0;
+        while let Some(cmd) = next.take() {
+            let now = crate::now_ms();
+            match cmd {
+                RoomCmd::Open { conn, tx, kill } => {
+                    io.fan.attach(conn, tx, kill);
+                    io.feed(&mut room, Input::Open { conn }, now, &mut batch);
+                }
+                RoomCmd::Text { conn, text } => {
+                    io.feed(
+                        &mut room,
+                        Input::Text { conn, text: &text },
+                        now,
+                        &mut batch,
+                    );
+                }
+                RoomCmd::Binary { conn, len } => {
+                    io.feed(&mut room, Input::Binary { conn, len }, now, &mut batch);
+                }
+                RoomCmd::Closed { conn } => {
+                    io.fan.detach(conn);
+                    io.feed(&mut room, Input::Closed { conn }, now, &mut batch);
+                }
+                RoomCmd::Shutdown => {
+                    stop = true;
+                    break;
+                }
+            }
+            taken += 1;
+            if taken < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            io.feed(&mut room, Input::Tick, crate::now_ms(), &mut batch);
+        }
+        if io.exec(batch).is_err() {
+            io.fan.close_all(CloseReason {
+                code: ErrorCode::Storage,
+                reason: "the room's storage failed; reconnect".into(),
+            });
+            break;
+        }
+    }
+    tracing::info!(room = %room_id, "room thread stopped");
+}
+
+struct Io<'a> {
+    store: &'a mut dyn Storage,
+    fan: &'a mut dyn Fanout,
+    stats: &'a ServerStats,
+    room_id: &'a str,
+}
+
+impl Io<'_> {
+    /// Carry out actions: durable writes first (one transaction), then the rest in order.
+    /// Feed one input to the room and resolve gift round trips at once (ledger write, then
+    /// `GiftRecorded`), so that events are numbered in the order they will be sent. The other
+    /// actions are appended to `batch`.
+    fn feed(&mut self, room: &mut Room, input: Input<'_>, now: u64, batch: &mut Vec<Action>) {
+        let actions = room.handle(input, now);
+        self.resolve(room, actions, batch);
+    }
+
+    fn resolve(&mut self, room: &mut Room, actions: Vec<Action>, batch: &mut Vec<Action>) {
+        for a in actions {
+            let Action::RecordGift { conn, gift } = a else {
+                batch.push(a);
+                continue;
+            };
+            let now = crate::now_ms();
+            let next = match self.store.record_gift(self.room_id, &gift) {
+                Ok(outcome) => room.handle(
+                    Input::GiftRecorded {
+                        conn,
+                        gift,
+                        outcome,
+                    },
+                    now,
+                ),
+                Err(e) => {
+                    self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
+                    room.handle(
+                        Input::GiftFailed {
+                            conn,
+                            key: gift.key,
+                            error: e.to_string(),
+                        },
+                        now,
+                    )
+                }
+            };
+            self.resolve(room, next, batch);
+        }
+    }
+
+    /// Carry out a resolved batch: all durable writes in one transaction, then the rest in
+    /// order. If the commit fails nothing of the batch is sent and the error is returned: the
+    /// caller stops the room (crash-only), and the next connection reopens it from what is
+    /// durable — the same path as a restart after `kill -9`.
+    fn exec(&mut self, actions: Vec<Action>) -> Result<(), StorageError> {
+        let writes: Vec<Write> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Persist(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Err(e) = self.store.commit(self.room_id, &writes) {
+            self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(room = %self.room_id, error = %e, "storage commit failed; stopping the room");
+            return Err(e);
+        }
+        for a in actions {
+            match a {
+                // Resolved by `feed`; nothing else produces them.
+                Action::Persist(_) | Action::RecordGift { .. } => {}
+                Action::Send { conn, msg } => self.fan.send(conn, msg.to_json().into()),
+                Action::Broadcast(msg) => self.fan.broadcast(msg.to_json().into()),
+                Action::Subscribe { conn } => self.fan.subscribe(conn),
+                Action::Close { conn, code, reason } => {
+                    self.fan.close(conn, CloseReason { code, reason })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn close_code(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::TooLarge => 1009,
+        ErrorCode::SlowConsumer | ErrorCode::Busy => 1013,
+        ErrorCode::RoomClosed => 1000,
+        _ => 1008,
+    }
+}
+
+async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>) {
+    let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
+    s.stats.connections_open.fetch_add(1, Ordering::Relaxed);
+    s.stats.connections_total.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<Frame>(s.cfg.conn_queue);
+    let (kill_tx, mut kill_rx) = oneshot::channel::<CloseReason>();
+    let (mut sink, mut stream) = socket.split();
+    let mut shutdown = s.shutdown.clone();
+    if room
+        .try_send(RoomCmd::Open {
+            conn,
+            tx: tx.clone(),
+            kill: kill_tx,
+        })
+        .is_err()
+    {
+        s.stats.dropped_in.fetch_add(1, Ordering::Relaxed);
+        let msg = ServerMsg::error(ErrorCode::Busy, "the room is overloaded; try again").to_json();
+        let _ = sink.send(Message::Text(msg.into())).await;
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: 1013,
+                reason: "busy".into(),
+            })))
+            .await;
+        s.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    let stopped = async move {
+        let _ = shutdown.wait_for(|v| *v).await;
+    };
+    let writer = async {
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                biased;
+                why = &mut kill_rx => {
+                    if let Ok(why) = why {
+                        // Deliver what is already queued (bounded in time), then the reason.
+                        let deadline = tokio::time::sleep(Duration::from_secs(2));
+                        tokio::pin!(deadline);
+                        while let Ok(f) = rx.try_recv() {
+                            tokio::select! {
+                                r = sink.send(Message::Text(f)) => if r.is_err() { break },
+                                _ = &mut deadline => break,
+                            }
+                        }
+                        let msg = ServerMsg::error(why.code, why.reason.clone()).to_json();
+                        let _ = sink.send(Message::Text(msg.into())).await;
+                        let reason: String = why.reason.chars().take(100).collect();
+                        let _ = sink
+                            .send(Message::Close(Some(CloseFrame { code: close_code(why.code), reason: reason.into() })))
+                            .await;
+                    }
+                    break;
+                }
+                _ = &mut stopped => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1012, reason: "server restarting".into() }))).await;
+                    break;
+                }
+                f = rx.recv() => match f {
+                    Some(f) => {
+                        // Batch what is already queued into one flush (fewer syscalls).
+                        if sink.feed(Message::Text(f)).await.is_err() { break }
+                        let mut n = 1;
+                        while n < 64 {
+                            let Ok(f) = rx.try_recv() else { break };
+                            if sink.feed(Message::Text(f)).await.is_err() { break }
+                            n += 1;
+                        }
+                        if sink.flush().await.is_err() { break }
+                    }
+                    None => break,
+                },
+            }
+        }
+    };
+    let reader = async {
+        while let Some(msg) = stream.next().await {
+            let cmd = match msg {
+                Ok(Message::Text(text)) => RoomCmd::Text { conn, text },
+                Ok(Message::Binary(b)) => RoomCmd::Binary { conn, len: b.len() },
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(Message::Close(_)) | Err(_) => break,
+            };
+            s.stats.frames_in.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = room.try_send(cmd) {
+                if matches!(e, cb::TrySendError::Disconnected(_)) {
+                    // The room thread stopped (idle or storage failure): end this connection;
+                    // the client reconnects and the room reopens from storage.
+                    break;
+                }
+                s.stats.dropped_in.fetch_add(1, Ordering::Relaxed);
+                let busy =
+                    ServerMsg::error(ErrorCode::Busy, "the room is overloaded; message dropped")
+                        .to_json();
+                if tx.try_send(busy.into()).is_err() {
+                    s.stats.dropped_out.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = writer => {},
+        _ = reader => {},
+    }
+    // The room must hear about it even when its queue is full.
+    if let Err(cb::TrySendError::Full(cmd)) = room.try_send(RoomCmd::Closed { conn }) {
+        let _ = tokio::task::spawn_blocking(move || room.send_timeout(cmd, Duration::from_secs(5)))
+            .await;
+    }
+    s.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
+}

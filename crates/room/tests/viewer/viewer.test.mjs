@@ -1,0 +1,136 @@
+// The viewer page in headless Chromium (Playwright) against the real server binary:
+// a viewer sends danmaku, a gift and a vote; they arrive at a Rust client (`marquee-room watch`);
+// a moderator pins the viewer's question, runs a lottery the viewer enters and wins, deletes the
+// danmaku and the viewer's page drops it; the server is killed with -9 and restarted and the page
+// resumes by itself.
+//
+// Needs: the binary (MARQUEE_ROOM_BIN, built by `cargo build -p marquee-room`), Chromium
+// (`apt-get install chromium`, at /usr/bin/chromium or CHROMIUM), and `npm install` here.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const BIN = process.env.MARQUEE_ROOM_BIN;
+const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
+if (!BIN || !existsSync(BIN)) throw new Error("set MARQUEE_ROOM_BIN to the binary built by: cargo build -p marquee-room");
+if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
+
+const dir = mkdtempSync(join(tmpdir(), "mq-viewer-"));
+const secretFile = join(dir, "room.secret");
+writeFileSync(secretFile, "viewer-e2e-secret-0123456789");
+const procs = [];
+after(() => { for (const p of procs) p.kill("SIGKILL"); rmSync(dir, { recursive: true, force: true }); });
+
+function token(user, role) {
+  return execFileSync(BIN, ["token", "--room", "demo", "--user", user, "--role", role, "--secret-file", secretFile]).toString().trim();
+}
+
+function lines(proc) {
+  const out = [];
+  const waiters = [];
+  createInterface({ input: proc.stdout }).on("line", (l) => { out.push(l); for (const w of [...waiters]) w(); });
+  return {
+    out,
+    until(pred, ms = 15000) {
+      return new Promise((resolve, reject) => {
+        const check = () => { const hit = out.find(pred); if (hit) { clearTimeout(timer); resolve(hit); return true; } return false; };
+        const timer = setTimeout(() => reject(new Error("timed out; saw:\n" + out.join("\n"))), ms);
+        if (!check()) waiters.push(check);
+      });
+    },
+  };
+}
+
+test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; resume after kill -9", async () => {
+  const server = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile]);
+  procs.push(server);
+  const serverOut = lines(server);
+  const first = await serverOut.until((l) => l.startsWith("room server on "));
+  const addr = first.split(" ")[3];
+  const base = `http://${addr}/room/demo`;
+
+  const watch = spawn(BIN, ["watch", "--url", base, "--token", token("rust-watcher", "viewer"), "--json"]);
+  procs.push(watch);
+  const seen = lines(watch);
+
+  const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  try {
+    const mod = await browser.newPage();
+    await mod.goto(`${base}#token=${token("mod1", "moderator")}`);
+    await mod.waitForSelector("#status.live");
+    await mod.evaluate(() => send({ type: "poll_start", question: "Which song?", options: ["A", "B"], duration_s: 60 }));
+
+    const viewer = await browser.newPage();
+    const errors = [];
+    viewer.on("pageerror", (e) => errors.push(String(e)));
+    await viewer.goto(base);
+    await viewer.fill("[data-testid=nick]", "小明");
+    await viewer.click("[data-testid=join]");
+    await viewer.waitForSelector("#status.live");
+
+    await viewer.fill("[data-testid=danmaku-input]", "hello from the page");
+    await viewer.click("[data-testid=danmaku-send]");
+    const dm = JSON.parse(await seen.until((l) => l.includes('"type":"danmaku"') && l.includes("hello from the page")));
+
+    await viewer.click('[data-gift="rose"]');
+    await seen.until((l) => l.includes('"type":"gift"') && l.includes('"gift":"rose"'));
+
+    await viewer.waitForSelector('#poll .bar[data-option="1"]');
+    await viewer.click('#poll .bar[data-option="1"]');
+    await seen.until((l) => l.includes('"type":"poll_tally"') && l.includes('"tallies":[0,1]'));
+
+    // Ask a question; the moderator pins it from the queue; the viewer's stage shows it.
+    await viewer.fill("[data-testid=ask-input]", "第一次登台是什么时候?");
+    await viewer.click("[data-testid=ask-send]");
+    await mod.click("#questions li:has-text('第一次登台') .pin");
+    await viewer.waitForSelector("#pinned:has-text('第一次登台')", { state: "visible" });
+
+    // Lottery: the viewer enters with the keyword, the moderator draws, everyone sees the winner.
+    await mod.evaluate(() => send({ type: "lottery_start", keyword: "我要抽奖", prize: "T恤" }));
+    await viewer.click("[data-testid=lottery-enter]");
+    await seen.until((l) => l.includes('"type":"lottery_count"') && l.includes('"entrants":1'));
+    await mod.click("[data-testid=lottery-draw]");
+    await viewer.waitForSelector("[data-testid=lottery-winners]:has-text('小明')");
+    const drawn = JSON.parse(await seen.until((l) => l.includes('"type":"lottery_drawn"')));
+    assert.deepEqual(drawn.lottery.winner_names, ["小明"]);
+
+    // The moderator deletes the message; every view drops it.
+    await viewer.waitForSelector(`#chat li[data-id="${dm.id}"]`);
+    await mod.click(`#chat li[data-id="${dm.id}"] .del`);
+    await viewer.waitForSelector(`#chat li[data-id="${dm.id}"]`, { state: "detached" });
+    await seen.until((l) => l.includes('"type":"message_deleted"') && l.includes(`"id":${dm.id}`));
+
+    // The server is killed with -9 and restarted: the page reconnects by itself and resumes
+    // (no "reloaded" notice), then shows what is said next.
+    server.kill("SIGKILL");
+    await new Promise((r) => server.once("exit", r));
+    await viewer.waitForSelector("#status:not(.live)");
+    let again;
+    for (let i = 0; i < 50 && !again; i++) {
+      const p = spawn(BIN, ["serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile]);
+      procs.push(p);
+      const out = lines(p);
+      try { await out.until((l) => l.startsWith("room server on "), 3000); again = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
+    }
+    assert.ok(again, "server restarted on " + addr);
+    await viewer.waitForSelector("#status.live", { timeout: 20000 });
+    await mod.waitForSelector("#status.live", { timeout: 20000 });
+    await mod.evaluate(() => send({ type: "danmaku", text: "after the restart" }));
+    await viewer.waitForSelector("#chat li:has-text('after the restart')");
+    const chat = await viewer.textContent("#chat");
+    assert.ok(!chat.includes("Reloaded recent messages") && !chat.includes("已重新加载最近消息"), chat);
+
+    // zh-CN and English.
+    await viewer.click("#lang");
+    const label = await viewer.textContent("[data-testid=danmaku-send]");
+    assert.ok(label === "发送" || label === "Send");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

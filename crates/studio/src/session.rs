@@ -95,6 +95,8 @@ pub struct Session {
     encoder: String,
     settings: VideoSettings,
     has_audio: bool,
+    bus: Arc<PacketBus>,
+    streams: Vec<StreamInfo>,
 }
 
 /// What a session did, printed and saved at the end.
@@ -281,7 +283,20 @@ impl Session {
             encoder,
             settings: cfg.video_settings.clone(),
             has_audio,
+            bus,
+            streams,
         })
+    }
+
+    /// The encoded streams (codec parameters and time bases), for anything that muxes them.
+    pub fn streams(&self) -> Vec<StreamInfo> {
+        self.streams.clone()
+    }
+
+    /// Attaches another consumer of every encoded packet (a replay buffer, a preview…).
+    /// It must not block: see [`PacketSink`].
+    pub fn add_sink(&self, sink: Arc<dyn PacketSink>) {
+        self.bus.add(sink);
     }
 
     /// The live event feed (bounded; events are also kept for the summary).
@@ -688,11 +703,4 @@ fn audio_encoder(
     }
     let _ = a.encoder.send_eof();
     drain(&mut a.encoder);
-}
-
-/// The streams a session will produce, for tools that need them before going live.
-pub fn stream_infos(v: &OpenedVideo, a: Option<&OpenedAudio>) -> Vec<StreamInfo> {
-    let mut s = vec![v.info.clone()];
-    s.extend(a.map(|a| a.info.clone()));
-    s
 }

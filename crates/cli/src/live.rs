@@ -1,9 +1,10 @@
 //! `marquee live`: go live with a status line, stop cleanly on Ctrl-C / SIGTERM.
 
 use crate::Failure;
-use crate::util::{clock, parse_duration, parse_size, timestamp};
+use crate::util::{clock, parse_duration, parse_size};
 use marquee_capture::camera::Faults;
 use marquee_capture::{AudioSpec, VideoSpec};
+use marquee_profile::paths::{timestamp, videos_dir};
 use marquee_profile::{Config, Keychain, Profile};
 use marquee_studio::output::KeyProvider;
 use marquee_studio::{
@@ -116,11 +117,7 @@ fn merge(a: &LiveArgs, p: &Profile) -> Result<SessionConfig, Failure> {
     }
     let mut record = a.record.clone().or_else(|| p.record.clone());
     if destinations.is_empty() && record.is_none() {
-        let dir = directories::UserDirs::new()
-            .and_then(|u| u.video_dir().map(|d| d.to_path_buf()))
-            .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join("Videos")))
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("Marquee");
+        let dir = videos_dir();
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(format!("marquee-{}.mkv", timestamp()));

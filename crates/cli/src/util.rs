@@ -1,6 +1,6 @@
 //! Small parsers and formatting shared by the commands.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// "10s", "1.5m", "2h", "500ms" or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -35,31 +35,6 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     ))
 }
 
-/// UTC "YYYYmmdd-HHMMSS" for file names (no timezone database needed).
-pub fn timestamp() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
 /// "00:01:02".
 pub fn clock(d: Duration) -> String {
     let s = d.as_secs();
@@ -84,12 +59,5 @@ mod tests {
     fn sizes_parse() {
         assert_eq!(parse_size("1920x1080").unwrap(), (1920, 1080));
         assert!(parse_size("1080p").is_err());
-    }
-
-    #[test]
-    fn timestamps_are_file_name_safe() {
-        let t = timestamp();
-        assert_eq!(t.len(), 15);
-        assert!(t.starts_with("20"));
     }
 }

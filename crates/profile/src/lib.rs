@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod keys;
+pub mod paths;
 
 pub use config::{Config, Profile};
 pub use keys::{KeyError, Keychain};

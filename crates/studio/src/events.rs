@@ -40,8 +40,25 @@ impl std::fmt::Display for Event {
         if let Some(d) = self.dest {
             write!(f, "dest {} ", d + 1)?;
         }
-        write!(f, "{} {:?}", self.subject, self.kind)?;
-        if let Some(a) = self.attempt {
+        let verb = match self.kind {
+            EventKind::Connecting => "connecting",
+            EventKind::Connected => "connected",
+            EventKind::Disconnected => "disconnected",
+            EventKind::Reconnecting => "reconnecting",
+            EventKind::Failed => "failed",
+            EventKind::Stopped => "stopped",
+            EventKind::SourceLost => "lost",
+            EventKind::SourceBack => "is back",
+            EventKind::Info => "",
+        };
+        write!(f, "{}", self.subject)?;
+        if !verb.is_empty() {
+            write!(f, " {verb}")?;
+        }
+        if let Some(a) = self
+            .attempt
+            .filter(|a| *a > 1 || self.kind == EventKind::Reconnecting)
+        {
             write!(f, " #{a}")?;
         }
         if !self.detail.is_empty() {

@@ -435,6 +435,67 @@ mod tests {
         assert_eq!((code.index, code.session_ms), (42, 1400));
     }
 
+    /// JPEG-encodes an I420 test frame with FFmpeg's MJPEG encoder (what a webcam sends).
+    fn jpeg_of(i420: &[u8], w: u32, h: u32) -> Vec<u8> {
+        crate::init();
+        let codec = ff::encoder::find(ff::codec::Id::MJPEG).expect("mjpeg encoder");
+        let mut enc = ff::codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .unwrap();
+        enc.set_width(w);
+        enc.set_height(h);
+        enc.set_format(ff::format::Pixel::YUVJ420P);
+        enc.set_time_base((1, 30));
+        let mut opts = ff::Dictionary::new();
+        opts.set("q:v", "2");
+        let mut enc = enc.open_with(opts).unwrap();
+        let mut f = ff::frame::Video::new(ff::format::Pixel::YUVJ420P, w, h);
+        let (wu, hu) = (w as usize, h as usize);
+        for (plane, pw, ph, off) in [
+            (0, wu, hu, 0),
+            (1, wu / 2, hu / 2, wu * hu),
+            (2, wu / 2, hu / 2, wu * hu * 5 / 4),
+        ] {
+            let stride = f.stride(plane);
+            for y in 0..ph {
+                f.data_mut(plane)[y * stride..y * stride + pw]
+                    .copy_from_slice(&i420[off + y * pw..off + (y + 1) * pw]);
+            }
+        }
+        f.set_pts(Some(0));
+        enc.send_frame(&f).unwrap();
+        enc.send_eof().unwrap();
+        let mut pkt = ff::Packet::empty();
+        enc.receive_packet(&mut pkt).unwrap();
+        pkt.data().unwrap().to_vec()
+    }
+
+    #[test]
+    fn mjpeg_frames_from_a_webcam_are_decoded_and_scaled_into_the_canvas() {
+        let mut data = Vec::new();
+        marquee_capture::pattern::render_i420(&mut data, 640, 360, 7, 233);
+        let f = VideoFrame {
+            width: 640,
+            height: 360,
+            format: PixelFormat::Mjpeg,
+            data: jpeg_of(&data, 640, 360),
+            captured: Duration::ZERO,
+            seq: 0,
+        };
+        let mut canvas = Canvas::black(1280, 720);
+        let mut lb = Letterbox::new();
+        lb.draw(&f, &mut canvas).unwrap();
+        let code = marquee_capture::pattern::read_code(&canvas.data, 1280, 1280, 720).unwrap();
+        assert_eq!((code.index, code.session_ms), (7, 233));
+        // A corrupt JPEG is an error for that frame, not a panic.
+        let bad = VideoFrame {
+            data: vec![0xFF, 0xD8, 1, 2, 3],
+            ..f
+        };
+        assert!(lb.draw(&bad, &mut canvas).is_err());
+    }
+
     #[test]
     fn rgb_and_yuyv_sources_convert() {
         let mut canvas = Canvas::black(64, 36);

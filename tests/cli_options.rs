@@ -141,6 +141,7 @@ fn without_destinations_it_records_to_the_videos_folder_and_says_where() {
         .unwrap_or_else(|e| panic!("{} missing ({e}); stderr: {err}", dir.display()))
         .flatten()
         .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mkv"))
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(

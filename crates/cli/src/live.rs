@@ -58,6 +58,8 @@ pub struct LiveArgs {
     /// Write the end-of-run summary as JSON here.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    highlights: marquee_highlights::cli::LiveHighlightArgs,
     /// Test only: the synthetic camera stops delivering at this session time...
     #[arg(long, hide = true, value_parser = parse_duration)]
     test_stall_at: Option<Duration>,
@@ -176,6 +178,16 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     let record = sc.record.clone();
     let (video, audio) = (sc.video.to_string(), sc.audio.to_string());
     let session = Session::start(sc).map_err(|e| Failure::runtime(e.to_string()))?;
+    // Highlights are a convenience: if they cannot start (another live session owns the
+    // control socket, say), stay live without them and say why.
+    let highlights =
+        match marquee_highlights::cli::start_for_live(&session, &a.highlights, record.as_deref()) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("marquee: highlights are off: {e}");
+                None
+            }
+        };
     eprintln!(
         "going live: video {video} {}x{}@{} {} kbps, audio {audio}",
         vs.width, vs.height, vs.fps, vs.bitrate_kbps
@@ -185,6 +197,13 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     }
     if let Some(r) = &record {
         eprintln!("  recording: {}", r.display());
+    }
+    if let Some((_, control)) = &highlights {
+        eprintln!(
+            "  highlights: the last {} s are kept; `marquee clip save` / `marquee clip mark` ({})",
+            a.highlights.replay_seconds,
+            control.path().display()
+        );
     }
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -227,6 +246,8 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     }
     eprintln!("stopping: finishing the encode and the recording…");
     let summary = session.stop();
+    // Saves in flight finish before the replay buffer and control socket go away.
+    drop(highlights);
     print_summary(&summary);
     if let Some(p) = &a.summary_json {
         let json = summary_json(&summary);

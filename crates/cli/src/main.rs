@@ -32,6 +32,9 @@ enum Cmd {
     /// The config file with named profiles.
     #[command(subcommand)]
     Config(keys::ConfigCmd),
+    /// Highlights: save the last seconds of a live session, mark, cut, export, suggest.
+    #[command(subcommand)]
+    Clip(marquee_highlights::cli::ClipCmd),
     /// The live room: server, tokens, a terminal view, a load test.
     #[command(subcommand)]
     Room(room::RoomCmd),
@@ -74,6 +77,10 @@ fn main() -> ExitCode {
         Cmd::Key(c) => keys::run_key(c),
         Cmd::Config(c) => keys::run_config(c),
         Cmd::Room(c) => room::run(c),
+        Cmd::Clip(c) => marquee_highlights::cli::run(c).map_err(|e| Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,12 @@ pub fn videos_dir() -> PathBuf {
 
 /// UTC "YYYYmmdd-HHMMSS" for file names (no timezone database needed).
 pub fn timestamp() -> String {
-    let secs = SystemTime::now()
+    timestamp_at(SystemTime::now())
+}
+
+/// [`timestamp`] of a given time.
+pub fn timestamp_at(t: SystemTime) -> String {
+    let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0) as i64;
@@ -40,6 +45,12 @@ pub fn timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_known_time_formats_as_expected() {
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_795_242_757);
+        assert_eq!(timestamp_at(t), "20261121-063237");
+    }
 
     #[test]
     fn timestamps_are_file_name_safe() {

@@ -147,6 +147,11 @@ impl TimelineBuffer {
             self.warmup_until = from + RATE as i64 * 2;
         } else if self.end() < self.warmup_until {
             // While a device settles its stamps wander; keep the audio contiguous.
+        } else if at < self.consumed && self.end() <= self.consumed {
+            // Arrived after the mixer already played its time as silence (an underrun):
+            // drop what is past, so sync is kept. (The mixer waits longer from now on.)
+            skip = (self.consumed - at) as usize;
+            self.drift = 0.0;
         } else {
             let d = at - self.end();
             let correction = if d.abs() > self.resync {
@@ -319,12 +324,34 @@ mod tests {
     }
 
     #[test]
-    fn late_bursts_are_not_cut_the_buffer_just_runs_later() {
+    fn after_an_underrun_late_audio_is_dropped_to_keep_sync() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(10));
+        // Past the start-up warm-up, mixing as it goes.
+        for i in 0..250u64 {
+            t.push(Duration::from_millis(i * 10), &[0.5; 960]);
+            let mut out = vec![0.0; 2 * 480];
+            t.mix_into(i as i64 * 480, &mut out, 1.0);
+        }
+        // The mixer wants 2500..2510 ms before the input delivers it.
+        let mut gap = vec![0.0; 2 * 480];
+        t.mix_into(250 * 480, &mut gap, 1.0);
+        assert!(t.underrun > 0 && gap.iter().all(|v| *v == 0.0));
+        // It arrives late, then the next block on time: the late one is dropped, the next
+        // one plays exactly at its stamp.
+        t.push(Duration::from_millis(2500), &[0.25; 960]);
+        t.push(Duration::from_millis(2510), &[0.75; 960]);
+        let mut next = vec![0.0; 2 * 480];
+        t.mix_into(251 * 480, &mut next, 1.0);
+        assert!(next.iter().all(|v| *v == 0.75), "audio stays on its stamps");
+        assert_eq!(t.dropped, 480);
+    }
+
+    #[test]
+    fn during_warm_up_late_bursts_are_kept_contiguous() {
         let mut t = TimelineBuffer::new(Duration::from_millis(20));
         let mut out = vec![0.0; 2 * 480];
         t.push(Duration::ZERO, &[0.5; 960]);
         t.mix_into(0, &mut out, 1.0);
-        // The next 10 ms arrive 50 ms late, after the mixer already wanted them.
         let mut out2 = vec![0.0; 2 * 480];
         t.mix_into(480, &mut out2, 1.0);
         assert!(t.underrun > 0);
@@ -333,7 +360,7 @@ mod tests {
         t.mix_into(960, &mut out3, 1.0);
         assert!(
             out3.iter().all(|v| *v == 0.5),
-            "the late block is played, not dropped"
+            "a settling device is not cut"
         );
         assert_eq!(t.dropped, 0);
     }

@@ -604,15 +604,20 @@ fn mixer_loop(
     stop: &AtomicBool,
     counters: &AudioCounters,
 ) {
-    // The mixer runs this far behind real time so inputs have arrived when it mixes.
-    const LATENCY: Duration = Duration::from_millis(60);
+    // The mixer runs this far behind real time so inputs have arrived when it mixes; when
+    // an input is late anyway (a device delivering in bursts, a starved thread), it waits
+    // longer from then on.
+    const MAX_LATENCY: Duration = Duration::from_millis(500);
+    let mut latency = Duration::from_millis(60);
     let mut resampler = Resampler::default();
-    let mut timeline = TimelineBuffer::new(Duration::from_millis(15));
+    // Sustained drift beyond 10 ms is corrected, keeping A/V within the 10 ms budget.
+    let mut timeline = TimelineBuffer::new(Duration::from_millis(10));
     let mut tmp = Vec::new();
     let mut pos: i64 = 0;
+    let mut underrun = 0;
     let at =
         |samples: i64| Duration::from_nanos(samples as u64 * 1_000_000_000 / mixer::RATE as u64);
-    while clock.sleep_until(at(pos + frame_size as i64) + LATENCY, stop) {
+    while clock.sleep_until(at(pos + frame_size as i64) + latency, stop) {
         for b in rx.try_iter() {
             tmp.clear();
             resampler.process(&b, &mut tmp);
@@ -620,6 +625,16 @@ fn mixer_loop(
         }
         let mut out = vec![0f32; 2 * frame_size];
         timeline.mix_into(pos, &mut out, 1.0);
+        if timeline.underrun > underrun {
+            underrun = timeline.underrun;
+            latency = (latency + Duration::from_millis(20)).min(MAX_LATENCY);
+            counters
+                .buffer_ms
+                .store(latency.as_millis() as u64, Ordering::Relaxed);
+        }
+        counters
+            .underrun_samples
+            .store(timeline.underrun, Ordering::Relaxed);
         let (peak, rms) = mixer::levels(&out);
         counters
             .peak_cdb

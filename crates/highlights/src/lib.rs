@@ -1,0 +1,28 @@
+//! Highlights for a live session: a replay buffer of the last seconds of encoded packets,
+//! highlight clips saved from it (MP4, faststart, stream copy), marks and cuts from the
+//! local recording, a clip library with vertical export, and highlight suggestions scored
+//! from the signals a live room really has (danmaku, gifts, votes, loudness).
+//!
+//! Sans-IO cores ([`buffer::ReplayBuffer`], [`suggest::Scorer`], [`loudness::Momentary`])
+//! take data and time in and are tested without sleeping; FFmpeg work (save, cut, export,
+//! thumbnails) runs on threads of its own, never on the encoder's.
+
+pub mod buffer;
+pub mod cli;
+pub mod control;
+pub mod cut;
+pub mod error;
+pub mod library;
+pub mod live;
+pub mod loudness;
+pub mod save;
+pub mod suggest;
+pub mod synth;
+
+pub use buffer::{ReplayBuffer, ReplayConfig, ReplayCounters, SharedReplay, Snapshot};
+pub use cut::{CutReport, Mark, MarkLog, cut_recording, cut_recording_accurate, marks_path_for};
+pub use error::HighlightError;
+pub use library::{BatchReport, ClipInfo, ExportOptions, Library};
+pub use live::LiveHighlights;
+pub use save::{ClipWriter, HighlightSaver, SaveTicket, SavedClip};
+pub use suggest::{Scorer, ScorerConfig, SecondSignals, Suggestion};

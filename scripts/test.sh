@@ -11,3 +11,7 @@ cargo test --workspace --no-fail-fast
 # The room's viewer page in headless Chromium against the real server binary.
 (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
 MARQUEE_ROOM_BIN="$PWD/target/debug/marquee-room" node --test crates/room/tests/viewer/viewer.test.mjs
+# The desktop app's frontend: type check and component tests (vitest + jsdom).
+npm --prefix ui install --no-audit --no-fund --loglevel=error
+npm --prefix ui run check
+npm --prefix ui test

@@ -1,0 +1,100 @@
+//! The one error type that crosses IPC: a stable `code` the UI can branch on and a `message`
+//! in a streamer's words. Commands never return a bare `String`.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// What kind of failure, stable across versions (the UI picks its wording and way out by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A setting is invalid (size, fps, URL…): fix the form.
+    Settings,
+    /// Go Live while already live.
+    AlreadyLive,
+    /// End / stats while not live.
+    NotLive,
+    /// The OS keychain is missing, locked, or has no such key.
+    Keychain,
+    /// A camera or microphone could not be listed or opened.
+    Device,
+    /// The engine failed to start (encoder, recording path…).
+    Engine,
+    /// The embedded room server or its connection.
+    Room,
+    /// A bug or an unexpected state.
+    Internal,
+}
+
+/// An error as the UI receives it: `{ code, message }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<marquee_profile::KeyError> for AppError {
+    fn from(e: marquee_profile::KeyError) -> Self {
+        let code = match e {
+            marquee_profile::KeyError::BadName(_) | marquee_profile::KeyError::Empty => {
+                ErrorCode::Settings
+            }
+            _ => ErrorCode::Keychain,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<marquee_studio::StudioError> for AppError {
+    fn from(e: marquee_studio::StudioError) -> Self {
+        let code = match e {
+            marquee_studio::StudioError::Settings(_) => ErrorCode::Settings,
+            marquee_studio::StudioError::Capture(_) => ErrorCode::Device,
+            _ => ErrorCode::Engine,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<marquee_capture::CaptureError> for AppError {
+    fn from(e: marquee_capture::CaptureError) -> Self {
+        Self::new(ErrorCode::Device, e.to_string())
+    }
+}
+
+impl From<marquee_room::RoomError> for AppError {
+    fn from(e: marquee_room::RoomError) -> Self {
+        Self::new(ErrorCode::Room, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_as_code_and_message() {
+        let e = AppError::new(ErrorCode::AlreadyLive, "already live");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"code": "already_live", "message": "already live"})
+        );
+    }
+
+    #[test]
+    fn missing_key_is_a_keychain_error_without_the_key() {
+        let e: AppError = marquee_profile::KeyError::Missing("main".into()).into();
+        assert_eq!(e.code, ErrorCode::Keychain);
+        assert!(e.message.contains("main"));
+    }
+}

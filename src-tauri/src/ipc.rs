@@ -1,0 +1,336 @@
+//! Types that cross IPC. TypeScript bindings are generated from these (`ts-rs`) into
+//! `ui/src/bindings/` and committed; `bindings::tests::committed_bindings_are_fresh` fails when
+//! they are stale (`UPDATE_BINDINGS=1 cargo test` rewrites them).
+//!
+//! They mirror engine types instead of deriving on them, so no crate under `crates/` depends on
+//! a bindings generator, and the UI sees a stable shape.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Cameras and microphones, as `list_devices` returns them. Empty lists are normal.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Devices {
+    pub cameras: Vec<Camera>,
+    pub microphones: Vec<Microphone>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Camera {
+    /// `camera:INDEX` as a video source.
+    pub source: String,
+    pub name: String,
+    pub formats: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Microphone {
+    /// `mic:ID` as an audio source.
+    pub source: String,
+    pub name: String,
+    pub is_default: bool,
+}
+
+/// One place to stream to. The key is never sent over IPC: `key_name` names an entry in the
+/// OS keychain (set with `set_stream_key`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct DestinationSetting {
+    /// `rtmp://` or `rtmps://host[:port]/app` (without the stream key).
+    pub url: String,
+    /// The keychain entry holding the stream key; `None` when `url` already names the stream.
+    pub key_name: Option<String>,
+}
+
+/// What `go_live` needs. Sources use the CLI's syntax (`test`, `camera:0`, `tone`, `mic:default`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct GoLiveSettings {
+    pub video: String,
+    pub audio: String,
+    pub destinations: Vec<DestinationSetting>,
+    /// Record locally while live.
+    pub record: bool,
+    /// Where (`.mkv`, `.mp4`, `.flv`); `None`: `~/Videos/Marquee/marquee-<UTC time>.mkv`.
+    pub record_path: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+    /// `auto`, `x264`, or an FFmpeg encoder name.
+    pub encoder: String,
+}
+
+/// A destination's (or the recording's) life, as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OutputState {
+    Connecting {
+        attempt: u32,
+    },
+    Live,
+    Reconnecting {
+        attempt: u32,
+        #[ts(type = "number")]
+        retry_in_ms: u64,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+    Stopped,
+}
+
+impl From<marquee_studio::OutputState> for OutputState {
+    fn from(s: marquee_studio::OutputState) -> Self {
+        use marquee_studio::OutputState as S;
+        match s {
+            S::Connecting { attempt } => Self::Connecting { attempt },
+            S::Live => Self::Live,
+            S::Reconnecting {
+                attempt,
+                retry_in_ms,
+                reason,
+            } => Self::Reconnecting {
+                attempt,
+                retry_in_ms,
+                reason,
+            },
+            S::Failed { reason } => Self::Failed { reason },
+            S::Stopped => Self::Stopped,
+        }
+    }
+}
+
+/// One output in a stats tick.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OutputStats {
+    /// Redacted URL (`rtmp://host/live/****`) or the recording's path.
+    pub name: String,
+    pub state: OutputState,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Over the last stats interval.
+    pub bitrate_kbps: f64,
+    #[ts(type = "number")]
+    pub dropped_video: u64,
+    #[ts(type = "number")]
+    pub reconnects: u64,
+    pub latency_p50_ms: Option<f64>,
+}
+
+/// Video frames lost before the outputs, by cause.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct VideoDrops {
+    #[ts(type = "number")]
+    pub capture_queue_full: u64,
+    #[ts(type = "number")]
+    pub render_lag: u64,
+    #[ts(type = "number")]
+    pub encoder_lag: u64,
+}
+
+/// Levels of one audio input, dBFS (−120 is silence).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AudioLevel {
+    pub input: String,
+    pub peak_db: f32,
+    pub rms_db: f32,
+}
+
+/// Emitted as the `stats` event once a second while live (and returned by `stats`).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Stats {
+    pub session_s: f64,
+    pub encoder: String,
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second over the last interval.
+    pub fps: f64,
+    pub target_fps: u32,
+    pub dropped: VideoDrops,
+    pub audio: Vec<AudioLevel>,
+    pub destinations: Vec<OutputStats>,
+    pub recording: Option<OutputStats>,
+    /// CPU use of the app process over the last interval, % of one core.
+    pub cpu_percent: f64,
+    #[ts(type = "number")]
+    pub rss_bytes: u64,
+}
+
+/// What happened, emitted as the `session_event` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEventKind {
+    Connecting,
+    Connected,
+    Disconnected,
+    Reconnecting,
+    Failed,
+    Stopped,
+    SourceLost,
+    SourceBack,
+    Info,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SessionEvent {
+    #[ts(type = "number")]
+    pub session_ms: u64,
+    /// Destination index for output events.
+    pub dest: Option<u32>,
+    pub subject: String,
+    pub kind: SessionEventKind,
+    pub attempt: Option<u32>,
+    pub detail: String,
+}
+
+impl From<marquee_studio::Event> for SessionEvent {
+    fn from(e: marquee_studio::Event) -> Self {
+        use marquee_studio::EventKind as K;
+        Self {
+            session_ms: e.session_ms,
+            dest: e.dest.map(|d| d as u32),
+            subject: e.subject,
+            kind: match e.kind {
+                K::Connecting => SessionEventKind::Connecting,
+                K::Connected => SessionEventKind::Connected,
+                K::Disconnected => SessionEventKind::Disconnected,
+                K::Reconnecting => SessionEventKind::Reconnecting,
+                K::Failed => SessionEventKind::Failed,
+                K::Stopped => SessionEventKind::Stopped,
+                K::SourceLost => SessionEventKind::SourceLost,
+                K::SourceBack => SessionEventKind::SourceBack,
+                K::Info => SessionEventKind::Info,
+            },
+            attempt: e.attempt,
+            detail: e.detail,
+        }
+    }
+}
+
+/// Returned by `end_live` (and emitted as `live_ended` when the session stops by itself).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LiveSummary {
+    pub duration_s: f64,
+    #[ts(type = "number")]
+    pub frames: u64,
+    pub recording: Option<String>,
+}
+
+/// The app and its embedded room, for the header and the share panel.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AppInfo {
+    pub version: String,
+    /// The OS language (BCP 47), e.g. `zh-CN`.
+    pub locale: String,
+    pub room: Option<RoomInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RoomInfo {
+    pub room: String,
+    /// The page viewers open.
+    pub viewer_url: String,
+    pub ws_url: String,
+}
+
+/// Who wrote something in the room.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RoomUser {
+    pub id: String,
+    pub name: String,
+    /// `host`, `moderator`, `guest` or `viewer`.
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Poll {
+    #[ts(type = "number")]
+    pub poll: u64,
+    pub question: String,
+    pub options: Vec<String>,
+    #[ts(type = "number[]")]
+    pub tallies: Vec<u64>,
+    #[ts(type = "number")]
+    pub ends_at: u64,
+    pub open: bool,
+}
+
+impl From<marquee_room::protocol::PollInfo> for Poll {
+    fn from(p: marquee_room::protocol::PollInfo) -> Self {
+        Self {
+            poll: p.poll,
+            question: p.question,
+            options: p.options,
+            tallies: p.tallies,
+            ends_at: p.ends_at,
+            open: p.open,
+        }
+    }
+}
+
+/// What the room panel receives, emitted as the `room` event.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// The host connection joined (again); the chat list is reset and history follows.
+    Joined {
+        #[ts(type = "number")]
+        viewers: u64,
+        poll: Option<Poll>,
+    },
+    Chat {
+        #[ts(type = "number")]
+        id: u64,
+        #[ts(type = "number")]
+        at: u64,
+        user: RoomUser,
+        text: String,
+        color: String,
+        deleted: bool,
+    },
+    ChatDeleted {
+        #[ts(type = "number")]
+        id: u64,
+    },
+    Gift {
+        #[ts(type = "number")]
+        at: u64,
+        user: RoomUser,
+        gift: String,
+        count: u32,
+        #[ts(type = "number")]
+        coins: u64,
+        combo: u32,
+    },
+    Poll {
+        poll: Poll,
+    },
+    PollTally {
+        #[ts(type = "number")]
+        poll: u64,
+        #[ts(type = "number[]")]
+        tallies: Vec<u64>,
+    },
+    Viewers {
+        #[ts(type = "number")]
+        count: u64,
+    },
+    /// The host connection dropped (it reconnects by itself) or stopped for good.
+    Disconnected {
+        reason: String,
+        retrying: bool,
+    },
+    /// The server refused a moderation action or message.
+    Refused {
+        code: String,
+        message: String,
+    },
+}
+
+/// A poll the host starts from the vote panel.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PollStart {
+    pub question: String,
+    pub options: Vec<String>,
+    pub duration_s: u32,
+}

@@ -1,0 +1,110 @@
+//! The Marquee desktop app: wiring only. Commands and events over the engine crates
+//! (`marquee-studio`, `marquee-capture`, `marquee-profile`, `marquee-room`).
+//!
+//! - [`commands`]: the IPC commands; [`ipc`]: the types that cross IPC (TypeScript bindings in
+//!   `ui/src/bindings/`, checked by [`bindings`]); [`error::AppError`]: the one error type.
+//! - [`live`]: the running session and its `stats` / `session_event` pump.
+//! - [`room`]: the embedded room server, started with the app, and the host connection.
+
+pub mod bindings;
+mod commands;
+pub mod error;
+pub mod ipc;
+pub mod live;
+pub mod room;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+use tauri::{Emitter, Manager};
+
+/// Shared by every command.
+pub struct AppState {
+    pub live: Arc<live::Live>,
+    pub keychain: marquee_profile::Keychain,
+    pub room: Arc<OnceLock<room::EmbeddedRoom>>,
+}
+
+/// The room server's port: `MARQUEE_ROOM_PORT`, default 7717 (any free port when taken).
+fn room_listen() -> SocketAddr {
+    let port = std::env::var("MARQUEE_ROOM_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(7717);
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MARQUEE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
+    marquee_studio::init();
+    let room_slot: Arc<OnceLock<room::EmbeddedRoom>> = Arc::default();
+    let state = AppState {
+        live: Arc::default(),
+        keychain: marquee_profile::Keychain::default(),
+        room: room_slot.clone(),
+    };
+    tauri::Builder::default()
+        .manage(state)
+        .setup(move |app| {
+            let data_dir = app
+                .path()
+                .app_data_dir()
+                .unwrap_or_else(|_| std::env::temp_dir().join("marquee"));
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let emitter = handle.clone();
+                match room::start(&data_dir, room_listen(), move |e| {
+                    let _ = emitter.emit("room", &e);
+                })
+                .await
+                {
+                    Ok(r) => {
+                        tracing::info!(url = %r.info.viewer_url, "room server started");
+                        let info = r.info.clone();
+                        let _ = room_slot.set(r);
+                        let _ = handle.emit("room_ready", &info);
+                    }
+                    Err(e) => {
+                        tracing::error!("room server: {e}");
+                        let _ = handle.emit(
+                            "room",
+                            &ipc::RoomEvent::Disconnected {
+                                reason: e.message,
+                                retrying: false,
+                            },
+                        );
+                    }
+                }
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_devices,
+            commands::go_live,
+            commands::end_live,
+            commands::stats,
+            commands::set_stream_key,
+            commands::stream_key_names,
+            commands::room_chat,
+            commands::room_delete,
+            commands::room_poll_start,
+            commands::room_poll_end,
+        ])
+        .build(tauri::generate_context!())
+        .expect("the app failed to start (is a display available? try `xvfb-run -a`)")
+        .run(|app, event| {
+            // Quitting while live still ends the session cleanly: outputs drain and the
+            // recording gets its index.
+            if let tauri::RunEvent::Exit = event {
+                let live = app.state::<AppState>().live.clone();
+                if live.is_live() {
+                    let _ = live.end();
+                }
+            }
+        });
+}

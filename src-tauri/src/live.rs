@@ -1,0 +1,410 @@
+//! Going live and ending: builds a `SessionConfig` from the UI's settings, runs the engine
+//! session, and pumps its events (`session_event`) and stats (`stats`, once a second) to the UI.
+
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{self, GoLiveSettings, LiveSummary, SessionEvent, Stats};
+use marquee_capture::camera::Faults;
+use marquee_profile::Keychain;
+use marquee_studio::output::KeyProvider;
+use marquee_studio::{
+    AudioSettings, DestinationConfig, DestinationUrl, EncoderChoice, Session, SessionConfig,
+    StatsSnapshot, VideoSettings,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where the UI hears about the session. The Tauri app emits events; tests collect them.
+pub trait Emit: Send + Sync + 'static {
+    fn stats(&self, s: &Stats);
+    fn event(&self, e: &SessionEvent);
+}
+
+/// The running session, if any.
+#[derive(Default)]
+pub struct Live {
+    inner: Mutex<Option<Running>>,
+}
+
+struct Running {
+    session: Arc<Mutex<Option<Session>>>,
+    stop_pump: Arc<AtomicBool>,
+    pump: std::thread::JoinHandle<()>,
+    last: Arc<Mutex<Option<Stats>>>,
+    record: Option<String>,
+}
+
+/// Turns the UI's settings into the engine's, resolving `key_name`s against the keychain now
+/// (so a missing key fails before going live). Keys are only read at connect time.
+pub fn session_config(s: &GoLiveSettings, keychain: &Keychain) -> Result<SessionConfig, AppError> {
+    let settings = |m: String| AppError::new(ErrorCode::Settings, m);
+    let video = s
+        .video
+        .parse()
+        .map_err(|e: marquee_capture::CaptureError| settings(e.to_string()))?;
+    let audio = s
+        .audio
+        .parse()
+        .map_err(|e: marquee_capture::CaptureError| settings(e.to_string()))?;
+    if !(1..=120).contains(&s.fps) {
+        return Err(settings(format!(
+            "frame rate {} must be between 1 and 120",
+            s.fps
+        )));
+    }
+    if !(100..=50_000).contains(&s.bitrate_kbps) {
+        return Err(settings(format!(
+            "bitrate {} kbps must be between 100 and 50000",
+            s.bitrate_kbps
+        )));
+    }
+    let encoder: EncoderChoice = s.encoder.parse().unwrap_or(EncoderChoice::X264);
+    let mut destinations = Vec::new();
+    for d in &s.destinations {
+        let raw = match &d.key_name {
+            Some(name) => format!("{}/key:{name}", d.url.trim_end_matches('/')),
+            None => d.url.clone(),
+        };
+        let url = DestinationUrl::parse(&raw).map_err(|e| settings(e.to_string()))?;
+        let key: Option<KeyProvider> = url.keychain_name().map(|name| {
+            let (kc, name) = (keychain.clone(), name.to_string());
+            Arc::new(move || kc.get(&name).map_err(|e| e.to_string())) as KeyProvider
+        });
+        if let Some(name) = url.keychain_name() {
+            keychain.get(name)?;
+        }
+        destinations.push(DestinationConfig { url, key });
+    }
+    let record = s.record.then(|| {
+        s.record_path
+            .as_ref()
+            .filter(|r| !r.trim().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(default_recording)
+    });
+    if let Some(dir) = record
+        .as_ref()
+        .and_then(|r| r.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            AppError::new(
+                ErrorCode::Settings,
+                format!("cannot create the recordings folder {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    if destinations.is_empty() && record.is_none() {
+        return Err(settings(
+            "add a destination or turn on recording before going live".to_string(),
+        ));
+    }
+    Ok(SessionConfig {
+        video,
+        audio,
+        video_settings: VideoSettings {
+            width: s.width,
+            height: s.height,
+            fps: s.fps,
+            bitrate_kbps: s.bitrate_kbps,
+            encoder,
+            preset: "veryfast".into(),
+        },
+        audio_settings: AudioSettings { bitrate_kbps: 128 },
+        destinations,
+        record,
+        test_faults: Faults::default(),
+    })
+}
+
+/// `~/Videos/Marquee/marquee-<UTC time>.mkv` (the CLI's default too).
+pub fn default_recording() -> PathBuf {
+    let dir = directories::UserDirs::new()
+        .and_then(|u| u.video_dir().map(|d| d.to_path_buf()))
+        .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join("Videos")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("Marquee");
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    dir.join(format!(
+        "marquee-{y:04}{m:02}{d:02}-{:02}{:02}{:02}.mkv",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    ))
+}
+
+/// Derives the UI's stats from two engine snapshots `dt` apart.
+pub fn derive_stats(
+    prev: Option<&StatsSnapshot>,
+    cur: &StatsSnapshot,
+    dt: Duration,
+    audio_input: &str,
+) -> Stats {
+    let secs = dt.as_secs_f64().max(1e-3);
+    let kbps = |now: u64, before: Option<u64>| {
+        before.map_or(0.0, |b| now.saturating_sub(b) as f64 * 8.0 / 1000.0 / secs)
+    };
+    let out = |i: Option<usize>, o: &marquee_studio::stats::OutputSnapshot| {
+        let before = prev.and_then(|p| match i {
+            Some(i) => p.destinations.get(i).map(|d| d.bytes),
+            None => p.recording.as_ref().map(|r| r.bytes),
+        });
+        ipc::OutputStats {
+            name: o.url.clone(),
+            state: o.state.clone().into(),
+            bytes: o.bytes,
+            bitrate_kbps: kbps(o.bytes, before),
+            dropped_video: o.dropped.congestion + o.dropped.disconnected + o.dropped.overflow,
+            reconnects: o.reconnects,
+            latency_p50_ms: o.latency_p50_ms,
+        }
+    };
+    let fps = prev.map_or(0.0, |p| {
+        cur.video.frames.saturating_sub(p.video.frames) as f64 / secs
+    });
+    let cpu = prev.map_or(0.0, |p| (cur.cpu_s - p.cpu_s).max(0.0) / secs * 100.0);
+    Stats {
+        session_s: cur.session_s,
+        encoder: cur.video.encoder.clone(),
+        width: cur.video.width,
+        height: cur.video.height,
+        fps,
+        target_fps: cur.video.fps,
+        dropped: ipc::VideoDrops {
+            capture_queue_full: cur.video.dropped.capture_queue_full,
+            render_lag: cur.video.dropped.render_lag,
+            encoder_lag: cur.video.dropped.encoder_lag,
+        },
+        audio: vec![ipc::AudioLevel {
+            input: audio_input.to_string(),
+            peak_db: cur.audio.peak_db,
+            rms_db: cur.audio.rms_db,
+        }],
+        destinations: cur
+            .destinations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| out(Some(i), d))
+            .collect(),
+        recording: cur.recording.as_ref().map(|r| out(None, r)),
+        cpu_percent: cpu,
+        rss_bytes: cur.rss_bytes,
+    }
+}
+
+impl Live {
+    pub fn is_live(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Starts the engine (blocking: encoders and the recording open here) and the pump thread.
+    pub fn start(
+        &self,
+        settings: &GoLiveSettings,
+        keychain: &Keychain,
+        emit: Arc<dyn Emit>,
+    ) -> Result<(), AppError> {
+        let mut slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return Err(AppError::new(
+                ErrorCode::AlreadyLive,
+                "already live: end the stream first",
+            ));
+        }
+        let cfg = session_config(settings, keychain)?;
+        let record_name = cfg.record.as_ref().map(|p| p.display().to_string());
+        let session = Session::start(cfg)?;
+        let session = Arc::new(Mutex::new(Some(session)));
+        let stop_pump = Arc::new(AtomicBool::new(false));
+        let last = Arc::new(Mutex::new(None));
+        let pump = {
+            let (session, stop, last) = (session.clone(), stop_pump.clone(), last.clone());
+            let audio = settings.audio.clone();
+            std::thread::Builder::new()
+                .name("app-stats".into())
+                .spawn(move || pump(session, stop, last, emit, audio))
+                .map_err(|e| {
+                    AppError::new(
+                        ErrorCode::Internal,
+                        format!("cannot start stats thread: {e}"),
+                    )
+                })?
+        };
+        *slot = Some(Running {
+            session,
+            stop_pump,
+            pump,
+            last,
+            record: record_name,
+        });
+        Ok(())
+    }
+
+    /// The latest stats tick.
+    pub fn stats(&self) -> Result<Stats, AppError> {
+        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = slot
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
+        let last = r.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        last.ok_or_else(|| AppError::new(ErrorCode::NotLive, "starting: no stats yet"))
+    }
+
+    /// Stops the session (blocking up to a few seconds while outputs drain).
+    pub fn end(&self) -> Result<LiveSummary, AppError> {
+        let running = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
+        running.stop_pump.store(true, Ordering::Relaxed);
+        let _ = running.pump.join();
+        let session = running
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| AppError::new(ErrorCode::Internal, "session already stopped"))?;
+        let summary = session.stop();
+        Ok(LiveSummary {
+            duration_s: summary.duration_s,
+            frames: summary.stats.video.frames,
+            recording: running.record,
+        })
+    }
+}
+
+fn pump(
+    session: Arc<Mutex<Option<Session>>>,
+    stop: Arc<AtomicBool>,
+    last: Arc<Mutex<Option<Stats>>>,
+    emit: Arc<dyn Emit>,
+    audio: String,
+) {
+    let mut prev: Option<(Instant, StatsSnapshot)> = None;
+    let mut next_stats = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let mut events = Vec::new();
+        let mut snap = None;
+        if let Some(s) = session.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            while let Ok(e) = s.events().try_recv() {
+                events.push(SessionEvent::from(e));
+            }
+            if Instant::now() >= next_stats {
+                snap = Some(s.stats());
+            }
+        }
+        for e in &events {
+            emit.event(e);
+        }
+        if let Some(cur) = snap {
+            let now = Instant::now();
+            let dt = prev
+                .as_ref()
+                .map_or(Duration::from_secs(1), |(t, _)| now - *t);
+            let stats = derive_stats(prev.as_ref().map(|(_, s)| s), &cur, dt, &audio);
+            emit.stats(&stats);
+            *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
+            prev = Some((now, cur));
+            next_stats += Duration::from_secs(1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::DestinationSetting;
+
+    fn settings() -> GoLiveSettings {
+        GoLiveSettings {
+            video: "test".into(),
+            audio: "tone".into(),
+            destinations: vec![],
+            record: false,
+            record_path: None,
+            width: 1280,
+            height: 720,
+            fps: 30,
+            bitrate_kbps: 2500,
+            encoder: "x264".into(),
+        }
+    }
+
+    #[test]
+    fn nowhere_to_go_is_a_settings_error() {
+        let e = session_config(&settings(), &Keychain::new("marquee-test"))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, ErrorCode::Settings);
+    }
+
+    #[test]
+    fn bad_source_and_url_are_settings_errors() {
+        let mut s = settings();
+        s.video = "webcam".into();
+        assert_eq!(
+            session_config(&s, &Keychain::new("marquee-test"))
+                .err()
+                .unwrap()
+                .code,
+            ErrorCode::Settings
+        );
+        let mut s = settings();
+        s.destinations.push(DestinationSetting {
+            url: "http://x/app/k".into(),
+            key_name: None,
+        });
+        assert_eq!(
+            session_config(&s, &Keychain::new("marquee-test"))
+                .err()
+                .unwrap()
+                .code,
+            ErrorCode::Settings
+        );
+    }
+
+    #[test]
+    fn inline_url_and_recording_make_a_config() {
+        let mut s = settings();
+        s.destinations.push(DestinationSetting {
+            url: "rtmp://127.0.0.1:1935/live/demo".into(),
+            key_name: None,
+        });
+        s.record = true;
+        s.record_path = Some("/tmp/x.mkv".into());
+        let c = session_config(&s, &Keychain::new("marquee-test")).unwrap();
+        assert_eq!(c.destinations.len(), 1);
+        assert_eq!(c.video_settings.fps, 30);
+    }
+
+    #[test]
+    fn default_recording_is_a_dated_mkv() {
+        let p = default_recording();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("marquee-20") && name.ends_with(".mkv"),
+            "{name}"
+        );
+        assert_eq!(p.parent().unwrap().file_name().unwrap(), "Marquee");
+    }
+}

@@ -1,0 +1,165 @@
+//! The embedded room server (started with the app) and the host's own connection to it, whose
+//! events are forwarded to the UI as `room` events.
+
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{self, RoomEvent, RoomInfo};
+use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
+use marquee_room::protocol::{ClientMsg, Control, Event, EventBody, Role, UserRef};
+use marquee_room::server::{self, ServerConfig, ServerHandle};
+use marquee_room::token::{self, Claims};
+use std::net::SocketAddr;
+use std::path::Path;
+use tokio::sync::mpsc;
+
+/// The room the app hosts.
+pub const ROOM: &str = "main";
+
+/// A running embedded room.
+pub struct EmbeddedRoom {
+    pub info: RoomInfo,
+    pub out: mpsc::Sender<ClientMsg>,
+    _server: ServerHandle,
+}
+
+/// Starts the server (SQLite in `data_dir`, a secret kept beside it) on `listen` (falling back
+/// to any free port when taken) and connects as the host. Must run on the tokio runtime.
+pub async fn start(
+    data_dir: &Path,
+    listen: SocketAddr,
+    on_event: impl Fn(RoomEvent) + Send + 'static,
+) -> Result<EmbeddedRoom, AppError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        AppError::new(
+            ErrorCode::Room,
+            format!("cannot create {}: {e}", data_dir.display()),
+        )
+    })?;
+    let secret = marquee_room::cli::load_or_create_secret(&data_dir.join("room.secret"))?;
+    let mut cfg = ServerConfig::new(listen, secret.clone());
+    cfg.db = Some(data_dir.join("room.sqlite"));
+    let handle = match server::start(cfg.clone()).await {
+        Ok(h) => h,
+        Err(_) if listen.port() != 0 => {
+            cfg.listen = SocketAddr::new(listen.ip(), 0);
+            server::start(cfg).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let addr = handle.addr();
+    let info = RoomInfo {
+        room: ROOM.into(),
+        viewer_url: format!("http://{addr}/room/{ROOM}"),
+        ws_url: handle.ws_url(ROOM),
+    };
+    let host = token::sign(
+        &secret,
+        &Claims {
+            room: ROOM.into(),
+            user: "host".into(),
+            name: "Host".into(),
+            role: Role::Host,
+            exp_ms: marquee_room::now_ms() + 30 * 24 * 3600 * 1000,
+        },
+    );
+    let mut client = RoomClient::connect(ClientConfig::new(info.ws_url.clone()).token(host));
+    let (out, mut out_rx) = mpsc::channel::<ClientMsg>(256);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                ev = client.recv() => match ev {
+                    Some(ev) => for e in translate(ev) { on_event(e) },
+                    None => break,
+                },
+                msg = out_rx.recv() => match msg {
+                    Some(m) => { let _ = client.send(m).await; }
+                    None => break,
+                },
+            }
+        }
+    });
+    Ok(EmbeddedRoom {
+        info,
+        out,
+        _server: handle,
+    })
+}
+
+fn user(u: &UserRef) -> ipc::RoomUser {
+    ipc::RoomUser {
+        id: u.id.clone(),
+        name: u.name.clone(),
+        role: u.role.as_str().to_string(),
+    }
+}
+
+fn event(e: Event) -> Option<RoomEvent> {
+    Some(match e.body {
+        EventBody::Danmaku {
+            id,
+            user: u,
+            text,
+            color,
+            deleted,
+            ..
+        } => RoomEvent::Chat {
+            id,
+            at: e.at,
+            user: user(&u),
+            text,
+            color,
+            deleted,
+        },
+        EventBody::MessageDeleted { id, .. } => RoomEvent::ChatDeleted { id },
+        EventBody::Gift {
+            user: u,
+            gift,
+            count,
+            coins,
+            combo,
+            ..
+        } => RoomEvent::Gift {
+            at: e.at,
+            user: user(&u),
+            gift,
+            count,
+            coins,
+            combo,
+        },
+        EventBody::PollStarted { poll } | EventBody::PollEnded { poll } => {
+            RoomEvent::Poll { poll: poll.into() }
+        }
+        _ => return None,
+    })
+}
+
+/// Engine room events → what the panel shows (questions, lottery, moderation: later).
+pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
+    match ev {
+        ClientEvent::Joined { view, .. } => vec![RoomEvent::Joined {
+            viewers: view.viewers,
+            poll: view.poll.map(Into::into),
+        }],
+        ClientEvent::Event(e) => event(e).into_iter().collect(),
+        ClientEvent::History(events) => events.into_iter().filter_map(event).collect(),
+        ClientEvent::NotRecoverable { .. } => vec![],
+        ClientEvent::Control(c) => match c {
+            Control::Presence { viewers, .. } => vec![RoomEvent::Viewers { count: viewers }],
+            Control::PollTally { poll, tallies, .. } => {
+                vec![RoomEvent::PollTally { poll, tallies }]
+            }
+            Control::Error { code, message } => vec![RoomEvent::Refused {
+                code: code.to_string(),
+                message,
+            }],
+            _ => vec![],
+        },
+        ClientEvent::Disconnected { reason, .. } => vec![RoomEvent::Disconnected {
+            reason,
+            retrying: true,
+        }],
+        ClientEvent::Stopped { reason, .. } => vec![RoomEvent::Disconnected {
+            reason,
+            retrying: false,
+        }],
+    }
+}

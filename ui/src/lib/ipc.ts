@@ -1,0 +1,79 @@
+// Typed IPC: every command and event the app speaks, over Tauri or over a mock (tests and a
+// plain browser). Types come from `../bindings` (generated from the Rust types).
+
+import type {
+  AppError,
+  AppInfo,
+  Devices,
+  GoLiveSettings,
+  LiveSummary,
+  PollStart,
+  RoomEvent,
+  RoomInfo,
+  SessionEvent,
+  Stats,
+} from '../bindings';
+
+/** Events the app emits, by name. */
+export interface EventMap {
+  stats: Stats;
+  session_event: SessionEvent;
+  room: RoomEvent;
+  room_ready: RoomInfo;
+}
+
+export type Unlisten = () => void;
+
+export interface Backend {
+  appInfo(): Promise<AppInfo>;
+  listDevices(): Promise<Devices>;
+  goLive(settings: GoLiveSettings): Promise<void>;
+  endLive(): Promise<LiveSummary>;
+  stats(): Promise<Stats>;
+  setStreamKey(name: string, key: string): Promise<void>;
+  streamKeyNames(): Promise<string[]>;
+  roomChat(text: string): Promise<void>;
+  roomDelete(id: number): Promise<void>;
+  roomPollStart(poll: PollStart): Promise<void>;
+  roomPollEnd(poll: number): Promise<void>;
+  on<K extends keyof EventMap>(event: K, cb: (payload: EventMap[K]) => void): Promise<Unlisten>;
+}
+
+/** Whatever a command rejected with, as the app's one error type. */
+export function toAppError(e: unknown): AppError {
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    return { code: (e as AppError).code, message: String((e as AppError).message) };
+  }
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+}
+
+export function isTauri(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
+
+/** The real backend: Tauri commands and events. */
+export async function tauriBackend(): Promise<Backend> {
+  const { invoke } = await import('@tauri-apps/api/core');
+  const { listen } = await import('@tauri-apps/api/event');
+  const call = async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
+    try {
+      return await invoke<T>(cmd, args);
+    } catch (e) {
+      throw toAppError(e);
+    }
+  };
+  return {
+    appInfo: () => call('app_info'),
+    listDevices: () => call('list_devices'),
+    goLive: (settings) => call('go_live', { settings }),
+    endLive: () => call('end_live'),
+    stats: () => call('stats'),
+    setStreamKey: (name, key) => call('set_stream_key', { name, key }),
+    streamKeyNames: () => call('stream_key_names'),
+    roomChat: (text) => call('room_chat', { text }),
+    roomDelete: (id) => call('room_delete', { id }),
+    roomPollStart: (poll) => call('room_poll_start', { poll }),
+    roomPollEnd: (poll) => call('room_poll_end', { poll }),
+    on: (event, cb) => listen(event, (e) => cb(e.payload as never)),
+  };
+}

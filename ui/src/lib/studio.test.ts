@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { createMockBackend, mockStats } from './mock';
+import { i18n } from './i18n.svelte';
+import { HISTORY, Studio, stateLabel } from './studio.svelte';
+
+describe('Studio', () => {
+  it('labels destination states as the issue asks', () => {
+    i18n.reset('en');
+    expect(stateLabel({ state: 'connecting', attempt: 1 })).toBe('connecting');
+    expect(stateLabel({ state: 'live' })).toBe('live');
+    expect(stateLabel({ state: 'reconnecting', attempt: 2, retry_in_ms: 500, reason: 'reset' })).toBe('reconnecting #2');
+    expect(stateLabel({ state: 'failed', reason: 'stream key rejected' })).toBe('failed: stream key rejected');
+  });
+
+  it('keeps two minutes of bitrate per destination', () => {
+    const s = new Studio(createMockBackend());
+    for (let i = 0; i < HISTORY + 30; i++) s.applyStats(mockStats(i, [{ state: 'live' }, { state: 'live' }], 2000 + i));
+    expect(s.history).toHaveLength(2);
+    expect(s.history[0]).toHaveLength(HISTORY);
+    expect(s.history[0].at(-1)).toBeCloseTo(s.stats!.destinations[0].bitrate_kbps);
+  });
+
+  it('goes live with the chosen scene and destinations, and ends only after confirming', async () => {
+    const b = createMockBackend();
+    const s = new Studio(b);
+    await s.init();
+    s.saveDestinations([{ url: 'rtmp://127.0.0.1:1935/live', key_name: 'main' }]);
+    await s.goLive();
+    expect(s.phase).toBe('live');
+    expect(b.settings?.video).toBe('test');
+    expect(b.settings?.destinations).toEqual([{ url: 'rtmp://127.0.0.1:1935/live', key_name: 'main' }]);
+    s.requestEnd();
+    expect(s.confirmingEnd).toBe(true);
+    expect(b.calls.some((c) => c.cmd === 'end_live')).toBe(false);
+    await s.confirmEnd();
+    expect(s.phase).toBe('idle');
+    expect(b.calls.some((c) => c.cmd === 'end_live')).toBe(true);
+  });
+
+  it('shows an AppError from go_live and stays offline', async () => {
+    const b = createMockBackend();
+    b.goLive = async () => {
+      throw { code: 'keychain', message: 'the OS keychain is locked' };
+    };
+    const s = new Studio(b);
+    await s.goLive();
+    expect(s.phase).toBe('idle');
+    expect(s.error).toEqual({ code: 'keychain', message: 'the OS keychain is locked' });
+  });
+
+  it('scene shortcuts 1–9 pick scenes, and are refused while live', async () => {
+    const b = createMockBackend({
+      devices: { cameras: [{ source: 'camera:0', name: 'USB Cam', formats: [] }], microphones: [] },
+    });
+    const s = new Studio(b);
+    await s.init();
+    expect(s.scenes.map((x) => x.shortcut)).toEqual([1, 2]);
+    expect(s.shortcut('2')).toBe(true);
+    expect(s.sceneId).toBe('camera:0');
+    expect(s.shortcut('7')).toBe(false);
+    expect(s.shortcut('a')).toBe(false);
+    await s.goLive();
+    s.shortcut('1');
+    expect(s.sceneId).toBe('camera:0');
+    expect(s.notice).toBeTruthy();
+  });
+
+  it('applies room events: chat, delete, gift alert, poll and tallies', () => {
+    const s = new Studio(createMockBackend());
+    const user = { id: 'v1', name: '小明', role: 'viewer' };
+    s.applyRoom({ kind: 'joined', viewers: 3, poll: null });
+    s.applyRoom({ kind: 'chat', id: 7, at: 1, user, text: '主播好', color: '#ffffff', deleted: false });
+    s.applyRoom({ kind: 'chat_deleted', id: 7 });
+    expect(s.chat[0]).toMatchObject({ id: 7, deleted: true, text: '' });
+    s.applyRoom({ kind: 'gift', at: 2, user, gift: 'rocket', count: 2, coins: 200, combo: 1 });
+    expect(s.giftAlert).toMatchObject({ user: '小明', gift: 'rocket', count: 2 });
+    s.applyRoom({ kind: 'poll', poll: { poll: 9, question: 'Q', options: ['a', 'b'], tallies: [0, 0], ends_at: 0, open: true } });
+    s.applyRoom({ kind: 'poll_tally', poll: 9, tallies: [3, 1] });
+    expect(s.poll?.tallies).toEqual([3, 1]);
+    s.applyRoom({ kind: 'viewers', count: 42 });
+    expect(s.viewers).toBe(42);
+  });
+});

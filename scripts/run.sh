@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the headless live demo: a local nginx-rtmp ingest, Marquee
-# live to it with the test pattern (or camera 0 if there is one) and a tone, recording
-# locally. Stops on Ctrl-C, or after $DURATION (default: 30s when not on a terminal).
+# Sets everything up and runs Marquee: the desktop app when there is a display; otherwise
+# the headless live demo — a local nginx-rtmp ingest, Marquee live to it with the test
+# pattern (or camera 0 if there is one) and a tone, recording locally. The demo stops on
+# Ctrl-C, or after $DURATION (default: 30s when not on a terminal). MARQUEE_DEMO=headless
+# forces the demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "${MARQUEE_DEMO:-}" != headless ]; then
+  npm --prefix ui install --no-audit --no-fund --loglevel=error
+  npm --prefix ui run build
+  cargo build -p marquee-app
+  exec target/debug/marquee-app
+fi
+echo "run: no display, so this is the headless demo (the desktop app: xvfb-run -a target/debug/marquee-app)"
 cargo build -p marquee-cli
 bin=target/debug/marquee
 

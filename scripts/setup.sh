@@ -14,6 +14,9 @@ PKGS=(
   dbus gnome-keyring
   # the viewer page's browser test (Playwright drives Debian's Chromium)
   chromium
+  # the desktop app (Tauri 2 on WebKitGTK) and its end-to-end test under Xvfb
+  libssl-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
+  xvfb xauth webkit2gtk-driver
 )
 
 case "$(uname -s)" in

@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The desktop app's frontend first: type check, component tests (vitest + jsdom), and the
+# build the Tauri crate embeds (src-tauri needs ui/dist to compile).
+npm --prefix ui install --no-audit --no-fund --loglevel=error
+npm --prefix ui run check
+npm --prefix ui test
+npm --prefix ui run build
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
@@ -11,7 +17,6 @@ cargo test --workspace --no-fail-fast
 # The room's viewer page in headless Chromium against the real server binary.
 (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
 MARQUEE_ROOM_BIN="$PWD/target/debug/marquee-room" node --test crates/room/tests/viewer/viewer.test.mjs
-# The desktop app's frontend: type check and component tests (vitest + jsdom).
-npm --prefix ui install --no-audit --no-fund --loglevel=error
-npm --prefix ui run check
-npm --prefix ui test
+# The real app under Xvfb, driven by tauri-driver + WebKitWebDriver.
+npm --prefix tests/app install --no-audit --no-fund --loglevel=error
+MARQUEE_APP="$PWD/target/debug/marquee-app" xvfb-run -a npm --prefix tests/app test

@@ -161,9 +161,8 @@ pub(crate) fn open_source(input: &Path) -> Result<Source> {
     })
 }
 
-/// Cuts `[from, to)` of a recording into `out` (`.mp4` faststart, or `.mkv`) by stream
-/// copy, starting at the keyframe at or before `from` so the clip starts on a keyframe.
-pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
+/// A cut needs its end after its start.
+fn check_range(from: Duration, to: Duration) -> Result<()> {
     if to <= from {
         return Err(HighlightError::Invalid(format!(
             "the end ({:.3} s) must be after the start ({:.3} s)",
@@ -171,6 +170,13 @@ pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> 
             from.as_secs_f64()
         )));
     }
+    Ok(())
+}
+
+/// Cuts `[from, to)` of a recording into `out` (`.mp4` faststart, or `.mkv`) by stream
+/// copy, starting at the keyframe at or before `from` so the clip starts on a keyframe.
+pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
+    check_range(from, to)?;
     let began = Instant::now();
     let mut src = open_source(input)?;
     let tbs: Vec<(usize, Track, (i32, i32))> =
@@ -355,13 +361,7 @@ pub fn cut_recording_accurate(
     to: Duration,
     out: &Path,
 ) -> Result<CutReport> {
-    if to <= from {
-        return Err(HighlightError::Invalid(format!(
-            "the end ({:.3} s) must be after the start ({:.3} s)",
-            to.as_secs_f64(),
-            from.as_secs_f64()
-        )));
-    }
+    check_range(from, to)?;
     let began = Instant::now();
     let mut src = open_source(input)?;
     let streams = src.streams.clone();

@@ -161,6 +161,16 @@ pub(crate) fn open_source(input: &Path) -> Result<Source> {
     })
 }
 
+/// The error for a range of a recording that holds no video.
+fn no_video(input: &Path, from: Duration, to: Duration) -> HighlightError {
+    HighlightError::Invalid(format!(
+        "{} has no video between {:.3} s and {:.3} s",
+        input.display(),
+        from.as_secs_f64(),
+        to.as_secs_f64()
+    ))
+}
+
 /// A cut needs its end after its start.
 fn check_range(from: Duration, to: Duration) -> Result<()> {
     if to <= from {
@@ -272,12 +282,7 @@ pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> 
         w.write(&p)?;
     }
     let Some(w) = writer else {
-        return Err(HighlightError::Invalid(format!(
-            "{} has no video between {:.3} s and {:.3} s",
-            input.display(),
-            from.as_secs_f64(),
-            to.as_secs_f64()
-        )));
+        return Err(no_video(input, from, to));
     };
     let bytes = w.finish()?;
     let start = start.unwrap_or_default();
@@ -617,12 +622,7 @@ pub fn cut_recording_accurate(
         )?;
     }
     let Some(w) = writer else {
-        return Err(HighlightError::Invalid(format!(
-            "{} has no video between {:.3} s and {:.3} s",
-            input.display(),
-            from.as_secs_f64(),
-            to.as_secs_f64()
-        )));
+        return Err(no_video(input, from, to));
     };
     let bytes = w.finish()?;
     Ok(CutReport {

@@ -10,6 +10,7 @@ mod compat;
 pub mod compose;
 pub mod encode;
 pub mod events;
+pub mod frames;
 pub mod mixer;
 pub mod output;
 pub mod packet;
@@ -19,6 +20,7 @@ pub mod url;
 
 pub use encode::{AudioSettings, EncoderChoice, VideoSettings};
 pub use events::{Event, EventKind};
+pub use frames::{ComposedFrame, FrameTap};
 pub use session::{DestinationConfig, Session, SessionConfig, Summary};
 pub use stats::{OutputState, StatsSnapshot};
 pub use url::DestinationUrl;

@@ -5,6 +5,7 @@ use crate::StudioError;
 use crate::compose::{Canvas, FrameSelector, Letterbox, Pick};
 use crate::encode::{self, AudioSettings, OpenedAudio, OpenedVideo, VideoSettings};
 use crate::events::{Event, EventKind, Events};
+use crate::frames::{ComposedFrame, FrameBus, FrameTap};
 use crate::mixer::{self, Resampler, TimelineBuffer};
 use crate::output::{self, KeyProvider, OutputHandle, PacketSink, RtmpTarget};
 use crate::packet::{Packet, StreamInfo, Track};
@@ -96,6 +97,7 @@ pub struct Session {
     settings: VideoSettings,
     has_audio: bool,
     bus: Arc<PacketBus>,
+    frames: Arc<FrameBus>,
     streams: Vec<StreamInfo>,
 }
 
@@ -237,13 +239,14 @@ impl Session {
         let mut threads = Vec::new();
         let (ctx, crx) = crossbeam_channel::bounded::<CanvasFrame>(3);
         let encoder = venc.name.clone();
+        let frames = Arc::new(FrameBus::default());
         // Everything is open: session time starts now.
         clock.start_now();
         {
             let (stop, video, events) = (stop.clone(), video.clone(), events.clone());
-            let clock = clock.clone();
+            let (clock, frames) = (clock.clone(), frames.clone());
             threads.push(spawn("compositor", move || {
-                compositor(clock, vrx, ctx, w, h, fps, &stop, &video, &events)
+                compositor(clock, vrx, ctx, w, h, fps, &stop, &video, &events, &frames)
             }));
         }
         {
@@ -284,6 +287,7 @@ impl Session {
             settings: cfg.video_settings.clone(),
             has_audio,
             bus,
+            frames,
             streams,
         })
     }
@@ -297,6 +301,16 @@ impl Session {
     /// It must not block: see [`PacketSink`].
     pub fn add_sink(&self, sink: Arc<dyn PacketSink>) {
         self.bus.add(sink);
+    }
+
+    /// Attaches a watcher of every composed output picture (the app's preview).
+    pub fn add_frame_tap(&self, tap: Arc<dyn FrameTap>) {
+        self.frames.add(tap);
+    }
+
+    /// Detaches a watcher added with [`Session::add_frame_tap`].
+    pub fn remove_frame_tap(&self, tap: &Arc<dyn FrameTap>) {
+        self.frames.remove(tap);
     }
 
     /// The live event feed (bounded; events are also kept for the summary).
@@ -440,6 +454,7 @@ fn compositor(
     stop: &AtomicBool,
     counters: &VideoCounters,
     events: &Events,
+    frames: &FrameBus,
 ) {
     let mut selector = FrameSelector::new(Duration::from_secs(1));
     let mut canvas = Canvas::black(w, h);
@@ -506,6 +521,13 @@ fn compositor(
             }
         };
         counters.frames.fetch_add(1, Ordering::Relaxed);
+        frames.publish(&ComposedFrame {
+            data: data.clone(),
+            width: w,
+            height: h,
+            index: n as i64,
+            at: tick,
+        });
         match tx.try_send(CanvasFrame {
             data,
             index: n as i64,

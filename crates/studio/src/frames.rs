@@ -1,0 +1,54 @@
+//! Composed pictures as they leave the compositor, for anything that watches the output
+//! (the app's preview, a thumbnailer). Taps get a shared reference, never a copy, and must
+//! not block: a slow tap drops its own frames, the encoder never waits.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// One output picture: I420, tightly packed (Y, then U and V at half size).
+#[derive(Debug, Clone)]
+pub struct ComposedFrame {
+    pub data: Arc<Vec<u8>>,
+    pub width: u32,
+    pub height: u32,
+    /// Output frame number (the video PTS).
+    pub index: i64,
+    /// Session time of the tick that made it.
+    pub at: Duration,
+}
+
+/// A consumer of composed pictures.
+pub trait FrameTap: Send + Sync {
+    /// Takes a frame without blocking (copy what you need or drop it).
+    fn offer(&self, f: &ComposedFrame);
+}
+
+/// Hands every composed picture to every tap; taps can come and go while live.
+#[derive(Default)]
+pub struct FrameBus {
+    taps: RwLock<Vec<Arc<dyn FrameTap>>>,
+}
+
+impl FrameBus {
+    pub fn add(&self, t: Arc<dyn FrameTap>) {
+        self.taps.write().expect("tap lock").push(t);
+    }
+
+    /// Removes a tap added earlier (compared by pointer).
+    pub fn remove(&self, t: &Arc<dyn FrameTap>) {
+        self.taps
+            .write()
+            .expect("tap lock")
+            .retain(|x| !Arc::ptr_eq(x, t));
+    }
+
+    pub fn publish(&self, f: &ComposedFrame) {
+        for t in self.taps.read().expect("tap lock").iter() {
+            t.offer(f);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.taps.read().expect("tap lock").is_empty()
+    }
+}

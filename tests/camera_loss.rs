@@ -1,5 +1,5 @@
 //! A camera that stops delivering: the output keeps its cadence (repeats the last frame),
-//! shows the "camera lost" slate after a second, and the camera comes back by itself.
+//! shows the "camera lost" slate within a frame interval, and the camera comes back by itself.
 //! The synthetic camera is unplugged through the same capture loop a real camera uses.
 
 use marquee_e2e::{Run, Summary, assert_exited_ok, frame_codes, heavy, marquee_in, probe, tempdir};
@@ -10,7 +10,7 @@ const H: u32 = 180;
 const FPS: usize = 30;
 
 #[test]
-fn a_stalled_camera_repeats_then_shows_the_slate_then_returns_without_breaking_cadence() {
+fn an_unplugged_camera_shows_the_slate_within_a_frame_then_returns_without_breaking_cadence() {
     let _g = heavy();
     let home = tempdir("marquee-home-");
     let out = home.path().join("loss.mkv");
@@ -60,23 +60,18 @@ fn a_stalled_camera_repeats_then_shows_the_slate_then_returns_without_breaking_c
             "frame {i} before the stall"
         );
     }
-    // Then the last frame repeats for a second...
+    // The camera says it is unplugged (the synthetic one fails like a removed device), so
+    // the slate replaces it on the first tick without a frame: within one frame interval.
+    // (A camera that freezes without an error repeats its last frame for a second first:
+    // see FrameSelector's tests.)
     let first_slate = codes
         .iter()
         .position(|c| c.is_none())
         .expect("the slate never appeared");
-    for (i, c) in codes.iter().enumerate().take(first_slate).skip(2 * FPS) {
-        assert_eq!(
-            c.map(|c| c.index),
-            Some(2 * FPS as u64 - 1),
-            "frame {i} repeats the last picture"
-        );
-    }
-    // ...and the slate comes one second after the last frame, within a frame interval.
     let last_frame_at = (2 * FPS - 1) as f64 / 30.0;
     let slate_at = pts[first_slate];
     assert!(
-        slate_at - last_frame_at >= 1.0 && slate_at - last_frame_at <= 1.0 + 2.0 / 30.0,
+        slate_at - last_frame_at <= 1.0 / 30.0 + 0.002,
         "slate at {slate_at:.3} s, last frame at {last_frame_at:.3} s"
     );
     // The camera returns by itself within its one-second retry after the stall ends (5 s),

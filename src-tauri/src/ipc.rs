@@ -168,6 +168,7 @@ pub enum SessionEventKind {
     Stopped,
     SourceLost,
     SourceBack,
+    Scene,
     Info,
 }
 
@@ -199,6 +200,7 @@ impl From<marquee_studio::Event> for SessionEvent {
                 K::Stopped => SessionEventKind::Stopped,
                 K::SourceLost => SessionEventKind::SourceLost,
                 K::SourceBack => SessionEventKind::SourceBack,
+                K::Scene => SessionEventKind::Scene,
                 K::Info => SessionEventKind::Info,
             },
             attempt: e.attempt,

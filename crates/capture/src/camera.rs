@@ -241,9 +241,13 @@ pub struct TestPatternCamera {
     fps: u32,
     next: u64,
     faults: Faults,
+    card: u32,
 }
 
 impl TestPatternCamera {
+    /// Frame codes of card N count from N × this.
+    pub const CARD_STRIDE: u64 = 1_000_000;
+
     /// How far ahead of its stamp a frame is made.
     const LEAD: Duration = Duration::from_millis(40);
 
@@ -254,7 +258,14 @@ impl TestPatternCamera {
             fps: fps.max(1),
             next: 0,
             faults,
+            card: 0,
         }
+    }
+
+    /// Makes this camera card `n` (see `VideoSpec::TestCard`).
+    pub fn card(mut self, n: u32) -> Self {
+        self.card = n;
+        self
     }
 
     fn nominal(&self, index: u64) -> Duration {
@@ -306,9 +317,12 @@ impl CameraDevice for TestPatternCamera {
             &mut data,
             self.width,
             self.height,
-            self.next,
+            self.card as u64 * Self::CARD_STRIDE + self.next,
             at.as_millis() as u64,
         );
+        if self.card > 0 {
+            tint_bottom(&mut data, self.width, self.height, self.card);
+        }
         self.next += 1;
         Ok(RawFrame {
             width: self.width,
@@ -320,6 +334,27 @@ impl CameraDevice for TestPatternCamera {
     }
 
     fn close(&mut self) {}
+}
+
+/// Colours the bottom quarter of a test card (chroma only), one hue per card number.
+fn tint_bottom(i420: &mut [u8], width: u32, height: u32, card: u32) {
+    const HUES: [(u8, u8); 6] = [
+        (90, 240),
+        (54, 34),
+        (240, 110),
+        (200, 30),
+        (30, 150),
+        (160, 200),
+    ];
+    let (w, h) = (width as usize, height as usize);
+    let (cw, ch) = (w / 2, h / 2);
+    let (u, v) = HUES[(card as usize - 1) % HUES.len()];
+    let rows = ch * 3 / 4..ch;
+    let (up, vp) = i420[w * h..].split_at_mut(cw * ch);
+    for y in rows {
+        up[y * cw..(y + 1) * cw].fill(u);
+        vp[y * cw..(y + 1) * cw].fill(v);
+    }
 }
 
 #[cfg(test)]

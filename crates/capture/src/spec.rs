@@ -8,6 +8,9 @@ use std::fmt;
 pub enum VideoSpec {
     /// The synthetic camera (moving pattern with frame codes).
     Test,
+    /// Synthetic camera number N (`test:N`, N ≥ 1): its frame codes count from N × 1,000,000
+    /// and it has its own tint, so tests and people can tell several apart.
+    TestCard(u32),
     /// A real camera by index or id.
     Camera(String),
     /// A media file, looped.
@@ -35,7 +38,11 @@ impl std::str::FromStr for VideoSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
         match kind {
-            "test" if arg.is_empty() => Ok(Self::Test),
+            "test" if arg.is_empty() || arg == "0" => Ok(Self::Test),
+            "test" => match arg.parse::<u32>() {
+                Ok(n) if (1..=4000).contains(&n) => Ok(Self::TestCard(n)),
+                _ => Err(bad(s, "test cards are numbered test:1 to test:4000")),
+            },
             "camera" if !arg.is_empty() => Ok(Self::Camera(arg.to_string())),
             "camera" => Ok(Self::Camera("0".into())),
             "file" if !arg.is_empty() => Ok(Self::File(arg.to_string())),
@@ -70,6 +77,7 @@ impl fmt::Display for VideoSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Test => write!(f, "test"),
+            Self::TestCard(n) => write!(f, "test:{n}"),
             Self::Camera(c) => write!(f, "camera:{c}"),
             Self::File(p) => write!(f, "file:{p}"),
         }
@@ -94,6 +102,11 @@ mod tests {
     #[test]
     fn specs_parse_as_documented() {
         assert_eq!("test".parse::<VideoSpec>().unwrap(), VideoSpec::Test);
+        assert_eq!(
+            "test:2".parse::<VideoSpec>().unwrap(),
+            VideoSpec::TestCard(2)
+        );
+        assert!("test:x".parse::<VideoSpec>().is_err());
         assert_eq!(
             "camera:1".parse::<VideoSpec>().unwrap(),
             VideoSpec::Camera("1".into())

@@ -8,8 +8,9 @@ use marquee_profile::paths::{timestamp, videos_dir};
 use marquee_profile::{Config, Keychain, Profile};
 use marquee_studio::output::KeyProvider;
 use marquee_studio::{
-    AudioSettings, DestinationConfig, DestinationUrl, EncoderChoice, EventKind, OutputState,
-    Session, SessionConfig, StatsSnapshot, Summary, VideoSettings,
+    AudioSettings, DestinationConfig, DestinationUrl, EncoderChoice, EventKind, OutputState, Scene,
+    SceneControl, SceneSetup, Session, SessionConfig, SourceConfig, StatsSnapshot, Summary,
+    Transition, VideoSettings,
 };
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -23,6 +24,17 @@ pub struct LiveArgs {
     /// Video source: test, camera:INDEX|ID, file:PATH.
     #[arg(long)]
     video: Option<String>,
+    /// A named video source ID=SPEC (e.g. stage=camera:0, guest=test:2); repeatable.
+    /// With sources, --video is not used; each source gets a full-frame scene of its name.
+    #[arg(long = "source")]
+    sources: Vec<String>,
+    /// A scene NAME=LAYOUT: full:SRC, pip:MAIN,INSET[,CORNER[,SIZE]], side:LEFT,RIGHT,
+    /// grid:A,B,...; repeatable. Switch with `marquee scene NAME`.
+    #[arg(long = "scene")]
+    scenes: Vec<String>,
+    /// The scene on air first (default: the first one).
+    #[arg(long)]
+    start_scene: Option<String>,
     /// Audio source: tone[:HZ], mic:ID|default, file:PATH, none.
     #[arg(long)]
     audio: Option<String>,
@@ -69,7 +81,7 @@ pub struct LiveArgs {
 }
 
 /// Flags over profile over built-in defaults.
-fn merge(a: &LiveArgs, p: &Profile) -> Result<SessionConfig, Failure> {
+fn merge(a: &LiveArgs, p: &Profile) -> Result<(SessionConfig, SceneSetup), Failure> {
     let video: VideoSpec = a
         .video
         .clone()
@@ -134,30 +146,117 @@ fn merge(a: &LiveArgs, p: &Profile) -> Result<SessionConfig, Failure> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
     }
-    Ok(SessionConfig {
-        video,
-        audio,
-        video_settings: VideoSettings {
-            width,
-            height,
-            fps: a.fps.or(p.fps).unwrap_or(30),
-            bitrate_kbps: a.bitrate.or(p.bitrate).unwrap_or(2500),
-            encoder,
-            preset: a
-                .preset
-                .clone()
-                .or_else(|| p.preset.clone())
-                .unwrap_or_else(|| "veryfast".into()),
+    let faults = Faults {
+        stall_at: a.test_stall_at,
+        stall_for: a.test_stall_for,
+    };
+    let setup = scene_setup(a, p, faults)?;
+    Ok((
+        SessionConfig {
+            video,
+            audio,
+            video_settings: VideoSettings {
+                width,
+                height,
+                fps: a.fps.or(p.fps).unwrap_or(30),
+                bitrate_kbps: a.bitrate.or(p.bitrate).unwrap_or(2500),
+                encoder,
+                preset: a
+                    .preset
+                    .clone()
+                    .or_else(|| p.preset.clone())
+                    .unwrap_or_else(|| "veryfast".into()),
+            },
+            audio_settings: AudioSettings {
+                bitrate_kbps: a.audio_bitrate.or(p.audio_bitrate).unwrap_or(128),
+            },
+            destinations,
+            record,
+            test_faults: faults,
         },
-        audio_settings: AudioSettings {
-            bitrate_kbps: a.audio_bitrate.or(p.audio_bitrate).unwrap_or(128),
-        },
-        destinations,
-        record,
-        test_faults: Faults {
-            stall_at: a.test_stall_at,
-            stall_for: a.test_stall_for,
-        },
+        setup,
+    ))
+}
+
+/// Sources and scenes: flags replace the profile's lists.
+fn scene_setup(a: &LiveArgs, p: &Profile, faults: Faults) -> Result<SceneSetup, Failure> {
+    let sources = if a.sources.is_empty() {
+        &p.sources
+    } else {
+        &a.sources
+    };
+    let sources = sources
+        .iter()
+        .map(|s| {
+            let (id, spec) = s.split_once('=').ok_or_else(|| {
+                Failure::usage(format!(
+                    "source {s:?}: write ID=SPEC, e.g. stage=camera:0 or guest=test:2"
+                ))
+            })?;
+            let spec: VideoSpec = spec
+                .parse()
+                .map_err(|e: marquee_capture::CaptureError| Failure::usage(e.to_string()))?;
+            Ok(SourceConfig {
+                id: id.trim().to_string(),
+                spec,
+                faults,
+            })
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let scenes = if a.scenes.is_empty() {
+        p.scenes.clone()
+    } else {
+        a.scenes
+            .iter()
+            .map(|s| Scene::parse(s).map_err(|e| Failure::usage(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(SceneSetup {
+        sources,
+        scenes,
+        start: a.start_scene.clone().or_else(|| p.start_scene.clone()),
+    })
+}
+
+/// Requests the control socket serves besides the highlights' own: scenes.
+fn scene_requests(
+    control: SceneControl,
+    highlights: Option<Arc<marquee_highlights::LiveHighlights>>,
+) -> marquee_highlights::control::Handler {
+    Arc::new(move |line: &str| {
+        let (cmd, rest) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+        match cmd {
+            "scene" => {
+                let mut words = rest.split_whitespace();
+                let name = words
+                    .next()
+                    .ok_or("say which scene: scene NAME [cut|fade[:MS]|slide[:MS]]")?;
+                let transition: Transition = match words.next() {
+                    Some(t) => t
+                        .parse()
+                        .map_err(|e: marquee_scene::SceneError| e.to_string())?,
+                    None => Transition::Cut,
+                };
+                control
+                    .switch(name, transition)
+                    .map_err(|e| e.to_string())?;
+                Ok(
+                    serde_json::json!({ "scene": name, "transition": transition.to_string() })
+                        .to_string(),
+                )
+            }
+            "scenes" => Ok(serde_json::json!({
+                "on_air": control.on_air(),
+                "scenes": control.scenes(),
+            })
+            .to_string()),
+            _ => match &highlights {
+                Some(h) => h.handle(line),
+                None => Err(format!(
+                    "unknown request {cmd:?} (highlights are off; scene and scenes work)"
+                )),
+            },
+        }
     })
 }
 
@@ -167,7 +266,7 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     let profile = cfg
         .profile(a.profile.as_deref())
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let sc = merge(&a, &profile)?;
+    let (sc, setup) = merge(&a, &profile)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())
@@ -176,18 +275,42 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     let vs = sc.video_settings.clone();
     let dest_names: Vec<String> = sc.destinations.iter().map(|d| d.url.to_string()).collect();
     let record = sc.record.clone();
-    let (video, audio) = (sc.video.to_string(), sc.audio.to_string());
-    let session = Session::start(sc).map_err(|e| Failure::runtime(e.to_string()))?;
-    // Highlights are a convenience: if they cannot start (another live session owns the
-    // control socket, say), stay live without them and say why.
-    let highlights =
-        match marquee_highlights::cli::start_for_live(&session, &a.highlights, record.as_deref()) {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("marquee: highlights are off: {e}");
-                None
-            }
-        };
+    let video = if setup.sources.is_empty() {
+        sc.video.to_string()
+    } else {
+        setup
+            .sources
+            .iter()
+            .map(|s| format!("{}={}", s.id, s.spec))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let audio = sc.audio.to_string();
+    let session = Session::start_with(sc, setup).map_err(|e| Failure::runtime(e.to_string()))?;
+    // Highlights and the control socket are conveniences: if they cannot start (another
+    // live session owns the socket, say), stay live without them and say why.
+    let hl = match marquee_highlights::cli::attach_for_live(
+        &session,
+        &a.highlights,
+        record.as_deref(),
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("marquee: highlights are off: {e}");
+            None
+        }
+    };
+    let socket = marquee_highlights::cli::control_path(&a.highlights);
+    let control = match marquee_highlights::control::ControlServer::start(
+        &socket,
+        scene_requests(session.scene_control(), hl.clone()),
+    ) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("marquee: the control socket is off: {e}");
+            None
+        }
+    };
     eprintln!(
         "going live: video {video} {}x{}@{} {} kbps, audio {audio}",
         vs.width, vs.height, vs.fps, vs.bitrate_kbps
@@ -198,7 +321,17 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     if let Some(r) = &record {
         eprintln!("  recording: {}", r.display());
     }
-    if let Some((_, control)) = &highlights {
+    if session.scenes().len() > 1 {
+        let names: Vec<&str> = session.scenes().iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "  scenes: {} (on air: {}); switch with `marquee scene NAME [fade:MS]`",
+            names.join(", "),
+            session.on_air()
+        );
+    }
+    if let Some(control) = &control
+        && hl.is_some()
+    {
         eprintln!(
             "  highlights: the last {} s are kept; `marquee clip save` / `marquee clip mark` ({})",
             a.highlights.replay_seconds,
@@ -247,7 +380,8 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     eprintln!("stopping: finishing the encode and the recording…");
     let summary = session.stop();
     // Saves in flight finish before the replay buffer and control socket go away.
-    drop(highlights);
+    drop(control);
+    drop(hl);
     print_summary(&summary);
     if let Some(p) = &a.summary_json {
         let json = summary_json(&summary);

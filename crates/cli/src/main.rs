@@ -4,6 +4,7 @@ mod devices;
 mod keys;
 mod live;
 mod room;
+mod scene;
 mod util;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ enum Cmd {
     /// The live room: server, tokens, a terminal view, a load test.
     #[command(subcommand)]
     Room(room::RoomCmd),
+    /// Switch the scene of a running `marquee live` (or list its scenes).
+    Scene(scene::SceneArgs),
 }
 
 /// A failure the user can act on: the message, and the exit code (2 = fix the command).
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Cmd::Key(c) => keys::run_key(c),
         Cmd::Config(c) => keys::run_config(c),
         Cmd::Room(c) => room::run(c),
+        Cmd::Scene(a) => scene::run(a),
         Cmd::Clip(c) => marquee_highlights::cli::run(c).map_err(|e| Failure {
             code: e.exit_code(),
             message: e.to_string(),

@@ -212,12 +212,29 @@ pub struct LiveHighlightArgs {
 }
 
 /// Attaches the replay buffer to a started session and opens the control socket.
-/// Returns None when `--replay-seconds 0`. Keep both alive for the session's lifetime.
 pub fn start_for_live(
     session: &Session,
     args: &LiveHighlightArgs,
     recording: Option<&Path>,
 ) -> Result<Option<(Arc<LiveHighlights>, ControlServer)>> {
+    let Some(hl) = attach_for_live(session, args, recording)? else {
+        return Ok(None);
+    };
+    let h2 = hl.clone();
+    let server = ControlServer::start(
+        &control_path(args),
+        Arc::new(move |line: &str| h2.handle(line)),
+    )?;
+    Ok(Some((hl, server)))
+}
+
+/// Attaches the replay buffer (unless `--replay-seconds 0`) without opening the socket,
+/// for a caller that serves more requests on it than the highlights' own.
+pub fn attach_for_live(
+    session: &Session,
+    args: &LiveHighlightArgs,
+    recording: Option<&Path>,
+) -> Result<Option<Arc<LiveHighlights>>> {
     if args.replay_seconds == 0 {
         return Ok(None);
     }
@@ -226,14 +243,14 @@ pub fn start_for_live(
         max_bytes: args.replay_mib as usize * 1024 * 1024,
     };
     let dir = args.clips_dir.clone().unwrap_or_else(library::default_dir);
-    let hl = LiveHighlights::attach(session, cfg, dir, recording)?;
-    let socket = args
-        .control
+    Ok(Some(LiveHighlights::attach(session, cfg, dir, recording)?))
+}
+
+/// Where the control socket goes for these arguments.
+pub fn control_path(args: &LiveHighlightArgs) -> std::path::PathBuf {
+    args.control
         .clone()
-        .unwrap_or_else(control::default_socket_path);
-    let h2 = hl.clone();
-    let server = ControlServer::start(&socket, Arc::new(move |line: &str| h2.handle(line)))?;
-    Ok(Some((hl, server)))
+        .unwrap_or_else(control::default_socket_path)
 }
 
 fn fmt_hms(s: u64) -> String {

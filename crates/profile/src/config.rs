@@ -20,6 +20,15 @@ pub struct Profile {
     pub audio_bitrate: Option<u32>,
     pub encoder: Option<String>,
     pub preset: Option<String>,
+    /// Video sources as `ID=SPEC` (e.g. `stage=camera:0`), in input order; when set they
+    /// replace `video`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// Scenes over those sources (every source also gets a full-frame scene of its name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenes: Vec<marquee_scene::Scene>,
+    /// The scene on air first.
+    pub start_scene: Option<String>,
 }
 
 /// The whole config file.
@@ -161,6 +170,15 @@ mod tests {
                 video: Some("camera:0".into()),
                 to: vec!["rtmp://h/live/key:main".into()],
                 fps: Some(60),
+                ..Default::default()
+            },
+        );
+        cfg.profiles.insert(
+            "show".into(),
+            Profile {
+                sources: vec!["stage=camera:0".into(), "guest=test:2".into()],
+                scenes: vec![marquee_scene::Scene::parse("duo=side:stage,guest").unwrap()],
+                start_scene: Some("duo".into()),
                 ..Default::default()
             },
         );

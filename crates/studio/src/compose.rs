@@ -5,6 +5,7 @@
 use crate::StudioError;
 use ffmpeg_next as ff;
 use marquee_capture::{PixelFormat, VideoFrame};
+pub use marquee_scene::Rect;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -86,6 +87,53 @@ impl Canvas {
             width,
             height,
             data,
+        }
+    }
+
+    /// The whole canvas as a rectangle.
+    pub fn rect(&self) -> Rect {
+        Rect {
+            x: 0,
+            y: 0,
+            w: self.width,
+            h: self.height,
+        }
+    }
+
+    /// Paints `r` black (limited-range black, neutral chroma). `r` must lie inside.
+    pub fn fill_black(&mut self, r: Rect) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (cw, ch) = (w / 2, h / 2);
+        let (y_plane, chroma) = self.data.split_at_mut(w * h);
+        for y in r.y as usize..(r.y + r.h) as usize {
+            y_plane[y * w + r.x as usize..y * w + (r.x + r.w) as usize].fill(16);
+        }
+        for y in r.y as usize / 2..((r.y + r.h) as usize / 2).min(ch) {
+            let (a, b) = (r.x as usize / 2, ((r.x + r.w) as usize / 2).min(cw));
+            chroma[y * cw + a..y * cw + b].fill(128);
+            chroma[cw * ch + y * cw + a..cw * ch + y * cw + b].fill(128);
+        }
+    }
+
+    /// Copies a tightly packed I420 picture of exactly `r`'s size into `r`.
+    fn copy_i420(&mut self, r: Rect, src: &[u8]) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (rw, rh) = (r.w as usize, r.h as usize);
+        let (x, y) = (r.x as usize, r.y as usize);
+        for row in 0..rh {
+            let d = (y + row) * w + x;
+            self.data[d..d + rw].copy_from_slice(&src[row * rw..(row + 1) * rw]);
+        }
+        let (cw, ch) = (w / 2, h / 2);
+        let (crw, crh) = (rw / 2, rh / 2);
+        for plane in 0..2 {
+            let dbase = w * h + plane * cw * ch;
+            let sbase = rw * rh + plane * crw * crh;
+            for row in 0..crh {
+                let d = dbase + (y / 2 + row) * cw + x / 2;
+                let s = sbase + row * crw;
+                self.data[d..d + crw].copy_from_slice(&src[s..s + crw]);
+            }
         }
     }
 
@@ -203,38 +251,46 @@ impl Letterbox {
         }
     }
 
-    /// Draws `f` into `canvas`. Errors mean the frame was unusable (e.g. a corrupt JPEG).
+    /// Draws `f` into the whole `canvas`. Errors mean the frame was unusable (e.g. a
+    /// corrupt JPEG).
     pub fn draw(&mut self, f: &VideoFrame, canvas: &mut Canvas) -> Result<(), StudioError> {
-        if f.format == PixelFormat::I420 && f.width == canvas.width && f.height == canvas.height {
-            let n = canvas.data.len();
-            if f.data.len() >= n {
-                canvas.data.copy_from_slice(&f.data[..n]);
+        let r = canvas.rect();
+        self.draw_in(f.format, f.width, f.height, &f.data, canvas, r)
+    }
+
+    /// Draws a `sw`×`sh` picture letterboxed into `rect` of `canvas` (`rect` inside it).
+    pub fn draw_in(
+        &mut self,
+        format: PixelFormat,
+        sw: u32,
+        sh: u32,
+        data: &[u8],
+        canvas: &mut Canvas,
+        rect: Rect,
+    ) -> Result<(), StudioError> {
+        if format == PixelFormat::I420 && sw == rect.w && sh == rect.h {
+            let n = (sw * sh * 3 / 2) as usize;
+            if data.len() >= n {
+                canvas.copy_i420(rect, &data[..n]);
                 return Ok(());
             }
             return Err(StudioError::Frame("short I420 frame".into()));
         }
-        if f.format == PixelFormat::Mjpeg {
-            let decoded = self.decode_jpeg(&f.data)?;
-            return self.draw_av(&decoded, canvas);
+        if format == PixelFormat::Mjpeg {
+            let decoded = self.decode_jpeg(data)?;
+            return self.draw_av(&decoded, canvas, rect);
         }
-        let (planes, strides) = src_planes(f.format, f.width as usize, f.height as usize, &f.data)
-            .ok_or_else(|| {
-                StudioError::Frame(format!(
-                    "{} frame shorter than {}x{}",
-                    f.format, f.width, f.height
-                ))
-            })?;
-        self.scale(
-            f.width,
-            f.height,
-            av_format(f.format),
-            planes,
-            strides,
-            canvas,
-        )
+        let (planes, strides) = src_planes(format, sw as usize, sh as usize, data)
+            .ok_or_else(|| StudioError::Frame(format!("{format} frame shorter than {sw}x{sh}")))?;
+        self.scale(sw, sh, av_format(format), planes, strides, canvas, rect)
     }
 
-    fn draw_av(&mut self, f: &ff::frame::Video, canvas: &mut Canvas) -> Result<(), StudioError> {
+    fn draw_av(
+        &mut self,
+        f: &ff::frame::Video,
+        canvas: &mut Canvas,
+        rect: Rect,
+    ) -> Result<(), StudioError> {
         let mut planes = [std::ptr::null(); 4];
         let mut strides = [0i32; 4];
         for i in 0..f.planes().min(4) {
@@ -248,9 +304,11 @@ impl Letterbox {
             planes,
             strides,
             canvas,
+            rect,
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn scale(
         &mut self,
         sw: u32,
@@ -259,8 +317,10 @@ impl Letterbox {
         planes: [*const u8; 4],
         strides: [i32; 4],
         canvas: &mut Canvas,
+        rect: Rect,
     ) -> Result<(), StudioError> {
-        let (x, y, w, h) = fit(sw, sh, canvas.width, canvas.height);
+        let (x, y, w, h) = fit(sw, sh, rect.w, rect.h);
+        let (x, y) = (x + rect.x, y + rect.y);
         let key = (sw, sh, fmt, w, h);
         if self.scaler.as_ref().map(|s| s.key) != Some(key) {
             // SAFETY: plain constructor; null on failure, checked below.
@@ -287,7 +347,7 @@ impl Letterbox {
             }
             self.scaler = Some(Scaler { key, ctx });
             // New geometry: clear the borders once.
-            *canvas = Canvas::black(canvas.width, canvas.height);
+            canvas.fill_black(rect);
         }
         let ctx = self.scaler.as_ref().expect("set above").ctx;
         let dst = canvas.planes_mut();
@@ -349,7 +409,10 @@ pub fn slate(width: u32, height: u32) -> Canvas {
     let mut canvas = Canvas::black(width, height);
     let drawn = open_image_decoder(ff::codec::Id::PNG)
         .and_then(|mut d| decode_one(&mut d, PNG))
-        .and_then(|f| Letterbox::new().draw_av(&f, &mut canvas));
+        .and_then(|f| {
+            let r = canvas.rect();
+            Letterbox::new().draw_av(&f, &mut canvas, r)
+        });
     if let Err(e) = drawn {
         tracing::warn!("slate image unusable ({e}); using black");
     }

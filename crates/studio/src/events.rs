@@ -17,6 +17,8 @@ pub enum EventKind {
     Stopped,
     SourceLost,
     SourceBack,
+    /// A scene went on air.
+    Scene,
     Info,
 }
 
@@ -49,7 +51,7 @@ impl std::fmt::Display for Event {
             EventKind::Stopped => "stopped",
             EventKind::SourceLost => "lost",
             EventKind::SourceBack => "is back",
-            EventKind::Info => "",
+            EventKind::Scene | EventKind::Info => "",
         };
         write!(f, "{}", self.subject)?;
         if !verb.is_empty() {

@@ -14,6 +14,7 @@ pub mod frames;
 pub mod mixer;
 pub mod output;
 pub mod packet;
+pub mod program;
 pub mod session;
 pub mod stats;
 pub mod url;
@@ -21,7 +22,10 @@ pub mod url;
 pub use encode::{AudioSettings, EncoderChoice, VideoSettings};
 pub use events::{Event, EventKind};
 pub use frames::{ComposedFrame, FrameTap};
-pub use session::{DestinationConfig, Session, SessionConfig, Summary};
+pub use marquee_scene::{Scene, Transition};
+pub use session::{
+    DestinationConfig, SceneControl, SceneSetup, Session, SessionConfig, SourceConfig, Summary,
+};
 pub use stats::{OutputState, StatsSnapshot};
 pub use url::DestinationUrl;
 

@@ -2,13 +2,13 @@
 //! Start it, read stats and events while live, stop it to get a summary.
 
 use crate::StudioError;
-use crate::compose::{Canvas, FrameSelector, Letterbox, Pick};
 use crate::encode::{self, AudioSettings, OpenedAudio, OpenedVideo, VideoSettings};
 use crate::events::{Event, EventKind, Events};
 use crate::frames::{ComposedFrame, FrameBus, FrameTap};
 use crate::mixer::{self, Resampler, TimelineBuffer};
 use crate::output::{self, KeyProvider, OutputHandle, PacketSink, RtmpTarget};
 use crate::packet::{Packet, StreamInfo, Track};
+use crate::program::{Note, Program, SwitchRequest};
 use crate::stats::{
     AudioCounters, AudioSnapshot, OutputSnapshot, StatsSnapshot, VideoCounters, VideoDrops,
     VideoSnapshot,
@@ -16,13 +16,15 @@ use crate::stats::{
 use crate::url::DestinationUrl;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use ffmpeg_next as ff;
+use marquee_capture::camera::SourceStatus;
 use marquee_capture::camera::{self, Faults, TestPatternCamera};
 use marquee_capture::nokhwa_cam::NokhwaCamera;
 use marquee_capture::sink::SinkCounters;
 use marquee_capture::{AudioBlock, AudioSpec, SessionClock, SourceHandle, VideoFrame, VideoSpec};
+use marquee_scene::{Scene, Transition};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -45,6 +47,70 @@ pub struct SessionConfig {
     pub record: Option<PathBuf>,
     /// Fault injection for the synthetic camera (tests of camera loss).
     pub test_faults: Faults,
+}
+
+/// One video source, with the id scenes use for it.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub id: String,
+    pub spec: VideoSpec,
+    /// Fault injection for synthetic cameras.
+    pub faults: Faults,
+}
+
+/// Several sources and the scenes over them. Empty `sources` means the one source in
+/// [`SessionConfig::video`], with the id `main`. Every source also gets a full-frame
+/// scene named after it.
+#[derive(Debug, Clone, Default)]
+pub struct SceneSetup {
+    pub sources: Vec<SourceConfig>,
+    pub scenes: Vec<Scene>,
+    /// The scene on air first (default: the first scene).
+    pub start: Option<String>,
+}
+
+/// Switches scenes of a running session; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct SceneControl {
+    scenes: Arc<Vec<Scene>>,
+    on_air: Arc<Mutex<String>>,
+    switches: Sender<SwitchRequest>,
+    clock: SessionClock,
+}
+
+impl SceneControl {
+    /// Puts a scene (or a source's full-frame scene) on air at the next frame. Fails at
+    /// once for a name that is neither, or when requests come faster than frames.
+    pub fn switch(&self, target: &str, transition: Transition) -> Result<(), StudioError> {
+        if !self.scenes.iter().any(|s| s.name == target) {
+            let names: Vec<&str> = self.scenes.iter().map(|s| s.name.as_str()).collect();
+            return Err(StudioError::Settings(
+                marquee_scene::SceneError::NotFound(target.into(), names.join(", ")).to_string(),
+            ));
+        }
+        self.switches
+            .try_send(SwitchRequest {
+                target: target.into(),
+                transition,
+                requested_at: self.clock.now(),
+            })
+            .map_err(|_| {
+                StudioError::Settings("switches are coming faster than frames: slow down".into())
+            })
+    }
+
+    pub fn scenes(&self) -> &[Scene] {
+        &self.scenes
+    }
+
+    pub fn on_air(&self) -> String {
+        self.on_air.lock().expect("on-air lock").clone()
+    }
+
+    /// Session time now (what a switch request is stamped with).
+    pub fn now(&self) -> Duration {
+        self.clock.now()
+    }
 }
 
 /// Hands every encoded packet to every output; outputs can come and go while live.
@@ -84,14 +150,16 @@ pub struct Session {
     stop: Arc<AtomicBool>,
     events: Arc<Events>,
     event_rx: Receiver<Event>,
-    video_source: Option<SourceHandle>,
+    video_sources: Vec<SourceHandle>,
+    source_ids: Vec<String>,
+    control: SceneControl,
     audio_source: Option<SourceHandle>,
     threads: Vec<JoinHandle<()>>,
     destinations: Vec<OutputHandle>,
     recording: Option<OutputHandle>,
     video: Arc<VideoCounters>,
     audio: Arc<AudioCounters>,
-    video_capture: Arc<SinkCounters>,
+    video_capture: Vec<Arc<SinkCounters>>,
     audio_capture: Option<Arc<SinkCounters>>,
     encoder: String,
     settings: VideoSettings,
@@ -113,6 +181,11 @@ impl Session {
     /// Opens encoders, sources and the recording (failing fast with a clear error), then
     /// starts every thread. Destinations connect in the background and report events.
     pub fn start(cfg: SessionConfig) -> Result<Session, StudioError> {
+        Self::start_with(cfg, SceneSetup::default())
+    }
+
+    /// Like [`Session::start`], with several sources and scenes to switch between.
+    pub fn start_with(cfg: SessionConfig, setup: SceneSetup) -> Result<Session, StudioError> {
         crate::init();
         let s = &cfg.video_settings;
         if s.width < 16 || s.height < 16 || s.width % 2 == 1 || s.height % 2 == 1 {
@@ -168,30 +241,49 @@ impl Session {
         }
 
         // Sources.
-        let (vsink, vrx) = marquee_capture::bounded::<VideoFrame>(4);
-        let video_capture = vsink.counters().clone();
-        let (w, h, fps) = (s.width, s.height, s.fps);
-        let video_source = match &cfg.video {
-            VideoSpec::Test => {
-                let faults = cfg.test_faults;
-                camera::spawn_camera(
-                    move || Ok(Box::new(TestPatternCamera::new(w, h, fps, faults)) as _),
-                    clock.clone(),
-                    vsink,
-                )?
-                .0
-            }
-            VideoSpec::Camera(id) => {
-                let id = id.clone();
-                camera::spawn_camera(
-                    move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
-                    clock.clone(),
-                    vsink,
-                )?
-                .0
-            }
-            VideoSpec::File(p) => marquee_capture::file::spawn_file_video(p, clock.clone(), vsink)?,
+        let sources = if setup.sources.is_empty() {
+            vec![SourceConfig {
+                id: "main".into(),
+                spec: cfg.video.clone(),
+                faults: cfg.test_faults,
+            }]
+        } else {
+            setup.sources.clone()
         };
+        let source_ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
+        for (i, id) in source_ids.iter().enumerate() {
+            if id.trim().is_empty() || source_ids[..i].contains(id) {
+                return Err(StudioError::Settings(format!(
+                    "source ids must be unique and not empty ({id:?})"
+                )));
+            }
+        }
+        let (w, h, fps) = (s.width, s.height, s.fps);
+        let program = Program::new(
+            w,
+            h,
+            fps,
+            &source_ids,
+            setup.scenes.clone(),
+            setup.start.as_deref(),
+            Duration::from_secs(1),
+        )?;
+        let scenes = program.scenes().to_vec();
+        let on_air = Arc::new(Mutex::new(program.current().name.clone()));
+        let mut video_sources = Vec::new();
+        let mut vrxs = Vec::new();
+        let mut video_capture = Vec::new();
+        for src in &sources {
+            let (vsink, vrx) = marquee_capture::bounded::<VideoFrame>(4);
+            video_capture.push(vsink.counters().clone());
+            video_sources.push(spawn_video(
+                &src.spec, src.faults, &clock, vsink, w, h, fps,
+            )?);
+            vrxs.push(vrx);
+        }
+        let statuses: Vec<Arc<SourceStatus>> =
+            video_sources.iter().map(|v| v.status.clone()).collect();
+        let (switch_tx, switch_rx) = crossbeam_channel::bounded::<SwitchRequest>(32);
         let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
         let audio_capture = has_audio.then(|| asink.counters().clone());
         let audio_source = match &cfg.audio {
@@ -244,9 +336,17 @@ impl Session {
         clock.start_now();
         {
             let (stop, video, events) = (stop.clone(), video.clone(), events.clone());
-            let (clock, frames) = (clock.clone(), frames.clone());
+            let (clock, frames, on_air) = (clock.clone(), frames.clone(), on_air.clone());
+            let inputs = CompositorInputs {
+                frames: vrxs,
+                statuses,
+                switches: switch_rx,
+                on_air,
+            };
             threads.push(spawn("compositor", move || {
-                compositor(clock, vrx, ctx, w, h, fps, &stop, &video, &events, &frames)
+                compositor(
+                    clock, inputs, program, ctx, fps, &stop, &video, &events, &frames,
+                )
             }));
         }
         {
@@ -270,11 +370,18 @@ impl Session {
             }));
         }
         Ok(Session {
-            clock,
             stop,
             events,
             event_rx,
-            video_source: Some(video_source),
+            video_sources,
+            source_ids,
+            control: SceneControl {
+                scenes: Arc::new(scenes),
+                on_air,
+                switches: switch_tx,
+                clock: clock.clone(),
+            },
+            clock,
             audio_source,
             threads,
             destinations,
@@ -313,6 +420,36 @@ impl Session {
         self.frames.remove(tap);
     }
 
+    /// Puts a scene (or a source's full-frame scene) on air at the next frame, with a
+    /// transition. Fails at once for a name that is neither.
+    pub fn switch(&self, target: &str, transition: Transition) -> Result<(), StudioError> {
+        self.control.switch(target, transition)
+    }
+
+    /// A handle to switch scenes from other threads (hotkeys, the control socket, the app).
+    pub fn scene_control(&self) -> SceneControl {
+        self.control.clone()
+    }
+
+    /// The scenes there are (including one full-frame scene per source).
+    pub fn scenes(&self) -> &[Scene] {
+        &self.control.scenes
+    }
+
+    /// The scene on air now (the target of a transition in progress).
+    pub fn on_air(&self) -> String {
+        self.control.on_air()
+    }
+
+    /// Each video source's id and state.
+    pub fn sources(&self) -> Vec<(String, marquee_capture::SourceState)> {
+        self.source_ids
+            .iter()
+            .zip(&self.video_sources)
+            .map(|(id, h)| (id.clone(), h.status.get()))
+            .collect()
+    }
+
     /// The live event feed (bounded; events are also kept for the summary).
     pub fn events(&self) -> &Receiver<Event> {
         &self.event_rx
@@ -342,9 +479,10 @@ impl Session {
                 slate: ld(&v.slate),
                 encode_ms: ld(&v.encode_us) as f64 / 1000.0,
                 dropped: VideoDrops {
-                    capture_queue_full: ld(&self.video_capture.dropped),
+                    capture_queue_full: self.video_capture.iter().map(|c| ld(&c.dropped)).sum(),
                     render_lag: ld(&v.render_lag),
                     encoder_lag: ld(&v.encoder_lag),
+                    superseded: ld(&v.superseded),
                 },
             },
             audio: AudioSnapshot {
@@ -404,7 +542,7 @@ impl Session {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        if let Some(mut s) = self.video_source.take() {
+        for mut s in self.video_sources.drain(..) {
             s.stop();
         }
         if let Some(mut s) = self.audio_source.take() {
@@ -443,25 +581,73 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
         .expect("spawning a thread only fails when the OS is out of resources")
 }
 
+/// Opens one video source on its own thread.
+fn spawn_video(
+    spec: &VideoSpec,
+    faults: Faults,
+    clock: &SessionClock,
+    sink: marquee_capture::Sink<VideoFrame>,
+    w: u32,
+    h: u32,
+    fps: u32,
+) -> Result<SourceHandle, StudioError> {
+    Ok(match spec {
+        VideoSpec::Test | VideoSpec::TestCard(_) => {
+            let card = match spec {
+                VideoSpec::TestCard(n) => *n,
+                _ => 0,
+            };
+            camera::spawn_camera(
+                move || Ok(Box::new(TestPatternCamera::new(w, h, fps, faults).card(card)) as _),
+                clock.clone(),
+                sink,
+            )?
+            .0
+        }
+        VideoSpec::Camera(id) => {
+            let id = id.clone();
+            camera::spawn_camera(
+                move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
+                clock.clone(),
+                sink,
+            )?
+            .0
+        }
+        VideoSpec::File(p) => marquee_capture::file::spawn_file_video(p, clock.clone(), sink)?,
+    })
+}
+
+/// What the compositor reads besides the clock.
+struct CompositorInputs {
+    frames: Vec<Receiver<VideoFrame>>,
+    statuses: Vec<Arc<SourceStatus>>,
+    switches: Receiver<SwitchRequest>,
+    on_air: Arc<Mutex<String>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn compositor(
     clock: SessionClock,
-    rx: Receiver<VideoFrame>,
+    inputs: CompositorInputs,
+    mut program: Program,
     tx: Sender<CanvasFrame>,
-    w: u32,
-    h: u32,
     fps: u32,
     stop: &AtomicBool,
     counters: &VideoCounters,
     events: &Events,
     frames: &FrameBus,
 ) {
-    let mut selector = FrameSelector::new(Duration::from_secs(1));
-    let mut canvas = Canvas::black(w, h);
-    let mut letterbox = Letterbox::new();
-    let mut current = Arc::new(canvas.data.clone());
-    let mut slate: Option<Arc<Vec<u8>>> = None;
-    let mut on_slate = false;
+    let (w, h) = (program.width(), program.height());
+    let single = inputs.frames.len() == 1;
+    let ids = program.sources();
+    let subject = |id: &str| {
+        if single {
+            "video source".to_string()
+        } else {
+            format!("video source {id}")
+        }
+    };
+    let mut notes = Vec::new();
     let mut n: u64 = 0;
     let tick_of = |n: u64| Duration::from_nanos(n * 1_000_000_000 / fps as u64);
     while clock.sleep_until(tick_of(n), stop) {
@@ -474,64 +660,74 @@ fn compositor(
             continue;
         }
         let tick = tick_of(n);
-        for f in rx.try_iter() {
-            selector.offer(f);
+        for (i, rx) in inputs.frames.iter().enumerate() {
+            for f in rx.try_iter() {
+                program.offer(i, f);
+            }
+            let lost = inputs.statuses[i].get() == marquee_capture::SourceState::Lost;
+            program.device_lost(i, lost);
         }
-        let mut captured = tick;
-        let data = match selector.pick(tick) {
-            Pick::New(f) => {
-                if on_slate {
-                    on_slate = false;
-                    events.emit(None, "video source", EventKind::SourceBack, None, "");
-                }
-                captured = f.captured;
-                if f.format == marquee_capture::PixelFormat::I420
-                    && f.width == w
-                    && f.height == h
-                    && f.data.len() == canvas.data.len()
-                {
-                    // Same geometry: hand the frame's buffer on as is.
-                    current = Arc::new(f.data);
-                } else if letterbox.draw(&f, &mut canvas).is_ok() {
-                    current = Arc::new(canvas.data.clone());
-                } else {
-                    counters.repeated.fetch_add(1, Ordering::Relaxed);
-                }
-                current.clone()
+        for req in inputs.switches.try_iter() {
+            match program.switch(&req, n) {
+                Ok(note) => notes.push(note),
+                Err(e) => events.emit(None, "scene", EventKind::Info, None, e.to_string()),
             }
-            Pick::Repeat => {
-                counters.repeated.fetch_add(1, Ordering::Relaxed);
-                current.clone()
-            }
-            Pick::Slate => {
-                if !on_slate {
-                    on_slate = true;
+        }
+        let r = program.render(n, tick, &mut notes);
+        for note in notes.drain(..) {
+            match note {
+                Note::SourceLost(id) => events.emit(
+                    None,
+                    &subject(&id),
+                    EventKind::SourceLost,
+                    None,
+                    "camera lost: showing the slate",
+                ),
+                Note::SourceBack(id) => {
+                    events.emit(None, &subject(&id), EventKind::SourceBack, None, "")
+                }
+                Note::Switched {
+                    scene,
+                    transition,
+                    requested_at,
+                    tick: at,
+                } => {
+                    *inputs.on_air.lock().expect("on-air lock") = scene.clone();
+                    let late = tick_of(at).as_secs_f64() - requested_at.as_secs_f64();
                     events.emit(
                         None,
-                        "video source",
-                        EventKind::SourceLost,
+                        "scene",
+                        EventKind::Scene,
                         None,
-                        "no frames for 1 s: showing the slate",
+                        format!(
+                            "{scene} ({transition}) on air at frame {at}, {:.1} ms after the request",
+                            late * 1000.0
+                        ),
                     );
                 }
-                counters.slate.fetch_add(1, Ordering::Relaxed);
-                slate
-                    .get_or_insert_with(|| Arc::new(crate::compose::slate(w, h).data))
-                    .clone()
             }
-        };
+        }
+        let _ = &ids;
+        if r.slate {
+            counters.slate.fetch_add(1, Ordering::Relaxed);
+        } else if !r.new {
+            counters.repeated.fetch_add(1, Ordering::Relaxed);
+        }
+        counters
+            .superseded
+            .store(program.superseded_frames(), Ordering::Relaxed);
         counters.frames.fetch_add(1, Ordering::Relaxed);
         frames.publish(&ComposedFrame {
-            data: data.clone(),
+            data: r.data.clone(),
             width: w,
             height: h,
             index: n as i64,
             at: tick,
         });
         match tx.try_send(CanvasFrame {
-            data,
+            data: r.data,
             index: n as i64,
-            captured,
+            captured: r.captured,
         }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {

@@ -64,6 +64,9 @@ pub struct VideoCounters {
     pub bytes: AtomicU64,
     /// Time from tick to encoded packet, last value in µs.
     pub encode_us: AtomicU64,
+    /// Source frames never shown because a newer one was due (a camera faster than the
+    /// output), over all sources.
+    pub superseded: AtomicU64,
 }
 
 /// Counters of the audio path.
@@ -212,6 +215,9 @@ pub struct VideoDrops {
     pub capture_queue_full: u64,
     pub render_lag: u64,
     pub encoder_lag: u64,
+    /// Camera frames replaced by a newer one before their tick (not an error: a camera
+    /// faster than the output fps).
+    pub superseded: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,4 +3,4 @@
 /**
  * What happened, emitted as the `session_event` event.
  */
-export type SessionEventKind = "connecting" | "connected" | "disconnected" | "reconnecting" | "failed" | "stopped" | "source_lost" | "source_back" | "info";
+export type SessionEventKind = "connecting" | "connected" | "disconnected" | "reconnecting" | "failed" | "stopped" | "source_lost" | "source_back" | "scene" | "info";

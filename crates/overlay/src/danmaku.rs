@@ -561,7 +561,11 @@ impl DanmakuLayer {
         match w.mode {
             CommentMode::Scroll => {
                 let speed = self.speed_for(w.sprite.width());
-                let lane = (0..lanes).find(|&l| self.scroll_fits(l, speed));
+                // Prefer lanes without a top/bottom comment sitting in them; use them if needed.
+                let has_fixed = |l: usize| self.fixed.iter().any(|f| f.lane == l);
+                let lane = (0..lanes)
+                    .find(|&l| !has_fixed(l) && self.scroll_fits(l, speed))
+                    .or_else(|| (0..lanes).find(|&l| self.scroll_fits(l, speed)));
                 match lane {
                     Some(lane) => {
                         if self.lane_tail.len() < lanes {

@@ -325,7 +325,8 @@ impl DanmakuLayer {
         ((bottom - top) / self.lane_height()) as usize
     }
 
-    fn lane_y(&self, lane: usize) -> i32 {
+    /// Top y of `lane` on the canvas.
+    pub fn lane_y(&self, lane: usize) -> i32 {
         let (top, _) = self.area();
         (u64::from(top) + lane as u64 * u64::from(self.lane_height())).min(i32::MAX as u64) as i32
     }
@@ -457,20 +458,20 @@ impl DanmakuLayer {
         self.advance(secs(now));
         let t = self.now;
         let cw = f64::from(self.width);
-        let lane_y: Vec<i32> = (0..self.lane_count()).map(|l| self.lane_y(l)).collect();
         let (width, height) = (self.width, self.height);
-        let scroll = self.moving.iter().filter_map(move |m| {
-            let x = (cw - m.speed * (t - m.start)).floor();
-            Some(Placed {
-                sprite: &m.sprite,
-                x: x.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32,
-                y: *lane_y.get(m.lane)?,
-                kind: PlacedKind::Scroll,
-                lane: Some(m.lane),
-            })
-        });
         let lane_h = self.lane_height();
         let (top, _) = self.area();
+        let scroll = self.moving.iter().map(move |m| {
+            let x = (cw - m.speed * (t - m.start)).floor();
+            Placed {
+                sprite: &m.sprite,
+                x: x.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32,
+                y: (i64::from(top) + m.lane as i64 * i64::from(lane_h)).min(i64::from(i32::MAX))
+                    as i32,
+                kind: PlacedKind::Scroll,
+                lane: Some(m.lane),
+            }
+        });
         let fixed = self.fixed.iter().map(move |f| Placed {
             sprite: &f.sprite,
             x: ((i64::from(width) - i64::from(f.sprite.width())) / 2) as i32,

@@ -28,6 +28,10 @@ use crate::image::{Anchor, position};
 use crate::text::{Rasterize, TextStyle, sanitize};
 use crate::{Rgba, Sprite};
 
+/// Hard caps over the configured `max_queue` / `max_on_screen`, whatever a profile says.
+const MAX_QUEUE: usize = 10_000;
+const MAX_ON_SCREEN: usize = 2_000;
+
 /// How a comment moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -276,17 +280,16 @@ impl DanmakuLayer {
         &self.cfg
     }
 
-    /// Changes the canvas size. Comments on lanes that no longer exist are removed.
+    /// Changes the canvas size. Comments on screen are cleared (their speeds and lanes were for
+    /// the old size; they are seconds-long anyway); waiting ones and banners stay.
     pub fn set_canvas(&mut self, width: u32, height: u32) {
         if (width, height) == (self.width, self.height) {
             return;
         }
         self.width = width;
         self.height = height;
-        let n = self.lane_count();
-        self.moving.retain(|m| m.lane < n);
-        self.fixed.retain(|f| f.lane < n);
-        // Speeds were computed for the old width; start lanes afresh.
+        self.moving.clear();
+        self.fixed.clear();
         self.lane_tail.clear();
     }
 
@@ -540,7 +543,7 @@ impl DanmakuLayer {
     }
 
     fn enqueue(&mut self, w: Waiting) {
-        if self.waiting.len() >= self.cfg.max_queue {
+        if self.waiting.len() >= self.cfg.max_queue.min(MAX_QUEUE) {
             if self.waiting.pop_front().is_some() {
                 self.stats.dropped_queue_full += 1;
             }
@@ -554,7 +557,7 @@ impl DanmakuLayer {
 
     /// Puts a comment on screen now if a lane/row is free for it; gives it back if not.
     fn place(&mut self, w: Waiting) -> Result<(), Waiting> {
-        if self.moving.len() + self.fixed.len() >= self.cfg.max_on_screen {
+        if self.moving.len() + self.fixed.len() >= self.cfg.max_on_screen.min(MAX_ON_SCREEN) {
             return Err(w);
         }
         let lanes = self.lane_count();
@@ -930,6 +933,34 @@ mod tests {
         assert_eq!(tiny.stats().dropped(), 1);
         tiny.set_canvas(0, 0);
         let _ = snapshot(&mut tiny, ms(20_000));
+    }
+
+    #[test]
+    fn resizing_the_canvas_clears_the_screen_and_lanes_follow_the_new_size() {
+        let (mut l, mut f) = layer(DanmakuConfig::default());
+        l.push(&Comment::scroll("before"), ms(0), &mut f);
+        l.push(&Comment::top("fixed"), ms(0), &mut f);
+        let lanes_720 = l.lane_count();
+        l.set_canvas(1920, 1080);
+        assert!(l.lane_count() > lanes_720);
+        assert_eq!(snapshot(&mut l, ms(100)).len(), 0);
+        l.push(&Comment::scroll("after"), ms(200), &mut f);
+        let p = snapshot(&mut l, ms(200));
+        assert_eq!((p.len(), p[0].2), (1, 1920), "enters at the new right edge");
+    }
+
+    #[test]
+    fn host_comments_are_marked() {
+        let mut r = crate::TextRenderer::new();
+        let mut l = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
+        l.push(&Comment::top("主播说"), ms(0), &mut r);
+        l.push(&Comment::top("主播说").host(), ms(0), &mut r);
+        let p: Vec<_> = l.layout(ms(0)).map(|p| p.sprite.rgba().to_vec()).collect();
+        let gold = |px: &[u8]| {
+            px.chunks_exact(4)
+                .any(|p| p[3] > 200 && p[0] > 200 && p[2] < 60)
+        };
+        assert!(!gold(&p[0]) && gold(&p[1]));
     }
 
     #[test]

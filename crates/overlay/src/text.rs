@@ -155,6 +155,21 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// Drops what the embedded emoji subset cannot draw but the base character can stand for:
+/// skin-tone modifiers (👍🏻 becomes 👍 instead of a missing-glyph box).
+fn fit_to_fonts(text: String) -> String {
+    if text
+        .chars()
+        .any(|c| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c))
+    {
+        text.chars()
+            .filter(|c| !('\u{1F3FB}'..='\u{1F3FF}').contains(c))
+            .collect()
+    } else {
+        text
+    }
+}
+
 /// Counters for the two caches, for the stats panel and the benchmark.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CacheStats {
@@ -279,14 +294,18 @@ impl TextRenderer {
     /// The characters of `text` (after [`sanitize`]) that no embedded font has: they would render
     /// as the empty .notdef box. Whitespace is never reported.
     pub fn missing_glyphs(&mut self, text: &str) -> Vec<char> {
-        let text = sanitize(text, self.max_chars);
+        let text = fit_to_fonts(sanitize(text, self.max_chars));
         let buffer = self.shape(&text, 32.0);
         let mut missing = Vec::new();
         for run in buffer.layout_runs() {
             for g in run.glyphs {
                 if g.glyph_id == 0 {
                     let s = run.text.get(g.start..g.end).unwrap_or("");
-                    missing.extend(s.chars().filter(|c| !c.is_whitespace()));
+                    for c in s.chars().filter(|c| !c.is_whitespace()) {
+                        if !missing.contains(&c) {
+                            missing.push(c);
+                        }
+                    }
                 }
             }
         }
@@ -295,7 +314,7 @@ impl TextRenderer {
 
     /// The sprite for `text` in `style`, from the cache or freshly rendered.
     pub fn render(&mut self, text: &str, style: &TextStyle) -> Arc<Sprite> {
-        let text = sanitize(text, self.max_chars);
+        let text = fit_to_fonts(sanitize(text, self.max_chars));
         let key = (text, style.key());
         if let Some(s) = self.lines.get(&key) {
             self.hits += 1;
@@ -534,6 +553,10 @@ mod tests {
         );
         // A character outside the subset is reported, not silently drawn as a box.
         assert_eq!(r.missing_glyphs("\u{E000}"), vec!['\u{E000}']);
+        // Hearts with VS16, flags as letters, ZWJ families, new emoji: all drawable.
+        assert_eq!(r.missing_glyphs("❤️ 🇨🇳 👨‍👩‍👧 🥰🫠 ①★¥€"), Vec::<char>::new());
+        // Skin tones fall back to the base emoji rather than a box.
+        assert_eq!(r.missing_glyphs("👍🏻👋🏿"), Vec::<char>::new());
     }
 
     #[test]

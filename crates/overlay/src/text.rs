@@ -509,25 +509,37 @@ fn over_solid(dst: &mut [u8], c: Rgba, cov: u8) {
 /// Grey-level dilation by a disc of radius `r` (the outline): each pixel takes the largest
 /// coverage within distance r. Runs once per rendered line, never per frame.
 fn dilate(src: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
-    let ri = r as isize;
-    let offsets: Vec<(isize, isize)> = (-ri..=ri)
-        .flat_map(|dy| (-ri..=ri).map(move |dx| (dx, dy)))
-        .filter(|(dx, dy)| dx * dx + dy * dy <= ri * ri + ri)
-        .collect();
-    let mut out = vec![0u8; w * h];
+    // A disc is a stack of horizontal segments: first the horizontal max over ±k for every
+    // k ≤ r (each pass widens the last by one), then, per output row, the max of the rows above
+    // and below at their segment's half-width. Buffers are padded by r, so no bounds checks and
+    // rows never bleed into each other; every step is a slice max that vectorises.
+    let pw = w + 2 * r;
+    let ph = h + 2 * r;
+    let mut widened: Vec<Vec<u8>> = Vec::with_capacity(r + 1);
+    let mut base = vec![0u8; pw * ph];
     for y in 0..h {
-        for x in 0..w {
-            let mut m = 0u8;
-            for &(dx, dy) in &offsets {
-                let (sx, sy) = (x as isize + dx, y as isize + dy);
-                if sx >= 0 && sy >= 0 && (sx as usize) < w && (sy as usize) < h {
-                    m = m.max(src[sy as usize * w + sx as usize]);
-                    if m == 255 {
-                        break;
-                    }
-                }
+        base[(y + r) * pw + r..(y + r) * pw + r + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+    }
+    widened.push(base);
+    for k in 1..=r {
+        let prev = &widened[k - 1];
+        let mut next = prev.clone();
+        for i in 1..prev.len() - 1 {
+            next[i] = prev[i - 1].max(prev[i]).max(prev[i + 1]);
+        }
+        widened.push(next);
+    }
+    let ri = r as isize;
+    let mut out = vec![0u8; w * h];
+    for dy in -ri..=ri {
+        let half = ((ri * ri + ri - dy * dy) as f64).sqrt().floor() as usize;
+        let layer = &widened[half.min(r)];
+        for y in 0..h {
+            let row = ((y as isize + ri + dy) as usize) * pw + r;
+            let dst = &mut out[y * w..(y + 1) * w];
+            for (d, &s) in dst.iter_mut().zip(&layer[row..row + w]) {
+                *d = (*d).max(s);
             }
-            out[y * w + x] = m;
         }
     }
     out
@@ -609,6 +621,31 @@ mod tests {
             let mn = p[0].min(p[1]).min(p[2]);
             mx - mn < 8
         }));
+    }
+
+    #[test]
+    fn outline_is_a_disc_around_the_ink() {
+        // One inked pixel in a 9x9 field, radius 2: the disc x²+y² ≤ r²+r.
+        let mut src = vec![0u8; 81];
+        src[4 * 9 + 4] = 200;
+        let out = dilate(&src, 9, 9, 2);
+        for y in 0..9i32 {
+            for x in 0..9i32 {
+                let (dx, dy) = (x - 4, y - 4);
+                let want = if dx * dx + dy * dy <= 6 { 200 } else { 0 };
+                assert_eq!(out[(y * 9 + x) as usize], want, "({x},{y})");
+            }
+        }
+        // Ink at the very edge is dilated without wrapping to the other side.
+        let mut edge = vec![0u8; 25];
+        edge[4] = 255; // (4, 0): top-right corner
+        let out = dilate(&edge, 5, 5, 2);
+        assert_eq!(out[0], 0);
+        assert_eq!(out[2], 255);
+        assert_eq!(
+            out[5], 0,
+            "(0, 1) is far from (4, 0) even though it follows it in memory"
+        );
     }
 
     #[test]

@@ -370,12 +370,11 @@ fn main() {
 
         // ffmpeg's floor: a filter that draws one pixel still needs a writable frame (a copy of
         // the shared `color` frame) and a filter call; this row shows that part of its cost.
-        if have_ffmpeg {
-            if let Some(floor) =
+        if have_ffmpeg
+            && let Some(floor) =
                 ffmpeg_us_per_frame(w, h, frames, "drawbox=x=0:y=0:w=1:h=1:c=white", &[])
-            {
-                println!("| {w}×{h} | (ffmpeg floor: a 1×1 `drawbox`) | — | {floor:.0} | — |");
-            }
+        {
+            println!("| {w}×{h} | (ffmpeg floor: a 1×1 `drawbox`) | — | {floor:.0} | — |");
         }
 
         // One text line.

@@ -357,15 +357,25 @@ impl DanmakuLayer {
         (f64::from(self.width) + f64::from(sprite_width)) / self.scroll_secs()
     }
 
-    /// Adds a comment that arrived at `now` (session clock). It is rasterised once here.
+    /// Adds a comment that arrived at `now` (session clock). It is rasterised here, once
+    /// (≈ 0.5 ms for a new string, µs when cached); to keep that off the compositor's tick, a
+    /// chat thread can rasterise with its own [`crate::TextRenderer`] and
+    /// [`DanmakuLayer::comment_style`] and hand the sprite to [`DanmakuLayer::push_sprite`].
     pub fn push(&mut self, comment: &Comment, now: Duration, raster: &mut dyn Rasterize) {
-        self.advance(secs(now));
-        self.stats.pushed += 1;
         let text = sanitize(&comment.text, self.cfg.max_chars.clamp(1, 1000));
         if text.trim().is_empty() {
+            self.advance(secs(now));
+            self.stats.pushed += 1;
             self.stats.dropped_empty += 1;
             return;
         }
+        let sprite = raster.rasterize(&text, &self.comment_style(comment));
+        self.push_sprite(comment.mode, sprite, now);
+    }
+
+    /// The text style this layer draws `comment` in (size from the config, the comment's
+    /// colour, a gold outline for the host). Same style + same text = same cached sprite.
+    pub fn comment_style(&self, comment: &Comment) -> TextStyle {
         let mut style = TextStyle {
             colour: Rgba {
                 a: 255,
@@ -374,16 +384,23 @@ impl DanmakuLayer {
             ..TextStyle::sized(self.cfg.font_size)
         };
         if comment.from_host {
-            // A thin gold outline marks the host; the lane height stays the same.
+            // A gold outline marks the host; the lane height stays the same.
             style.outline = Rgba::new(255, 170, 0, 255);
         }
-        let sprite = raster.rasterize(&text, &style);
+        style
+    }
+
+    /// Adds an already rasterised comment (see [`DanmakuLayer::push`]). A sprite taller than
+    /// [`DanmakuLayer::lane_height`] overlaps the lane below; an empty one is dropped (counted).
+    pub fn push_sprite(&mut self, mode: CommentMode, sprite: Arc<Sprite>, now: Duration) {
+        self.advance(secs(now));
+        self.stats.pushed += 1;
         if sprite.width() == 0 {
             self.stats.dropped_empty += 1;
             return;
         }
         let w = Waiting {
-            mode: comment.mode,
+            mode,
             sprite,
             deadline: self.now + f64::from(self.cfg.max_wait_ms) / 1000.0,
         };
@@ -961,6 +978,31 @@ mod tests {
                 .any(|p| p[3] > 200 && p[0] > 200 && p[2] < 60)
         };
         assert!(!gold(&p[0]) && gold(&p[1]));
+    }
+
+    #[test]
+    fn comments_rasterised_on_another_thread_look_the_same() {
+        let layer = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
+        let comment = Comment::scroll("弹幕 from the chat thread").host();
+        let style = layer.comment_style(&comment);
+        let text = comment.text.clone();
+        let sprite = std::thread::spawn(move || crate::TextRenderer::new().render(&text, &style))
+            .join()
+            .unwrap();
+        let mut here = crate::TextRenderer::new();
+        let mut a = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
+        a.push(&comment, ms(0), &mut here);
+        let mut b = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
+        b.push_sprite(comment.mode, sprite, ms(0));
+        let pa: Vec<_> = a
+            .layout(ms(100))
+            .map(|p| (p.x, p.y, p.sprite.rgba().to_vec()))
+            .collect();
+        let pb: Vec<_> = b
+            .layout(ms(100))
+            .map(|p| (p.x, p.y, p.sprite.rgba().to_vec()))
+            .collect();
+        assert_eq!(pa, pb);
     }
 
     #[test]

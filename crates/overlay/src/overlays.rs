@@ -300,6 +300,29 @@ impl Overlays {
         Ok(())
     }
 
+    /// Sends a comment rasterised elsewhere (see [`DanmakuLayer::push_sprite`]) to layer `id`.
+    pub fn push_comment_sprite(
+        &mut self,
+        id: &str,
+        mode: crate::CommentMode,
+        sprite: Arc<Sprite>,
+        now: Duration,
+    ) -> Result<(), OverlayError> {
+        let (layer, _) = self.danmaku_mut(id)?;
+        layer.push_sprite(mode, sprite, now);
+        Ok(())
+    }
+
+    /// The style danmaku layer `id` draws `comment` in, for rasterising on another thread.
+    pub fn comment_style(
+        &mut self,
+        id: &str,
+        comment: &Comment,
+    ) -> Result<TextStyle, OverlayError> {
+        let (layer, _) = self.danmaku_mut(id)?;
+        Ok(layer.comment_style(comment))
+    }
+
     /// Sends a gift to danmaku layer `id`'s banner.
     pub fn gift(&mut self, id: &str, g: &Gift, now: Duration) -> Result<(), OverlayError> {
         let (layer, text) = self.danmaku_mut(id)?;

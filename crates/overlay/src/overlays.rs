@@ -314,13 +314,21 @@ impl Overlays {
     }
 
     /// The style danmaku layer `id` draws `comment` in, for rasterising on another thread.
-    pub fn comment_style(
-        &mut self,
-        id: &str,
-        comment: &Comment,
-    ) -> Result<TextStyle, OverlayError> {
-        let (layer, _) = self.danmaku_mut(id)?;
-        Ok(layer.comment_style(comment))
+    pub fn comment_style(&self, id: &str, comment: &Comment) -> Result<TextStyle, OverlayError> {
+        Ok(self.danmaku(id)?.comment_style(comment))
+    }
+
+    /// Danmaku layer `id`, to read its stats and configuration.
+    pub fn danmaku(&self, id: &str) -> Result<&DanmakuLayer, OverlayError> {
+        let e = &self.entries[self.index(id)?];
+        match &e.state {
+            State::Danmaku(l) => Ok(l),
+            State::Sprite(_) => Err(OverlayError::WrongKind {
+                id: id.into(),
+                actual: e.item.spec.kind(),
+                wanted: "danmaku",
+            }),
+        }
     }
 
     /// Sends a gift to danmaku layer `id`'s banner.
@@ -332,15 +340,7 @@ impl Overlays {
 
     /// Counters of danmaku layer `id` (shown, dropped, queued…).
     pub fn danmaku_stats(&self, id: &str) -> Result<DanmakuStats, OverlayError> {
-        let e = &self.entries[self.index(id)?];
-        match &e.state {
-            State::Danmaku(l) => Ok(l.stats()),
-            State::Sprite(_) => Err(OverlayError::WrongKind {
-                id: id.into(),
-                actual: e.item.spec.kind(),
-                wanted: "danmaku",
-            }),
-        }
+        Ok(self.danmaku(id)?.stats())
     }
 
     pub fn text_cache_stats(&self) -> CacheStats {

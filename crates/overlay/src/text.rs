@@ -567,6 +567,11 @@ mod tests {
         assert_eq!(r.missing_glyphs("\u{E000}"), vec!['\u{E000}']);
         // Hearts with VS16, flags as letters, ZWJ families, new emoji: all drawable.
         assert_eq!(r.missing_glyphs("❤️ 🇨🇳 👨‍👩‍👧 🥰🫠 ①★¥€"), Vec::<char>::new());
+        // Gift banners: names, gift names and the multiplication sign.
+        assert_eq!(
+            r.missing_glyphs("小明 sent 火箭 ×99 送出 礼物"),
+            Vec::<char>::new()
+        );
         // Skin tones fall back to the base emoji rather than a box.
         assert_eq!(r.missing_glyphs("👍🏻👋🏿"), Vec::<char>::new());
     }

@@ -27,7 +27,8 @@ pub use keychain::Keychain;
 pub use marquee_capture::pattern::FrameCode;
 pub use media::{
     AudioInfo, Packet, Probe, VideoInfo, av_offsets, check_continuity, decode_audio_mono,
-    dominant_frequency, dominant_frequency_of, frame_codes, probe, rms, silent_spans, try_probe,
+    dominant_frequency, dominant_frequency_of, frame_codes, gray_frames, probe, rms, silent_spans,
+    try_probe,
 };
 pub use nginx::Nginx;
 pub use pulse::{Pulse, Tone};

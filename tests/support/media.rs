@@ -265,7 +265,28 @@ pub fn try_probe(path_or_url: impl AsRef<Path>) -> Result<Probe, String> {
 /// Decodes every video frame of `path` to gray (`-pix_fmt gray`, no frame-rate conversion) and
 /// reads the test pattern's code from each. `width`×`height` must be the stream's size.
 pub fn frame_codes(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<Option<FrameCode>> {
-    let path = path.as_ref();
+    let mut codes = Vec::new();
+    each_gray_frame(path.as_ref(), width, height, |luma| {
+        codes.push(marquee_capture::pattern::read_code(
+            luma,
+            width as usize,
+            width,
+            height,
+        ))
+    });
+    codes
+}
+
+/// Decodes every video frame of `path` to its luma plane (tightly packed `width`×`height`).
+pub fn gray_frames(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    each_gray_frame(path.as_ref(), width, height, |luma| {
+        frames.push(luma.to_vec())
+    });
+    frames
+}
+
+fn each_gray_frame(path: &Path, width: u32, height: u32, mut each: impl FnMut(&[u8])) {
     let mut c = Command::new(crate::program("ffmpeg"));
     c.args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
@@ -292,17 +313,15 @@ pub fn frame_codes(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<Optio
     });
     let mut out = child.stdout.take().expect("stdout");
     let frame_len = width as usize * height as usize;
-    assert!(frame_len > 0, "frame_codes: empty frame size");
+    assert!(frame_len > 0, "decoding frames: empty frame size");
     let mut buf = vec![0u8; frame_len];
-    let mut codes = Vec::new();
+    let mut n = 0;
     loop {
         match read_full(&mut out, &mut buf) {
-            Ok(true) => codes.push(marquee_capture::pattern::read_code(
-                &buf,
-                width as usize,
-                width,
-                height,
-            )),
+            Ok(true) => {
+                each(&buf);
+                n += 1;
+            }
             Ok(false) => break,
             Err(e) => panic!("reading decoded frames of {}: {e}", path.display()),
         }
@@ -311,14 +330,13 @@ pub fn frame_codes(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<Optio
     let stderr = err_thread.join().unwrap_or_default();
     // A recording cut by kill -9 ends mid-packet: ffmpeg may complain but still exits 0 or
     // prints errors; decoded frames are what count.
-    if !status.success() && codes.is_empty() {
+    if !status.success() && n == 0 {
         panic!(
             "ffmpeg could not decode {} ({status}): {}",
             path.display(),
             stderr.trim()
         );
     }
-    codes
 }
 
 /// Reads exactly `buf.len()` bytes; Ok(false) on clean EOF before the first byte (a partial

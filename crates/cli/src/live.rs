@@ -8,9 +8,9 @@ use marquee_profile::paths::{timestamp, videos_dir};
 use marquee_profile::{Config, Keychain, Profile};
 use marquee_studio::output::KeyProvider;
 use marquee_studio::{
-    AudioSettings, DestinationConfig, DestinationUrl, EncoderChoice, EventKind, OutputState, Scene,
-    SceneControl, SceneSetup, Session, SessionConfig, SourceConfig, StatsSnapshot, Summary,
-    Transition, VideoSettings,
+    AudioSettings, DestinationConfig, DestinationUrl, EncoderChoice, EventKind, OutputState,
+    OverlayCmd, OverlayControl, Scene, SceneControl, SceneSetup, Session, SessionConfig,
+    SourceConfig, StatsSnapshot, Summary, Transition, VideoSettings,
 };
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -35,6 +35,18 @@ pub struct LiveArgs {
     /// The scene on air first (default: the first one).
     #[arg(long)]
     start_scene: Option<String>,
+    /// An overlay burnt into the picture: ID=text:TEXT[@PLACE], ID=image:PATH[@PLACE][*SCALE],
+    /// ID=danmaku (PLACE: tl tc tr cl c cr bl bc br); repeatable. Toggle with
+    /// `marquee overlay ID on|off`.
+    #[arg(long = "overlay")]
+    overlays: Vec<String>,
+    /// Burn this room's danmaku and gifts into the stream (adds a danmaku overlay), e.g.
+    /// http://127.0.0.1:8787/room/show.
+    #[arg(long)]
+    danmaku_from: Option<String>,
+    /// The token to join that room with (default: a viewer nickname).
+    #[arg(long)]
+    danmaku_token: Option<String>,
     /// Audio source: tone[:HZ], mic:ID|default, file:PATH, none.
     #[arg(long)]
     audio: Option<String>,
@@ -211,16 +223,33 @@ fn scene_setup(a: &LiveArgs, p: &Profile, faults: Faults) -> Result<SceneSetup, 
             .map(|s| Scene::parse(s).map_err(|e| Failure::usage(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?
     };
+    let mut overlays = if a.overlays.is_empty() {
+        p.overlays.clone()
+    } else {
+        a.overlays
+            .iter()
+            .map(|o| crate::overlay::parse(o))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if a.danmaku_from.is_some()
+        && !overlays
+            .iter()
+            .any(|o| matches!(o.spec, marquee_studio::OverlaySpec::Danmaku { .. }))
+    {
+        overlays.push(crate::overlay::parse("danmaku=danmaku")?);
+    }
     Ok(SceneSetup {
         sources,
         scenes,
         start: a.start_scene.clone().or_else(|| p.start_scene.clone()),
+        overlays,
     })
 }
 
 /// Requests the control socket serves besides the highlights' own: scenes.
 fn scene_requests(
     control: SceneControl,
+    overlays: OverlayControl,
     highlights: Option<Arc<marquee_highlights::LiveHighlights>>,
 ) -> marquee_highlights::control::Handler {
     Arc::new(move |line: &str| {
@@ -244,6 +273,29 @@ fn scene_requests(
                     serde_json::json!({ "scene": name, "transition": transition.to_string() })
                         .to_string(),
                 )
+            }
+            "overlay" => {
+                let mut words = rest.split_whitespace();
+                let (Some(id), Some(state)) = (words.next(), words.next()) else {
+                    return Err("say which overlay and on or off: overlay ID on|off".into());
+                };
+                let on = match state {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err("overlay ID on|off".into()),
+                };
+                overlays
+                    .send(OverlayCmd::Enable(id.into(), on))
+                    .map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({ "overlay": id, "on": on }).to_string())
+            }
+            "comment" if !rest.trim().is_empty() => {
+                overlays
+                    .send(OverlayCmd::Comment(marquee_studio::Comment::scroll(
+                        rest.trim(),
+                    )))
+                    .map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({ "comment": rest.trim() }).to_string())
             }
             "scenes" => Ok(serde_json::json!({
                 "on_air": control.on_air(),
@@ -303,7 +355,11 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     let socket = marquee_highlights::cli::control_path(&a.highlights);
     let control = match marquee_highlights::control::ControlServer::start(
         &socket,
-        scene_requests(session.scene_control(), hl.clone()),
+        scene_requests(
+            session.scene_control(),
+            session.overlay_control(),
+            hl.clone(),
+        ),
     ) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -321,6 +377,14 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     if let Some(r) = &record {
         eprintln!("  recording: {}", r.display());
     }
+    let follower = a.danmaku_from.clone().map(|url| {
+        crate::overlay::follow_room(
+            url,
+            a.danmaku_token.clone(),
+            session.overlay_control(),
+            stop.clone(),
+        )
+    });
     if session.scenes().len() > 1 {
         let names: Vec<&str> = session.scenes().iter().map(|s| s.name.as_str()).collect();
         eprintln!(
@@ -378,6 +442,10 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         eprintln!();
     }
     eprintln!("stopping: finishing the encode and the recording…");
+    stop.store(true, Ordering::Relaxed);
+    if let Some(f) = follower {
+        let _ = f.join();
+    }
     let summary = session.stop();
     // Saves in flight finish before the replay buffer and control socket go away.
     drop(control);

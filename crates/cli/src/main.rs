@@ -3,6 +3,7 @@
 mod devices;
 mod keys;
 mod live;
+mod overlay;
 mod room;
 mod scene;
 mod util;
@@ -41,9 +42,12 @@ enum Cmd {
     Room(room::RoomCmd),
     /// Switch the scene of a running `marquee live` (or list its scenes).
     Scene(scene::SceneArgs),
+    /// Turn an overlay of a running `marquee live` on or off.
+    Overlay(scene::OverlayArgs),
 }
 
 /// A failure the user can act on: the message, and the exit code (2 = fix the command).
+#[derive(Debug)]
 pub struct Failure {
     pub code: u8,
     pub message: String,
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Cmd::Config(c) => keys::run_config(c),
         Cmd::Room(c) => room::run(c),
         Cmd::Scene(a) => scene::run(a),
+        Cmd::Overlay(a) => scene::run_overlay(a),
         Cmd::Clip(c) => marquee_highlights::cli::run(c).map_err(|e| Failure {
             code: e.exit_code(),
             message: e.to_string(),

@@ -46,3 +46,28 @@ pub fn run(a: SceneArgs) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct OverlayArgs {
+    /// The overlay's id (as given to `marquee live --overlay ID=...`).
+    id: String,
+    /// on or off.
+    #[arg(value_parser = ["on", "off"])]
+    state: String,
+    /// The live session's control socket [default: $XDG_RUNTIME_DIR/marquee/live.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+/// `marquee overlay ID on|off`.
+pub fn run_overlay(a: OverlayArgs) -> Result<(), Failure> {
+    let socket = a.socket.unwrap_or_else(control::default_socket_path);
+    control::request(
+        &socket,
+        &format!("overlay {} {}", a.id, a.state),
+        Duration::from_secs(5),
+    )
+    .map_err(|e| Failure::runtime(e.to_string()))?;
+    println!("overlay {} {}", a.id, a.state);
+    Ok(())
+}

@@ -29,6 +29,9 @@ pub struct Profile {
     pub scenes: Vec<marquee_scene::Scene>,
     /// The scene on air first.
     pub start_scene: Option<String>,
+    /// Overlays burnt into the picture (text, image, danmaku), each switchable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overlays: Vec<marquee_overlay::OverlayItem>,
 }
 
 /// The whole config file.

@@ -13,6 +13,7 @@ pub mod events;
 pub mod frames;
 pub mod mixer;
 pub mod output;
+pub mod overlays;
 pub mod packet;
 pub mod program;
 pub mod session;
@@ -22,7 +23,9 @@ pub mod url;
 pub use encode::{AudioSettings, EncoderChoice, VideoSettings};
 pub use events::{Event, EventKind};
 pub use frames::{ComposedFrame, FrameTap};
+pub use marquee_overlay::{Comment, Gift, OverlayItem, OverlaySpec};
 pub use marquee_scene::{Scene, Transition};
+pub use overlays::{OverlayCmd, OverlayControl};
 pub use session::{
     DestinationConfig, SceneControl, SceneSetup, Session, SessionConfig, SourceConfig, Summary,
 };

@@ -7,6 +7,7 @@ use crate::events::{Event, EventKind, Events};
 use crate::frames::{ComposedFrame, FrameBus, FrameTap};
 use crate::mixer::{self, Resampler, TimelineBuffer};
 use crate::output::{self, KeyProvider, OutputHandle, PacketSink, RtmpTarget};
+use crate::overlays::{OverlayControl, OverlayStage};
 use crate::packet::{Packet, StreamInfo, Track};
 use crate::program::{Note, Program, SwitchRequest};
 use crate::stats::{
@@ -67,6 +68,8 @@ pub struct SceneSetup {
     pub scenes: Vec<Scene>,
     /// The scene on air first (default: the first scene).
     pub start: Option<String>,
+    /// Overlays burnt into the picture (more can be added while live).
+    pub overlays: Vec<marquee_overlay::OverlayItem>,
 }
 
 /// Switches scenes of a running session; cheap to clone, usable from any thread.
@@ -153,6 +156,7 @@ pub struct Session {
     video_sources: Vec<SourceHandle>,
     source_ids: Vec<String>,
     control: SceneControl,
+    overlay_control: OverlayControl,
     audio_source: Option<SourceHandle>,
     threads: Vec<JoinHandle<()>>,
     destinations: Vec<OutputHandle>,
@@ -284,6 +288,7 @@ impl Session {
         let statuses: Vec<Arc<SourceStatus>> =
             video_sources.iter().map(|v| v.status.clone()).collect();
         let (switch_tx, switch_rx) = crossbeam_channel::bounded::<SwitchRequest>(32);
+        let (overlay_stage, overlay_control) = OverlayStage::new(&setup.overlays);
         let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
         let audio_capture = has_audio.then(|| asink.counters().clone());
         let audio_source = match &cfg.audio {
@@ -342,6 +347,7 @@ impl Session {
                 statuses,
                 switches: switch_rx,
                 on_air,
+                overlays: overlay_stage,
             };
             threads.push(spawn("compositor", move || {
                 compositor(
@@ -382,6 +388,7 @@ impl Session {
                 clock: clock.clone(),
             },
             clock,
+            overlay_control,
             audio_source,
             threads,
             destinations,
@@ -424,6 +431,11 @@ impl Session {
     /// transition. Fails at once for a name that is neither.
     pub fn switch(&self, target: &str, transition: Transition) -> Result<(), StudioError> {
         self.control.switch(target, transition)
+    }
+
+    /// A handle to change overlays (and feed danmaku to them) from other threads.
+    pub fn overlay_control(&self) -> OverlayControl {
+        self.overlay_control.clone()
     }
 
     /// A handle to switch scenes from other threads (hotkeys, the control socket, the app).
@@ -623,12 +635,13 @@ struct CompositorInputs {
     statuses: Vec<Arc<SourceStatus>>,
     switches: Receiver<SwitchRequest>,
     on_air: Arc<Mutex<String>>,
+    overlays: OverlayStage,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn compositor(
     clock: SessionClock,
-    inputs: CompositorInputs,
+    mut inputs: CompositorInputs,
     mut program: Program,
     tx: Sender<CanvasFrame>,
     fps: u32,
@@ -639,7 +652,6 @@ fn compositor(
 ) {
     let (w, h) = (program.width(), program.height());
     let single = inputs.frames.len() == 1;
-    let ids = program.sources();
     let subject = |id: &str| {
         if single {
             "video source".to_string()
@@ -707,7 +719,14 @@ fn compositor(
                 }
             }
         }
-        let _ = &ids;
+        let data = if inputs.overlays.update(tick) {
+            inputs.overlays.draw(&r.data, w, h, tick)
+        } else {
+            r.data
+        };
+        for p in inputs.overlays.problems.drain(..) {
+            events.emit(None, "overlay", EventKind::Info, None, p);
+        }
         if r.slate {
             counters.slate.fetch_add(1, Ordering::Relaxed);
         } else if !r.new {
@@ -718,14 +737,14 @@ fn compositor(
             .store(program.superseded_frames(), Ordering::Relaxed);
         counters.frames.fetch_add(1, Ordering::Relaxed);
         frames.publish(&ComposedFrame {
-            data: r.data.clone(),
+            data: data.clone(),
             width: w,
             height: h,
             index: n as i64,
             at: tick,
         });
         match tx.try_send(CanvasFrame {
-            data: r.data,
+            data,
             index: n as i64,
             captured: r.captured,
         }) {

@@ -28,6 +28,7 @@ fn a_thousand_cuts_keep_every_frame_and_each_source_is_on_air_within_a_frame() {
         .map(|(i, id)| SourceConfig {
             id: id.to_string(),
             spec: VideoSpec::TestCard(i as u32 + 1),
+            mic: None,
             faults: Faults::default(),
         })
         .collect();

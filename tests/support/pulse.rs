@@ -125,9 +125,28 @@ impl Pulse {
         self.dir.path()
     }
 
+    /// Adds another null sink (its monitor `NAME.monitor` is another microphone).
+    pub fn add_sink(&self, name: &str) {
+        self.pactl_ok(&[
+            "load-module",
+            "module-null-sink",
+            &format!("sink_name={name}"),
+            "rate=48000",
+        ]);
+    }
+
     /// Plays a continuous sine of `hz` into the sink (sox | pacat --latency-msec=20) until the
     /// returned guard is dropped. Waits until the stream is connected to the sink.
     pub fn play_tone(&self, hz: u32) -> Tone {
+        self.play_tone_to(SINK, hz)
+    }
+
+    /// [`Pulse::play_tone`] into another sink.
+    pub fn play_tone_to(&self, sink: &str, hz: u32) -> Tone {
+        let before = self
+            .pactl_ok(&["list", "short", "sink-inputs"])
+            .lines()
+            .count();
         let mut sox = Command::new(crate::program("sox"));
         sox.args([
             "-q", "-n", "-t", "raw", "-r", "48000", "-e", "signed", "-b", "16", "-c", "2",
@@ -153,7 +172,7 @@ impl Pulse {
                 "--channels=2",
                 "--client-name=marquee-e2e-tone",
             ])
-            .arg(format!("--device={SINK}"))
+            .arg(format!("--device={sink}"))
             .envs(self.env())
             .stdin(Stdio::from(sox.stdout.take().expect("sox stdout")))
             .stdout(Stdio::null())
@@ -165,10 +184,10 @@ impl Pulse {
         });
         let tone = Tone { sox, pacat };
         let playing = crate::wait_until(Duration::from_secs(5), || {
-            !self
-                .pactl_ok(&["list", "short", "sink-inputs"])
-                .trim()
-                .is_empty()
+            self.pactl_ok(&["list", "short", "sink-inputs"])
+                .lines()
+                .count()
+                > before
         });
         assert!(playing, "the tone never reached the null sink");
         tone

@@ -24,8 +24,9 @@ pub struct LiveArgs {
     /// Video source: test, camera:INDEX|ID, file:PATH.
     #[arg(long)]
     video: Option<String>,
-    /// A named video source ID=SPEC (e.g. stage=camera:0, guest=test:2); repeatable.
+    /// A named video source ID=SPEC[+MIC] (e.g. stage=camera:0+mic:usb, guest=test:2); repeatable.
     /// With sources, --video is not used; each source gets a full-frame scene of its name.
+    /// A source's MIC is mixed into the program audio and drives --director.
     #[arg(long = "source")]
     sources: Vec<String>,
     /// A scene NAME=LAYOUT: full:SRC, pip:MAIN,INSET[,CORNER[,SIZE]], side:LEFT,RIGHT,
@@ -35,6 +36,13 @@ pub struct LiveArgs {
     /// The scene on air first (default: the first one).
     #[arg(long)]
     start_scene: Option<String>,
+    /// Director mode: the camera whose microphone (ID=SPEC+MIC) is loudest goes on air by
+    /// itself; a host's `marquee scene` pauses it, `marquee director on` resumes.
+    #[arg(long)]
+    director: bool,
+    /// Director mode: the least time a camera stays on air.
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    director_hold: Duration,
     /// An overlay burnt into the picture: ID=text:TEXT[@PLACE], ID=image:PATH[@PLACE][*SCALE],
     /// ID=danmaku (PLACE: tl tc tr cl c cr bl bc br); repeatable. Toggle with
     /// `marquee overlay ID on|off`.
@@ -202,15 +210,21 @@ fn scene_setup(a: &LiveArgs, p: &Profile, faults: Faults) -> Result<SceneSetup, 
         .map(|s| {
             let (id, spec) = s.split_once('=').ok_or_else(|| {
                 Failure::usage(format!(
-                    "source {s:?}: write ID=SPEC, e.g. stage=camera:0 or guest=test:2"
+                    "source {s:?}: write ID=SPEC[+MIC], e.g. stage=camera:0+mic:usb or guest=test:2"
                 ))
             })?;
-            let spec: VideoSpec = spec
-                .parse()
-                .map_err(|e: marquee_capture::CaptureError| Failure::usage(e.to_string()))?;
+            let (video, mic) = match spec.split_once('+') {
+                Some((v, m)) => (v, Some(m)),
+                None => (spec, None),
+            };
+            let err = |e: marquee_capture::CaptureError| Failure::usage(e.to_string());
             Ok(SourceConfig {
                 id: id.trim().to_string(),
-                spec,
+                spec: video.parse::<VideoSpec>().map_err(err)?,
+                mic: mic
+                    .map(|m| m.parse::<AudioSpec>())
+                    .transpose()
+                    .map_err(err)?,
                 faults,
             })
         })
@@ -238,11 +252,22 @@ fn scene_setup(a: &LiveArgs, p: &Profile, faults: Faults) -> Result<SceneSetup, 
     {
         overlays.push(crate::overlay::parse("danmaku=danmaku")?);
     }
+    if a.director && !sources.iter().any(|s| s.mic.is_some()) {
+        return Err(Failure::usage(
+            "--director listens to the sources' microphones: give them one, e.g. --source stage=camera:0+mic:usb",
+        ));
+    }
     Ok(SceneSetup {
         sources,
         scenes,
         start: a.start_scene.clone().or_else(|| p.start_scene.clone()),
         overlays,
+        director: a.director,
+        director_config: marquee_studio::director::DirectorConfig {
+            hold: a.director_hold,
+            ..Default::default()
+        },
+        director_transition: Transition::Cut,
     })
 }
 
@@ -297,8 +322,18 @@ fn scene_requests(
                     .map_err(|e| e.to_string())?;
                 Ok(serde_json::json!({ "comment": rest.trim() }).to_string())
             }
+            "director" => {
+                let on = match rest.trim() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err("director on|off".into()),
+                };
+                control.set_director(on);
+                Ok(serde_json::json!({ "director": on }).to_string())
+            }
             "scenes" => Ok(serde_json::json!({
                 "on_air": control.on_air(),
+                "director": control.director(),
                 "scenes": control.scenes(),
             })
             .to_string()),

@@ -44,6 +44,8 @@ enum Cmd {
     Scene(scene::SceneArgs),
     /// Turn an overlay of a running `marquee live` on or off.
     Overlay(scene::OverlayArgs),
+    /// Turn director mode (the loudest camera microphone gets the shot) on or off.
+    Director(scene::DirectorArgs),
 }
 
 /// A failure the user can act on: the message, and the exit code (2 = fix the command).
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Cmd::Room(c) => room::run(c),
         Cmd::Scene(a) => scene::run(a),
         Cmd::Overlay(a) => scene::run_overlay(a),
+        Cmd::Director(a) => scene::run_director(a),
         Cmd::Clip(c) => marquee_highlights::cli::run(c).map_err(|e| Failure {
             code: e.exit_code(),
             message: e.to_string(),

@@ -71,3 +71,26 @@ pub fn run_overlay(a: OverlayArgs) -> Result<(), Failure> {
     println!("overlay {} {}", a.id, a.state);
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct DirectorArgs {
+    /// on or off.
+    #[arg(value_parser = ["on", "off"])]
+    state: String,
+    /// The live session's control socket [default: $XDG_RUNTIME_DIR/marquee/live.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+/// `marquee director on|off`.
+pub fn run_director(a: DirectorArgs) -> Result<(), Failure> {
+    let socket = a.socket.unwrap_or_else(control::default_socket_path);
+    control::request(
+        &socket,
+        &format!("director {}", a.state),
+        Duration::from_secs(5),
+    )
+    .map_err(|e| Failure::runtime(e.to_string()))?;
+    println!("director {}", a.state);
+    Ok(())
+}

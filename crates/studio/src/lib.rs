@@ -8,6 +8,7 @@
 
 mod compat;
 pub mod compose;
+pub mod director;
 pub mod encode;
 pub mod events;
 pub mod frames;

@@ -57,6 +57,8 @@ pub struct SwitchRequest {
     pub transition: Transition,
     /// Session time the host asked, for the "on air within a frame" check.
     pub requested_at: Duration,
+    /// Director mode asked, not the host.
+    pub by_director: bool,
 }
 
 /// Something the session reports while rendering.
@@ -69,6 +71,7 @@ pub enum Note {
         transition: Transition,
         requested_at: Duration,
         tick: u64,
+        by_director: bool,
     },
 }
 
@@ -245,6 +248,7 @@ impl Program {
             transition: req.transition,
             requested_at: req.requested_at,
             tick,
+            by_director: req.by_director,
         })
     }
 
@@ -502,6 +506,7 @@ mod tests {
                         target: target.into(),
                         transition: Transition::Cut,
                         requested_at: tick(n) - Duration::from_millis(1),
+                        by_director: false,
                     },
                     n,
                 )
@@ -532,6 +537,7 @@ mod tests {
                         target: "b".into(),
                         transition: Transition::Fade { ms: 200 },
                         requested_at: tick(10),
+                        by_director: false,
                     },
                     10,
                 )
@@ -641,6 +647,7 @@ mod tests {
                     target: "stage".into(),
                     transition: Transition::Cut,
                     requested_at: Duration::ZERO,
+                    by_director: false,
                 },
                 0,
             )

@@ -2,6 +2,7 @@
 //! Start it, read stats and events while live, stop it to get a summary.
 
 use crate::StudioError;
+use crate::director::{Director, DirectorConfig};
 use crate::encode::{self, AudioSettings, OpenedAudio, OpenedVideo, VideoSettings};
 use crate::events::{Event, EventKind, Events};
 use crate::frames::{ComposedFrame, FrameBus, FrameTap};
@@ -11,8 +12,8 @@ use crate::overlays::{OverlayControl, OverlayStage};
 use crate::packet::{Packet, StreamInfo, Track};
 use crate::program::{Note, Program, SwitchRequest};
 use crate::stats::{
-    AudioCounters, AudioSnapshot, OutputSnapshot, StatsSnapshot, VideoCounters, VideoDrops,
-    VideoSnapshot,
+    AudioCounters, AudioSnapshot, InputLevel, OutputSnapshot, StatsSnapshot, VideoCounters,
+    VideoDrops, VideoSnapshot,
 };
 use crate::url::DestinationUrl;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -55,6 +56,9 @@ pub struct SessionConfig {
 pub struct SourceConfig {
     pub id: String,
     pub spec: VideoSpec,
+    /// The microphone at this camera: mixed into the program audio, and what director mode
+    /// listens to.
+    pub mic: Option<AudioSpec>,
     /// Fault injection for synthetic cameras.
     pub faults: Faults,
 }
@@ -70,11 +74,17 @@ pub struct SceneSetup {
     pub start: Option<String>,
     /// Overlays burnt into the picture (more can be added while live).
     pub overlays: Vec<marquee_overlay::OverlayItem>,
+    /// Start with director mode on (the camera whose microphone is loudest goes on air).
+    pub director: bool,
+    pub director_config: DirectorConfig,
+    /// The transition director mode cuts with.
+    pub director_transition: Transition,
 }
 
 /// Switches scenes of a running session; cheap to clone, usable from any thread.
 #[derive(Clone)]
 pub struct SceneControl {
+    director: Arc<AtomicBool>,
     scenes: Arc<Vec<Scene>>,
     on_air: Arc<Mutex<String>>,
     switches: Sender<SwitchRequest>,
@@ -83,8 +93,29 @@ pub struct SceneControl {
 
 impl SceneControl {
     /// Puts a scene (or a source's full-frame scene) on air at the next frame. Fails at
-    /// once for a name that is neither, or when requests come faster than frames.
+    /// once for a name that is neither, or when requests come faster than frames. The host
+    /// overrides director mode: it pauses until turned on again.
     pub fn switch(&self, target: &str, transition: Transition) -> Result<(), StudioError> {
+        self.request(target, transition, false)?;
+        self.director.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Turns director mode on or off.
+    pub fn set_director(&self, on: bool) {
+        self.director.store(on, Ordering::Relaxed);
+    }
+
+    pub fn director(&self) -> bool {
+        self.director.load(Ordering::Relaxed)
+    }
+
+    fn request(
+        &self,
+        target: &str,
+        transition: Transition,
+        by_director: bool,
+    ) -> Result<(), StudioError> {
         if !self.scenes.iter().any(|s| s.name == target) {
             let names: Vec<&str> = self.scenes.iter().map(|s| s.name.as_str()).collect();
             return Err(StudioError::Settings(
@@ -96,6 +127,7 @@ impl SceneControl {
                 target: target.into(),
                 transition,
                 requested_at: self.clock.now(),
+                by_director,
             })
             .map_err(|_| {
                 StudioError::Settings("switches are coming faster than frames: slow down".into())
@@ -157,14 +189,14 @@ pub struct Session {
     source_ids: Vec<String>,
     control: SceneControl,
     overlay_control: OverlayControl,
-    audio_source: Option<SourceHandle>,
+    audio_sources: Vec<SourceHandle>,
     threads: Vec<JoinHandle<()>>,
     destinations: Vec<OutputHandle>,
     recording: Option<OutputHandle>,
     video: Arc<VideoCounters>,
     audio: Arc<AudioCounters>,
     video_capture: Vec<Arc<SinkCounters>>,
-    audio_capture: Option<Arc<SinkCounters>>,
+    audio_capture: Vec<Arc<SinkCounters>>,
     encoder: String,
     settings: VideoSettings,
     has_audio: bool,
@@ -212,7 +244,11 @@ impl Session {
         }
         // Encoders open before the clock starts: session time zero is when capture begins.
         let venc = encode::open_video(&cfg.video_settings)?;
-        let has_audio = cfg.audio != AudioSpec::None;
+        let has_audio = cfg.audio != AudioSpec::None
+            || setup
+                .sources
+                .iter()
+                .any(|s| s.mic.as_ref().is_some_and(|m| *m != AudioSpec::None));
         let aenc = if has_audio {
             Some(encode::open_audio(&cfg.audio_settings)?)
         } else {
@@ -249,6 +285,7 @@ impl Session {
             vec![SourceConfig {
                 id: "main".into(),
                 spec: cfg.video.clone(),
+                mic: None,
                 faults: cfg.test_faults,
             }]
         } else {
@@ -289,25 +326,31 @@ impl Session {
             video_sources.iter().map(|v| v.status.clone()).collect();
         let (switch_tx, switch_rx) = crossbeam_channel::bounded::<SwitchRequest>(32);
         let (overlay_stage, overlay_control) = OverlayStage::new(&setup.overlays);
-        let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
-        let audio_capture = has_audio.then(|| asink.counters().clone());
-        let audio_source = match &cfg.audio {
-            AudioSpec::Tone(hz) => Some(marquee_capture::audio::spawn_tone(
-                *hz,
-                clock.clone(),
-                asink,
-            )),
-            AudioSpec::Mic(id) => {
-                Some(marquee_capture::audio::spawn_mic(id, clock.clone(), asink)?)
+        // Audio: the main input and each source's microphone, mixed; director mode listens
+        // to the source microphones.
+        let mut audio_specs: Vec<(String, AudioSpec, Option<String>)> = Vec::new();
+        if cfg.audio != AudioSpec::None {
+            audio_specs.push((cfg.audio.to_string(), cfg.audio.clone(), None));
+        }
+        for src in &sources {
+            if let Some(m) = src.mic.clone().filter(|m| *m != AudioSpec::None) {
+                audio_specs.push((src.id.clone(), m, Some(src.id.clone())));
             }
-            AudioSpec::File(p) => Some(marquee_capture::file::spawn_file_audio(
-                p,
-                clock.clone(),
-                asink,
-            )?),
-            AudioSpec::None => None,
-        };
-
+        }
+        let mut audio_sources = Vec::new();
+        let mut audio_capture = Vec::new();
+        let mut mix_inputs = Vec::new();
+        for (name, spec, scene) in &audio_specs {
+            let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
+            audio_capture.push(asink.counters().clone());
+            audio_sources.push(spawn_audio(spec, &clock, asink)?);
+            mix_inputs.push(MixInput {
+                rx: arx,
+                scene: scene.clone(),
+            });
+            let _ = name;
+        }
+        let audio_names: Vec<String> = audio_specs.iter().map(|a| a.0.clone()).collect();
         // Outputs: the recording opens now so a bad path fails before going live.
         let bus = Arc::new(PacketBus::default());
         let recording = match &cfg.record {
@@ -362,13 +405,33 @@ impl Session {
                 video_encoder(venc, crx, &bus, &video, clock)
             }));
         }
+        *audio.inputs.lock().expect("levels lock") = audio_names
+            .iter()
+            .map(|n| InputLevel {
+                input: n.clone(),
+                peak_db: -120.0,
+                rms_db: -120.0,
+            })
+            .collect();
+        let control = SceneControl {
+            director: Arc::new(AtomicBool::new(setup.director)),
+            scenes: Arc::new(scenes),
+            on_air,
+            switches: switch_tx,
+            clock: clock.clone(),
+        };
         if let Some(aenc) = aenc {
             let (atx, atr) = crossbeam_channel::bounded::<AudioChunk>(8);
             let frame_size = aenc.frame_size;
             let (stop, audio2) = (stop.clone(), audio.clone());
             let clock = clock.clone();
+            let director = DirectorLink {
+                control: control.clone(),
+                director: Director::new(setup.director_config),
+                transition: setup.director_transition,
+            };
             threads.push(spawn("mixer", move || {
-                mixer_loop(clock, arx, atx, frame_size, &stop, &audio2)
+                mixer_loop(clock, mix_inputs, atx, frame_size, &stop, &audio2, director)
             }));
             let (bus, audio2) = (bus.clone(), audio.clone());
             threads.push(spawn("audio-encoder", move || {
@@ -381,15 +444,10 @@ impl Session {
             event_rx,
             video_sources,
             source_ids,
-            control: SceneControl {
-                scenes: Arc::new(scenes),
-                on_air,
-                switches: switch_tx,
-                clock: clock.clone(),
-            },
+            control,
             clock,
             overlay_control,
-            audio_source,
+            audio_sources,
             threads,
             destinations,
             recording,
@@ -436,6 +494,11 @@ impl Session {
     /// A handle to change overlays (and feed danmaku to them) from other threads.
     pub fn overlay_control(&self) -> OverlayControl {
         self.overlay_control.clone()
+    }
+
+    /// Turns director mode on or off (a host's switch also turns it off).
+    pub fn set_director(&self, on: bool) {
+        self.control.set_director(on);
     }
 
     /// A handle to switch scenes from other threads (hotkeys, the control socket, the app).
@@ -504,11 +567,7 @@ impl Session {
                 dropped_samples: ld(&a.dropped_samples),
                 underrun_samples: ld(&a.underrun_samples),
                 buffer_ms: ld(&a.buffer_ms).max(60),
-                capture_queue_full: self
-                    .audio_capture
-                    .as_ref()
-                    .map(|c| ld(&c.dropped))
-                    .unwrap_or(0),
+                capture_queue_full: self.audio_capture.iter().map(|c| ld(&c.dropped)).sum(),
                 encoder_lag: ld(&a.encoder_lag),
                 peak_db: if self.has_audio {
                     a.peak_cdb.load(Ordering::Relaxed) as f32 / 100.0
@@ -520,6 +579,7 @@ impl Session {
                 } else {
                     -120.0
                 },
+                inputs: a.inputs.lock().expect("levels lock").clone(),
             },
             destinations: self
                 .destinations
@@ -557,7 +617,7 @@ impl Session {
         for mut s in self.video_sources.drain(..) {
             s.stop();
         }
-        if let Some(mut s) = self.audio_source.take() {
+        for mut s in self.audio_sources.drain(..) {
             s.stop();
         }
         // Finish all outputs at once so a dead destination costs its grace only once.
@@ -627,6 +687,36 @@ fn spawn_video(
         }
         VideoSpec::File(p) => marquee_capture::file::spawn_file_video(p, clock.clone(), sink)?,
     })
+}
+
+/// Opens one audio input on its own thread (or callback).
+fn spawn_audio(
+    spec: &AudioSpec,
+    clock: &SessionClock,
+    sink: marquee_capture::Sink<AudioBlock>,
+) -> Result<SourceHandle, StudioError> {
+    Ok(match spec {
+        AudioSpec::Tone(hz) => marquee_capture::audio::spawn_tone(*hz, clock.clone(), sink),
+        AudioSpec::Mic(id) => marquee_capture::audio::spawn_mic(id, clock.clone(), sink)?,
+        AudioSpec::File(p) => marquee_capture::file::spawn_file_audio(p, clock.clone(), sink)?,
+        AudioSpec::None => {
+            return Err(StudioError::Settings("no audio input to open".into()));
+        }
+    })
+}
+
+/// One input of the mixer.
+struct MixInput {
+    rx: Receiver<AudioBlock>,
+    /// The scene (source id) this microphone belongs to, for director mode.
+    scene: Option<String>,
+}
+
+/// What the mixer needs to direct.
+struct DirectorLink {
+    control: SceneControl,
+    director: Director,
+    transition: Transition,
 }
 
 /// What the compositor reads besides the clock.
@@ -703,6 +793,7 @@ fn compositor(
                     transition,
                     requested_at,
                     tick: at,
+                    by_director,
                 } => {
                     *inputs.on_air.lock().expect("on-air lock") = scene.clone();
                     let late = tick_of(at).as_secs_f64() - requested_at.as_secs_f64();
@@ -712,7 +803,8 @@ fn compositor(
                         EventKind::Scene,
                         None,
                         format!(
-                            "{scene} ({transition}) on air at frame {at}, {:.1} ms after the request",
+                            "{scene} ({transition}{}) on air at frame {at}, {:.1} ms after the request",
+                            if by_director { ", director" } else { "" },
                             late * 1000.0
                         ),
                     );
@@ -835,35 +927,65 @@ fn video_encoder(
 
 fn mixer_loop(
     clock: SessionClock,
-    rx: Receiver<AudioBlock>,
+    inputs: Vec<MixInput>,
     tx: Sender<AudioChunk>,
     frame_size: usize,
     stop: &AtomicBool,
     counters: &AudioCounters,
+    mut link: DirectorLink,
 ) {
     // The mixer runs this far behind real time so inputs have arrived when it mixes; when
     // an input is late anyway (a device delivering in bursts, a starved thread), it waits
     // longer from then on.
     const MAX_LATENCY: Duration = Duration::from_millis(500);
     let mut latency = Duration::from_millis(60);
-    let mut resampler = Resampler::default();
+    struct Lane {
+        rx: Receiver<AudioBlock>,
+        resampler: Resampler,
+        timeline: TimelineBuffer,
+        scene: Option<String>,
+    }
     // Sustained drift beyond 10 ms is corrected, keeping A/V within the 10 ms budget.
-    let mut timeline = TimelineBuffer::new(Duration::from_millis(10));
+    let mut lanes: Vec<Lane> = inputs
+        .into_iter()
+        .map(|i| Lane {
+            rx: i.rx,
+            resampler: Resampler::default(),
+            timeline: TimelineBuffer::new(Duration::from_millis(10)),
+            scene: i.scene,
+        })
+        .collect();
+    let directed: Vec<usize> = (0..lanes.len())
+        .filter(|&i| lanes[i].scene.is_some())
+        .collect();
+    let mut directing = false;
     let mut tmp = Vec::new();
+    let mut lane_out = vec![0f32; 2 * frame_size];
+    let mut levels = vec![(-120f32, -120f32); lanes.len()];
+    let mut director_levels = vec![-120f32; directed.len()];
     let mut pos: i64 = 0;
     let mut underrun = 0;
     let at =
         |samples: i64| Duration::from_nanos(samples as u64 * 1_000_000_000 / mixer::RATE as u64);
     while clock.sleep_until(at(pos + frame_size as i64) + latency, stop) {
-        for b in rx.try_iter() {
-            tmp.clear();
-            resampler.process(&b, &mut tmp);
-            timeline.push(b.captured, &tmp);
-        }
         let mut out = vec![0f32; 2 * frame_size];
-        timeline.mix_into(pos, &mut out, 1.0);
-        if timeline.underrun > underrun {
-            underrun = timeline.underrun;
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            for b in lane.rx.try_iter() {
+                tmp.clear();
+                lane.resampler.process(&b, &mut tmp);
+                lane.timeline.push(b.captured, &tmp);
+            }
+            lane_out.fill(0.0);
+            lane.timeline.mix_into(pos, &mut lane_out, 1.0);
+            levels[k] = mixer::levels(&lane_out);
+            for (o, x) in out.iter_mut().zip(&lane_out) {
+                *o += x;
+            }
+        }
+        let sum = |f: fn(&TimelineBuffer) -> u64| lanes.iter().map(|l| f(&l.timeline)).sum::<u64>();
+        let total_underrun = sum(|t| t.underrun);
+        if total_underrun > underrun {
+            underrun = total_underrun;
             latency = (latency + Duration::from_millis(20)).min(MAX_LATENCY);
             counters
                 .buffer_ms
@@ -871,7 +993,7 @@ fn mixer_loop(
         }
         counters
             .underrun_samples
-            .store(timeline.underrun, Ordering::Relaxed);
+            .store(total_underrun, Ordering::Relaxed);
         let (peak, rms) = mixer::levels(&out);
         counters
             .peak_cdb
@@ -879,13 +1001,44 @@ fn mixer_loop(
         counters
             .rms_cdb
             .store((rms * 100.0) as i64, Ordering::Relaxed);
+        if let Ok(mut l) = counters.inputs.lock() {
+            for (dst, (p, r)) in l.iter_mut().zip(&levels) {
+                dst.peak_db = *p;
+                dst.rms_db = *r;
+            }
+        }
         counters
             .padded_samples
-            .store(timeline.padded, Ordering::Relaxed);
+            .store(sum(|t| t.padded), Ordering::Relaxed);
         counters
             .dropped_samples
-            .store(timeline.dropped, Ordering::Relaxed);
+            .store(sum(|t| t.dropped), Ordering::Relaxed);
         counters.chunks.fetch_add(1, Ordering::Relaxed);
+        // Director mode: levels of the camera microphones at this chunk's time.
+        if !directed.is_empty() {
+            let now = at(pos);
+            let on = link.control.director();
+            if on && !directing {
+                // Just turned on (or back on after a host's cut): the hold counts from now.
+                let on_air = link.control.on_air();
+                let current = directed
+                    .iter()
+                    .position(|&k| lanes[k].scene.as_deref() == Some(on_air.as_str()));
+                link.director.on_air(current, now);
+            }
+            directing = on;
+            if on {
+                for (d, &k) in director_levels.iter_mut().zip(&directed) {
+                    *d = levels[k].1;
+                }
+                if let Some(i) = link.director.update(now, &director_levels)
+                    && let Some(scene) = &lanes[directed[i]].scene
+                    && *scene != link.control.on_air()
+                {
+                    let _ = link.control.request(scene, link.transition, true);
+                }
+            }
+        }
         // Audio is never dropped for a momentarily busy encoder: wait for it (the input
         // buffers hold 2 s). Only an encoder stuck for a second loses a chunk.
         let chunk = AudioChunk {

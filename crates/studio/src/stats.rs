@@ -84,6 +84,16 @@ pub struct AudioCounters {
     /// Last chunk's levels in hundredths of dB (negative), for meters.
     pub peak_cdb: std::sync::atomic::AtomicI64,
     pub rms_cdb: std::sync::atomic::AtomicI64,
+    /// Each input's last levels (the main input, then camera microphones).
+    pub inputs: std::sync::Mutex<Vec<InputLevel>>,
+}
+
+/// One audio input's levels, for its meter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputLevel {
+    pub input: String,
+    pub peak_db: f32,
+    pub rms_db: f32,
 }
 
 /// A destination's (or the recording's) life, as the UI shows it.
@@ -232,6 +242,8 @@ pub struct AudioSnapshot {
     pub encoder_lag: u64,
     pub peak_db: f32,
     pub rms_db: f32,
+    /// Per input (the mix above is their sum).
+    pub inputs: Vec<InputLevel>,
 }
 
 /// CPU seconds used by this process so far.

@@ -9,7 +9,7 @@ PKGS=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavdevice-dev libavfilter-dev libasound2-dev
   # real parts used by the tests and the demo
-  ffmpeg nginx libnginx-mod-rtmp
+  ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream openssl
   pulseaudio pulseaudio-utils libasound2-plugins sox
   dbus gnome-keyring
   # the viewer page's browser test (Playwright drives Debian's Chromium)

@@ -451,3 +451,33 @@ fn server_rejecting_the_app_fails_fast_with_clear_message() {
         run.report()
     );
 }
+
+#[test]
+fn rtmps_reaches_a_tls_ingest_whose_certificate_is_trusted_and_refuses_one_that_is_not() {
+    let _g = heavy();
+    let mut nginx = Nginx::start_with_tls();
+    let url = format!("{}/secure", nginx.rtmps_app_url());
+    // Trusted (its CA file given): the stream goes through TLS into the RTMP server.
+    let home = tempdir("marquee-home-");
+    let mut c = live(home.path(), 4, &["--to", &url]);
+    c.env("MARQUEE_TLS_CA_FILE", nginx.tls_cert());
+    let mut run = Run::spawn(c);
+    run.wait(Duration::from_secs(60));
+    assert_exited_ok(&run);
+    nginx.wait_recordings_settled(Duration::from_millis(500), Duration::from_secs(10));
+    // Not trusted (a self-signed certificate and no CA file): refused before going live,
+    // saying what to do.
+    let home2 = tempdir("marquee-home-");
+    let mut refused = Run::spawn(live(home2.path(), 30, &["--to", &url]));
+    refused.wait(Duration::from_secs(30));
+    nginx.stop();
+    let recs = nginx.recordings_of("secure");
+    assert_eq!(recs.len(), 1, "{:?}\n{}", nginx.recordings(), run.report());
+    let p = probe(&recs[0]);
+    assert_eq!(p.video.as_ref().expect("video").codec, "h264");
+    assert_eq!(p.audio.as_ref().expect("audio").codec, "aac");
+    assert!(p.duration.unwrap_or(0.0) > 2.5, "{:?}", p.duration);
+    assert_failed_cleanly(&refused);
+    let err = refused.stderr();
+    assert!(err.contains("MARQUEE_TLS_CA_FILE"), "{}", refused.report());
+}

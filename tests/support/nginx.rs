@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::run::{Run, tail};
 
 const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /// A foreground nginx with the RTMP module on a free 127.0.0.1 port.
 ///
@@ -16,6 +17,7 @@ const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 pub struct Nginx {
     dir: tempfile::TempDir,
     port: u16,
+    tls_port: Option<u16>,
     record_dir: PathBuf,
     run: Option<Run>,
 }
@@ -32,6 +34,17 @@ impl std::fmt::Debug for Nginx {
 impl Nginx {
     /// Starts nginx and waits until its port accepts connections.
     pub fn start() -> Nginx {
+        Self::start_inner(false)
+    }
+
+    /// Like [`Nginx::start`], plus an RTMPS front: nginx's stream module terminates TLS
+    /// (a self-signed certificate for 127.0.0.1, made with openssl) and passes the RTMP
+    /// inside to the RTMP port — how RTMPS ingests are commonly deployed.
+    pub fn start_with_tls() -> Nginx {
+        Self::start_inner(true)
+    }
+
+    fn start_inner(tls: bool) -> Nginx {
         crate::program("nginx");
         assert!(
             Path::new(RTMP_MODULE).exists(),
@@ -49,8 +62,54 @@ impl Nginx {
                 .expect("chmod recordings");
         }
         let port = crate::free_port();
+        let tls_port = tls.then(crate::free_port);
+        let stream_conf = match tls_port {
+            None => String::new(),
+            Some(tp) => {
+                assert!(
+                    Path::new(STREAM_MODULE).exists(),
+                    "{STREAM_MODULE} is missing — the RTMPS test needs it: \
+                     install it with `sudo apt-get install -y libnginx-mod-stream`"
+                );
+                let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+                let mut c = Command::new(crate::program("openssl"));
+                c.args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ])
+                .args(["-subj", "/CN=127.0.0.1"])
+                .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert);
+                let d = crate::exec(c, Duration::from_secs(30));
+                assert!(
+                    d.success(),
+                    "openssl could not make a certificate: {}",
+                    d.stderr
+                );
+                format!(
+                    "stream {{\n\
+                     \x20   server {{\n\
+                     \x20       listen 127.0.0.1:{tp} ssl;\n\
+                     \x20       ssl_certificate {cert};\n\
+                     \x20       ssl_certificate_key {key};\n\
+                     \x20       proxy_pass 127.0.0.1:{port};\n\
+                     \x20   }}\n\
+                     }}\n",
+                    cert = cert.display(),
+                    key = key.display(),
+                )
+            }
+        };
+        let stream_module = if tls {
+            format!("load_module {STREAM_MODULE};\n")
+        } else {
+            String::new()
+        };
         let conf = format!(
             "load_module {RTMP_MODULE};\n\
+             {stream_module}\
              daemon off;\n\
              master_process on;\n\
              worker_processes 1;\n\
@@ -67,7 +126,8 @@ impl Nginx {
              \x20           record_unique on;\n\
              \x20       }}\n\
              \x20   }}\n\
-             }}\n",
+             }}\n\
+             {stream_conf}",
             pid = dir.path().join("nginx.pid").display(),
             log = dir.path().join("error.log").display(),
             rec = record_dir.display(),
@@ -76,6 +136,7 @@ impl Nginx {
         let mut n = Nginx {
             dir,
             port,
+            tls_port,
             record_dir,
             run: None,
         };
@@ -124,6 +185,17 @@ impl Nginx {
     /// The port it listens on (the same across [`Nginx::start_again`]).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `rtmps://127.0.0.1:TLSPORT/live` (from [`Nginx::start_with_tls`]).
+    pub fn rtmps_app_url(&self) -> String {
+        let tp = self.tls_port.expect("started with start_with_tls");
+        format!("rtmps://127.0.0.1:{tp}/live")
+    }
+
+    /// The self-signed certificate of the RTMPS front (to trust it as a CA).
+    pub fn tls_cert(&self) -> std::path::PathBuf {
+        self.dir.path().join("cert.pem")
     }
 
     /// `rtmp://127.0.0.1:PORT/live/STREAM`.

@@ -91,6 +91,11 @@ impl DestinationUrl {
         self.port
     }
 
+    /// RTMPS (RTMP inside TLS).
+    pub fn is_tls(&self) -> bool {
+        self.scheme() == "rtmps"
+    }
+
     pub fn scheme(&self) -> &str {
         &self.scheme
     }

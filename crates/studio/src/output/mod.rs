@@ -197,23 +197,41 @@ fn connect(
         )));
     }
     let url = target.url.with_key(key.as_deref());
+    let tls = target.url.is_tls();
+    let mut io: Vec<(&str, String)> = vec![
+        ("rw_timeout", "5000000".into()),
+        ("tcp_nodelay", "1".into()),
+        // A small kernel send buffer: a big one hides congestion from our queue (and
+        // adds seconds of latency) until it is far too late to drop gracefully.
+        ("send_buffer_size", "262144".into()),
+    ];
+    if tls {
+        // RTMPS: the server's certificate must be valid for its host (FFmpeg does not check
+        // by default). The system's trust store, or a private CA for a self-hosted ingest.
+        io.push(("tls_verify", "1".into()));
+        if let Some(ca) = std::env::var_os("MARQUEE_TLS_CA_FILE") {
+            io.push(("ca_file", ca.to_string_lossy().into_owned()));
+        }
+    }
+    let io: Vec<(&str, &str)> = io.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Muxer::open(
         &url,
         "flv",
         streams,
-        &[
-            ("rw_timeout", "5000000"),
-            ("tcp_nodelay", "1"),
-            // A small kernel send buffer: a big one hides congestion from our queue (and
-            // adds seconds of latency) until it is far too late to drop gracefully.
-            ("send_buffer_size", "262144"),
-        ],
+        &io,
         &[("flvflags", "no_duration_filesize"), ("flush_packets", "1")],
         abort.clone(),
     )
     .map_err(|e| {
         if was_live {
             ConnectError::Retry(e.0)
+        } else if tls {
+            ConnectError::Fatal(format!(
+                "the TLS handshake or the server failed ({}): check that the rtmps address is \
+                 right; a self-hosted ingest's certificate must be trusted (set \
+                 MARQUEE_TLS_CA_FILE to its CA file)",
+                e.0
+            ))
         } else {
             ConnectError::Fatal(format!("rejected by the server ({})", e.0))
         }

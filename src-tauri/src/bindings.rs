@@ -44,6 +44,16 @@ pub fn render() -> Vec<(String, String)> {
         Poll,
         RoomEvent,
         PollStart,
+        RoomSettings,
+        BlockedMode,
+        Question,
+        Lottery,
+        ModAction,
+        Moderation,
+        RoomSettingsPatch,
+        Preflight,
+        AppSettings,
+        RoomPrefs,
     );
     let index: String = out
         .iter()

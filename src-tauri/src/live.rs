@@ -29,6 +29,8 @@ pub struct Live {
 
 struct Running {
     session: Arc<Mutex<Option<Session>>>,
+    /// The preview worker fed by the session's frame tap.
+    preview: Option<marquee_studio::preview::Preview>,
     stop_pump: Arc<AtomicBool>,
     pump: std::thread::JoinHandle<()>,
     last: Arc<Mutex<Option<Stats>>>,
@@ -220,6 +222,7 @@ impl Live {
         settings: &GoLiveSettings,
         keychain: &Keychain,
         emit: Arc<dyn Emit>,
+        preview: Option<&Arc<crate::preview::PreviewHub>>,
     ) -> Result<(), AppError> {
         let mut slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
@@ -231,6 +234,16 @@ impl Live {
         let cfg = session_config(settings, keychain)?;
         let record_name = cfg.record.as_ref().map(|p| p.display().to_string());
         let session = Session::start(cfg)?;
+        // The session clock as an instant, read together with `elapsed` (exact to a µs).
+        let origin = Instant::now() - session.elapsed();
+        let preview = match preview {
+            Some(hub) => {
+                let p = hub.worker(Arc::new(move || origin.elapsed()))?;
+                session.add_frame_tap(p.tap());
+                Some(p)
+            }
+            None => None,
+        };
         let session = Arc::new(Mutex::new(Some(session)));
         let stop_pump = Arc::new(AtomicBool::new(false));
         let last = Arc::new(Mutex::new(None));
@@ -249,6 +262,7 @@ impl Live {
         };
         *slot = Some(Running {
             session,
+            preview,
             stop_pump,
             pump,
             last,
@@ -283,6 +297,10 @@ impl Live {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .ok_or_else(|| AppError::new(ErrorCode::Internal, "session already stopped"))?;
+        if let Some(mut p) = running.preview {
+            session.remove_frame_tap(&p.tap());
+            p.stop();
+        }
         let summary = session.stop();
         Ok(LiveSummary {
             duration_s: summary.duration_s,

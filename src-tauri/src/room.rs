@@ -4,7 +4,7 @@
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::{self, RoomEvent, RoomInfo};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::{ClientMsg, Control, Event, EventBody, Role, UserRef};
+use marquee_room::protocol::{ClientMsg, Control, DanmakuMode, Event, EventBody, Role, UserRef};
 use marquee_room::server::{self, ServerConfig, ServerHandle};
 use marquee_room::token::{self, Claims};
 use std::net::SocketAddr;
@@ -92,6 +92,14 @@ fn user(u: &UserRef) -> ipc::RoomUser {
     }
 }
 
+fn question(q: marquee_room::protocol::QuestionInfo) -> ipc::Question {
+    ipc::Question {
+        question: q.question,
+        user: user(&q.user),
+        text: q.text,
+    }
+}
+
 fn event(e: Event) -> Option<RoomEvent> {
     Some(match e.body {
         EventBody::Danmaku {
@@ -99,16 +107,57 @@ fn event(e: Event) -> Option<RoomEvent> {
             user: u,
             text,
             color,
+            mode,
+            masked,
             deleted,
-            ..
         } => RoomEvent::Chat {
             id,
             at: e.at,
             user: user(&u),
             text,
             color,
+            mode: match mode {
+                DanmakuMode::Scroll => "scroll",
+                DanmakuMode::Top => "top",
+                DanmakuMode::Bottom => "bottom",
+            }
+            .into(),
+            masked,
             deleted,
         },
+        EventBody::Question { question: q } => RoomEvent::Question {
+            question: question(q),
+        },
+        EventBody::QuestionPinned { question: q } => RoomEvent::QuestionPinned {
+            question: q.map(question),
+        },
+        EventBody::LotteryStarted { lottery } | EventBody::LotteryDrawn { lottery, .. } => {
+            RoomEvent::Lottery {
+                lottery: lottery.into(),
+            }
+        }
+        EventBody::UserTimedOut { user, until, by } => RoomEvent::Moderated {
+            action: ipc::ModAction::Timeout,
+            user,
+            until: Some(until),
+            by,
+        },
+        EventBody::UserBanned { user, by } => RoomEvent::Moderated {
+            action: ipc::ModAction::Ban,
+            user,
+            until: None,
+            by,
+        },
+        EventBody::UserUnbanned { user, by } => RoomEvent::Moderated {
+            action: ipc::ModAction::Unban,
+            user,
+            until: None,
+            by,
+        },
+        EventBody::SettingsChanged { settings, .. } => RoomEvent::Settings {
+            settings: settings.into(),
+        },
+        EventBody::BlockedWordsChanged { count, .. } => RoomEvent::BlockedWords { count },
         EventBody::MessageDeleted { id, .. } => RoomEvent::ChatDeleted { id },
         EventBody::Gift {
             user: u,
@@ -132,12 +181,15 @@ fn event(e: Event) -> Option<RoomEvent> {
     })
 }
 
-/// Engine room events → what the panel shows (questions, lottery, moderation: later).
+/// Engine room events → what the room panel shows.
 pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
     match ev {
         ClientEvent::Joined { view, .. } => vec![RoomEvent::Joined {
             viewers: view.viewers,
             poll: view.poll.map(Into::into),
+            settings: view.settings.into(),
+            pinned: view.pinned.map(question),
+            lottery: view.lottery.map(Into::into),
         }],
         ClientEvent::Event(e) => event(e).into_iter().collect(),
         ClientEvent::History(events) => events.into_iter().filter_map(event).collect(),
@@ -146,6 +198,9 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             Control::Presence { viewers, .. } => vec![RoomEvent::Viewers { count: viewers }],
             Control::PollTally { poll, tallies, .. } => {
                 vec![RoomEvent::PollTally { poll, tallies }]
+            }
+            Control::LotteryCount { lottery, entrants } => {
+                vec![RoomEvent::LotteryCount { lottery, entrants }]
             }
             Control::Error { code, message } => vec![RoomEvent::Refused {
                 code: code.to_string(),
@@ -161,5 +216,31 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             reason,
             retrying: false,
         }],
+    }
+}
+
+/// Applies the remembered room rules and blocked words (the room keeps them too; this makes
+/// the config file the host's source of truth).
+pub async fn apply_prefs(room: &EmbeddedRoom) {
+    let Ok(s) = crate::settings::load(&marquee_profile::config::default_path()) else {
+        return;
+    };
+    let r = s.room;
+    let _ = room
+        .out
+        .send(ClientMsg::Settings(marquee_room::protocol::SettingsPatch {
+            slow_mode_s: Some(r.slow_mode_s),
+            mods_only: Some(r.mods_only),
+            blocked_mode: Some(r.blocked_mode.into()),
+        }))
+        .await;
+    if !r.blocked_words.is_empty() {
+        let _ = room
+            .out
+            .send(ClientMsg::BlockWords {
+                add: r.blocked_words,
+                remove: vec![],
+            })
+            .await;
     }
 }

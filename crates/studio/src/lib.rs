@@ -14,6 +14,7 @@ pub mod frames;
 pub mod mixer;
 pub mod output;
 pub mod packet;
+pub mod preview;
 pub mod session;
 pub mod stats;
 pub mod url;

@@ -158,7 +158,7 @@ describe('RoomPanel', () => {
     await s.init();
     render(RoomPanel, { studio: s });
     const user = { id: 'v1', name: '小明', role: 'viewer' };
-    s.applyRoom({ kind: 'chat', id: 1, at: 1, user, text: '主播好!', color: '#ffffff', deleted: false });
+    s.applyRoom({ kind: 'chat', id: 1, at: 1, user, text: '主播好!', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
     await flush();
     expect(screen.getAllByTestId('chat-message')).toHaveLength(1);
     await fireEvent.click(screen.getByRole('button', { name: 'Delete' }));

@@ -86,6 +86,20 @@ const en = {
   'error.keychain': 'The OS keychain is not available. Unlock it (or sign in to your desktop) and try again.',
   'error.already_live': 'You are already live.',
   'error.not_live': 'You are not live.',
+  'mod.banned': '{user} is banned from the room',
+  'mod.timedOut': '{user} cannot write for {n} min',
+  'roomRules.saved': 'Room rules saved',
+  'preview.idle': 'Preview · not live yet',
+  'preview.stats': '{fps} fps · {ms} ms behind',
+  'preview.overlay': 'Danmaku over the preview',
+  'preview.waiting': 'Waiting for the first picture…',
+  'room.qa': 'Q&A',
+  'room.lottery': 'Lottery',
+  'room.rules': 'Rules',
+  'room.pinned': 'On screen',
+  'settings.open': 'Settings',
+  'error.network': 'Cannot reach the server. Check the address, your connection, or pick another server.',
+  'error.device': 'The camera or microphone cannot be opened. Close other apps using it, or pick another one.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -176,6 +190,20 @@ const zh: Messages = {
   'error.keychain': '系统钥匙串不可用。请解锁钥匙串（或登录桌面会话）后重试。',
   'error.already_live': '已经在直播了。',
   'error.not_live': '当前没有在直播。',
+  'mod.banned': '已将 {user} 移出房间',
+  'mod.timedOut': '{user} 已被禁言 {n} 分钟',
+  'roomRules.saved': '房间规则已保存',
+  'preview.idle': '预览 · 尚未开播',
+  'preview.stats': '{fps} 帧/秒 · 延迟 {ms} 毫秒',
+  'preview.overlay': '在预览上显示弹幕',
+  'preview.waiting': '正在等待第一帧画面…',
+  'room.qa': '问答',
+  'room.lottery': '抽奖',
+  'room.rules': '规则',
+  'room.pinned': '已上屏',
+  'settings.open': '设置',
+  'error.network': '连接不到服务器。请检查地址和网络，或换一个服务器。',
+  'error.device': '无法打开摄像头或麦克风。请关闭正在使用它的其他应用，或换一个设备。',
 };
 
 export type Locale = 'en' | 'zh-CN';

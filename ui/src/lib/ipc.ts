@@ -4,7 +4,12 @@
 import type {
   AppError,
   AppInfo,
+  AppSettings,
+  DestinationSetting,
   Devices,
+  Moderation,
+  Preflight,
+  RoomSettingsPatch,
   GoLiveSettings,
   LiveSummary,
   PollStart,
@@ -36,6 +41,23 @@ export interface Backend {
   roomDelete(id: number): Promise<void>;
   roomPollStart(poll: PollStart): Promise<void>;
   roomPollEnd(poll: number): Promise<void>;
+  roomModerate(action: Moderation): Promise<void>;
+  roomSettings(patch: RoomSettingsPatch): Promise<void>;
+  roomBlockWords(add: string[], remove: string[]): Promise<void>;
+  /** Shows a question on screen; null takes it down. */
+  roomPinQuestion(question: number | null): Promise<void>;
+  roomLotteryStart(keyword: string, prize: string): Promise<void>;
+  roomLotteryDraw(lottery: number, winners: number): Promise<void>;
+  /** Opens the preview channel: each message is a header + JPEG (see lib/preview.ts). */
+  openPreview(onFrame: (buf: ArrayBuffer) => void): Promise<void>;
+  /** One picture drawn: the next may come. */
+  previewAck(): void;
+  /** Shows a source in the preview without going live (null: none). */
+  previewSource(video: string | null): Promise<void>;
+  /** DNS + TCP + RTMP handshake to a destination, without publishing. */
+  testConnection(destination: DestinationSetting): Promise<Preflight>;
+  loadSettings(): Promise<AppSettings>;
+  saveSettings(settings: AppSettings): Promise<void>;
   on<K extends keyof EventMap>(event: K, cb: (payload: EventMap[K]) => void): Promise<Unlisten>;
 }
 
@@ -53,7 +75,7 @@ export function isTauri(): boolean {
 
 /** The real backend: Tauri commands and events. */
 export async function tauriBackend(): Promise<Backend> {
-  const { invoke } = await import('@tauri-apps/api/core');
+  const { invoke, Channel } = await import('@tauri-apps/api/core');
   const { listen } = await import('@tauri-apps/api/event');
   const call = async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
     try {
@@ -74,6 +96,22 @@ export async function tauriBackend(): Promise<Backend> {
     roomDelete: (id) => call('room_delete', { id }),
     roomPollStart: (poll) => call('room_poll_start', { poll }),
     roomPollEnd: (poll) => call('room_poll_end', { poll }),
+    roomModerate: (action) => call('room_moderate', { action }),
+    roomSettings: (patch) => call('room_settings', { patch }),
+    roomBlockWords: (add, remove) => call('room_block_words', { add, remove }),
+    roomPinQuestion: (question) => call('room_pin_question', { question }),
+    roomLotteryStart: (keyword, prize) => call('room_lottery_start', { keyword, prize }),
+    roomLotteryDraw: (lottery, winners) => call('room_lottery_draw', { lottery, winners }),
+    openPreview: async (onFrame) => {
+      const channel = new Channel<ArrayBuffer>();
+      channel.onmessage = (m) => onFrame(m);
+      await call('preview_open', { channel });
+    },
+    previewAck: () => void invoke('preview_ack').catch(() => {}),
+    previewSource: (video) => call('preview_source', { video }),
+    testConnection: (destination) => call('test_connection', { destination }),
+    loadSettings: () => call('load_settings'),
+    saveSettings: (settings) => call('save_settings', { settings }),
     on: (event, cb) => listen(event, (e) => cb(e.payload as never)),
   };
 }

@@ -54,6 +54,7 @@ pub fn render() -> Vec<(String, String)> {
         Preflight,
         AppSettings,
         RoomPrefs,
+        GiftDef,
     );
     let index: String = out
         .iter()

@@ -77,8 +77,10 @@ pub async fn go_live(
     let hub = state.preview.clone();
     let emit = Arc::new(TauriEmit(app));
     blocking(move || {
-        // The device preview holds the camera: close it, the session opens it again.
+        // The device preview holds the camera and the mic: close them, the session opens
+        // them again.
         hub.show_source(None)?;
+        hub.measure_audio(None, |_, _, _| {})?;
         live.start(&settings, &keychain, emit, Some(&hub))
     })
     .await
@@ -251,6 +253,36 @@ pub async fn preview_source(
     }
     let hub = state.preview.clone();
     blocking(move || hub.show_source(video.as_deref())).await
+}
+
+/// Measures an audio input for the level meter without going live (`audio_level` events,
+/// 10 a second); `null` stops.
+#[tauri::command]
+pub async fn preview_audio(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    audio: Option<String>,
+) -> Result<(), AppError> {
+    if state.live.is_live() {
+        return Err(AppError::new(
+            ErrorCode::AlreadyLive,
+            "the meters show the stream's audio while live",
+        ));
+    }
+    let hub = state.preview.clone();
+    blocking(move || {
+        hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
+            let _ = app.emit(
+                "audio_level",
+                &AudioLevel {
+                    input: input.to_string(),
+                    peak_db,
+                    rms_db,
+                },
+            );
+        })
+    })
+    .await
 }
 
 /// "Test connection": DNS, TCP and the RTMP handshake, without publishing.

@@ -280,6 +280,8 @@ pub enum RoomEvent {
         settings: RoomSettings,
         pinned: Option<Question>,
         lottery: Option<Lottery>,
+        /// Gifts viewers can send (art at `<room origin>/gifts/<art>`).
+        catalog: Vec<GiftDef>,
     },
     Chat {
         #[ts(type = "number")]
@@ -554,4 +556,28 @@ pub struct RoomPrefs {
     pub mods_only: bool,
     pub blocked_mode: BlockedMode,
     pub blocked_words: Vec<String>,
+}
+
+/// A gift in the room's catalog.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct GiftDef {
+    pub id: String,
+    pub name: String,
+    pub name_zh: String,
+    #[ts(type = "number")]
+    pub price: u64,
+    /// File name of its art, served by the room server under `/gifts/`.
+    pub art: String,
+}
+
+impl From<marquee_room::protocol::GiftDef> for GiftDef {
+    fn from(g: marquee_room::protocol::GiftDef) -> Self {
+        Self {
+            id: g.id,
+            name: g.name,
+            name_zh: g.name_zh,
+            price: g.price,
+            art: g.art,
+        }
+    }
 }

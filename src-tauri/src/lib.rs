@@ -108,6 +108,7 @@ pub fn run() {
             commands::preview_open,
             commands::preview_ack,
             commands::preview_source,
+            commands::preview_audio,
             commands::test_connection,
             commands::load_settings,
             commands::save_settings,

@@ -13,7 +13,9 @@
 //! [`CapturePreview`] of the chosen camera alone (no encoder running for nobody).
 
 use crate::error::{AppError, ErrorCode};
-use marquee_studio::preview::{CapturePreview, Now, Preview, PreviewConfig, PreviewFrame};
+use marquee_studio::preview::{
+    CapturePreview, LevelPreview, Now, Preview, PreviewConfig, PreviewFrame,
+};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +36,7 @@ pub struct PreviewHub {
     busy_drops: AtomicU64,
     sent: AtomicU64,
     capture: Mutex<Option<(CapturePreview, Preview)>>,
+    level: Mutex<Option<LevelPreview>>,
 }
 
 /// The header layout (see the module docs).
@@ -129,6 +132,28 @@ impl PreviewHub {
         let preview = self.worker(Arc::new(move || c.now()))?;
         let capture = CapturePreview::start(&spec, clock, preview.tap(), 640, 360, 30)?;
         *slot = Some((capture, preview));
+        Ok(())
+    }
+
+    /// Measures `audio` (a source like `tone` or `mic:ID`) for the first-run level meter,
+    /// or stops measuring. Levels go to `on_level(input, peak_db, rms_db)` ten times a second.
+    pub fn measure_audio(
+        &self,
+        audio: Option<&str>,
+        on_level: impl Fn(&str, f32, f32) + Send + 'static,
+    ) -> Result<(), AppError> {
+        let mut slot = self.level.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = None;
+        let Some(audio) = audio else { return Ok(()) };
+        let spec = audio.parse().map_err(|e: marquee_capture::CaptureError| {
+            AppError::new(ErrorCode::Settings, e.to_string())
+        })?;
+        let input = audio.to_string();
+        *slot = Some(LevelPreview::start(
+            &spec,
+            Duration::from_millis(100),
+            move |p, r| on_level(&input, p, r),
+        )?);
         Ok(())
     }
 

@@ -190,6 +190,7 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             settings: view.settings.into(),
             pinned: view.pinned.map(question),
             lottery: view.lottery.map(Into::into),
+            catalog: view.catalog.into_iter().map(Into::into).collect(),
         }],
         ClientEvent::Event(e) => event(e).into_iter().collect(),
         ClientEvent::History(events) => events.into_iter().filter_map(event).collect(),

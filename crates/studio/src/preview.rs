@@ -29,7 +29,7 @@ use crate::frames::{ComposedFrame, FrameTap};
 use ffmpeg_next as ff;
 use marquee_capture::camera::{self, Faults, TestPatternCamera};
 use marquee_capture::nokhwa_cam::NokhwaCamera;
-use marquee_capture::{SessionClock, SourceHandle, VideoFrame, VideoSpec};
+use marquee_capture::{AudioBlock, AudioSpec, SessionClock, SourceHandle, VideoFrame, VideoSpec};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -471,6 +471,87 @@ impl Drop for CapturePreview {
     }
 }
 
+/// A microphone (or the test tone) running only for its level meter, before going live:
+/// peak and RMS in dBFS over each `window`, handed to `on_level` on its own thread.
+pub struct LevelPreview {
+    source: Option<SourceHandle>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// dBFS of a linear amplitude (−120 for silence).
+fn db(x: f32) -> f32 {
+    if x <= 1e-6 { -120.0 } else { 20.0 * x.log10() }
+}
+
+impl LevelPreview {
+    pub fn start(
+        spec: &AudioSpec,
+        window: Duration,
+        mut on_level: impl FnMut(f32, f32) + Send + 'static,
+    ) -> Result<LevelPreview, StudioError> {
+        let clock = SessionClock::start();
+        let (sink, rx) = marquee_capture::bounded::<AudioBlock>(64);
+        let source = match spec {
+            AudioSpec::Tone(hz) => marquee_capture::audio::spawn_tone(*hz, clock, sink),
+            AudioSpec::Mic(id) => marquee_capture::audio::spawn_mic(id, clock, sink)?,
+            AudioSpec::File(p) => marquee_capture::file::spawn_file_audio(p, clock, sink)?,
+            AudioSpec::None => {
+                return Err(StudioError::Settings("no audio input to measure".into()));
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("level-preview".into())
+            .spawn(move || {
+                let (mut peak, mut sum, mut n) = (0f32, 0f64, 0usize);
+                let mut next = Instant::now() + window;
+                while !stop2.load(Ordering::Relaxed) {
+                    if let Ok(b) = rx.recv_timeout(Duration::from_millis(50)) {
+                        for &x in &b.samples {
+                            peak = peak.max(x.abs());
+                            sum += f64::from(x) * f64::from(x);
+                        }
+                        n += b.samples.len();
+                    }
+                    if Instant::now() >= next {
+                        next += window;
+                        let rms = if n == 0 {
+                            0.0
+                        } else {
+                            (sum / n as f64).sqrt() as f32
+                        };
+                        on_level(db(peak), db(rms));
+                        (peak, sum, n) = (0.0, 0.0, 0);
+                    }
+                }
+            })
+            .map_err(|e| StudioError::Output(format!("cannot start the level thread: {e}")))?;
+        Ok(LevelPreview {
+            source: Some(source),
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut s) = self.source.take() {
+            s.stop();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for LevelPreview {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,5 +654,25 @@ mod tests {
             "ages: {:?}",
             got.iter().map(|f| f.age).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_level_preview_measures_the_test_tone() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        let mut lp = LevelPreview::start(
+            &AudioSpec::Tone(440.0),
+            Duration::from_millis(100),
+            move |p, r| g.lock().unwrap().push((p, r)),
+        )
+        .unwrap();
+        let t0 = Instant::now();
+        while got.lock().unwrap().len() < 4 && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        lp.stop();
+        let got = got.lock().unwrap();
+        let (p, r) = *got.last().unwrap();
+        assert!(p > -30.0 && p <= 0.5 && r < p, "peak {p} dB, rms {r} dB");
     }
 }

@@ -30,3 +30,4 @@ export type * from './RoomSettingsPatch';
 export type * from './Preflight';
 export type * from './AppSettings';
 export type * from './RoomPrefs';
+export type * from './GiftDef';

@@ -1,7 +1,10 @@
 // Strings in English and 简体中文. The language follows the OS until the user picks one
 // (remembered in localStorage).
 
+import { COMPONENT_STRINGS } from '../components/component-strings';
+
 const en = {
+  ...COMPONENT_STRINGS.en,
   'app.name': 'Marquee',
   'live.go': 'Go Live',
   'live.starting': 'Starting…',
@@ -86,6 +89,7 @@ const en = {
   'error.keychain': 'The OS keychain is not available. Unlock it (or sign in to your desktop) and try again.',
   'error.already_live': 'You are already live.',
   'error.not_live': 'You are not live.',
+  'first.testOk': 'Connected — the RTMP server answered. Your key is checked when you go live.',
   'mod.banned': '{user} is banned from the room',
   'mod.timedOut': '{user} cannot write for {n} min',
   'roomRules.saved': 'Room rules saved',
@@ -106,6 +110,7 @@ export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
 
 const zh: Messages = {
+  ...COMPONENT_STRINGS['zh-CN'],
   'app.name': 'Marquee',
   'live.go': '开始直播',
   'live.starting': '正在开播…',
@@ -190,6 +195,7 @@ const zh: Messages = {
   'error.keychain': '系统钥匙串不可用。请解锁钥匙串（或登录桌面会话）后重试。',
   'error.already_live': '已经在直播了。',
   'error.not_live': '当前没有在直播。',
+  'first.testOk': '连接成功——RTMP 服务器已响应。推流密钥会在开播时验证。',
   'mod.banned': '已将 {user} 移出房间',
   'mod.timedOut': '{user} 已被禁言 {n} 分钟',
   'roomRules.saved': '房间规则已保存',

@@ -5,6 +5,7 @@ import type {
   AppError,
   AppInfo,
   AppSettings,
+  AudioLevel,
   DestinationSetting,
   Devices,
   Moderation,
@@ -25,6 +26,8 @@ export interface EventMap {
   session_event: SessionEvent;
   room: RoomEvent;
   room_ready: RoomInfo;
+  /** Levels of the input measured with `previewAudio` (before going live). */
+  audio_level: AudioLevel;
 }
 
 export type Unlisten = () => void;
@@ -54,6 +57,8 @@ export interface Backend {
   previewAck(): void;
   /** Shows a source in the preview without going live (null: none). */
   previewSource(video: string | null): Promise<void>;
+  /** Measures an audio input (`audio_level` events) without going live (null: stop). */
+  previewAudio(audio: string | null): Promise<void>;
   /** DNS + TCP + RTMP handshake to a destination, without publishing. */
   testConnection(destination: DestinationSetting): Promise<Preflight>;
   loadSettings(): Promise<AppSettings>;
@@ -109,6 +114,7 @@ export async function tauriBackend(): Promise<Backend> {
     },
     previewAck: () => void invoke('preview_ack').catch(() => {}),
     previewSource: (video) => call('preview_source', { video }),
+    previewAudio: (audio) => call('preview_audio', { audio }),
     testConnection: (destination) => call('test_connection', { destination }),
     loadSettings: () => call('load_settings'),
     saveSettings: (settings) => call('save_settings', { settings }),

@@ -69,6 +69,7 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     session_event: new Set(),
     room: new Set(),
     room_ready: new Set(),
+    audio_level: new Set(),
   };
   let timer: ReturnType<typeof setInterval> | null = null;
   let t = 0;
@@ -175,6 +176,9 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     previewAck() {},
     async previewSource(video) {
       calls.push({ cmd: 'preview_source', args: { video } });
+    },
+    async previewAudio(audio) {
+      calls.push({ cmd: 'preview_audio', args: { audio } });
     },
     async testConnection(destination) {
       calls.push({ cmd: 'test_connection', args: destination });

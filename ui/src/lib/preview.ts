@@ -54,8 +54,8 @@ function quantile(xs: number[], q: number): number {
 }
 
 export class PreviewSink {
-  private canvas: HTMLCanvasElement | null = null;
-  private ctx: CanvasRenderingContext2D | null = null;
+  /** Every canvas showing the preview (the studio's, and the first-run wizard's). */
+  private canvases = new Set<HTMLCanvasElement>();
   private busy = false;
   private pending: ArrayBuffer | null = null;
   private drawn: number[] = [];
@@ -68,12 +68,19 @@ export class PreviewSink {
   onframe: ((m: PreviewMetrics) => void) | null = null;
 
   constructor(private ack: () => void) {
-    if (typeof window !== 'undefined') (window as unknown as { __marqueePreview: () => PreviewMetrics }).__marqueePreview = () => this.metrics();
+    if (typeof window !== 'undefined') {
+      const w = window as unknown as { __marqueePreview: () => PreviewMetrics; __marqueePreviewReset: () => void };
+      w.__marqueePreview = () => this.metrics();
+      w.__marqueePreviewReset = () => this.reset();
+    }
   }
 
-  attach(canvas: HTMLCanvasElement | null) {
-    this.canvas = canvas;
-    this.ctx = canvas?.getContext('2d') ?? null;
+  attach(canvas: HTMLCanvasElement) {
+    this.canvases.add(canvas);
+  }
+
+  detach(canvas: HTMLCanvasElement) {
+    this.canvases.delete(canvas);
   }
 
   /** A message from the channel. */
@@ -93,14 +100,18 @@ export class PreviewSink {
     this.busy = true;
     try {
       const h = parseHeader(buf);
-      if (h && this.ctx && this.canvas) {
+      // Only visible canvases are drawn (a hidden window or a covered studio costs nothing).
+      const targets = [...this.canvases].filter((c) => c.isConnected && c.offsetParent !== null);
+      if (h && targets.length) {
         const blob = new Blob([new Uint8Array(buf, HEADER)], { type: 'image/jpeg' });
         const bmp = await createImageBitmap(blob);
-        if (this.canvas.width !== h.width || this.canvas.height !== h.height) {
-          this.canvas.width = h.width;
-          this.canvas.height = h.height;
+        for (const c of targets) {
+          if (c.width !== h.width || c.height !== h.height) {
+            c.width = h.width;
+            c.height = h.height;
+          }
+          c.getContext('2d')?.drawImage(bmp, 0, 0, h.width, h.height);
         }
-        this.ctx.drawImage(bmp, 0, 0, h.width, h.height);
         bmp.close();
         const t = now();
         this.frames++;

@@ -6,6 +6,7 @@ import type {
   AppSettings,
   Devices,
   DestinationSetting,
+  GiftDef,
   Lottery,
   Preflight,
   Question,
@@ -63,6 +64,7 @@ export interface QaItem {
 export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question';
 
 export interface GiftItem {
+  combo?: number;
   key: number;
   at: number;
   user: string;
@@ -128,6 +130,9 @@ export class Studio {
   giftAlert = $state<GiftItem | null>(null);
   poll = $state<Poll | null>(null);
   viewers = $state(0);
+  catalog = $state<GiftDef[]>([]);
+  /** The level of the input measured before going live (first run). */
+  inputLevel = $state<{ peakDb: number; rmsDb: number } | null>(null);
   /** Bumped on every chat change (the virtualised list re-reads then). */
   chatRevision = $state(0);
   questions = $state<QaItem[]>([]);
@@ -149,6 +154,7 @@ export class Studio {
 
   private unlisten: Unlisten[] = [];
   private tick: ReturnType<typeof setInterval> | null = null;
+  private clock: ReturnType<typeof setInterval> | null = null;
   private giftSeq = 0;
   private giftTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -190,6 +196,9 @@ export class Studio {
         this.events = [...this.events.slice(-199), e];
       }),
       await b.on('room', (e) => this.applyRoom(e)),
+      await b.on('audio_level', (l) => {
+        this.inputLevel = { peakDb: l.peak_db, rmsDb: l.rms_db };
+      }),
       await b.on('room_ready', (r) => {
         this.room = r;
         this.roomDown = null;
@@ -224,6 +233,9 @@ export class Studio {
     await this.refreshDevices();
     if (!this.scenes.some((s) => s.id === this.sceneId)) this.sceneId = 'test';
     void this.showIdlePreview();
+    this.clock = setInterval(() => {
+      if (this.phase === 'idle') this.now = Date.now();
+    }, 1000);
   }
 
   /** Before going live the preview shows the selected source alone (no encoder runs). */
@@ -260,6 +272,15 @@ export class Studio {
     }
   }
 
+  setOverlay(on: boolean) {
+    this.persist({ danmaku_overlay: on });
+  }
+
+  setLanguage(l: Locale) {
+    i18n.set(l);
+    if (this.settingsLoaded) this.persist({ language: l });
+  }
+
   private persist(patch: Partial<AppSettings>) {
     void this.saveSettings({ ...$state.snapshot(this.settings), ...patch } as AppSettings);
   }
@@ -268,6 +289,7 @@ export class Studio {
     this.unlisten.forEach((u) => u());
     this.unlisten = [];
     if (this.tick) clearInterval(this.tick);
+    if (this.clock) clearInterval(this.clock);
   }
 
   async refreshDevices() {
@@ -312,6 +334,11 @@ export class Studio {
     if (this.settingsLoaded) this.persist({ destinations: $state.snapshot(list) as DestinationSetting[] });
   }
 
+  /** Stores a stream key in the OS keychain (it never comes back). */
+  async saveKey(name: string, key: string) {
+    await this.backend.setStreamKey(name, key);
+  }
+
   setRecord(on: boolean) {
     this.record = on;
     if (this.settingsLoaded) this.persist({ record: on });
@@ -320,6 +347,28 @@ export class Studio {
   /** "Test connection": a streamer-facing result line, or an error where it happened. */
   async testConnection(d: DestinationSetting): Promise<Preflight> {
     return this.backend.testConnection(d);
+  }
+
+  /** First run: measure the chosen mic for the level meter (null stops). */
+  async measureInput(audio: string | null) {
+    this.inputLevel = null;
+    try {
+      await this.backend.previewAudio(audio);
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  /** The gift's display name in the UI language. */
+  giftName(id: string): string {
+    const g = this.catalog.find((c) => c.id === id);
+    return g ? (i18n.locale === 'zh-CN' ? g.name_zh : g.name) : id;
+  }
+
+  /** Where the room server serves gift art. */
+  get giftArtBase(): string {
+    const u = this.room?.viewer_url;
+    return u ? `${new URL(u).origin}/gifts/` : '/assets/gifts/';
   }
 
   async finishFirstRun(r: { camera: string | null; mic: string | null; destination: DestinationSetting | null; mode: 'live' | 'record' }) {
@@ -336,6 +385,7 @@ export class Studio {
     s.record = r.mode === 'record' ? true : s.record;
     s.first_run_done = true;
     this.firstRun = false;
+    void this.measureInput(null);
     await this.saveSettings(s);
     void this.showIdlePreview();
   }
@@ -434,6 +484,7 @@ export class Studio {
         this.roomRules = e.settings;
         this.pinned = e.pinned?.question ?? null;
         this.lottery = e.lottery;
+        this.catalog = e.catalog;
         this.roomDown = null;
         break;
       case 'chat': {
@@ -490,7 +541,7 @@ export class Studio {
       case 'blocked_words':
         break;
       case 'gift': {
-        const g = { key: ++this.giftSeq, at: e.at, user: e.user.name, gift: e.gift, count: e.count, coins: e.coins };
+        const g = { key: ++this.giftSeq, at: e.at, user: e.user.name, gift: e.gift, count: e.count, coins: e.coins, combo: e.combo };
         this.gifts = [g, ...this.gifts].slice(0, 500);
         this.pushChat({ id: -g.key, at: e.at, user: e.user.name, role: e.user.role, text: '', color: '#ffffff', deleted: false, userId: e.user.id, kind: 'gift', gift: e.gift, count: e.count });
         this.giftAlert = g;

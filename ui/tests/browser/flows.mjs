@@ -76,12 +76,33 @@ await flow('chat: the message menu deletes and times out through onaction (mouse
   assert.deepEqual(p.errors, []);
 });
 
+await flow('chat: an open menu holds the list still while messages keep coming, then it follows again', async () => {
+  const p = await page('chat');
+  await p.waitForSelector('[data-testid="chat-message"]');
+  const row = p.locator('[data-testid="chat-message"]').nth(-3);
+  const id = await row.getAttribute('data-id');
+  await row.hover();
+  await row.locator('[data-testid="chat-menu-button"]').click();
+  const y0 = (await p.locator(`[data-id="${id}"]`).boundingBox()).y;
+  await p.evaluate(() => window.__chat.push(30));
+  await p.waitForSelector('[data-testid="chat-new"]');
+  await p.waitForTimeout(200);
+  assert.equal((await p.locator(`[data-id="${id}"]`).boundingBox()).y, y0, 'the row under the menu did not move');
+  assert.equal(await p.locator('[data-testid="chat-menu"]').count(), 1, 'menu still open');
+  await p.keyboard.press('Escape');
+  await p.waitForTimeout(300);
+  const gap = await p.locator('[data-testid="chat-list"]').evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop);
+  assert.ok(gap < 2, `following again (gap ${gap})`);
+  assert.equal(await p.locator('[data-testid="chat-new"]').count(), 0);
+});
+
 await flow('chat: scrolled up keeps its place and offers "N new messages"; the pill goes back down', async () => {
   const p = await page('chat');
   await p.waitForSelector('[data-testid="chat-message"]');
   const vp = p.locator('[data-testid="chat-list"]');
-  await vp.evaluate((el) => (el.scrollTop = 200));
-  await p.waitForTimeout(100);
+  await vp.hover();
+  await p.mouse.wheel(0, -600);
+  await p.waitForTimeout(300);
   const before = await vp.evaluate((el) => el.scrollTop);
   await p.evaluate(() => window.__chat.push(25));
   await p.waitForSelector('[data-testid="chat-new"]');
@@ -95,7 +116,9 @@ await flow('chat: scrolled up keeps its place and offers "N new messages"; the p
   assert.equal(await p.locator('[data-testid="chat-new"]').count(), 0);
   const zh = await page('chat', 'zh-CN');
   await zh.waitForSelector('[data-testid="chat-message"]');
-  await zh.locator('[data-testid="chat-list"]').evaluate((el) => (el.scrollTop = 300));
+  await zh.locator('[data-testid="chat-list"]').hover();
+  await zh.mouse.wheel(0, -400);
+  await zh.waitForTimeout(300);
   await zh.evaluate(() => window.__chat.push(3));
   await zh.waitForSelector('[data-testid="chat-new"]');
   await zh.locator('[data-testid="chat-message"]').nth(3).hover();

@@ -10,5 +10,5 @@ export default defineConfig({
   base: './',
   plugins: [svelte({ configFile: `${here}../../svelte.config.js` })],
   logLevel: 'warn',
-  build: { outDir: `${here}dist`, emptyOutDir: true, target: 'es2022', sourcemap: false },
+  build: { outDir: `${here}dist`, emptyOutDir: true, target: 'es2022', sourcemap: false, minify: false },
 });

@@ -13,13 +13,13 @@ const server = await serve();
 const browser = await launch();
 let failed = 0;
 
-async function page(scene, lang = 'en', viewport = { width: 1280, height: 800 }) {
+async function page(scene, lang = 'en', viewport = { width: 1280, height: 800 }, theme = 'dark') {
   const p = await browser.newPage({ viewport, deviceScaleFactor: 1 });
   const errors = [];
   p.on('pageerror', (e) => errors.push(String(e)));
   p.on('console', (m) => m.type() === 'error' && !/favicon/.test(m.location()?.url ?? '') && errors.push(m.text()));
   p.errors = errors;
-  await p.goto(`${server.url}#${scene}?lang=${lang}`);
+  await p.goto(`${server.url}#${scene}?lang=${lang}&theme=${theme}`);
   await p.waitForSelector('#app > *');
   return p;
 }
@@ -247,6 +247,19 @@ await flow('room panels: gift alert, viewer link + QR, Q&A pin, lottery draw, ro
     assert.deepEqual((await events(p, 'onsave'))[0].args[0].blockedWords, ['广告', 'spam', '刷单']);
     await p.getByRole('button', { name: lang === 'en' ? 'New lottery' : '再来一轮' }).click();
     await shot(p, `room-lottery-new-${lang}`);
+    assert.deepEqual(p.errors, []);
+  }
+});
+
+await flow('light theme: every component reads on a light background (screenshots)', async () => {
+  for (const [scene, size] of [['chat', { width: 1280, height: 800 }], ['room', { width: 1280, height: 1000 }], ['firstrun', { width: 1100, height: 760 }], ['settings', { width: 1280, height: 800 }]]) {
+    const p = await page(scene, 'zh-CN', size, 'light');
+    await p.waitForTimeout(600);
+    if (scene === 'chat') {
+      await p.locator('[data-testid="chat-message"]').last().hover();
+      await p.locator('[data-testid="chat-message"]').last().locator('[data-testid="chat-menu-button"]').click();
+    }
+    await shot(p, `light-${scene}-zh-CN`);
     assert.deepEqual(p.errors, []);
   }
 });

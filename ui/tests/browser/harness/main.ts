@@ -7,5 +7,7 @@ import Gallery from './Gallery.svelte';
 const [scene, query] = location.hash.slice(1).split('?');
 const lang = new URLSearchParams(query ?? '').get('lang');
 if (lang === 'en' || lang === 'zh-CN') i18n.set(lang as Locale);
+const theme = new URLSearchParams(query ?? '').get('theme');
+document.documentElement.dataset.theme = theme === 'light' ? 'light' : 'dark';
 document.documentElement.lang = i18n.locale;
 mount(Gallery, { target: document.getElementById('app')!, props: { scene: scene || 'chat' } });

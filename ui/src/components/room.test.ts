@@ -51,6 +51,17 @@ describe('DanmakuOverlay', () => {
     expect(overlay!.push({ text: 'while off' })).toBe(false);
   });
 
+  it('takes a deleted comment off the screen', () => {
+    const { component } = render(DanmakuOverlay, {});
+    const o = component as unknown as { push: (c: object) => boolean; remove: (id: number) => void };
+    o.push({ id: 7, text: 'spam spam' });
+    o.push({ id: 8, text: 'nice' });
+    const layer = screen.getByTestId('danmaku');
+    expect(layer.querySelectorAll('.dm')).toHaveLength(2);
+    o.remove(7);
+    expect([...layer.querySelectorAll('.dm')].map((e) => e.textContent)).toEqual(['nice']);
+  });
+
   it('drops and counts comments beyond the on-screen bound', () => {
     const { component } = render(DanmakuOverlay, { maxOnScreen: 3 });
     const o = component as unknown as { push: (c: object) => boolean; counters: () => { onScreen: number; dropped: number } };

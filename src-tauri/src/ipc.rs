@@ -302,6 +302,10 @@ pub enum RoomEvent {
         id: u64,
     },
     Gift {
+        /// The room event's number (chat ids are numbered the same way, so a gift row sorts
+        /// among the messages).
+        #[ts(type = "number")]
+        seq: u64,
         #[ts(type = "number")]
         at: u64,
         user: RoomUser,

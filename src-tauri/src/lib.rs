@@ -54,6 +54,17 @@ pub fn run() {
     tauri::Builder::default()
         .manage(state)
         .setup(move |app| {
+            // One local page, no browsing: WebKit's smallest caches (document viewer) save
+            // memory in the web process at no cost to the studio.
+            #[cfg(target_os = "linux")]
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.with_webview(|wv| {
+                    use webkit2gtk::{WebContextExt, WebViewExt};
+                    if let Some(ctx) = wv.inner().context() {
+                        ctx.set_cache_model(webkit2gtk::CacheModel::DocumentViewer);
+                    }
+                });
+            }
             let data_dir = app
                 .path()
                 .app_data_dir()

@@ -238,7 +238,7 @@ impl Live {
         let origin = Instant::now() - session.elapsed();
         let preview = match preview {
             Some(hub) => {
-                let p = hub.worker(Arc::new(move || origin.elapsed()))?;
+                let p = hub.worker(Arc::new(move || origin.elapsed()), crate::preview::LIVE_FPS)?;
                 session.add_frame_tap(p.tap());
                 Some(p)
             }

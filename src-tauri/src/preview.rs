@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tauri::ipc::{Channel, InvokeResponseBody};
 
+/// The preview's rate while live (what goes out) and before (a camera alone).
+pub const LIVE_FPS: u32 = 30;
+pub const IDLE_FPS: u32 = 20;
 /// Pictures sent but not yet acknowledged by the UI, at most.
 pub const IN_FLIGHT: u32 = 2;
 /// An unacknowledged picture older than this is written off (a reload, a lost ack).
@@ -112,10 +115,15 @@ impl PreviewHub {
         )
     }
 
-    /// A preview worker whose pictures come here; `now` is the session clock.
-    pub fn worker(self: &Arc<Self>, now: Now) -> Result<Preview, AppError> {
+    /// A preview worker whose pictures come here, at most `max_fps` a second; `now` is the
+    /// session clock.
+    pub fn worker(self: &Arc<Self>, now: Now, max_fps: u32) -> Result<Preview, AppError> {
         let hub = self.clone();
-        Preview::start(PreviewConfig::default(), now, move |f| hub.send(f)).map_err(AppError::from)
+        let cfg = PreviewConfig {
+            max_fps,
+            ..PreviewConfig::default()
+        };
+        Preview::start(cfg, now, move |f| hub.send(f)).map_err(AppError::from)
     }
 
     /// Shows `video` (a source like `test` or `camera:0`) without going live, or nothing.
@@ -129,7 +137,8 @@ impl PreviewHub {
         })?;
         let clock = marquee_capture::SessionClock::start();
         let c = clock.clone();
-        let preview = self.worker(Arc::new(move || c.now()))?;
+        // 20 fps is smooth for picking a camera and costs a third less than 30.
+        let preview = self.worker(Arc::new(move || c.now()), IDLE_FPS)?;
         let capture = CapturePreview::start(&spec, clock, preview.tap(), 640, 360, 30)?;
         *slot = Some((capture, preview));
         Ok(())

@@ -167,6 +167,7 @@ fn event(e: Event) -> Option<RoomEvent> {
             combo,
             ..
         } => RoomEvent::Gift {
+            seq: e.seq,
             at: e.at,
             user: user(&u),
             gift,

@@ -357,6 +357,16 @@ test('the studio: devices listed, the viewer link is served, the preview shows t
 
   await assertPreviewMoves('.stage [data-testid="preview-canvas"]', 'studio before live');
   await browser.saveScreenshot(join(artifacts, 'studio-ready.png'));
+  // Reported: the capture-only preview (no session, no encoder) before going live.
+  await browser.execute(() => window.__marqueePreviewReset?.());
+  const cpu = await cpuPercent(driver.pid, 8_000);
+  const preview = await browser.execute(() => window.__marqueePreview());
+  const pss = Object.values(pssTree(driver.pid)).reduce((a, b) => a + b, 0);
+  writeFileSync(join(artifacts, 'preview-idle.json'), JSON.stringify({ preview, cpu, total_pss_bytes: pss }, null, 2));
+  console.log(
+    `idle, capture-only preview: ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms; ` +
+      `CPU app+WebKit ${cpu.total}% of a core; PSS ${(pss / 1048576).toFixed(0)} MiB`,
+  );
   await (await browser.$('[data-testid="toggle-qr"]')).click();
 });
 

@@ -173,7 +173,7 @@ describe('RoomPanel', () => {
     // The list applies changes once per frame.
     await waitFor(() => expect(screen.getByTestId('chat-message')).toHaveTextContent('message deleted'));
 
-    s.applyRoom({ kind: 'gift', at: 2, user, gift: 'rocket', count: 3, coins: 300, combo: 1 });
+    s.applyRoom({ kind: 'gift', seq: 2, at: 2, user, gift: 'rocket', count: 3, coins: 300, combo: 1 });
     await fireEvent.click(screen.getByRole('tab', { name: /Gifts/ }));
     expect(screen.getByTestId('gift-list')).toHaveTextContent('rocket ×3');
 

@@ -110,7 +110,7 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
             backend.emit('room', { kind: 'chat', id: seq++, at: Date.now(), user: { id: `v${i}`, name: names[i], role: 'viewer' }, text: texts[i], color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
           }
           if (t % 9 === 0) {
-            backend.emit('room', { kind: 'gift', at: Date.now(), user: { id: 'v1', name: 'Ava', role: 'viewer' }, gift: 'rocket', count: 1, coins: 100, combo: 1 });
+            backend.emit('room', { kind: 'gift', seq: seq++, at: Date.now(), user: { id: 'v1', name: 'Ava', role: 'viewer' }, gift: 'rocket', count: 1, coins: 100, combo: 1 });
           }
         }, 1000);
       }

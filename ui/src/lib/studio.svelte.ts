@@ -479,7 +479,7 @@ export class Studio {
       case 'joined':
         this.chat = [];
         this.chatRevision++;
-        this.viewers = e.viewers;
+        this.viewers = Math.max(0, e.viewers - 1);
         this.poll = e.poll;
         this.roomRules = e.settings;
         this.pinned = e.pinned?.question ?? null;
@@ -510,6 +510,7 @@ export class Studio {
           }
         }
         this.chatRevision++;
+        for (const f of this.onDeleted) f(e.id);
         break;
       case 'question':
         if (!this.questions.some((q) => q.id === e.question.question)) {
@@ -543,7 +544,7 @@ export class Studio {
       case 'gift': {
         const g = { key: ++this.giftSeq, at: e.at, user: e.user.name, gift: e.gift, count: e.count, coins: e.coins, combo: e.combo };
         this.gifts = [g, ...this.gifts].slice(0, 500);
-        this.pushChat({ id: -g.key, at: e.at, user: e.user.name, role: e.user.role, text: '', color: '#ffffff', deleted: false, userId: e.user.id, kind: 'gift', gift: e.gift, count: e.count });
+        this.pushChat({ id: e.seq, at: e.at, user: e.user.name, role: e.user.role, text: '', color: '#ffffff', deleted: false, userId: e.user.id, kind: 'gift', gift: e.gift, count: e.count });
         this.giftAlert = g;
         if (this.giftTimer) clearTimeout(this.giftTimer);
         this.giftTimer = setTimeout(() => (this.giftAlert = null), 4000);
@@ -556,7 +557,8 @@ export class Studio {
         if (this.poll && this.poll.poll === e.poll) this.poll = { ...this.poll, tallies: e.tallies };
         break;
       case 'viewers':
-        this.viewers = e.count;
+        // The room counts every connection; the app's own host connection is not a viewer.
+        this.viewers = Math.max(0, e.count - 1);
         break;
       case 'disconnected':
         this.roomDown = e.reason;
@@ -576,6 +578,9 @@ export class Studio {
       this.error = toAppError(e);
     }
   }
+
+  /** Called with a message id when a moderator deleted it (the danmaku overlay takes it off). */
+  readonly onDeleted = new Set<(id: number) => void>();
 
   private pushChat(item: ChatItem) {
     // In place: a 100k backlog is not copied per message (the list re-reads on chatRevision).

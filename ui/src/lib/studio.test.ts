@@ -72,12 +72,31 @@ describe('Studio', () => {
     s.applyRoom({ kind: 'chat', id: 7, at: 1, user, text: '主播好', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
     s.applyRoom({ kind: 'chat_deleted', id: 7 });
     expect(s.chat[0]).toMatchObject({ id: 7, deleted: true, text: '' });
-    s.applyRoom({ kind: 'gift', at: 2, user, gift: 'rocket', count: 2, coins: 200, combo: 1 });
+    s.applyRoom({ kind: 'gift', seq: 8, at: 2, user, gift: 'rocket', count: 2, coins: 200, combo: 1 });
     expect(s.giftAlert).toMatchObject({ user: '小明', gift: 'rocket', count: 2 });
     s.applyRoom({ kind: 'poll', poll: { poll: 9, question: 'Q', options: ['a', 'b'], tallies: [0, 0], ends_at: 0, open: true } });
     s.applyRoom({ kind: 'poll_tally', poll: 9, tallies: [3, 1] });
     expect(s.poll?.tallies).toEqual([3, 1]);
     s.applyRoom({ kind: 'viewers', count: 42 });
-    expect(s.viewers).toBe(42);
+    // The room counts the app's own host connection too.
+    expect(s.viewers).toBe(41);
+  });
+
+  it('remembers settings: the first run shows until finished, choices are saved, Go Live uses them', async () => {
+    const b = createMockBackend({ settings: { first_run_done: false, width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000 } });
+    const s = new Studio(b);
+    await s.init();
+    expect(s.firstRun).toBe(true);
+    expect(b.calls).toContainEqual({ cmd: 'preview_source', args: { video: 'test' } });
+    await s.finishFirstRun({ camera: null, mic: null, destination: { url: 'rtmp://live.twitch.tv/app', key_name: 'main' }, mode: 'live' });
+    expect(s.firstRun).toBe(false);
+    expect(b.saved.first_run_done).toBe(true);
+    expect(b.saved.destinations).toEqual([{ url: 'rtmp://live.twitch.tv/app', key_name: 'main' }]);
+    s.setRecord(true);
+    await Promise.resolve();
+    expect(b.saved.record).toBe(true);
+    await s.goLive();
+    expect(b.settings).toMatchObject({ width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000, record: true });
+    await s.confirmEnd();
   });
 });

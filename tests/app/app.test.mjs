@@ -364,7 +364,7 @@ test('the studio: devices listed, the viewer link is served, the preview shows t
   const pss = Object.values(pssTree(driver.pid)).reduce((a, b) => a + b, 0);
   writeFileSync(join(artifacts, 'preview-idle.json'), JSON.stringify({ preview, cpu, total_pss_bytes: pss }, null, 2));
   console.log(
-    `idle, capture-only preview: ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms; ` +
+    `idle, capture-only preview: ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms, encode p50 ${preview.encodeP50.toFixed(1)} ms; ` +
       `CPU app+WebKit ${cpu.total}% of a core; PSS ${(pss / 1048576).toFixed(0)} MiB`,
   );
   await (await browser.$('[data-testid="toggle-qr"]')).click();
@@ -402,7 +402,7 @@ test('go live to nginx-rtmp: the destination turns live, the bitrate moves, the 
   writeFileSync(join(artifacts, 'preview-live.json'), JSON.stringify({ preview, cpu }, null, 2));
   writeFileSync(join(artifacts, 'memory-live.json'), JSON.stringify({ total_pss_bytes: total, processes: pss }, null, 2));
   console.log(
-    `live 720p30 → nginx + recording: preview ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms; ` +
+    `live 720p30 → nginx + recording: preview ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms, encode p50 ${preview.encodeP50.toFixed(1)} ms; ` +
       `CPU app+WebKit ${cpu.total}% of a core; PSS ${(total / 1048576).toFixed(0)} MiB`,
   );
   assert.ok(preview.frames > 10, `the preview drew ${preview.frames} pictures`);

@@ -38,6 +38,8 @@ export interface PreviewMetrics {
   /** Capture→display latency over the last 120 pictures, ms. */
   latencyP50: number;
   latencyP95: number;
+  /** Engine time to scale and encode a picture, p50, ms. */
+  encodeP50: number;
   /** Pictures that arrived while another was waiting (replaced, never drawn). */
   skipped: number;
   /** Pictures the engine did not send because the previous ones were not drawn yet. */
@@ -60,6 +62,7 @@ export class PreviewSink {
   private pending: ArrayBuffer | null = null;
   private drawn: number[] = [];
   private latencies: number[] = [];
+  private encodes: number[] = [];
   private frames = 0;
   private skipped = 0;
   private notSent = 0;
@@ -121,6 +124,8 @@ export class PreviewSink {
         while (this.drawn.length && this.drawn[0] < t - 2000) this.drawn.shift();
         this.latencies.push(t - h.capturedUnixMs);
         if (this.latencies.length > 120) this.latencies.shift();
+        this.encodes.push(h.encodeUs / 1000);
+        if (this.encodes.length > 120) this.encodes.shift();
         this.onframe?.(this.metrics());
       }
     } catch {
@@ -141,6 +146,7 @@ export class PreviewSink {
       fps: span > 0 ? (this.drawn.length - 1) / span : 0,
       latencyP50: quantile(this.latencies, 0.5),
       latencyP95: quantile(this.latencies, 0.95),
+      encodeP50: quantile(this.encodes, 0.5),
       skipped: this.skipped,
       notSent: this.notSent,
       lastIndex: this.lastIndex,
@@ -151,6 +157,7 @@ export class PreviewSink {
   reset() {
     this.drawn = [];
     this.latencies = [];
+    this.encodes = [];
     this.frames = 0;
     this.skipped = 0;
   }

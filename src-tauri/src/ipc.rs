@@ -546,7 +546,7 @@ pub struct AppSettings {
     pub mic_gain_db: f32,
     /// `en` or `zh-CN`; null: follow the OS.
     pub language: Option<String>,
-    /// `dark` or `light`; null: follow the OS.
+    /// `dark`, `light` or `system` (follow the OS); null: dark.
     pub theme: Option<String>,
     pub danmaku_overlay: bool,
     pub first_run_done: bool,

@@ -66,7 +66,7 @@ pub struct AppPrefs {
     /// `en` or `zh-CN`; absent: follow the OS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    /// `dark` or `light`; absent: follow the OS.
+    /// `dark`, `light` or `system` (follow the OS); absent: dark.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theme: Option<String>,
     /// Microphone gain in dB.

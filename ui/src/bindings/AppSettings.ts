@@ -29,6 +29,6 @@ destinations: Array<DestinationSetting>, record: boolean, mic_gain_db: number,
  */
 language: string | null, 
 /**
- * `dark` or `light`; null: follow the OS.
+ * `dark`, `light` or `system` (follow the OS); null: dark.
  */
 theme: string | null, danmaku_overlay: boolean, first_run_done: boolean, room: RoomPrefs, };

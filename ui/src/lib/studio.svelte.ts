@@ -253,7 +253,7 @@ export class Studio {
   applyTheme() {
     const th = this.settings.theme;
     if (globalThis.document) {
-      if (th === 'light' || th === 'dark') document.documentElement.dataset.theme = th;
+      if (th === 'light' || th === 'system') document.documentElement.dataset.theme = th;
       else delete document.documentElement.dataset.theme;
     }
   }
@@ -683,6 +683,8 @@ export class Studio {
     const e = this.error;
     if (!e) return '';
     if (e.code === 'already_live' || e.code === 'not_live') return t(`error.${e.code}`);
+    // What to do first, then what the engine said (it names the device, file or server).
+    if (e.code === 'device' || e.code === 'network' || e.code === 'keychain') return `${t(`error.${e.code}`)} (${e.message})`;
     return e.message;
   }
 }

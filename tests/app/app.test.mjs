@@ -419,7 +419,7 @@ async function menuAction(item, action) {
   await (await browser.$(`[data-testid="chat-menu"] [data-action="${action}"]`)).click();
 }
 
-test('room: danmaku and a gift appear, the host deletes and times out from the menu, a vote, a question on screen, a lottery', async () => {
+test('room: danmaku and a gift appear, the host deletes and times out from the menu, a vote, a question on screen, a lottery, a blocked word masked', async () => {
   const page = await (await browser.$('[data-testid="viewer-link"]')).getProperty('textContent');
   const viewer = new WebSocket(`${page.replace('http://', 'ws://')}/ws`);
   const inbox = [];
@@ -497,6 +497,19 @@ test('room: danmaku and a gift appear, the host deletes and times out from the m
     assert.equal(drawn.lottery.winners.length, 1);
     await (await browser.$('.winners*=小明')).waitForDisplayed({ timeout: 10_000 });
     await browser.saveScreenshot(join(artifacts, 'room-lottery.png'));
+
+    // Room rules: a blocked word is masked for everyone, and the rule is remembered.
+    await openTab('rules');
+    await (await browser.$('[data-testid="blocked-input"]')).setValue('spoiler');
+    await browser.keys('Enter');
+    await (await browser.$('[data-testid="room-settings"] button[type="submit"]')).click();
+    await waitFor('blocked_words_changed', () => inbox.find((m) => m.type === 'blocked_words_changed'));
+    viewer.send(JSON.stringify({ type: 'danmaku', text: 'no spoiler please' }));
+    const masked = await waitFor('the masked message', () => inbox.find((m) => m.type === 'danmaku' && m.masked));
+    assert.ok(!masked.text.includes('spoiler'), masked.text);
+    await waitFor('the blocked word in the config file', () =>
+      /blocked_words = \[\s*"spoiler"/.test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')),
+    );
 
     // Timeout for 1 minute from the message menu: the room tells everyone, the viewer cannot write.
     await openTab('chat');

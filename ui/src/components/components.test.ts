@@ -70,6 +70,36 @@ describe('App', () => {
     expect(screen.getByTestId('scene-2')).toHaveTextContent('Desk cam');
   });
 
+  it('first run: shows the wizard until finished; "Record only" turns recording on and is remembered', async () => {
+    const b = createMockBackend({ settings: { first_run_done: false } });
+    render(App, { backend: b });
+    await flush();
+    expect(screen.getByTestId('first-run')).toBeInTheDocument();
+    expect(b.calls).toContainEqual({ cmd: 'preview_audio', args: { audio: 'tone' } });
+    await fireEvent.click(screen.getByTestId('fr-record-only'));
+    await fireEvent.click(screen.getByTestId('fr-finish'));
+    await flush();
+    expect(screen.queryByTestId('first-run')).toBeNull();
+    expect(b.saved).toMatchObject({ first_run_done: true, record: true });
+    expect(b.calls).toContainEqual({ cmd: 'preview_audio', args: { audio: null } });
+  });
+
+  it('settings: saved from the dialog and used for the next Go Live', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await fireEvent.input(screen.getByTestId('bitrate'), { target: { value: '4000' } });
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await flush();
+    expect(screen.queryByTestId('settings')).toBeNull();
+    expect(b.saved.bitrate_kbps).toBe(4000);
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    expect(b.settings?.bitrate_kbps).toBe(4000);
+  });
+
   it('shows a go-live error in the streamer’s words', async () => {
     const b = createMockBackend();
     b.goLive = async () => {

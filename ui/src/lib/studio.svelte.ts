@@ -147,6 +147,8 @@ export class Studio {
   /** The first-run wizard is showing. */
   firstRun = $state(false);
   settingsOpen = $state(false);
+  /** Why the preview cannot show the chosen source (a camera in use…), in a streamer's words. */
+  previewError = $state<string | null>(null);
   /** Pictures are arriving in the preview. */
   previewing = $state(false);
   previewMetrics = $state<PreviewMetrics | null>(null);
@@ -242,11 +244,14 @@ export class Studio {
   async showIdlePreview(source?: string | null) {
     if (this.phase !== 'idle') return;
     const src = source === undefined ? (this.scenes.find((s) => s.id === this.sceneId)?.source ?? 'test') : source;
+    this.previewError = null;
     try {
       await this.backend.previewSource(src);
     } catch (e) {
+      // Shown in the preview itself, where the streamer is looking.
       this.previewing = false;
-      this.error = toAppError(e);
+      const err = toAppError(e);
+      this.previewError = err.code === 'device' ? `${t('error.device')} (${err.message})` : err.message;
     }
   }
 

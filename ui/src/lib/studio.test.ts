@@ -99,4 +99,17 @@ describe('Studio', () => {
     expect(b.settings).toMatchObject({ width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000, record: true });
     await s.confirmEnd();
   });
+
+  it('a camera that cannot open is explained in the preview, with what to do', async () => {
+    const b = createMockBackend();
+    b.previewSource = async () => {
+      throw { code: 'device', message: 'camera:0 is busy' };
+    };
+    const s = new Studio(b);
+    await s.init();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(s.previewError).toContain('Close other apps using it');
+    expect(s.previewError).toContain('camera:0 is busy');
+    expect(s.error).toBeNull();
+  });
 });

@@ -126,6 +126,15 @@ async fn room_send(state: &AppState, msg: ClientMsg) -> Result<(), AppError> {
         .map_err(|_| AppError::new(ErrorCode::Room, "the room connection has stopped"))
 }
 
+/// The room as the host connection last joined it (rules, poll, lottery, catalog), if it has.
+#[tauri::command]
+pub fn room_joined(state: State<'_, AppState>) -> Option<RoomEvent> {
+    state
+        .room
+        .get()
+        .and_then(|r| r.joined.lock().unwrap_or_else(|e| e.into_inner()).clone())
+}
+
 #[tauri::command]
 pub async fn room_chat(state: State<'_, AppState>, text: String) -> Result<(), AppError> {
     room_send(

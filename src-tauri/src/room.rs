@@ -9,6 +9,7 @@ use marquee_room::server::{self, ServerConfig, ServerHandle};
 use marquee_room::token::{self, Claims};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// The room the app hosts.
@@ -18,6 +19,9 @@ pub const ROOM: &str = "main";
 pub struct EmbeddedRoom {
     pub info: RoomInfo,
     pub out: mpsc::Sender<ClientMsg>,
+    /// The host connection's latest `Joined` (room rules, poll, lottery, gift catalog…): the
+    /// UI asks for it at start, since the first one usually comes before the page listens.
+    pub joined: Arc<Mutex<Option<RoomEvent>>>,
     _server: ServerHandle,
 }
 
@@ -63,11 +67,18 @@ pub async fn start(
     );
     let mut client = RoomClient::connect(ClientConfig::new(info.ws_url.clone()).token(host));
     let (out, mut out_rx) = mpsc::channel::<ClientMsg>(256);
+    let joined = Arc::new(Mutex::new(None));
+    let last = joined.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 ev = client.recv() => match ev {
-                    Some(ev) => for e in translate(ev) { on_event(e) },
+                    Some(ev) => for e in translate(ev) {
+                        if matches!(e, RoomEvent::Joined { .. }) {
+                            *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                        }
+                        on_event(e)
+                    },
                     None => break,
                 },
                 msg = out_rx.recv() => match msg {
@@ -80,6 +91,7 @@ pub async fn start(
     Ok(EmbeddedRoom {
         info,
         out,
+        joined,
         _server: handle,
     })
 }

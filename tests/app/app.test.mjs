@@ -441,7 +441,10 @@ test('room: danmaku and a gift appear, the host deletes and times out from the m
 
     const gift = welcome.view.catalog[0].id;
     viewer.send(JSON.stringify({ type: 'gift', gift, count: 2, key: 'e2e-gift-1' }));
-    await (await browser.$('[data-testid="gift-alert"]')).waitForDisplayed({ timeout: 15_000 });
+    const alert = await browser.$('[data-testid="gift-alert"]');
+    await alert.waitForDisplayed({ timeout: 15_000 });
+    // Named from the room's catalog (the app asked for the room it joined before the page listened).
+    assert.ok((await alert.getText()).includes(welcome.view.catalog[0].name), await alert.getText());
     await browser.pause(400);
     await browser.saveScreenshot(join(artifacts, 'room-chat-gift.png'));
 
@@ -541,4 +544,15 @@ test('end: End asks first, the stream stops and the recording is kept', async ()
   const files = readdirSync(dir).filter((f) => f.endsWith('.mkv'));
   assert.equal(files.length, 1, `one recording in ${dir}`);
   assert.ok(statSync(join(dir, files[0])).size > 50_000, 'the recording has media');
+  // 简体中文, chosen in the top bar, applies at once and is remembered.
+  await (await browser.$('select[aria-label="Language"]')).selectByAttribute('value', 'zh-CN');
+  await browser.waitUntil(async () => (await (await browser.$('[data-testid="go-live"]')).getText()) === '开始直播', {
+    timeout: 5_000,
+    timeoutMsg: 'the UI did not switch to 简体中文',
+  });
+  await waitFor('the language in the config file', () =>
+    readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8').includes('language = "zh-CN"'),
+  );
+  await browser.pause(300);
+  await browser.saveScreenshot(join(artifacts, 'studio-zh.png'));
 });

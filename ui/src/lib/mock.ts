@@ -130,6 +130,10 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     async streamKeyNames() {
       return ['main'];
     },
+    async roomJoined() {
+      calls.push({ cmd: 'room_joined' });
+      return null;
+    },
     async roomChat(text) {
       calls.push({ cmd: 'room_chat', args: { text } });
       backend.emit('room', { kind: 'chat', id: seq++, at: Date.now(), user: { id: 'host', name: 'Host', role: 'host' }, text, color: '#ffffff', mode: 'scroll', masked: false, deleted: false });

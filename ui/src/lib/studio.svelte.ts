@@ -210,6 +210,9 @@ export class Studio {
       const info = await b.appInfo();
       i18n.followOs(info.locale);
       if (info.room) this.room = info.room;
+      // Only if nothing came in meanwhile (a live `joined` would be newer).
+      const joined = await b.roomJoined();
+      if (joined && this.catalog.length === 0 && this.chat.length === 0) this.applyRoom(joined);
     } catch (e) {
       this.error = toAppError(e);
     }

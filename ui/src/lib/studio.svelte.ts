@@ -636,9 +636,25 @@ export class Studio {
     if (answered && this.pinned === id) void this.pinQuestion(null);
   }
 
-  async startLottery(keyword: string, prize: string) {
+  /** When a timed lottery closes (ms), or null: open until the host draws. */
+  lotteryEndsAt = $state<number | null>(null);
+  private lotteryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Starts a lottery; with `durationS` > 0 one winner is drawn when the time is up (the room
+   *  protocol has no duration of its own). */
+  async startLottery(keyword: string, prize: string, durationS = 0) {
+    if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
+    this.lotteryTimer = null;
+    this.lotteryEndsAt = null;
     try {
       await this.backend.roomLotteryStart(keyword, prize);
+      if (durationS > 0) {
+        this.lotteryEndsAt = Date.now() + durationS * 1000;
+        this.lotteryTimer = setTimeout(() => {
+          this.lotteryTimer = null;
+          if (this.lottery?.open) void this.drawLottery(1);
+        }, durationS * 1000);
+      }
     } catch (e) {
       this.error = toAppError(e);
     }
@@ -646,6 +662,9 @@ export class Studio {
 
   async drawLottery(winners: number) {
     if (!this.lottery) return;
+    if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
+    this.lotteryTimer = null;
+    this.lotteryEndsAt = null;
     try {
       await this.backend.roomLotteryDraw(this.lottery.lottery, winners);
     } catch (e) {

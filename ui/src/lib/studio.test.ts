@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMockBackend, mockStats } from './mock';
 import { i18n } from './i18n.svelte';
 import { HISTORY, Studio, stateLabel } from './studio.svelte';
@@ -111,5 +111,23 @@ describe('Studio', () => {
     expect(s.previewError).toContain('Close other apps using it');
     expect(s.previewError).toContain('camera:0 is busy');
     expect(s.error).toBeNull();
+  });
+
+  it('a timed lottery draws one winner when the time is up', async () => {
+    vi.useFakeTimers();
+    try {
+      const b = createMockBackend();
+      const s = new Studio(b);
+      await s.init();
+      await s.startLottery('666', 'Poster', 60);
+      expect(s.lotteryEndsAt).toBeGreaterThan(Date.now());
+      expect(s.lottery?.open).toBe(true);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(b.calls).toContainEqual({ cmd: 'room_lottery_draw', args: { lottery: s.lottery!.lottery, winners: 1 } });
+      expect(s.lotteryEndsAt).toBeNull();
+      s.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -237,10 +237,18 @@ impl Live {
         // The session clock as an instant, read together with `elapsed` (exact to a µs).
         let origin = Instant::now() - session.elapsed();
         let preview = match preview {
+            // A preview that cannot start must not keep anyone off the air.
             Some(hub) => {
-                let p = hub.worker(Arc::new(move || origin.elapsed()), crate::preview::LIVE_FPS)?;
-                session.add_frame_tap(p.tap());
-                Some(p)
+                match hub.worker(Arc::new(move || origin.elapsed()), crate::preview::LIVE_FPS) {
+                    Ok(p) => {
+                        session.add_frame_tap(p.tap());
+                        Some(p)
+                    }
+                    Err(e) => {
+                        tracing::warn!("live without a preview: {e}");
+                        None
+                    }
+                }
             }
             None => None,
         };
@@ -248,17 +256,25 @@ impl Live {
         let stop_pump = Arc::new(AtomicBool::new(false));
         let last = Arc::new(Mutex::new(None));
         let pump = {
-            let (session, stop, last) = (session.clone(), stop_pump.clone(), last.clone());
+            let (session2, stop, last) = (session.clone(), stop_pump.clone(), last.clone());
             let audio = settings.audio.clone();
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("app-stats".into())
-                .spawn(move || pump(session, stop, last, emit, audio))
-                .map_err(|e| {
-                    AppError::new(
+                .spawn(move || pump(session2, stop, last, emit, audio));
+            match spawned {
+                Ok(t) => t,
+                Err(e) => {
+                    // Do not leave a session running that nobody can end.
+                    let s = session_for_cleanup(&session);
+                    if let Some(s) = s {
+                        s.stop();
+                    }
+                    return Err(AppError::new(
                         ErrorCode::Internal,
                         format!("cannot start stats thread: {e}"),
-                    )
-                })?
+                    ));
+                }
+            }
         };
         *slot = Some(Running {
             session,
@@ -308,6 +324,10 @@ impl Live {
             recording: running.record,
         })
     }
+}
+
+fn session_for_cleanup(session: &Arc<Mutex<Option<Session>>>) -> Option<Session> {
+    session.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 fn pump(

@@ -241,6 +241,18 @@ pub fn preview_open(state: State<'_, AppState>, channel: Channel<InvokeResponseB
     state.preview.attach(channel);
 }
 
+/// Stops sending pictures over the channel (a page that is going away; the benchmark).
+#[tauri::command]
+pub fn preview_close(state: State<'_, AppState>) {
+    state.preview.detach();
+}
+
+/// The alternative preview transport (a localhost MJPEG stream), for the benchmark.
+#[tauri::command]
+pub fn preview_mjpeg_url(state: State<'_, AppState>) -> Result<String, AppError> {
+    state.preview.mjpeg_url()
+}
+
 /// The UI drew a picture: the next one may come.
 #[tauri::command]
 pub fn preview_ack(state: State<'_, AppState>) {

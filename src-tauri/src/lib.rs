@@ -119,6 +119,8 @@ pub fn run() {
             commands::room_lottery_draw,
             commands::preview_open,
             commands::preview_ack,
+            commands::preview_mjpeg_url,
+            commands::preview_close,
             commands::preview_source,
             commands::preview_audio,
             commands::test_connection,

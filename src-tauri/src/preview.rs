@@ -40,6 +40,10 @@ pub struct PreviewHub {
     sent: AtomicU64,
     capture: Mutex<Option<(CapturePreview, Preview)>>,
     level: Mutex<Option<LevelPreview>>,
+    /// The alternative transport, measured against the channel (docs/benchmarks.md): clients
+    /// of a localhost `multipart/x-mixed-replace` stream, each with a one-picture queue.
+    mjpeg: Mutex<Vec<std::sync::mpsc::SyncSender<Arc<Vec<u8>>>>>,
+    mjpeg_url: Mutex<Option<String>>,
 }
 
 /// The header layout (see the module docs).
@@ -68,6 +72,11 @@ impl PreviewHub {
         self.in_flight.store(0, Ordering::Relaxed);
     }
 
+    /// No more pictures over the channel (until `attach` again).
+    pub fn detach(&self) {
+        *self.channel.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     pub fn ack(&self) {
         let _ = self
             .in_flight
@@ -76,6 +85,18 @@ impl PreviewHub {
 
     /// Hands a picture to the UI unless it is still drawing the previous ones.
     pub fn send(&self, f: PreviewFrame) {
+        {
+            let mut clients = self.mjpeg.lock().unwrap_or_else(|e| e.into_inner());
+            if !clients.is_empty() {
+                let jpeg = Arc::new(f.jpeg.clone());
+                clients.retain(|c| {
+                    !matches!(
+                        c.try_send(jpeg.clone()),
+                        Err(std::sync::mpsc::TrySendError::Disconnected(_))
+                    )
+                });
+            }
+        }
         let dropped = self.busy_drops.load(Ordering::Relaxed) as u32;
         let ch = self
             .channel
@@ -166,12 +187,79 @@ impl PreviewHub {
         Ok(())
     }
 
+    /// The alternative transport: a localhost MJPEG stream an `<img>` plays natively, on a
+    /// random port and path (started on first use). Used by the benchmark, not by the UI.
+    pub fn mjpeg_url(self: &Arc<Self>) -> Result<String, AppError> {
+        let mut url = self.mjpeg_url.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(u) = url.as_ref() {
+            return Ok(u.clone());
+        }
+        let io = |e: std::io::Error| AppError::new(ErrorCode::Internal, e.to_string());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
+        let mut token = [0u8; 12];
+        getrandom::fill(&mut token)
+            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        let path = format!("/preview/{token}.mjpg");
+        let u = format!("http://{}{path}", listener.local_addr().map_err(io)?);
+        let hub = self.clone();
+        std::thread::Builder::new()
+            .name("preview-mjpeg".into())
+            .spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let (hub, path) = (hub.clone(), path.clone());
+                    let _ = std::thread::Builder::new()
+                        .name("preview-mjpeg-client".into())
+                        .spawn(move || mjpeg_client(conn, &path, &hub));
+                }
+            })
+            .map_err(io)?;
+        *url = Some(u.clone());
+        Ok(u)
+    }
+
     /// Whether a camera is open for the device preview.
     pub fn showing_source(&self) -> bool {
         self.capture
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .is_some()
+    }
+}
+
+/// One MJPEG viewer: checks the request path, then writes each picture as a multipart part.
+fn mjpeg_client(mut conn: std::net::TcpStream, path: &str, hub: &PreviewHub) {
+    use std::io::{BufRead, BufReader, Write};
+    let Ok(read) = conn.try_clone() else { return };
+    let mut line = String::new();
+    if BufReader::new(read).read_line(&mut line).is_err()
+        || line.split_whitespace().nth(1) != Some(path)
+    {
+        let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        return;
+    }
+    let _ = conn.set_nodelay(true);
+    if conn
+        .write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        )
+        .is_err()
+    {
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(1);
+    hub.mjpeg.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+    for jpeg in rx {
+        let head = format!(
+            "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            jpeg.len()
+        );
+        if conn.write_all(head.as_bytes()).is_err()
+            || conn.write_all(&jpeg).is_err()
+            || conn.write_all(b"\r\n").is_err()
+        {
+            return;
+        }
     }
 }
 

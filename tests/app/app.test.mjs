@@ -367,7 +367,31 @@ test('the studio: devices listed, the viewer link is served, the preview shows t
     `idle, capture-only preview: ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms, encode p50 ${preview.encodeP50.toFixed(1)} ms; ` +
       `CPU app+WebKit ${cpu.total}% of a core; PSS ${(pss / 1048576).toFixed(0)} MiB`,
   );
-  await (await browser.$('[data-testid="toggle-qr"]')).click();
+
+  // The alternative transport, for docs/benchmarks.md: the same pictures as a localhost MJPEG
+  // stream (multipart/x-mixed-replace) played by an <img>, with the channel closed.
+  const invoke = (cmd) => browser.executeAsync((c, done) => window.__TAURI_INTERNALS__.invoke(c).then(done, (e) => done({ error: String(e?.message ?? e) })), cmd);
+  await invoke('preview_close');
+  const mjpeg = await invoke('preview_mjpeg_url');
+  assert.match(String(mjpeg), /^http:\/\/127\.0\.0\.1:\d+\/preview\/[0-9a-f]+\.mjpg$/);
+  await browser.execute((u) => {
+    const i = document.createElement('img');
+    i.id = 'mjpeg-bench';
+    i.src = u;
+    i.style.cssText = 'position:fixed;left:16px;top:70px;width:640px;height:360px;z-index:99';
+    document.body.appendChild(i);
+  }, mjpeg);
+  await waitFor('the MJPEG <img> to show a picture', () => browser.execute(() => document.getElementById('mjpeg-bench').naturalWidth === 640), 10_000);
+  await browser.pause(500);
+  const cpuMjpeg = await cpuPercent(driver.pid, 8_000);
+  // (An <img> gives no per-picture event and its pixels are cross-origin: no fps or latency.)
+  writeFileSync(join(artifacts, 'preview-idle-mjpeg.json'), JSON.stringify({ cpu: cpuMjpeg }, null, 2));
+  console.log(`idle, capture-only preview over localhost MJPEG into an <img> (alternative): CPU app+WebKit ${cpuMjpeg.total}% of a core`);
+  // Back to the app's own path: a reload opens the channel again.
+  await browser.execute(() => location.reload());
+  await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 20_000 });
+  await assertPreviewMoves('.stage [data-testid="preview-canvas"]', 'studio after reload');
+  await (await browser.$('[data-testid="viewer-link"]')).waitForExist({ timeout: 20_000 });
 });
 
 test('go live to nginx-rtmp: the destination turns live, the bitrate moves, the preview shows what goes out', async () => {

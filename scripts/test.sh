@@ -9,6 +9,8 @@ scripts/setup.sh
 npm --prefix ui install --no-audit --no-fund --loglevel=error
 npm --prefix ui run check
 npm --prefix ui test
+# The components' flows in headless Chromium (mocked IPC), with screenshots.
+npm --prefix ui run test:browser
 npm --prefix ui run build
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

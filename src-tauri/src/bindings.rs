@@ -44,6 +44,17 @@ pub fn render() -> Vec<(String, String)> {
         Poll,
         RoomEvent,
         PollStart,
+        RoomSettings,
+        BlockedMode,
+        Question,
+        Lottery,
+        ModAction,
+        Moderation,
+        RoomSettingsPatch,
+        Preflight,
+        AppSettings,
+        RoomPrefs,
+        GiftDef,
     );
     let index: String = out
         .iter()

@@ -3,8 +3,9 @@
 use crate::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::*;
-use marquee_room::protocol::{ClientMsg, DanmakuMode};
+use marquee_room::protocol::{ClientMsg, DanmakuMode, SettingsPatch};
 use std::sync::Arc;
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Emitter, State};
 
 struct TauriEmit(AppHandle);
@@ -73,8 +74,16 @@ pub async fn go_live(
     settings: GoLiveSettings,
 ) -> Result<(), AppError> {
     let (live, keychain) = (state.live.clone(), state.keychain.clone());
+    let hub = state.preview.clone();
     let emit = Arc::new(TauriEmit(app));
-    blocking(move || live.start(&settings, &keychain, emit)).await
+    blocking(move || {
+        // The device preview holds the camera and the mic: close them, the session opens
+        // them again.
+        hub.show_source(None)?;
+        hub.measure_audio(None, |_, _, _| {})?;
+        live.start(&settings, &keychain, emit, Some(&hub))
+    })
+    .await
 }
 
 #[tauri::command]
@@ -117,6 +126,15 @@ async fn room_send(state: &AppState, msg: ClientMsg) -> Result<(), AppError> {
         .map_err(|_| AppError::new(ErrorCode::Room, "the room connection has stopped"))
 }
 
+/// The room as the host connection last joined it (rules, poll, lottery, catalog), if it has.
+#[tauri::command]
+pub fn room_joined(state: State<'_, AppState>) -> Option<RoomEvent> {
+    state
+        .room
+        .get()
+        .and_then(|r| r.joined.lock().unwrap_or_else(|e| e.into_inner()).clone())
+}
+
 #[tauri::command]
 pub async fn room_chat(state: State<'_, AppState>, text: String) -> Result<(), AppError> {
     room_send(
@@ -152,4 +170,174 @@ pub async fn room_poll_start(state: State<'_, AppState>, poll: PollStart) -> Res
 #[tauri::command]
 pub async fn room_poll_end(state: State<'_, AppState>, poll: u64) -> Result<(), AppError> {
     room_send(&state, ClientMsg::PollEnd { poll }).await
+}
+
+#[tauri::command]
+pub async fn room_moderate(state: State<'_, AppState>, action: Moderation) -> Result<(), AppError> {
+    let msg = match action {
+        Moderation::Delete { id } => ClientMsg::Delete { id },
+        Moderation::Timeout { user, seconds } => ClientMsg::Timeout { user, seconds },
+        Moderation::Ban { user } => ClientMsg::Ban { user },
+        Moderation::Unban { user } => ClientMsg::Unban { user },
+    };
+    room_send(&state, msg).await
+}
+
+#[tauri::command]
+pub async fn room_settings(
+    state: State<'_, AppState>,
+    patch: RoomSettingsPatch,
+) -> Result<(), AppError> {
+    room_send(
+        &state,
+        ClientMsg::Settings(SettingsPatch {
+            slow_mode_s: patch.slow_mode_s,
+            mods_only: patch.mods_only,
+            blocked_mode: patch.blocked_mode.map(Into::into),
+        }),
+    )
+    .await
+}
+
+#[tauri::command]
+pub async fn room_block_words(
+    state: State<'_, AppState>,
+    add: Vec<String>,
+    remove: Vec<String>,
+) -> Result<(), AppError> {
+    room_send(&state, ClientMsg::BlockWords { add, remove }).await
+}
+
+/// Shows a question on screen (`null`: take it down).
+#[tauri::command]
+pub async fn room_pin_question(
+    state: State<'_, AppState>,
+    question: Option<u64>,
+) -> Result<(), AppError> {
+    room_send(&state, ClientMsg::PinQuestion { question }).await
+}
+
+#[tauri::command]
+pub async fn room_lottery_start(
+    state: State<'_, AppState>,
+    keyword: String,
+    prize: String,
+) -> Result<(), AppError> {
+    room_send(&state, ClientMsg::LotteryStart { keyword, prize }).await
+}
+
+#[tauri::command]
+pub async fn room_lottery_draw(
+    state: State<'_, AppState>,
+    lottery: u64,
+    winners: u32,
+) -> Result<(), AppError> {
+    room_send(&state, ClientMsg::LotteryDraw { lottery, winners }).await
+}
+
+/// The preview's channel: JPEG pictures as raw bytes (see `preview.rs` for the header).
+#[tauri::command]
+pub fn preview_open(state: State<'_, AppState>, channel: Channel<InvokeResponseBody>) {
+    state.preview.attach(channel);
+}
+
+/// Stops sending pictures over the channel (a page that is going away; the benchmark).
+#[tauri::command]
+pub fn preview_close(state: State<'_, AppState>) {
+    state.preview.detach();
+}
+
+/// The alternative preview transport (a localhost MJPEG stream), for the benchmark.
+#[tauri::command]
+pub fn preview_mjpeg_url(state: State<'_, AppState>) -> Result<String, AppError> {
+    state.preview.mjpeg_url()
+}
+
+/// The UI drew a picture: the next one may come.
+#[tauri::command]
+pub fn preview_ack(state: State<'_, AppState>) {
+    state.preview.ack();
+}
+
+/// Shows a source in the preview without going live (first run, picking a camera);
+/// `null` closes it. While live the preview shows what goes out and this is refused.
+#[tauri::command]
+pub async fn preview_source(
+    state: State<'_, AppState>,
+    video: Option<String>,
+) -> Result<(), AppError> {
+    if state.live.is_live() {
+        return Err(AppError::new(
+            ErrorCode::AlreadyLive,
+            "the preview shows the stream while live",
+        ));
+    }
+    let hub = state.preview.clone();
+    blocking(move || hub.show_source(video.as_deref())).await
+}
+
+/// Measures an audio input for the level meter without going live (`audio_level` events,
+/// 10 a second); `null` stops.
+#[tauri::command]
+pub async fn preview_audio(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    audio: Option<String>,
+) -> Result<(), AppError> {
+    if state.live.is_live() {
+        return Err(AppError::new(
+            ErrorCode::AlreadyLive,
+            "the meters show the stream's audio while live",
+        ));
+    }
+    let hub = state.preview.clone();
+    blocking(move || {
+        hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
+            let _ = app.emit(
+                "audio_level",
+                &AudioLevel {
+                    input: input.to_string(),
+                    peak_db,
+                    rms_db,
+                },
+            );
+        })
+    })
+    .await
+}
+
+/// "Test connection": DNS, TCP and the RTMP handshake, without publishing.
+#[tauri::command]
+pub async fn test_connection(destination: DestinationSetting) -> Result<Preflight, AppError> {
+    blocking(move || {
+        // The key is not needed to test the way there; a placeholder stands in for it.
+        let raw = match &destination.key_name {
+            Some(_) => format!("{}/key:test", destination.url.trim_end_matches('/')),
+            None => destination.url.clone(),
+        };
+        let url = marquee_studio::DestinationUrl::parse(&raw)
+            .map_err(|e| AppError::new(ErrorCode::Settings, e.to_string()))?;
+        let r = marquee_studio::output::preflight(&url, std::time::Duration::from_secs(5))
+            .map_err(|e| AppError::new(ErrorCode::Network, e))?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        Ok(Preflight {
+            target: r.target,
+            address: r.address,
+            dns_ms: ms(r.dns),
+            tcp_ms: Some(ms(r.tcp)),
+            handshake_ms: r.handshake.map(ms),
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn load_settings() -> Result<AppSettings, AppError> {
+    blocking(|| crate::settings::load(&marquee_profile::config::default_path())).await
+}
+
+#[tauri::command]
+pub async fn save_settings(settings: AppSettings) -> Result<(), AppError> {
+    blocking(move || crate::settings::save(&marquee_profile::config::default_path(), &settings))
+        .await
 }

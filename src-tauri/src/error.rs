@@ -22,6 +22,8 @@ pub enum ErrorCode {
     Engine,
     /// The embedded room server or its connection.
     Room,
+    /// A destination could not be reached ("Test connection").
+    Network,
     /// A bug or an unexpected state.
     Internal,
 }

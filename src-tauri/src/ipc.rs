@@ -33,7 +33,7 @@ pub struct Microphone {
 
 /// One place to stream to. The key is never sent over IPC: `key_name` names an entry in the
 /// OS keychain (set with `set_stream_key`).
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DestinationSetting {
     /// `rtmp://` or `rtmps://host[:port]/app` (without the stream key).
     pub url: String,
@@ -279,6 +279,11 @@ pub enum RoomEvent {
         #[ts(type = "number")]
         viewers: u64,
         poll: Option<Poll>,
+        settings: RoomSettings,
+        pinned: Option<Question>,
+        lottery: Option<Lottery>,
+        /// Gifts viewers can send (art at `<room origin>/gifts/<art>`).
+        catalog: Vec<GiftDef>,
     },
     Chat {
         #[ts(type = "number")]
@@ -288,6 +293,10 @@ pub enum RoomEvent {
         user: RoomUser,
         text: String,
         color: String,
+        /// `scroll`, `top` or `bottom` (how it crosses the video).
+        mode: String,
+        /// A blocked word in it was masked by the room.
+        masked: bool,
         deleted: bool,
     },
     ChatDeleted {
@@ -295,6 +304,10 @@ pub enum RoomEvent {
         id: u64,
     },
     Gift {
+        /// The room event's number (chat ids are numbered the same way, so a gift row sorts
+        /// among the messages).
+        #[ts(type = "number")]
+        seq: u64,
         #[ts(type = "number")]
         at: u64,
         user: RoomUser,
@@ -317,6 +330,39 @@ pub enum RoomEvent {
         #[ts(type = "number")]
         count: u64,
     },
+    /// A viewer asked a question (the Q&A queue).
+    Question {
+        question: Question,
+    },
+    /// The question shown on screen (none: unpinned).
+    QuestionPinned {
+        question: Option<Question>,
+    },
+    /// A lottery started or was drawn (winners filled in).
+    Lottery {
+        lottery: Lottery,
+    },
+    LotteryCount {
+        #[ts(type = "number")]
+        lottery: u64,
+        #[ts(type = "number")]
+        entrants: u64,
+    },
+    /// A user was timed out (`until` ms since the epoch), banned or unbanned.
+    Moderated {
+        action: ModAction,
+        user: String,
+        #[ts(type = "number | null")]
+        until: Option<u64>,
+        by: String,
+    },
+    /// Slow mode, moderators-only or the blocked-word mode changed.
+    Settings {
+        settings: RoomSettings,
+    },
+    BlockedWords {
+        count: u32,
+    },
     /// The host connection dropped (it reconnects by itself) or stopped for good.
     Disconnected {
         reason: String,
@@ -335,4 +381,209 @@ pub struct PollStart {
     pub question: String,
     pub options: Vec<String>,
     pub duration_s: u32,
+}
+
+/// Room rules the host sets (room settings panel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoomSettings {
+    /// Seconds a viewer waits between messages (0: off).
+    pub slow_mode_s: u32,
+    /// Only moderators (and the host) may write.
+    pub mods_only: bool,
+    /// What happens to a message with a blocked word.
+    pub blocked_mode: BlockedMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockedMode {
+    /// Shown with the word replaced by ***.
+    Mask,
+    /// Refused; the sender is told why.
+    Reject,
+}
+
+impl From<marquee_room::protocol::Settings> for RoomSettings {
+    fn from(s: marquee_room::protocol::Settings) -> Self {
+        Self {
+            slow_mode_s: s.slow_mode_s,
+            mods_only: s.mods_only,
+            blocked_mode: s.blocked_mode.into(),
+        }
+    }
+}
+
+impl From<marquee_room::protocol::BlockedMode> for BlockedMode {
+    fn from(m: marquee_room::protocol::BlockedMode) -> Self {
+        match m {
+            marquee_room::protocol::BlockedMode::Mask => Self::Mask,
+            marquee_room::protocol::BlockedMode::Reject => Self::Reject,
+        }
+    }
+}
+
+impl From<BlockedMode> for marquee_room::protocol::BlockedMode {
+    fn from(m: BlockedMode) -> Self {
+        match m {
+            BlockedMode::Mask => Self::Mask,
+            BlockedMode::Reject => Self::Reject,
+        }
+    }
+}
+
+/// A question in the Q&A queue.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Question {
+    #[ts(type = "number")]
+    pub question: u64,
+    pub user: RoomUser,
+    pub text: String,
+}
+
+/// A lottery: viewers enter by sending the keyword; the draw is reproducible from the seed.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Lottery {
+    #[ts(type = "number")]
+    pub lottery: u64,
+    pub keyword: String,
+    pub prize: String,
+    /// Published when drawn, so anyone can check the draw.
+    pub seed: String,
+    #[ts(type = "number")]
+    pub entrants: u64,
+    pub open: bool,
+    /// Winners' names (after the draw).
+    pub winners: Vec<String>,
+}
+
+impl From<marquee_room::protocol::LotteryInfo> for Lottery {
+    fn from(l: marquee_room::protocol::LotteryInfo) -> Self {
+        let winners = if l.winner_names.is_empty() {
+            l.winners
+        } else {
+            l.winner_names
+        };
+        Self {
+            lottery: l.lottery,
+            keyword: l.keyword,
+            prize: l.prize,
+            seed: l.seed,
+            entrants: l.entrants,
+            open: l.open,
+            winners,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ModAction {
+    Timeout,
+    Ban,
+    Unban,
+}
+
+/// A moderation action from a message's menu.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Moderation {
+    Delete {
+        #[ts(type = "number")]
+        id: u64,
+    },
+    Timeout {
+        user: String,
+        seconds: u32,
+    },
+    Ban {
+        user: String,
+    },
+    Unban {
+        user: String,
+    },
+}
+
+/// A change to the room rules; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+pub struct RoomSettingsPatch {
+    #[ts(optional)]
+    pub slow_mode_s: Option<u32>,
+    #[ts(optional)]
+    pub mods_only: Option<bool>,
+    #[ts(optional)]
+    pub blocked_mode: Option<BlockedMode>,
+}
+
+/// The result of "Test connection" for a destination.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Preflight {
+    /// Host and port tried (never the key).
+    pub target: String,
+    /// The address the name resolved to.
+    pub address: String,
+    /// Milliseconds for DNS, TCP connect and the RTMP handshake (None when not reached).
+    pub dns_ms: f64,
+    pub tcp_ms: Option<f64>,
+    pub handshake_ms: Option<f64>,
+}
+
+/// Everything the app remembers between runs (`load_settings` / `save_settings`): the
+/// `default` profile of the config file (shared with the CLI) plus its `[app]` table.
+/// Stream keys are not in here: destinations name keychain entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AppSettings {
+    /// Video source (`test`, `camera:0`…).
+    pub video: String,
+    /// Audio source (`tone`, `mic:ID`…).
+    pub audio: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+    /// `auto`, `x264`, or an FFmpeg encoder name.
+    pub encoder: String,
+    /// Only destinations whose key is in the keychain are remembered.
+    pub destinations: Vec<DestinationSetting>,
+    pub record: bool,
+    pub mic_gain_db: f32,
+    /// `en` or `zh-CN`; null: follow the OS.
+    pub language: Option<String>,
+    /// `dark`, `light` or `system` (follow the OS); null: dark.
+    pub theme: Option<String>,
+    pub danmaku_overlay: bool,
+    pub first_run_done: bool,
+    pub room: RoomPrefs,
+}
+
+/// The room rules and blocked words, remembered and applied when the room starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoomPrefs {
+    pub slow_mode_s: u32,
+    pub mods_only: bool,
+    pub blocked_mode: BlockedMode,
+    pub blocked_words: Vec<String>,
+}
+
+/// A gift in the room's catalog.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct GiftDef {
+    pub id: String,
+    pub name: String,
+    pub name_zh: String,
+    #[ts(type = "number")]
+    pub price: u64,
+    /// File name of its art, served by the room server under `/gifts/`.
+    pub art: String,
+}
+
+impl From<marquee_room::protocol::GiftDef> for GiftDef {
+    fn from(g: marquee_room::protocol::GiftDef) -> Self {
+        Self {
+            id: g.id,
+            name: g.name,
+            name_zh: g.name_zh,
+            price: g.price,
+            art: g.art,
+        }
+    }
 }

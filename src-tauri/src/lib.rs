@@ -11,7 +11,9 @@ mod commands;
 pub mod error;
 pub mod ipc;
 pub mod live;
+pub mod preview;
 pub mod room;
+pub mod settings;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -22,6 +24,7 @@ pub struct AppState {
     pub live: Arc<live::Live>,
     pub keychain: marquee_profile::Keychain,
     pub room: Arc<OnceLock<room::EmbeddedRoom>>,
+    pub preview: Arc<preview::PreviewHub>,
 }
 
 /// The room server's port: `MARQUEE_ROOM_PORT`, default 7717 (any free port when taken).
@@ -46,10 +49,22 @@ pub fn run() {
         live: Arc::default(),
         keychain: marquee_profile::Keychain::default(),
         room: room_slot.clone(),
+        preview: Arc::default(),
     };
     tauri::Builder::default()
         .manage(state)
         .setup(move |app| {
+            // One local page, no browsing: WebKit's smallest caches (document viewer) save
+            // memory in the web process at no cost to the studio.
+            #[cfg(target_os = "linux")]
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.with_webview(|wv| {
+                    use webkit2gtk::{WebContextExt, WebViewExt};
+                    if let Some(ctx) = wv.inner().context() {
+                        ctx.set_cache_model(webkit2gtk::CacheModel::DocumentViewer);
+                    }
+                });
+            }
             let data_dir = app
                 .path()
                 .app_data_dir()
@@ -65,6 +80,7 @@ pub fn run() {
                     Ok(r) => {
                         tracing::info!(url = %r.info.viewer_url, "room server started");
                         let info = r.info.clone();
+                        room::apply_prefs(&r).await;
                         let _ = room_slot.set(r);
                         let _ = handle.emit("room_ready", &info);
                     }
@@ -90,10 +106,26 @@ pub fn run() {
             commands::stats,
             commands::set_stream_key,
             commands::stream_key_names,
+            commands::room_joined,
             commands::room_chat,
             commands::room_delete,
             commands::room_poll_start,
             commands::room_poll_end,
+            commands::room_moderate,
+            commands::room_settings,
+            commands::room_block_words,
+            commands::room_pin_question,
+            commands::room_lottery_start,
+            commands::room_lottery_draw,
+            commands::preview_open,
+            commands::preview_ack,
+            commands::preview_mjpeg_url,
+            commands::preview_close,
+            commands::preview_source,
+            commands::preview_audio,
+            commands::test_connection,
+            commands::load_settings,
+            commands::save_settings,
         ])
         .build(tauri::generate_context!())
         .expect("the app failed to start (is a display available? try `xvfb-run -a`)")

@@ -29,6 +29,8 @@ pub struct Live {
 
 struct Running {
     session: Arc<Mutex<Option<Session>>>,
+    /// The preview worker fed by the session's frame tap.
+    preview: Option<marquee_studio::preview::Preview>,
     stop_pump: Arc<AtomicBool>,
     pump: std::thread::JoinHandle<()>,
     last: Arc<Mutex<Option<Stats>>>,
@@ -220,6 +222,7 @@ impl Live {
         settings: &GoLiveSettings,
         keychain: &Keychain,
         emit: Arc<dyn Emit>,
+        preview: Option<&Arc<crate::preview::PreviewHub>>,
     ) -> Result<(), AppError> {
         let mut slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
@@ -231,24 +234,51 @@ impl Live {
         let cfg = session_config(settings, keychain)?;
         let record_name = cfg.record.as_ref().map(|p| p.display().to_string());
         let session = Session::start(cfg)?;
+        // The session clock as an instant, read together with `elapsed` (exact to a µs).
+        let origin = Instant::now() - session.elapsed();
+        let preview = match preview {
+            // A preview that cannot start must not keep anyone off the air.
+            Some(hub) => {
+                match hub.worker(Arc::new(move || origin.elapsed()), crate::preview::LIVE_FPS) {
+                    Ok(p) => {
+                        session.add_frame_tap(p.tap());
+                        Some(p)
+                    }
+                    Err(e) => {
+                        tracing::warn!("live without a preview: {e}");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let session = Arc::new(Mutex::new(Some(session)));
         let stop_pump = Arc::new(AtomicBool::new(false));
         let last = Arc::new(Mutex::new(None));
         let pump = {
-            let (session, stop, last) = (session.clone(), stop_pump.clone(), last.clone());
+            let (session2, stop, last) = (session.clone(), stop_pump.clone(), last.clone());
             let audio = settings.audio.clone();
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("app-stats".into())
-                .spawn(move || pump(session, stop, last, emit, audio))
-                .map_err(|e| {
-                    AppError::new(
+                .spawn(move || pump(session2, stop, last, emit, audio));
+            match spawned {
+                Ok(t) => t,
+                Err(e) => {
+                    // Do not leave a session running that nobody can end.
+                    let s = session_for_cleanup(&session);
+                    if let Some(s) = s {
+                        s.stop();
+                    }
+                    return Err(AppError::new(
                         ErrorCode::Internal,
                         format!("cannot start stats thread: {e}"),
-                    )
-                })?
+                    ));
+                }
+            }
         };
         *slot = Some(Running {
             session,
+            preview,
             stop_pump,
             pump,
             last,
@@ -283,6 +313,10 @@ impl Live {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .ok_or_else(|| AppError::new(ErrorCode::Internal, "session already stopped"))?;
+        if let Some(mut p) = running.preview {
+            session.remove_frame_tap(&p.tap());
+            p.stop();
+        }
         let summary = session.stop();
         Ok(LiveSummary {
             duration_s: summary.duration_s,
@@ -290,6 +324,10 @@ impl Live {
             recording: running.record,
         })
     }
+}
+
+fn session_for_cleanup(session: &Arc<Mutex<Option<Session>>>) -> Option<Session> {
+    session.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 fn pump(

@@ -10,5 +10,13 @@ fn main() {
         // SAFETY: first thing in main, before any other thread exists.
         unsafe { std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1") };
     }
+    // glibc gives each thread that allocates its own malloc arena; with the engine's ~20
+    // threads (capture, compositor, encoders, outputs, preview, tokio) that is tens of MiB of
+    // fragmented, touched memory. Two arenas are plenty for a few allocations per frame.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     marquee_app::run();
 }

@@ -4,11 +4,12 @@
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::{self, RoomEvent, RoomInfo};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::{ClientMsg, Control, Event, EventBody, Role, UserRef};
+use marquee_room::protocol::{ClientMsg, Control, DanmakuMode, Event, EventBody, Role, UserRef};
 use marquee_room::server::{self, ServerConfig, ServerHandle};
 use marquee_room::token::{self, Claims};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// The room the app hosts.
@@ -18,6 +19,9 @@ pub const ROOM: &str = "main";
 pub struct EmbeddedRoom {
     pub info: RoomInfo,
     pub out: mpsc::Sender<ClientMsg>,
+    /// The host connection's latest `Joined` (room rules, poll, lottery, gift catalog…): the
+    /// UI asks for it at start, since the first one usually comes before the page listens.
+    pub joined: Arc<Mutex<Option<RoomEvent>>>,
     _server: ServerHandle,
 }
 
@@ -63,11 +67,18 @@ pub async fn start(
     );
     let mut client = RoomClient::connect(ClientConfig::new(info.ws_url.clone()).token(host));
     let (out, mut out_rx) = mpsc::channel::<ClientMsg>(256);
+    let joined = Arc::new(Mutex::new(None));
+    let last = joined.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 ev = client.recv() => match ev {
-                    Some(ev) => for e in translate(ev) { on_event(e) },
+                    Some(ev) => for e in translate(ev) {
+                        if matches!(e, RoomEvent::Joined { .. }) {
+                            *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                        }
+                        on_event(e)
+                    },
                     None => break,
                 },
                 msg = out_rx.recv() => match msg {
@@ -80,6 +91,7 @@ pub async fn start(
     Ok(EmbeddedRoom {
         info,
         out,
+        joined,
         _server: handle,
     })
 }
@@ -92,6 +104,14 @@ fn user(u: &UserRef) -> ipc::RoomUser {
     }
 }
 
+fn question(q: marquee_room::protocol::QuestionInfo) -> ipc::Question {
+    ipc::Question {
+        question: q.question,
+        user: user(&q.user),
+        text: q.text,
+    }
+}
+
 fn event(e: Event) -> Option<RoomEvent> {
     Some(match e.body {
         EventBody::Danmaku {
@@ -99,16 +119,57 @@ fn event(e: Event) -> Option<RoomEvent> {
             user: u,
             text,
             color,
+            mode,
+            masked,
             deleted,
-            ..
         } => RoomEvent::Chat {
             id,
             at: e.at,
             user: user(&u),
             text,
             color,
+            mode: match mode {
+                DanmakuMode::Scroll => "scroll",
+                DanmakuMode::Top => "top",
+                DanmakuMode::Bottom => "bottom",
+            }
+            .into(),
+            masked,
             deleted,
         },
+        EventBody::Question { question: q } => RoomEvent::Question {
+            question: question(q),
+        },
+        EventBody::QuestionPinned { question: q } => RoomEvent::QuestionPinned {
+            question: q.map(question),
+        },
+        EventBody::LotteryStarted { lottery } | EventBody::LotteryDrawn { lottery, .. } => {
+            RoomEvent::Lottery {
+                lottery: lottery.into(),
+            }
+        }
+        EventBody::UserTimedOut { user, until, by } => RoomEvent::Moderated {
+            action: ipc::ModAction::Timeout,
+            user,
+            until: Some(until),
+            by,
+        },
+        EventBody::UserBanned { user, by } => RoomEvent::Moderated {
+            action: ipc::ModAction::Ban,
+            user,
+            until: None,
+            by,
+        },
+        EventBody::UserUnbanned { user, by } => RoomEvent::Moderated {
+            action: ipc::ModAction::Unban,
+            user,
+            until: None,
+            by,
+        },
+        EventBody::SettingsChanged { settings, .. } => RoomEvent::Settings {
+            settings: settings.into(),
+        },
+        EventBody::BlockedWordsChanged { count, .. } => RoomEvent::BlockedWords { count },
         EventBody::MessageDeleted { id, .. } => RoomEvent::ChatDeleted { id },
         EventBody::Gift {
             user: u,
@@ -118,6 +179,7 @@ fn event(e: Event) -> Option<RoomEvent> {
             combo,
             ..
         } => RoomEvent::Gift {
+            seq: e.seq,
             at: e.at,
             user: user(&u),
             gift,
@@ -132,12 +194,16 @@ fn event(e: Event) -> Option<RoomEvent> {
     })
 }
 
-/// Engine room events → what the panel shows (questions, lottery, moderation: later).
+/// Engine room events → what the room panel shows.
 pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
     match ev {
         ClientEvent::Joined { view, .. } => vec![RoomEvent::Joined {
             viewers: view.viewers,
             poll: view.poll.map(Into::into),
+            settings: view.settings.into(),
+            pinned: view.pinned.map(question),
+            lottery: view.lottery.map(Into::into),
+            catalog: view.catalog.into_iter().map(Into::into).collect(),
         }],
         ClientEvent::Event(e) => event(e).into_iter().collect(),
         ClientEvent::History(events) => events.into_iter().filter_map(event).collect(),
@@ -146,6 +212,9 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             Control::Presence { viewers, .. } => vec![RoomEvent::Viewers { count: viewers }],
             Control::PollTally { poll, tallies, .. } => {
                 vec![RoomEvent::PollTally { poll, tallies }]
+            }
+            Control::LotteryCount { lottery, entrants } => {
+                vec![RoomEvent::LotteryCount { lottery, entrants }]
             }
             Control::Error { code, message } => vec![RoomEvent::Refused {
                 code: code.to_string(),
@@ -161,5 +230,31 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             reason,
             retrying: false,
         }],
+    }
+}
+
+/// Applies the remembered room rules and blocked words (the room keeps them too; this makes
+/// the config file the host's source of truth).
+pub async fn apply_prefs(room: &EmbeddedRoom) {
+    let Ok(s) = crate::settings::load(&marquee_profile::config::default_path()) else {
+        return;
+    };
+    let r = s.room;
+    let _ = room
+        .out
+        .send(ClientMsg::Settings(marquee_room::protocol::SettingsPatch {
+            slow_mode_s: Some(r.slow_mode_s),
+            mods_only: Some(r.mods_only),
+            blocked_mode: Some(r.blocked_mode.into()),
+        }))
+        .await;
+    if !r.blocked_words.is_empty() {
+        let _ = room
+            .out
+            .send(ClientMsg::BlockWords {
+                add: r.blocked_words,
+                remove: vec![],
+            })
+            .await;
     }
 }

@@ -2,13 +2,18 @@
 // WebKitWebDriver through WebdriverIO. Run: `xvfb-run -a npm --prefix tests/app test`.
 //
 // Needs: the app built with `--features tauri/custom-protocol` (MARQUEE_APP or
-// $CARGO_TARGET_DIR/debug/marquee-app), /usr/bin/WebKitWebDriver (apt: webkit2gtk-driver) and
-// a display (apt: xvfb xauth). A missing part fails with the command that installs it.
+// $CARGO_TARGET_DIR/debug/marquee-app), /usr/bin/WebKitWebDriver (apt: webkit2gtk-driver), a
+// display (apt: xvfb xauth), nginx with the RTMP module, ffprobe, dbus and gnome-keyring. The
+// test starts its own nginx-rtmp, D-Bus session and unlocked keyring. A missing part fails with
+// the command that installs it.
+//
+// Numbers (preview fps and latency, CPU, memory) are reported in artifacts/*.json and printed,
+// not asserted: these machines are shared.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -84,20 +89,169 @@ function pssTree(root) {
   return out;
 }
 
+/** utime + stime (clock ticks) of every process under `root` named like the app or WebKit. */
+function cpuTicks(root) {
+  const kids = new Map();
+  const stats = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(rest[1]);
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
+      stats.set(Number(d), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(rest[11]) + Number(rest[12]) });
+    } catch {
+      /* gone */
+    }
+  }
+  const out = {};
+  const walk = (pid) => {
+    for (const k of kids.get(pid) ?? []) {
+      const s = stats.get(k);
+      if (s && /marquee|WebKit/.test(s.name) && s.name !== 'WebKitWebDriver') out[`${s.name}#${k}`] = s.ticks;
+      walk(k);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** % of one core used by the app + WebKit over `ms`. */
+async function cpuPercent(root, ms) {
+  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  const a = cpuTicks(root);
+  await new Promise((r) => setTimeout(r, ms));
+  const b = cpuTicks(root);
+  const per = {};
+  let total = 0;
+  for (const [k, v] of Object.entries(b)) {
+    const d = (v - (a[k] ?? v)) / hz / (ms / 1000) * 100;
+    per[k] = Math.round(d * 10) / 10;
+    total += d;
+  }
+  return { total: Math.round(total * 10) / 10, processes: per };
+}
+
+function which(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+async function waitFor(what, fn, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A D-Bus session with an unlocked throw-away gnome-keyring (the OS keychain). */
+async function startKeychain(dir) {
+  const socket = join(dir, 'bus');
+  const conf = join(dir, 'session.conf');
+  writeFileSync(conf, `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=${socket}</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+`);
+  // No display for anything the bus starts: a keyring prompt must fail, not wait on Xvfb.
+  const { DISPLAY: _display, ...quiet } = process.env;
+  const bus = spawn('dbus-daemon', [`--config-file=${conf}`, '--nofork', '--nopidfile', '--print-address=1'], { env: quiet, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  bus.stdout.on('data', (d) => (out += d));
+  const address = await waitFor('the dbus-daemon address', () => (out.includes('\n') ? out.split('\n')[0].trim() : null), 10_000);
+  const runtime = join(dir, 'run');
+  mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
+    env: { ...quiet, DBUS_SESSION_BUS_ADDRESS: address, HOME: dir, XDG_RUNTIME_DIR: runtime, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  keyring.stdin.end('marquee-e2e-keyring-password');
+  await waitFor(
+    'an unlocked default keyring',
+    () =>
+      spawnSync('dbus-send', ['--session', '--print-reply', '--reply-timeout=3000', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.ReadAlias', 'string:default'], {
+        env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address },
+      }).stdout?.toString().includes('/collection/'),
+    10_000,
+  );
+  return { address, stop: () => (keyring.kill('SIGTERM'), bus.kill('SIGTERM')) };
+}
+
+/** nginx-rtmp in the foreground on `port` (scripts/nginx-rtmp.sh), recording under DIR/record. */
+async function startNginx(dir, port) {
+  const p = spawn(join(repo, 'scripts/nginx-rtmp.sh'), [dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  await waitFor(
+    `nginx-rtmp on ${port}`,
+    () =>
+      new Promise((res) => {
+        if (p.exitCode != null) throw new Error(`nginx-rtmp exited: ${err}`);
+        const s = createConnection({ host: '127.0.0.1', port }, () => (s.destroy(), res(true)));
+        s.on('error', () => res(false));
+      }),
+    10_000,
+  );
+  return p;
+}
+
+/** A hash and mean brightness of the preview canvas's pixels (read in the page). */
+async function canvasPixels(selector) {
+  return browser.execute((sel) => {
+    const c = document.querySelector(sel);
+    if (!c || !c.width) return null;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 2166136261 >>> 0;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4 * 97) {
+      h = Math.imul(h ^ d[i] ^ (d[i + 1] << 8) ^ (d[i + 2] << 16), 16777619) >>> 0;
+      sum += d[i] + d[i + 1] + d[i + 2];
+    }
+    return { hash: h, mean: sum / 3 / Math.ceil(d.length / (4 * 97)) };
+  }, selector);
+}
+
+/** The preview shows pictures (not black) that change over time. */
+async function assertPreviewMoves(selector, what) {
+  const a = await waitFor(`${what}: a first preview picture`, async () => {
+    const p = await canvasPixels(selector);
+    return p && p.mean > 8 ? p : null;
+  }, 20_000);
+  const b = await waitFor(`${what}: the preview picture to change`, async () => {
+    const p = await canvasPixels(selector);
+    return p && p.hash !== a.hash ? p : null;
+  }, 10_000);
+  assert.ok(b.mean > 8, `${what}: the preview is not black (mean ${b.mean})`);
+}
+
 let driver;
 let home;
 let browser;
 let driverLog = '';
+let keychain;
+let nginx;
+let rtmpPort;
+const STREAM_KEY = 'e2e-stream-key-7f3a';
 
 before(async () => {
   need(existsSync(app), `the app binary (${app})`, 'npm --prefix ui run build && cargo build --manifest-path src-tauri/Cargo.toml --features tauri/custom-protocol');
   need(existsSync(nativeDriver), nativeDriver, 'apt-get install -y webkit2gtk-driver');
   need(!!process.env.DISPLAY, 'a display ($DISPLAY)', 'apt-get install -y xvfb xauth, then run under `xvfb-run -a`');
+  need(which('nginx') && existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so'), 'nginx with the RTMP module', 'apt-get install -y nginx libnginx-mod-rtmp');
+  need(which('ffprobe'), 'ffprobe', 'apt-get install -y ffmpeg');
+  need(which('dbus-daemon') && which('dbus-send') && which('gnome-keyring-daemon'), 'D-Bus and gnome-keyring', 'apt-get install -y dbus gnome-keyring');
   mkdirSync(artifacts, { recursive: true });
 
   // Everything the app writes goes to a fresh temp home; the room server takes any free port.
   home = mkdtempSync(join(tmpdir(), 'marquee-e2e-'));
+  keychain = await startKeychain(mkdtempSync(join(tmpdir(), 'marquee-e2e-keyring-')));
+  rtmpPort = await freePort();
+  nginx = await startNginx(mkdtempSync(join(tmpdir(), 'marquee-e2e-nginx-')), rtmpPort);
   const env = {
+    DBUS_SESSION_BUS_ADDRESS: keychain.address,
     ...process.env,
     XDG_DATA_HOME: join(home, 'data'),
     XDG_CONFIG_HOME: join(home, 'config'),
@@ -136,52 +290,271 @@ after(async () => {
     await browser?.deleteSession();
   } finally {
     driver?.kill('SIGTERM');
+    nginx?.kill('SIGTERM');
+    keychain?.stop();
     if (driverLog) writeFileSync(join(artifacts, 'tauri-driver.log'), driverLog);
   }
 });
 
-test('the main window shows the studio and the device list loads', async () => {
+test('first run: the camera preview moves before going live, Test connection reaches the ingest, the key goes to the keychain', async () => {
   assert.equal(await browser.getTitle(), 'Marquee');
+  const wizard = await browser.$('[data-testid="first-run"]');
+  await wizard.waitForDisplayed({ timeout: 30_000 });
+  // No camera on this machine: the test pattern is offered, and the preview shows it live.
+  await assertPreviewMoves('[data-testid="first-run"] [data-testid="preview-canvas"]', 'first run');
+  await browser.pause(600); // let the level meter fill
+  await browser.saveScreenshot(join(artifacts, 'first-run-devices.png'));
+
+  await (await browser.$('[data-testid="fr-next"]')).click();
+  await (await browser.$('[data-preset="custom"]')).click();
+  await (await browser.$('[data-testid="fr-url"]')).setValue(`rtmp://127.0.0.1:${rtmpPort}/live`);
+  await (await browser.$('[data-testid="fr-key"]')).setValue(STREAM_KEY);
+  assert.equal(await (await browser.$('[data-testid="fr-key"]')).getAttribute('type'), 'password', 'the key is masked');
+  await (await browser.$('[data-testid="fr-test"]')).click();
+  const result = await browser.$('[data-testid="fr-test-result"]');
+  await browser.waitUntil(async () => (await result.getAttribute('data-state')) === 'ok', {
+    timeout: 15_000,
+    timeoutMsg: 'Test connection never succeeded against nginx-rtmp',
+  });
+  await browser.saveScreenshot(join(artifacts, 'first-run-destination.png'));
+  await (await browser.$('[data-testid="fr-next"]')).click();
+  const finish = await browser.$('[data-testid="fr-finish"]');
+  await finish.waitForDisplayed({ timeout: 15_000 });
+  await browser.saveScreenshot(join(artifacts, 'first-run-ready.png'));
+  await finish.click();
+  await wizard.waitForDisplayed({ reverse: true, timeout: 10_000 });
+
+  // Remembered in the config file as a keychain reference; the key itself is not in it.
+  const config = await waitFor('the config file', () => {
+    try {
+      const t = readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
+      return t.includes('first_run_done = true') ? t : null;
+    } catch {
+      return null;
+    }
+  });
+  assert.match(config, new RegExp(`rtmp://127\\.0\\.0\\.1:${rtmpPort}/live/key:main`));
+  assert.ok(!config.includes(STREAM_KEY), 'the stream key is not in the config file');
+});
+
+test('the studio: devices listed, the viewer link is served, the preview shows the source before going live', async () => {
   const goLive = await browser.$('[data-testid="go-live"]');
   await goLive.waitForDisplayed({ timeout: 20_000 });
   assert.equal(await goLive.getText(), 'Go Live');
-
-  // list_devices answered: on a machine without cameras the studio says so (no error toast).
   const noCamera = await browser.$('[data-testid="no-camera"]');
   await noCamera.waitForDisplayed({ timeout: 20_000 });
   assert.match(await noCamera.getText(), /No camera found/);
   assert.equal(await (await browser.$('[data-testid="scene-1"]')).getAttribute('aria-pressed'), 'true');
   assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false);
 
-  // The embedded room server started with the app.
   const link = await browser.$('[data-testid="viewer-link"]');
   await link.waitForExist({ timeout: 20_000 });
   const url = await link.getProperty('textContent');
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/room\/main$/);
-  // …and serves the viewer page.
-  const page = await fetch(url);
-  assert.equal(page.status, 200);
+  assert.equal((await fetch(url)).status, 200);
+  await (await browser.$('[data-testid="toggle-qr"]')).click();
+  await (await browser.$('[data-testid="viewer-qr"]')).waitForDisplayed({ timeout: 5_000 });
 
-  await browser.saveScreenshot(join(artifacts, 'main-window.png'));
+  await assertPreviewMoves('.stage [data-testid="preview-canvas"]', 'studio before live');
+  await browser.saveScreenshot(join(artifacts, 'studio-ready.png'));
+  // Reported: the capture-only preview (no session, no encoder) before going live.
+  await browser.execute(() => window.__marqueePreviewReset?.());
+  const cpu = await cpuPercent(driver.pid, 8_000);
+  const preview = await browser.execute(() => window.__marqueePreview());
+  const pss = Object.values(pssTree(driver.pid)).reduce((a, b) => a + b, 0);
+  writeFileSync(join(artifacts, 'preview-idle.json'), JSON.stringify({ preview, cpu, total_pss_bytes: pss }, null, 2));
+  console.log(
+    `idle, capture-only preview: ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms, encode p50 ${preview.encodeP50.toFixed(1)} ms; ` +
+      `CPU app+WebKit ${cpu.total}% of a core; PSS ${(pss / 1048576).toFixed(0)} MiB`,
+  );
+
+  // The alternative transport, for docs/benchmarks.md: the same pictures as a localhost MJPEG
+  // stream (multipart/x-mixed-replace) played by an <img>, with the channel closed.
+  const invoke = (cmd) => browser.executeAsync((c, done) => window.__TAURI_INTERNALS__.invoke(c).then(done, (e) => done({ error: String(e?.message ?? e) })), cmd);
+  await invoke('preview_close');
+  const mjpeg = await invoke('preview_mjpeg_url');
+  assert.match(String(mjpeg), /^http:\/\/127\.0\.0\.1:\d+\/preview\/[0-9a-f]+\.mjpg$/);
+  await browser.execute((u) => {
+    const i = document.createElement('img');
+    i.id = 'mjpeg-bench';
+    i.src = u;
+    i.style.cssText = 'position:fixed;left:16px;top:70px;width:640px;height:360px;z-index:99';
+    document.body.appendChild(i);
+  }, mjpeg);
+  await waitFor('the MJPEG <img> to show a picture', () => browser.execute(() => document.getElementById('mjpeg-bench').naturalWidth === 640), 10_000);
+  await browser.pause(500);
+  const cpuMjpeg = await cpuPercent(driver.pid, 8_000);
+  // (An <img> gives no per-picture event and its pixels are cross-origin: no fps or latency.)
+  writeFileSync(join(artifacts, 'preview-idle-mjpeg.json'), JSON.stringify({ cpu: cpuMjpeg }, null, 2));
+  console.log(`idle, capture-only preview over localhost MJPEG into an <img> (alternative): CPU app+WebKit ${cpuMjpeg.total}% of a core`);
+  // Back to the app's own path: a reload opens the channel again.
+  await browser.execute(() => location.reload());
+  await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 20_000 });
+  await assertPreviewMoves('.stage [data-testid="preview-canvas"]', 'studio after reload');
+  await (await browser.$('[data-testid="viewer-link"]')).waitForExist({ timeout: 20_000 });
 });
 
-test('record only: go live, the stats move, End asks first and the recording is kept', async () => {
+test('go live to nginx-rtmp: the destination turns live, the bitrate moves, the preview shows what goes out', async () => {
   await (await browser.$('button[aria-pressed="false"].record')).click();
   await (await browser.$('[data-testid="go-live"]')).click();
   const end = await browser.$('[data-testid="end-live"]');
   await end.waitForDisplayed({ timeout: 30_000 });
+  const state = await browser.$('[data-testid="dest-state"]');
+  await browser.waitUntil(async () => (await state.getAttribute('data-state')) === 'live', {
+    timeout: 30_000,
+    timeoutMsg: 'the destination never turned live',
+  });
   await browser.waitUntil(
     async () => Number(await (await browser.$('[data-testid="stat-fps"]')).getProperty('textContent')) > 10,
     { timeout: 30_000, timeoutMsg: 'output fps never rose above 10' },
   );
-  await browser.pause(2500);
-  await browser.saveScreenshot(join(artifacts, 'live-recording.png'));
-  // Reported, not asserted (a shared machine): app + WebKit PSS while live at 720p30.
+  await browser.waitUntil(
+    async () => browser.execute(() => Number(document.querySelector('[data-testid="bitrate-graph"]')?.getAttribute('data-last-kbps') ?? 0) > 100),
+    { timeout: 20_000, timeoutMsg: 'the bitrate never moved above 100 kbps' },
+  );
+  // The ingest really has the stream (ffprobe waits for a keyframe).
+  const probe = spawnSync('ffprobe', ['-v', 'error', '-rw_timeout', '10000000', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', `rtmp://127.0.0.1:${rtmpPort}/live/${STREAM_KEY}`], { timeout: 20_000 });
+  assert.match(probe.stdout.toString(), /h264,1280,720/, `ffprobe: ${probe.stderr}`);
+
+  await assertPreviewMoves('.stage [data-testid="preview-canvas"]', 'live');
+  // Reported, not asserted (a shared machine): what the preview's viewer sees, CPU, memory.
+  await browser.execute(() => window.__marqueePreviewReset?.());
+  const cpu = await cpuPercent(driver.pid, 10_000);
+  const preview = await browser.execute(() => window.__marqueePreview());
   const pss = pssTree(driver.pid);
   const total = Object.values(pss).reduce((a, b) => a + b, 0);
+  writeFileSync(join(artifacts, 'preview-live.json'), JSON.stringify({ preview, cpu }, null, 2));
   writeFileSync(join(artifacts, 'memory-live.json'), JSON.stringify({ total_pss_bytes: total, processes: pss }, null, 2));
-  console.log(`app + WebKit PSS while recording 720p30: ${(total / 1048576).toFixed(0)} MiB`);
+  console.log(
+    `live 720p30 → nginx + recording: preview ${preview.fps.toFixed(1)} fps, latency p50 ${preview.latencyP50.toFixed(0)} ms / p95 ${preview.latencyP95.toFixed(0)} ms, encode p50 ${preview.encodeP50.toFixed(1)} ms; ` +
+      `CPU app+WebKit ${cpu.total}% of a core; PSS ${(total / 1048576).toFixed(0)} MiB`,
+  );
+  assert.ok(preview.frames > 10, `the preview drew ${preview.frames} pictures`);
+  await browser.saveScreenshot(join(artifacts, 'live.png'));
+});
 
+async function openTab(name) {
+  await (await browser.$(`button[role="tab"][data-tab="${name}"]`)).click();
+}
+
+async function menuAction(item, action) {
+  await item.moveTo();
+  await (await item.$('[data-testid="chat-menu-button"]')).click();
+  await (await browser.$(`[data-testid="chat-menu"] [data-action="${action}"]`)).click();
+}
+
+test('room: danmaku and a gift appear, the host deletes and times out from the menu, a vote, a question on screen, a lottery, a blocked word masked', async () => {
+  const page = await (await browser.$('[data-testid="viewer-link"]')).getProperty('textContent');
+  const viewer = new WebSocket(`${page.replace('http://', 'ws://')}/ws`);
+  const inbox = [];
+  viewer.on('message', (d) => inbox.push(JSON.parse(String(d))));
+  await new Promise((res, rej) => (viewer.once('open', res), viewer.once('error', rej)));
+  try {
+    viewer.send(JSON.stringify({ type: 'hello', nickname: '小明' }));
+    const welcome = await waitFor('welcome', () => inbox.find((m) => m.type === 'welcome'));
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="viewer-count"]')).getText()).includes('1'), {
+      timeout: 10_000,
+      timeoutMsg: 'the viewer count never showed the viewer',
+    });
+
+    viewer.send(JSON.stringify({ type: 'danmaku', text: '主播好! e2e' }));
+    const item = await browser.$('.row*=主播好! e2e');
+    await item.waitForDisplayed({ timeout: 15_000 });
+    // …and flies over the preview.
+    await (await browser.$('.dm*=主播好! e2e')).waitForExist({ timeout: 5_000 });
+
+    const gift = welcome.view.catalog[0].id;
+    viewer.send(JSON.stringify({ type: 'gift', gift, count: 2, key: 'e2e-gift-1' }));
+    const alert = await browser.$('[data-testid="gift-alert"]');
+    await alert.waitForDisplayed({ timeout: 15_000 });
+    // Named from the room's catalog (the app asked for the room it joined before the page listened).
+    assert.ok((await alert.getText()).includes(welcome.view.catalog[0].name), await alert.getText());
+    await browser.pause(400);
+    await browser.saveScreenshot(join(artifacts, 'room-chat-gift.png'));
+
+    await menuAction(item, 'delete');
+    const deleted = await waitFor('message_deleted', () => inbox.find((m) => m.type === 'message_deleted'));
+    assert.equal(typeof deleted.id, 'number');
+    await browser.waitUntil(async () => (await item.getProperty('textContent')).includes('message deleted'), {
+      timeout: 10_000,
+      timeoutMsg: 'the host UI never showed the deletion',
+    });
+
+    // Vote.
+    await openTab('vote');
+    const inputs = await browser.$$('form.new input');
+    await inputs[0].setValue('Next song?');
+    await inputs[1].setValue('Jazz');
+    await inputs[2].setValue('Rock');
+    await (await browser.$('button=Start vote')).click();
+    const started = await waitFor('poll_started', () => inbox.find((m) => m.type === 'poll_started'));
+    viewer.send(JSON.stringify({ type: 'vote', poll: started.poll.poll, option: 1 }));
+    await browser.waitUntil(
+      async () => {
+        const opts = await browser.$$('[data-testid="poll-option"]');
+        return opts.length === 2 && (await opts[1].getProperty('textContent')).includes('1 · 100%');
+      },
+      { timeout: 15_000, timeoutMsg: 'the vote bars never moved' },
+    );
+    await browser.saveScreenshot(join(artifacts, 'room-vote.png'));
+
+    // A question, pinned to the screen from the Q&A queue.
+    viewer.send(JSON.stringify({ type: 'ask', text: 'What camera is that?' }));
+    await openTab('qa');
+    const q = await browser.$('li.q*=What camera is that?');
+    await q.waitForDisplayed({ timeout: 15_000 });
+    await (await q.$('button*=Pin')).click();
+    await waitFor('question_pinned', () => inbox.find((m) => m.type === 'question_pinned' && m.question));
+    await (await browser.$('[data-testid="pinned-question"]')).waitForDisplayed({ timeout: 10_000 });
+    await browser.saveScreenshot(join(artifacts, 'room-qa.png'));
+
+    // Lottery: start, the viewer enters with the keyword, draw one winner.
+    await openTab('lottery');
+    await (await browser.$('[data-testid="lottery-keyword"]')).setValue('666');
+    await (await browser.$('[data-testid="lottery-prize"]')).setValue('A signed poster');
+    await (await browser.$('[data-testid="lottery-start"]')).click();
+    await waitFor('lottery_started', () => inbox.find((m) => m.type === 'lottery_started'));
+    viewer.send(JSON.stringify({ type: 'danmaku', text: '666' }));
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="lottery-entries"]')).getText()) === '1', {
+      timeout: 15_000,
+      timeoutMsg: 'the lottery never counted the entry',
+    });
+    await (await browser.$('[data-testid="lottery-draw"]')).click();
+    const drawn = await waitFor('lottery_drawn', () => inbox.find((m) => m.type === 'lottery_drawn'));
+    assert.equal(drawn.lottery.winners.length, 1);
+    await (await browser.$('.winners*=小明')).waitForDisplayed({ timeout: 10_000 });
+    await browser.saveScreenshot(join(artifacts, 'room-lottery.png'));
+
+    // Room rules: a blocked word is masked for everyone, and the rule is remembered.
+    await openTab('rules');
+    await (await browser.$('[data-testid="blocked-input"]')).setValue('spoiler');
+    await browser.keys('Enter');
+    await (await browser.$('[data-testid="room-settings"] button[type="submit"]')).click();
+    await waitFor('blocked_words_changed', () => inbox.find((m) => m.type === 'blocked_words_changed'));
+    viewer.send(JSON.stringify({ type: 'danmaku', text: 'no spoiler please' }));
+    const masked = await waitFor('the masked message', () => inbox.find((m) => m.type === 'danmaku' && m.masked));
+    assert.ok(!masked.text.includes('spoiler'), masked.text);
+    await waitFor('the blocked word in the config file', () =>
+      /blocked_words = \[\s*"spoiler"/.test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')),
+    );
+
+    // Timeout for 1 minute from the message menu: the room tells everyone, the viewer cannot write.
+    await openTab('chat');
+    const last = await browser.$('.row*=666');
+    await last.waitForDisplayed({ timeout: 10_000 });
+    await menuAction(last, 'timeout_60');
+    const to = await waitFor('user_timed_out', () => inbox.find((m) => m.type === 'user_timed_out'));
+    assert.equal(to.user, welcome.user.id);
+    viewer.send(JSON.stringify({ type: 'danmaku', text: 'still here?' }));
+    const refused = await waitFor('an error for the muted viewer', () => inbox.find((m) => m.type === 'error' && m.code === 'muted'));
+    assert.ok(refused.message);
+  } finally {
+    viewer.close();
+  }
+});
+
+test('end: End asks first, the stream stops and the recording is kept', async () => {
+  const end = await browser.$('[data-testid="end-live"]');
   await end.click();
   const confirm = await browser.$('[data-testid="confirm-end"]');
   await confirm.waitForDisplayed({ timeout: 5_000 });
@@ -195,64 +568,15 @@ test('record only: go live, the stats move, End asks first and the recording is 
   const files = readdirSync(dir).filter((f) => f.endsWith('.mkv'));
   assert.equal(files.length, 1, `one recording in ${dir}`);
   assert.ok(statSync(join(dir, files[0])).size > 50_000, 'the recording has media');
-});
-
-async function until(what, fn, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-test('room: danmaku and a gift from a viewer appear, the host deletes it, a vote moves the bars', async () => {
-  const page = await (await browser.$('[data-testid="viewer-link"]')).getProperty('textContent');
-  const viewer = new WebSocket(`${page.replace('http://', 'ws://')}/ws`);
-  const inbox = [];
-  viewer.on('message', (d) => inbox.push(JSON.parse(String(d))));
-  await new Promise((res, rej) => (viewer.once('open', res), viewer.once('error', rej)));
-  try {
-    viewer.send(JSON.stringify({ type: 'hello', nickname: '小明' }));
-    const welcome = await until('welcome', () => inbox.find((m) => m.type === 'welcome'));
-
-    viewer.send(JSON.stringify({ type: 'danmaku', text: '主播好! e2e' }));
-    const item = await browser.$('li*=主播好! e2e');
-    await item.waitForDisplayed({ timeout: 15_000 });
-
-    const gift = welcome.view.catalog[0].id;
-    viewer.send(JSON.stringify({ type: 'gift', gift, count: 2, key: 'e2e-gift-1' }));
-    await (await browser.$('[data-testid="gift-alert"]')).waitForDisplayed({ timeout: 15_000 });
-    await browser.saveScreenshot(join(artifacts, 'room-chat-gift.png'));
-
-    // The delete button shows on hover; click it like a mouse would.
-    await item.moveTo();
-    await (await item.$('button.del')).click();
-    const deleted = await until('message_deleted', () => inbox.find((m) => m.type === 'message_deleted'));
-    assert.equal(typeof deleted.id, 'number');
-    await browser.waitUntil(async () => (await item.getProperty('textContent')).includes('message deleted'), {
-      timeout: 10_000,
-      timeoutMsg: 'the host UI never showed the deletion',
-    });
-
-    await (await browser.$('button[role="tab"]*=Vote')).click();
-    const inputs = await browser.$$('form.new input');
-    await inputs[0].setValue('Next song?');
-    await inputs[1].setValue('Jazz');
-    await inputs[2].setValue('Rock');
-    await (await browser.$('button=Start vote')).click();
-    const started = await until('poll_started', () => inbox.find((m) => m.type === 'poll_started'));
-    viewer.send(JSON.stringify({ type: 'vote', poll: started.poll.poll, option: 1 }));
-    await browser.waitUntil(
-      async () => {
-        const opts = await browser.$$('[data-testid="poll-option"]');
-        return opts.length === 2 && (await opts[1].getProperty('textContent')).includes('1 · 100%');
-      },
-      { timeout: 15_000, timeoutMsg: 'the vote bars never moved' },
-    );
-    await browser.saveScreenshot(join(artifacts, 'room-vote.png'));
-  } finally {
-    viewer.close();
-  }
+  // 简体中文, chosen in the top bar, applies at once and is remembered.
+  await (await browser.$('select[aria-label="Language"]')).selectByAttribute('value', 'zh-CN');
+  await browser.waitUntil(async () => (await (await browser.$('[data-testid="go-live"]')).getText()) === '开始直播', {
+    timeout: 5_000,
+    timeoutMsg: 'the UI did not switch to 简体中文',
+  });
+  await waitFor('the language in the config file', () =>
+    readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8').includes('language = "zh-CN"'),
+  );
+  await browser.pause(300);
+  await browser.saveScreenshot(join(artifacts, 'studio-zh.png'));
 });

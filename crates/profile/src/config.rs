@@ -42,6 +42,9 @@ pub struct Config {
     pub default_profile: Option<String>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
+    /// What the desktop app remembers besides its profile (the CLI ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppPrefs>,
 }
 
 /// Config file problems, with the path and what to fix.
@@ -65,6 +68,64 @@ pub enum ConfigError {
     InlineKey { profile: String, url: String },
     #[error("no profile named '{0}' in the config file (see `marquee config show`)")]
     NoProfile(String),
+}
+
+/// The desktop app's own preferences (`[app]` in the config file). The video, audio and
+/// destination settings live in the `default` profile, shared with the CLI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppPrefs {
+    /// `en` or `zh-CN`; absent: follow the OS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `dark`, `light` or `system` (follow the OS); absent: dark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+    /// Microphone gain in dB.
+    pub mic_gain_db: f32,
+    /// Record locally while live.
+    pub record: bool,
+    /// Danmaku drawn over the preview.
+    pub danmaku_overlay: bool,
+    /// The first-run wizard was finished (or skipped).
+    pub first_run_done: bool,
+    pub room: RoomPrefs,
+}
+
+impl Default for AppPrefs {
+    fn default() -> Self {
+        Self {
+            language: None,
+            theme: None,
+            mic_gain_db: 0.0,
+            record: false,
+            danmaku_overlay: true,
+            first_run_done: false,
+            room: RoomPrefs::default(),
+        }
+    }
+}
+
+/// The room rules the host set last time (applied when the app's room starts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomPrefs {
+    pub slow_mode_s: u32,
+    pub mods_only: bool,
+    /// `mask` or `reject`.
+    pub blocked_mode: String,
+    pub blocked_words: Vec<String>,
+}
+
+impl Default for RoomPrefs {
+    fn default() -> Self {
+        Self {
+            slow_mode_s: 0,
+            mods_only: false,
+            blocked_mode: "mask".into(),
+            blocked_words: Vec::new(),
+        }
+    }
 }
 
 /// Where the config lives: `$MARQUEE_CONFIG`, else the platform config dir
@@ -229,6 +290,38 @@ mod tests {
         std::fs::write(&path, "[profiles.x]\nfsp = 30\n").unwrap();
         let e = Config::load(&path).unwrap_err().to_string();
         assert!(e.contains("config.toml") && e.contains("fsp"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn app_prefs_round_trip_and_a_file_without_them_still_loads() {
+        let dir = std::env::temp_dir().join(format!("marquee-cfg-app-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "[profiles.default]\nfps = 30\n").unwrap();
+        let mut cfg = Config::load(&path).unwrap();
+        assert_eq!(cfg.app, None);
+        cfg.app = Some(AppPrefs {
+            language: Some("zh-CN".into()),
+            theme: Some("light".into()),
+            mic_gain_db: -3.5,
+            record: true,
+            first_run_done: true,
+            room: RoomPrefs {
+                slow_mode_s: 10,
+                mods_only: true,
+                blocked_mode: "reject".into(),
+                blocked_words: vec!["spoiler".into()],
+            },
+            ..AppPrefs::default()
+        });
+        cfg.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), cfg);
+        // Older files: an [app] table with only some fields takes defaults for the rest.
+        std::fs::write(&path, "[app]\nrecord = true\n").unwrap();
+        let app = Config::load(&path).unwrap().app.unwrap();
+        assert!(app.record && app.danmaku_overlay && !app.first_run_done);
+        assert_eq!(app.room.blocked_mode, "mask");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -16,6 +16,7 @@ pub mod mixer;
 pub mod output;
 pub mod overlays;
 pub mod packet;
+pub mod preview;
 pub mod program;
 pub mod session;
 pub mod stats;

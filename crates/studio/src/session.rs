@@ -654,7 +654,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
 }
 
 /// Opens one video source on its own thread.
-fn spawn_video(
+pub(crate) fn spawn_video(
     spec: &VideoSpec,
     faults: Faults,
     clock: &SessionClock,

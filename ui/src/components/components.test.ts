@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { tick } from 'svelte';
 import { beforeEach, describe, expect, it } from 'vitest';
 import App from '../App.svelte';
@@ -68,6 +68,36 @@ describe('App', () => {
     await fireEvent.keyDown(window, { key: '2' });
     expect(screen.getByTestId('scene-2')).toHaveAttribute('aria-pressed', 'true');
     expect(screen.getByTestId('scene-2')).toHaveTextContent('Desk cam');
+  });
+
+  it('first run: shows the wizard until finished; "Record only" turns recording on and is remembered', async () => {
+    const b = createMockBackend({ settings: { first_run_done: false } });
+    render(App, { backend: b });
+    await flush();
+    expect(screen.getByTestId('first-run')).toBeInTheDocument();
+    expect(b.calls).toContainEqual({ cmd: 'preview_audio', args: { audio: 'tone' } });
+    await fireEvent.click(screen.getByTestId('fr-record-only'));
+    await fireEvent.click(screen.getByTestId('fr-finish'));
+    await flush();
+    expect(screen.queryByTestId('first-run')).toBeNull();
+    expect(b.saved).toMatchObject({ first_run_done: true, record: true });
+    expect(b.calls).toContainEqual({ cmd: 'preview_audio', args: { audio: null } });
+  });
+
+  it('settings: saved from the dialog and used for the next Go Live', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await fireEvent.input(screen.getByTestId('bitrate'), { target: { value: '4000' } });
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await flush();
+    expect(screen.queryByTestId('settings')).toBeNull();
+    expect(b.saved.bitrate_kbps).toBe(4000);
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    expect(b.settings?.bitrate_kbps).toBe(4000);
   });
 
   it('shows a go-live error in the streamer’s words', async () => {
@@ -152,23 +182,31 @@ describe('Sparkline and AudioMeter', () => {
 });
 
 describe('RoomPanel', () => {
-  it('lists chat, deletes a message through IPC, shows gifts and runs a vote', async () => {
+  it('lists chat, deletes and times out from the message menu, shows gifts and runs a vote', async () => {
     const b = createMockBackend();
     const s = new Studio(b);
     await s.init();
     render(RoomPanel, { studio: s });
     const user = { id: 'v1', name: '小明', role: 'viewer' };
-    s.applyRoom({ kind: 'chat', id: 1, at: 1, user, text: '主播好!', color: '#ffffff', deleted: false });
+    s.applyRoom({ kind: 'chat', id: 1, at: 1, user, text: '主播好!', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
     await flush();
     expect(screen.getAllByTestId('chat-message')).toHaveLength(1);
-    await fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    await fireEvent.click(screen.getByTestId('chat-menu-button'));
+    await fireEvent.click(screen.getByRole('menuitem', { name: 'Timeout 10 min' }));
     await flush();
-    expect(b.calls).toContainEqual({ cmd: 'room_delete', args: { id: 1 } });
-    expect(screen.getByTestId('chat-message')).toHaveTextContent('message deleted');
+    expect(b.calls).toContainEqual({ cmd: 'room_moderate', args: { action: 'timeout', user: 'v1', seconds: 600 } });
+    expect(s.muted.v1).toBeGreaterThan(Date.now());
+    await fireEvent.click(screen.getByTestId('chat-menu-button'));
+    await fireEvent.click(screen.getByRole('menuitem', { name: 'Delete' }));
+    await flush();
+    expect(b.calls).toContainEqual({ cmd: 'room_moderate', args: { action: 'delete', id: 1 } });
+    // The list applies changes once per frame.
+    await waitFor(() => expect(screen.getByTestId('chat-message')).toHaveTextContent('message deleted'));
 
-    s.applyRoom({ kind: 'gift', at: 2, user, gift: 'rocket', count: 3, coins: 300, combo: 1 });
+    s.applyRoom({ kind: 'gift', seq: 2, at: 2, user, gift: 'rocket', count: 3, coins: 300, combo: 1 });
     await fireEvent.click(screen.getByRole('tab', { name: /Gifts/ }));
     expect(screen.getByTestId('gift-list')).toHaveTextContent('rocket ×3');
+
 
     await fireEvent.click(screen.getByRole('tab', { name: /Vote/ }));
     await fireEvent.input(screen.getByLabelText('Question'), { target: { value: 'Next song?' } });
@@ -183,6 +221,34 @@ describe('RoomPanel', () => {
     const opts = screen.getAllByTestId('poll-option');
     expect(opts[0]).toHaveTextContent('3 · 75%');
     expect(opts[1]).toHaveTextContent('1 · 25%');
+  });
+
+  it('pins a question, runs a lottery and saves room rules through IPC', async () => {
+    const b = createMockBackend();
+    const s = new Studio(b);
+    await s.init();
+    render(RoomPanel, { studio: s });
+    const user = { id: 'v2', name: 'Ava', role: 'viewer' };
+    s.applyRoom({ kind: 'question', question: { question: 9, user, text: 'What camera?' } });
+    await fireEvent.click(screen.getByRole('tab', { name: /Q&A/ }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Pin to screen' }));
+    await flush();
+    expect(b.calls).toContainEqual({ cmd: 'room_pin_question', args: { question: 9 } });
+
+    await fireEvent.click(screen.getByRole('tab', { name: /Lottery/ }));
+    await fireEvent.input(screen.getByTestId('lottery-keyword'), { target: { value: '666' } });
+    await fireEvent.input(screen.getByTestId('lottery-prize'), { target: { value: 'Poster' } });
+    await fireEvent.click(screen.getByTestId('lottery-start'));
+    await flush();
+    expect(b.calls).toContainEqual({ cmd: 'room_lottery_start', args: { keyword: '666', prize: 'Poster' } });
+    expect(s.lottery?.open).toBe(true);
+
+    await fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
+    await fireEvent.click(screen.getByTestId('mods-only'));
+    await fireEvent.submit(screen.getByTestId('room-settings'));
+    await flush();
+    expect(b.calls).toContainEqual({ cmd: 'room_settings', args: { slow_mode_s: 0, mods_only: true, blocked_mode: 'mask' } });
+    expect(b.saved.room.mods_only).toBe(true);
   });
 
   it('shows the viewer link of the embedded room', async () => {

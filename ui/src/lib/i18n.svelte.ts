@@ -1,7 +1,10 @@
 // Strings in English and 简体中文. The language follows the OS until the user picks one
 // (remembered in localStorage).
 
+import { COMPONENT_STRINGS } from '../components/component-strings';
+
 const en = {
+  ...COMPONENT_STRINGS.en,
   'app.name': 'Marquee',
   'live.go': 'Go Live',
   'live.starting': 'Starting…',
@@ -86,12 +89,28 @@ const en = {
   'error.keychain': 'The OS keychain is not available. Unlock it (or sign in to your desktop) and try again.',
   'error.already_live': 'You are already live.',
   'error.not_live': 'You are not live.',
+  'first.testOk': 'Connected — the RTMP server answered. Your key is checked when you go live.',
+  'mod.banned': '{user} is banned from the room',
+  'mod.timedOut': '{user} cannot write for {n} min',
+  'roomRules.saved': 'Room rules saved',
+  'preview.idle': 'Preview · not live yet',
+  'preview.stats': '{fps} fps · {ms} ms behind',
+  'preview.overlay': 'Danmaku over the preview',
+  'preview.waiting': 'Waiting for the first picture…',
+  'room.qa': 'Q&A',
+  'room.lottery': 'Lottery',
+  'room.rules': 'Rules',
+  'room.pinned': 'On screen',
+  'settings.open': 'Settings',
+  'error.network': 'Cannot reach the server. Check the address, your connection, or pick another server.',
+  'error.device': 'The camera or microphone cannot be opened. Close other apps using it, or pick another one.',
 } as const;
 
 export type MessageKey = keyof typeof en;
 export type Messages = Record<MessageKey, string>;
 
 const zh: Messages = {
+  ...COMPONENT_STRINGS['zh-CN'],
   'app.name': 'Marquee',
   'live.go': '开始直播',
   'live.starting': '正在开播…',
@@ -176,6 +195,21 @@ const zh: Messages = {
   'error.keychain': '系统钥匙串不可用。请解锁钥匙串（或登录桌面会话）后重试。',
   'error.already_live': '已经在直播了。',
   'error.not_live': '当前没有在直播。',
+  'first.testOk': '连接成功——RTMP 服务器已响应。推流密钥会在开播时验证。',
+  'mod.banned': '已将 {user} 移出房间',
+  'mod.timedOut': '{user} 已被禁言 {n} 分钟',
+  'roomRules.saved': '房间规则已保存',
+  'preview.idle': '预览 · 尚未开播',
+  'preview.stats': '{fps} 帧/秒 · 延迟 {ms} 毫秒',
+  'preview.overlay': '在预览上显示弹幕',
+  'preview.waiting': '正在等待第一帧画面…',
+  'room.qa': '问答',
+  'room.lottery': '抽奖',
+  'room.rules': '规则',
+  'room.pinned': '已上屏',
+  'settings.open': '设置',
+  'error.network': '连接不到服务器。请检查地址和网络，或换一个服务器。',
+  'error.device': '无法打开摄像头或麦克风。请关闭正在使用它的其他应用，或换一个设备。',
 };
 
 export type Locale = 'en' | 'zh-CN';

@@ -4,7 +4,13 @@
 import type {
   AppError,
   AppInfo,
+  AppSettings,
+  AudioLevel,
+  DestinationSetting,
   Devices,
+  Moderation,
+  Preflight,
+  RoomSettingsPatch,
   GoLiveSettings,
   LiveSummary,
   PollStart,
@@ -20,6 +26,8 @@ export interface EventMap {
   session_event: SessionEvent;
   room: RoomEvent;
   room_ready: RoomInfo;
+  /** Levels of the input measured with `previewAudio` (before going live). */
+  audio_level: AudioLevel;
 }
 
 export type Unlisten = () => void;
@@ -32,10 +40,31 @@ export interface Backend {
   stats(): Promise<Stats>;
   setStreamKey(name: string, key: string): Promise<void>;
   streamKeyNames(): Promise<string[]>;
+  /** The room as the host last joined it (its first `joined` event usually comes before the page listens). */
+  roomJoined(): Promise<RoomEvent | null>;
   roomChat(text: string): Promise<void>;
   roomDelete(id: number): Promise<void>;
   roomPollStart(poll: PollStart): Promise<void>;
   roomPollEnd(poll: number): Promise<void>;
+  roomModerate(action: Moderation): Promise<void>;
+  roomSettings(patch: RoomSettingsPatch): Promise<void>;
+  roomBlockWords(add: string[], remove: string[]): Promise<void>;
+  /** Shows a question on screen; null takes it down. */
+  roomPinQuestion(question: number | null): Promise<void>;
+  roomLotteryStart(keyword: string, prize: string): Promise<void>;
+  roomLotteryDraw(lottery: number, winners: number): Promise<void>;
+  /** Opens the preview channel: each message is a header + JPEG (see lib/preview.ts). */
+  openPreview(onFrame: (buf: ArrayBuffer) => void): Promise<void>;
+  /** One picture drawn: the next may come. */
+  previewAck(): void;
+  /** Shows a source in the preview without going live (null: none). */
+  previewSource(video: string | null): Promise<void>;
+  /** Measures an audio input (`audio_level` events) without going live (null: stop). */
+  previewAudio(audio: string | null): Promise<void>;
+  /** DNS + TCP + RTMP handshake to a destination, without publishing. */
+  testConnection(destination: DestinationSetting): Promise<Preflight>;
+  loadSettings(): Promise<AppSettings>;
+  saveSettings(settings: AppSettings): Promise<void>;
   on<K extends keyof EventMap>(event: K, cb: (payload: EventMap[K]) => void): Promise<Unlisten>;
 }
 
@@ -53,7 +82,7 @@ export function isTauri(): boolean {
 
 /** The real backend: Tauri commands and events. */
 export async function tauriBackend(): Promise<Backend> {
-  const { invoke } = await import('@tauri-apps/api/core');
+  const { invoke, Channel } = await import('@tauri-apps/api/core');
   const { listen } = await import('@tauri-apps/api/event');
   const call = async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
     try {
@@ -70,10 +99,28 @@ export async function tauriBackend(): Promise<Backend> {
     stats: () => call('stats'),
     setStreamKey: (name, key) => call('set_stream_key', { name, key }),
     streamKeyNames: () => call('stream_key_names'),
+    roomJoined: () => call('room_joined'),
     roomChat: (text) => call('room_chat', { text }),
     roomDelete: (id) => call('room_delete', { id }),
     roomPollStart: (poll) => call('room_poll_start', { poll }),
     roomPollEnd: (poll) => call('room_poll_end', { poll }),
+    roomModerate: (action) => call('room_moderate', { action }),
+    roomSettings: (patch) => call('room_settings', { patch }),
+    roomBlockWords: (add, remove) => call('room_block_words', { add, remove }),
+    roomPinQuestion: (question) => call('room_pin_question', { question }),
+    roomLotteryStart: (keyword, prize) => call('room_lottery_start', { keyword, prize }),
+    roomLotteryDraw: (lottery, winners) => call('room_lottery_draw', { lottery, winners }),
+    openPreview: async (onFrame) => {
+      const channel = new Channel<ArrayBuffer>();
+      channel.onmessage = (m) => onFrame(m);
+      await call('preview_open', { channel });
+    },
+    previewAck: () => void invoke('preview_ack').catch(() => {}),
+    previewSource: (video) => call('preview_source', { video }),
+    previewAudio: (audio) => call('preview_audio', { audio }),
+    testConnection: (destination) => call('test_connection', { destination }),
+    loadSettings: () => call('load_settings'),
+    saveSettings: (settings) => call('save_settings', { settings }),
     on: (event, cb) => listen(event, (e) => cb(e.payload as never)),
   };
 }

@@ -1,7 +1,7 @@
 // A backend without Rust: for component tests, flows in a browser, and `vite dev` outside
 // Tauri. `demo` makes it behave like a live session with a busy room.
 
-import type { Devices, GoLiveSettings, OutputState, Stats } from '../bindings';
+import type { AppSettings, Devices, GoLiveSettings, OutputState, Stats } from '../bindings';
 import type { Backend, EventMap, Unlisten } from './ipc';
 
 type Handlers = { [K in keyof EventMap]: Set<(p: EventMap[K]) => void> };
@@ -10,6 +10,27 @@ export interface MockBackend extends Backend {
   emit<K extends keyof EventMap>(event: K, payload: EventMap[K]): void;
   calls: { cmd: string; args?: unknown }[];
   settings: GoLiveSettings | null;
+  saved: AppSettings;
+}
+
+export function defaultSettings(): AppSettings {
+  return {
+    video: 'test',
+    audio: 'tone',
+    width: 1280,
+    height: 720,
+    fps: 30,
+    bitrate_kbps: 2500,
+    encoder: 'x264',
+    destinations: [],
+    record: false,
+    mic_gain_db: 0,
+    language: null,
+    theme: null,
+    danmaku_overlay: true,
+    first_run_done: true,
+    room: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', blocked_words: [] },
+  };
 }
 
 export const mockDevices: Devices = {
@@ -42,12 +63,13 @@ export function mockStats(t: number, states: OutputState[], kbps = 2600): Stats 
   };
 }
 
-export function createMockBackend(opts: { demo?: boolean; devices?: Devices } = {}): MockBackend {
+export function createMockBackend(opts: { demo?: boolean; devices?: Devices; settings?: Partial<AppSettings> } = {}): MockBackend {
   const handlers: Handlers = {
     stats: new Set(),
     session_event: new Set(),
     room: new Set(),
     room_ready: new Set(),
+    audio_level: new Set(),
   };
   let timer: ReturnType<typeof setInterval> | null = null;
   let t = 0;
@@ -57,6 +79,7 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices } = 
   const backend: MockBackend = {
     calls,
     settings: null,
+    saved: { ...defaultSettings(), ...opts.settings },
     emit(event, payload) {
       for (const h of handlers[event]) (h as (p: typeof payload) => void)(payload);
     },
@@ -84,10 +107,10 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices } = 
             const names = ['小明', 'Ava', '阿杰', 'Kenji', '星星'];
             const texts = ['主播好!', 'hello from Berlin 👋', '这个画质好清晰', 'what camera is that?', '来了来了'];
             const i = seq % names.length;
-            backend.emit('room', { kind: 'chat', id: seq++, at: Date.now(), user: { id: `v${i}`, name: names[i], role: 'viewer' }, text: texts[i], color: '#ffffff', deleted: false });
+            backend.emit('room', { kind: 'chat', id: seq++, at: Date.now(), user: { id: `v${i}`, name: names[i], role: 'viewer' }, text: texts[i], color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
           }
           if (t % 9 === 0) {
-            backend.emit('room', { kind: 'gift', at: Date.now(), user: { id: 'v1', name: 'Ava', role: 'viewer' }, gift: 'rocket', count: 1, coins: 100, combo: 1 });
+            backend.emit('room', { kind: 'gift', seq: seq++, at: Date.now(), user: { id: 'v1', name: 'Ava', role: 'viewer' }, gift: 'rocket', count: 1, coins: 100, combo: 1 });
           }
         }, 1000);
       }
@@ -107,9 +130,13 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices } = 
     async streamKeyNames() {
       return ['main'];
     },
+    async roomJoined() {
+      calls.push({ cmd: 'room_joined' });
+      return null;
+    },
     async roomChat(text) {
       calls.push({ cmd: 'room_chat', args: { text } });
-      backend.emit('room', { kind: 'chat', id: seq++, at: Date.now(), user: { id: 'host', name: 'Host', role: 'host' }, text, color: '#ffffff', deleted: false });
+      backend.emit('room', { kind: 'chat', id: seq++, at: Date.now(), user: { id: 'host', name: 'Host', role: 'host' }, text, color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
     },
     async roomDelete(id) {
       calls.push({ cmd: 'room_delete', args: { id } });
@@ -121,6 +148,53 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices } = 
     },
     async roomPollEnd(poll) {
       calls.push({ cmd: 'room_poll_end', args: { poll } });
+    },
+    async roomModerate(action) {
+      calls.push({ cmd: 'room_moderate', args: action });
+      if (action.action === 'delete') backend.emit('room', { kind: 'chat_deleted', id: action.id });
+      else backend.emit('room', { kind: 'moderated', action: action.action, user: action.user, until: action.action === 'timeout' ? Date.now() + action.seconds * 1000 : null, by: 'host' });
+    },
+    async roomSettings(patch) {
+      calls.push({ cmd: 'room_settings', args: patch });
+      const r = backend.saved.room;
+      backend.emit('room', { kind: 'settings', settings: { slow_mode_s: patch.slow_mode_s ?? r.slow_mode_s, mods_only: patch.mods_only ?? r.mods_only, blocked_mode: patch.blocked_mode ?? r.blocked_mode } });
+    },
+    async roomBlockWords(add, remove) {
+      calls.push({ cmd: 'room_block_words', args: { add, remove } });
+    },
+    async roomPinQuestion(question) {
+      calls.push({ cmd: 'room_pin_question', args: { question } });
+      backend.emit('room', { kind: 'question_pinned', question: question == null ? null : { question, user: { id: 'v1', name: 'Ava', role: 'viewer' }, text: 'question' } });
+    },
+    async roomLotteryStart(keyword, prize) {
+      calls.push({ cmd: 'room_lottery_start', args: { keyword, prize } });
+      backend.emit('room', { kind: 'lottery', lottery: { lottery: seq++, keyword, prize, seed: 'c0ffee', entrants: 0, open: true, winners: [] } });
+    },
+    async roomLotteryDraw(lottery, winners) {
+      calls.push({ cmd: 'room_lottery_draw', args: { lottery, winners } });
+      backend.emit('room', { kind: 'lottery', lottery: { lottery, keyword: 'k', prize: 'p', seed: 'c0ffee', entrants: 3, open: false, winners: ['Ava'].slice(0, winners) } });
+    },
+    async openPreview() {
+      calls.push({ cmd: 'preview_open' });
+    },
+    previewAck() {},
+    async previewSource(video) {
+      calls.push({ cmd: 'preview_source', args: { video } });
+    },
+    async previewAudio(audio) {
+      calls.push({ cmd: 'preview_audio', args: { audio } });
+    },
+    async testConnection(destination) {
+      calls.push({ cmd: 'test_connection', args: destination });
+      return { target: 'ingest.example:1935', address: '192.0.2.1:1935', dns_ms: 4, tcp_ms: 20, handshake_ms: 31 };
+    },
+    async loadSettings() {
+      calls.push({ cmd: 'load_settings' });
+      return structuredClone(backend.saved);
+    },
+    async saveSettings(settings) {
+      calls.push({ cmd: 'save_settings', args: settings });
+      backend.saved = structuredClone(settings);
     },
     async on(event, cb): Promise<Unlisten> {
       handlers[event].add(cb as never);

@@ -3,8 +3,14 @@
 
 import type {
   AppError,
+  AppSettings,
   Devices,
   DestinationSetting,
+  GiftDef,
+  Lottery,
+  Preflight,
+  Question,
+  RoomSettings,
   OutputState,
   Poll,
   PollStart,
@@ -13,8 +19,10 @@ import type {
   SessionEvent,
   Stats,
 } from '../bindings';
-import { i18n, t, formatDuration } from './i18n.svelte';
+import { i18n, t, formatDuration, type Locale } from './i18n.svelte';
 import { toAppError, type Backend, type Unlisten } from './ipc';
+import { defaultSettings } from './mock';
+import { PreviewSink, type PreviewMetrics } from './preview';
 
 export type Phase = 'idle' | 'starting' | 'live' | 'ending';
 
@@ -33,9 +41,30 @@ export interface ChatItem {
   text: string;
   color: string;
   deleted: boolean;
+  /** The user's room id (for timeout / ban). */
+  userId?: string;
+  /** `scroll`, `top` or `bottom` over the video. */
+  mode?: 'scroll' | 'top' | 'bottom';
+  /** Gift rows are highlighted in the chat. */
+  kind?: 'chat' | 'gift';
+  gift?: string;
+  count?: number;
+  question?: boolean;
 }
 
+export interface QaItem {
+  id: number;
+  user: string;
+  text: string;
+  at: number;
+  answered?: boolean;
+}
+
+/** A message menu action. */
+export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question';
+
 export interface GiftItem {
+  combo?: number;
   key: number;
   at: number;
   user: string;
@@ -94,18 +123,55 @@ export class Studio {
   destinations = $state<DestinationSetting[]>(loadDestinations());
   room = $state<RoomInfo | null>(null);
   roomDown = $state<string | null>(null);
-  chat = $state<ChatItem[]>([]);
+  /** Oldest first; mutated in place (a 100k backlog is never copied per message): read
+   *  `chatRevision` to react to it. */
+  chat = $state.raw<ChatItem[]>([]);
   gifts = $state<GiftItem[]>([]);
   giftAlert = $state<GiftItem | null>(null);
   poll = $state<Poll | null>(null);
   viewers = $state(0);
+  catalog = $state<GiftDef[]>([]);
+  /** The level of the input measured before going live (first run). */
+  inputLevel = $state<{ peakDb: number; rmsDb: number } | null>(null);
+  /** Bumped on every chat change (the virtualised list re-reads then). */
+  chatRevision = $state(0);
+  questions = $state<QaItem[]>([]);
+  pinned = $state<number | null>(null);
+  lottery = $state<Lottery | null>(null);
+  roomRules = $state<RoomSettings>({ slow_mode_s: 0, mods_only: false, blocked_mode: 'mask' });
+  /** Users timed out (until, ms) or banned (Infinity) in this session, by id. */
+  muted = $state<Record<string, number>>({});
+  /** What the app remembers (loaded at start, saved on change). */
+  settings = $state<AppSettings>(defaultSettings());
+  settingsLoaded = $state(false);
+  /** The first-run wizard is showing. */
+  firstRun = $state(false);
+  settingsOpen = $state(false);
+  /** Why the preview cannot show the chosen source (a camera in use…), in a streamer's words. */
+  previewError = $state<string | null>(null);
+  /** Pictures are arriving in the preview. */
+  previewing = $state(false);
+  previewMetrics = $state<PreviewMetrics | null>(null);
+  readonly preview: PreviewSink;
 
   private unlisten: Unlisten[] = [];
   private tick: ReturnType<typeof setInterval> | null = null;
+  private clock: ReturnType<typeof setInterval> | null = null;
   private giftSeq = 0;
   private giftTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(private backend: Backend) {}
+  constructor(private backend: Backend) {
+    this.preview = new PreviewSink(() => backend.previewAck());
+    let last = 0;
+    this.preview.onframe = (m) => {
+      if (!this.previewing) this.previewing = true;
+      const n = performance.now();
+      if (n - last > 500) {
+        last = n;
+        this.previewMetrics = m;
+      }
+    };
+  }
 
   get scenes(): Scene[] {
     const cams = this.devices?.cameras ?? [];
@@ -132,6 +198,9 @@ export class Studio {
         this.events = [...this.events.slice(-199), e];
       }),
       await b.on('room', (e) => this.applyRoom(e)),
+      await b.on('audio_level', (l) => {
+        this.inputLevel = { peakDb: l.peak_db, rmsDb: l.rms_db };
+      }),
       await b.on('room_ready', (r) => {
         this.room = r;
         this.roomDown = null;
@@ -141,16 +210,94 @@ export class Studio {
       const info = await b.appInfo();
       i18n.followOs(info.locale);
       if (info.room) this.room = info.room;
+      // Only if nothing came in meanwhile (a live `joined` would be newer).
+      const joined = await b.roomJoined();
+      if (joined && this.catalog.length === 0 && this.chat.length === 0) this.applyRoom(joined);
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+    try {
+      const s = await b.loadSettings();
+      this.settings = s;
+      this.destinations = s.destinations.length ? s.destinations : this.destinations;
+      this.record = s.record;
+      this.sceneId = s.video;
+      if (s.audio) this.audio = s.audio;
+      this.firstRun = !s.first_run_done;
+      if (s.language === 'en' || s.language === 'zh-CN') i18n.set(s.language);
+      this.applyTheme();
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+    this.settingsLoaded = true;
+    try {
+      await b.openPreview((buf) => this.preview.push(buf));
     } catch (e) {
       this.error = toAppError(e);
     }
     await this.refreshDevices();
+    if (!this.scenes.some((s) => s.id === this.sceneId)) this.sceneId = 'test';
+    void this.showIdlePreview();
+    this.clock = setInterval(() => {
+      if (this.phase === 'idle') this.now = Date.now();
+    }, 1000);
+  }
+
+  /** Before going live the preview shows the selected source alone (no encoder runs). */
+  async showIdlePreview(source?: string | null) {
+    if (this.phase !== 'idle') return;
+    const src = source === undefined ? (this.scenes.find((s) => s.id === this.sceneId)?.source ?? 'test') : source;
+    this.previewError = null;
+    try {
+      await this.backend.previewSource(src);
+    } catch (e) {
+      // Shown in the preview itself, where the streamer is looking.
+      this.previewing = false;
+      const err = toAppError(e);
+      this.previewError = err.code === 'device' ? `${t('error.device')} (${err.message})` : err.message;
+    }
+  }
+
+  applyTheme() {
+    const th = this.settings.theme;
+    if (globalThis.document) {
+      if (th === 'light' || th === 'system') document.documentElement.dataset.theme = th;
+      else delete document.documentElement.dataset.theme;
+    }
+  }
+
+  /** Saves the settings (and applies language and theme). */
+  async saveSettings(next: AppSettings) {
+    this.settings = next;
+    this.destinations = next.destinations;
+    this.record = next.record;
+    if (next.language === 'en' || next.language === 'zh-CN') i18n.set(next.language as Locale);
+    this.applyTheme();
+    try {
+      await this.backend.saveSettings($state.snapshot(next) as AppSettings);
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  setOverlay(on: boolean) {
+    this.persist({ danmaku_overlay: on });
+  }
+
+  setLanguage(l: Locale) {
+    i18n.set(l);
+    if (this.settingsLoaded) this.persist({ language: l });
+  }
+
+  private persist(patch: Partial<AppSettings>) {
+    void this.saveSettings({ ...$state.snapshot(this.settings), ...patch } as AppSettings);
   }
 
   dispose() {
     this.unlisten.forEach((u) => u());
     this.unlisten = [];
     if (this.tick) clearInterval(this.tick);
+    if (this.clock) clearInterval(this.clock);
   }
 
   async refreshDevices() {
@@ -168,7 +315,12 @@ export class Studio {
       this.notice = t('scenes.lockedLive');
       return;
     }
-    if (this.scenes.some((s) => s.id === id)) this.sceneId = id;
+    if (this.scenes.some((s) => s.id === id)) {
+      this.sceneId = id;
+      const src = this.scenes.find((s) => s.id === id)?.source ?? 'test';
+      if (this.settingsLoaded && src !== this.settings.video) this.persist({ video: src });
+      void this.showIdlePreview(src);
+    }
   }
 
   /** Keyboard shortcut 1–9 → scene. Returns whether it was handled. */
@@ -187,6 +339,63 @@ export class Studio {
     } catch {
       /* not remembered */
     }
+    if (this.settingsLoaded) this.persist({ destinations: $state.snapshot(list) as DestinationSetting[] });
+  }
+
+  /** Stores a stream key in the OS keychain (it never comes back). */
+  async saveKey(name: string, key: string) {
+    await this.backend.setStreamKey(name, key);
+  }
+
+  setRecord(on: boolean) {
+    this.record = on;
+    if (this.settingsLoaded) this.persist({ record: on });
+  }
+
+  /** "Test connection": a streamer-facing result line, or an error where it happened. */
+  async testConnection(d: DestinationSetting): Promise<Preflight> {
+    return this.backend.testConnection(d);
+  }
+
+  /** First run: measure the chosen mic for the level meter (null stops). */
+  async measureInput(audio: string | null) {
+    this.inputLevel = null;
+    try {
+      await this.backend.previewAudio(audio);
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  /** The gift's display name in the UI language. */
+  giftName(id: string): string {
+    const g = this.catalog.find((c) => c.id === id);
+    return g ? (i18n.locale === 'zh-CN' ? g.name_zh : g.name) : id;
+  }
+
+  /** Where the room server serves gift art. */
+  get giftArtBase(): string {
+    const u = this.room?.viewer_url;
+    return u ? `${new URL(u).origin}/gifts/` : '/assets/gifts/';
+  }
+
+  async finishFirstRun(r: { camera: string | null; mic: string | null; destination: DestinationSetting | null; mode: 'live' | 'record' }) {
+    const s = $state.snapshot(this.settings) as AppSettings;
+    if (r.camera) {
+      s.video = r.camera;
+      this.sceneId = r.camera;
+    }
+    if (r.mic) {
+      s.audio = r.mic;
+      this.audio = r.mic;
+    }
+    if (r.destination) s.destinations = [...s.destinations.filter((d) => d.url !== r.destination!.url), r.destination];
+    s.record = r.mode === 'record' ? true : s.record;
+    s.first_run_done = true;
+    this.firstRun = false;
+    void this.measureInput(null);
+    await this.saveSettings(s);
+    void this.showIdlePreview();
   }
 
   async addDestination(url: string, keyName: string | null, key: string | null) {
@@ -212,6 +421,8 @@ export class Studio {
     this.history = this.destinations.map(() => []);
     this.events = [];
     const scene = this.scenes.find((s) => s.id === this.sceneId) ?? this.scenes[0];
+    const v = this.settings;
+    this.preview.reset();
     try {
       await this.backend.goLive({
         video: scene.source,
@@ -219,11 +430,11 @@ export class Studio {
         destinations: $state.snapshot(this.destinations),
         record: this.record,
         record_path: null,
-        width: 1280,
-        height: 720,
-        fps: 30,
-        bitrate_kbps: 2500,
-        encoder: 'x264',
+        width: v.width,
+        height: v.height,
+        fps: v.fps,
+        bitrate_kbps: v.bitrate_kbps,
+        encoder: v.encoder,
       });
       this.phase = 'live';
       this.startedAt = Date.now();
@@ -232,6 +443,7 @@ export class Studio {
     } catch (e) {
       this.phase = 'idle';
       this.error = toAppError(e);
+      void this.showIdlePreview();
     }
   }
 
@@ -260,6 +472,7 @@ export class Studio {
       this.startedAt = null;
       this.stats = null;
       this.history = [];
+      void this.showIdlePreview();
     }
   }
 
@@ -273,21 +486,73 @@ export class Studio {
     switch (e.kind) {
       case 'joined':
         this.chat = [];
-        this.viewers = e.viewers;
+        this.chatRevision++;
+        this.viewers = Math.max(0, e.viewers - 1);
         this.poll = e.poll;
+        this.roomRules = e.settings;
+        this.pinned = e.pinned?.question ?? null;
+        this.lottery = e.lottery;
+        this.catalog = e.catalog;
         this.roomDown = null;
         break;
       case 'chat': {
-        const item = { id: e.id, at: e.at, user: e.user.name, role: e.user.role, text: e.text, color: e.color, deleted: e.deleted };
-        this.chat = this.chat.length >= CHAT_KEEP ? [...this.chat.slice(1), item] : [...this.chat, item];
+        const item: ChatItem = {
+          id: e.id,
+          at: e.at,
+          user: e.user.name,
+          role: e.user.role,
+          text: e.text,
+          color: e.color,
+          deleted: e.deleted,
+          userId: e.user.id,
+          mode: e.mode === 'top' || e.mode === 'bottom' ? e.mode : 'scroll',
+        };
+        this.pushChat(item);
         break;
       }
       case 'chat_deleted':
-        this.chat = this.chat.map((c) => (c.id === e.id ? { ...c, deleted: true, text: '' } : c));
+        for (let i = this.chat.length - 1; i >= 0; i--) {
+          if (this.chat[i].id === e.id) {
+            this.chat[i] = { ...this.chat[i], deleted: true, text: '' };
+            break;
+          }
+        }
+        this.chatRevision++;
+        for (const f of this.onDeleted) f(e.id);
+        break;
+      case 'question':
+        if (!this.questions.some((q) => q.id === e.question.question)) {
+          this.questions = [...this.questions, { id: e.question.question, user: e.question.user.name, text: e.question.text, at: Date.now() }].slice(-500);
+        }
+        break;
+      case 'question_pinned':
+        this.pinned = e.question?.question ?? null;
+        if (e.question && !this.questions.some((q) => q.id === e.question!.question)) {
+          this.questions = [...this.questions, { id: e.question.question, user: e.question.user.name, text: e.question.text, at: Date.now() }];
+        }
+        break;
+      case 'lottery':
+        this.lottery = e.lottery;
+        break;
+      case 'lottery_count':
+        if (this.lottery && this.lottery.lottery === e.lottery) this.lottery = { ...this.lottery, entrants: e.entrants };
+        break;
+      case 'moderated': {
+        const next = { ...this.muted };
+        if (e.action === 'unban') delete next[e.user];
+        else next[e.user] = e.action === 'ban' ? Number.POSITIVE_INFINITY : (e.until ?? 0);
+        this.muted = next;
+        break;
+      }
+      case 'settings':
+        this.roomRules = e.settings;
+        break;
+      case 'blocked_words':
         break;
       case 'gift': {
-        const g = { key: ++this.giftSeq, at: e.at, user: e.user.name, gift: e.gift, count: e.count, coins: e.coins };
+        const g = { key: ++this.giftSeq, at: e.at, user: e.user.name, gift: e.gift, count: e.count, coins: e.coins, combo: e.combo };
         this.gifts = [g, ...this.gifts].slice(0, 500);
+        this.pushChat({ id: e.seq, at: e.at, user: e.user.name, role: e.user.role, text: '', color: '#ffffff', deleted: false, userId: e.user.id, kind: 'gift', gift: e.gift, count: e.count });
         this.giftAlert = g;
         if (this.giftTimer) clearTimeout(this.giftTimer);
         this.giftTimer = setTimeout(() => (this.giftAlert = null), 4000);
@@ -300,7 +565,8 @@ export class Studio {
         if (this.poll && this.poll.poll === e.poll) this.poll = { ...this.poll, tallies: e.tallies };
         break;
       case 'viewers':
-        this.viewers = e.count;
+        // The room counts every connection; the app's own host connection is not a viewer.
+        this.viewers = Math.max(0, e.count - 1);
         break;
       case 'disconnected':
         this.roomDown = e.reason;
@@ -321,9 +587,102 @@ export class Studio {
     }
   }
 
+  /** Called with a message id when a moderator deleted it (the danmaku overlay takes it off). */
+  readonly onDeleted = new Set<(id: number) => void>();
+
+  private pushChat(item: ChatItem) {
+    // In place: a 100k backlog is not copied per message (the list re-reads on chatRevision).
+    this.chat.push(item);
+    if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
+    this.chatRevision++;
+  }
+
   async deleteChat(id: number) {
     try {
       await this.backend.roomDelete(id);
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  /** A message menu action. */
+  async chatAction(action: ChatAction, item: { id: number; userId?: string; user: string; text: string }) {
+    const b = this.backend;
+    try {
+      if (action === 'delete') await b.roomModerate({ action: 'delete', id: item.id });
+      else if (action === 'pin_question') {
+        if (!this.questions.some((q) => q.id === item.id)) this.questions = [...this.questions, { id: item.id, user: item.user, text: item.text, at: Date.now() }];
+        await b.roomPinQuestion(item.id);
+      } else if (item.userId) {
+        if (action === 'ban') await b.roomModerate({ action: 'ban', user: item.userId });
+        else await b.roomModerate({ action: 'timeout', user: item.userId, seconds: action === 'timeout_60' ? 60 : 600 });
+        this.notice = t(action === 'ban' ? 'mod.banned' : 'mod.timedOut', { user: item.user, n: action === 'timeout_60' ? 1 : 10 });
+      }
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  async pinQuestion(id: number | null) {
+    try {
+      await this.backend.roomPinQuestion(id);
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  markAnswered(id: number, answered: boolean) {
+    this.questions = this.questions.map((q) => (q.id === id ? { ...q, answered } : q));
+    if (answered && this.pinned === id) void this.pinQuestion(null);
+  }
+
+  /** When a timed lottery closes (ms), or null: open until the host draws. */
+  lotteryEndsAt = $state<number | null>(null);
+  private lotteryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Starts a lottery; with `durationS` > 0 one winner is drawn when the time is up (the room
+   *  protocol has no duration of its own). */
+  async startLottery(keyword: string, prize: string, durationS = 0) {
+    if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
+    this.lotteryTimer = null;
+    this.lotteryEndsAt = null;
+    try {
+      await this.backend.roomLotteryStart(keyword, prize);
+      if (durationS > 0) {
+        this.lotteryEndsAt = Date.now() + durationS * 1000;
+        this.lotteryTimer = setTimeout(() => {
+          this.lotteryTimer = null;
+          if (this.lottery?.open) void this.drawLottery(1);
+        }, durationS * 1000);
+      }
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  async drawLottery(winners: number) {
+    if (!this.lottery) return;
+    if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
+    this.lotteryTimer = null;
+    this.lotteryEndsAt = null;
+    try {
+      await this.backend.roomLotteryDraw(this.lottery.lottery, winners);
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
+  /** Room rules and blocked words: sent to the room and remembered. */
+  async saveRoomRules(v: { blockedWords: string[]; blockedMode: 'mask' | 'reject'; slowModeS: number; modsOnly: boolean }) {
+    const before = new Set(this.settings.room.blocked_words);
+    const after = new Set(v.blockedWords.map((w) => w.trim()).filter(Boolean));
+    const add = [...after].filter((w) => !before.has(w));
+    const remove = [...before].filter((w) => !after.has(w));
+    try {
+      await this.backend.roomSettings({ slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode });
+      if (add.length || remove.length) await this.backend.roomBlockWords(add, remove);
+      this.persist({ room: { slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode, blocked_words: [...after] } });
+      this.notice = t('roomRules.saved');
     } catch (e) {
       this.error = toAppError(e);
     }
@@ -351,6 +710,8 @@ export class Studio {
     const e = this.error;
     if (!e) return '';
     if (e.code === 'already_live' || e.code === 'not_live') return t(`error.${e.code}`);
+    // What to do first, then what the engine said (it names the device, file or server).
+    if (e.code === 'device' || e.code === 'network' || e.code === 'keychain') return `${t(`error.${e.code}`)} (${e.message})`;
     return e.message;
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMockBackend, mockStats } from './mock';
 import { i18n } from './i18n.svelte';
 import { HISTORY, Studio, stateLabel } from './studio.svelte';
@@ -68,16 +68,66 @@ describe('Studio', () => {
   it('applies room events: chat, delete, gift alert, poll and tallies', () => {
     const s = new Studio(createMockBackend());
     const user = { id: 'v1', name: '小明', role: 'viewer' };
-    s.applyRoom({ kind: 'joined', viewers: 3, poll: null });
-    s.applyRoom({ kind: 'chat', id: 7, at: 1, user, text: '主播好', color: '#ffffff', deleted: false });
+    s.applyRoom({ kind: 'joined', viewers: 3, poll: null, settings: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask' }, pinned: null, lottery: null, catalog: [] });
+    s.applyRoom({ kind: 'chat', id: 7, at: 1, user, text: '主播好', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
     s.applyRoom({ kind: 'chat_deleted', id: 7 });
     expect(s.chat[0]).toMatchObject({ id: 7, deleted: true, text: '' });
-    s.applyRoom({ kind: 'gift', at: 2, user, gift: 'rocket', count: 2, coins: 200, combo: 1 });
+    s.applyRoom({ kind: 'gift', seq: 8, at: 2, user, gift: 'rocket', count: 2, coins: 200, combo: 1 });
     expect(s.giftAlert).toMatchObject({ user: '小明', gift: 'rocket', count: 2 });
     s.applyRoom({ kind: 'poll', poll: { poll: 9, question: 'Q', options: ['a', 'b'], tallies: [0, 0], ends_at: 0, open: true } });
     s.applyRoom({ kind: 'poll_tally', poll: 9, tallies: [3, 1] });
     expect(s.poll?.tallies).toEqual([3, 1]);
     s.applyRoom({ kind: 'viewers', count: 42 });
-    expect(s.viewers).toBe(42);
+    // The room counts the app's own host connection too.
+    expect(s.viewers).toBe(41);
+  });
+
+  it('remembers settings: the first run shows until finished, choices are saved, Go Live uses them', async () => {
+    const b = createMockBackend({ settings: { first_run_done: false, width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000 } });
+    const s = new Studio(b);
+    await s.init();
+    expect(s.firstRun).toBe(true);
+    expect(b.calls).toContainEqual({ cmd: 'preview_source', args: { video: 'test' } });
+    await s.finishFirstRun({ camera: null, mic: null, destination: { url: 'rtmp://live.twitch.tv/app', key_name: 'main' }, mode: 'live' });
+    expect(s.firstRun).toBe(false);
+    expect(b.saved.first_run_done).toBe(true);
+    expect(b.saved.destinations).toEqual([{ url: 'rtmp://live.twitch.tv/app', key_name: 'main' }]);
+    s.setRecord(true);
+    await Promise.resolve();
+    expect(b.saved.record).toBe(true);
+    await s.goLive();
+    expect(b.settings).toMatchObject({ width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000, record: true });
+    await s.confirmEnd();
+  });
+
+  it('a camera that cannot open is explained in the preview, with what to do', async () => {
+    const b = createMockBackend();
+    b.previewSource = async () => {
+      throw { code: 'device', message: 'camera:0 is busy' };
+    };
+    const s = new Studio(b);
+    await s.init();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(s.previewError).toContain('Close other apps using it');
+    expect(s.previewError).toContain('camera:0 is busy');
+    expect(s.error).toBeNull();
+  });
+
+  it('a timed lottery draws one winner when the time is up', async () => {
+    vi.useFakeTimers();
+    try {
+      const b = createMockBackend();
+      const s = new Studio(b);
+      await s.init();
+      await s.startLottery('666', 'Poster', 60);
+      expect(s.lotteryEndsAt).toBeGreaterThan(Date.now());
+      expect(s.lottery?.open).toBe(true);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(b.calls).toContainEqual({ cmd: 'room_lottery_draw', args: { lottery: s.lottery!.lottery, winners: 1 } });
+      expect(s.lotteryEndsAt).toBeNull();
+      s.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

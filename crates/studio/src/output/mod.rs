@@ -443,3 +443,133 @@ pub fn spawn_recording(
         thread: Some(thread),
     })
 }
+
+/// What [`preflight`] found: each step's time, where it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreflightReport {
+    /// `host:port` tried.
+    pub target: String,
+    /// The address that answered (or the first one resolved).
+    pub address: String,
+    pub dns: Duration,
+    pub tcp: Duration,
+    /// The RTMP handshake (C0/C1 → S0/S1/S2 → C2); None for `rtmps://`, whose TLS layer is
+    /// checked when going live.
+    pub handshake: Option<Duration>,
+}
+
+/// "Test connection" before going live: resolves the host, connects over TCP, and for
+/// `rtmp://` does the RTMP handshake, then hangs up (nothing is published, the stream key is
+/// not used). Errors are in a streamer's words and never contain the key.
+pub fn preflight(url: &DestinationUrl, timeout: Duration) -> Result<PreflightReport, String> {
+    use std::io::{Read, Write};
+    let (host, port) = (url.host(), url.port());
+    let target = format!("{host}:{port}");
+    let t0 = Instant::now();
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot find the server '{host}' (check the address and your internet connection): {e}"))?
+        .collect();
+    let dns = t0.elapsed();
+    let first = addrs
+        .first()
+        .ok_or_else(|| format!("cannot find the server '{host}'"))?;
+    let t1 = Instant::now();
+    let mut last_err = None;
+    let mut stream = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, timeout) {
+            Ok(s) => {
+                stream = Some((s, *a));
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let Some((mut s, addr)) = stream else {
+        return Err(format!(
+            "cannot reach {target} ({}): the server is down, the port is blocked, or the address is wrong",
+            last_err.map_or_else(|| first.to_string(), |e| e.to_string())
+        ));
+    };
+    let tcp = t1.elapsed();
+    let mut report = PreflightReport {
+        target: target.clone(),
+        address: addr.to_string(),
+        dns,
+        tcp,
+        handshake: None,
+    };
+    if url.scheme() != "rtmp" {
+        return Ok(report);
+    }
+    let t2 = Instant::now();
+    let _ = s.set_read_timeout(Some(timeout));
+    let _ = s.set_write_timeout(Some(timeout));
+    let no_rtmp = |e: std::io::Error| {
+        format!("{target} answered, but not as an RTMP server ({e}): check the address and port")
+    };
+    // C0 (version 3) + C1 (time, zero, 1528 bytes of noise).
+    let mut c0c1 = vec![0u8; 1 + 1536];
+    c0c1[0] = 3;
+    let mut rng = fastrand::Rng::new();
+    for b in &mut c0c1[9..] {
+        *b = rng.u8(..);
+    }
+    s.write_all(&c0c1).map_err(no_rtmp)?;
+    let mut s0s1s2 = vec![0u8; 1 + 1536 + 1536];
+    s.read_exact(&mut s0s1s2).map_err(no_rtmp)?;
+    if s0s1s2[0] != 3 {
+        return Err(format!(
+            "{target} answered, but not as an RTMP server (version byte {}): check the address and port",
+            s0s1s2[0]
+        ));
+    }
+    // C2 echoes S1; then hang up.
+    s.write_all(&s0s1s2[1..1537]).map_err(no_rtmp)?;
+    report.handshake = Some(t2.elapsed());
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod preflight_tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    #[test]
+    fn preflight_does_the_rtmp_handshake_and_hangs_up() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut c0c1 = vec![0u8; 1537];
+            s.read_exact(&mut c0c1).unwrap();
+            let mut reply = vec![3u8; 1 + 1536 * 2];
+            reply[1537..].copy_from_slice(&c0c1[1..]);
+            s.write_all(&reply).unwrap();
+            let mut c2 = vec![0u8; 1536];
+            s.read_exact(&mut c2).unwrap();
+            c2 == reply[1..1537]
+        });
+        let url = DestinationUrl::parse(&format!("rtmp://127.0.0.1:{port}/live/secret")).unwrap();
+        let r = preflight(&url, Duration::from_secs(3)).unwrap();
+        assert!(r.handshake.is_some());
+        assert_eq!(r.target, format!("127.0.0.1:{port}"));
+        assert!(server.join().unwrap(), "C2 echoes S1");
+    }
+
+    #[test]
+    fn preflight_says_when_nothing_listens_without_the_key() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = DestinationUrl::parse(&format!("rtmp://127.0.0.1:{port}/live/secret")).unwrap();
+        let e = preflight(&url, Duration::from_secs(3)).unwrap_err();
+        assert!(e.contains("cannot reach"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+    }
+}

@@ -1,0 +1,145 @@
+//! Settings remembered between runs: the config file's `default` profile (video, audio,
+//! destinations as `key:NAME` references) and its `[app]` table (language, theme, room rules…),
+//! through `marquee_profile`. Stream keys stay in the OS keychain.
+
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{AppSettings, BlockedMode, DestinationSetting, RoomPrefs};
+use marquee_profile::{AppPrefs, Config, Profile};
+use std::path::Path;
+
+const PROFILE: &str = "default";
+
+fn config_error(e: marquee_profile::config::ConfigError) -> AppError {
+    AppError::new(ErrorCode::Settings, e.to_string())
+}
+
+/// The settings in `path` (defaults for anything missing; a missing file is a first run).
+pub fn load(path: &Path) -> Result<AppSettings, AppError> {
+    let cfg = Config::load(path).map_err(config_error)?;
+    let p = cfg.profile(None).map_err(config_error)?;
+    let app = cfg.app.unwrap_or_default();
+    let (width, height) = p
+        .size
+        .as_deref()
+        .and_then(|s| s.split_once('x'))
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .unwrap_or((1280, 720));
+    let destinations =
+        p.to.iter()
+            .filter_map(|u| {
+                let (base, last) = u.rsplit_once('/')?;
+                let name = last.strip_prefix("key:")?;
+                Some(DestinationSetting {
+                    url: base.to_string(),
+                    key_name: Some(name.to_string()),
+                })
+            })
+            .collect();
+    Ok(AppSettings {
+        video: p.video.unwrap_or_else(|| "test".into()),
+        audio: p.audio.unwrap_or_else(|| "tone".into()),
+        width,
+        height,
+        fps: p.fps.unwrap_or(30),
+        bitrate_kbps: p.bitrate.unwrap_or(2500),
+        encoder: p.encoder.unwrap_or_else(|| "x264".into()),
+        destinations,
+        record: app.record,
+        mic_gain_db: app.mic_gain_db,
+        language: app.language,
+        theme: app.theme,
+        danmaku_overlay: app.danmaku_overlay,
+        first_run_done: app.first_run_done,
+        room: RoomPrefs {
+            slow_mode_s: app.room.slow_mode_s,
+            mods_only: app.room.mods_only,
+            blocked_mode: if app.room.blocked_mode == "reject" {
+                BlockedMode::Reject
+            } else {
+                BlockedMode::Mask
+            },
+            blocked_words: app.room.blocked_words,
+        },
+    })
+}
+
+/// Writes `s` into `path`, keeping other profiles and the profile's other fields.
+pub fn save(path: &Path, s: &AppSettings) -> Result<(), AppError> {
+    let mut cfg = Config::load(path).map_err(config_error)?;
+    let name = cfg
+        .default_profile
+        .clone()
+        .unwrap_or_else(|| PROFILE.to_string());
+    let p: &mut Profile = cfg.profiles.entry(name).or_default();
+    p.video = Some(s.video.clone());
+    p.audio = Some(s.audio.clone());
+    p.size = Some(format!("{}x{}", s.width, s.height));
+    p.fps = Some(s.fps);
+    p.bitrate = Some(s.bitrate_kbps);
+    p.encoder = Some(s.encoder.clone());
+    // Only keychain references: a URL with the key in it never reaches the file.
+    p.to = s
+        .destinations
+        .iter()
+        .filter_map(|d| {
+            let name = d.key_name.as_deref()?;
+            Some(format!("{}/key:{name}", d.url.trim_end_matches('/')))
+        })
+        .collect();
+    cfg.app = Some(AppPrefs {
+        language: s.language.clone(),
+        theme: s.theme.clone(),
+        mic_gain_db: s.mic_gain_db,
+        record: s.record,
+        danmaku_overlay: s.danmaku_overlay,
+        first_run_done: s.first_run_done,
+        room: marquee_profile::RoomPrefs {
+            slow_mode_s: s.room.slow_mode_s,
+            mods_only: s.room.mods_only,
+            blocked_mode: match s.room.blocked_mode {
+                BlockedMode::Mask => "mask".into(),
+                BlockedMode::Reject => "reject".into(),
+            },
+            blocked_words: s.room.blocked_words.clone(),
+        },
+    });
+    cfg.save(path).map_err(config_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_survive_a_restart_and_keys_never_reach_the_file() {
+        let dir = std::env::temp_dir().join(format!("marquee-app-settings-{}", std::process::id()));
+        let path = dir.join("config.toml");
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut s = load(&path).unwrap();
+        assert!(!s.first_run_done, "a missing file is a first run");
+        s.width = 1920;
+        s.height = 1080;
+        s.fps = 60;
+        s.language = Some("zh-CN".into());
+        s.first_run_done = true;
+        s.room.blocked_words = vec!["剧透".into()];
+        s.room.blocked_mode = BlockedMode::Reject;
+        s.destinations = vec![
+            DestinationSetting {
+                url: "rtmp://live.twitch.tv/app".into(),
+                key_name: Some("twitch".into()),
+            },
+            DestinationSetting {
+                url: "rtmp://127.0.0.1/live/sk_inline_secret".into(),
+                key_name: None,
+            },
+        ];
+        save(&path, &s).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("sk_inline_secret"), "{text}");
+        let back = load(&path).unwrap();
+        s.destinations.truncate(1);
+        assert_eq!(back, s);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

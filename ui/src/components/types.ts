@@ -1,0 +1,147 @@
+// Data the new components take in and hand out. Plain shapes: the studio store (or a test)
+// builds them; the components never talk to IPC.
+
+/** One row of the chat list. A superset of the studio's `ChatItem`: every extra field is
+ *  optional. */
+export interface ChatRow {
+  id: number;
+  /** ms since the Unix epoch. */
+  at: number;
+  user: string;
+  /** `host`, `moderator`, `guest` or `viewer`. */
+  role: string;
+  text: string;
+  /** Danmaku colour, `#rrggbb`; white means "default". */
+  color: string;
+  deleted: boolean;
+  /** The user's room id — needed for timeout/ban. */
+  userId?: string;
+  /** `gift` rows are highlighted; default `chat`. */
+  kind?: 'chat' | 'gift';
+  /** Gift id (`rose`) or name, for gift rows. */
+  gift?: string;
+  count?: number;
+  /** The message is a question (the menu then offers "Pin as question"). */
+  question?: boolean;
+}
+
+export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question';
+
+/** Seconds of a timeout action, or null. */
+export function timeoutSeconds(a: ChatAction): number | null {
+  return a === 'timeout_60' ? 60 : a === 'timeout_600' ? 600 : null;
+}
+
+export interface DanmakuComment {
+  id?: string | number;
+  text: string;
+  /** `#rrggbb`; default white. */
+  color?: string;
+  mode?: 'scroll' | 'top' | 'bottom';
+  /** Drawn with a border (the host's own comment). */
+  mine?: boolean;
+  deleted?: boolean;
+}
+
+export interface GiftAlertData {
+  /** Changes for every new alert (restarts the animation). */
+  key: number | string;
+  user: string;
+  /** Gift id from the catalog (`rose`) or a display name. */
+  gift: string;
+  count: number;
+  /** Sends of this gift by this user in the current combo window. */
+  combo?: number;
+  coins?: number;
+  /** Art URL; default `${artBase}${gift}.svg`. */
+  art?: string;
+}
+
+/** A gift from the room's catalog (the room crate's `GiftDef`). */
+export interface GiftDef {
+  id: string;
+  name: string;
+  name_zh: string;
+  price: number;
+  art: string;
+}
+
+export interface QaQuestion {
+  id: number;
+  user: string;
+  text: string;
+  at: number;
+  answered?: boolean;
+}
+
+/** The room crate's `LotteryInfo`, plus when it closes. */
+export interface LotteryState {
+  lottery: number;
+  keyword: string;
+  prize: string;
+  /** Published at start; the draw is reproducible from it. */
+  seed: string;
+  entrants: number;
+  open: boolean;
+  winners?: string[];
+  winner_names?: string[];
+  /** ms since the Unix epoch when entries close; null = until drawn. */
+  ends_at?: number | null;
+}
+
+export interface LotteryStart {
+  keyword: string;
+  prize: string;
+  /** 0 = open until the host draws. */
+  duration_s: number;
+}
+
+export interface RoomSettingsValue {
+  blockedWords: string[];
+  blockedMode: 'mask' | 'reject';
+  /** 0 = off. */
+  slowModeS: number;
+  modsOnly: boolean;
+  /** Messages per viewer per minute; 0 = no limit. */
+  userRatePerMin: number;
+}
+
+export interface DeviceOption {
+  id: string;
+  name: string;
+}
+
+export interface DestinationValue {
+  url: string;
+  /** Keychain entry name for the stream key; null when the URL holds the key. */
+  key_name: string | null;
+}
+
+export interface VideoSettingsValue {
+  width: number;
+  height: number;
+  fps: number;
+  bitrate_kbps: number;
+  /** `auto`, `x264`, or an FFmpeg encoder name. */
+  encoder: string;
+}
+
+export interface AppSettingsValue {
+  video: VideoSettingsValue;
+  audio: { mic: string; gain_db: number };
+  destinations: DestinationValue[];
+  room: RoomSettingsValue;
+  language: 'system' | 'en' | 'zh-CN';
+  theme: 'system' | 'light' | 'dark';
+}
+
+export type TestResult = { ok: true } | { ok: false; reason: string };
+
+export interface FirstRunResult {
+  mode: 'live' | 'record';
+  camera: string | null;
+  mic: string | null;
+  /** For `live`: where to, and the keychain name the key was saved under. */
+  destination: DestinationValue | null;
+  preset: string;
+}

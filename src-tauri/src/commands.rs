@@ -36,6 +36,39 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     }
 }
 
+/// More sources by hand, shown like cameras: `MARQUEE_EXTRA_SOURCES=file:/intro.mp4,test:2`
+/// (a media file to cut to, a second test card).
+fn extra_sources() -> Vec<Camera> {
+    std::env::var("MARQUEE_EXTRA_SOURCES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| s.parse::<marquee_capture::VideoSpec>().is_ok())
+        .map(|s| Camera {
+            source: s.to_string(),
+            name: match s.strip_prefix("file:") {
+                Some(p) => std::path::Path::new(p)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| s.to_string()),
+                None => s.replace("test:", "Test card "),
+            },
+            formats: Vec::new(),
+        })
+        .collect()
+}
+
+/// Switches the scene while live.
+#[tauri::command]
+pub async fn switch_scene(
+    state: State<'_, AppState>,
+    scene: String,
+    transition: String,
+) -> Result<(), AppError> {
+    let live = state.live.clone();
+    blocking(move || live.switch(&scene, &transition)).await
+}
+
 #[tauri::command]
 pub async fn list_devices() -> Result<Devices, AppError> {
     blocking(|| {
@@ -53,6 +86,7 @@ pub async fn list_devices() -> Result<Devices, AppError> {
                         .map(|f| format!("{}x{}@{} {}", f.width, f.height, f.fps, f.format))
                         .collect(),
                 })
+                .chain(extra_sources())
                 .collect(),
             microphones: mics
                 .into_iter()

@@ -57,6 +57,10 @@ pub struct GoLiveSettings {
     pub bitrate_kbps: u32,
     /// `auto`, `x264`, or an FFmpeg encoder name.
     pub encoder: String,
+    /// Every source the scene bar offers (`video` among them): all open while live, so the
+    /// host can switch between them.
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// A destination's (or the recording's) life, as the UI shows it.

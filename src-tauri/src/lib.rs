@@ -101,6 +101,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::list_devices,
+            commands::switch_scene,
             commands::go_live,
             commands::end_live,
             commands::stats,

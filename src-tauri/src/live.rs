@@ -10,6 +10,7 @@ use marquee_studio::{
     AudioSettings, DestinationConfig, DestinationUrl, EncoderChoice, Session, SessionConfig,
     StatsSnapshot, VideoSettings,
 };
+use marquee_studio::{SceneSetup, SourceConfig};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,10 +38,13 @@ struct Running {
     record: Option<String>,
 }
 
+fn settings(m: String) -> AppError {
+    AppError::new(ErrorCode::Settings, m)
+}
+
 /// Turns the UI's settings into the engine's, resolving `key_name`s against the keychain now
 /// (so a missing key fails before going live). Keys are only read at connect time.
 pub fn session_config(s: &GoLiveSettings, keychain: &Keychain) -> Result<SessionConfig, AppError> {
-    let settings = |m: String| AppError::new(ErrorCode::Settings, m);
     let video = s
         .video
         .parse()
@@ -122,31 +126,38 @@ pub fn session_config(s: &GoLiveSettings, keychain: &Keychain) -> Result<Session
 
 /// `~/Videos/Marquee/marquee-<UTC time>.mkv` (the CLI's default too).
 pub fn default_recording() -> PathBuf {
-    let dir = directories::UserDirs::new()
-        .and_then(|u| u.video_dir().map(|d| d.to_path_buf()))
-        .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().join("Videos")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("Marquee");
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    dir.join(format!(
-        "marquee-{y:04}{m:02}{d:02}-{:02}{:02}{:02}.mkv",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    ))
+    use marquee_profile::paths::{timestamp, videos_dir};
+    videos_dir().join(format!("marquee-{}.mkv", timestamp()))
+}
+
+/// The sources a session opens and the scene on air first: every source the scene bar
+/// offers (so the host can cut between them while live), starting on the chosen one.
+pub fn scene_setup(s: &GoLiveSettings) -> Result<SceneSetup, AppError> {
+    let mut specs: Vec<String> = s.sources.clone();
+    if !specs.contains(&s.video) {
+        specs.insert(0, s.video.clone());
+    }
+    if specs.len() == 1 {
+        return Ok(SceneSetup::default());
+    }
+    let sources = specs
+        .iter()
+        .map(|spec| {
+            Ok(SourceConfig {
+                id: spec.clone(),
+                spec: spec
+                    .parse()
+                    .map_err(|e: marquee_capture::CaptureError| settings(e.to_string()))?,
+                mic: None,
+                faults: Faults::default(),
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(SceneSetup {
+        sources,
+        start: Some(s.video.clone()),
+        ..Default::default()
+    })
 }
 
 /// Derives the UI's stats from two engine snapshots `dt` apart.
@@ -232,8 +243,9 @@ impl Live {
             ));
         }
         let cfg = session_config(settings, keychain)?;
+        let setup = scene_setup(settings)?;
         let record_name = cfg.record.as_ref().map(|p| p.display().to_string());
-        let session = Session::start(cfg)?;
+        let session = Session::start_with(cfg, setup)?;
         // The session clock as an instant, read together with `elapsed` (exact to a µs).
         let origin = Instant::now() - session.elapsed();
         let preview = match preview {
@@ -285,6 +297,22 @@ impl Live {
             record: record_name,
         });
         Ok(())
+    }
+
+    /// Puts a source's scene on air at the next frame (`transition`: cut, fade[:MS], slide[:MS]).
+    pub fn switch(&self, scene: &str, transition: &str) -> Result<(), AppError> {
+        let t: marquee_studio::Transition = transition
+            .parse()
+            .map_err(|e: marquee_scene::SceneError| settings(e.to_string()))?;
+        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = slot
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
+        let session = r.session.lock().unwrap_or_else(|e| e.into_inner());
+        let s = session
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
+        s.switch(scene, t).map_err(|e| settings(e.to_string()))
     }
 
     /// The latest stats tick.
@@ -385,7 +413,28 @@ mod tests {
             fps: 30,
             bitrate_kbps: 2500,
             encoder: "x264".into(),
+            sources: vec![],
         }
+    }
+
+    #[test]
+    fn every_offered_source_is_opened_and_the_chosen_one_goes_on_air_first() {
+        let s = GoLiveSettings {
+            video: "test:2".into(),
+            sources: vec!["test".into(), "test:2".into()],
+            ..settings()
+        };
+        let setup = scene_setup(&s).unwrap();
+        let ids: Vec<&str> = setup.sources.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["test", "test:2"]);
+        assert_eq!(setup.start.as_deref(), Some("test:2"));
+        // One source: the plain single-source session.
+        assert!(scene_setup(&settings()).unwrap().sources.is_empty());
+        let bad = GoLiveSettings {
+            sources: vec!["webcam".into()],
+            ..settings()
+        };
+        assert!(scene_setup(&bad).is_err());
     }
 
     #[test]

@@ -259,6 +259,8 @@ before(async () => {
     HOME: home,
     XDG_VIDEOS_DIR: join(home, 'Videos'),
     MARQUEE_ROOM_PORT: '0',
+    // A second source to switch to while live (the VM has no camera): test card 2.
+    MARQUEE_EXTRA_SOURCES: 'test:2',
     LANG: 'en_US.UTF-8',
   };
   const port = await freePort();
@@ -341,9 +343,10 @@ test('the studio: devices listed, the viewer link is served, the preview shows t
   const goLive = await browser.$('[data-testid="go-live"]');
   await goLive.waitForDisplayed({ timeout: 20_000 });
   assert.equal(await goLive.getText(), 'Go Live');
-  const noCamera = await browser.$('[data-testid="no-camera"]');
-  await noCamera.waitForDisplayed({ timeout: 20_000 });
-  assert.match(await noCamera.getText(), /No camera found/);
+  // No camera on this machine: the test pattern, and the extra source (test card 2).
+  const second = await browser.$('[data-testid="scene-2"]');
+  await second.waitForDisplayed({ timeout: 20_000 });
+  assert.match(await second.getProperty('textContent'), /Test card 2/);
   assert.equal(await (await browser.$('[data-testid="scene-1"]')).getAttribute('aria-pressed'), 'true');
   assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false);
 
@@ -431,6 +434,25 @@ test('go live to nginx-rtmp: the destination turns live, the bitrate moves, the 
   );
   assert.ok(preview.frames > 10, `the preview drew ${preview.frames} pictures`);
   await browser.saveScreenshot(join(artifacts, 'live.png'));
+
+  // Switch scenes while live with the shortcut: test card 2 (green lower quarter) goes on air
+  // and the preview (what goes out) shows it; `1` cuts back.
+  const greenBottom = () =>
+    browser.execute(() => {
+      const c = document.querySelector('.stage [data-testid="preview-canvas"]');
+      const d = c.getContext('2d').getImageData(0, Math.floor(c.height * 0.85), Math.floor(c.width / 10), Math.floor(c.height * 0.1)).data;
+      let r = 0, g = 0, b = 0;
+      for (let i = 0; i < d.length; i += 4) { r += d[i]; g += d[i + 1]; b += d[i + 2]; }
+      const n = d.length / 4;
+      return g / n > r / n + 40 && g / n > b / n + 40;
+    });
+  assert.equal(await greenBottom(), false, 'test card 1 is on air first');
+  await browser.keys('2');
+  await browser.waitUntil(async () => (await (await browser.$('[data-testid="scene-2"]')).getAttribute('aria-pressed')) === 'true', { timeout: 5_000, timeoutMsg: 'scene 2 never pressed' });
+  await browser.waitUntil(greenBottom, { timeout: 5_000, timeoutMsg: 'test card 2 never reached the preview' });
+  await browser.saveScreenshot(join(artifacts, 'live-scene-2.png'));
+  await browser.keys('1');
+  await browser.waitUntil(async () => !(await greenBottom()), { timeout: 5_000, timeoutMsg: 'the cut back to scene 1 never reached the preview' });
 });
 
 async function openTab(name) {

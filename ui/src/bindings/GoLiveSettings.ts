@@ -16,4 +16,9 @@ record_path: string | null, width: number, height: number, fps: number, bitrate_
 /**
  * `auto`, `x264`, or an FFmpeg encoder name.
  */
-encoder: string, };
+encoder: string, 
+/**
+ * Every source the scene bar offers (`video` among them): all open while live, so the
+ * host can switch between them.
+ */
+sources: Array<string>, };

@@ -36,6 +36,8 @@ export interface Backend {
   appInfo(): Promise<AppInfo>;
   listDevices(): Promise<Devices>;
   goLive(settings: GoLiveSettings): Promise<void>;
+  /** While live: put a scene (a source id) on air with `cut`, `fade[:MS]` or `slide[:MS]`. */
+  switchScene(scene: string, transition: string): Promise<void>;
   endLive(): Promise<LiveSummary>;
   stats(): Promise<Stats>;
   setStreamKey(name: string, key: string): Promise<void>;
@@ -95,6 +97,7 @@ export async function tauriBackend(): Promise<Backend> {
     appInfo: () => call('app_info'),
     listDevices: () => call('list_devices'),
     goLive: (settings) => call('go_live', { settings }),
+    switchScene: (scene, transition) => call('switch_scene', { scene, transition }),
     endLive: () => call('end_live'),
     stats: () => call('stats'),
     setStreamKey: (name, key) => call('set_stream_key', { name, key }),

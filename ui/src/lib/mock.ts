@@ -91,6 +91,9 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
       calls.push({ cmd: 'list_devices' });
       return opts.devices ?? mockDevices;
     },
+    async switchScene(scene, transition) {
+      calls.push({ cmd: 'switch_scene', args: { scene, transition } });
+    },
     async goLive(settings) {
       calls.push({ cmd: 'go_live', args: settings });
       backend.settings = settings;

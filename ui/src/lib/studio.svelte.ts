@@ -310,11 +310,19 @@ export class Studio {
     }
   }
 
-  selectScene(id: string) {
-    if (this.phase !== 'idle') {
-      this.notice = t('scenes.lockedLive');
+  /** Before going live: the source shown first. While live: a cut (or `transition`) to it. */
+  selectScene(id: string, transition = 'cut') {
+    if (this.phase === 'live') {
+      if (!this.scenes.some((s) => s.id === id) || id === this.sceneId) return;
+      const before = this.sceneId;
+      this.sceneId = id;
+      this.backend.switchScene(id, transition).catch((e) => {
+        this.sceneId = before;
+        this.error = toAppError(e);
+      });
       return;
     }
+    if (this.phase !== 'idle') return;
     if (this.scenes.some((s) => s.id === id)) {
       this.sceneId = id;
       const src = this.scenes.find((s) => s.id === id)?.source ?? 'test';
@@ -323,12 +331,12 @@ export class Studio {
     }
   }
 
-  /** Keyboard shortcut 1–9 → scene. Returns whether it was handled. */
-  shortcut(key: string): boolean {
+  /** Keyboard shortcut 1–9 → scene (with Shift: a 300 ms fade). Returns whether it was handled. */
+  shortcut(key: string, fade = false): boolean {
     if (!/^[1-9]$/.test(key)) return false;
     const s = this.scenes[Number(key) - 1];
     if (!s) return false;
-    this.selectScene(s.id);
+    this.selectScene(s.id, fade ? 'fade:300' : 'cut');
     return true;
   }
 
@@ -426,6 +434,7 @@ export class Studio {
     try {
       await this.backend.goLive({
         video: scene.source,
+        sources: this.scenes.map((s) => s.source),
         audio: this.audio,
         destinations: $state.snapshot(this.destinations),
         record: this.record,

@@ -48,7 +48,7 @@ describe('Studio', () => {
     expect(s.error).toEqual({ code: 'keychain', message: 'the OS keychain is locked' });
   });
 
-  it('scene shortcuts 1–9 pick scenes, and are refused while live', async () => {
+  it('scene shortcuts 1–9 pick scenes; while live they switch the engine (Shift fades)', async () => {
     const b = createMockBackend({
       devices: { cameras: [{ source: 'camera:0', name: 'USB Cam', formats: [] }], microphones: [] },
     });
@@ -60,9 +60,34 @@ describe('Studio', () => {
     expect(s.shortcut('7')).toBe(false);
     expect(s.shortcut('a')).toBe(false);
     await s.goLive();
-    s.shortcut('1');
-    expect(s.sceneId).toBe('camera:0');
-    expect(s.notice).toBeTruthy();
+    // Every offered source is opened, the chosen one first on air.
+    const live = b.calls.find((c) => c.cmd === 'go_live')?.args as { video: string; sources: string[] };
+    expect(live.video).toBe('camera:0');
+    expect(live.sources).toEqual(['test', 'camera:0']);
+    expect(s.shortcut('1')).toBe(true);
+    expect(s.sceneId).toBe('test');
+    expect(s.shortcut('2', true)).toBe(true);
+    const switches = b.calls.filter((c) => c.cmd === 'switch_scene').map((c) => c.args);
+    expect(switches).toEqual([
+      { scene: 'test', transition: 'cut' },
+      { scene: 'camera:0', transition: 'fade:300' },
+    ]);
+  });
+
+  it('a refused switch puts the scene bar back and says why', async () => {
+    const b = createMockBackend({
+      devices: { cameras: [{ source: 'camera:0', name: 'USB Cam', formats: [] }], microphones: [] },
+    });
+    b.switchScene = async () => {
+      throw { code: 'settings', message: 'switches are coming faster than frames: slow down' };
+    };
+    const s = new Studio(b);
+    await s.init();
+    await s.goLive();
+    s.selectScene('camera:0');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(s.sceneId).toBe('test');
+    expect(s.error?.message).toContain('slow down');
   });
 
   it('applies room events: chat, delete, gift alert, poll and tallies', () => {

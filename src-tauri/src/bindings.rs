@@ -55,6 +55,7 @@ pub fn render() -> Vec<(String, String)> {
         AppSettings,
         RoomPrefs,
         GiftDef,
+        HighlightSaved,
     );
     let index: String = out
         .iter()

@@ -58,6 +58,23 @@ fn extra_sources() -> Vec<Camera> {
         .collect()
 }
 
+/// Saves the last `seconds` of the stream as a clip (while live).
+#[tauri::command]
+pub async fn save_highlight(
+    state: State<'_, AppState>,
+    seconds: f64,
+) -> Result<crate::ipc::HighlightSaved, AppError> {
+    let live = state.live.clone();
+    blocking(move || live.save_highlight(seconds)).await
+}
+
+/// Drops a mark now; returns its session time in seconds.
+#[tauri::command]
+pub async fn mark_highlight(state: State<'_, AppState>, label: String) -> Result<f64, AppError> {
+    let live = state.live.clone();
+    blocking(move || live.mark(&label)).await
+}
+
 /// Switches the scene while live.
 #[tauri::command]
 pub async fn switch_scene(

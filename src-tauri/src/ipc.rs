@@ -591,3 +591,12 @@ impl From<marquee_room::protocol::GiftDef> for GiftDef {
         }
     }
 }
+
+/// A highlight clip just saved.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct HighlightSaved {
+    pub path: String,
+    pub duration_s: f64,
+    /// From the request to the file in place.
+    pub latency_ms: f64,
+}

@@ -102,6 +102,8 @@ pub fn run() {
             commands::app_info,
             commands::list_devices,
             commands::switch_scene,
+            commands::save_highlight,
+            commands::mark_highlight,
             commands::go_live,
             commands::end_live,
             commands::stats,

@@ -30,6 +30,8 @@ pub struct Live {
 
 struct Running {
     session: Arc<Mutex<Option<Session>>>,
+    /// The replay buffer on the packet bus (save the last seconds as a clip, marks).
+    highlights: Option<Arc<marquee_highlights::LiveHighlights>>,
     /// The preview worker fed by the session's frame tap.
     preview: Option<marquee_studio::preview::Preview>,
     stop_pump: Arc<AtomicBool>,
@@ -246,6 +248,27 @@ impl Live {
         let setup = scene_setup(settings)?;
         let record_name = cfg.record.as_ref().map(|p| p.display().to_string());
         let session = Session::start_with(cfg, setup)?;
+        // The last 60 s of packets, for "save highlight"; a replay buffer that cannot start
+        // (a full disk for the clips folder, say) must not keep anyone off the air.
+        let recording_path = settings
+            .record
+            .then(|| record_name.as_ref().map(PathBuf::from))
+            .flatten();
+        let highlights = match marquee_highlights::LiveHighlights::attach(
+            &session,
+            marquee_highlights::ReplayConfig {
+                max_duration: Duration::from_secs(60),
+                max_bytes: 64 << 20,
+            },
+            marquee_highlights::library::default_dir(),
+            recording_path.as_deref(),
+        ) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!("live without highlights: {e}");
+                None
+            }
+        };
         // The session clock as an instant, read together with `elapsed` (exact to a µs).
         let origin = Instant::now() - session.elapsed();
         let preview = match preview {
@@ -290,6 +313,7 @@ impl Live {
         };
         *slot = Some(Running {
             session,
+            highlights,
             preview,
             stop_pump,
             pump,
@@ -313,6 +337,45 @@ impl Live {
             .as_ref()
             .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
         s.switch(scene, t).map_err(|e| settings(e.to_string()))
+    }
+
+    /// Saves the last `seconds` as an MP4 clip (stream copy, the encode is not disturbed).
+    pub fn save_highlight(&self, seconds: f64) -> Result<ipc::HighlightSaved, AppError> {
+        let h = self.highlights()?;
+        if !(1.0..=60.0).contains(&seconds) {
+            return Err(settings(format!(
+                "{seconds} s: a highlight is 1 to 60 seconds"
+            )));
+        }
+        let clip = h.save_last(Duration::from_secs_f64(seconds)).map_err(|e| {
+            AppError::new(ErrorCode::Engine, format!("the clip was not saved: {e}"))
+        })?;
+        Ok(ipc::HighlightSaved {
+            path: clip.path.display().to_string(),
+            duration_s: clip.duration_s,
+            latency_ms: clip.latency_ms,
+        })
+    }
+
+    /// Drops a mark now (cut between two marks later from the recording).
+    pub fn mark(&self, label: &str) -> Result<f64, AppError> {
+        let m = self.highlights()?.mark(label).map_err(|e| {
+            AppError::new(ErrorCode::Engine, format!("the mark was not saved: {e}"))
+        })?;
+        Ok(m.at_ms as f64 / 1000.0)
+    }
+
+    fn highlights(&self) -> Result<Arc<marquee_highlights::LiveHighlights>, AppError> {
+        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = slot
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "highlights are saved while live"))?;
+        r.highlights.clone().ok_or_else(|| {
+            AppError::new(
+                ErrorCode::Engine,
+                "highlights are off for this stream (the clips folder could not be used)",
+            )
+        })
     }
 
     /// The latest stats tick.

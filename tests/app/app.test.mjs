@@ -453,6 +453,25 @@ test('go live to nginx-rtmp: the destination turns live, the bitrate moves, the 
   await browser.saveScreenshot(join(artifacts, 'live-scene-2.png'));
   await browser.keys('1');
   await browser.waitUntil(async () => !(await greenBottom()), { timeout: 5_000, timeoutMsg: 'the cut back to scene 1 never reached the preview' });
+
+  // Save a highlight from the top bar: an MP4 of the last seconds lands in the clips folder,
+  // starting on a keyframe, with video and audio (ffprobe).
+  await (await browser.$('[data-testid="save-highlight"]')).click();
+  const clipsDir = join(home, 'Videos', 'Marquee', 'clips');
+  const clip = await waitFor('a saved clip', () => {
+    try {
+      const f = readdirSync(clipsDir).find((n) => n.endsWith('.mp4'));
+      return f ? join(clipsDir, f) : null;
+    } catch {
+      return null;
+    }
+  }, 15_000);
+  const streams = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', clip]).stdout.toString();
+  assert.match(streams, /video/);
+  assert.match(streams, /audio/);
+  const toast = await browser.$('.toast');
+  await toast.waitForDisplayed({ timeout: 5_000 });
+  assert.match(await toast.getText(), /Clip saved/);
 });
 
 async function openTab(name) {

@@ -31,3 +31,4 @@ export type * from './Preflight';
 export type * from './AppSettings';
 export type * from './RoomPrefs';
 export type * from './GiftDef';
+export type * from './HighlightSaved';

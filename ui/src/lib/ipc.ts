@@ -12,6 +12,7 @@ import type {
   Preflight,
   RoomSettingsPatch,
   GoLiveSettings,
+  HighlightSaved,
   LiveSummary,
   PollStart,
   RoomEvent,
@@ -38,6 +39,10 @@ export interface Backend {
   goLive(settings: GoLiveSettings): Promise<void>;
   /** While live: put a scene (a source id) on air with `cut`, `fade[:MS]` or `slide[:MS]`. */
   switchScene(scene: string, transition: string): Promise<void>;
+  /** While live: the last `seconds` as an MP4 clip. */
+  saveHighlight(seconds: number): Promise<HighlightSaved>;
+  /** While live: a mark now; its session time in seconds. */
+  markHighlight(label: string): Promise<number>;
   endLive(): Promise<LiveSummary>;
   stats(): Promise<Stats>;
   setStreamKey(name: string, key: string): Promise<void>;
@@ -98,6 +103,8 @@ export async function tauriBackend(): Promise<Backend> {
     listDevices: () => call('list_devices'),
     goLive: (settings) => call('go_live', { settings }),
     switchScene: (scene, transition) => call('switch_scene', { scene, transition }),
+    saveHighlight: (seconds) => call('save_highlight', { seconds }),
+    markHighlight: (label) => call('mark_highlight', { label }),
     endLive: () => call('end_live'),
     stats: () => call('stats'),
     setStreamKey: (name, key) => call('set_stream_key', { name, key }),

@@ -91,6 +91,14 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
       calls.push({ cmd: 'list_devices' });
       return opts.devices ?? mockDevices;
     },
+    async saveHighlight(seconds) {
+      calls.push({ cmd: 'save_highlight', args: { seconds } });
+      return { path: `/home/me/Videos/Marquee/clips/highlight-${calls.length}.mp4`, duration_s: seconds, latency_ms: 40 };
+    },
+    async markHighlight(label) {
+      calls.push({ cmd: 'mark_highlight', args: { label } });
+      return t;
+    },
     async switchScene(scene, transition) {
       calls.push({ cmd: 'switch_scene', args: { scene, transition } });
     },

@@ -331,8 +331,43 @@ export class Studio {
     }
   }
 
+  savingHighlight = $state(false);
+
+  /** Saves the last `seconds` as a clip (while live); the toast says where. */
+  async saveHighlight(seconds = 30) {
+    if (this.phase !== 'live' || this.savingHighlight) return;
+    this.savingHighlight = true;
+    try {
+      const clip = await this.backend.saveHighlight(seconds);
+      this.notice = t('highlight.saved', { path: clip.path });
+    } catch (e) {
+      this.error = toAppError(e);
+    } finally {
+      this.savingHighlight = false;
+    }
+  }
+
+  /** Drops a mark now (while live). */
+  async markHighlight() {
+    if (this.phase !== 'live') return;
+    try {
+      const at = await this.backend.markHighlight('');
+      this.notice = t('highlight.marked', { time: formatDuration(at) });
+    } catch (e) {
+      this.error = toAppError(e);
+    }
+  }
+
   /** Keyboard shortcut 1–9 → scene (with Shift: a 300 ms fade). Returns whether it was handled. */
   shortcut(key: string, fade = false): boolean {
+    if (this.phase === 'live' && (key === 'h' || key === 'H')) {
+      void this.saveHighlight();
+      return true;
+    }
+    if (this.phase === 'live' && (key === 'm' || key === 'M')) {
+      void this.markHighlight();
+      return true;
+    }
     if (!/^[1-9]$/.test(key)) return false;
     const s = this.scenes[Number(key) - 1];
     if (!s) return false;

@@ -74,6 +74,21 @@ describe('Studio', () => {
     ]);
   });
 
+  it('H saves the last 30 s as a clip and M drops a mark, only while live', async () => {
+    const b = createMockBackend();
+    const s = new Studio(b);
+    await s.init();
+    expect(s.shortcut('h')).toBe(false);
+    await s.goLive();
+    expect(s.shortcut('h')).toBe(true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.calls.find((c) => c.cmd === 'save_highlight')?.args).toEqual({ seconds: 30 });
+    expect(s.notice).toContain('highlight-');
+    expect(s.shortcut('m')).toBe(true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.calls.some((c) => c.cmd === 'mark_highlight')).toBe(true);
+  });
+
   it('a refused switch puts the scene bar back and says why', async () => {
     const b = createMockBackend({
       devices: { cameras: [{ source: 'camera:0', name: 'USB Cam', formats: [] }], microphones: [] },

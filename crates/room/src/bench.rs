@@ -6,6 +6,12 @@
 //! process's RSS is divided by their number (client and server sides both live in this process
 //! when the server is in-process, so the figure is an upper bound for the server side).
 //! Numbers are reported, never asserted: these machines are shared and noisy.
+//!
+//! The load generator shares the machine with the server, so it is kept cheap: small WebSocket
+//! read buffers (tungstenite zeroes its whole read buffer, 128 KiB by default, on every read),
+//! a few shared latency histograms instead of one per socket, subscribers that ask for `batch`
+//! frames (unless `--no-batch`), and publishers on their own thread so that 5,000 busy
+//! subscriber tasks cannot delay their sends.
 
 use crate::RoomError;
 use crate::cli::{BenchArgs, load_or_create_secret, random_hex, ws_url};
@@ -15,11 +21,12 @@ use crate::token::{self, Claims};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Results of a bench run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,6 +50,8 @@ pub struct BenchReport {
     pub cpu_percent: Option<f64>,
     pub server_dropped_out: Option<u64>,
     pub server_slow_consumers: Option<u64>,
+    /// Subscribers asked for `batch` frames.
+    pub batch: bool,
     pub command: String,
 }
 
@@ -72,18 +81,30 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-fn extract_ts(frame: &str) -> Option<u64> {
-    let i = frame.find("\"text\":\"b ")? + 10;
-    let digits: &str = &frame[i..];
-    let end = digits.find(|c: char| !c.is_ascii_digit())?;
-    digits[..end].parse().ok()
+const TS_MARK: &str = "\"text\":\"b ";
+
+/// Send times (µs) of the bench danmaku in a frame: one in a plain frame, several in a `batch`.
+fn extract_ts(frame: &str) -> impl Iterator<Item = u64> + '_ {
+    frame.match_indices(TS_MARK).filter_map(|(i, _)| {
+        let digits = &frame[i + TS_MARK.len()..];
+        let end = digits.find(|c: char| !c.is_ascii_digit())?;
+        digits[..end].parse().ok()
+    })
+}
+
+/// Latency histograms shared by the subscriber tasks (one per socket would cost ~300 KiB each
+/// and most of the load generator's cache).
+const SHARDS: usize = 16;
+
+fn histogram() -> Option<Histogram<u64>> {
+    Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok()
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-fn hello(secret: &[u8], room: &str, user: &str, role: Role) -> String {
+fn hello(secret: &[u8], room: &str, user: &str, role: Role, batch: bool) -> String {
     let t = token::sign(
         secret,
         &Claims {
@@ -94,18 +115,28 @@ fn hello(secret: &[u8], room: &str, user: &str, role: Role) -> String {
             exp_ms: crate::now_ms() + 86_400_000,
         },
     );
-    format!(r#"{{"type":"hello","token":"{t}"}}"#)
+    if batch {
+        format!(r#"{{"type":"hello","token":"{t}","batch":true}}"#)
+    } else {
+        format!(r#"{{"type":"hello","token":"{t}"}}"#)
+    }
 }
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn join(url: &str, hello: String) -> Result<Ws, RoomError> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| {
-        RoomError::WebSocket(format!(
-            "connect {url}: {e} (raise `ulimit -n` for many connections)"
-        ))
-    })?;
+    // Small buffers (the defaults are 128 KiB, zeroed per read); no Nagle for the publishers.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map_err(|e| {
+            RoomError::WebSocket(format!(
+                "connect {url}: {e} (raise `ulimit -n` for many connections)"
+            ))
+        })?;
     ws.send(Message::Text(hello.into()))
         .await
         .map_err(|e| RoomError::WebSocket(e.to_string()))?;
@@ -129,19 +160,56 @@ async fn join_many(
     prefix: &str,
     n: usize,
     role: Role,
+    batch: bool,
 ) -> Result<Vec<Ws>, RoomError> {
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
     while i < n {
-        let batch = (n - i).min(200);
-        let futs =
-            (i..i + batch).map(|k| join(url, hello(secret, room, &format!("{prefix}{k}"), role)));
+        let futs = (i..i + (n - i).min(200)).map(|k| {
+            join(
+                url,
+                hello(secret, room, &format!("{prefix}{k}"), role, batch),
+            )
+        });
         for r in futures_util::future::join_all(futs).await {
             out.push(r?);
         }
-        i += batch;
+        i += (n - i).min(200);
     }
     Ok(out)
+}
+
+/// One publisher: a danmaku carrying its send time every `interval`, starting after `offset`.
+async fn publish(
+    ws: Ws,
+    offset: Duration,
+    interval: Duration,
+    stop: impl std::future::Future<Output = ()>,
+    stop_all: impl std::future::Future<Output = ()>,
+    published: Arc<AtomicU64>,
+) {
+    tokio::pin!(stop);
+    tokio::pin!(stop_all);
+    let (mut sink, mut stream) = ws.split();
+    // Spread publishers over the interval.
+    tokio::time::sleep(offset).await;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // After `stop` keep reading (and the socket open) until everything has landed: closing with
+    // unread data would reset the connection and lose the last frames.
+    let mut sending = true;
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if sending => {
+                let msg = format!(r#"{{"type":"danmaku","text":"b {}"}}"#, now_us());
+                if sink.send(Message::Text(msg.into())).await.is_err() { break; }
+                published.fetch_add(1, Ordering::Relaxed);
+            }
+            m = stream.next() => if !matches!(m, Some(Ok(_))) { break },
+            _ = &mut stop, if sending => sending = false,
+            _ = &mut stop_all => break,
+        }
+    }
 }
 
 /// Run the benchmark and print a table.
@@ -181,7 +249,16 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     let mut rss_per_idle = None;
     if args.idle > 0 {
         let before = rss_kb(args.server_pid);
-        let idle = join_many(&url, &secret, &room_name, "idle", args.idle, Role::Viewer).await?;
+        let idle = join_many(
+            &url,
+            &secret,
+            &room_name,
+            "idle",
+            args.idle,
+            Role::Viewer,
+            false,
+        )
+        .await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         if let (Some(a), Some(b)) = (before, rss_kb(args.server_pid)) {
             rss_per_idle = Some(b.saturating_sub(a) as f64 / args.idle as f64);
@@ -190,9 +267,12 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
+    let batch = !args.no_batch;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_subs_tx, stop_subs_rx) = watch::channel(false);
     let live = Arc::new(AtomicU64::new(0));
+    let shards: Arc<Vec<Mutex<Option<Histogram<u64>>>>> =
+        Arc::new((0..SHARDS).map(|_| Mutex::new(histogram())).collect());
     let subs = join_many(
         &url,
         &secret,
@@ -200,28 +280,35 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         "sub",
         args.subscribers,
         Role::Viewer,
+        batch,
     )
     .await?;
     let mut sub_tasks = Vec::with_capacity(subs.len());
-    for ws in subs {
+    for (i, ws) in subs.into_iter().enumerate() {
         let stop = stopped(stop_subs_rx.clone());
         let live = live.clone();
+        let shards = shards.clone();
         sub_tasks.push(tokio::spawn(async move {
             tokio::pin!(stop);
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok();
+            let shard = &shards[i % SHARDS];
             let mut n = 0u64;
             let (_sink, mut stream) = ws.split();
             loop {
                 tokio::select! {
                     m = stream.next() => match m {
                         Some(Ok(Message::Text(t))) => {
-                            if let Some(ts) = extract_ts(&t) {
-                                n += 1;
-                                live.fetch_add(1, Ordering::Relaxed);
-                                if let Some(h) = hist.as_mut() {
-                                    h.saturating_record(now_us().saturating_sub(ts).max(1));
+                            let now = now_us();
+                            let mut got = 0;
+                            let mut h = shard.lock().unwrap_or_else(|e| e.into_inner());
+                            for ts in extract_ts(&t) {
+                                got += 1;
+                                if let Some(h) = h.as_mut() {
+                                    h.saturating_record(now.saturating_sub(ts).max(1));
                                 }
                             }
+                            drop(h);
+                            n += got;
+                            live.fetch_add(got, Ordering::Relaxed);
                         }
                         Some(Ok(_)) => {}
                         _ => break,
@@ -229,56 +316,77 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
                     _ = &mut stop => break,
                 }
             }
-            (hist, n)
+            n
         }));
     }
 
-    // Publishers stay under the per-connection rate limit (10/s).
+    // Publishers stay under the per-connection rate limit (10/s), on their own thread and
+    // runtime: their sockets are registered there, and their ticks are not queued behind
+    // thousands of subscriber tasks.
     let rate = args.rate.max(1);
     let publishers = (rate as usize).div_ceil(8).max(1);
-    let pubs = join_many(
-        &url,
-        &secret,
-        &room_name,
-        "pub",
-        publishers,
-        Role::Moderator,
-    )
-    .await?;
     let published = Arc::new(AtomicU64::new(0));
     let per_pub_interval = Duration::from_secs_f64(publishers as f64 / f64::from(rate));
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), RoomError>>();
+    let pub_thread = {
+        let (url, secret, room_name) = (url.clone(), secret.clone(), room_name.clone());
+        let (stop_rx, stop_subs_rx) = (stop_rx.clone(), stop_subs_rx.clone());
+        let published = published.clone();
+        std::thread::Builder::new()
+            .name("bench-publishers".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let pubs = match join_many(
+                        &url,
+                        &secret,
+                        &room_name,
+                        "pub",
+                        publishers,
+                        Role::Moderator,
+                        false,
+                    )
+                    .await
+                    {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    let mut tasks = Vec::new();
+                    for (i, ws) in pubs.into_iter().enumerate() {
+                        let offset = per_pub_interval.mul_f64(i as f64 / publishers as f64);
+                        tasks.push(tokio::spawn(publish(
+                            ws,
+                            offset,
+                            per_pub_interval,
+                            stopped(stop_rx.clone()),
+                            stopped(stop_subs_rx.clone()),
+                            published.clone(),
+                        )));
+                    }
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                });
+            })?
+    };
+    ready_rx
+        .await
+        .map_err(|_| RoomError::WebSocket("publisher thread stopped".into()))??;
     let cpu0 = cpu_seconds();
     let started = Instant::now();
-    let mut pub_tasks = Vec::new();
-    for (i, ws) in pubs.into_iter().enumerate() {
-        let stop = stopped(stop_rx.clone());
-        let stop_all = stopped(stop_subs_rx.clone());
-        let published = published.clone();
-        pub_tasks.push(tokio::spawn(async move {
-            tokio::pin!(stop);
-            tokio::pin!(stop_all);
-            let (mut sink, mut stream) = ws.split();
-            // Spread publishers over the interval.
-            tokio::time::sleep(per_pub_interval.mul_f64(i as f64 / publishers as f64)).await;
-            let mut tick = tokio::time::interval(per_pub_interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // After `stop` keep reading (and the socket open) until everything has landed:
-            // closing with unread data would reset the connection and lose the last frames.
-            let mut sending = true;
-            loop {
-                tokio::select! {
-                    _ = tick.tick(), if sending => {
-                        let msg = format!(r#"{{"type":"danmaku","text":"b {}"}}"#, now_us());
-                        if sink.send(Message::Text(msg.into())).await.is_err() { break; }
-                        published.fetch_add(1, Ordering::Relaxed);
-                    }
-                    m = stream.next() => if !matches!(m, Some(Ok(_))) { break },
-                    _ = &mut stop, if sending => sending = false,
-                    _ = &mut stop_all => break,
-                }
-            }
-        }));
-    }
     tokio::time::sleep(Duration::from_secs(args.seconds.max(1))).await;
     let _ = stop_tx.send(true);
     let elapsed = started.elapsed().as_secs_f64();
@@ -291,21 +399,22 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = stop_subs_tx.send(true);
-    for t in pub_tasks {
-        let _ = t.await;
-    }
+    let _ = tokio::task::spawn_blocking(move || pub_thread.join()).await;
     let cpu = match (cpu0, cpu_seconds()) {
         (Some(a), Some(b)) => Some(100.0 * (b - a) / elapsed),
         _ => None,
     };
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok();
     let mut delivered = 0u64;
     for t in sub_tasks {
-        if let Ok((h, n)) = t.await {
+        if let Ok(n) = t.await {
             delivered += n;
-            if let (Some(all), Some(h)) = (hist.as_mut(), h) {
-                let _ = all.add(h);
-            }
+        }
+    }
+    let mut hist = histogram();
+    for shard in shards.iter() {
+        let h = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(all), Some(h)) = (hist.as_mut(), h.as_ref()) {
+            let _ = all.add(h);
         }
     }
     let q = |p: f64| {
@@ -336,9 +445,14 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         server_slow_consumers: server
             .as_ref()
             .map(|s| s.stats().slow_consumers.load(Ordering::Relaxed)),
+        batch,
         command: format!(
-            "marquee room bench --subscribers {} --rate {} --seconds {} --idle {}",
-            args.subscribers, args.rate, args.seconds, args.idle
+            "marquee room bench --subscribers {} --rate {} --seconds {} --idle {}{}",
+            args.subscribers,
+            args.rate,
+            args.seconds,
+            args.idle,
+            if batch { "" } else { " --no-batch" }
         ),
     };
     if let Some(s) = server {
@@ -363,6 +477,10 @@ fn print_table(r: &BenchReport) {
     println!(
         "| published / delivered / expected | {} / {} / {} |",
         r.published, r.delivered, r.expected
+    );
+    println!(
+        "| subscribers get `batch` frames | {} |",
+        if r.batch { "yes" } else { "no" }
     );
     println!("| delivered msg/s | {:.0} |", r.delivered_per_s);
     println!(
@@ -398,8 +516,10 @@ mod tests {
     #[test]
     fn timestamps_are_found_in_danmaku_frames() {
         let f = r##"{"seq":1,"epoch":2,"at":3,"type":"danmaku","id":1,"user":{"id":"p","name":"p","role":"moderator"},"text":"b 1763700000123456","color":"#ffffff","mode":"scroll"}"##;
-        assert_eq!(extract_ts(f), Some(1_763_700_000_123_456));
-        assert_eq!(extract_ts(r#"{"type":"presence"}"#), None);
+        assert_eq!(extract_ts(f).collect::<Vec<_>>(), [1_763_700_000_123_456]);
+        assert_eq!(extract_ts(r#"{"type":"presence"}"#).count(), 0);
+        let batch = format!(r#"{{"type":"batch","messages":[{f},{f},{{"type":"presence"}}]}}"#);
+        assert_eq!(extract_ts(&batch).count(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,6 +533,7 @@ mod tests {
             secret_file: None,
             server_pid: None,
             json_out: None,
+            no_batch: false,
         };
         let r = run(&args).await.unwrap();
         assert!(r.published > 0);

@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// Public base URL, used when printing the viewer page address.
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Broadcasts in a busy room go out together at most this often (ms); 0 sends each at once.
+    #[arg(long, default_value_t = 20)]
+    pub coalesce_ms: u64,
 }
 
 /// `marquee room token`
@@ -107,6 +110,9 @@ pub struct BenchArgs {
     /// Write the results as JSON here.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
+    /// Subscribers do not ask for `batch` frames (each broadcast arrives as its own frame).
+    #[arg(long)]
+    pub no_batch: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, RoomError> {
@@ -158,6 +164,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
     let mut cfg = ServerConfig::new(args.listen, secret);
     cfg.db = Some(args.db.clone());
     cfg.public_url = args.public_url.clone();
+    cfg.coalesce.window = std::time::Duration::from_millis(args.coalesce_ms);
     runtime()?.block_on(async move {
         let handle = start(cfg).await?;
         let base = args

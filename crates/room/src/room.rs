@@ -175,6 +175,8 @@ pub enum Action {
     /// The connection has joined: include it in broadcasts from now on.
     Subscribe {
         conn: ConnId,
+        /// It accepts `batch` frames (said so in its hello).
+        batch: bool,
     },
     /// Send an error frame with this code and reason, then close the connection.
     Close {
@@ -817,9 +819,10 @@ impl Room {
                     token,
                     nickname,
                     resume,
+                    batch,
                 },
                 None,
-            ) => self.on_hello(conn, token, nickname, resume, now, out),
+            ) => self.on_hello(conn, token, nickname, resume, batch, now, out),
             (ClientMsg::Hello { .. }, Some(_)) => {
                 self.refuse(conn, ErrorCode::AlreadyJoined, "already joined", now, out)
             }
@@ -836,12 +839,14 @@ impl Room {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_hello(
         &mut self,
         conn: ConnId,
         token: Option<String>,
         nickname: Option<String>,
         resume: Option<ResumePoint>,
+        batch: bool,
         now: u64,
         out: &mut Vec<Action>,
     ) {
@@ -1006,7 +1011,7 @@ impl Room {
                 out,
             ),
         }
-        out.push(Action::Subscribe { conn });
+        out.push(Action::Subscribe { conn, batch });
     }
 
     /// Exactly the events after `rp`, or why that is impossible.

@@ -103,7 +103,7 @@ impl Harness {
                         self.inbox.entry(*c).or_default().push((*msg).clone());
                     }
                 }
-                Action::Subscribe { conn } => {
+                Action::Subscribe { conn, .. } => {
                     self.subscribed.insert(conn);
                 }
                 Action::Close { conn, code, reason } => {

@@ -20,7 +20,7 @@ use crate::room::{Action, ConnId, Input, Room, RoomConfig, Write};
 use crate::store::{MemoryStore, SqliteStore, Storage, StorageError};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -28,7 +28,7 @@ use crossbeam_channel as cb;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -322,6 +322,9 @@ pub struct ServerConfig {
     /// A room with no connection for this long stops its thread; the next connection reopens
     /// it from storage.
     pub idle_room: Duration,
+    /// Behind a reverse proxy: the client address is the last one in `X-Forwarded-For` (added
+    /// by the proxy), not the socket's peer. Only set this when a proxy always adds it.
+    pub behind_proxy: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -348,6 +351,7 @@ impl ServerConfig {
             tune: None,
             stores: None,
             idle_room: Duration::from_secs(600),
+            behind_proxy: false,
         }
     }
 
@@ -368,6 +372,7 @@ impl ServerConfig {
 enum RoomCmd {
     Open {
         conn: ConnId,
+        ip: Option<std::net::IpAddr>,
         tx: mpsc::Sender<Outgoing>,
         kill: oneshot::Sender<CloseReason>,
     },
@@ -479,6 +484,7 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
         let _ = tcp.set_nodelay(true);
     });
     let serve = tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "room server stopped");
         }
@@ -564,10 +570,26 @@ async fn viewer_page(Path(room): Path<String>) -> Response {
         .into_response()
 }
 
+/// The client's address: the socket peer, or behind a proxy the last `X-Forwarded-For` entry.
+fn client_ip(s: &Shared, peer: SocketAddr, headers: &axum::http::HeaderMap) -> Option<IpAddr> {
+    if !s.cfg.behind_proxy {
+        return Some(peer.ip());
+    }
+    let last = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()?;
+    last.trim().parse().ok()
+}
+
 async fn ws_upgrade(
     ws: WebSocketUpgrade,
     Path(room): Path<String>,
     State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     if !valid_room(&room) {
         return (StatusCode::NOT_FOUND, "no such room").into_response();
@@ -585,7 +607,10 @@ async fn ws_upgrade(
         .max_frame_size(max)
         .read_buffer_size(2 * 1024)
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| connection(socket, s, tx))
+        .on_upgrade(move |socket| {
+            let ip = client_ip(&s, peer, &headers);
+            connection(socket, s, tx, ip)
+        })
 }
 
 /// The room's input channel, starting the room thread on first use.
@@ -676,9 +701,9 @@ fn room_thread(
         while let Some(cmd) = next.take() {
             let now = crate::now_ms();
             match cmd {
-                RoomCmd::Open { conn, tx, kill } => {
+                RoomCmd::Open { conn, ip, tx, kill } => {
                     io.fan.attach(conn, tx, kill);
-                    io.feed(&mut room, Input::Open { conn }, now, &mut batch);
+                    io.feed(&mut room, Input::Open { conn, ip }, now, &mut batch);
                 }
                 RoomCmd::Text { conn, text } => {
                     io.feed(
@@ -828,7 +853,12 @@ where
     }
 }
 
-async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>) {
+async fn connection(
+    socket: WebSocket,
+    s: Arc<Shared>,
+    room: cb::Sender<RoomCmd>,
+    ip: Option<IpAddr>,
+) {
     let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
     s.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     s.stats.connections_total.fetch_add(1, Ordering::Relaxed);
@@ -839,6 +869,7 @@ async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>
     if room
         .try_send(RoomCmd::Open {
             conn,
+            ip,
             tx: tx.clone(),
             kill: kill_tx,
         })

@@ -772,3 +772,113 @@ async fn a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each
     }
     h.shutdown().await;
 }
+
+/// A nickname hello over a fresh socket (with `X-Forwarded-For: forwarded` if given): the
+/// issued token, or the error code.
+async fn nickname_hello(h: &ServerHandle, forwarded: Option<&str>) -> Result<String, ErrorCode> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = h.ws_url("demo").into_client_request().unwrap();
+    if let Some(f) = forwarded {
+        req.headers_mut()
+            .insert("x-forwarded-for", f.parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::Text(r#"{"type":"hello","nickname":"n"}"#.into()))
+        .await
+        .unwrap();
+    loop {
+        let m = timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Message::Text(t) = m else { continue };
+        match serde_json::from_str::<ServerMsg>(&t).unwrap() {
+            ServerMsg::Control(Control::Welcome { token, .. }) => return Ok(token.unwrap()),
+            ServerMsg::Control(Control::Error { code, .. }) => return Err(code),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_nickname_identities_are_limited_per_client_address() {
+    let db = TempDir::new("nicklimit");
+    let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
+    cfg.tune = Some(Arc::new(|c| c.nick_issue_burst = 2.0));
+    let h = start(cfg).await.unwrap();
+    let first = nickname_hello(&h, None).await.unwrap();
+    nickname_hello(&h, None).await.unwrap();
+    assert_eq!(nickname_hello(&h, None).await, Err(ErrorCode::RateLimited));
+    // The header is not trusted unless the server is told it is behind a proxy.
+    assert_eq!(
+        nickname_hello(&h, Some("198.51.100.1")).await,
+        Err(ErrorCode::RateLimited)
+    );
+    // A kept token still joins, and it is the same voter as before.
+    let host = client(&h, "host", Role::Host, 50);
+    let mut viewer = RoomClient::connect(ClientConfig::new(h.ws_url("demo")).token(first));
+    joined(&mut viewer).await;
+    host.send(ClientMsg::PollStart {
+        question: "q".into(),
+        options: vec!["a".into(), "b".into()],
+        duration_s: 60,
+        allow_change: false,
+    })
+    .await
+    .unwrap();
+    let poll = loop {
+        let ev = timeout(Duration::from_secs(10), viewer.recv())
+            .await
+            .unwrap();
+        if let Some(ClientEvent::Event(e)) = ev
+            && let EventBody::PollStarted { poll } = e.body
+        {
+            break poll.poll;
+        }
+    };
+    viewer
+        .send(ClientMsg::Vote { poll, option: 0 })
+        .await
+        .unwrap();
+    viewer
+        .send(ClientMsg::Vote { poll, option: 1 })
+        .await
+        .unwrap();
+    let mut acks = 0;
+    loop {
+        match timeout(Duration::from_secs(10), viewer.recv())
+            .await
+            .unwrap()
+        {
+            Some(ClientEvent::Control(Control::VoteAck { .. })) => acks += 1,
+            Some(ClientEvent::Control(Control::Error { code, .. })) => {
+                assert_eq!(code, ErrorCode::AlreadyVoted);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(acks, 1);
+    h.shutdown().await;
+
+    // Behind a proxy, the client address comes from X-Forwarded-For (its last entry).
+    let db = TempDir::new("nickproxy");
+    let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
+    cfg.tune = Some(Arc::new(|c| c.nick_issue_burst = 2.0));
+    cfg.behind_proxy = true;
+    let h = start(cfg).await.unwrap();
+    for _ in 0..2 {
+        nickname_hello(&h, Some("10.9.9.9, 203.0.113.5"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        nickname_hello(&h, Some("203.0.113.5")).await,
+        Err(ErrorCode::RateLimited)
+    );
+    nickname_hello(&h, Some("203.0.113.5, 198.51.100.1"))
+        .await
+        .unwrap();
+    h.shutdown().await;
+}

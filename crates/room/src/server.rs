@@ -853,6 +853,33 @@ where
     }
 }
 
+/// Deliver what is already queued (bounded in time), then the reason, then close.
+async fn close_with<S>(sink: &mut S, rx: &mut mpsc::Receiver<Outgoing>, why: CloseReason)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let deadline = tokio::time::sleep(Duration::from_secs(2));
+    tokio::pin!(deadline);
+    while let Ok(item) = rx.try_recv() {
+        tokio::select! {
+            r = write_item(sink, item) => if r.is_err() { return },
+            _ = &mut deadline => break,
+        }
+    }
+    if sink.flush().await.is_err() {
+        return;
+    }
+    let msg = ServerMsg::error(why.code, why.reason.clone()).to_json();
+    let _ = sink.send(Message::Text(msg.into())).await;
+    let reason: String = why.reason.chars().take(100).collect();
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: close_code(why.code),
+            reason: reason.into(),
+        })))
+        .await;
+}
+
 async fn connection(
     socket: WebSocket,
     s: Arc<Shared>,
@@ -897,24 +924,8 @@ async fn connection(
                 biased;
                 why = &mut kill_rx => {
                     if let Ok(why) = why {
-                        // Deliver what is already queued (bounded in time), then the reason.
-                        let deadline = tokio::time::sleep(Duration::from_secs(2));
-                        tokio::pin!(deadline);
-                        while let Ok(item) = rx.try_recv() {
-                            tokio::select! {
-                                r = write_item(&mut sink, item) => if r.is_err() { break },
-                                _ = &mut deadline => break,
-                            }
-                        }
-                        if sink.flush().await.is_err() {
-                            break;
-                        }
-                        let msg = ServerMsg::error(why.code, why.reason.clone()).to_json();
-                        let _ = sink.send(Message::Text(msg.into())).await;
-                        let reason: String = why.reason.chars().take(100).collect();
-                        let _ = sink
-                            .send(Message::Close(Some(CloseFrame { code: close_code(why.code), reason: reason.into() })))
-                            .await;
+                        // Boxed: its state would otherwise sit in every idle connection.
+                        Box::pin(close_with(&mut sink, &mut rx, why)).await;
                     }
                     break;
                 }

@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Broadcasts in a busy room go out together at most this often (ms); 0 sends each at once.
     #[arg(long, default_value_t = 20)]
     pub coalesce_ms: u64,
+    /// Longest coalescing window (ms): a room with many subscribers flushes less often, about
+    /// 150,000 socket writes a second, but at least this often.
+    #[arg(long, default_value_t = 100)]
+    pub coalesce_max_ms: u64,
     /// Behind a reverse proxy that always adds `X-Forwarded-For`: limit new nickname viewers
     /// per client address from that header instead of the socket's peer (the proxy).
     #[arg(long)]
@@ -169,6 +173,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
     cfg.db = Some(args.db.clone());
     cfg.public_url = args.public_url.clone();
     cfg.coalesce.window = std::time::Duration::from_millis(args.coalesce_ms);
+    cfg.coalesce.max_window = std::time::Duration::from_millis(args.coalesce_max_ms);
     cfg.behind_proxy = args.behind_proxy;
     runtime()?.block_on(async move {
         let handle = start(cfg).await?;

@@ -9,7 +9,7 @@
 //! closed as a `slow_consumer`; it resumes from its last seq when it reconnects).
 //!
 //! Broadcasts are coalesced ([`crate::coalesce`]): a busy room hands each subscriber one shared
-//! batch of frames per window (20 ms by default) instead of one frame per message, and each
+//! batch of frames per window (20 ms, longer in big rooms) instead of one frame per message, and each
 //! connection writes a batch with one flush. A connection that said `"batch": true` in its hello
 //! gets a batch as one `batch` frame; others get the same frames one by one.
 
@@ -125,6 +125,7 @@ pub struct LocalFanout {
     peers: HashMap<ConnId, Peer>,
     stats: Arc<ServerStats>,
     waiting: Coalescer<Frame>,
+    subscribers: usize,
     /// Reused list of connections found slow during one flush.
     slow: Vec<ConnId>,
 }
@@ -142,6 +143,7 @@ impl LocalFanout {
             peers: HashMap::new(),
             stats,
             waiting: Coalescer::new(coalesce),
+            subscribers: 0,
             slow: Vec::new(),
         }
     }
@@ -160,9 +162,18 @@ impl LocalFanout {
         }
     }
 
+    fn remove(&mut self, conn: ConnId) -> Option<Peer> {
+        let p = self.peers.remove(&conn)?;
+        if p.subscribed {
+            self.subscribers -= 1;
+            self.waiting.set_subscribers(self.subscribers);
+        }
+        Some(p)
+    }
+
     /// Close without flushing (the flush itself found it slow).
     fn kill(&mut self, conn: ConnId, why: CloseReason) {
-        if let Some(mut p) = self.peers.remove(&conn)
+        if let Some(mut p) = self.remove(conn)
             && let Some(k) = p.kill.take()
         {
             let _ = k.send(why);
@@ -237,10 +248,14 @@ impl Fanout for LocalFanout {
         );
     }
     fn detach(&mut self, conn: ConnId) {
-        self.peers.remove(&conn);
+        self.remove(conn);
     }
     fn subscribe(&mut self, conn: ConnId, batch: bool) {
         if let Some(p) = self.peers.get_mut(&conn) {
+            if !p.subscribed {
+                self.subscribers += 1;
+                self.waiting.set_subscribers(self.subscribers);
+            }
             p.subscribed = true;
             p.batch = batch;
             p.skip = self.waiting.pending();
@@ -1007,6 +1022,7 @@ mod tests {
         let stats = Arc::new(ServerStats::default());
         let cfg = CoalesceConfig {
             window: Duration::from_millis(window_ms),
+            max_window: Duration::from_millis(window_ms),
             ..CoalesceConfig::default()
         };
         (LocalFanout::new(stats.clone(), cfg), stats)

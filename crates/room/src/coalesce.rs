@@ -11,8 +11,8 @@
 //!   room flushes at most `1 / window` times per second whatever its message rate;
 //! * a batch that reaches `max_frames` or `max_bytes` is due at once (bounded memory, bounded
 //!   frame size);
-//! * a big room flushes less often: each flush costs one socket write per subscriber (two thirds
-//!   of the server's time at 5,000 subscribers is the kernel's TCP send path), so the window
+//! * a big room flushes less often: each flush costs one socket write per subscriber (at 5,000
+//!   subscribers, even coalesced, half of the server's time is under `send(2)`), so the window
 //!   grows to keep a room near `writes_per_s` socket writes a second, up to `max_window`.
 //!
 //! Time comes in as an argument; nothing here sleeps or reads a clock.

@@ -46,8 +46,9 @@ pub struct ServeArgs {
     /// 150,000 socket writes a second, but at least this often.
     #[arg(long, default_value_t = 100)]
     pub coalesce_max_ms: u64,
-    /// Behind a reverse proxy that always adds `X-Forwarded-For`: limit new nickname viewers
-    /// per client address from that header instead of the socket's peer (the proxy).
+    /// Behind a reverse proxy on another machine that always adds `X-Forwarded-For`: take the
+    /// client address (new nickname viewers are limited per address) from that header. From a
+    /// proxy or tunnel on this machine the header is always used.
     #[arg(long)]
     pub behind_proxy: bool,
 }

@@ -337,8 +337,10 @@ pub struct ServerConfig {
     /// A room with no connection for this long stops its thread; the next connection reopens
     /// it from storage.
     pub idle_room: Duration,
-    /// Behind a reverse proxy: the client address is the last one in `X-Forwarded-For` (added
-    /// by the proxy), not the socket's peer. Only set this when a proxy always adds it.
+    /// Behind a reverse proxy on another machine: the client address is the last one in
+    /// `X-Forwarded-For` (added by the proxy), not the socket's peer. From a loopback peer (a
+    /// proxy or tunnel on this machine) the header is always used. Only set this when every
+    /// connection comes through a proxy that adds it.
     pub behind_proxy: bool,
 }
 
@@ -585,18 +587,21 @@ async fn viewer_page(Path(room): Path<String>) -> Response {
         .into_response()
 }
 
-/// The client's address: the socket peer, or behind a proxy the last `X-Forwarded-For` entry.
-fn client_ip(s: &Shared, peer: SocketAddr, headers: &axum::http::HeaderMap) -> Option<IpAddr> {
-    if !s.cfg.behind_proxy {
-        return Some(peer.ip());
+/// The client's address: the last `X-Forwarded-For` entry when the peer is a proxy we trust (on
+/// this machine, or any peer with `behind_proxy`), otherwise the socket's peer. A client that
+/// reaches the server directly cannot choose its address with the header.
+fn client_ip(behind_proxy: bool, peer: SocketAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+    if !(behind_proxy || peer.ip().is_loopback()) {
+        return peer.ip();
     }
-    let last = headers
+    headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .next_back()?;
-    last.trim().parse().ok()
+        .next_back()
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer.ip())
 }
 
 async fn ws_upgrade(
@@ -623,8 +628,8 @@ async fn ws_upgrade(
         .read_buffer_size(2 * 1024)
         .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| {
-            let ip = client_ip(&s, peer, &headers);
-            connection(socket, s, tx, ip)
+            let ip = client_ip(s.cfg.behind_proxy, peer, &headers);
+            connection(socket, s, tx, Some(ip))
         })
 }
 
@@ -1142,6 +1147,27 @@ mod tests {
             c.kill.try_recv().expect("closed").code,
             ErrorCode::RoomClosed
         );
+    }
+
+    #[test]
+    fn the_client_address_comes_from_x_forwarded_for_only_through_a_trusted_proxy() {
+        let mut h = axum::http::HeaderMap::new();
+        h.append("x-forwarded-for", "10.0.0.1, 198.51.100.7".parse().unwrap());
+        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let remote: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // A client straight from the network cannot pick its address.
+        assert_eq!(client_ip(false, remote, &h), ip("192.0.2.1"));
+        // A proxy or tunnel on this machine, or any peer when told so: the proxy's entry.
+        assert_eq!(client_ip(false, local, &h), ip("203.0.113.9"));
+        assert_eq!(client_ip(true, remote, &h), ip("203.0.113.9"));
+        // No (usable) header: the peer itself.
+        let none = axum::http::HeaderMap::new();
+        assert_eq!(client_ip(true, remote, &none), ip("192.0.2.1"));
+        let mut bad = axum::http::HeaderMap::new();
+        bad.append("x-forwarded-for", "unknown".parse().unwrap());
+        assert_eq!(client_ip(false, local, &bad), ip("127.0.0.1"));
     }
 
     #[test]

@@ -7,10 +7,11 @@
 //! when the server is in-process, so the figure is an upper bound for the server side).
 //! Numbers are reported, never asserted: these machines are shared and noisy.
 //!
-//! The load generator shares the machine with the server, so it is kept cheap: small WebSocket
-//! read buffers (tungstenite zeroes its whole read buffer, 128 KiB by default, on every read),
-//! a few shared latency histograms instead of one per socket, subscribers that ask for `batch`
-//! frames (unless `--no-batch`), and publishers on their own thread so that 5,000 busy
+//! The load generator shares the machine with the server, so it is kept cheap: subscribers read
+//! WebSocket frames straight off the socket and only look for timestamps ([`RawSub`];
+//! tungstenite zeroes its whole read buffer on every read and does per-frame work the bench does
+//! not need), a few shared latency histograms instead of one per socket, subscribers that ask for
+//! `batch` frames (unless `--no-batch`), and publishers on their own thread so that 5,000 busy
 //! subscriber tasks cannot delay their sends.
 
 use crate::RoomError;
@@ -84,12 +85,168 @@ fn cpu_seconds() -> Option<f64> {
 const TS_MARK: &str = "\"text\":\"b ";
 
 /// Send times (µs) of the bench danmaku in a frame: one in a plain frame, several in a `batch`.
-fn extract_ts(frame: &str) -> impl Iterator<Item = u64> + '_ {
-    frame.match_indices(TS_MARK).filter_map(|(i, _)| {
-        let digits = &frame[i + TS_MARK.len()..];
-        let end = digits.find(|c: char| !c.is_ascii_digit())?;
-        digits[..end].parse().ok()
+fn extract_ts(frame: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    let mark = TS_MARK.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let rest = frame.get(at..)?;
+            let i = rest.windows(mark.len()).position(|w| w == mark)?;
+            at += i + mark.len();
+            let digits = frame.get(at..)?;
+            let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+            let ts = digits[..len].iter().try_fold(0u64, |v, d| {
+                v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            if let Some(ts) = ts.filter(|_| len > 0) {
+                return Some(ts);
+            }
+        }
     })
+}
+
+/// A subscriber that reads WebSocket frames straight off the socket: the load generator only
+/// needs the timestamps, and tungstenite's per-read zeroing and per-frame work were a large
+/// part of what the generator cost (server frames are unmasked; nothing is sent after hello).
+struct RawSub {
+    tcp: tokio::net::TcpStream,
+    buf: Vec<u8>,
+    /// Bytes of `buf` holding data.
+    end: usize,
+    closed: bool,
+}
+
+impl RawSub {
+    const BUF: usize = 16 * 1024;
+
+    /// Upgrade, send `hello` (masked, as a client must), and read until `welcome`.
+    async fn join(url: &str, hello: String) -> Result<RawSub, RoomError> {
+        use tokio::io::AsyncWriteExt;
+        let err = |e: &dyn std::fmt::Display| RoomError::WebSocket(format!("{url}: {e}"));
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| err(&"the bench speaks ws:// only"))?;
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let tcp = tokio::net::TcpStream::connect(host)
+            .await
+            .map_err(|e| err(&format!("{e} (raise `ulimit -n` for many connections)")))?;
+        let _ = tcp.set_nodelay(true);
+        let mut sub = RawSub {
+            tcp,
+            buf: vec![0; Self::BUF],
+            end: 0,
+            closed: false,
+        };
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        sub.tcp
+            .write_all(req.as_bytes())
+            .await
+            .map_err(|e| err(&e))?;
+        // The server says nothing after its 101 until it has our hello: read the head only.
+        loop {
+            if !sub.read().await.map_err(|e| err(&e))? {
+                return Err(err(&"closed during the upgrade"));
+            }
+            if let Some(i) = sub.buf[..sub.end].windows(4).position(|w| w == b"\r\n\r\n") {
+                if !sub.buf.starts_with(b"HTTP/1.1 101") {
+                    let head = String::from_utf8_lossy(&sub.buf[..i]).into_owned();
+                    return Err(err(&format!("upgrade refused: {head}")));
+                }
+                sub.buf.copy_within(i + 4..sub.end, 0);
+                sub.end -= i + 4;
+                break;
+            }
+        }
+        let payload = hello.as_bytes();
+        let mut frame = vec![0x81];
+        match payload.len() {
+            n @ 0..=125 => frame.push(0x80 | n as u8),
+            n @ 126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&[0; 4]); // mask key 0: the payload goes as it is
+        frame.extend_from_slice(payload);
+        sub.tcp.write_all(&frame).await.map_err(|e| err(&e))?;
+        loop {
+            let mut welcome = Ok(false);
+            sub.frames(|t| {
+                let has = |pat: &[u8]| t.windows(pat.len()).any(|w| w == pat);
+                if has(br#""type":"welcome""#) {
+                    welcome = Ok(true);
+                } else if has(br#""type":"error""#) {
+                    welcome = Err(String::from_utf8_lossy(t).into_owned());
+                }
+            });
+            match welcome {
+                Ok(true) => return Ok(sub),
+                Err(e) => return Err(RoomError::Protocol(format!("join refused: {e}"))),
+                Ok(false) => {}
+            }
+            if sub.closed || !sub.read().await.map_err(|e| err(&e))? {
+                return Err(err(&"closed before welcome"));
+            }
+        }
+    }
+
+    /// Read what the socket has; `false` at end of stream or after a close frame.
+    async fn read(&mut self) -> std::io::Result<bool> {
+        use tokio::io::AsyncReadExt;
+        if self.closed {
+            return Ok(false);
+        }
+        if self.end == self.buf.len() {
+            // A frame bigger than the buffer (a long history): grow, zeroed once.
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let n = self.tcp.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n > 0)
+    }
+
+    /// Hand every complete text frame's payload to `f` and drop it from the buffer.
+    fn frames(&mut self, mut f: impl FnMut(&[u8])) {
+        let mut at = 0;
+        loop {
+            let b = &self.buf[at..self.end];
+            let Some((&b0, &b1)) = b.first().zip(b.get(1)) else {
+                break;
+            };
+            let (len, head): (usize, usize) = match b1 & 0x7f {
+                126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+                127 if b.len() >= 10 => {
+                    let mut l = [0; 8];
+                    l.copy_from_slice(&b[2..10]);
+                    (
+                        usize::try_from(u64::from_be_bytes(l)).unwrap_or(usize::MAX),
+                        10,
+                    )
+                }
+                126 | 127 => break,
+                n => (usize::from(n), 2),
+            };
+            let head = head + if b1 & 0x80 != 0 { 4 } else { 0 };
+            if b.len() < head.saturating_add(len) {
+                break;
+            }
+            match b0 & 0x0f {
+                0 | 1 => f(&b[head..head + len]),
+                8 => self.closed = true,
+                _ => {}
+            }
+            at += head + len;
+        }
+        self.buf.copy_within(at..self.end, 0);
+        self.end -= at;
+    }
 }
 
 /// Latency histograms shared by the subscriber tasks (one per socket would cost ~300 KiB each
@@ -273,18 +430,21 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     let live = Arc::new(AtomicU64::new(0));
     let shards: Arc<Vec<Mutex<Option<Histogram<u64>>>>> =
         Arc::new((0..SHARDS).map(|_| Mutex::new(histogram())).collect());
-    let subs = join_many(
-        &url,
-        &secret,
-        &room_name,
-        "sub",
-        args.subscribers,
-        Role::Viewer,
-        batch,
-    )
-    .await?;
+    let mut subs = Vec::with_capacity(args.subscribers);
+    let mut i = 0;
+    while i < args.subscribers {
+        let n = (args.subscribers - i).min(200);
+        let futs = (i..i + n).map(|k| {
+            let hello = hello(&secret, &room_name, &format!("sub{k}"), Role::Viewer, batch);
+            RawSub::join(&url, hello)
+        });
+        for r in futures_util::future::join_all(futs).await {
+            subs.push(r?);
+        }
+        i += n;
+    }
     let mut sub_tasks = Vec::with_capacity(subs.len());
-    for (i, ws) in subs.into_iter().enumerate() {
+    for (i, mut sub) in subs.into_iter().enumerate() {
         let stop = stopped(stop_subs_rx.clone());
         let live = live.clone();
         let shards = shards.clone();
@@ -292,25 +452,25 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
             tokio::pin!(stop);
             let shard = &shards[i % SHARDS];
             let mut n = 0u64;
-            let (_sink, mut stream) = ws.split();
             loop {
                 tokio::select! {
-                    m = stream.next() => match m {
-                        Some(Ok(Message::Text(t))) => {
+                    r = sub.read() => match r {
+                        Ok(true) => {
                             let now = now_us();
                             let mut got = 0;
                             let mut h = shard.lock().unwrap_or_else(|e| e.into_inner());
-                            for ts in extract_ts(&t) {
-                                got += 1;
-                                if let Some(h) = h.as_mut() {
-                                    h.saturating_record(now.saturating_sub(ts).max(1));
+                            sub.frames(|text| {
+                                for ts in extract_ts(text) {
+                                    got += 1;
+                                    if let Some(h) = h.as_mut() {
+                                        h.saturating_record(now.saturating_sub(ts).max(1));
+                                    }
                                 }
-                            }
+                            });
                             drop(h);
                             n += got;
                             live.fetch_add(got, Ordering::Relaxed);
                         }
-                        Some(Ok(_)) => {}
                         _ => break,
                     },
                     _ = &mut stop => break,
@@ -516,10 +676,17 @@ mod tests {
     #[test]
     fn timestamps_are_found_in_danmaku_frames() {
         let f = r##"{"seq":1,"epoch":2,"at":3,"type":"danmaku","id":1,"user":{"id":"p","name":"p","role":"moderator"},"text":"b 1763700000123456","color":"#ffffff","mode":"scroll"}"##;
-        assert_eq!(extract_ts(f).collect::<Vec<_>>(), [1_763_700_000_123_456]);
-        assert_eq!(extract_ts(r#"{"type":"presence"}"#).count(), 0);
+        assert_eq!(
+            extract_ts(f.as_bytes()).collect::<Vec<_>>(),
+            [1_763_700_000_123_456]
+        );
+        assert_eq!(extract_ts(br#"{"type":"presence"}"#).count(), 0);
+        assert_eq!(
+            extract_ts(br#"{"text":"b x","text":"b 12"}"#).collect::<Vec<_>>(),
+            [12]
+        );
         let batch = format!(r#"{{"type":"batch","messages":[{f},{f},{{"type":"presence"}}]}}"#);
-        assert_eq!(extract_ts(&batch).count(), 2);
+        assert_eq!(extract_ts(batch.as_bytes()).count(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

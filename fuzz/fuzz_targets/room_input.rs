@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let (mut room, _) = Room::restore(RoomConfig::new("f", SECRET), Snapshot::default(), 1_000);
     let mut now = 1_000u64;
     for (conn, user, role) in [(1, "v", Role::Viewer), (2, "m", Role::Moderator)] {
-        run(&mut room, Input::Open { conn }, now);
+        run(&mut room, Input::Open { conn, ip: None }, now);
         let h = hello(user, role);
         run(&mut room, Input::Text { conn, text: &h }, now);
     }

@@ -6,6 +6,13 @@
 //! process's RSS is divided by their number (client and server sides both live in this process
 //! when the server is in-process, so the figure is an upper bound for the server side).
 //! Numbers are reported, never asserted: these machines are shared and noisy.
+//!
+//! The load generator shares the machine with the server, so it is kept cheap: subscribers read
+//! WebSocket frames straight off the socket and only look for timestamps ([`RawSub`];
+//! tungstenite zeroes its whole read buffer on every read and does per-frame work the bench does
+//! not need), a few shared latency histograms instead of one per socket, subscribers that ask for
+//! `batch` frames (unless `--no-batch`), and publishers on their own thread so that 5,000 busy
+//! subscriber tasks cannot delay their sends.
 
 use crate::RoomError;
 use crate::cli::{BenchArgs, load_or_create_secret, random_hex, ws_url};
@@ -15,11 +22,12 @@ use crate::token::{self, Claims};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Results of a bench run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,6 +51,8 @@ pub struct BenchReport {
     pub cpu_percent: Option<f64>,
     pub server_dropped_out: Option<u64>,
     pub server_slow_consumers: Option<u64>,
+    /// Subscribers asked for `batch` frames.
+    pub batch: bool,
     pub command: String,
 }
 
@@ -72,18 +82,186 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-fn extract_ts(frame: &str) -> Option<u64> {
-    let i = frame.find("\"text\":\"b ")? + 10;
-    let digits: &str = &frame[i..];
-    let end = digits.find(|c: char| !c.is_ascii_digit())?;
-    digits[..end].parse().ok()
+const TS_MARK: &str = "\"text\":\"b ";
+
+/// Send times (µs) of the bench danmaku in a frame: one in a plain frame, several in a `batch`.
+fn extract_ts(frame: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    let mark = TS_MARK.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let rest = frame.get(at..)?;
+            let i = rest.windows(mark.len()).position(|w| w == mark)?;
+            at += i + mark.len();
+            let digits = frame.get(at..)?;
+            let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+            let ts = digits[..len].iter().try_fold(0u64, |v, d| {
+                v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            if let Some(ts) = ts.filter(|_| len > 0) {
+                return Some(ts);
+            }
+        }
+    })
+}
+
+/// A subscriber that reads WebSocket frames straight off the socket: the load generator only
+/// needs the timestamps, and tungstenite's per-read zeroing and per-frame work were a large
+/// part of what the generator cost (server frames are unmasked; nothing is sent after hello).
+struct RawSub {
+    tcp: tokio::net::TcpStream,
+    buf: Vec<u8>,
+    /// Bytes of `buf` holding data.
+    end: usize,
+    closed: bool,
+}
+
+impl RawSub {
+    const BUF: usize = 16 * 1024;
+
+    /// Upgrade, send `hello` (masked, as a client must), and read until `welcome`.
+    async fn join(url: &str, hello: String) -> Result<RawSub, RoomError> {
+        use tokio::io::AsyncWriteExt;
+        let err = |e: &dyn std::fmt::Display| RoomError::WebSocket(format!("{url}: {e}"));
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| err(&"the bench speaks ws:// only"))?;
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let tcp = tokio::net::TcpStream::connect(host)
+            .await
+            .map_err(|e| err(&format!("{e} (raise `ulimit -n` for many connections)")))?;
+        let _ = tcp.set_nodelay(true);
+        let mut sub = RawSub {
+            tcp,
+            buf: vec![0; Self::BUF],
+            end: 0,
+            closed: false,
+        };
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        sub.tcp
+            .write_all(req.as_bytes())
+            .await
+            .map_err(|e| err(&e))?;
+        // The server says nothing after its 101 until it has our hello: read the head only.
+        loop {
+            if !sub.read().await.map_err(|e| err(&e))? {
+                return Err(err(&"closed during the upgrade"));
+            }
+            if let Some(i) = sub.buf[..sub.end].windows(4).position(|w| w == b"\r\n\r\n") {
+                if !sub.buf.starts_with(b"HTTP/1.1 101") {
+                    let head = String::from_utf8_lossy(&sub.buf[..i]).into_owned();
+                    return Err(err(&format!("upgrade refused: {head}")));
+                }
+                sub.buf.copy_within(i + 4..sub.end, 0);
+                sub.end -= i + 4;
+                break;
+            }
+        }
+        let payload = hello.as_bytes();
+        let mut frame = vec![0x81];
+        match payload.len() {
+            n @ 0..=125 => frame.push(0x80 | n as u8),
+            n @ 126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&[0; 4]); // mask key 0: the payload goes as it is
+        frame.extend_from_slice(payload);
+        sub.tcp.write_all(&frame).await.map_err(|e| err(&e))?;
+        loop {
+            let mut welcome = Ok(false);
+            sub.frames(|t| {
+                let has = |pat: &[u8]| t.windows(pat.len()).any(|w| w == pat);
+                if has(br#""type":"welcome""#) {
+                    welcome = Ok(true);
+                } else if has(br#""type":"error""#) {
+                    welcome = Err(String::from_utf8_lossy(t).into_owned());
+                }
+            });
+            match welcome {
+                Ok(true) => return Ok(sub),
+                Err(e) => return Err(RoomError::Protocol(format!("join refused: {e}"))),
+                Ok(false) => {}
+            }
+            if sub.closed || !sub.read().await.map_err(|e| err(&e))? {
+                return Err(err(&"closed before welcome"));
+            }
+        }
+    }
+
+    /// Read what the socket has; `false` at end of stream or after a close frame.
+    async fn read(&mut self) -> std::io::Result<bool> {
+        use tokio::io::AsyncReadExt;
+        if self.closed {
+            return Ok(false);
+        }
+        if self.end == self.buf.len() {
+            // A frame bigger than the buffer (a long history): grow, zeroed once.
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let n = self.tcp.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n > 0)
+    }
+
+    /// Hand every complete text frame's payload to `f` and drop it from the buffer.
+    fn frames(&mut self, mut f: impl FnMut(&[u8])) {
+        let mut at = 0;
+        loop {
+            let b = &self.buf[at..self.end];
+            let Some((&b0, &b1)) = b.first().zip(b.get(1)) else {
+                break;
+            };
+            let (len, head): (usize, usize) = match b1 & 0x7f {
+                126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+                127 if b.len() >= 10 => {
+                    let mut l = [0; 8];
+                    l.copy_from_slice(&b[2..10]);
+                    (
+                        usize::try_from(u64::from_be_bytes(l)).unwrap_or(usize::MAX),
+                        10,
+                    )
+                }
+                126 | 127 => break,
+                n => (usize::from(n), 2),
+            };
+            let head = head + if b1 & 0x80 != 0 { 4 } else { 0 };
+            if b.len() < head.saturating_add(len) {
+                break;
+            }
+            match b0 & 0x0f {
+                0 | 1 => f(&b[head..head + len]),
+                8 => self.closed = true,
+                _ => {}
+            }
+            at += head + len;
+        }
+        self.buf.copy_within(at..self.end, 0);
+        self.end -= at;
+    }
+}
+
+/// Latency histograms shared by the subscriber tasks (one per socket would cost ~300 KiB each
+/// and most of the load generator's cache).
+const SHARDS: usize = 16;
+
+fn histogram() -> Option<Histogram<u64>> {
+    Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok()
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-fn hello(secret: &[u8], room: &str, user: &str, role: Role) -> String {
+fn hello(secret: &[u8], room: &str, user: &str, role: Role, batch: bool) -> String {
     let t = token::sign(
         secret,
         &Claims {
@@ -94,18 +272,28 @@ fn hello(secret: &[u8], room: &str, user: &str, role: Role) -> String {
             exp_ms: crate::now_ms() + 86_400_000,
         },
     );
-    format!(r#"{{"type":"hello","token":"{t}"}}"#)
+    if batch {
+        format!(r#"{{"type":"hello","token":"{t}","batch":true}}"#)
+    } else {
+        format!(r#"{{"type":"hello","token":"{t}"}}"#)
+    }
 }
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn join(url: &str, hello: String) -> Result<Ws, RoomError> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| {
-        RoomError::WebSocket(format!(
-            "connect {url}: {e} (raise `ulimit -n` for many connections)"
-        ))
-    })?;
+    // Small buffers (the defaults are 128 KiB, zeroed per read); no Nagle for the publishers.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map_err(|e| {
+            RoomError::WebSocket(format!(
+                "connect {url}: {e} (raise `ulimit -n` for many connections)"
+            ))
+        })?;
     ws.send(Message::Text(hello.into()))
         .await
         .map_err(|e| RoomError::WebSocket(e.to_string()))?;
@@ -129,19 +317,56 @@ async fn join_many(
     prefix: &str,
     n: usize,
     role: Role,
+    batch: bool,
 ) -> Result<Vec<Ws>, RoomError> {
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
     while i < n {
-        let batch = (n - i).min(200);
-        let futs =
-            (i..i + batch).map(|k| join(url, hello(secret, room, &format!("{prefix}{k}"), role)));
+        let futs = (i..i + (n - i).min(200)).map(|k| {
+            join(
+                url,
+                hello(secret, room, &format!("{prefix}{k}"), role, batch),
+            )
+        });
         for r in futures_util::future::join_all(futs).await {
             out.push(r?);
         }
-        i += batch;
+        i += (n - i).min(200);
     }
     Ok(out)
+}
+
+/// One publisher: a danmaku carrying its send time every `interval`, starting after `offset`.
+async fn publish(
+    ws: Ws,
+    offset: Duration,
+    interval: Duration,
+    stop: impl std::future::Future<Output = ()>,
+    stop_all: impl std::future::Future<Output = ()>,
+    published: Arc<AtomicU64>,
+) {
+    tokio::pin!(stop);
+    tokio::pin!(stop_all);
+    let (mut sink, mut stream) = ws.split();
+    // Spread publishers over the interval.
+    tokio::time::sleep(offset).await;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // After `stop` keep reading (and the socket open) until everything has landed: closing with
+    // unread data would reset the connection and lose the last frames.
+    let mut sending = true;
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if sending => {
+                let msg = format!(r#"{{"type":"danmaku","text":"b {}"}}"#, now_us());
+                if sink.send(Message::Text(msg.into())).await.is_err() { break; }
+                published.fetch_add(1, Ordering::Relaxed);
+            }
+            m = stream.next() => if !matches!(m, Some(Ok(_))) { break },
+            _ = &mut stop, if sending => sending = false,
+            _ = &mut stop_all => break,
+        }
+    }
 }
 
 /// Run the benchmark and print a table.
@@ -181,7 +406,16 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     let mut rss_per_idle = None;
     if args.idle > 0 {
         let before = rss_kb(args.server_pid);
-        let idle = join_many(&url, &secret, &room_name, "idle", args.idle, Role::Viewer).await?;
+        let idle = join_many(
+            &url,
+            &secret,
+            &room_name,
+            "idle",
+            args.idle,
+            Role::Viewer,
+            false,
+        )
+        .await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         if let (Some(a), Some(b)) = (before, rss_kb(args.server_pid)) {
             rss_per_idle = Some(b.saturating_sub(a) as f64 / args.idle as f64);
@@ -190,95 +424,129 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
+    let batch = !args.no_batch;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_subs_tx, stop_subs_rx) = watch::channel(false);
     let live = Arc::new(AtomicU64::new(0));
-    let subs = join_many(
-        &url,
-        &secret,
-        &room_name,
-        "sub",
-        args.subscribers,
-        Role::Viewer,
-    )
-    .await?;
+    let shards: Arc<Vec<Mutex<Option<Histogram<u64>>>>> =
+        Arc::new((0..SHARDS).map(|_| Mutex::new(histogram())).collect());
+    let mut subs = Vec::with_capacity(args.subscribers);
+    let mut i = 0;
+    while i < args.subscribers {
+        let n = (args.subscribers - i).min(200);
+        let futs = (i..i + n).map(|k| {
+            let hello = hello(&secret, &room_name, &format!("sub{k}"), Role::Viewer, batch);
+            RawSub::join(&url, hello)
+        });
+        for r in futures_util::future::join_all(futs).await {
+            subs.push(r?);
+        }
+        i += n;
+    }
     let mut sub_tasks = Vec::with_capacity(subs.len());
-    for ws in subs {
+    for (i, mut sub) in subs.into_iter().enumerate() {
         let stop = stopped(stop_subs_rx.clone());
         let live = live.clone();
+        let shards = shards.clone();
         sub_tasks.push(tokio::spawn(async move {
             tokio::pin!(stop);
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok();
+            let shard = &shards[i % SHARDS];
             let mut n = 0u64;
-            let (_sink, mut stream) = ws.split();
             loop {
                 tokio::select! {
-                    m = stream.next() => match m {
-                        Some(Ok(Message::Text(t))) => {
-                            if let Some(ts) = extract_ts(&t) {
-                                n += 1;
-                                live.fetch_add(1, Ordering::Relaxed);
-                                if let Some(h) = hist.as_mut() {
-                                    h.saturating_record(now_us().saturating_sub(ts).max(1));
+                    r = sub.read() => match r {
+                        Ok(true) => {
+                            let now = now_us();
+                            let mut got = 0;
+                            let mut h = shard.lock().unwrap_or_else(|e| e.into_inner());
+                            sub.frames(|text| {
+                                for ts in extract_ts(text) {
+                                    got += 1;
+                                    if let Some(h) = h.as_mut() {
+                                        h.saturating_record(now.saturating_sub(ts).max(1));
+                                    }
                                 }
-                            }
+                            });
+                            drop(h);
+                            n += got;
+                            live.fetch_add(got, Ordering::Relaxed);
                         }
-                        Some(Ok(_)) => {}
                         _ => break,
                     },
                     _ = &mut stop => break,
                 }
             }
-            (hist, n)
+            n
         }));
     }
 
-    // Publishers stay under the per-connection rate limit (10/s).
+    // Publishers stay under the per-connection rate limit (10/s), on their own thread and
+    // runtime: their sockets are registered there, and their ticks are not queued behind
+    // thousands of subscriber tasks.
     let rate = args.rate.max(1);
     let publishers = (rate as usize).div_ceil(8).max(1);
-    let pubs = join_many(
-        &url,
-        &secret,
-        &room_name,
-        "pub",
-        publishers,
-        Role::Moderator,
-    )
-    .await?;
     let published = Arc::new(AtomicU64::new(0));
     let per_pub_interval = Duration::from_secs_f64(publishers as f64 / f64::from(rate));
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), RoomError>>();
+    let pub_thread = {
+        let (url, secret, room_name) = (url.clone(), secret.clone(), room_name.clone());
+        let (stop_rx, stop_subs_rx) = (stop_rx.clone(), stop_subs_rx.clone());
+        let published = published.clone();
+        std::thread::Builder::new()
+            .name("bench-publishers".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let pubs = match join_many(
+                        &url,
+                        &secret,
+                        &room_name,
+                        "pub",
+                        publishers,
+                        Role::Moderator,
+                        false,
+                    )
+                    .await
+                    {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    let mut tasks = Vec::new();
+                    for (i, ws) in pubs.into_iter().enumerate() {
+                        let offset = per_pub_interval.mul_f64(i as f64 / publishers as f64);
+                        tasks.push(tokio::spawn(publish(
+                            ws,
+                            offset,
+                            per_pub_interval,
+                            stopped(stop_rx.clone()),
+                            stopped(stop_subs_rx.clone()),
+                            published.clone(),
+                        )));
+                    }
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                });
+            })?
+    };
+    ready_rx
+        .await
+        .map_err(|_| RoomError::WebSocket("publisher thread stopped".into()))??;
     let cpu0 = cpu_seconds();
     let started = Instant::now();
-    let mut pub_tasks = Vec::new();
-    for (i, ws) in pubs.into_iter().enumerate() {
-        let stop = stopped(stop_rx.clone());
-        let stop_all = stopped(stop_subs_rx.clone());
-        let published = published.clone();
-        pub_tasks.push(tokio::spawn(async move {
-            tokio::pin!(stop);
-            tokio::pin!(stop_all);
-            let (mut sink, mut stream) = ws.split();
-            // Spread publishers over the interval.
-            tokio::time::sleep(per_pub_interval.mul_f64(i as f64 / publishers as f64)).await;
-            let mut tick = tokio::time::interval(per_pub_interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // After `stop` keep reading (and the socket open) until everything has landed:
-            // closing with unread data would reset the connection and lose the last frames.
-            let mut sending = true;
-            loop {
-                tokio::select! {
-                    _ = tick.tick(), if sending => {
-                        let msg = format!(r#"{{"type":"danmaku","text":"b {}"}}"#, now_us());
-                        if sink.send(Message::Text(msg.into())).await.is_err() { break; }
-                        published.fetch_add(1, Ordering::Relaxed);
-                    }
-                    m = stream.next() => if !matches!(m, Some(Ok(_))) { break },
-                    _ = &mut stop, if sending => sending = false,
-                    _ = &mut stop_all => break,
-                }
-            }
-        }));
-    }
     tokio::time::sleep(Duration::from_secs(args.seconds.max(1))).await;
     let _ = stop_tx.send(true);
     let elapsed = started.elapsed().as_secs_f64();
@@ -291,21 +559,22 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = stop_subs_tx.send(true);
-    for t in pub_tasks {
-        let _ = t.await;
-    }
+    let _ = tokio::task::spawn_blocking(move || pub_thread.join()).await;
     let cpu = match (cpu0, cpu_seconds()) {
         (Some(a), Some(b)) => Some(100.0 * (b - a) / elapsed),
         _ => None,
     };
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).ok();
     let mut delivered = 0u64;
     for t in sub_tasks {
-        if let Ok((h, n)) = t.await {
+        if let Ok(n) = t.await {
             delivered += n;
-            if let (Some(all), Some(h)) = (hist.as_mut(), h) {
-                let _ = all.add(h);
-            }
+        }
+    }
+    let mut hist = histogram();
+    for shard in shards.iter() {
+        let h = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(all), Some(h)) = (hist.as_mut(), h.as_ref()) {
+            let _ = all.add(h);
         }
     }
     let q = |p: f64| {
@@ -336,9 +605,14 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         server_slow_consumers: server
             .as_ref()
             .map(|s| s.stats().slow_consumers.load(Ordering::Relaxed)),
+        batch,
         command: format!(
-            "marquee room bench --subscribers {} --rate {} --seconds {} --idle {}",
-            args.subscribers, args.rate, args.seconds, args.idle
+            "marquee room bench --subscribers {} --rate {} --seconds {} --idle {}{}",
+            args.subscribers,
+            args.rate,
+            args.seconds,
+            args.idle,
+            if batch { "" } else { " --no-batch" }
         ),
     };
     if let Some(s) = server {
@@ -363,6 +637,10 @@ fn print_table(r: &BenchReport) {
     println!(
         "| published / delivered / expected | {} / {} / {} |",
         r.published, r.delivered, r.expected
+    );
+    println!(
+        "| subscribers get `batch` frames | {} |",
+        if r.batch { "yes" } else { "no" }
     );
     println!("| delivered msg/s | {:.0} |", r.delivered_per_s);
     println!(
@@ -398,8 +676,17 @@ mod tests {
     #[test]
     fn timestamps_are_found_in_danmaku_frames() {
         let f = r##"{"seq":1,"epoch":2,"at":3,"type":"danmaku","id":1,"user":{"id":"p","name":"p","role":"moderator"},"text":"b 1763700000123456","color":"#ffffff","mode":"scroll"}"##;
-        assert_eq!(extract_ts(f), Some(1_763_700_000_123_456));
-        assert_eq!(extract_ts(r#"{"type":"presence"}"#), None);
+        assert_eq!(
+            extract_ts(f.as_bytes()).collect::<Vec<_>>(),
+            [1_763_700_000_123_456]
+        );
+        assert_eq!(extract_ts(br#"{"type":"presence"}"#).count(), 0);
+        assert_eq!(
+            extract_ts(br#"{"text":"b x","text":"b 12"}"#).collect::<Vec<_>>(),
+            [12]
+        );
+        let batch = format!(r#"{{"type":"batch","messages":[{f},{f},{{"type":"presence"}}]}}"#);
+        assert_eq!(extract_ts(batch.as_bytes()).count(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,6 +700,7 @@ mod tests {
             secret_file: None,
             server_pid: None,
             json_out: None,
+            no_batch: false,
         };
         let r = run(&args).await.unwrap();
         assert!(r.published > 0);

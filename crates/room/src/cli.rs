@@ -39,6 +39,18 @@ pub struct ServeArgs {
     /// Public base URL, used when printing the viewer page address.
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Broadcasts in a busy room go out together at most this often (ms); 0 sends each at once.
+    #[arg(long, default_value_t = 20)]
+    pub coalesce_ms: u64,
+    /// Longest coalescing window (ms): a room with many subscribers flushes less often, about
+    /// 150,000 socket writes a second, but at least this often.
+    #[arg(long, default_value_t = 100)]
+    pub coalesce_max_ms: u64,
+    /// Behind a reverse proxy on another machine that always adds `X-Forwarded-For`: take the
+    /// client address (new nickname viewers are limited per address) from that header. From a
+    /// proxy or tunnel on this machine the header is always used.
+    #[arg(long)]
+    pub behind_proxy: bool,
 }
 
 /// `marquee room token`
@@ -107,6 +119,9 @@ pub struct BenchArgs {
     /// Write the results as JSON here.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
+    /// Subscribers do not ask for `batch` frames (each broadcast arrives as its own frame).
+    #[arg(long)]
+    pub no_batch: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, RoomError> {
@@ -158,6 +173,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
     let mut cfg = ServerConfig::new(args.listen, secret);
     cfg.db = Some(args.db.clone());
     cfg.public_url = args.public_url.clone();
+    cfg.coalesce.window = std::time::Duration::from_millis(args.coalesce_ms);
+    cfg.coalesce.max_window = std::time::Duration::from_millis(args.coalesce_max_ms);
+    cfg.behind_proxy = args.behind_proxy;
     runtime()?.block_on(async move {
         let handle = start(cfg).await?;
         let base = args

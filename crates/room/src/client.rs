@@ -207,6 +207,7 @@ async fn session(
             None
         },
         resume,
+        batch: true,
     };
     let hello = serde_json::to_string(&hello).unwrap_or_default();
     if let Err(e) = sink.send(Message::Text(hello.into())).await {
@@ -255,62 +256,69 @@ async fn session(
                         continue;
                     }
                 };
-                match msg {
-                    ServerMsg::Event(e) => {
-                        if !joined || e.epoch != epoch || e.seq <= seq {
-                            continue; // duplicate or stale
+                // A `batch` frame holds what would have been several frames, in order.
+                let msgs = match msg {
+                    ServerMsg::Control(Control::Batch { messages }) => messages,
+                    one => vec![one],
+                };
+                for msg in msgs {
+                    match msg {
+                        ServerMsg::Event(e) => {
+                            if !joined || e.epoch != epoch || e.seq <= seq {
+                                continue; // duplicate or stale
+                            }
+                            if e.seq != seq + 1 {
+                                return (joined, Outcome::Lost(format!("gap: expected seq {}, got {}", seq + 1, e.seq)));
+                            }
+                            seq = e.seq;
+                            set_pos(epoch, seq);
+                            emit!(ClientEvent::Event(e));
                         }
-                        if e.seq != seq + 1 {
-                            return (joined, Outcome::Lost(format!("gap: expected seq {}, got {}", seq + 1, e.seq)));
+                        ServerMsg::Control(Control::Welcome { epoch: ep, seq: s, user, token: issued, view, .. }) => {
+                            if let Some(t) = issued {
+                                *token = Some(t);
+                            }
+                            joined = true;
+                            epoch = ep;
+                            welcome_seq = s;
+                            // Replay or history comes next and brings us to `s`.
+                            seq = resume.filter(|r| r.epoch == ep).map_or(s, |r| r.seq.min(s));
+                            emit!(ClientEvent::Joined { user, epoch: ep, seq: s, view });
+                            if resume.is_none() {
+                                seq = s;
+                                set_pos(epoch, seq);
+                            }
                         }
-                        seq = e.seq;
-                        set_pos(epoch, seq);
-                        emit!(ClientEvent::Event(e));
-                    }
-                    ServerMsg::Control(Control::Welcome { epoch: ep, seq: s, user, token: issued, view, .. }) => {
-                        if let Some(t) = issued {
-                            *token = Some(t);
-                        }
-                        joined = true;
-                        epoch = ep;
-                        welcome_seq = s;
-                        // Replay or history comes next and brings us to `s`.
-                        seq = resume.filter(|r| r.epoch == ep).map_or(s, |r| r.seq.min(s));
-                        emit!(ClientEvent::Joined { user, epoch: ep, seq: s, view });
-                        if resume.is_none() {
-                            seq = s;
+                        ServerMsg::Control(Control::Replay { events, .. }) => {
+                            for e in events {
+                                if e.seq > seq {
+                                    seq = e.seq;
+                                    emit!(ClientEvent::Event(e));
+                                }
+                            }
                             set_pos(epoch, seq);
                         }
-                    }
-                    ServerMsg::Control(Control::Replay { events, .. }) => {
-                        for e in events {
-                            if e.seq > seq {
-                                seq = e.seq;
-                                emit!(ClientEvent::Event(e));
-                            }
+                        ServerMsg::Control(Control::NotRecoverable { reason, .. }) => {
+                            emit!(ClientEvent::NotRecoverable { reason });
                         }
-                        set_pos(epoch, seq);
-                    }
-                    ServerMsg::Control(Control::NotRecoverable { reason, .. }) => {
-                        emit!(ClientEvent::NotRecoverable { reason });
-                    }
-                    ServerMsg::Control(Control::History { events, .. }) => {
-                        // History ends at the welcome's seq: continue from there.
-                        seq = welcome_seq;
-                        set_pos(epoch, seq);
-                        emit!(ClientEvent::History(events));
-                    }
-                    ServerMsg::Control(Control::Error { code, message }) => {
-                        if is_fatal(code) {
-                            fatal = Some((code, message.clone()));
-                            if !joined {
-                                let _ = sink.close().await;
-                                return (false, Outcome::Fatal(code, message));
-                            }
+                        ServerMsg::Control(Control::History { events, .. }) => {
+                            // History ends at the welcome's seq: continue from there.
+                            seq = welcome_seq;
+                            set_pos(epoch, seq);
+                            emit!(ClientEvent::History(events));
                         }
-                        emit!(ClientEvent::Control(Control::Error { code, message }));
+                        ServerMsg::Control(Control::Error { code, message }) => {
+                            if is_fatal(code) {
+                                fatal = Some((code, message.clone()));
+                                if !joined {
+                                    let _ = sink.close().await;
+                                    return (false, Outcome::Fatal(code, message));
+                                }
+                            }
+                            emit!(ClientEvent::Control(Control::Error { code, message }));
+                        }
+                        ServerMsg::Control(c) => emit!(ClientEvent::Control(c)),
                     }
-                    ServerMsg::Control(c) => emit!(ClientEvent::Control(c)),
                 }
             }
             msg = out_rx.recv(), if joined => {

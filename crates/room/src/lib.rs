@@ -8,7 +8,8 @@
 //! * [`room`] — the sans-IO state machine. [`room::Room::handle`] takes an [`room::Input`] and the
 //!   current time and returns [`room::Action`]s: persist, record a gift, send, broadcast, close.
 //! * [`store`] — durable storage behind the [`store::Storage`] trait (SQLite by default, an
-//!   in-memory one for tests). Fan-out sits behind [`server::Fanout`].
+//!   in-memory one for tests). Fan-out sits behind [`server::Fanout`]; when broadcasts go out
+//!   together is decided by the sans-IO [`coalesce::Coalescer`].
 //! * [`server`] — the thin axum + WebSocket layer and the viewer page at `/room/ROOM`.
 //! * [`client`] — a Rust client with jittered-backoff reconnect and resume.
 //! * [`cli`] — clap argument types and blocking entry points for the `marquee room …` commands.
@@ -18,6 +19,7 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod coalesce;
 pub mod filter;
 pub mod gifts;
 pub mod protocol;

@@ -108,6 +108,9 @@ pub enum ClientMsg {
         nickname: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<ResumePoint>,
+        /// The client understands `batch` frames: broadcasts may arrive several to a frame.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        batch: bool,
     },
     Danmaku {
         text: String,
@@ -596,6 +599,11 @@ pub enum Control {
     Pong {
         t: u64,
         server_time: u64,
+    },
+    /// Broadcast messages sent together, in order; only to clients that said `"batch": true` in
+    /// their hello. Each element is what would otherwise have been its own frame.
+    Batch {
+        messages: Vec<ServerMsg>,
     },
 }
 

@@ -24,6 +24,7 @@ use crate::token::{self, Claims, TokenError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Identifies one connection, chosen by the IO layer.
@@ -56,6 +57,14 @@ pub struct RoomConfig {
     pub combo_window_ms: u64,
     /// Lifetime of a token issued to a nickname-only viewer.
     pub viewer_token_ttl_ms: u64,
+    /// Nickname identities issued per client network (IPv4 address, IPv6 /64): refill rate and
+    /// burst. Each new identity is one more vote in a poll, so a script opening fresh
+    /// nickname connections is held to this rate; a viewer who keeps its token is not limited.
+    pub nick_issue_rate_per_s: f64,
+    pub nick_issue_burst: f64,
+    /// Client networks tracked for that limit (bounded memory); beyond it new nicknames are
+    /// refused until entries age out.
+    pub max_tracked_networks: usize,
     /// A connection that has not said hello by then is closed.
     pub hello_timeout_ms: u64,
     pub max_lottery_entrants: usize,
@@ -80,6 +89,9 @@ impl RoomConfig {
             user_burst: 5.0,
             combo_window_ms: 3_000,
             viewer_token_ttl_ms: 7 * 86_400_000,
+            nick_issue_rate_per_s: 1.0 / 30.0,
+            nick_issue_burst: 10.0,
+            max_tracked_networks: 100_000,
             hello_timeout_ms: 10_000,
             max_lottery_entrants: 10_000,
             rng_seed: 0x5EED,
@@ -90,8 +102,8 @@ impl RoomConfig {
 /// What the IO layer feeds in.
 #[derive(Debug)]
 pub enum Input<'a> {
-    /// A connection was accepted (before its hello).
-    Open { conn: ConnId },
+    /// A connection was accepted (before its hello), from this client address if known.
+    Open { conn: ConnId, ip: Option<IpAddr> },
     /// A text frame arrived.
     Text { conn: ConnId, text: &'a str },
     /// A binary frame arrived (not part of the protocol).
@@ -175,6 +187,8 @@ pub enum Action {
     /// The connection has joined: include it in broadcasts from now on.
     Subscribe {
         conn: ConnId,
+        /// It accepts `batch` frames (said so in its hello).
+        batch: bool,
     },
     /// Send an error frame with this code and reason, then close the connection.
     Close {
@@ -284,6 +298,8 @@ impl Bucket {
 #[derive(Debug)]
 struct Conn {
     user: Option<UserRef>,
+    /// The client's network (see [`network`]).
+    net: Option<IpAddr>,
     opened_at: u64,
     bucket: Bucket,
     strikes: u32,
@@ -389,6 +405,24 @@ pub struct Room {
     lottery_dirty: bool,
     last_state_tick: u64,
     stats: RoomStats,
+    /// Nickname identities issued per client network.
+    nick_issue: HashMap<IpAddr, Bucket>,
+}
+
+/// The unit one person is likely to hold: an IPv4 address, or an IPv6 /64 (one subscriber's
+/// prefix; a host picks any address in it at will).
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut b = v6.octets();
+                b[8..].fill(0);
+                IpAddr::V6(b.into())
+            }
+        },
+    }
 }
 
 /// Reproducible lottery draw: shuffle the sorted entrants with the published seed.
@@ -512,6 +546,7 @@ impl Room {
             lottery_dirty: false,
             last_state_tick: now,
             stats: RoomStats::default(),
+            nick_issue: HashMap::new(),
             cfg,
         };
         while room.modlog.len() > MAX_MODLOG_KEPT {
@@ -570,11 +605,12 @@ impl Room {
     pub fn handle(&mut self, input: Input<'_>, now: u64) -> Vec<Action> {
         let mut out = Vec::new();
         match input {
-            Input::Open { conn } => {
+            Input::Open { conn, ip } => {
                 self.conns.insert(
                     conn,
                     Conn {
                         user: None,
+                        net: ip.map(network),
                         opened_at: now,
                         bucket: Bucket::full(self.cfg.conn_burst, now),
                         strikes: 0,
@@ -817,9 +853,10 @@ impl Room {
                     token,
                     nickname,
                     resume,
+                    batch,
                 },
                 None,
-            ) => self.on_hello(conn, token, nickname, resume, now, out),
+            ) => self.on_hello(conn, token, nickname, resume, batch, now, out),
             (ClientMsg::Hello { .. }, Some(_)) => {
                 self.refuse(conn, ErrorCode::AlreadyJoined, "already joined", now, out)
             }
@@ -836,12 +873,14 @@ impl Room {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_hello(
         &mut self,
         conn: ConnId,
         token: Option<String>,
         nickname: Option<String>,
         resume: Option<ResumePoint>,
+        batch: bool,
         now: u64,
         out: &mut Vec<Action>,
     ) {
@@ -886,6 +925,20 @@ impl Room {
                         conn,
                         ErrorCode::BlockedWord,
                         "nickname contains a blocked word",
+                        now,
+                        out,
+                    );
+                    return;
+                }
+                let net = self.conns.get(&conn).and_then(|c| c.net);
+                if let Some(net) = net
+                    && !self.take_nick_issue(net, now)
+                {
+                    self.refuse(
+                        conn,
+                        ErrorCode::RateLimited,
+                        "too many new nickname viewers from your network; try again later, \
+                         rejoin with the token you were given, or ask the host for one",
                         now,
                         out,
                     );
@@ -1006,7 +1059,7 @@ impl Room {
                 out,
             ),
         }
-        out.push(Action::Subscribe { conn });
+        out.push(Action::Subscribe { conn, batch });
     }
 
     /// Exactly the events after `rp`, or why that is impossible.
@@ -1911,6 +1964,32 @@ impl Room {
         self.emit(EventBody::PollEnded { poll: info }, now, out);
     }
 
+    /// One nickname identity for `net`, if its bucket allows.
+    fn take_nick_issue(&mut self, net: IpAddr, now: u64) -> bool {
+        let (rate, burst) = (self.cfg.nick_issue_rate_per_s, self.cfg.nick_issue_burst);
+        if !self.nick_issue.contains_key(&net)
+            && self.nick_issue.len() >= self.cfg.max_tracked_networks
+        {
+            self.forget_refilled_networks(now);
+            if self.nick_issue.len() >= self.cfg.max_tracked_networks {
+                return false;
+            }
+        }
+        self.nick_issue
+            .entry(net)
+            .or_insert_with(|| Bucket::full(burst, now))
+            .take(now, rate, burst)
+    }
+
+    /// A network whose bucket has refilled is the same as one never seen: forget it.
+    fn forget_refilled_networks(&mut self, now: u64) {
+        let (rate, burst) = (self.cfg.nick_issue_rate_per_s, self.cfg.nick_issue_burst);
+        self.nick_issue.retain(|_, b| {
+            let dt = now.saturating_sub(b.last) as f64 / 1000.0;
+            b.tokens + dt * rate < burst
+        });
+    }
+
     fn on_tick(&mut self, now: u64, out: &mut Vec<Action>) {
         // Connections that never said hello.
         let stale: Vec<ConnId> = self
@@ -1938,6 +2017,7 @@ impl Room {
             return;
         }
         self.last_state_tick = now;
+        self.forget_refilled_networks(now);
         // Tallies at least once a second while a poll is open.
         for p in self.polls.iter().filter(|p| p.rec.open) {
             out.push(Action::Broadcast(Arc::new(ServerMsg::Control(

@@ -103,7 +103,7 @@ impl Harness {
                         self.inbox.entry(*c).or_default().push((*msg).clone());
                     }
                 }
-                Action::Subscribe { conn } => {
+                Action::Subscribe { conn, .. } => {
                     self.subscribed.insert(conn);
                 }
                 Action::Close { conn, code, reason } => {
@@ -120,10 +120,30 @@ impl Harness {
     }
 
     fn open(&mut self) -> ConnId {
+        self.open_from(None)
+    }
+
+    fn open_from(&mut self, ip: Option<&str>) -> ConnId {
         let c = self.next_conn;
         self.next_conn += 1;
-        self.input(Input::Open { conn: c });
+        let ip = ip.map(|s| s.parse().unwrap());
+        self.input(Input::Open { conn: c, ip });
         c
+    }
+
+    /// A nickname hello from `ip`: the issued token, or the error code.
+    fn nickname_join(&mut self, ip: &str, nick: &str) -> Result<(ConnId, String), ErrorCode> {
+        let c = self.open_from(Some(ip));
+        self.text(c, json!({"type":"hello","nickname":nick}));
+        let msgs = self.take(c);
+        for m in msgs {
+            match m {
+                ServerMsg::Control(Control::Welcome { token: Some(t), .. }) => return Ok((c, t)),
+                ServerMsg::Control(Control::Error { code, .. }) => return Err(code),
+                _ => {}
+            }
+        }
+        panic!("no welcome and no error");
     }
 
     fn text(&mut self, conn: ConnId, v: serde_json::Value) {
@@ -992,4 +1012,92 @@ fn leaderboard_is_per_stream_and_survives_a_restart() {
     let h = h.restart();
     assert_eq!(h.room.view().leaderboard[0].coins, 1);
     assert_eq!(h.store.clone().ledger("r1").unwrap().len(), 2);
+}
+
+#[test]
+fn nickname_identities_per_network_are_rate_limited_and_a_kept_token_still_votes_once() {
+    let mut h = Harness::new();
+    let host = h.join("host", Role::Host);
+    let poll = start_poll(&mut h, host, false);
+    let burst = h.room.config().nick_issue_burst as usize;
+    // A script opening fresh nickname identities from one address: `burst` of them, then no more.
+    let mut first = None;
+    for i in 0..burst {
+        let (c, t) = h.nickname_join("203.0.113.7", &format!("bot{i}")).unwrap();
+        h.text(c, json!({"type":"vote","poll":poll,"option":0}));
+        assert!(h.errors(c).is_empty());
+        first.get_or_insert(t);
+    }
+    assert_eq!(
+        h.nickname_join("203.0.113.7", "one-more"),
+        Err(ErrorCode::RateLimited)
+    );
+    // The same /64 is the same network; another address is not.
+    for (ip, limited) in [
+        ("2001:db8:1:2::1", false),
+        ("2001:db8:1:2::ffff", false),
+        ("198.51.100.9", false),
+    ] {
+        assert_eq!(h.nickname_join(ip, "x").is_err(), limited, "{ip}");
+    }
+    for _ in 2..burst {
+        h.nickname_join("2001:db8:1:2:aaaa::1", "v6").unwrap();
+    }
+    assert_eq!(
+        h.nickname_join("2001:db8:1:2:bbbb::2", "v6"),
+        Err(ErrorCode::RateLimited)
+    );
+    // The first bot rejoins with its kept token (as the viewer page does): never limited, and
+    // still the same voter.
+    let c = h.open_from(Some("203.0.113.7"));
+    let t = first.unwrap();
+    h.text(c, json!({"type":"hello","token":t}));
+    assert!(h.subscribed.contains(&c));
+    h.take(c);
+    h.text(c, json!({"type":"vote","poll":poll,"option":1}));
+    assert_eq!(h.errors(c), [ErrorCode::AlreadyVoted]);
+    // The bucket refills with time: one more identity after 1 / rate seconds.
+    let wait = (1000.0 / h.room.config().nick_issue_rate_per_s) as u64;
+    h.advance(wait);
+    h.nickname_join("203.0.113.7", "later").unwrap();
+    assert_eq!(
+        h.nickname_join("203.0.113.7", "later2"),
+        Err(ErrorCode::RateLimited)
+    );
+}
+
+#[test]
+fn tracked_networks_are_bounded_and_forgotten_once_refilled() {
+    let mut cfg = RoomConfig::new("r1", SECRET);
+    cfg.max_tracked_networks = 3;
+    let (mut room, _) = Room::restore(cfg, Snapshot::default(), T0);
+    let mut conn = 0;
+    let mut hello = |room: &mut Room, ip: &str, now: u64| -> bool {
+        conn += 1;
+        room.handle(
+            Input::Open {
+                conn,
+                ip: Some(ip.parse().unwrap()),
+            },
+            now,
+        );
+        let out = room.handle(
+            Input::Text {
+                conn,
+                text: r#"{"type":"hello","nickname":"n"}"#,
+            },
+            now,
+        );
+        out.iter().any(|a| matches!(a, Action::Subscribe { .. }))
+    };
+    for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+        assert!(hello(&mut room, ip, T0));
+    }
+    // Full, and nobody has refilled yet: a new network is refused, known ones still work.
+    assert!(!hello(&mut room, "10.0.0.4", T0));
+    assert!(hello(&mut room, "10.0.0.1", T0));
+    // Once their buckets have refilled they are forgotten and make room.
+    let refill = (1000.0 * 2.0 / room.config().nick_issue_rate_per_s) as u64;
+    room.handle(Input::Tick, T0 + refill);
+    assert!(hello(&mut room, "10.0.0.4", T0 + refill));
 }

@@ -7,14 +7,20 @@
 //! the room thread through a bounded channel (full → the frame is dropped and the client gets
 //! `busy`); frames to a socket go through a bounded per-connection queue (full → the connection is
 //! closed as a `slow_consumer`; it resumes from its last seq when it reconnects).
+//!
+//! Broadcasts are coalesced ([`crate::coalesce`]): a busy room hands each subscriber one shared
+//! batch of frames per window (20 ms, longer in big rooms) instead of one frame per message, and each
+//! connection writes a batch with one flush. A connection that said `"batch": true` in its hello
+//! gets a batch as one `batch` frame; others get the same frames one by one.
 
 use crate::RoomError;
+use crate::coalesce::{CoalesceConfig, Coalescer};
 use crate::protocol::{ErrorCode, ServerMsg};
 use crate::room::{Action, ConnId, Input, Room, RoomConfig, Write};
 use crate::store::{MemoryStore, SqliteStore, Storage, StorageError};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +28,7 @@ use crossbeam_channel as cb;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +37,42 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// One outgoing text frame, shared by all receivers of a broadcast.
 pub type Frame = Utf8Bytes;
+
+/// One item of a connection's outgoing queue.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Frame(Frame),
+    /// Broadcast frames flushed together: written with one flush, one by one.
+    Frames(Arc<[Frame]>),
+    /// The same, as one `batch` frame (for connections that asked for it in their hello).
+    Batch(Frame),
+}
+
+impl Outgoing {
+    /// Room messages it carries (drops are counted in messages).
+    fn messages(&self) -> u64 {
+        match self {
+            Outgoing::Frame(_) => 1,
+            Outgoing::Frames(f) => f.len() as u64,
+            Outgoing::Batch(_) => 1,
+        }
+    }
+}
+
+/// Join frames into one `{"type":"batch","messages":[…]}` frame without parsing them again.
+pub fn batch_frame(frames: &[Frame]) -> Frame {
+    let len = frames.iter().map(|f| f.len() + 1).sum::<usize>() + 32;
+    let mut s = String::with_capacity(len);
+    s.push_str(r#"{"type":"batch","messages":["#);
+    for (i, f) in frames.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(f.as_str());
+    }
+    s.push_str("]}");
+    s.into()
+}
 
 /// How to close a connection.
 #[derive(Debug, Clone)]
@@ -41,12 +83,27 @@ pub struct CloseReason {
 
 /// Fan-out of frames to connections. The local implementation writes to per-connection queues;
 /// a multi-node one would publish room events through Redis or NATS as well.
+///
+/// Broadcasts may be held back and sent together ([`Fanout::poll_flush`]); unicast frames go at
+/// once. A connection subscribed while broadcasts wait does not get those: they were before its
+/// welcome, whose history or replay already holds them.
 pub trait Fanout: Send {
-    fn attach(&mut self, conn: ConnId, tx: mpsc::Sender<Frame>, kill: oneshot::Sender<CloseReason>);
+    fn attach(
+        &mut self,
+        conn: ConnId,
+        tx: mpsc::Sender<Outgoing>,
+        kill: oneshot::Sender<CloseReason>,
+    );
     fn detach(&mut self, conn: ConnId);
-    fn subscribe(&mut self, conn: ConnId);
+    /// From now on the connection gets broadcasts, as `batch` frames if `batch`.
+    fn subscribe(&mut self, conn: ConnId, batch: bool);
     fn send(&mut self, conn: ConnId, frame: Frame);
     fn broadcast(&mut self, frame: Frame);
+    /// Send the waiting broadcasts if they are due at `now`.
+    fn poll_flush(&mut self, now: Instant);
+    /// When waiting broadcasts are due (`None` if none wait).
+    fn flush_deadline(&self, now: Instant) -> Option<Instant>;
+    /// Deliver waiting broadcasts, then send an error frame with the reason and close.
     fn close(&mut self, conn: ConnId, why: CloseReason);
     /// Close every connection (the room is stopping).
     fn close_all(&mut self, why: CloseReason);
@@ -55,45 +112,110 @@ pub trait Fanout: Send {
 }
 
 struct Peer {
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<Outgoing>,
     kill: Option<oneshot::Sender<CloseReason>>,
     subscribed: bool,
+    batch: bool,
+    /// Broadcasts already waiting when it subscribed (it must not get them).
+    skip: usize,
 }
 
 /// Fan-out to the connections of this process.
 pub struct LocalFanout {
     peers: HashMap<ConnId, Peer>,
     stats: Arc<ServerStats>,
+    waiting: Coalescer<Frame>,
+    subscribers: usize,
+    /// Reused list of connections found slow during one flush.
+    slow: Vec<ConnId>,
+}
+
+fn slow_consumer() -> CloseReason {
+    CloseReason {
+        code: ErrorCode::SlowConsumer,
+        reason: "you fell behind; reconnect to resume".into(),
+    }
 }
 
 impl LocalFanout {
-    pub fn new(stats: Arc<ServerStats>) -> Self {
+    pub fn new(stats: Arc<ServerStats>, coalesce: CoalesceConfig) -> Self {
         LocalFanout {
             peers: HashMap::new(),
             stats,
+            waiting: Coalescer::new(coalesce),
+            subscribers: 0,
+            slow: Vec::new(),
         }
     }
 
-    fn deliver(&mut self, conn: ConnId, frame: Frame) {
-        let full = match self.peers.get(&conn) {
-            Some(p) => match p.tx.try_send(frame) {
-                Ok(()) => false,
-                Err(mpsc::error::TrySendError::Full(_)) => true,
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            },
-            None => false,
-        };
-        if full {
-            self.stats.dropped_out.fetch_add(1, Ordering::Relaxed);
-            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            self.close(
-                conn,
-                CloseReason {
-                    code: ErrorCode::SlowConsumer,
-                    reason: "you fell behind; reconnect to resume".into(),
-                },
-            );
+    /// Queue an item for one connection; a full queue closes it as a slow consumer.
+    fn push(stats: &ServerStats, p: &Peer, item: Outgoing) -> bool {
+        match p.tx.try_send(item) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                stats
+                    .dropped_out
+                    .fetch_add(item.messages(), Ordering::Relaxed);
+                stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                false
+            }
         }
+    }
+
+    fn remove(&mut self, conn: ConnId) -> Option<Peer> {
+        let p = self.peers.remove(&conn)?;
+        if p.subscribed {
+            self.subscribers -= 1;
+            self.waiting.set_subscribers(self.subscribers);
+        }
+        Some(p)
+    }
+
+    /// Close without flushing (the flush itself found it slow).
+    fn kill(&mut self, conn: ConnId, why: CloseReason) {
+        if let Some(mut p) = self.remove(conn)
+            && let Some(k) = p.kill.take()
+        {
+            let _ = k.send(why);
+        }
+    }
+
+    fn flush(&mut self, now: Instant) {
+        let frames = self.waiting.take(now);
+        self.deliver_batch(frames);
+    }
+
+    /// One shared item per subscriber: the frames (and the `batch` frame) are built once.
+    fn deliver_batch(&mut self, frames: Vec<Frame>) {
+        if frames.is_empty() {
+            return;
+        }
+        let all: Arc<[Frame]> = frames.into();
+        let mut batched: Option<Frame> = None;
+        let mut slow = std::mem::take(&mut self.slow);
+        for (conn, p) in self.peers.iter_mut() {
+            if !p.subscribed {
+                continue;
+            }
+            let skip = std::mem::take(&mut p.skip);
+            let item = match (all.get(skip..), p.batch) {
+                (None | Some([]), _) => continue,
+                (Some([one]), _) => Outgoing::Frame(one.clone()),
+                (Some(part), true) if skip > 0 => Outgoing::Batch(batch_frame(part)),
+                (Some(_), true) => {
+                    Outgoing::Batch(batched.get_or_insert_with(|| batch_frame(&all)).clone())
+                }
+                (Some(part), false) if skip > 0 => Outgoing::Frames(part.into()),
+                (Some(_), false) => Outgoing::Frames(all.clone()),
+            };
+            if !Self::push(&self.stats, p, item) {
+                slow.push(*conn);
+            }
+        }
+        for conn in slow.drain(..) {
+            self.kill(conn, slow_consumer());
+        }
+        self.slow = slow;
     }
 }
 
@@ -102,15 +224,16 @@ impl Fanout for LocalFanout {
         self.peers.len()
     }
     fn close_all(&mut self, why: CloseReason) {
+        self.flush(Instant::now());
         let all: Vec<ConnId> = self.peers.keys().copied().collect();
         for c in all {
-            self.close(c, why.clone());
+            self.kill(c, why.clone());
         }
     }
     fn attach(
         &mut self,
         conn: ConnId,
-        tx: mpsc::Sender<Frame>,
+        tx: mpsc::Sender<Outgoing>,
         kill: oneshot::Sender<CloseReason>,
     ) {
         self.peers.insert(
@@ -119,37 +242,51 @@ impl Fanout for LocalFanout {
                 tx,
                 kill: Some(kill),
                 subscribed: false,
+                batch: false,
+                skip: 0,
             },
         );
     }
     fn detach(&mut self, conn: ConnId) {
-        self.peers.remove(&conn);
+        self.remove(conn);
     }
-    fn subscribe(&mut self, conn: ConnId) {
+    fn subscribe(&mut self, conn: ConnId, batch: bool) {
         if let Some(p) = self.peers.get_mut(&conn) {
+            if !p.subscribed {
+                self.subscribers += 1;
+                self.waiting.set_subscribers(self.subscribers);
+            }
             p.subscribed = true;
+            p.batch = batch;
+            p.skip = self.waiting.pending();
         }
     }
     fn send(&mut self, conn: ConnId, frame: Frame) {
-        self.deliver(conn, frame);
+        let ok = match self.peers.get(&conn) {
+            Some(p) => Self::push(&self.stats, p, Outgoing::Frame(frame)),
+            None => true,
+        };
+        if !ok {
+            self.kill(conn, slow_consumer());
+        }
     }
     fn broadcast(&mut self, frame: Frame) {
-        let targets: Vec<ConnId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.subscribed)
-            .map(|(c, _)| *c)
-            .collect();
-        for c in targets {
-            self.deliver(c, frame.clone());
+        let len = frame.len();
+        self.waiting.push(frame, len);
+    }
+    fn poll_flush(&mut self, now: Instant) {
+        if let Some(frames) = self.waiting.poll(now) {
+            self.deliver_batch(frames);
         }
     }
+    fn flush_deadline(&self, now: Instant) -> Option<Instant> {
+        self.waiting.deadline(now)
+    }
     fn close(&mut self, conn: ConnId, why: CloseReason) {
-        if let Some(mut p) = self.peers.remove(&conn)
-            && let Some(k) = p.kill.take()
-        {
-            let _ = k.send(why);
+        if self.waiting.pending() > 0 && self.peers.get(&conn).is_some_and(|p| p.subscribed) {
+            self.flush(Instant::now());
         }
+        self.kill(conn, why);
     }
 }
 
@@ -187,8 +324,10 @@ pub struct ServerConfig {
     /// Hard cap on a WebSocket message (bigger ones drop the connection); the room's own,
     /// smaller, limit answers `too_large` with a reason first.
     pub max_ws_message: usize,
-    /// Outgoing frames queued per connection.
+    /// Outgoing items (a frame, or a batch of broadcast frames) queued per connection.
     pub conn_queue: usize,
+    /// How broadcasts are coalesced; a zero window sends each at once.
+    pub coalesce: CoalesceConfig,
     /// Inputs queued per room.
     pub room_queue: usize,
     /// Adjust each room's config (limits) before it opens.
@@ -198,6 +337,11 @@ pub struct ServerConfig {
     /// A room with no connection for this long stops its thread; the next connection reopens
     /// it from storage.
     pub idle_room: Duration,
+    /// Behind a reverse proxy on another machine: the client address is the last one in
+    /// `X-Forwarded-For` (added by the proxy), not the socket's peer. From a loopback peer (a
+    /// proxy or tunnel on this machine) the header is always used. Only set this when every
+    /// connection comes through a proxy that adds it.
+    pub behind_proxy: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -219,10 +363,12 @@ impl ServerConfig {
             public_url: None,
             max_ws_message: 64 * 1024,
             conn_queue: 1024,
+            coalesce: CoalesceConfig::default(),
             room_queue: 8192,
             tune: None,
             stores: None,
             idle_room: Duration::from_secs(600),
+            behind_proxy: false,
         }
     }
 
@@ -243,7 +389,8 @@ impl ServerConfig {
 enum RoomCmd {
     Open {
         conn: ConnId,
-        tx: mpsc::Sender<Frame>,
+        ip: Option<std::net::IpAddr>,
+        tx: mpsc::Sender<Outgoing>,
         kill: oneshot::Sender<CloseReason>,
     },
     Text {
@@ -348,7 +495,13 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
         shutdown,
     });
     let app = router(shared.clone());
+    // No Nagle: small frames must not wait for the previous segment's ACK (with delayed ACKs that
+    // can add 40 ms); writes are already batched per connection.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let serve = tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "room server stopped");
         }
@@ -434,10 +587,29 @@ async fn viewer_page(Path(room): Path<String>) -> Response {
         .into_response()
 }
 
+/// The client's address: the last `X-Forwarded-For` entry when the peer is a proxy we trust (on
+/// this machine, or any peer with `behind_proxy`), otherwise the socket's peer. A client that
+/// reaches the server directly cannot choose its address with the header.
+fn client_ip(behind_proxy: bool, peer: SocketAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+    if !(behind_proxy || peer.ip().is_loopback()) {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer.ip())
+}
+
 async fn ws_upgrade(
     ws: WebSocketUpgrade,
     Path(room): Path<String>,
     State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     if !valid_room(&room) {
         return (StatusCode::NOT_FOUND, "no such room").into_response();
@@ -455,7 +627,10 @@ async fn ws_upgrade(
         .max_frame_size(max)
         .read_buffer_size(2 * 1024)
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| connection(socket, s, tx))
+        .on_upgrade(move |socket| {
+            let ip = client_ip(s.cfg.behind_proxy, peer, &headers);
+            connection(socket, s, tx, Some(ip))
+        })
 }
 
 /// The room's input channel, starting the room thread on first use.
@@ -477,10 +652,11 @@ fn room_sender(s: &Arc<Shared>, room: &str) -> Result<cb::Sender<RoomCmd>, RoomE
     let (tx, rx) = cb::bounded(s.cfg.room_queue);
     let stats = s.stats.clone();
     let idle_room = s.cfg.idle_room;
+    let coalesce = s.cfg.coalesce;
     let name = room.to_string();
     let thread = std::thread::Builder::new()
         .name(format!("room-{room}"))
-        .spawn(move || room_thread(cfg, snap, store, rx, stats, idle_room))?;
+        .spawn(move || room_thread(cfg, snap, store, rx, stats, idle_room, coalesce))?;
     s.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
     rooms.insert(
         name,
@@ -503,10 +679,11 @@ fn room_thread(
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
     idle_room: Duration,
+    coalesce: CoalesceConfig,
 ) {
     let room_id = cfg.room.clone();
     let (mut room, init) = Room::restore(cfg, snap, crate::now_ms());
-    let mut fan = LocalFanout::new(stats.clone());
+    let mut fan = LocalFanout::new(stats.clone(), coalesce);
     let mut io = Io {
         store: store.as_mut(),
         fan: &mut fan,
@@ -529,7 +706,13 @@ fn room_thread(
         // Group commit: take everything that is waiting (up to a bound), run it through the
         // room, then make all its writes durable in one transaction before any frame goes out.
         let mut batch: Vec<Action> = Vec::new();
-        let mut next = match rx.recv_timeout(TICK) {
+        // Wake for the room tick, or earlier when waiting broadcasts fall due.
+        let now = Instant::now();
+        let mut wait = TICK.saturating_sub(now.saturating_duration_since(last_tick));
+        if let Some(due) = io.fan.flush_deadline(now) {
+            wait = wait.min(due.saturating_duration_since(now));
+        }
+        let mut next = match rx.recv_timeout(wait) {
             Ok(cmd) => Some(cmd),
             Err(cb::RecvTimeoutError::Timeout) => None,
             Err(cb::RecvTimeoutError::Disconnected) => break,
@@ -538,9 +721,9 @@ fn room_thread(
         while let Some(cmd) = next.take() {
             let now = crate::now_ms();
             match cmd {
-                RoomCmd::Open { conn, tx, kill } => {
+                RoomCmd::Open { conn, ip, tx, kill } => {
                     io.fan.attach(conn, tx, kill);
-                    io.feed(&mut room, Input::Open { conn }, now, &mut batch);
+                    io.feed(&mut room, Input::Open { conn, ip }, now, &mut batch);
                 }
                 RoomCmd::Text { conn, text } => {
                     io.feed(
@@ -578,6 +761,7 @@ fn room_thread(
             });
             break;
         }
+        io.fan.poll_flush(Instant::now());
     }
     tracing::info!(room = %room_id, "room thread stopped");
 }
@@ -654,7 +838,7 @@ impl Io<'_> {
                 Action::Persist(_) | Action::RecordGift { .. } => {}
                 Action::Send { conn, msg } => self.fan.send(conn, msg.to_json().into()),
                 Action::Broadcast(msg) => self.fan.broadcast(msg.to_json().into()),
-                Action::Subscribe { conn } => self.fan.subscribe(conn),
+                Action::Subscribe { conn, batch } => self.fan.subscribe(conn, batch),
                 Action::Close { conn, code, reason } => {
                     self.fan.close(conn, CloseReason { code, reason })
                 }
@@ -673,17 +857,66 @@ fn close_code(code: ErrorCode) -> u16 {
     }
 }
 
-async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>) {
+/// Buffer an item's frames in the sink (no flush).
+async fn write_item<S>(sink: &mut S, item: Outgoing) -> Result<(), S::Error>
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    match item {
+        Outgoing::Frame(f) | Outgoing::Batch(f) => sink.feed(Message::Text(f)).await,
+        Outgoing::Frames(all) => {
+            for f in all.iter() {
+                sink.feed(Message::Text(f.clone())).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Deliver what is already queued (bounded in time), then the reason, then close.
+async fn close_with<S>(sink: &mut S, rx: &mut mpsc::Receiver<Outgoing>, why: CloseReason)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let deadline = tokio::time::sleep(Duration::from_secs(2));
+    tokio::pin!(deadline);
+    while let Ok(item) = rx.try_recv() {
+        tokio::select! {
+            r = write_item(sink, item) => if r.is_err() { return },
+            _ = &mut deadline => break,
+        }
+    }
+    if sink.flush().await.is_err() {
+        return;
+    }
+    let msg = ServerMsg::error(why.code, why.reason.clone()).to_json();
+    let _ = sink.send(Message::Text(msg.into())).await;
+    let reason: String = why.reason.chars().take(100).collect();
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: close_code(why.code),
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+async fn connection(
+    socket: WebSocket,
+    s: Arc<Shared>,
+    room: cb::Sender<RoomCmd>,
+    ip: Option<IpAddr>,
+) {
     let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
     s.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     s.stats.connections_total.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<Frame>(s.cfg.conn_queue);
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(s.cfg.conn_queue);
     let (kill_tx, mut kill_rx) = oneshot::channel::<CloseReason>();
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = s.shutdown.clone();
     if room
         .try_send(RoomCmd::Open {
             conn,
+            ip,
             tx: tx.clone(),
             kill: kill_tx,
         })
@@ -711,21 +944,8 @@ async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>
                 biased;
                 why = &mut kill_rx => {
                     if let Ok(why) = why {
-                        // Deliver what is already queued (bounded in time), then the reason.
-                        let deadline = tokio::time::sleep(Duration::from_secs(2));
-                        tokio::pin!(deadline);
-                        while let Ok(f) = rx.try_recv() {
-                            tokio::select! {
-                                r = sink.send(Message::Text(f)) => if r.is_err() { break },
-                                _ = &mut deadline => break,
-                            }
-                        }
-                        let msg = ServerMsg::error(why.code, why.reason.clone()).to_json();
-                        let _ = sink.send(Message::Text(msg.into())).await;
-                        let reason: String = why.reason.chars().take(100).collect();
-                        let _ = sink
-                            .send(Message::Close(Some(CloseFrame { code: close_code(why.code), reason: reason.into() })))
-                            .await;
+                        // Boxed: its state would otherwise sit in every idle connection.
+                        Box::pin(close_with(&mut sink, &mut rx, why)).await;
                     }
                     break;
                 }
@@ -733,14 +953,14 @@ async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>
                     let _ = sink.send(Message::Close(Some(CloseFrame { code: 1012, reason: "server restarting".into() }))).await;
                     break;
                 }
-                f = rx.recv() => match f {
-                    Some(f) => {
-                        // Batch what is already queued into one flush (fewer syscalls).
-                        if sink.feed(Message::Text(f)).await.is_err() { break }
+                item = rx.recv() => match item {
+                    Some(item) => {
+                        // Write what is already queued with one flush (fewer syscalls).
+                        if write_item(&mut sink, item).await.is_err() { break }
                         let mut n = 1;
                         while n < 64 {
-                            let Ok(f) = rx.try_recv() else { break };
-                            if sink.feed(Message::Text(f)).await.is_err() { break }
+                            let Ok(item) = rx.try_recv() else { break };
+                            if write_item(&mut sink, item).await.is_err() { break }
                             n += 1;
                         }
                         if sink.flush().await.is_err() { break }
@@ -769,7 +989,7 @@ async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>
                 let busy =
                     ServerMsg::error(ErrorCode::Busy, "the room is overloaded; message dropped")
                         .to_json();
-                if tx.try_send(busy.into()).is_err() {
+                if tx.try_send(Outgoing::Frame(busy.into())).is_err() {
                     s.stats.dropped_out.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -785,4 +1005,185 @@ async fn connection(socket: WebSocket, s: Arc<Shared>, room: cb::Sender<RoomCmd>
             .await;
     }
     s.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Conn {
+        rx: mpsc::Receiver<Outgoing>,
+        kill: oneshot::Receiver<CloseReason>,
+    }
+
+    fn attach(fan: &mut LocalFanout, conn: ConnId, queue: usize) -> Conn {
+        let (tx, rx) = mpsc::channel(queue);
+        let (ktx, kill) = oneshot::channel();
+        fan.attach(conn, tx, ktx);
+        Conn { rx, kill }
+    }
+
+    fn fanout(window_ms: u64) -> (LocalFanout, Arc<ServerStats>) {
+        let stats = Arc::new(ServerStats::default());
+        let cfg = CoalesceConfig {
+            window: Duration::from_millis(window_ms),
+            max_window: Duration::from_millis(window_ms),
+            ..CoalesceConfig::default()
+        };
+        (LocalFanout::new(stats.clone(), cfg), stats)
+    }
+
+    fn frame(s: &str) -> Frame {
+        Frame::from(s.to_string())
+    }
+
+    /// Every frame text a connection has queued, in order.
+    fn texts(c: &mut Conn) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(item) = c.rx.try_recv() {
+            match item {
+                Outgoing::Frame(f) | Outgoing::Batch(f) => out.push(f.to_string()),
+                Outgoing::Frames(all) => out.extend(all.iter().map(|f| f.to_string())),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn broadcasts_in_a_busy_room_reach_each_subscriber_as_one_item_per_window() {
+        let (mut fan, _) = fanout(20);
+        let mut plain = attach(&mut fan, 1, 16);
+        let mut batched = attach(&mut fan, 2, 16);
+        let mut joining = attach(&mut fan, 3, 16);
+        fan.subscribe(1, false);
+        fan.subscribe(2, true);
+        let t0 = Instant::now();
+        fan.broadcast(frame(r#"{"seq":1}"#));
+        fan.poll_flush(t0); // quiet room: at once
+        assert_eq!(texts(&mut plain), [r#"{"seq":1}"#]);
+        assert_eq!(texts(&mut batched), [r#"{"seq":1}"#]);
+        fan.broadcast(frame(r#"{"seq":2}"#));
+        fan.broadcast(frame(r#"{"type":"presence"}"#));
+        fan.poll_flush(t0 + Duration::from_millis(5));
+        assert!(plain.rx.is_empty() && batched.rx.is_empty(), "held back");
+        fan.poll_flush(t0 + Duration::from_millis(20));
+        assert!(matches!(plain.rx.try_recv(), Ok(Outgoing::Frames(f)) if f.len() == 2));
+        assert_eq!(
+            texts(&mut batched),
+            [r#"{"type":"batch","messages":[{"seq":2},{"type":"presence"}]}"#]
+        );
+        assert!(joining.rx.is_empty(), "not subscribed: no broadcasts");
+        assert!(joining.kill.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_subscriber_that_joins_while_broadcasts_wait_gets_only_later_ones() {
+        let (mut fan, _) = fanout(20);
+        let mut early = attach(&mut fan, 1, 16);
+        let mut late = attach(&mut fan, 2, 16);
+        fan.subscribe(1, true);
+        let t0 = Instant::now();
+        fan.broadcast(frame("1"));
+        fan.poll_flush(t0);
+        fan.broadcast(frame("2"));
+        fan.broadcast(frame("3"));
+        // Its welcome (history up to seq 3) went out now; 2 and 3 must not come again.
+        fan.subscribe(2, true);
+        fan.broadcast(frame("4"));
+        fan.broadcast(frame("5"));
+        fan.poll_flush(t0 + Duration::from_millis(20));
+        assert_eq!(
+            texts(&mut early),
+            ["1", r#"{"type":"batch","messages":[2,3,4,5]}"#]
+        );
+        assert_eq!(texts(&mut late), [r#"{"type":"batch","messages":[4,5]}"#]);
+        // Next window: everything again.
+        fan.broadcast(frame("6"));
+        fan.broadcast(frame("7"));
+        fan.poll_flush(t0 + Duration::from_millis(40));
+        assert_eq!(texts(&mut late), [r#"{"type":"batch","messages":[6,7]}"#]);
+    }
+
+    #[test]
+    fn a_full_queue_closes_the_slow_consumer_and_counts_every_dropped_message() {
+        let (mut fan, stats) = fanout(20);
+        let mut slow = attach(&mut fan, 1, 1);
+        let mut fast = attach(&mut fan, 2, 16);
+        fan.subscribe(1, false);
+        fan.subscribe(2, false);
+        let t0 = Instant::now();
+        fan.broadcast(frame("1"));
+        fan.poll_flush(t0); // fills the slow one's queue
+        fan.broadcast(frame("2"));
+        fan.broadcast(frame("3"));
+        fan.broadcast(frame("4"));
+        fan.poll_flush(t0 + Duration::from_millis(20));
+        assert_eq!(stats.dropped_out.load(Ordering::Relaxed), 3);
+        assert_eq!(stats.slow_consumers.load(Ordering::Relaxed), 1);
+        let why = slow.kill.try_recv().expect("closed");
+        assert_eq!(why.code, ErrorCode::SlowConsumer);
+        assert_eq!(fan.connections(), 1);
+        assert_eq!(texts(&mut fast), ["1", "2", "3", "4"]);
+    }
+
+    #[test]
+    fn closing_a_subscriber_delivers_the_waiting_broadcasts_first() {
+        let (mut fan, _) = fanout(1000);
+        let mut c = attach(&mut fan, 1, 16);
+        fan.subscribe(1, true);
+        let t0 = Instant::now();
+        fan.broadcast(frame("1"));
+        fan.poll_flush(t0);
+        fan.broadcast(frame(r#"{"type":"room_closed"}"#));
+        fan.close(
+            1,
+            CloseReason {
+                code: ErrorCode::RoomClosed,
+                reason: "bye".into(),
+            },
+        );
+        assert_eq!(texts(&mut c), ["1", r#"{"type":"room_closed"}"#]);
+        assert_eq!(
+            c.kill.try_recv().expect("closed").code,
+            ErrorCode::RoomClosed
+        );
+    }
+
+    #[test]
+    fn the_client_address_comes_from_x_forwarded_for_only_through_a_trusted_proxy() {
+        let mut h = axum::http::HeaderMap::new();
+        h.append("x-forwarded-for", "10.0.0.1, 198.51.100.7".parse().unwrap());
+        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let remote: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // A client straight from the network cannot pick its address.
+        assert_eq!(client_ip(false, remote, &h), ip("192.0.2.1"));
+        // A proxy or tunnel on this machine, or any peer when told so: the proxy's entry.
+        assert_eq!(client_ip(false, local, &h), ip("203.0.113.9"));
+        assert_eq!(client_ip(true, remote, &h), ip("203.0.113.9"));
+        // No (usable) header: the peer itself.
+        let none = axum::http::HeaderMap::new();
+        assert_eq!(client_ip(true, remote, &none), ip("192.0.2.1"));
+        let mut bad = axum::http::HeaderMap::new();
+        bad.append("x-forwarded-for", "unknown".parse().unwrap());
+        assert_eq!(client_ip(false, local, &bad), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn batch_frames_decode_as_the_messages_they_hold() {
+        let a = ServerMsg::error(ErrorCode::Busy, "a");
+        let b = ServerMsg::Control(crate::protocol::Control::Pong {
+            t: 1,
+            server_time: 2,
+        });
+        let f = batch_frame(&[a.to_json().into(), b.to_json().into()]);
+        let back = crate::protocol::decode_server(&f, 1 << 16).unwrap();
+        assert_eq!(
+            back,
+            ServerMsg::Control(crate::protocol::Control::Batch {
+                messages: vec![a, b]
+            })
+        );
+    }
 }

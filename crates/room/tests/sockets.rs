@@ -687,3 +687,197 @@ async fn an_idle_room_stops_and_reopens_from_storage_on_the_next_join() {
     );
     h.shutdown().await;
 }
+
+/// Danmaku seqs in a frame, and how many messages it held (a `batch` frame holds several).
+fn danmaku_seqs(text: &str) -> (Vec<u64>, usize, bool) {
+    let msg: ServerMsg = serde_json::from_str(text).unwrap();
+    let (msgs, batch) = match msg {
+        ServerMsg::Control(Control::Batch { messages }) => (messages, true),
+        one => (vec![one], false),
+    };
+    let n = msgs.len();
+    let seqs = msgs
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMsg::Event(e) if matches!(e.body, EventBody::Danmaku { .. }) => Some(e.seq),
+            _ => None,
+        })
+        .collect();
+    (seqs, n, batch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each() {
+    let db = TempDir::new("batch");
+    let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
+    // A long window, so that a burst surely falls into one even on a loaded machine.
+    cfg.coalesce.window = Duration::from_millis(300);
+    let h = start(cfg).await.unwrap();
+    let join = |user: &'static str, batch: bool| {
+        let h = &h;
+        async move {
+            let mut ws = raw(h).await;
+            let hello = ClientMsg::Hello {
+                token: Some(tok(user, Role::Host)),
+                nickname: None,
+                resume: None,
+                batch,
+            };
+            let hello = serde_json::to_string(&hello).unwrap();
+            ws.send(Message::Text(hello.into())).await.unwrap();
+            loop {
+                let m = timeout(Duration::from_secs(5), ws.next()).await.unwrap();
+                if let Some(Ok(Message::Text(t))) = m
+                    && t.contains(r#""type":"welcome""#)
+                {
+                    return ws;
+                }
+            }
+        }
+    };
+    let mut batched = join("b", true).await;
+    let mut plain = join("p", false).await;
+    let mut publisher = join("host", false).await;
+    const N: usize = 12;
+    for i in 0..N {
+        let f = format!(r#"{{"type":"danmaku","text":"burst {i}"}}"#);
+        publisher.feed(Message::Text(f.into())).await.unwrap();
+    }
+    publisher.flush().await.unwrap();
+    for (ws, batch) in [(&mut batched, true), (&mut plain, false)] {
+        let mut seqs = Vec::new();
+        let mut biggest = 0;
+        while seqs.len() < N {
+            let m = timeout(Duration::from_secs(10), ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("only {seqs:?}"));
+            let Some(Ok(Message::Text(t))) = m else {
+                continue;
+            };
+            let (s, n, is_batch) = danmaku_seqs(&t);
+            assert!(
+                batch || !is_batch,
+                "a batch frame to a client that did not ask: {t}"
+            );
+            seqs.extend(s);
+            biggest = biggest.max(n);
+        }
+        let first = seqs[0];
+        assert_eq!(seqs, (first..first + N as u64).collect::<Vec<_>>());
+        if batch {
+            assert!(biggest >= 2, "the burst never came as a batch");
+        } else {
+            assert_eq!(biggest, 1);
+        }
+    }
+    h.shutdown().await;
+}
+
+/// A nickname hello over a fresh socket (with `X-Forwarded-For: forwarded` if given): the
+/// issued token, or the error code.
+async fn nickname_hello(h: &ServerHandle, forwarded: Option<&str>) -> Result<String, ErrorCode> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = h.ws_url("demo").into_client_request().unwrap();
+    if let Some(f) = forwarded {
+        req.headers_mut()
+            .insert("x-forwarded-for", f.parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::Text(r#"{"type":"hello","nickname":"n"}"#.into()))
+        .await
+        .unwrap();
+    loop {
+        let m = timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Message::Text(t) = m else { continue };
+        match serde_json::from_str::<ServerMsg>(&t).unwrap() {
+            ServerMsg::Control(Control::Welcome { token, .. }) => return Ok(token.unwrap()),
+            ServerMsg::Control(Control::Error { code, .. }) => return Err(code),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_nickname_identities_are_limited_per_client_address() {
+    let db = TempDir::new("nicklimit");
+    let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
+    cfg.tune = Some(Arc::new(|c| c.nick_issue_burst = 2.0));
+    let h = start(cfg).await.unwrap();
+    let first = nickname_hello(&h, None).await.unwrap();
+    nickname_hello(&h, None).await.unwrap();
+    assert_eq!(nickname_hello(&h, None).await, Err(ErrorCode::RateLimited));
+    // From this machine (a local proxy or tunnel) X-Forwarded-For names the client.
+    nickname_hello(&h, Some("198.51.100.1")).await.unwrap();
+    // A kept token still joins, and it is the same voter as before.
+    let host = client(&h, "host", Role::Host, 50);
+    let mut viewer = RoomClient::connect(ClientConfig::new(h.ws_url("demo")).token(first));
+    joined(&mut viewer).await;
+    host.send(ClientMsg::PollStart {
+        question: "q".into(),
+        options: vec!["a".into(), "b".into()],
+        duration_s: 60,
+        allow_change: false,
+    })
+    .await
+    .unwrap();
+    let poll = loop {
+        let ev = timeout(Duration::from_secs(10), viewer.recv())
+            .await
+            .unwrap();
+        if let Some(ClientEvent::Event(e)) = ev
+            && let EventBody::PollStarted { poll } = e.body
+        {
+            break poll.poll;
+        }
+    };
+    viewer
+        .send(ClientMsg::Vote { poll, option: 0 })
+        .await
+        .unwrap();
+    viewer
+        .send(ClientMsg::Vote { poll, option: 1 })
+        .await
+        .unwrap();
+    let mut acks = 0;
+    loop {
+        match timeout(Duration::from_secs(10), viewer.recv())
+            .await
+            .unwrap()
+        {
+            Some(ClientEvent::Control(Control::VoteAck { .. })) => acks += 1,
+            Some(ClientEvent::Control(Control::Error { code, .. })) => {
+                assert_eq!(code, ErrorCode::AlreadyVoted);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(acks, 1);
+    h.shutdown().await;
+
+    // Behind a proxy, the client address comes from X-Forwarded-For (its last entry); the
+    // peer's own address is used only when the header is missing (see the unit test of
+    // `client_ip` for peers that are not on this machine).
+    let db = TempDir::new("nickproxy");
+    let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
+    cfg.tune = Some(Arc::new(|c| c.nick_issue_burst = 2.0));
+    cfg.behind_proxy = true;
+    let h = start(cfg).await.unwrap();
+    for _ in 0..2 {
+        nickname_hello(&h, Some("10.9.9.9, 203.0.113.5"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        nickname_hello(&h, Some("203.0.113.5")).await,
+        Err(ErrorCode::RateLimited)
+    );
+    nickname_hello(&h, Some("203.0.113.5, 198.51.100.1"))
+        .await
+        .unwrap();
+    h.shutdown().await;
+}

@@ -1,5 +1,6 @@
 // The viewer page in headless Chromium (Playwright) against the real server binary:
 // a viewer sends danmaku, a gift and a vote; they arrive at a Rust client (`marquee-room watch`);
+// after a reload the page is the same viewer and cannot vote again;
 // a moderator pins the viewer's question, runs a lottery the viewer enters and wins, deletes the
 // danmaku and the viewer's page drops it; the server is killed with -9 and restarted and the page
 // resumes by itself.
@@ -83,6 +84,16 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
     await viewer.waitForSelector('#poll .bar[data-option="1"]');
     await viewer.click('#poll .bar[data-option="1"]');
     await seen.until((l) => l.includes('"type":"poll_tally"') && l.includes('"tallies":[0,1]'));
+
+    // The page keeps the identity it was issued: after a reload it is the same viewer (no new
+    // nickname asked), and a second vote in the poll is refused.
+    const me = await viewer.evaluate(() => S.me.id);
+    await viewer.reload();
+    await viewer.waitForSelector("#status.live");
+    assert.equal(await viewer.evaluate(() => S.me.id), me);
+    assert.ok(await viewer.isHidden("#join"));
+    await viewer.click('#poll .bar[data-option="0"]');
+    await viewer.waitForSelector("#chat li.sys:has-text('already_voted')");
 
     // Ask a question; the moderator pins it from the queue; the viewer's stage shows it.
     await viewer.fill("[data-testid=ask-input]", "第一次登台是什么时候?");

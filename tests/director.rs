@@ -4,27 +4,13 @@
 //! the frame codes in the recording (which card is on air at every frame).
 
 use marquee_capture::camera::TestPatternCamera;
-use marquee_e2e::{Pulse, Run, assert_exited_ok, frame_codes, heavy, marquee_in, probe, tempdir};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
+use marquee_e2e::{
+    Pulse, Run, assert_exited_ok, control_request, frame_codes, heavy, marquee_in, probe, tempdir,
+};
 use std::time::{Duration, Instant};
 
 const W: u32 = 320;
 const H: u32 = 180;
-
-fn request(socket: &Path, line: &str) -> String {
-    for _ in 0..100 {
-        if let Ok(mut s) = UnixStream::connect(socket) {
-            s.write_all(format!("{line}\n").as_bytes()).unwrap();
-            let mut answer = String::new();
-            BufReader::new(s).read_line(&mut answer).unwrap();
-            return answer;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the control socket {} never opened", socket.display());
-}
 
 #[test]
 fn the_loudest_microphone_gets_the_shot_and_the_host_can_override() {
@@ -60,10 +46,10 @@ fn the_loudest_microphone_gets_the_shot_and_the_host_can_override() {
     let tone_b = pulse.play_tone_to("vsink2", 660);
     // 7.5 s: the host cuts to "a" although "b" is talking: the director pauses.
     at(7.5);
-    assert!(request(&socket, "scene a").starts_with("ok"));
+    assert!(control_request(&socket, "scene a").starts_with("ok"));
     // 9.5 s: director back on: "b" gets the shot again after the hold (2 s).
     at(9.5);
-    assert!(request(&socket, "director on").starts_with("ok"));
+    assert!(control_request(&socket, "director on").starts_with("ok"));
     run.wait(Duration::from_secs(60));
     drop(tone_b);
     assert_exited_ok(&run);

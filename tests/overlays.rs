@@ -2,27 +2,11 @@
 //! layer fed over the control socket appear in the recording; switching the text off
 //! removes it from the following frames.
 
-use marquee_e2e::{Run, assert_exited_ok, gray_frames, marquee_in, tempdir};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
+use marquee_e2e::{Run, assert_exited_ok, control_request, gray_frames, marquee_in, tempdir};
 use std::time::Duration;
 
 const W: u32 = 640;
 const H: u32 = 360;
-
-fn request(socket: &Path, line: &str) -> String {
-    for _ in 0..100 {
-        if let Ok(mut s) = UnixStream::connect(socket) {
-            s.write_all(format!("{line}\n").as_bytes()).unwrap();
-            let mut answer = String::new();
-            BufReader::new(s).read_line(&mut answer).unwrap();
-            return answer;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the control socket {} never opened", socket.display());
-}
 
 /// Bright pixels (text) in rows `y0..y1` of a luma plane.
 fn bright(luma: &[u8], y0: u32, y1: u32) -> usize {
@@ -55,12 +39,12 @@ fn text_and_danmaku_overlays_are_burnt_in_and_switch_off() {
     .env("MARQUEE_CONTROL", &socket);
     let mut run = Run::spawn(c);
     std::thread::sleep(Duration::from_millis(1500));
-    let a = request(&socket, "comment 前方高能 666");
+    let a = control_request(&socket, "comment 前方高能 666");
     assert!(a.starts_with("ok"), "{a}");
     std::thread::sleep(Duration::from_millis(2000));
-    let a = request(&socket, "overlay title off");
+    let a = control_request(&socket, "overlay title off");
     assert!(a.starts_with("ok"), "{a}");
-    let a = request(&socket, "overlay nope off");
+    let a = control_request(&socket, "overlay nope off");
     run.wait(Duration::from_secs(60));
     assert_exited_ok(&run);
 

@@ -44,7 +44,7 @@ fn a_thousand_cuts_keep_every_frame_and_each_source_is_on_air_within_a_frame() {
                 encoder: EncoderChoice::X264,
                 preset: "ultrafast".into(),
             },
-            audio_settings: AudioSettings { bitrate_kbps: 128 },
+            audio_settings: AudioSettings::default(),
             destinations: vec![],
             record: Some(rec.clone()),
             test_faults: Faults::default(),

@@ -61,6 +61,9 @@ pub struct GoLiveSettings {
     /// host can switch between them.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Microphone gain in dB (−30…30), from the audio settings.
+    #[serde(default)]
+    pub mic_gain_db: f32,
 }
 
 /// A destination's (or the recording's) life, as the UI shows it.

@@ -119,7 +119,10 @@ pub fn session_config(s: &GoLiveSettings, keychain: &Keychain) -> Result<Session
             encoder,
             preset: "veryfast".into(),
         },
-        audio_settings: AudioSettings { bitrate_kbps: 128 },
+        audio_settings: AudioSettings {
+            bitrate_kbps: 128,
+            gain_db: s.mic_gain_db.clamp(-30.0, 30.0),
+        },
         destinations,
         record,
         test_faults: Faults::default(),
@@ -477,6 +480,7 @@ mod tests {
             bitrate_kbps: 2500,
             encoder: "x264".into(),
             sources: vec![],
+            mic_gain_db: 0.0,
         }
     }
 

@@ -298,3 +298,22 @@ pub fn assert_no_panic(run: &Run) {
 pub fn output_lower(run: &Run) -> String {
     format!("{}\n{}", run.stdout(), run.stderr()).to_lowercase()
 }
+
+/// One request to a running `marquee live`'s control socket (waits up to 10 s for it to
+/// open); returns the answer line (`ok JSON` or `err MESSAGE`).
+pub fn control_request(socket: &Path, line: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    for _ in 0..100 {
+        if let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket) {
+            s.write_all(format!("{line}\n").as_bytes())
+                .expect("write request");
+            let mut answer = String::new();
+            BufReader::new(s)
+                .read_line(&mut answer)
+                .expect("read answer");
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the control socket {} never opened", socket.display());
+}

@@ -189,6 +189,7 @@ fn merge(a: &LiveArgs, p: &Profile) -> Result<(SessionConfig, SceneSetup), Failu
             },
             audio_settings: AudioSettings {
                 bitrate_kbps: a.audio_bitrate.or(p.audio_bitrate).unwrap_or(128),
+                ..Default::default()
             },
             destinations,
             record,

@@ -90,7 +90,7 @@ pub fn encode_session(cfg: &SynthConfig) -> Result<SynthSession> {
         preset: cfg.preset.clone(),
     })
     .map_err(err)?;
-    let mut a = encode::open_audio(&AudioSettings { bitrate_kbps: 128 }).map_err(err)?;
+    let mut a = encode::open_audio(&AudioSettings::default()).map_err(err)?;
     let streams = vec![v.info.clone(), a.info.clone()];
     let (w, h) = (cfg.width as usize, cfg.height as usize);
     let frames = (cfg.seconds * cfg.fps as f64).round() as i64;

@@ -27,7 +27,7 @@ fn save_and_mark_while_live_then_cut_between_marks_from_the_recording() {
             encoder: EncoderChoice::X264,
             preset: "ultrafast".into(),
         },
-        audio_settings: AudioSettings { bitrate_kbps: 128 },
+        audio_settings: AudioSettings::default(),
         destinations: vec![],
         record: Some(rec.clone()),
         test_faults: Faults::default(),

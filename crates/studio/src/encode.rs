@@ -39,10 +39,21 @@ pub struct VideoSettings {
     pub preset: String,
 }
 
-/// Audio encode settings (AAC-LC, stereo, 48 kHz).
+/// Audio settings (AAC-LC, stereo, 48 kHz).
 #[derive(Debug, Clone)]
 pub struct AudioSettings {
     pub bitrate_kbps: u32,
+    /// Gain on the main input (the microphone), in dB; camera microphones are not changed.
+    pub gain_db: f32,
+}
+
+impl Default for AudioSettings {
+    fn default() -> Self {
+        Self {
+            bitrate_kbps: 128,
+            gain_db: 0.0,
+        }
+    }
 }
 
 /// Hardware H.264 encoders worth probing, in order of preference. VAAPI is absent on

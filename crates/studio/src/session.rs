@@ -340,12 +340,15 @@ impl Session {
         let mut audio_sources = Vec::new();
         let mut audio_capture = Vec::new();
         let mut mix_inputs = Vec::new();
+        let main_gain = 10f32.powf(cfg.audio_settings.gain_db.clamp(-60.0, 40.0) / 20.0);
         for (name, spec, scene) in &audio_specs {
             let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
             audio_capture.push(asink.counters().clone());
             audio_sources.push(spawn_audio(spec, &clock, asink)?);
             mix_inputs.push(MixInput {
                 rx: arx,
+                // The gain is the main input's (the microphone's); camera microphones as is.
+                gain: if scene.is_none() { main_gain } else { 1.0 },
                 scene: scene.clone(),
             });
             let _ = name;
@@ -708,6 +711,8 @@ fn spawn_audio(
 /// One input of the mixer.
 struct MixInput {
     rx: Receiver<AudioBlock>,
+    /// Linear gain applied before mixing (and before the level meters).
+    gain: f32,
     /// The scene (source id) this microphone belongs to, for director mode.
     scene: Option<String>,
 }
@@ -941,6 +946,7 @@ fn mixer_loop(
     let mut latency = Duration::from_millis(60);
     struct Lane {
         rx: Receiver<AudioBlock>,
+        gain: f32,
         resampler: Resampler,
         timeline: TimelineBuffer,
         scene: Option<String>,
@@ -950,6 +956,7 @@ fn mixer_loop(
         .into_iter()
         .map(|i| Lane {
             rx: i.rx,
+            gain: i.gain,
             resampler: Resampler::default(),
             timeline: TimelineBuffer::new(Duration::from_millis(10)),
             scene: i.scene,
@@ -976,7 +983,7 @@ fn mixer_loop(
                 lane.timeline.push(b.captured, &tmp);
             }
             lane_out.fill(0.0);
-            lane.timeline.mix_into(pos, &mut lane_out, 1.0);
+            lane.timeline.mix_into(pos, &mut lane_out, lane.gain);
             levels[k] = mixer::levels(&lane_out);
             for (o, x) in out.iter_mut().zip(&lane_out) {
                 *o += x;

@@ -35,7 +35,7 @@ fn a_frame_tap_sees_every_output_picture_in_order_and_can_be_removed() {
             encoder: EncoderChoice::X264,
             preset: "ultrafast".into(),
         },
-        audio_settings: AudioSettings { bitrate_kbps: 128 },
+        audio_settings: AudioSettings::default(),
         destinations: vec![],
         record: None,
         test_faults: Faults::default(),

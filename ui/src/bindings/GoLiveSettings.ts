@@ -21,4 +21,8 @@ encoder: string,
  * Every source the scene bar offers (`video` among them): all open while live, so the
  * host can switch between them.
  */
-sources: Array<string>, };
+sources: Array<string>, 
+/**
+ * Microphone gain in dB (−30…30), from the audio settings.
+ */
+mic_gain_db: number, };

@@ -470,6 +470,7 @@ export class Studio {
       await this.backend.goLive({
         video: scene.source,
         sources: this.scenes.map((s) => s.source),
+        mic_gain_db: v.mic_gain_db ?? 0,
         audio: this.audio,
         destinations: $state.snapshot(this.destinations),
         record: this.record,

@@ -17,8 +17,14 @@ pub struct SceneArgs {
     socket: Option<PathBuf>,
 }
 
+/// One request to the running session (default socket unless given); its JSON answer.
+fn send(socket: Option<PathBuf>, line: &str) -> Result<String, Failure> {
+    let socket = socket.unwrap_or_else(control::default_socket_path);
+    control::request(&socket, line, Duration::from_secs(5))
+        .map_err(|e| Failure::runtime(e.to_string()))
+}
+
 pub fn run(a: SceneArgs) -> Result<(), Failure> {
-    let socket = a.socket.unwrap_or_else(control::default_socket_path);
     let line = match &a.name {
         Some(n) => {
             let t: marquee_scene::Transition = a
@@ -29,8 +35,7 @@ pub fn run(a: SceneArgs) -> Result<(), Failure> {
         }
         None => "scenes".to_string(),
     };
-    let answer = control::request(&socket, &line, Duration::from_secs(5))
-        .map_err(|e| Failure::runtime(e.to_string()))?;
+    let answer = send(a.socket, &line)?;
     let v: serde_json::Value = serde_json::from_str(&answer)
         .map_err(|e| Failure::runtime(format!("unexpected answer from the session: {e}")))?;
     match &a.name {
@@ -61,14 +66,9 @@ pub struct OverlayArgs {
 
 /// `marquee overlay ID on|off`.
 pub fn run_overlay(a: OverlayArgs) -> Result<(), Failure> {
-    let socket = a.socket.unwrap_or_else(control::default_socket_path);
-    control::request(
-        &socket,
-        &format!("overlay {} {}", a.id, a.state),
-        Duration::from_secs(5),
-    )
-    .map_err(|e| Failure::runtime(e.to_string()))?;
-    println!("overlay {} {}", a.id, a.state);
+    let line = format!("overlay {} {}", a.id, a.state);
+    send(a.socket, &line)?;
+    println!("{line}");
     Ok(())
 }
 

@@ -178,6 +178,16 @@ impl Overlays {
         (set, errors)
     }
 
+    /// Whether anything would be drawn (per frame, so no allocation).
+    pub fn any_enabled(&self) -> bool {
+        self.entries.iter().any(|e| e.item.enabled)
+    }
+
+    /// The ids, in drawing order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.item.id.as_str())
+    }
+
     /// The current descriptions, for saving in a profile.
     pub fn items(&self) -> Vec<OverlayItem> {
         self.entries.iter().map(|e| e.item.clone()).collect()

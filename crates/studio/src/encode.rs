@@ -56,6 +56,25 @@ impl Default for AudioSettings {
     }
 }
 
+/// Copies a tightly packed I420 picture (`data`, the frame's size) into an FFmpeg frame
+/// with its own strides.
+pub(crate) fn copy_i420_into(frame: &mut ff::frame::Video, data: &[u8]) {
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let (cw, ch) = (w / 2, h / 2);
+    for (plane, pw, ph, off) in [
+        (0, w, h, 0),
+        (1, cw, ch, w * h),
+        (2, cw, ch, w * h + cw * ch),
+    ] {
+        let stride = frame.stride(plane);
+        let dst = frame.data_mut(plane);
+        for y in 0..ph {
+            dst[y * stride..y * stride + pw]
+                .copy_from_slice(&data[off + y * pw..off + (y + 1) * pw]);
+        }
+    }
+}
+
 /// Hardware H.264 encoders worth probing, in order of preference. VAAPI is absent on
 /// purpose: it needs GPU frame upload, which this pipeline does not do yet.
 pub const HARDWARE_ENCODERS: [&str; 5] = [

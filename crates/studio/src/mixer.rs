@@ -218,6 +218,11 @@ impl TimelineBuffer {
     }
 }
 
+/// dBFS of a linear amplitude (−120 for silence).
+pub fn dbfs(v: f32) -> f32 {
+    if v > 1e-6 { 20.0 * v.log10() } else { -120.0 }
+}
+
 /// Peak and RMS of a chunk, in dBFS, for meters.
 pub fn levels(samples: &[f32]) -> (f32, f32) {
     if samples.is_empty() {
@@ -225,8 +230,7 @@ pub fn levels(samples: &[f32]) -> (f32, f32) {
     }
     let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
     let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
-    let db = |v: f32| if v > 1e-6 { 20.0 * v.log10() } else { -120.0 };
-    (db(peak), db(rms))
+    (dbfs(peak), dbfs(rms))
 }
 
 #[cfg(test)]

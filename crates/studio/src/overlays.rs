@@ -111,6 +111,14 @@ impl OverlayStage {
     }
 
     fn apply(&mut self, cmd: OverlayCmd, now: Duration) {
+        let changes_ids = matches!(cmd, OverlayCmd::Add(_) | OverlayCmd::Remove(_));
+        self.apply_one(cmd, now);
+        if changes_ids {
+            self.publish_ids();
+        }
+    }
+
+    fn apply_one(&mut self, cmd: OverlayCmd, now: Duration) {
         let r = match cmd {
             OverlayCmd::Add(item) => {
                 let danmaku = matches!(item.spec, marquee_overlay::OverlaySpec::Danmaku { .. });
@@ -146,8 +154,12 @@ impl OverlayStage {
         if let Err(e) = r {
             self.problems.push(e.to_string());
         }
+    }
+
+    /// Publishes the ids for [`OverlayControl`]'s check (after an add or a remove only).
+    fn publish_ids(&self) {
         if let Some(set) = &self.set {
-            *self.ids.write().expect("ids lock") = set.items().into_iter().map(|i| i.id).collect();
+            *self.ids.write().expect("ids lock") = set.ids().map(String::from).collect();
         }
     }
 
@@ -160,9 +172,7 @@ impl OverlayStage {
             comments += matches!(cmd, OverlayCmd::Comment(_)) as usize;
             self.apply(cmd, now);
         }
-        self.set
-            .as_ref()
-            .is_some_and(|s| s.items().iter().any(|i| i.enabled))
+        self.set.as_ref().is_some_and(Overlays::any_enabled)
     }
 
     /// Draws onto a private copy of `data` (it may be a camera's own buffer).

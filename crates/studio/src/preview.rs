@@ -337,11 +337,7 @@ impl JpegEncoder {
         let (Some((_, scaler)), Some(src)) = (self.scaler.as_mut(), self.src.as_mut()) else {
             return Err("no scaler".into());
         };
-        let (w, h) = (sw as usize, sh as usize);
-        let planes = [(0usize, w, h, 0usize), (1, w / 2, h / 2, w * h)];
-        copy_plane(src, planes[0], &f.data);
-        copy_plane(src, planes[1], &f.data);
-        copy_plane(src, (2, w / 2, h / 2, w * h + (w / 2) * (h / 2)), &f.data);
+        crate::encode::copy_i420_into(src, &f.data[..need]);
         // SAFETY: the encoder may still hold the previous buffer; make ours private.
         unsafe {
             ff::ffi::av_frame_make_writable(self.frame.as_mut_ptr());
@@ -362,26 +358,34 @@ impl JpegEncoder {
     }
 }
 
-/// Copies one tightly packed plane (`plane`, width, height, offset in `data`) into `frame`.
-fn copy_plane(
-    frame: &mut ff::frame::Video,
-    (plane, w, h, off): (usize, usize, usize, usize),
-    data: &[u8],
-) {
-    let stride = frame.stride(plane);
-    let dst = frame.data_mut(plane);
-    for row in 0..h {
-        let s = off + row * w;
-        dst[row * stride..row * stride + w].copy_from_slice(&data[s..s + w]);
-    }
-}
-
 /// A source running only for the preview (no session, no encoder, no outputs): camera →
 /// letterbox at the preview size → the tap. Dropping it closes the source.
-pub struct CapturePreview {
+pub struct CapturePreview(SourceWorker);
+
+/// A source and the thread reading it; stopping closes the source first (so a session can
+/// open the device), then joins the thread.
+struct SourceWorker {
     source: Option<SourceHandle>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl SourceWorker {
+    fn stop(&mut self) {
+        if let Some(mut s) = self.source.take() {
+            s.stop();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SourceWorker {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl CapturePreview {
@@ -426,43 +430,22 @@ impl CapturePreview {
                 }
             })
             .map_err(|e| StudioError::Output(format!("cannot start the preview thread: {e}")))?;
-        Ok(CapturePreview {
+        Ok(CapturePreview(SourceWorker {
             source: Some(source),
             stop,
             thread: Some(thread),
-        })
+        }))
     }
 
     /// Closes the source (so a session can open it) and stops the thread.
     pub fn stop(&mut self) {
-        if let Some(mut s) = self.source.take() {
-            s.stop();
-        }
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for CapturePreview {
-    fn drop(&mut self) {
-        self.stop();
+        self.0.stop();
     }
 }
 
 /// A microphone (or the test tone) running only for its level meter, before going live:
 /// peak and RMS in dBFS over each `window`, handed to `on_level` on its own thread.
-pub struct LevelPreview {
-    source: Option<SourceHandle>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-/// dBFS of a linear amplitude (−120 for silence).
-fn db(x: f32) -> f32 {
-    if x <= 1e-6 { -120.0 } else { 20.0 * x.log10() }
-}
+pub struct LevelPreview(SourceWorker);
 
 impl LevelPreview {
     pub fn start(
@@ -472,14 +455,10 @@ impl LevelPreview {
     ) -> Result<LevelPreview, StudioError> {
         let clock = SessionClock::start();
         let (sink, rx) = marquee_capture::bounded::<AudioBlock>(64);
-        let source = match spec {
-            AudioSpec::Tone(hz) => marquee_capture::audio::spawn_tone(*hz, clock, sink),
-            AudioSpec::Mic(id) => marquee_capture::audio::spawn_mic(id, clock, sink)?,
-            AudioSpec::File(p) => marquee_capture::file::spawn_file_audio(p, clock, sink)?,
-            AudioSpec::None => {
-                return Err(StudioError::Settings("no audio input to measure".into()));
-            }
-        };
+        if *spec == AudioSpec::None {
+            return Err(StudioError::Settings("no audio input to measure".into()));
+        }
+        let source = crate::session::spawn_audio(spec, &clock, sink)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -502,33 +481,21 @@ impl LevelPreview {
                         } else {
                             (sum / n as f64).sqrt() as f32
                         };
-                        on_level(db(peak), db(rms));
+                        on_level(crate::mixer::dbfs(peak), crate::mixer::dbfs(rms));
                         (peak, sum, n) = (0.0, 0.0, 0);
                     }
                 }
             })
             .map_err(|e| StudioError::Output(format!("cannot start the level thread: {e}")))?;
-        Ok(LevelPreview {
+        Ok(LevelPreview(SourceWorker {
             source: Some(source),
             stop,
             thread: Some(thread),
-        })
+        }))
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut s) = self.source.take() {
-            s.stop();
-        }
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for LevelPreview {
-    fn drop(&mut self) {
-        self.stop();
+        self.0.stop();
     }
 }
 

@@ -231,10 +231,7 @@ impl Program {
         self.current = to;
         self.transition = match req.transition {
             Transition::Cut => None,
-            t if from == to => {
-                let _ = t;
-                None
-            }
+            _ if from == to => None,
             kind => Some(Active {
                 from,
                 kind,

@@ -341,7 +341,7 @@ impl Session {
         let mut audio_capture = Vec::new();
         let mut mix_inputs = Vec::new();
         let main_gain = 10f32.powf(cfg.audio_settings.gain_db.clamp(-60.0, 40.0) / 20.0);
-        for (name, spec, scene) in &audio_specs {
+        for (_, spec, scene) in &audio_specs {
             let (asink, arx) = marquee_capture::bounded::<AudioBlock>(64);
             audio_capture.push(asink.counters().clone());
             audio_sources.push(spawn_audio(spec, &clock, asink)?);
@@ -351,7 +351,6 @@ impl Session {
                 gain: if scene.is_none() { main_gain } else { 1.0 },
                 scene: scene.clone(),
             });
-            let _ = name;
         }
         let audio_names: Vec<String> = audio_specs.iter().map(|a| a.0.clone()).collect();
         // Outputs: the recording opens now so a bad path fails before going live.
@@ -693,7 +692,7 @@ pub(crate) fn spawn_video(
 }
 
 /// Opens one audio input on its own thread (or callback).
-fn spawn_audio(
+pub(crate) fn spawn_audio(
     spec: &AudioSpec,
     clock: &SessionClock,
     sink: marquee_capture::Sink<AudioBlock>,
@@ -902,20 +901,7 @@ fn video_encoder(
         unsafe {
             ff::ffi::av_frame_make_writable(frame.as_mut_ptr());
         }
-        let (wu, hu) = (w as usize, h as usize);
-        let planes = [
-            (0usize, wu, hu, 0usize),
-            (1, wu / 2, hu / 2, wu * hu),
-            (2, wu / 2, hu / 2, wu * hu + wu * hu / 4),
-        ];
-        for (i, pw, ph, off) in planes {
-            let stride = frame.stride(i);
-            let dst = frame.data_mut(i);
-            for y in 0..ph {
-                dst[y * stride..y * stride + pw]
-                    .copy_from_slice(&cf.data[off + y * pw..off + (y + 1) * pw]);
-            }
-        }
+        encode::copy_i420_into(&mut frame, &cf.data);
         frame.set_pts(Some(cf.index));
         stamps.push_back((cf.index, cf.captured));
         if stamps.len() > 64 {

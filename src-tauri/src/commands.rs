@@ -245,6 +245,7 @@ pub async fn room_settings(
             slow_mode_s: patch.slow_mode_s,
             mods_only: patch.mods_only,
             blocked_mode: patch.blocked_mode.map(Into::into),
+            user_rate_per_min: patch.user_rate_per_min,
         }),
     )
     .await

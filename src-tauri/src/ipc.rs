@@ -285,7 +285,8 @@ pub enum RoomEvent {
     Joined {
         #[ts(type = "number")]
         viewers: u64,
-        poll: Option<Poll>,
+        /// Boxed: once per join, and it keeps every other (per-message) variant small.
+        poll: Option<Box<Poll>>,
         settings: RoomSettings,
         pinned: Option<Question>,
         lottery: Option<Lottery>,
@@ -399,6 +400,8 @@ pub struct RoomSettings {
     pub mods_only: bool,
     /// What happens to a message with a blocked word.
     pub blocked_mode: BlockedMode,
+    /// Messages a viewer may send in any rolling minute (0: no limit).
+    pub user_rate_per_min: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -416,6 +419,7 @@ impl From<marquee_room::protocol::Settings> for RoomSettings {
             slow_mode_s: s.slow_mode_s,
             mods_only: s.mods_only,
             blocked_mode: s.blocked_mode.into(),
+            user_rate_per_min: s.user_rate_per_min,
         }
     }
 }
@@ -519,6 +523,8 @@ pub struct RoomSettingsPatch {
     pub mods_only: Option<bool>,
     #[ts(optional)]
     pub blocked_mode: Option<BlockedMode>,
+    #[ts(optional)]
+    pub user_rate_per_min: Option<u32>,
 }
 
 /// The result of "Test connection" for a destination.
@@ -569,6 +575,8 @@ pub struct RoomPrefs {
     pub mods_only: bool,
     pub blocked_mode: BlockedMode,
     pub blocked_words: Vec<String>,
+    /// Messages per viewer in any rolling minute (0: no limit).
+    pub user_rate_per_min: u32,
 }
 
 /// A gift in the room's catalog.

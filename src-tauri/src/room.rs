@@ -199,7 +199,7 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
     match ev {
         ClientEvent::Joined { view, .. } => vec![RoomEvent::Joined {
             viewers: view.viewers,
-            poll: view.poll.map(Into::into),
+            poll: view.poll.map(|p| Box::new(p.into())),
             settings: view.settings.into(),
             pinned: view.pinned.map(question),
             lottery: view.lottery.map(Into::into),
@@ -246,6 +246,7 @@ pub async fn apply_prefs(room: &EmbeddedRoom) {
             slow_mode_s: Some(r.slow_mode_s),
             mods_only: Some(r.mods_only),
             blocked_mode: Some(r.blocked_mode.into()),
+            user_rate_per_min: Some(r.user_rate_per_min),
         }))
         .await;
     if !r.blocked_words.is_empty() {

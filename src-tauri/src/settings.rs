@@ -59,6 +59,7 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
                 BlockedMode::Mask
             },
             blocked_words: app.room.blocked_words,
+            user_rate_per_min: app.room.user_rate_per_min,
         },
     })
 }
@@ -101,6 +102,7 @@ pub fn save(path: &Path, s: &AppSettings) -> Result<(), AppError> {
                 BlockedMode::Reject => "reject".into(),
             },
             blocked_words: s.room.blocked_words.clone(),
+            user_rate_per_min: s.room.user_rate_per_min,
         },
     });
     cfg.save(path).map_err(config_error)

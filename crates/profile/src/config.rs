@@ -115,6 +115,8 @@ pub struct RoomPrefs {
     /// `mask` or `reject`.
     pub blocked_mode: String,
     pub blocked_words: Vec<String>,
+    /// Messages per viewer in any rolling minute (0: no limit).
+    pub user_rate_per_min: u32,
 }
 
 impl Default for RoomPrefs {
@@ -124,6 +126,7 @@ impl Default for RoomPrefs {
             mods_only: false,
             blocked_mode: "mask".into(),
             blocked_words: Vec::new(),
+            user_rate_per_min: 0,
         }
     }
 }
@@ -312,6 +315,7 @@ mod tests {
                 mods_only: true,
                 blocked_mode: "reject".into(),
                 blocked_words: vec!["spoiler".into()],
+                user_rate_per_min: 12,
             },
             ..AppPrefs::default()
         });

@@ -94,6 +94,9 @@ pub struct SettingsPatch {
     pub mods_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_mode: Option<BlockedMode>,
+    /// At most this many messages per viewer in any 60 s (0 = no limit, at most 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_rate_per_min: Option<u32>,
 }
 
 /// Messages a client sends.
@@ -499,6 +502,10 @@ pub struct Settings {
     pub slow_mode_s: u32,
     pub mods_only: bool,
     pub blocked_mode: BlockedMode,
+    /// Messages per viewer in any rolling minute; 0 = no limit. (`default`: rooms saved
+    /// before the rule existed load with it off.)
+    #[serde(default)]
+    pub user_rate_per_min: u32,
 }
 
 /// A moderation log entry.

@@ -260,6 +260,8 @@ pub struct Snapshot {
     pub modlog: Vec<ModLogEntry>,
 }
 
+/// The highest per-viewer rule a host may set (one message every 100 ms is no rule at all).
+const MAX_USER_RATE_PER_MIN: u32 = 600;
 const MAX_POLLS_KEPT: usize = 20;
 const MAX_LOTTERIES_KEPT: usize = 20;
 const MAX_QUESTIONS_KEPT: usize = 200;
@@ -309,6 +311,9 @@ struct Conn {
 #[derive(Debug)]
 struct UserState {
     last_speak: Option<u64>,
+    /// When this viewer's recent messages were accepted (ms), oldest first; holds at most
+    /// `user_rate_per_min` entries, so it is bounded by the room's rule.
+    recent: VecDeque<u64>,
     bucket: Bucket,
     conns: u32,
     seen: u64,
@@ -996,6 +1001,7 @@ impl Room {
         let burst = self.cfg.user_burst;
         let us = self.users.entry(user.id.clone()).or_insert(UserState {
             last_speak: None,
+            recent: VecDeque::new(),
             bucket: Bucket::full(burst, now),
             conns: 0,
             seen: now,
@@ -1277,7 +1283,17 @@ impl Room {
                 slow_mode_s,
                 mods_only,
                 blocked_mode,
+                user_rate_per_min,
             }) => {
+                if user_rate_per_min.is_some_and(|r| r > MAX_USER_RATE_PER_MIN) {
+                    self.send_error(
+                        conn,
+                        ErrorCode::Invalid,
+                        format!("at most {MAX_USER_RATE_PER_MIN} messages per viewer per minute"),
+                        out,
+                    );
+                    return;
+                }
                 if let Some(s) = slow_mode_s {
                     if s > 3600 {
                         self.send_error(conn, ErrorCode::Invalid, "slow mode at most 3600 s", out);
@@ -1290,6 +1306,9 @@ impl Room {
                 }
                 if let Some(b) = blocked_mode {
                     self.settings.blocked_mode = b;
+                }
+                if let Some(r) = user_rate_per_min {
+                    self.settings.user_rate_per_min = r;
                 }
                 let detail = serde_json::to_string(&self.settings).unwrap_or_default();
                 self.modlog(now, &user, "settings", "", detail, out);
@@ -1606,6 +1625,25 @@ impl Room {
             );
             return false;
         }
+        let per_min = self.settings.user_rate_per_min as usize;
+        if per_min > 0 {
+            while us.recent.front().is_some_and(|&t| t + 60_000 <= now) {
+                us.recent.pop_front();
+            }
+            while us.recent.len() > per_min {
+                us.recent.pop_front(); // the host lowered the limit
+            }
+            if us.recent.len() == per_min {
+                let wait = (us.recent[0] + 60_000 - now).div_ceil(1000);
+                self.send_error(
+                    conn,
+                    ErrorCode::SlowMode,
+                    format!("{per_min} messages a minute in this room: wait {wait} s"),
+                    out,
+                );
+                return false;
+            }
+        }
         if !us.bucket.take(now, rate, burst) {
             self.refuse(
                 conn,
@@ -1618,6 +1656,11 @@ impl Room {
         }
         us.last_speak = Some(now);
         us.seen = now;
+        if per_min > 0 {
+            us.recent.push_back(now);
+        } else {
+            us.recent.clear();
+        }
         true
     }
 

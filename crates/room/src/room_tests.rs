@@ -553,6 +553,62 @@ fn slow_mode_allows_one_message_per_interval_for_viewers_only() {
 }
 
 #[test]
+fn per_minute_rule_allows_n_messages_in_any_rolling_minute_for_viewers_only() {
+    let mut h = Harness::new();
+    let host = h.join("host", Role::Host);
+    let a = h.join("alice", Role::Viewer);
+    h.text(host, json!({"type":"settings","user_rate_per_min":3}));
+    h.take(a);
+    for i in 0..3 {
+        h.say(a, &format!("m{i}"));
+        h.advance(10_000);
+    }
+    assert_eq!(danmaku_texts(&h.events(a)), ["m0", "m1", "m2"]);
+    h.say(a, "fourth within the minute");
+    assert_eq!(h.errors(a), [ErrorCode::SlowMode]);
+    for i in 0..5 {
+        h.say(host, &format!("host {i}"));
+    }
+    assert_eq!(h.errors(host), Vec::<ErrorCode>::new());
+    h.take(a);
+    // 60 s after the first message one slot frees: the window rolls, it does not reset.
+    h.advance(30_000);
+    h.say(a, "m3");
+    h.say(a, "m4");
+    let msgs = h.take(a);
+    let texts: Vec<_> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::Event(e) => match &e.body {
+                EventBody::Danmaku { text, .. } => Some(text.as_str()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["m3"]);
+    assert!(msgs.iter().any(|m| matches!(
+        m,
+        ServerMsg::Control(Control::Error { code: ErrorCode::SlowMode, message }) if message.contains("3 messages a minute")
+    )));
+    h.text(host, json!({"type":"settings","user_rate_per_min":0}));
+    h.take(a);
+    for i in 0..3 {
+        h.say(a, &format!("free {i}"));
+        h.advance(2_000);
+    }
+    assert_eq!(h.errors(a), Vec::<ErrorCode>::new());
+}
+
+#[test]
+fn per_minute_rule_above_600_is_refused_with_the_limit() {
+    let mut h = Harness::new();
+    let host = h.join("host", Role::Host);
+    h.text(host, json!({"type":"settings","user_rate_per_min":601}));
+    assert_eq!(h.errors(host), [ErrorCode::Invalid]);
+}
+
+#[test]
 fn mods_only_mode_silences_viewers() {
     let mut h = Harness::new();
     let m = h.join("mod", Role::Moderator);

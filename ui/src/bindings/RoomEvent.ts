@@ -10,7 +10,11 @@ import type { RoomUser } from "./RoomUser";
 /**
  * What the room panel receives, emitted as the `room` event.
  */
-export type RoomEvent = { "kind": "joined", viewers: number, poll: Poll | null, settings: RoomSettings, pinned: Question | null, lottery: Lottery | null, 
+export type RoomEvent = { "kind": "joined", viewers: number, 
+/**
+ * Boxed: once per join, and it keeps every other (per-message) variant small.
+ */
+poll: Poll | null, settings: RoomSettings, pinned: Question | null, lottery: Lottery | null, 
 /**
  * Gifts viewers can send (art at `<room origin>/gifts/<art>`).
  */

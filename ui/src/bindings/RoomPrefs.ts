@@ -4,4 +4,8 @@ import type { BlockedMode } from "./BlockedMode";
 /**
  * The room rules and blocked words, remembered and applied when the room starts.
  */
-export type RoomPrefs = { slow_mode_s: number, mods_only: boolean, blocked_mode: BlockedMode, blocked_words: Array<string>, };
+export type RoomPrefs = { slow_mode_s: number, mods_only: boolean, blocked_mode: BlockedMode, blocked_words: Array<string>, 
+/**
+ * Messages per viewer in any rolling minute (0: no limit).
+ */
+user_rate_per_min: number, };

@@ -16,4 +16,8 @@ mods_only: boolean,
 /**
  * What happens to a message with a blocked word.
  */
-blocked_mode: BlockedMode, };
+blocked_mode: BlockedMode, 
+/**
+ * Messages a viewer may send in any rolling minute (0: no limit).
+ */
+user_rate_per_min: number, };

@@ -4,4 +4,4 @@ import type { BlockedMode } from "./BlockedMode";
 /**
  * A change to the room rules; absent fields stay as they are.
  */
-export type RoomSettingsPatch = { slow_mode_s?: number, mods_only?: boolean, blocked_mode?: BlockedMode, };
+export type RoomSettingsPatch = { slow_mode_s?: number, mods_only?: boolean, blocked_mode?: BlockedMode, user_rate_per_min?: number, };

@@ -245,10 +245,12 @@ describe('RoomPanel', () => {
 
     await fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
     await fireEvent.click(screen.getByTestId('mods-only'));
+    await fireEvent.input(screen.getByTestId('rate-input'), { target: { value: '12' } });
     await fireEvent.submit(screen.getByTestId('room-settings'));
     await flush();
-    expect(b.calls).toContainEqual({ cmd: 'room_settings', args: { slow_mode_s: 0, mods_only: true, blocked_mode: 'mask' } });
+    expect(b.calls).toContainEqual({ cmd: 'room_settings', args: { slow_mode_s: 0, mods_only: true, blocked_mode: 'mask', user_rate_per_min: 12 } });
     expect(b.saved.room.mods_only).toBe(true);
+    expect(b.saved.room.user_rate_per_min).toBe(12);
   });
 
   it('shows the viewer link of the embedded room', async () => {

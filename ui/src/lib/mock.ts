@@ -29,7 +29,7 @@ export function defaultSettings(): AppSettings {
     theme: null,
     danmaku_overlay: true,
     first_run_done: true,
-    room: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', blocked_words: [] },
+    room: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', blocked_words: [], user_rate_per_min: 0 },
   };
 }
 
@@ -168,7 +168,7 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     async roomSettings(patch) {
       calls.push({ cmd: 'room_settings', args: patch });
       const r = backend.saved.room;
-      backend.emit('room', { kind: 'settings', settings: { slow_mode_s: patch.slow_mode_s ?? r.slow_mode_s, mods_only: patch.mods_only ?? r.mods_only, blocked_mode: patch.blocked_mode ?? r.blocked_mode } });
+      backend.emit('room', { kind: 'settings', settings: { slow_mode_s: patch.slow_mode_s ?? r.slow_mode_s, mods_only: patch.mods_only ?? r.mods_only, blocked_mode: patch.blocked_mode ?? r.blocked_mode, user_rate_per_min: patch.user_rate_per_min ?? r.user_rate_per_min } });
     },
     async roomBlockWords(add, remove) {
       calls.push({ cmd: 'room_block_words', args: { add, remove } });

@@ -138,7 +138,7 @@ export class Studio {
   questions = $state<QaItem[]>([]);
   pinned = $state<number | null>(null);
   lottery = $state<Lottery | null>(null);
-  roomRules = $state<RoomSettings>({ slow_mode_s: 0, mods_only: false, blocked_mode: 'mask' });
+  roomRules = $state<RoomSettings>({ slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', user_rate_per_min: 0 });
   /** Users timed out (until, ms) or banned (Infinity) in this session, by id. */
   muted = $state<Record<string, number>>({});
   /** What the app remembers (loaded at start, saved on change). */
@@ -718,15 +718,15 @@ export class Studio {
   }
 
   /** Room rules and blocked words: sent to the room and remembered. */
-  async saveRoomRules(v: { blockedWords: string[]; blockedMode: 'mask' | 'reject'; slowModeS: number; modsOnly: boolean }) {
+  async saveRoomRules(v: { blockedWords: string[]; blockedMode: 'mask' | 'reject'; slowModeS: number; modsOnly: boolean; userRatePerMin: number }) {
     const before = new Set(this.settings.room.blocked_words);
     const after = new Set(v.blockedWords.map((w) => w.trim()).filter(Boolean));
     const add = [...after].filter((w) => !before.has(w));
     const remove = [...before].filter((w) => !after.has(w));
     try {
-      await this.backend.roomSettings({ slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode });
+      await this.backend.roomSettings({ slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode, user_rate_per_min: v.userRatePerMin });
       if (add.length || remove.length) await this.backend.roomBlockWords(add, remove);
-      this.persist({ room: { slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode, blocked_words: [...after] } });
+      this.persist({ room: { slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode, blocked_words: [...after], user_rate_per_min: v.userRatePerMin } });
       this.notice = t('roomRules.saved');
     } catch (e) {
       this.error = toAppError(e);

@@ -108,7 +108,7 @@ describe('Studio', () => {
   it('applies room events: chat, delete, gift alert, poll and tallies', () => {
     const s = new Studio(createMockBackend());
     const user = { id: 'v1', name: '小明', role: 'viewer' };
-    s.applyRoom({ kind: 'joined', viewers: 3, poll: null, settings: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask' }, pinned: null, lottery: null, catalog: [] });
+    s.applyRoom({ kind: 'joined', viewers: 3, poll: null, settings: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', user_rate_per_min: 0 }, pinned: null, lottery: null, catalog: [] });
     s.applyRoom({ kind: 'chat', id: 7, at: 1, user, text: '主播好', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
     s.applyRoom({ kind: 'chat_deleted', id: 7 });
     expect(s.chat[0]).toMatchObject({ id: 7, deleted: true, text: '' });

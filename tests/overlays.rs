@@ -2,7 +2,11 @@
 //! layer fed over the control socket appear in the recording; switching the text off
 //! removes it from the following frames.
 
-use marquee_e2e::{Run, assert_exited_ok, control_request, gray_frames, marquee_in, tempdir};
+use marquee_e2e::{
+    Run, assert_exited_ok, control_request, exec, free_port, gray_frames, marquee_in, program,
+    tempdir, wait_until,
+};
+use std::process::Command;
 use std::time::Duration;
 
 const W: u32 = 640;
@@ -79,4 +83,153 @@ fn text_and_danmaku_overlays_are_burnt_in_and_switch_off() {
         lane(at(2.5))
     );
     assert!(a.starts_with("err"), "unknown overlay id is an error: {a}");
+}
+
+/// Bright pixels anywhere in a luma plane.
+fn bright_anywhere(luma: &[u8]) -> usize {
+    luma.iter().filter(|&&y| y > 200).count()
+}
+
+/// The burnt-in danmaku follows a real room server (`marquee room serve`, joined with
+/// `--danmaku-from`): a moderator's delete takes the comment off the video at once, long
+/// before it would have scrolled off by itself.
+#[test]
+fn a_danmaku_deleted_by_a_moderator_leaves_the_burnt_in_video() {
+    use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
+    use marquee_room::protocol::{ClientMsg, EventBody};
+
+    let home = tempdir("marquee-overlay-del-");
+    let dir = home.path();
+    // A black source: any bright pixel in the recording is the overlay.
+    let black = dir.join("black.mp4");
+    let mut ff = Command::new(program("ffmpeg"));
+    ff.args(["-nostdin", "-v", "error", "-y", "-f", "lavfi"])
+        .args(["-i", "color=c=black:size=640x360:rate=30", "-t", "3"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast"])
+        .arg(&black);
+    let made = exec(ff, Duration::from_secs(60));
+    assert!(made.success(), "ffmpeg: {}", made.all_output());
+
+    let port = free_port();
+    let secret = dir.join("room.secret");
+    let mut serve = marquee_in(dir);
+    serve
+        .args(["room", "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--db")
+        .arg(dir.join("room.db"))
+        .arg("--secret-file")
+        .arg(&secret);
+    let mut server = Run::spawn(serve);
+    assert!(
+        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "the room server did not listen: {}",
+        server.report()
+    );
+    let token = |user: &str, role: &str| {
+        let mut c = marquee_in(dir);
+        c.args([
+            "room", "token", "--room", "show", "--user", user, "--role", role,
+        ])
+        .arg("--secret-file")
+        .arg(&secret);
+        let d = exec(c, Duration::from_secs(20));
+        assert!(d.success(), "token: {}", d.all_output());
+        d.stdout_str().trim().to_string()
+    };
+    let url = format!("ws://127.0.0.1:{port}/room/show/ws");
+
+    let rec = dir.join("del.mkv");
+    let mut c = marquee_in(dir);
+    c.args(["live", "--video", &format!("file:{}", black.display())])
+        .args(["--audio", "none", "--size", "640x360", "--fps", "30"])
+        .args(["--duration", "10s", "--replay-seconds", "0"])
+        .args(["--overlay", "chat=danmaku", "--danmaku-from", &url])
+        .args(["--danmaku-token", &token("overlay", "viewer")])
+        .arg("--record")
+        .arg(&rec);
+    let mut run = Run::spawn(c);
+    assert!(
+        run.wait_for_stderr("danmaku overlay: following", Duration::from_secs(20)),
+        "the live session did not join the room: {}",
+        run.report()
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+
+    // A moderator says something, then deletes it 1.5 s later.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut m = RoomClient::connect(ClientConfig::new(&url).token(token("mod", "moderator")));
+        let next = async |m: &mut RoomClient| {
+            tokio::time::timeout(Duration::from_secs(10), m.recv())
+                .await
+                .expect("room event within 10 s")
+                .expect("client open")
+        };
+        while !matches!(next(&mut m).await, ClientEvent::Joined { .. }) {}
+        m.send(ClientMsg::Danmaku {
+            text: "剧透: 凶手是管家 SPOILER".into(),
+            color: None,
+            mode: Default::default(),
+        })
+        .await
+        .unwrap();
+        let id = loop {
+            if let ClientEvent::Event(e) = next(&mut m).await
+                && let EventBody::Danmaku { id, .. } = e.body
+            {
+                break id;
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        m.send(ClientMsg::Delete { id }).await.unwrap();
+        loop {
+            if let ClientEvent::Event(e) = next(&mut m).await
+                && matches!(e.body, EventBody::MessageDeleted { .. })
+            {
+                break;
+            }
+        }
+    });
+    run.wait(Duration::from_secs(60));
+    assert_exited_ok(&run);
+    server.terminate(Duration::from_secs(5));
+
+    let frames = gray_frames(&rec, W, H);
+    let lit: Vec<usize> = frames.iter().map(|f| bright_anywhere(f)).collect();
+    eprintln!("bright pixels per frame: {lit:?}");
+    // The first frames may show the slate until the file's first picture is decoded.
+    let start = lit
+        .iter()
+        .position(|&n| n == 0)
+        .expect("the black source shows");
+    let first = start
+        + lit[start..]
+            .iter()
+            .position(|&n| n > 30)
+            .unwrap_or_else(|| panic!("the comment never appeared: {lit:?}"));
+    // Shown for a while (it was deleted ~1.5 s after it was sent) ...
+    assert!(
+        lit[first..first + 20].iter().all(|&n| n > 30),
+        "on screen until deleted: {:?}",
+        &lit[first..first + 20]
+    );
+    // ... then gone for good, while without the delete it would scroll for 8 s.
+    let gone = first + 90;
+    assert!(
+        lit.len() > first + 180,
+        "the recording runs long enough to tell: {} frames, comment at {first}",
+        lit.len()
+    );
+    assert!(
+        lit[gone..].iter().all(|&n| n == 0),
+        "deleted comment still burnt in from frame {gone}: {:?}",
+        &lit[gone..]
+    );
 }

@@ -125,6 +125,7 @@ pub fn follow_room(
 fn forward(overlays: &OverlayControl, body: EventBody) {
     let cmd = match body {
         EventBody::Danmaku {
+            id,
             user,
             text,
             color,
@@ -132,6 +133,7 @@ fn forward(overlays: &OverlayControl, body: EventBody) {
             deleted: false,
             ..
         } => OverlayCmd::Comment(Comment {
+            key: Some(id),
             text,
             colour: Rgba::parse(&color).unwrap_or(Rgba::WHITE),
             mode: match mode {
@@ -141,6 +143,10 @@ fn forward(overlays: &OverlayControl, body: EventBody) {
             },
             from_host: user.role == Role::Host,
         }),
+        EventBody::MessageDeleted { id, .. } => {
+            overlays.retract(id);
+            return;
+        }
         EventBody::Gift {
             user, gift, combo, ..
         } => OverlayCmd::Gift(Gift {

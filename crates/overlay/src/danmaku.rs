@@ -53,6 +53,10 @@ pub struct Comment {
     /// The host's own comments get a highlighted box so viewers can tell them apart.
     #[serde(default)]
     pub from_host: bool,
+    /// The room's message id, so a moderator's delete can take it off the video
+    /// ([`DanmakuLayer::retract`]); `None` for comments that cannot be deleted.
+    #[serde(default)]
+    pub key: Option<u64>,
 }
 
 impl Comment {
@@ -62,6 +66,7 @@ impl Comment {
             colour: Rgba::WHITE,
             mode: CommentMode::Scroll,
             from_host: false,
+            key: None,
         }
     }
     pub fn top(text: impl Into<String>) -> Self {
@@ -82,6 +87,10 @@ impl Comment {
     }
     pub fn host(mut self) -> Self {
         self.from_host = true;
+        self
+    }
+    pub fn key(mut self, key: u64) -> Self {
+        self.key = Some(key);
         self
     }
 }
@@ -152,7 +161,7 @@ impl Default for DanmakuConfig {
 }
 
 /// Counters since the layer was made. Every comment pushed ends up in exactly one of
-/// `shown`, `dropped_*`, or is still `queued`.
+/// `shown`, `dropped_*`, `retracted_waiting`, or is still `queued`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DanmakuStats {
     pub pushed: u64,
@@ -168,6 +177,10 @@ pub struct DanmakuStats {
     pub gifts: u64,
     /// Gift events that updated a banner already on screen (combos).
     pub gift_combos: u64,
+    /// Deleted by a moderator while waiting for a lane: never shown.
+    pub retracted_waiting: u64,
+    /// Deleted by a moderator while on screen: taken off (they also count in `shown`).
+    pub retracted_on_screen: u64,
 }
 
 impl DanmakuStats {
@@ -198,6 +211,7 @@ pub struct Placed<'a> {
 
 #[derive(Debug)]
 struct Waiting {
+    key: Option<u64>,
     mode: CommentMode,
     sprite: Arc<Sprite>,
     deadline: f64,
@@ -205,6 +219,7 @@ struct Waiting {
 
 #[derive(Debug)]
 struct Moving {
+    key: Option<u64>,
     sprite: Arc<Sprite>,
     lane: usize,
     /// Session time (s) the left edge was at the canvas's right edge.
@@ -222,6 +237,7 @@ struct Tail {
 
 #[derive(Debug)]
 struct Fixed {
+    key: Option<u64>,
     sprite: Arc<Sprite>,
     lane: usize,
     mode: CommentMode,
@@ -370,7 +386,7 @@ impl DanmakuLayer {
             return;
         }
         let sprite = raster.rasterize(&text, &self.comment_style(comment));
-        self.push_sprite(comment.mode, sprite, now);
+        self.push_sprite(comment.mode, comment.key, sprite, now);
     }
 
     /// The text style this layer draws `comment` in (size from the config, the comment's
@@ -390,9 +406,16 @@ impl DanmakuLayer {
         style
     }
 
-    /// Adds an already rasterised comment (see [`DanmakuLayer::push`]). A sprite taller than
-    /// [`DanmakuLayer::lane_height`] overlaps the lane below; an empty one is dropped (counted).
-    pub fn push_sprite(&mut self, mode: CommentMode, sprite: Arc<Sprite>, now: Duration) {
+    /// Adds an already rasterised comment (see [`DanmakuLayer::push`]; `key` as in
+    /// [`Comment::key`]). A sprite taller than [`DanmakuLayer::lane_height`] overlaps the lane
+    /// below; an empty one is dropped (counted).
+    pub fn push_sprite(
+        &mut self,
+        mode: CommentMode,
+        key: Option<u64>,
+        sprite: Arc<Sprite>,
+        now: Duration,
+    ) {
         self.advance(secs(now));
         self.stats.pushed += 1;
         if sprite.width() == 0 {
@@ -400,6 +423,7 @@ impl DanmakuLayer {
             return;
         }
         let w = Waiting {
+            key,
             mode,
             sprite,
             deadline: self.now + f64::from(self.cfg.max_wait_ms) / 1000.0,
@@ -413,6 +437,48 @@ impl DanmakuLayer {
             self.enqueue(w);
             self.drain_waiting();
         }
+    }
+
+    /// Takes the comment with this key off the layer: out of the queue, or off the screen at
+    /// once (a moderator deleted it; the video must not keep showing it). Returns whether it
+    /// was found. A scrolling lane stays as free as if the comment had never entered it.
+    pub fn retract(&mut self, key: u64) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(|w| w.key != Some(key));
+        let waiting = (before - self.waiting.len()) as u64;
+        let mut lanes = Vec::new();
+        self.moving.retain(|m| {
+            let hit = m.key == Some(key);
+            if hit {
+                lanes.push(m.lane);
+            }
+            !hit
+        });
+        let before = self.fixed.len();
+        self.fixed.retain(|f| f.key != Some(key));
+        let on_screen = (lanes.len() + before - self.fixed.len()) as u64;
+        for lane in lanes {
+            // The lane's tail is now the latest comment still in it (or none).
+            let tail = self
+                .moving
+                .iter()
+                .filter(|m| m.lane == lane)
+                .max_by(|a, b| a.start.total_cmp(&b.start))
+                .map(|m| Tail {
+                    start: m.start,
+                    speed: m.speed,
+                    width: f64::from(m.sprite.width()),
+                });
+            if let Some(slot) = self.lane_tail.get_mut(lane) {
+                *slot = tail;
+            }
+        }
+        self.stats.retracted_waiting += waiting;
+        self.stats.retracted_on_screen += on_screen;
+        if on_screen > 0 {
+            self.drain_waiting();
+        }
+        waiting + on_screen > 0
     }
 
     /// Adds a gift event; a combo (same sender and gift while its banner is up) adds to the
@@ -598,6 +664,7 @@ impl DanmakuLayer {
                             width: f64::from(w.sprite.width()),
                         });
                         self.moving.push(Moving {
+                            key: w.key,
                             sprite: w.sprite,
                             lane,
                             start: t,
@@ -619,6 +686,7 @@ impl DanmakuLayer {
                 match lane {
                     Some(lane) => {
                         self.fixed.push(Fixed {
+                            key: w.key,
                             sprite: w.sprite,
                             lane,
                             mode: w.mode,
@@ -755,6 +823,60 @@ mod tests {
         assert_eq!(s.pushed, s.shown + s.dropped() + s.queued as u64, "{s:?}");
         assert!(s.queued <= l.config().max_queue);
         assert!(max_on_screen > 50, "lanes were used: {max_on_screen}");
+    }
+
+    #[test]
+    fn a_deleted_comment_leaves_the_screen_at_once_and_its_lane_frees() {
+        let (mut l, mut f) = layer(DanmakuConfig {
+            area_bottom: 0.12, // 1 lane: the freed lane is the only place for the next one
+            ..DanmakuConfig::default()
+        });
+        assert_eq!(l.lane_count(), 1);
+        l.push(&Comment::scroll("spoiler!!").key(7), ms(0), &mut f);
+        l.push(&Comment::top("pinned rude").key(8), ms(0), &mut f);
+        l.push(&Comment::scroll("kind words").key(9), ms(0), &mut f);
+        assert_eq!(
+            snapshot(&mut l, ms(10)).len(),
+            2,
+            "the third waits for the lane"
+        );
+        assert!(l.retract(7));
+        let on = snapshot(&mut l, ms(20));
+        assert_eq!(on.len(), 2, "the waiting one took the freed lane: {on:?}");
+        assert!(
+            on.iter().all(|p| p.4 != 9 * 20 + 10),
+            "the deleted one is gone"
+        );
+        assert!(l.retract(8));
+        assert!(!l.retract(8), "a second delete finds nothing");
+        assert!(!l.retract(12345));
+        let on = snapshot(&mut l, ms(30));
+        assert_eq!(on.len(), 1);
+        assert_eq!(on[0].0, PlacedKind::Scroll);
+        let s = l.stats();
+        assert_eq!((s.retracted_on_screen, s.retracted_waiting), (2, 0));
+        assert_eq!(
+            s.pushed,
+            s.shown + s.dropped() + s.retracted_waiting + s.queued as u64
+        );
+    }
+
+    #[test]
+    fn a_comment_deleted_while_waiting_is_never_shown() {
+        let (mut l, mut f) = layer(DanmakuConfig {
+            area_bottom: 0.12,
+            ..DanmakuConfig::default()
+        });
+        l.push(&Comment::scroll("first").key(1), ms(0), &mut f);
+        l.push(&Comment::scroll("queued").key(2), ms(0), &mut f);
+        assert_eq!(l.stats().queued, 1);
+        assert!(l.retract(2));
+        let s = l.stats();
+        assert_eq!((s.queued, s.retracted_waiting, s.shown), (0, 1, 1));
+        for t in (0..10_000).step_by(100) {
+            assert!(snapshot(&mut l, ms(t)).len() <= 1);
+        }
+        assert_eq!(l.stats().shown, 1);
     }
 
     #[test]
@@ -993,7 +1115,7 @@ mod tests {
         let mut a = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
         a.push(&comment, ms(0), &mut here);
         let mut b = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
-        b.push_sprite(comment.mode, sprite, ms(0));
+        b.push_sprite(comment.mode, None, sprite, ms(0));
         let pa: Vec<_> = a
             .layout(ms(100))
             .map(|p| (p.x, p.y, p.sprite.rgba().to_vec()))

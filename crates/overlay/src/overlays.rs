@@ -310,16 +310,24 @@ impl Overlays {
         Ok(())
     }
 
+    /// Takes the comment with room message id `key` off danmaku layer `id` (deleted by a
+    /// moderator); whether it was there.
+    pub fn retract_comment(&mut self, id: &str, key: u64) -> Result<bool, OverlayError> {
+        let (layer, _) = self.danmaku_mut(id)?;
+        Ok(layer.retract(key))
+    }
+
     /// Sends a comment rasterised elsewhere (see [`DanmakuLayer::push_sprite`]) to layer `id`.
     pub fn push_comment_sprite(
         &mut self,
         id: &str,
         mode: crate::CommentMode,
+        key: Option<u64>,
         sprite: Arc<Sprite>,
         now: Duration,
     ) -> Result<(), OverlayError> {
         let (layer, _) = self.danmaku_mut(id)?;
-        layer.push_sprite(mode, sprite, now);
+        layer.push_sprite(mode, key, sprite, now);
         Ok(())
     }
 

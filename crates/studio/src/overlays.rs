@@ -7,8 +7,9 @@
 use crate::StudioError;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use marquee_overlay::{Comment, Gift, OverlayItem, Overlays};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// A change to the overlays, applied at the next tick.
@@ -31,7 +32,14 @@ pub struct OverlayControl {
     ids: Arc<RwLock<Vec<String>>>,
     /// Commands refused because the compositor had not taken the previous ones.
     pub dropped: Arc<AtomicU64>,
+    /// Deleted messages to take off the video. Not in the command queue: a delete must never
+    /// be refused because chat filled the queue.
+    retracts: Arc<Mutex<VecDeque<u64>>>,
 }
+
+/// Deletes remembered (pending, and already applied) at most; the oldest go first. Far more
+/// than a moderator deletes in the seconds a comment is on screen.
+const RETRACTS_KEPT: usize = 256;
 
 impl OverlayControl {
     /// Queues a change. Chat comments beyond the queue are dropped and counted (a flood is
@@ -69,6 +77,16 @@ impl OverlayControl {
 }
 
 impl OverlayControl {
+    /// Takes the comment with this room message id off the burnt-in danmaku (a moderator
+    /// deleted it), whether it is on screen, waiting for a lane, or still on its way here.
+    pub fn retract(&self, key: u64) {
+        let mut q = self.retracts.lock().expect("retracts lock");
+        if q.len() >= RETRACTS_KEPT {
+            q.pop_front();
+        }
+        q.push_back(key);
+    }
+
     /// The overlays there are now (ids).
     pub fn ids(&self) -> Vec<String> {
         self.ids.read().expect("ids lock").clone()
@@ -81,6 +99,9 @@ pub(crate) struct OverlayStage {
     ids: Arc<RwLock<Vec<String>>>,
     rx: Receiver<OverlayCmd>,
     danmaku: Option<String>,
+    retracts: Arc<Mutex<VecDeque<u64>>>,
+    /// Keys deleted lately: a comment still in the queue when its delete came is not shown.
+    retracted: VecDeque<u64>,
     /// Problems to report as events (bad image path, unknown id...).
     pub problems: Vec<String>,
 }
@@ -92,11 +113,14 @@ impl OverlayStage {
     pub fn new(items: &[OverlayItem]) -> (Self, OverlayControl) {
         let (tx, rx) = crossbeam_channel::bounded(256);
         let ids = Arc::new(RwLock::new(Vec::new()));
+        let retracts = Arc::new(Mutex::new(VecDeque::new()));
         let mut stage = OverlayStage {
             set: None,
             ids: ids.clone(),
             rx,
             danmaku: None,
+            retracts: retracts.clone(),
+            retracted: VecDeque::new(),
             problems: Vec::new(),
         };
         for item in items {
@@ -106,6 +130,7 @@ impl OverlayStage {
             tx,
             ids,
             dropped: Arc::new(AtomicU64::new(0)),
+            retracts,
         };
         (stage, control)
     }
@@ -143,6 +168,7 @@ impl OverlayStage {
                 None => Err(marquee_overlay::OverlayError::UnknownId { id }),
             },
             OverlayCmd::Comment(c) => match (self.set.as_mut(), &self.danmaku) {
+                (_, _) if c.key.is_some_and(|k| self.retracted.contains(&k)) => Ok(()),
                 (Some(s), Some(id)) => s.push_comment(id, &c, now),
                 _ => Ok(()),
             },
@@ -166,6 +192,21 @@ impl OverlayStage {
     /// Applies queued changes (a few comments per tick) and says whether anything is to
     /// be drawn.
     pub fn update(&mut self, now: Duration) -> bool {
+        let keys: Vec<u64> = self
+            .retracts
+            .lock()
+            .expect("retracts lock")
+            .drain(..)
+            .collect();
+        for key in keys {
+            if let (Some(s), Some(id)) = (self.set.as_mut(), &self.danmaku) {
+                let _ = s.retract_comment(id, key);
+            }
+            if self.retracted.len() >= RETRACTS_KEPT {
+                self.retracted.pop_front();
+            }
+            self.retracted.push_back(key);
+        }
         let mut comments = 0;
         while comments < COMMENTS_PER_TICK {
             let Ok(cmd) = self.rx.try_recv() else { break };
@@ -258,6 +299,36 @@ mod tests {
             out[..1280 * 720].iter().any(|&y| y > 200),
             "comments on screen"
         );
+    }
+
+    #[test]
+    fn a_deleted_comment_leaves_the_video_and_one_still_queued_never_shows() {
+        let item = OverlayItem {
+            id: "chat".into(),
+            enabled: true,
+            spec: OverlaySpec::danmaku(),
+        };
+        let (mut stage, control) = OverlayStage::new(&[item]);
+        let white = |out: &[u8]| out[..1280 * 720].iter().filter(|&&y| y > 200).count();
+        control
+            .send(OverlayCmd::Comment(Comment::scroll("剧透剧透").key(1)))
+            .unwrap();
+        stage.update(Duration::ZERO);
+        let t = Duration::from_millis(1500);
+        assert!(white(&stage.draw(&black(1280, 720), 1280, 720, t)) > 0);
+        control.retract(1);
+        stage.update(t);
+        assert_eq!(white(&stage.draw(&black(1280, 720), 1280, 720, t)), 0);
+        // Deleted before the compositor took it off the queue: it never appears.
+        control
+            .send(OverlayCmd::Comment(Comment::scroll("骂人的话").key(2)))
+            .unwrap();
+        control.retract(2);
+        let t = Duration::from_millis(1600);
+        stage.update(t);
+        assert_eq!(white(&stage.draw(&black(1280, 720), 1280, 720, t)), 0);
+        let stats = stage.set.as_ref().unwrap().danmaku("chat").unwrap().stats();
+        assert_eq!((stats.shown, stats.retracted_on_screen), (1, 1));
     }
 
     #[test]

@@ -197,6 +197,7 @@ fn time_draw(
                 colour,
                 mode,
                 from_host: n.is_multiple_of(29),
+                key: Some(n as u64),
             };
             o.push_comment("chat", &c, t).expect("push");
             n += 1;

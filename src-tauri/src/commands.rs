@@ -177,13 +177,16 @@ async fn room_send(state: &AppState, msg: ClientMsg) -> Result<(), AppError> {
         .map_err(|_| AppError::new(ErrorCode::Room, "the room connection has stopped"))
 }
 
-/// The room as the host connection last joined it (rules, poll, lottery, catalog), if it has.
+/// The room so far — the host connection's latest `joined` (rules, poll, lottery, catalog)
+/// and every event since (chat history included) — and live `room` events from now on.
+/// The page calls it once it listens (again after a reload); `null` while the room is still
+/// starting (call again on `room_ready`).
 #[tauri::command]
-pub fn room_joined(state: State<'_, AppState>) -> Option<RoomEvent> {
+pub fn room_attach(state: State<'_, AppState>) -> Option<Vec<RoomEvent>> {
     state
         .room
         .get()
-        .and_then(|r| r.joined.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        .map(|r| r.feed.lock().unwrap_or_else(|e| e.into_inner()).attach())
 }
 
 #[tauri::command]

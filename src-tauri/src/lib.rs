@@ -109,7 +109,7 @@ pub fn run() {
             commands::stats,
             commands::set_stream_key,
             commands::stream_key_names,
-            commands::room_joined,
+            commands::room_attach,
             commands::room_chat,
             commands::room_delete,
             commands::room_poll_start,

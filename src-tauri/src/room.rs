@@ -7,6 +7,7 @@ use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, DanmakuMode, Event, EventBody, Role, UserRef};
 use marquee_room::server::{self, ServerConfig, ServerHandle};
 use marquee_room::token::{self, Claims};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -19,10 +20,48 @@ pub const ROOM: &str = "main";
 pub struct EmbeddedRoom {
     pub info: RoomInfo,
     pub out: mpsc::Sender<ClientMsg>,
-    /// The host connection's latest `Joined` (room rules, poll, lottery, gift catalog…): the
-    /// UI asks for it at start, since the first one usually comes before the page listens.
-    pub joined: Arc<Mutex<Option<RoomEvent>>>,
+    /// What the room panel needs to rebuild itself; see [`RoomFeed`].
+    pub feed: Arc<Mutex<RoomFeed>>,
     _server: ServerHandle,
+}
+
+/// Room events kept for a page that starts listening late. The host connection joins (and
+/// gets its history) before the page has loaded, and a reloaded page has missed everything:
+/// the page calls `room_attach`, which hands over the latest `Joined` and every event since
+/// and, under the same lock, starts live delivery — so nothing is missed or doubled.
+#[derive(Debug, Default)]
+pub struct RoomFeed {
+    joined: Option<RoomEvent>,
+    since: VecDeque<RoomEvent>,
+    attached: bool,
+    /// Events dropped from `since` because it was full (oldest first).
+    pub trimmed: u64,
+}
+
+/// Events kept after the latest `Joined` (≈ 1 MB; the oldest go first).
+pub const FEED_KEPT: usize = 5_000;
+
+impl RoomFeed {
+    /// Records `e`; returns whether to deliver it to the page now.
+    pub fn push(&mut self, e: &RoomEvent) -> bool {
+        if matches!(e, RoomEvent::Joined { .. }) {
+            self.joined = Some(e.clone());
+            self.since.clear();
+        } else {
+            if self.since.len() >= FEED_KEPT {
+                self.since.pop_front();
+                self.trimmed += 1;
+            }
+            self.since.push_back(e.clone());
+        }
+        self.attached
+    }
+
+    /// Everything to replay (the `Joined` first), and live delivery from now on.
+    pub fn attach(&mut self) -> Vec<RoomEvent> {
+        self.attached = true;
+        self.joined.iter().chain(&self.since).cloned().collect()
+    }
 }
 
 /// Starts the server (SQLite in `data_dir`, a secret kept beside it) on `listen` (falling back
@@ -67,17 +106,18 @@ pub async fn start(
     );
     let mut client = RoomClient::connect(ClientConfig::new(info.ws_url.clone()).token(host));
     let (out, mut out_rx) = mpsc::channel::<ClientMsg>(256);
-    let joined = Arc::new(Mutex::new(None));
-    let last = joined.clone();
+    let feed = Arc::new(Mutex::new(RoomFeed::default()));
+    let keep = feed.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 ev = client.recv() => match ev {
                     Some(ev) => for e in translate(ev) {
-                        if matches!(e, RoomEvent::Joined { .. }) {
-                            *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                        // Delivered under the lock so `attach` sees a clean cut.
+                        let mut f = keep.lock().unwrap_or_else(|p| p.into_inner());
+                        if f.push(&e) {
+                            on_event(e);
                         }
-                        on_event(e)
                     },
                     None => break,
                 },
@@ -91,7 +131,7 @@ pub async fn start(
     Ok(EmbeddedRoom {
         info,
         out,
-        joined,
+        feed,
         _server: handle,
     })
 }
@@ -257,5 +297,71 @@ pub async fn apply_prefs(room: &EmbeddedRoom) {
                 remove: vec![],
             })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn viewers(n: u64) -> RoomEvent {
+        RoomEvent::Viewers { count: n }
+    }
+
+    fn joined() -> RoomEvent {
+        RoomEvent::Joined {
+            viewers: 1,
+            poll: None,
+            settings: ipc::RoomSettings {
+                slow_mode_s: 0,
+                mods_only: false,
+                blocked_mode: ipc::BlockedMode::Mask,
+                user_rate_per_min: 0,
+            },
+            pinned: None,
+            lottery: None,
+            catalog: vec![],
+        }
+    }
+
+    fn counts(v: &[RoomEvent]) -> Vec<u64> {
+        v.iter()
+            .filter_map(|e| match e {
+                RoomEvent::Viewers { count } => Some(*count),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_late_page_gets_the_join_and_everything_since_then_live_events_without_doubles() {
+        let mut f = RoomFeed::default();
+        assert!(!f.push(&viewers(1)), "before any join: kept, not delivered");
+        assert!(!f.push(&joined()));
+        assert!(!f.push(&viewers(2)));
+        assert!(!f.push(&viewers(3)));
+        let replay = f.attach();
+        assert!(matches!(replay[0], RoomEvent::Joined { .. }));
+        assert_eq!(
+            counts(&replay),
+            [2, 3],
+            "history since the latest join only"
+        );
+        assert!(f.push(&viewers(4)), "live from now on");
+        // A reloaded page attaches again and gets the whole picture once more.
+        assert_eq!(counts(&f.attach()), [2, 3, 4]);
+    }
+
+    #[test]
+    fn the_feed_is_bounded_and_counts_what_it_trimmed() {
+        let mut f = RoomFeed::default();
+        f.push(&joined());
+        for i in 0..(FEED_KEPT as u64 + 10) {
+            f.push(&viewers(i));
+        }
+        let replay = f.attach();
+        assert_eq!(replay.len(), FEED_KEPT + 1);
+        assert_eq!(counts(&replay)[0], 10);
+        assert_eq!(f.trimmed, 10);
     }
 }

@@ -48,7 +48,8 @@ export interface Backend {
   setStreamKey(name: string, key: string): Promise<void>;
   streamKeyNames(): Promise<string[]>;
   /** The room as the host last joined it (its first `joined` event usually comes before the page listens). */
-  roomJoined(): Promise<RoomEvent | null>;
+  /** The room so far (latest `joined` + events since), then live `room` events; null while the room starts. */
+  roomAttach(): Promise<RoomEvent[] | null>;
   roomChat(text: string): Promise<void>;
   roomDelete(id: number): Promise<void>;
   roomPollStart(poll: PollStart): Promise<void>;
@@ -109,7 +110,7 @@ export async function tauriBackend(): Promise<Backend> {
     stats: () => call('stats'),
     setStreamKey: (name, key) => call('set_stream_key', { name, key }),
     streamKeyNames: () => call('stream_key_names'),
-    roomJoined: () => call('room_joined'),
+    roomAttach: () => call('room_attach'),
     roomChat: (text) => call('room_chat', { text }),
     roomDelete: (id) => call('room_delete', { id }),
     roomPollStart: (poll) => call('room_poll_start', { poll }),

@@ -141,9 +141,9 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     async streamKeyNames() {
       return ['main'];
     },
-    async roomJoined() {
-      calls.push({ cmd: 'room_joined' });
-      return null;
+    async roomAttach() {
+      calls.push({ cmd: 'room_attach' });
+      return [];
     },
     async roomChat(text) {
       calls.push({ cmd: 'room_chat', args: { text } });

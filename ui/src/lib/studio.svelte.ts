@@ -123,6 +123,10 @@ export class Studio {
   destinations = $state<DestinationSetting[]>(loadDestinations());
   room = $state<RoomInfo | null>(null);
   roomDown = $state<string | null>(null);
+  /** The room panel has its history and gets live events (see `attachRoom`). */
+  private roomAttached = false;
+  /** Replaying history: old gifts go into the lists without an alert. */
+  private replaying = false;
   /** Oldest first; mutated in place (a 100k backlog is never copied per message): read
    *  `chatRevision` to react to it. */
   chat = $state.raw<ChatItem[]>([]);
@@ -204,15 +208,14 @@ export class Studio {
       await b.on('room_ready', (r) => {
         this.room = r;
         this.roomDown = null;
+        if (!this.roomAttached) void this.attachRoom();
       }),
     );
     try {
       const info = await b.appInfo();
       i18n.followOs(info.locale);
       if (info.room) this.room = info.room;
-      // Only if nothing came in meanwhile (a live `joined` would be newer).
-      const joined = await b.roomJoined();
-      if (joined && this.catalog.length === 0 && this.chat.length === 0) this.applyRoom(joined);
+      await this.attachRoom();
     } catch (e) {
       this.error = toAppError(e);
     }
@@ -527,6 +530,21 @@ export class Studio {
     this.history = next;
   }
 
+  /** Replays the room so far (chat history included: it arrived before this page listened,
+   * or before a reload) and turns on live `room` events; again on `room_ready` if the room
+   * was still starting. */
+  async attachRoom() {
+    const replay = await this.backend.roomAttach();
+    if (replay === null) return;
+    this.roomAttached = true;
+    this.replaying = true;
+    try {
+      for (const e of replay) this.applyRoom(e);
+    } finally {
+      this.replaying = false;
+    }
+  }
+
   applyRoom(e: RoomEvent) {
     switch (e.kind) {
       case 'joined':
@@ -598,6 +616,7 @@ export class Studio {
         const g = { key: ++this.giftSeq, at: e.at, user: e.user.name, gift: e.gift, count: e.count, coins: e.coins, combo: e.combo };
         this.gifts = [g, ...this.gifts].slice(0, 500);
         this.pushChat({ id: e.seq, at: e.at, user: e.user.name, role: e.user.role, text: '', color: '#ffffff', deleted: false, userId: e.user.id, kind: 'gift', gift: e.gift, count: e.count });
+        if (this.replaying) break;
         this.giftAlert = g;
         if (this.giftTimer) clearTimeout(this.giftTimer);
         this.giftTimer = setTimeout(() => (this.giftAlert = null), 4000);

@@ -122,6 +122,45 @@ describe('Studio', () => {
     expect(s.viewers).toBe(41);
   });
 
+  it('a page that starts late (or reloads) gets the chat history and rules from room_attach, old gifts without an alert', async () => {
+    const b = createMockBackend();
+    const user = { id: 'v1', name: '小明', role: 'viewer' };
+    const rules = { slow_mode_s: 5, mods_only: false, blocked_mode: 'mask' as const, user_rate_per_min: 20 };
+    b.roomAttach = async () => {
+      b.calls.push({ cmd: 'room_attach' });
+      return [
+        { kind: 'joined', viewers: 3, poll: null, settings: rules, pinned: null, lottery: null, catalog: [] },
+        { kind: 'chat', id: 7, at: 1, user, text: '早就来了', color: '#ffffff', mode: 'scroll', masked: false, deleted: false },
+        { kind: 'gift', seq: 8, at: 2, user, gift: 'rocket', count: 1, coins: 100, combo: 1 },
+      ];
+    };
+    const s = new Studio(b);
+    await s.init();
+    expect(b.calls.filter((c) => c.cmd === 'room_attach')).toHaveLength(1);
+    expect(s.chat.map((c) => c.id)).toEqual([7, 8]);
+    expect(s.roomRules).toEqual(rules);
+    expect(s.gifts).toHaveLength(1);
+    expect(s.giftAlert).toBeNull();
+    // Live events after the replay still alert.
+    s.applyRoom({ kind: 'gift', seq: 9, at: 3, user, gift: 'heart', count: 1, coins: 1, combo: 1 });
+    expect(s.giftAlert).toMatchObject({ gift: 'heart' });
+  });
+
+  it('attaches to the room when it becomes ready if it was still starting', async () => {
+    const b = createMockBackend();
+    let ready = false;
+    b.roomAttach = async () => {
+      b.calls.push({ cmd: 'room_attach' });
+      return ready ? [{ kind: 'viewers', count: 5 }] : null;
+    };
+    const s = new Studio(b);
+    await s.init();
+    ready = true;
+    b.emit('room_ready', { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws' });
+    await vi.waitFor(() => expect(s.viewers).toBe(4));
+    expect(b.calls.filter((c) => c.cmd === 'room_attach')).toHaveLength(2);
+  });
+
   it('remembers settings: the first run shows until finished, choices are saved, Go Live uses them', async () => {
     const b = createMockBackend({ settings: { first_run_done: false, width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000 } });
     const s = new Studio(b);

@@ -75,6 +75,13 @@ pub async fn mark_highlight(state: State<'_, AppState>, label: String) -> Result
     blocking(move || live.mark(&label)).await
 }
 
+/// Turns director mode on or off while live.
+#[tauri::command]
+pub async fn set_director(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
+    let live = state.live.clone();
+    blocking(move || live.set_director(on)).await
+}
+
 /// Switches the scene while live.
 #[tauri::command]
 pub async fn switch_scene(

@@ -64,6 +64,16 @@ pub struct GoLiveSettings {
     /// Microphone gain in dB (−30…30), from the audio settings.
     #[serde(default)]
     pub mic_gain_db: f32,
+    /// The microphone at each camera (scene source → audio source): mixed into the program
+    /// audio, and what director mode listens to.
+    #[serde(default)]
+    pub source_mics: std::collections::BTreeMap<String, String>,
+    /// Start with director mode on (needs at least one camera microphone).
+    #[serde(default)]
+    pub director: bool,
+    /// Director mode's minimum time on one camera, seconds (default 3).
+    #[serde(default)]
+    pub director_hold_s: Option<f32>,
 }
 
 /// A destination's (or the recording's) life, as the UI shows it.
@@ -159,6 +169,9 @@ pub struct Stats {
     pub recording: Option<OutputStats>,
     /// CPU use of the app process over the last interval, % of one core.
     pub cpu_percent: f64,
+    /// Director mode: `null` when this stream has no camera microphones (no director), else
+    /// whether it is switching now (a host's cut pauses it).
+    pub director: Option<bool>,
     #[ts(type = "number")]
     pub rss_bytes: u64,
 }
@@ -566,6 +579,12 @@ pub struct AppSettings {
     pub danmaku_overlay: bool,
     pub first_run_done: bool,
     pub room: RoomPrefs,
+    /// The microphone at each camera (scene source → audio source).
+    pub source_mics: std::collections::BTreeMap<String, String>,
+    /// Go live with director mode on.
+    pub director: bool,
+    /// Director mode's minimum time on one camera (1–30 s).
+    pub director_hold_s: f32,
 }
 
 /// The room rules and blocked words, remembered and applied when the room starts.

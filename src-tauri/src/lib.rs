@@ -102,6 +102,7 @@ pub fn run() {
             commands::app_info,
             commands::list_devices,
             commands::switch_scene,
+            commands::set_director,
             commands::save_highlight,
             commands::mark_highlight,
             commands::go_live,

@@ -38,6 +38,8 @@ struct Running {
     pump: std::thread::JoinHandle<()>,
     last: Arc<Mutex<Option<Stats>>>,
     record: Option<String>,
+    /// Some camera has a microphone: director mode can run.
+    directable: bool,
 }
 
 fn settings(m: String) -> AppError {
@@ -137,12 +139,25 @@ pub fn default_recording() -> PathBuf {
 
 /// The sources a session opens and the scene on air first: every source the scene bar
 /// offers (so the host can cut between them while live), starting on the chosen one.
+/// Each source's microphone (`source_mics`) is mixed in and, with `director`, picks the camera.
 pub fn scene_setup(s: &GoLiveSettings) -> Result<SceneSetup, AppError> {
     let mut specs: Vec<String> = s.sources.clone();
     if !specs.contains(&s.video) {
         specs.insert(0, s.video.clone());
     }
-    if specs.len() == 1 {
+    let mic_of = |spec: &str| {
+        s.source_mics
+            .get(spec)
+            .map(|m| m.trim())
+            .filter(|m| !m.is_empty() && *m != "none")
+    };
+    let any_mic = specs.iter().any(|spec| mic_of(spec).is_some());
+    if s.director && !any_mic {
+        return Err(settings(
+            "director mode listens to the cameras' microphones: pick one for at least one camera in Settings → Audio, or turn director mode off".into(),
+        ));
+    }
+    if specs.len() == 1 && !any_mic {
         return Ok(SceneSetup::default());
     }
     let sources = specs
@@ -153,14 +168,31 @@ pub fn scene_setup(s: &GoLiveSettings) -> Result<SceneSetup, AppError> {
                 spec: spec
                     .parse()
                     .map_err(|e: marquee_capture::CaptureError| settings(e.to_string()))?,
-                mic: None,
+                mic: mic_of(spec)
+                    .map(|m| {
+                        m.parse().map_err(|e: marquee_capture::CaptureError| {
+                            settings(format!("the microphone for {spec}: {e}"))
+                        })
+                    })
+                    .transpose()?,
                 faults: Faults::default(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
+    let hold = s.director_hold_s.unwrap_or(3.0);
+    if !(1.0..=30.0).contains(&hold) {
+        return Err(settings(format!(
+            "director hold {hold} s must be between 1 and 30 s"
+        )));
+    }
     Ok(SceneSetup {
         sources,
         start: Some(s.video.clone()),
+        director: s.director,
+        director_config: marquee_studio::director::DirectorConfig {
+            hold: Duration::from_secs_f32(hold),
+            ..Default::default()
+        },
         ..Default::default()
     })
 }
@@ -207,11 +239,30 @@ pub fn derive_stats(
             render_lag: cur.video.dropped.render_lag,
             encoder_lag: cur.video.dropped.encoder_lag,
         },
-        audio: vec![ipc::AudioLevel {
-            input: audio_input.to_string(),
-            peak_db: cur.audio.peak_db,
-            rms_db: cur.audio.rms_db,
-        }],
+        // One meter per input when camera microphones are mixed in (the first is the main
+        // microphone, shown under its setting's name); else the mix.
+        audio: if cur.audio.inputs.len() > 1 {
+            cur.audio
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, l)| ipc::AudioLevel {
+                    input: if i == 0 {
+                        audio_input.to_string()
+                    } else {
+                        l.input.clone()
+                    },
+                    peak_db: l.peak_db,
+                    rms_db: l.rms_db,
+                })
+                .collect()
+        } else {
+            vec![ipc::AudioLevel {
+                input: audio_input.to_string(),
+                peak_db: cur.audio.peak_db,
+                rms_db: cur.audio.rms_db,
+            }]
+        },
         destinations: cur
             .destinations
             .iter()
@@ -221,6 +272,7 @@ pub fn derive_stats(
         recording: cur.recording.as_ref().map(|r| out(None, r)),
         cpu_percent: cpu,
         rss_bytes: cur.rss_bytes,
+        director: None,
     }
 }
 
@@ -249,8 +301,10 @@ impl Live {
         }
         let cfg = session_config(settings, keychain)?;
         let setup = scene_setup(settings)?;
+        let directable = setup.sources.iter().any(|s| s.mic.is_some());
         let record_name = cfg.record.as_ref().map(|p| p.display().to_string());
         let session = Session::start_with(cfg, setup)?;
+        let director = directable.then(|| session.scene_control());
         // The last 60 s of packets, for "save highlight"; a replay buffer that cannot start
         // (a full disk for the clips folder, say) must not keep anyone off the air.
         let recording_path = settings
@@ -298,7 +352,7 @@ impl Live {
             let audio = settings.audio.clone();
             let spawned = std::thread::Builder::new()
                 .name("app-stats".into())
-                .spawn(move || pump(session2, stop, last, emit, audio));
+                .spawn(move || pump(session2, stop, last, emit, audio, director));
             match spawned {
                 Ok(t) => t,
                 Err(e) => {
@@ -322,6 +376,7 @@ impl Live {
             pump,
             last,
             record: record_name,
+            directable,
         });
         Ok(())
     }
@@ -340,6 +395,25 @@ impl Live {
             .as_ref()
             .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
         s.switch(scene, t).map_err(|e| settings(e.to_string()))
+    }
+
+    /// Turns director mode on (it picks the camera whose microphone is loudest) or off.
+    pub fn set_director(&self, on: bool) -> Result<(), AppError> {
+        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = slot
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
+        let session = r.session.lock().unwrap_or_else(|e| e.into_inner());
+        let s = session
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
+        if on && !r.directable {
+            return Err(settings(
+                "director mode needs a microphone at a camera: pick one in Settings → Audio (it applies from the next stream)".into(),
+            ));
+        }
+        s.set_director(on);
+        Ok(())
     }
 
     /// Saves the last `seconds` as an MP4 clip (stream copy, the encode is not disturbed).
@@ -430,6 +504,7 @@ fn pump(
     last: Arc<Mutex<Option<Stats>>>,
     emit: Arc<dyn Emit>,
     audio: String,
+    director: Option<marquee_studio::SceneControl>,
 ) {
     let mut prev: Option<(Instant, StatsSnapshot)> = None;
     let mut next_stats = Instant::now();
@@ -452,7 +527,8 @@ fn pump(
             let dt = prev
                 .as_ref()
                 .map_or(Duration::from_secs(1), |(t, _)| now - *t);
-            let stats = derive_stats(prev.as_ref().map(|(_, s)| s), &cur, dt, &audio);
+            let mut stats = derive_stats(prev.as_ref().map(|(_, s)| s), &cur, dt, &audio);
+            stats.director = director.as_ref().map(|c| c.director());
             emit.stats(&stats);
             *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
             prev = Some((now, cur));
@@ -481,6 +557,9 @@ mod tests {
             encoder: "x264".into(),
             sources: vec![],
             mic_gain_db: 0.0,
+            source_mics: Default::default(),
+            director: false,
+            director_hold_s: None,
         }
     }
 
@@ -502,6 +581,54 @@ mod tests {
             ..settings()
         };
         assert!(scene_setup(&bad).is_err());
+    }
+
+    #[test]
+    fn camera_microphones_are_mixed_and_drive_director_mode_with_its_hold() {
+        let s = GoLiveSettings {
+            video: "test".into(),
+            sources: vec!["test".into(), "test:2".into()],
+            source_mics: [("test:2".to_string(), "tone:880".to_string())].into(),
+            director: true,
+            director_hold_s: Some(5.0),
+            ..settings()
+        };
+        let setup = scene_setup(&s).unwrap();
+        assert_eq!(setup.sources[0].mic, None);
+        assert_eq!(setup.sources[1].mic, Some("tone:880".parse().unwrap()));
+        assert!(setup.director);
+        assert_eq!(setup.director_config.hold, Duration::from_secs(5));
+        // One camera with a microphone is still a scene setup (its mic must be opened).
+        let one = GoLiveSettings {
+            source_mics: [("test".to_string(), "tone".to_string())].into(),
+            ..settings()
+        };
+        assert_eq!(scene_setup(&one).unwrap().sources.len(), 1);
+    }
+
+    #[test]
+    fn director_mode_without_a_camera_microphone_says_where_to_pick_one() {
+        let s = GoLiveSettings {
+            sources: vec!["test".into(), "test:2".into()],
+            source_mics: [("test:2".to_string(), "none".to_string())].into(),
+            director: true,
+            ..settings()
+        };
+        let e = scene_setup(&s).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Settings);
+        assert!(e.message.contains("Settings → Audio"), "{}", e.message);
+        let bad_hold = GoLiveSettings {
+            source_mics: [("test".to_string(), "tone".to_string())].into(),
+            director: true,
+            director_hold_s: Some(0.2),
+            ..settings()
+        };
+        assert!(
+            scene_setup(&bad_hold)
+                .unwrap_err()
+                .message
+                .contains("between 1 and 30")
+        );
     }
 
     #[test]

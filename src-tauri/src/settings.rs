@@ -61,6 +61,9 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
             blocked_words: app.room.blocked_words,
             user_rate_per_min: app.room.user_rate_per_min,
         },
+        source_mics: app.source_mics,
+        director: app.director,
+        director_hold_s: app.director_hold_s,
     })
 }
 
@@ -104,6 +107,9 @@ pub fn save(path: &Path, s: &AppSettings) -> Result<(), AppError> {
             blocked_words: s.room.blocked_words.clone(),
             user_rate_per_min: s.room.user_rate_per_min,
         },
+        source_mics: s.source_mics.clone(),
+        director: s.director,
+        director_hold_s: s.director_hold_s,
     });
     cfg.save(path).map_err(config_error)
 }

@@ -90,6 +90,13 @@ pub struct AppPrefs {
     /// The first-run wizard was finished (or skipped).
     pub first_run_done: bool,
     pub room: RoomPrefs,
+    /// The microphone at each camera (source → audio source, e.g. `camera:0` → `mic:usb`):
+    /// mixed in, and what director mode listens to.
+    pub source_mics: std::collections::BTreeMap<String, String>,
+    /// Go live with director mode on (cut to the camera whose microphone is loudest).
+    pub director: bool,
+    /// Director mode's minimum time on one camera, seconds.
+    pub director_hold_s: f32,
 }
 
 impl Default for AppPrefs {
@@ -102,6 +109,9 @@ impl Default for AppPrefs {
             danmaku_overlay: true,
             first_run_done: false,
             room: RoomPrefs::default(),
+            source_mics: Default::default(),
+            director: false,
+            director_hold_s: 3.0,
         }
     }
 }

@@ -801,9 +801,10 @@ fn compositor(
                 } => {
                     *inputs.on_air.lock().expect("on-air lock") = scene.clone();
                     let late = tick_of(at).as_secs_f64() - requested_at.as_secs_f64();
+                    // The subject is the scene: a UI shows what is on air from it.
                     events.emit(
                         None,
-                        "scene",
+                        &scene,
                         EventKind::Scene,
                         None,
                         format!(

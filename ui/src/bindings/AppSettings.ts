@@ -31,4 +31,16 @@ language: string | null,
 /**
  * `dark`, `light` or `system` (follow the OS); null: dark.
  */
-theme: string | null, danmaku_overlay: boolean, first_run_done: boolean, room: RoomPrefs, };
+theme: string | null, danmaku_overlay: boolean, first_run_done: boolean, room: RoomPrefs, 
+/**
+ * The microphone at each camera (scene source → audio source).
+ */
+source_mics: { [key in string]: string }, 
+/**
+ * Go live with director mode on.
+ */
+director: boolean, 
+/**
+ * Director mode's minimum time on one camera (1–30 s).
+ */
+director_hold_s: number, };

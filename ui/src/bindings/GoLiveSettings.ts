@@ -25,4 +25,17 @@ sources: Array<string>,
 /**
  * Microphone gain in dB (−30…30), from the audio settings.
  */
-mic_gain_db: number, };
+mic_gain_db: number, 
+/**
+ * The microphone at each camera (scene source → audio source): mixed into the program
+ * audio, and what director mode listens to.
+ */
+source_mics: { [key in string]: string }, 
+/**
+ * Start with director mode on (needs at least one camera microphone).
+ */
+director: boolean, 
+/**
+ * Director mode's minimum time on one camera, seconds (default 3).
+ */
+director_hold_s: number | null, };

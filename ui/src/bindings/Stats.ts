@@ -14,4 +14,9 @@ fps: number, target_fps: number, dropped: VideoDrops, audio: Array<AudioLevel>, 
 /**
  * CPU use of the app process over the last interval, % of one core.
  */
-cpu_percent: number, rss_bytes: number, };
+cpu_percent: number, 
+/**
+ * Director mode: `null` when this stream has no camera microphones (no director), else
+ * whether it is switching now (a host's cut pauses it).
+ */
+director: boolean | null, rss_bytes: number, };

@@ -8,6 +8,7 @@ import { Studio } from '../lib/studio.svelte';
 import AudioMeter from './AudioMeter.svelte';
 import Destinations from './Destinations.svelte';
 import RoomPanel from './RoomPanel.svelte';
+import SceneBar from './SceneBar.svelte';
 import Sparkline from './Sparkline.svelte';
 import StatsPanel from './StatsPanel.svelte';
 import TopBar from './TopBar.svelte';
@@ -117,6 +118,32 @@ describe('App', () => {
     render(App, { backend: createMockBackend() });
     await flush();
     expect(screen.getByTestId('no-camera')).toBeInTheDocument();
+  });
+});
+
+describe('SceneBar', () => {
+  it('shows the director chip once a camera has a microphone; live, a paused director says so and a click resumes it', async () => {
+    const none = new Studio(createMockBackend());
+    await none.init();
+    const first = render(SceneBar, { studio: none });
+    expect(screen.queryByTestId('director-toggle')).toBeNull();
+    first.unmount();
+
+    const b = createMockBackend({ settings: { source_mics: { test: 'mic:default' }, director: true } });
+    const s = new Studio(b);
+    await s.init();
+    render(SceneBar, { studio: s });
+    const chip = screen.getByTestId('director-toggle');
+    expect(chip).toHaveAttribute('aria-pressed', 'true');
+    await s.goLive();
+    s.applyStats({ ...mockStats(1, [{ state: 'live' }]), director: false });
+    await flush();
+    expect(chip).toHaveAttribute('aria-pressed', 'false');
+    expect(chip).toHaveTextContent('paused');
+    await fireEvent.click(chip);
+    await flush();
+    expect(b.calls.find((c) => c.cmd === 'set_director')?.args).toEqual({ on: true });
+    expect(chip).toHaveAttribute('aria-pressed', 'true');
   });
 });
 

@@ -96,7 +96,7 @@ describe('FirstRun', () => {
 
 const settings = (): AppSettingsValue => ({
   video: { width: 1280, height: 720, fps: 30, bitrate_kbps: 2500, encoder: 'auto' },
-  audio: { mic: 'mic:default', gain_db: 0 },
+  audio: { mic: 'mic:default', gain_db: 0, cameraMics: {}, director: false, directorHoldS: 3 },
   destinations: [{ url: 'rtmp://live.twitch.tv/app', key_name: 'twitch' }],
   room: { blockedWords: [], blockedMode: 'mask', slowModeS: 0, modsOnly: false, userRatePerMin: 0 },
   language: 'system',
@@ -161,6 +161,30 @@ describe('SettingsDialog', () => {
     expect(onsavekey).toHaveBeenCalledWith('twitch', 'live_secret');
     expect(key.value).toBe('');
     expect(JSON.stringify(onsave.mock.calls)).not.toContain('live_secret');
+  });
+
+  it('gives each camera a microphone and turns director mode on only with one', async () => {
+    const onsave = vi.fn();
+    const sources = [
+      { id: 'test', name: 'Test pattern' },
+      { id: 'camera:0', name: 'Stage' },
+    ];
+    const microphones = [
+      { id: 'mic:default', name: 'Default microphone' },
+      { id: 'mic:usb', name: 'USB mic' },
+    ];
+    render(SettingsDialog, { value: settings(), onsave, sources, microphones, tab: 'audio' });
+    await fireEvent.click(screen.getByTestId('director-setting'));
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    expect(onsave).not.toHaveBeenCalled();
+    expect(screen.getByText(/pick one for at least one camera/)).toBeInTheDocument();
+    await fireEvent.change(screen.getByTestId('camera-mic-camera:0'), { target: { value: 'mic:usb' } });
+    await fireEvent.input(screen.getByTestId('director-hold'), { target: { value: '5' } });
+    await settle();
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await settle();
+    expect(onsave).toHaveBeenCalledTimes(1);
+    expect(onsave.mock.calls[0][0].audio).toEqual({ mic: 'mic:default', gain_db: 0, cameraMics: { 'camera:0': 'mic:usb' }, director: true, directorHoldS: 5 });
   });
 
   it('Escape cancels', async () => {

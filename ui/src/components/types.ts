@@ -128,7 +128,16 @@ export interface VideoSettingsValue {
 
 export interface AppSettingsValue {
   video: VideoSettingsValue;
-  audio: { mic: string; gain_db: number };
+  audio: {
+    mic: string;
+    gain_db: number;
+    /** The microphone at each camera (scene source → audio source; absent = none). */
+    cameraMics: Record<string, string>;
+    /** Go live with director mode on. */
+    director: boolean;
+    /** Director mode's minimum time on one camera, seconds. */
+    directorHoldS: number;
+  };
   destinations: DestinationValue[];
   room: RoomSettingsValue;
   language: 'system' | 'en' | 'zh-CN';

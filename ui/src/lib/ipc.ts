@@ -39,6 +39,8 @@ export interface Backend {
   goLive(settings: GoLiveSettings): Promise<void>;
   /** While live: put a scene (a source id) on air with `cut`, `fade[:MS]` or `slide[:MS]`. */
   switchScene(scene: string, transition: string): Promise<void>;
+  /** Director mode on/off while live (it picks the camera whose microphone is loudest). */
+  setDirector(on: boolean): Promise<void>;
   /** While live: the last `seconds` as an MP4 clip. */
   saveHighlight(seconds: number): Promise<HighlightSaved>;
   /** While live: a mark now; its session time in seconds. */
@@ -104,6 +106,7 @@ export async function tauriBackend(): Promise<Backend> {
     listDevices: () => call('list_devices'),
     goLive: (settings) => call('go_live', { settings }),
     switchScene: (scene, transition) => call('switch_scene', { scene, transition }),
+    setDirector: (on) => call('set_director', { on }),
     saveHighlight: (seconds) => call('save_highlight', { seconds }),
     markHighlight: (label) => call('mark_highlight', { label }),
     endLive: () => call('end_live'),

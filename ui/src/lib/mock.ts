@@ -30,6 +30,9 @@ export function defaultSettings(): AppSettings {
     danmaku_overlay: true,
     first_run_done: true,
     room: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', blocked_words: [], user_rate_per_min: 0 },
+    source_mics: {},
+    director: false,
+    director_hold_s: 3,
   };
 }
 
@@ -60,6 +63,7 @@ export function mockStats(t: number, states: OutputState[], kbps = 2600): Stats 
     recording: null,
     cpu_percent: 38,
     rss_bytes: 182 * 1024 * 1024,
+    director: null,
   };
 }
 
@@ -101,6 +105,9 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     },
     async switchScene(scene, transition) {
       calls.push({ cmd: 'switch_scene', args: { scene, transition } });
+    },
+    async setDirector(on) {
+      calls.push({ cmd: 'set_director', args: { on } });
     },
     async goLive(settings) {
       calls.push({ cmd: 'go_live', args: settings });

@@ -200,6 +200,8 @@ export class Studio {
       await b.on('stats', (s) => this.applyStats(s)),
       await b.on('session_event', (e) => {
         this.events = [...this.events.slice(-199), e];
+        // What is on air (the director's cuts too): the event's subject is the scene.
+        if (e.kind === 'scene' && this.scenes.some((s) => s.id === e.subject)) this.sceneId = e.subject;
       }),
       await b.on('room', (e) => this.applyRoom(e)),
       await b.on('audio_level', (l) => {
@@ -371,11 +373,41 @@ export class Studio {
       void this.markHighlight();
       return true;
     }
+    if ((key === 'd' || key === 'D') && this.directorAvailable) {
+      void this.toggleDirector();
+      return true;
+    }
     if (!/^[1-9]$/.test(key)) return false;
     const s = this.scenes[Number(key) - 1];
     if (!s) return false;
     this.selectScene(s.id, fade ? 'fade:300' : 'cut');
     return true;
+  }
+
+  /** Some camera has a microphone (Settings → Audio): director mode can run. */
+  get directorAvailable(): boolean {
+    return Object.values(this.settings.source_mics ?? {}).some((m) => !!m && m !== 'none');
+  }
+
+  /** Director mode as it is now: the engine's while live, the setting before. */
+  get directorOn(): boolean {
+    return this.phase === 'live' && this.stats?.director != null ? this.stats.director : this.settings.director;
+  }
+
+  /** Turns director mode on/off: the running stream's while live, else for the next one. */
+  async toggleDirector() {
+    const on = !this.directorOn;
+    if (this.phase === 'live') {
+      try {
+        await this.backend.setDirector(on);
+        if (this.stats) this.stats = { ...this.stats, director: on };
+      } catch (e) {
+        this.error = toAppError(e);
+      }
+      return;
+    }
+    this.settings = { ...this.settings, director: on };
+    this.persist({ director: on });
   }
 
   saveDestinations(list: DestinationSetting[]) {
@@ -474,6 +506,9 @@ export class Studio {
         video: scene.source,
         sources: this.scenes.map((s) => s.source),
         mic_gain_db: v.mic_gain_db ?? 0,
+        source_mics: { ...v.source_mics },
+        director: v.director,
+        director_hold_s: v.director_hold_s,
         audio: this.audio,
         destinations: $state.snapshot(this.destinations),
         record: this.record,

@@ -74,6 +74,39 @@ describe('Studio', () => {
     ]);
   });
 
+  it('director mode: D toggles it for the next stream, goes live with the camera microphones, and while live follows the engine', async () => {
+    const b = createMockBackend({
+      devices: { cameras: [{ source: 'camera:0', name: 'Stage', formats: [] }], microphones: [] },
+      settings: { source_mics: { 'camera:0': 'mic:usb' }, director_hold_s: 4 },
+    });
+    const s = new Studio(b);
+    await s.init();
+    expect(s.directorAvailable).toBe(true);
+    expect(s.shortcut('d')).toBe(true);
+    expect(s.directorOn).toBe(true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.saved.director).toBe(true);
+    await s.goLive();
+    const live = b.calls.find((c) => c.cmd === 'go_live')?.args as { source_mics: Record<string, string>; director: boolean; director_hold_s: number };
+    expect(live).toMatchObject({ source_mics: { 'camera:0': 'mic:usb' }, director: true, director_hold_s: 4 });
+    // The engine reports it (a host's cut pauses it); the director's cuts move the highlight.
+    s.applyStats({ ...mockStats(1, [{ state: 'live' }]), director: false });
+    expect(s.directorOn).toBe(false);
+    b.emit('session_event', { session_ms: 1, dest: null, subject: 'camera:0', kind: 'scene', attempt: null, detail: 'camera:0 (cut, director) on air' });
+    expect(s.sceneId).toBe('camera:0');
+    expect(s.shortcut('D')).toBe(true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.calls.find((c) => c.cmd === 'set_director')?.args).toEqual({ on: true });
+    expect(s.directorOn).toBe(true);
+  });
+
+  it('without a camera microphone there is no director mode', async () => {
+    const s = new Studio(createMockBackend());
+    await s.init();
+    expect(s.directorAvailable).toBe(false);
+    expect(s.shortcut('d')).toBe(false);
+  });
+
   it('H saves the last 30 s as a clip and M drops a mark, only while live', async () => {
     const b = createMockBackend();
     const s = new Studio(b);

@@ -217,6 +217,10 @@ await flow('settings: save is refused with a clear message, then saves once fixe
     assert.equal(await p.locator('[data-tab="destinations"]').getAttribute('aria-selected'), 'true');
     await shot(p, `settings-dest-error-${lang}`);
     await p.locator('[data-testid="dest-url"]').last().fill('rtmp://live.example.com/app');
+    await p.locator('[data-tab="audio"]').click();
+    await p.waitForSelector('[data-testid="camera-mics"]');
+    await p.locator('[data-testid="camera-mic-camera:1"]').selectOption('mic:default');
+    await shot(p, `settings-audio-${lang}`);
     await p.locator('[data-tab="room"]').click();
     await shot(p, `settings-room-${lang}`);
     await p.locator('[data-tab="general"]').click();
@@ -228,6 +232,8 @@ await flow('settings: save is refused with a clear message, then saves once fixe
     const v = saved[0].args[0];
     assert.equal(v.video.bitrate_kbps, 4500);
     assert.equal(v.language, 'zh-CN');
+    assert.deepEqual(v.audio.cameraMics, { 'camera:0': 'mic:usb', 'camera:1': 'mic:default' });
+    assert.equal(v.audio.director, true);
     assert.deepEqual(v.destinations.map((d) => d.url), ['rtmp://live.twitch.tv/app', 'rtmp://live-push.bilivideo.com/live-bvc', 'rtmp://live.example.com/app']);
     assert.deepEqual(p.errors, []);
   }

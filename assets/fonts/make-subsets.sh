@@ -11,20 +11,27 @@ CJK=${CJK_TTC:-/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc}
 EMOJI=${EMOJI_TTF:-/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf}
 
 # CJK: the Simplified Chinese face (index 2 of the collection), cut to Latin, Latin-1, general
-# punctuation, arrows/shapes/misc symbols, CJK punctuation, kana, fullwidth forms and every
-# character of GB2312 (its 6,763 hanzi and its symbol rows).
+# punctuation, arrows/shapes/misc symbols, CJK punctuation, kana, fullwidth forms, every
+# character of GB2312 (its 6,763 hanzi and its symbol rows), the 5,401 common traditional hanzi
+# of Big5 level 1 (viewers from Taiwan and Hong Kong) and the 2,350 common Hangul syllables of
+# KS X 1001 with the compatibility jamo.
 "$PY" - > cjk-unicodes.txt <<'PYEOF'
 cps = set()
 for lo, hi in [(0x20, 0x7E), (0xA0, 0xFF), (0x2000, 0x206F), (0x20A0, 0x20BF), (0x2100, 0x21FF),
                (0x2460, 0x24FF), (0x2500, 0x25FF), (0x2600, 0x266F), (0x3000, 0x30FF),
                (0x31F0, 0x31FF), (0xFF00, 0xFFEF)]:
     cps.update(range(lo, hi + 1))
-for b1 in range(0xA1, 0xF8):
-    for b2 in range(0xA1, 0xFF):
-        try:
-            cps.add(ord(bytes([b1, b2]).decode("gb2312")))
-        except UnicodeDecodeError:
-            pass
+def table(enc, rows, cells):
+    for b1 in rows:
+        for b2 in cells:
+            try:
+                cps.add(ord(bytes([b1, b2]).decode(enc)))
+            except UnicodeDecodeError:
+                pass
+table("gb2312", range(0xA1, 0xF8), range(0xA1, 0xFF))
+table("big5", range(0xA4, 0xC7), list(range(0x40, 0x7F)) + list(range(0xA1, 0xFF)))
+table("euc_kr", range(0xB0, 0xC9), range(0xA1, 0xFF))
+cps.update(range(0x3130, 0x3190))
 print(",".join("U+%04X" % c for c in sorted(cps)))
 PYEOF
 "$PY" -m fontTools.subset "$CJK" --font-number=2 --unicodes-file=cjk-unicodes.txt \

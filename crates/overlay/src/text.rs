@@ -565,6 +565,11 @@ mod tests {
         );
         // A character outside the subset is reported, not silently drawn as a box.
         assert_eq!(r.missing_glyphs("\u{E000}"), vec!['\u{E000}']);
+        // Viewers from Taiwan / Hong Kong and Korea: traditional hanzi and Hangul draw too.
+        assert_eq!(
+            r.missing_glyphs("歡迎來到直播間 謝謝禮物 臺灣 香港 안녕하세요 감사합니다"),
+            Vec::<char>::new()
+        );
         // Hearts with VS16, flags as letters, ZWJ families, new emoji: all drawable.
         assert_eq!(r.missing_glyphs("❤️ 🇨🇳 👨‍👩‍👧 🥰🫠 ①★¥€"), Vec::<char>::new());
         // Gift banners: names, gift names and the multiplication sign.

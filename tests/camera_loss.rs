@@ -2,7 +2,9 @@
 //! shows the "camera lost" slate within a frame interval, and the camera comes back by itself.
 //! The synthetic camera is unplugged through the same capture loop a real camera uses.
 
-use marquee_e2e::{Run, Summary, assert_exited_ok, frame_codes, heavy, marquee_in, probe, tempdir};
+use marquee_e2e::{
+    Run, Summary, assert_exited_ok, control_request, frame_codes, heavy, marquee_in, probe, tempdir,
+};
 use std::time::Duration;
 
 const W: u32 = 320;
@@ -103,4 +105,71 @@ fn an_unplugged_camera_shows_the_slate_within_a_frame_then_returns_without_break
     assert!(!s.events_of("source_lost").is_empty(), "{}", s.pretty());
     assert!(!s.events_of("source_back").is_empty(), "{}", s.pretty());
     assert!(s.num("/video/slate").unwrap_or(0.0) > 0.0);
+}
+
+/// An extra camera that cannot open (here: the real nokhwa path, which finds no camera on
+/// this machine) does not keep the show off the air: the session starts on the test card,
+/// reports the camera lost, and a cut to it shows the slate while the cadence holds.
+#[test]
+fn a_missing_extra_camera_starts_lost_and_cutting_to_it_shows_the_slate() {
+    let _g = heavy();
+    let home = tempdir("marquee-home-");
+    let out = home.path().join("missing.mkv");
+    let summary = home.path().join("summary.json");
+    let socket = home.path().join("live.sock");
+    let mut c = marquee_in(home.path());
+    c.args(["live", "--source", "card=test", "--source", "cam=camera:7"])
+        .args(["--start-scene", "card", "--audio", "none"])
+        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
+        .args(["--duration", "5s", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(&out)
+        .arg("--summary-json")
+        .arg(&summary)
+        .env("MARQUEE_CONTROL", &socket);
+    let mut run = Run::spawn(c);
+    std::thread::sleep(Duration::from_millis(2500));
+    let a = control_request(&socket, "scene cam");
+    assert!(a.starts_with("ok"), "the cut is accepted: {a}");
+    run.wait(Duration::from_secs(60));
+    assert_exited_ok(&run);
+
+    let codes = frame_codes(&out, W, H);
+    assert!(
+        (codes.len() as i64 - 5 * FPS as i64).abs() <= 3,
+        "{} frames in 5 s",
+        codes.len()
+    );
+    let cut = codes
+        .iter()
+        .position(|c| c.is_none())
+        .expect("the slate never appeared after the cut");
+    assert!(
+        cut >= 2 * FPS,
+        "the test card was on air until the cut (slate at frame {cut})"
+    );
+    assert!(
+        codes[..cut]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.map(|c| c.index) == Some(i as u64)),
+        "the test card ran without a gap before the cut"
+    );
+    assert!(
+        codes[cut..].iter().all(Option::is_none),
+        "slate after the cut"
+    );
+    let s = Summary::read(&summary);
+    let lost: Vec<_> = s.json["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "source_lost")
+        .collect();
+    assert!(
+        lost.iter()
+            .any(|e| e["subject"].as_str().unwrap_or("").contains("cam")),
+        "{}",
+        s.pretty()
+    );
 }

@@ -204,20 +204,85 @@ fn camera_loop(
             }
             Err(e) => {
                 tracing::warn!("{e}; retrying every second");
-                status.set(SourceState::Lost);
                 dev.close();
-                loop {
-                    let again = clock.now() + Duration::from_secs(1);
-                    if !clock.sleep_until(again, stop) {
-                        return;
-                    }
-                    if dev.open(clock).is_ok() {
-                        tracing::info!("{} is back", dev.name());
-                        status.set(SourceState::Live);
-                        break;
-                    }
+                if !reopen(dev, clock, stop, status) {
+                    return;
                 }
             }
+        }
+    }
+}
+
+/// Marks the camera lost and tries to open it once a second until it opens (`true`, status
+/// live again) or the session stops (`false`).
+fn reopen(
+    dev: &mut dyn CameraDevice,
+    clock: &SessionClock,
+    stop: &AtomicBool,
+    status: &SourceStatus,
+) -> bool {
+    status.set(SourceState::Lost);
+    loop {
+        let again = clock.now() + Duration::from_secs(1);
+        if !clock.sleep_until(again, stop) {
+            return false;
+        }
+        if dev.open(clock).is_ok() {
+            tracing::info!("{} is back", dev.name());
+            status.set(SourceState::Live);
+            return true;
+        }
+    }
+}
+
+/// Like [`spawn_camera`], but a camera that cannot open now (unplugged, in use by another
+/// app) does not fail: it starts lost and is tried once a second, like a camera lost while
+/// live. For the extra cameras of a multi-camera show: one missing camera must not keep the
+/// others off the air. Fails only if the device cannot even be made.
+pub fn spawn_camera_retrying<F>(
+    make: F,
+    clock: SessionClock,
+    sink: Sink<VideoFrame>,
+) -> Result<SourceHandle, CaptureError>
+where
+    F: FnOnce() -> Result<Box<dyn CameraDevice>, CaptureError> + Send + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let status = Arc::new(SourceStatus::default());
+    let (first_tx, first_rx) = crossbeam_channel::bounded(1);
+    let (stop2, status2) = (stop.clone(), status.clone());
+    let thread = std::thread::Builder::new()
+        .name("camera".into())
+        .spawn(move || {
+            let mut dev = match make() {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = first_tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = first_tx.send(Ok(dev.name()));
+            if let Err(e) = dev.open(&clock) {
+                tracing::warn!("{e}; it will be tried every second");
+                if !reopen(dev.as_mut(), &clock, &stop2, &status2) {
+                    return;
+                }
+            }
+            camera_loop(dev.as_mut(), &clock, &sink, &stop2, &status2);
+            dev.close();
+        })
+        .map_err(|e| CaptureError::NotFound(format!("could not start camera thread: {e}")))?;
+    match first_rx.recv() {
+        Ok(Ok(name)) => Ok(SourceHandle::new(name, status, stop, thread)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(CaptureError::NotFound(
+                "camera thread ended before opening".into(),
+            ))
         }
     }
 }
@@ -379,6 +444,72 @@ mod tests {
             assert_eq!(code.index, frames[0].seq + i as u64);
             assert_eq!(f.captured, Duration::from_millis(20 * code.index));
         }
+    }
+
+    /// A camera that is busy (another app has it) for its first `busy` opens.
+    struct Busy {
+        inner: TestPatternCamera,
+        busy: u32,
+    }
+
+    impl CameraDevice for Busy {
+        fn name(&self) -> String {
+            "busy cam".into()
+        }
+        fn open(&mut self, clock: &SessionClock) -> Result<CameraMode, CaptureError> {
+            if self.busy > 0 {
+                self.busy -= 1;
+                return Err(CaptureError::NotFound(
+                    "busy cam is in use by another app".into(),
+                ));
+            }
+            self.inner.open(clock)
+        }
+        fn next_frame(
+            &mut self,
+            c: &SessionClock,
+            s: &AtomicBool,
+        ) -> Result<RawFrame, CaptureError> {
+            self.inner.next_frame(c, s)
+        }
+        fn close(&mut self) {
+            self.inner.close()
+        }
+    }
+
+    #[test]
+    fn a_camera_busy_at_start_fails_plainly_but_starts_lost_and_recovers_when_retrying() {
+        let busy = || Busy {
+            inner: TestPatternCamera::new(64, 64, 50, Faults::default()),
+            busy: 1,
+        };
+        let (sink, _rx) = crate::sink::bounded(8);
+        let e = spawn_camera(
+            move || Ok(Box::new(busy()) as _),
+            SessionClock::start(),
+            sink,
+        )
+        .err()
+        .expect("a plain spawn fails");
+        assert!(e.to_string().contains("in use by another app"), "{e}");
+
+        let (sink, rx) = crate::sink::bounded(8);
+        let handle = spawn_camera_retrying(
+            move || Ok(Box::new(busy()) as _),
+            SessionClock::start(),
+            sink,
+        )
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while handle.status.get() != SourceState::Lost {
+            assert!(std::time::Instant::now() < deadline, "never reported lost");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let f = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("frames once it opens");
+        assert!(f.captured >= Duration::from_millis(900), "{:?}", f.captured);
+        assert_eq!(handle.status.get(), SourceState::Live);
     }
 
     #[test]

@@ -314,12 +314,33 @@ impl Session {
         let mut video_sources = Vec::new();
         let mut vrxs = Vec::new();
         let mut video_capture = Vec::new();
+        // A camera of the first scene that cannot open fails the start (the host picked it and
+        // must hear why); any other camera starts lost and is retried, showing the slate if
+        // cut to, so one missing camera does not keep the show off the air.
+        let first_scene: Vec<String> = program
+            .current()
+            .layout
+            .sources()
+            .into_iter()
+            .map(String::from)
+            .collect();
         for src in &sources {
             let (vsink, vrx) = marquee_capture::bounded::<VideoFrame>(4);
             video_capture.push(vsink.counters().clone());
-            video_sources.push(spawn_video(
-                &src.spec, src.faults, &clock, vsink, w, h, fps,
-            )?);
+            let lenient = !first_scene.contains(&src.id);
+            let handle = match (&src.spec, lenient) {
+                (VideoSpec::Camera(id), true) => {
+                    let id = id.clone();
+                    // The compositor reports it lost (an event) once it has tried.
+                    camera::spawn_camera_retrying(
+                        move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
+                        clock.clone(),
+                        vsink,
+                    )?
+                }
+                _ => spawn_video(&src.spec, src.faults, &clock, vsink, w, h, fps)?,
+            };
+            video_sources.push(handle);
             vrxs.push(vrx);
         }
         let statuses: Vec<Arc<SourceStatus>> =

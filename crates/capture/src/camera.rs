@@ -484,13 +484,13 @@ mod tests {
             busy: 1,
         };
         let (sink, _rx) = crate::sink::bounded(8);
-        let e = spawn_camera(
+        let Err(e) = spawn_camera(
             move || Ok(Box::new(busy()) as _),
             SessionClock::start(),
             sink,
-        )
-        .err()
-        .expect("a plain spawn fails");
+        ) else {
+            panic!("a plain spawn fails");
+        };
         assert!(e.to_string().contains("in use by another app"), "{e}");
 
         let (sink, rx) = crate::sink::bounded(8);

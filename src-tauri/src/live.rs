@@ -381,39 +381,37 @@ impl Live {
         Ok(())
     }
 
+    /// Runs `f` on the running session (and its bookkeeping), or says "not live".
+    fn with_session<T>(
+        &self,
+        f: impl FnOnce(&Running, &Session) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let not_live = || AppError::new(ErrorCode::NotLive, "not live");
+        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = slot.as_ref().ok_or_else(not_live)?;
+        let session = r.session.lock().unwrap_or_else(|e| e.into_inner());
+        f(r, session.as_ref().ok_or_else(not_live)?)
+    }
+
     /// Puts a source's scene on air at the next frame (`transition`: cut, fade[:MS], slide[:MS]).
     pub fn switch(&self, scene: &str, transition: &str) -> Result<(), AppError> {
         let t: marquee_studio::Transition = transition
             .parse()
             .map_err(|e: marquee_scene::SceneError| settings(e.to_string()))?;
-        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let r = slot
-            .as_ref()
-            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
-        let session = r.session.lock().unwrap_or_else(|e| e.into_inner());
-        let s = session
-            .as_ref()
-            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
-        s.switch(scene, t).map_err(|e| settings(e.to_string()))
+        self.with_session(|_, s| s.switch(scene, t).map_err(|e| settings(e.to_string())))
     }
 
     /// Turns director mode on (it picks the camera whose microphone is loudest) or off.
     pub fn set_director(&self, on: bool) -> Result<(), AppError> {
-        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let r = slot
-            .as_ref()
-            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
-        let session = r.session.lock().unwrap_or_else(|e| e.into_inner());
-        let s = session
-            .as_ref()
-            .ok_or_else(|| AppError::new(ErrorCode::NotLive, "not live"))?;
-        if on && !r.directable {
-            return Err(settings(
-                "director mode needs a microphone at a camera: pick one in Settings → Audio (it applies from the next stream)".into(),
-            ));
-        }
-        s.set_director(on);
-        Ok(())
+        self.with_session(|r, s| {
+            if on && !r.directable {
+                return Err(settings(
+                    "director mode needs a microphone at a camera: pick one in Settings → Audio (it applies from the next stream)".into(),
+                ));
+            }
+            s.set_director(on);
+            Ok(())
+        })
     }
 
     /// Saves the last `seconds` as an MP4 clip (stream copy, the encode is not disturbed).

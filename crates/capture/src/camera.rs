@@ -135,6 +135,36 @@ pub fn spawn_camera<F>(
 where
     F: FnOnce() -> Result<Box<dyn CameraDevice>, CaptureError> + Send + 'static,
 {
+    let (handle, mode) = spawn(make, clock, sink, false)?;
+    Ok((handle, mode.expect("a strict open reports its mode")))
+}
+
+/// Like [`spawn_camera`], but a camera that cannot open now (unplugged, in use by another
+/// app) does not fail: it starts lost and is tried once a second, like a camera lost while
+/// live. For the extra cameras of a multi-camera show: one missing camera must not keep the
+/// others off the air. Fails only if the device cannot even be made.
+pub fn spawn_camera_retrying<F>(
+    make: F,
+    clock: SessionClock,
+    sink: Sink<VideoFrame>,
+) -> Result<SourceHandle, CaptureError>
+where
+    F: FnOnce() -> Result<Box<dyn CameraDevice>, CaptureError> + Send + 'static,
+{
+    Ok(spawn(make, clock, sink, true)?.0)
+}
+
+/// The camera thread. `lenient`: a failed first open is reported as lost (mode `None`) and
+/// retried instead of failing the spawn.
+fn spawn<F>(
+    make: F,
+    clock: SessionClock,
+    sink: Sink<VideoFrame>,
+    lenient: bool,
+) -> Result<(SourceHandle, Option<CameraMode>), CaptureError>
+where
+    F: FnOnce() -> Result<Box<dyn CameraDevice>, CaptureError> + Send + 'static,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let status = Arc::new(SourceStatus::default());
     let (first_tx, first_rx) = crossbeam_channel::bounded(1);
@@ -151,7 +181,14 @@ where
             };
             match dev.open(&clock) {
                 Ok(mode) => {
-                    let _ = first_tx.send(Ok((dev.name(), mode)));
+                    let _ = first_tx.send(Ok((dev.name(), Some(mode))));
+                }
+                Err(e) if lenient => {
+                    tracing::warn!("{e}; it will be tried every second");
+                    let _ = first_tx.send(Ok((dev.name(), None)));
+                    if !reopen(dev.as_mut(), &clock, &stop2, &status2) {
+                        return;
+                    }
                 }
                 Err(e) => {
                     let _ = first_tx.send(Err(e));
@@ -231,58 +268,6 @@ fn reopen(
             tracing::info!("{} is back", dev.name());
             status.set(SourceState::Live);
             return true;
-        }
-    }
-}
-
-/// Like [`spawn_camera`], but a camera that cannot open now (unplugged, in use by another
-/// app) does not fail: it starts lost and is tried once a second, like a camera lost while
-/// live. For the extra cameras of a multi-camera show: one missing camera must not keep the
-/// others off the air. Fails only if the device cannot even be made.
-pub fn spawn_camera_retrying<F>(
-    make: F,
-    clock: SessionClock,
-    sink: Sink<VideoFrame>,
-) -> Result<SourceHandle, CaptureError>
-where
-    F: FnOnce() -> Result<Box<dyn CameraDevice>, CaptureError> + Send + 'static,
-{
-    let stop = Arc::new(AtomicBool::new(false));
-    let status = Arc::new(SourceStatus::default());
-    let (first_tx, first_rx) = crossbeam_channel::bounded(1);
-    let (stop2, status2) = (stop.clone(), status.clone());
-    let thread = std::thread::Builder::new()
-        .name("camera".into())
-        .spawn(move || {
-            let mut dev = match make() {
-                Ok(d) => d,
-                Err(e) => {
-                    let _ = first_tx.send(Err(e));
-                    return;
-                }
-            };
-            let _ = first_tx.send(Ok(dev.name()));
-            if let Err(e) = dev.open(&clock) {
-                tracing::warn!("{e}; it will be tried every second");
-                if !reopen(dev.as_mut(), &clock, &stop2, &status2) {
-                    return;
-                }
-            }
-            camera_loop(dev.as_mut(), &clock, &sink, &stop2, &status2);
-            dev.close();
-        })
-        .map_err(|e| CaptureError::NotFound(format!("could not start camera thread: {e}")))?;
-    match first_rx.recv() {
-        Ok(Ok(name)) => Ok(SourceHandle::new(name, status, stop, thread)),
-        Ok(Err(e)) => {
-            let _ = thread.join();
-            Err(e)
-        }
-        Err(_) => {
-            let _ = thread.join();
-            Err(CaptureError::NotFound(
-                "camera thread ended before opening".into(),
-            ))
         }
     }
 }

@@ -223,7 +223,8 @@ impl Decisions {
     }
 
     fn forget(&mut self, from_s: u64, to_s: u64) {
-        self.kept.retain(|d| !(d.from_s == from_s && d.to_s == to_s));
+        self.kept
+            .retain(|d| !(d.from_s == from_s && d.to_s == to_s));
         self.discarded
             .retain(|d| !(d.from_s == from_s && d.to_s == to_s));
     }

@@ -113,7 +113,10 @@ impl SignalRecorder {
     /// The seconds that ended at least the grace period before `now` and were not taken
     /// yet, in order (second [`taken_before`](Self::taken_before) first).
     pub fn take_complete(&mut self, now: Duration) -> Vec<SecondSignals> {
-        let closed = now.saturating_sub(self.grace).as_secs().min(self.max_seconds);
+        let closed = now
+            .saturating_sub(self.grace)
+            .as_secs()
+            .min(self.max_seconds);
         self.take_until(closed)
     }
 
@@ -508,7 +511,11 @@ mod tests {
         assert_eq!(all[0].danmaku, 2);
         assert_eq!(all[1].danmaku, 1);
         assert_eq!(all[1].gift_value, 120.0);
-        assert_eq!(all[2], SecondSignals::default(), "a quiet second is a line of zeros");
+        assert_eq!(
+            all[2],
+            SecondSignals::default(),
+            "a quiet second is a line of zeros"
+        );
         assert!(all[3].vote && all[3].lottery);
         assert_eq!(all[4], SecondSignals::default());
         assert_eq!(r.recorded(), 7);
@@ -569,7 +576,10 @@ mod tests {
             loudness_lufs: None,
         };
         let line = serde_json::to_string(&s).unwrap();
-        assert_eq!(line, r#"{"danmaku":3,"gift_value":50.0,"vote":false,"lottery":true}"#);
+        assert_eq!(
+            line,
+            r#"{"danmaku":3,"gift_value":50.0,"vote":false,"lottery":true}"#
+        );
         assert_eq!(serde_json::from_str::<SecondSignals>(&line).unwrap(), s);
         // The CLI's documented short form: missing fields are zero.
         let short: SecondSignals = serde_json::from_str(r#"{"danmaku":12}"#).unwrap();

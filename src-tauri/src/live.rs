@@ -26,6 +26,9 @@ pub trait Emit: Send + Sync + 'static {
 #[derive(Default)]
 pub struct Live {
     inner: Mutex<Option<Running>>,
+    /// The running session's room signals, apart from `inner` (held while a session starts,
+    /// which takes seconds): room events never wait on going live.
+    signals: Mutex<Option<Signals>>,
 }
 
 struct Running {
@@ -42,10 +45,15 @@ struct Running {
     signals: Option<Signals>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The signal log and the session clock it is stamped with.
 #[derive(Clone)]
 struct Signals {
-    log: Arc<Mutex<marquee_highlights::SignalLog>>,
+    /// `None` once the session ended and the file was finished.
+    log: Arc<Mutex<Option<marquee_highlights::SignalLog>>>,
     /// The session clock's zero, as an instant (for "now") …
     origin: Instant,
     /// … and as wall-clock ms (room events carry their server time).
@@ -65,17 +73,29 @@ impl Signals {
             },
             None => self.origin.elapsed(),
         };
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(signal, at);
+        if let Some(log) = lock(&self.log).as_mut() {
+            log.record(signal, at);
+        }
     }
 
     fn flush(&self) {
         let now = self.origin.elapsed();
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = log.flush(now) {
+        if let Some(log) = lock(&self.log).as_mut()
+            && let Err(e) = log.flush(now)
+        {
             tracing::warn!("room signals not written: {e}");
+        }
+    }
+
+    /// Writes the last seconds (up to the session's length) and closes the file.
+    fn finish(&self, end: Duration) -> Option<String> {
+        let log = lock(&self.log).take()?;
+        match log.finish(end) {
+            Ok(p) => Some(p.display().to_string()),
+            Err(e) => {
+                tracing::warn!("room signals not finished: {e}");
+                None
+            }
         }
     }
 }
@@ -355,7 +375,7 @@ impl Live {
             let path = marquee_highlights::signals_path_for(rec);
             match marquee_highlights::SignalLog::create(&path) {
                 Ok(log) => Some(Signals {
-                    log: Arc::new(Mutex::new(log)),
+                    log: Arc::new(Mutex::new(Some(log))),
                     origin,
                     origin_wall_ms,
                 }),
@@ -414,8 +434,9 @@ impl Live {
             pump,
             last,
             record: record_name,
-            signals,
+            signals: signals.clone(),
         });
+        *lock(&self.signals) = signals;
         Ok(())
     }
 
@@ -424,12 +445,7 @@ impl Live {
         if room_signal(e).is_none() {
             return;
         }
-        let signals = self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|r| r.signals.clone());
+        let signals = lock(&self.signals).clone();
         if let Some(s) = signals {
             s.record(e);
         }
@@ -521,16 +537,10 @@ impl Live {
             p.stop();
         }
         let summary = session.stop();
-        let signals = running.signals.and_then(|s| {
-            let log = Arc::try_unwrap(s.log).ok()?.into_inner().ok()?;
-            match log.finish(Duration::from_secs_f64(summary.duration_s.max(0.0))) {
-                Ok(p) => Some(p.display().to_string()),
-                Err(e) => {
-                    tracing::warn!("room signals not finished: {e}");
-                    None
-                }
-            }
-        });
+        lock(&self.signals).take();
+        let signals = running
+            .signals
+            .and_then(|s| s.finish(Duration::from_secs_f64(summary.duration_s.max(0.0))));
         Ok(LiveSummary {
             duration_s: summary.duration_s,
             frames: summary.stats.video.frames,

@@ -56,6 +56,14 @@ pub fn render() -> Vec<(String, String)> {
         RoomPrefs,
         GiftDef,
         HighlightSaved,
+        ClipInfo,
+        ExportProgress,
+        ExportedClip,
+        ExportFailure,
+        ExportReport,
+        RecordingInfo,
+        SuggestionItem,
+        SuggestionList,
     );
     let index: String = out
         .iter()

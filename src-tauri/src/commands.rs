@@ -403,3 +403,109 @@ pub async fn save_settings(settings: AppSettings) -> Result<(), AppError> {
     blocking(move || crate::settings::save(&marquee_profile::config::default_path(), &settings))
         .await
 }
+
+// ---- the clip library and highlight suggestions (clips.rs) ----
+
+/// Clips in the library, newest first.
+#[tauri::command]
+pub async fn clip_list(state: State<'_, AppState>) -> Result<Vec<ClipInfo>, AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.list()).await
+}
+
+/// A clip's thumbnail as raw JPEG bytes (an `ArrayBuffer` in JS, shown through a Blob URL).
+///
+/// Why bytes over IPC and not the asset protocol: the asset protocol needs the
+/// `protocol-asset` feature and a filesystem scope in the config that would let the webview
+/// read any file in it by path; a command hands out exactly one cached thumbnail (~15 KB) by
+/// clip name, and the CSP already allows `blob:` images.
+#[tauri::command]
+pub async fn clip_thumbnail(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<tauri::ipc::Response, AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.thumbnail(&name).map(tauri::ipc::Response::new)).await
+}
+
+/// Opens a clip in the system's video player.
+#[tauri::command]
+pub async fn clip_open(state: State<'_, AppState>, name: String) -> Result<(), AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.open(&name)).await
+}
+
+#[tauri::command]
+pub async fn clip_rename(
+    state: State<'_, AppState>,
+    name: String,
+    new_name: String,
+) -> Result<ClipInfo, AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.rename(&name, &new_name)).await
+}
+
+#[tauri::command]
+pub async fn clip_delete(state: State<'_, AppState>, name: String) -> Result<(), AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.delete(&name)).await
+}
+
+/// Exports clips 9:16 (720x1280) into the library, one after the other; progress goes out on
+/// `progress` as frames are encoded. A failing clip does not stop the batch: the report says
+/// which failed and why.
+#[tauri::command]
+pub async fn clip_export(
+    state: State<'_, AppState>,
+    names: Vec<String>,
+    progress: Channel<ExportProgress>,
+) -> Result<ExportReport, AppError> {
+    let c = state.clips.clone();
+    blocking(move || {
+        c.export(&names, |p| {
+            let _ = progress.send(p);
+        })
+    })
+    .await
+}
+
+/// Recordings in the recordings folder, newest first.
+#[tauri::command]
+pub async fn recordings_list(state: State<'_, AppState>) -> Result<Vec<RecordingInfo>, AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.recordings()).await
+}
+
+/// Highlight suggestions of a recording (decodes its audio: seconds for an hour).
+#[tauri::command]
+pub async fn suggestions(
+    state: State<'_, AppState>,
+    recording: String,
+) -> Result<SuggestionList, AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.suggestions(&recording)).await
+}
+
+/// Keep: the suggested range is cut from the recording into the library.
+#[tauri::command]
+pub async fn suggestion_keep(
+    state: State<'_, AppState>,
+    recording: String,
+    from_s: u64,
+    to_s: u64,
+) -> Result<ClipInfo, AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.keep(&recording, from_s, to_s)).await
+}
+
+/// Discard: hidden, and remembered beside the recording.
+#[tauri::command]
+pub async fn suggestion_discard(
+    state: State<'_, AppState>,
+    recording: String,
+    from_s: u64,
+    to_s: u64,
+) -> Result<(), AppError> {
+    let c = state.clips.clone();
+    blocking(move || c.discard(&recording, from_s, to_s)).await
+}

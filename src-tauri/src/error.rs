@@ -24,6 +24,9 @@ pub enum ErrorCode {
     Room,
     /// A destination could not be reached ("Test connection").
     Network,
+    /// The clip library or a recording: a name taken or not usable, a clip gone, an export
+    /// or a cut that failed.
+    Clip,
     /// A bug or an unexpected state.
     Internal,
 }
@@ -71,6 +74,12 @@ impl From<marquee_studio::StudioError> for AppError {
 impl From<marquee_capture::CaptureError> for AppError {
     fn from(e: marquee_capture::CaptureError) -> Self {
         Self::new(ErrorCode::Device, e.to_string())
+    }
+}
+
+impl From<marquee_highlights::HighlightError> for AppError {
+    fn from(e: marquee_highlights::HighlightError) -> Self {
+        Self::new(ErrorCode::Clip, e.to_string())
     }
 }
 

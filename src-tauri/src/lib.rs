@@ -5,8 +5,10 @@
 //!   `ui/src/bindings/`, checked by [`bindings`]); [`error::AppError`]: the one error type.
 //! - [`live`]: the running session and its `stats` / `session_event` pump.
 //! - [`room`]: the embedded room server, started with the app, and the host connection.
+//! - [`clips`]: the clip library and highlight suggestions.
 
 pub mod bindings;
+pub mod clips;
 mod commands;
 pub mod error;
 pub mod ipc;
@@ -25,6 +27,7 @@ pub struct AppState {
     pub keychain: marquee_profile::Keychain,
     pub room: Arc<OnceLock<room::EmbeddedRoom>>,
     pub preview: Arc<preview::PreviewHub>,
+    pub clips: Arc<clips::Clips>,
 }
 
 /// The room server's port: `MARQUEE_ROOM_PORT`, default 7717 (any free port when taken).
@@ -50,7 +53,9 @@ pub fn run() {
         keychain: marquee_profile::Keychain::default(),
         room: room_slot.clone(),
         preview: Arc::default(),
+        clips: Arc::default(),
     };
+    let live = state.live.clone();
     tauri::Builder::default()
         .manage(state)
         .setup(move |app| {
@@ -72,8 +77,13 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let emitter = handle.clone();
-                match room::start(&data_dir, room_listen(), move |e| {
-                    let _ = emitter.emit("room", &e);
+                match room::start(&data_dir, room_listen(), move |e, to_page| {
+                    // While live, chat, gifts, votes and lotteries become the signals
+                    // suggestions are scored from, whether or not the page listens.
+                    live.room_signal(&e);
+                    if to_page {
+                        let _ = emitter.emit("room", &e);
+                    }
                 })
                 .await
                 {
@@ -130,6 +140,16 @@ pub fn run() {
             commands::test_connection,
             commands::load_settings,
             commands::save_settings,
+            commands::clip_list,
+            commands::clip_thumbnail,
+            commands::clip_open,
+            commands::clip_rename,
+            commands::clip_delete,
+            commands::clip_export,
+            commands::recordings_list,
+            commands::suggestions,
+            commands::suggestion_keep,
+            commands::suggestion_discard,
         ])
         .build(tauri::generate_context!())
         .expect("the app failed to start (is a display available? try `xvfb-run -a`)")

@@ -26,6 +26,9 @@ pub trait Emit: Send + Sync + 'static {
 #[derive(Default)]
 pub struct Live {
     inner: Mutex<Option<Running>>,
+    /// The running session's room signals, apart from `inner` (held while a session starts,
+    /// which takes seconds): room events never wait on going live.
+    signals: Mutex<Option<Signals>>,
 }
 
 struct Running {
@@ -40,6 +43,96 @@ struct Running {
     record: Option<String>,
     /// Some camera has a microphone: director mode can run.
     directable: bool,
+    /// The room's signals per second, beside the recording (only when recording).
+    signals: Option<Signals>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The signal log and the session clock it is stamped with.
+#[derive(Clone)]
+struct Signals {
+    /// `None` once the session ended and the file was finished.
+    log: Arc<Mutex<Option<marquee_highlights::SignalLog>>>,
+    /// The session clock's zero, as an instant (for "now") …
+    origin: Instant,
+    /// … and as wall-clock ms (room events carry their server time).
+    origin_wall_ms: u64,
+}
+
+impl Signals {
+    fn record(&self, e: &ipc::RoomEvent) {
+        let Some((signal, at_ms)) = room_signal(e) else {
+            return;
+        };
+        let at = match at_ms {
+            Some(ms) => match session_time(ms, self.origin_wall_ms) {
+                Some(t) => t,
+                // History from before this session (the room replays it on join).
+                None => return,
+            },
+            None => self.origin.elapsed(),
+        };
+        if let Some(log) = lock(&self.log).as_mut() {
+            log.record(signal, at);
+        }
+    }
+
+    fn flush(&self) {
+        let now = self.origin.elapsed();
+        if let Some(log) = lock(&self.log).as_mut()
+            && let Err(e) = log.flush(now)
+        {
+            tracing::warn!("room signals not written: {e}");
+        }
+    }
+
+    /// Writes the last seconds (up to the session's length) and closes the file.
+    fn finish(&self, end: Duration) -> Option<String> {
+        let log = lock(&self.log).take()?;
+        match log.finish(end) {
+            Ok(p) => Some(p.display().to_string()),
+            Err(e) => {
+                tracing::warn!("room signals not finished: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// What a room event counts for in highlight suggestions, and its server time (ms) when it
+/// carries one. Chat and gifts are stamped by the room; a vote closing and a lottery draw
+/// count when they reach the app.
+pub fn room_signal(e: &ipc::RoomEvent) -> Option<(marquee_highlights::Signal, Option<u64>)> {
+    use marquee_highlights::Signal;
+    match e {
+        ipc::RoomEvent::Chat { at, deleted, .. } if !deleted => Some((Signal::Danmaku, Some(*at))),
+        ipc::RoomEvent::Gift { at, coins, .. } => Some((
+            Signal::Gift {
+                value: *coins as f64,
+            },
+            Some(*at),
+        )),
+        ipc::RoomEvent::Poll { poll } if !poll.open => Some((Signal::Vote, None)),
+        ipc::RoomEvent::Lottery { lottery } if !lottery.open && !lottery.winners.is_empty() => {
+            Some((Signal::Lottery, None))
+        }
+        _ => None,
+    }
+}
+
+/// A room time (wall ms) on the session clock whose zero was at `origin_wall_ms`; `None`
+/// before the session started.
+pub fn session_time(at_ms: u64, origin_wall_ms: u64) -> Option<Duration> {
+    at_ms.checked_sub(origin_wall_ms).map(Duration::from_millis)
+}
+
+fn wall_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn settings(m: String) -> AppError {
@@ -327,7 +420,25 @@ impl Live {
             }
         };
         // The session clock as an instant, read together with `elapsed` (exact to a µs).
-        let origin = Instant::now() - session.elapsed();
+        let elapsed = session.elapsed();
+        let origin = Instant::now() - elapsed;
+        let origin_wall_ms = wall_ms(std::time::SystemTime::now() - elapsed);
+        // Room signals beside the recording, for highlight suggestions after the stream; a
+        // file that cannot be written must not keep anyone off the air either.
+        let signals = recording_path.as_deref().and_then(|rec| {
+            let path = marquee_highlights::signals_path_for(rec);
+            match marquee_highlights::SignalLog::create(&path) {
+                Ok(log) => Some(Signals {
+                    log: Arc::new(Mutex::new(Some(log))),
+                    origin,
+                    origin_wall_ms,
+                }),
+                Err(e) => {
+                    tracing::warn!("live without room signals: {e}");
+                    None
+                }
+            }
+        });
         let preview = match preview {
             // A preview that cannot start must not keep anyone off the air.
             Some(hub) => {
@@ -350,9 +461,10 @@ impl Live {
         let pump = {
             let (session2, stop, last) = (session.clone(), stop_pump.clone(), last.clone());
             let audio = settings.audio.clone();
+            let signals = signals.clone();
             let spawned = std::thread::Builder::new()
                 .name("app-stats".into())
-                .spawn(move || pump(session2, stop, last, emit, audio, director));
+                .spawn(move || pump(session2, stop, last, emit, audio, director, signals));
             match spawned {
                 Ok(t) => t,
                 Err(e) => {
@@ -377,7 +489,9 @@ impl Live {
             last,
             record: record_name,
             directable,
+            signals: signals.clone(),
         });
+        *lock(&self.signals) = signals;
         Ok(())
     }
 
@@ -391,6 +505,17 @@ impl Live {
         let r = slot.as_ref().ok_or_else(not_live)?;
         let session = r.session.lock().unwrap_or_else(|e| e.into_inner());
         f(r, session.as_ref().ok_or_else(not_live)?)
+    }
+
+    /// Counts a room event for highlight suggestions (while live and recording).
+    pub fn room_signal(&self, e: &ipc::RoomEvent) {
+        if room_signal(e).is_none() {
+            return;
+        }
+        let signals = lock(&self.signals).clone();
+        if let Some(s) = signals {
+            s.record(e);
+        }
     }
 
     /// Puts a source's scene on air at the next frame (`transition`: cut, fade[:MS], slide[:MS]).
@@ -484,10 +609,15 @@ impl Live {
             p.stop();
         }
         let summary = session.stop();
+        lock(&self.signals).take();
+        let signals = running
+            .signals
+            .and_then(|s| s.finish(Duration::from_secs_f64(summary.duration_s.max(0.0))));
         Ok(LiveSummary {
             duration_s: summary.duration_s,
             frames: summary.stats.video.frames,
             recording: running.record,
+            signals,
         })
     }
 }
@@ -503,6 +633,7 @@ fn pump(
     emit: Arc<dyn Emit>,
     audio: String,
     director: Option<marquee_studio::SceneControl>,
+    signals: Option<Signals>,
 ) {
     let mut prev: Option<(Instant, StatsSnapshot)> = None;
     let mut next_stats = Instant::now();
@@ -531,6 +662,9 @@ fn pump(
             *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
             prev = Some((now, cur));
             next_stats += Duration::from_secs(1);
+            if let Some(s) = &signals {
+                s.flush();
+            }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -674,6 +808,94 @@ mod tests {
         let c = session_config(&s, &Keychain::new("marquee-test")).unwrap();
         assert_eq!(c.destinations.len(), 1);
         assert_eq!(c.video_settings.fps, 30);
+    }
+
+    fn user() -> ipc::RoomUser {
+        ipc::RoomUser {
+            id: "v1".into(),
+            name: "小明".into(),
+            role: "viewer".into(),
+        }
+    }
+
+    #[test]
+    fn room_events_become_signals_with_their_room_time() {
+        use marquee_highlights::Signal;
+        let chat = |deleted| ipc::RoomEvent::Chat {
+            id: 1,
+            at: 1_000_500,
+            user: user(),
+            text: "hi".into(),
+            color: "#ffffff".into(),
+            mode: "scroll".into(),
+            masked: false,
+            deleted,
+        };
+        assert_eq!(
+            room_signal(&chat(false)),
+            Some((Signal::Danmaku, Some(1_000_500)))
+        );
+        assert_eq!(room_signal(&chat(true)), None, "a tombstone is no message");
+        let gift = ipc::RoomEvent::Gift {
+            seq: 2,
+            at: 1_002_000,
+            user: user(),
+            gift: "rocket".into(),
+            count: 2,
+            coins: 200,
+            combo: 1,
+        };
+        assert_eq!(
+            room_signal(&gift),
+            Some((Signal::Gift { value: 200.0 }, Some(1_002_000)))
+        );
+        let poll = |open| ipc::RoomEvent::Poll {
+            poll: ipc::Poll {
+                poll: 1,
+                question: "?".into(),
+                options: vec!["a".into(), "b".into()],
+                tallies: vec![0, 1],
+                ends_at: 0,
+                open,
+            },
+        };
+        assert_eq!(
+            room_signal(&poll(true)),
+            None,
+            "a vote opening is not a moment"
+        );
+        assert_eq!(room_signal(&poll(false)), Some((Signal::Vote, None)));
+        let lottery = |open, winners: Vec<String>| ipc::RoomEvent::Lottery {
+            lottery: ipc::Lottery {
+                lottery: 1,
+                keyword: "666".into(),
+                prize: "poster".into(),
+                seed: "00".into(),
+                entrants: 1,
+                open,
+                winners,
+            },
+        };
+        assert_eq!(room_signal(&lottery(true, vec![])), None);
+        assert_eq!(
+            room_signal(&lottery(false, vec![])),
+            None,
+            "closed without a draw"
+        );
+        assert_eq!(
+            room_signal(&lottery(false, vec!["小明".into()])),
+            Some((Signal::Lottery, None))
+        );
+        assert_eq!(room_signal(&ipc::RoomEvent::Viewers { count: 3 }), None);
+    }
+
+    #[test]
+    fn room_time_maps_onto_the_session_clock() {
+        assert_eq!(
+            session_time(1_005_250, 1_000_000),
+            Some(Duration::from_millis(5_250))
+        );
+        assert_eq!(session_time(999_999, 1_000_000), None, "before the session");
     }
 
     #[test]

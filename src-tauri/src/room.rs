@@ -66,10 +66,12 @@ impl RoomFeed {
 
 /// Starts the server (SQLite in `data_dir`, a secret kept beside it) on `listen` (falling back
 /// to any free port when taken) and connects as the host. Must run on the tokio runtime.
+/// `on_event(e, to_page)` sees every event; `to_page` says whether the page is attached and
+/// should get it now (else it is kept for `room_attach`).
 pub async fn start(
     data_dir: &Path,
     listen: SocketAddr,
-    on_event: impl Fn(RoomEvent) + Send + 'static,
+    on_event: impl Fn(RoomEvent, bool) + Send + 'static,
 ) -> Result<EmbeddedRoom, AppError> {
     std::fs::create_dir_all(data_dir).map_err(|e| {
         AppError::new(
@@ -115,9 +117,8 @@ pub async fn start(
                     Some(ev) => for e in translate(ev) {
                         // Delivered under the lock so `attach` sees a clean cut.
                         let mut f = keep.lock().unwrap_or_else(|p| p.into_inner());
-                        if f.push(&e) {
-                            on_event(e);
-                        }
+                        let to_page = f.push(&e);
+                        on_event(e, to_page);
                     },
                     None => break,
                 },

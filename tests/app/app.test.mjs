@@ -474,6 +474,67 @@ test('go live to nginx-rtmp: the destination turns live, the bitrate moves, the 
   assert.match(await toast.getText(), /Clip saved/);
 });
 
+test('clip library: the saved clip shows with its thumbnail, is renamed, exported 9:16 with a progress bar, and deleted', async () => {
+  const clipsDir = join(home, 'Videos', 'Marquee', 'clips');
+  await browser.keys('l');
+  await (await browser.$('[data-testid="clips-panel"]')).waitForDisplayed({ timeout: 5_000 });
+  const first = await browser.$('[data-testid="clip"]');
+  await first.waitForDisplayed({ timeout: 10_000 });
+  const name = await first.getAttribute('data-name');
+  assert.ok(existsSync(join(clipsDir, name)), `${name} is the file in ${clipsDir}`);
+  // The thumbnail is the clip's first keyframe: JPEG bytes over IPC, shown through a Blob URL.
+  const thumb = await waitFor('the thumbnail', () =>
+    browser.execute(() => {
+      const i = document.querySelector('[data-testid="clip"] [data-testid="clip-thumb"]');
+      return i && i.complete && i.naturalWidth > 0 ? { w: i.naturalWidth, h: i.naturalHeight, src: i.src } : null;
+    }), 15_000);
+  assert.equal(thumb.w, 320);
+  assert.equal(thumb.h, 180);
+  assert.match(thumb.src, /^blob:/);
+  await browser.pause(300);
+  await browser.saveScreenshot(join(artifacts, 'clips-library.png'));
+
+  // Rename inline: Enter saves; the file is renamed on disk.
+  await (await first.$('[data-testid="clip-rename"]')).click();
+  await (await browser.$('[data-testid="rename-input"]')).setValue('e2e best moment');
+  await browser.keys('Enter');
+  const renamed = await browser.$('[data-testid="clip"][data-name="e2e best moment.mp4"]');
+  await renamed.waitForDisplayed({ timeout: 10_000 });
+  assert.ok(existsSync(join(clipsDir, 'e2e best moment.mp4')) && !existsSync(join(clipsDir, name)), 'renamed on disk');
+
+  // Export 9:16: every value the progress bar shows is kept (in the page) until it reports done.
+  await browser.execute(() => {
+    window.__exportSeen = [];
+    new MutationObserver(() => {
+      const v = document.querySelector('[data-testid="export-progress"][data-state="running"] [role="progressbar"]')?.getAttribute('aria-valuenow');
+      if (v != null) window.__exportSeen.push(Number(v));
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow', 'data-state'] });
+  });
+  const t0 = Date.now();
+  await (await renamed.$('[data-testid="clip-export"]')).click();
+  const done = await browser.$('[data-testid="export-progress"][data-state="done"]');
+  await done.waitForDisplayed({ timeout: 90_000 });
+  const seen = await browser.execute(() => window.__exportSeen);
+  console.log(`9:16 export of a ${await renamed.getAttribute('data-name')} clip while live: ${((Date.now() - t0) / 1000).toFixed(1)} s, ${seen.length} progress updates`);
+  assert.ok(seen.some((v) => v > 0 && v < 100), `the bar moved between 0 and 100: ${seen.join(',')}`);
+  assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), 'the bar never went back');
+  assert.equal(await (await browser.$('[data-testid="export-failed"]')).isExisting(), false);
+  assert.match(await done.getProperty('textContent'), /Exported 1 as 9:16/);
+  const vertical = join(clipsDir, 'e2e best moment-vertical.mp4');
+  const size = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', vertical]).stdout.toString().trim();
+  assert.equal(size, '720,1280', `ffprobe ${vertical}`);
+  await (await browser.$('[data-testid="clip"][data-name="e2e best moment-vertical.mp4"]')).waitForDisplayed({ timeout: 10_000 });
+  await browser.saveScreenshot(join(artifacts, 'clips-export-done.png'));
+
+  // Delete asks first, then the file is gone.
+  await (await renamed.$('[data-testid="clip-delete"]')).click();
+  await (await browser.$('[data-testid="delete-confirm"]')).click();
+  await renamed.waitForExist({ reverse: true, timeout: 10_000 });
+  assert.equal(existsSync(join(clipsDir, 'e2e best moment.mp4')), false, 'deleted from disk');
+  await (await browser.$('[data-testid="clips-close"]')).click();
+  await (await browser.$('[data-testid="clips-panel"]')).waitForExist({ reverse: true, timeout: 5_000 });
+});
+
 async function openTab(name) {
   await (await browser.$(`button[role="tab"][data-tab="${name}"]`)).click();
 }
@@ -609,6 +670,45 @@ test('end: End asks first, the stream stops and the recording is kept', async ()
   const files = readdirSync(dir).filter((f) => f.endsWith('.mkv'));
   assert.equal(files.length, 1, `one recording in ${dir}`);
   assert.ok(statSync(join(dir, files[0])).size > 50_000, 'the recording has media');
+
+  // The room's signals were recorded beside it, one line per second of the session: the
+  // danmaku and the gift the room test sent, and the lottery it drew.
+  const lines = readFileSync(join(dir, `${files[0]}.signals.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.length > 20, `${lines.length} seconds of signals`);
+  const sum = (k) => lines.reduce((a, l) => a + Number(l[k] ?? 0), 0);
+  assert.ok(sum('danmaku') >= 3, `danmaku counted: ${sum('danmaku')}`);
+  assert.ok(sum('gift_value') > 0, `gift value counted: ${sum('gift_value')}`);
+  assert.ok(lines.some((l) => l.lottery), 'the lottery draw is a signal');
+  const giftSecond = lines.findIndex((l) => l.gift_value > 0);
+  const chatSeconds = lines.flatMap((l, i) => (l.danmaku ? [i] : []));
+  const lotterySecond = lines.findIndex((l) => l.lottery);
+  // In the order the room test sent them, on the session clock (the danmaku and the gift may
+  // share a second; the vote and the Q&A come between the gift and the draw).
+  assert.ok(chatSeconds[0] <= giftSecond && giftSecond < lotterySecond, `danmaku at ${chatSeconds[0]} s, gift at ${giftSecond} s, lottery at ${lotterySecond} s`);
+
+  // After End the suggestions of that recording open by themselves (the lottery draw alone
+  // scores a moment); Keep cuts it from the recording into the library.
+  await (await browser.$('[data-testid="clips-panel"]')).waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await (await browser.$('[data-testid="recording-pick"]')).getValue(), files[0]);
+  const sug = await browser.$('[data-testid="suggestion"]');
+  await sug.waitForDisplayed({ timeout: 30_000 });
+  const reason = String(await (await sug.$('[data-testid="suggestion-reason"]')).getProperty('textContent'));
+  console.log(`suggestions after End: ${await browser.execute(() => document.querySelectorAll('[data-testid="suggestion"]').length)}; the first: ${reason}`);
+  assert.match(reason, /lottery|vote|gifts|chat|audio/);
+  await browser.pause(300);
+  await browser.saveScreenshot(join(artifacts, 'suggestions.png'));
+  await (await sug.$('[data-testid="suggestion-keep"]')).click();
+  const kept = await browser.$('[data-testid="suggestion-kept"]');
+  await kept.waitForDisplayed({ timeout: 20_000 });
+  const keptName = String(await kept.getProperty('textContent')).replace(/^.*Kept as /, '').trim();
+  const keptPath = join(dir, 'clips', keptName);
+  assert.ok(existsSync(keptPath), `the kept moment is in the library: ${keptPath}`);
+  assert.match(spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', keptPath]).stdout.toString(), /video/);
+  const decisions = JSON.parse(readFileSync(join(dir, `${files[0]}.suggestions.json`), 'utf8'));
+  assert.equal(decisions.kept[0].clip, keptName);
+  await (await browser.$('[data-clips-tab="library"]')).click();
+  await (await browser.$(`[data-testid="clip"][data-name="${keptName}"]`)).waitForDisplayed({ timeout: 10_000 });
+  await browser.saveScreenshot(join(artifacts, 'suggestion-kept.png'));
   // 简体中文, chosen in the top bar, applies at once and is remembered.
   await (await browser.$('select[aria-label="Language"]')).selectByAttribute('value', 'zh-CN');
   await browser.waitUntil(async () => (await (await browser.$('[data-testid="go-live"]')).getText()) === '开始直播', {

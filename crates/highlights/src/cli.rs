@@ -15,7 +15,6 @@ use crate::cut::{MarkLog, cut_recording, marks_path_for};
 use crate::error::{HighlightError, Result};
 use crate::library::{self, ExportOptions, Library};
 use crate::live::LiveHighlights;
-use crate::suggest::{Scorer, ScorerConfig, SecondSignals};
 use marquee_studio::Session;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -440,32 +439,7 @@ pub fn run(cmd: ClipCmd) -> Result<()> {
             Ok(())
         }
         ClipCmd::Suggest(a) => {
-            let loud = library::loudness_per_second(&a.recording)?;
-            let mut signals: Vec<SecondSignals> = match &a.signals {
-                Some(p) => std::fs::read_to_string(p)
-                    .map_err(|e| HighlightError::io(p, e))?
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim().is_empty())
-                    .map(|(i, l)| {
-                        serde_json::from_str(l).map_err(|e| {
-                            HighlightError::Invalid(format!("{} line {}: {e}", p.display(), i + 1))
-                        })
-                    })
-                    .collect::<Result<_>>()?,
-                None => Vec::new(),
-            };
-            if signals.len() < loud.len() {
-                signals.resize(loud.len(), SecondSignals::default());
-            }
-            let mut scorer = Scorer::new(ScorerConfig::default());
-            for (i, s) in signals.iter_mut().enumerate() {
-                if s.loudness_lufs.is_none() {
-                    s.loudness_lufs = loud.get(i).copied();
-                }
-                scorer.push(s);
-            }
-            let sug = scorer.suggestions(a.top);
+            let sug = crate::signals::suggest_recording(&a.recording, a.signals.as_deref(), a.top)?;
             if a.json {
                 println!(
                     "{}",

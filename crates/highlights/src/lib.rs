@@ -3,7 +3,8 @@
 //! local recording, a clip library with vertical export, and highlight suggestions scored
 //! from the signals a live room really has (danmaku, gifts, votes, loudness).
 //!
-//! Sans-IO cores ([`buffer::ReplayBuffer`], [`suggest::Scorer`], [`loudness::Momentary`])
+//! Sans-IO cores ([`buffer::ReplayBuffer`], [`suggest::Scorer`], [`suggest::SignalRecorder`],
+//! [`loudness::Momentary`])
 //! take data and time in and are tested without sleeping; FFmpeg work (save, cut, export,
 //! thumbnails) runs on threads of its own, never on the encoder's.
 
@@ -16,6 +17,7 @@ pub mod library;
 pub mod live;
 pub mod loudness;
 pub mod save;
+pub mod signals;
 pub mod suggest;
 pub mod synth;
 
@@ -25,4 +27,5 @@ pub use error::HighlightError;
 pub use library::{BatchReport, ClipInfo, ExportOptions, Library};
 pub use live::LiveHighlights;
 pub use save::{ClipWriter, HighlightSaver, SaveTicket, SavedClip};
-pub use suggest::{Scorer, ScorerConfig, SecondSignals, Suggestion};
+pub use signals::{Decisions, SignalLog, signals_path_for, suggest_recording};
+pub use suggest::{Scorer, ScorerConfig, SecondSignals, Signal, SignalRecorder, Suggestion};

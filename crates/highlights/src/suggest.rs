@@ -3,11 +3,18 @@
 //! is scored against a running baseline of the seconds before it; the best moments, far
 //! enough apart, are proposed with a score and a reason a host can read. Sans-IO: feed it
 //! one [`SecondSignals`] per second of the session, ask for [`Suggestion`]s.
+//!
+//! While live, [`SignalRecorder`] turns room events stamped with the session clock into
+//! those per-second signals (also sans-IO; `signals::SignalLog` writes them as JSON lines
+//! next to the recording).
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
-/// What happened in one second of the session.
+/// What happened in one second of the session. One JSON line per second in
+/// `<recording>.signals.jsonl` (line N = second N; missing fields are zero).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SecondSignals {
     /// Danmaku (chat) messages received.
     pub danmaku: u32,
@@ -18,7 +25,138 @@ pub struct SecondSignals {
     /// A lottery was drawn in this second.
     pub lottery: bool,
     /// Loudest momentary loudness in this second (LUFS), if there is audio.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub loudness_lufs: Option<f64>,
+}
+
+/// One room happening the recorder counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Signal {
+    /// A danmaku (chat) message.
+    Danmaku,
+    /// Gifts worth `value` (the room's currency unit, e.g. coins).
+    Gift { value: f64 },
+    /// A vote closed.
+    Vote,
+    /// A lottery was drawn.
+    Lottery,
+}
+
+/// Accumulates room events stamped with the session clock into one [`SecondSignals`] per
+/// second. Sans-IO: the caller passes the session time of each event, then takes the
+/// seconds that are over ([`SignalRecorder::take_complete`]) to write them out, and the
+/// rest at the end ([`SignalRecorder::finish`]).
+///
+/// Bounded: seconds are handed out in order from 0, with no gaps (a quiet second is a
+/// line of zeros); only seconds not taken yet are held, and never more than `max_seconds`
+/// of session (events past it are dropped and counted). An event for a second already
+/// taken (it arrived more than the grace period late) is counted as late, not recorded.
+#[derive(Debug, Clone)]
+pub struct SignalRecorder {
+    /// The first second not handed out yet.
+    taken: u64,
+    /// Seconds `taken ..` (grows to the latest second with an event).
+    pending: VecDeque<SecondSignals>,
+    max_seconds: u64,
+    grace: Duration,
+    late: u64,
+    dropped: u64,
+    recorded: u64,
+}
+
+impl SignalRecorder {
+    /// Seconds stay open this long after they end, for events that arrive a little late.
+    pub const GRACE: Duration = Duration::from_secs(2);
+    /// Twelve hours of session by default.
+    pub const MAX_SECONDS: u64 = 12 * 3600;
+
+    pub fn new(max_seconds: u64) -> Self {
+        Self {
+            taken: 0,
+            pending: VecDeque::new(),
+            max_seconds,
+            grace: Self::GRACE,
+            late: 0,
+            dropped: 0,
+            recorded: 0,
+        }
+    }
+
+    /// Counts one event at `at` (session time). Returns false when it was not recorded
+    /// (late or beyond `max_seconds`).
+    pub fn record(&mut self, signal: Signal, at: Duration) -> bool {
+        let second = at.as_secs();
+        if second >= self.max_seconds {
+            self.dropped += 1;
+            return false;
+        }
+        if second < self.taken {
+            self.late += 1;
+            return false;
+        }
+        let i = (second - self.taken) as usize;
+        if self.pending.len() <= i {
+            self.pending.resize(i + 1, SecondSignals::default());
+        }
+        let s = &mut self.pending[i];
+        match signal {
+            Signal::Danmaku => s.danmaku = s.danmaku.saturating_add(1),
+            Signal::Gift { value } if value.is_finite() && value > 0.0 => s.gift_value += value,
+            Signal::Gift { .. } => {}
+            Signal::Vote => s.vote = true,
+            Signal::Lottery => s.lottery = true,
+        }
+        self.recorded += 1;
+        true
+    }
+
+    /// The seconds that ended at least the grace period before `now` and were not taken
+    /// yet, in order (second [`taken_before`](Self::taken_before) first).
+    pub fn take_complete(&mut self, now: Duration) -> Vec<SecondSignals> {
+        let closed = now
+            .saturating_sub(self.grace)
+            .as_secs()
+            .min(self.max_seconds);
+        self.take_until(closed)
+    }
+
+    /// Every second up to the one `end` falls in (the session's last, partial second
+    /// included), in order.
+    pub fn finish(&mut self, end: Duration) -> Vec<SecondSignals> {
+        let last = end.as_secs() + u64::from(end.subsec_nanos() > 0);
+        let last = last.max(self.taken + self.pending.len() as u64);
+        self.take_until(last.min(self.max_seconds))
+    }
+
+    fn take_until(&mut self, second: u64) -> Vec<SecondSignals> {
+        let n = second.saturating_sub(self.taken) as usize;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.pending.pop_front().unwrap_or_default());
+        }
+        self.taken += n as u64;
+        out
+    }
+
+    /// Seconds handed out so far (the next one out is this second).
+    pub fn taken_before(&self) -> u64 {
+        self.taken
+    }
+
+    /// Events counted.
+    pub fn recorded(&self) -> u64 {
+        self.recorded
+    }
+
+    /// Events that came after their second was taken.
+    pub fn late(&self) -> u64 {
+        self.late
+    }
+
+    /// Events past `max_seconds`.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
 }
 
 /// Tuning of the scorer.
@@ -352,5 +490,100 @@ mod tests {
         let sug = sc.suggestions(10);
         assert_eq!(sug.len(), 1, "{sug:#?}");
         assert_eq!(sug[0].at_s, 110);
+    }
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn recorder_counts_events_into_their_second_of_the_session_clock() {
+        let mut r = SignalRecorder::new(SignalRecorder::MAX_SECONDS);
+        assert!(r.record(Signal::Danmaku, ms(100)));
+        assert!(r.record(Signal::Danmaku, ms(999)));
+        assert!(r.record(Signal::Danmaku, ms(1000)));
+        assert!(r.record(Signal::Gift { value: 100.0 }, ms(1500)));
+        assert!(r.record(Signal::Gift { value: 20.0 }, ms(1999)));
+        assert!(r.record(Signal::Vote, ms(3200)));
+        assert!(r.record(Signal::Lottery, ms(3900)));
+        let all = r.finish(ms(4500));
+        assert_eq!(all.len(), 5, "seconds 0..=4, the last partial one included");
+        assert_eq!(all[0].danmaku, 2);
+        assert_eq!(all[1].danmaku, 1);
+        assert_eq!(all[1].gift_value, 120.0);
+        assert_eq!(
+            all[2],
+            SecondSignals::default(),
+            "a quiet second is a line of zeros"
+        );
+        assert!(all[3].vote && all[3].lottery);
+        assert_eq!(all[4], SecondSignals::default());
+        assert_eq!(r.recorded(), 7);
+    }
+
+    #[test]
+    fn recorder_hands_out_closed_seconds_in_order_and_counts_late_events() {
+        let mut r = SignalRecorder::new(SignalRecorder::MAX_SECONDS);
+        r.record(Signal::Danmaku, ms(500));
+        r.record(Signal::Danmaku, ms(5_200));
+        // At 2.5 s only second 0 is closed (2 s of grace).
+        let a = r.take_complete(ms(2_500));
+        assert_eq!(a.len(), 0, "second 0 ends at 1 s, closes at 3 s");
+        let a = r.take_complete(ms(3_000));
+        assert_eq!(a.iter().map(|s| s.danmaku).collect::<Vec<_>>(), [1]);
+        // A little late (inside the grace period): still counted.
+        assert!(r.record(Signal::Danmaku, ms(1_900)));
+        let b = r.take_complete(ms(7_000));
+        assert_eq!(
+            b.iter().map(|s| s.danmaku).collect::<Vec<_>>(),
+            [1, 0, 0, 0],
+            "seconds 1..=4 (second 5 closes at 8 s)"
+        );
+        assert_eq!(r.taken_before(), 5);
+        // Too late: second 2 was handed out already.
+        assert!(!r.record(Signal::Gift { value: 500.0 }, ms(2_100)));
+        assert_eq!(r.late(), 1);
+        // Nothing taken twice, nothing lost: the lines add up to the session.
+        let c = r.finish(ms(8_000));
+        assert_eq!(c.iter().map(|s| s.danmaku).collect::<Vec<_>>(), [1, 0, 0]);
+        assert_eq!(r.taken_before(), 8);
+    }
+
+    #[test]
+    fn recorder_memory_is_bounded_by_max_seconds() {
+        let mut r = SignalRecorder::new(60);
+        assert!(r.record(Signal::Danmaku, ms(59_999)));
+        assert!(!r.record(Signal::Danmaku, ms(60_000)));
+        assert!(!r.record(Signal::Danmaku, Duration::from_secs(u64::MAX / 2)));
+        assert_eq!(r.dropped(), 2);
+        let all = r.finish(Duration::from_secs(10_000));
+        assert_eq!(all.len(), 60, "never more than max_seconds lines");
+        assert_eq!(all[59].danmaku, 1);
+        // Bad gift values are ignored, not summed into NaN.
+        let mut r = SignalRecorder::new(10);
+        r.record(Signal::Gift { value: f64::NAN }, ms(0));
+        r.record(Signal::Gift { value: -5.0 }, ms(0));
+        assert_eq!(r.finish(ms(1_000))[0].gift_value, 0.0);
+    }
+
+    #[test]
+    fn recorded_lines_round_trip_as_json_and_omit_missing_loudness() {
+        let s = SecondSignals {
+            danmaku: 3,
+            gift_value: 50.0,
+            vote: false,
+            lottery: true,
+            loudness_lufs: None,
+        };
+        let line = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            line,
+            r#"{"danmaku":3,"gift_value":50.0,"vote":false,"lottery":true}"#
+        );
+        assert_eq!(serde_json::from_str::<SecondSignals>(&line).unwrap(), s);
+        // The CLI's documented short form: missing fields are zero.
+        let short: SecondSignals = serde_json::from_str(r#"{"danmaku":12}"#).unwrap();
+        assert_eq!(short.danmaku, 12);
+        assert!(!short.vote && short.loudness_lufs.is_none());
     }
 }

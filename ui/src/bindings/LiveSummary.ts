@@ -3,4 +3,8 @@
 /**
  * Returned by `end_live` (and emitted as `live_ended` when the session stops by itself).
  */
-export type LiveSummary = { duration_s: number, frames: number, recording: string | null, };
+export type LiveSummary = { duration_s: number, frames: number, recording: string | null, 
+/**
+ * The room's signals per second beside the recording (`<recording>.signals.jsonl`).
+ */
+signals: string | null, };

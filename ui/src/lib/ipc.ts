@@ -6,7 +6,12 @@ import type {
   AppInfo,
   AppSettings,
   AudioLevel,
+  ClipInfo,
   DestinationSetting,
+  ExportProgress,
+  ExportReport,
+  RecordingInfo,
+  SuggestionList,
   Devices,
   Moderation,
   Preflight,
@@ -75,6 +80,24 @@ export interface Backend {
   testConnection(destination: DestinationSetting): Promise<Preflight>;
   loadSettings(): Promise<AppSettings>;
   saveSettings(settings: AppSettings): Promise<void>;
+  /** Clips in the library, newest first. */
+  clipList(): Promise<ClipInfo[]>;
+  /** An image URL for the clip's thumbnail (a `blob:` URL in the app: revoke it when done). */
+  clipThumbnail(name: string): Promise<string>;
+  /** Opens the clip in the system's video player. */
+  clipOpen(name: string): Promise<void>;
+  clipRename(name: string, newName: string): Promise<ClipInfo>;
+  clipDelete(name: string): Promise<void>;
+  /** 9:16 export of each clip, one after the other; progress as frames are encoded. */
+  clipExport(names: string[], onProgress: (p: ExportProgress) => void): Promise<ExportReport>;
+  /** Recordings in the recordings folder, newest first. */
+  recordingsList(): Promise<RecordingInfo[]>;
+  /** Highlight suggestions of a recording (by file name); discarded ones left out. */
+  suggestions(recording: string): Promise<SuggestionList>;
+  /** Cuts a suggested range into the library. */
+  suggestionKeep(recording: string, fromS: number, toS: number): Promise<ClipInfo>;
+  /** Hides a suggestion for good. */
+  suggestionDiscard(recording: string, fromS: number, toS: number): Promise<void>;
   on<K extends keyof EventMap>(event: K, cb: (payload: EventMap[K]) => void): Promise<Unlisten>;
 }
 
@@ -135,6 +158,25 @@ export async function tauriBackend(): Promise<Backend> {
     testConnection: (destination) => call('test_connection', { destination }),
     loadSettings: () => call('load_settings'),
     saveSettings: (settings) => call('save_settings', { settings }),
+    clipList: () => call('clip_list'),
+    // Raw JPEG bytes over IPC (see `clip_thumbnail` in src-tauri/src/commands.rs): a Blob URL
+    // is allowed by the CSP (`img-src blob:`) and needs no filesystem scope.
+    clipThumbnail: async (name) => {
+      const buf = await call<ArrayBuffer>('clip_thumbnail', { name });
+      return URL.createObjectURL(new Blob([buf], { type: 'image/jpeg' }));
+    },
+    clipOpen: (name) => call('clip_open', { name }),
+    clipRename: (name, newName) => call('clip_rename', { name, newName }),
+    clipDelete: (name) => call('clip_delete', { name }),
+    clipExport: async (names, onProgress) => {
+      const progress = new Channel<ExportProgress>();
+      progress.onmessage = onProgress;
+      return call('clip_export', { names, progress });
+    },
+    recordingsList: () => call('recordings_list'),
+    suggestions: (recording) => call('suggestions', { recording }),
+    suggestionKeep: (recording, fromS, toS) => call('suggestion_keep', { recording, fromS, toS }),
+    suggestionDiscard: (recording, fromS, toS) => call('suggestion_discard', { recording, fromS, toS }),
     on: (event, cb) => listen(event, (e) => cb(e.payload as never)),
   };
 }

@@ -1,7 +1,7 @@
 // A backend without Rust: for component tests, flows in a browser, and `vite dev` outside
 // Tauri. `demo` makes it behave like a live session with a busy room.
 
-import type { AppSettings, Devices, GoLiveSettings, OutputState, Stats } from '../bindings';
+import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, RecordingInfo, Stats, SuggestionItem } from '../bindings';
 import type { Backend, EventMap, Unlisten } from './ipc';
 
 type Handlers = { [K in keyof EventMap]: Set<(p: EventMap[K]) => void> };
@@ -11,7 +11,57 @@ export interface MockBackend extends Backend {
   calls: { cmd: string; args?: unknown }[];
   settings: GoLiveSettings | null;
   saved: AppSettings;
+  /** The clip library (newest last in insertion order; listed newest first). */
+  clips: ClipInfo[];
+  recordings: RecordingInfo[];
+  /** Suggestions per recording name (before decisions). */
+  suggestionsByRecording: Record<string, SuggestionItem[]>;
+  /** Decisions per recording: `from-to` → kept clip name, or null when discarded. */
+  decisions: Record<string, Record<string, string | null>>;
+  /** ms between export progress steps (10 per clip). */
+  exportStepMs: number;
 }
+
+const clipErr = (message: string): AppError => ({ code: 'clip', message });
+
+/** A few clips for the demo and the browser flows. */
+export function demoClips(nowS = Math.floor(Date.now() / 1000)): ClipInfo[] {
+  const c = (name: string, ago: number, duration_s: number, w = 1280, h = 720): ClipInfo => ({
+    name,
+    path: `/home/me/Videos/Marquee/clips/${name}`,
+    duration_s,
+    bytes: Math.round(duration_s * 330_000),
+    created_unix_s: nowS - ago,
+    width: w,
+    height: h,
+  });
+  return [
+    c('highlight-20261120-213012.mp4', 86_400, 30.4),
+    c('Boss fight win.mp4', 7_200, 31.2),
+    c('highlight-20261121-101544.mp4', 600, 30.9),
+    c('broken-upload.mp4', 300, 0, 0, 0),
+  ];
+}
+
+/** Suggestions for a demo recording. */
+export function demoSuggestions(): SuggestionItem[] {
+  return [
+    { at_s: 1283, from_s: 1263, to_s: 1293, score: 8.4, reason: 'chat burst: 96 messages/s, 7.6× the usual 12.6/s; audio spike: -9 LUFS, 15 dB over the usual -24 LUFS', kept: null },
+    { at_s: 2410, from_s: 2390, to_s: 2420, score: 5.0, reason: 'gifts worth 1000 (usual 3.2/s)', kept: null },
+    { at_s: 3120, from_s: 3100, to_s: 3130, score: 3.0, reason: 'a lottery was drawn', kept: null },
+    { at_s: 645, from_s: 625, to_s: 655, score: 3.0, reason: 'a vote closed', kept: null },
+  ];
+}
+
+/** An SVG stand-in for a thumbnail (a test card tinted by the name). */
+export function mockThumb(name: string): string {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) % 360;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180" viewBox="0 0 320 180"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${h},70%,45%)"/><stop offset="1" stop-color="hsl(${(h + 60) % 360},70%,22%)"/></linearGradient></defs><rect width="320" height="180" fill="url(#g)"/><circle cx="250" cy="60" r="34" fill="rgba(255,255,255,.18)"/><rect x="24" y="118" width="150" height="14" rx="7" fill="rgba(255,255,255,.55)"/><rect x="24" y="140" width="96" height="10" rx="5" fill="rgba(255,255,255,.35)"/></svg>`;
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+}
+
+const mmss = (s: number) => `${String(Math.floor(s / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
 
 export function defaultSettings(): AppSettings {
   return {
@@ -67,7 +117,9 @@ export function mockStats(t: number, states: OutputState[], kbps = 2600): Stats 
   };
 }
 
-export function createMockBackend(opts: { demo?: boolean; devices?: Devices; settings?: Partial<AppSettings> } = {}): MockBackend {
+export function createMockBackend(
+  opts: { demo?: boolean; devices?: Devices; settings?: Partial<AppSettings>; clips?: ClipInfo[]; recordings?: RecordingInfo[]; suggestions?: Record<string, SuggestionItem[]> } = {},
+): MockBackend {
   const handlers: Handlers = {
     stats: new Set(),
     session_event: new Set(),
@@ -84,6 +136,11 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     calls,
     settings: null,
     saved: { ...defaultSettings(), ...opts.settings },
+    clips: structuredClone(opts.clips ?? (opts.demo ? demoClips() : [])),
+    recordings: structuredClone(opts.recordings ?? []),
+    suggestionsByRecording: structuredClone(opts.suggestions ?? {}),
+    decisions: {},
+    exportStepMs: 20,
     emit(event, payload) {
       for (const h of handlers[event]) (h as (p: typeof payload) => void)(payload);
     },
@@ -97,7 +154,10 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     },
     async saveHighlight(seconds) {
       calls.push({ cmd: 'save_highlight', args: { seconds } });
-      return { path: `/home/me/Videos/Marquee/clips/highlight-${calls.length}.mp4`, duration_s: seconds, latency_ms: 40 };
+      const name = `highlight-${calls.length}.mp4`;
+      const path = `/home/me/Videos/Marquee/clips/${name}`;
+      backend.clips.push({ name, path, duration_s: seconds, bytes: seconds * 330_000, created_unix_s: Math.floor(Date.now() / 1000), width: 1280, height: 720 });
+      return { path, duration_s: seconds, latency_ms: 40 };
     },
     async markHighlight(label) {
       calls.push({ cmd: 'mark_highlight', args: { label } });
@@ -137,7 +197,12 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
       calls.push({ cmd: 'end_live' });
       if (timer) clearInterval(timer);
       timer = null;
-      return { duration_s: t, frames: t * 30, recording: null };
+      if (!backend.settings?.record) return { duration_s: t, frames: t * 30, recording: null, signals: null };
+      const name = `marquee-20261121-1015${String(backend.recordings.length).padStart(2, '0')}.mkv`;
+      const recording = `/home/me/Videos/Marquee/${name}`;
+      backend.recordings.unshift({ name, duration_s: t, bytes: t * 330_000, created_unix_s: Math.floor(Date.now() / 1000), has_signals: true });
+      backend.suggestionsByRecording[name] ??= opts.demo ? demoSuggestions() : [];
+      return { duration_s: t, frames: t * 30, recording, signals: `${recording}.signals.jsonl` };
     },
     async stats() {
       return mockStats(t, [{ state: 'live' }]);
@@ -213,6 +278,87 @@ export function createMockBackend(opts: { demo?: boolean; devices?: Devices; set
     async saveSettings(settings) {
       calls.push({ cmd: 'save_settings', args: settings });
       backend.saved = structuredClone(settings);
+    },
+    async clipList() {
+      calls.push({ cmd: 'clip_list' });
+      return structuredClone(backend.clips).sort((a, b) => b.created_unix_s - a.created_unix_s || b.name.localeCompare(a.name));
+    },
+    async clipThumbnail(name) {
+      calls.push({ cmd: 'clip_thumbnail', args: { name } });
+      const c = backend.clips.find((x) => x.name === name);
+      if (!c) throw clipErr(`“${name}” is no longer in the clips folder (moved or deleted?). Refresh the list.`);
+      if (!c.width) throw clipErr(`No picture could be read from “${name}” for its thumbnail.`);
+      return mockThumb(name);
+    },
+    async clipOpen(name) {
+      calls.push({ cmd: 'clip_open', args: { name } });
+    },
+    async clipRename(name, newName) {
+      calls.push({ cmd: 'clip_rename', args: { name, newName } });
+      const c = backend.clips.find((x) => x.name === name);
+      if (!c) throw clipErr(`“${name}” is no longer in the clips folder (moved or deleted?). Refresh the list.`);
+      const n = newName.trim();
+      if (!n) throw clipErr('Type a name for the clip.');
+      const target = /\.(mp4|mkv|mov|flv)$/i.test(n) ? n : `${n}.${name.split('.').pop()}`;
+      if (target !== name && backend.clips.some((x) => x.name === target)) throw clipErr(`A clip named “${target}” is already in the library. Pick another name.`);
+      c.name = target;
+      c.path = c.path.replace(/[^/]*$/, target);
+      return structuredClone(c);
+    },
+    async clipDelete(name) {
+      calls.push({ cmd: 'clip_delete', args: { name } });
+      const i = backend.clips.findIndex((x) => x.name === name);
+      if (i < 0) throw clipErr(`“${name}” is no longer in the clips folder (moved or deleted?). Refresh the list.`);
+      backend.clips.splice(i, 1);
+    },
+    async clipExport(names, onProgress) {
+      calls.push({ cmd: 'clip_export', args: { names } });
+      const report = { exported: [] as { name: string; output: string }[], failed: [] as { name: string; reason: string }[] };
+      for (const [index, name] of names.entries()) {
+        const c = backend.clips.find((x) => x.name === name);
+        if (!c) {
+          report.failed.push({ name, reason: `“${name}” is no longer in the clips folder (moved or deleted?). Refresh the list.` });
+          continue;
+        }
+        for (let k = 0; k <= 10; k++) {
+          if (!c.width && k === 3) break;
+          onProgress({ index, total: names.length, name, fraction: k / 10 });
+          await new Promise((r) => setTimeout(r, backend.exportStepMs));
+        }
+        if (!c.width) {
+          report.failed.push({ name, reason: `The vertical version could not be made: ${name} has no video picture` });
+          continue;
+        }
+        const output = `${name.replace(/\.[^.]+$/, '')}-vertical.mp4`;
+        backend.clips.push({ ...c, name: output, path: c.path.replace(/[^/]*$/, output), width: 720, height: 1280, created_unix_s: Math.floor(Date.now() / 1000) });
+        report.exported.push({ name, output });
+      }
+      return report;
+    },
+    async recordingsList() {
+      calls.push({ cmd: 'recordings_list' });
+      return structuredClone(backend.recordings);
+    },
+    async suggestions(recording) {
+      calls.push({ cmd: 'suggestions', args: { recording } });
+      const rec = backend.recordings.find((r) => r.name === recording);
+      if (!rec) throw clipErr(`The recording “${recording}” is not in the recordings folder any more. Pick another one.`);
+      const d = backend.decisions[recording] ?? {};
+      const all = backend.suggestionsByRecording[recording] ?? [];
+      const items = all.filter((s) => d[`${s.from_s}-${s.to_s}`] !== null).map((s) => ({ ...s, kept: d[`${s.from_s}-${s.to_s}`] ?? null }));
+      return { recording, has_signals: rec.has_signals, items, discarded: all.length - items.length };
+    },
+    async suggestionKeep(recording, fromS, toS) {
+      calls.push({ cmd: 'suggestion_keep', args: { recording, fromS, toS } });
+      const name = `${recording.replace(/\.[^.]+$/, '')}-${mmss(fromS)}-${mmss(toS)}.mp4`;
+      const clip: ClipInfo = { name, path: `/home/me/Videos/Marquee/clips/${name}`, duration_s: toS - fromS, bytes: (toS - fromS) * 330_000, created_unix_s: Math.floor(Date.now() / 1000), width: 1280, height: 720 };
+      backend.clips.push(clip);
+      (backend.decisions[recording] ??= {})[`${fromS}-${toS}`] = name;
+      return structuredClone(clip);
+    },
+    async suggestionDiscard(recording, fromS, toS) {
+      calls.push({ cmd: 'suggestion_discard', args: { recording, fromS, toS } });
+      (backend.decisions[recording] ??= {})[`${fromS}-${toS}`] = null;
     },
     async on(event, cb): Promise<Unlisten> {
       handlers[event].add(cb as never);

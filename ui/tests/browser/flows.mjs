@@ -257,6 +257,86 @@ await flow('room panels: gift alert, viewer link + QR, Q&A pin, lottery draw, ro
   }
 });
 
+await flow('clips: L opens the library beside the room; rename inline, batch export with progress and a failure, delete asks first', async () => {
+  const p = await page('clips', 'en', { width: 1440, height: 900 });
+  await p.waitForSelector('[data-testid="go-live"]');
+  await p.keyboard.press('l');
+  await p.waitForSelector('[data-testid="clips-panel"]');
+  await p.waitForFunction(() => document.querySelectorAll('[data-testid="clip-thumb"]').length === 3);
+  const names = await p.locator('[data-testid="clip"]').evaluateAll((els) => els.map((e) => e.dataset.name));
+  assert.deepEqual(names, ['broken-upload.mp4', 'highlight-20261121-101544.mp4', 'Boss fight win.mp4', 'highlight-20261120-213012.mp4']);
+  // The thumbnails really decoded (not broken images).
+  assert.ok(await p.locator('[data-testid="clip-thumb"]').first().evaluate((i) => i.complete && i.naturalWidth === 320));
+  await shot(p, 'clips-library-en');
+
+  // Rename with the keyboard only: a taken name is refused where it was typed.
+  const row = p.locator('[data-testid="clip"][data-name="highlight-20261121-101544.mp4"]');
+  await row.locator('[data-testid="clip-rename"]').focus();
+  await p.keyboard.press('Enter');
+  await p.keyboard.press('Control+A');
+  await p.keyboard.type('Boss fight win');
+  await p.keyboard.press('Enter');
+  assert.match(await row.locator('[data-testid="rename-error"]').innerText(), /already exists/);
+  await shot(p, 'clips-rename-taken-en');
+  await p.keyboard.press('Control+A');
+  await p.keyboard.type('Chat goes wild');
+  await p.keyboard.press('Enter');
+  await p.waitForSelector('[data-testid="clip"][data-name="Chat goes wild.mp4"]');
+  assert.equal(await p.locator('[data-testid="clips-panel"]').count(), 1, 'Enter and Escape in the field do not close the drawer');
+
+  // Batch export: the bar moves, the broken clip fails, the batch goes on.
+  await p.getByLabel('Select broken-upload.mp4').check();
+  await p.getByLabel('Select Chat goes wild.mp4').check();
+  await p.locator('[data-testid="export-selected"]').click();
+  await p.waitForFunction(() => Number(document.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow')) >= 20 && document.querySelector('[data-testid="export-progress"]')?.textContent?.includes('2 of 2'));
+  await shot(p, 'clips-export-progress-en');
+  await p.waitForSelector('[data-testid="export-progress"][data-state="done"]', { timeout: 10_000 });
+  assert.match(await p.locator('[data-testid="export-failed"]').innerText(), /broken-upload\.mp4 — The vertical version could not be made/);
+  await p.waitForSelector('[data-testid="clip"][data-name="Chat goes wild-vertical.mp4"]');
+  await shot(p, 'clips-export-done-en');
+
+  // Delete asks first.
+  const del = p.locator('[data-testid="clip"][data-name="highlight-20261120-213012.mp4"]');
+  await del.locator('[data-testid="clip-delete"]').click();
+  await shot(p, 'clips-delete-ask-en');
+  await del.locator('[data-testid="delete-confirm"]').click();
+  await p.waitForFunction(() => !document.querySelector('[data-name="highlight-20261120-213012.mp4"]'));
+  const calls = await p.evaluate(() => window.__mock.calls.map((c) => c.cmd));
+  assert.ok(calls.includes('clip_delete') && calls.includes('clip_export') && calls.includes('clip_rename'));
+  assert.deepEqual(p.errors, []);
+});
+
+await flow('clips: suggestions of a recording, Keep cuts into the library, Discard is remembered (en, zh-CN, light)', async () => {
+  for (const [lang, theme] of [['en', 'dark'], ['zh-CN', 'dark'], ['zh-CN', 'light']]) {
+    const p = await page('clips', lang, { width: 1440, height: 900 }, theme);
+    await p.waitForSelector('[data-testid="open-clips"]');
+    await p.locator('[data-testid="open-clips"]').click();
+    await p.locator('[data-clips-tab="suggestions"]').click();
+    await p.waitForSelector('[data-testid="suggestion"]');
+    assert.equal(await p.locator('[data-testid="suggestion"]').count(), 4);
+    await shot(p, `clips-suggestions-${lang}-${theme}`);
+    if (lang !== 'en' || theme !== 'dark') continue;
+    assert.match(await p.locator('[data-testid="suggestion"]').first().innerText(), /21:03 – 21:33[\s\S]*8\.4[\s\S]*chat burst/);
+    await p.locator('[data-testid="suggestion-keep"]').first().click();
+    await p.waitForSelector('[data-testid="suggestion-kept"]');
+    assert.match(await p.locator('[data-testid="suggestion-kept"]').innerText(), /Kept as marquee-20261121-193000-21m03s-21m33s\.mp4/);
+    await p.locator('[data-testid="suggestion-discard"]').last().click();
+    await p.waitForFunction(() => document.querySelectorAll('[data-testid="suggestion"]').length === 3);
+    await p.locator('[data-testid="suggestions-refresh"]').click();
+    await p.waitForSelector('[data-testid="suggestions-discarded"]');
+    assert.equal(await p.locator('[data-testid="suggestion"]').count(), 3, 'the discarded one does not come back');
+    await shot(p, 'clips-suggestions-decided-en');
+    // The older recording had nothing that stood out: the empty state says why.
+    await p.locator('[data-testid="recording-pick"]').selectOption('marquee-20261119-200500.mkv');
+    await p.waitForSelector('[data-testid="suggestions-empty"]');
+    assert.match(await p.locator('[data-testid="suggestions-empty"]').innerText(), /No moment stood out/);
+    await shot(p, 'clips-suggestions-empty-en');
+    await p.locator('[data-clips-tab="library"]').click();
+    await p.waitForSelector('[data-testid="clip"][data-name="marquee-20261121-193000-21m03s-21m33s.mp4"]');
+    assert.deepEqual(p.errors, []);
+  }
+});
+
 await flow('light theme: every component reads on a light background (screenshots)', async () => {
   for (const [scene, size] of [['chat', { width: 1280, height: 800 }], ['room', { width: 1280, height: 1000 }], ['firstrun', { width: 1100, height: 760 }], ['settings', { width: 1280, height: 800 }]]) {
     const p = await page(scene, 'zh-CN', size, 'light');

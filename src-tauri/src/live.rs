@@ -518,6 +518,11 @@ impl Live {
         }
     }
 
+    /// How long the stream has been live, if it is.
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.with_session(|_, s| Ok(s.elapsed())).ok()
+    }
+
     /// Puts a source's scene on air at the next frame (`transition`: cut, fade[:MS], slide[:MS]).
     pub fn switch(&self, scene: &str, transition: &str) -> Result<(), AppError> {
         let t: marquee_studio::Transition = transition

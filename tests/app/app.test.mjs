@@ -650,6 +650,19 @@ test('room: danmaku and a gift appear, the host deletes and times out from the m
     viewer.send(JSON.stringify({ type: 'danmaku', text: 'still here?' }));
     const refused = await waitFor('an error for the muted viewer', () => inbox.find((m) => m.type === 'error' && m.code === 'muted'));
     assert.ok(refused.message);
+
+    // The page reloads while live (a crashed web process, a dev reload): it comes back as the
+    // live studio with the whole chat — history that arrived before it listened included.
+    await browser.refresh();
+    await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 20_000 });
+    await (await browser.$('.row*=666')).waitForDisplayed({ timeout: 15_000 });
+    await browser.waitUntil(
+      async () => (await browser.$$('.row')).length > 0 && (await (await browser.$('[data-testid="live-timer"]')).getText()) !== '00:00',
+      { timeout: 10_000, timeoutMsg: 'the live timer did not resume' },
+    );
+    const deletedRow = await browser.$('.row*=message deleted');
+    assert.ok(await deletedRow.isExisting(), 'the deleted message is still shown as deleted after the reload');
+    await browser.saveScreenshot(join(artifacts, 'room-after-reload.png'));
   } finally {
     viewer.close();
   }

@@ -8,4 +8,8 @@ export type AppInfo = { version: string,
 /**
  * The OS language (BCP 47), e.g. `zh-CN`.
  */
-locale: string, room: RoomInfo | null, };
+locale: string, room: RoomInfo | null, 
+/**
+ * Seconds on air when the page (re)loads while live, so it shows the live studio.
+ */
+live_s: number | null, };

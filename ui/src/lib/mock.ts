@@ -11,6 +11,8 @@ export interface MockBackend extends Backend {
   calls: { cmd: string; args?: unknown }[];
   settings: GoLiveSettings | null;
   saved: AppSettings;
+  /** Seconds on air, while live (what `app_info` reports to a page that reloads). */
+  liveS: number | null;
   /** The clip library (newest last in insertion order; listed newest first). */
   clips: ClipInfo[];
   recordings: RecordingInfo[];
@@ -136,6 +138,7 @@ export function createMockBackend(
     calls,
     settings: null,
     saved: { ...defaultSettings(), ...opts.settings },
+    liveS: null,
     clips: structuredClone(opts.clips ?? (opts.demo ? demoClips() : [])),
     recordings: structuredClone(opts.recordings ?? []),
     suggestionsByRecording: structuredClone(opts.suggestions ?? {}),
@@ -146,7 +149,7 @@ export function createMockBackend(
     },
     async appInfo() {
       calls.push({ cmd: 'app_info' });
-      return { version: '0.1.0', locale: globalThis.navigator?.language ?? 'en', room };
+      return { version: '0.1.0', locale: globalThis.navigator?.language ?? 'en', room, live_s: backend.liveS };
     },
     async listDevices() {
       calls.push({ cmd: 'list_devices' });
@@ -172,6 +175,7 @@ export function createMockBackend(
     async goLive(settings) {
       calls.push({ cmd: 'go_live', args: settings });
       backend.settings = settings;
+      backend.liveS = 0;
       t = 0;
       if (opts.demo) {
         timer = setInterval(() => {
@@ -195,6 +199,7 @@ export function createMockBackend(
     },
     async endLive() {
       calls.push({ cmd: 'end_live' });
+      backend.liveS = null;
       if (timer) clearInterval(timer);
       timer = null;
       if (!backend.settings?.record) return { duration_s: t, frames: t * 30, recording: null, signals: null };

@@ -238,6 +238,8 @@ export class Studio {
       const info = await b.appInfo();
       i18n.followOs(info.locale);
       if (info.room) this.room = info.room;
+      // A page reloaded while live picks the live studio up again.
+      if (info.live_s != null && this.phase === 'idle') this.resumeLive(info.live_s);
       await this.attachRoom();
     } catch (e) {
       this.error = toAppError(e);
@@ -736,15 +738,21 @@ export class Studio {
         bitrate_kbps: v.bitrate_kbps,
         encoder: v.encoder,
       });
-      this.phase = 'live';
-      this.startedAt = Date.now();
-      this.now = this.startedAt;
-      this.tick = setInterval(() => (this.now = Date.now()), 250);
+      this.resumeLive(0);
     } catch (e) {
       this.phase = 'idle';
       this.error = toAppError(e);
       void this.showIdlePreview();
     }
+  }
+
+  /** Shows the studio as live, `seconds` into the stream (the live timer counts from there). */
+  private resumeLive(seconds: number) {
+    this.phase = 'live';
+    this.startedAt = Date.now() - seconds * 1000;
+    this.now = Date.now();
+    if (this.tick) clearInterval(this.tick);
+    this.tick = setInterval(() => (this.now = Date.now()), 250);
   }
 
   /** End asks first. */

@@ -179,6 +179,17 @@ describe('Studio', () => {
     expect(s.giftAlert).toMatchObject({ gift: 'heart' });
   });
 
+  it('a page reloaded while live shows the live studio with the timer where it was', async () => {
+    const b = createMockBackend();
+    b.liveS = 125;
+    const s = new Studio(b);
+    await s.init();
+    expect(s.phase).toBe('live');
+    expect(Math.round(s.elapsed)).toBe(125);
+    expect(b.calls.some((c) => c.cmd === 'preview_source')).toBe(false);
+    s.dispose();
+  });
+
   it('attaches to the room when it becomes ready if it was still starting', async () => {
     const b = createMockBackend();
     let ready = false;

@@ -34,6 +34,7 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
         locale: sys_locale::get_locale().unwrap_or_else(|| "en-US".into()),
         room: state.room.get().map(|r| r.info.clone()),
         live_s: state.live.elapsed().map(|d| d.as_secs_f64()),
+        on_air: state.live.on_air(),
     }
 }
 

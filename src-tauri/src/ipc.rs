@@ -247,8 +247,10 @@ pub struct AppInfo {
     /// The OS language (BCP 47), e.g. `zh-CN`.
     pub locale: String,
     pub room: Option<RoomInfo>,
-    /// Seconds on air when the page (re)loads while live, so it shows the live studio.
+    /// Seconds on air when the page (re)loads while live, so it shows the live studio…
     pub live_s: Option<f64>,
+    /// … and the scene on air.
+    pub on_air: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

@@ -523,6 +523,11 @@ impl Live {
         self.with_session(|_, s| Ok(s.elapsed())).ok()
     }
 
+    /// The scene on air, if live.
+    pub fn on_air(&self) -> Option<String> {
+        self.with_session(|_, s| Ok(s.on_air())).ok()
+    }
+
     /// Puts a source's scene on air at the next frame (`transition`: cut, fade[:MS], slide[:MS]).
     pub fn switch(&self, scene: &str, transition: &str) -> Result<(), AppError> {
         let t: marquee_studio::Transition = transition

@@ -10,6 +10,10 @@ export type AppInfo = { version: string,
  */
 locale: string, room: RoomInfo | null, 
 /**
- * Seconds on air when the page (re)loads while live, so it shows the live studio.
+ * Seconds on air when the page (re)loads while live, so it shows the live studio…
  */
-live_s: number | null, };
+live_s: number | null, 
+/**
+ * … and the scene on air.
+ */
+on_air: string | null, };

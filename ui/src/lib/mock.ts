@@ -149,7 +149,7 @@ export function createMockBackend(
     },
     async appInfo() {
       calls.push({ cmd: 'app_info' });
-      return { version: '0.1.0', locale: globalThis.navigator?.language ?? 'en', room, live_s: backend.liveS };
+      return { version: '0.1.0', locale: globalThis.navigator?.language ?? 'en', room, live_s: backend.liveS, on_air: backend.liveS == null ? null : (backend.settings?.video ?? 'test') };
     },
     async listDevices() {
       calls.push({ cmd: 'list_devices' });

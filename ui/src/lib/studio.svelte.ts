@@ -217,6 +217,8 @@ export class Studio {
 
   async init() {
     const b = this.backend;
+    /** The scene on air when this page loads mid-stream. */
+    let resumeScene: string | null = null;
     this.unlisten.push(
       await b.on('stats', (s) => this.applyStats(s)),
       await b.on('session_event', (e) => {
@@ -239,7 +241,10 @@ export class Studio {
       i18n.followOs(info.locale);
       if (info.room) this.room = info.room;
       // A page reloaded while live picks the live studio up again.
-      if (info.live_s != null && this.phase === 'idle') this.resumeLive(info.live_s);
+      if (info.live_s != null && this.phase === 'idle') {
+        this.resumeLive(info.live_s);
+        resumeScene = info.on_air;
+      }
       await this.attachRoom();
     } catch (e) {
       this.error = toAppError(e);
@@ -257,6 +262,7 @@ export class Studio {
     } catch (e) {
       this.error = toAppError(e);
     }
+    if (resumeScene) this.sceneId = resumeScene;
     this.settingsLoaded = true;
     try {
       await b.openPreview((buf) => this.preview.push(buf));

@@ -180,11 +180,13 @@ describe('Studio', () => {
   });
 
   it('a page reloaded while live shows the live studio with the timer where it was', async () => {
-    const b = createMockBackend();
+    const b = createMockBackend({ devices: { cameras: [{ source: 'camera:0', name: 'Stage', formats: [] }], microphones: [] } });
     b.liveS = 125;
+    b.settings = { ...(b.settings ?? ({} as never)), video: 'camera:0' };
     const s = new Studio(b);
     await s.init();
     expect(s.phase).toBe('live');
+    expect(s.sceneId).toBe('camera:0');
     expect(Math.round(s.elapsed)).toBe(125);
     expect(b.calls.some((c) => c.cmd === 'preview_source')).toBe(false);
     s.dispose();

@@ -122,6 +122,9 @@ pub struct BenchArgs {
     /// Subscribers do not ask for `batch` frames (each broadcast arrives as its own frame).
     #[arg(long)]
     pub no_batch: bool,
+    /// Threads reading the subscribers' sockets (each polls its share of them).
+    #[arg(long, default_value_t = 1)]
+    pub readers: usize,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, RoomError> {

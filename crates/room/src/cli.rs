@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// 150,000 socket writes a second, but at least this often.
     #[arg(long, default_value_t = 100)]
     pub coalesce_max_ms: u64,
+    /// Threads writing each flush of a room to its sockets (the room's own thread included).
+    #[arg(long, default_value_t = 1)]
+    pub fanout_threads: usize,
     /// Behind a reverse proxy on another machine that always adds `X-Forwarded-For`: take the
     /// client address (new nickname viewers are limited per address) from that header. From a
     /// proxy or tunnel on this machine the header is always used.
@@ -178,6 +181,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
     cfg.public_url = args.public_url.clone();
     cfg.coalesce.window = std::time::Duration::from_millis(args.coalesce_ms);
     cfg.coalesce.max_window = std::time::Duration::from_millis(args.coalesce_max_ms);
+    cfg.fanout_threads = args.fanout_threads;
     cfg.behind_proxy = args.behind_proxy;
     runtime()?.block_on(async move {
         let handle = start(cfg).await?;

@@ -103,6 +103,48 @@ struct Peer {
     skip: usize,
 }
 
+/// One subscriber's write of a flush.
+struct Job {
+    conn: ConnId,
+    out: Arc<ConnOut>,
+    bytes: Bytes,
+    messages: usize,
+    full: bool,
+}
+
+impl Job {
+    fn run(&mut self) {
+        self.full = self.out.push(self.bytes.clone()) == Push::Full;
+    }
+}
+
+/// A thread that writes its share of a flush's jobs and hands them back.
+struct Writer {
+    jobs: cb::Sender<Vec<Job>>,
+    done: cb::Receiver<Vec<Job>>,
+}
+
+impl Writer {
+    fn spawn(i: usize) -> std::io::Result<Writer> {
+        let (jobs, rx) = cb::bounded::<Vec<Job>>(1);
+        let (tx, done) = cb::bounded(1);
+        std::thread::Builder::new()
+            .name(format!("room-writer-{i}"))
+            .spawn(move || {
+                for mut share in rx {
+                    share.iter_mut().for_each(Job::run);
+                    if tx.send(share).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Writer { jobs, done })
+    }
+}
+
+/// Below this many writes a flush is not split between threads.
+const MIN_SHARE: usize = 256;
+
 /// Fan-out to the connections of this process.
 pub struct LocalFanout {
     peers: HashMap<ConnId, Peer>,
@@ -111,6 +153,8 @@ pub struct LocalFanout {
     subscribers: usize,
     /// Reused list of connections found slow during one flush.
     slow: Vec<ConnId>,
+    /// Threads besides the room thread that write a share of each big flush.
+    writers: Vec<Writer>,
 }
 
 fn slow_consumer() -> CloseReason {
@@ -128,7 +172,22 @@ impl LocalFanout {
             waiting: Coalescer::new(coalesce),
             subscribers: 0,
             slow: Vec::new(),
+            writers: Vec::new(),
         }
+    }
+
+    /// Split the writes of a big flush over `threads` threads (this one included). A flush to
+    /// 5,000 subscribers is 5,000 `send`s of which the kernel's loopback/TCP path is most of the
+    /// cost; on a machine with idle cores, sharing them shortens the time until the last
+    /// subscriber has its bytes. A writer that cannot be started is left out (logged).
+    pub fn with_writer_threads(mut self, threads: usize) -> Self {
+        for i in 1..threads.max(1) {
+            match Writer::spawn(i) {
+                Ok(w) => self.writers.push(w),
+                Err(e) => tracing::warn!(error = %e, "cannot start a fan-out writer thread"),
+            }
+        }
+        self
     }
 
     /// Send encoded frames holding `messages` room messages to one connection; a full queue
@@ -184,6 +243,7 @@ impl LocalFanout {
         };
         let mut shared: [Option<(Bytes, usize)>; 2] = [None, None];
         let mut slow = std::mem::take(&mut self.slow);
+        let mut jobs = Vec::with_capacity(self.subscribers);
         for (conn, p) in self.peers.iter_mut() {
             if !p.subscribed {
                 continue;
@@ -196,9 +256,38 @@ impl LocalFanout {
                     .get_or_insert_with(|| encode(&frames, p.batch))
                     .clone(),
             };
-            if !Self::push(&self.stats, p, bytes, messages) {
-                slow.push(*conn);
+            jobs.push(Job {
+                conn: *conn,
+                out: p.out.clone(),
+                bytes,
+                messages,
+                full: false,
+            });
+        }
+        // Shares for the writer threads (while a share is out, nothing else is sent to its
+        // connections from this thread: the flush ends when every share is back, so order holds).
+        let threads = (self.writers.len() + 1).min(jobs.len() / MIN_SHARE).max(1);
+        let per = jobs.len().div_ceil(threads);
+        let mut out = 0;
+        for w in &self.writers[..threads - 1] {
+            let share = jobs.split_off(jobs.len() - per.min(jobs.len()));
+            match w.jobs.send(share) {
+                Ok(()) => out += 1,
+                Err(cb::SendError(share)) => jobs.extend(share),
             }
+        }
+        jobs.iter_mut().for_each(Job::run);
+        for w in &self.writers[..out] {
+            if let Ok(share) = w.done.recv() {
+                jobs.extend(share);
+            }
+        }
+        for j in jobs.iter().filter(|j| j.full) {
+            self.stats
+                .dropped_out
+                .fetch_add(j.messages as u64, Ordering::Relaxed);
+            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            slow.push(j.conn);
         }
         for conn in slow.drain(..) {
             self.kill(conn, slow_consumer());
@@ -312,6 +401,9 @@ pub struct ServerConfig {
     pub conn_queue: usize,
     /// How broadcasts are coalesced; a zero window sends each at once.
     pub coalesce: CoalesceConfig,
+    /// Threads writing a room's flush to its subscribers' sockets (the room thread and
+    /// `fanout_threads - 1` helpers; see [`LocalFanout::with_writer_threads`]).
+    pub fanout_threads: usize,
     /// Inputs queued per room.
     pub room_queue: usize,
     /// Adjust each room's config (limits) before it opens.
@@ -348,6 +440,7 @@ impl ServerConfig {
             max_ws_message: 64 * 1024,
             conn_queue: 1024,
             coalesce: CoalesceConfig::default(),
+            fanout_threads: 1,
             room_queue: 8192,
             tune: None,
             stores: None,
@@ -697,10 +790,14 @@ fn room_sender(s: &Arc<Shared>, room: &str) -> Result<cb::Sender<RoomCmd>, RoomE
     let stats = s.stats.clone();
     let idle_room = s.cfg.idle_room;
     let coalesce = s.cfg.coalesce;
+    let writers = s.cfg.fanout_threads;
     let name = room.to_string();
     let thread = std::thread::Builder::new()
         .name(format!("room-{room}"))
-        .spawn(move || room_thread(cfg, snap, store, rx, stats, idle_room, coalesce))?;
+        .spawn(move || {
+            let fan = LocalFanout::new(stats.clone(), coalesce).with_writer_threads(writers);
+            room_thread(cfg, snap, store, rx, stats, idle_room, fan)
+        })?;
     s.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
     rooms.insert(
         name,
@@ -723,11 +820,10 @@ fn room_thread(
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
     idle_room: Duration,
-    coalesce: CoalesceConfig,
+    mut fan: LocalFanout,
 ) {
     let room_id = cfg.room.clone();
     let (mut room, init) = Room::restore(cfg, snap, crate::now_ms());
-    let mut fan = LocalFanout::new(stats.clone(), coalesce);
     let mut io = Io {
         store: store.as_mut(),
         fan: &mut fan,
@@ -1221,6 +1317,45 @@ mod tests {
         assert_eq!(why.code, ErrorCode::SlowConsumer);
         assert_eq!(fan.connections(), 1);
         assert_eq!(texts(&mut fast), ["1", "2", "3", "4"]);
+    }
+
+    #[test]
+    fn a_flush_split_over_writer_threads_reaches_every_subscriber_once_and_finds_the_slow_ones() {
+        let (fan, stats) = fanout(20);
+        let mut fan = fan.with_writer_threads(3);
+        let n = 3 * MIN_SHARE as u64 + 7;
+        // Every 100th connection can hold one item only: the second flush finds it slow.
+        let mut conns: Vec<Conn> = (0..n)
+            .map(|i| attach(&mut fan, i, if i % 100 == 0 { 1 } else { 16 }))
+            .collect();
+        for i in 0..n {
+            fan.subscribe(i, i % 2 == 0);
+        }
+        let t0 = Instant::now();
+        fan.broadcast(frame("1"));
+        fan.poll_flush(t0);
+        fan.broadcast(frame("2"));
+        fan.broadcast(frame("3"));
+        fan.poll_flush(t0 + Duration::from_millis(20));
+        let slow = (0..n).filter(|i| i % 100 == 0).count() as u64;
+        for (i, c) in conns.iter_mut().enumerate() {
+            if i % 100 == 0 {
+                let why = c.kill.try_recv().expect("closed");
+                assert_eq!(why.code, ErrorCode::SlowConsumer);
+            } else if i % 2 == 0 {
+                assert_eq!(
+                    texts(c),
+                    ["1", r#"{"type":"batch","messages":[2,3]}"#],
+                    "{i}"
+                );
+            } else {
+                assert_eq!(texts(c), ["1", "2", "3"], "{i}");
+            }
+        }
+        // The slow ones asked for batches: one message (the batch frame) dropped each.
+        assert_eq!(stats.slow_consumers.load(Ordering::Relaxed), slow);
+        assert_eq!(stats.dropped_out.load(Ordering::Relaxed), slow);
+        assert_eq!(fan.connections() as u64, n - slow);
     }
 
     #[test]

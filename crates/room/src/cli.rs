@@ -43,7 +43,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 20)]
     pub coalesce_ms: u64,
     /// Longest coalescing window (ms): a room with many subscribers flushes less often, about
-    /// 150,000 socket writes a second, but at least this often.
+    /// 250,000 socket writes a second, but at least this often.
     #[arg(long, default_value_t = 100)]
     pub coalesce_max_ms: u64,
     /// Threads writing each flush of a room to its sockets (the room's own thread included).

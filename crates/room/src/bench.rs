@@ -7,12 +7,12 @@
 //! when the server is in-process, so the figure is an upper bound for the server side).
 //! Numbers are reported, never asserted: these machines are shared and noisy.
 //!
-//! The load generator shares the machine with the server, so it is kept cheap: subscribers read
-//! WebSocket frames straight off the socket and only look for timestamps ([`RawSub`];
-//! tungstenite zeroes its whole read buffer on every read and does per-frame work the bench does
-//! not need), a few shared latency histograms instead of one per socket, subscribers that ask for
-//! `batch` frames (unless `--no-batch`), and publishers on their own thread so that 5,000 busy
-//! subscriber tasks cannot delay their sends.
+//! The load generator shares the machine with the server, so it is kept cheap: subscribers join
+//! with a minimal client ([`RawSub`]; tungstenite zeroes its whole read buffer on every read and
+//! does per-frame work the bench does not need), then their sockets are read by `--readers` plain
+//! threads with one epoll each ([`read_loop`]), which parse only frame headers and timestamps
+//! into one histogram per thread; subscribers ask for `batch` frames (unless `--no-batch`), and
+//! publishers run on their own thread so that the readers cannot delay their sends.
 
 use crate::RoomError;
 use crate::cli::{BenchArgs, load_or_create_secret, random_hex, ws_url};

@@ -5,8 +5,9 @@
 //!
 //! Every queue is bounded and every drop is counted ([`ServerStats`]): frames from a socket go to
 //! the room thread through a bounded channel (full → the frame is dropped and the client gets
-//! `busy`); frames to a socket go through a bounded per-connection queue (full → the connection is
-//! closed as a `slow_consumer`; it resumes from its last seq when it reconnects).
+//! `busy`); frames to a socket that its kernel buffer cannot take at once wait in a bounded
+//! per-connection queue (full → the connection is closed as a `slow_consumer`; it resumes from its
+//! last seq when it reconnects).
 //!
 //! Broadcasts are coalesced ([`crate::coalesce`]): a busy room hands each subscriber one shared
 //! batch of frames per window (20 ms, longer in big rooms) instead of one frame per message. A
@@ -69,7 +70,8 @@ pub struct CloseReason {
     pub reason: String,
 }
 
-/// Fan-out of frames to connections. The local implementation writes to per-connection queues;
+/// Fan-out of frames to connections. The local implementation writes to the sockets (through
+/// their bounded queues when they are full);
 /// a multi-node one would publish room events through Redis or NATS as well.
 ///
 /// Broadcasts may be held back and sent together ([`Fanout::poll_flush`]); unicast frames go at

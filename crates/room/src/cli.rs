@@ -43,9 +43,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 20)]
     pub coalesce_ms: u64,
     /// Longest coalescing window (ms): a room with many subscribers flushes less often, about
-    /// 150,000 socket writes a second, but at least this often.
+    /// 250,000 socket writes a second, but at least this often.
     #[arg(long, default_value_t = 100)]
     pub coalesce_max_ms: u64,
+    /// Threads writing each flush of a room to its sockets (the room's own thread included).
+    #[arg(long, default_value_t = 1)]
+    pub fanout_threads: usize,
     /// Behind a reverse proxy on another machine that always adds `X-Forwarded-For`: take the
     /// client address (new nickname viewers are limited per address) from that header. From a
     /// proxy or tunnel on this machine the header is always used.
@@ -122,6 +125,9 @@ pub struct BenchArgs {
     /// Subscribers do not ask for `batch` frames (each broadcast arrives as its own frame).
     #[arg(long)]
     pub no_batch: bool,
+    /// Threads reading the subscribers' sockets (each polls its share of them).
+    #[arg(long, default_value_t = 1)]
+    pub readers: usize,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, RoomError> {
@@ -175,6 +181,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
     cfg.public_url = args.public_url.clone();
     cfg.coalesce.window = std::time::Duration::from_millis(args.coalesce_ms);
     cfg.coalesce.max_window = std::time::Duration::from_millis(args.coalesce_max_ms);
+    cfg.fanout_threads = args.fanout_threads;
     cfg.behind_proxy = args.behind_proxy;
     runtime()?.block_on(async move {
         let handle = start(cfg).await?;

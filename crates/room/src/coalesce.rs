@@ -15,6 +15,12 @@
 //!   subscribers, even coalesced, half of the server's time is under `send(2)`), so the window
 //!   grows to keep a room near `writes_per_s` socket writes a second, up to `max_window`.
 //!
+//! The default budget is 250,000 writes a second: 20 ms up to 5,000 subscribers, longer above.
+//! It was 150,000 (33 ms at 5,000) while each write also cost a channel push and a task wake-up;
+//! since the room thread writes the sockets itself ([`crate::out`]) a flush is cheaper, and at
+//! 5,000 × 200 msg/s the 20 ms window gave the lower p99 in 7 of 7 back-to-back pairs
+//! (docs/benchmarks.md): p99 is about one window plus the time to walk the sockets.
+//!
 //! Time comes in as an argument; nothing here sleeps or reads a clock.
 
 use std::time::{Duration, Instant};
@@ -39,7 +45,7 @@ impl Default for CoalesceConfig {
     fn default() -> Self {
         CoalesceConfig {
             window: Duration::from_millis(20),
-            writes_per_s: 150_000,
+            writes_per_s: 250_000,
             max_window: Duration::from_millis(100),
             max_frames: 256,
             max_bytes: 256 * 1024,

@@ -22,6 +22,7 @@ pub mod client;
 pub mod coalesce;
 pub mod filter;
 pub mod gifts;
+pub mod out;
 pub mod protocol;
 pub mod room;
 pub mod server;

@@ -5,27 +5,36 @@
 //!
 //! Every queue is bounded and every drop is counted ([`ServerStats`]): frames from a socket go to
 //! the room thread through a bounded channel (full → the frame is dropped and the client gets
-//! `busy`); frames to a socket go through a bounded per-connection queue (full → the connection is
-//! closed as a `slow_consumer`; it resumes from its last seq when it reconnects).
+//! `busy`); frames to a socket that its kernel buffer cannot take at once wait in a bounded
+//! per-connection queue (full → the connection is closed as a `slow_consumer`; it resumes from its
+//! last seq when it reconnects).
 //!
 //! Broadcasts are coalesced ([`crate::coalesce`]): a busy room hands each subscriber one shared
-//! batch of frames per window (20 ms, longer in big rooms) instead of one frame per message, and each
-//! connection writes a batch with one flush. A connection that said `"batch": true` in its hello
-//! gets a batch as one `batch` frame; others get the same frames one by one.
+//! batch of frames per window (20 ms, longer in big rooms) instead of one frame per message. A
+//! connection that said `"batch": true` in its hello gets a batch as one `batch` frame; others get
+//! the same frames one by one.
+//!
+//! Outgoing frames are encoded once and written by the room thread itself with a non-blocking
+//! `send` ([`crate::out`]); a connection's task writes only what its socket could not take at
+//! once. For that the server owns its sockets after the upgrade: connections are served by
+//! hyper's HTTP/1 connection directly (not `axum::serve`, whose upgraded stream cannot be taken
+//! apart), the handshake is answered here, and tungstenite only reads the client's frames.
 
 use crate::RoomError;
 use crate::coalesce::{CoalesceConfig, Coalescer};
+use crate::out::{ConnOut, Push, close_frame, text_frames};
 use crate::protocol::{ErrorCode, ServerMsg};
 use crate::room::{Action, ConnId, Input, Room, RoomConfig, Write};
 use crate::store::{MemoryStore, SqliteStore, Storage, StorageError};
 use axum::Router;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::Utf8Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use crossbeam_channel as cb;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -33,31 +42,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
+use tokio_tungstenite::tungstenite;
 
 /// One outgoing text frame, shared by all receivers of a broadcast.
 pub type Frame = Utf8Bytes;
-
-/// One item of a connection's outgoing queue.
-#[derive(Debug, Clone)]
-pub enum Outgoing {
-    Frame(Frame),
-    /// Broadcast frames flushed together: written with one flush, one by one.
-    Frames(Arc<[Frame]>),
-    /// The same, as one `batch` frame (for connections that asked for it in their hello).
-    Batch(Frame),
-}
-
-impl Outgoing {
-    /// Room messages it carries (drops are counted in messages).
-    fn messages(&self) -> u64 {
-        match self {
-            Outgoing::Frame(_) => 1,
-            Outgoing::Frames(f) => f.len() as u64,
-            Outgoing::Batch(_) => 1,
-        }
-    }
-}
 
 /// Join frames into one `{"type":"batch","messages":[…]}` frame without parsing them again.
 pub fn batch_frame(frames: &[Frame]) -> Frame {
@@ -81,19 +70,15 @@ pub struct CloseReason {
     pub reason: String,
 }
 
-/// Fan-out of frames to connections. The local implementation writes to per-connection queues;
+/// Fan-out of frames to connections. The local implementation writes to the sockets (through
+/// their bounded queues when they are full);
 /// a multi-node one would publish room events through Redis or NATS as well.
 ///
 /// Broadcasts may be held back and sent together ([`Fanout::poll_flush`]); unicast frames go at
 /// once. A connection subscribed while broadcasts wait does not get those: they were before its
 /// welcome, whose history or replay already holds them.
 pub trait Fanout: Send {
-    fn attach(
-        &mut self,
-        conn: ConnId,
-        tx: mpsc::Sender<Outgoing>,
-        kill: oneshot::Sender<CloseReason>,
-    );
+    fn attach(&mut self, conn: ConnId, out: Arc<ConnOut>, kill: oneshot::Sender<CloseReason>);
     fn detach(&mut self, conn: ConnId);
     /// From now on the connection gets broadcasts, as `batch` frames if `batch`.
     fn subscribe(&mut self, conn: ConnId, batch: bool);
@@ -112,13 +97,55 @@ pub trait Fanout: Send {
 }
 
 struct Peer {
-    tx: mpsc::Sender<Outgoing>,
+    out: Arc<ConnOut>,
     kill: Option<oneshot::Sender<CloseReason>>,
     subscribed: bool,
     batch: bool,
     /// Broadcasts already waiting when it subscribed (it must not get them).
     skip: usize,
 }
+
+/// One subscriber's write of a flush.
+struct Job {
+    conn: ConnId,
+    out: Arc<ConnOut>,
+    bytes: Bytes,
+    messages: usize,
+    full: bool,
+}
+
+impl Job {
+    fn run(&mut self) {
+        self.full = self.out.push(self.bytes.clone()) == Push::Full;
+    }
+}
+
+/// A thread that writes its share of a flush's jobs and hands them back.
+struct Writer {
+    jobs: cb::Sender<Vec<Job>>,
+    done: cb::Receiver<Vec<Job>>,
+}
+
+impl Writer {
+    fn spawn(i: usize) -> std::io::Result<Writer> {
+        let (jobs, rx) = cb::bounded::<Vec<Job>>(1);
+        let (tx, done) = cb::bounded(1);
+        std::thread::Builder::new()
+            .name(format!("room-writer-{i}"))
+            .spawn(move || {
+                for mut share in rx {
+                    share.iter_mut().for_each(Job::run);
+                    if tx.send(share).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Writer { jobs, done })
+    }
+}
+
+/// Below this many writes a flush is not split between threads.
+const MIN_SHARE: usize = 256;
 
 /// Fan-out to the connections of this process.
 pub struct LocalFanout {
@@ -128,6 +155,8 @@ pub struct LocalFanout {
     subscribers: usize,
     /// Reused list of connections found slow during one flush.
     slow: Vec<ConnId>,
+    /// Threads besides the room thread that write a share of each big flush.
+    writers: Vec<Writer>,
 }
 
 fn slow_consumer() -> CloseReason {
@@ -145,21 +174,35 @@ impl LocalFanout {
             waiting: Coalescer::new(coalesce),
             subscribers: 0,
             slow: Vec::new(),
+            writers: Vec::new(),
         }
     }
 
-    /// Queue an item for one connection; a full queue closes it as a slow consumer.
-    fn push(stats: &ServerStats, p: &Peer, item: Outgoing) -> bool {
-        match p.tx.try_send(item) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
-            Err(mpsc::error::TrySendError::Full(item)) => {
-                stats
-                    .dropped_out
-                    .fetch_add(item.messages(), Ordering::Relaxed);
-                stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                false
+    /// Split the writes of a big flush over `threads` threads (this one included). A flush to
+    /// 5,000 subscribers is 5,000 `send`s of which the kernel's loopback/TCP path is most of the
+    /// cost; on a machine with idle cores, sharing them shortens the time until the last
+    /// subscriber has its bytes. A writer that cannot be started is left out (logged).
+    pub fn with_writer_threads(mut self, threads: usize) -> Self {
+        for i in 1..threads.max(1) {
+            match Writer::spawn(i) {
+                Ok(w) => self.writers.push(w),
+                Err(e) => tracing::warn!(error = %e, "cannot start a fan-out writer thread"),
             }
         }
+        self
+    }
+
+    /// Send encoded frames holding `messages` room messages to one connection; a full queue
+    /// closes it as a slow consumer.
+    fn push(stats: &ServerStats, p: &Peer, bytes: Bytes, messages: usize) -> bool {
+        if p.out.push(bytes) != Push::Full {
+            return true;
+        }
+        stats
+            .dropped_out
+            .fetch_add(messages as u64, Ordering::Relaxed);
+        stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     fn remove(&mut self, conn: ConnId) -> Option<Peer> {
@@ -185,32 +228,68 @@ impl LocalFanout {
         self.deliver_batch(frames);
     }
 
-    /// One shared item per subscriber: the frames (and the `batch` frame) are built once.
+    /// One write per subscriber, of bytes encoded once per flush and shared: the `batch` frame
+    /// for those that asked for it, the frames back to back for the others. The room thread
+    /// writes them to the sockets itself ([`ConnOut::push`]) in this loop; only a socket that
+    /// cannot take them wakes its connection's task.
     fn deliver_batch(&mut self, frames: Vec<Frame>) {
         if frames.is_empty() {
             return;
         }
-        let all: Arc<[Frame]> = frames.into();
-        let mut batched: Option<Frame> = None;
+        let encode = |part: &[Frame], batch: bool| {
+            if batch && part.len() > 1 {
+                (text_frames([batch_frame(part).as_str()]), 1)
+            } else {
+                (text_frames(part.iter().map(|f| f.as_str())), part.len())
+            }
+        };
+        let mut shared: [Option<(Bytes, usize)>; 2] = [None, None];
         let mut slow = std::mem::take(&mut self.slow);
+        let mut jobs = Vec::with_capacity(self.subscribers);
         for (conn, p) in self.peers.iter_mut() {
             if !p.subscribed {
                 continue;
             }
             let skip = std::mem::take(&mut p.skip);
-            let item = match (all.get(skip..), p.batch) {
-                (None | Some([]), _) => continue,
-                (Some([one]), _) => Outgoing::Frame(one.clone()),
-                (Some(part), true) if skip > 0 => Outgoing::Batch(batch_frame(part)),
-                (Some(_), true) => {
-                    Outgoing::Batch(batched.get_or_insert_with(|| batch_frame(&all)).clone())
-                }
-                (Some(part), false) if skip > 0 => Outgoing::Frames(part.into()),
-                (Some(_), false) => Outgoing::Frames(all.clone()),
+            let (bytes, messages) = match frames.get(skip..) {
+                None | Some([]) => continue,
+                Some(part) if skip > 0 => encode(part, p.batch),
+                Some(_) => shared[usize::from(p.batch)]
+                    .get_or_insert_with(|| encode(&frames, p.batch))
+                    .clone(),
             };
-            if !Self::push(&self.stats, p, item) {
-                slow.push(*conn);
+            jobs.push(Job {
+                conn: *conn,
+                out: p.out.clone(),
+                bytes,
+                messages,
+                full: false,
+            });
+        }
+        // Shares for the writer threads (while a share is out, nothing else is sent to its
+        // connections from this thread: the flush ends when every share is back, so order holds).
+        let threads = (self.writers.len() + 1).min(jobs.len() / MIN_SHARE).max(1);
+        let per = jobs.len().div_ceil(threads);
+        let mut out = 0;
+        for w in &self.writers[..threads - 1] {
+            let share = jobs.split_off(jobs.len() - per.min(jobs.len()));
+            match w.jobs.send(share) {
+                Ok(()) => out += 1,
+                Err(cb::SendError(share)) => jobs.extend(share),
             }
+        }
+        jobs.iter_mut().for_each(Job::run);
+        for w in &self.writers[..out] {
+            if let Ok(share) = w.done.recv() {
+                jobs.extend(share);
+            }
+        }
+        for j in jobs.iter().filter(|j| j.full) {
+            self.stats
+                .dropped_out
+                .fetch_add(j.messages as u64, Ordering::Relaxed);
+            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            slow.push(j.conn);
         }
         for conn in slow.drain(..) {
             self.kill(conn, slow_consumer());
@@ -230,16 +309,11 @@ impl Fanout for LocalFanout {
             self.kill(c, why.clone());
         }
     }
-    fn attach(
-        &mut self,
-        conn: ConnId,
-        tx: mpsc::Sender<Outgoing>,
-        kill: oneshot::Sender<CloseReason>,
-    ) {
+    fn attach(&mut self, conn: ConnId, out: Arc<ConnOut>, kill: oneshot::Sender<CloseReason>) {
         self.peers.insert(
             conn,
             Peer {
-                tx,
+                out,
                 kill: Some(kill),
                 subscribed: false,
                 batch: false,
@@ -263,7 +337,7 @@ impl Fanout for LocalFanout {
     }
     fn send(&mut self, conn: ConnId, frame: Frame) {
         let ok = match self.peers.get(&conn) {
-            Some(p) => Self::push(&self.stats, p, Outgoing::Frame(frame)),
+            Some(p) => Self::push(&self.stats, p, text_frames([frame.as_str()]), 1),
             None => true,
         };
         if !ok {
@@ -324,10 +398,14 @@ pub struct ServerConfig {
     /// Hard cap on a WebSocket message (bigger ones drop the connection); the room's own,
     /// smaller, limit answers `too_large` with a reason first.
     pub max_ws_message: usize,
-    /// Outgoing items (a frame, or a batch of broadcast frames) queued per connection.
+    /// Outgoing items (a frame, or a flush's broadcast frames) queued per connection when its
+    /// socket cannot take them at once.
     pub conn_queue: usize,
     /// How broadcasts are coalesced; a zero window sends each at once.
     pub coalesce: CoalesceConfig,
+    /// Threads writing a room's flush to its subscribers' sockets (the room thread and
+    /// `fanout_threads - 1` helpers; see [`LocalFanout::with_writer_threads`]).
+    pub fanout_threads: usize,
     /// Inputs queued per room.
     pub room_queue: usize,
     /// Adjust each room's config (limits) before it opens.
@@ -364,6 +442,7 @@ impl ServerConfig {
             max_ws_message: 64 * 1024,
             conn_queue: 1024,
             coalesce: CoalesceConfig::default(),
+            fanout_threads: 1,
             room_queue: 8192,
             tune: None,
             stores: None,
@@ -390,12 +469,12 @@ enum RoomCmd {
     Open {
         conn: ConnId,
         ip: Option<std::net::IpAddr>,
-        tx: mpsc::Sender<Outgoing>,
+        out: Arc<ConnOut>,
         kill: oneshot::Sender<CloseReason>,
     },
     Text {
         conn: ConnId,
-        text: Utf8Bytes,
+        text: tungstenite::Utf8Bytes,
     },
     Binary {
         conn: ConnId,
@@ -495,15 +574,35 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
         shutdown,
     });
     let app = router(shared.clone());
-    // No Nagle: small frames must not wait for the previous segment's ACK (with delayed ACKs that
-    // can add 40 ms); writes are already batched per connection.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let serve = tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "room server stopped");
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, mostly: wait for some to be released.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            // No Nagle: small frames must not wait for the previous segment's ACK (with delayed
+            // ACKs that can add 40 ms); writes are already batched per connection.
+            let _ = tcp.set_nodelay(true);
+            let app = app.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        let mut app = app.clone();
+                        async move { tower_service::Service::call(&mut app, req).await }
+                    },
+                );
+                // HTTP/1 directly, so that an upgraded connection gives its TcpStream back.
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .with_upgrades()
+                    .await;
+            });
         }
     });
     tracing::info!(%addr, "room server listening");
@@ -604,16 +703,42 @@ fn client_ip(behind_proxy: bool, peer: SocketAddr, headers: &axum::http::HeaderM
         .unwrap_or(peer.ip())
 }
 
+/// Whether a header holds `token` in its comma-separated list (case-insensitive).
+fn header_has(h: &axum::http::HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    h.get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
 async fn ws_upgrade(
-    ws: WebSocketUpgrade,
     Path(room): Path<String>,
     State(s): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: axum::http::HeaderMap,
+    mut req: axum::extract::Request,
 ) -> Response {
     if !valid_room(&room) {
         return (StatusCode::NOT_FOUND, "no such room").into_response();
     }
+    let h = req.headers();
+    let key = h.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let upgrade = header_has(h, header::UPGRADE, "websocket")
+        && header_has(h, header::CONNECTION, "upgrade")
+        && h.get(header::SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v.as_bytes() == b"13");
+    let (Some(key), true) = (key, upgrade) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            [(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            )],
+            "expected a WebSocket upgrade (version 13)",
+        )
+            .into_response();
+    };
+    let ip = client_ip(s.cfg.behind_proxy, peer, req.headers());
     let tx = match room_sender(&s, &room) {
         Ok(tx) => tx,
         Err(e) => {
@@ -621,16 +746,30 @@ async fn ws_upgrade(
             return (StatusCode::SERVICE_UNAVAILABLE, "room unavailable").into_response();
         }
     };
-    let max = s.cfg.max_ws_message;
-    // Small buffers: most connections are idle viewers (tungstenite defaults to 128 KiB).
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(2 * 1024)
-        .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| {
-            let ip = client_ip(s.cfg.behind_proxy, peer, &headers);
-            connection(socket, s, tx, Some(ip))
-        })
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
+            }
+        };
+        match upgraded.downcast::<hyper_util::rt::TokioIo<tokio::net::TcpStream>>() {
+            Ok(parts) => connection(parts.io.into_inner(), parts.read_buf, s, tx, Some(ip)).await,
+            Err(_) => tracing::error!("WebSocket upgrade over an unexpected transport"),
+        }
+    });
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut res = Response::new(axum::body::Body::empty());
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let rh = res.headers_mut();
+    rh.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    rh.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        rh.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    res
 }
 
 /// The room's input channel, starting the room thread on first use.
@@ -653,10 +792,14 @@ fn room_sender(s: &Arc<Shared>, room: &str) -> Result<cb::Sender<RoomCmd>, RoomE
     let stats = s.stats.clone();
     let idle_room = s.cfg.idle_room;
     let coalesce = s.cfg.coalesce;
+    let writers = s.cfg.fanout_threads;
     let name = room.to_string();
     let thread = std::thread::Builder::new()
         .name(format!("room-{room}"))
-        .spawn(move || room_thread(cfg, snap, store, rx, stats, idle_room, coalesce))?;
+        .spawn(move || {
+            let fan = LocalFanout::new(stats.clone(), coalesce).with_writer_threads(writers);
+            room_thread(cfg, snap, store, rx, stats, idle_room, fan)
+        })?;
     s.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
     rooms.insert(
         name,
@@ -679,11 +822,10 @@ fn room_thread(
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
     idle_room: Duration,
-    coalesce: CoalesceConfig,
+    mut fan: LocalFanout,
 ) {
     let room_id = cfg.room.clone();
     let (mut room, init) = Room::restore(cfg, snap, crate::now_ms());
-    let mut fan = LocalFanout::new(stats.clone(), coalesce);
     let mut io = Io {
         store: store.as_mut(),
         fan: &mut fan,
@@ -721,8 +863,13 @@ fn room_thread(
         while let Some(cmd) = next.take() {
             let now = crate::now_ms();
             match cmd {
-                RoomCmd::Open { conn, ip, tx, kill } => {
-                    io.fan.attach(conn, tx, kill);
+                RoomCmd::Open {
+                    conn,
+                    ip,
+                    out,
+                    kill,
+                } => {
+                    io.fan.attach(conn, out, kill);
                     io.feed(&mut room, Input::Open { conn, ip }, now, &mut batch);
                 }
                 RoomCmd::Text { conn, text } => {
@@ -857,51 +1004,72 @@ fn close_code(code: ErrorCode) -> u16 {
     }
 }
 
-/// Buffer an item's frames in the sink (no flush).
-async fn write_item<S>(sink: &mut S, item: Outgoing) -> Result<(), S::Error>
-where
-    S: futures_util::Sink<Message> + Unpin,
-{
-    match item {
-        Outgoing::Frame(f) | Outgoing::Batch(f) => sink.feed(Message::Text(f)).await,
-        Outgoing::Frames(all) => {
-            for f in all.iter() {
-                sink.feed(Message::Text(f.clone())).await?;
-            }
-            Ok(())
+/// The socket as tungstenite sees it: it reads the client's frames from it (after the bytes
+/// hyper had already read), and what it writes itself (pongs, the reply to a close) goes into the
+/// connection's ordered outgoing queue — tungstenite writes whole frames per call, so they never
+/// interleave with the room's.
+struct Wire {
+    rd: tokio::net::tcp::OwnedReadHalf,
+    prefix: Bytes,
+    out: Arc<ConnOut>,
+}
+
+impl tokio::io::AsyncRead for Wire {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            return std::task::Poll::Ready(Ok(()));
         }
+        std::pin::Pin::new(&mut this.rd).poll_read(cx, buf)
     }
 }
 
-/// Deliver what is already queued (bounded in time), then the reason, then close.
-async fn close_with<S>(sink: &mut S, rx: &mut mpsc::Receiver<Outgoing>, why: CloseReason)
-where
-    S: futures_util::Sink<Message> + Unpin,
-{
-    let deadline = tokio::time::sleep(Duration::from_secs(2));
-    tokio::pin!(deadline);
-    while let Ok(item) = rx.try_recv() {
-        tokio::select! {
-            r = write_item(sink, item) => if r.is_err() { return },
-            _ = &mut deadline => break,
-        }
+impl tokio::io::AsyncWrite for Wire {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(match self.out.push(Bytes::copy_from_slice(buf)) {
+            Push::Full => Err(std::io::Error::other("outgoing queue full")),
+            Push::Written | Push::Queued => Ok(buf.len()),
+        })
     }
-    if sink.flush().await.is_err() {
-        return;
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// How long a closing connection may take to get its last frames out.
+const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+
+/// Deliver what is already queued, then the reason and the close frame (bounded in time).
+async fn close_with(out: &ConnOut, why: CloseReason) {
     let msg = ServerMsg::error(why.code, why.reason.clone()).to_json();
-    let _ = sink.send(Message::Text(msg.into())).await;
+    out.push_force(text_frames([msg.as_str()]));
     let reason: String = why.reason.chars().take(100).collect();
-    let _ = sink
-        .send(Message::Close(Some(CloseFrame {
-            code: close_code(why.code),
-            reason: reason.into(),
-        })))
-        .await;
+    out.push_force(close_frame(close_code(why.code), &reason));
+    let _ = tokio::time::timeout(CLOSE_FLUSH, out.flush()).await;
 }
 
 async fn connection(
-    socket: WebSocket,
+    tcp: tokio::net::TcpStream,
+    prefix: Bytes,
     s: Arc<Shared>,
     room: cb::Sender<RoomCmd>,
     ip: Option<IpAddr>,
@@ -909,28 +1077,47 @@ async fn connection(
     let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
     s.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     s.stats.connections_total.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<Outgoing>(s.cfg.conn_queue);
+    let (rd, wr) = tcp.into_split();
+    let out = Arc::new(ConnOut::new(Some(wr), s.cfg.conn_queue));
     let (kill_tx, mut kill_rx) = oneshot::channel::<CloseReason>();
-    let (mut sink, mut stream) = socket.split();
     let mut shutdown = s.shutdown.clone();
+    let max = s.cfg.max_ws_message;
+    // Small read buffer: most connections are idle viewers (tungstenite defaults to 128 KiB).
+    // It writes nothing but pongs and close replies, straight through.
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(0);
+    let wire = Wire {
+        rd,
+        prefix,
+        out: out.clone(),
+    };
+    let mut stream = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        wire,
+        tungstenite::protocol::Role::Server,
+        Some(config),
+    )
+    .await;
     if room
         .try_send(RoomCmd::Open {
             conn,
             ip,
-            tx: tx.clone(),
+            out: out.clone(),
             kill: kill_tx,
         })
         .is_err()
     {
         s.stats.dropped_in.fetch_add(1, Ordering::Relaxed);
-        let msg = ServerMsg::error(ErrorCode::Busy, "the room is overloaded; try again").to_json();
-        let _ = sink.send(Message::Text(msg.into())).await;
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: 1013,
-                reason: "busy".into(),
-            })))
-            .await;
+        close_with(
+            &out,
+            CloseReason {
+                code: ErrorCode::Busy,
+                reason: "the room is overloaded; try again".into(),
+            },
+        )
+        .await;
         s.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
         return;
     }
@@ -938,45 +1125,30 @@ async fn connection(
         let _ = shutdown.wait_for(|v| *v).await;
     };
     let writer = async {
-        tokio::pin!(stopped);
-        loop {
-            tokio::select! {
-                biased;
-                why = &mut kill_rx => {
-                    if let Ok(why) = why {
-                        // Boxed: its state would otherwise sit in every idle connection.
-                        Box::pin(close_with(&mut sink, &mut rx, why)).await;
-                    }
-                    break;
+        tokio::select! {
+            biased;
+            why = &mut kill_rx => {
+                if let Ok(why) = why {
+                    // Boxed: its state would otherwise sit in every idle connection.
+                    Box::pin(close_with(&out, why)).await;
                 }
-                _ = &mut stopped => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1012, reason: "server restarting".into() }))).await;
-                    break;
-                }
-                item = rx.recv() => match item {
-                    Some(item) => {
-                        // Write what is already queued with one flush (fewer syscalls).
-                        if write_item(&mut sink, item).await.is_err() { break }
-                        let mut n = 1;
-                        while n < 64 {
-                            let Ok(item) = rx.try_recv() else { break };
-                            if write_item(&mut sink, item).await.is_err() { break }
-                            n += 1;
-                        }
-                        if sink.flush().await.is_err() { break }
-                    }
-                    None => break,
-                },
             }
+            _ = stopped => {
+                out.push_force(close_frame(1012, "server restarting"));
+                let _ = tokio::time::timeout(CLOSE_FLUSH, out.flush()).await;
+            }
+            // Wakes only when the socket could not take something at once.
+            _ = out.run() => {}
         }
     };
     let reader = async {
         while let Some(msg) = stream.next().await {
             let cmd = match msg {
-                Ok(Message::Text(text)) => RoomCmd::Text { conn, text },
-                Ok(Message::Binary(b)) => RoomCmd::Binary { conn, len: b.len() },
-                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(tungstenite::Message::Text(text)) => RoomCmd::Text { conn, text },
+                Ok(tungstenite::Message::Binary(b)) => RoomCmd::Binary { conn, len: b.len() },
+                Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_)) => continue,
+                Ok(tungstenite::Message::Frame(_)) => continue,
+                Ok(tungstenite::Message::Close(_)) | Err(_) => break,
             };
             s.stats.frames_in.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = room.try_send(cmd) {
@@ -989,7 +1161,7 @@ async fn connection(
                 let busy =
                     ServerMsg::error(ErrorCode::Busy, "the room is overloaded; message dropped")
                         .to_json();
-                if tx.try_send(Outgoing::Frame(busy.into())).is_err() {
+                if out.push(text_frames([busy.as_str()])) == Push::Full {
                     s.stats.dropped_out.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -999,6 +1171,8 @@ async fn connection(
         _ = writer => {},
         _ = reader => {},
     }
+    // What is still queued (the reply to the client's close, say) gets a moment to go out.
+    let _ = tokio::time::timeout(CLOSE_FLUSH, out.flush()).await;
     // The room must hear about it even when its queue is full.
     if let Err(cb::TrySendError::Full(cmd)) = room.try_send(RoomCmd::Closed { conn }) {
         let _ = tokio::task::spawn_blocking(move || room.send_timeout(cmd, Duration::from_secs(5)))
@@ -1012,15 +1186,35 @@ mod tests {
     use super::*;
 
     struct Conn {
-        rx: mpsc::Receiver<Outgoing>,
+        out: Arc<ConnOut>,
         kill: oneshot::Receiver<CloseReason>,
     }
 
+    /// A connection without a socket: everything it is sent stays queued, for the test to read.
     fn attach(fan: &mut LocalFanout, conn: ConnId, queue: usize) -> Conn {
-        let (tx, rx) = mpsc::channel(queue);
+        let out = Arc::new(ConnOut::new(None, queue));
         let (ktx, kill) = oneshot::channel();
-        fan.attach(conn, tx, ktx);
-        Conn { rx, kill }
+        fan.attach(conn, out.clone(), ktx);
+        Conn { out, kill }
+    }
+
+    /// The text frames' payloads in encoded bytes.
+    fn decode(mut b: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        while !b.is_empty() {
+            assert_eq!(b[0], 0x81, "a final text frame");
+            let (len, head) = match b[1] {
+                126 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+                127 => (
+                    u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                n => (usize::from(n), 2),
+            };
+            out.push(String::from_utf8(b[head..head + len].to_vec()).unwrap());
+            b = &b[head + len..];
+        }
+        out
     }
 
     fn fanout(window_ms: u64) -> (LocalFanout, Arc<ServerStats>) {
@@ -1039,14 +1233,7 @@ mod tests {
 
     /// Every frame text a connection has queued, in order.
     fn texts(c: &mut Conn) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Ok(item) = c.rx.try_recv() {
-            match item {
-                Outgoing::Frame(f) | Outgoing::Batch(f) => out.push(f.to_string()),
-                Outgoing::Frames(all) => out.extend(all.iter().map(|f| f.to_string())),
-            }
-        }
-        out
+        c.out.take_queued().iter().flat_map(|b| decode(b)).collect()
     }
 
     #[test]
@@ -1065,14 +1252,22 @@ mod tests {
         fan.broadcast(frame(r#"{"seq":2}"#));
         fan.broadcast(frame(r#"{"type":"presence"}"#));
         fan.poll_flush(t0 + Duration::from_millis(5));
-        assert!(plain.rx.is_empty() && batched.rx.is_empty(), "held back");
+        assert!(
+            plain.out.queued() == 0 && batched.out.queued() == 0,
+            "held back"
+        );
         fan.poll_flush(t0 + Duration::from_millis(20));
-        assert!(matches!(plain.rx.try_recv(), Ok(Outgoing::Frames(f)) if f.len() == 2));
+        let items = plain.out.take_queued();
+        assert_eq!(items.len(), 1, "one write");
+        assert_eq!(
+            decode(&items[0]),
+            [r#"{"seq":2}"#, r#"{"type":"presence"}"#]
+        );
         assert_eq!(
             texts(&mut batched),
             [r#"{"type":"batch","messages":[{"seq":2},{"type":"presence"}]}"#]
         );
-        assert!(joining.rx.is_empty(), "not subscribed: no broadcasts");
+        assert!(joining.out.queued() == 0, "not subscribed: no broadcasts");
         assert!(joining.kill.try_recv().is_err());
     }
 
@@ -1124,6 +1319,45 @@ mod tests {
         assert_eq!(why.code, ErrorCode::SlowConsumer);
         assert_eq!(fan.connections(), 1);
         assert_eq!(texts(&mut fast), ["1", "2", "3", "4"]);
+    }
+
+    #[test]
+    fn a_flush_split_over_writer_threads_reaches_every_subscriber_once_and_finds_the_slow_ones() {
+        let (fan, stats) = fanout(20);
+        let mut fan = fan.with_writer_threads(3);
+        let n = 3 * MIN_SHARE as u64 + 7;
+        // Every 100th connection can hold one item only: the second flush finds it slow.
+        let mut conns: Vec<Conn> = (0..n)
+            .map(|i| attach(&mut fan, i, if i % 100 == 0 { 1 } else { 16 }))
+            .collect();
+        for i in 0..n {
+            fan.subscribe(i, i % 2 == 0);
+        }
+        let t0 = Instant::now();
+        fan.broadcast(frame("1"));
+        fan.poll_flush(t0);
+        fan.broadcast(frame("2"));
+        fan.broadcast(frame("3"));
+        fan.poll_flush(t0 + Duration::from_millis(20));
+        let slow = (0..n).filter(|i| i % 100 == 0).count() as u64;
+        for (i, c) in conns.iter_mut().enumerate() {
+            if i % 100 == 0 {
+                let why = c.kill.try_recv().expect("closed");
+                assert_eq!(why.code, ErrorCode::SlowConsumer);
+            } else if i % 2 == 0 {
+                assert_eq!(
+                    texts(c),
+                    ["1", r#"{"type":"batch","messages":[2,3]}"#],
+                    "{i}"
+                );
+            } else {
+                assert_eq!(texts(c), ["1", "2", "3"], "{i}");
+            }
+        }
+        // The slow ones asked for batches: one message (the batch frame) dropped each.
+        assert_eq!(stats.slow_consumers.load(Ordering::Relaxed), slow);
+        assert_eq!(stats.dropped_out.load(Ordering::Relaxed), slow);
+        assert_eq!(fan.connections() as u64, n - slow);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub fn render() -> Vec<(String, String)> {
         Preflight,
         AppSettings,
         RoomPrefs,
+        OverlaySetting,
+        OverlayKind,
         GiftDef,
         HighlightSaved,
         ClipInfo,

@@ -84,6 +84,13 @@ pub async fn set_director(state: State<'_, AppState>, on: bool) -> Result<(), Ap
     blocking(move || live.set_director(on)).await
 }
 
+/// Switches an overlay on or off while live.
+#[tauri::command]
+pub async fn set_overlay(state: State<'_, AppState>, id: String, on: bool) -> Result<(), AppError> {
+    let live = state.live.clone();
+    blocking(move || live.set_overlay(&id, on)).await
+}
+
 /// Switches the scene while live.
 #[tauri::command]
 pub async fn switch_scene(

@@ -74,6 +74,9 @@ pub struct GoLiveSettings {
     /// Director mode's minimum time on one camera, seconds (default 3).
     #[serde(default)]
     pub director_hold_s: Option<f32>,
+    /// Burnt into the stream; disabled ones can be switched on while live.
+    #[serde(default)]
+    pub overlays: Vec<OverlaySetting>,
 }
 
 /// A destination's (or the recording's) life, as the UI shows it.
@@ -591,6 +594,33 @@ pub struct AppSettings {
     pub director: bool,
     /// Director mode's minimum time on one camera (1–30 s).
     pub director_hold_s: f32,
+    /// Burnt into the stream (and the recording), in drawing order.
+    pub overlays: Vec<OverlaySetting>,
+}
+
+/// Something burnt into the outgoing picture, switchable while live. The profile keeps it as
+/// the engine's overlay item (shared with `marquee live`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OverlaySetting {
+    /// Unique, e.g. `title`, `logo`, `danmaku`.
+    pub id: String,
+    pub kind: OverlayKind,
+    /// The text of a `text` overlay.
+    pub text: String,
+    /// The PNG of an `image` overlay.
+    pub image: String,
+    /// Where: `tl`, `tc`, `tr`, `cl`, `c`, `cr`, `bl`, `bc`, `br` (text and image).
+    pub place: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlayKind {
+    Text,
+    Image,
+    /// The room's danmaku and gift banners.
+    Danmaku,
 }
 
 /// The room rules and blocked words, remembered and applied when the room starts.

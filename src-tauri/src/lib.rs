@@ -13,6 +13,7 @@ mod commands;
 pub mod error;
 pub mod ipc;
 pub mod live;
+pub mod overlays;
 pub mod preview;
 pub mod room;
 pub mod settings;
@@ -80,7 +81,7 @@ pub fn run() {
                 match room::start(&data_dir, room_listen(), move |e, to_page| {
                     // While live, chat, gifts, votes and lotteries become the signals
                     // suggestions are scored from, whether or not the page listens.
-                    live.room_signal(&e);
+                    live.room_event(&e);
                     if to_page {
                         let _ = emitter.emit("room", &e);
                     }
@@ -113,6 +114,7 @@ pub fn run() {
             commands::list_devices,
             commands::switch_scene,
             commands::set_director,
+            commands::set_overlay,
             commands::save_highlight,
             commands::mark_highlight,
             commands::go_live,

@@ -29,6 +29,9 @@ pub struct Live {
     /// The running session's room signals, apart from `inner` (held while a session starts,
     /// which takes seconds): room events never wait on going live.
     signals: Mutex<Option<Signals>>,
+    /// The burnt-in danmaku layer's control and the wall time (ms) it went live at, when the
+    /// stream has one; apart from `inner` for the same reason.
+    danmaku: Mutex<Option<(marquee_studio::OverlayControl, u64)>>,
 }
 
 struct Running {
@@ -393,7 +396,15 @@ impl Live {
             ));
         }
         let cfg = session_config(settings, keychain)?;
-        let setup = scene_setup(settings)?;
+        let mut setup = scene_setup(settings)?;
+        setup.overlays = crate::overlays::to_items(
+            &settings.overlays,
+            &crate::settings::profile_overlays(&marquee_profile::config::default_path()),
+        )?;
+        let has_danmaku = setup
+            .overlays
+            .iter()
+            .any(|o| matches!(o.spec, marquee_studio::OverlaySpec::Danmaku { .. }));
         let directable = setup.sources.iter().any(|s| s.mic.is_some());
         let record_name = cfg.record.as_ref().map(|p| p.display().to_string());
         let session = Session::start_with(cfg, setup)?;
@@ -423,6 +434,7 @@ impl Live {
         let elapsed = session.elapsed();
         let origin = Instant::now() - elapsed;
         let origin_wall_ms = wall_ms(std::time::SystemTime::now() - elapsed);
+        let overlay_ctl = has_danmaku.then(|| session.overlay_control());
         // Room signals beside the recording, for highlight suggestions after the stream; a
         // file that cannot be written must not keep anyone off the air either.
         let signals = recording_path.as_deref().and_then(|rec| {
@@ -492,6 +504,9 @@ impl Live {
             signals: signals.clone(),
         });
         *lock(&self.signals) = signals;
+        if let Some(ctl) = overlay_ctl {
+            *lock(&self.danmaku) = Some((ctl, origin_wall_ms));
+        }
         Ok(())
     }
 
@@ -516,6 +531,25 @@ impl Live {
         if let Some(s) = signals {
             s.record(e);
         }
+    }
+
+    /// A room event while live: counted for suggestions, and shown on the burnt-in danmaku
+    /// layer (a deletion takes it off).
+    pub fn room_event(&self, e: &ipc::RoomEvent) {
+        self.room_signal(e);
+        let danmaku = lock(&self.danmaku).clone();
+        if let Some((ctl, since_ms)) = danmaku {
+            crate::overlays::forward(&ctl, e, since_ms);
+        }
+    }
+
+    /// Switches an overlay on or off while live.
+    pub fn set_overlay(&self, id: &str, on: bool) -> Result<(), AppError> {
+        self.with_session(|_, s| {
+            s.overlay_control()
+                .send(marquee_studio::OverlayCmd::Enable(id.to_string(), on))
+                .map_err(|e| settings(e.to_string()))
+        })
     }
 
     /// How long the stream has been live, if it is.
@@ -620,6 +654,7 @@ impl Live {
         }
         let summary = session.stop();
         lock(&self.signals).take();
+        lock(&self.danmaku).take();
         let signals = running
             .signals
             .and_then(|s| s.finish(Duration::from_secs_f64(summary.duration_s.max(0.0))));
@@ -702,6 +737,7 @@ mod tests {
             source_mics: Default::default(),
             director: false,
             director_hold_s: None,
+            overlays: vec![],
         }
     }
 

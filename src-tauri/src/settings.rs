@@ -61,10 +61,19 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
             blocked_words: app.room.blocked_words,
             user_rate_per_min: app.room.user_rate_per_min,
         },
+        overlays: p.overlays.iter().map(crate::overlays::from_item).collect(),
         source_mics: app.source_mics,
         director: app.director,
         director_hold_s: app.director_hold_s,
     })
+}
+
+/// The default profile's overlay items (their full styling), or none if it cannot be read.
+pub fn profile_overlays(path: &Path) -> Vec<marquee_overlay::OverlayItem> {
+    Config::load(path)
+        .ok()
+        .and_then(|c| c.profile(None).ok().map(|p| p.overlays.clone()))
+        .unwrap_or_default()
 }
 
 /// Writes `s` into `path`, keeping other profiles and the profile's other fields.
@@ -81,6 +90,7 @@ pub fn save(path: &Path, s: &AppSettings) -> Result<(), AppError> {
     p.fps = Some(s.fps);
     p.bitrate = Some(s.bitrate_kbps);
     p.encoder = Some(s.encoder.clone());
+    p.overlays = crate::overlays::to_items(&s.overlays, &p.overlays)?;
     // Only keychain references: a URL with the key in it never reaches the file.
     p.to = s
         .destinations

@@ -10,25 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-fn anchor(s: &str) -> Result<Anchor, String> {
-    Ok(match s {
-        "tl" | "top_left" => Anchor::TopLeft,
-        "tc" | "top" | "top_center" => Anchor::TopCenter,
-        "tr" | "top_right" => Anchor::TopRight,
-        "cl" | "left" => Anchor::CenterLeft,
-        "c" | "center" => Anchor::Center,
-        "cr" | "right" => Anchor::CenterRight,
-        "bl" | "bottom_left" => Anchor::BottomLeft,
-        "bc" | "bottom" | "bottom_center" => Anchor::BottomCenter,
-        "br" | "bottom_right" => Anchor::BottomRight,
-        _ => {
-            return Err(format!(
-                "unknown place {s:?}: use tl, tc, tr, cl, c, cr, bl, bc or br"
-            ));
-        }
-    })
-}
-
 /// Parses `ID=text:TEXT[@PLACE]`, `ID=image:PATH[@PLACE][*SCALE]` or `ID=danmaku`.
 pub fn parse(spec: &str) -> Result<OverlayItem, Failure> {
     let bad = |why: String| {
@@ -49,7 +30,7 @@ pub fn parse(spec: &str) -> Result<OverlayItem, Failure> {
         _ => (arg, 1.0),
     };
     let (body, place) = match arg.rsplit_once('@') {
-        Some((b, p)) => (b, anchor(p).map_err(bad)?),
+        Some((b, p)) => (b, Anchor::parse(p).map_err(bad)?),
         None => (
             arg,
             if kind == "image" {

@@ -35,6 +35,45 @@ pub enum Anchor {
     },
 }
 
+impl Anchor {
+    /// The short names people type (`tl`, `tc`, `tr`, `cl`, `c`, `cr`, `bl`, `bc`, `br`; the long
+    /// forms `top_left`, `top`, `left`, `center`… too).
+    pub fn parse(s: &str) -> Result<Anchor, String> {
+        Ok(match s.trim() {
+            "tl" | "top_left" => Anchor::TopLeft,
+            "tc" | "top" | "top_center" => Anchor::TopCenter,
+            "tr" | "top_right" => Anchor::TopRight,
+            "cl" | "left" => Anchor::CenterLeft,
+            "c" | "center" => Anchor::Center,
+            "cr" | "right" => Anchor::CenterRight,
+            "bl" | "bottom_left" => Anchor::BottomLeft,
+            "bc" | "bottom" | "bottom_center" => Anchor::BottomCenter,
+            "br" | "bottom_right" => Anchor::BottomRight,
+            _ => {
+                return Err(format!(
+                    "unknown place {s:?}: use tl, tc, tr, cl, c, cr, bl, bc or br"
+                ));
+            }
+        })
+    }
+
+    /// The short name ([`Anchor::parse`] reads it back); `None` for an exact position.
+    pub fn short(self) -> Option<&'static str> {
+        Some(match self {
+            Anchor::TopLeft => "tl",
+            Anchor::TopCenter => "tc",
+            Anchor::TopRight => "tr",
+            Anchor::CenterLeft => "cl",
+            Anchor::Center => "c",
+            Anchor::CenterRight => "cr",
+            Anchor::BottomLeft => "bl",
+            Anchor::BottomCenter => "bc",
+            Anchor::BottomRight => "br",
+            Anchor::At { .. } => return None,
+        })
+    }
+}
+
 /// Top-left canvas position of a `sw`×`sh` sprite placed at `anchor` with `margin` pixels from
 /// the edges it is anchored to.
 pub fn position(anchor: Anchor, margin: u32, cw: u32, ch: u32, sw: u32, sh: u32) -> (i32, i32) {

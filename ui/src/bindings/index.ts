@@ -30,6 +30,8 @@ export type * from './RoomSettingsPatch';
 export type * from './Preflight';
 export type * from './AppSettings';
 export type * from './RoomPrefs';
+export type * from './OverlaySetting';
+export type * from './OverlayKind';
 export type * from './GiftDef';
 export type * from './HighlightSaved';
 export type * from './ClipInfo';

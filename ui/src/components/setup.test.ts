@@ -98,6 +98,7 @@ const settings = (): AppSettingsValue => ({
   video: { width: 1280, height: 720, fps: 30, bitrate_kbps: 2500, encoder: 'auto' },
   audio: { mic: 'mic:default', gain_db: 0, cameraMics: {}, director: false, directorHoldS: 3 },
   destinations: [{ url: 'rtmp://live.twitch.tv/app', key_name: 'twitch' }],
+  overlays: [],
   room: { blockedWords: [], blockedMode: 'mask', slowModeS: 0, modsOnly: false, userRatePerMin: 0 },
   language: 'system',
   theme: 'system',
@@ -185,6 +186,28 @@ describe('SettingsDialog', () => {
     await settle();
     expect(onsave).toHaveBeenCalledTimes(1);
     expect(onsave.mock.calls[0][0].audio).toEqual({ mic: 'mic:default', gain_db: 0, cameraMics: { 'camera:0': 'mic:usb' }, director: true, directorHoldS: 5 });
+  });
+
+  it('adds overlays, says what is missing, and saves them in order (one danmaku layer at most)', async () => {
+    const onsave = vi.fn();
+    render(SettingsDialog, { value: settings(), onsave, tab: 'overlays' });
+    expect(screen.getByText('No overlays yet.')).toBeInTheDocument();
+    await fireEvent.click(screen.getByTestId('overlay-add-text'));
+    await fireEvent.click(screen.getByTestId('overlay-add-danmaku'));
+    expect(screen.getByTestId('overlay-add-danmaku')).toBeDisabled();
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    expect(onsave).not.toHaveBeenCalled();
+    expect(screen.getByText('Write the text to show.')).toBeInTheDocument();
+    await fireEvent.input(screen.getByTestId('overlay-text'), { target: { value: '直播中' } });
+    await fireEvent.change(screen.getByTestId('overlay-place'), { target: { value: 'tr' } });
+    await settle();
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await settle();
+    expect(onsave).toHaveBeenCalledTimes(1);
+    expect(onsave.mock.calls[0][0].overlays).toEqual([
+      { id: 'title', kind: 'text', text: '直播中', image: '', place: 'tr', enabled: true },
+      { id: 'danmaku', kind: 'danmaku', text: '', image: '', place: 'bl', enabled: true },
+    ]);
   });
 
   it('Escape cancels', async () => {

@@ -126,6 +126,16 @@ export interface VideoSettingsValue {
   encoder: string;
 }
 
+export interface OverlayValue {
+  id: string;
+  kind: 'text' | 'image' | 'danmaku';
+  text: string;
+  image: string;
+  /** tl, tc, tr, cl, c, cr, bl, bc, br */
+  place: string;
+  enabled: boolean;
+}
+
 export interface AppSettingsValue {
   video: VideoSettingsValue;
   audio: {
@@ -140,6 +150,8 @@ export interface AppSettingsValue {
   };
   destinations: DestinationValue[];
   room: RoomSettingsValue;
+  /** Burnt into the stream (the bindings' OverlaySetting). */
+  overlays: OverlayValue[];
   language: 'system' | 'en' | 'zh-CN';
   theme: 'system' | 'light' | 'dark';
 }

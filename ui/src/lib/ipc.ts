@@ -46,6 +46,8 @@ export interface Backend {
   switchScene(scene: string, transition: string): Promise<void>;
   /** Director mode on/off while live (it picks the camera whose microphone is loudest). */
   setDirector(on: boolean): Promise<void>;
+  /** Shows or hides a burnt-in overlay while live. */
+  setOverlay(id: string, on: boolean): Promise<void>;
   /** While live: the last `seconds` as an MP4 clip. */
   saveHighlight(seconds: number): Promise<HighlightSaved>;
   /** While live: a mark now; its session time in seconds. */
@@ -130,6 +132,7 @@ export async function tauriBackend(): Promise<Backend> {
     goLive: (settings) => call('go_live', { settings }),
     switchScene: (scene, transition) => call('switch_scene', { scene, transition }),
     setDirector: (on) => call('set_director', { on }),
+    setOverlay: (id, on) => call('set_overlay', { id, on }),
     saveHighlight: (seconds) => call('save_highlight', { seconds }),
     markHighlight: (label) => call('mark_highlight', { label }),
     endLive: () => call('end_live'),

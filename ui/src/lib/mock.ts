@@ -85,6 +85,7 @@ export function defaultSettings(): AppSettings {
     source_mics: {},
     director: false,
     director_hold_s: 3,
+    overlays: [],
   };
 }
 
@@ -171,6 +172,9 @@ export function createMockBackend(
     },
     async setDirector(on) {
       calls.push({ cmd: 'set_director', args: { on } });
+    },
+    async setOverlay(id, on) {
+      calls.push({ cmd: 'set_overlay', args: { id, on } });
     },
     async goLive(settings) {
       calls.push({ cmd: 'go_live', args: settings });

@@ -16,6 +16,7 @@ import type {
   Preflight,
   Question,
   RoomSettings,
+  OverlaySetting,
   OutputState,
   Poll,
   PollStart,
@@ -609,6 +610,32 @@ export class Studio {
     return true;
   }
 
+  /** Overlays shown now while live (id → on), from the settings at Go Live. */
+  overlayOn = $state<Record<string, boolean>>({});
+
+  /** Is this overlay showing (live), or set to show at the start (not live)? */
+  overlayShown(id: string): boolean {
+    if (this.phase === 'live' && id in this.overlayOn) return this.overlayOn[id];
+    return this.settings.overlays.find((o) => o.id === id)?.enabled ?? false;
+  }
+
+  /** Shows/hides an overlay: in the stream while live, else for the next stream. */
+  async toggleOverlay(id: string) {
+    const on = !this.overlayShown(id);
+    if (this.phase === 'live') {
+      try {
+        await this.backend.setOverlay(id, on);
+        this.overlayOn = { ...this.overlayOn, [id]: on };
+      } catch (e) {
+        this.error = toAppError(e);
+      }
+      return;
+    }
+    const overlays = this.settings.overlays.map((o) => (o.id === id ? { ...o, enabled: on } : o));
+    this.settings = { ...this.settings, overlays };
+    this.persist({ overlays });
+  }
+
   /** Some camera has a microphone (Settings → Audio): director mode can run. */
   get directorAvailable(): boolean {
     return Object.values(this.settings.source_mics ?? {}).some((m) => !!m && m !== 'none');
@@ -734,6 +761,7 @@ export class Studio {
         source_mics: { ...v.source_mics },
         director: v.director,
         director_hold_s: v.director_hold_s,
+        overlays: $state.snapshot(v.overlays) as OverlaySetting[],
         audio: this.audio,
         destinations: $state.snapshot(this.destinations),
         record: this.record,
@@ -755,6 +783,7 @@ export class Studio {
   /** Shows the studio as live, `seconds` into the stream (the live timer counts from there). */
   private resumeLive(seconds: number) {
     this.phase = 'live';
+    this.overlayOn = Object.fromEntries(this.settings.overlays.map((o) => [o.id, o.enabled]));
     this.startedAt = Date.now() - seconds * 1000;
     this.now = Date.now();
     if (this.tick) clearInterval(this.tick);

@@ -100,6 +100,25 @@ describe('Studio', () => {
     expect(s.directorOn).toBe(true);
   });
 
+  it('overlays go live from the settings and switch while live through the engine', async () => {
+    const title = { id: 'title', kind: 'text' as const, text: '直播中', image: '', place: 'tl', enabled: true };
+    const b = createMockBackend({ settings: { overlays: [title] } });
+    const s = new Studio(b);
+    await s.init();
+    expect(s.overlayShown('title')).toBe(true);
+    await s.toggleOverlay('title');
+    expect(s.overlayShown('title')).toBe(false);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.saved.overlays[0].enabled).toBe(false);
+    await s.toggleOverlay('title');
+    await s.goLive();
+    expect((b.calls.find((c) => c.cmd === 'go_live')?.args as { overlays: unknown[] }).overlays).toEqual([title]);
+    await s.toggleOverlay('title');
+    expect(b.calls.find((c) => c.cmd === 'set_overlay')?.args).toEqual({ id: 'title', on: false });
+    expect(s.overlayShown('title')).toBe(false);
+    expect(b.saved.overlays[0].enabled).toBe(true);
+  });
+
   it('without a camera microphone there is no director mode', async () => {
     const s = new Studio(createMockBackend());
     await s.init();

@@ -221,6 +221,13 @@ await flow('settings: save is refused with a clear message, then saves once fixe
     await p.waitForSelector('[data-testid="camera-mics"]');
     await p.locator('[data-testid="camera-mic-camera:1"]').selectOption('mic:default');
     await shot(p, `settings-audio-${lang}`);
+    await p.locator('[data-tab="overlays"]').click();
+    await p.waitForSelector('[data-testid="overlay-row"]');
+    assert.equal(await p.locator('[data-testid="overlay-add-danmaku"]').isDisabled(), true, 'one danmaku layer at most');
+    await p.locator('[data-testid="overlay-add-text"]').click();
+    await p.locator('[data-testid="overlay-text"]').last().fill('BRB · 马上回来');
+    await p.locator('[data-testid="overlay-place"]').last().selectOption('c');
+    await shot(p, `settings-overlays-${lang}`);
     await p.locator('[data-tab="room"]').click();
     await shot(p, `settings-room-${lang}`);
     await p.locator('[data-tab="general"]').click();
@@ -234,6 +241,7 @@ await flow('settings: save is refused with a clear message, then saves once fixe
     assert.equal(v.language, 'zh-CN');
     assert.deepEqual(v.audio.cameraMics, { 'camera:0': 'mic:usb', 'camera:1': 'mic:default' });
     assert.equal(v.audio.director, true);
+    assert.deepEqual(v.overlays.map((o) => [o.id, o.kind, o.place]), [['title', 'text', 'tl'], ['logo', 'image', 'tr'], ['danmaku', 'danmaku', 'tl'], ['title2', 'text', 'c']]);
     assert.deepEqual(v.destinations.map((d) => d.url), ['rtmp://live.twitch.tv/app', 'rtmp://live-push.bilivideo.com/live-bvc', 'rtmp://live.example.com/app']);
     assert.deepEqual(p.errors, []);
   }

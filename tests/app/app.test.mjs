@@ -734,3 +734,40 @@ test('end: End asks first, the stream stops and the recording is kept', async ()
   await browser.pause(300);
   await browser.saveScreenshot(join(artifacts, 'studio-zh.png'));
 });
+
+test('overlays: a title and the danmaku layer are added in Settings, go live with the stream, and switch off and on from the scene bar', async () => {
+  await (await browser.$('[data-testid="open-settings"]')).click();
+  await (await browser.$('[data-tab="overlays"]')).click();
+  await (await browser.$('[data-testid="overlay-add-text"]')).click();
+  await (await browser.$('[data-testid="overlay-text"]')).setValue('E2E 直播中');
+  await (await browser.$('[data-testid="overlay-place"]')).selectByAttribute('value', 'tc');
+  await (await browser.$('[data-testid="overlay-add-danmaku"]')).click();
+  await browser.saveScreenshot(join(artifacts, 'settings-overlays.png'));
+  await (await browser.$('[data-testid="settings-save"]')).click();
+  const chip = await browser.$('[data-testid="overlay-toggle-title"]');
+  await chip.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await chip.getAttribute('aria-pressed'), 'true');
+  // Kept in the profile, where `marquee live` finds them too.
+  await waitFor('the overlays in the config file', () => {
+    const toml = readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
+    return toml.includes('E2E 直播中') && toml.includes('danmaku');
+  });
+
+  await (await browser.$('[data-testid="go-live"]')).click();
+  await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });
+  await chip.click();
+  await browser.waitUntil(async () => (await chip.getAttribute('aria-pressed')) === 'false', {
+    timeout: 5_000,
+    timeoutMsg: 'the engine did not switch the title off',
+  });
+  await chip.click();
+  await browser.waitUntil(async () => (await chip.getAttribute('aria-pressed')) === 'true', {
+    timeout: 5_000,
+    timeoutMsg: 'the engine did not switch the title back on',
+  });
+  assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false, 'no error while switching overlays');
+  await browser.saveScreenshot(join(artifacts, 'overlays-live.png'));
+  await (await browser.$('[data-testid="end-live"]')).click();
+  await (await browser.$('[data-testid="confirm-end"]')).click();
+  await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
+});

@@ -619,6 +619,12 @@ export class Studio {
     return this.settings.overlays.find((o) => o.id === id)?.enabled ?? false;
   }
 
+  /** The stream itself shows the danmaku (a burnt-in layer is on): the preview shows it once,
+   * so the page's own danmaku layer stays off. */
+  get danmakuBurntIn(): boolean {
+    return this.phase === 'live' && this.settings.overlays.some((o) => o.kind === 'danmaku' && this.overlayShown(o.id));
+  }
+
   /** Shows/hides an overlay: in the stream while live, else for the next stream. */
   async toggleOverlay(id: string) {
     const on = !this.overlayShown(id);

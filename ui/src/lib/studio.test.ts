@@ -115,6 +115,7 @@ describe('Studio', () => {
     expect((b.calls.find((c) => c.cmd === 'go_live')?.args as { overlays: unknown[] }).overlays).toEqual([title]);
     await s.toggleOverlay('title');
     expect(b.calls.find((c) => c.cmd === 'set_overlay')?.args).toEqual({ id: 'title', on: false });
+    expect(s.danmakuBurntIn).toBe(false);
     expect(s.overlayShown('title')).toBe(false);
     expect(b.saved.overlays[0].enabled).toBe(true);
   });

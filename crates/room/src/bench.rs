@@ -196,27 +196,10 @@ impl RawSub {
         let mut at = 0;
         loop {
             let b = &self.buf[at..self.end];
-            let Some((&b0, &b1)) = b.first().zip(b.get(1)) else {
+            let Some((op, head, len)) = frame_at(b) else {
                 break;
             };
-            let (len, head): (usize, usize) = match b1 & 0x7f {
-                126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
-                127 if b.len() >= 10 => {
-                    let mut l = [0; 8];
-                    l.copy_from_slice(&b[2..10]);
-                    (
-                        usize::try_from(u64::from_be_bytes(l)).unwrap_or(usize::MAX),
-                        10,
-                    )
-                }
-                126 | 127 => break,
-                n => (usize::from(n), 2),
-            };
-            let head = head + if b1 & 0x80 != 0 { 4 } else { 0 };
-            if b.len() < head.saturating_add(len) {
-                break;
-            }
-            match b0 & 0x0f {
+            match op {
                 0 | 1 => f(&b[head..head + len]),
                 8 => self.closed = true,
                 _ => {}
@@ -369,6 +352,27 @@ fn read_loop(
     Ok(ReadOut { delivered, hist })
 }
 
+/// The complete WebSocket frame at the start of `b`, if it has all arrived: its opcode, header
+/// length and payload length.
+fn frame_at(b: &[u8]) -> Option<(u8, usize, usize)> {
+    let (&b0, &b1) = b.first().zip(b.get(1))?;
+    let (len, head): (usize, usize) = match b1 & 0x7f {
+        126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+        127 if b.len() >= 10 => {
+            let mut l = [0; 8];
+            l.copy_from_slice(&b[2..10]);
+            (
+                usize::try_from(u64::from_be_bytes(l)).unwrap_or(usize::MAX),
+                10,
+            )
+        }
+        126 | 127 => return None,
+        n => (usize::from(n), 2),
+    };
+    let head = head + if b1 & 0x80 != 0 { 4 } else { 0 };
+    (b.len() >= head.saturating_add(len)).then_some((b0 & 0x0f, head, len))
+}
+
 /// Walk the complete server frames (unmasked) at the start of `data`: each bench timestamp in a
 /// text frame goes to `ts`. Returns the bytes used, the timestamps seen, and whether a close frame
 /// came.
@@ -380,27 +384,10 @@ fn parse_frames(
     let (mut at, mut got, mut closed) = (0, 0u64, false);
     loop {
         let b = &data[at..];
-        let Some((&b0, &b1)) = b.first().zip(b.get(1)) else {
+        let Some((op, head, len)) = frame_at(b) else {
             break;
         };
-        let (len, head): (usize, usize) = match b1 & 0x7f {
-            126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
-            127 if b.len() >= 10 => {
-                let mut l = [0; 8];
-                l.copy_from_slice(&b[2..10]);
-                (
-                    usize::try_from(u64::from_be_bytes(l)).unwrap_or(usize::MAX),
-                    10,
-                )
-            }
-            126 | 127 => break,
-            n => (usize::from(n), 2),
-        };
-        let head = head + if b1 & 0x80 != 0 { 4 } else { 0 };
-        if b.len() < head.saturating_add(len) {
-            break;
-        }
-        match b0 & 0x0f {
+        match op {
             0 | 1 => {
                 for t in find_ts(&b[head..head + len], mark) {
                     got += 1;

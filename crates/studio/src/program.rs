@@ -362,6 +362,9 @@ impl Program {
             let inp = &self.inputs[i];
             let pic = match (&inp.picture, inp.lost) {
                 (Some(p), false) => p,
+                // Not delivered yet (a camera still opening): the slot stays black; "camera
+                // lost" only once the source is lost (it said so, or a second without frames).
+                (None, false) => continue,
                 _ => self.slate.get_or_insert_with(|| {
                     let c = crate::compose::slate(self.width, self.height);
                     Picture {
@@ -632,6 +635,39 @@ mod tests {
         assert_eq!(
             notes,
             vec![Note::SourceLost("c".into()), Note::SourceLost("b".into())]
+        );
+    }
+
+    #[test]
+    fn a_source_still_opening_is_black_not_the_camera_lost_slate_until_a_second_passes() {
+        let mut p = program(vec![]);
+        let mut notes = Vec::new();
+        p.switch(
+            &SwitchRequest {
+                target: "c".into(),
+                transition: Transition::Cut,
+                requested_at: Duration::ZERO,
+                by_director: false,
+            },
+            0,
+        )
+        .unwrap();
+        let r = p.render(0, tick(0), &mut notes);
+        assert!(!r.slate);
+        assert!(
+            r.data[..(W * H) as usize].iter().all(|&y| y == 16),
+            "black while opening"
+        );
+        let mut slate_at = None;
+        for n in 1..60 {
+            if p.render(n, tick(n), &mut notes).slate {
+                slate_at.get_or_insert(n);
+            }
+        }
+        let at = slate_at.expect("the slate once it counts as lost");
+        assert!(
+            (25..=35).contains(&at),
+            "lost after about a second, at tick {at}"
         );
     }
 

@@ -14,7 +14,7 @@ use marquee_highlights::library::{self, ExportOptions, Library};
 use marquee_highlights::signals::{Decided, Decisions, decisions_path_for, signals_path_for};
 use marquee_highlights::{Suggestion, cut_recording};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// How many suggestions a recording gets at most.
 pub const TOP: usize = 8;
@@ -65,15 +65,6 @@ pub fn rename_target(old: &str, new_name: &str) -> Result<String, AppError> {
         ));
     }
     Ok(target)
-}
-
-fn created(meta: &std::fs::Metadata) -> u64 {
-    meta.created()
-        .or_else(|_| meta.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH)
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
 }
 
 fn to_ipc(c: library::ClipInfo) -> ClipInfo {
@@ -213,7 +204,7 @@ impl Clips {
         let clip = self.clip(&lib, name)?;
         let target = rename_target(name, new_name)?;
         if target == name {
-            return self.info(&lib, &clip);
+            return Self::info(&clip);
         }
         if lib.dir().join(&target).exists() {
             return Err(clip_err(format!(
@@ -221,25 +212,11 @@ impl Clips {
             )));
         }
         let to = lib.rename(&clip, &target)?;
-        self.info(&lib, &to)
+        Self::info(&to)
     }
 
-    fn info(&self, _lib: &Library, path: &Path) -> Result<ClipInfo, AppError> {
-        let meta =
-            std::fs::metadata(path).map_err(|e| clip_err(format!("{}: {e}", path.display())))?;
-        let (duration_s, width, height) = library::media_info(path).unwrap_or((0.0, 0, 0));
-        Ok(ClipInfo {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            path: path.display().to_string(),
-            duration_s,
-            bytes: meta.len(),
-            created_unix_s: created(&meta),
-            width,
-            height,
-        })
+    fn info(path: &Path) -> Result<ClipInfo, AppError> {
+        Ok(to_ipc(library::clip_info(path)?))
     }
 
     pub fn delete(&self, name: &str) -> Result<(), AppError> {
@@ -342,7 +319,7 @@ impl Clips {
                 has_signals: signals_path_for(&path).is_file(),
                 duration_s: library::media_info(&path).map(|m| m.0).unwrap_or(0.0),
                 bytes: meta.len(),
-                created_unix_s: created(&meta),
+                created_unix_s: library::created_unix_s(&meta),
                 name,
             });
         }
@@ -399,7 +376,7 @@ impl Clips {
         let clip = r.path.file_name().map(|n| n.to_string_lossy().into_owned());
         d.keep(from_s, to_s, clip);
         d.save(&path)?;
-        self.info(&lib, &r.path)
+        Self::info(&r.path)
     }
 
     /// Discard: remembered, so the suggestion does not come back.

@@ -46,8 +46,6 @@ struct Running {
     record: Option<String>,
     /// Some camera has a microphone: director mode can run.
     directable: bool,
-    /// The room's signals per second, beside the recording (only when recording).
-    signals: Option<Signals>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -501,7 +499,6 @@ impl Live {
             last,
             record: record_name,
             directable,
-            signals: signals.clone(),
         });
         *lock(&self.signals) = signals;
         if let Some(ctl) = overlay_ctl {
@@ -516,27 +513,19 @@ impl Live {
         f: impl FnOnce(&Running, &Session) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
         let not_live = || AppError::new(ErrorCode::NotLive, "not live");
-        let slot = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = lock(&self.inner);
         let r = slot.as_ref().ok_or_else(not_live)?;
-        let session = r.session.lock().unwrap_or_else(|e| e.into_inner());
+        let session = lock(&r.session);
         f(r, session.as_ref().ok_or_else(not_live)?)
     }
 
-    /// Counts a room event for highlight suggestions (while live and recording).
-    pub fn room_signal(&self, e: &ipc::RoomEvent) {
-        if room_signal(e).is_none() {
-            return;
-        }
+    /// A room event while live: counted for suggestions (when recording), and shown on the
+    /// burnt-in danmaku layer (a deletion takes it off).
+    pub fn room_event(&self, e: &ipc::RoomEvent) {
         let signals = lock(&self.signals).clone();
         if let Some(s) = signals {
             s.record(e);
         }
-    }
-
-    /// A room event while live: counted for suggestions, and shown on the burnt-in danmaku
-    /// layer (a deletion takes it off).
-    pub fn room_event(&self, e: &ipc::RoomEvent) {
-        self.room_signal(e);
         let danmaku = lock(&self.danmaku).clone();
         if let Some((ctl, since_ms)) = danmaku {
             crate::overlays::forward(&ctl, e, since_ms);
@@ -653,10 +642,9 @@ impl Live {
             p.stop();
         }
         let summary = session.stop();
-        lock(&self.signals).take();
         lock(&self.danmaku).take();
-        let signals = running
-            .signals
+        let signals = lock(&self.signals)
+            .take()
             .and_then(|s| s.finish(Duration::from_secs_f64(summary.duration_s.max(0.0))));
         Ok(LiveSummary {
             duration_s: summary.duration_s,

@@ -13,6 +13,35 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+/// When a file was made (or last changed, where the filesystem keeps no creation time), Unix
+/// seconds.
+pub fn created_unix_s(meta: &std::fs::Metadata) -> u64 {
+    meta.created()
+        .or_else(|_| meta.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// One clip's entry (duration 0 for a file FFmpeg cannot read).
+pub fn clip_info(path: &Path) -> Result<ClipInfo> {
+    let meta = std::fs::metadata(path).map_err(|e| HighlightError::io(path, e))?;
+    let (duration_s, width, height) = media_info(path).unwrap_or((0.0, 0, 0));
+    Ok(ClipInfo {
+        path: path.to_path_buf(),
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        duration_s,
+        bytes: meta.len(),
+        created_unix_s: created_unix_s(&meta),
+        width,
+        height,
+    })
+}
+
 /// The default library folder: `<videos>/Marquee/clips` (e.g. `~/Videos/Marquee/clips`).
 pub fn default_dir() -> PathBuf {
     marquee_profile::paths::videos_dir().join("clips")
@@ -150,24 +179,7 @@ impl Library {
             if name.starts_with('.') || !ext_ok || !path.is_file() {
                 continue;
             }
-            let meta = entry.metadata().map_err(|e| HighlightError::io(&path, e))?;
-            let created = meta
-                .created()
-                .or_else(|_| meta.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            let (duration_s, width, height) = media_info(&path).unwrap_or((0.0, 0, 0));
-            out.push(ClipInfo {
-                path,
-                name,
-                duration_s,
-                bytes: meta.len(),
-                created_unix_s: created
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs(),
-                width,
-                height,
-            });
+            out.push(clip_info(&path)?);
         }
         out.sort_by(|a, b| {
             a.created_unix_s

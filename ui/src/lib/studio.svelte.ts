@@ -628,18 +628,27 @@ export class Studio {
   /** Shows/hides an overlay: in the stream while live, else for the next stream. */
   async toggleOverlay(id: string) {
     const on = !this.overlayShown(id);
+    await this.switchLiveOrNext(
+      () => this.backend.setOverlay(id, on),
+      () => (this.overlayOn = { ...this.overlayOn, [id]: on }),
+      { overlays: this.settings.overlays.map((o) => (o.id === id ? { ...o, enabled: on } : o)) },
+    );
+  }
+
+  /** A switch of the running stream while live (`live`, then `shown` once the engine took
+   * it), else of the settings for the next stream (`patch`, remembered). */
+  private async switchLiveOrNext(live: () => Promise<void>, shown: () => void, patch: Partial<AppSettings>) {
     if (this.phase === 'live') {
       try {
-        await this.backend.setOverlay(id, on);
-        this.overlayOn = { ...this.overlayOn, [id]: on };
+        await live();
+        shown();
       } catch (e) {
         this.error = toAppError(e);
       }
       return;
     }
-    const overlays = this.settings.overlays.map((o) => (o.id === id ? { ...o, enabled: on } : o));
-    this.settings = { ...this.settings, overlays };
-    this.persist({ overlays });
+    this.settings = { ...this.settings, ...patch };
+    this.persist(patch);
   }
 
   /** Some camera has a microphone (Settings → Audio): director mode can run. */
@@ -655,17 +664,13 @@ export class Studio {
   /** Turns director mode on/off: the running stream's while live, else for the next one. */
   async toggleDirector() {
     const on = !this.directorOn;
-    if (this.phase === 'live') {
-      try {
-        await this.backend.setDirector(on);
+    await this.switchLiveOrNext(
+      () => this.backend.setDirector(on),
+      () => {
         if (this.stats) this.stats = { ...this.stats, director: on };
-      } catch (e) {
-        this.error = toAppError(e);
-      }
-      return;
-    }
-    this.settings = { ...this.settings, director: on };
-    this.persist({ director: on });
+      },
+      { director: on },
+    );
   }
 
   saveDestinations(list: DestinationSetting[]) {

@@ -12,6 +12,8 @@ pub mod clips;
 mod commands;
 pub mod error;
 pub mod ipc;
+#[cfg(target_os = "linux")]
+pub mod linux_env;
 pub mod live;
 pub mod overlays;
 pub mod preview;

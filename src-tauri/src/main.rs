@@ -2,13 +2,12 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
-    // WebKitGTK's accelerated compositing costs ~110 MiB of PSS in the web process (measured
-    // idle under Xvfb: 235 → 122 MiB) for nothing the studio needs yet. Set
-    // WEBKIT_DISABLE_COMPOSITING_MODE=0 to keep it.
     #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
-        // SAFETY: first thing in main, before any other thread exists.
-        unsafe { std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1") };
+    for (var, value) in marquee_app::linux_env::defaults() {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: first thing in main, before any other thread exists.
+            unsafe { std::env::set_var(var, value) };
+        }
     }
     // glibc gives each thread that allocates its own malloc arena; with the engine's ~20
     // threads (capture, compositor, encoders, outputs, preview, tokio) that is tens of MiB of

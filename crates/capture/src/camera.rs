@@ -2,7 +2,7 @@
 //! through the same loop, so what tests prove about the synthetic one holds for both.
 
 use crate::pattern;
-use crate::{CaptureError, PixelFormat, SessionClock, Sink, VideoFrame};
+use crate::{CaptureError, FrameBuf, FramePool, PixelFormat, SessionClock, Sink, VideoFrame};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::JoinHandle;
@@ -14,7 +14,7 @@ pub struct RawFrame {
     pub width: u32,
     pub height: u32,
     pub format: PixelFormat,
-    pub data: Vec<u8>,
+    pub data: FrameBuf,
     /// Session time the picture was taken (the device's stamp if it has one).
     pub captured: Duration,
 }
@@ -292,6 +292,7 @@ pub struct TestPatternCamera {
     next: u64,
     faults: Faults,
     card: u32,
+    pool: FramePool,
 }
 
 impl TestPatternCamera {
@@ -309,6 +310,7 @@ impl TestPatternCamera {
             next: 0,
             faults,
             card: 0,
+            pool: FramePool::new(crate::pool::SOURCE_KEEP),
         }
     }
 
@@ -362,7 +364,8 @@ impl CameraDevice for TestPatternCamera {
             }
         }
         clock.sleep_until(at.saturating_sub(Self::LEAD), stop);
-        let mut data = Vec::new();
+        let len = PixelFormat::I420.frame_len(self.width, self.height);
+        let mut data = self.pool.take(len.unwrap_or(0));
         pattern::render_i420(
             &mut data,
             self.width,

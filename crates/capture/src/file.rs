@@ -113,6 +113,7 @@ fn play_loop(
         first_pts: None,
         last_end: Duration::ZERO,
         seq: 0,
+        pool: crate::FramePool::new(crate::pool::SOURCE_KEEP),
     };
     match kind {
         ff::media::Type::Video => p.video = Some(ctx.decoder().video()?),
@@ -159,6 +160,7 @@ struct Player {
     first_pts: Option<i64>,
     last_end: Duration,
     seq: u64,
+    pool: crate::FramePool,
 }
 
 impl Player {
@@ -225,7 +227,7 @@ impl Player {
                     width: w,
                     height: h,
                     format: PixelFormat::I420,
-                    data: pack_i420(&yuv, w, h),
+                    data: pack_i420(&yuv, w, h, &self.pool),
                     captured: at,
                     seq: self.seq,
                 });
@@ -260,14 +262,16 @@ impl Player {
     }
 }
 
-fn pack_i420(f: &ff::frame::Video, w: u32, h: u32) -> Vec<u8> {
+fn pack_i420(f: &ff::frame::Video, w: u32, h: u32, pool: &crate::FramePool) -> crate::FrameBuf {
     let (w, h) = (w as usize, h as usize);
-    let mut out = Vec::with_capacity(w * h * 3 / 2);
+    let mut out = pool.take(w * h + 2 * (w / 2) * (h / 2));
+    let mut at = 0;
     for (plane, pw, ph) in [(0, w, h), (1, w / 2, h / 2), (2, w / 2, h / 2)] {
         let stride = f.stride(plane);
         let data = f.data(plane);
         for y in 0..ph {
-            out.extend_from_slice(&data[y * stride..y * stride + pw]);
+            out[at..at + pw].copy_from_slice(&data[y * stride..y * stride + pw]);
+            at += pw;
         }
     }
     out

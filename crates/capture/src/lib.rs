@@ -13,6 +13,7 @@ pub mod file;
 pub mod frame;
 pub mod nokhwa_cam;
 pub mod pattern;
+pub mod pool;
 pub mod sink;
 pub mod spec;
 
@@ -20,5 +21,6 @@ pub use camera::{CameraMode, SourceHandle, SourceState};
 pub use clock::SessionClock;
 pub use error::CaptureError;
 pub use frame::{AudioBlock, PixelFormat, VideoFrame};
+pub use pool::{FrameBuf, FramePool};
 pub use sink::{Sink, bounded};
 pub use spec::{AudioSpec, VideoSpec};

@@ -35,6 +35,7 @@ pub struct NokhwaCamera {
     want: (u32, u32, u32),
     cam: Option<Camera>,
     mode: Option<CameraMode>,
+    pool: crate::FramePool,
 }
 
 impl NokhwaCamera {
@@ -48,6 +49,7 @@ impl NokhwaCamera {
             want: (width, height, fps),
             cam: None,
             mode: None,
+            pool: crate::FramePool::new(crate::pool::SOURCE_KEEP),
         }
     }
 }
@@ -120,7 +122,7 @@ impl CameraDevice for NokhwaCamera {
             width: res.width(),
             height: res.height(),
             format: pixel_format(buf.source_frame_format()),
-            data: buf.buffer().to_vec(),
+            data: self.pool.copy_of(buf.buffer()),
             captured,
         })
     }

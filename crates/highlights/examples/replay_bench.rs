@@ -36,11 +36,11 @@ fn main() {
     })
     .expect("encode");
     let encode_s = t0.elapsed().as_secs_f64();
-    let replay = Arc::new(SharedReplay::new(ReplayBuffer::new(
+    let replay = Arc::new(SharedReplay::new(
         ReplayConfig::default(),
         s.video_tb(),
         s.audio_tb(),
-    )));
+    ));
     for p in &s.packets {
         replay.offer(p);
     }

@@ -3,14 +3,51 @@
 //! GOPs so that what it holds always starts on a video keyframe.
 //!
 //! [`ReplayBuffer`] is sans-IO: packets in, snapshots out, no clock, no locks. Time is the
-//! packets' own decode time on the session timeline. [`SharedReplay`] wraps it in a short
-//! `Mutex` and implements [`PacketSink`] so the live packet bus can feed it.
+//! packets' own decode time on the session timeline. It holds anything [`Timed`]: packets
+//! themselves, or (live) [`Held`] entries whose bytes wait in a [`Spool`] on disk.
+//! [`SharedReplay`] wraps it in a short `Mutex` and implements [`PacketSink`] so the live
+//! packet bus can feed it; with a spool, a thread of its own writes the bytes (the encoders
+//! never wait on the disk).
 
+use crate::error::{HighlightError, Result};
+use crate::spool::{Pinned, Spool};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use marquee_studio::output::PacketSink;
 use marquee_studio::packet::{Packet, Track};
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// What the buffer needs to know of an entry: its stream, decode time, duration, whether it
+/// is a keyframe and its payload size in bytes.
+pub trait Timed: Clone {
+    fn track(&self) -> Track;
+    fn dts(&self) -> i64;
+    fn duration(&self) -> i64;
+    fn key(&self) -> bool;
+    fn bytes(&self) -> usize;
+}
+
+impl Timed for Packet {
+    fn track(&self) -> Track {
+        self.track
+    }
+    fn dts(&self) -> i64 {
+        self.dts
+    }
+    fn duration(&self) -> i64 {
+        self.duration
+    }
+    fn key(&self) -> bool {
+        self.key
+    }
+    fn bytes(&self) -> usize {
+        self.data.len()
+    }
+}
 
 /// Limits of a replay buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,22 +90,33 @@ pub struct ReplayCounters {
     pub peak_bytes: u64,
     /// Snapshots taken.
     pub snapshots: u64,
+    /// Times a packet could not be kept (spool queue full, disk error): the GOP it belonged to
+    /// is dropped, so no clip ever has a hole.
+    pub gaps: u64,
+    /// Packets not kept after a gap, until the next keyframe.
+    pub dropped_after_gap: u64,
+    /// Packets the spool thread could not take in time (queue full).
+    pub spool_dropped: u64,
+    /// Writes to the spool that failed (disk full, folder gone).
+    pub spool_errors: u64,
+    /// Bytes of spool chunk files on disk now.
+    pub spool_disk_bytes: u64,
 }
 
 /// One closed or open group of pictures: a video keyframe and everything after it
 /// (video and audio, in arrival order) up to the next keyframe.
 #[derive(Debug)]
-struct Gop {
+struct Gop<E> {
     start: Duration,
-    packets: Vec<Packet>,
+    packets: Vec<E>,
     bytes: usize,
 }
 
 /// A contiguous piece of the buffer, ready to be muxed: starts on a video keyframe, audio
 /// trimmed to start at or after it, packets in decode-time order.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub packets: Vec<Packet>,
+pub struct Snapshot<E = Packet> {
+    pub packets: Vec<E>,
     /// Session time of the first (key) frame.
     pub start: Duration,
     /// Session time just after the last packet.
@@ -77,27 +125,29 @@ pub struct Snapshot {
     pub audio_tb: (i32, i32),
 }
 
-impl Snapshot {
+impl<E: Timed> Snapshot<E> {
     pub fn duration(&self) -> Duration {
         self.end.saturating_sub(self.start)
     }
     pub fn bytes(&self) -> usize {
-        self.packets.iter().map(|p| p.data.len()).sum()
+        self.packets.iter().map(Timed::bytes).sum()
     }
 }
 
 /// The sans-IO replay buffer.
 #[derive(Debug)]
-pub struct ReplayBuffer {
+pub struct ReplayBuffer<E = Packet> {
     cfg: ReplayConfig,
     video_tb: (i32, i32),
     audio_tb: (i32, i32),
-    gops: VecDeque<Gop>,
+    gops: VecDeque<Gop<E>>,
     bytes: usize,
     packets: usize,
     newest: Duration,
     /// End of the newest packet per track (video, audio); None until one arrives.
     track_end: [Option<Duration>; 2],
+    /// After a gap: nothing is kept until the next video keyframe.
+    await_key: bool,
     counters: ReplayCounters,
 }
 
@@ -108,7 +158,7 @@ fn ts_time(ts: i64, tb: (i32, i32)) -> Duration {
     Duration::from_nanos((ts as i128 * tb.0 as i128 * 1_000_000_000 / tb.1 as i128) as u64)
 }
 
-impl ReplayBuffer {
+impl<E: Timed> ReplayBuffer<E> {
     /// A buffer for streams with these time bases (video `1/fps`, audio `1/48000`).
     pub fn new(cfg: ReplayConfig, video_tb: (i32, i32), audio_tb: (i32, i32)) -> Self {
         Self {
@@ -120,6 +170,7 @@ impl ReplayBuffer {
             packets: 0,
             newest: Duration::ZERO,
             track_end: [None, None],
+            await_key: false,
             counters: ReplayCounters::default(),
         }
     }
@@ -136,19 +187,25 @@ impl ReplayBuffer {
     }
 
     /// Decode time of a packet on the session timeline.
-    pub fn time_of(&self, p: &Packet) -> Duration {
-        ts_time(p.dts, self.tb(p.track))
+    pub fn time_of(&self, p: &E) -> Duration {
+        ts_time(p.dts(), self.tb(p.track()))
     }
 
     /// End time of a packet (decode time + duration).
-    fn end_of(&self, p: &Packet) -> Duration {
-        ts_time(p.dts + p.duration.max(0), self.tb(p.track))
+    fn end_of(&self, p: &E) -> Duration {
+        ts_time(p.dts() + p.duration().max(0), self.tb(p.track()))
     }
 
     /// Takes one packet (a cheap `Arc` clone) and trims whole GOPs from the front.
-    pub fn push(&mut self, p: &Packet) {
+    pub fn push(&mut self, p: &E) {
         let t = self.time_of(p);
-        if p.track == Track::Video && p.key {
+        let keyframe = p.track() == Track::Video && p.key();
+        if self.await_key && !keyframe {
+            self.counters.dropped_after_gap += 1;
+            return;
+        }
+        if keyframe {
+            self.await_key = false;
             self.gops.push_back(Gop {
                 start: t,
                 packets: Vec::new(),
@@ -159,18 +216,37 @@ impl ReplayBuffer {
             self.counters.dropped_before_keyframe += 1;
             return;
         };
+        let len = p.bytes();
         gop.packets.push(p.clone());
-        gop.bytes += p.data.len();
-        self.bytes += p.data.len();
+        gop.bytes += len;
+        self.bytes += len;
         self.packets += 1;
         self.counters.packets_in += 1;
-        self.counters.bytes_in += p.data.len() as u64;
+        self.counters.bytes_in += len as u64;
         let end = self.end_of(p);
         self.newest = self.newest.max(end);
-        let te = &mut self.track_end[p.track as usize];
+        let te = &mut self.track_end[p.track() as usize];
         *te = Some(te.unwrap_or_default().max(end));
         self.trim();
         self.counters.peak_bytes = self.counters.peak_bytes.max(self.bytes as u64);
+    }
+
+    /// A packet was lost on its way in: the GOP being filled is dropped (a clip must not have
+    /// a hole) and nothing is kept until the next video keyframe.
+    pub fn gap(&mut self) {
+        if let Some(g) = self.gops.pop_back() {
+            self.bytes -= g.bytes;
+            self.packets -= g.packets.len();
+        }
+        self.await_key = true;
+        self.counters.gaps += 1;
+        self.counters.packets_held = self.packets as u64;
+        self.counters.bytes_held = self.bytes as u64;
+    }
+
+    /// The oldest entry held.
+    pub fn first(&self) -> Option<&E> {
+        self.gops.front().and_then(|g| g.packets.first())
     }
 
     fn drop_front(&mut self) {
@@ -228,24 +304,24 @@ impl ReplayBuffer {
     /// The last `k` of media, ending where both tracks have media: starts at the latest
     /// keyframe at or before `end − k` (so it covers at least `k` when the buffer has
     /// it), or at the oldest keyframe.
-    pub fn snapshot_last(&mut self, k: Duration) -> Option<Snapshot> {
+    pub fn snapshot_last(&mut self, k: Duration) -> Option<Snapshot<E>> {
         let end = self.common_end();
         self.snapshot_range(end.saturating_sub(k), end)
     }
 
     /// Media between two session times: starts at the keyframe at or before `from` (or the
     /// oldest one held), ends after the last packet before `to`. None if nothing is held.
-    pub fn snapshot_range(&mut self, from: Duration, to: Duration) -> Option<Snapshot> {
+    pub fn snapshot_range(&mut self, from: Duration, to: Duration) -> Option<Snapshot<E>> {
         let first = self.gops.iter().rposition(|g| g.start <= from).unwrap_or(0);
         let start = self.gops.get(first)?.start;
         // Audio that arrived slightly before the keyframe sits in the previous GOP.
         let scan_from = first.saturating_sub(1);
-        let mut packets: Vec<Packet> = Vec::new();
+        let mut packets: Vec<E> = Vec::new();
         let mut end = start;
         for (i, g) in self.gops.iter().enumerate().skip(scan_from) {
             for p in &g.packets {
                 let t = self.time_of(p);
-                let keep = match p.track {
+                let keep = match p.track() {
                     Track::Video => i >= first && t < to,
                     Track::Audio => t >= start && t < to,
                 };
@@ -276,47 +352,316 @@ impl ReplayBuffer {
         self.gops
             .front()
             .and_then(|g| g.packets.first())
-            .is_none_or(|p| p.track == Track::Video && p.key)
+            .is_none_or(|p| p.track() == Track::Video && p.key())
     }
 }
 
-/// A replay buffer the packet bus can feed from the encoder threads.
-/// `offer` holds the lock for one push (a few `Arc` clones and counter updates): no I/O,
-/// no allocation beyond the GOP vector growing.
+/// An entry of the live buffer: a packet in memory, or its metadata with the bytes in the
+/// spool (`at`, `len`).
+#[derive(Debug, Clone)]
+pub enum Held {
+    Memory(Packet),
+    Spooled { meta: Packet, at: u64, len: u32 },
+}
+
+impl Held {
+    fn packet(&self) -> &Packet {
+        match self {
+            Held::Memory(p) | Held::Spooled { meta: p, .. } => p,
+        }
+    }
+}
+
+impl Timed for Held {
+    fn track(&self) -> Track {
+        self.packet().track
+    }
+    fn dts(&self) -> i64 {
+        self.packet().dts
+    }
+    fn duration(&self) -> i64 {
+        self.packet().duration
+    }
+    fn key(&self) -> bool {
+        self.packet().key
+    }
+    fn bytes(&self) -> usize {
+        match self {
+            Held::Memory(p) => p.data.len(),
+            Held::Spooled { len, .. } => *len as usize,
+        }
+    }
+}
+
+/// One empty payload shared by every spooled entry's metadata (no allocation per packet).
+fn no_bytes() -> Arc<[u8]> {
+    static EMPTY: OnceLock<Arc<[u8]>> = OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from(Vec::new())).clone()
+}
+
+/// Packets waiting for the spool thread, at most (~13 s of 720p30 + audio); beyond it a
+/// stalled disk costs a gap in the buffer, never the encoders' time.
+const SPOOL_QUEUE: usize = 1024;
+/// How long a query waits for the spool thread to catch up before answering with what it has.
+const SYNC_WAIT: Duration = Duration::from_secs(2);
+
+enum SpoolMsg {
+    Packet(Packet),
+    Sync(Sender<()>),
+}
+
+/// The spool side of a [`SharedReplay`]: its queue, thread and counters.
+#[derive(Debug)]
+struct SpoolWriter {
+    spool: Arc<Spool>,
+    tx: Option<Sender<SpoolMsg>>,
+    thread: Option<JoinHandle<()>>,
+    /// Set when a packet could not be queued: the thread turns it into a gap.
+    lost: Arc<AtomicBool>,
+    dropped: AtomicU64,
+    errors: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for SpoolMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SpoolMsg::Packet(_) => "Packet",
+            SpoolMsg::Sync(_) => "Sync",
+        })
+    }
+}
+
+/// The spool thread: writes each packet's bytes, then records it in the buffer and lets go
+/// of the chunks nothing refers to any more.
+fn spool_loop(
+    rx: Receiver<SpoolMsg>,
+    spool: Arc<Spool>,
+    buffer: Arc<Mutex<ReplayBuffer<Held>>>,
+    lost: Arc<AtomicBool>,
+    errors: Arc<AtomicU64>,
+) {
+    let lock = || buffer.lock().unwrap_or_else(|e| e.into_inner());
+    for msg in rx.iter() {
+        let p = match msg {
+            SpoolMsg::Packet(p) => p,
+            SpoolMsg::Sync(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
+        if lost.swap(false, Ordering::AcqRel) {
+            lock().gap();
+        }
+        let held = match spool.append(&p.data) {
+            Ok(at) => Held::Spooled {
+                len: p.data.len() as u32,
+                meta: Packet {
+                    data: no_bytes(),
+                    ..p
+                },
+                at,
+            },
+            Err(e) => {
+                if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!("replay buffer: cannot write to its spool: {e}");
+                }
+                lock().gap();
+                continue;
+            }
+        };
+        let oldest = {
+            let mut b = lock();
+            b.push(&held);
+            match b.first() {
+                Some(Held::Spooled { at, .. }) => *at,
+                _ => spool.head(),
+            }
+        };
+        spool.release_before(oldest);
+    }
+}
+
+/// A replay buffer the packet bus can feed from the encoder threads. In memory,
+/// `offer` holds the lock for one push (a few `Arc` clones and counter updates); spooled,
+/// `offer` only queues the packet for the spool thread.
 #[derive(Debug)]
 pub struct SharedReplay {
-    inner: Mutex<ReplayBuffer>,
+    inner: Arc<Mutex<ReplayBuffer<Held>>>,
+    spool: Option<SpoolWriter>,
 }
 
 impl SharedReplay {
-    pub fn new(buffer: ReplayBuffer) -> Self {
+    /// A buffer holding packets in memory.
+    pub fn new(cfg: ReplayConfig, video_tb: (i32, i32), audio_tb: (i32, i32)) -> Self {
         Self {
-            inner: Mutex::new(buffer),
+            inner: Arc::new(Mutex::new(ReplayBuffer::new(cfg, video_tb, audio_tb))),
+            spool: None,
         }
     }
 
-    /// Runs `f` under the lock. Keep it short: the encoders wait on this lock.
-    pub fn with<R>(&self, f: impl FnOnce(&mut ReplayBuffer) -> R) -> R {
-        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut g)
+    /// A buffer whose packet bytes live in anonymous files under `dir` (the OS cache folder
+    /// live): memory holds ~100 bytes a packet whatever the bitrate. Fails at once if `dir`
+    /// cannot be written.
+    pub fn spooled(
+        cfg: ReplayConfig,
+        video_tb: (i32, i32),
+        audio_tb: (i32, i32),
+        dir: &Path,
+    ) -> Result<Self> {
+        // ~16 chunks cover the byte cap: few files, little disk beyond what is held.
+        let chunk = (cfg.max_bytes as u64 / 16).clamp(1 << 20, 16 << 20);
+        let spool = Arc::new(Spool::new(dir, chunk).map_err(|e| HighlightError::io(dir, e))?);
+        let inner = Arc::new(Mutex::new(ReplayBuffer::new(cfg, video_tb, audio_tb)));
+        let (tx, rx) = crossbeam_channel::bounded(SPOOL_QUEUE);
+        let lost = Arc::new(AtomicBool::new(false));
+        let errors = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (spool, inner, lost, errors) =
+                (spool.clone(), inner.clone(), lost.clone(), errors.clone());
+            std::thread::Builder::new()
+                .name("replay-spool".into())
+                .spawn(move || spool_loop(rx, spool, inner, lost, errors))
+                .map_err(|e| {
+                    HighlightError::Invalid(format!("cannot start the replay spool thread: {e}"))
+                })?
+        };
+        Ok(Self {
+            inner,
+            spool: Some(SpoolWriter {
+                spool,
+                tx: Some(tx),
+                thread: Some(thread),
+                lost,
+                dropped: AtomicU64::new(0),
+                errors,
+            }),
+        })
     }
 
-    pub fn snapshot_last(&self, k: Duration) -> Option<Snapshot> {
-        self.with(|b| b.snapshot_last(k))
+    /// True if packet bytes go to disk.
+    pub fn is_spooled(&self) -> bool {
+        self.spool.is_some()
     }
 
-    pub fn snapshot_range(&self, from: Duration, to: Duration) -> Option<Snapshot> {
-        self.with(|b| b.snapshot_range(from, to))
+    /// Waits (bounded) until the spool thread has taken every packet offered so far, so a
+    /// query sees them.
+    fn sync(&self) {
+        let Some(tx) = self.spool.as_ref().and_then(|s| s.tx.as_ref()) else {
+            return;
+        };
+        let (done, wait) = crossbeam_channel::bounded(1);
+        if tx.send_timeout(SpoolMsg::Sync(done), SYNC_WAIT).is_ok() {
+            let _ = wait.recv_timeout(SYNC_WAIT);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReplayBuffer<Held>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` under the lock (after the spool caught up). Keep it short: the encoders (or
+    /// the spool thread) wait on this lock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut ReplayBuffer<Held>) -> R) -> R {
+        self.sync();
+        f(&mut self.lock())
+    }
+
+    /// The last `k` of media, with every payload in memory, ready to be muxed.
+    pub fn snapshot_last(&self, k: Duration) -> Result<Snapshot> {
+        self.snapshot(|b| b.snapshot_last(k))
+    }
+
+    /// The media between two session times (see [`ReplayBuffer::snapshot_range`]).
+    pub fn snapshot_range(&self, from: Duration, to: Duration) -> Result<Snapshot> {
+        self.snapshot(|b| b.snapshot_range(from, to))
+    }
+
+    /// Takes a snapshot and pins its spool chunks under the lock; reads the bytes outside it.
+    fn snapshot(
+        &self,
+        take: impl FnOnce(&mut ReplayBuffer<Held>) -> Option<Snapshot<Held>>,
+    ) -> Result<Snapshot> {
+        let (snap, pinned) = self
+            .with(|b| {
+                let snap = take(b)?;
+                let pinned = self.spool.as_ref().map(|s| {
+                    let ranges = snap.packets.iter().filter_map(|h| match h {
+                        Held::Spooled { at, len, .. } => Some((*at, *at + *len as u64)),
+                        Held::Memory(_) => None,
+                    });
+                    let (lo, hi) =
+                        ranges.fold((u64::MAX, 0), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
+                    s.spool.pin(lo.min(hi), hi)
+                });
+                Some((snap, pinned.unwrap_or_default()))
+            })
+            .ok_or(HighlightError::EmptyBuffer)?;
+        resolve(snap, &pinned)
     }
 
     pub fn counters(&self) -> ReplayCounters {
-        self.with(|b| b.counters())
+        let mut c = self.with(|b| b.counters());
+        if let Some(s) = &self.spool {
+            c.spool_dropped = s.dropped.load(Ordering::Relaxed);
+            c.spool_errors = s.errors.load(Ordering::Relaxed);
+            c.spool_disk_bytes = s.spool.disk_bytes();
+        }
+        c
     }
+}
+
+/// Reads the spooled payloads of a snapshot back into packets.
+fn resolve(snap: Snapshot<Held>, pinned: &Pinned) -> Result<Snapshot> {
+    let packets = snap
+        .packets
+        .into_iter()
+        .map(|h| match h {
+            Held::Memory(p) => Ok(p),
+            Held::Spooled { meta, at, len } => pinned
+                .read(at, len as usize)
+                .map(|bytes| Packet {
+                    data: Arc::from(bytes),
+                    ..meta
+                })
+                .map_err(|e| {
+                    HighlightError::Invalid(format!(
+                        "the replay buffer's spool could not be read back ({e}); \
+                         the highlight was not saved — try again"
+                    ))
+                }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Snapshot {
+        packets,
+        start: snap.start,
+        end: snap.end,
+        video_tb: snap.video_tb,
+        audio_tb: snap.audio_tb,
+    })
 }
 
 impl PacketSink for SharedReplay {
     fn offer(&self, p: &Packet) {
-        self.with(|b| b.push(p));
+        let Some(s) = &self.spool else {
+            self.lock().push(&Held::Memory(p.clone()));
+            return;
+        };
+        let Some(tx) = &s.tx else { return };
+        if let Err(TrySendError::Full(_)) = tx.try_send(SpoolMsg::Packet(p.clone())) {
+            s.dropped.fetch_add(1, Ordering::Relaxed);
+            s.lost.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for SharedReplay {
+    fn drop(&mut self) {
+        if let Some(s) = &mut self.spool {
+            s.tx.take();
+            if let Some(t) = s.thread.take() {
+                let _ = t.join();
+            }
+        }
     }
 }
 
@@ -489,11 +834,7 @@ mod tests {
 
     #[test]
     fn shared_buffer_takes_packets_from_many_threads() {
-        let shared = Arc::new(SharedReplay::new(ReplayBuffer::new(
-            ReplayConfig::default(),
-            VTB,
-            ATB,
-        )));
+        let shared = Arc::new(SharedReplay::new(ReplayConfig::default(), VTB, ATB));
         let v = {
             let s = shared.clone();
             std::thread::spawn(move || {
@@ -515,5 +856,96 @@ mod tests {
         let c = shared.counters();
         assert_eq!(c.packets_in + c.dropped_before_keyframe, 1500);
         assert!(shared.with(|b| b.starts_on_keyframe()));
+    }
+
+    #[test]
+    fn a_gap_drops_the_open_gop_and_keeps_nothing_until_the_next_keyframe() {
+        let mut b: ReplayBuffer = ReplayBuffer::new(ReplayConfig::default(), VTB, ATB);
+        feed(&mut b, 0, 3, 1000); // GOPs at 0 s and 2 s, the second one open
+        let before = b.counters().packets_held;
+        b.gap();
+        // The GOP from 2 s is gone; what is held still ends on a whole GOP.
+        assert_eq!(b.oldest(), Some(Duration::ZERO));
+        assert!(b.counters().packets_held < before);
+        b.push(&video(91, 1000, 2 * FPS)); // not a keyframe
+        b.push(&audio(3000));
+        assert_eq!(b.counters().dropped_after_gap, 2);
+        b.push(&video(120, 1000, 2 * FPS)); // the next keyframe
+        b.push(&audio(3001));
+        assert_eq!(b.counters().dropped_after_gap, 2);
+        let s = b
+            .snapshot_range(Duration::from_secs(4), Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(s.start, Duration::from_secs(4));
+        assert!(s.packets[0].key);
+    }
+
+    fn spooled(dir: &Path) -> SharedReplay {
+        let cfg = ReplayConfig {
+            max_duration: Duration::from_secs(10),
+            max_bytes: 32 << 20,
+        };
+        SharedReplay::spooled(cfg, VTB, ATB, dir).unwrap()
+    }
+
+    /// `secs` of video (distinct bytes per frame) and audio, as a session would offer them.
+    fn offer_secs(r: &SharedReplay, from: i64, secs: i64, vsize: usize) -> Vec<Packet> {
+        let mut b: ReplayBuffer = ReplayBuffer::new(ReplayConfig::default(), VTB, ATB);
+        feed(&mut b, from, secs, vsize);
+        let snap = b.snapshot_range(Duration::ZERO, Duration::MAX).unwrap();
+        let mut out = Vec::new();
+        for (i, p) in snap.packets.into_iter().enumerate() {
+            let bytes: Vec<u8> = (0..p.data.len()).map(|j| (i * 7 + j) as u8).collect();
+            let p = Packet {
+                data: Arc::from(bytes),
+                ..p
+            };
+            r.offer(&p);
+            out.push(p);
+        }
+        out
+    }
+
+    #[test]
+    fn a_spooled_buffer_gives_back_the_bytes_it_was_offered() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = spooled(dir.path());
+        let offered = offer_secs(&r, 0, 6, 20_000);
+        let s = r.snapshot_last(Duration::from_secs(3)).unwrap();
+        assert!(s.packets[0].key && s.packets[0].track == Track::Video);
+        for p in &s.packets {
+            let o = offered
+                .iter()
+                .find(|o| o.track == p.track && o.dts == p.dts)
+                .unwrap();
+            assert_eq!(o.data, p.data);
+        }
+        // The buffer kept no reference to the packets' bytes: memory does not grow with them.
+        assert!(offered.iter().all(|p| Arc::strong_count(&p.data) == 1));
+        assert!(r.counters().bytes_held as usize > 5 * 30 * 20_000);
+    }
+
+    #[test]
+    fn a_spooled_buffer_keeps_only_a_window_of_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = spooled(dir.path());
+        offer_secs(&r, 0, 60, 20_000);
+        let c = r.counters();
+        // 10 s window (+ one GOP) of ~600 kB/s held; chunk files cover it plus at most two
+        // partly used chunks, not the 60 s that went through.
+        assert!(c.bytes_held < 13 * 620_000, "{c:?}");
+        assert!(c.spool_disk_bytes <= c.bytes_held + 2 * (2 << 20), "{c:?}");
+        assert!(c.bytes_in > 4 * c.spool_disk_bytes, "{c:?}");
+        assert_eq!((c.spool_dropped, c.spool_errors, c.gaps), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_spool_that_cannot_be_written_is_an_error_that_names_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = SharedReplay::spooled(ReplayConfig::default(), VTB, ATB, &file.join("replay"))
+            .unwrap_err();
+        assert!(e.to_string().contains("replay"), "{e}");
     }
 }

@@ -18,10 +18,11 @@ pub mod live;
 pub mod loudness;
 pub mod save;
 pub mod signals;
+pub mod spool;
 pub mod suggest;
 pub mod synth;
 
-pub use buffer::{ReplayBuffer, ReplayConfig, ReplayCounters, SharedReplay, Snapshot};
+pub use buffer::{Held, ReplayBuffer, ReplayConfig, ReplayCounters, SharedReplay, Snapshot, Timed};
 pub use cut::{CutReport, Mark, MarkLog, cut_recording, cut_recording_accurate, marks_path_for};
 pub use error::HighlightError;
 pub use library::{BatchReport, ClipInfo, ExportOptions, Library};

@@ -2,7 +2,7 @@
 //! saver thread, the marks next to the recording, and the control-channel handler.
 //! This is what `marquee live` (and the desktop app) hold while live.
 
-use crate::buffer::{ReplayBuffer, ReplayConfig, SharedReplay};
+use crate::buffer::{ReplayConfig, SharedReplay};
 use crate::cut::{Mark, MarkLog, marks_path_for};
 use crate::error::{HighlightError, Result};
 use crate::save::{HighlightSaver, SavedClip};
@@ -40,11 +40,16 @@ impl LiveHighlights {
                 .map(|s| s.time_base)
                 .unwrap_or((1, 48_000))
         };
-        let replay = Arc::new(SharedReplay::new(ReplayBuffer::new(
-            cfg,
-            tb(Track::Video),
-            tb(Track::Audio),
-        )));
+        let (vtb, atb) = (tb(Track::Video), tb(Track::Audio));
+        // Packet bytes wait on disk (memory stays flat whatever the bitrate); a cache folder
+        // that cannot be written falls back to memory rather than to no highlights.
+        let spool_dir = marquee_profile::paths::cache_dir().join("replay");
+        let replay = Arc::new(
+            SharedReplay::spooled(cfg, vtb, atb, &spool_dir).unwrap_or_else(|e| {
+                tracing::warn!("replay buffer in memory: {e}");
+                SharedReplay::new(cfg, vtb, atb)
+            }),
+        );
         let saver = HighlightSaver::new(replay.clone(), streams, clips_dir.clone())?;
         let marks_path = match recording {
             Some(r) => marks_path_for(r),

@@ -199,7 +199,8 @@ impl SaveTicket {
 }
 
 /// Saves highlights from a live replay buffer. Requests take a snapshot (a short lock on
-/// the buffer: `Arc` clones only) and queue it for a dedicated writer thread.
+/// the buffer: `Arc` clones, or spool positions read back after the lock) and queue it for a
+/// dedicated writer thread.
 #[derive(Debug)]
 pub struct HighlightSaver {
     replay: Arc<SharedReplay>,
@@ -261,20 +262,14 @@ impl HighlightSaver {
     /// Saves the last `k` of the buffer (from the keyframe at or before now − k).
     pub fn save_last(&self, k: Duration) -> Result<SaveTicket> {
         let asked = Instant::now();
-        let snap = self
-            .replay
-            .snapshot_last(k)
-            .ok_or(HighlightError::EmptyBuffer)?;
+        let snap = self.replay.snapshot_last(k)?;
         self.queue(snap, asked)
     }
 
     /// Saves the media between two session times, if the buffer still holds it.
     pub fn save_range(&self, from: Duration, to: Duration) -> Result<SaveTicket> {
         let asked = Instant::now();
-        let snap = self
-            .replay
-            .snapshot_range(from, to)
-            .ok_or(HighlightError::EmptyBuffer)?;
+        let snap = self.replay.snapshot_range(from, to)?;
         self.queue(snap, asked)
     }
 

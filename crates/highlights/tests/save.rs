@@ -3,7 +3,7 @@
 mod common;
 
 use marquee_highlights::synth::{SynthConfig, encode_session};
-use marquee_highlights::{HighlightSaver, ReplayBuffer, ReplayConfig, SharedReplay};
+use marquee_highlights::{HighlightSaver, ReplayConfig, SharedReplay};
 use marquee_studio::output::PacketSink;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,11 +14,11 @@ fn filled(secs: f64) -> (Arc<SharedReplay>, marquee_highlights::synth::SynthSess
         ..Default::default()
     })
     .unwrap();
-    let replay = Arc::new(SharedReplay::new(ReplayBuffer::new(
+    let replay = Arc::new(SharedReplay::new(
         ReplayConfig::default(),
         s.video_tb(),
         s.audio_tb(),
-    )));
+    ));
     for p in &s.packets {
         replay.offer(p);
     }
@@ -85,12 +85,55 @@ fn saving_from_an_empty_buffer_says_so() {
         ..Default::default()
     })
     .unwrap();
-    let replay = Arc::new(SharedReplay::new(ReplayBuffer::new(
+    let replay = Arc::new(SharedReplay::new(
         ReplayConfig::default(),
         s.video_tb(),
         s.audio_tb(),
-    )));
+    ));
     let saver = HighlightSaver::new(replay, s.streams.clone(), dir.path().into()).unwrap();
     let e = saver.save_last(Duration::from_secs(5)).unwrap_err();
     assert!(e.to_string().contains("empty"), "{e}");
+}
+
+#[test]
+fn a_highlight_saved_from_the_disk_spool_is_the_same_good_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = encode_session(&SynthConfig {
+        seconds: 12.0,
+        ..Default::default()
+    })
+    .unwrap();
+    let spooled = Arc::new(
+        SharedReplay::spooled(
+            ReplayConfig::default(),
+            s.video_tb(),
+            s.audio_tb(),
+            &dir.path().join("spool"),
+        )
+        .unwrap(),
+    );
+    assert!(spooled.is_spooled());
+    let memory = SharedReplay::new(ReplayConfig::default(), s.video_tb(), s.audio_tb());
+    for p in &s.packets {
+        spooled.offer(p);
+        memory.offer(p);
+    }
+    let from_disk = spooled.snapshot_last(Duration::from_secs(5)).unwrap();
+    let from_memory = memory.snapshot_last(Duration::from_secs(5)).unwrap();
+    assert_eq!(from_disk.packets.len(), from_memory.packets.len());
+    assert!(
+        from_disk
+            .packets
+            .iter()
+            .zip(&from_memory.packets)
+            .all(|(a, b)| a.data == b.data && a.dts == b.dts)
+    );
+    let saver = HighlightSaver::new(spooled, s.streams.clone(), dir.path().join("clips")).unwrap();
+    let clip = saver
+        .save_last(Duration::from_secs(5))
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert!((clip.start_s - 6.0).abs() < 1e-6, "{clip:?}");
+    common::assert_good_clip(&clip.path, 5.0, 7.0);
 }

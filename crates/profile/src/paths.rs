@@ -12,6 +12,14 @@ pub fn videos_dir() -> PathBuf {
         .join("Marquee")
 }
 
+/// The OS cache folder plus `marquee` (e.g. `~/.cache/marquee`): scratch files such as the
+/// replay buffer's spool, never the user's media.
+pub fn cache_dir() -> PathBuf {
+    directories::BaseDirs::new()
+        .map(|b| b.cache_dir().join("marquee"))
+        .unwrap_or_else(|| std::env::temp_dir().join("marquee"))
+}
+
 /// UTC "YYYYmmdd-HHMMSS" for file names (no timezone database needed).
 pub fn timestamp() -> String {
     timestamp_at(SystemTime::now())

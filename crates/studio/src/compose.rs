@@ -428,7 +428,7 @@ mod tests {
             width: 2,
             height: 2,
             format: PixelFormat::I420,
-            data: vec![0; 6],
+            data: vec![0; 6].into(),
             captured: Duration::from_millis(ms),
             seq,
         }
@@ -488,7 +488,7 @@ mod tests {
             width: 640,
             height: 360,
             format: PixelFormat::I420,
-            data,
+            data: data.into(),
             captured: Duration::ZERO,
             seq: 0,
         };
@@ -542,7 +542,7 @@ mod tests {
             width: 640,
             height: 360,
             format: PixelFormat::Mjpeg,
-            data: jpeg_of(&data, 640, 360),
+            data: jpeg_of(&data, 640, 360).into(),
             captured: Duration::ZERO,
             seq: 0,
         };
@@ -553,7 +553,7 @@ mod tests {
         assert_eq!((code.index, code.session_ms), (7, 233));
         // A corrupt JPEG is an error for that frame, not a panic.
         let bad = VideoFrame {
-            data: vec![0xFF, 0xD8, 1, 2, 3],
+            data: vec![0xFF, 0xD8, 1, 2, 3].into(),
             ..f
         };
         assert!(lb.draw(&bad, &mut canvas).is_err());
@@ -566,7 +566,7 @@ mod tests {
             width: 32,
             height: 18,
             format: PixelFormat::Rgb24,
-            data: vec![255; 32 * 18 * 3],
+            data: vec![255; 32 * 18 * 3].into(),
             captured: Duration::ZERO,
             seq: 0,
         };
@@ -577,7 +577,7 @@ mod tests {
         );
         let short = VideoFrame {
             format: PixelFormat::Yuyv,
-            data: vec![0; 10],
+            data: vec![0; 10].into(),
             ..rgb
         };
         assert!(Letterbox::new().draw(&short, &mut canvas).is_err());

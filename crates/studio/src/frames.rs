@@ -2,13 +2,14 @@
 //! (the app's preview, a thumbnailer). Taps get a shared reference, never a copy, and must
 //! not block: a slow tap drops its own frames, the encoder never waits.
 
+use marquee_capture::FrameBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// One output picture: I420, tightly packed (Y, then U and V at half size).
 #[derive(Debug, Clone)]
 pub struct ComposedFrame {
-    pub data: Arc<Vec<u8>>,
+    pub data: Arc<FrameBuf>,
     pub width: u32,
     pub height: u32,
     /// Output frame number (the video PTS).

@@ -6,6 +6,7 @@
 
 use crate::StudioError;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use marquee_capture::FrameBuf;
 use marquee_overlay::{Comment, Gift, OverlayItem, Overlays};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -217,7 +218,7 @@ impl OverlayStage {
     }
 
     /// Draws onto a private copy of `data` (it may be a camera's own buffer).
-    pub fn draw(&mut self, data: &Arc<Vec<u8>>, w: u32, h: u32, now: Duration) -> Arc<Vec<u8>> {
+    pub fn draw(&mut self, data: &Arc<FrameBuf>, w: u32, h: u32, now: Duration) -> Arc<FrameBuf> {
         let Some(set) = self.set.as_mut() else {
             return data.clone();
         };
@@ -235,10 +236,10 @@ mod tests {
     use super::*;
     use marquee_overlay::{Anchor, OverlaySpec};
 
-    fn black(w: usize, h: usize) -> Arc<Vec<u8>> {
+    fn black(w: usize, h: usize) -> Arc<FrameBuf> {
         let mut d = vec![16u8; w * h * 3 / 2];
         d[w * h..].fill(128);
-        Arc::new(d)
+        Arc::new(d.into())
     }
 
     #[test]

@@ -412,6 +412,7 @@ impl CapturePreview {
                 let mut letterbox = Letterbox::new();
                 let mut canvas = Canvas::black(w, h);
                 let mut index = 0i64;
+                let pool = marquee_capture::FramePool::new(2);
                 while !stop2.load(Ordering::Relaxed) {
                     let Ok(f) = rx.recv_timeout(Duration::from_millis(200)) else {
                         continue;
@@ -420,7 +421,7 @@ impl CapturePreview {
                         continue;
                     }
                     tap.offer(&ComposedFrame {
-                        data: Arc::new(canvas.data.clone()),
+                        data: Arc::new(pool.copy_of(&canvas.data)),
                         width: w,
                         height: h,
                         index,
@@ -507,7 +508,7 @@ mod tests {
         let mut data = vec![128u8; (w * h * 3 / 2) as usize];
         data[..(w * h) as usize].fill(luma);
         ComposedFrame {
-            data: Arc::new(data),
+            data: Arc::new(data.into()),
             width: w,
             height: h,
             index,

@@ -9,6 +9,7 @@
 
 use crate::StudioError;
 use crate::compose::{Canvas, FrameSelector, Letterbox, Pick, Rect};
+use marquee_capture::{FrameBuf, FramePool};
 use marquee_capture::{PixelFormat, VideoFrame};
 use marquee_scene::{Layout, Scene, SceneError, Transition};
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ struct Picture {
     format: PixelFormat,
     width: u32,
     height: u32,
-    data: Arc<Vec<u8>>,
+    data: Arc<FrameBuf>,
     captured: Duration,
 }
 
@@ -78,7 +79,7 @@ pub enum Note {
 /// One tick's picture.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    pub data: Arc<Vec<u8>>,
+    pub data: Arc<FrameBuf>,
     /// Capture time of the newest source frame in it (the tick if none is new).
     pub captured: Duration,
     /// Something on screen changed (else the previous picture is repeated).
@@ -110,7 +111,9 @@ pub struct Program {
     drawn: [Option<usize>; 2],
     boxes: HashMap<(usize, Rect, u8), Letterbox>,
     slate: Option<Picture>,
-    out: Arc<Vec<u8>>,
+    out: Arc<FrameBuf>,
+    /// The program's own pictures (layouts, transitions) are reused, not allocated per tick.
+    pool: FramePool,
     first: bool,
     /// Switch requests replaced by a later one before they reached air.
     pub superseded_switches: u64,
@@ -149,7 +152,7 @@ impl Program {
             Some(name) => find(&scenes, name)?,
         };
         let a = Canvas::black(width, height);
-        let out = Arc::new(a.data.clone());
+        let out = Arc::new(FrameBuf::from(a.data.clone()));
         Ok(Program {
             width,
             height,
@@ -176,6 +179,7 @@ impl Program {
             boxes: HashMap::new(),
             slate: None,
             out,
+            pool: FramePool::new(marquee_capture::pool::SOURCE_KEEP),
             first: true,
             superseded_switches: 0,
         })
@@ -311,7 +315,8 @@ impl Program {
                 let p = (k as f32 / t.frames as f32).min(1.0);
                 self.draw(t.from, 0);
                 self.draw(self.current, 1);
-                let mut mix = vec![0u8; self.a.data.len()];
+                // Every byte is written below (a reused buffer holds an older picture).
+                let mut mix = self.pool.take(self.a.data.len());
                 match t.kind {
                     Transition::Slide { .. } => slide(&self.a, &self.b, p, &mut mix),
                     _ => fade(&self.a.data, &self.b.data, p, &mut mix),
@@ -331,7 +336,7 @@ impl Program {
     }
 
     /// A scene on its own; a full-frame source of the canvas size is passed on uncopied.
-    fn draw_alone(&mut self, scene: usize) -> Arc<Vec<u8>> {
+    fn draw_alone(&mut self, scene: usize) -> Arc<FrameBuf> {
         if let Layout::Full { .. } = self.scenes[scene].layout {
             let i = self.plans[scene][0].0;
             let inp = &self.inputs[i];
@@ -345,7 +350,7 @@ impl Program {
             }
         }
         self.draw(scene, 0);
-        Arc::new(self.a.data.clone())
+        Arc::new(self.pool.copy_of(&self.a.data))
     }
 
     /// Draws `scene` into canvas a (`which` = 0) or b (1).
@@ -371,7 +376,7 @@ impl Program {
                         format: PixelFormat::I420,
                         width: c.width,
                         height: c.height,
-                        data: Arc::new(c.data),
+                        data: Arc::new(c.data.into()),
                         captured: Duration::ZERO,
                     }
                 }),
@@ -453,7 +458,7 @@ mod tests {
             width: w,
             height: h,
             format: PixelFormat::I420,
-            data,
+            data: data.into(),
             captured: tick(n),
             seq: n,
         }

@@ -18,6 +18,7 @@ use crate::stats::{
 use crate::url::DestinationUrl;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use ffmpeg_next as ff;
+use marquee_capture::FrameBuf;
 use marquee_capture::camera::SourceStatus;
 use marquee_capture::camera::{self, Faults, TestPatternCamera};
 use marquee_capture::nokhwa_cam::NokhwaCamera;
@@ -168,7 +169,7 @@ impl PacketBus {
 
 /// A composited picture on its way to the encoder.
 struct CanvasFrame {
-    data: Arc<Vec<u8>>,
+    data: Arc<FrameBuf>,
     index: i64,
     captured: Duration,
 }

@@ -1,6 +1,6 @@
 // The preview's receiving end: JPEG pictures from the engine (raw bytes over a Tauri channel,
-// see src-tauri/src/preview.rs for the 24-byte header), decoded off the main thread with
-// createImageBitmap and drawn on a canvas. Only the newest picture waits; each drawn one is
+// see src-tauri/src/preview.rs for the 24-byte header), decoded through one reused <img>
+// (a data: URL, `dataUrlDecoder`) and drawn on a canvas. Only the newest picture waits; each drawn one is
 // acknowledged so the next may come (the app sends at most two ahead).
 //
 // It also measures what the viewer of the preview sees: frames per second and capture→display
@@ -55,6 +55,30 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
+/** Base64 of bytes (chunked: `fromCharCode` takes a bounded number of arguments). */
+export function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/**
+ * Decodes each JPEG through one reused <img> and a data: URL. Not `createImageBitmap(new
+ * Blob(…))`: WebKit registers every Blob's bytes with its network process and reads them back
+ * from there, so 30 blobs a second cost two extra copies each and grew the network process
+ * by ~1 MiB a minute while live (docs/benchmarks.md). A data: URL is decoded in the page's own
+ * process, and the one element holds one decoded picture.
+ */
+export function dataUrlDecoder(): (jpeg: Uint8Array) => Promise<CanvasImageSource> {
+  let img: HTMLImageElement | null = null;
+  return async (jpeg) => {
+    img ??= new Image();
+    img.src = `data:image/jpeg;base64,${base64(jpeg)}`;
+    await img.decode();
+    return img;
+  };
+}
+
 export class PreviewSink {
   /** Every canvas showing the preview (the studio's, and the first-run wizard's). */
   private canvases = new Set<HTMLCanvasElement>();
@@ -70,7 +94,10 @@ export class PreviewSink {
   /** Called after each drawn picture (the UI shows "live preview" once this fires). */
   onframe: ((m: PreviewMetrics) => void) | null = null;
 
-  constructor(private ack: () => void) {
+  constructor(
+    private ack: () => void,
+    private decode: (jpeg: Uint8Array) => Promise<CanvasImageSource> = dataUrlDecoder(),
+  ) {
     if (typeof window !== 'undefined') {
       const w = window as unknown as { __marqueePreview: () => PreviewMetrics; __marqueePreviewReset: () => void };
       w.__marqueePreview = () => this.metrics();
@@ -106,16 +133,14 @@ export class PreviewSink {
       // Only visible canvases are drawn (a hidden window or a covered studio costs nothing).
       const targets = [...this.canvases].filter((c) => c.isConnected && c.offsetParent !== null);
       if (h && targets.length) {
-        const blob = new Blob([new Uint8Array(buf, HEADER)], { type: 'image/jpeg' });
-        const bmp = await createImageBitmap(blob);
+        const img = await this.decode(new Uint8Array(buf, HEADER));
         for (const c of targets) {
           if (c.width !== h.width || c.height !== h.height) {
             c.width = h.width;
             c.height = h.height;
           }
-          c.getContext('2d')?.drawImage(bmp, 0, 0, h.width, h.height);
+          c.getContext('2d')?.drawImage(img, 0, 0, h.width, h.height);
         }
-        bmp.close();
         const t = now();
         this.frames++;
         this.lastIndex = h.index;

@@ -1,0 +1,68 @@
+//! WebKitGTK and GTK settings the app starts with on Linux, each only where the user has not
+//! set the variable already (so `WEBKIT_DISABLE_COMPOSITING_MODE=0 marquee-app` brings
+//! accelerated compositing back).
+//!
+//! Why: the studio is one local page drawn by the CPU; GPU paths cost memory for nothing.
+//! - Accelerated compositing costs ~110 MiB of PSS in the web process (measured idle under
+//!   Xvfb: 235 → 122 MiB).
+//! - With compositing off, the UI process still opened an EGL display (to find the render
+//!   node to hand the web process) and GTK probed GLX visuals: each loads Mesa's driver,
+//!   which relocates libLLVM (~20 MiB of private pages) into the process. Naming the render
+//!   node, turning off the DMA-BUF renderer (only used for compositing) and GDK's GL keeps
+//!   Mesa out of the UI process: ~20 MiB less while live (docs/benchmarks.md).
+
+/// Variables and the values the app sets when they are unset.
+pub fn defaults() -> Vec<(&'static str, String)> {
+    vec![
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
+        ("GDK_GL", "disable".into()),
+        (
+            "WEBKIT_WEB_RENDER_DEVICE_FILE",
+            render_node(std::path::Path::new("/dev/dri")),
+        ),
+    ]
+}
+
+/// The first DRM render node (what WebKit would find through EGL), or the conventional first
+/// one when the machine has none (a VM: nothing renders on it with compositing off).
+fn render_node(dri: &std::path::Path) -> String {
+    let mut nodes: Vec<String> = std::fs::read_dir(dri)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("renderD"))
+        .collect();
+    nodes.sort();
+    match nodes.first() {
+        Some(n) => dri.join(n).display().to_string(),
+        None => "/dev/dri/renderD128".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_render_node_is_named_for_webkit() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in ["card0", "renderD129", "renderD128"] {
+            std::fs::write(dir.path().join(n), b"").unwrap();
+        }
+        assert_eq!(
+            render_node(dir.path()),
+            dir.path().join("renderD128").display().to_string()
+        );
+    }
+
+    #[test]
+    fn a_machine_without_render_nodes_still_gets_a_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            render_node(&dir.path().join("missing")),
+            "/dev/dri/renderD128"
+        );
+    }
+}

@@ -35,6 +35,7 @@ pub fn render() -> Vec<(String, String)> {
         VideoDrops,
         AudioLevel,
         Stats,
+        PreviewInfo,
         SessionEventKind,
         SessionEvent,
         LiveSummary,

@@ -5,7 +5,7 @@ use crate::error::{AppError, ErrorCode};
 use crate::ipc::*;
 use marquee_room::protocol::{ClientMsg, DanmakuMode, SettingsPatch};
 use std::sync::Arc;
-use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, State};
 
 struct TauriEmit(AppHandle);
@@ -306,28 +306,16 @@ pub async fn room_lottery_draw(
     room_send(&state, ClientMsg::LotteryDraw { lottery, winners }).await
 }
 
-/// The preview's channel: JPEG pictures as raw bytes (see `preview.rs` for the header).
+/// The preview stream's address (an MJPEG `<img>` source on localhost; see `preview.rs`).
 #[tauri::command]
-pub fn preview_open(state: State<'_, AppState>, channel: Channel<InvokeResponseBody>) {
-    state.preview.attach(channel);
+pub fn preview_url(state: State<'_, AppState>) -> Result<String, AppError> {
+    state.preview.url()
 }
 
-/// Stops sending pictures over the channel (a page that is going away; the benchmark).
+/// The preview's rate and times, measured by the engine.
 #[tauri::command]
-pub fn preview_close(state: State<'_, AppState>) {
-    state.preview.detach();
-}
-
-/// The alternative preview transport (a localhost MJPEG stream), for the benchmark.
-#[tauri::command]
-pub fn preview_mjpeg_url(state: State<'_, AppState>) -> Result<String, AppError> {
-    state.preview.mjpeg_url()
-}
-
-/// The UI drew a picture: the next one may come.
-#[tauri::command]
-pub fn preview_ack(state: State<'_, AppState>) {
-    state.preview.ack();
+pub fn preview_info(state: State<'_, AppState>) -> PreviewInfo {
+    state.preview.info()
 }
 
 /// Shows a source in the preview without going live (first run, picking a camera);

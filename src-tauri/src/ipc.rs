@@ -156,6 +156,30 @@ pub struct AudioLevel {
     pub rms_db: f32,
 }
 
+/// The preview stream and what the page cannot measure itself (`preview_info`).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PreviewInfo {
+    /// `http://127.0.0.1:PORT/preview/TOKEN.mjpg` once started (`preview_url`).
+    pub url: Option<String>,
+    /// Pictures made per second, over the last 2 s.
+    pub fps: f64,
+    /// Median time to scale and encode a picture, ms.
+    pub encode_ms: f64,
+    /// Median time from the picture's capture (compositor tick) to its JPEG being ready, ms.
+    pub ready_ms: f64,
+    /// Wall-clock time (ms since 1970) of the shown source's clock zero: with the test card's
+    /// frame code, a page can tell how old the picture it shows is.
+    pub clock_origin_unix_ms: f64,
+    /// Pages playing the stream now.
+    pub viewers: u32,
+    /// Pictures handed to viewers.
+    #[ts(type = "number")]
+    pub sent: u64,
+    /// Pictures a viewer was still busy with (it got the next one instead).
+    #[ts(type = "number")]
+    pub busy: u64,
+}
+
 /// Emitted as the `stats` event once a second while live (and returned by `stats`).
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct Stats {

@@ -1,62 +1,77 @@
-//! The preview's path to the webview: JPEGs from `marquee_studio::preview` as raw bytes over a
-//! Tauri [`Channel`] (an `ArrayBuffer` in JS, no base64, no JSON), with credit-based flow
-//! control: at most [`IN_FLIGHT`] pictures are on their way; the UI acks each one it drew
-//! (`preview_ack`). A busy or hidden webview therefore lowers the preview's rate instead of
-//! queueing pictures (memory) or showing old ones (latency).
+//! The preview's path to the webview: JPEGs from `marquee_studio::preview` served as a
+//! localhost `multipart/x-mixed-replace` stream (MJPEG) that an `<img>` plays natively.
 //!
-//! Each message is a 24-byte little-endian header, then the JPEG:
-//! `u32 index | f64 captured_unix_ms | u16 width | u16 height | u32 encode_us | u32 dropped`.
-//! `captured_unix_ms` is the wall-clock time of the compositor tick that made the picture
-//! (session clock now − the picture's age), so the UI measures capture→display latency.
+//! Why not a Tauri channel: every channel message is a script the webview evaluates plus an
+//! IPC fetch, and each JPEG then had to be decoded from JavaScript (a `Blob` — whose bytes
+//! WebKit keeps in its network process — or a data: URL string). Measured in the real app
+//! (docs/benchmarks.md): the stream costs about half the CPU and ~15 MiB less memory in the
+//! web process, and the network process no longer grows.
+//!
+//! - The server listens on 127.0.0.1 on a random port; the path carries a random token, so
+//!   only the page that asked (`preview_url`) knows it.
+//! - Each client has a one-picture queue: a busy or hidden page gets fewer pictures (TCP
+//!   pushes back), never older ones, and the engine never waits.
+//! - One picture fed at a time, the newest: each preview asks with its own query (`?v=N`).
+//!   WebKit keeps a removed `<img>`'s endless load open (the first-run wizard's picture, say)
+//!   and ending such a stream from here makes its network process spin (~150% CPU, measured),
+//!   so the streams of older addresses are parked: kept open, sent nothing. WebKit opens two
+//!   connections for one image (and its web process crashed when one was closed as the
+//!   picture started): connections asking for the same address are all fed.
+//! - What the page cannot see is measured here ([`PreviewHub::info`]): pictures made per
+//!   second, scale + encode time, and capture → picture ready. The end-to-end latency (to
+//!   the picture on screen) is measured by the e2e test: it reads the test card's frame code
+//!   from screenshots of the preview against [`PreviewInfo::clock_origin_unix_ms`] (a page
+//!   cannot read the pixels of a cross-origin multipart image).
 //!
 //! Two sources feed it: the live session's frame tap (what goes out), or before going live a
 //! [`CapturePreview`] of the chosen camera alone (no encoder running for nobody).
 
 use crate::error::{AppError, ErrorCode};
+use crate::ipc::PreviewInfo;
 use marquee_studio::preview::{
     CapturePreview, LevelPreview, Now, Preview, PreviewConfig, PreviewFrame,
 };
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tauri::ipc::{Channel, InvokeResponseBody};
 
 /// The preview's rate while live (what goes out) and before (a camera alone).
 pub const LIVE_FPS: u32 = 30;
 pub const IDLE_FPS: u32 = 20;
-/// Pictures sent but not yet acknowledged by the UI, at most.
-pub const IN_FLIGHT: u32 = 2;
-/// An unacknowledged picture older than this is written off (a reload, a lost ack).
-const ACK_TIMEOUT: Duration = Duration::from_secs(1);
+/// Streams of older addresses kept open, unfed (see the module doc); past this the oldest ends.
+const PARKED: usize = 8;
+/// Pictures remembered for [`PreviewHub::info`] (2 s at 30 fps).
+const RECENT: usize = 60;
+
+/// A connection's one-picture queue.
+type Feed = SyncSender<Arc<Vec<u8>>>;
+
+/// One picture handed to the clients, for the numbers.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    at: Instant,
+    encode_ms: f64,
+    age_ms: f64,
+}
 
 /// Where preview pictures go. Shared by the commands and the live session.
 #[derive(Default)]
 pub struct PreviewHub {
-    channel: Mutex<Option<Channel<InvokeResponseBody>>>,
-    in_flight: AtomicU32,
-    last_send: Mutex<Option<Instant>>,
-    /// Pictures not sent because the webview had not drawn the previous ones.
-    busy_drops: AtomicU64,
-    sent: AtomicU64,
     capture: Mutex<Option<(CapturePreview, Preview)>>,
     level: Mutex<Option<LevelPreview>>,
-    /// The alternative transport, measured against the channel (docs/benchmarks.md): clients
-    /// of a localhost `multipart/x-mixed-replace` stream, each with a one-picture queue.
-    mjpeg: Mutex<Vec<std::sync::mpsc::SyncSender<Arc<Vec<u8>>>>>,
-    mjpeg_url: Mutex<Option<String>>,
-}
-
-/// The header layout (see the module docs).
-pub fn encode_message(f: &PreviewFrame, captured_unix_ms: f64, dropped: u32) -> Vec<u8> {
-    let mut m = Vec::with_capacity(24 + f.jpeg.len());
-    m.extend_from_slice(&(f.index as u32).to_le_bytes());
-    m.extend_from_slice(&captured_unix_ms.to_le_bytes());
-    m.extend_from_slice(&(f.width as u16).to_le_bytes());
-    m.extend_from_slice(&(f.height as u16).to_le_bytes());
-    m.extend_from_slice(&(f.encode.as_micros() as u32).to_le_bytes());
-    m.extend_from_slice(&dropped.to_le_bytes());
-    m.extend_from_slice(&f.jpeg);
-    m
+    /// The stream's connections (by the address each asked for), each with a one-picture queue.
+    clients: Mutex<Vec<(String, Feed)>>,
+    /// Older addresses' streams, open and unfed (ending them upsets WebKit).
+    parked: Mutex<Vec<Feed>>,
+    url: Mutex<Option<String>>,
+    recent: Mutex<VecDeque<Sent>>,
+    /// Wall-clock time (ms since 1970) of the current source's session clock zero.
+    origin_unix_ms: Mutex<f64>,
+    sent: AtomicU64,
+    /// Pictures a viewer was still busy with (it gets the next one instead).
+    busy: AtomicU64,
 }
 
 fn unix_ms() -> f64 {
@@ -65,80 +80,90 @@ fn unix_ms() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 impl PreviewHub {
-    /// The UI's channel (again after a reload): later pictures go there.
-    pub fn attach(&self, ch: Channel<InvokeResponseBody>) {
-        *self.channel.lock().unwrap_or_else(|e| e.into_inner()) = Some(ch);
-        self.in_flight.store(0, Ordering::Relaxed);
-    }
-
-    /// No more pictures over the channel (until `attach` again).
-    pub fn detach(&self) {
-        *self.channel.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-
-    pub fn ack(&self) {
-        let _ = self
-            .in_flight
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-    }
-
-    /// Hands a picture to the UI unless it is still drawing the previous ones.
+    /// Hands a picture to every viewer that is ready for one.
     pub fn send(&self, f: PreviewFrame) {
         {
-            let mut clients = self.mjpeg.lock().unwrap_or_else(|e| e.into_inner());
-            if !clients.is_empty() {
-                let jpeg = Arc::new(f.jpeg.clone());
-                clients.retain(|c| {
-                    !matches!(
-                        c.try_send(jpeg.clone()),
-                        Err(std::sync::mpsc::TrySendError::Disconnected(_))
-                    )
-                });
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if recent.len() == RECENT {
+                recent.pop_front();
             }
+            recent.push_back(Sent {
+                at: Instant::now(),
+                encode_ms: f.encode.as_secs_f64() * 1000.0,
+                age_ms: f.age.as_secs_f64() * 1000.0,
+            });
         }
-        let dropped = self.busy_drops.load(Ordering::Relaxed) as u32;
-        let ch = self
-            .channel
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(ch) = ch else { return };
-        {
-            let mut last = self.last_send.lock().unwrap_or_else(|e| e.into_inner());
-            if self.in_flight.load(Ordering::Relaxed) >= IN_FLIGHT {
-                if last.is_some_and(|t| t.elapsed() < ACK_TIMEOUT) {
-                    self.busy_drops.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                self.in_flight.store(0, Ordering::Relaxed);
-            }
-            *last = Some(Instant::now());
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if clients.is_empty() {
+            return;
         }
-        let captured = unix_ms() - f.age.as_secs_f64() * 1000.0;
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.sent.fetch_add(1, Ordering::Relaxed);
-        if ch
-            .send(InvokeResponseBody::Raw(encode_message(
-                &f, captured, dropped,
-            )))
-            .is_err()
-        {
-            self.ack();
-        }
+        let jpeg = Arc::new(f.jpeg);
+        clients.retain(|(_, c)| match c.try_send(jpeg.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.busy.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
     }
 
-    /// (sent, not sent because the webview was busy).
-    pub fn counts(&self) -> (u64, u64) {
-        (
-            self.sent.load(Ordering::Relaxed),
-            self.busy_drops.load(Ordering::Relaxed),
-        )
+    /// The numbers the page cannot measure itself.
+    pub fn info(&self) -> PreviewInfo {
+        let recent: Vec<Sent> = self
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        let now = Instant::now();
+        let last2s: Vec<&Sent> = recent
+            .iter()
+            .filter(|s| now.duration_since(s.at) <= Duration::from_secs(2))
+            .collect();
+        let fps = match (last2s.first(), last2s.last()) {
+            (Some(a), Some(b)) if last2s.len() > 1 => {
+                (last2s.len() - 1) as f64 / b.at.duration_since(a.at).as_secs_f64().max(1e-3)
+            }
+            _ => 0.0,
+        };
+        PreviewInfo {
+            url: self.url.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            fps,
+            encode_ms: median(recent.iter().map(|s| s.encode_ms).collect()),
+            ready_ms: median(recent.iter().map(|s| s.age_ms).collect()),
+            clock_origin_unix_ms: *self
+                .origin_unix_ms
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+            viewers: self.viewers(),
+            sent: self.sent.load(Ordering::Relaxed),
+            busy: self.busy.load(Ordering::Relaxed),
+        }
     }
 
     /// A preview worker whose pictures come here, at most `max_fps` a second; `now` is the
     /// session clock.
     pub fn worker(self: &Arc<Self>, now: Now, max_fps: u32) -> Result<Preview, AppError> {
+        *self
+            .origin_unix_ms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = unix_ms() - now().as_secs_f64() * 1000.0;
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let hub = self.clone();
         let cfg = PreviewConfig {
             max_fps,
@@ -187,16 +212,20 @@ impl PreviewHub {
         Ok(())
     }
 
-    /// The alternative transport: a localhost MJPEG stream an `<img>` plays natively, on a
-    /// random port and path (started on first use). Used by the benchmark, not by the UI.
-    pub fn mjpeg_url(self: &Arc<Self>) -> Result<String, AppError> {
-        let mut url = self.mjpeg_url.lock().unwrap_or_else(|e| e.into_inner());
+    /// The stream's address (the server starts on first use): `http://127.0.0.1:PORT/preview/TOKEN.mjpg`.
+    pub fn url(self: &Arc<Self>) -> Result<String, AppError> {
+        let mut url = self.url.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(u) = url.as_ref() {
             return Ok(u.clone());
         }
-        let io = |e: std::io::Error| AppError::new(ErrorCode::Internal, e.to_string());
+        let io = |e: std::io::Error| {
+            AppError::new(
+                ErrorCode::Internal,
+                format!("the preview could not start its local stream: {e}"),
+            )
+        };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
-        let mut token = [0u8; 12];
+        let mut token = [0u8; 16];
         getrandom::fill(&mut token)
             .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
         let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
@@ -204,18 +233,39 @@ impl PreviewHub {
         let u = format!("http://{}{path}", listener.local_addr().map_err(io)?);
         let hub = self.clone();
         std::thread::Builder::new()
-            .name("preview-mjpeg".into())
+            .name("preview-stream".into())
             .spawn(move || {
                 for conn in listener.incoming().flatten() {
                     let (hub, path) = (hub.clone(), path.clone());
                     let _ = std::thread::Builder::new()
-                        .name("preview-mjpeg-client".into())
-                        .spawn(move || mjpeg_client(conn, &path, &hub));
+                        .name("preview-viewer".into())
+                        .spawn(move || serve_viewer(conn, &path, &hub));
                 }
             })
             .map_err(io)?;
         *url = Some(u.clone());
         Ok(u)
+    }
+
+    /// Feeds a new connection; streams of other addresses are parked (kept open, unfed).
+    fn register(&self, target: String, tx: Feed) {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        let (same, older): (Vec<_>, Vec<_>) = clients.drain(..).partition(|(t, _)| *t == target);
+        *clients = same;
+        clients.push((target, tx));
+        parked.extend(older.into_iter().map(|(_, tx)| tx));
+        let excess = parked.len().saturating_sub(PARKED);
+        parked.drain(..excess);
+    }
+
+    /// Pictures being shown: connections by distinct address (WebKit may open two for one image).
+    fn viewers(&self) -> u32 {
+        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut targets: Vec<&str> = clients.iter().map(|(t, _)| t.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets.len() as u32
     }
 
     /// Whether a camera is open for the device preview.
@@ -227,76 +277,212 @@ impl PreviewHub {
     }
 }
 
-/// One MJPEG viewer: checks the request path, then writes each picture as a multipart part.
-fn mjpeg_client(mut conn: std::net::TcpStream, path: &str, hub: &PreviewHub) {
+/// The response head of the stream: each part replaces the picture shown.
+const STREAM_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+
+/// One viewer: checks the request path (the token), then writes each picture as a part.
+fn serve_viewer(mut conn: std::net::TcpStream, path: &str, hub: &PreviewHub) {
     use std::io::{BufRead, BufReader, Write};
     let Ok(read) = conn.try_clone() else { return };
     let mut line = String::new();
-    if BufReader::new(read).read_line(&mut line).is_err()
-        || line.split_whitespace().nth(1) != Some(path)
-    {
+    let _ = BufReader::new(read).read_line(&mut line);
+    // `GET /preview/TOKEN.mjpg?v=N HTTP/1.1`: the token path, then the picture's own query.
+    let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    if target.split('?').next() != Some(path) {
         let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         return;
     }
     let _ = conn.set_nodelay(true);
-    if conn
-        .write_all(
-            b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        )
-        .is_err()
-    {
+    if conn.write_all(STREAM_HEAD).is_err() {
         return;
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(1);
-    hub.mjpeg.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+    hub.register(target, tx);
     for jpeg in rx {
-        let head = format!(
-            "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-            jpeg.len()
-        );
-        if conn.write_all(head.as_bytes()).is_err()
-            || conn.write_all(&jpeg).is_err()
-            || conn.write_all(b"\r\n").is_err()
-        {
+        if conn.write_all(&part(&jpeg)).is_err() {
             return;
         }
     }
 }
 
+/// One multipart part: its head, the JPEG, the line end.
+fn part(jpeg: &[u8]) -> Vec<u8> {
+    let head = format!(
+        "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+        jpeg.len()
+    );
+    let mut m = Vec::with_capacity(head.len() + jpeg.len() + 2);
+    m.extend_from_slice(head.as_bytes());
+    m.extend_from_slice(jpeg);
+    m.extend_from_slice(b"\r\n");
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
-    #[test]
-    fn the_header_carries_index_time_and_size_before_the_jpeg() {
-        let f = PreviewFrame {
-            jpeg: vec![0xFF, 0xD8, 1, 2, 0xFF, 0xD9],
+    fn frame(bytes: usize, index: i64) -> PreviewFrame {
+        PreviewFrame {
+            jpeg: vec![0xAB; bytes],
             width: 640,
             height: 360,
-            index: 42,
+            index,
             at: Duration::from_millis(1400),
             age: Duration::from_millis(30),
             encode: Duration::from_micros(2500),
-        };
-        let m = encode_message(&f, 1_700_000_000_123.5, 7);
-        assert_eq!(m.len(), 24 + 6);
-        assert_eq!(u32::from_le_bytes(m[0..4].try_into().unwrap()), 42);
-        assert_eq!(
-            f64::from_le_bytes(m[4..12].try_into().unwrap()),
-            1_700_000_000_123.5
-        );
-        assert_eq!(u16::from_le_bytes(m[12..14].try_into().unwrap()), 640);
-        assert_eq!(u16::from_le_bytes(m[14..16].try_into().unwrap()), 360);
-        assert_eq!(u32::from_le_bytes(m[16..20].try_into().unwrap()), 2500);
-        assert_eq!(u32::from_le_bytes(m[20..24].try_into().unwrap()), 7);
-        assert_eq!(&m[24..], &f.jpeg[..]);
+        }
+    }
+
+    fn get(url: &str, path: &str) -> std::net::TcpStream {
+        let addr = url.trim_start_matches("http://").split('/').next().unwrap();
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        c
+    }
+
+    /// Reads until `needle` has been seen (or the peer closes); returns what was read.
+    fn read_until(c: &mut std::net::TcpStream, needle: &[u8]) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(needle.len()).any(|w| w == needle) {
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        got
     }
 
     #[test]
-    fn acks_never_go_below_zero() {
+    fn only_the_tokened_path_streams_and_each_picture_is_a_part() {
+        let hub = Arc::new(PreviewHub::default());
+        let url = hub.url().unwrap();
+        assert_eq!(hub.url().unwrap(), url, "one server, one address");
+        let path = &url[url.find("/preview/").unwrap()..];
+        assert!(
+            path.len() > "/preview/.mjpg".len() + 30,
+            "a long random token: {path}"
+        );
+
+        let mut stranger = get(&url, "/preview/guess.mjpg");
+        assert!(read_until(&mut stranger, b"\r\n\r\n").starts_with(b"HTTP/1.1 404"));
+
+        let mut viewer = get(&url, path);
+        let head = read_until(&mut viewer, b"\r\n\r\n");
+        let head = String::from_utf8_lossy(&head);
+        assert!(
+            head.contains("multipart/x-mixed-replace; boundary=frame"),
+            "{head}"
+        );
+        // The viewer is registered once its head is written; then pictures flow.
+        for _ in 0..100 {
+            if hub.info().viewers == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        hub.send(frame(1000, 1));
+        let got = read_until(&mut viewer, &[0xAB; 1000]);
+        let got = String::from_utf8_lossy(&got);
+        assert!(
+            got.contains("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n"),
+            "{got}"
+        );
+        let info = hub.info();
+        assert_eq!((info.sent, info.viewers), (1, 1));
+        assert_eq!(info.url.as_deref(), Some(url.as_str()));
+        assert!((info.encode_ms - 2.5).abs() < 1e-9 && (info.ready_ms - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_viewer_that_does_not_read_is_skipped_never_waited_for() {
+        let hub = Arc::new(PreviewHub::default());
+        let url = hub.url().unwrap();
+        let path = url[url.find("/preview/").unwrap()..].to_string();
+        let _stuck = get(&url, &path); // never reads
+        for _ in 0..100 {
+            if hub.info().viewers == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let t = Instant::now();
+        for i in 0..400 {
+            hub.send(frame(200_000, i)); // 80 MB: far more than the socket buffers hold
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(hub.info().busy > 100, "{:?}", hub.info());
+    }
+
+    /// Sends pictures until `c` has read one; whether it did.
+    fn feed_until_read(hub: &PreviewHub, c: &mut std::net::TcpStream) -> bool {
+        c.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        let mut got = Vec::new();
+        for i in 0..200 {
+            hub.send(PreviewFrame {
+                jpeg: vec![0xCD; 500],
+                ..frame(0, i)
+            });
+            std::thread::sleep(Duration::from_millis(10));
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = c.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+            if got.windows(500).any(|w| w == [0xCD; 500]) {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn a_new_picture_address_parks_the_older_streams_and_same_address_ones_are_fed() {
+        let hub = Arc::new(PreviewHub::default());
+        let url = hub.url().unwrap();
+        let path = url[url.find("/preview/").unwrap()..].to_string();
+        let mut old = get(&url, &format!("{path}?v=1"));
+        read_until(&mut old, b"\r\n\r\n");
+        let mut new = get(&url, &format!("{path}?v=2"));
+        read_until(&mut new, b"\r\n\r\n");
+        let mut twin = get(&url, &format!("{path}?v=2"));
+        read_until(&mut twin, b"\r\n\r\n");
+        assert!(
+            feed_until_read(&hub, &mut new),
+            "the newest picture gets pictures"
+        );
+        assert!(
+            feed_until_read(&hub, &mut twin),
+            "so does its twin connection"
+        );
+        assert_eq!(hub.info().viewers, 1, "one picture fed");
+        // The older stream is parked: still open (no close), but sent nothing.
+        old.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        match old.read(&mut buf) {
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{e}"
+            ),
+            Ok(n) => panic!("the parked stream got {n} bytes (0 = closed)"),
+        }
+    }
+
+    #[test]
+    fn no_viewer_no_work_and_the_rate_is_measured() {
         let hub = PreviewHub::default();
-        hub.ack();
-        hub.ack();
-        assert_eq!(hub.in_flight.load(Ordering::Relaxed), 0);
+        for i in 0..3 {
+            hub.send(frame(10, i));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let info = hub.info();
+        assert_eq!((info.sent, info.viewers, info.url.as_deref()), (0, 0, None));
+        assert!(info.fps > 10.0 && info.fps < 60.0, "{info:?}");
     }
 }

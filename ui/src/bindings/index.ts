@@ -11,6 +11,7 @@ export type * from './OutputStats';
 export type * from './VideoDrops';
 export type * from './AudioLevel';
 export type * from './Stats';
+export type * from './PreviewInfo';
 export type * from './SessionEventKind';
 export type * from './SessionEvent';
 export type * from './LiveSummary';

@@ -20,6 +20,7 @@ import type {
   HighlightSaved,
   LiveSummary,
   PollStart,
+  PreviewInfo,
   RoomEvent,
   RoomInfo,
   SessionEvent,
@@ -70,10 +71,10 @@ export interface Backend {
   roomPinQuestion(question: number | null): Promise<void>;
   roomLotteryStart(keyword: string, prize: string): Promise<void>;
   roomLotteryDraw(lottery: number, winners: number): Promise<void>;
-  /** Opens the preview channel: each message is a header + JPEG (see lib/preview.ts). */
-  openPreview(onFrame: (buf: ArrayBuffer) => void): Promise<void>;
-  /** One picture drawn: the next may come. */
-  previewAck(): void;
+  /** The preview stream's address: an MJPEG `<img>` source on localhost (see src-tauri/src/preview.rs). */
+  previewUrl(): Promise<string>;
+  /** The preview's rate and times as the engine measures them. */
+  previewInfo(): Promise<PreviewInfo>;
   /** Shows a source in the preview without going live (null: none). */
   previewSource(video: string | null): Promise<void>;
   /** Measures an audio input (`audio_level` events) without going live (null: stop). */
@@ -150,12 +151,8 @@ export async function tauriBackend(): Promise<Backend> {
     roomPinQuestion: (question) => call('room_pin_question', { question }),
     roomLotteryStart: (keyword, prize) => call('room_lottery_start', { keyword, prize }),
     roomLotteryDraw: (lottery, winners) => call('room_lottery_draw', { lottery, winners }),
-    openPreview: async (onFrame) => {
-      const channel = new Channel<ArrayBuffer>();
-      channel.onmessage = (m) => onFrame(m);
-      await call('preview_open', { channel });
-    },
-    previewAck: () => void invoke('preview_ack').catch(() => {}),
+    previewUrl: () => call('preview_url'),
+    previewInfo: () => call('preview_info'),
     previewSource: (video) => call('preview_source', { video }),
     previewAudio: (audio) => call('preview_audio', { audio }),
     testConnection: (destination) => call('test_connection', { destination }),

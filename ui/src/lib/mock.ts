@@ -26,6 +26,17 @@ export interface MockBackend extends Backend {
 
 const clipErr = (message: string): AppError => ({ code: 'clip', message });
 
+/** The mock's preview picture: colour bars (an SVG data: URL stands in for the engine's stream). */
+export const PREVIEW_PICTURE =
+  'data:image/svg+xml,' +
+  encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360">' +
+      ['#c0c0c0', '#c0c000', '#00c0c0', '#00c000', '#c000c0', '#c00000', '#0000c0', '#101010']
+        .map((c, i) => `<rect x="${i * 80}" width="80" height="360" fill="${c}"/>`)
+        .join('') +
+      '</svg>',
+  );
+
 /** A few clips for the demo and the browser flows. */
 export function demoClips(nowS = Math.floor(Date.now() / 1000)): ClipInfo[] {
   const c = (name: string, ago: number, duration_s: number, w = 1280, h = 720): ClipInfo => ({
@@ -266,10 +277,13 @@ export function createMockBackend(
       calls.push({ cmd: 'room_lottery_draw', args: { lottery, winners } });
       backend.emit('room', { kind: 'lottery', lottery: { lottery, keyword: 'k', prize: 'p', seed: 'c0ffee', entrants: 3, open: false, winners: ['Ava'].slice(0, winners) } });
     },
-    async openPreview() {
-      calls.push({ cmd: 'preview_open' });
+    async previewUrl() {
+      calls.push({ cmd: 'preview_url' });
+      return PREVIEW_PICTURE;
     },
-    previewAck() {},
+    async previewInfo() {
+      return { url: PREVIEW_PICTURE, fps: 30, encode_ms: 1.6, ready_ms: 12, clock_origin_unix_ms: 0, viewers: 1, sent: 900, busy: 0 };
+    },
     async previewSource(video) {
       calls.push({ cmd: 'preview_source', args: { video } });
     },

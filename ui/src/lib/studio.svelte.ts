@@ -28,9 +28,20 @@ import type {
 import { i18n, t, formatDuration, type Locale } from './i18n.svelte';
 import { toAppError, type Backend, type Unlisten } from './ipc';
 import { defaultSettings } from './mock';
-import { PreviewSink, type PreviewMetrics } from './preview';
 
 export type Phase = 'idle' | 'starting' | 'live' | 'ending';
+
+/**
+ * What the corner of the preview shows, as the engine measures it (`preview_info`): the
+ * preview is an `<img>` playing the engine's localhost MJPEG stream (src-tauri/src/preview.rs),
+ * decoded and painted by WebKit with no script per picture, so the page does not see pictures.
+ */
+export interface PreviewMetrics {
+  /** Pictures per second made for the preview. */
+  fps: number;
+  /** Capture → picture ready, median, ms. */
+  readyMs: number;
+}
 
 export interface Scene {
   id: string;
@@ -178,7 +189,9 @@ export class Studio {
   /** Pictures are arriving in the preview. */
   previewing = $state(false);
   previewMetrics = $state<PreviewMetrics | null>(null);
-  readonly preview: PreviewSink;
+  /** The preview stream (an `<img>` source), once the engine has started it. */
+  previewUrl = $state<string | null>(null);
+  private previewPoll: ReturnType<typeof setInterval> | null = null;
 
   private unlisten: Unlisten[] = [];
   private tick: ReturnType<typeof setInterval> | null = null;
@@ -187,16 +200,6 @@ export class Studio {
   private giftTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private backend: Backend) {
-    this.preview = new PreviewSink(() => backend.previewAck());
-    let last = 0;
-    this.preview.onframe = (m) => {
-      if (!this.previewing) this.previewing = true;
-      const n = performance.now();
-      if (n - last > 500) {
-        last = n;
-        this.previewMetrics = m;
-      }
-    };
   }
 
   get scenes(): Scene[] {
@@ -266,7 +269,7 @@ export class Studio {
     if (resumeScene) this.sceneId = resumeScene;
     this.settingsLoaded = true;
     try {
-      await b.openPreview((buf) => this.preview.push(buf));
+      this.previewUrl = await b.previewUrl();
     } catch (e) {
       this.error = toAppError(e);
     }
@@ -276,6 +279,27 @@ export class Studio {
     this.clock = setInterval(() => {
       if (this.phase === 'idle') this.now = Date.now();
     }, 1000);
+  }
+
+  /** The preview's `<img>` showed a picture (or lost its stream): the corner numbers follow. */
+  previewShown(shown: boolean) {
+    this.previewing = shown;
+    if (!shown) {
+      if (this.previewPoll) clearInterval(this.previewPoll);
+      this.previewPoll = null;
+      return;
+    }
+    if (this.previewPoll) return;
+    const poll = async () => {
+      try {
+        const i = await this.backend.previewInfo();
+        this.previewMetrics = { fps: i.fps, readyMs: i.ready_ms };
+      } catch {
+        /* the numbers are a nicety */
+      }
+    };
+    void poll();
+    this.previewPoll = setInterval(poll, 1000);
   }
 
   /** Before going live the preview shows the selected source alone (no encoder runs). */
@@ -333,6 +357,7 @@ export class Studio {
     this.unlisten = [];
     if (this.tick) clearInterval(this.tick);
     if (this.clock) clearInterval(this.clock);
+    if (this.previewPoll) clearInterval(this.previewPoll);
   }
 
   async refreshDevices() {
@@ -763,7 +788,6 @@ export class Studio {
     this.events = [];
     const scene = this.scenes.find((s) => s.id === this.sceneId) ?? this.scenes[0];
     const v = this.settings;
-    this.preview.reset();
     try {
       await this.backend.goLive({
         video: scene.source,

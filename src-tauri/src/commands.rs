@@ -144,6 +144,8 @@ pub async fn go_live(
     let hub = state.preview.clone();
     let emit = Arc::new(TauriEmit(app));
     blocking(move || {
+        // No device preview may open while the session starts (see `PreviewHub::gate`).
+        let _gate = hub.gate();
         // The device preview holds the camera and the mic: close them, the session opens
         // them again.
         hub.show_source(None)?;
@@ -325,14 +327,18 @@ pub async fn preview_source(
     state: State<'_, AppState>,
     video: Option<String>,
 ) -> Result<(), AppError> {
-    if state.live.is_live() {
-        return Err(AppError::new(
-            ErrorCode::AlreadyLive,
-            "the preview shows the stream while live",
-        ));
-    }
-    let hub = state.preview.clone();
-    blocking(move || hub.show_source(video.as_deref())).await
+    let (hub, live) = (state.preview.clone(), state.live.clone());
+    blocking(move || {
+        let _gate = hub.gate();
+        if live.is_live() {
+            return Err(AppError::new(
+                ErrorCode::AlreadyLive,
+                "the preview shows the stream while live",
+            ));
+        }
+        hub.show_source(video.as_deref())
+    })
+    .await
 }
 
 /// Measures an audio input for the level meter without going live (`audio_level` events,
@@ -343,14 +349,15 @@ pub async fn preview_audio(
     state: State<'_, AppState>,
     audio: Option<String>,
 ) -> Result<(), AppError> {
-    if state.live.is_live() {
-        return Err(AppError::new(
-            ErrorCode::AlreadyLive,
-            "the meters show the stream's audio while live",
-        ));
-    }
-    let hub = state.preview.clone();
+    let (hub, live) = (state.preview.clone(), state.live.clone());
     blocking(move || {
+        let _gate = hub.gate();
+        if live.is_live() {
+            return Err(AppError::new(
+                ErrorCode::AlreadyLive,
+                "the meters show the stream's audio while live",
+            ));
+        }
         hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
             let _ = app.emit(
                 "audio_level",

@@ -167,10 +167,10 @@ pub struct PreviewInfo {
     pub encode_ms: f64,
     /// Median time from the picture's capture (compositor tick) to its JPEG being ready, ms.
     pub ready_ms: f64,
-    /// Wall-clock time (ms since 1970) of the shown source's clock zero: with the test card's
-    /// frame code, a page can tell how old the picture it shows is.
+    /// Wall-clock time (ms since 1970) of the shown source's clock zero, as of this reading:
+    /// with the test card's frame code, a page can tell how old the picture it shows is.
     pub clock_origin_unix_ms: f64,
-    /// Pages playing the stream now.
+    /// Previews being fed now (by address; an older address is parked, see `preview.rs`).
     pub viewers: u32,
     /// Pictures handed to viewers.
     #[ts(type = "number")]

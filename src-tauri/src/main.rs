@@ -17,5 +17,7 @@ fn main() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    marquee_app::linux_env::trim_heap_periodically();
     marquee_app::run();
 }

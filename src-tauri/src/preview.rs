@@ -67,9 +67,13 @@ pub struct PreviewHub {
     parked: Mutex<Vec<Feed>>,
     url: Mutex<Option<String>>,
     recent: Mutex<VecDeque<Sent>>,
-    /// Wall-clock time (ms since 1970) of the current source's session clock zero.
-    origin_unix_ms: Mutex<f64>,
+    /// The current source's session clock.
+    clock: Mutex<Option<Now>>,
     sent: AtomicU64,
+    /// Held while going live, and while opening a device preview after checking the app is
+    /// not live: a device preview opened as a session starts would hold the camera and feed
+    /// this stream a second picture (and clock) beside the session's.
+    gate: Mutex<()>,
     /// Pictures a viewer was still busy with (it gets the next one instead).
     busy: AtomicU64,
 }
@@ -143,10 +147,14 @@ impl PreviewHub {
             fps,
             encode_ms: median(recent.iter().map(|s| s.encode_ms).collect()),
             ready_ms: median(recent.iter().map(|s| s.age_ms).collect()),
-            clock_origin_unix_ms: *self
-                .origin_unix_ms
+            // Read now, not when the source started: a wall-clock step in between (NTP, a VM
+            // resyncing) would otherwise skew every age computed from it.
+            clock_origin_unix_ms: self
+                .clock
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()),
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map_or(0.0, |now| unix_ms() - now().as_secs_f64() * 1000.0),
             viewers: self.viewers(),
             sent: self.sent.load(Ordering::Relaxed),
             busy: self.busy.load(Ordering::Relaxed),
@@ -156,10 +164,7 @@ impl PreviewHub {
     /// A preview worker whose pictures come here, at most `max_fps` a second; `now` is the
     /// session clock.
     pub fn worker(self: &Arc<Self>, now: Now, max_fps: u32) -> Result<Preview, AppError> {
-        *self
-            .origin_unix_ms
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = unix_ms() - now().as_secs_f64() * 1000.0;
+        *self.clock.lock().unwrap_or_else(|e| e.into_inner()) = Some(now.clone());
         self.recent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -245,6 +250,11 @@ impl PreviewHub {
             .map_err(io)?;
         *url = Some(u.clone());
         Ok(u)
+    }
+
+    /// See the `gate` field: take it around going live and around opening a device preview.
+    pub fn gate(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Feeds a new connection; streams of other addresses are parked (kept open, unfed).

@@ -21,12 +21,12 @@ encode_ms: number,
  */
 ready_ms: number, 
 /**
- * Wall-clock time (ms since 1970) of the shown source's clock zero: with the test card's
- * frame code, a page can tell how old the picture it shows is.
+ * Wall-clock time (ms since 1970) of the shown source's clock zero, as of this reading:
+ * with the test card's frame code, a page can tell how old the picture it shows is.
  */
 clock_origin_unix_ms: number, 
 /**
- * Pages playing the stream now.
+ * Previews being fed now (by address; an older address is parked, see `preview.rs`).
  */
 viewers: number, 
 /**

@@ -329,16 +329,29 @@ pub async fn preview_source(
 ) -> Result<(), AppError> {
     let (hub, live) = (state.preview.clone(), state.live.clone());
     blocking(move || {
-        let _gate = hub.gate();
-        if live.is_live() {
-            return Err(AppError::new(
-                ErrorCode::AlreadyLive,
-                "the preview shows the stream while live",
-            ));
-        }
-        hub.show_source(video.as_deref())
+        unless_live(
+            &hub,
+            &live,
+            "the preview shows the stream while live",
+            || hub.show_source(video.as_deref()),
+        )
     })
     .await
+}
+
+/// Runs `open` (a device preview) unless the app is live, under the preview's gate so that a
+/// session starting meanwhile cannot have its devices taken (see `PreviewHub::gate`).
+fn unless_live<T>(
+    hub: &crate::preview::PreviewHub,
+    live: &crate::live::Live,
+    refusal: &str,
+    open: impl FnOnce() -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let _gate = hub.gate();
+    if live.is_live() {
+        return Err(AppError::new(ErrorCode::AlreadyLive, refusal));
+    }
+    open()
 }
 
 /// Measures an audio input for the level meter without going live (`audio_level` events,
@@ -351,23 +364,23 @@ pub async fn preview_audio(
 ) -> Result<(), AppError> {
     let (hub, live) = (state.preview.clone(), state.live.clone());
     blocking(move || {
-        let _gate = hub.gate();
-        if live.is_live() {
-            return Err(AppError::new(
-                ErrorCode::AlreadyLive,
-                "the meters show the stream's audio while live",
-            ));
-        }
-        hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
-            let _ = app.emit(
-                "audio_level",
-                &AudioLevel {
-                    input: input.to_string(),
-                    peak_db,
-                    rms_db,
-                },
-            );
-        })
+        unless_live(
+            &hub,
+            &live,
+            "the meters show the stream's audio while live",
+            || {
+                hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
+                    let _ = app.emit(
+                        "audio_level",
+                        &AudioLevel {
+                            input: input.to_string(),
+                            peak_db,
+                            rms_db,
+                        },
+                    );
+                })
+            },
+        )
     })
     .await
 }

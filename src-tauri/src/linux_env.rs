@@ -21,6 +21,9 @@ pub fn defaults() -> Vec<(&'static str, String)> {
         ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
         ("GDK_GL", "disable".into()),
         ("JSC_useDFGJIT", "0".into()),
+        // WebKit's processes inherit it: glibc reads it at their first allocation (the app
+        // process sets the same with mallopt in main; see there for why).
+        ("MALLOC_MMAP_THRESHOLD_", "262144".into()),
         (
             "WEBKIT_WEB_RENDER_DEVICE_FILE",
             render_node(std::path::Path::new("/dev/dri")),

@@ -14,6 +14,10 @@
 //!   is UI glue, well served by the interpreter and the baseline JIT, and the optimising
 //!   compilers' code and profiling data cost the web process ~10 MiB (measured live).
 
+/// Allocations at least this large get their own mapping, in the app process (`mallopt` in
+/// `main`) and in WebKit's (the environment): see `main` for why.
+pub const MMAP_THRESHOLD: usize = 256 * 1024;
+
 /// Variables and the values the app sets when they are unset.
 pub fn defaults() -> Vec<(&'static str, String)> {
     vec![
@@ -23,7 +27,7 @@ pub fn defaults() -> Vec<(&'static str, String)> {
         ("JSC_useDFGJIT", "0".into()),
         // WebKit's processes inherit it: glibc reads it at their first allocation (the app
         // process sets the same with mallopt in main; see there for why).
-        ("MALLOC_MMAP_THRESHOLD_", "262144".into()),
+        ("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD.to_string()),
         (
             "WEBKIT_WEB_RENDER_DEVICE_FILE",
             render_node(std::path::Path::new("/dev/dri")),

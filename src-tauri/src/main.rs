@@ -21,7 +21,10 @@ fn main() {
         // and from then on frames are carved out of the arenas, which fragment and stay
         // resident. The frame pools recycle buffers, so few mappings are made: measured live,
         // −7 MiB PSS for no visible CPU (docs/benchmarks.md).
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(
+            libc::M_MMAP_THRESHOLD,
+            marquee_app::linux_env::MMAP_THRESHOLD as libc::c_int,
+        );
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     marquee_app::linux_env::trim_heap_periodically();

@@ -39,8 +39,6 @@ export type Phase = 'idle' | 'starting' | 'live' | 'ending';
 export interface PreviewMetrics {
   /** Pictures per second made for the preview. */
   fps: number;
-  /** Capture → picture ready, median, ms. */
-  readyMs: number;
 }
 
 export interface Scene {
@@ -293,7 +291,7 @@ export class Studio {
     const poll = async () => {
       try {
         const i = await this.backend.previewInfo();
-        this.previewMetrics = { fps: i.fps, readyMs: i.ready_ms };
+        this.previewMetrics = { fps: i.fps };
       } catch {
         /* the numbers are a nicety */
       }

@@ -81,14 +81,14 @@ pub async fn mark_highlight(state: State<'_, AppState>, label: String) -> Result
 #[tauri::command]
 pub async fn set_director(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
     let live = state.live.clone();
-    blocking(move || live.set_director(on)).await
+    blocking(move || Ok(live.show()?.set_director(on)?)).await
 }
 
 /// Switches an overlay on or off while live.
 #[tauri::command]
 pub async fn set_overlay(state: State<'_, AppState>, id: String, on: bool) -> Result<(), AppError> {
     let live = state.live.clone();
-    blocking(move || live.set_overlay(&id, on)).await
+    blocking(move || Ok(live.show()?.set_overlay(&id, on)?)).await
 }
 
 /// Switches the scene while live.
@@ -99,7 +99,7 @@ pub async fn switch_scene(
     transition: String,
 ) -> Result<(), AppError> {
     let live = state.live.clone();
-    blocking(move || live.switch(&scene, &transition)).await
+    blocking(move || Ok(live.show()?.switch(&scene, &transition)?)).await
 }
 
 #[tauri::command]
@@ -389,13 +389,13 @@ pub async fn preview_audio(
 #[tauri::command]
 pub async fn test_connection(destination: DestinationSetting) -> Result<Preflight, AppError> {
     blocking(move || {
-        // The key is not needed to test the way there; a placeholder stands in for it.
-        let raw = match &destination.key_name {
-            Some(_) => format!("{}/key:test", destination.url.trim_end_matches('/')),
-            None => destination.url.clone(),
-        };
-        let url = marquee_studio::DestinationUrl::parse(&raw)
+        // The key is not needed to test the way there: only the server is used.
+        let (server, _) = marquee_studio::url::Server::parse(&destination.url)
             .map_err(|e| AppError::new(ErrorCode::Settings, e.to_string()))?;
+        let url = marquee_studio::DestinationUrl::new(
+            server,
+            marquee_studio::url::StreamKey::Keychain("test".into()),
+        );
         let r = marquee_studio::output::preflight(&url, std::time::Duration::from_secs(5))
             .map_err(|e| AppError::new(ErrorCode::Network, e))?;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
@@ -415,10 +415,18 @@ pub async fn load_settings() -> Result<AppSettings, AppError> {
     blocking(|| crate::settings::load(&marquee_profile::config::default_path())).await
 }
 
+/// Saves the settings; a stream key pasted into a server field goes into the keychain first.
 #[tauri::command]
-pub async fn save_settings(settings: AppSettings) -> Result<(), AppError> {
-    blocking(move || crate::settings::save(&marquee_profile::config::default_path(), &settings))
-        .await
+pub async fn save_settings(
+    state: State<'_, AppState>,
+    settings: AppSettings,
+) -> Result<(), AppError> {
+    let kc = state.keychain.clone();
+    blocking(move || {
+        crate::settings::save(&marquee_profile::config::default_path(), &settings, &kc)?;
+        Ok(())
+    })
+    .await
 }
 
 // ---- the clip library and highlight suggestions (clips.rs) ----

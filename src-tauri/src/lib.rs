@@ -80,16 +80,16 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let emitter = handle.clone();
-                match room::start(&data_dir, room_listen(), move |e, to_page| {
-                    // While live, chat, gifts, votes and lotteries become the signals
-                    // suggestions are scored from, whether or not the page listens.
-                    live.room_event(&e);
+                // While live, chat, gifts, votes and lotteries go to the show (the danmaku
+                // layer, the signals suggestions are scored from), whether or not the page
+                // listens.
+                let on_room = move |e: &marquee_room::protocol::Event| live.room_event(e);
+                let on_page = move |e: ipc::RoomEvent, to_page: bool| {
                     if to_page {
                         let _ = emitter.emit("room", &e);
                     }
-                })
-                .await
-                {
+                };
+                match room::start(&data_dir, room_listen(), on_room, on_page).await {
                     Ok(r) => {
                         tracing::info!(url = %r.info.viewer_url, "room server started");
                         let info = r.info.clone();

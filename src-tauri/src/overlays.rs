@@ -1,11 +1,10 @@
 //! Overlays burnt into the stream from the app: the settings' [`OverlaySetting`]s ↔ the
-//! engine's overlay items (kept in the profile, shared with `marquee live`), and the room's
-//! danmaku, gifts and deletions forwarded to the danmaku layer while live.
+//! engine's overlay items (kept in the profile, shared with `marquee live`). The room's
+//! danmaku reach the danmaku layer through the show engine (`marquee_show::audience`).
 
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{OverlayKind, OverlaySetting, RoomEvent};
-use marquee_overlay::{Anchor, Comment, CommentMode, Gift, OverlayItem, OverlaySpec, Rgba};
-use marquee_studio::{OverlayCmd, OverlayControl};
+use crate::ipc::{OverlayKind, OverlaySetting};
+use marquee_overlay::{Anchor, OverlayItem, OverlaySpec};
 
 fn bad(m: String) -> AppError {
     AppError::new(ErrorCode::Settings, m)
@@ -146,62 +145,10 @@ fn kind_of(i: &OverlayItem) -> OverlayKind {
     }
 }
 
-/// The command that shows a room event on the burnt-in danmaku layer, if it is one: a chat
-/// message sent after `since_ms` (wall ms; older history replayed on a reconnect stays off the
-/// video), a gift, or a deletion (taken off the video).
-pub fn room_command(e: &RoomEvent, since_ms: u64) -> Option<Result<OverlayCmd, u64>> {
-    match e {
-        RoomEvent::Chat {
-            id,
-            at,
-            user,
-            text,
-            color,
-            mode,
-            deleted: false,
-            ..
-        } if *at >= since_ms => Some(Ok(OverlayCmd::Comment(Comment {
-            text: text.clone(),
-            colour: Rgba::parse(color).unwrap_or(Rgba::WHITE),
-            mode: match mode.as_str() {
-                "top" => CommentMode::Top,
-                "bottom" => CommentMode::Bottom,
-                _ => CommentMode::Scroll,
-            },
-            from_host: user.role == "host",
-            key: Some(*id),
-        }))),
-        RoomEvent::Gift {
-            at,
-            user,
-            gift,
-            count,
-            ..
-        } if *at >= since_ms => Some(Ok(OverlayCmd::Gift(Gift {
-            from: user.name.clone(),
-            gift: gift.clone(),
-            count: *count,
-        }))),
-        RoomEvent::ChatDeleted { id } => Some(Err(*id)),
-        _ => None,
-    }
-}
-
-/// Sends a room event to the danmaku layer (see [`room_command`]).
-pub fn forward(ctl: &OverlayControl, e: &RoomEvent, since_ms: u64) {
-    match room_command(e, since_ms) {
-        Some(Ok(cmd)) => {
-            let _ = ctl.send(cmd);
-        }
-        Some(Err(deleted)) => ctl.retract(deleted),
-        None => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipc::RoomUser;
+    use marquee_overlay::Rgba;
 
     fn setting(id: &str, kind: OverlayKind) -> OverlaySetting {
         OverlaySetting {
@@ -288,43 +235,5 @@ mod tests {
                 .message
                 .contains("rename one")
         );
-    }
-
-    #[test]
-    fn room_events_become_comments_gifts_and_retractions_and_old_history_stays_off() {
-        let user = RoomUser {
-            id: "v1".into(),
-            name: "小明".into(),
-            role: "viewer".into(),
-        };
-        let chat = |at: u64| RoomEvent::Chat {
-            id: 7,
-            at,
-            user: user.clone(),
-            text: "前方高能".into(),
-            color: "#ff4f8b".into(),
-            mode: "top".into(),
-            masked: false,
-            deleted: false,
-        };
-        match room_command(&chat(2_000), 1_000) {
-            Some(Ok(OverlayCmd::Comment(c))) => {
-                assert_eq!(
-                    (c.key, c.mode, c.from_host),
-                    (Some(7), CommentMode::Top, false)
-                );
-                assert_eq!(c.colour, Rgba::parse("#ff4f8b").unwrap());
-            }
-            _ => panic!("a comment"),
-        }
-        assert!(
-            room_command(&chat(500), 1_000).is_none(),
-            "history from before going live"
-        );
-        assert!(matches!(
-            room_command(&RoomEvent::ChatDeleted { id: 7 }, 1_000),
-            Some(Err(7))
-        ));
-        assert!(room_command(&RoomEvent::Viewers { count: 3 }, 0).is_none());
     }
 }

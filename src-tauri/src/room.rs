@@ -66,12 +66,14 @@ impl RoomFeed {
 
 /// Starts the server (SQLite in `data_dir`, a secret kept beside it) on `listen` (falling back
 /// to any free port when taken) and connects as the host. Must run on the tokio runtime.
-/// `on_event(e, to_page)` sees every event; `to_page` says whether the page is attached and
-/// should get it now (else it is kept for `room_attach`).
+/// `on_room` sees every room event as the room sent it (for the show); `on_page(e, to_page)`
+/// sees what the room panel shows, `to_page` saying whether the page is attached and should
+/// get it now (else it is kept for `room_attach`).
 pub async fn start(
     data_dir: &Path,
     listen: SocketAddr,
-    on_event: impl Fn(RoomEvent, bool) + Send + 'static,
+    on_room: impl Fn(&Event) + Send + 'static,
+    on_page: impl Fn(RoomEvent, bool) + Send + 'static,
 ) -> Result<EmbeddedRoom, AppError> {
     std::fs::create_dir_all(data_dir).map_err(|e| {
         AppError::new(
@@ -114,11 +116,18 @@ pub async fn start(
         loop {
             tokio::select! {
                 ev = client.recv() => match ev {
-                    Some(ev) => for e in translate(ev) {
+                    Some(ev) => for e in {
+                        match &ev {
+                            ClientEvent::Event(e) => on_room(e),
+                            ClientEvent::History(h) => h.iter().for_each(&on_room),
+                            _ => {}
+                        }
+                        translate(ev)
+                    } {
                         // Delivered under the lock so `attach` sees a clean cut.
                         let mut f = keep.lock().unwrap_or_else(|p| p.into_inner());
                         let to_page = f.push(&e);
-                        on_event(e, to_page);
+                        on_page(e, to_page);
                     },
                     None => break,
                 },

@@ -4,7 +4,7 @@
 
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::{AppSettings, BlockedMode, DestinationSetting, RoomPrefs};
-use marquee_profile::{AppPrefs, Config, Profile};
+use marquee_profile::{AppPrefs, Config, Keychain, Profile};
 use std::path::Path;
 
 const PROFILE: &str = "default";
@@ -27,11 +27,10 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
     let destinations =
         p.to.iter()
             .filter_map(|u| {
-                let (base, last) = u.rsplit_once('/')?;
-                let name = last.strip_prefix("key:")?;
+                let d = marquee_studio::DestinationUrl::parse(u).ok()?;
                 Some(DestinationSetting {
-                    url: base.to_string(),
-                    key_name: Some(name.to_string()),
+                    url: d.server().to_string(),
+                    key_name: Some(d.keychain_name()?.to_string()),
                 })
             })
             .collect();
@@ -76,8 +75,18 @@ pub fn profile_overlays(path: &Path) -> Vec<marquee_overlay::OverlayItem> {
         .unwrap_or_default()
 }
 
-/// Writes `s` into `path`, keeping other profiles and the profile's other fields.
-pub fn save(path: &Path, s: &AppSettings) -> Result<(), AppError> {
+/// Writes `s` into `path`, keeping other profiles and the profile's other fields. A stream key
+/// pasted into a server field goes into the keychain first (see
+/// `marquee_show::destination::key_into_keychain`): the settings as saved come back.
+pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSettings, AppError> {
+    let mut s = s.clone();
+    for d in &mut s.destinations {
+        let dest = marquee_show::destination::from_form(&d.url, d.key_name.as_deref())?;
+        let dest = marquee_show::destination::key_into_keychain(dest, keychain)?;
+        d.url = dest.server().to_string();
+        d.key_name = dest.keychain_name().map(str::to_string);
+    }
+    let s = &s;
     let mut cfg = Config::load(path).map_err(config_error)?;
     let name = cfg
         .default_profile
@@ -96,8 +105,9 @@ pub fn save(path: &Path, s: &AppSettings) -> Result<(), AppError> {
         .destinations
         .iter()
         .filter_map(|d| {
-            let name = d.key_name.as_deref()?;
-            Some(format!("{}/key:{name}", d.url.trim_end_matches('/')))
+            marquee_show::destination::from_form(&d.url, d.key_name.as_deref())
+                .ok()?
+                .reference()
         })
         .collect();
     cfg.app = Some(AppPrefs {
@@ -121,7 +131,8 @@ pub fn save(path: &Path, s: &AppSettings) -> Result<(), AppError> {
         director: s.director,
         director_hold_s: s.director_hold_s,
     });
-    cfg.save(path).map_err(config_error)
+    cfg.save(path).map_err(config_error)?;
+    Ok(s.clone())
 }
 
 #[cfg(test)]
@@ -148,16 +159,21 @@ mod tests {
                 key_name: Some("twitch".into()),
             },
             DestinationSetting {
-                url: "rtmp://127.0.0.1/live/sk_inline_secret".into(),
-                key_name: None,
+                url: "rtmp://live-push.bilivideo.com/live-bvc/".into(),
+                key_name: Some("bili".into()),
             },
         ];
-        save(&path, &s).unwrap();
+        // Keys already in the keychain: saving never opens it.
+        let saved = save(&path, &s, &Keychain::new("marquee-test-unreachable")).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("sk_inline_secret"), "{text}");
+        assert!(
+            text.contains("rtmp://live.twitch.tv/app/key:twitch"),
+            "{text}"
+        );
         let back = load(&path).unwrap();
-        s.destinations.truncate(1);
+        s.destinations[1].url = "rtmp://live-push.bilivideo.com/live-bvc".into();
         assert_eq!(back, s);
+        assert_eq!(saved, s);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,11 +1,13 @@
 //! `marquee`: the engine headless — list devices, go live, manage stream keys.
 
+mod clip;
 mod devices;
 mod keys;
 mod live;
 mod overlay;
 mod room;
 mod scene;
+mod status;
 mod util;
 
 use clap::{Parser, Subcommand};
@@ -36,7 +38,7 @@ enum Cmd {
     Config(keys::ConfigCmd),
     /// Highlights: save the last seconds of a live session, mark, cut, export, suggest.
     #[command(subcommand)]
-    Clip(marquee_highlights::cli::ClipCmd),
+    Clip(clip::ClipCmd),
     /// The live room: server, tokens, a terminal view, a load test.
     #[command(subcommand)]
     Room(room::RoomCmd),
@@ -89,7 +91,7 @@ fn main() -> ExitCode {
         Cmd::Scene(a) => scene::run(a),
         Cmd::Overlay(a) => scene::run_overlay(a),
         Cmd::Director(a) => scene::run_director(a),
-        Cmd::Clip(c) => marquee_highlights::cli::run(c).map_err(|e| Failure {
+        Cmd::Clip(c) => clip::run(c).map_err(|e| Failure {
             code: e.exit_code(),
             message: e.to_string(),
         }),

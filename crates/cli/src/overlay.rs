@@ -1,14 +1,7 @@
-//! `marquee live --overlay ...` and `--danmaku-from`: overlays from the command line, and
-//! a room's danmaku and gifts burnt into the stream.
+//! `marquee live --overlay ...`: overlays from the command line.
 
 use crate::Failure;
-use marquee_overlay::{Anchor, Comment, CommentMode, Gift, OverlayItem, OverlaySpec, Rgba};
-use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::{DanmakuMode, EventBody, Role};
-use marquee_studio::{OverlayCmd, OverlayControl};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use marquee_overlay::{Anchor, OverlayItem, OverlaySpec};
 
 /// Parses `ID=text:TEXT[@PLACE]`, `ID=image:PATH[@PLACE][*SCALE]` or `ID=danmaku`.
 pub fn parse(spec: &str) -> Result<OverlayItem, Failure> {
@@ -51,93 +44,6 @@ pub fn parse(spec: &str) -> Result<OverlayItem, Failure> {
         enabled: true,
         spec,
     })
-}
-
-/// Follows a room and sends its danmaku and gifts to the overlays, until `stop`.
-pub fn follow_room(
-    url: String,
-    token: Option<String>,
-    overlays: OverlayControl,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("marquee: danmaku overlay is off: {e}");
-                return;
-            }
-        };
-        rt.block_on(async move {
-            let mut cfg = ClientConfig::new(marquee_room::cli::ws_url(&url));
-            cfg.token = token;
-            if cfg.token.is_none() {
-                cfg.nickname = Some("marquee-overlay".into());
-            }
-            let mut client = RoomClient::connect(cfg);
-            let mut joined = false;
-            while !stop.load(Ordering::Relaxed) {
-                let ev = match tokio::time::timeout(Duration::from_millis(200), client.recv()).await
-                {
-                    Ok(Some(ev)) => ev,
-                    Ok(None) => return,
-                    Err(_) => continue,
-                };
-                match ev {
-                    ClientEvent::Joined { .. } if !joined => {
-                        joined = true;
-                        eprintln!("  danmaku overlay: following {url}");
-                    }
-                    ClientEvent::Event(e) => forward(&overlays, e.body),
-                    ClientEvent::Stopped { reason, .. } => {
-                        eprintln!("marquee: the room refused the danmaku overlay: {reason}");
-                        return;
-                    }
-                    _ => {}
-                }
-            }
-        });
-    })
-}
-
-fn forward(overlays: &OverlayControl, body: EventBody) {
-    let cmd = match body {
-        EventBody::Danmaku {
-            id,
-            user,
-            text,
-            color,
-            mode,
-            deleted: false,
-            ..
-        } => OverlayCmd::Comment(Comment {
-            key: Some(id),
-            text,
-            colour: Rgba::parse(&color).unwrap_or(Rgba::WHITE),
-            mode: match mode {
-                DanmakuMode::Scroll => CommentMode::Scroll,
-                DanmakuMode::Top => CommentMode::Top,
-                DanmakuMode::Bottom => CommentMode::Bottom,
-            },
-            from_host: user.role == Role::Host,
-        }),
-        EventBody::MessageDeleted { id, .. } => {
-            overlays.retract(id);
-            return;
-        }
-        EventBody::Gift {
-            user, gift, combo, ..
-        } => OverlayCmd::Gift(Gift {
-            from: user.name,
-            gift,
-            count: combo.max(1),
-        }),
-        _ => return,
-    };
-    let _ = overlays.send(cmd);
 }
 
 #[cfg(test)]

@@ -25,16 +25,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// "1280x720" → (1280, 720).
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("'{s}' is not a size like 1280x720");
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    Ok((
-        w.trim().parse().map_err(|_| bad())?,
-        h.trim().parse().map_err(|_| bad())?,
-    ))
-}
-
 /// "00:01:02".
 pub fn clock(d: Duration) -> String {
     let s = d.as_secs();
@@ -53,11 +43,5 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("ten").unwrap_err().contains("10s"));
         assert!(parse_duration("5y").unwrap_err().contains("unit"));
-    }
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("1920x1080").unwrap(), (1920, 1080));
-        assert!(parse_size("1080p").is_err());
     }
 }

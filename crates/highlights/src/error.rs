@@ -24,13 +24,23 @@ pub enum HighlightError {
 }
 
 impl HighlightError {
-    pub(crate) fn media(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+    /// `2` for a request to fix (bad value, unknown clip or mark), `1` otherwise: a command
+    /// line's exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HighlightError::Invalid(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// A media operation that failed, and why.
+    pub fn media(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self::Media {
             what: what.into(),
             reason: reason.to_string(),
         }
     }
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Self::Io {
             path: path.display().to_string(),
             source,

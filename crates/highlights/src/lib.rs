@@ -9,7 +9,6 @@
 //! thumbnails) runs on threads of its own, never on the encoder's.
 
 pub mod buffer;
-pub mod cli;
 pub mod control;
 pub mod cut;
 pub mod error;

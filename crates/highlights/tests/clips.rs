@@ -333,53 +333,6 @@ fn accurate_cut_starts_on_the_exact_frame_and_copies_from_the_next_keyframe() {
 }
 
 #[test]
-fn clip_commands_run_on_a_recording_and_a_library() {
-    use clap::Parser;
-    use marquee_highlights::cli::{ClipCmd, run};
-    #[derive(clap::Parser)]
-    struct Cli {
-        #[command(subcommand)]
-        cmd: ClipCmd,
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let rec = recording(
-        dir.path(),
-        &SynthConfig {
-            seconds: 8.0,
-            ..Default::default()
-        },
-    );
-    let lib = dir.path().join("lib");
-    let l = lib.to_str().unwrap();
-    let r = rec.to_str().unwrap();
-    let go = |args: &[&str]| run(Cli::try_parse_from([&["x"], args].concat()).unwrap().cmd);
-    go(&["cut", r, "--from", "1.5", "--to", "0:05", "--dir", l]).unwrap();
-    go(&[
-        "cut",
-        r,
-        "--from",
-        "2.5",
-        "--to",
-        "6",
-        "--accurate",
-        "-o",
-        &format!("{l}/acc.mp4"),
-    ])
-    .unwrap();
-    let clips = Library::open(&lib).unwrap().list().unwrap();
-    assert_eq!(clips.len(), 2, "{clips:?}");
-    common::assert_good_clip(&lib.join("acc.mp4"), 3.45, 3.55);
-    go(&["list", "--dir", l]).unwrap();
-    go(&["thumb", "acc.mp4", "--dir", l]).unwrap();
-    go(&["suggest", r, "--top", "3"]).unwrap();
-    let e = go(&["cut", r, "--from-mark", "1", "--to-mark", "2"]).unwrap_err();
-    assert_eq!(e.exit_code(), 2, "{e}");
-    assert!(go(&["delete", "nope.mp4", "--dir", l]).is_err());
-    go(&["delete", "acc.mp4", "--dir", l]).unwrap();
-    assert_eq!(Library::open(&lib).unwrap().list().unwrap().len(), 1);
-}
-
-#[test]
 fn cut_works_on_a_recording_cut_short_without_its_index() {
     // As after `kill -9`: the Matroska cues (written at the end) are missing.
     let dir = tempfile::tempdir().unwrap();

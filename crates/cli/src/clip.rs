@@ -1,35 +1,12 @@
-//! `marquee clip …` and the highlight flags of `marquee live`, as clap types and plain
-//! functions for the `marquee` binary to wire in:
-//!
-//! ```ignore
-//! // in Cmd:   #[command(subcommand)] Clip(marquee_highlights::cli::ClipCmd),
-//! // in main:  Cmd::Clip(c) => marquee_highlights::cli::run(c)
-//! //               .map_err(|e| Failure { code: e.exit_code(), message: e.to_string() }),
-//! // in LiveArgs: #[command(flatten)] highlights: marquee_highlights::cli::LiveHighlightArgs,
-//! // after Session::start: let (hl, ctl) = cli::start_for_live(&session, &args.highlights, record)?;
-//! ```
+//! `marquee clip …` (save, mark, cut, export, thumbnails, suggestions) and the highlight flags
+//! of `marquee live`, over the highlights library.
 
-use crate::buffer::ReplayConfig;
-use crate::control::{self, ControlServer};
-use crate::cut::{MarkLog, cut_recording, marks_path_for};
-use crate::error::{HighlightError, Result};
-use crate::library::{self, ExportOptions, Library};
-use crate::live::LiveHighlights;
-use marquee_studio::Session;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use marquee_highlights::control;
+use marquee_highlights::cut::{MarkLog, cut_recording, marks_path_for};
+use marquee_highlights::error::{HighlightError, Result};
+use marquee_highlights::library::{self, ExportOptions, Library};
+use std::path::PathBuf;
 use std::time::Duration;
-
-impl HighlightError {
-    /// `2` for a command to fix (bad value, unknown clip or mark), `1` otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            HighlightError::Invalid(_) => 2,
-            _ => 1,
-        }
-    }
-}
-
 /// Parses `90`, `90.5`, `90s`, `1:30`, `1:02:03.5`, `500ms` into a duration.
 pub fn parse_time(s: &str) -> std::result::Result<Duration, String> {
     let bad = || format!("'{s}' is not a time (examples: 90, 12.5s, 1:30, 1:02:03.5, 500ms)");
@@ -210,48 +187,6 @@ pub struct LiveHighlightArgs {
     pub control: Option<PathBuf>,
 }
 
-/// Attaches the replay buffer to a started session and opens the control socket.
-pub fn start_for_live(
-    session: &Session,
-    args: &LiveHighlightArgs,
-    recording: Option<&Path>,
-) -> Result<Option<(Arc<LiveHighlights>, ControlServer)>> {
-    let Some(hl) = attach_for_live(session, args, recording)? else {
-        return Ok(None);
-    };
-    let h2 = hl.clone();
-    let server = ControlServer::start(
-        &control_path(args),
-        Arc::new(move |line: &str| h2.handle(line)),
-    )?;
-    Ok(Some((hl, server)))
-}
-
-/// Attaches the replay buffer (unless `--replay-seconds 0`) without opening the socket,
-/// for a caller that serves more requests on it than the highlights' own.
-pub fn attach_for_live(
-    session: &Session,
-    args: &LiveHighlightArgs,
-    recording: Option<&Path>,
-) -> Result<Option<Arc<LiveHighlights>>> {
-    if args.replay_seconds == 0 {
-        return Ok(None);
-    }
-    let cfg = ReplayConfig {
-        max_duration: Duration::from_secs(args.replay_seconds as u64),
-        max_bytes: args.replay_mib as usize * 1024 * 1024,
-    };
-    let dir = args.clips_dir.clone().unwrap_or_else(library::default_dir);
-    Ok(Some(LiveHighlights::attach(session, cfg, dir, recording)?))
-}
-
-/// Where the control socket goes for these arguments.
-pub fn control_path(args: &LiveHighlightArgs) -> std::path::PathBuf {
-    args.control
-        .clone()
-        .unwrap_or_else(control::default_socket_path)
-}
-
 fn fmt_hms(s: u64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
@@ -289,7 +224,7 @@ pub fn run(cmd: ClipCmd) -> Result<()> {
                         c.duration_s,
                         human_bytes(c.bytes),
                         format!("{}x{}", c.width, c.height),
-                        crate::save::utc_stamp(
+                        marquee_highlights::save::utc_stamp(
                             std::time::UNIX_EPOCH + Duration::from_secs(c.created_unix_s)
                         )
                     );
@@ -352,7 +287,7 @@ pub fn run(cmd: ClipCmd) -> Result<()> {
                         .file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_else(|| "recording".into());
-                    crate::save::unique_path(
+                    marquee_highlights::save::unique_path(
                         lib.dir(),
                         &format!("{stem}-{:.0}s-{:.0}s", from.as_secs_f64(), to.as_secs_f64()),
                         "mp4",
@@ -360,7 +295,7 @@ pub fn run(cmd: ClipCmd) -> Result<()> {
                 }
             };
             let r = if a.accurate {
-                crate::cut::cut_recording_accurate(&a.recording, from, to, &out)?
+                marquee_highlights::cut::cut_recording_accurate(&a.recording, from, to, &out)?
             } else {
                 cut_recording(&a.recording, from, to, &out)?
             };
@@ -439,7 +374,11 @@ pub fn run(cmd: ClipCmd) -> Result<()> {
             Ok(())
         }
         ClipCmd::Suggest(a) => {
-            let sug = crate::signals::suggest_recording(&a.recording, a.signals.as_deref(), a.top)?;
+            let sug = marquee_highlights::signals::suggest_recording(
+                &a.recording,
+                a.signals.as_deref(),
+                a.top,
+            )?;
             if a.json {
                 println!(
                     "{}",
@@ -525,5 +464,48 @@ mod tests {
         let c = Cli::try_parse_from(["x", "save"]).unwrap();
         let ClipCmd::Save(a) = c.cmd else { panic!() };
         assert_eq!(a.seconds, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn clip_commands_run_on_a_recording_and_a_library() {
+        use marquee_highlights::save::write_packets;
+        use marquee_highlights::synth::{SynthConfig, encode_session};
+        let dir = tempfile::tempdir().unwrap();
+        let synth = encode_session(&SynthConfig {
+            seconds: 8.0,
+            ..Default::default()
+        })
+        .unwrap();
+        let rec = dir.path().join("recording.mkv");
+        write_packets(&synth.packets, Duration::ZERO, &synth.streams, &rec).unwrap();
+        let lib = dir.path().join("lib");
+        let l = lib.to_str().unwrap();
+        let r = rec.to_str().unwrap();
+        let go = |args: &[&str]| run(Cli::try_parse_from([&["x"], args].concat()).unwrap().cmd);
+        go(&["cut", r, "--from", "1.5", "--to", "0:05", "--dir", l]).unwrap();
+        go(&[
+            "cut",
+            r,
+            "--from",
+            "2.5",
+            "--to",
+            "6",
+            "--accurate",
+            "-o",
+            &format!("{l}/acc.mp4"),
+        ])
+        .unwrap();
+        let clips = Library::open(&lib).unwrap().list().unwrap();
+        assert_eq!(clips.len(), 2, "{clips:?}");
+        let acc = clips.iter().find(|c| c.name == "acc.mp4").unwrap();
+        assert!((acc.duration_s - 3.5).abs() < 0.1, "{acc:?}");
+        go(&["list", "--dir", l]).unwrap();
+        go(&["thumb", "acc.mp4", "--dir", l]).unwrap();
+        go(&["suggest", r, "--top", "3"]).unwrap();
+        let e = go(&["cut", r, "--from-mark", "1", "--to-mark", "2"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(go(&["delete", "nope.mp4", "--dir", l]).is_err());
+        go(&["delete", "acc.mp4", "--dir", l]).unwrap();
+        assert_eq!(Library::open(&lib).unwrap().list().unwrap().len(), 1);
     }
 }

@@ -99,6 +99,13 @@ export interface ExportState {
 
 export type ClipsTab = 'library' | 'suggestions';
 
+/** An `<img>` source for thumbnail bytes: JPEG from the app, SVG from the mock. Revoke it. */
+function imageUrl(bytes: ArrayBuffer): string {
+  const head = new Uint8Array(bytes, 0, Math.min(2, bytes.byteLength));
+  const type = head[0] === 0xff && head[1] === 0xd8 ? 'image/jpeg' : 'image/svg+xml';
+  return URL.createObjectURL(new Blob([bytes], { type }));
+}
+
 /** The file name of a path (either separator). */
 export function baseName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
@@ -446,7 +453,7 @@ export class Studio {
     if (name in this.thumbs || this.thumbWanted.has(name)) return;
     this.thumbWanted.add(name);
     try {
-      const url = await this.backend.clipThumbnail(name);
+      const url = imageUrl(await this.backend.clipThumbnail(name));
       this.thumbs = { ...this.thumbs, [name]: url };
     } catch {
       // Shown as "No picture" on the clip itself.

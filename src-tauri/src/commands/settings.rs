@@ -1,0 +1,51 @@
+//! Settings remembered between runs, stream keys, and testing a destination.
+
+use super::{blocking, state};
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{AppSettings, DestinationSetting, Preflight};
+use tauri::AppHandle;
+
+pub async fn load_settings(_app: AppHandle) -> Result<AppSettings, AppError> {
+    blocking(|| crate::settings::load(&marquee_profile::config::default_path())).await
+}
+
+pub async fn save_settings(_app: AppHandle, settings: AppSettings) -> Result<(), AppError> {
+    blocking(move || crate::settings::save(&marquee_profile::config::default_path(), &settings))
+        .await
+}
+
+pub async fn set_stream_key(app: AppHandle, name: String, key: String) -> Result<(), AppError> {
+    let kc = state(&app).keychain.clone();
+    blocking(move || Ok(kc.set(&name, &key)?)).await
+}
+
+pub async fn stream_key_names(app: AppHandle) -> Result<Vec<String>, AppError> {
+    let kc = state(&app).keychain.clone();
+    blocking(move || Ok(kc.list()?)).await
+}
+
+pub async fn test_connection(
+    _app: AppHandle,
+    destination: DestinationSetting,
+) -> Result<Preflight, AppError> {
+    blocking(move || {
+        // The key is not needed to test the way there; a placeholder stands in for it.
+        let raw = match &destination.key_name {
+            Some(_) => format!("{}/key:test", destination.url.trim_end_matches('/')),
+            None => destination.url.clone(),
+        };
+        let url = marquee_studio::DestinationUrl::parse(&raw)
+            .map_err(|e| AppError::new(ErrorCode::Settings, e.to_string()))?;
+        let r = marquee_studio::output::preflight(&url, std::time::Duration::from_secs(5))
+            .map_err(|e| AppError::new(ErrorCode::Network, e))?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        Ok(Preflight {
+            target: r.target,
+            address: r.address,
+            dns_ms: ms(r.dns),
+            tcp_ms: Some(ms(r.tcp)),
+            handshake_ms: r.handshake.map(ms),
+        })
+    })
+    .await
+}

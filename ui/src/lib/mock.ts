@@ -1,11 +1,12 @@
-// A backend without Rust: for component tests, flows in a browser, and `vite dev` outside
-// Tauri. `demo` makes it behave like a live session with a busy room. It implements the
-// generated `Commands` (through `Backend`), so a command declared in src-tauri does not
-// type-check here until the mock answers it too.
+// A backend without Rust: for component tests, flows in a browser, and a plain browser
+// outside Tauri (main.ts). `demo` makes it behave like a live session with a busy room. It
+// implements the generated `Commands` (through `Backend`), so a command declared in
+// src-tauri does not type-check here until the mock answers it too.
 
 import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, RecordingInfo, Stats, SuggestionItem } from '../bindings';
 import { EVENT_NAMES } from '../bindings/events';
 import type { Backend, EventMap, Unlisten } from './ipc';
+import { defaultSettings } from './settings.svelte';
 
 type Handlers = { [K in keyof EventMap]: Set<(p: EventMap[K]) => void> };
 
@@ -77,30 +78,6 @@ function mockThumb(name: string): string {
 }
 
 const mmss = (s: number) => `${String(Math.floor(s / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
-
-export function defaultSettings(): AppSettings {
-  return {
-    video: 'test',
-    audio: 'tone',
-    width: 1280,
-    height: 720,
-    fps: 30,
-    bitrate_kbps: 2500,
-    encoder: 'x264',
-    destinations: [],
-    record: false,
-    mic_gain_db: 0,
-    language: null,
-    theme: null,
-    danmaku_overlay: true,
-    first_run_done: true,
-    room: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', blocked_words: [], user_rate_per_min: 0 },
-    source_mics: {},
-    director: false,
-    director_hold_s: 3,
-    overlays: [],
-  };
-}
 
 export const mockDevices: Devices = {
   cameras: [],

@@ -1,8 +1,10 @@
 //! The Marquee desktop app: wiring only. Commands and events over the engine crates
 //! (`marquee-studio`, `marquee-capture`, `marquee-profile`, `marquee-room`).
 //!
-//! - [`commands`]: the IPC commands; [`ipc`]: the types that cross IPC (TypeScript bindings in
-//!   `ui/src/bindings/`, checked by [`bindings`]); [`error::AppError`]: the one error type.
+//! - [`commands`]: the IPC commands and [`events`]: the events, each declared once (the
+//!   TypeScript the page uses is generated from them); [`ipc`]: the types that cross IPC, by
+//!   feature; [`bindings`]: renders `ui/src/bindings/` and checks it is fresh;
+//!   [`error::AppError`]: the one error type.
 //! - [`live`]: the running session and its `stats` / `session_event` pump.
 //! - [`room`]: the embedded room server, started with the app, and the host connection.
 //! - [`clips`]: the clip library and highlight suggestions.
@@ -11,6 +13,7 @@ pub mod bindings;
 pub mod clips;
 mod commands;
 pub mod error;
+mod events;
 pub mod ipc;
 #[cfg(target_os = "linux")]
 pub mod linux_env;
@@ -22,7 +25,7 @@ pub mod settings;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
-use tauri::{Emitter, Manager};
+use tauri::Manager;
 
 /// Shared by every command.
 pub struct AppState {
@@ -86,7 +89,7 @@ pub fn run() {
                 let on_room = move |e: &marquee_room::protocol::Event| live.room_event(e);
                 let on_page = move |e: ipc::RoomEvent, to_page: bool| {
                     if to_page {
-                        let _ = emitter.emit("room", &e);
+                        events::room(&emitter, &e);
                     }
                 };
                 match room::start(&data_dir, room_listen(), on_room, on_page).await {
@@ -95,12 +98,12 @@ pub fn run() {
                         let info = r.info.clone();
                         room::apply_prefs(&r).await;
                         let _ = room_slot.set(r);
-                        let _ = handle.emit("room_ready", &info);
+                        events::room_ready(&handle, &info);
                     }
                     Err(e) => {
                         tracing::error!("room server: {e}");
-                        let _ = handle.emit(
-                            "room",
+                        events::room(
+                            &handle,
                             &ipc::RoomEvent::Disconnected {
                                 reason: e.message,
                                 retrying: false,
@@ -111,48 +114,7 @@ pub fn run() {
             });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::list_devices,
-            commands::switch_scene,
-            commands::set_director,
-            commands::set_overlay,
-            commands::save_highlight,
-            commands::mark_highlight,
-            commands::go_live,
-            commands::end_live,
-            commands::stats,
-            commands::set_stream_key,
-            commands::stream_key_names,
-            commands::room_attach,
-            commands::room_chat,
-            commands::room_delete,
-            commands::room_poll_start,
-            commands::room_poll_end,
-            commands::room_moderate,
-            commands::room_settings,
-            commands::room_block_words,
-            commands::room_pin_question,
-            commands::room_lottery_start,
-            commands::room_lottery_draw,
-            commands::preview_url,
-            commands::preview_info,
-            commands::preview_source,
-            commands::preview_audio,
-            commands::test_connection,
-            commands::load_settings,
-            commands::save_settings,
-            commands::clip_list,
-            commands::clip_thumbnail,
-            commands::clip_open,
-            commands::clip_rename,
-            commands::clip_delete,
-            commands::clip_export,
-            commands::recordings_list,
-            commands::suggestions,
-            commands::suggestion_keep,
-            commands::suggestion_discard,
-        ])
+        .invoke_handler(commands::handler())
         .build(tauri::generate_context!())
         .expect("the app failed to start (is a display available? try `xvfb-run -a`)")
         .run(|app, event| {

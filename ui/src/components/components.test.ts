@@ -135,8 +135,8 @@ describe('SceneBar', () => {
     render(SceneBar, { studio: s });
     const chip = screen.getByTestId('director-toggle');
     expect(chip).toHaveAttribute('aria-pressed', 'true');
-    await s.goLive();
-    s.applyStats({ ...mockStats(1, [{ state: 'live' }]), director: false });
+    await s.live.goLive();
+    s.live.applyStats({ ...mockStats(1, [{ state: 'live' }]), director: false });
     await flush();
     expect(chip).toHaveAttribute('aria-pressed', 'false');
     expect(chip).toHaveTextContent('paused');
@@ -150,8 +150,8 @@ describe('SceneBar', () => {
 describe('Destinations', () => {
   it('shows each state: connecting, live, reconnecting #n, failed: reason', () => {
     const s = new Studio(createMockBackend());
-    s.saveDestinations([1, 2, 3, 4].map((i) => ({ url: `rtmp://h${i}/live`, key_name: 'main' })));
-    s.applyStats(
+    s.settings.saveDestinations([1, 2, 3, 4].map((i) => ({ url: `rtmp://h${i}/live`, key_name: 'main' })));
+    s.live.applyStats(
       mockStats(3, [
         { state: 'connecting', attempt: 1 },
         { state: 'live' },
@@ -182,7 +182,7 @@ describe('Destinations', () => {
 describe('StatsPanel', () => {
   it('draws a bitrate graph per destination and audio meters', () => {
     const s = new Studio(createMockBackend());
-    for (let i = 0; i < 10; i++) s.applyStats(mockStats(i, [{ state: 'live' }, { state: 'live' }]));
+    for (let i = 0; i < 10; i++) s.live.applyStats(mockStats(i, [{ state: 'live' }, { state: 'live' }]));
     render(StatsPanel, { studio: s });
     const graphs = screen.getAllByTestId('bitrate-graph');
     expect(graphs).toHaveLength(2);
@@ -215,14 +215,14 @@ describe('RoomPanel', () => {
     await s.init();
     render(RoomPanel, { studio: s });
     const user = { id: 'v1', name: '小明', role: 'viewer' };
-    s.applyRoom({ kind: 'chat', id: 1, at: 1, user, text: '主播好!', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
+    s.room.apply({ kind: 'chat', id: 1, at: 1, user, text: '主播好!', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
     await flush();
     expect(screen.getAllByTestId('chat-message')).toHaveLength(1);
     await fireEvent.click(screen.getByTestId('chat-menu-button'));
     await fireEvent.click(screen.getByRole('menuitem', { name: 'Timeout 10 min' }));
     await flush();
     expect(b.calls).toContainEqual({ cmd: 'room_moderate', args: { action: 'timeout', user: 'v1', seconds: 600 } });
-    expect(s.muted.v1).toBeGreaterThan(Date.now());
+    expect(s.room.muted.v1).toBeGreaterThan(Date.now());
     await fireEvent.click(screen.getByTestId('chat-menu-button'));
     await fireEvent.click(screen.getByRole('menuitem', { name: 'Delete' }));
     await flush();
@@ -230,7 +230,7 @@ describe('RoomPanel', () => {
     // The list applies changes once per frame.
     await waitFor(() => expect(screen.getByTestId('chat-message')).toHaveTextContent('message deleted'));
 
-    s.applyRoom({ kind: 'gift', seq: 2, at: 2, user, gift: 'rocket', count: 3, coins: 300, combo: 1 });
+    s.room.apply({ kind: 'gift', seq: 2, at: 2, user, gift: 'rocket', count: 3, coins: 300, combo: 1 });
     await fireEvent.click(screen.getByRole('tab', { name: /Gifts/ }));
     expect(screen.getByTestId('gift-list')).toHaveTextContent('rocket ×3');
 
@@ -242,8 +242,8 @@ describe('RoomPanel', () => {
     await fireEvent.click(screen.getByText('Start vote'));
     await flush();
     expect(b.calls.find((c) => c.cmd === 'room_poll_start')?.args).toEqual({ question: 'Next song?', options: ['A', 'B'], duration_s: 60 });
-    const poll = s.poll!;
-    s.applyRoom({ kind: 'poll_tally', poll: poll.poll, tallies: [3, 1] });
+    const poll = s.room.poll!;
+    s.room.apply({ kind: 'poll_tally', poll: poll.poll, tallies: [3, 1] });
     await flush();
     const opts = screen.getAllByTestId('poll-option');
     expect(opts[0]).toHaveTextContent('3 · 75%');
@@ -256,7 +256,7 @@ describe('RoomPanel', () => {
     await s.init();
     render(RoomPanel, { studio: s });
     const user = { id: 'v2', name: 'Ava', role: 'viewer' };
-    s.applyRoom({ kind: 'question', question: { question: 9, user, text: 'What camera?' } });
+    s.room.apply({ kind: 'question', question: { question: 9, user, text: 'What camera?' } });
     await fireEvent.click(screen.getByRole('tab', { name: /Q&A/ }));
     await fireEvent.click(screen.getByRole('button', { name: 'Pin to screen' }));
     await flush();
@@ -268,7 +268,7 @@ describe('RoomPanel', () => {
     await fireEvent.click(screen.getByTestId('lottery-start'));
     await flush();
     expect(b.calls).toContainEqual({ cmd: 'room_lottery_start', args: { keyword: '666', prize: 'Poster' } });
-    expect(s.lottery?.open).toBe(true);
+    expect(s.room.lottery?.open).toBe(true);
 
     await fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
     await fireEvent.click(screen.getByTestId('mods-only'));

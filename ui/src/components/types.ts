@@ -1,8 +1,8 @@
 // Data the new components take in and hand out. Plain shapes: the studio store (or a test)
 // builds them; the components never talk to IPC.
 
-/** One row of the chat list. A superset of the studio's `ChatItem`: every extra field is
- *  optional. */
+/** One row of the chat list: a message or a gift, as the room store (lib/room.svelte.ts)
+ *  builds it from a `room` event and the list, the danmaku overlay and the tests take it. */
 export interface ChatRow {
   id: number;
   /** ms since the Unix epoch. */
@@ -16,6 +16,8 @@ export interface ChatRow {
   deleted: boolean;
   /** The user's room id — needed for timeout/ban. */
   userId?: string;
+  /** How it crosses the video (default `scroll`). */
+  mode?: 'scroll' | 'top' | 'bottom';
   /** `gift` rows are highlighted; default `chat`. */
   kind?: 'chat' | 'gift';
   /** Gift id (`rose`) or name, for gift rows. */
@@ -55,15 +57,6 @@ export interface GiftAlertData {
   coins?: number;
   /** Art URL; default `${artBase}${gift}.svg`. */
   art?: string;
-}
-
-/** A gift from the room's catalog (the room crate's `GiftDef`). */
-export interface GiftDef {
-  id: string;
-  name: string;
-  name_zh: string;
-  price: number;
-  art: string;
 }
 
 export interface QaQuestion {

@@ -1,8 +1,12 @@
-// A backend without Rust: for component tests, flows in a browser, and `vite dev` outside
-// Tauri. `demo` makes it behave like a live session with a busy room.
+// A backend without Rust: for component tests, flows in a browser, and a plain browser
+// outside Tauri (main.ts). `demo` makes it behave like a live session with a busy room. It
+// implements the generated `Commands` (through `Backend`), so a command declared in
+// src-tauri does not type-check here until the mock answers it too.
 
 import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, RecordingInfo, Stats, SuggestionItem } from '../bindings';
+import { EVENT_NAMES } from '../bindings/events';
 import type { Backend, EventMap, Unlisten } from './ipc';
+import { defaultSettings } from './settings.svelte';
 
 type Handlers = { [K in keyof EventMap]: Set<(p: EventMap[K]) => void> };
 
@@ -67,38 +71,13 @@ export function demoSuggestions(): SuggestionItem[] {
 }
 
 /** An SVG stand-in for a thumbnail (a test card tinted by the name). */
-export function mockThumb(name: string): string {
+function mockThumb(name: string): string {
   let h = 0;
   for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) % 360;
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180" viewBox="0 0 320 180"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${h},70%,45%)"/><stop offset="1" stop-color="hsl(${(h + 60) % 360},70%,22%)"/></linearGradient></defs><rect width="320" height="180" fill="url(#g)"/><circle cx="250" cy="60" r="34" fill="rgba(255,255,255,.18)"/><rect x="24" y="118" width="150" height="14" rx="7" fill="rgba(255,255,255,.55)"/><rect x="24" y="140" width="96" height="10" rx="5" fill="rgba(255,255,255,.35)"/></svg>`;
-  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180" viewBox="0 0 320 180"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${h},70%,45%)"/><stop offset="1" stop-color="hsl(${(h + 60) % 360},70%,22%)"/></linearGradient></defs><rect width="320" height="180" fill="url(#g)"/><circle cx="250" cy="60" r="34" fill="rgba(255,255,255,.18)"/><rect x="24" y="118" width="150" height="14" rx="7" fill="rgba(255,255,255,.55)"/><rect x="24" y="140" width="96" height="10" rx="5" fill="rgba(255,255,255,.35)"/></svg>`;
 }
 
 const mmss = (s: number) => `${String(Math.floor(s / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
-
-export function defaultSettings(): AppSettings {
-  return {
-    video: 'test',
-    audio: 'tone',
-    width: 1280,
-    height: 720,
-    fps: 30,
-    bitrate_kbps: 2500,
-    encoder: 'x264',
-    destinations: [],
-    record: false,
-    mic_gain_db: 0,
-    language: null,
-    theme: null,
-    danmaku_overlay: true,
-    first_run_done: true,
-    room: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', blocked_words: [], user_rate_per_min: 0 },
-    source_mics: {},
-    director: false,
-    director_hold_s: 3,
-    overlays: [],
-  };
-}
 
 export const mockDevices: Devices = {
   cameras: [],
@@ -134,13 +113,7 @@ export function mockStats(t: number, states: OutputState[], kbps = 2600): Stats 
 export function createMockBackend(
   opts: { demo?: boolean; devices?: Devices; settings?: Partial<AppSettings>; clips?: ClipInfo[]; recordings?: RecordingInfo[]; suggestions?: Record<string, SuggestionItem[]> } = {},
 ): MockBackend {
-  const handlers: Handlers = {
-    stats: new Set(),
-    session_event: new Set(),
-    room: new Set(),
-    room_ready: new Set(),
-    audio_level: new Set(),
-  };
+  const handlers = Object.fromEntries(EVENT_NAMES.map((e) => [e, new Set()])) as Handlers;
   let timer: ReturnType<typeof setInterval> | null = null;
   let t = 0;
   let seq = 1;
@@ -301,6 +274,7 @@ export function createMockBackend(
     async saveSettings(settings) {
       calls.push({ cmd: 'save_settings', args: settings });
       backend.saved = structuredClone(settings);
+      return structuredClone(settings);
     },
     async clipList() {
       calls.push({ cmd: 'clip_list' });
@@ -311,7 +285,7 @@ export function createMockBackend(
       const c = backend.clips.find((x) => x.name === name);
       if (!c) throw clipErr(`“${name}” is no longer in the clips folder (moved or deleted?). Refresh the list.`);
       if (!c.width) throw clipErr(`No picture could be read from “${name}” for its thumbnail.`);
-      return mockThumb(name);
+      return new TextEncoder().encode(mockThumb(name)).buffer as ArrayBuffer;
     },
     async clipOpen(name) {
       calls.push({ cmd: 'clip_open', args: { name } });

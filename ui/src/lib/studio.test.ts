@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createMockBackend, mockStats } from './mock';
 import { i18n } from './i18n.svelte';
-import { HISTORY, Studio, stateLabel } from './studio.svelte';
+import { HISTORY, stateLabel } from './live.svelte';
+import { Studio } from './studio.svelte';
 
 describe('Studio', () => {
   it('labels destination states as the issue asks', () => {
@@ -14,27 +15,41 @@ describe('Studio', () => {
 
   it('keeps two minutes of bitrate per destination', () => {
     const s = new Studio(createMockBackend());
-    for (let i = 0; i < HISTORY + 30; i++) s.applyStats(mockStats(i, [{ state: 'live' }, { state: 'live' }], 2000 + i));
-    expect(s.history).toHaveLength(2);
-    expect(s.history[0]).toHaveLength(HISTORY);
-    expect(s.history[0].at(-1)).toBeCloseTo(s.stats!.destinations[0].bitrate_kbps);
+    for (let i = 0; i < HISTORY + 30; i++) s.live.applyStats(mockStats(i, [{ state: 'live' }, { state: 'live' }], 2000 + i));
+    expect(s.live.history).toHaveLength(2);
+    expect(s.live.history[0]).toHaveLength(HISTORY);
+    expect(s.live.history[0].at(-1)).toBeCloseTo(s.live.stats!.destinations[0].bitrate_kbps);
   });
 
   it('goes live with the chosen scene and destinations, and ends only after confirming', async () => {
     const b = createMockBackend();
     const s = new Studio(b);
     await s.init();
-    s.saveDestinations([{ url: 'rtmp://127.0.0.1:1935/live', key_name: 'main' }]);
-    await s.goLive();
-    expect(s.phase).toBe('live');
+    s.settings.saveDestinations([{ url: 'rtmp://127.0.0.1:1935/live', key_name: 'main' }]);
+    await s.live.goLive();
+    expect(s.live.phase).toBe('live');
     expect(b.settings?.video).toBe('test');
     expect(b.settings?.destinations).toEqual([{ url: 'rtmp://127.0.0.1:1935/live', key_name: 'main' }]);
-    s.requestEnd();
-    expect(s.confirmingEnd).toBe(true);
+    s.live.requestEnd();
+    expect(s.live.confirmingEnd).toBe(true);
     expect(b.calls.some((c) => c.cmd === 'end_live')).toBe(false);
-    await s.confirmEnd();
-    expect(s.phase).toBe('idle');
+    await s.live.confirmEnd();
+    expect(s.live.phase).toBe('idle');
     expect(b.calls.some((c) => c.cmd === 'end_live')).toBe(true);
+  });
+
+  it('adopts the settings as saved: a pasted key comes back as a keychain name', async () => {
+    const b = createMockBackend();
+    const s = new Studio(b);
+    await s.init();
+    b.saveSettings = async (settings) => ({
+      ...settings,
+      destinations: [{ url: 'rtmp://live.twitch.tv/app', key_name: 'twitch' }],
+    });
+    s.settings.saveDestinations([{ url: 'rtmp://live.twitch.tv/app/live_123_abc', key_name: null }]);
+    await vi.waitFor(() => expect(s.settings.destinations).toEqual([{ url: 'rtmp://live.twitch.tv/app', key_name: 'twitch' }]));
+    expect(JSON.stringify(s.settings.value)).not.toContain('live_123_abc');
+    expect(JSON.stringify({ ...globalThis.localStorage })).not.toContain('live_123_abc');
   });
 
   it('shows an AppError from go_live and stays offline', async () => {
@@ -43,9 +58,9 @@ describe('Studio', () => {
       throw { code: 'keychain', message: 'the OS keychain is locked' };
     };
     const s = new Studio(b);
-    await s.goLive();
-    expect(s.phase).toBe('idle');
-    expect(s.error).toEqual({ code: 'keychain', message: 'the OS keychain is locked' });
+    await s.live.goLive();
+    expect(s.live.phase).toBe('idle');
+    expect(s.app.error).toEqual({ code: 'keychain', message: 'the OS keychain is locked' });
   });
 
   it('scene shortcuts 1–9 pick scenes; while live they switch the engine (Shift fades)', async () => {
@@ -54,18 +69,18 @@ describe('Studio', () => {
     });
     const s = new Studio(b);
     await s.init();
-    expect(s.scenes.map((x) => x.shortcut)).toEqual([1, 2]);
+    expect(s.live.scenes.map((x) => x.shortcut)).toEqual([1, 2]);
     expect(s.shortcut('2')).toBe(true);
-    expect(s.sceneId).toBe('camera:0');
+    expect(s.live.sceneId).toBe('camera:0');
     expect(s.shortcut('7')).toBe(false);
     expect(s.shortcut('a')).toBe(false);
-    await s.goLive();
+    await s.live.goLive();
     // Every offered source is opened, the chosen one first on air.
     const live = b.calls.find((c) => c.cmd === 'go_live')?.args as { video: string; sources: string[] };
     expect(live.video).toBe('camera:0');
     expect(live.sources).toEqual(['test', 'camera:0']);
     expect(s.shortcut('1')).toBe(true);
-    expect(s.sceneId).toBe('test');
+    expect(s.live.sceneId).toBe('test');
     expect(s.shortcut('2', true)).toBe(true);
     const switches = b.calls.filter((c) => c.cmd === 'switch_scene').map((c) => c.args);
     expect(switches).toEqual([
@@ -81,23 +96,23 @@ describe('Studio', () => {
     });
     const s = new Studio(b);
     await s.init();
-    expect(s.directorAvailable).toBe(true);
+    expect(s.live.directorAvailable).toBe(true);
     expect(s.shortcut('d')).toBe(true);
-    expect(s.directorOn).toBe(true);
+    expect(s.live.directorOn).toBe(true);
     await new Promise((r) => setTimeout(r, 0));
     expect(b.saved.director).toBe(true);
-    await s.goLive();
+    await s.live.goLive();
     const live = b.calls.find((c) => c.cmd === 'go_live')?.args as { source_mics: Record<string, string>; director: boolean; director_hold_s: number };
     expect(live).toMatchObject({ source_mics: { 'camera:0': 'mic:usb' }, director: true, director_hold_s: 4 });
     // The engine reports it (a host's cut pauses it); the director's cuts move the highlight.
-    s.applyStats({ ...mockStats(1, [{ state: 'live' }]), director: false });
-    expect(s.directorOn).toBe(false);
+    s.live.applyStats({ ...mockStats(1, [{ state: 'live' }]), director: false });
+    expect(s.live.directorOn).toBe(false);
     b.emit('session_event', { session_ms: 1, dest: null, subject: 'camera:0', kind: 'scene', attempt: null, detail: 'camera:0 (cut, director) on air' });
-    expect(s.sceneId).toBe('camera:0');
+    expect(s.live.sceneId).toBe('camera:0');
     expect(s.shortcut('D')).toBe(true);
     await new Promise((r) => setTimeout(r, 0));
     expect(b.calls.find((c) => c.cmd === 'set_director')?.args).toEqual({ on: true });
-    expect(s.directorOn).toBe(true);
+    expect(s.live.directorOn).toBe(true);
   });
 
   it('overlays go live from the settings and switch while live through the engine', async () => {
@@ -105,25 +120,25 @@ describe('Studio', () => {
     const b = createMockBackend({ settings: { overlays: [title] } });
     const s = new Studio(b);
     await s.init();
-    expect(s.overlayShown('title')).toBe(true);
-    await s.toggleOverlay('title');
-    expect(s.overlayShown('title')).toBe(false);
+    expect(s.live.overlayShown('title')).toBe(true);
+    await s.live.toggleOverlay('title');
+    expect(s.live.overlayShown('title')).toBe(false);
     await new Promise((r) => setTimeout(r, 0));
     expect(b.saved.overlays[0].enabled).toBe(false);
-    await s.toggleOverlay('title');
-    await s.goLive();
+    await s.live.toggleOverlay('title');
+    await s.live.goLive();
     expect((b.calls.find((c) => c.cmd === 'go_live')?.args as { overlays: unknown[] }).overlays).toEqual([title]);
-    await s.toggleOverlay('title');
+    await s.live.toggleOverlay('title');
     expect(b.calls.find((c) => c.cmd === 'set_overlay')?.args).toEqual({ id: 'title', on: false });
-    expect(s.danmakuBurntIn).toBe(false);
-    expect(s.overlayShown('title')).toBe(false);
+    expect(s.live.danmakuBurntIn).toBe(false);
+    expect(s.live.overlayShown('title')).toBe(false);
     expect(b.saved.overlays[0].enabled).toBe(true);
   });
 
   it('without a camera microphone there is no director mode', async () => {
     const s = new Studio(createMockBackend());
     await s.init();
-    expect(s.directorAvailable).toBe(false);
+    expect(s.live.directorAvailable).toBe(false);
     expect(s.shortcut('d')).toBe(false);
   });
 
@@ -132,11 +147,11 @@ describe('Studio', () => {
     const s = new Studio(b);
     await s.init();
     expect(s.shortcut('h')).toBe(false);
-    await s.goLive();
+    await s.live.goLive();
     expect(s.shortcut('h')).toBe(true);
     await new Promise((r) => setTimeout(r, 0));
     expect(b.calls.find((c) => c.cmd === 'save_highlight')?.args).toEqual({ seconds: 30 });
-    expect(s.notice).toContain('highlight-');
+    expect(s.app.notice).toContain('highlight-');
     expect(s.shortcut('m')).toBe(true);
     await new Promise((r) => setTimeout(r, 0));
     expect(b.calls.some((c) => c.cmd === 'mark_highlight')).toBe(true);
@@ -151,28 +166,28 @@ describe('Studio', () => {
     };
     const s = new Studio(b);
     await s.init();
-    await s.goLive();
-    s.selectScene('camera:0');
+    await s.live.goLive();
+    s.live.selectScene('camera:0');
     await new Promise((r) => setTimeout(r, 0));
-    expect(s.sceneId).toBe('test');
-    expect(s.error?.message).toContain('slow down');
+    expect(s.live.sceneId).toBe('test');
+    expect(s.app.error?.message).toContain('slow down');
   });
 
   it('applies room events: chat, delete, gift alert, poll and tallies', () => {
     const s = new Studio(createMockBackend());
     const user = { id: 'v1', name: '小明', role: 'viewer' };
-    s.applyRoom({ kind: 'joined', viewers: 3, poll: null, settings: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', user_rate_per_min: 0 }, pinned: null, lottery: null, catalog: [] });
-    s.applyRoom({ kind: 'chat', id: 7, at: 1, user, text: '主播好', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
-    s.applyRoom({ kind: 'chat_deleted', id: 7 });
-    expect(s.chat[0]).toMatchObject({ id: 7, deleted: true, text: '' });
-    s.applyRoom({ kind: 'gift', seq: 8, at: 2, user, gift: 'rocket', count: 2, coins: 200, combo: 1 });
-    expect(s.giftAlert).toMatchObject({ user: '小明', gift: 'rocket', count: 2 });
-    s.applyRoom({ kind: 'poll', poll: { poll: 9, question: 'Q', options: ['a', 'b'], tallies: [0, 0], ends_at: 0, open: true } });
-    s.applyRoom({ kind: 'poll_tally', poll: 9, tallies: [3, 1] });
-    expect(s.poll?.tallies).toEqual([3, 1]);
-    s.applyRoom({ kind: 'viewers', count: 42 });
+    s.room.apply({ kind: 'joined', viewers: 3, poll: null, settings: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', user_rate_per_min: 0 }, pinned: null, lottery: null, catalog: [] });
+    s.room.apply({ kind: 'chat', id: 7, at: 1, user, text: '主播好', color: '#ffffff', mode: 'scroll', masked: false, deleted: false });
+    s.room.apply({ kind: 'chat_deleted', id: 7 });
+    expect(s.room.chat[0]).toMatchObject({ id: 7, deleted: true, text: '' });
+    s.room.apply({ kind: 'gift', seq: 8, at: 2, user, gift: 'rocket', count: 2, coins: 200, combo: 1 });
+    expect(s.room.giftAlert).toMatchObject({ user: '小明', gift: 'rocket', count: 2 });
+    s.room.apply({ kind: 'poll', poll: { poll: 9, question: 'Q', options: ['a', 'b'], tallies: [0, 0], ends_at: 0, open: true } });
+    s.room.apply({ kind: 'poll_tally', poll: 9, tallies: [3, 1] });
+    expect(s.room.poll?.tallies).toEqual([3, 1]);
+    s.room.apply({ kind: 'viewers', count: 42 });
     // The room counts the app's own host connection too.
-    expect(s.viewers).toBe(41);
+    expect(s.room.viewers).toBe(41);
   });
 
   it('a page that starts late (or reloads) gets the chat history and rules from room_attach, old gifts without an alert', async () => {
@@ -190,13 +205,13 @@ describe('Studio', () => {
     const s = new Studio(b);
     await s.init();
     expect(b.calls.filter((c) => c.cmd === 'room_attach')).toHaveLength(1);
-    expect(s.chat.map((c) => c.id)).toEqual([7, 8]);
-    expect(s.roomRules).toEqual(rules);
-    expect(s.gifts).toHaveLength(1);
-    expect(s.giftAlert).toBeNull();
+    expect(s.room.chat.map((c) => c.id)).toEqual([7, 8]);
+    expect(s.room.rules).toEqual(rules);
+    expect(s.room.gifts).toHaveLength(1);
+    expect(s.room.giftAlert).toBeNull();
     // Live events after the replay still alert.
-    s.applyRoom({ kind: 'gift', seq: 9, at: 3, user, gift: 'heart', count: 1, coins: 1, combo: 1 });
-    expect(s.giftAlert).toMatchObject({ gift: 'heart' });
+    s.room.apply({ kind: 'gift', seq: 9, at: 3, user, gift: 'heart', count: 1, coins: 1, combo: 1 });
+    expect(s.room.giftAlert).toMatchObject({ gift: 'heart' });
   });
 
   it('a page reloaded while live shows the live studio with the timer where it was', async () => {
@@ -205,9 +220,9 @@ describe('Studio', () => {
     b.settings = { ...(b.settings ?? ({} as never)), video: 'camera:0' };
     const s = new Studio(b);
     await s.init();
-    expect(s.phase).toBe('live');
-    expect(s.sceneId).toBe('camera:0');
-    expect(Math.round(s.elapsed)).toBe(125);
+    expect(s.live.phase).toBe('live');
+    expect(s.live.sceneId).toBe('camera:0');
+    expect(Math.round(s.live.elapsed)).toBe(125);
     expect(b.calls.some((c) => c.cmd === 'preview_source')).toBe(false);
     s.dispose();
   });
@@ -223,7 +238,7 @@ describe('Studio', () => {
     await s.init();
     ready = true;
     b.emit('room_ready', { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws' });
-    await vi.waitFor(() => expect(s.viewers).toBe(4));
+    await vi.waitFor(() => expect(s.room.viewers).toBe(4));
     expect(b.calls.filter((c) => c.cmd === 'room_attach')).toHaveLength(2);
   });
 
@@ -231,18 +246,18 @@ describe('Studio', () => {
     const b = createMockBackend({ settings: { first_run_done: false, width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000 } });
     const s = new Studio(b);
     await s.init();
-    expect(s.firstRun).toBe(true);
+    expect(s.settings.firstRun).toBe(true);
     expect(b.calls).toContainEqual({ cmd: 'preview_source', args: { video: 'test' } });
     await s.finishFirstRun({ camera: null, mic: null, destination: { url: 'rtmp://live.twitch.tv/app', key_name: 'main' }, mode: 'live' });
-    expect(s.firstRun).toBe(false);
+    expect(s.settings.firstRun).toBe(false);
     expect(b.saved.first_run_done).toBe(true);
     expect(b.saved.destinations).toEqual([{ url: 'rtmp://live.twitch.tv/app', key_name: 'main' }]);
-    s.setRecord(true);
+    s.settings.setRecord(true);
     await Promise.resolve();
     expect(b.saved.record).toBe(true);
-    await s.goLive();
+    await s.live.goLive();
     expect(b.settings).toMatchObject({ width: 1920, height: 1080, fps: 60, bitrate_kbps: 6000, record: true });
-    await s.confirmEnd();
+    await s.live.confirmEnd();
   });
 
   it('a camera that cannot open is explained in the preview, with what to do', async () => {
@@ -253,9 +268,9 @@ describe('Studio', () => {
     const s = new Studio(b);
     await s.init();
     await new Promise((r) => setTimeout(r, 0));
-    expect(s.previewError).toContain('Close other apps using it');
-    expect(s.previewError).toContain('camera:0 is busy');
-    expect(s.error).toBeNull();
+    expect(s.preview.error).toContain('Close other apps using it');
+    expect(s.preview.error).toContain('camera:0 is busy');
+    expect(s.app.error).toBeNull();
   });
 
   it('a timed lottery draws one winner when the time is up', async () => {
@@ -264,12 +279,12 @@ describe('Studio', () => {
       const b = createMockBackend();
       const s = new Studio(b);
       await s.init();
-      await s.startLottery('666', 'Poster', 60);
-      expect(s.lotteryEndsAt).toBeGreaterThan(Date.now());
-      expect(s.lottery?.open).toBe(true);
+      await s.room.startLottery('666', 'Poster', 60);
+      expect(s.room.lotteryEndsAt).toBeGreaterThan(Date.now());
+      expect(s.room.lottery?.open).toBe(true);
       await vi.advanceTimersByTimeAsync(60_000);
-      expect(b.calls).toContainEqual({ cmd: 'room_lottery_draw', args: { lottery: s.lottery!.lottery, winners: 1 } });
-      expect(s.lotteryEndsAt).toBeNull();
+      expect(b.calls).toContainEqual({ cmd: 'room_lottery_draw', args: { lottery: s.room.lottery!.lottery, winners: 1 } });
+      expect(s.room.lotteryEndsAt).toBeNull();
       s.dispose();
     } finally {
       vi.useRealTimers();

@@ -1,0 +1,98 @@
+//! The room panel's commands, sent to the embedded room as the host.
+
+use super::state;
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{Moderation, PollStart, RoomEvent, RoomSettingsPatch};
+use marquee_room::protocol::{ClientMsg, DanmakuMode, SettingsPatch};
+use tauri::AppHandle;
+
+async fn room_send(app: &AppHandle, msg: ClientMsg) -> Result<(), AppError> {
+    let room = state(app)
+        .room
+        .get()
+        .ok_or_else(|| AppError::new(ErrorCode::Room, "the room server is not running"))?;
+    room.out
+        .send(msg)
+        .await
+        .map_err(|_| AppError::new(ErrorCode::Room, "the room connection has stopped"))
+}
+
+/// The host connection's latest `joined` (rules, poll, lottery, catalog) and every event
+/// since, under the feed's lock that also starts live delivery (see `room::RoomFeed`).
+pub async fn room_attach(app: AppHandle) -> Result<Option<Vec<RoomEvent>>, AppError> {
+    Ok(state(&app)
+        .room
+        .get()
+        .map(|r| r.feed.lock().unwrap_or_else(|e| e.into_inner()).attach()))
+}
+
+pub async fn room_chat(app: AppHandle, text: String) -> Result<(), AppError> {
+    let msg = ClientMsg::Danmaku {
+        text,
+        color: None,
+        mode: DanmakuMode::default(),
+    };
+    room_send(&app, msg).await
+}
+
+pub async fn room_delete(app: AppHandle, id: u64) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Delete { id }).await
+}
+
+pub async fn room_poll_start(app: AppHandle, poll: PollStart) -> Result<(), AppError> {
+    let msg = ClientMsg::PollStart {
+        question: poll.question,
+        options: poll.options,
+        duration_s: poll.duration_s,
+        allow_change: false,
+    };
+    room_send(&app, msg).await
+}
+
+pub async fn room_poll_end(app: AppHandle, poll: u64) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::PollEnd { poll }).await
+}
+
+pub async fn room_moderate(app: AppHandle, action: Moderation) -> Result<(), AppError> {
+    let msg = match action {
+        Moderation::Delete { id } => ClientMsg::Delete { id },
+        Moderation::Timeout { user, seconds } => ClientMsg::Timeout { user, seconds },
+        Moderation::Ban { user } => ClientMsg::Ban { user },
+        Moderation::Unban { user } => ClientMsg::Unban { user },
+    };
+    room_send(&app, msg).await
+}
+
+pub async fn room_settings(app: AppHandle, patch: RoomSettingsPatch) -> Result<(), AppError> {
+    let msg = ClientMsg::Settings(SettingsPatch {
+        slow_mode_s: patch.slow_mode_s,
+        mods_only: patch.mods_only,
+        blocked_mode: patch.blocked_mode.map(Into::into),
+        user_rate_per_min: patch.user_rate_per_min,
+    });
+    room_send(&app, msg).await
+}
+
+pub async fn room_block_words(
+    app: AppHandle,
+    add: Vec<String>,
+    remove: Vec<String>,
+) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::BlockWords { add, remove }).await
+}
+
+pub async fn room_pin_question(app: AppHandle, question: Option<u64>) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::PinQuestion { question }).await
+}
+
+pub async fn room_lottery_start(
+    app: AppHandle,
+    keyword: String,
+    prize: String,
+) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::LotteryStart { keyword, prize }).await
+}
+
+pub async fn room_lottery_draw(app: AppHandle, lottery: u64, winners: u32) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::LotteryDraw { lottery, winners }).await
+}

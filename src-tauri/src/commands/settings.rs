@@ -1,0 +1,56 @@
+//! Settings remembered between runs, stream keys, and testing a destination.
+
+use super::{blocking, state};
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{AppSettings, DestinationSetting, Preflight};
+use tauri::AppHandle;
+
+pub async fn load_settings(_app: AppHandle) -> Result<AppSettings, AppError> {
+    blocking(|| crate::settings::load(&marquee_profile::config::default_path())).await
+}
+
+/// Saves the settings and returns them as saved: a stream key pasted into a server field
+/// has moved into the keychain (the destination now names it).
+pub async fn save_settings(app: AppHandle, settings: AppSettings) -> Result<AppSettings, AppError> {
+    let kc = state(&app).keychain.clone();
+    blocking(move || {
+        crate::settings::save(&marquee_profile::config::default_path(), &settings, &kc)
+    })
+    .await
+}
+
+pub async fn set_stream_key(app: AppHandle, name: String, key: String) -> Result<(), AppError> {
+    let kc = state(&app).keychain.clone();
+    blocking(move || Ok(kc.set(&name, &key)?)).await
+}
+
+pub async fn stream_key_names(app: AppHandle) -> Result<Vec<String>, AppError> {
+    let kc = state(&app).keychain.clone();
+    blocking(move || Ok(kc.list()?)).await
+}
+
+pub async fn test_connection(
+    _app: AppHandle,
+    destination: DestinationSetting,
+) -> Result<Preflight, AppError> {
+    blocking(move || {
+        // The key is not needed to test the way there: only the server is used.
+        let (server, _) = marquee_studio::url::Server::parse(&destination.url)
+            .map_err(|e| AppError::new(ErrorCode::Settings, e.to_string()))?;
+        let url = marquee_studio::DestinationUrl::new(
+            server,
+            marquee_studio::url::StreamKey::Keychain("test".into()),
+        );
+        let r = marquee_studio::output::preflight(&url, std::time::Duration::from_secs(5))
+            .map_err(|e| AppError::new(ErrorCode::Network, e))?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        Ok(Preflight {
+            target: r.target,
+            address: r.address,
+            dns_ms: ms(r.dns),
+            tcp_ms: Some(ms(r.tcp)),
+            handshake_ms: r.handshake.map(ms),
+        })
+    })
+    .await
+}

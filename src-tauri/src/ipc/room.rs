@@ -1,0 +1,322 @@
+//! The embedded room as the host sees it: the `room` and `room_ready` events and the `room_*`
+//! commands.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RoomInfo {
+    pub room: String,
+    /// The page viewers open.
+    pub viewer_url: String,
+    pub ws_url: String,
+}
+
+/// Who wrote something in the room.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RoomUser {
+    pub id: String,
+    pub name: String,
+    /// `host`, `moderator`, `guest` or `viewer`.
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Poll {
+    #[ts(type = "number")]
+    pub poll: u64,
+    pub question: String,
+    pub options: Vec<String>,
+    #[ts(type = "number[]")]
+    pub tallies: Vec<u64>,
+    #[ts(type = "number")]
+    pub ends_at: u64,
+    pub open: bool,
+}
+
+impl From<marquee_room::protocol::PollInfo> for Poll {
+    fn from(p: marquee_room::protocol::PollInfo) -> Self {
+        Self {
+            poll: p.poll,
+            question: p.question,
+            options: p.options,
+            tallies: p.tallies,
+            ends_at: p.ends_at,
+            open: p.open,
+        }
+    }
+}
+
+/// What the room panel receives, emitted as the `room` event.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// The host connection joined (again); the chat list is reset and history follows.
+    Joined {
+        #[ts(type = "number")]
+        viewers: u64,
+        /// Boxed: once per join, and it keeps every other (per-message) variant small.
+        poll: Option<Box<Poll>>,
+        settings: RoomSettings,
+        pinned: Option<Question>,
+        lottery: Option<Lottery>,
+        /// Gifts viewers can send (art at `<room origin>/gifts/<art>`).
+        catalog: Vec<GiftDef>,
+    },
+    Chat {
+        #[ts(type = "number")]
+        id: u64,
+        #[ts(type = "number")]
+        at: u64,
+        user: RoomUser,
+        text: String,
+        color: String,
+        /// `scroll`, `top` or `bottom` (how it crosses the video).
+        mode: String,
+        /// A blocked word in it was masked by the room.
+        masked: bool,
+        deleted: bool,
+    },
+    ChatDeleted {
+        #[ts(type = "number")]
+        id: u64,
+    },
+    Gift {
+        /// The room event's number (chat ids are numbered the same way, so a gift row sorts
+        /// among the messages).
+        #[ts(type = "number")]
+        seq: u64,
+        #[ts(type = "number")]
+        at: u64,
+        user: RoomUser,
+        gift: String,
+        count: u32,
+        #[ts(type = "number")]
+        coins: u64,
+        combo: u32,
+    },
+    Poll {
+        poll: Poll,
+    },
+    PollTally {
+        #[ts(type = "number")]
+        poll: u64,
+        #[ts(type = "number[]")]
+        tallies: Vec<u64>,
+    },
+    Viewers {
+        #[ts(type = "number")]
+        count: u64,
+    },
+    /// A viewer asked a question (the Q&A queue).
+    Question {
+        question: Question,
+    },
+    /// The question shown on screen (none: unpinned).
+    QuestionPinned {
+        question: Option<Question>,
+    },
+    /// A lottery started or was drawn (winners filled in).
+    Lottery {
+        lottery: Lottery,
+    },
+    LotteryCount {
+        #[ts(type = "number")]
+        lottery: u64,
+        #[ts(type = "number")]
+        entrants: u64,
+    },
+    /// A user was timed out (`until` ms since the epoch), banned or unbanned.
+    Moderated {
+        action: ModAction,
+        user: String,
+        #[ts(type = "number | null")]
+        until: Option<u64>,
+        by: String,
+    },
+    /// Slow mode, moderators-only or the blocked-word mode changed.
+    Settings {
+        settings: RoomSettings,
+    },
+    BlockedWords {
+        count: u32,
+    },
+    /// The host connection dropped (it reconnects by itself) or stopped for good.
+    Disconnected {
+        reason: String,
+        retrying: bool,
+    },
+    /// The server refused a moderation action or message.
+    Refused {
+        code: String,
+        message: String,
+    },
+}
+
+/// A poll the host starts from the vote panel.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PollStart {
+    pub question: String,
+    pub options: Vec<String>,
+    pub duration_s: u32,
+}
+
+/// Room rules the host sets (room settings panel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoomSettings {
+    /// Seconds a viewer waits between messages (0: off).
+    pub slow_mode_s: u32,
+    /// Only moderators (and the host) may write.
+    pub mods_only: bool,
+    /// What happens to a message with a blocked word.
+    pub blocked_mode: BlockedMode,
+    /// Messages a viewer may send in any rolling minute (0: no limit).
+    pub user_rate_per_min: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockedMode {
+    /// Shown with the word replaced by ***.
+    Mask,
+    /// Refused; the sender is told why.
+    Reject,
+}
+
+impl From<marquee_room::protocol::Settings> for RoomSettings {
+    fn from(s: marquee_room::protocol::Settings) -> Self {
+        Self {
+            slow_mode_s: s.slow_mode_s,
+            mods_only: s.mods_only,
+            blocked_mode: s.blocked_mode.into(),
+            user_rate_per_min: s.user_rate_per_min,
+        }
+    }
+}
+
+impl From<marquee_room::protocol::BlockedMode> for BlockedMode {
+    fn from(m: marquee_room::protocol::BlockedMode) -> Self {
+        match m {
+            marquee_room::protocol::BlockedMode::Mask => Self::Mask,
+            marquee_room::protocol::BlockedMode::Reject => Self::Reject,
+        }
+    }
+}
+
+impl From<BlockedMode> for marquee_room::protocol::BlockedMode {
+    fn from(m: BlockedMode) -> Self {
+        match m {
+            BlockedMode::Mask => Self::Mask,
+            BlockedMode::Reject => Self::Reject,
+        }
+    }
+}
+
+/// A question in the Q&A queue.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Question {
+    #[ts(type = "number")]
+    pub question: u64,
+    pub user: RoomUser,
+    pub text: String,
+}
+
+/// A lottery: viewers enter by sending the keyword; the draw is reproducible from the seed.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Lottery {
+    #[ts(type = "number")]
+    pub lottery: u64,
+    pub keyword: String,
+    pub prize: String,
+    /// Published when drawn, so anyone can check the draw.
+    pub seed: String,
+    #[ts(type = "number")]
+    pub entrants: u64,
+    pub open: bool,
+    /// Winners' names (after the draw).
+    pub winners: Vec<String>,
+}
+
+impl From<marquee_room::protocol::LotteryInfo> for Lottery {
+    fn from(l: marquee_room::protocol::LotteryInfo) -> Self {
+        let winners = if l.winner_names.is_empty() {
+            l.winners
+        } else {
+            l.winner_names
+        };
+        Self {
+            lottery: l.lottery,
+            keyword: l.keyword,
+            prize: l.prize,
+            seed: l.seed,
+            entrants: l.entrants,
+            open: l.open,
+            winners,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ModAction {
+    Timeout,
+    Ban,
+    Unban,
+}
+
+/// A moderation action from a message's menu.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Moderation {
+    Delete {
+        #[ts(type = "number")]
+        id: u64,
+    },
+    Timeout {
+        user: String,
+        seconds: u32,
+    },
+    Ban {
+        user: String,
+    },
+    Unban {
+        user: String,
+    },
+}
+
+/// A change to the room rules; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+pub struct RoomSettingsPatch {
+    #[ts(optional)]
+    pub slow_mode_s: Option<u32>,
+    #[ts(optional)]
+    pub mods_only: Option<bool>,
+    #[ts(optional)]
+    pub blocked_mode: Option<BlockedMode>,
+    #[ts(optional)]
+    pub user_rate_per_min: Option<u32>,
+}
+
+/// A gift in the room's catalog.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct GiftDef {
+    pub id: String,
+    pub name: String,
+    pub name_zh: String,
+    #[ts(type = "number")]
+    pub price: u64,
+    /// File name of its art, served by the room server under `/gifts/`.
+    pub art: String,
+}
+
+impl From<marquee_room::protocol::GiftDef> for GiftDef {
+    fn from(g: marquee_room::protocol::GiftDef) -> Self {
+        Self {
+            id: g.id,
+            name: g.name,
+            name_zh: g.name_zh,
+            price: g.price,
+            art: g.art,
+        }
+    }
+}

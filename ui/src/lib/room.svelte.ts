@@ -1,0 +1,321 @@
+// The embedded room as the host sees it: chat, gifts, polls, Q&A, lottery, rules and
+// moderation (the `room` and `room_ready` events, the `room_*` commands:
+// src-tauri/src/commands/room.rs).
+
+import type { GiftDef, Lottery, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings } from '../bindings';
+import type { ChatAction, ChatRow, QaQuestion, RoomSettingsValue } from '../components/types';
+import type { AppStore } from './app.svelte';
+import { i18n, t } from './i18n.svelte';
+import type { SettingsStore } from './settings.svelte';
+
+/** Chat messages kept in memory (the list is virtualised: only the rows in view render). */
+export const CHAT_KEEP = 100_000;
+
+/** A gift in the gifts list (and the alert over the preview). */
+export interface GiftItem {
+  combo?: number;
+  key: number;
+  at: number;
+  user: string;
+  gift: string;
+  count: number;
+  coins: number;
+}
+
+export class RoomStore {
+  /** Where viewers watch, once the room server is up. */
+  info = $state<RoomInfo | null>(null);
+  /** Why the host connection is down (it reconnects by itself), or null. */
+  down = $state<string | null>(null);
+  /** Oldest first; mutated in place (a 100k backlog is never copied per message): read
+   *  `chatRevision` to react to it. */
+  chat = $state.raw<ChatRow[]>([]);
+  /** Bumped on every chat change (the virtualised list re-reads then). */
+  chatRevision = $state(0);
+  gifts = $state<GiftItem[]>([]);
+  giftAlert = $state<GiftItem | null>(null);
+  poll = $state<Poll | null>(null);
+  viewers = $state(0);
+  catalog = $state<GiftDef[]>([]);
+  questions = $state<QaQuestion[]>([]);
+  pinned = $state<number | null>(null);
+  lottery = $state<Lottery | null>(null);
+  /** When a timed lottery closes (ms), or null: open until the host draws. */
+  lotteryEndsAt = $state<number | null>(null);
+  rules = $state<RoomSettings>({ slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', user_rate_per_min: 0 });
+  /** Users timed out (until, ms) or banned (Infinity) in this session, by id. */
+  muted = $state<Record<string, number>>({});
+  /** Called with a message id when a moderator deleted it (the danmaku overlay takes it off). */
+  readonly onDeleted = new Set<(id: number) => void>();
+
+  /** The panel has its history and gets live events (see `attach`). */
+  private attached = false;
+  /** Replaying history: old gifts go into the lists without an alert. */
+  private replaying = false;
+  private giftSeq = 0;
+  private giftTimer: ReturnType<typeof setTimeout> | null = null;
+  private lotteryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private app: AppStore,
+    private settings: SettingsStore,
+  ) {}
+
+  private get backend() {
+    return this.app.backend;
+  }
+
+  /** The room server is up (`room_ready`): attach if the room was still starting. */
+  ready(info: RoomInfo) {
+    this.info = info;
+    this.down = null;
+    if (!this.attached) void this.attach();
+  }
+
+  /** Replays the room so far (chat history included: it arrived before this page listened,
+   * or before a reload) and turns on live `room` events; again on `room_ready` if the room
+   * was still starting. */
+  async attach() {
+    const replay = await this.backend.roomAttach();
+    if (replay === null) return;
+    this.attached = true;
+    this.replaying = true;
+    try {
+      for (const e of replay) this.apply(e);
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  apply(e: RoomEvent) {
+    switch (e.kind) {
+      case 'joined':
+        this.chat = [];
+        this.chatRevision++;
+        this.viewers = Math.max(0, e.viewers - 1);
+        this.poll = e.poll;
+        this.rules = e.settings;
+        this.pinned = e.pinned?.question ?? null;
+        this.lottery = e.lottery;
+        this.catalog = e.catalog;
+        this.down = null;
+        break;
+      case 'chat':
+        this.pushChat({
+          id: e.id,
+          at: e.at,
+          user: e.user.name,
+          role: e.user.role,
+          text: e.text,
+          color: e.color,
+          deleted: e.deleted,
+          userId: e.user.id,
+          mode: e.mode === 'top' || e.mode === 'bottom' ? e.mode : 'scroll',
+        });
+        break;
+      case 'chat_deleted':
+        for (let i = this.chat.length - 1; i >= 0; i--) {
+          if (this.chat[i].id === e.id) {
+            this.chat[i] = { ...this.chat[i], deleted: true, text: '' };
+            break;
+          }
+        }
+        this.chatRevision++;
+        for (const f of this.onDeleted) f(e.id);
+        break;
+      case 'question':
+        if (!this.questions.some((q) => q.id === e.question.question)) {
+          this.questions = [...this.questions, { id: e.question.question, user: e.question.user.name, text: e.question.text, at: Date.now() }].slice(-500);
+        }
+        break;
+      case 'question_pinned':
+        this.pinned = e.question?.question ?? null;
+        if (e.question && !this.questions.some((q) => q.id === e.question!.question)) {
+          this.questions = [...this.questions, { id: e.question.question, user: e.question.user.name, text: e.question.text, at: Date.now() }];
+        }
+        break;
+      case 'lottery':
+        this.lottery = e.lottery;
+        break;
+      case 'lottery_count':
+        if (this.lottery && this.lottery.lottery === e.lottery) this.lottery = { ...this.lottery, entrants: e.entrants };
+        break;
+      case 'moderated': {
+        const next = { ...this.muted };
+        if (e.action === 'unban') delete next[e.user];
+        else next[e.user] = e.action === 'ban' ? Number.POSITIVE_INFINITY : (e.until ?? 0);
+        this.muted = next;
+        break;
+      }
+      case 'settings':
+        this.rules = e.settings;
+        break;
+      case 'blocked_words':
+        break;
+      case 'gift': {
+        const g = { key: ++this.giftSeq, at: e.at, user: e.user.name, gift: e.gift, count: e.count, coins: e.coins, combo: e.combo };
+        this.gifts = [g, ...this.gifts].slice(0, 500);
+        this.pushChat({ id: e.seq, at: e.at, user: e.user.name, role: e.user.role, text: '', color: '#ffffff', deleted: false, userId: e.user.id, kind: 'gift', gift: e.gift, count: e.count });
+        if (this.replaying) break;
+        this.giftAlert = g;
+        if (this.giftTimer) clearTimeout(this.giftTimer);
+        this.giftTimer = setTimeout(() => (this.giftAlert = null), 4000);
+        break;
+      }
+      case 'poll':
+        this.poll = e.poll;
+        break;
+      case 'poll_tally':
+        if (this.poll && this.poll.poll === e.poll) this.poll = { ...this.poll, tallies: e.tallies };
+        break;
+      case 'viewers':
+        // The room counts every connection; the app's own host connection is not a viewer.
+        this.viewers = Math.max(0, e.count - 1);
+        break;
+      case 'disconnected':
+        this.down = e.reason;
+        break;
+      case 'refused':
+        this.app.error = { code: 'room', message: e.message };
+        break;
+    }
+  }
+
+  private pushChat(item: ChatRow) {
+    // In place: a 100k backlog is not copied per message (the list re-reads on chatRevision).
+    this.chat.push(item);
+    if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
+    this.chatRevision++;
+  }
+
+  async sendChat(text: string) {
+    const v = text.trim();
+    if (!v) return;
+    try {
+      await this.backend.roomChat(v);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async deleteChat(id: number) {
+    try {
+      await this.backend.roomDelete(id);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** A message menu action. */
+  async chatAction(action: ChatAction, item: Pick<ChatRow, 'id' | 'userId' | 'user' | 'text'>) {
+    const b = this.backend;
+    try {
+      if (action === 'delete') await b.roomModerate({ action: 'delete', id: item.id });
+      else if (action === 'pin_question') {
+        if (!this.questions.some((q) => q.id === item.id)) this.questions = [...this.questions, { id: item.id, user: item.user, text: item.text, at: Date.now() }];
+        await b.roomPinQuestion(item.id);
+      } else if (item.userId) {
+        if (action === 'ban') await b.roomModerate({ action: 'ban', user: item.userId });
+        else await b.roomModerate({ action: 'timeout', user: item.userId, seconds: action === 'timeout_60' ? 60 : 600 });
+        this.app.notice = t(action === 'ban' ? 'mod.banned' : 'mod.timedOut', { user: item.user, n: action === 'timeout_60' ? 1 : 10 });
+      }
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async pinQuestion(id: number | null) {
+    try {
+      await this.backend.roomPinQuestion(id);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  markAnswered(id: number, answered: boolean) {
+    this.questions = this.questions.map((q) => (q.id === id ? { ...q, answered } : q));
+    if (answered && this.pinned === id) void this.pinQuestion(null);
+  }
+
+  /** Starts a lottery; with `durationS` > 0 one winner is drawn when the time is up (the room
+   *  protocol has no duration of its own). */
+  async startLottery(keyword: string, prize: string, durationS = 0) {
+    if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
+    this.lotteryTimer = null;
+    this.lotteryEndsAt = null;
+    try {
+      await this.backend.roomLotteryStart(keyword, prize);
+      if (durationS > 0) {
+        this.lotteryEndsAt = Date.now() + durationS * 1000;
+        this.lotteryTimer = setTimeout(() => {
+          this.lotteryTimer = null;
+          if (this.lottery?.open) void this.drawLottery(1);
+        }, durationS * 1000);
+      }
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async drawLottery(winners: number) {
+    if (!this.lottery) return;
+    if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
+    this.lotteryTimer = null;
+    this.lotteryEndsAt = null;
+    try {
+      await this.backend.roomLotteryDraw(this.lottery.lottery, winners);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** Room rules and blocked words: sent to the room and remembered. */
+  async saveRules(v: RoomSettingsValue) {
+    const before = new Set(this.settings.value.room.blocked_words);
+    const after = new Set(v.blockedWords.map((w) => w.trim()).filter(Boolean));
+    const add = [...after].filter((w) => !before.has(w));
+    const remove = [...before].filter((w) => !after.has(w));
+    try {
+      await this.backend.roomSettings({ slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode, user_rate_per_min: v.userRatePerMin });
+      if (add.length || remove.length) await this.backend.roomBlockWords(add, remove);
+      this.settings.persist({ room: { slow_mode_s: v.slowModeS, mods_only: v.modsOnly, blocked_mode: v.blockedMode, blocked_words: [...after], user_rate_per_min: v.userRatePerMin } });
+      this.app.notice = t('roomRules.saved');
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async startPoll(p: PollStart) {
+    try {
+      await this.backend.roomPollStart(p);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async endPoll() {
+    if (!this.poll) return;
+    try {
+      await this.backend.roomPollEnd(this.poll.poll);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** The gift's display name in the UI language. */
+  giftName(id: string): string {
+    const g = this.catalog.find((c) => c.id === id);
+    return g ? (i18n.locale === 'zh-CN' ? g.name_zh : g.name) : id;
+  }
+
+  /** Where the room server serves gift art. */
+  get giftArtBase(): string {
+    const u = this.info?.viewer_url;
+    return u ? `${new URL(u).origin}/gifts/` : '/assets/gifts/';
+  }
+
+  dispose() {
+    if (this.giftTimer) clearTimeout(this.giftTimer);
+    if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
+  }
+}

@@ -1,24 +1,97 @@
 #!/usr/bin/env bash
-# Sets everything up and runs every check and test: fmt, clippy, unit and end-to-end tests
-# (real nginx-rtmp, ffprobe, PulseAudio, gnome-keyring — each started by the test itself).
+# Sets everything up and runs the checks and tests, in stages:
+#
+#   scripts/test.sh [fast|rust|ui|e2e|app|all]      (default: all; CI runs all)
+#
+#   fast  fmt, clippy, every crate's own tests, the UI's type check and component tests
+#         (no real-time encodes against nginx, no browser, no app): a few minutes warm
+#   rust  fmt, clippy, every Rust test, end-to-end suites included
+#   ui    the UI's type check, component tests, browser flows (mocked IPC), build
+#   e2e   the end-to-end suites: the CLI against real nginx-rtmp, ffprobe, PulseAudio,
+#         gnome-keyring (each started by the test itself); the viewer page in Chromium
+#   app   the real desktop app under Xvfb, driven by tauri-driver + WebKitWebDriver
+#   all   everything above, each part once
 set -euo pipefail
 cd "$(dirname "$0")/.."
+stage="${1:-all}"
+case "$stage" in
+  fast|rust|ui|e2e|app|all) ;;
+  *) echo "usage: scripts/test.sh [fast|rust|ui|e2e|app|all]" >&2; exit 2 ;;
+esac
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
 scripts/setup.sh
-# The desktop app's frontend first: type check, component tests (vitest + jsdom), and the
-# build the Tauri crate embeds (src-tauri needs ui/dist to compile).
-npm --prefix ui install --no-audit --no-fund --loglevel=error
-npm --prefix ui run check
-npm --prefix ui test
-# The components' flows in headless Chromium (mocked IPC), with screenshots.
-npm --prefix ui run test:browser
-npm --prefix ui run build
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo build --workspace --bins
-cargo test --workspace --no-fail-fast
-# The room's viewer page in headless Chromium against the real server binary.
-(cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
-MARQUEE_ROOM_BIN="$PWD/target/debug/marquee-room" node --test crates/room/tests/viewer/viewer.test.mjs
-# The real app under Xvfb, driven by tauri-driver + WebKitWebDriver.
-npm --prefix tests/app install --no-audit --no-fund --loglevel=error
-MARQUEE_APP="$PWD/target/debug/marquee-app" xvfb-run -a npm --prefix tests/app test
+
+ui_deps() {
+  step "ui: dependencies"
+  npm --prefix ui install --no-audit --no-fund --loglevel=error
+}
+
+# The Tauri crate embeds ui/dist: it must exist before anything compiles src-tauri.
+ui_dist() {
+  if [ ! -f ui/dist/index.html ] || [ "$stage" = all ] || [ "$stage" = ui ] || [ "$stage" = app ]; then
+    step "ui: build (src-tauri embeds ui/dist)"
+    npm --prefix ui run build
+  fi
+}
+
+ui_unit() {
+  step "ui: type check and component tests (vitest + jsdom)"
+  npm --prefix ui run check
+  npm --prefix ui test
+}
+
+ui_browser() {
+  step "ui: the components' flows in headless Chromium (mocked IPC), with screenshots"
+  npm --prefix ui run test:browser
+}
+
+lint() {
+  step "rust: fmt and clippy"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+}
+
+bins() {
+  step "rust: build the binaries (the end-to-end suites drive them)"
+  cargo build --workspace --bins
+}
+
+crate_tests() {
+  step "rust: every crate's own tests"
+  cargo test --workspace --exclude marquee-e2e --no-fail-fast
+}
+
+e2e_tests() {
+  step "e2e: the CLI against real nginx-rtmp, ffprobe, PulseAudio and gnome-keyring"
+  cargo test -p marquee-e2e --no-fail-fast
+}
+
+viewer() {
+  step "e2e: the room's viewer page in headless Chromium against the real server"
+  (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
+  MARQUEE_ROOM_BIN="$PWD/target/debug/marquee-room" node --test crates/room/tests/viewer/viewer.test.mjs
+}
+
+app() {
+  step "app: the real app under Xvfb (tauri-driver + WebKitWebDriver)"
+  npm --prefix tests/app install --no-audit --no-fund --loglevel=error
+  MARQUEE_APP="$PWD/target/debug/marquee-app" xvfb-run -a npm --prefix tests/app test
+}
+
+case "$stage" in
+  fast)
+    ui_deps; ui_dist; ui_unit; lint; crate_tests ;;
+  rust)
+    ui_deps; ui_dist; lint; bins; crate_tests; e2e_tests ;;
+  ui)
+    ui_deps; ui_unit; ui_browser; ui_dist ;;
+  e2e)
+    ui_deps; ui_dist; bins; e2e_tests; viewer ;;
+  app)
+    ui_deps; ui_dist; bins; app ;;
+  all)
+    ui_deps; ui_unit; ui_browser; ui_dist; lint; bins; crate_tests; e2e_tests; viewer; app ;;
+esac
+step "scripts/test.sh $stage: passed"

@@ -264,6 +264,60 @@ async function whilePainting(take) {
 }
 
 /** A screenshot of the window saved as a test artifact. */
+/**
+ * Reloads the page and returns once the new document has loaded. With pageLoadStrategy
+ * 'none', `browser.refresh()` returns before the old page unloads: a lookup made then can
+ * land in the dying page ("Callback was not called before the unload event"). The old
+ * document is marked, and the wait ends when a document without the mark is complete.
+ */
+async function reload() {
+  const mark = `doc-${Date.now()}-${Math.random()}`;
+  await browser.execute((m) => {
+    window.__e2eDocument = m;
+  }, mark);
+  await browser.refresh();
+  await browser.waitUntil(
+    async () => {
+      try {
+        return await browser.execute((m) => window.__e2eDocument !== m && document.readyState === 'complete', mark);
+      } catch {
+        return false; // the old page unloading under the call
+      }
+    },
+    { timeout: 30_000, timeoutMsg: 'the page did not reload' },
+  );
+}
+
+/** Waits until the element's own animations and transitions (its subtree's too) have ended;
+ *  endless ones (a pulsing badge) do not count. */
+async function settled(selector, what = selector) {
+  await browser.waitUntil(
+    () =>
+      browser.execute((sel) => {
+        const el = document.querySelector(sel);
+        return (
+          !!el &&
+          el
+            .getAnimations({ subtree: true })
+            .every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)
+        );
+      }, selector),
+    { timeout: 10_000, timeoutMsg: `${what} kept animating` },
+  );
+}
+
+/** Waits until an audio meter shows sound (RMS above −60 dBFS). */
+async function meterHearsSound(scope) {
+  await browser.waitUntil(
+    () =>
+      browser.execute((sel) => {
+        const bar = document.querySelector(`${sel} [role="meter"]`);
+        return !!bar && Number(bar.getAttribute('aria-valuenow')) > -60;
+      }, scope),
+    { timeout: 10_000, timeoutMsg: 'the level meter never showed sound' },
+  );
+}
+
 async function screenshot(name) {
   await whilePainting(() => browser.saveScreenshot(join(artifacts, name)));
 }
@@ -417,7 +471,7 @@ test('first run: the camera preview moves before going live, Test connection rea
   await wizard.waitForDisplayed({ timeout: 30_000 });
   // No camera on this machine: the test pattern is offered, and the preview shows it live.
   await assertPreviewMoves('[data-testid="first-run"] [data-testid="preview-img"]', 'first run');
-  await browser.pause(600); // let the level meter fill
+  await meterHearsSound('[data-testid="first-run"]');
   await screenshot('first-run-devices.png');
 
   await (await browser.$('[data-testid="fr-next"]')).click();
@@ -580,7 +634,7 @@ test('clip library: the saved clip shows with its thumbnail, is renamed, exporte
   assert.equal(thumb.w, 320);
   assert.equal(thumb.h, 180);
   assert.match(thumb.src, /^blob:/);
-  await browser.pause(300);
+  await settled('[data-testid="clip"]', 'the clip library');
   await screenshot('clips-library.png');
 
   // Rename inline: Enter saves; the file is renamed on disk.
@@ -660,7 +714,7 @@ test('room: danmaku and a gift appear, the host deletes and times out from the m
     await alert.waitForDisplayed({ timeout: 15_000 });
     // Named from the room's catalog (the app asked for the room it joined before the page listened).
     assert.ok((await alert.getText()).includes(welcome.view.catalog[0].name), await alert.getText());
-    await browser.pause(400);
+    await settled('[data-testid="gift-alert"]', 'the gift alert');
     await screenshot('room-chat-gift.png');
 
     await menuAction(item, 'delete');
@@ -742,7 +796,7 @@ test('room: danmaku and a gift appear, the host deletes and times out from the m
 
     // The page reloads while live (a crashed web process, a dev reload): it comes back as the
     // live studio with the whole chat — history that arrived before it listened included.
-    await browser.refresh();
+    await reload();
     await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 20_000 });
     await (await browser.$('.row*=666')).waitForDisplayed({ timeout: 15_000 });
     await browser.waitUntil(
@@ -797,7 +851,7 @@ test('end: End asks first, the stream stops and the recording is kept', async ()
   await end.click();
   const confirm = await browser.$('[data-testid="confirm-end"]');
   await confirm.waitForDisplayed({ timeout: 5_000 });
-  await browser.pause(400); // let the dialog finish fading in
+  await settled('.scrim', 'the End dialog');
   await screenshot('end-confirm.png');
   await confirm.click();
   await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
@@ -832,7 +886,7 @@ test('end: End asks first, the stream stops and the recording is kept', async ()
   const reason = String(await (await sug.$('[data-testid="suggestion-reason"]')).getProperty('textContent'));
   console.log(`suggestions after End: ${await browser.execute(() => document.querySelectorAll('[data-testid="suggestion"]').length)}; the first: ${reason}`);
   assert.match(reason, /lottery|vote|gifts|chat|audio/);
-  await browser.pause(300);
+  await settled('[data-testid="suggestion"]', 'the suggestions');
   await screenshot('suggestions.png');
   await (await sug.$('[data-testid="suggestion-keep"]')).click();
   const kept = await browser.$('[data-testid="suggestion-kept"]');
@@ -855,7 +909,7 @@ test('end: End asks first, the stream stops and the recording is kept', async ()
   await waitFor('the language in the config file', () =>
     readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8').includes('language = "zh-CN"'),
   );
-  await browser.pause(300);
+  await settled('[data-testid="go-live"]', 'the studio');
   await screenshot('studio-zh.png');
 });
 

@@ -18,7 +18,7 @@ cargo build --workspace --bins
 cargo test --workspace --no-fail-fast
 # The room's viewer page in headless Chromium against the real server binary.
 (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
-MARQUEE_ROOM_BIN="$PWD/target/debug/marquee-room" node --test crates/room/tests/viewer/viewer.test.mjs
+MARQUEE_BIN="$PWD/target/debug/marquee" node --test crates/room/tests/viewer/viewer.test.mjs
 # The real app under Xvfb, driven by tauri-driver + WebKitWebDriver.
 npm --prefix tests/app install --no-audit --no-fund --loglevel=error
 MARQUEE_APP="$PWD/target/debug/marquee-app" xvfb-run -a npm --prefix tests/app test

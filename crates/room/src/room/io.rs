@@ -108,3 +108,17 @@ pub enum Action {
         reason: String,
     },
 }
+
+impl Action {
+    /// The durable writes among `actions`, in order: what one transaction must hold before any
+    /// of the other actions is carried out.
+    pub fn writes(actions: &[Action]) -> Vec<Write> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Persist(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}

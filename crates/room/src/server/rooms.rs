@@ -10,7 +10,7 @@ use super::stats::ServerStats;
 use crate::RoomError;
 use crate::out::ConnOut;
 use crate::protocol::ErrorCode;
-use crate::room::{Action, ConnId, Input, Room, RoomConfig, Snapshot, Write};
+use crate::room::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
 use crate::store::{Storage, StorageError};
 use crossbeam_channel as cb;
 use std::collections::HashMap;
@@ -292,13 +292,7 @@ impl Io<'_> {
     /// caller stops the room (crash-only), and the next connection reopens it from what is
     /// durable — the same path as a restart after `kill -9`.
     fn exec(&mut self, actions: Vec<Action>) -> Result<(), StorageError> {
-        let writes: Vec<Write> = actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Persist(w) => Some(w.clone()),
-                _ => None,
-            })
-            .collect();
+        let writes = Action::writes(&actions);
         if let Err(e) = self.store.commit(self.room_id, &writes) {
             self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(room = %self.room_id, error = %e, "storage commit failed; stopping the room");

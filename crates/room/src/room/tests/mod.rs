@@ -12,7 +12,7 @@ mod settings;
 mod speech;
 mod timers;
 
-use super::{Action, ConnId, Input, Room, RoomConfig, Snapshot, Write};
+use super::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
 use crate::protocol::{Control, DanmakuMode, ErrorCode, Event, EventBody, Role, ServerMsg};
 use crate::store::{MemoryStore, Storage};
 use crate::token::{self, Claims};
@@ -77,13 +77,7 @@ impl Harness {
     }
 
     fn apply(&mut self, actions: Vec<Action>) {
-        let writes: Vec<Write> = actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Persist(w) => Some(w.clone()),
-                _ => None,
-            })
-            .collect();
+        let writes = Action::writes(&actions);
         self.store.commit("r1", &writes).unwrap();
         for a in actions {
             match a {

@@ -71,7 +71,7 @@ e2e_tests() {
 viewer() {
   step "e2e: the room's viewer page in headless Chromium against the real server"
   (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
-  MARQUEE_ROOM_BIN="$PWD/target/debug/marquee-room" node --test crates/room/tests/viewer/viewer.test.mjs
+  MARQUEE_BIN="$PWD/target/debug/marquee" node --test crates/room/tests/viewer/viewer.test.mjs
 }
 
 app() {

@@ -81,7 +81,7 @@ pub async fn start(
             format!("cannot create {}: {e}", data_dir.display()),
         )
     })?;
-    let secret = marquee_room::cli::load_or_create_secret(&data_dir.join("room.secret"))?;
+    let secret = marquee_room::secret::load_or_create_secret(&data_dir.join("room.secret"))?;
     let mut cfg = ServerConfig::new(listen, secret.clone());
     cfg.db = Some(data_dir.join("room.sqlite"));
     let handle = match server::start(cfg.clone()).await {

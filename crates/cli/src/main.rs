@@ -87,7 +87,7 @@ fn main() -> ExitCode {
         Cmd::Live(a) => live::run(*a),
         Cmd::Key(c) => keys::run_key(c),
         Cmd::Config(c) => keys::run_config(c),
-        Cmd::Room(c) => room::run(c),
+        Cmd::Room(c) => room::run(c).map_err(|e| Failure::runtime(e.to_string())),
         Cmd::Scene(a) => scene::run(a),
         Cmd::Overlay(a) => scene::run_overlay(a),
         Cmd::Director(a) => scene::run_director(a),

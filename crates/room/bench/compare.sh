@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# One same-run comparison: `marquee-room bench` against the Rust room server, then against the
+# One same-run comparison: `marquee room bench` against the Rust room server, then against the
 # Node `ws` peer (peer-ws.mjs), with the same arguments; prints a markdown table with the ratios,
 # the server processes' CPU seconds and the load average (these machines are shared).
 #
 # Usage: crates/room/bench/compare.sh BIN [bench args…]
-#   BIN: target/release/marquee-room (cargo build --release -p marquee-room --bin marquee-room)
-#   e.g. compare.sh target/release/marquee-room --subscribers 5000 --rate 200 --seconds 10
+#   BIN: the `marquee` binary, target/release/marquee (cargo build --release -p marquee-cli)
+#   e.g. compare.sh target/release/marquee --subscribers 5000 --rate 200 --seconds 10
 # Needs node and `npm install` in crates/room/bench. Results (JSON) go to $OUT (default a temp dir).
 set -euo pipefail
 BIN=$(realpath "$1"); shift
@@ -21,14 +21,14 @@ run() { # name port pid
   local name=$1 port=$2 pid=$3 c0 c1 l0
   shift 3
   l0=$(load); c0=$(cpu_s "$pid")
-  "$BIN" bench --url "ws://127.0.0.1:$port/room/bench/ws" --secret-file "$OUT/bench.secret" \
+  "$BIN" room bench --url "ws://127.0.0.1:$port/room/bench/ws" --secret-file "$OUT/bench.secret" \
     --server-pid "$pid" --json-out "$OUT/$name.json" "$@" > "$OUT/$name.table"
   c1=$(cpu_s "$pid")
   echo "$l0 $(load) $(echo "$c1 - $c0" | bc)" > "$OUT/$name.extra"
 }
 
 rm -f "$OUT"/room.db*
-"$BIN" serve --listen 127.0.0.1:18900 --db "$OUT/room.db" --secret-file "$OUT/bench.secret" > "$OUT/serve.log" 2>&1 &
+"$BIN" room serve --listen 127.0.0.1:18900 --db "$OUT/room.db" --secret-file "$OUT/bench.secret" > "$OUT/serve.log" 2>&1 &
 RUST=$!
 node "$HERE/peer-ws.mjs" 18901 > "$OUT/peer.log" 2>&1 &
 PEER=$!
@@ -39,7 +39,7 @@ run rust 18900 "$RUST" "${ARGS[@]}"
 kill "$RUST"; wait "$RUST" 2>/dev/null || true
 run peer 18901 "$PEER" "${ARGS[@]}"
 
-node - "$OUT" "$BIN bench ${ARGS[*]}" <<'JS'
+node - "$OUT" "$BIN room bench ${ARGS[*]}" <<'JS'
 const fs = require("fs");
 const [dir, cmd] = process.argv.slice(2);
 const get = (n) => ({ ...JSON.parse(fs.readFileSync(`${dir}/${n}.json`)), extra: fs.readFileSync(`${dir}/${n}.extra`, "utf8").trim().split(" ") });

@@ -124,6 +124,24 @@ impl RoomClient {
     }
 }
 
+/// Turn a viewer page URL (`http://host:port/room/ROOM`) into its WebSocket URL; WebSocket URLs
+/// pass through.
+pub fn ws_url(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    let url = if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else {
+        url.to_string()
+    };
+    if url.ends_with("/ws") {
+        url
+    } else {
+        format!("{url}/ws")
+    }
+}
+
 /// Backoff before reconnect attempt `attempt` (0-based): "equal jitter", a random delay in
 /// `[cap/2, cap]` with `cap = min(max, min * 2^attempt)`.
 pub fn backoff(min: Duration, max: Duration, attempt: u32, rng: &mut fastrand::Rng) -> Duration {
@@ -350,5 +368,12 @@ mod tests {
         }
         let a: Vec<Duration> = (0..10).map(|_| backoff(min, max, 6, &mut rng)).collect();
         assert!(a.windows(2).any(|w| w[0] != w[1]), "jittered");
+    }
+
+    #[test]
+    fn page_urls_become_websocket_urls() {
+        assert_eq!(ws_url("http://h:1/room/r"), "ws://h:1/room/r/ws");
+        assert_eq!(ws_url("https://h/room/r/"), "wss://h/room/r/ws");
+        assert_eq!(ws_url("ws://h/room/r/ws"), "ws://h/room/r/ws");
     }
 }

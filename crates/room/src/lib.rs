@@ -6,18 +6,19 @@
 //!   `seq` and the room `epoch`) and [`protocol::decode_client`], the bounded decoder used for
 //!   untrusted frames (it never panics; `fuzz/` exercises it).
 //! * [`room`] — the sans-IO state machine. [`room::Room::handle`] takes an [`room::Input`] and the
-//!   current time and returns [`room::Action`]s: persist, record a gift, send, broadcast, close.
+//!   current time and returns [`room::Action`]s: persist, record a gift, send, broadcast, close;
+//!   [`room::Room::poll_timeout`] says when it next needs to hear that time has passed.
 //! * [`store`] — durable storage behind the [`store::Storage`] trait (SQLite by default, an
 //!   in-memory one for tests). Fan-out sits behind [`server::Fanout`]; when broadcasts go out
 //!   together is decided by the sans-IO [`coalesce::Coalescer`].
 //! * [`server`] — the thin axum + WebSocket layer and the viewer page at `/room/ROOM`.
 //! * [`client`] — a Rust client with jittered-backoff reconnect and resume.
-//! * [`cli`] — clap argument types and blocking entry points for the `marquee room …` commands.
+//! * [`secret`] — the token secret file a server and its token minting share.
+//!
+//! The `marquee room serve|token|watch|bench` commands live in the `marquee` CLI (crates/cli).
 //!
 //! The protocol is documented in `docs/protocol.md`.
 
-pub mod bench;
-pub mod cli;
 pub mod client;
 pub mod coalesce;
 pub mod filter;
@@ -25,6 +26,7 @@ pub mod gifts;
 pub mod out;
 pub mod protocol;
 pub mod room;
+pub mod secret;
 pub mod server;
 pub mod store;
 pub mod token;

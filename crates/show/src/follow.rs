@@ -53,7 +53,7 @@ pub fn follow_room(
                 Err(e) => return on_state(Following::Failed(e.to_string())),
             };
             rt.block_on(async move {
-                let mut cfg = ClientConfig::new(marquee_room::cli::ws_url(&url));
+                let mut cfg = ClientConfig::new(marquee_room::client::ws_url(&url));
                 cfg.token = token;
                 if cfg.token.is_none() {
                     cfg.nickname = Some("marquee-overlay".into());

@@ -1,11 +1,11 @@
 // The viewer page in headless Chromium (Playwright) against the real server binary:
-// a viewer sends danmaku, a gift and a vote; they arrive at a Rust client (`marquee-room watch`);
+// a viewer sends danmaku, a gift and a vote; they arrive at a Rust client (`marquee room watch`);
 // after a reload the page is the same viewer and cannot vote again;
 // a moderator pins the viewer's question, runs a lottery the viewer enters and wins, deletes the
 // danmaku and the viewer's page drops it; the server is killed with -9 and restarted and the page
 // resumes by itself.
 //
-// Needs: the binary (MARQUEE_ROOM_BIN, built by `cargo build -p marquee-room`), Chromium
+// Needs: the `marquee` binary (MARQUEE_BIN, built by `cargo build -p marquee-cli`), Chromium
 // (`apt-get install chromium`, at /usr/bin/chromium or CHROMIUM), and `npm install` here.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -16,9 +16,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
-const BIN = process.env.MARQUEE_ROOM_BIN;
+const BIN = process.env.MARQUEE_BIN;
 const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!BIN || !existsSync(BIN)) throw new Error("set MARQUEE_ROOM_BIN to the binary built by: cargo build -p marquee-room");
+if (!BIN || !existsSync(BIN)) throw new Error("set MARQUEE_BIN to the `marquee` binary built by: cargo build -p marquee-cli");
 if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
 
 const dir = mkdtempSync(join(tmpdir(), "mq-viewer-"));
@@ -28,7 +28,7 @@ const procs = [];
 after(() => { for (const p of procs) p.kill("SIGKILL"); rmSync(dir, { recursive: true, force: true }); });
 
 function token(user, role) {
-  return execFileSync(BIN, ["token", "--room", "demo", "--user", user, "--role", role, "--secret-file", secretFile]).toString().trim();
+  return execFileSync(BIN, ["room", "token", "--room", "demo", "--user", user, "--role", role, "--secret-file", secretFile]).toString().trim();
 }
 
 function lines(proc) {
@@ -48,14 +48,14 @@ function lines(proc) {
 }
 
 test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; resume after kill -9", async () => {
-  const server = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile]);
   procs.push(server);
   const serverOut = lines(server);
   const first = await serverOut.until((l) => l.startsWith("room server on "));
   const addr = first.split(" ")[3];
   const base = `http://${addr}/room/demo`;
 
-  const watch = spawn(BIN, ["watch", "--url", base, "--token", token("rust-watcher", "viewer"), "--json"]);
+  const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher", "viewer"), "--json"]);
   procs.push(watch);
   const seen = lines(watch);
 
@@ -123,7 +123,7 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
     await viewer.waitForSelector("#status:not(.live)");
     let again;
     for (let i = 0; i < 50 && !again; i++) {
-      const p = spawn(BIN, ["serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile]);
+      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile]);
       procs.push(p);
       const out = lines(p);
       try { await out.until((l) => l.startsWith("room server on "), 3000); again = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }

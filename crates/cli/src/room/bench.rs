@@ -14,20 +14,62 @@
 //! into one histogram per thread; subscribers ask for `batch` frames (unless `--no-batch`), and
 //! publishers run on their own thread so that the readers cannot delay their sends.
 
-use crate::RoomError;
-use crate::cli::{BenchArgs, load_or_create_secret, random_hex, ws_url};
-use crate::protocol::Role;
-use crate::server::{ServerConfig, start};
-use crate::token::{self, Claims};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use marquee_room::RoomError;
+use marquee_room::client::ws_url;
+use marquee_room::protocol::Role;
+use marquee_room::secret::{load_or_create_secret, random_hex};
+use marquee_room::server::{ServerConfig, start};
+use marquee_room::token::{self, Claims};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// `marquee room bench`
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Subscribers in one room.
+    #[arg(long, default_value_t = 1000)]
+    pub subscribers: usize,
+    /// Danmaku published per second (spread over the publishers).
+    #[arg(long, default_value_t = 200)]
+    pub rate: u32,
+    /// Publishing time in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Extra idle connections opened to measure memory per idle connection.
+    #[arg(long, default_value_t = 0)]
+    pub idle: usize,
+    /// Bench a running server (`ws://host:port/room/ROOM/ws`) instead of an in-process one;
+    /// needs `--secret-file` to mint tokens.
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// With `--url`: the server's process id, to measure its RSS per idle connection.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+    /// Subscribers do not ask for `batch` frames (each broadcast arrives as its own frame).
+    #[arg(long)]
+    pub no_batch: bool,
+    /// Threads reading the subscribers' sockets (each polls its share of them).
+    #[arg(long, default_value_t = 1)]
+    pub readers: usize,
+}
+
+/// Run the load generator and print a table. Blocking; builds its own tokio runtime.
+pub fn bench(args: &BenchArgs) -> Result<BenchReport, RoomError> {
+    tokio::runtime::Runtime::new()?.block_on(run(args))
+}
 
 /// Results of a bench run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -64,7 +106,7 @@ fn now_us() -> u64 {
 }
 
 /// Resident set size of a process (this one for `None`) in KiB (Linux), if known.
-pub fn rss_kb(pid: Option<u32>) -> Option<u64> {
+fn rss_kb(pid: Option<u32>) -> Option<u64> {
     let path = pid.map_or("/proc/self/status".to_string(), |p| {
         format!("/proc/{p}/status")
     });
@@ -442,7 +484,7 @@ fn hello(secret: &[u8], room: &str, user: &str, role: Role, batch: bool) -> Stri
             user: user.into(),
             name: user.into(),
             role,
-            exp_ms: crate::now_ms() + 86_400_000,
+            exp_ms: marquee_room::now_ms() + 86_400_000,
         },
     );
     if batch {
@@ -543,7 +585,7 @@ async fn publish(
 }
 
 /// Run the benchmark and print a table.
-pub async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
+async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     let room = "bench";
     let tmp = std::env::temp_dir().join(format!("marquee-room-bench-{}", std::process::id()));
     let (url, secret, server) = match &args.url {

@@ -1,6 +1,6 @@
-//! The room server as a real process (the crate's `marquee-room` binary), killed with SIGKILL in
-//! the middle of a gift flood and started again on the same port and database: the ledger holds
-//! exactly the acknowledged gifts, each once; and a client resumes across the kill.
+//! The room server as a real process (`marquee room serve`), killed with SIGKILL in the middle
+//! of a gift flood and started again on the same port and database: the ledger holds exactly the
+//! acknowledged gifts, each once; and a client resumes across the kill.
 
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, EventBody, Role};
@@ -9,7 +9,7 @@ use marquee_room::token::{self, Claims};
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
 
@@ -37,18 +37,18 @@ struct Server {
 }
 
 impl Server {
-    /// Start `marquee-room serve` and read the address it prints.
+    /// Start `marquee room serve` and read the address it prints.
     fn start(dir: &Path, listen: &str) -> Server {
         for _ in 0..50 {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_marquee-room"))
-                .args(["serve", "--listen", listen, "--db"])
+            let mut child = marquee_e2e::marquee()
+                .args(["room", "serve", "--listen", listen, "--db"])
                 .arg(dir.join("room.db"))
                 .arg("--secret-file")
                 .arg(dir.join("room.secret"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
-                .expect("spawn marquee-room");
+                .expect("spawn marquee room serve");
             let mut line = String::new();
             let mut out = BufReader::new(child.stdout.take().unwrap());
             if out.read_line(&mut line).unwrap_or(0) > 0
@@ -64,7 +64,7 @@ impl Server {
             let _ = child.wait();
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("marquee-room serve did not start");
+        panic!("marquee room serve did not start");
     }
 
     /// SIGKILL, no goodbye.

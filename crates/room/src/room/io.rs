@@ -1,0 +1,124 @@
+//! What goes in and out of the room: [`Input`]s from the IO layer, [`Action`]s back to it.
+
+use super::state::DurableState;
+use crate::protocol::{ErrorCode, Event, ModLogEntry, ServerMsg, UserRef};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Identifies one connection, chosen by the IO layer.
+pub type ConnId = u64;
+
+/// What the IO layer feeds in.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A connection was accepted (before its hello), from this client address if known.
+    Open { conn: ConnId, ip: Option<IpAddr> },
+    /// A text frame arrived.
+    Text { conn: ConnId, text: &'a str },
+    /// A binary frame arrived (not part of the protocol).
+    Binary { conn: ConnId, len: usize },
+    /// The connection is gone.
+    Closed { conn: ConnId },
+    /// Time passes: feed it once [`super::Room::poll_timeout`] is due. An earlier one does
+    /// nothing that was not due.
+    Tick,
+    /// The ledger write asked for by [`Action::RecordGift`] is durable.
+    GiftRecorded {
+        conn: ConnId,
+        gift: GiftRecord,
+        outcome: GiftOutcome,
+    },
+    /// The ledger write failed; nothing was recorded.
+    GiftFailed {
+        conn: ConnId,
+        key: String,
+        error: String,
+    },
+}
+
+/// A gift as written to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftRecord {
+    pub key: String,
+    pub user: UserRef,
+    pub gift: String,
+    pub count: u32,
+    pub coins: u64,
+    pub at: u64,
+    /// The stream (live session) it was sent in; the leaderboard is per stream.
+    #[serde(default)]
+    pub stream: u64,
+}
+
+/// Result of a ledger insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiftOutcome {
+    Inserted,
+    /// The key was already in the ledger: nothing new was recorded.
+    Duplicate,
+}
+
+/// A durable write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Event(Event),
+    /// A message was deleted: blank its text in the log.
+    Redact {
+        seq: u64,
+    },
+    State(Box<DurableState>),
+    Vote {
+        poll: u64,
+        user: String,
+        option: u32,
+    },
+    LotteryEntry {
+        lottery: u64,
+        user: String,
+        name: String,
+    },
+    ModLog(ModLogEntry),
+}
+
+/// What the IO layer must do.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Persist(Write),
+    RecordGift {
+        conn: ConnId,
+        gift: GiftRecord,
+    },
+    Send {
+        conn: ConnId,
+        msg: ServerMsg,
+    },
+    /// To every subscribed connection.
+    Broadcast(Arc<ServerMsg>),
+    /// The connection has joined: include it in broadcasts from now on.
+    Subscribe {
+        conn: ConnId,
+        /// It accepts `batch` frames (said so in its hello).
+        batch: bool,
+    },
+    /// Send an error frame with this code and reason, then close the connection.
+    Close {
+        conn: ConnId,
+        code: ErrorCode,
+        reason: String,
+    },
+}
+
+impl Action {
+    /// The durable writes among `actions`, in order: what one transaction must hold before any
+    /// of the other actions is carried out.
+    pub fn writes(actions: &[Action]) -> Vec<Write> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Persist(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}

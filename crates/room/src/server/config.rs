@@ -1,0 +1,94 @@
+//! Server settings.
+
+use crate::coalesce::CoalesceConfig;
+use crate::room::RoomConfig;
+use crate::store::{MemoryStore, SqliteStore, Storage, StorageError};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens the storage of a room thread.
+pub type StoreFactory = Arc<dyn Fn() -> Result<Box<dyn Storage>, StorageError> + Send + Sync>;
+
+/// Adjusts a room's config before it opens.
+pub type TuneFn = Arc<dyn Fn(&mut RoomConfig) + Send + Sync>;
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// SQLite file; `None` keeps everything in memory.
+    pub db: Option<PathBuf>,
+    pub secret: Vec<u8>,
+    /// Base URL printed for the viewer page (e.g. `https://live.example.com`).
+    pub public_url: Option<String>,
+    /// Hard cap on a WebSocket message (bigger ones drop the connection); the room's own,
+    /// smaller, limit answers `too_large` with a reason first.
+    pub max_ws_message: usize,
+    /// Outgoing items (a frame, or a flush's broadcast frames) queued per connection when its
+    /// socket cannot take them at once.
+    pub conn_queue: usize,
+    /// How broadcasts are coalesced; a zero window sends each at once.
+    pub coalesce: CoalesceConfig,
+    /// Threads writing a room's flush to its subscribers' sockets (the room thread and
+    /// `fanout_threads - 1` helpers; see [`super::LocalFanout::with_writer_threads`]).
+    pub fanout_threads: usize,
+    /// Inputs queued per room.
+    pub room_queue: usize,
+    /// Adjust each room's config (limits) before it opens.
+    pub tune: Option<TuneFn>,
+    /// Use this storage instead of `db` (another backend, or a fault-injecting one in tests).
+    pub stores: Option<StoreFactory>,
+    /// A room with no connection for this long stops its thread; the next connection reopens
+    /// it from storage.
+    pub idle_room: Duration,
+    /// Behind a reverse proxy on another machine: the client address is the last one in
+    /// `X-Forwarded-For` (added by the proxy), not the socket's peer. From a loopback peer (a
+    /// proxy or tunnel on this machine) the header is always used. Only set this when every
+    /// connection comes through a proxy that adds it.
+    pub behind_proxy: bool,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("db", &self.db)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, secret: Vec<u8>) -> Self {
+        ServerConfig {
+            listen,
+            db: None,
+            secret,
+            public_url: None,
+            max_ws_message: 64 * 1024,
+            conn_queue: 1024,
+            coalesce: CoalesceConfig::default(),
+            fanout_threads: 1,
+            room_queue: 8192,
+            tune: None,
+            stores: None,
+            idle_room: Duration::from_secs(600),
+            behind_proxy: false,
+        }
+    }
+
+    pub(super) fn store_factory(&self) -> StoreFactory {
+        if let Some(f) = &self.stores {
+            return f.clone();
+        }
+        match &self.db {
+            Some(path) => {
+                let path = path.clone();
+                Arc::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Storage>))
+            }
+            None => Arc::new(|| Ok(Box::new(MemoryStore::new()) as Box<dyn Storage>)),
+        }
+    }
+}

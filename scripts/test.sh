@@ -68,6 +68,14 @@ e2e_tests() {
   cargo test -p marquee-e2e --no-fail-fast
 }
 
+# Every Rust test in one run. One cargo invocation over the whole workspace resolves features
+# once, as clippy and the build did: selecting packages (-p, --exclude) resolves them anew and
+# rebuilds much of the dependency tree, which CI must not pay twice.
+all_rust_tests() {
+  step "rust: every test, the end-to-end suites (real nginx-rtmp, ffprobe, PulseAudio, gnome-keyring) included"
+  cargo test --workspace --no-fail-fast
+}
+
 viewer() {
   step "e2e: the room's viewer page in headless Chromium against the real server"
   (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
@@ -84,7 +92,7 @@ case "$stage" in
   fast)
     ui_deps; ui_dist; ui_unit; lint; crate_tests ;;
   rust)
-    ui_deps; ui_dist; lint; bins; crate_tests; e2e_tests ;;
+    ui_deps; ui_dist; lint; bins; all_rust_tests ;;
   ui)
     ui_deps; ui_unit; ui_browser; ui_dist ;;
   e2e)
@@ -92,6 +100,6 @@ case "$stage" in
   app)
     ui_deps; ui_dist; bins; app ;;
   all)
-    ui_deps; ui_unit; ui_browser; ui_dist; lint; bins; crate_tests; e2e_tests; viewer; app ;;
+    ui_deps; ui_unit; ui_browser; ui_dist; lint; bins; all_rust_tests; viewer; app ;;
 esac
 step "scripts/test.sh $stage: passed"

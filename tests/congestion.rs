@@ -1,6 +1,8 @@
 //! A slow destination: its own queue drops non-key video up to the next keyframe (never
 //! audio, never keyframes), while the encoder, the recording and the other destination are
 //! untouched. The slow link is a real TCP proxy in front of nginx that forwards at 1 Mbit/s.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use marquee_e2e::{
     Nginx, Run, Summary, assert_exited_ok, check_continuity, exec, frame_codes, heavy, marquee_in,

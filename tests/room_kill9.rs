@@ -1,6 +1,8 @@
 //! The room server as a real process (`marquee room serve`), killed with SIGKILL in the middle
 //! of a gift flood and started again on the same port and database: the ledger holds exactly the
 //! acknowledged gifts, each once; and a client resumes across the kill.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, EventBody, Role};

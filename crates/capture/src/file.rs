@@ -283,19 +283,18 @@ fn interleave_f32(f: &ff::frame::Audio) -> Option<Vec<f32>> {
     let ch = f.channels() as usize;
     let n = f.samples();
     let mut out = vec![0f32; n * ch];
+    /// The `N` bytes of sample `i`.
+    fn at<const N: usize>(bytes: &[u8], i: usize) -> [u8; N] {
+        let mut b = [0u8; N];
+        b.copy_from_slice(&bytes[i * N..i * N + N]);
+        b
+    }
     let read = |bytes: &[u8], i: usize, fmt: Sample| -> f32 {
         match fmt {
-            Sample::F32(_) => f32::from_ne_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap()),
-            Sample::F64(_) => {
-                f64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap()) as f32
-            }
-            Sample::I16(_) => {
-                i16::from_ne_bytes(bytes[i * 2..i * 2 + 2].try_into().unwrap()) as f32 / 32768.0
-            }
-            Sample::I32(_) => {
-                i32::from_ne_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap()) as f32
-                    / 2_147_483_648.0
-            }
+            Sample::F32(_) => f32::from_ne_bytes(at(bytes, i)),
+            Sample::F64(_) => f64::from_ne_bytes(at(bytes, i)) as f32,
+            Sample::I16(_) => i16::from_ne_bytes(at(bytes, i)) as f32 / 32768.0,
+            Sample::I32(_) => i32::from_ne_bytes(at(bytes, i)) as f32 / 2_147_483_648.0,
             Sample::U8(_) => (bytes[i] as f32 - 128.0) / 128.0,
             _ => 0.0,
         }

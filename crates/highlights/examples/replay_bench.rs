@@ -44,7 +44,8 @@ fn main() {
     for p in &s.packets {
         replay.offer(p);
     }
-    let saver = HighlightSaver::new(replay.clone(), s.streams.clone(), dir.join("clips")).unwrap();
+    let saver = HighlightSaver::new(replay.clone(), s.streams.clone(), dir.join("clips"))
+        .expect("a clips folder in the temp dir");
     let mut ours = Vec::new();
     let mut snap_ms = Vec::new();
     let mut size = 0;
@@ -52,19 +53,21 @@ fn main() {
     for _ in 0..10 {
         let c = saver
             .save_last(Duration::from_secs(30))
-            .unwrap()
+            .expect("a save starts")
             .wait()
-            .unwrap();
+            .expect("the clip is written");
         ours.push(c.latency_ms);
         snap_ms.push(c.snapshot_ms);
         size = c.bytes;
         dur = c.duration_s;
-        std::fs::remove_file(&c.path).unwrap();
+        std::fs::remove_file(&c.path).expect("remove the saved clip");
     }
     // The same media as an MKV, stream-copied to a faststart MP4 by the ffmpeg CLI.
-    let start = replay.snapshot_last(Duration::from_secs(30)).unwrap();
+    let start = replay
+        .snapshot_last(Duration::from_secs(30))
+        .expect("30 s in the buffer");
     let mkv = dir.join("src.mkv");
-    write_packets(&start.packets, start.start, &s.streams, &mkv).unwrap();
+    write_packets(&start.packets, start.start, &s.streams, &mkv).expect("write the recording");
     let mut peer = Vec::new();
     for i in 0..10 {
         let out = dir.join(format!("peer{i}.mp4"));
@@ -196,13 +199,17 @@ fn main() {
         "save_30s_2500kbps": {"ours_p50_ms": o50, "ours_max_ms": omax, "peer_p50_ms": p50, "peer_max_ms": pmax, "clip_bytes": size, "clip_s": dur},
         "memory": rows,
     });
-    std::fs::write(&json_out, serde_json::to_string_pretty(&out).unwrap()).unwrap();
+    std::fs::write(
+        &json_out,
+        serde_json::to_string_pretty(&out).expect("plain data"),
+    )
+    .expect("write the results");
     println!("\nwrote {json_out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn tempfile_dir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("marquee-hl-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&d).expect("a temp dir");
     d
 }

@@ -1,5 +1,7 @@
 //! Cuts from a recording, the clip library, vertical export, and suggestions, all on
 //! really encoded media checked with ffprobe.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

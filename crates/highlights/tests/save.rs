@@ -1,4 +1,6 @@
 //! Saving highlights from a replay buffer fed with really encoded H.264/AAC packets.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -3,6 +3,8 @@
 //!
 //! The restart here is in-process (the server is shut down and started again on the same port and
 //! database). A `kill -9` of a separate process needs the `marquee` binary (wired by the CLI crate).
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use futures_util::{SinkExt, StreamExt};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};

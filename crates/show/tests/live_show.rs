@@ -1,6 +1,8 @@
 //! A real show (synthetic camera + tone through the real encoders, a real MKV recording):
 //! `save` and `mark` over the control channel while live, room events written as signals
 //! beside the recording, then a cut between the two marks from the recording.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 #[path = "../../highlights/tests/common/mod.rs"]
 mod common;

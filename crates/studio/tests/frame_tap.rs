@@ -1,5 +1,7 @@
 //! A frame tap sees every composed picture of a real session, in order, with the test
 //! card's code readable — what the app's preview is built on.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use marquee_capture::camera::Faults;
 use marquee_capture::pattern::read_code;

@@ -1,5 +1,7 @@
 //! The microphone gain from the settings changes what goes out (and the meters) by that
 //! many dB: a real session with the tone as its input, measured from the mixer's levels.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use marquee_capture::camera::Faults;
 use marquee_capture::{AudioSpec, VideoSpec};

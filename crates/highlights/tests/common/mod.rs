@@ -1,5 +1,5 @@
 //! ffprobe checks shared by the integration tests (the real ffprobe, never a stand-in).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::Command;

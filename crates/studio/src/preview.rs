@@ -26,6 +26,7 @@
 use crate::StudioError;
 use crate::compose::{Canvas, Letterbox};
 use crate::frames::{ComposedFrame, FrameTap};
+use crate::packet::Track;
 use ffmpeg_next as ff;
 use marquee_capture::camera::Faults;
 use marquee_capture::{AudioBlock, AudioSpec, SessionClock, SourceHandle, VideoFrame, VideoSpec};
@@ -350,11 +351,10 @@ impl JpegEncoder {
         self.enc
             .send_frame(&self.frame)
             .map_err(|e| e.to_string())?;
-        let mut pkt = ff::Packet::empty();
-        self.enc
-            .receive_packet(&mut pkt)
-            .map_err(|e| e.to_string())?;
-        Ok(pkt.data().unwrap_or(&[]).to_vec())
+        crate::encode::drain(&mut self.enc, Track::Video)
+            .next()
+            .map(|p| p.data.to_vec())
+            .ok_or_else(|| "the JPEG encoder gave no picture".into())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The audio encoder: AAC-LC, 48 kHz stereo, opened once per session; its thread encodes
 //! the mixer's chunks and hands the packets to the bus.
 
+use super::drain;
 use crate::StudioError;
 use crate::compat;
 use crate::mixer::{self, AudioChunk};
@@ -11,7 +12,6 @@ use ffmpeg_next as ff;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 /// Audio settings (AAC-LC, stereo, 48 kHz).
 #[derive(Debug, Clone)]
@@ -107,25 +107,14 @@ impl AudioEncoder {
         );
         compat::set_frame_stereo(&mut frame);
         frame.set_rate(mixer::RATE);
-        let drain = |enc: &mut ff::encoder::Audio| {
-            let mut pkt = ff::Packet::empty();
-            while enc.receive_packet(&mut pkt).is_ok() {
-                let pts = pkt.pts().unwrap_or(0);
-                // AAC's priming packet sits before zero; dropping it keeps A/V starting together.
-                if pts < 0 {
-                    continue;
-                }
-                counters.encoded.fetch_add(1, Ordering::Relaxed);
-                bus.publish(&Packet {
-                    track: Track::Audio,
-                    data: Arc::from(pkt.data().unwrap_or(&[])),
-                    pts,
-                    dts: pkt.dts().unwrap_or(pts),
-                    duration: pkt.duration(),
-                    key: true,
-                    captured: Duration::ZERO,
-                });
+        let publish = |mut p: Packet| {
+            // AAC's priming packet sits before zero; dropping it keeps A/V starting together.
+            if p.pts < 0 {
+                return;
             }
+            p.key = true;
+            counters.encoded.fetch_add(1, Ordering::Relaxed);
+            bus.publish(&p);
         };
         for chunk in rx.iter() {
             // SAFETY: as for video, the encoder may hold the previous buffer.
@@ -140,10 +129,10 @@ impl AudioEncoder {
             }
             frame.set_pts(Some(chunk.pts));
             if a.encoder.send_frame(&frame).is_ok() {
-                drain(&mut a.encoder);
+                drain(&mut a.encoder, Track::Audio).for_each(publish);
             }
         }
         let _ = a.encoder.send_eof();
-        drain(&mut a.encoder);
+        drain(&mut a.encoder, Track::Audio).for_each(publish);
     }
 }

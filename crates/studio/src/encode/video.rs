@@ -2,6 +2,7 @@
 //! time. It is opened once per session and never reopened; its thread encodes the
 //! compositor's pictures and hands the packets to the bus.
 
+use super::drain;
 use crate::StudioError;
 use crate::frames::CanvasFrame;
 use crate::packet::{Packet, PacketBus, StreamInfo, Track};
@@ -215,37 +216,19 @@ impl VideoEncoder {
         } = self;
         let (w, h) = (v.encoder.width(), v.encoder.height());
         let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, w, h);
-        let mut stamps = VecDeque::new();
-        let drain = |enc: &mut ff::encoder::Video, stamps: &mut VecDeque<(i64, Duration)>| {
-            let mut pkt = ff::Packet::empty();
-            while enc.receive_packet(&mut pkt).is_ok() {
-                let pts = pkt.pts().unwrap_or(0);
-                while stamps.front().is_some_and(|(p, _)| *p < pts) {
-                    stamps.pop_front();
-                }
-                let captured = stamps
-                    .front()
-                    .map(|(_, c)| *c)
-                    .unwrap_or_else(|| clock.now());
-                let data: Arc<[u8]> = Arc::from(pkt.data().unwrap_or(&[]));
-                counters.encoded.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .bytes
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
-                counters.encode_us.store(
-                    clock.now().saturating_sub(captured).as_micros() as u64,
-                    Ordering::Relaxed,
-                );
-                bus.publish(&Packet {
-                    track: Track::Video,
-                    data,
-                    pts,
-                    dts: pkt.dts().unwrap_or(pts),
-                    duration: 1,
-                    key: pkt.is_key(),
-                    captured,
-                });
-            }
+        let mut stamps = Stamps::default();
+        let publish = |mut p: Packet, stamps: &mut Stamps| {
+            p.captured = stamps.take(p.pts).unwrap_or_else(|| clock.now());
+            p.duration = 1;
+            counters.encoded.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes
+                .fetch_add(p.data.len() as u64, Ordering::Relaxed);
+            counters.encode_us.store(
+                clock.now().saturating_sub(p.captured).as_micros() as u64,
+                Ordering::Relaxed,
+            );
+            bus.publish(&p);
         };
         for cf in rx.iter() {
             // SAFETY: the encoder may still reference the previous buffer; make ours private.
@@ -254,16 +237,75 @@ impl VideoEncoder {
             }
             copy_i420_into(&mut frame, &cf.data);
             frame.set_pts(Some(cf.index));
-            stamps.push_back((cf.index, cf.captured));
-            if stamps.len() > 64 {
-                stamps.pop_front();
-            }
+            stamps.push(cf.index, cf.captured);
             if v.encoder.send_frame(&frame).is_err() {
                 continue;
             }
-            drain(&mut v.encoder, &mut stamps);
+            for p in drain(&mut v.encoder, Track::Video) {
+                publish(p, &mut stamps);
+            }
         }
         let _ = v.encoder.send_eof();
-        drain(&mut v.encoder, &mut stamps);
+        for p in drain(&mut v.encoder, Track::Video) {
+            publish(p, &mut stamps);
+        }
+    }
+}
+
+/// Capture times of the pictures inside the encoder, by PTS, for each packet's latency.
+#[derive(Default)]
+struct Stamps(VecDeque<(i64, Duration)>);
+
+impl Stamps {
+    /// Pictures remembered at most (an encoder holds a few; a lost stamp costs one reading).
+    const KEEP: usize = 64;
+
+    fn push(&mut self, pts: i64, captured: Duration) {
+        self.0.push_back((pts, captured));
+        if self.0.len() > Self::KEEP {
+            self.0.pop_front();
+        }
+    }
+
+    /// The capture time of picture `pts`, forgetting the ones before it.
+    fn take(&mut self, pts: i64) -> Option<Duration> {
+        while self.0.front().is_some_and(|(p, _)| *p < pts) {
+            self.0.pop_front();
+        }
+        self.0.front().map(|(_, c)| *c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_picture_comes_out_once_in_order_counting_the_flush() {
+        let s = VideoSettings {
+            width: 64,
+            height: 64,
+            fps: 30,
+            bitrate_kbps: 200,
+            encoder: EncoderChoice::X264,
+            preset: "ultrafast".into(),
+        };
+        let mut v = open_video(&s).unwrap();
+        let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, 64, 64);
+        copy_i420_into(&mut frame, &vec![128u8; 64 * 64 * 3 / 2]);
+        let mut packets = Vec::new();
+        for i in 0..10 {
+            frame.set_pts(Some(i));
+            v.encoder.send_frame(&frame).unwrap();
+            packets.extend(drain(&mut v.encoder, Track::Video));
+        }
+        v.encoder.send_eof().unwrap();
+        packets.extend(drain(&mut v.encoder, Track::Video));
+        let pts: Vec<i64> = packets.iter().map(|p| p.pts).collect();
+        assert_eq!(pts, (0..10).collect::<Vec<_>>());
+        assert!(packets[0].key, "the stream starts on a keyframe");
+        assert!(packets.iter().all(|p| !p.data.is_empty() && p.dts <= p.pts));
+        // Flushed: nothing more comes out.
+        assert_eq!(drain(&mut v.encoder, Track::Video).count(), 0);
     }
 }

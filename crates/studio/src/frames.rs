@@ -18,6 +18,15 @@ pub struct ComposedFrame {
     pub at: Duration,
 }
 
+/// A composed picture on its way to the video encoder.
+pub(crate) struct CanvasFrame {
+    pub data: Arc<FrameBuf>,
+    /// Output frame number (the video PTS).
+    pub index: i64,
+    /// Capture time of the newest source frame in it, for capture-to-socket latency.
+    pub captured: Duration,
+}
+
 /// A consumer of composed pictures.
 pub trait FrameTap: Send + Sync {
     /// Takes a frame without blocking (copy what you need or drop it).

@@ -1,6 +1,8 @@
-//! Encoded packets as they travel from an encoder to every output.
+//! Encoded packets as they travel from an encoder to every output: the [`PacketBus`] hands
+//! each one, shared, to every [`PacketSink`] (the destinations, the recording, a replay
+//! buffer…).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Which elementary stream a packet belongs to.
@@ -47,5 +49,29 @@ impl std::fmt::Debug for StreamInfo {
             .field("track", &self.track)
             .field("time_base", &self.time_base)
             .finish()
+    }
+}
+
+/// Anything the packet bus can hand packets to.
+pub trait PacketSink: Send + Sync {
+    /// Takes a packet without blocking.
+    fn offer(&self, p: &Packet);
+}
+
+/// Hands every encoded packet to every output; outputs can come and go while live.
+#[derive(Default)]
+pub struct PacketBus {
+    sinks: RwLock<Vec<Arc<dyn PacketSink>>>,
+}
+
+impl PacketBus {
+    pub fn add(&self, s: Arc<dyn PacketSink>) {
+        self.sinks.write().expect("bus lock").push(s);
+    }
+
+    pub fn publish(&self, p: &Packet) {
+        for s in self.sinks.read().expect("bus lock").iter() {
+            s.offer(p);
+        }
     }
 }

@@ -26,6 +26,7 @@
 use crate::StudioError;
 use crate::compose::{Canvas, Letterbox};
 use crate::frames::{ComposedFrame, FrameTap};
+use crate::packet::Track;
 use ffmpeg_next as ff;
 use marquee_capture::camera::Faults;
 use marquee_capture::{AudioBlock, AudioSpec, SessionClock, SourceHandle, VideoFrame, VideoSpec};
@@ -350,11 +351,10 @@ impl JpegEncoder {
         self.enc
             .send_frame(&self.frame)
             .map_err(|e| e.to_string())?;
-        let mut pkt = ff::Packet::empty();
-        self.enc
-            .receive_packet(&mut pkt)
-            .map_err(|e| e.to_string())?;
-        Ok(pkt.data().unwrap_or(&[]).to_vec())
+        crate::encode::drain(&mut self.enc, Track::Video)
+            .next()
+            .map(|p| p.data.to_vec())
+            .ok_or_else(|| "the JPEG encoder gave no picture".into())
     }
 }
 
@@ -403,7 +403,7 @@ impl CapturePreview {
         crate::init();
         let (sink, rx) = marquee_capture::bounded::<VideoFrame>(2);
         let (w, h, fps) = (width, height, fps.clamp(1, 60));
-        let source = crate::session::spawn_video(spec, Faults::default(), &clock, sink, w, h, fps)?;
+        let source = crate::sources::spawn_video(spec, Faults::default(), &clock, sink, w, h, fps)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -459,7 +459,7 @@ impl LevelPreview {
         if *spec == AudioSpec::None {
             return Err(StudioError::Settings("no audio input to measure".into()));
         }
-        let source = crate::session::spawn_audio(spec, &clock, sink)?;
+        let source = crate::sources::spawn_audio(spec, &clock, sink)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()

@@ -5,6 +5,7 @@ pub mod mux;
 pub mod policy;
 
 use crate::events::{EventKind, Events};
+pub use crate::packet::PacketSink;
 use crate::packet::{Packet, StreamInfo};
 use crate::stats::{OutputCounters, OutputState};
 use crate::url::DestinationUrl;
@@ -16,12 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// Anything the packet bus can hand packets to.
-pub trait PacketSink: Send + Sync {
-    /// Takes a packet without blocking.
-    fn offer(&self, p: &Packet);
-}
 
 /// Fills in a stream key at connect time (from the OS keychain). The error is shown to
 /// the user, so it must say what to do and must not contain the key.
@@ -250,10 +245,9 @@ pub fn spawn_rtmp(
     let name = target.url.to_string();
     let shared = OutputShared::new(QueueLimits::default(), &streams, name.clone());
     let sh = shared.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("rtmp-{}", index + 1))
-        .spawn(move || rtmp_loop(index, &target, &streams, &sh, &events, &clock))
-        .expect("spawning a thread only fails when the OS is out of resources");
+    let thread = crate::spawn_thread(&format!("rtmp-{}", index + 1), move || {
+        rtmp_loop(index, &target, &streams, &sh, &events, &clock)
+    });
     OutputHandle {
         shared,
         thread: Some(thread),

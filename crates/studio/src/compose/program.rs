@@ -7,11 +7,12 @@
 //! not, so a switch shows the new source's frame due for that very tick (no warm-up, no
 //! repeated or skipped frame), and a switch requested before tick N is on air at tick N.
 
+use super::canvas::{Canvas, Letterbox};
+use super::selector::{FrameSelector, Pick};
 use crate::StudioError;
-use crate::compose::{Canvas, FrameSelector, Letterbox, Pick, Rect};
 use marquee_capture::{FrameBuf, FramePool};
 use marquee_capture::{PixelFormat, VideoFrame};
-use marquee_scene::{Layout, Scene, SceneError, Transition};
+use marquee_scene::{Layout, Rect, Scene, SceneError, Transition};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -371,7 +372,7 @@ impl Program {
                 // lost" only once the source is lost (it said so, or a second without frames).
                 (None, false) => continue,
                 _ => self.slate.get_or_insert_with(|| {
-                    let c = crate::compose::slate(self.width, self.height);
+                    let c = super::canvas::slate(self.width, self.height);
                     Picture {
                         format: PixelFormat::I420,
                         width: c.width,

@@ -1,10 +1,20 @@
-//! Opening encoders: libx264 with broadcast settings, hardware encoders probed at run
-//! time, and AAC-LC. The encoder is opened once per session and never reopened.
+//! The video encoder: libx264 with broadcast settings, or a hardware encoder probed at run
+//! time. It is opened once per session and never reopened; its thread encodes the
+//! compositor's pictures and hands the packets to the bus.
 
+use super::drain;
 use crate::StudioError;
-use crate::compat;
-use crate::packet::{StreamInfo, Track};
+use crate::frames::CanvasFrame;
+use crate::packet::{Packet, PacketBus, StreamInfo, Track};
+use crate::stats::VideoCounters;
+use crossbeam_channel::Receiver;
 use ffmpeg_next as ff;
+use marquee_capture::SessionClock;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Which video encoder to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,23 +47,6 @@ pub struct VideoSettings {
     pub encoder: EncoderChoice,
     /// x264 preset (ultrafast … veryslow).
     pub preset: String,
-}
-
-/// Audio settings (AAC-LC, stereo, 48 kHz).
-#[derive(Debug, Clone)]
-pub struct AudioSettings {
-    pub bitrate_kbps: u32,
-    /// Gain on the main input (the microphone), in dB; camera microphones are not changed.
-    pub gain_db: f32,
-}
-
-impl Default for AudioSettings {
-    fn default() -> Self {
-        Self {
-            bitrate_kbps: 128,
-            gain_db: 0.0,
-        }
-    }
 }
 
 /// Copies a tightly packed I420 picture (`data`, the frame's size) into an FFmpeg frame
@@ -198,50 +191,121 @@ pub fn probe_encoders(width: u32, height: u32) -> Vec<(String, Result<(), String
         .collect()
 }
 
-/// An opened AAC encoder.
-pub struct OpenedAudio {
-    pub encoder: ff::encoder::Audio,
-    pub info: StreamInfo,
-    /// Samples per channel in each frame the encoder takes (1024 for AAC).
-    pub frame_size: usize,
+/// What the video encoder thread reads and writes.
+pub(crate) struct VideoEncoder {
+    pub opened: OpenedVideo,
+    pub pictures: Receiver<CanvasFrame>,
+    pub bus: Arc<PacketBus>,
+    pub counters: Arc<VideoCounters>,
+    pub clock: SessionClock,
 }
 
-/// Opens AAC-LC, 48 kHz stereo, at the given bitrate.
-pub fn open_audio(s: &AudioSettings) -> Result<OpenedAudio, StudioError> {
-    crate::init();
-    let err = |reason: String| StudioError::Encoder {
-        name: "aac".into(),
-        reason,
-    };
-    let codec = ff::encoder::find(ff::codec::Id::AAC)
-        .ok_or_else(|| err("not in this FFmpeg build".into()))?;
-    let mut enc = ff::codec::context::Context::new_with_codec(codec)
-        .encoder()
-        .audio()
-        .map_err(|e| err(e.to_string()))?;
-    enc.set_rate(crate::mixer::RATE as i32);
-    enc.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
-    compat::set_stereo(&mut enc);
-    enc.set_bit_rate(s.bitrate_kbps as usize * 1000);
-    enc.set_time_base((1, crate::mixer::RATE as i32));
-    enc.set_flags(ff::codec::Flags::GLOBAL_HEADER);
-    let opened = enc.open().map_err(|e| err(e.to_string()))?;
-    let frame_size = (opened.frame_size() as usize).max(1);
-    let mut params = ff::codec::Parameters::from(&opened);
-    // The priming packet is dropped (see the audio encoder thread), so containers must not
-    // tell decoders to skip priming samples too: that would shift audio 21 ms early.
-    // SAFETY: a plain field of the parameters we own.
-    unsafe {
-        (*params.as_mut_ptr()).initial_padding = 0;
+impl VideoEncoder {
+    /// Runs until the compositor is gone, then flushes the encoder.
+    pub fn spawn(self) -> JoinHandle<()> {
+        crate::spawn_thread("video-encoder", move || self.run())
     }
-    let info = StreamInfo {
-        track: Track::Audio,
-        params,
-        time_base: (1, crate::mixer::RATE as i32),
-    };
-    Ok(OpenedAudio {
-        encoder: opened,
-        info,
-        frame_size,
-    })
+
+    fn run(self) {
+        let VideoEncoder {
+            opened: mut v,
+            pictures: rx,
+            bus,
+            counters,
+            clock,
+        } = self;
+        let (w, h) = (v.encoder.width(), v.encoder.height());
+        let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, w, h);
+        let mut stamps = Stamps::default();
+        let publish = |mut p: Packet, stamps: &mut Stamps| {
+            p.captured = stamps.take(p.pts).unwrap_or_else(|| clock.now());
+            p.duration = 1;
+            counters.encoded.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes
+                .fetch_add(p.data.len() as u64, Ordering::Relaxed);
+            counters.encode_us.store(
+                clock.now().saturating_sub(p.captured).as_micros() as u64,
+                Ordering::Relaxed,
+            );
+            bus.publish(&p);
+        };
+        for cf in rx.iter() {
+            // SAFETY: the encoder may still reference the previous buffer; make ours private.
+            unsafe {
+                ff::ffi::av_frame_make_writable(frame.as_mut_ptr());
+            }
+            copy_i420_into(&mut frame, &cf.data);
+            frame.set_pts(Some(cf.index));
+            stamps.push(cf.index, cf.captured);
+            if v.encoder.send_frame(&frame).is_err() {
+                continue;
+            }
+            for p in drain(&mut v.encoder, Track::Video) {
+                publish(p, &mut stamps);
+            }
+        }
+        let _ = v.encoder.send_eof();
+        for p in drain(&mut v.encoder, Track::Video) {
+            publish(p, &mut stamps);
+        }
+    }
+}
+
+/// Capture times of the pictures inside the encoder, by PTS, for each packet's latency.
+#[derive(Default)]
+struct Stamps(VecDeque<(i64, Duration)>);
+
+impl Stamps {
+    /// Pictures remembered at most (an encoder holds a few; a lost stamp costs one reading).
+    const KEEP: usize = 64;
+
+    fn push(&mut self, pts: i64, captured: Duration) {
+        self.0.push_back((pts, captured));
+        if self.0.len() > Self::KEEP {
+            self.0.pop_front();
+        }
+    }
+
+    /// The capture time of picture `pts`, forgetting the ones before it.
+    fn take(&mut self, pts: i64) -> Option<Duration> {
+        while self.0.front().is_some_and(|(p, _)| *p < pts) {
+            self.0.pop_front();
+        }
+        self.0.front().map(|(_, c)| *c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_picture_comes_out_once_in_order_counting_the_flush() {
+        let s = VideoSettings {
+            width: 64,
+            height: 64,
+            fps: 30,
+            bitrate_kbps: 200,
+            encoder: EncoderChoice::X264,
+            preset: "ultrafast".into(),
+        };
+        let mut v = open_video(&s).unwrap();
+        let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, 64, 64);
+        copy_i420_into(&mut frame, &vec![128u8; 64 * 64 * 3 / 2]);
+        let mut packets = Vec::new();
+        for i in 0..10 {
+            frame.set_pts(Some(i));
+            v.encoder.send_frame(&frame).unwrap();
+            packets.extend(drain(&mut v.encoder, Track::Video));
+        }
+        v.encoder.send_eof().unwrap();
+        packets.extend(drain(&mut v.encoder, Track::Video));
+        let pts: Vec<i64> = packets.iter().map(|p| p.pts).collect();
+        assert_eq!(pts, (0..10).collect::<Vec<_>>());
+        assert!(packets[0].key, "the stream starts on a keyframe");
+        assert!(packets.iter().all(|p| !p.data.is_empty() && p.dts <= p.pts));
+        // Flushed: nothing more comes out.
+        assert_eq!(drain(&mut v.encoder, Track::Video).count(), 0);
+    }
 }

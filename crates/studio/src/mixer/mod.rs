@@ -1,7 +1,10 @@
 //! The audio mixer: every input is converted to 48 kHz stereo, placed on the session
 //! timeline by its capture stamps, and mixed in AAC-sized chunks whose PTS is the sample
 //! count. A stalled input becomes silence; a drifting device clock is corrected by
-//! padding or dropping, so audio never drifts from video.
+//! padding or dropping, so audio never drifts from video. The mixer thread (which also
+//! drives director mode from the camera microphones' levels) is in `thread.rs`.
+
+pub(crate) mod thread;
 
 use marquee_capture::AudioBlock;
 use std::collections::VecDeque;
@@ -9,6 +12,14 @@ use std::time::Duration;
 
 /// The mixer's (and the encoder's) sample rate.
 pub const RATE: u32 = 48_000;
+
+/// Mixed audio on its way to the encoder.
+pub(crate) struct AudioChunk {
+    /// Interleaved stereo at [`RATE`], one encoder frame long.
+    pub samples: Vec<f32>,
+    /// Timeline index of the first sample (the audio PTS).
+    pub pts: i64,
+}
 
 /// Converts interleaved samples of any rate/layout to 48 kHz stereo. Cubic (Catmull-Rom)
 /// interpolation: cheap, and clean enough for speech at the common 44.1→48 kHz step;

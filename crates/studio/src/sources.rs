@@ -1,0 +1,87 @@
+//! Opening sources: each camera, media file or synthetic source and each audio input runs
+//! on its own thread (or device callback), stamping into a bounded queue on the session
+//! clock. Used by a session and by the previews before going live.
+
+use crate::StudioError;
+use marquee_capture::camera::{self, Faults, TestPatternCamera};
+use marquee_capture::nokhwa_cam::NokhwaCamera;
+use marquee_capture::{
+    AudioBlock, AudioSpec, SessionClock, Sink, SourceHandle, VideoFrame, VideoSpec,
+};
+
+/// Opens one video source on its own thread; fails when it cannot open.
+pub(crate) fn spawn_video(
+    spec: &VideoSpec,
+    faults: Faults,
+    clock: &SessionClock,
+    sink: Sink<VideoFrame>,
+    w: u32,
+    h: u32,
+    fps: u32,
+) -> Result<SourceHandle, StudioError> {
+    Ok(match spec {
+        VideoSpec::Test | VideoSpec::TestCard(_) => {
+            let card = match spec {
+                VideoSpec::TestCard(n) => *n,
+                _ => 0,
+            };
+            camera::spawn_camera(
+                move || Ok(Box::new(TestPatternCamera::new(w, h, fps, faults).card(card)) as _),
+                clock.clone(),
+                sink,
+            )?
+            .0
+        }
+        VideoSpec::Camera(id) => {
+            let id = id.clone();
+            camera::spawn_camera(
+                move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
+                clock.clone(),
+                sink,
+            )?
+            .0
+        }
+        VideoSpec::File(p) => marquee_capture::file::spawn_file_video(p, clock.clone(), sink)?,
+    })
+}
+
+/// Like [`spawn_video`], but a camera that cannot open starts lost and keeps retrying
+/// (the compositor reports it lost once it has tried), for a source that is not on air at
+/// the start: one missing camera must not keep the show off the air.
+pub(crate) fn spawn_video_retrying(
+    spec: &VideoSpec,
+    faults: Faults,
+    clock: &SessionClock,
+    sink: Sink<VideoFrame>,
+    w: u32,
+    h: u32,
+    fps: u32,
+) -> Result<SourceHandle, StudioError> {
+    match spec {
+        VideoSpec::Camera(id) => {
+            let id = id.clone();
+            Ok(camera::spawn_camera_retrying(
+                move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
+                clock.clone(),
+                sink,
+            )?)
+        }
+        _ => spawn_video(spec, faults, clock, sink, w, h, fps),
+    }
+}
+
+/// Opens one audio input on its own thread (or callback).
+pub(crate) fn spawn_audio(
+    spec: &AudioSpec,
+    clock: &SessionClock,
+    sink: Sink<AudioBlock>,
+) -> Result<SourceHandle, StudioError> {
+    Ok(match spec {
+        AudioSpec::Tone(hz) => marquee_capture::audio::spawn_tone(*hz, clock.clone(), sink),
+        AudioSpec::Mic(id) => marquee_capture::audio::spawn_mic(id, clock.clone(), sink)?,
+        AudioSpec::File(p) => marquee_capture::file::spawn_file_audio(p, clock.clone(), sink)?,
+        AudioSpec::None => {
+            return Err(StudioError::Settings("no audio input to open".into()));
+        }
+    })
+}

@@ -888,22 +888,76 @@ mod tests {
         SharedReplay::spooled(cfg, VTB, ATB, dir).unwrap()
     }
 
-    /// `secs` of video (distinct bytes per frame) and audio, as a session would offer them.
-    fn offer_secs(r: &SharedReplay, from: i64, secs: i64, vsize: usize) -> Vec<Packet> {
+    /// `secs` of video (distinct bytes per frame) and audio, in the order a session makes them.
+    fn packets(from: i64, secs: i64, vsize: usize) -> Vec<Packet> {
         let mut b: ReplayBuffer = ReplayBuffer::new(ReplayConfig::default(), VTB, ATB);
         feed(&mut b, from, secs, vsize);
         let snap = b.snapshot_range(Duration::ZERO, Duration::MAX).unwrap();
-        let mut out = Vec::new();
-        for (i, p) in snap.packets.into_iter().enumerate() {
-            let bytes: Vec<u8> = (0..p.data.len()).map(|j| (i * 7 + j) as u8).collect();
-            let p = Packet {
-                data: Arc::from(bytes),
-                ..p
-            };
-            r.offer(&p);
-            out.push(p);
+        snap.packets
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let bytes: Vec<u8> = (0..p.data.len()).map(|j| (i * 7 + j) as u8).collect();
+                Packet {
+                    data: Arc::from(bytes),
+                    ..p
+                }
+            })
+            .collect()
+    }
+
+    /// Offers `secs` of packets far faster than real time, waiting for the spool thread every
+    /// half queue: the live path drops when the queue is full (counted), which is not what
+    /// these tests check.
+    fn offer_secs(r: &SharedReplay, from: i64, secs: i64, vsize: usize) -> Vec<Packet> {
+        let out = packets(from, secs, vsize);
+        for (i, p) in out.iter().enumerate() {
+            r.offer(p);
+            if i % (SPOOL_QUEUE / 2) == SPOOL_QUEUE / 2 - 1 {
+                r.with(|_| ());
+            }
         }
         out
+    }
+
+    #[test]
+    fn a_spool_that_falls_behind_drops_and_counts_and_no_clip_spans_the_hole() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ReplayConfig {
+            max_duration: Duration::from_secs(60),
+            max_bytes: 32 << 20,
+        };
+        let r = SharedReplay::spooled(cfg, VTB, ATB, dir.path()).unwrap();
+        let all = packets(0, 30, 2_000);
+        assert!(all.len() > SPOOL_QUEUE + 2, "{} packets", all.len());
+        // While the buffer is held the spool thread cannot take a packet in: its queue fills.
+        r.with(|_| all.iter().for_each(|p| r.offer(p)));
+        let c = r.counters();
+        assert!(c.spool_dropped > 0, "{c:?}");
+        assert!(c.gaps >= 1, "a lost packet is a gap: {c:?}");
+        // The stream goes on; whatever is held skips the hole only onto a keyframe (a clip
+        // never plays across missing frames).
+        offer_secs(&r, 30 * FPS, 5, 2_000);
+        let snap = r.snapshot_last(Duration::from_secs(60)).unwrap();
+        let video: Vec<&Packet> = snap
+            .packets
+            .iter()
+            .filter(|p| p.track == Track::Video)
+            .collect();
+        assert!(
+            video.last().is_some_and(|p| p.pts >= 34 * FPS),
+            "the stream after the hole is held"
+        );
+        for w in video.windows(2) {
+            if w[1].pts != w[0].pts + 1 {
+                assert!(
+                    w[1].key,
+                    "a jump {} → {} lands on a non-key frame",
+                    w[0].pts, w[1].pts
+                );
+            }
+        }
+        assert!(video[0].key);
     }
 
     #[test]

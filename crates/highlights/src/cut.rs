@@ -8,6 +8,7 @@
 use crate::error::{HighlightError, Result};
 use crate::save::ClipWriter;
 use ffmpeg_next as ff;
+use marquee_studio::encode::drain;
 use marquee_studio::packet::{Packet, StreamInfo, Track};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -214,17 +215,8 @@ pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> 
         let Some(&(_, track, tb)) = tbs.iter().find(|(i, _, _)| *i == stream.index()) else {
             continue;
         };
-        let Some(pts) = pkt.pts().or(pkt.dts()) else {
+        let Some(p) = Packet::from_ff(&pkt, track) else {
             continue;
-        };
-        let p = Packet {
-            track,
-            data: Arc::from(pkt.data().unwrap_or(&[])),
-            pts,
-            dts: pkt.dts().unwrap_or(pts),
-            duration: pkt.duration(),
-            key: track == Track::Audio || pkt.is_key(),
-            captured: Duration::ZERO,
         };
         let t = to_time(p.dts, tb);
         if writer.is_none() {
@@ -417,18 +409,6 @@ pub fn cut_recording_accurate(
     let mut frame = ff::frame::Video::empty();
     let mut first_copy = true;
 
-    let to_packet = |pkt: &ff::Packet, track: Track| -> Option<Packet> {
-        let pts = pkt.pts().or(pkt.dts())?;
-        Some(Packet {
-            track,
-            data: Arc::from(pkt.data().unwrap_or(&[])),
-            pts,
-            dts: pkt.dts().unwrap_or(pts),
-            duration: pkt.duration(),
-            key: track == Track::Audio || pkt.is_key(),
-            captured: Duration::ZERO,
-        })
-    };
     // Encodes one decoded frame if it is inside the cut (opening the encoder on the first).
     let encode = |f: &ff::frame::Video,
                   enc: &mut Option<ff::encoder::Video>,
@@ -478,12 +458,7 @@ pub fn cut_recording_accurate(
         f2.set_kind(ff::picture::Type::None);
         e.send_frame(&f2)
             .map_err(|e| HighlightError::media("accurate cut encode", e))?;
-        let mut pkt = ff::Packet::empty();
-        while e.receive_packet(&mut pkt).is_ok() {
-            if let Some(p) = to_packet(&pkt, Track::Video) {
-                encoded.push(p);
-            }
-        }
+        encoded.extend(drain(e, Track::Video));
         Ok(())
     };
     // Ends the re-encoded part: flush, write it (in-band headers as the container wants).
@@ -496,12 +471,7 @@ pub fn cut_recording_accurate(
      -> Result<()> {
         if let Some(e) = enc.as_mut() {
             let _ = e.send_eof();
-            let mut pkt = ff::Packet::empty();
-            while e.receive_packet(&mut pkt).is_ok() {
-                if let Some(p) = to_packet(&pkt, Track::Video) {
-                    encoded.push(p);
-                }
-            }
+            encoded.extend(drain(e, Track::Video));
         }
         let s = match start {
             Some(s) => s,
@@ -536,7 +506,7 @@ pub fn cut_recording_accurate(
     for (stream, pkt) in src.ictx.packets() {
         let i = stream.index();
         if Some(i) == audio {
-            let Some(p) = to_packet(&pkt, Track::Audio) else {
+            let Some(p) = Packet::from_ff(&pkt, Track::Audio) else {
                 continue;
             };
             let t = to_time(p.dts, atb);
@@ -551,7 +521,7 @@ pub fn cut_recording_accurate(
                 }
             }
         } else if i == video {
-            let Some(p) = to_packet(&pkt, Track::Video) else {
+            let Some(p) = Packet::from_ff(&pkt, Track::Video) else {
                 continue;
             };
             let t = to_time(p.dts, vtb);

@@ -10,7 +10,6 @@ use crate::save::ClipWriter;
 use ffmpeg_next as ff;
 use marquee_studio::packet::{Packet, StreamInfo, Track};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// When a file was made (or last changed, where the filesystem keeps no creation time), Unix
@@ -478,18 +477,8 @@ pub fn export_vertical(
     .map_err(|e| HighlightError::media("export scaler", e))?;
     let drain =
         |enc: &mut ff::encoder::Video, writer: &std::cell::RefCell<ClipWriter>| -> Result<()> {
-            let mut pkt = ff::Packet::empty();
-            while enc.receive_packet(&mut pkt).is_ok() {
-                let pts = pkt.pts().unwrap_or(0);
-                writer.borrow_mut().write(&Packet {
-                    track: Track::Video,
-                    data: Arc::from(pkt.data().unwrap_or(&[])),
-                    pts,
-                    dts: pkt.dts().unwrap_or(pts),
-                    duration: pkt.duration(),
-                    key: pkt.is_key(),
-                    captured: Duration::ZERO,
-                })?;
+            for p in marquee_studio::encode::drain(enc, Track::Video) {
+                writer.borrow_mut().write(&p)?;
             }
             Ok(())
         };
@@ -500,18 +489,10 @@ pub fn export_vertical(
             if Some(index) != audio_index {
                 return Ok(());
             }
-            let Some(pts) = pkt.pts().or(pkt.dts()) else {
-                return Ok(());
-            };
-            writer.borrow_mut().write(&Packet {
-                track: Track::Audio,
-                data: Arc::from(pkt.data().unwrap_or(&[])),
-                pts,
-                dts: pkt.dts().unwrap_or(pts),
-                duration: pkt.duration(),
-                key: true,
-                captured: Duration::ZERO,
-            })
+            match Packet::from_ff(pkt, Track::Audio) {
+                Some(p) => writer.borrow_mut().write(&p),
+                None => Ok(()),
+            }
         },
         |frame, t| {
             let src = if frame.format() == ff::format::Pixel::YUV420P {

@@ -4,9 +4,9 @@
 
 use crate::error::{HighlightError, Result};
 use ffmpeg_next as ff;
+use marquee_studio::encode::drain;
 use marquee_studio::encode::{self, AudioSettings, EncoderChoice, VideoSettings};
 use marquee_studio::packet::{Packet, StreamInfo, Track};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What to encode.
@@ -97,19 +97,7 @@ pub fn encode_session(cfg: &SynthConfig) -> Result<SynthSession> {
     let mut video = Vec::new();
     let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, cfg.width, cfg.height);
     let drain_v = |enc: &mut ff::encoder::Video, out: &mut Vec<Packet>| {
-        let mut pkt = ff::Packet::empty();
-        while enc.receive_packet(&mut pkt).is_ok() {
-            let pts = pkt.pts().unwrap_or(0);
-            out.push(Packet {
-                track: Track::Video,
-                data: Arc::from(pkt.data().unwrap_or(&[])),
-                pts,
-                dts: pkt.dts().unwrap_or(pts),
-                duration: 1,
-                key: pkt.is_key(),
-                captured: Duration::ZERO,
-            });
-        }
+        out.extend(drain(enc, Track::Video).map(|p| Packet { duration: 1, ..p }));
     };
     for i in 0..frames {
         // SAFETY: the encoder may still reference the previous buffer; make ours private.
@@ -157,22 +145,8 @@ pub fn encode_session(cfg: &SynthConfig) -> Result<SynthSession> {
     let total = (cfg.seconds * 48_000.0) as usize;
     let mut audio = Vec::new();
     let drain_a = |enc: &mut ff::encoder::Audio, out: &mut Vec<Packet>| {
-        let mut pkt = ff::Packet::empty();
-        while enc.receive_packet(&mut pkt).is_ok() {
-            let pts = pkt.pts().unwrap_or(0);
-            if pts < 0 {
-                continue; // priming, dropped as the live encoder does
-            }
-            out.push(Packet {
-                track: Track::Audio,
-                data: Arc::from(pkt.data().unwrap_or(&[])),
-                pts,
-                dts: pkt.dts().unwrap_or(pts),
-                duration: pkt.duration(),
-                key: true,
-                captured: Duration::ZERO,
-            });
-        }
+        // Priming (pts < 0) is dropped, as the live encoder does.
+        out.extend(drain(enc, Track::Audio).filter(|p| p.pts >= 0));
     };
     let mut s = 0;
     while s + n <= total {

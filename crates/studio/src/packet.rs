@@ -27,6 +27,23 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// An FFmpeg packet (from an encoder or a demuxer) as ours: its bytes copied once, into
+    /// the buffer every output shares; `None` when it has no timestamp at all. Every audio
+    /// packet is a key (each AAC frame decodes alone). `captured` is zero: the caller knows
+    /// better where it does.
+    pub fn from_ff(pkt: &ffmpeg_next::Packet, track: Track) -> Option<Packet> {
+        let pts = pkt.pts().or(pkt.dts())?;
+        Some(Packet {
+            track,
+            data: Arc::from(pkt.data().unwrap_or(&[])),
+            pts,
+            dts: pkt.dts().unwrap_or(pts),
+            duration: pkt.duration(),
+            key: track == Track::Audio || pkt.is_key(),
+            captured: Duration::ZERO,
+        })
+    }
+
     /// Decode time on the session clock.
     pub fn dts_time(&self, tb: (i32, i32)) -> Duration {
         let secs = self.dts.max(0) as f64 * tb.0 as f64 / tb.1 as f64;

@@ -8,7 +8,7 @@ mod drain;
 pub(crate) mod video;
 
 pub use audio::{AudioSettings, OpenedAudio, open_audio};
-pub(crate) use drain::drain;
+pub use drain::drain;
 pub(crate) use video::copy_i420_into;
 pub use video::{
     EncoderChoice, HARDWARE_ENCODERS, OpenedVideo, VideoSettings, open_video, probe_encoders,

@@ -117,22 +117,27 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         record: s.record,
         danmaku_overlay: s.danmaku_overlay,
         first_run_done: s.first_run_done,
-        room: marquee_profile::RoomPrefs {
-            slow_mode_s: s.room.slow_mode_s,
-            mods_only: s.room.mods_only,
-            blocked_mode: match s.room.blocked_mode {
-                BlockedMode::Mask => "mask".into(),
-                BlockedMode::Reject => "reject".into(),
-            },
-            blocked_words: s.room.blocked_words.clone(),
-            user_rate_per_min: s.room.user_rate_per_min,
-        },
+        room: room_prefs(&s.room),
         source_mics: s.source_mics.clone(),
         director: s.director,
         director_hold_s: s.director_hold_s,
     });
     cfg.save(path).map_err(config_error)?;
     Ok(s.clone())
+}
+
+/// The room rules as the config file keeps them.
+pub fn room_prefs(r: &RoomPrefs) -> marquee_profile::RoomPrefs {
+    marquee_profile::RoomPrefs {
+        slow_mode_s: r.slow_mode_s,
+        mods_only: r.mods_only,
+        blocked_mode: match r.blocked_mode {
+            BlockedMode::Mask => "mask".into(),
+            BlockedMode::Reject => "reject".into(),
+        },
+        blocked_words: r.blocked_words.clone(),
+        user_rate_per_min: r.user_rate_per_min,
+    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@ use crate::ipc::{AudioLevel, PreviewInfo};
 use tauri::AppHandle;
 
 pub async fn preview_url(app: AppHandle) -> Result<String, AppError> {
-    state(&app).preview.url()
+    Ok(state(&app).preview.url()?)
 }
 
 pub async fn preview_info(app: AppHandle) -> Result<PreviewInfo, AppError> {
-    Ok(state(&app).preview.info())
+    Ok(state(&app).preview.info().into())
 }
 
 pub async fn preview_source(app: AppHandle, video: Option<String>) -> Result<(), AppError> {
@@ -22,7 +22,7 @@ pub async fn preview_source(app: AppHandle, video: Option<String>) -> Result<(),
             &hub,
             &live,
             "the preview shows the stream while live",
-            || hub.show_source(video.as_deref()),
+            || Ok(hub.show_source(video.as_deref())?),
         )
     })
     .await
@@ -37,16 +37,18 @@ pub async fn preview_audio(app: AppHandle, audio: Option<String>) -> Result<(), 
             &live,
             "the meters show the stream's audio while live",
             || {
-                hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
-                    events::audio_level(
-                        &app,
-                        &AudioLevel {
-                            input: input.to_string(),
-                            peak_db,
-                            rms_db,
-                        },
-                    );
-                })
+                Ok(
+                    hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
+                        events::audio_level(
+                            &app,
+                            &AudioLevel {
+                                input: input.to_string(),
+                                peak_db,
+                                rms_db,
+                            },
+                        );
+                    })?,
+                )
             },
         )
     })
@@ -56,7 +58,7 @@ pub async fn preview_audio(app: AppHandle, audio: Option<String>) -> Result<(), 
 /// Runs `open` (a device preview) unless the app is live, under the preview's gate so that a
 /// session starting meanwhile cannot have its devices taken (see `PreviewHub::gate`).
 fn unless_live<T>(
-    hub: &crate::preview::PreviewHub,
+    hub: &marquee_show::PreviewHub,
     live: &crate::live::Live,
     refusal: &str,
     open: impl FnOnce() -> Result<T, AppError>,

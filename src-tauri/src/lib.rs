@@ -19,7 +19,6 @@ pub mod ipc;
 #[cfg(target_os = "linux")]
 pub mod linux_env;
 pub mod live;
-pub mod overlays;
 pub mod room;
 pub mod settings;
 

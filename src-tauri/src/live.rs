@@ -72,7 +72,7 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         sources,
         director: s.director,
         director_hold: Duration::from_secs_f32(s.director_hold_s.unwrap_or(3.0).max(0.0)),
-        overlays: crate::overlays::to_items(&s.overlays, &profile)?,
+        overlays: marquee_show::overlays::to_items(&ipc::overlay_forms(&s.overlays), &profile)?,
         destinations: s
             .destinations
             .iter()

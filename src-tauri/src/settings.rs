@@ -3,7 +3,7 @@
 //! through `marquee_profile`. Stream keys stay in the OS keychain.
 
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{AppSettings, BlockedMode, DestinationSetting, RoomPrefs};
+use crate::ipc::{AppSettings, BlockedMode, DestinationSetting, RoomPrefs, overlay_forms};
 use marquee_profile::{AppPrefs, Config, Keychain, Profile};
 use std::path::Path;
 
@@ -60,7 +60,9 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
             blocked_words: app.room.blocked_words,
             user_rate_per_min: app.room.user_rate_per_min,
         },
-        overlays: p.overlays.iter().map(crate::overlays::from_item).collect(),
+        overlays: (p.overlays.iter())
+            .map(|i| marquee_show::overlays::from_item(i).into())
+            .collect(),
         source_mics: app.source_mics,
         director: app.director,
         director_hold_s: app.director_hold_s,
@@ -99,7 +101,7 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     p.fps = Some(s.fps);
     p.bitrate = Some(s.bitrate_kbps);
     p.encoder = Some(s.encoder.clone());
-    p.overlays = crate::overlays::to_items(&s.overlays, &p.overlays)?;
+    p.overlays = marquee_show::overlays::to_items(&overlay_forms(&s.overlays), &p.overlays)?;
     // Only keychain references: a URL with the key in it never reaches the file.
     p.to = s
         .destinations
@@ -145,7 +147,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settings_survive_a_restart_and_keys_never_reach_the_file() {
+    fn settings_and_overlays_survive_a_restart_and_keys_never_reach_the_file() {
         let dir = std::env::temp_dir().join(format!("marquee-app-settings-{}", std::process::id()));
         let path = dir.join("config.toml");
         let _ = std::fs::remove_dir_all(&dir);
@@ -158,6 +160,14 @@ mod tests {
         s.first_run_done = true;
         s.room.blocked_words = vec!["剧透".into()];
         s.room.blocked_mode = BlockedMode::Reject;
+        s.overlays = vec![crate::ipc::OverlaySetting {
+            id: "title".into(),
+            kind: crate::ipc::OverlayKind::Text,
+            text: "直播中".into(),
+            image: String::new(),
+            place: "tr".into(),
+            enabled: true,
+        }];
         s.destinations = vec![
             DestinationSetting {
                 url: "rtmp://live.twitch.tv/app".into(),

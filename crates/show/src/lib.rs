@@ -10,6 +10,7 @@
 //! - [`audience`]: what the audience does, from the room (and later platforms and guests), and
 //!   the one mapping to overlay commands and highlight signals.
 //! - [`destination`]: destinations as people enter them; an inline key moves to the keychain.
+//! - [`overlays`]: overlays as a settings form edits them, over the profile's items.
 //! - [`preview`]: [`PreviewHub`], the picture a page shows (a localhost MJPEG stream), fed by
 //!   a live show or, before going live, by a device alone.
 //! - [`room`]: [`HostRoom`], the host's own room: the room server embedded in the app and
@@ -21,6 +22,7 @@ pub mod audience;
 pub mod control;
 pub mod destination;
 pub mod follow;
+pub mod overlays;
 pub mod preview;
 pub mod room;
 pub mod settings;

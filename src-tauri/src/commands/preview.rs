@@ -22,7 +22,7 @@ pub async fn preview_source(app: AppHandle, video: Option<String>) -> Result<(),
             &hub,
             &live,
             "the preview shows the stream while live",
-            || Ok(hub.show_source(video.as_deref())?),
+            || hub.show_source(video.as_deref()),
         )
     })
     .await
@@ -37,18 +37,16 @@ pub async fn preview_audio(app: AppHandle, audio: Option<String>) -> Result<(), 
             &live,
             "the meters show the stream's audio while live",
             || {
-                Ok(
-                    hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
-                        events::audio_level(
-                            &app,
-                            &AudioLevel {
-                                input: input.to_string(),
-                                peak_db,
-                                rms_db,
-                            },
-                        );
-                    })?,
-                )
+                hub.measure_audio(audio.as_deref(), move |input, peak_db, rms_db| {
+                    events::audio_level(
+                        &app,
+                        &AudioLevel {
+                            input: input.to_string(),
+                            peak_db,
+                            rms_db,
+                        },
+                    );
+                })
             },
         )
     })
@@ -61,11 +59,11 @@ fn unless_live<T>(
     hub: &marquee_show::PreviewHub,
     live: &crate::live::Live,
     refusal: &str,
-    open: impl FnOnce() -> Result<T, AppError>,
+    open: impl FnOnce() -> Result<T, marquee_show::ShowError>,
 ) -> Result<T, AppError> {
     let _gate = hub.gate();
     if live.is_live() {
         return Err(AppError::new(ErrorCode::AlreadyLive, refusal));
     }
-    open()
+    Ok(open()?)
 }

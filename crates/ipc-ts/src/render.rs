@@ -1,6 +1,6 @@
 //! Rendering the declared surface as TypeScript files.
 
-use crate::{CommandDecl, EventDecl, TypeDecl, TypeSet};
+use crate::decl::{CommandDecl, EventDecl, TypeDecl, TypeSet};
 use std::collections::BTreeSet;
 use ts_rs::Config;
 
@@ -232,7 +232,7 @@ pub fn pascal(snake: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ArgDecl;
+    use crate::decl::ArgDecl;
     use ts_rs::TS;
 
     /// A type as a shell declares one.

@@ -83,6 +83,12 @@ impl From<marquee_highlights::HighlightError> for AppError {
     }
 }
 
+impl From<marquee_highlights::DeskError> for AppError {
+    fn from(e: marquee_highlights::DeskError) -> Self {
+        Self::new(ErrorCode::Clip, e.0)
+    }
+}
+
 impl From<marquee_room::RoomError> for AppError {
     fn from(e: marquee_room::RoomError) -> Self {
         Self::new(ErrorCode::Room, e.to_string())

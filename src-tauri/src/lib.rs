@@ -5,12 +5,13 @@
 //!   TypeScript the page uses is generated from them); [`ipc`]: the types that cross IPC, by
 //!   feature; [`bindings`]: renders `ui/src/bindings/` and checks it is fresh;
 //!   [`error::AppError`]: the one error type.
-//! - [`live`]: the running session and its `stats` / `session_event` pump.
-//! - [`room`]: the embedded room server, started with the app, and the host connection.
-//! - [`clips`]: the clip library and highlight suggestions.
+//! - [`live`]: the running show and its `stats` / `session_event` events.
+//! - [`room`]: the room's protocol as `room` events; the room itself (started with the app)
+//!   is `marquee_show::room`.
+//! - The preview (`marquee_show::preview`) and the clip desk (`marquee_highlights::desk`)
+//!   are the engine's; their commands map them to IPC types.
 
 pub mod bindings;
-pub mod clips;
 mod commands;
 pub mod error;
 mod events;
@@ -18,11 +19,11 @@ pub mod ipc;
 #[cfg(target_os = "linux")]
 pub mod linux_env;
 pub mod live;
-pub mod overlays;
-pub mod preview;
 pub mod room;
 pub mod settings;
 
+use marquee_highlights::ClipDesk;
+use marquee_show::{HostRoom, PreviewHub};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use tauri::Manager;
@@ -31,9 +32,9 @@ use tauri::Manager;
 pub struct AppState {
     pub live: Arc<live::Live>,
     pub keychain: marquee_profile::Keychain,
-    pub room: Arc<OnceLock<room::EmbeddedRoom>>,
-    pub preview: Arc<preview::PreviewHub>,
-    pub clips: Arc<clips::Clips>,
+    pub room: Arc<OnceLock<HostRoom<ipc::RoomEvent>>>,
+    pub preview: Arc<PreviewHub>,
+    pub clips: Arc<ClipDesk>,
 }
 
 /// The room server's port: `MARQUEE_ROOM_PORT`, default 7717 (any free port when taken).
@@ -53,7 +54,7 @@ pub fn run() {
         )
         .try_init();
     marquee_studio::init();
-    let room_slot: Arc<OnceLock<room::EmbeddedRoom>> = Arc::default();
+    let room_slot: Arc<OnceLock<HostRoom<ipc::RoomEvent>>> = Arc::default();
     let state = AppState {
         live: Arc::default(),
         keychain: marquee_profile::Keychain::default(),
@@ -92,11 +93,22 @@ pub fn run() {
                         events::room(&emitter, &e);
                     }
                 };
-                match room::start(&data_dir, room_listen(), on_room, on_page).await {
+                let started = marquee_show::room::start(
+                    &data_dir,
+                    room_listen(),
+                    on_room,
+                    room::translate,
+                    on_page,
+                )
+                .await;
+                match started {
                     Ok(r) => {
-                        tracing::info!(url = %r.info.viewer_url, "room server started");
-                        let info = r.info.clone();
-                        room::apply_prefs(&r).await;
+                        tracing::info!(url = %r.address.viewer_url, "room server started");
+                        let info = ipc::RoomInfo::from(r.address.clone());
+                        // The config file is the host's source of truth for the room's rules.
+                        if let Ok(s) = settings::load(&marquee_profile::config::default_path()) {
+                            r.apply_rules(&settings::room_prefs(&s.room)).await;
+                        }
                         let _ = room_slot.set(r);
                         events::room_ready(&handle, &info);
                     }
@@ -105,7 +117,7 @@ pub fn run() {
                         events::room(
                             &handle,
                             &ipc::RoomEvent::Disconnected {
-                                reason: e.message,
+                                reason: e.to_string(),
                                 retrying: false,
                             },
                         );

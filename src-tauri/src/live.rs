@@ -72,7 +72,7 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         sources,
         director: s.director,
         director_hold: Duration::from_secs_f32(s.director_hold_s.unwrap_or(3.0).max(0.0)),
-        overlays: crate::overlays::to_items(&s.overlays, &profile)?,
+        overlays: marquee_show::overlays::to_items(&ipc::overlay_forms(&s.overlays), &profile)?,
         destinations: s
             .destinations
             .iter()
@@ -180,6 +180,8 @@ impl From<marquee_show::ShowError> for AppError {
             E::Device(c) => c.into(),
             E::Engine(s) => s.into(),
             E::NotLive => not_live(),
+            E::Room(m) => AppError::new(ErrorCode::Room, m),
+            E::Internal(m) => AppError::new(ErrorCode::Internal, m),
             e @ (E::Highlights(_) | E::Off(_)) => AppError::new(ErrorCode::Engine, e.to_string()),
         }
     }
@@ -202,7 +204,7 @@ impl Live {
         settings: &GoLiveSettings,
         keychain: &Keychain,
         emit: Arc<dyn Emit>,
-        preview: Option<&Arc<crate::preview::PreviewHub>>,
+        preview: Option<&Arc<marquee_show::PreviewHub>>,
     ) -> Result<(), AppError> {
         let _one = lock(&self.starting);
         if self.is_live() {
@@ -221,7 +223,7 @@ impl Live {
         let show = Show::start(&s, keychain, observer)?;
         if let Some(hub) = preview {
             // A preview that cannot start must not keep anyone off the air.
-            match hub.worker(show.clock(), crate::preview::LIVE_FPS) {
+            match hub.worker(show.clock(), marquee_show::preview::LIVE_FPS) {
                 Ok(p) => show.attach_preview(p),
                 Err(e) => tracing::warn!("live without a preview: {e}"),
             }

@@ -3,7 +3,7 @@
 //! through `marquee_profile`. Stream keys stay in the OS keychain.
 
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{AppSettings, BlockedMode, DestinationSetting, RoomPrefs};
+use crate::ipc::{AppSettings, BlockedMode, DestinationSetting, RoomPrefs, overlay_forms};
 use marquee_profile::{AppPrefs, Config, Keychain, Profile};
 use std::path::Path;
 
@@ -60,7 +60,9 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
             blocked_words: app.room.blocked_words,
             user_rate_per_min: app.room.user_rate_per_min,
         },
-        overlays: p.overlays.iter().map(crate::overlays::from_item).collect(),
+        overlays: (p.overlays.iter())
+            .map(|i| marquee_show::overlays::from_item(i).into())
+            .collect(),
         source_mics: app.source_mics,
         director: app.director,
         director_hold_s: app.director_hold_s,
@@ -99,7 +101,7 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     p.fps = Some(s.fps);
     p.bitrate = Some(s.bitrate_kbps);
     p.encoder = Some(s.encoder.clone());
-    p.overlays = crate::overlays::to_items(&s.overlays, &p.overlays)?;
+    p.overlays = marquee_show::overlays::to_items(&overlay_forms(&s.overlays), &p.overlays)?;
     // Only keychain references: a URL with the key in it never reaches the file.
     p.to = s
         .destinations
@@ -117,16 +119,7 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         record: s.record,
         danmaku_overlay: s.danmaku_overlay,
         first_run_done: s.first_run_done,
-        room: marquee_profile::RoomPrefs {
-            slow_mode_s: s.room.slow_mode_s,
-            mods_only: s.room.mods_only,
-            blocked_mode: match s.room.blocked_mode {
-                BlockedMode::Mask => "mask".into(),
-                BlockedMode::Reject => "reject".into(),
-            },
-            blocked_words: s.room.blocked_words.clone(),
-            user_rate_per_min: s.room.user_rate_per_min,
-        },
+        room: room_prefs(&s.room),
         source_mics: s.source_mics.clone(),
         director: s.director,
         director_hold_s: s.director_hold_s,
@@ -135,12 +128,26 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     Ok(s.clone())
 }
 
+/// The room rules as the config file keeps them.
+pub fn room_prefs(r: &RoomPrefs) -> marquee_profile::RoomPrefs {
+    marquee_profile::RoomPrefs {
+        slow_mode_s: r.slow_mode_s,
+        mods_only: r.mods_only,
+        blocked_mode: match r.blocked_mode {
+            BlockedMode::Mask => "mask".into(),
+            BlockedMode::Reject => "reject".into(),
+        },
+        blocked_words: r.blocked_words.clone(),
+        user_rate_per_min: r.user_rate_per_min,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn settings_survive_a_restart_and_keys_never_reach_the_file() {
+    fn settings_and_overlays_survive_a_restart_and_keys_never_reach_the_file() {
         let dir = std::env::temp_dir().join(format!("marquee-app-settings-{}", std::process::id()));
         let path = dir.join("config.toml");
         let _ = std::fs::remove_dir_all(&dir);
@@ -153,6 +160,14 @@ mod tests {
         s.first_run_done = true;
         s.room.blocked_words = vec!["剧透".into()];
         s.room.blocked_mode = BlockedMode::Reject;
+        s.overlays = vec![crate::ipc::OverlaySetting {
+            id: "title".into(),
+            kind: crate::ipc::OverlayKind::Text,
+            text: "直播中".into(),
+            image: String::new(),
+            place: "tr".into(),
+            enabled: true,
+        }];
         s.destinations = vec![
             DestinationSetting {
                 url: "rtmp://live.twitch.tv/app".into(),

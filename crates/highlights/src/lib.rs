@@ -7,10 +7,14 @@
 //! [`loudness::Momentary`])
 //! take data and time in and are tested without sleeping; FFmpeg work (save, cut, export,
 //! thumbnails) runs on threads of its own, never on the encoder's.
+//!
+//! [`desk::ClipDesk`] is the library and the recordings folder as a page uses them (the
+//! desktop app's clips drawer): by file name only, errors in a streamer's words.
 
 pub mod buffer;
 pub mod control;
 pub mod cut;
+pub mod desk;
 pub mod error;
 pub mod library;
 pub mod live;
@@ -23,6 +27,7 @@ pub mod synth;
 
 pub use buffer::{Held, ReplayBuffer, ReplayConfig, ReplayCounters, SharedReplay, Snapshot, Timed};
 pub use cut::{CutReport, Mark, MarkLog, cut_recording, cut_recording_accurate, marks_path_for};
+pub use desk::{ClipDesk, DeskError};
 pub use error::HighlightError;
 pub use library::{BatchReport, ClipInfo, ExportOptions, Library};
 pub use live::LiveHighlights;

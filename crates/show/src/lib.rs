@@ -10,6 +10,11 @@
 //! - [`audience`]: what the audience does, from the room (and later platforms and guests), and
 //!   the one mapping to overlay commands and highlight signals.
 //! - [`destination`]: destinations as people enter them; an inline key moves to the keychain.
+//! - [`overlays`]: overlays as a settings form edits them, over the profile's items.
+//! - [`preview`]: [`PreviewHub`], the picture a page shows (a localhost MJPEG stream), fed by
+//!   a live show or, before going live, by a device alone.
+//! - [`room`]: [`HostRoom`], the host's own room: the room server embedded in the app and
+//!   the host's connection to it, kept for a page that attaches late.
 //! - [`stats`]: rates from the engine's counters; [`control`]: the local control channel;
 //!   [`follow`]: a room followed as a client.
 
@@ -17,11 +22,16 @@ pub mod audience;
 pub mod control;
 pub mod destination;
 pub mod follow;
+pub mod overlays;
+pub mod preview;
+pub mod room;
 pub mod settings;
 pub mod show;
 pub mod stats;
 
 pub use audience::Audience;
+pub use preview::{PreviewHub, PreviewInfo};
+pub use room::HostRoom;
 pub use settings::{HighlightSettings, Recording, ShowSettings, SourceSetting};
 pub use show::{Observer, Show, ShowSummary};
 pub use stats::{OutputRate, ShowStats};
@@ -47,6 +57,19 @@ pub enum ShowError {
     /// A part of the show that is off, and why.
     #[error("{0}")]
     Off(String),
+    /// The host's own room: its server, its storage or the host's connection.
+    #[error("{0}")]
+    Room(String),
+    /// Something local the show needs and could not have (a socket, randomness): not the
+    /// user's doing.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<marquee_room::RoomError> for ShowError {
+    fn from(e: marquee_room::RoomError) -> Self {
+        ShowError::Room(e.to_string())
+    }
 }
 
 impl From<marquee_studio::StudioError> for ShowError {

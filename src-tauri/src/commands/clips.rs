@@ -1,4 +1,4 @@
-//! The clip library and highlight suggestions (`crate::clips`), by file name only.
+//! The clip library and highlight suggestions (`marquee_highlights::desk`), by file name only.
 
 use super::{blocking, state};
 use crate::error::AppError;
@@ -9,7 +9,7 @@ use tauri::AppHandle;
 
 pub async fn clip_list(app: AppHandle) -> Result<Vec<ClipInfo>, AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.list()).await
+    blocking(move || Ok(c.list()?.into_iter().map(Into::into).collect())).await
 }
 
 /// Raw bytes over IPC, not the asset protocol: that needs the `protocol-asset` feature and a
@@ -18,12 +18,12 @@ pub async fn clip_list(app: AppHandle) -> Result<Vec<ClipInfo>, AppError> {
 /// images.
 pub async fn clip_thumbnail(app: AppHandle, name: String) -> Result<Bytes, AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.thumbnail(&name).map(Bytes)).await
+    blocking(move || Ok(Bytes(c.thumbnail(&name)?))).await
 }
 
 pub async fn clip_open(app: AppHandle, name: String) -> Result<(), AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.open(&name)).await
+    blocking(move || Ok(c.open(&name)?)).await
 }
 
 pub async fn clip_rename(
@@ -32,12 +32,12 @@ pub async fn clip_rename(
     new_name: String,
 ) -> Result<ClipInfo, AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.rename(&name, &new_name)).await
+    blocking(move || Ok(c.rename(&name, &new_name)?.into())).await
 }
 
 pub async fn clip_delete(app: AppHandle, name: String) -> Result<(), AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.delete(&name)).await
+    blocking(move || Ok(c.delete(&name)?)).await
 }
 
 pub async fn clip_export(
@@ -46,17 +46,17 @@ pub async fn clip_export(
     progress: Callback<ExportProgress>,
 ) -> Result<ExportReport, AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.export(&names, |p| progress.send(p))).await
+    blocking(move || Ok(c.export(&names, |p| progress.send(p.into()))?.into())).await
 }
 
 pub async fn recordings_list(app: AppHandle) -> Result<Vec<RecordingInfo>, AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.recordings()).await
+    blocking(move || Ok(c.recordings()?.into_iter().map(Into::into).collect())).await
 }
 
 pub async fn suggestions(app: AppHandle, recording: String) -> Result<SuggestionList, AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.suggestions(&recording)).await
+    blocking(move || Ok(c.suggestions(&recording)?.into())).await
 }
 
 pub async fn suggestion_keep(
@@ -66,7 +66,7 @@ pub async fn suggestion_keep(
     to_s: u64,
 ) -> Result<ClipInfo, AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.keep(&recording, from_s, to_s)).await
+    blocking(move || Ok(c.keep(&recording, from_s, to_s)?.into())).await
 }
 
 pub async fn suggestion_discard(
@@ -76,5 +76,5 @@ pub async fn suggestion_discard(
     to_s: u64,
 ) -> Result<(), AppError> {
     let c = state(&app).clips.clone();
-    blocking(move || c.discard(&recording, from_s, to_s)).await
+    blocking(move || Ok(c.discard(&recording, from_s, to_s)?)).await
 }

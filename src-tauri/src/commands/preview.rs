@@ -7,11 +7,11 @@ use crate::ipc::{AudioLevel, PreviewInfo};
 use tauri::AppHandle;
 
 pub async fn preview_url(app: AppHandle) -> Result<String, AppError> {
-    state(&app).preview.url()
+    Ok(state(&app).preview.url()?)
 }
 
 pub async fn preview_info(app: AppHandle) -> Result<PreviewInfo, AppError> {
-    Ok(state(&app).preview.info())
+    Ok(state(&app).preview.info().into())
 }
 
 pub async fn preview_source(app: AppHandle, video: Option<String>) -> Result<(), AppError> {
@@ -56,14 +56,14 @@ pub async fn preview_audio(app: AppHandle, audio: Option<String>) -> Result<(), 
 /// Runs `open` (a device preview) unless the app is live, under the preview's gate so that a
 /// session starting meanwhile cannot have its devices taken (see `PreviewHub::gate`).
 fn unless_live<T>(
-    hub: &crate::preview::PreviewHub,
+    hub: &marquee_show::PreviewHub,
     live: &crate::live::Live,
     refusal: &str,
-    open: impl FnOnce() -> Result<T, AppError>,
+    open: impl FnOnce() -> Result<T, marquee_show::ShowError>,
 ) -> Result<T, AppError> {
     let _gate = hub.gate();
     if live.is_live() {
         return Err(AppError::new(ErrorCode::AlreadyLive, refusal));
     }
-    open()
+    Ok(open()?)
 }

@@ -11,19 +11,14 @@ async fn room_send(app: &AppHandle, msg: ClientMsg) -> Result<(), AppError> {
         .room
         .get()
         .ok_or_else(|| AppError::new(ErrorCode::Room, "the room server is not running"))?;
-    room.out
-        .send(msg)
-        .await
-        .map_err(|_| AppError::new(ErrorCode::Room, "the room connection has stopped"))
+    Ok(room.send(msg).await?)
 }
 
 /// The host connection's latest `joined` (rules, poll, lottery, catalog) and every event
-/// since, under the feed's lock that also starts live delivery (see `room::RoomFeed`).
+/// since, under the feed's lock that also starts live delivery (see
+/// `marquee_show::room::RoomFeed`).
 pub async fn room_attach(app: AppHandle) -> Result<Option<Vec<RoomEvent>>, AppError> {
-    Ok(state(&app)
-        .room
-        .get()
-        .map(|r| r.feed.lock().unwrap_or_else(|e| e.into_inner()).attach()))
+    Ok(state(&app).room.get().map(|r| r.attach()))
 }
 
 pub async fn room_chat(app: AppHandle, text: String) -> Result<(), AppError> {

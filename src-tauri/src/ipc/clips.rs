@@ -1,5 +1,6 @@
-//! The clip library and highlight suggestions.
+//! The clip library and highlight suggestions: mirrors of `marquee_highlights::desk`'s types.
 
+use marquee_highlights::desk;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -91,4 +92,80 @@ pub struct SuggestionList {
     pub items: Vec<SuggestionItem>,
     /// How many were discarded before (hidden).
     pub discarded: u32,
+}
+
+impl From<marquee_highlights::ClipInfo> for ClipInfo {
+    fn from(c: marquee_highlights::ClipInfo) -> Self {
+        Self {
+            name: c.name,
+            path: c.path.display().to_string(),
+            duration_s: c.duration_s,
+            bytes: c.bytes,
+            created_unix_s: c.created_unix_s,
+            width: c.width,
+            height: c.height,
+        }
+    }
+}
+
+impl From<desk::ExportProgress> for ExportProgress {
+    fn from(p: desk::ExportProgress) -> Self {
+        Self {
+            index: p.index,
+            total: p.total,
+            name: p.name,
+            fraction: p.fraction,
+        }
+    }
+}
+
+impl From<desk::ExportReport> for ExportReport {
+    fn from(r: desk::ExportReport) -> Self {
+        Self {
+            exported: (r.exported.into_iter())
+                .map(|e| ExportedClip {
+                    name: e.name,
+                    output: e.output,
+                })
+                .collect(),
+            failed: (r.failed.into_iter())
+                .map(|f| ExportFailure {
+                    name: f.name,
+                    reason: f.reason,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<desk::RecordingInfo> for RecordingInfo {
+    fn from(r: desk::RecordingInfo) -> Self {
+        Self {
+            name: r.name,
+            duration_s: r.duration_s,
+            bytes: r.bytes,
+            created_unix_s: r.created_unix_s,
+            has_signals: r.has_signals,
+        }
+    }
+}
+
+impl From<desk::SuggestionList> for SuggestionList {
+    fn from(l: desk::SuggestionList) -> Self {
+        Self {
+            recording: l.recording,
+            has_signals: l.has_signals,
+            items: (l.items.into_iter())
+                .map(|s| SuggestionItem {
+                    at_s: s.at_s,
+                    from_s: s.from_s,
+                    to_s: s.to_s,
+                    score: s.score,
+                    reason: s.reason,
+                    kept: s.kept,
+                })
+                .collect(),
+            discarded: l.discarded,
+        }
+    }
 }

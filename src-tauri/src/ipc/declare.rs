@@ -1,137 +1,18 @@
 //! How commands and events are declared once. [`ipc_commands!`] (used in `commands/mod.rs`)
 //! and [`ipc_events!`] (used in `events.rs`) turn a list of signatures into the Tauri side —
 //! the `#[tauri::command]` wrappers and their invoke handler, typed emit functions — and into
-//! tables ([`CommandDecl`], [`EventDecl`]) that `bindings.rs` renders as
-//! `ui/src/bindings/commands.ts` and `events.ts`.
+//! tables ([`CommandDecl`], [`EventDecl`], from `marquee_ipc_ts`) that `bindings.rs` renders
+//! as `ui/src/bindings/commands.ts` and `events.ts`.
 //!
 //! Types read in TypeScript as ts-rs renders them; two wire forms have no ts-rs type of their
 //! own: [`Callback`] (a function in the page, a channel on the wire) and [`Bytes`] (an
 //! `ArrayBuffer` in the page, not a JSON array).
 
+pub use marquee_ipc_ts::{ArgDecl, CommandDecl, EventDecl, IpcArg, IpcReturn, TypeDecl, TypeSet};
 use serde::Serialize;
-use std::any::TypeId;
-use std::collections::{BTreeMap, HashSet};
 use tauri::ipc::{Channel, CommandArg, CommandItem, InvokeError, InvokeResponseBody, IpcResponse};
 use tauri::{AppHandle, Emitter, Runtime};
-use ts_rs::{Config, TS, TypeVisitor};
-
-/// A command as the page calls it.
-#[derive(Debug)]
-pub struct CommandDecl {
-    /// Its feature: the handler's module under `commands/`, and its TypeScript interface.
-    pub feature: &'static str,
-    /// Its name on the wire (and its handler's).
-    pub name: &'static str,
-    /// Its doc comment, a line each.
-    pub doc: &'static [&'static str],
-    pub args: &'static [ArgDecl],
-    /// What it resolves with: the `Ok` of its `Result<_, AppError>` (every command can fail).
-    pub ret: TypeDecl,
-}
-
-/// A command's argument.
-#[derive(Debug)]
-pub struct ArgDecl {
-    /// The Rust name; the wire and the page use its camelCase form (Tauri's default).
-    pub name: &'static str,
-    pub ty: TypeDecl,
-    /// A [`Callback`]: the page passes a function, the wire carries a channel.
-    pub callback: bool,
-}
-
-/// An event the app emits to the page.
-#[derive(Debug)]
-pub struct EventDecl {
-    /// Its name on the wire (and of its emit function in `events.rs`).
-    pub name: &'static str,
-    pub doc: &'static [&'static str],
-    pub payload: TypeDecl,
-}
-
-/// A Rust type's TypeScript side, read from ts-rs when the bindings are rendered.
-#[derive(Debug, Clone, Copy)]
-pub struct TypeDecl {
-    /// The type as written in a signature (`Stats`, `Array<string>`, `number | null`).
-    pub ts: fn(&Config) -> String,
-    /// Visits the named types it uses, so they are exported too.
-    pub visit: fn(&mut TypeSet),
-}
-
-impl TypeDecl {
-    pub const fn of<T: TS + 'static>() -> Self {
-        Self {
-            ts: T::name,
-            visit: TypeSet::add::<T>,
-        }
-    }
-
-    pub const fn arg<T: IpcArg>() -> Self {
-        Self {
-            ts: T::ts,
-            visit: T::visit,
-        }
-    }
-
-    pub const fn ret<T: IpcReturn>() -> Self {
-        Self {
-            ts: T::ts,
-            visit: T::visit,
-        }
-    }
-}
-
-/// How a command argument reads in TypeScript.
-pub trait IpcArg {
-    /// Whether it is a [`Callback`].
-    const CALLBACK: bool = false;
-    fn ts(cfg: &Config) -> String;
-    fn visit(set: &mut TypeSet);
-}
-
-impl<T: TS + 'static> IpcArg for T {
-    fn ts(cfg: &Config) -> String {
-        T::name(cfg)
-    }
-    fn visit(set: &mut TypeSet) {
-        set.add::<T>();
-    }
-}
-
-impl<T: TS + 'static> IpcArg for Callback<T> {
-    const CALLBACK: bool = true;
-    fn ts(cfg: &Config) -> String {
-        format!("(message: {}) => void", T::name(cfg))
-    }
-    fn visit(set: &mut TypeSet) {
-        set.add::<T>();
-    }
-}
-
-/// How a command's result reads in TypeScript (`()` is `void`).
-pub trait IpcReturn {
-    fn ts(cfg: &Config) -> String;
-    fn visit(set: &mut TypeSet);
-}
-
-impl<T: TS + 'static> IpcReturn for T {
-    fn ts(cfg: &Config) -> String {
-        if TypeId::of::<T>() == TypeId::of::<()>() {
-            "void".into()
-        } else {
-            T::name(cfg)
-        }
-    }
-    fn visit(set: &mut TypeSet) {
-        set.add::<T>();
-    }
-}
-
-impl IpcReturn for Bytes {
-    fn ts(_: &Config) -> String {
-        "ArrayBuffer".into()
-    }
-    fn visit(_: &mut TypeSet) {}
-}
+use ts_rs::{Config, TS};
 
 /// A command argument the page passes as a function, `(message: T) => void`; on the wire a
 /// Tauri channel. For progress of a long command.
@@ -144,6 +25,16 @@ impl<T: IpcResponse> Callback<T> {
         if let Err(e) = self.0.send(message) {
             tracing::debug!("callback not delivered: {e}");
         }
+    }
+}
+
+impl<T: TS + 'static> IpcArg for Callback<T> {
+    const CALLBACK: bool = true;
+    fn ts(cfg: &Config) -> String {
+        format!("(message: {}) => void", T::name(cfg))
+    }
+    fn visit(set: &mut TypeSet) {
+        set.add::<T>();
     }
 }
 
@@ -164,55 +55,17 @@ impl IpcResponse for Bytes {
     }
 }
 
+impl IpcReturn for Bytes {
+    fn ts(_: &Config) -> String {
+        "ArrayBuffer".into()
+    }
+    fn visit(_: &mut TypeSet) {}
+}
+
 /// Emits one event (the functions [`ipc_events!`] makes call this).
 pub fn emit<T: Serialize + Clone>(app: &AppHandle, event: &str, payload: &T) {
     if let Err(e) = app.emit(event, payload) {
         tracing::debug!(event, "not emitted: {e}");
-    }
-}
-
-/// The named TypeScript types a set of signatures uses, with everything they use in turn:
-/// what `ui/src/bindings/` holds a file for.
-pub struct TypeSet {
-    cfg: Config,
-    seen: HashSet<TypeId>,
-    /// File name (`Stats.ts`) → its contents, by name.
-    pub files: BTreeMap<String, String>,
-}
-
-impl TypeSet {
-    pub fn new(cfg: Config) -> Self {
-        Self {
-            cfg,
-            seen: HashSet::new(),
-            files: BTreeMap::new(),
-        }
-    }
-
-    pub fn cfg(&self) -> &Config {
-        &self.cfg
-    }
-
-    /// Adds `T` (when it is a named type) and every type it refers to.
-    pub fn add<T: TS + 'static + ?Sized>(&mut self) {
-        TypeVisitor::visit::<T>(self);
-    }
-}
-
-impl TypeVisitor for TypeSet {
-    fn visit<T: TS + 'static + ?Sized>(&mut self) {
-        if !self.seen.insert(TypeId::of::<T>()) {
-            return;
-        }
-        // Named types have a file; wrappers (`Vec`, `Option`…) and primitives do not, but
-        // what they hold may.
-        if T::output_path().is_some() {
-            let text = T::export_to_string(&self.cfg).expect("bindings render");
-            self.files
-                .insert(format!("{}.ts", T::ident(&self.cfg)), text);
-        }
-        T::visit_dependencies(self);
-        T::visit_generics(self);
     }
 }
 

@@ -3,10 +3,10 @@
 //! ([`declare`]) the command list (`commands/mod.rs`) and the event list (`events.rs`) are
 //! written in.
 //!
-//! The types mirror engine types instead of deriving on them, so no crate under `crates/`
-//! depends on a bindings generator, and the UI sees a stable shape. TypeScript for all of it
-//! is generated (`ts-rs` plus [`declare`]) into `ui/src/bindings/` and committed;
-//! `bindings::tests::committed_bindings_are_fresh` fails when it is stale.
+//! The types mirror engine types instead of deriving on them, so no engine crate depends on
+//! a bindings generator, and the UI sees a stable shape. TypeScript for all of it is
+//! generated (`ts-rs` plus [`declare`], rendered by `marquee_ipc_ts`) into `ui/src/bindings/`
+//! and committed; `bindings::tests::committed_bindings_are_fresh` fails when it is stale.
 
 pub mod app;
 pub mod clips;

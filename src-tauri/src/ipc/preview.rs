@@ -1,4 +1,5 @@
 //! The preview and the input meter before going live: `preview_info`, the `audio_level` event.
+//! The preview itself is `marquee_show::preview`.
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -33,4 +34,19 @@ pub struct PreviewInfo {
     /// Pictures a viewer was still busy with (it got the next one instead).
     #[ts(type = "number")]
     pub busy: u64,
+}
+
+impl From<marquee_show::PreviewInfo> for PreviewInfo {
+    fn from(i: marquee_show::PreviewInfo) -> Self {
+        Self {
+            url: i.url,
+            fps: i.fps,
+            encode_ms: i.encode_ms,
+            ready_ms: i.ready_ms,
+            clock_origin_unix_ms: i.clock_origin_unix_ms,
+            viewers: i.viewers,
+            sent: i.sent,
+            busy: i.busy,
+        }
+    }
 }

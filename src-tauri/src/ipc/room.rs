@@ -12,6 +12,16 @@ pub struct RoomInfo {
     pub ws_url: String,
 }
 
+impl From<marquee_show::room::RoomAddress> for RoomInfo {
+    fn from(a: marquee_show::room::RoomAddress) -> Self {
+        Self {
+            room: a.room,
+            viewer_url: a.viewer_url,
+            ws_url: a.ws_url,
+        }
+    }
+}
+
 /// Who wrote something in the room.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct RoomUser {

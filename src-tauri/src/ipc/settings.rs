@@ -98,3 +98,40 @@ pub struct RoomPrefs {
     /// Messages per viewer in any rolling minute (0: no limit).
     pub user_rate_per_min: u32,
 }
+
+/// The form's overlays as the show takes them (`marquee_show::overlays`).
+pub fn overlay_forms(v: &[OverlaySetting]) -> Vec<marquee_show::overlays::OverlaySetting> {
+    use marquee_show::overlays::OverlayKind as K;
+    (v.iter())
+        .map(|o| marquee_show::overlays::OverlaySetting {
+            id: o.id.clone(),
+            kind: match o.kind {
+                OverlayKind::Text => K::Text,
+                OverlayKind::Image => K::Image,
+                OverlayKind::Danmaku => K::Danmaku,
+            },
+            text: o.text.clone(),
+            image: o.image.clone(),
+            place: o.place.clone(),
+            enabled: o.enabled,
+        })
+        .collect()
+}
+
+impl From<marquee_show::overlays::OverlaySetting> for OverlaySetting {
+    fn from(o: marquee_show::overlays::OverlaySetting) -> Self {
+        use marquee_show::overlays::OverlayKind as K;
+        Self {
+            id: o.id,
+            kind: match o.kind {
+                K::Text => OverlayKind::Text,
+                K::Image => OverlayKind::Image,
+                K::Danmaku => OverlayKind::Danmaku,
+            },
+            text: o.text,
+            image: o.image,
+            place: o.place,
+            enabled: o.enabled,
+        }
+    }
+}

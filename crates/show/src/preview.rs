@@ -1,5 +1,6 @@
-//! The preview's path to the webview: JPEGs from `marquee_studio::preview` served as a
-//! localhost `multipart/x-mixed-replace` stream (MJPEG) that an `<img>` plays natively.
+//! The preview's path to a page: JPEGs from `marquee_studio::preview` served as a localhost
+//! `multipart/x-mixed-replace` stream (MJPEG) that an `<img>` plays natively (the desktop
+//! app's webview).
 //!
 //! Why not a Tauri channel: every channel message is a script the webview evaluates plus an
 //! IPC fetch, and each JPEG then had to be decoded from JavaScript (a `Blob` — whose bytes
@@ -8,7 +9,7 @@
 //! web process, and the network process no longer grows.
 //!
 //! - The server listens on 127.0.0.1 on a random port; the path carries a random token, so
-//!   only the page that asked (`preview_url`) knows it.
+//!   only the page that asked ([`PreviewHub::url`], the app's `preview_url`) knows it.
 //! - Each client has a one-picture queue: a busy or hidden page gets fewer pictures (TCP
 //!   pushes back), never older ones, and the engine never waits.
 //! - One picture fed at a time, the newest: each preview asks with its own query (`?v=N`).
@@ -26,8 +27,7 @@
 //! Two sources feed it: the live session's frame tap (what goes out), or before going live a
 //! [`CapturePreview`] of the chosen camera alone (no encoder running for nobody).
 
-use crate::error::{AppError, ErrorCode};
-use crate::ipc::PreviewInfo;
+use crate::ShowError;
 use marquee_studio::preview::{
     CapturePreview, LevelPreview, Now, Preview, PreviewConfig, PreviewFrame,
 };
@@ -48,6 +48,27 @@ const RECENT: usize = 60;
 /// A connection's one-picture queue.
 type Feed = SyncSender<Arc<Vec<u8>>>;
 
+/// The stream and what a page cannot measure itself ([`PreviewHub::info`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewInfo {
+    /// `http://127.0.0.1:PORT/preview/TOKEN.mjpg` once started ([`PreviewHub::url`]).
+    pub url: Option<String>,
+    /// Pictures made per second, over the last 2 s.
+    pub fps: f64,
+    /// Median time to scale and encode a picture, ms.
+    pub encode_ms: f64,
+    /// Median time from the picture's capture (compositor tick) to its JPEG being ready, ms.
+    pub ready_ms: f64,
+    /// Wall-clock time (ms since 1970) of the shown source's clock zero, as of this reading.
+    pub clock_origin_unix_ms: f64,
+    /// Pictures being fed now (by address; an older address is parked).
+    pub viewers: u32,
+    /// Pictures handed to viewers.
+    pub sent: u64,
+    /// Pictures a viewer was still busy with (it got the next one instead).
+    pub busy: u64,
+}
+
 /// One picture handed to the clients, for the numbers.
 #[derive(Debug, Clone, Copy)]
 struct Sent {
@@ -56,7 +77,7 @@ struct Sent {
     age_ms: f64,
 }
 
-/// Where preview pictures go. Shared by the commands and the live session.
+/// Where preview pictures go. Shared by the app's commands and the live show.
 #[derive(Default)]
 pub struct PreviewHub {
     capture: Mutex<Option<(CapturePreview, Preview)>>,
@@ -163,7 +184,7 @@ impl PreviewHub {
 
     /// A preview worker whose pictures come here, at most `max_fps` a second; `now` is the
     /// session clock.
-    pub fn worker(self: &Arc<Self>, now: Now, max_fps: u32) -> Result<Preview, AppError> {
+    pub fn worker(self: &Arc<Self>, now: Now, max_fps: u32) -> Result<Preview, ShowError> {
         *self.clock.lock().unwrap_or_else(|e| e.into_inner()) = Some(now.clone());
         self.recent
             .lock()
@@ -174,23 +195,25 @@ impl PreviewHub {
             max_fps,
             ..PreviewConfig::default()
         };
-        Preview::start(cfg, now, move |f| hub.send(f)).map_err(AppError::from)
+        // The engine's error kept whole (not `?`): its message says what it refused.
+        Preview::start(cfg, now, move |f| hub.send(f)).map_err(ShowError::Engine)
     }
 
     /// Shows `video` (a source like `test` or `camera:0`) without going live, or nothing.
-    pub fn show_source(self: &Arc<Self>, video: Option<&str>) -> Result<(), AppError> {
+    pub fn show_source(self: &Arc<Self>, video: Option<&str>) -> Result<(), ShowError> {
         let mut slot = self.capture.lock().unwrap_or_else(|e| e.into_inner());
         // Close the old camera first: a device opens once.
         *slot = None;
         let Some(video) = video else { return Ok(()) };
-        let spec = video.parse().map_err(|e: marquee_capture::CaptureError| {
-            AppError::new(ErrorCode::Settings, e.to_string())
-        })?;
+        let spec = video
+            .parse()
+            .map_err(|e: marquee_capture::CaptureError| ShowError::Settings(e.to_string()))?;
         let clock = marquee_capture::SessionClock::start();
         let c = clock.clone();
         // 20 fps is smooth for picking a camera and costs a third less than 30.
         let preview = self.worker(Arc::new(move || c.now()), IDLE_FPS)?;
-        let capture = CapturePreview::start(&spec, clock, preview.tap(), 640, 360, 30)?;
+        let capture = CapturePreview::start(&spec, clock, preview.tap(), 640, 360, 30)
+            .map_err(ShowError::Engine)?;
         *slot = Some((capture, preview));
         Ok(())
     }
@@ -201,38 +224,35 @@ impl PreviewHub {
         &self,
         audio: Option<&str>,
         on_level: impl Fn(&str, f32, f32) + Send + 'static,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), ShowError> {
         let mut slot = self.level.lock().unwrap_or_else(|e| e.into_inner());
         *slot = None;
         let Some(audio) = audio else { return Ok(()) };
-        let spec = audio.parse().map_err(|e: marquee_capture::CaptureError| {
-            AppError::new(ErrorCode::Settings, e.to_string())
-        })?;
+        let spec = audio
+            .parse()
+            .map_err(|e: marquee_capture::CaptureError| ShowError::Settings(e.to_string()))?;
         let input = audio.to_string();
-        *slot = Some(LevelPreview::start(
-            &spec,
-            Duration::from_millis(100),
-            move |p, r| on_level(&input, p, r),
-        )?);
+        *slot = Some(
+            LevelPreview::start(&spec, Duration::from_millis(100), move |p, r| {
+                on_level(&input, p, r)
+            })
+            .map_err(ShowError::Engine)?,
+        );
         Ok(())
     }
 
     /// The stream's address (the server starts on first use): `http://127.0.0.1:PORT/preview/TOKEN.mjpg`.
-    pub fn url(self: &Arc<Self>) -> Result<String, AppError> {
+    pub fn url(self: &Arc<Self>) -> Result<String, ShowError> {
         let mut url = self.url.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(u) = url.as_ref() {
             return Ok(u.clone());
         }
         let io = |e: std::io::Error| {
-            AppError::new(
-                ErrorCode::Internal,
-                format!("the preview could not start its local stream: {e}"),
-            )
+            ShowError::Internal(format!("the preview could not start its local stream: {e}"))
         };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
         let mut token = [0u8; 16];
-        getrandom::fill(&mut token)
-            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        getrandom::fill(&mut token).map_err(|e| ShowError::Internal(e.to_string()))?;
         let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
         let path = format!("/preview/{token}.mjpg");
         let u = format!("http://{}{path}", listener.local_addr().map_err(io)?);

@@ -1,18 +1,42 @@
-//! Overlays burnt into the stream from the app: the settings' [`OverlaySetting`]s ↔ the
-//! engine's overlay items (kept in the profile, shared with `marquee live`). The room's
-//! danmaku reach the danmaku layer through the show engine (`marquee_show::audience`).
+//! Overlays as a settings form edits them (the app's overlay list): a form's
+//! [`OverlaySetting`]s ↔ the engine's overlay items, which the profile keeps in full (shared
+//! with `marquee live`): a form touches the text, the image, the place and whether it shows,
+//! and an edit keeps the rest of the profile's item (size, colours, margins, scale). The
+//! room's danmaku reach the danmaku layer through [`crate::audience`].
 
-use crate::error::{AppError, ErrorCode};
-use crate::ipc::{OverlayKind, OverlaySetting};
+use crate::ShowError;
 use marquee_overlay::{Anchor, OverlayItem, OverlaySpec};
 
-fn bad(m: String) -> AppError {
-    AppError::new(ErrorCode::Settings, m)
+/// An overlay as a form shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverlaySetting {
+    /// Unique, e.g. `title`, `logo`, `danmaku`.
+    pub id: String,
+    pub kind: OverlayKind,
+    /// The text of a text overlay.
+    pub text: String,
+    /// The PNG of an image overlay.
+    pub image: String,
+    /// Where: `tl`, `tc`, `tr`, `cl`, `c`, `cr`, `bl`, `bc`, `br` (text and image).
+    pub place: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverlayKind {
+    Text,
+    Image,
+    /// The room's danmaku and gift banners.
+    Danmaku,
+}
+
+fn bad(m: String) -> ShowError {
+    ShowError::Settings(m)
 }
 
 /// The engine item for a setting; `base` (the profile's item of that id, if any) keeps what
 /// the app does not edit (size, colours, margins, scale).
-pub fn to_item(s: &OverlaySetting, base: Option<&OverlayItem>) -> Result<OverlayItem, AppError> {
+pub fn to_item(s: &OverlaySetting, base: Option<&OverlayItem>) -> Result<OverlayItem, ShowError> {
     let id = s.id.trim();
     if id.is_empty() {
         return Err(bad("an overlay needs a name".into()));
@@ -83,7 +107,7 @@ pub fn to_item(s: &OverlaySetting, base: Option<&OverlayItem>) -> Result<Overlay
     })
 }
 
-/// The setting the app shows for an engine item.
+/// The setting a form shows for an engine item.
 pub fn from_item(i: &OverlayItem) -> OverlaySetting {
     let place = |a: &Anchor| a.short().unwrap_or("tl").to_string();
     let (kind, text, image, place) = match &i.spec {
@@ -120,7 +144,7 @@ pub fn from_item(i: &OverlayItem) -> OverlaySetting {
 pub fn to_items(
     settings: &[OverlaySetting],
     profile: &[OverlayItem],
-) -> Result<Vec<OverlayItem>, AppError> {
+) -> Result<Vec<OverlayItem>, ShowError> {
     let mut out: Vec<OverlayItem> = Vec::with_capacity(settings.len());
     for s in settings {
         if out.iter().any(|i| i.id == s.id.trim()) {
@@ -206,23 +230,22 @@ mod tests {
         assert!(
             to_items(&[empty], &[])
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("write the text")
         );
         let mut img = setting("logo", OverlayKind::Image);
         img.image = "/nope/logo.png".into();
         let e = to_items(&[img], &[]).unwrap_err();
         assert!(
-            e.message.contains("/nope/logo.png") && e.message.contains("pick the PNG"),
-            "{}",
-            e.message
+            e.to_string().contains("/nope/logo.png") && e.to_string().contains("pick the PNG"),
+            "{e}"
         );
         let mut place = setting("title", OverlayKind::Text);
         place.place = "middle".into();
         assert!(
             to_items(&[place], &[])
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("tl, tc")
         );
         let twice = [
@@ -232,7 +255,7 @@ mod tests {
         assert!(
             to_items(&twice, &[])
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("rename one")
         );
     }

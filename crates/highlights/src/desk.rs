@@ -1,18 +1,17 @@
-//! The clip library and highlight suggestions over IPC: thin wiring over
-//! `marquee_highlights::{library, signals, cut}`. Clips and recordings are named by file name
-//! only (never a path), so the webview can reach nothing outside the clips folder
-//! (`<videos>/Marquee/clips`) and the recordings folder (`<videos>/Marquee`).
+//! The clip desk: the clip library and the recordings folder as the desktop app's clips
+//! drawer uses them — list, thumbnail, open, rename, delete, 9:16 export with progress, and
+//! each recording's highlight suggestions kept (cut into the library) or discarded. Over
+//! [`library`], [`crate::signals`] and [`crate::cut`].
 //!
-//! Everything here blocks on the disk or FFmpeg: the commands run it on the blocking pool.
+//! Clips and recordings are named by file name only (never a path), so a page can reach
+//! nothing outside the clips folder (`<videos>/Marquee/clips`) and the recordings folder
+//! (`<videos>/Marquee`). Errors are in a streamer's words ([`DeskError`]).
+//!
+//! Everything here blocks on the disk or FFmpeg: run it off an async runtime.
 
-use crate::error::{AppError, ErrorCode};
-use crate::ipc::{
-    ClipInfo, ExportFailure, ExportProgress, ExportReport, ExportedClip, RecordingInfo,
-    SuggestionItem, SuggestionList,
-};
-use marquee_highlights::library::{self, ExportOptions, Library};
-use marquee_highlights::signals::{Decided, Decisions, decisions_path_for, signals_path_for};
-use marquee_highlights::{Suggestion, cut_recording};
+use crate::library::{self, ClipInfo, ExportOptions, Library};
+use crate::signals::{Decided, Decisions, decisions_path_for, signals_path_for};
+use crate::{HighlightError, Suggestion, cut_recording};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,12 +19,91 @@ use std::time::Duration;
 pub const TOP: usize = 8;
 const MEDIA: [&str; 4] = ["mkv", "mp4", "flv", "mov"];
 
-fn clip_err(message: impl Into<String>) -> AppError {
-    AppError::new(ErrorCode::Clip, message)
+/// A desk request that failed: what went wrong and what to do, in a streamer's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeskError(pub String);
+
+impl From<HighlightError> for DeskError {
+    fn from(e: HighlightError) -> Self {
+        Self(e.to_string())
+    }
 }
 
-/// A clip or recording name as the UI sends it: one plain file name.
-pub fn check_file_name(name: &str) -> Result<(), AppError> {
+fn clip_err(message: impl Into<String>) -> DeskError {
+    DeskError(message.into())
+}
+
+/// A clip's 9:16 export under way (its progress callback).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportProgress {
+    /// Which clip of the batch (0-based) and how many there are.
+    pub index: u32,
+    pub total: u32,
+    pub name: String,
+    /// 0..=1 for this clip.
+    pub fraction: f32,
+}
+
+/// A clip exported 9:16: its name and the vertical file's (in the library).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedClip {
+    pub name: String,
+    pub output: String,
+}
+
+/// A clip that could not be exported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFailure {
+    pub name: String,
+    pub reason: String,
+}
+
+/// What a batch export did: the batch goes on past a failure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    pub exported: Vec<ExportedClip>,
+    pub failed: Vec<ExportFailure>,
+}
+
+/// A recording in the recordings folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingInfo {
+    pub name: String,
+    pub duration_s: f64,
+    pub bytes: u64,
+    pub created_unix_s: u64,
+    /// Room signals were recorded with it (`<name>.signals.jsonl`).
+    pub has_signals: bool,
+}
+
+/// A suggested highlight of a recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuggestionItem {
+    /// Peak, start and end, seconds into the recording.
+    pub at_s: u64,
+    pub from_s: u64,
+    pub to_s: u64,
+    pub score: f64,
+    /// What made it stand out.
+    pub reason: String,
+    /// Kept already: the clip it became (file name), if known.
+    pub kept: Option<String>,
+}
+
+/// The suggestions of one recording, discarded ones left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuggestionList {
+    pub recording: String,
+    /// Whether room signals were found beside it (else only loudness was used).
+    pub has_signals: bool,
+    pub items: Vec<SuggestionItem>,
+    /// How many were discarded before (hidden).
+    pub discarded: u32,
+}
+
+/// A clip or recording name as a page sends it: one plain file name.
+pub fn check_file_name(name: &str) -> Result<(), DeskError> {
     if name.is_empty()
         || name.starts_with('.')
         || name.contains(['/', '\\', ':', '\0'])
@@ -40,7 +118,7 @@ pub fn check_file_name(name: &str) -> Result<(), AppError> {
 
 /// The new file name for a rename: trimmed, checked, keeping the clip's extension when the
 /// new name has none (the library's rule). Errors say what to type instead.
-pub fn rename_target(old: &str, new_name: &str) -> Result<String, AppError> {
+pub fn rename_target(old: &str, new_name: &str) -> Result<String, DeskError> {
     let n = new_name.trim();
     if n.is_empty() {
         return Err(clip_err("Type a name for the clip."));
@@ -67,25 +145,13 @@ pub fn rename_target(old: &str, new_name: &str) -> Result<String, AppError> {
     Ok(target)
 }
 
-fn to_ipc(c: library::ClipInfo) -> ClipInfo {
-    ClipInfo {
-        name: c.name,
-        path: c.path.display().to_string(),
-        duration_s: c.duration_s,
-        bytes: c.bytes,
-        created_unix_s: c.created_unix_s,
-        width: c.width,
-        height: c.height,
-    }
-}
-
 /// Newest first (the library lists oldest first); same second: by name, newest name first.
 pub fn newest_first<T>(mut v: Vec<T>, key: impl Fn(&T) -> (u64, String)) -> Vec<T> {
     v.sort_by_key(|c| std::cmp::Reverse(key(c)));
     v
 }
 
-/// The suggestions the UI shows: discarded ones left out, kept ones marked with their clip.
+/// The suggestions a page shows: discarded ones left out, kept ones marked with their clip.
 pub fn suggestion_items(
     sugs: Vec<Suggestion>,
     decisions: &Decisions,
@@ -126,12 +192,13 @@ pub fn cut_stem(recording: &str, from_s: u64, to_s: u64) -> String {
 }
 
 /// The clip library and the recordings folder.
-pub struct Clips {
+#[derive(Debug, Clone)]
+pub struct ClipDesk {
     library: PathBuf,
     recordings: PathBuf,
 }
 
-impl Default for Clips {
+impl Default for ClipDesk {
     fn default() -> Self {
         Self {
             library: library::default_dir(),
@@ -140,7 +207,7 @@ impl Default for Clips {
     }
 }
 
-impl Clips {
+impl ClipDesk {
     pub fn new(library: PathBuf, recordings: PathBuf) -> Self {
         Self {
             library,
@@ -148,7 +215,7 @@ impl Clips {
         }
     }
 
-    fn lib(&self) -> Result<Library, AppError> {
+    fn lib(&self) -> Result<Library, DeskError> {
         Library::open(&self.library).map_err(|e| {
             clip_err(format!(
                 "Cannot open the clips folder {}: {e}. Check that the disk is there and writable.",
@@ -157,7 +224,7 @@ impl Clips {
         })
     }
 
-    fn clip(&self, lib: &Library, name: &str) -> Result<PathBuf, AppError> {
+    fn clip(&self, lib: &Library, name: &str) -> Result<PathBuf, DeskError> {
         check_file_name(name)?;
         let p = lib.dir().join(name);
         if p.is_file() {
@@ -169,15 +236,16 @@ impl Clips {
         }
     }
 
-    pub fn list(&self) -> Result<Vec<ClipInfo>, AppError> {
-        let list = self.lib()?.list()?.into_iter().map(to_ipc).collect();
+    /// The clips, newest first.
+    pub fn list(&self) -> Result<Vec<ClipInfo>, DeskError> {
+        let list = self.lib()?.list()?;
         Ok(newest_first(list, |c: &ClipInfo| {
             (c.created_unix_s, c.name.clone())
         }))
     }
 
     /// The clip's cached thumbnail (JPEG bytes, made from the first keyframe on first use).
-    pub fn thumbnail(&self, name: &str) -> Result<Vec<u8>, AppError> {
+    pub fn thumbnail(&self, name: &str) -> Result<Vec<u8>, DeskError> {
         let lib = self.lib()?;
         let clip = self.clip(&lib, name)?;
         let path = lib.thumbnail(&clip).map_err(|e| {
@@ -188,7 +256,8 @@ impl Clips {
         std::fs::read(&path).map_err(|e| clip_err(format!("{}: {e}", path.display())))
     }
 
-    pub fn open(&self, name: &str) -> Result<(), AppError> {
+    /// Opens the clip in the system's video player.
+    pub fn open(&self, name: &str) -> Result<(), DeskError> {
         let lib = self.lib()?;
         let clip = self.clip(&lib, name)?;
         library::open_in_player(&clip).map_err(|e| {
@@ -199,7 +268,8 @@ impl Clips {
         })
     }
 
-    pub fn rename(&self, name: &str, new_name: &str) -> Result<ClipInfo, AppError> {
+    /// Renames a clip (see [`rename_target`]); never over another clip.
+    pub fn rename(&self, name: &str, new_name: &str) -> Result<ClipInfo, DeskError> {
         let lib = self.lib()?;
         let clip = self.clip(&lib, name)?;
         let target = rename_target(name, new_name)?;
@@ -215,11 +285,12 @@ impl Clips {
         Self::info(&to)
     }
 
-    fn info(path: &Path) -> Result<ClipInfo, AppError> {
-        Ok(to_ipc(library::clip_info(path)?))
+    fn info(path: &Path) -> Result<ClipInfo, DeskError> {
+        Ok(library::clip_info(path)?)
     }
 
-    pub fn delete(&self, name: &str) -> Result<(), AppError> {
+    /// Deletes a clip (and its thumbnail).
+    pub fn delete(&self, name: &str) -> Result<(), DeskError> {
         let lib = self.lib()?;
         let clip = self.clip(&lib, name)?;
         Ok(lib.delete(&clip)?)
@@ -231,12 +302,9 @@ impl Clips {
         &self,
         names: &[String],
         mut progress: impl FnMut(ExportProgress),
-    ) -> Result<ExportReport, AppError> {
+    ) -> Result<ExportReport, DeskError> {
         let lib = self.lib()?;
-        let mut report = ExportReport {
-            exported: Vec::new(),
-            failed: Vec::new(),
-        };
+        let mut report = ExportReport::default();
         let mut paths = Vec::new();
         let mut order = Vec::new();
         for n in names {
@@ -247,7 +315,7 @@ impl Clips {
                 }
                 Err(e) => report.failed.push(ExportFailure {
                     name: n.clone(),
-                    reason: e.message,
+                    reason: e.0,
                 }),
             }
         }
@@ -283,7 +351,7 @@ impl Clips {
         Ok(report)
     }
 
-    fn recording(&self, name: &str) -> Result<PathBuf, AppError> {
+    fn recording(&self, name: &str) -> Result<PathBuf, DeskError> {
         check_file_name(name)?;
         let p = self.recordings.join(name);
         if p.is_file() {
@@ -297,7 +365,7 @@ impl Clips {
     }
 
     /// Recordings in the recordings folder, newest first.
-    pub fn recordings(&self) -> Result<Vec<RecordingInfo>, AppError> {
+    pub fn recordings(&self) -> Result<Vec<RecordingInfo>, DeskError> {
         let rd = match std::fs::read_dir(&self.recordings) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -329,20 +397,16 @@ impl Clips {
     }
 
     /// The recording's suggestions (loudness + recorded signals), discarded ones left out.
-    pub fn suggestions(&self, name: &str) -> Result<SuggestionList, AppError> {
+    pub fn suggestions(&self, name: &str) -> Result<SuggestionList, DeskError> {
         let rec = self.recording(name)?;
         let signals = signals_path_for(&rec);
         let has_signals = signals.is_file();
-        let sugs = marquee_highlights::suggest_recording(
-            &rec,
-            has_signals.then_some(signals.as_path()),
-            TOP,
-        )
-        .map_err(|e| {
-            clip_err(format!(
-                "The recording “{name}” could not be read for highlights: {e}"
-            ))
-        })?;
+        let sugs = crate::suggest_recording(&rec, has_signals.then_some(signals.as_path()), TOP)
+            .map_err(|e| {
+                clip_err(format!(
+                    "The recording “{name}” could not be read for highlights: {e}"
+                ))
+            })?;
         let decisions = Decisions::load(&decisions_path_for(&rec))?;
         let (items, discarded) = suggestion_items(sugs, &decisions);
         Ok(SuggestionList {
@@ -355,11 +419,10 @@ impl Clips {
 
     /// Keep: cuts `[from_s, to_s]` from the recording into the library (stream copy, from the
     /// keyframe at or before the start) and remembers it.
-    pub fn keep(&self, name: &str, from_s: u64, to_s: u64) -> Result<ClipInfo, AppError> {
+    pub fn keep(&self, name: &str, from_s: u64, to_s: u64) -> Result<ClipInfo, DeskError> {
         let rec = self.recording(name)?;
         let lib = self.lib()?;
-        let out =
-            marquee_highlights::save::unique_path(lib.dir(), &cut_stem(name, from_s, to_s), "mp4");
+        let out = crate::save::unique_path(lib.dir(), &cut_stem(name, from_s, to_s), "mp4");
         let r = cut_recording(
             &rec,
             Duration::from_secs(from_s),
@@ -380,7 +443,7 @@ impl Clips {
     }
 
     /// Discard: remembered, so the suggestion does not come back.
-    pub fn discard(&self, name: &str, from_s: u64, to_s: u64) -> Result<(), AppError> {
+    pub fn discard(&self, name: &str, from_s: u64, to_s: u64) -> Result<(), DeskError> {
         let rec = self.recording(name)?;
         let path = decisions_path_for(&rec);
         let mut d = Decisions::load(&path)?;
@@ -390,8 +453,8 @@ impl Clips {
 }
 
 /// Lets a progress report through when it moved by at least 1 % or a new clip started, and
-/// always at the end (an encode reports every frame; the UI needs ~100 updates per clip).
-#[derive(Default)]
+/// always at the end (an encode reports every frame; a page needs ~100 updates per clip).
+#[derive(Debug, Default)]
 pub struct ProgressGate {
     last: Option<(usize, f32)>,
 }
@@ -427,7 +490,7 @@ mod tests {
             "a\\b",
         ] {
             let e = check_file_name(bad).unwrap_err();
-            assert_eq!(e.code, ErrorCode::Clip, "{bad}");
+            assert!(e.0.contains("not a file in the library"), "{bad}: {e}");
         }
     }
 
@@ -446,25 +509,25 @@ mod tests {
         assert!(
             rename_target("a.mp4", " ")
                 .unwrap_err()
-                .message
+                .0
                 .contains("Type a name")
         );
         assert!(
             rename_target("a.mp4", "a/b")
                 .unwrap_err()
-                .message
+                .0
                 .contains("cannot")
         );
         assert!(
             rename_target("a.mp4", ".hidden")
                 .unwrap_err()
-                .message
+                .0
                 .contains("dot")
         );
         assert!(
             rename_target("a.mp4", &"x".repeat(300))
                 .unwrap_err()
-                .message
+                .0
                 .contains("too long")
         );
     }
@@ -525,23 +588,19 @@ mod tests {
     fn library_operations_on_a_folder() {
         let dir = tempfile::tempdir().unwrap();
         let (lib, rec) = (dir.path().join("clips"), dir.path().to_path_buf());
-        let clips = Clips::new(lib.clone(), rec);
+        let clips = ClipDesk::new(lib.clone(), rec);
         std::fs::create_dir_all(&lib).unwrap();
         std::fs::write(lib.join("a.mp4"), b"not really a video").unwrap();
         std::fs::write(lib.join("b.mp4"), b"not really a video").unwrap();
         assert_eq!(clips.list().unwrap().len(), 2);
         let e = clips.rename("a.mp4", "b").unwrap_err();
-        assert!(
-            e.message.contains("already in the library"),
-            "{}",
-            e.message
-        );
+        assert!(e.0.contains("already in the library"), "{e}");
         let r = clips.rename("a.mp4", "goal").unwrap();
         assert_eq!(r.name, "goal.mp4");
         assert!(lib.join("goal.mp4").is_file() && !lib.join("a.mp4").exists());
         clips.delete("goal.mp4").unwrap();
         let e = clips.delete("goal.mp4").unwrap_err();
-        assert!(e.message.contains("no longer"), "{}", e.message);
+        assert!(e.0.contains("no longer"), "{e}");
         // A batch goes on past a clip that is not there and one that is not a video.
         let report = clips
             .export(&["gone.mp4".into(), "b.mp4".into()], |_| {})
@@ -552,7 +611,7 @@ mod tests {
         assert!(report.failed[1].reason.contains("could not be made"));
         // Decisions on a recording that is not there: a clear error, nothing written.
         let e = clips.discard("nope.mkv", 0, 30).unwrap_err();
-        assert!(e.message.contains("not in"), "{}", e.message);
+        assert!(e.0.contains("not in"), "{e}");
         assert!(clips.recordings().unwrap().is_empty());
     }
 }

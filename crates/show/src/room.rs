@@ -1,0 +1,287 @@
+//! The host's own room: the room server the desktop app embeds (started with the app) and the
+//! host's connection to it. Every room event goes to the show as the room sent it; what a page
+//! shows of them (its own type, translated by the shell) is kept for a page that attaches late
+//! ([`RoomFeed`]).
+
+use crate::ShowError;
+use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
+use marquee_room::protocol::{BlockedMode, ClientMsg, Event, Role, SettingsPatch};
+use marquee_room::server::{self, ServerConfig, ServerHandle};
+use marquee_room::token::{self, Claims};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+/// The room the host hosts.
+pub const ROOM: &str = "main";
+
+/// Events kept after the latest join (≈ 1 MB of the app's events; the oldest go first).
+pub const FEED_KEPT: usize = 5_000;
+
+/// Where the room is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomAddress {
+    pub room: String,
+    /// The page viewers open.
+    pub viewer_url: String,
+    pub ws_url: String,
+}
+
+/// A running room and the host's connection to it; `T` is what a page is told of it.
+pub struct HostRoom<T> {
+    pub address: RoomAddress,
+    out: mpsc::Sender<ClientMsg>,
+    feed: Arc<Mutex<RoomFeed<T>>>,
+    _server: ServerHandle,
+}
+
+/// What a page is told, kept for a page that starts listening late. The host connection
+/// joins (and gets its history) before the page has loaded, and a reloaded page has missed
+/// everything: the page attaches ([`HostRoom::attach`]), which hands over what the latest join
+/// brought and every event since and, under the same lock, starts live delivery — so nothing
+/// is missed or doubled.
+#[derive(Debug)]
+pub struct RoomFeed<T> {
+    joined: Vec<T>,
+    since: VecDeque<T>,
+    attached: bool,
+    /// Events dropped from `since` because it was full (oldest first).
+    pub trimmed: u64,
+}
+
+impl<T> Default for RoomFeed<T> {
+    fn default() -> Self {
+        Self {
+            joined: Vec::new(),
+            since: VecDeque::new(),
+            attached: false,
+            trimmed: 0,
+        }
+    }
+}
+
+impl<T: Clone> RoomFeed<T> {
+    /// Records what the page is told of one room event (`join`: of a (re)join, which replaces
+    /// everything kept); returns whether to deliver it to the page now.
+    pub fn push(&mut self, items: &[T], join: bool) -> bool {
+        if join {
+            self.joined = items.to_vec();
+            self.since.clear();
+        } else {
+            for e in items {
+                if self.since.len() >= FEED_KEPT {
+                    self.since.pop_front();
+                    self.trimmed += 1;
+                }
+                self.since.push_back(e.clone());
+            }
+        }
+        self.attached
+    }
+
+    /// Everything to replay (the join first), and live delivery from now on.
+    pub fn attach(&mut self) -> Vec<T> {
+        self.attached = true;
+        self.joined.iter().chain(&self.since).cloned().collect()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts the server (SQLite in `data_dir`, a secret kept beside it) on `listen` (falling back
+/// to any free port when taken) and connects as the host. Must run on the tokio runtime.
+/// `on_room` sees every room event as the room sent it (for the show); `to_page` translates a
+/// room event into what the page shows (often nothing); `on_page(e, now)` gets each of those,
+/// `now` saying whether the page is attached and should get it now (else it is kept for
+/// [`HostRoom::attach`]).
+pub async fn start<T: Clone + Send + 'static>(
+    data_dir: &Path,
+    listen: SocketAddr,
+    on_room: impl Fn(&Event) + Send + 'static,
+    to_page: impl Fn(ClientEvent) -> Vec<T> + Send + 'static,
+    on_page: impl Fn(T, bool) + Send + 'static,
+) -> Result<HostRoom<T>, ShowError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| ShowError::Room(format!("cannot create {}: {e}", data_dir.display())))?;
+    let secret = marquee_room::secret::load_or_create_secret(&data_dir.join("room.secret"))?;
+    let mut cfg = ServerConfig::new(listen, secret.clone());
+    cfg.db = Some(data_dir.join("room.sqlite"));
+    let handle = match server::start(cfg.clone()).await {
+        Ok(h) => h,
+        Err(_) if listen.port() != 0 => {
+            cfg.listen = SocketAddr::new(listen.ip(), 0);
+            server::start(cfg).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let addr = handle.addr();
+    let address = RoomAddress {
+        room: ROOM.into(),
+        viewer_url: format!("http://{addr}/room/{ROOM}"),
+        ws_url: handle.ws_url(ROOM),
+    };
+    let host = token::sign(
+        &secret,
+        &Claims {
+            room: ROOM.into(),
+            user: "host".into(),
+            name: "Host".into(),
+            role: Role::Host,
+            exp_ms: marquee_room::now_ms() + 30 * 24 * 3600 * 1000,
+        },
+    );
+    let mut client = RoomClient::connect(ClientConfig::new(address.ws_url.clone()).token(host));
+    let (out, mut out_rx) = mpsc::channel::<ClientMsg>(256);
+    let feed = Arc::new(Mutex::new(RoomFeed::default()));
+    let keep = feed.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                ev = client.recv() => match ev {
+                    Some(ev) => {
+                        match &ev {
+                            ClientEvent::Event(e) => on_room(e),
+                            ClientEvent::History(h) => h.iter().for_each(&on_room),
+                            _ => {}
+                        }
+                        let join = matches!(ev, ClientEvent::Joined { .. });
+                        let items = to_page(ev);
+                        // Delivered under the lock so `attach` sees a clean cut.
+                        let mut f = lock(&keep);
+                        let now = f.push(&items, join);
+                        for e in items {
+                            on_page(e, now);
+                        }
+                    }
+                    None => break,
+                },
+                msg = out_rx.recv() => match msg {
+                    Some(m) => { let _ = client.send(m).await; }
+                    None => break,
+                },
+            }
+        }
+    });
+    Ok(HostRoom {
+        address,
+        out,
+        feed,
+        _server: handle,
+    })
+}
+
+impl<T: Clone> HostRoom<T> {
+    /// Sends `msg` as the host.
+    pub async fn send(&self, msg: ClientMsg) -> Result<(), ShowError> {
+        self.out
+            .send(msg)
+            .await
+            .map_err(|_| ShowError::Room("the room connection has stopped".into()))
+    }
+
+    /// The latest join's events and every one since (see [`RoomFeed`]), and live delivery
+    /// from now on.
+    pub fn attach(&self) -> Vec<T> {
+        lock(&self.feed).attach()
+    }
+
+    /// Applies remembered room rules and blocked words (the room keeps them too; this makes
+    /// the config file the host's source of truth).
+    pub async fn apply_rules(&self, rules: &marquee_profile::RoomPrefs) {
+        let patch = SettingsPatch {
+            slow_mode_s: Some(rules.slow_mode_s),
+            mods_only: Some(rules.mods_only),
+            blocked_mode: Some(if rules.blocked_mode == "reject" {
+                BlockedMode::Reject
+            } else {
+                BlockedMode::Mask
+            }),
+            user_rate_per_min: Some(rules.user_rate_per_min),
+        };
+        let _ = self.send(ClientMsg::Settings(patch)).await;
+        if !rules.blocked_words.is_empty() {
+            let _ = self
+                .send(ClientMsg::BlockWords {
+                    add: rules.blocked_words.clone(),
+                    remove: vec![],
+                })
+                .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page's event in these tests: a join (0) or a viewer count.
+    fn counts(v: &[u64]) -> Vec<u64> {
+        v.iter().copied().filter(|&c| c != 0).collect()
+    }
+
+    #[test]
+    fn a_late_page_gets_the_join_and_everything_since_then_live_events_without_doubles() {
+        let mut f = RoomFeed::<u64>::default();
+        assert!(!f.push(&[1], false), "before any join: kept, not delivered");
+        assert!(!f.push(&[0], true));
+        assert!(!f.push(&[2], false));
+        assert!(!f.push(&[3], false));
+        let replay = f.attach();
+        assert_eq!(replay[0], 0, "the join first");
+        assert_eq!(
+            counts(&replay),
+            [2, 3],
+            "history since the latest join only"
+        );
+        assert!(f.push(&[4], false), "live from now on");
+        // A reloaded page attaches again and gets the whole picture once more.
+        assert_eq!(counts(&f.attach()), [2, 3, 4]);
+    }
+
+    #[test]
+    fn the_feed_is_bounded_and_counts_what_it_trimmed() {
+        let mut f = RoomFeed::<u64>::default();
+        f.push(&[0], true);
+        for i in 1..=(FEED_KEPT as u64 + 10) {
+            f.push(&[i], false);
+        }
+        let replay = f.attach();
+        assert_eq!(replay.len(), FEED_KEPT + 1);
+        assert_eq!(counts(&replay)[0], 11);
+        assert_eq!(f.trimmed, 10);
+    }
+
+    #[tokio::test]
+    async fn the_host_joins_its_room_and_a_late_page_gets_the_join() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let room = start(
+            dir.path(),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            |_| {},
+            |ev| match ev {
+                ClientEvent::Joined { .. } => vec!["joined"],
+                _ => vec![],
+            },
+            move |e, now| {
+                let _ = tx.send((e, now));
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(room.address.room, ROOM);
+        assert!(room.address.viewer_url.ends_with("/room/main"));
+        let first = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await;
+        assert_eq!(
+            first.ok().flatten(),
+            Some(("joined", false)),
+            "kept, not delivered"
+        );
+        assert_eq!(room.attach(), ["joined"]);
+        assert!(dir.path().join("room.secret").is_file());
+    }
+}

@@ -1,7 +1,10 @@
 //! Audio sources: a tone generator on the session clock, and microphones through cpal.
 
 use crate::camera::{SourceHandle, SourceState, SourceStatus};
-use crate::{AudioBlock, CaptureError, SessionClock, Sink};
+use crate::clock::SessionClock;
+use crate::error::CaptureError;
+use crate::frame::AudioBlock;
+use crate::sink::Sink;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,8 +1,12 @@
 //! Cameras: one trait, one thread loop. The synthetic camera and nokhwa's real ones go
 //! through the same loop, so what tests prove about the synthetic one holds for both.
 
+use crate::clock::SessionClock;
+use crate::error::CaptureError;
+use crate::frame::{PixelFormat, VideoFrame};
 use crate::pattern;
-use crate::{CaptureError, FrameBuf, FramePool, PixelFormat, SessionClock, Sink, VideoFrame};
+use crate::pool::{FrameBuf, FramePool};
+use crate::sink::Sink;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::JoinHandle;

@@ -1,7 +1,11 @@
 //! A media file as a source: anything ffmpeg decodes, looped, paced on the session clock.
 
 use crate::camera::{SourceHandle, SourceState, SourceStatus};
-use crate::{AudioBlock, CaptureError, PixelFormat, SessionClock, Sink, VideoFrame};
+use crate::clock::SessionClock;
+use crate::error::CaptureError;
+use crate::frame::{AudioBlock, PixelFormat, VideoFrame};
+use crate::pool::{FrameBuf, FramePool};
+use crate::sink::Sink;
 use ffmpeg_next as ff;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,7 +117,7 @@ fn play_loop(
         first_pts: None,
         last_end: Duration::ZERO,
         seq: 0,
-        pool: crate::FramePool::new(crate::pool::SOURCE_KEEP),
+        pool: FramePool::new(crate::pool::SOURCE_KEEP),
     };
     match kind {
         ff::media::Type::Video => p.video = Some(ctx.decoder().video()?),
@@ -160,7 +164,7 @@ struct Player {
     first_pts: Option<i64>,
     last_end: Duration,
     seq: u64,
-    pool: crate::FramePool,
+    pool: FramePool,
 }
 
 impl Player {
@@ -262,7 +266,7 @@ impl Player {
     }
 }
 
-fn pack_i420(f: &ff::frame::Video, w: u32, h: u32, pool: &crate::FramePool) -> crate::FrameBuf {
+fn pack_i420(f: &ff::frame::Video, w: u32, h: u32, pool: &FramePool) -> FrameBuf {
     let (w, h) = (w as usize, h as usize);
     let mut out = pool.take(w * h + 2 * (w / 2) * (h / 2));
     let mut at = 0;

@@ -63,8 +63,8 @@ pub struct VideoFrame {
     pub width: u32,
     pub height: u32,
     pub format: PixelFormat,
-    /// From the source's [`crate::FramePool`]: goes back to it when the last user drops it.
-    pub data: crate::FrameBuf,
+    /// From the source's [`crate::pool::FramePool`]: goes back to it when the last user drops it.
+    pub data: crate::pool::FrameBuf,
     /// Session time at which the picture was taken.
     pub captured: Duration,
     /// The source's own frame counter.

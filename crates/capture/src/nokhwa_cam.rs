@@ -1,7 +1,10 @@
 //! Real cameras through nokhwa (V4L2, AVFoundation, Media Foundation), behind [`CameraDevice`].
 
 use crate::camera::{CameraDevice, CameraMode, RawFrame};
-use crate::{CaptureError, PixelFormat, SessionClock};
+use crate::clock::SessionClock;
+use crate::error::CaptureError;
+use crate::frame::PixelFormat;
+use crate::pool::FramePool;
 use nokhwa::Camera;
 use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
@@ -35,7 +38,7 @@ pub struct NokhwaCamera {
     want: (u32, u32, u32),
     cam: Option<Camera>,
     mode: Option<CameraMode>,
-    pool: crate::FramePool,
+    pool: FramePool,
 }
 
 impl NokhwaCamera {
@@ -49,7 +52,7 @@ impl NokhwaCamera {
             want: (width, height, fps),
             cam: None,
             mode: None,
-            pool: crate::FramePool::new(crate::pool::SOURCE_KEEP),
+            pool: FramePool::new(crate::pool::SOURCE_KEEP),
         }
     }
 }

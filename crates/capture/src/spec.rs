@@ -1,6 +1,6 @@
 //! Source specs as users type them: `test`, `camera:0`, `file:PATH`, `tone:440`, `mic:default`, `none`.
 
-use crate::CaptureError;
+use crate::error::CaptureError;
 use std::fmt;
 
 /// A video source.

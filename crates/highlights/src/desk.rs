@@ -9,9 +9,11 @@
 //!
 //! Everything here blocks on the disk or FFmpeg: run it off an async runtime.
 
+use crate::cut::cut_recording;
+use crate::error::HighlightError;
 use crate::library::{self, ClipInfo, ExportOptions, Library};
 use crate::signals::{Decided, Decisions, decisions_path_for, signals_path_for};
-use crate::{HighlightError, Suggestion, cut_recording};
+use crate::suggest::Suggestion;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -401,12 +403,13 @@ impl ClipDesk {
         let rec = self.recording(name)?;
         let signals = signals_path_for(&rec);
         let has_signals = signals.is_file();
-        let sugs = crate::suggest_recording(&rec, has_signals.then_some(signals.as_path()), TOP)
-            .map_err(|e| {
-                clip_err(format!(
-                    "The recording “{name}” could not be read for highlights: {e}"
-                ))
-            })?;
+        let sugs =
+            crate::signals::suggest_recording(&rec, has_signals.then_some(signals.as_path()), TOP)
+                .map_err(|e| {
+                    clip_err(format!(
+                        "The recording “{name}” could not be read for highlights: {e}"
+                    ))
+                })?;
         let decisions = Decisions::load(&decisions_path_for(&rec))?;
         let (items, discarded) = suggestion_items(sugs, &decisions);
         Ok(SuggestionList {

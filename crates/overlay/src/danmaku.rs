@@ -24,9 +24,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::colour::Rgba;
 use crate::image::{Anchor, position};
+use crate::sprite::Sprite;
 use crate::text::{Rasterize, TextStyle, sanitize};
-use crate::{Rgba, Sprite};
 
 /// Hard caps over the configured `max_queue` / `max_on_screen`, whatever a profile says.
 const MAX_QUEUE: usize = 10_000;
@@ -375,7 +376,7 @@ impl DanmakuLayer {
 
     /// Adds a comment that arrived at `now` (session clock). It is rasterised here, once
     /// (≈ 0.5 ms for a new string, µs when cached); to keep that off the compositor's tick, a
-    /// chat thread can rasterise with its own [`crate::TextRenderer`] and
+    /// chat thread can rasterise with its own [`crate::text::TextRenderer`] and
     /// [`DanmakuLayer::comment_style`] and hand the sprite to [`DanmakuLayer::push_sprite`].
     pub fn push(&mut self, comment: &Comment, now: Duration, raster: &mut dyn Rasterize) {
         let text = sanitize(&comment.text, self.cfg.max_chars.clamp(1, 1000));

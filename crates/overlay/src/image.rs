@@ -9,7 +9,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MAX_SPRITE_SIDE, OverlayError, Sprite};
+use crate::error::OverlayError;
+use crate::sprite::{MAX_SPRITE_SIDE, Sprite};
 
 /// Largest PNG file we read (bytes). A 8192×8192 RGBA PNG compresses far below this.
 const MAX_FILE_BYTES: u64 = 256 << 20;

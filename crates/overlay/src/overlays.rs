@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::danmaku::{Comment, DanmakuConfig, DanmakuLayer, Gift};
+use crate::colour::Rgba;
+use crate::danmaku::{Comment, CommentMode, DanmakuConfig, DanmakuLayer, DanmakuStats, Gift};
+use crate::error::OverlayError;
 use crate::image::{Anchor, load_png, position};
+use crate::sprite::{Sprite, blend, check_canvas};
 use crate::text::{CacheStats, TextRenderer, TextStyle};
-use crate::{DanmakuStats, OverlayError, Rgba, Sprite, blend, check_canvas};
 
 fn default_size() -> f32 {
     36.0
@@ -321,7 +323,7 @@ impl Overlays {
     pub fn push_comment_sprite(
         &mut self,
         id: &str,
-        mode: crate::CommentMode,
+        mode: CommentMode,
         key: Option<u64>,
         sprite: Arc<Sprite>,
         now: Duration,

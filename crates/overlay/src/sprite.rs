@@ -12,7 +12,8 @@
 //! Alpha is kept as "keep" = 256 − α (α scaled to 0..=256): `dst = src + (dst · keep + 128) >> 8`
 //! is exact for opaque (keep 0) and transparent (keep 256) pixels and fits in 16 bits.
 
-use crate::OverlayError;
+use crate::colour::Rgba;
+use crate::error::OverlayError;
 
 /// The largest sprite side we accept. Anything larger is a bug or hostile input; it is clamped
 /// (text) or refused (images) before pixels are allocated.
@@ -233,7 +234,7 @@ impl Sprite {
     }
 
     /// A solid rectangle of one straight RGBA colour.
-    pub fn solid(width: u32, height: u32, colour: crate::Rgba) -> Result<Self, OverlayError> {
+    pub fn solid(width: u32, height: u32, colour: Rgba) -> Result<Self, OverlayError> {
         if width > MAX_SPRITE_SIDE || height > MAX_SPRITE_SIDE {
             return Err(too_large(width, height));
         }
@@ -419,7 +420,6 @@ pub fn blend(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Rgba;
 
     fn grey_canvas(w: u32, h: u32, y: u8) -> Vec<u8> {
         let mut c = vec![128u8; (w * h + 2 * (w / 2) * (h / 2)) as usize];

@@ -17,8 +17,9 @@ use cosmic_text::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::colour::Rgba;
 use crate::lru::Lru;
-use crate::{Rgba, Sprite};
+use crate::sprite::Sprite;
 
 /// Noto Sans CJK SC, subset (see assets/fonts/README.md): Latin, GB2312 hanzi, kana, punctuation.
 pub static CJK_FONT: &[u8] = include_bytes!("../../../assets/fonts/NotoSansCJKsc-Subset.otf");

@@ -303,7 +303,7 @@ fn gift_combos_update_one_banner_which_expires() {
 
 #[test]
 fn cjk_and_emoji_comments_lay_out_with_real_fonts() {
-    let mut r = crate::TextRenderer::new();
+    let mut r = crate::text::TextRenderer::new();
     let mut l = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
     l.push(&Comment::scroll("前方高能 🎉"), ms(0), &mut r);
     l.push(&Comment::top("欢迎来到直播间").host(), ms(0), &mut r);
@@ -358,7 +358,7 @@ fn resizing_the_canvas_clears_the_screen_and_lanes_follow_the_new_size() {
 
 #[test]
 fn host_comments_are_marked() {
-    let mut r = crate::TextRenderer::new();
+    let mut r = crate::text::TextRenderer::new();
     let mut l = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
     l.push(&Comment::top("主播说"), ms(0), &mut r);
     l.push(&Comment::top("主播说").host(), ms(0), &mut r);
@@ -376,10 +376,10 @@ fn comments_rasterised_on_another_thread_look_the_same() {
     let comment = Comment::scroll("弹幕 from the chat thread").host();
     let style = layer.comment_style(&comment);
     let text = comment.text.clone();
-    let sprite = std::thread::spawn(move || crate::TextRenderer::new().render(&text, &style))
+    let sprite = std::thread::spawn(move || crate::text::TextRenderer::new().render(&text, &style))
         .join()
         .unwrap();
-    let mut here = crate::TextRenderer::new();
+    let mut here = crate::text::TextRenderer::new();
     let mut a = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);
     a.push(&comment, ms(0), &mut here);
     let mut b = DanmakuLayer::new(DanmakuConfig::default(), 1280, 720);

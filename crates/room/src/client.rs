@@ -2,7 +2,7 @@
 //! its last `seq`, so the application sees every event once, in order — or an explicit
 //! [`ClientEvent::NotRecoverable`] followed by fresh history.
 
-use crate::RoomError;
+use crate::error::RoomError;
 use crate::protocol::{
     ClientMsg, Control, ErrorCode, Event, ResumePoint, RoomView, ServerMsg, UserRef, decode_server,
 };

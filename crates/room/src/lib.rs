@@ -20,7 +20,9 @@
 //! The protocol is documented in `docs/protocol.md`.
 
 pub mod client;
+mod clock;
 pub mod coalesce;
+mod error;
 pub mod filter;
 pub mod gifts;
 pub mod out;
@@ -31,29 +33,5 @@ pub mod server;
 pub mod store;
 pub mod token;
 
-/// Errors of the room crate.
-#[derive(Debug, thiserror::Error)]
-pub enum RoomError {
-    #[error("storage: {0}")]
-    Storage(#[from] store::StorageError),
-    #[error("token: {0}")]
-    Token(#[from] token::TokenError),
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("websocket: {0}")]
-    WebSocket(String),
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
-    #[error("protocol: {0}")]
-    Protocol(String),
-    #[error("the room refused: {code}: {message}")]
-    Refused { code: String, message: String },
-}
-
-/// Milliseconds since the Unix epoch, the time unit handed to the sans-IO core.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use clock::now_ms;
+pub use error::RoomError;

@@ -1,6 +1,6 @@
 //! The room server's token secret, kept in a file (created once, mode 0600).
 
-use crate::RoomError;
+use crate::error::RoomError;
 use crate::token;
 use std::path::Path;
 

@@ -17,7 +17,7 @@ pub fn handler(show: Weak<Show>) -> marquee_highlights::control::Handler {
 pub fn handle(show: &Show, line: &str) -> Result<String, String> {
     let (cmd, rest) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
     let rest = rest.trim();
-    let err = |e: crate::ShowError| e.to_string();
+    let err = |e: crate::error::ShowError| e.to_string();
     match cmd {
         "scene" => {
             let mut words = rest.split_whitespace();

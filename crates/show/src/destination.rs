@@ -2,7 +2,7 @@
 //! app's form), or a whole URL with the key in it, whose key is moved into the keychain before
 //! anything is written to a file.
 
-use crate::ShowError;
+use crate::error::ShowError;
 use marquee_profile::Keychain;
 use marquee_studio::DestinationUrl;
 use marquee_studio::url::{Server, StreamKey, redact};

@@ -4,7 +4,7 @@
 //! and an edit keeps the rest of the profile's item (size, colours, margins, scale). The
 //! room's danmaku reach the danmaku layer through [`crate::audience`].
 
-use crate::ShowError;
+use crate::error::ShowError;
 use marquee_overlay::{Anchor, OverlayItem, OverlaySpec};
 
 /// An overlay as a form shows it.

@@ -27,7 +27,7 @@
 //! Two sources feed it: the live session's frame tap (what goes out), or before going live a
 //! [`CapturePreview`] of the chosen camera alone (no encoder running for nobody).
 
-use crate::ShowError;
+use crate::error::ShowError;
 use marquee_studio::preview::{
     CapturePreview, LevelPreview, Now, Preview, PreviewConfig, PreviewFrame,
 };

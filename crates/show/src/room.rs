@@ -3,7 +3,7 @@
 //! shows of them (its own type, translated by the shell) is kept for a page that attaches late
 //! ([`RoomFeed`]).
 
-use crate::ShowError;
+use crate::error::ShowError;
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{BlockedMode, ClientMsg, Event, Role, SettingsPatch};
 use marquee_room::server::{self, ServerConfig, ServerHandle};

@@ -2,7 +2,7 @@
 //! from flags over a profile, the app from its settings form), checked and resolved here into
 //! the engine's session config — once, with one set of rules.
 
-use crate::ShowError;
+use crate::error::ShowError;
 use marquee_capture::camera::Faults;
 use marquee_capture::{AudioSpec, VideoSpec};
 use marquee_overlay::{OverlayItem, OverlaySpec};

@@ -3,8 +3,8 @@
 //! burnt-in danmaku layer, the preview tap, and a monitor thread that hands events and
 //! once-a-second stats to whoever shows them (the CLI's status line, the app's UI).
 
-use crate::ShowError;
 use crate::audience::{Audience, OnVideo};
+use crate::error::ShowError;
 use crate::settings::ShowSettings;
 use crate::stats::{ShowStats, StatsClock};
 use crossbeam_channel::{Receiver, Sender};

@@ -10,6 +10,7 @@ mod compat;
 pub mod compose;
 pub mod director;
 pub mod encode;
+mod error;
 pub mod events;
 pub mod frames;
 pub mod mixer;
@@ -22,8 +23,10 @@ pub mod session;
 mod sources;
 pub mod stats;
 pub mod url;
+mod util;
 
 pub use encode::{AudioSettings, EncoderChoice, VideoSettings};
+pub use error::StudioError;
 pub use events::{Event, EventKind};
 pub use frames::{ComposedFrame, FrameTap};
 pub use marquee_overlay::{Comment, Gift, OverlayItem, OverlaySpec};
@@ -34,34 +37,4 @@ pub use session::{
 };
 pub use stats::{OutputState, StatsSnapshot};
 pub use url::DestinationUrl;
-
-/// Errors from starting or running a session. Messages say what was wrong and what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum StudioError {
-    #[error("video encoder {name}: {reason}")]
-    Encoder { name: String, reason: String },
-    #[error(transparent)]
-    Capture(#[from] marquee_capture::CaptureError),
-    #[error("{0}")]
-    Frame(String),
-    #[error("{0}")]
-    Output(String),
-    #[error("invalid settings: {0}")]
-    Settings(String),
-}
-
-/// Initialises FFmpeg once (silencing its log, which could print URLs with keys).
-pub fn init() {
-    marquee_capture::file::init_ffmpeg();
-}
-
-/// Starts one of the session's named threads (the name shows in `top -H` and debuggers).
-pub(crate) fn spawn_thread(
-    name: &str,
-    f: impl FnOnce() + Send + 'static,
-) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .expect("spawning a thread only fails when the OS is out of resources")
-}
+pub use util::init;

@@ -4,7 +4,7 @@
 //! channel. The fonts load only when the first overlay is added, so a session without
 //! overlays pays nothing for them.
 
-use crate::StudioError;
+use crate::error::StudioError;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use marquee_capture::FrameBuf;
 use marquee_overlay::{Comment, Gift, OverlayItem, Overlays};

@@ -23,8 +23,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::StudioError;
 use crate::compose::{Canvas, Letterbox};
+use crate::error::StudioError;
 use crate::frames::{ComposedFrame, FrameTap};
 use crate::packet::Track;
 use ffmpeg_next as ff;
@@ -180,7 +180,7 @@ impl Preview {
         now: Now,
         on_frame: impl FnMut(PreviewFrame) + Send + 'static,
     ) -> Result<Preview, StudioError> {
-        crate::init();
+        crate::util::init();
         if cfg.width < 16 || cfg.height < 16 || cfg.width % 2 == 1 || cfg.height % 2 == 1 {
             return Err(StudioError::Settings(format!(
                 "preview size {}x{} must be even and at least 16x16",
@@ -400,7 +400,7 @@ impl CapturePreview {
         height: u32,
         fps: u32,
     ) -> Result<CapturePreview, StudioError> {
-        crate::init();
+        crate::util::init();
         let (sink, rx) = marquee_capture::bounded::<VideoFrame>(2);
         let (w, h, fps) = (width, height, fps.clamp(1, 60));
         let source = crate::sources::spawn_video(spec, Faults::default(), &clock, sink, w, h, fps)?;

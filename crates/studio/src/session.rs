@@ -8,13 +8,13 @@
 //! source or output handle stops its thread when dropped: a step that fails returns its
 //! error and what the earlier steps started stops on the way out.
 
-use crate::StudioError;
 use crate::compose::program::{Program, SwitchRequest};
 use crate::compose::thread::Compositor;
 use crate::director::{Director, DirectorConfig};
 use crate::encode::audio::AudioEncoder;
 use crate::encode::video::VideoEncoder;
 use crate::encode::{self, AudioSettings, OpenedAudio, OpenedVideo, VideoSettings};
+use crate::error::StudioError;
 use crate::events::{Event, EventKind, Events};
 use crate::frames::{CanvasFrame, FrameBus, FrameTap};
 use crate::mixer::AudioChunk;
@@ -125,7 +125,7 @@ impl Session {
 
     /// Like [`Session::start`], with several sources and scenes to switch between.
     pub fn start_with(cfg: SessionConfig, setup: SceneSetup) -> Result<Session, StudioError> {
-        crate::init();
+        crate::util::init();
         check_settings(&cfg.video_settings)?;
         let video_sources = source_configs(&cfg, &setup)?;
         let audio_inputs = audio_inputs(&cfg, &video_sources);

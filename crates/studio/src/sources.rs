@@ -2,7 +2,7 @@
 //! on its own thread (or device callback), stamping into a bounded queue on the session
 //! clock. Used by a session and by the previews before going live.
 
-use crate::StudioError;
+use crate::error::StudioError;
 use marquee_capture::camera::{self, Faults, TestPatternCamera};
 use marquee_capture::nokhwa_cam::NokhwaCamera;
 use marquee_capture::{

@@ -38,7 +38,7 @@ pub use fanout::{CloseReason, Fanout, Frame, LocalFanout, batch_frame};
 pub use http::VIEWER_HTML;
 pub use stats::ServerStats;
 
-use crate::RoomError;
+use crate::error::RoomError;
 use connection::Sockets;
 use http::Shared;
 use rooms::Rooms;

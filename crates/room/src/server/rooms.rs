@@ -7,7 +7,7 @@
 use super::config::{ServerConfig, StoreFactory};
 use super::fanout::{CloseReason, Fanout, LocalFanout};
 use super::stats::ServerStats;
-use crate::RoomError;
+use crate::error::RoomError;
 use crate::out::ConnOut;
 use crate::protocol::ErrorCode;
 use crate::room::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
@@ -130,7 +130,7 @@ fn next_wake(room: &Room, fan: &dyn Fanout, idle_stop: Option<Instant>) -> Optio
     let now = Instant::now();
     let due = room.poll_timeout().map(|at| {
         // The room counts in wall-clock ms; the wait is measured on the monotonic clock.
-        now + Duration::from_millis(at.saturating_sub(crate::now_ms()))
+        now + Duration::from_millis(at.saturating_sub(crate::clock::now_ms()))
     });
     [due, fan.flush_deadline(now), idle_stop]
         .into_iter()
@@ -148,7 +148,7 @@ fn room_thread(
     mut fan: LocalFanout,
 ) {
     let room_id = cfg.room.clone();
-    let (mut room, init) = Room::restore(cfg, snap, crate::now_ms());
+    let (mut room, init) = Room::restore(cfg, snap, crate::clock::now_ms());
     let mut io = Io {
         store: store.as_mut(),
         fan: &mut fan,
@@ -186,7 +186,7 @@ fn room_thread(
         let mut batch: Vec<Action> = Vec::new();
         let mut taken = 0;
         while let Some(cmd) = next.take() {
-            let now = crate::now_ms();
+            let now = crate::clock::now_ms();
             match cmd {
                 RoomCmd::Open {
                     conn,
@@ -222,7 +222,7 @@ fn room_thread(
                 next = rx.try_recv().ok();
             }
         }
-        let now = crate::now_ms();
+        let now = crate::clock::now_ms();
         if room.poll_timeout().is_some_and(|at| at <= now) {
             io.feed(&mut room, Input::Tick, now, &mut batch);
         }
@@ -261,7 +261,7 @@ impl Io<'_> {
                 batch.push(a);
                 continue;
             };
-            let now = crate::now_ms();
+            let now = crate::clock::now_ms();
             let next = match self.store.record_gift(self.room_id, &gift) {
                 Ok(outcome) => room.handle(
                     Input::GiftRecorded {

@@ -1,7 +1,7 @@
 //! The I420 canvas the compositor draws on, and the letterbox that fits any source picture
 //! into it (scaled, aspect kept, borders black); the "camera lost" slate.
 
-use crate::StudioError;
+use crate::error::StudioError;
 use ffmpeg_next as ff;
 use marquee_capture::{PixelFormat, VideoFrame};
 use marquee_scene::Rect;
@@ -320,7 +320,7 @@ impl Letterbox {
 }
 
 fn open_image_decoder(id: ff::codec::Id) -> Result<ff::decoder::Video, StudioError> {
-    crate::init();
+    crate::util::init();
     let codec =
         ff::decoder::find(id).ok_or_else(|| StudioError::Frame(format!("no {id:?} decoder")))?;
     ff::codec::context::Context::new_with_codec(codec)
@@ -387,7 +387,7 @@ mod tests {
 
     /// JPEG-encodes an I420 test frame with FFmpeg's MJPEG encoder (what a webcam sends).
     fn jpeg_of(i420: &[u8], w: u32, h: u32) -> Vec<u8> {
-        crate::init();
+        crate::util::init();
         let codec = ff::encoder::find(ff::codec::Id::MJPEG).expect("mjpeg encoder");
         let mut enc = ff::codec::context::Context::new_with_codec(codec)
             .encoder()

@@ -2,7 +2,7 @@
 //! them on air at its next tick and publishes the scene on air back.
 
 use super::program::SwitchRequest;
-use crate::StudioError;
+use crate::error::StudioError;
 use crossbeam_channel::Sender;
 use marquee_capture::SessionClock;
 use marquee_scene::{Scene, Transition};

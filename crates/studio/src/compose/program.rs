@@ -9,7 +9,7 @@
 
 use super::canvas::{Canvas, Letterbox};
 use super::selector::{FrameSelector, Pick};
-use crate::StudioError;
+use crate::error::StudioError;
 use marquee_capture::{FrameBuf, FramePool};
 use marquee_capture::{PixelFormat, VideoFrame};
 use marquee_scene::{Layout, Rect, Scene, SceneError, Transition};

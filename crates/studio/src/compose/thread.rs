@@ -38,7 +38,7 @@ pub(crate) struct Compositor {
 impl Compositor {
     /// Runs until the session stops (or the encoder is gone).
     pub fn spawn(self) -> JoinHandle<()> {
-        crate::spawn_thread("compositor", move || self.run())
+        crate::util::spawn_thread("compositor", move || self.run())
     }
 
     fn run(self) {

@@ -2,8 +2,8 @@
 //! the mixer's chunks and hands the packets to the bus.
 
 use super::drain;
-use crate::StudioError;
 use crate::compat;
+use crate::error::StudioError;
 use crate::mixer::{self, AudioChunk};
 use crate::packet::{Packet, PacketBus, StreamInfo, Track};
 use crate::stats::AudioCounters;
@@ -40,7 +40,7 @@ pub struct OpenedAudio {
 
 /// Opens AAC-LC, 48 kHz stereo, at the given bitrate.
 pub fn open_audio(s: &AudioSettings) -> Result<OpenedAudio, StudioError> {
-    crate::init();
+    crate::util::init();
     let err = |reason: String| StudioError::Encoder {
         name: "aac".into(),
         reason,
@@ -89,7 +89,7 @@ pub(crate) struct AudioEncoder {
 impl AudioEncoder {
     /// Runs until the mixer is gone, then flushes the encoder.
     pub fn spawn(self) -> JoinHandle<()> {
-        crate::spawn_thread("audio-encoder", move || self.run())
+        crate::util::spawn_thread("audio-encoder", move || self.run())
     }
 
     fn run(self) {

@@ -3,7 +3,7 @@
 //! compositor's pictures and hands the packets to the bus.
 
 use super::drain;
-use crate::StudioError;
+use crate::error::StudioError;
 use crate::frames::CanvasFrame;
 use crate::packet::{Packet, PacketBus, StreamInfo, Track};
 use crate::stats::VideoCounters;
@@ -141,7 +141,7 @@ fn try_open_video(name: &str, s: &VideoSettings) -> Result<OpenedVideo, String> 
 
 /// Opens the chosen video encoder; `Auto` tries hardware encoders and falls back to x264.
 pub fn open_video(s: &VideoSettings) -> Result<OpenedVideo, StudioError> {
-    crate::init();
+    crate::util::init();
     match &s.encoder {
         EncoderChoice::X264 => try_open_video("libx264", s).map_err(|e| StudioError::Encoder {
             name: "libx264".into(),
@@ -174,7 +174,7 @@ pub fn open_video(s: &VideoSettings) -> Result<OpenedVideo, StudioError> {
 
 /// Which video encoders open on this machine (for `devices --encoders`).
 pub fn probe_encoders(width: u32, height: u32) -> Vec<(String, Result<(), String>)> {
-    crate::init();
+    crate::util::init();
     let s = VideoSettings {
         width,
         height,
@@ -203,7 +203,7 @@ pub(crate) struct VideoEncoder {
 impl VideoEncoder {
     /// Runs until the compositor is gone, then flushes the encoder.
     pub fn spawn(self) -> JoinHandle<()> {
-        crate::spawn_thread("video-encoder", move || self.run())
+        crate::util::spawn_thread("video-encoder", move || self.run())
     }
 
     fn run(self) {

@@ -55,7 +55,7 @@ struct Lane {
 impl Mixer {
     /// Runs until the session stops (or the encoder is gone).
     pub fn spawn(self) -> JoinHandle<()> {
-        crate::spawn_thread("mixer", move || self.run())
+        crate::util::spawn_thread("mixer", move || self.run())
     }
 
     fn run(self) {

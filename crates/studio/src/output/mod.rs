@@ -245,7 +245,7 @@ pub fn spawn_rtmp(
     let name = target.url.to_string();
     let shared = OutputShared::new(QueueLimits::default(), &streams, name.clone());
     let sh = shared.clone();
-    let thread = crate::spawn_thread(&format!("rtmp-{}", index + 1), move || {
+    let thread = crate::util::spawn_thread(&format!("rtmp-{}", index + 1), move || {
         rtmp_loop(index, &target, &streams, &sh, &events, &clock)
     });
     OutputHandle {

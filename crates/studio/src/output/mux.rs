@@ -43,7 +43,7 @@ impl Muxer {
         mux_opts: &[(&str, &str)],
         abort: Arc<AtomicBool>,
     ) -> Result<Self, MuxError> {
-        crate::init();
+        crate::util::init();
         let c_target =
             CString::new(target).map_err(|_| MuxError("target has a NUL byte".into()))?;
         let c_format = CString::new(format).map_err(|_| MuxError("bad format name".into()))?;

@@ -21,21 +21,14 @@ pub mod linux_env;
 pub mod live;
 pub mod room;
 pub mod settings;
+mod state;
 
-use marquee_highlights::ClipDesk;
-use marquee_show::{HostRoom, PreviewHub};
+pub use state::AppState;
+
+use marquee_show::HostRoom;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use tauri::Manager;
-
-/// Shared by every command.
-pub struct AppState {
-    pub live: Arc<live::Live>,
-    pub keychain: marquee_profile::Keychain,
-    pub room: Arc<OnceLock<HostRoom<ipc::RoomEvent>>>,
-    pub preview: Arc<PreviewHub>,
-    pub clips: Arc<ClipDesk>,
-}
 
 /// The room server's port: `MARQUEE_ROOM_PORT`, default 7717 (any free port when taken).
 fn room_listen() -> SocketAddr {

@@ -1,6 +1,6 @@
 //! `marquee devices`.
 
-use crate::Failure;
+use crate::failure::Failure;
 use marquee_capture::{audio, nokhwa_cam};
 
 #[derive(clap::Args)]

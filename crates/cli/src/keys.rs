@@ -1,6 +1,6 @@
 //! `marquee key …` and `marquee config …`.
 
-use crate::Failure;
+use crate::failure::Failure;
 use marquee_profile::{Config, Keychain};
 use std::io::Read;
 

@@ -1,7 +1,7 @@
 //! `marquee live`: flags over a profile into the show engine, a status line while live, a
 //! clean stop on Ctrl-C / SIGTERM.
 
-use crate::Failure;
+use crate::failure::Failure;
 use crate::status::{self, StatusLine};
 use crate::util::parse_duration;
 use marquee_profile::{Config, Profile};

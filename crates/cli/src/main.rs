@@ -2,6 +2,7 @@
 
 mod clip;
 mod devices;
+mod failure;
 mod keys;
 mod live;
 mod overlay;
@@ -11,6 +12,7 @@ mod status;
 mod util;
 
 use clap::{Parser, Subcommand};
+use failure::Failure;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -48,28 +50,6 @@ enum Cmd {
     Overlay(scene::OverlayArgs),
     /// Turn director mode (the loudest camera microphone gets the shot) on or off.
     Director(scene::DirectorArgs),
-}
-
-/// A failure the user can act on: the message, and the exit code (2 = fix the command).
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            code: 2,
-            message: message.into(),
-        }
-    }
-    pub fn runtime(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
-    }
 }
 
 fn main() -> ExitCode {

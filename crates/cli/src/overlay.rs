@@ -1,6 +1,6 @@
 //! `marquee live --overlay ...`: overlays from the command line.
 
-use crate::Failure;
+use crate::failure::Failure;
 use marquee_overlay::{Anchor, OverlayItem, OverlaySpec};
 
 /// Parses `ID=text:TEXT[@PLACE]`, `ID=image:PATH[@PLACE][*SCALE]` or `ID=danmaku`.

@@ -1,6 +1,6 @@
 //! `marquee scene`: switch the scene of a running `marquee live` over its control socket.
 
-use crate::Failure;
+use crate::failure::Failure;
 use marquee_highlights::control;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -11,9 +11,9 @@ mod preview;
 mod room;
 mod settings;
 
-use crate::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::*;
+use crate::state::AppState;
 use tauri::{AppHandle, Manager};
 
 crate::ipc::declare::ipc_commands! {

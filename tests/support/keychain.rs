@@ -28,7 +28,7 @@ impl Keychain {
     /// Starts the bus and the keyring and waits until the Secret Service has a `default`
     /// collection (unlocked).
     pub fn start() -> Keychain {
-        let dir = crate::tempdir("marquee-keychain-");
+        let dir = crate::util::tempdir("marquee-keychain-");
         let home = dir.path().join("home");
         let runtime = dir.path().join("run");
         std::fs::create_dir_all(&home).expect("mkdir home");
@@ -62,7 +62,7 @@ impl Keychain {
             ),
         )
         .expect("write bus config");
-        let mut c = Command::new(crate::program("dbus-daemon"));
+        let mut c = Command::new(crate::programs::program("dbus-daemon"));
         c.arg(format!("--config-file={}", config.display())).args([
             "--nofork",
             "--nopidfile",
@@ -87,7 +87,7 @@ impl Keychain {
             "unexpected dbus address {address:?}"
         );
 
-        let mut c = Command::new(crate::program("gnome-keyring-daemon"));
+        let mut c = Command::new(crate::programs::program("gnome-keyring-daemon"));
         c.args(["--foreground", "--unlock", "--components=secrets"])
             .env("DBUS_SESSION_BUS_ADDRESS", &address)
             .env("HOME", &home)
@@ -105,7 +105,7 @@ impl Keychain {
             keyring: Some(keyring),
         };
         let mut last = String::new();
-        let ready = crate::wait_until(Duration::from_secs(10), || {
+        let ready = crate::util::wait_until(Duration::from_secs(10), || {
             if let Some(st) = k.keyring.as_mut().and_then(Run::try_wait) {
                 panic!(
                     "gnome-keyring-daemon exited ({st}) during start-up:\n{}",
@@ -130,8 +130,8 @@ impl Keychain {
     }
 
     /// `dbus-send --session --print-reply --dest=org.freedesktop.secrets ARGS…` on this bus.
-    pub fn dbus_send(&self, args: &[&str]) -> crate::Done {
-        let mut c = Command::new(crate::program("dbus-send"));
+    pub fn dbus_send(&self, args: &[&str]) -> crate::run::Done {
+        let mut c = Command::new(crate::programs::program("dbus-send"));
         c.args([
             "--session",
             "--print-reply",

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::FrameCode;
 use crate::run::exec;
+use marquee_capture::pattern::FrameCode;
 
 /// One demuxed packet (times in seconds).
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +153,7 @@ pub fn probe(path_or_url: impl AsRef<Path>) -> Probe {
 pub fn try_probe(path_or_url: impl AsRef<Path>) -> Result<Probe, String> {
     let target = path_or_url.as_ref();
     let target_s = target.to_string_lossy().into_owned();
-    let mut c = Command::new(crate::program("ffprobe"));
+    let mut c = Command::new(crate::programs::program("ffprobe"));
     c.args([
         "-v",
         "error",
@@ -187,7 +187,7 @@ pub fn try_probe(path_or_url: impl AsRef<Path>) -> Result<Probe, String> {
         .find(|s| s["codec_type"] == "audio")
         .and_then(|s| s["index"].as_u64());
     if !is_url(&target_s) {
-        let mut c = Command::new(crate::program("ffprobe"));
+        let mut c = Command::new(crate::programs::program("ffprobe"));
         c.args([
             "-v",
             "error",
@@ -287,7 +287,7 @@ pub fn gray_frames(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<Vec<u
 }
 
 fn each_gray_frame(path: &Path, width: u32, height: u32, mut each: impl FnMut(&[u8])) {
-    let mut c = Command::new(crate::program("ffmpeg"));
+    let mut c = Command::new(crate::programs::program("ffmpeg"));
     c.args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
         .args([
@@ -391,7 +391,7 @@ pub fn check_continuity(codes: &[Option<FrameCode>]) -> Result<(), String> {
 /// Decodes the first audio stream of `path` to mono f32 at 48 kHz.
 pub fn decode_audio_mono(path: impl AsRef<Path>) -> Vec<f32> {
     let path = path.as_ref();
-    let mut c = Command::new(crate::program("ffmpeg"));
+    let mut c = Command::new(crate::programs::program("ffmpeg"));
     c.args(["-nostdin", "-v", "error", "-i"]).arg(path).args([
         "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "48000", "-f", "f32le", "-",
     ]);

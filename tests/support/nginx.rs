@@ -45,13 +45,13 @@ impl Nginx {
     }
 
     fn start_inner(tls: bool) -> Nginx {
-        crate::program("nginx");
+        crate::programs::program("nginx");
         assert!(
             Path::new(RTMP_MODULE).exists(),
             "{RTMP_MODULE} is missing — the end-to-end tests need the RTMP module: \
              install it with `sudo apt-get install -y nginx libnginx-mod-rtmp`"
         );
-        let dir = crate::tempdir("marquee-nginx-");
+        let dir = crate::util::tempdir("marquee-nginx-");
         let record_dir = dir.path().join("recordings");
         std::fs::create_dir_all(dir.path().join("logs")).expect("mkdir logs");
         std::fs::create_dir_all(&record_dir).expect("mkdir recordings");
@@ -61,8 +61,8 @@ impl Nginx {
             std::fs::set_permissions(&record_dir, std::fs::Permissions::from_mode(0o777))
                 .expect("chmod recordings");
         }
-        let port = crate::free_port();
-        let tls_port = tls.then(crate::free_port);
+        let port = crate::util::free_port();
+        let tls_port = tls.then(crate::util::free_port);
         let stream_conf = match tls_port {
             None => String::new(),
             Some(tp) => {
@@ -72,7 +72,7 @@ impl Nginx {
                      install it with `sudo apt-get install -y libnginx-mod-stream`"
                 );
                 let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-                let mut c = Command::new(crate::program("openssl"));
+                let mut c = Command::new(crate::programs::program("openssl"));
                 c.args([
                     "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                 ])
@@ -82,7 +82,7 @@ impl Nginx {
                 .arg(&key)
                 .arg("-out")
                 .arg(&cert);
-                let d = crate::exec(c, Duration::from_secs(30));
+                let d = crate::run::exec(c, Duration::from_secs(30));
                 assert!(
                     d.success(),
                     "openssl could not make a certificate: {}",
@@ -146,7 +146,7 @@ impl Nginx {
 
     fn launch(&mut self) {
         assert!(self.run.is_none(), "nginx is already running");
-        let mut c = Command::new(crate::program("nginx"));
+        let mut c = Command::new(crate::programs::program("nginx"));
         c.arg("-p")
             .arg(self.dir.path())
             .arg("-e")
@@ -257,7 +257,7 @@ impl Nginx {
     /// Waits until a recording of `name` has at least `min_bytes`; returns it.
     pub fn wait_recording(&self, name: &str, min_bytes: u64, timeout: Duration) -> Option<PathBuf> {
         let mut found = None;
-        crate::wait_until(timeout, || {
+        crate::util::wait_until(timeout, || {
             found = self
                 .recordings_of(name)
                 .into_iter()
@@ -324,7 +324,7 @@ impl Nginx {
             }
         }
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        crate::wait_until(Duration::from_secs(5), || {
+        crate::util::wait_until(Duration::from_secs(5), || {
             TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err()
         });
     }

@@ -33,7 +33,7 @@ pub const SOURCE: &str = "vsink.monitor";
 impl Pulse {
     /// Starts the daemon and waits until `pactl info` answers.
     pub fn start() -> Pulse {
-        let dir = crate::tempdir("marquee-pulse-");
+        let dir = crate::util::tempdir("marquee-pulse-");
         let socket = dir.path().join("native");
         for sub in ["run", "config"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
@@ -48,7 +48,7 @@ impl Pulse {
                 std::fs::Permissions::from_mode(0o700),
             );
         }
-        let mut c = Command::new(crate::program("pulseaudio"));
+        let mut c = Command::new(crate::programs::program("pulseaudio"));
         c.args([
             "--daemonize=no",
             "--exit-idle-time=-1",
@@ -70,7 +70,7 @@ impl Pulse {
             socket,
             run: Some(run),
         };
-        let ok = crate::wait_until(Duration::from_secs(10), || {
+        let ok = crate::util::wait_until(Duration::from_secs(10), || {
             if let Some(st) = p.run.as_mut().and_then(Run::try_wait) {
                 panic!(
                     "pulseaudio exited ({st}) during start-up:\n{}",
@@ -91,8 +91,8 @@ impl Pulse {
         p
     }
 
-    fn pactl(&self, args: &[&str]) -> crate::Done {
-        let mut c = Command::new(crate::program("pactl"));
+    fn pactl(&self, args: &[&str]) -> crate::run::Done {
+        let mut c = Command::new(crate::programs::program("pactl"));
         c.args(args).envs(self.env());
         exec(c, Duration::from_secs(10))
     }
@@ -147,7 +147,7 @@ impl Pulse {
             .pactl_ok(&["list", "short", "sink-inputs"])
             .lines()
             .count();
-        let mut sox = Command::new(crate::program("sox"));
+        let mut sox = Command::new(crate::programs::program("sox"));
         sox.args([
             "-q", "-n", "-t", "raw", "-r", "48000", "-e", "signed", "-b", "16", "-c", "2",
         ])
@@ -158,10 +158,13 @@ impl Pulse {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-        let mut sox = sox
-            .spawn()
-            .unwrap_or_else(|e| panic!("start sox: {e}{}", crate::install_hint("sox".as_ref())));
-        let mut pacat = Command::new(crate::program("pacat"));
+        let mut sox = sox.spawn().unwrap_or_else(|e| {
+            panic!(
+                "start sox: {e}{}",
+                crate::programs::install_hint("sox".as_ref())
+            )
+        });
+        let mut pacat = Command::new(crate::programs::program("pacat"));
         pacat
             .args([
                 "--playback",
@@ -180,10 +183,13 @@ impl Pulse {
         let pacat = pacat.spawn().unwrap_or_else(|e| {
             let _ = sox.kill();
             let _ = sox.wait();
-            panic!("start pacat: {e}{}", crate::install_hint("pacat".as_ref()))
+            panic!(
+                "start pacat: {e}{}",
+                crate::programs::install_hint("pacat".as_ref())
+            )
         });
         let tone = Tone { sox, pacat };
-        let playing = crate::wait_until(Duration::from_secs(5), || {
+        let playing = crate::util::wait_until(Duration::from_secs(5), || {
             self.pactl_ok(&["list", "short", "sink-inputs"])
                 .lines()
                 .count()
@@ -197,7 +203,7 @@ impl Pulse {
     /// skipped (stream start-up).
     pub fn record_monitor(&self, seconds: f64) -> Vec<f32> {
         use std::io::Read;
-        let mut c = Command::new(crate::program("parec"));
+        let mut c = Command::new(crate::programs::program("parec"));
         c.args([
             "--raw",
             "--latency-msec=20",

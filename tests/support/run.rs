@@ -107,7 +107,7 @@ impl Run {
             Ok(c) => c,
             Err(e) => panic!(
                 "could not start `{name}`: {e}{}",
-                crate::install_hint(cmd.get_program())
+                crate::programs::install_hint(cmd.get_program())
             ),
         };
         let shared: Shared = Arc::new((Mutex::new(Captured::default()), Condvar::new()));
@@ -456,7 +456,7 @@ fn finish(mut run: Run, timeout: Duration) -> Done {
 
 /// Convenience: a [`Command`] from a program and arguments.
 pub fn cmd<S: AsRef<OsStr>>(program: &str, args: impl IntoIterator<Item = S>) -> Command {
-    let mut c = Command::new(crate::program(program));
+    let mut c = Command::new(crate::programs::program(program));
     c.args(args);
     c
 }

@@ -8,6 +8,8 @@ PKGS=(
   pkg-config clang libclang-dev build-essential
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavdevice-dev libavfilter-dev libasound2-dev
+  # the import-cycle check (scripts/import-cycles.py)
+  python3
   # real parts used by the tests and the demo
   ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream openssl
   pulseaudio pulseaudio-utils libasound2-plugins sox

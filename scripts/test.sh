@@ -3,9 +3,10 @@
 #
 #   scripts/test.sh [fast|rust|ui|e2e|app|all]      (default: all; CI runs all)
 #
-#   fast  fmt, clippy, every crate's own tests, the UI's type check and component tests
+#   fast  fmt, clippy, no import cycle between files (scripts/import-cycles.py), every
+#         crate's own tests, the UI's type check and component tests
 #         (no real-time encodes against nginx, no browser, no app): a few minutes warm
-#   rust  fmt, clippy, every Rust test, end-to-end suites included
+#   rust  fmt, clippy, import cycles, every Rust test, end-to-end suites included
 #   ui    the UI's type check, component tests, browser flows (mocked IPC), build
 #   e2e   the end-to-end suites: the CLI against real nginx-rtmp, ffprobe, PulseAudio,
 #         gnome-keyring (each started by the test itself); the viewer page in Chromium
@@ -48,7 +49,8 @@ ui_browser() {
 }
 
 lint() {
-  step "rust: fmt and clippy"
+  step "rust: fmt, clippy, no import cycle between files"
+  python3 scripts/import-cycles.py
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
 }

@@ -3,8 +3,10 @@
 // keyframes, AAC 128 kbps, sent over RTMP to one local nginx-rtmp. For each program, idle (open,
 // showing the source, not streaming) and live: CPU (% of one core: utime + stime of the program
 // and its child processes from /proc over WINDOW_S seconds after SETTLE_S seconds) and PSS
-// (smaps_rollup, summed over the same processes). Both streams are checked at the server:
-// ffprobe of the live stream before measuring, nginx's recording of it afterwards.
+// (smaps_rollup, summed over the same processes; USS and RSS beside it). Both streams are
+// checked at the server: ffprobe of the live stream before measuring, nginx's recording of it
+// afterwards (frames, seconds, bitrate). OBS runs first (idle, then a second launch with
+// --startstreaming), then the app (idle in the studio, then Go Live clicked through WebDriver).
 //
 // Run from the repository root, after building the app and the CLI (dev profile, as the app's
 // e2e suite does; the CLI stores the stream key in the test keychain):
@@ -18,14 +20,16 @@
 // Each program gets its own Xvfb (`xvfb-run`, 1920x1080x24) and its own fresh $HOME, configured
 // only by files: OBS by global.ini, a profile (basic.ini, streamEncoder.json, service.json) and
 // a scene collection with one looping `ffmpeg_source`; Marquee by config.toml (first run done,
-// video and audio `file:` the media file, the destination a keychain reference).
+// video and audio `file:` the media file, the destination a keychain reference) and
+// MARQUEE_EXTRA_SOURCES (the file on the scene bar). OBS's x264 gets Marquee's encoder settings
+// (tune zerolatency besides veryfast and CBR), so both encoders do the same work.
 //
 // Environment: MARQUEE_APP (default $CARGO_TARGET_DIR or target, then debug/marquee-app),
 // MARQUEE_BIN (the CLI, same place), SETTLE_S (20), WINDOW_S (10), OUT (JSON; default
 // $CARGO_TARGET_DIR or target, then bench/app_vs_obs.json). Numbers are reported, not asserted.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createConnection, createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -92,6 +96,8 @@ function canConnect(port) {
 function startGroup(cmd, args, opts) {
   const p = spawn(cmd, args, { ...opts, detached: true });
   p.log = '';
+  // 'close' comes after the process exited and its output was read to the end.
+  p.closed = new Promise((r) => p.once('close', r));
   p.stdout?.on('data', (d) => (p.log += d));
   p.stderr?.on('data', (d) => (p.log += d));
   return p;
@@ -538,24 +544,18 @@ async function runObs({ live, media, server, key, bus, dir }) {
     r.stream_probe = probe;
     // SIGINT is OBS's own Ctrl-C: a clean close (ConfirmOnExit is off).
     process.kill(obsPid, 'SIGINT');
-    const gone = () => {
-      try {
-        return / Z /.test(readFileSync(`/proc/${obsPid}/stat`, 'utf8'));
-      } catch {
-        return true;
-      }
-    };
-    await waitFor('OBS to close after SIGINT', () => gone() || x.log.includes('Freeing OBS context data'), 30_000).catch(() => null);
+    // xvfb-run ends when OBS has, and its output is then read to the end.
+    await Promise.race([x.closed, sleep(30_000)]);
     r.log_tail = x.log.split('\n').filter((l) => /error|warning|failed/i.test(l)).slice(-20);
     // OBS's own account of the session (start to close): frames it could not render or encode in time.
     const count = (re) => (re.exec(x.log) ?? []).slice(1).map(Number);
-    const [drawn, attempted] = count(/Total drawn frames: (\d+) \((\d+) attempted\)/);
+    const [drawn, attempted] = count(/Total drawn frames: (\d+)(?: \((\d+) attempted\))?/);
     r.obs_frames = {
       output: count(/Total frames output: (\d+)/)[0] ?? null,
       drawn: drawn ?? null,
-      draw_attempted: attempted ?? null,
-      lagged_render: count(/lagged frames due to rendering lag\/stalls: (\d+)/)[0] ?? null,
-      skipped_encode: count(/skipped frames due to encoding lag: (\d+)/)[0] ?? null,
+      draw_attempted: attempted || drawn || null,
+      lagged_render: count(/lagged frames due to rendering lag\/stalls: (\d+)/)[0] ?? (drawn != null ? 0 : null),
+      skipped_encode: count(/skipped frames due to encoding lag: (\d+)/)[0] ?? (drawn != null ? 0 : null),
     };
     return r;
   } finally {
@@ -778,9 +778,13 @@ async function main() {
     `- OBS: ${Object.entries(q.obs.live.pss_per_process).map(([k, v]) => `${k.split('#')[0]} ${f0(mib(v))}`).join(', ')}`,
     `- Marquee: ${Object.entries(q.marquee.live.pss_per_process).map(([k, v]) => `${k.split('#')[0]} ${f0(mib(v))}`).join(', ')}`,
     '',
-    `JSON (with per-process PSS breakdowns): ${out}`,
+    `JSON (with per-process PSS breakdowns): ${out}; the programs' logs: ${join(dirname(out), 'app_vs_obs-logs')}`,
   ];
   console.log(lines.join('\n'));
+  // The programs' logs stay beside the JSON; the rest (media file, recordings, homes) goes.
+  const logs = join(dirname(out), 'app_vs_obs-logs');
+  mkdirSync(logs, { recursive: true });
+  for (const f of ['obs-idle.log', 'obs-live.log', 'marquee-driver.log']) copyFileSync(join(dir, f), join(logs, f));
   rmSync(dir, { recursive: true, force: true });
 }
 

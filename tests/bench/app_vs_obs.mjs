@@ -277,6 +277,7 @@ async function measure(pids, xvfbPids) {
   const a = ticks(p0);
   const x0 = ticks(xvfbPids());
   const m0 = machineTicks();
+  const all0 = processes();
   const t0 = process.hrtime.bigint();
   await sleep(WINDOW_S * 1000);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -284,6 +285,7 @@ async function measure(pids, xvfbPids) {
   const b = ticks(p1);
   const x1 = ticks(xvfbPids());
   const m1 = machineTicks();
+  const all1 = processes();
   const load1 = readFileSync('/proc/loadavg', 'utf8').trim();
   const delta = (x, y) => Object.fromEntries(Object.entries(y).map(([k, v]) => [k, v - (x[k] ?? v)]));
   const dp = delta(a.procs, b.procs);
@@ -315,6 +317,13 @@ async function measure(pids, xvfbPids) {
     xvfb_cpu_pct: pct(xvfb, s),
     // Everything else on the machine during the window, in % of one core (other engineers' builds).
     others_cpu_pct: Math.round((machineBusy - pct(total, s) - pct(xvfb, s)) * 10) / 10,
+    // The busiest processes on the whole machine during the window (ours included), % of one core.
+    busiest: [...all1]
+      .map(([pid, p]) => [`${p.name}#${pid}`, p.ticks - (all0.get(pid)?.ticks ?? p.ticks)])
+      .filter(([, v]) => v > 0)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 10)
+      .map(([k, v]) => `${k} ${pct(v, s)}`),
     loadavg_before: load0,
     loadavg_after: load1,
   };

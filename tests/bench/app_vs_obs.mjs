@@ -316,7 +316,7 @@ async function measure(pids, xvfbPids) {
     pss_breakdown_mib: pssBreakdown(p1),
     xvfb_cpu_pct: pct(xvfb, s),
     // Everything else on the machine during the window, in % of one core (other engineers' builds).
-    others_cpu_pct: Math.round((machineBusy - pct(total, s) - pct(xvfb, s)) * 10) / 10,
+    others_cpu_pct: Math.max(0, Math.round((machineBusy - pct(total, s) - pct(xvfb, s)) * 10) / 10),
     // The busiest processes on the whole machine during the window (ours included), % of one core.
     busiest: [...all1]
       .map(([pid, p]) => [`${p.name}#${pid}`, p.ticks - (all0.get(pid)?.ticks ?? p.ticks)])

@@ -552,7 +552,11 @@ async function runObs({ live, media, server, key, bus, dir }) {
     const r = await measure(() => tree(obsPid, () => true), () => tree(x.pid, (n) => n === 'Xvfb'));
     r.stream_probe = probe;
     // SIGINT is OBS's own Ctrl-C: a clean close (ConfirmOnExit is off).
-    process.kill(obsPid, 'SIGINT');
+    try {
+      process.kill(obsPid, 'SIGINT');
+    } catch {
+      /* already gone: its log says why */
+    }
     // xvfb-run ends when OBS has, and its output is then read to the end.
     await Promise.race([x.closed, sleep(30_000)]);
     r.log_tail = x.log.split('\n').filter((l) => /error|warning|failed/i.test(l)).slice(-20);
@@ -579,8 +583,9 @@ async function runObs({ live, media, server, key, bus, dir }) {
 async function runMarquee({ media, server, keyName, key, bus, dir }) {
   const home = mkdtempSync(join(dir, 'marquee-'));
   const env = {
-    DBUS_SESSION_BUS_ADDRESS: bus,
     ...process.env,
+    // The throwaway keyring's bus, whatever session the shell has.
+    DBUS_SESSION_BUS_ADDRESS: bus,
     XDG_DATA_HOME: join(home, 'data'),
     XDG_CONFIG_HOME: join(home, 'config'),
     XDG_CACHE_HOME: join(home, 'cache'),
@@ -654,7 +659,7 @@ record = false
     liveR.stream_probe = probe;
     // The engine's own account of the window: output fps and frames dropped (capture queue, render, encoder).
     liveR.engine = {
-      fps: after.fps,
+      fps: after.fps ?? NaN,
       dropped_in_window: Object.fromEntries(Object.entries(after.dropped ?? {}).map(([k, v]) => [k, v - (before.dropped?.[k] ?? 0)])),
       dropped_since_live: after.dropped,
     };
@@ -710,21 +715,23 @@ async function main() {
   makeMedia(media);
   const rtmpPort = await freePort();
   const nginxDir = join(dir, 'nginx');
-  const nginx = await startNginx(nginxDir, rtmpPort);
-  const keychain = await startKeychain(mkdtempSync(join(dir, 'keyring-')));
   const server = `rtmp://127.0.0.1:${rtmpPort}/live`;
   // Throwaway keys, one per program, so nginx's recordings tell the two streams apart.
   const tag = Math.random().toString(36).slice(2, 8);
   const obsKey = `obs-bench-${tag}`;
   const marqueeKey = `marquee-bench-${tag}`;
   let results;
+  let nginx;
+  let keychain;
   try {
+    nginx = await startNginx(nginxDir, rtmpPort);
+    keychain = await startKeychain(mkdtempSync(join(dir, 'keyring-')));
     const obsIdle = await runObs({ live: false, media, server, key: obsKey, bus: keychain.address, dir });
     const obsLive = await runObs({ live: true, media, server, key: obsKey, bus: keychain.address, dir });
     const marquee = await runMarquee({ media, server, keyName: 'bench', key: marqueeKey, bus: keychain.address, dir });
     results = { obs: { idle: obsIdle, live: obsLive }, marquee };
   } finally {
-    await keychain.stop();
+    await keychain?.stop();
     await stopGroup(nginx);
   }
   const recordDir = join(nginxDir, 'record');
@@ -771,7 +778,9 @@ async function main() {
     `| Marquee app (${doc.marquee.profile} profile) | ${f1(q.marquee.idle.cpu_pct)} | ${f0(mib(q.marquee.idle.pss_bytes))} | ${f1(q.marquee.live.cpu_pct)} | ${f0(mib(q.marquee.live.pss_bytes))} | ${srv(q.marquee.server)} |`,
     `| **Marquee / OBS** | **${ratios.idle_cpu}×** | **${ratios.idle_pss}×** | **${ratios.live_cpu}×** | **${ratios.live_pss}×** | |`,
     '',
-    `OBS's log for its live session (launch to close): ${q.obs.live.obs_frames.drawn} of ${q.obs.live.obs_frames.draw_attempted} frames rendered, ${q.obs.live.obs_frames.lagged_render} lagged (rendering lag), ${q.obs.live.obs_frames.skipped_encode ?? 0} skipped (encoding lag). ` +
+    (q.obs.live.obs_frames.drawn == null
+      ? "OBS's log for its live session has no frame counters. "
+      : `OBS's log for its live session (launch to close): ${q.obs.live.obs_frames.drawn} of ${q.obs.live.obs_frames.draw_attempted} frames rendered, ${q.obs.live.obs_frames.lagged_render} lagged (rendering lag), ${q.obs.live.obs_frames.skipped_encode} skipped (encoding lag). `) +
       `Marquee's engine over its live window: ${f1(q.marquee.live.engine.fps)} fps out, dropped ${JSON.stringify(q.marquee.live.engine.dropped_in_window)}.`,
     `Private memory (USS) idle / live, MiB: OBS ${f0(mib(q.obs.idle.uss_bytes))} / ${f0(mib(q.obs.live.uss_bytes))}, Marquee ${f0(mib(q.marquee.idle.uss_bytes))} / ${f0(mib(q.marquee.live.uss_bytes))}; RSS: OBS ${f0(mib(q.obs.idle.rss_bytes))} / ${f0(mib(q.obs.live.rss_bytes))}, Marquee ${f0(mib(q.marquee.idle.rss_bytes))} / ${f0(mib(q.marquee.live.rss_bytes))}.`,
     ...[['OBS idle', q.obs.idle], ['OBS live', q.obs.live], ['Marquee idle', q.marquee.idle], ['Marquee live', q.marquee.live]]

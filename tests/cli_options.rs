@@ -150,3 +150,50 @@ fn without_destinations_it_records_to_the_videos_folder_and_says_where() {
     );
     assert!(probe(&files[0]).video.is_some());
 }
+
+#[test]
+fn an_inline_stream_key_never_shows_whatever_the_url_shape() {
+    let home = tempdir("marquee-home-");
+    // Each fails before or at connecting: a bad port, no key, an unknown host, another scheme.
+    let shapes = [
+        ("rtmp://nonexistent.invalid/app/{KEY}/", true),
+        (
+            "rtmp://nonexistent.invalid/live-bvc/?streamname=live_1&key={KEY}&pflag=1",
+            true,
+        ),
+        ("rtmps://nonexistent.invalid/app/{KEY}?token={KEY}", true),
+        ("rtmp://h:badport/app/{KEY}", false),
+        ("rtmp://nonexistent.invalid/{KEY}", false),
+        ("srt://nonexistent.invalid:9000?streamid={KEY}", false),
+        ("http://nonexistent.invalid/app/{KEY}", false),
+    ];
+    for (i, (shape, goes_live)) in shapes.iter().enumerate() {
+        let key = format!("sk_leak_probe_{i}_{}", std::process::id());
+        let url = shape.replace("{KEY}", &key);
+        let run = run_live(
+            home.path(),
+            &[
+                "--to",
+                &url,
+                "--size",
+                "320x180",
+                "--duration",
+                "2s",
+                "--replay-seconds",
+                "0",
+            ],
+        );
+        assert_failed_cleanly(&run);
+        let (out, err) = (run.stdout(), run.stderr());
+        assert!(
+            !out.contains(&key) && !err.contains(&key),
+            "{url}: the key leaked:\n{err}"
+        );
+        // It said which destination, with the key masked, or what is wrong with the address.
+        if *goes_live {
+            assert!(err.contains("/****"), "{url}: {err}");
+        } else {
+            assert!(err.contains("marquee: "), "{url}: {err}");
+        }
+    }
+}

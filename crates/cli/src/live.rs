@@ -165,7 +165,8 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::runtime(format!("cannot handle signals: {e}")))?;
     }
     let keychain = marquee_profile::Keychain::default();
-    let show = Show::start(&s, &keychain, Arc::new(StatusLine::new())).map_err(failure)?;
+    let status_line = Arc::new(StatusLine::new());
+    let show = Show::start(&s, &keychain, status_line.clone()).map_err(failure)?;
     status::print_start(&s, &show);
     // The control socket is a convenience: if another live session owns it, stay live
     // without it and say why.
@@ -200,6 +201,7 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::runtime(format!("cannot follow the room: {e}")))
     });
     let follower = follower.transpose()?;
+    status_line.release();
     let started = Instant::now();
     let mut failure = None;
     while !stop.load(Ordering::Relaxed) && a.duration.is_none_or(|d| started.elapsed() < d) {

@@ -55,10 +55,13 @@ pub fn print_following(url: &str, state: Following) {
     }
 }
 
-/// Prints engine events as they come and the status line with each stats tick.
+/// Prints engine events as they come and the status line with each stats tick. Events that
+/// come while the show is still starting wait until [`StatusLine::release`], so that they
+/// follow the plan printed at the start.
 pub struct StatusLine {
     tty: bool,
     last_line: Mutex<Option<Instant>>,
+    held: Mutex<Option<Vec<String>>>,
 }
 
 impl StatusLine {
@@ -66,6 +69,29 @@ impl StatusLine {
         Self {
             tty: tty(),
             last_line: Mutex::new(None),
+            held: Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    /// Prints what was held and everything from now on as it comes.
+    pub fn release(&self) {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
+        for line in held.into_iter().flatten() {
+            eprintln!("{line}");
+        }
+    }
+
+    /// `true` when the line was held for later.
+    fn hold(&self, line: &str) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        match held.as_mut() {
+            // Bounded: a show that cannot start prints its events with its error anyway.
+            Some(h) if h.len() < 256 => {
+                h.push(line.to_string());
+                true
+            }
+            Some(_) => true,
+            None => false,
         }
     }
 }
@@ -73,7 +99,7 @@ impl StatusLine {
 impl Observer for StatusLine {
     fn event(&self, e: &Event) {
         // Retries are reported as Reconnecting; the Connecting before each is noise.
-        if e.kind == EventKind::Connecting {
+        if e.kind == EventKind::Connecting || self.hold(&e.to_string()) {
             return;
         }
         if self.tty {
@@ -83,6 +109,14 @@ impl Observer for StatusLine {
     }
 
     fn stats(&self, s: &ShowStats) {
+        if self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return;
+        }
         let mut last = self.last_line.lock().unwrap_or_else(|p| p.into_inner());
         let every = Duration::from_secs(if self.tty { 1 } else { 5 });
         if last.is_some_and(|t| t.elapsed() < every) {

@@ -102,7 +102,9 @@ impl Show {
         let recording = resolved.recording.clone();
         let session = Session::start_with(resolved.session, resolved.scenes)?;
         let highlights = attach_highlights(&session, settings, recording.as_deref());
-        if let Err(e) = &highlights {
+        if let Err(e) = &highlights
+            && settings.highlights.replay_seconds > 0
+        {
             tracing::warn!("live without highlights: {e}");
         }
         let signals = recording.as_deref().and_then(|rec| {
@@ -374,8 +376,14 @@ fn monitor(
     stop: Receiver<()>,
     observer: Arc<dyn Observer>,
 ) {
+    // The first tick is a baseline: the first report, a second later, has real rates.
     let mut clock = StatsClock::default();
-    let mut next = Instant::now();
+    if let Some(show) = show.upgrade()
+        && let Ok(snap) = show.with_session(|s| Ok(s.stats()))
+    {
+        clock.tick(snap);
+    }
+    let mut next = Instant::now() + STATS_EVERY;
     loop {
         let wait = crossbeam_channel::at(next);
         crossbeam_channel::select! {

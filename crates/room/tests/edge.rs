@@ -468,6 +468,18 @@ async fn half_sent_requests_are_closed_by_the_header_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_head_is_refused() {
+    let _serial = SERIAL.lock().await;
+    let db = tempfile::tempdir().unwrap();
+    let h = start(config(&db)).await.unwrap();
+    let big = "x".repeat(Caps::default().max_header_bytes);
+    let (status, _) = http(h.addr(), "GET", "/api/stats", &[("X-Padding", big)]).await;
+    assert_eq!(status, 431);
+    assert_eq!(http(h.addr(), "GET", "/api/stats", &[]).await.0, 200);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loopback_peer_sending_x_forwarded_for_gets_its_own_address_unless_trusted() {
     let _serial = SERIAL.lock().await;
     let forwarded = |a: &str| ("x-forwarded-for", a.to_string());

@@ -118,7 +118,8 @@ impl Caps {
     pub(super) fn fit_descriptors(&mut self, rooms: usize) {
         let Some(limit) = fd_limit() else { return };
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        // A SQLite room holds 3 (db, -wal, -shm); 128 for the rest of the process.
+        // A SQLite room holds 3 (db, -wal, -shm), plus one to spare; 128 for the rest of the
+        // process.
         let reserve = 128usize.saturating_add(rooms.min(limit / 8).saturating_mul(4));
         let budget = limit.saturating_sub(reserve);
         if self.max_connections.saturating_add(self.max_handshakes) <= budget {

@@ -2,7 +2,7 @@
 
 use marquee_room::RoomError;
 use marquee_room::secret::load_or_create_secret;
-use marquee_room::server::{Caps, IpNet, ServerConfig, raise_fd_limit, start};
+use marquee_room::server::{Caps, IpNet, ServerConfig, outward_address, raise_fd_limit, start};
 use marquee_room::token::parse_ttl;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -143,11 +143,18 @@ pub fn banner(listen: SocketAddr, public_url: Option<&str>) -> Vec<String> {
                 port = listen.port()
             ));
         }
-        None if listen.ip().is_unspecified() => out.push(format!(
-            "room server on {listen} — viewer page: http://<this machine's address>:{}/room/ROOM \
-             (set --public-url to print the address viewers use)",
-            listen.port()
-        )),
+        None if listen.ip().is_unspecified() => {
+            let host = match outward_address(listen.is_ipv6()) {
+                Some(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+                Some(v4) => v4.to_string(),
+                None => "<this machine's address>".into(),
+            };
+            out.push(format!(
+                "room server on {listen} — viewer page: http://{host}:{}/room/ROOM \
+                 (on the local network; set --public-url to print the address viewers use)",
+                listen.port()
+            ));
+        }
         None => out.push(format!(
             "room server on {listen} — viewer page: http://{listen}/room/ROOM"
         )),

@@ -137,9 +137,8 @@ impl Edge {
         };
         if let Some(h) = host {
             let name = host_of(h);
-            let known = self.names.contains(&name)
-                || (self.any_ip_name
-                    && name.parse::<IpAddr>().is_ok_and(|ip| !ip.is_unspecified()));
+            let known =
+                self.names.contains(&name) || (self.any_ip_name && name.parse::<IpAddr>().is_ok());
             if !known {
                 return Err(Refusal::new(
                     StatusCode::FORBIDDEN,

@@ -85,18 +85,33 @@ impl ServerHandle {
     pub fn stats(&self) -> &ServerStats {
         &self.shared.sockets.stats
     }
-    /// The WebSocket URL of a room, at the listening address (for a client on this machine).
+    /// The WebSocket URL of a room for a client on this machine (a wildcard listener is
+    /// reached on loopback).
     pub fn ws_url(&self, room: &str) -> String {
-        format!("ws://{}/room/{room}/ws", self.addr)
+        let mut at = self.addr;
+        if at.ip().is_unspecified() {
+            at.set_ip(match at.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("ws://{at}/room/{room}/ws")
     }
 
-    /// The viewer page of a room: under the public URL if there is one, else at the listening
-    /// address.
+    /// The viewer page of a room, for viewers: under the public URL if there is one, else at
+    /// the listening address (a wildcard listener: the address this machine reaches other
+    /// networks from, if it has one).
     pub fn viewer_url(&self, room: &str) -> String {
-        match &self.public_url {
-            Some(base) => format!("{}/room/{room}", base.trim_end_matches('/')),
-            None => format!("http://{}/room/{room}", self.addr),
+        if let Some(base) = &self.public_url {
+            return format!("{}/room/{room}", base.trim_end_matches('/'));
         }
+        let mut at = self.addr;
+        if at.ip().is_unspecified()
+            && let Some(ip) = outward_address(at.is_ipv6())
+        {
+            at.set_ip(ip);
+        }
+        format!("http://{at}/room/{room}")
     }
 
     /// Create a room (or find it) from inside the process, as the admin key would; it stops
@@ -144,6 +159,21 @@ impl ServerHandle {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// The local address this machine sends from toward other networks (its default route), if it
+/// has one: what a wildcard listener's link carries. A UDP socket is connected, which only picks
+/// a route: nothing is sent.
+pub fn outward_address(v6: bool) -> Option<std::net::IpAddr> {
+    let (bind, probe) = if v6 {
+        ("[::]:0", "[2001:db8::1]:9")
+    } else {
+        ("0.0.0.0:0", "192.0.2.1:9")
+    };
+    let s = std::net::UdpSocket::bind(bind).ok()?;
+    s.connect(probe).ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
 }
 
 /// Bind and start serving on the current tokio runtime.

@@ -141,6 +141,8 @@ fn a_danmaku_deleted_by_a_moderator_leaves_the_burnt_in_video() {
         d.stdout_str().trim().to_string()
     };
     let url = format!("ws://127.0.0.1:{port}/room/show/ws");
+    // The host opens the room; the overlay and the moderator join it.
+    marquee_e2e::open_room(&format!("127.0.0.1:{port}"), "show", &token("host", "host")).unwrap();
 
     let rec = dir.join("del.mkv");
     let mut c = marquee_in(dir);

@@ -59,6 +59,9 @@ impl Server {
                 let addr = rest.split_whitespace().next().unwrap().to_string();
                 // Keep draining stdout so the server never blocks on it.
                 std::thread::spawn(move || for _ in out.lines() {});
+                // Its host opens the room (kept in the database across restarts); the
+                // viewers here may come first.
+                marquee_e2e::open_room(&addr, "demo", &tok("host", Role::Host)).unwrap();
                 return Server { child, addr };
             }
             // Port not free yet: try again.

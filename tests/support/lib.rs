@@ -5,6 +5,7 @@
 //! | RTMP ingest | [`Nginx`] | foreground nginx + libnginx-mod-rtmp on a free loopback port, recording every stream |
 //! | microphone | [`Pulse`] | a private PulseAudio with a null sink `vsink` whose monitor is the default source |
 //! | keychain | [`Keychain`] | a private D-Bus session bus + an unlocked gnome-keyring (Secret Service) |
+//! | a public room server's front | [`RoomProxy`] | foreground nginx terminating TLS (a CA made by the test with openssl) and passing WebSocket upgrades with `X-Forwarded-For` to `marquee room serve` |
 //! | the CLI | [`marquee`] | the built `marquee` binary, found next to this test or via `MARQUEE_BIN` |
 //! | checks | [`probe`], [`frame_codes`], [`dominant_frequency`] | ffprobe/ffmpeg on recordings and URLs |
 //!
@@ -16,6 +17,7 @@ mod media;
 mod nginx;
 mod programs;
 mod pulse;
+mod room_proxy;
 mod run;
 mod summary;
 mod util;
@@ -34,6 +36,7 @@ pub use media::{
 pub use nginx::Nginx;
 pub use programs::{find_program, install_hint, program};
 pub use pulse::{Pulse, Tone};
+pub use room_proxy::{PROXY_SOURCE, RoomProxy, open_room};
 pub use run::{Done, Run, Usage, cmd, exec, exec_with_input, tail};
 pub use summary::{Event, Summary};
 pub use util::{contains_bytes, files_containing, free_port, heavy, tempdir, unix_ms, wait_until};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 /// Debian package that provides each external program the harness uses.
 const PACKAGES: &[(&str, &str)] = &[
     ("nginx", "nginx libnginx-mod-rtmp"),
+    ("openssl", "openssl"),
     ("ffmpeg", "ffmpeg"),
     ("ffprobe", "ffmpeg"),
     ("pulseaudio", "pulseaudio"),

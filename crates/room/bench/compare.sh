@@ -28,7 +28,10 @@ run() { # name port pid
 }
 
 rm -f "$OUT"/room.db*
-"$BIN" room serve --listen 127.0.0.1:18900 --db "$OUT/room.db" --secret-file "$OUT/bench.secret" > "$OUT/serve.log" 2>&1 &
+# Every bench connection comes from 127.0.0.1: lift the per-address and per-room caps.
+CAPS=(--max-connections 1000000 --max-room-connections 1000000 --max-connections-per-address 1000000
+  --max-handshakes 100000 --max-handshakes-per-address 100000)
+"$BIN" room serve --listen 127.0.0.1:18900 --db "$OUT/room.db" --secret-file "$OUT/bench.secret" "${CAPS[@]}" > "$OUT/serve.log" 2>&1 &
 RUST=$!
 node "$HERE/peer-ws.mjs" 18901 > "$OUT/peer.log" 2>&1 &
 PEER=$!

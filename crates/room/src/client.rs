@@ -26,6 +26,8 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Events buffered for the application and messages buffered for the server.
     pub queue: usize,
+    /// PEM certificates trusted for `wss://` besides the OS's roots (a private CA).
+    pub ca_pem: Option<Arc<[u8]>>,
 }
 
 impl ClientConfig {
@@ -37,6 +39,7 @@ impl ClientConfig {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             queue: 4096,
+            ca_pem: None,
         }
     }
     pub fn token(mut self, token: impl Into<String>) -> Self {
@@ -45,6 +48,11 @@ impl ClientConfig {
     }
     pub fn nickname(mut self, nick: impl Into<String>) -> Self {
         self.nickname = Some(nick.into());
+        self
+    }
+    /// Trust these PEM certificates for `wss://` as well as the OS's roots.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into().into());
         self
     }
 }
@@ -167,8 +175,32 @@ async fn run(
     let mut rng = fastrand::Rng::new();
     let mut token = cfg.token.clone();
     let mut attempt = 0u32;
+    let tls = if cfg.url.starts_with("wss://") {
+        match crate::tls::client_config(cfg.ca_pem.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let _ = ev_tx
+                    .send(ClientEvent::Stopped {
+                        code: ErrorCode::Invalid,
+                        reason: e.to_string(),
+                    })
+                    .await;
+                return;
+            }
+        }
+    } else {
+        None
+    };
     loop {
-        let (joined, outcome) = session(&cfg, &mut token, &mut out_rx, &ev_tx, &position).await;
+        let (joined, outcome) = session(
+            &cfg,
+            tls.clone(),
+            &mut token,
+            &mut out_rx,
+            &ev_tx,
+            &position,
+        )
+        .await;
         if joined {
             attempt = 0;
         }
@@ -204,17 +236,53 @@ fn is_fatal(code: ErrorCode) -> bool {
     )
 }
 
+/// The upgrade request: the URL, and the token as `Authorization: Bearer` too, so that a
+/// host's connection can open its room (the server creates a room only for its host).
+fn upgrade_request(
+    url: &str,
+    token: Option<&str>,
+) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+    if let Some(v) = token.and_then(|t| format!("Bearer {t}").parse().ok()) {
+        req.headers_mut().insert("authorization", v);
+    }
+    Ok(req)
+}
+
+/// A failed connect, said plainly: an HTTP refusal carries the server's reason.
+fn connect_error(e: tokio_tungstenite::tungstenite::Error) -> String {
+    match e {
+        tokio_tungstenite::tungstenite::Error::Http(res) => {
+            let body = res
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .unwrap_or_default();
+            format!("connect: HTTP {}: {body}", res.status())
+        }
+        e => format!("connect: {e}"),
+    }
+}
+
 async fn session(
     cfg: &ClientConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
     token: &mut Option<String>,
     out_rx: &mut mpsc::Receiver<ClientMsg>,
     ev_tx: &mpsc::Sender<ClientEvent>,
     position: &Arc<Mutex<Option<ResumePoint>>>,
 ) -> (bool, Outcome) {
-    let ws = match tokio_tungstenite::connect_async(cfg.url.as_str()).await {
-        Ok((ws, _)) => ws,
+    let req = match upgrade_request(&cfg.url, token.as_deref()) {
+        Ok(r) => r,
         Err(e) => return (false, Outcome::Lost(format!("connect: {e}"))),
     };
+    let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+    let ws =
+        match tokio_tungstenite::connect_async_tls_with_config(req, None, true, connector).await {
+            Ok((ws, _)) => ws,
+            Err(e) => return (false, Outcome::Lost(connect_error(e))),
+        };
     let (mut sink, mut stream) = ws.split();
     let resume = *position.lock().unwrap_or_else(|e| e.into_inner());
     let hello = ClientMsg::Hello {

@@ -12,7 +12,8 @@
 //!   in-memory one for tests). Fan-out sits behind [`server::Fanout`]; when broadcasts go out
 //!   together is decided by the sans-IO [`coalesce::Coalescer`].
 //! * [`server`] — the thin axum + WebSocket layer and the viewer page at `/room/ROOM`.
-//! * [`client`] — a Rust client with jittered-backoff reconnect and resume.
+//! * [`client`] — a Rust client with jittered-backoff reconnect and resume, over `ws://` or
+//!   `wss://` ([`tls`]: the OS's roots plus any CA the caller adds).
 //! * [`secret`] — the token secret file a server and its token minting share.
 //!
 //! The `marquee room serve|token|watch|bench` commands live in the `marquee` CLI (crates/cli).
@@ -31,6 +32,7 @@ pub mod room;
 pub mod secret;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod token;
 
 pub use clock::now_ms;

@@ -31,6 +31,12 @@ pub trait Storage: Send {
     fn ledger(&mut self, room: &str) -> Result<Vec<GiftRecord>, StorageError>;
     /// Moderation log, oldest first, at most `limit` most recent.
     fn modlog(&mut self, room: &str, limit: usize) -> Result<Vec<ModLogEntry>, StorageError>;
+    /// Whether the room was ever created here (asking writes nothing). A store that cannot
+    /// tell says no: such rooms are then created again only by their host.
+    fn has_room(&mut self, room: &str) -> Result<bool, StorageError> {
+        let _ = room;
+        Ok(false)
+    }
 }
 
 fn i(v: u64) -> i64 {
@@ -220,6 +226,16 @@ impl Storage for SqliteStore {
             leaderboard,
             modlog,
         })
+    }
+
+    fn has_room(&mut self, room: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM rooms WHERE room = ?1", params![room], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some())
     }
 
     fn commit(&mut self, room: &str, writes: &[Write]) -> Result<(), StorageError> {
@@ -505,6 +521,10 @@ impl Storage for MemoryStore {
             .unwrap_or_default();
         let skip = v.len().saturating_sub(limit);
         Ok(v.into_iter().skip(skip).collect())
+    }
+
+    fn has_room(&mut self, room: &str) -> Result<bool, StorageError> {
+        Ok(self.rooms.get(room).is_some_and(|r| r.state.is_some()))
     }
 }
 

@@ -9,7 +9,7 @@
 use futures_util::{SinkExt, StreamExt};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, ErrorCode, EventBody, Role, ServerMsg};
-use marquee_room::server::{ServerConfig, ServerHandle, start};
+use marquee_room::server::{Caps, IpNet, ServerConfig, ServerHandle, start};
 use marquee_room::store::{SqliteStore, Storage};
 use marquee_room::token::{self, Claims};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +40,8 @@ impl Drop for TempDir {
 fn config(listen: SocketAddr, db: &TempDir) -> ServerConfig {
     let mut cfg = ServerConfig::new(listen, SECRET.to_vec());
     cfg.db = Some(db.0.join("room.db"));
+    // Every test client comes from 127.0.0.1 (the caps have tests of their own, tests/edge.rs).
+    cfg.caps = Caps::unlimited();
     // Tests drive clients much faster than people type.
     cfg.tune = Some(Arc::new(|c| {
         c.conn_rate_per_s = 5_000.0;
@@ -51,9 +53,15 @@ fn config(listen: SocketAddr, db: &TempDir) -> ServerConfig {
 }
 
 async fn server(db: &TempDir) -> ServerHandle {
-    start(config("127.0.0.1:0".parse().unwrap(), db))
-        .await
-        .unwrap()
+    started(config("127.0.0.1:0".parse().unwrap(), db)).await
+}
+
+/// A running server with room "demo" created (a room exists only once its host or an admin
+/// created it; these tests let viewers in first).
+async fn started(cfg: ServerConfig) -> ServerHandle {
+    let h = start(cfg).await.unwrap();
+    h.create_room("demo").unwrap();
+    h
 }
 
 /// Start again on the same port (the OS may take a moment to release it).
@@ -383,9 +391,11 @@ async fn bad_input_over_a_socket_gets_error_frames_and_oversize_gets_closed() {
 async fn http_get(addr: SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
     String::from_utf8_lossy(&buf).to_string()
@@ -415,7 +425,7 @@ async fn slow_consumer_is_closed_then_resumes_or_reloads_history() {
     let db = TempDir::new("slow");
     let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
     cfg.conn_queue = 64;
-    let h = start(cfg).await.unwrap();
+    let h = started(cfg).await;
     // The slow viewer never reads until the flood is over (its client buffers 64 events).
     let mut ccfg = ClientConfig::new(h.ws_url("demo")).token(tok("sloth", Role::Viewer));
     ccfg.queue = 64;
@@ -548,6 +558,9 @@ impl Storage for FlakyStore {
     ) -> Result<Vec<marquee_room::protocol::ModLogEntry>, marquee_room::store::StorageError> {
         self.inner.lock().unwrap().modlog(room, limit)
     }
+    fn has_room(&mut self, room: &str) -> Result<bool, marquee_room::store::StorageError> {
+        self.inner.lock().unwrap().has_room(room)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,7 +578,7 @@ async fn storage_failure_sends_nothing_undurable_and_the_room_reopens_from_stora
             fail: f2.clone(),
         }) as Box<dyn Storage>)
     }));
-    let h = start(cfg).await.unwrap();
+    let h = started(cfg).await;
     let mut viewer = client(&h, "viewer", Role::Viewer, 50);
     joined(&mut viewer).await;
     let mut host = client(&h, "host", Role::Host, 50);
@@ -661,7 +674,7 @@ async fn an_idle_room_stops_and_reopens_from_storage_on_the_next_join() {
     let db = TempDir::new("idle");
     let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
     cfg.idle_room = Duration::from_millis(300);
-    let h = start(cfg).await.unwrap();
+    let h = started(cfg).await;
     let mut host = client(&h, "host", Role::Host, 50);
     joined(&mut host).await;
     host.send(say("before the nap")).await.unwrap();
@@ -714,7 +727,7 @@ async fn a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each
     let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
     // A long window, so that a burst surely falls into one even on a loaded machine.
     cfg.coalesce.window = Duration::from_millis(300);
-    let h = start(cfg).await.unwrap();
+    let h = started(cfg).await;
     let join = |user: &'static str, batch: bool| {
         let h = &h;
         async move {
@@ -808,12 +821,15 @@ async fn new_nickname_identities_are_limited_per_client_address() {
     let db = TempDir::new("nicklimit");
     let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
     cfg.tune = Some(Arc::new(|c| c.nick_issue_burst = 2.0));
-    let h = start(cfg).await.unwrap();
+    let h = started(cfg).await;
     let first = nickname_hello(&h, None).await.unwrap();
     nickname_hello(&h, None).await.unwrap();
     assert_eq!(nickname_hello(&h, None).await, Err(ErrorCode::RateLimited));
-    // From this machine (a local proxy or tunnel) X-Forwarded-For names the client.
-    nickname_hello(&h, Some("198.51.100.1")).await.unwrap();
+    // A peer that is not a trusted proxy — loopback included — cannot name another address.
+    assert_eq!(
+        nickname_hello(&h, Some("198.51.100.1")).await,
+        Err(ErrorCode::RateLimited)
+    );
     // A kept token still joins, and it is the same voter as before.
     let host = client(&h, "host", Role::Host, 50);
     let mut viewer = RoomClient::connect(ClientConfig::new(h.ws_url("demo")).token(first));
@@ -861,14 +877,14 @@ async fn new_nickname_identities_are_limited_per_client_address() {
     assert_eq!(acks, 1);
     h.shutdown().await;
 
-    // Behind a proxy, the client address comes from X-Forwarded-For (its last entry); the
-    // peer's own address is used only when the header is missing (see the unit test of
-    // `client_ip` for peers that are not on this machine).
+    // Behind a trusted proxy, the client address comes from X-Forwarded-For (the entry the
+    // proxy added: the last one); the peer's own address is used only when the header is
+    // missing (see the unit tests of `Edge::client_ip`).
     let db = TempDir::new("nickproxy");
     let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
     cfg.tune = Some(Arc::new(|c| c.nick_issue_burst = 2.0));
-    cfg.behind_proxy = true;
-    let h = start(cfg).await.unwrap();
+    cfg.trusted_proxies = vec!["127.0.0.1".parse::<IpNet>().unwrap()];
+    let h = started(cfg).await;
     for _ in 0..2 {
         nickname_hello(&h, Some("10.9.9.9, 203.0.113.5"))
             .await

@@ -110,6 +110,8 @@ pub async fn start<T: Clone + Send + 'static>(
     let secret = marquee_room::secret::load_or_create_secret(&data_dir.join("room.secret"))?;
     let mut cfg = ServerConfig::new(listen, secret.clone());
     cfg.db = Some(data_dir.join("room.sqlite"));
+    // Its own room only, created by the host's connection below; any other name is refused.
+    cfg.only_rooms = Some(vec![ROOM.into()]);
     let handle = match server::start(cfg.clone()).await {
         Ok(h) => h,
         Err(_) if listen.port() != 0 => {
@@ -118,10 +120,9 @@ pub async fn start<T: Clone + Send + 'static>(
         }
         Err(e) => return Err(e.into()),
     };
-    let addr = handle.addr();
     let address = RoomAddress {
         room: ROOM.into(),
-        viewer_url: format!("http://{addr}/room/{ROOM}"),
+        viewer_url: handle.viewer_url(ROOM),
         ws_url: handle.ws_url(ROOM),
     };
     let host = token::sign(

@@ -1,6 +1,7 @@
 //! `marquee room bench`: a load generator for one room.
 //!
-//! N subscribers join one room; publishers (moderator tokens, each under the per-connection rate
+//! The room's host opens the room (a server creates a room only for its host) and holds it;
+//! N subscribers join it; publishers (moderator tokens, each under the per-connection rate
 //! limit) send M danmaku per second whose text carries the send time; every subscriber records
 //! publish→receive latency. Before that, `--idle` extra connections join and the growth of this
 //! process's RSS is divided by their number (client and server sides both live in this process
@@ -20,7 +21,7 @@ use marquee_room::RoomError;
 use marquee_room::client::ws_url;
 use marquee_room::protocol::Role;
 use marquee_room::secret::{load_or_create_secret, random_hex};
-use marquee_room::server::{ServerConfig, start};
+use marquee_room::server::{Caps, ServerConfig, start};
 use marquee_room::token::{self, Claims};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -476,8 +477,8 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-fn hello(secret: &[u8], room: &str, user: &str, role: Role, batch: bool) -> String {
-    let t = token::sign(
+fn sign(secret: &[u8], room: &str, user: &str, role: Role) -> String {
+    token::sign(
         secret,
         &Claims {
             room: room.into(),
@@ -486,7 +487,11 @@ fn hello(secret: &[u8], room: &str, user: &str, role: Role, batch: bool) -> Stri
             role,
             exp_ms: marquee_room::now_ms() + 86_400_000,
         },
-    );
+    )
+}
+
+fn hello(secret: &[u8], room: &str, user: &str, role: Role, batch: bool) -> String {
+    let t = sign(secret, room, user, role);
     if batch {
         format!(r#"{{"type":"hello","token":"{t}","batch":true}}"#)
     } else {
@@ -497,12 +502,38 @@ fn hello(secret: &[u8], room: &str, user: &str, role: Role, batch: bool) -> Stri
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The room's host, which opens the room (a server creates a room only for its host) and
+/// holds it open for the run.
+async fn open_as_host(url: &str, secret: &[u8], room: &str) -> Result<Ws, RoomError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let t = sign(secret, room, "bench-host", Role::Host);
+    let mut req = url
+        .into_client_request()
+        .map_err(|e| RoomError::WebSocket(format!("{url}: {e}")))?;
+    if let Ok(v) = format!("Bearer {t}").parse() {
+        req.headers_mut().insert("authorization", v);
+    }
+    join_with(req, url, format!(r#"{{"type":"hello","token":"{t}"}}"#)).await
+}
+
 async fn join(url: &str, hello: String) -> Result<Ws, RoomError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let req = url
+        .into_client_request()
+        .map_err(|e| RoomError::WebSocket(format!("{url}: {e}")))?;
+    join_with(req, url, hello).await
+}
+
+async fn join_with(
+    req: tokio_tungstenite::tungstenite::handshake::client::Request,
+    url: &str,
+    hello: String,
+) -> Result<Ws, RoomError> {
     // Small buffers (the defaults are 128 KiB, zeroed per read); no Nagle for the publishers.
     let config = WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), true)
         .await
         .map_err(|e| {
             RoomError::WebSocket(format!(
@@ -606,6 +637,8 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
                 secret.clone(),
             );
             cfg.db = Some(tmp.join("bench.db"));
+            // Every bench connection comes from this machine.
+            cfg.caps = Caps::unlimited();
             let h = start(cfg).await?;
             (h.ws_url(room), secret, Some(h))
         }
@@ -616,6 +649,9 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         .next()
         .unwrap_or(room)
         .to_string();
+    let mut host = open_as_host(&url, &secret, &room_name).await?;
+    // Read (and drop) what the host is sent, as any subscriber's socket is read.
+    let host_reader = tokio::spawn(async move { while host.next().await.is_some() {} });
 
     // Idle connections: memory per connection.
     let mut rss_per_idle = None;
@@ -808,6 +844,7 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
             if batch { "" } else { " --no-batch" }
         ),
     };
+    host_reader.abort();
     if let Some(s) = server {
         s.shutdown().await;
         let _ = std::fs::remove_dir_all(&tmp);

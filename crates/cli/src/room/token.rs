@@ -6,9 +6,12 @@ use marquee_room::secret::load_or_create_secret;
 use marquee_room::token::{self, Claims};
 use std::path::PathBuf;
 
-/// `marquee room token`
+/// `marquee room token`. A host key (what the app keeps in the keychain to host a room on a
+/// public server, and what creates the room there) is a host token with a long life:
+/// `--role host --ttl 90d`. The token goes to stdout only; nothing logs it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TokenArgs {
+    /// The room (1–64 of A-Z a-z 0-9 - _).
     #[arg(long)]
     pub room: String,
     /// User id (votes, gifts, bans are per user id).
@@ -32,10 +35,16 @@ pub struct TokenArgs {
 pub fn token(args: &TokenArgs) -> Result<String, RoomError> {
     let secret = load_or_create_secret(&args.secret_file)?;
     let ttl = token::parse_ttl(&args.ttl).map_err(RoomError::InvalidArgument)?;
-    if args.room.is_empty() || args.user.is_empty() {
+    if args.user.is_empty() {
         return Err(RoomError::InvalidArgument(
-            "--room and --user must not be empty".into(),
+            "--user must not be empty".into(),
         ));
+    }
+    if !marquee_room::server::valid_room_name(&args.room) {
+        return Err(RoomError::InvalidArgument(format!(
+            "--room {:?}: a room name is 1–64 of A-Z a-z 0-9 - _",
+            args.room
+        )));
     }
     let claims = Claims {
         room: args.room.clone(),

@@ -19,6 +19,9 @@ pub struct WatchArgs {
     /// Print every frame as JSON instead of a chat view.
     #[arg(long)]
     pub json: bool,
+    /// PEM certificates to trust for `wss://` besides the system's (a private CA).
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// One line of the terminal chat view for a client event (None: nothing to print).
@@ -124,6 +127,9 @@ pub fn watch(args: &WatchArgs) -> Result<(), RoomError> {
     cfg.nickname = args.nickname.clone();
     if cfg.token.is_none() && cfg.nickname.is_none() {
         cfg.nickname = Some("watcher".into());
+    }
+    if let Some(f) = &args.ca_file {
+        cfg = cfg.ca_pem(std::fs::read(f)?);
     }
     let json = args.json;
     tokio::runtime::Runtime::new()?.block_on(async move {

@@ -1,5 +1,7 @@
 //! Server settings.
 
+use super::ipnet::IpNet;
+use super::limits::Caps;
 use crate::coalesce::CoalesceConfig;
 use crate::room::RoomConfig;
 use crate::store::{MemoryStore, SqliteStore, Storage, StorageError};
@@ -43,11 +45,24 @@ pub struct ServerConfig {
     /// A room with no connection for this long stops its thread; the next connection reopens
     /// it from storage.
     pub idle_room: Duration,
-    /// Behind a reverse proxy on another machine: the client address is the last one in
-    /// `X-Forwarded-For` (added by the proxy), not the socket's peer. From a loopback peer (a
-    /// proxy or tunnel on this machine) the header is always used. Only set this when every
-    /// connection comes through a proxy that adds it.
+    /// Peers whose `X-Forwarded-For` (or `Forwarded`) names the client: the reverse proxies in
+    /// front of this server (a chain of them is walked from the right while the hop is
+    /// listed). From any other peer, loopback included, the header is ignored and the client is
+    /// the socket's peer.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Every peer is a proxy, one hop: the client is the last `X-Forwarded-For` entry from any
+    /// peer (`--behind-proxy`; only when every connection comes through a proxy that adds it).
     pub behind_proxy: bool,
+    /// Browser origins (`https://studio.example.com`) allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// Host names the server answers to besides those of `public_url` and `listen`.
+    pub allowed_hosts: Vec<String>,
+    /// A key that may create any room (`Authorization: Bearer KEY`), besides its host's token.
+    pub admin_key: Option<Vec<u8>>,
+    /// Serve only these rooms (the app's embedded server: its own room); `None` serves any.
+    pub only_rooms: Option<Vec<String>>,
+    /// Caps on rooms, connections and handshakes; timeouts and sizes of requests.
+    pub caps: Caps,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -56,6 +71,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("listen", &self.listen)
             .field("db", &self.db)
             .field("public_url", &self.public_url)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +92,13 @@ impl ServerConfig {
             tune: None,
             stores: None,
             idle_room: Duration::from_secs(600),
+            trusted_proxies: Vec::new(),
             behind_proxy: false,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            admin_key: None,
+            only_rooms: None,
+            caps: Caps::default(),
         }
     }
 

@@ -4,16 +4,24 @@
 //!
 //! * `GET /room/{room}` — the viewer page; `GET /room/{room}/ws` — the WebSocket.
 //! * `GET /gifts/{file}` — gift art; `GET /api/catalog` — the gift catalog; `GET /api/stats`.
+//! * `PUT /api/rooms/{room}` — create a room (admin key or its host's token).
+//!
+//! Every request passes the edge first ([`Edge::check`]: `Host`, `Origin`); every socket holds a
+//! handshake slot until upgraded and a connection slot after ([`Limits`]).
 
 use super::connection::{Sockets, connection};
-use super::rooms::Rooms;
+use super::edge::Edge;
+use super::limits::Limits;
+use super::refusal::Refusal;
+use super::rooms::{OpenError, Rooms};
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite;
 
@@ -21,14 +29,65 @@ use tokio_tungstenite::tungstenite;
 pub(super) struct Shared {
     pub(super) rooms: Rooms,
     pub(super) sockets: Arc<Sockets>,
-    /// Take the client address from `X-Forwarded-For` from any peer (see
-    /// `ServerConfig::behind_proxy`).
-    pub(super) behind_proxy: bool,
+    /// Origin, Host, client address and room-creation rules.
+    pub(super) edge: Edge,
+    pub(super) limits: Arc<Limits>,
+    /// Serve only these rooms (see `ServerConfig::only_rooms`).
+    pub(super) only_rooms: Option<Vec<String>>,
+}
+
+impl Shared {
+    fn serves(&self, room: &str) -> bool {
+        valid_room(room)
+            && self
+                .only_rooms
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|r| r == room))
+    }
+}
+
+/// Refused sockets still waiting for their refusal to be read (beyond this they are just
+/// closed: a flood must not hold descriptors for its own refusals).
+const MAX_LINGERING_REFUSALS: usize = 256;
+static LINGERING: AtomicUsize = AtomicUsize::new(0);
+
+/// Answer a socket refused before its request was read, then close it. The response is
+/// written at once; the socket lingers briefly (bounded in time and number) so that the
+/// client's request is read and the close does not reset the connection before the client
+/// has read the answer.
+fn refuse_socket(tcp: tokio::net::TcpStream, why: &Refusal) {
+    let _ = tcp.try_write(&why.raw_http());
+    if LINGERING.fetch_add(1, Ordering::AcqRel) >= MAX_LINGERING_REFUSALS {
+        LINGERING.fetch_sub(1, Ordering::AcqRel);
+        // Read what already came, so that closing does not reset the connection.
+        let mut sink = [0u8; 4096];
+        while matches!(tcp.try_read(&mut sink), Ok(n) if n > 0) {}
+        return;
+    }
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tcp;
+        let _ = tcp.shutdown().await;
+        let mut sink = [0u8; 2048];
+        let _ = tokio::time::timeout(Duration::from_millis(300), async {
+            while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+        LINGERING.fetch_sub(1, Ordering::AcqRel);
+    });
 }
 
 /// Accept connections and serve each with hyper's HTTP/1 (upgrades included), until aborted.
+/// Each holds a handshake slot (per peer address, in all) until it is upgraded or closed; its
+/// request head must arrive within the header timeout and fit the size cap.
 pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    let app = router(shared);
+    let app = router(shared.clone());
+    let caps = shared.limits.caps().clone();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(caps.header_timeout)
+        .max_header_size(caps.max_header_bytes)
+        .max_buf_size(caps.max_header_bytes.max(8 * 1024) * 2);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(a) => a,
@@ -39,23 +98,53 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
                 continue;
             }
         };
+        let stats = &shared.sockets.stats;
+        let peer_ip = peer.ip().to_canonical();
+        // A trusted proxy carries many clients: it counts in the total only.
+        let per_peer = (!shared.edge.trusted(peer_ip)).then_some(peer_ip);
+        let slot = match shared.limits.handshake(per_peer) {
+            Ok(s) => s,
+            Err(why) => {
+                stats.refused_caps.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, reason = %why.reason, "connection refused");
+                refuse_socket(tcp, &why);
+                continue;
+            }
+        };
         // No Nagle: small frames must not wait for the previous segment's ACK (with delayed
         // ACKs that can add 40 ms); writes are already batched per connection.
         let _ = tcp.set_nodelay(true);
-        let app = app.clone();
+        let (app, http, shared) = (app.clone(), http.clone(), shared.clone());
         tokio::spawn(async move {
+            let edge_shared = shared.clone();
             let svc = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
+                    let refused = edge_shared.edge.check(req.headers()).err();
                     let mut app = app.clone();
-                    async move { tower_service::Service::call(&mut app, req).await }
+                    let stats = edge_shared.sockets.stats.clone();
+                    async move {
+                        if let Some(why) = refused {
+                            stats.refused_origin_or_host.fetch_add(1, Ordering::Relaxed);
+                            return Ok(why.into_response());
+                        }
+                        tower_service::Service::call(&mut app, req).await
+                    }
                 },
             );
             // HTTP/1 directly, so that an upgraded connection gives its TcpStream back.
-            let _ = hyper::server::conn::http1::Builder::new()
+            let served = http
                 .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
                 .with_upgrades()
                 .await;
+            if let Err(e) = served
+                && e.is_timeout()
+            {
+                let stats = &shared.sockets.stats;
+                stats.header_timeouts.fetch_add(1, Ordering::Relaxed);
+            }
+            // Upgraded (the WebSocket holds its own slot now) or closed.
+            drop(slot);
         });
     }
 }
@@ -66,10 +155,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/stats", get(stats))
         .route("/api/catalog", get(catalog))
+        .route("/api/rooms/{room}", axum::routing::put(create_room))
         .route("/gifts/{file}", get(gift_art))
         .route("/room/{room}", get(viewer_page))
         .route("/room/{room}/ws", get(ws_upgrade))
         .with_state(shared)
+}
+
+/// Whether `room` is a valid room name: 1–64 of `A-Z a-z 0-9 - _`.
+pub fn valid_room_name(room: &str) -> bool {
+    valid_room(room)
 }
 
 fn valid_room(room: &str) -> bool {
@@ -118,8 +213,8 @@ async fn gift_art(Path(file): Path<String>) -> Response {
 /// The viewer page (zh-CN and English), embedded.
 pub const VIEWER_HTML: &str = include_str!("../viewer/index.html");
 
-async fn viewer_page(Path(room): Path<String>) -> Response {
-    if !valid_room(&room) {
+async fn viewer_page(Path(room): Path<String>, State(s): State<Arc<Shared>>) -> Response {
+    if !s.serves(&room) {
         return (StatusCode::NOT_FOUND, "no such room").into_response();
     }
     (
@@ -132,23 +227,6 @@ async fn viewer_page(Path(room): Path<String>) -> Response {
         .into_response()
 }
 
-/// The client's address: the last `X-Forwarded-For` entry when the peer is a proxy we trust (on
-/// this machine, or any peer with `behind_proxy`), otherwise the socket's peer. A client that
-/// reaches the server directly cannot choose its address with the header.
-fn client_ip(behind_proxy: bool, peer: SocketAddr, headers: &axum::http::HeaderMap) -> IpAddr {
-    if !(behind_proxy || peer.ip().is_loopback()) {
-        return peer.ip();
-    }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .next_back()
-        .and_then(|last| last.trim().parse().ok())
-        .unwrap_or(peer.ip())
-}
-
 /// Whether a header holds `token` in its comma-separated list (case-insensitive).
 fn header_has(h: &axum::http::HeaderMap, name: header::HeaderName, token: &str) -> bool {
     h.get_all(name)
@@ -158,13 +236,55 @@ fn header_has(h: &axum::http::HeaderMap, name: header::HeaderName, token: &str) 
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// `PUT /api/rooms/{room}` with `Authorization: Bearer` (the admin key, or a host token for
+/// the room): create the room, or find it, without joining it. It stops again when idle.
+async fn create_room(
+    Path(room): Path<String>,
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Response {
+    if !s.serves(&room) {
+        return (StatusCode::NOT_FOUND, "no such room").into_response();
+    }
+    if let Err(why) = s.edge.may_create(&room, &headers) {
+        s.sockets
+            .stats
+            .refused_rooms
+            .fetch_add(1, Ordering::Relaxed);
+        return why.into_response();
+    }
+    match s.rooms.lease(&room, || true) {
+        Ok(_) => axum::Json(serde_json::json!({ "room": room, "open": true })).into_response(),
+        Err(e) => open_refusal(&room, e).into_response(),
+    }
+}
+
+/// Why a room could not be joined, for its client.
+fn open_refusal(room: &str, e: OpenError) -> Refusal {
+    match e {
+        OpenError::Unknown => Refusal::new(StatusCode::NOT_FOUND, "no such room"),
+        OpenError::TooManyRooms(n) => Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("this server already runs its maximum of {n} rooms; try again later"),
+        ),
+        OpenError::RoomFull(n) => Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("room {room:?} is full ({n} connections); try again later"),
+        ),
+        OpenError::Failed(e) => {
+            tracing::error!(%room, error = %e, "cannot open room");
+            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "room unavailable")
+        }
+    }
+}
+
 async fn ws_upgrade(
     Path(room): Path<String>,
     State(s): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut req: axum::extract::Request,
 ) -> Response {
-    if !valid_room(&room) {
+    if !s.serves(&room) {
         return (StatusCode::NOT_FOUND, "no such room").into_response();
     }
     let h = req.headers();
@@ -184,12 +304,30 @@ async fn ws_upgrade(
         )
             .into_response();
     };
-    let ip = client_ip(s.behind_proxy, peer, req.headers());
-    let tx = match s.rooms.sender(&room) {
-        Ok(tx) => tx,
+    let stats = &s.sockets.stats;
+    let ip = s.edge.client_ip(peer, req.headers());
+    let slot = match s.limits.connection(ip) {
+        Ok(slot) => slot,
+        Err(why) => {
+            stats.refused_caps.fetch_add(1, Ordering::Relaxed);
+            return why.into_response();
+        }
+    };
+    let lease = match s
+        .rooms
+        .lease(&room, || s.edge.may_create(&room, req.headers()).is_ok())
+    {
+        Ok(lease) => lease,
         Err(e) => {
-            tracing::error!(%room, error = %e, "cannot open room");
-            return (StatusCode::SERVICE_UNAVAILABLE, "room unavailable").into_response();
+            stats.refused_rooms.fetch_add(1, Ordering::Relaxed);
+            let why = match e {
+                OpenError::Unknown => match s.edge.may_create(&room, req.headers()) {
+                    Err(why) => why,
+                    Ok(()) => open_refusal(&room, e),
+                },
+                e => open_refusal(&room, e),
+            };
+            return why.into_response();
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -204,10 +342,13 @@ async fn ws_upgrade(
         match upgraded.downcast::<hyper_util::rt::TokioIo<tokio::net::TcpStream>>() {
             Ok(parts) => {
                 let (tcp, prefix) = (parts.io.into_inner(), parts.read_buf);
+                let tx = lease.tx().clone();
                 connection(s.sockets.clone(), tcp, prefix, tx, Some(ip)).await
             }
             Err(_) => tracing::error!("WebSocket upgrade over an unexpected transport"),
         }
+        // The room and the caps learn that this connection is gone.
+        drop((lease, slot));
     });
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let mut res = Response::new(axum::body::Body::empty());
@@ -219,30 +360,4 @@ async fn ws_upgrade(
         rh.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     res
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_client_address_comes_from_x_forwarded_for_only_through_a_trusted_proxy() {
-        let mut h = axum::http::HeaderMap::new();
-        h.append("x-forwarded-for", "10.0.0.1, 198.51.100.7".parse().unwrap());
-        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
-        let remote: SocketAddr = "192.0.2.1:5000".parse().unwrap();
-        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // A client straight from the network cannot pick its address.
-        assert_eq!(client_ip(false, remote, &h), ip("192.0.2.1"));
-        // A proxy or tunnel on this machine, or any peer when told so: the proxy's entry.
-        assert_eq!(client_ip(false, local, &h), ip("203.0.113.9"));
-        assert_eq!(client_ip(true, remote, &h), ip("203.0.113.9"));
-        // No (usable) header: the peer itself.
-        let none = axum::http::HeaderMap::new();
-        assert_eq!(client_ip(true, remote, &none), ip("192.0.2.1"));
-        let mut bad = axum::http::HeaderMap::new();
-        bad.append("x-forwarded-for", "unknown".parse().unwrap());
-        assert_eq!(client_ip(false, local, &bad), ip("127.0.0.1"));
-    }
 }

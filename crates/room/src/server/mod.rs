@@ -5,6 +5,11 @@
 //!   next deadline ([`Room::poll_timeout`]), a flush or a command.
 //! * `fanout` — frames from a room thread to its connections, coalesced and written once.
 //! * `connection` — the per-socket task.
+//! * `edge` — what a request must be to be answered: its `Host` one of the server's names, its
+//!   `Origin` the server's own (or allowed), its client address taken from a forwarding header
+//!   only through a trusted proxy, a new room only for its host's token or the admin key.
+//! * `limits` — caps on rooms, connections and handshakes, per address and in all.
+//! * `ipnet`, `refusal` — networks (trusted proxies) and refusals (a status and a reason).
 //!
 //! Every queue is bounded and every drop is counted ([`ServerStats`]): frames from a socket go to
 //! the room thread through a bounded channel (full → the frame is dropped and the client gets
@@ -28,20 +33,28 @@
 
 mod config;
 mod connection;
+mod edge;
 mod fanout;
 mod http;
+mod ipnet;
+mod limits;
+mod refusal;
 mod rooms;
 mod stats;
 
 pub use config::{ServerConfig, StoreFactory, TuneFn};
 pub use fanout::{CloseReason, Fanout, Frame, LocalFanout, batch_frame};
-pub use http::VIEWER_HTML;
+pub use http::{VIEWER_HTML, valid_room_name};
+pub use ipnet::IpNet;
+pub use limits::{Caps, raise_fd_limit};
 pub use stats::ServerStats;
 
 use crate::error::RoomError;
 use connection::Sockets;
+use edge::Edge;
 use http::Shared;
-use rooms::Rooms;
+use limits::Limits;
+use rooms::{OpenError, Rooms};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +64,7 @@ use tokio::sync::watch;
 /// A running server.
 pub struct ServerHandle {
     addr: SocketAddr,
+    public_url: Option<String>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     serve: tokio::task::JoinHandle<()>,
@@ -71,9 +85,56 @@ impl ServerHandle {
     pub fn stats(&self) -> &ServerStats {
         &self.shared.sockets.stats
     }
-    /// The WebSocket URL of a room.
+    /// The WebSocket URL of a room for a client on this machine (a wildcard listener is
+    /// reached on loopback).
     pub fn ws_url(&self, room: &str) -> String {
-        format!("ws://{}/room/{room}/ws", self.addr)
+        let mut at = self.addr;
+        if at.ip().is_unspecified() {
+            at.set_ip(match at.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("ws://{at}/room/{room}/ws")
+    }
+
+    /// The viewer page of a room, for viewers: under the public URL if there is one, else at
+    /// the listening address (a wildcard listener: the address this machine reaches other
+    /// networks from, if it has one).
+    pub fn viewer_url(&self, room: &str) -> String {
+        if let Some(base) = &self.public_url {
+            return format!("{}/room/{room}", base.trim_end_matches('/'));
+        }
+        let mut at = self.addr;
+        if at.ip().is_unspecified()
+            && let Some(ip) = outward_address(at.is_ipv6())
+        {
+            at.set_ip(ip);
+        }
+        format!("http://{at}/room/{room}")
+    }
+
+    /// Create a room (or find it) from inside the process, as the admin key would; it stops
+    /// again when idle.
+    pub fn create_room(&self, room: &str) -> Result<(), RoomError> {
+        let refused = |code: &str, message: String| RoomError::Refused {
+            code: code.into(),
+            message,
+        };
+        if !valid_room_name(room) {
+            return Err(RoomError::InvalidArgument(format!(
+                "{room:?} is not a room name (1–64 of A-Z a-z 0-9 - _)"
+            )));
+        }
+        match self.shared.rooms.lease(room, || true) {
+            Ok(_) => Ok(()),
+            Err(OpenError::Failed(e)) => Err(e),
+            Err(OpenError::TooManyRooms(n)) => {
+                Err(refused("too_many_rooms", format!("{n} rooms are running")))
+            }
+            Err(OpenError::RoomFull(n)) => Err(refused("room_full", format!("{n} connections"))),
+            Err(OpenError::Unknown) => Err(refused("not_found", room.into())),
+        }
     }
 
     /// Stop: close every connection (code 1012, "restarting"), stop the room threads (their
@@ -100,13 +161,40 @@ impl ServerHandle {
     }
 }
 
+/// The local address this machine sends from toward other networks (its default route), if it
+/// has one: what a wildcard listener's link carries. A UDP socket is connected, which only picks
+/// a route: nothing is sent.
+pub fn outward_address(v6: bool) -> Option<std::net::IpAddr> {
+    let (bind, probe) = if v6 {
+        ("[::]:0", "[2001:db8::1]:9")
+    } else {
+        ("0.0.0.0:0", "192.0.2.1:9")
+    };
+    let s = std::net::UdpSocket::bind(bind).ok()?;
+    s.connect(probe).ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
 /// Bind and start serving on the current tokio runtime.
-pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
+pub async fn start(mut cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
     if cfg.secret.len() < 16 {
         return Err(crate::token::TokenError::WeakSecret.into());
     }
+    if let Some(u) = &cfg.public_url
+        && edge::origin_of(u).is_none()
+    {
+        return Err(RoomError::InvalidArgument(format!(
+            "public URL {u:?} is not an http(s):// URL"
+        )));
+    }
+    let rooms = cfg.only_rooms.as_ref().map_or(cfg.caps.max_rooms, Vec::len);
+    cfg.caps.fit_descriptors(rooms);
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;
+    let edge = Edge::new(addr, &cfg);
+    let limits = Limits::new(cfg.caps.clone());
+    let (public_url, only_rooms) = (cfg.public_url.clone(), cfg.only_rooms.clone());
     let (stop, shutdown) = watch::channel(false);
     let stats = Arc::new(ServerStats::default());
     let sockets = Arc::new(Sockets {
@@ -117,14 +205,17 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
         shutdown,
     });
     let shared = Arc::new(Shared {
-        behind_proxy: cfg.behind_proxy,
         rooms: Rooms::new(cfg, stats),
         sockets,
+        edge,
+        limits,
+        only_rooms,
     });
     let serve = tokio::spawn(http::serve(listener, shared.clone()));
     tracing::info!(%addr, "room server listening");
     Ok(ServerHandle {
         addr,
+        public_url,
         shared,
         stop,
         serve,

@@ -1,5 +1,8 @@
 //! The rooms of a server: one thread per room, started on its first connection, driving the
-//! sans-IO [`Room`]. The thread sleeps until a command comes, the room's next deadline
+//! sans-IO [`Room`]. A room that does not exist yet is created only for its host (or an admin);
+//! one that exists reopens for anyone; at most `max_rooms` run at once, and a room with no
+//! connection for `idle_room` stops and leaves the registry (its data stays in storage). The
+//! thread sleeps until a command comes, the room's next deadline
 //! ([`Room::poll_timeout`]), waiting broadcasts falling due, or the idle stop; it takes the
 //! commands waiting (up to a bound) as one group commit: all their writes durable in one
 //! transaction before any frame of theirs goes out.
@@ -13,9 +16,9 @@ use crate::protocol::ErrorCode;
 use crate::room::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
 use crate::store::{Storage, StorageError};
 use crossbeam_channel as cb;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -50,6 +53,10 @@ pub(super) enum RoomCmd {
 pub(super) struct RoomHandle {
     tx: cb::Sender<RoomCmd>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Which start of the room this is (a room stopped idle may be started again).
+    id: u64,
+    /// Connections holding a [`RoomLease`]: the room never stops idle while one does.
+    users: Arc<AtomicUsize>,
 }
 
 impl RoomHandle {
@@ -62,12 +69,60 @@ impl RoomHandle {
     }
 }
 
+/// A connection's hold on its room, from the upgrade until it ends: the room's input channel,
+/// and one in its count of users (a room stops idle only at zero users; its connection cap
+/// counts them).
+pub(super) struct RoomLease {
+    tx: cb::Sender<RoomCmd>,
+    users: Arc<AtomicUsize>,
+}
+
+impl RoomLease {
+    pub(super) fn tx(&self) -> &cb::Sender<RoomCmd> {
+        &self.tx
+    }
+}
+
+impl Drop for RoomLease {
+    fn drop(&mut self) {
+        self.users.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why a room cannot be joined now.
+#[derive(Debug)]
+pub(super) enum OpenError {
+    /// It is not running, was never created, and this request may not create it.
+    Unknown,
+    /// `max_rooms` rooms are running.
+    TooManyRooms(usize),
+    /// The room holds `max_room_connections` connections.
+    RoomFull(usize),
+    /// Its storage could not be opened or loaded, or its thread not started.
+    Failed(RoomError),
+}
+
+/// What the registry lock guards.
+#[derive(Default)]
+struct Registry {
+    running: HashMap<String, RoomHandle>,
+    /// Rooms this server has created or found in its storage; any other is unknown.
+    known: HashSet<String>,
+    /// A storage handle for asking whether a room exists (opened on first use).
+    lookup: Option<Box<dyn Storage>>,
+}
+
 /// The server's rooms by name.
 pub(super) struct Rooms {
     cfg: ServerConfig,
     stores: StoreFactory,
     stats: Arc<ServerStats>,
-    handles: Mutex<HashMap<String, RoomHandle>>,
+    registry: Arc<Mutex<Registry>>,
+    next_id: AtomicU64,
+}
+
+fn lock(r: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+    r.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Rooms {
@@ -76,18 +131,41 @@ impl Rooms {
             stores: cfg.store_factory(),
             cfg,
             stats,
-            handles: Mutex::new(HashMap::new()),
+            registry: Arc::default(),
+            next_id: AtomicU64::new(1),
         }
     }
 
-    /// The room's input channel, starting the room thread on first use (or again after it
-    /// stopped: idle, or a storage failure — it reopens from storage).
-    pub(super) fn sender(&self, room: &str) -> Result<cb::Sender<RoomCmd>, RoomError> {
-        let mut rooms = self.handles.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(h) = rooms.get(room)
-            && !h.thread.as_ref().is_some_and(|t| t.is_finished())
-        {
-            return Ok(h.tx.clone());
+    /// A lease on the room (its input channel), starting its thread if it is not running: a
+    /// room that exists (in storage, or created by this server) reopens for anyone; a room
+    /// that does not exist is created only if `may_create()` (a host token for it, or the
+    /// admin key) — otherwise nothing is started, opened or written.
+    pub(super) fn lease(
+        &self,
+        room: &str,
+        may_create: impl FnOnce() -> bool,
+    ) -> Result<RoomLease, OpenError> {
+        let caps = &self.cfg.caps;
+        let mut reg = lock(&self.registry);
+        if let Some(h) = reg.running.get(room) {
+            if !h.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                let users = h.users.clone();
+                if users.load(Ordering::Acquire) >= caps.max_room_connections {
+                    return Err(OpenError::RoomFull(caps.max_room_connections));
+                }
+                users.fetch_add(1, Ordering::AcqRel);
+                return Ok(RoomLease {
+                    tx: h.tx.clone(),
+                    users,
+                });
+            }
+            reg.running.remove(room);
+        }
+        if !self.exists(&mut reg, room) && !may_create() {
+            return Err(OpenError::Unknown);
+        }
+        if reg.running.len() >= caps.max_rooms {
+            return Err(OpenError::TooManyRooms(caps.max_rooms));
         }
         let s = &self.cfg;
         let mut cfg = RoomConfig::new(room, s.secret.clone());
@@ -95,32 +173,108 @@ impl Rooms {
         if let Some(t) = &s.tune {
             t(&mut cfg);
         }
-        let mut store = (self.stores)()?;
-        let snap = store.load(room, cfg.resume_window)?;
+        let mut store = (self.stores)().map_err(|e| OpenError::Failed(e.into()))?;
+        let snap = store
+            .load(room, cfg.resume_window)
+            .map_err(|e| OpenError::Failed(e.into()))?;
         let (tx, rx) = cb::bounded(s.room_queue);
         let stats = self.stats.clone();
         let (idle_room, coalesce, writers) = (s.idle_room, s.coalesce, s.fanout_threads);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let users = Arc::new(AtomicUsize::new(1));
+        let retire = Retire {
+            registry: self.registry.clone(),
+            room: room.to_string(),
+            id,
+            users: users.clone(),
+            rx: rx.clone(),
+            stats: stats.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("room-{room}"))
             .spawn(move || {
                 let fan = LocalFanout::new(stats.clone(), coalesce).with_writer_threads(writers);
-                room_thread(cfg, snap, store, rx, stats, idle_room, fan)
-            })?;
+                room_thread(cfg, snap, store, rx, stats, idle_room, fan, &retire)
+            })
+            .map_err(|e| OpenError::Failed(e.into()))?;
         self.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
-        rooms.insert(
+        self.stats.rooms_open.fetch_add(1, Ordering::Relaxed);
+        reg.known.insert(room.to_string());
+        reg.running.insert(
             room.to_string(),
             RoomHandle {
                 tx: tx.clone(),
                 thread: Some(thread),
+                id,
+                users: users.clone(),
             },
         );
-        Ok(tx)
+        Ok(RoomLease { tx, users })
+    }
+
+    /// Whether the room exists: created by this server, or in its storage (asked once).
+    fn exists(&self, reg: &mut Registry, room: &str) -> bool {
+        if reg.known.contains(room) {
+            return true;
+        }
+        if reg.lookup.is_none() {
+            reg.lookup = (self.stores)()
+                .inspect_err(|e| tracing::error!(error = %e, "cannot open the room storage"))
+                .ok();
+        }
+        let found = reg.lookup.as_mut().is_some_and(|st| {
+            st.has_room(room)
+                .inspect_err(|e| tracing::error!(%room, error = %e, "cannot look the room up"))
+                .unwrap_or(false)
+        });
+        if found {
+            reg.known.insert(room.to_string());
+        }
+        found
     }
 
     /// Every room, taken out (the server is stopping).
     pub(super) fn take_all(&self) -> Vec<RoomHandle> {
-        let mut rooms = self.handles.lock().unwrap_or_else(|e| e.into_inner());
-        rooms.drain().map(|(_, h)| h).collect()
+        let mut reg = lock(&self.registry);
+        reg.running.drain().map(|(_, h)| h).collect()
+    }
+}
+
+/// How a room thread leaves the registry when it has been idle: under the registry lock, so
+/// that a lease handed out at the same moment either keeps it running or finds it gone (and
+/// starts it again). Also run when the thread ends otherwise (a storage failure, a panic).
+struct Retire {
+    registry: Arc<Mutex<Registry>>,
+    room: String,
+    id: u64,
+    users: Arc<AtomicUsize>,
+    rx: cb::Receiver<RoomCmd>,
+    stats: Arc<ServerStats>,
+}
+
+impl Retire {
+    /// Leave the registry if no connection holds the room and no command waits.
+    fn idle(&self) -> bool {
+        let mut reg = lock(&self.registry);
+        if self.users.load(Ordering::Acquire) > 0 || !self.rx.is_empty() {
+            return false;
+        }
+        self.remove(&mut reg);
+        true
+    }
+
+    fn remove(&self, reg: &mut Registry) {
+        if reg.running.get(&self.room).is_some_and(|h| h.id == self.id) {
+            // Dropping our own JoinHandle detaches the thread: it is freed when it returns.
+            reg.running.remove(&self.room);
+        }
+    }
+}
+
+impl Drop for Retire {
+    fn drop(&mut self) {
+        self.remove(&mut lock(&self.registry));
+        self.stats.rooms_open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -138,6 +292,7 @@ fn next_wake(room: &Room, fan: &dyn Fanout, idle_stop: Option<Instant>) -> Optio
         .min()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn room_thread(
     cfg: RoomConfig,
     snap: Snapshot,
@@ -146,6 +301,7 @@ fn room_thread(
     stats: Arc<ServerStats>,
     idle_room: Duration,
     mut fan: LocalFanout,
+    retire: &Retire,
 ) {
     let room_id = cfg.room.clone();
     let (mut room, init) = Room::restore(cfg, snap, crate::clock::now_ms());
@@ -165,8 +321,15 @@ fn room_thread(
         let idle_stop = if io.fan.connections() > 0 {
             last_busy = Instant::now();
             None
+        } else if retire.users.load(Ordering::Acquire) > 0 {
+            // A connection on its way in (or out): look again later.
+            Some(Instant::now() + idle_room)
         } else if last_busy.elapsed() >= idle_room && rx.is_empty() {
-            break;
+            if retire.idle() {
+                break;
+            }
+            last_busy = Instant::now();
+            None
         } else {
             Some(last_busy + idle_room)
         };

@@ -17,4 +17,15 @@ pub struct ServerStats {
     pub storage_errors: AtomicU64,
     /// Room threads started (a room reopens after it stopped idle or on a storage failure).
     pub rooms_opened: AtomicU64,
+    /// Room threads running now.
+    pub rooms_open: AtomicU64,
+    /// Requests refused for their `Origin` or `Host`.
+    pub refused_origin_or_host: AtomicU64,
+    /// WebSocket upgrades refused for their room: unknown (not created by a host or admin),
+    /// too many rooms running, or the room full.
+    pub refused_rooms: AtomicU64,
+    /// Connections refused by a cap: per address or in all, handshakes or WebSockets.
+    pub refused_caps: AtomicU64,
+    /// Connections closed because a request head did not arrive in time.
+    pub header_timeouts: AtomicU64,
 }

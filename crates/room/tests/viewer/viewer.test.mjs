@@ -54,6 +54,9 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
   const first = await serverOut.until((l) => l.startsWith("room server on "));
   const addr = first.split(" ")[3];
   const base = `http://${addr}/room/demo`;
+  // A room exists once its host (or an admin) opens it; here the viewers come first.
+  const opened = await fetch(`http://${addr}/api/rooms/demo`, { method: "PUT", headers: { authorization: `Bearer ${token("host", "host")}` } });
+  assert.equal(opened.status, 200, await opened.text());
 
   const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher", "viewer"), "--json"]);
   procs.push(watch);

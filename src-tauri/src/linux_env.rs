@@ -98,6 +98,18 @@ mod tests {
     }
 
     #[test]
+    fn huge_pages_stay_off_in_the_processes_the_app_starts() {
+        no_transparent_huge_pages();
+        // WebKit's processes are started the same way: fork and exec.
+        let status = std::process::Command::new("cat")
+            .arg("/proc/self/status")
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&status.stdout);
+        assert!(status.lines().any(|l| l == "THP_enabled:\t0"), "{status}");
+    }
+
+    #[test]
     fn a_machine_without_render_nodes_still_gets_a_name() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(

@@ -9,6 +9,8 @@ fn main() {
             unsafe { std::env::set_var(var, value) };
         }
     }
+    #[cfg(target_os = "linux")]
+    marquee_app::linux_env::no_transparent_huge_pages();
     // glibc gives each thread that allocates its own malloc arena; with the engine's ~20
     // threads (capture, compositor, encoders, outputs, preview, tokio) that is tens of MiB of
     // fragmented, touched memory. Two arenas are plenty for a few allocations per frame.

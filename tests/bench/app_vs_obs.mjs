@@ -8,10 +8,10 @@
 // afterwards (frames, seconds, bitrate). OBS runs first (idle, then a second launch with
 // --startstreaming), then the app (idle in the studio, then Go Live clicked through WebDriver).
 //
-// Run from the repository root, after building the app and the CLI (dev profile, as the app's
-// e2e suite does; the CLI stores the stream key in the test keychain):
+// Run from the repository root, after building what ships: the app in the release profile (the
+// CLI only stores the stream key in the test keychain, any profile will do):
 //
-//   npm --prefix ui install && npm --prefix ui run build && cargo build --workspace --bins
+//   npm --prefix ui install && npm --prefix ui run build && cargo build --release -p marquee-app
 //   npm --prefix tests/app install && node tests/bench/app_vs_obs.mjs
 //
 // Needs obs-studio 29 (`apt-get install -y obs-studio`), xvfb-run (`apt-get install -y xvfb
@@ -24,9 +24,12 @@
 // MARQUEE_EXTRA_SOURCES (the file on the scene bar). OBS's x264 gets Marquee's encoder settings
 // (tune zerolatency besides veryfast and CBR), so both encoders do the same work.
 //
-// Environment: MARQUEE_APP (default $CARGO_TARGET_DIR or target, then debug/marquee-app),
-// MARQUEE_BIN (the CLI, same place), SETTLE_S (20), WINDOW_S (10), OUT (JSON; default
-// $CARGO_TARGET_DIR or target, then bench/app_vs_obs.json). Numbers are reported, not asserted.
+// Environment: MARQUEE_APP (default $CARGO_TARGET_DIR or target, then release/marquee-app; a
+// dev build, debug/marquee-app, is reported as such), MARQUEE_BIN (the CLI: release/marquee,
+// else debug/marquee), SETTLE_S (20), WINDOW_S (10), OUT (JSON; default $CARGO_TARGET_DIR or
+// target, then bench/app_vs_obs.json), ONLY=marquee (skips OBS: quicker iterations, no ratios),
+// SMAPS_DIR (keeps each measured process's /proc/PID/smaps at the end of each window there).
+// Numbers are reported, not asserted.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -39,8 +42,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
-const app = resolve(process.env.MARQUEE_APP ?? join(targetDir, 'debug/marquee-app'));
-const cli = resolve(process.env.MARQUEE_BIN ?? join(targetDir, 'debug/marquee'));
+const app = resolve(process.env.MARQUEE_APP ?? join(targetDir, 'release/marquee-app'));
+const cli = resolve(process.env.MARQUEE_BIN ?? ['release/marquee', 'debug/marquee'].map((p) => join(targetDir, p)).find((p) => existsSync(p)) ?? join(targetDir, 'debug/marquee'));
+const ONLY = process.env.ONLY ?? '';
+const SMAPS_DIR = process.env.SMAPS_DIR ? resolve(process.env.SMAPS_DIR) : null;
 const out = resolve(process.env.OUT ?? join(targetDir, 'bench/app_vs_obs.json'));
 const SETTLE_S = Number(process.env.SETTLE_S ?? 20);
 const WINDOW_S = Number(process.env.WINDOW_S ?? 10);
@@ -258,6 +263,19 @@ function pssBreakdown(pids, top = 10) {
   return res;
 }
 
+/** Copies each process's smaps to SMAPS_DIR/LABEL-NAME-PID.smaps, for a look at every mapping. */
+function keepSmaps(pids, label) {
+  mkdirSync(SMAPS_DIR, { recursive: true });
+  for (const pid of pids) {
+    try {
+      const name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      writeFileSync(join(SMAPS_DIR, `${label}-${name}-${pid}.smaps`), readFileSync(`/proc/${pid}/smaps`));
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 const pct = (dTicks, s) => Math.round((dTicks / HZ / s) * 1000) / 10;
 
 /** The documented settle period before each measurement window. */
@@ -271,7 +289,7 @@ async function settle(label) {
  * thread name), PSS at the end of the window (with a breakdown), the Xvfb beside them, and what
  * the rest of the machine did meanwhile (the noise).
  */
-async function measure(pids, xvfbPids) {
+async function measure(pids, xvfbPids, label) {
   const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
   const p0 = pids();
   const a = ticks(p0);
@@ -303,6 +321,7 @@ async function measure(pids, xvfbPids) {
   const ncpu = cpus().length;
   const machineBusy = ((m1.busy - m0.busy) / (m1.total - m0.total)) * ncpu * 100;
   const mem = memory(p1);
+  if (SMAPS_DIR) keepSmaps(p1, label);
   return {
     window_s: Math.round(s * 100) / 100,
     cpu_pct: pct(total, s),
@@ -549,7 +568,7 @@ async function runObs({ live, media, server, key, bus, dir }) {
       probe = await streamAtServer(`${server}/${key}`);
     }
     await settle(`OBS ${live ? 'live' : 'idle'}`);
-    const r = await measure(() => tree(obsPid, () => true), () => tree(x.pid, (n) => n === 'Xvfb'));
+    const r = await measure(() => tree(obsPid, () => true), () => tree(x.pid, (n) => n === 'Xvfb'), `obs-${live ? 'live' : 'idle'}`);
     r.stream_probe = probe;
     // SIGINT is OBS's own Ctrl-C: a clean close (ConfirmOnExit is off).
     try {
@@ -643,7 +662,7 @@ record = false
       browser.execute((name) => [...document.querySelectorAll('[data-testid^="scene-"]')].find((e) => e.textContent.includes(name) && e.getAttribute('aria-pressed') === 'true')?.textContent.trim(), media.split('/').pop()), 30_000);
     await waitFor('the idle preview at ≥ 10 pictures/s', async () => (await previewFps()) >= 10, 30_000);
     await settle('Marquee idle');
-    const idle = await measure(appPids, xvfbPids);
+    const idle = await measure(appPids, xvfbPids, 'marquee-idle');
     idle.scene = fileScene;
     idle.preview_fps = await previewFps();
 
@@ -654,7 +673,7 @@ record = false
     const probe = await streamAtServer(`${server}/${key}`);
     await settle('Marquee live');
     const before = await invoke('stats');
-    const liveR = await measure(appPids, xvfbPids);
+    const liveR = await measure(appPids, xvfbPids, 'marquee-live');
     const after = await invoke('stats');
     liveR.stream_probe = probe;
     // The engine's own account of the window: output fps and frames dropped (capture queue, render, encoder).
@@ -690,14 +709,14 @@ function gitCommit() {
 let workDir = null;
 
 async function main() {
-  need(which('obs'), 'OBS Studio (obs)', 'apt-get install -y obs-studio');
+  if (ONLY !== 'marquee') need(which('obs'), 'OBS Studio (obs)', 'apt-get install -y obs-studio');
   need(which('xvfb-run') && which('Xvfb'), 'xvfb-run', 'apt-get install -y xvfb xauth');
   need(which('nginx') && existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so'), 'nginx with the RTMP module', 'apt-get install -y nginx libnginx-mod-rtmp');
   need(which('ffmpeg') && which('ffprobe'), 'ffmpeg', 'apt-get install -y ffmpeg');
   need(which('dbus-daemon') && which('dbus-send') && which('gnome-keyring-daemon'), 'D-Bus and gnome-keyring', 'apt-get install -y dbus gnome-keyring');
   need(existsSync(nativeDriver), nativeDriver, 'apt-get install -y webkit2gtk-driver');
-  need(existsSync(app), `the app binary (${app})`, 'npm --prefix ui run build && cargo build --workspace --bins (or set MARQUEE_APP)');
-  need(existsSync(cli), `the marquee CLI (${cli})`, 'cargo build --workspace --bins (or set MARQUEE_BIN)');
+  need(existsSync(app), `the app binary (${app})`, 'npm --prefix ui run build && cargo build --release -p marquee-app (or set MARQUEE_APP, e.g. to a dev build)');
+  need(existsSync(cli), `the marquee CLI (${cli})`, 'cargo build -p marquee-cli (or set MARQUEE_BIN)');
   try {
     appModules.resolve('webdriverio');
   } catch {
@@ -726,8 +745,9 @@ async function main() {
   try {
     nginx = await startNginx(nginxDir, rtmpPort);
     keychain = await startKeychain(mkdtempSync(join(dir, 'keyring-')));
-    const obsIdle = await runObs({ live: false, media, server, key: obsKey, bus: keychain.address, dir });
-    const obsLive = await runObs({ live: true, media, server, key: obsKey, bus: keychain.address, dir });
+    const withObs = ONLY !== 'marquee';
+    const obsIdle = withObs ? await runObs({ live: false, media, server, key: obsKey, bus: keychain.address, dir }) : null;
+    const obsLive = withObs ? await runObs({ live: true, media, server, key: obsKey, bus: keychain.address, dir }) : null;
     const marquee = await runMarquee({ media, server, keyName: 'bench', key: marqueeKey, bus: keychain.address, dir });
     results = { obs: { idle: obsIdle, live: obsLive }, marquee };
   } finally {
@@ -737,10 +757,12 @@ async function main() {
   const recordDir = join(nginxDir, 'record');
   results.obs.server = recordedAtServer(recordDir, obsKey);
   results.marquee.server = recordedAtServer(recordDir, marqueeKey);
-  for (const [who, r] of Object.entries({ OBS: results.obs.server, Marquee: results.marquee.server })) {
+  const atServer = ONLY === 'marquee' ? { Marquee: results.marquee.server } : { OBS: results.obs.server, Marquee: results.marquee.server };
+  for (const [who, r] of Object.entries(atServer)) {
     if (!r.length || !r[0].video || !r[0].audio || r[0].video_frames < JOB.fps * 5) throw new Error(`${who}'s stream did not reach nginx as it should: ${JSON.stringify(r)}`);
   }
   const uptimeEnd = execFileSync('uptime').toString().trim();
+  if (ONLY === 'marquee') return marqueeOnly(results.marquee, { started, uptimeStart, uptimeEnd, dir });
 
   const mib = (b) => b / 1048576;
   const ratio = (a, b) => Math.round((a / b) * 100) / 100;
@@ -803,6 +825,27 @@ async function main() {
   const logs = join(dirname(out), 'app_vs_obs-logs');
   mkdirSync(logs, { recursive: true });
   for (const f of ['obs-idle.log', 'obs-live.log', 'marquee-driver.log']) copyFileSync(join(dir, f), join(logs, f));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** ONLY=marquee: the app's numbers alone (no OBS, so no ratios), for quicker iterations. */
+function marqueeOnly(m, { started, uptimeStart, uptimeEnd, dir }) {
+  const doc = {
+    date: started.toISOString(), uptime_start: uptimeStart, uptime_end: uptimeEnd, job: JOB, settle_s: SETTLE_S, window_s: WINDOW_S,
+    marquee: { app, profile: app.includes('/release/') ? 'release' : 'dev', commit: gitCommit(), ...m },
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(doc, null, 2));
+  const mib = (b) => (b / 1048576).toFixed(0);
+  const per = (r) => Object.entries(r.pss_per_process).map(([k, v]) => `${k.split('#')[0]} ${mib(v)}`).join(', ');
+  console.log([
+    `Marquee app alone (${doc.marquee.profile} profile; OBS skipped): idle ${m.idle.cpu_pct} % CPU, PSS ${mib(m.idle.pss_bytes)} MiB (USS ${mib(m.idle.uss_bytes)}: ${per(m.idle)}); live ${m.live.cpu_pct} % CPU, PSS ${mib(m.live.pss_bytes)} MiB (USS ${mib(m.live.uss_bytes)}: ${per(m.live)}); ${m.live.engine.fps} fps out, dropped ${JSON.stringify(m.live.engine.dropped_in_window)}`,
+    `The rest of the machine, idle / live: ${m.idle.others_cpu_pct} / ${m.live.others_cpu_pct} % of a core; other programs sharing libraries: ${[...m.idle.other_processes_sharing_libraries, ...m.live.other_processes_sharing_libraries].join(', ') || 'none'}.`,
+    `JSON: ${out}`,
+  ].join('\n'));
+  const logs = join(dirname(out), 'app_vs_obs-logs');
+  mkdirSync(logs, { recursive: true });
+  copyFileSync(join(dir, 'marquee-driver.log'), join(logs, 'marquee-driver.log'));
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -237,7 +237,7 @@ describe('Studio', () => {
     const s = new Studio(b);
     await s.init();
     ready = true;
-    b.emit('room_ready', { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws' });
+    b.emit('room_ready', { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws', home: 'this_computer', firewall: null });
     await vi.waitFor(() => expect(s.room.viewers).toBe(4));
     expect(b.calls.filter((c) => c.cmd === 'room_attach')).toHaveLength(2);
   });

@@ -40,7 +40,10 @@ impl Lan {
         let ns = format!("mqlan{id}");
         let (here, there) = (format!("mql{id}h"), format!("mql{id}v"));
         let net = format!("10.213.{}", id % 250 + 1);
-        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &ns])
+            .stderr(std::process::Stdio::null())
+            .status();
         ip(&["netns", "add", &ns]);
         let lan = Lan {
             ns: ns.clone(),

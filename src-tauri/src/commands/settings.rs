@@ -18,7 +18,13 @@ pub async fn save_settings(app: AppHandle, settings: AppSettings) -> Result<AppS
         let path = marquee_profile::config::default_path();
         let before = crate::settings::load(&path).map(|s| s.room_home).ok();
         let saved = crate::settings::save(&path, &settings, &kc)?;
-        let moved = before.as_ref() != Some(&saved.room_home);
+        // Only what changes where the room is (not, say, a hosted room's name while the
+        // room lives on this computer).
+        let choice = |h: &crate::ipc::RoomHomeSetting| {
+            marquee_show::room_home::HomeChoice::from_prefs(&crate::settings::room_home_prefs(h))
+                .ok()
+        };
+        let moved = before.as_ref().map(choice) != Some(choice(&saved.room_home));
         Ok((saved, moved))
     })
     .await?;

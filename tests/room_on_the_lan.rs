@@ -2,15 +2,16 @@
 //! namespace joined to this one by a veth pair stands for a phone on the Wi-Fi. The room is
 //! started as the app starts it ("Local network" on the veth's address, a fixed port); from the
 //! other namespace the viewer link (the LAN address, never 127.0.0.1) serves the viewer page,
-//! a real client (`marquee room watch`) joins through it and sees what the host says, headless
-//! Chromium loads the page through it, and 127.0.0.1 on that port reaches nothing there.
+//! a real client (`marquee room watch`) joins through it and sees what the host says, so does
+//! the viewer page in headless Chromium, and 127.0.0.1 on that port reaches nothing there.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
 use marquee_e2e::{Run, exec, free_port, marquee_path, tempdir};
 use marquee_profile::RoomHomePrefs;
 use marquee_room::client::ClientEvent;
-use marquee_room::protocol::{ClientMsg, DanmakuMode};
+use marquee_room::protocol::{ClientMsg, DanmakuMode, Role};
+use marquee_room::token::{self, Claims};
 use marquee_show::room_home::{self, HomeChoice};
 use std::process::Command;
 use std::time::Duration;
@@ -177,7 +178,20 @@ fn a_local_network_room_is_reached_from_another_network_through_its_lan_address_
         watcher.report()
     );
 
-    // Headless Chromium on the other network renders the viewer page from the link.
+    // Headless Chromium on the other network opens the link as a viewer (a viewer token in
+    // the page's `#token=`, minted with the room's secret) and shows the host's message.
+    let secret =
+        marquee_room::secret::load_or_create_secret(&dir.path().join("room.secret")).unwrap();
+    let viewer = token::sign(
+        &secret,
+        &Claims {
+            room: "main".into(),
+            user: "phone".into(),
+            name: "phone".into(),
+            role: Role::Viewer,
+            exp_ms: marquee_room::now_ms() + 600_000,
+        },
+    );
     let mut chromium = lan.cmd("chromium");
     chromium
         .args([
@@ -185,15 +199,17 @@ fn a_local_network_room_is_reached_from_another_network_through_its_lan_address_
             "--no-sandbox",
             "--disable-gpu",
             "--disable-background-networking",
-            "--virtual-time-budget=3000",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
         ])
-        .args(["--dump-dom", &viewer_url]);
+        .arg(format!("{viewer_url}#token={viewer}"));
     let page = exec(chromium, Duration::from_secs(60));
     assert!(page.success(), "chromium: {}", page.stderr);
     assert!(
-        page.stdout_str().contains("<html"),
-        "the viewer page rendered in Chromium: {}",
-        marquee_e2e::tail(&page.stdout_str(), 500)
+        page.stdout_str().contains("欢迎局域网观众"),
+        "the viewer page in Chromium joined through the LAN address and shows the host's \
+         message: {}",
+        marquee_e2e::tail(&page.stdout_str(), 1500)
     );
     drop(watcher);
     rt.block_on(room.stop());

@@ -29,14 +29,14 @@ pub async fn start(app: AppHandle) {
     if let Some(old) = slot.take() {
         old.stop().await;
     }
-    let failed = |reason: String| {
+    let failed = |reason: String, problem: Option<&str>| {
         tracing::error!("room: {reason}");
         events::room(
             &app,
             &RoomEvent::Disconnected {
                 reason,
                 retrying: false,
-                problem: None,
+                problem: problem.map(str::to_string),
                 retry_in_ms: None,
             },
         );
@@ -47,15 +47,21 @@ pub async fn start(app: AppHandle) {
             .ok()
             .and_then(|c| c.app)
             .unwrap_or_default();
-        let choice = HomeChoice::from_prefs(&prefs.room_home)?;
-        let plan = room_home::plan(&choice, env_port(), &room_home::host_keychain())?;
-        Ok::<_, marquee_show::ShowError>((plan, prefs.room))
+        let choice = HomeChoice::from_prefs(&prefs.room_home).map_err(|e| (e, None))?;
+        let keys = room_home::host_keychain();
+        let plan = room_home::plan(&choice, env_port(), &keys).map_err(|e| {
+            // A hosted room without a host key: the same fix as a refused one.
+            let hosted = matches!(choice.home, room_home::RoomHome::Hosted(_));
+            let key = (hosted && !room_home::host_key_stored(&keys)).then_some("host_key");
+            (e, key)
+        })?;
+        Ok::<_, (marquee_show::ShowError, Option<&str>)>((plan, prefs.room))
     })
     .await;
     let (plan, rules) = match planned {
         Ok(Ok(p)) => p,
-        Ok(Err(e)) => return failed(e.to_string()),
-        Err(e) => return failed(e.to_string()),
+        Ok(Err((e, problem))) => return failed(e.to_string(), problem),
+        Err(e) => return failed(e.to_string(), None),
     };
     let home = match &plan {
         RoomPlan::Hosted { .. } => RoomHomeMode::Hosted,
@@ -80,7 +86,7 @@ pub async fn start(app: AppHandle) {
     };
     let room = match marquee_show::room::start(&data_dir, plan, on_room, translate, on_page).await {
         Ok(r) => r,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return failed(e.to_string(), None),
     };
     let firewall = match (home, room.address.listen) {
         (RoomHomeMode::LocalNetwork, Some(at)) => tauri::async_runtime::spawn_blocking(move || {

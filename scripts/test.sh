@@ -81,13 +81,13 @@ all_rust_tests() {
 viewer() {
   step "e2e: the room's viewer page in headless Chromium against the real server"
   (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
-  MARQUEE_BIN="$PWD/target/debug/marquee" node --test crates/room/tests/viewer/viewer.test.mjs
+  MARQUEE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee" node --test crates/room/tests/viewer/viewer.test.mjs
 }
 
 app() {
   step "app: the real app under Xvfb (tauri-driver + WebKitWebDriver)"
   npm --prefix tests/app install --no-audit --no-fund --loglevel=error
-  MARQUEE_APP="$PWD/target/debug/marquee-app" xvfb-run -a npm --prefix tests/app test
+  MARQUEE_APP="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee-app" xvfb-run -a npm --prefix tests/app test
 }
 
 case "$stage" in

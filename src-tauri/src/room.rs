@@ -43,10 +43,12 @@ pub async fn start(app: AppHandle) {
     };
     let path = marquee_profile::config::default_path();
     let planned = tauri::async_runtime::spawn_blocking(move || {
-        let prefs = marquee_profile::Config::load(&path)
+        // An unreadable config file: the room as on a first run, its own rules kept.
+        let app_prefs = marquee_profile::Config::load(&path)
             .ok()
-            .and_then(|c| c.app)
-            .unwrap_or_default();
+            .map(|c| c.app.unwrap_or_default());
+        let rules = app_prefs.as_ref().map(|p| p.room.clone());
+        let prefs = app_prefs.unwrap_or_default();
         let choice = HomeChoice::from_prefs(&prefs.room_home).map_err(|e| (e, None))?;
         let keys = room_home::host_keychain();
         let plan = room_home::plan(&choice, env_port(), &keys).map_err(|e| {
@@ -55,7 +57,7 @@ pub async fn start(app: AppHandle) {
             let key = (hosted && !room_home::host_key_stored(&keys)).then_some("host_key");
             (e, key)
         })?;
-        Ok::<_, (marquee_show::ShowError, Option<&str>)>((plan, prefs.room))
+        Ok::<_, (marquee_show::ShowError, Option<&str>)>((plan, rules))
     })
     .await;
     let (plan, rules) = match planned {
@@ -100,7 +102,9 @@ pub async fn start(app: AppHandle) {
     tracing::info!(url = %room.address.viewer_url, home = home.as_str(), "room started");
     let info = RoomInfo::new(room.address.clone(), home, firewall);
     // The config file is the host's source of truth for the room's rules.
-    room.apply_rules(&rules).await;
+    if let Some(rules) = &rules {
+        room.apply_rules(rules).await;
+    }
     slot.set(Arc::new(room), info.clone());
     events::room_ready(&app, &info);
 }

@@ -6,8 +6,9 @@
 //!   feature; [`bindings`]: renders `ui/src/bindings/` and checks it is fresh;
 //!   [`error::AppError`]: the one error type.
 //! - [`live`]: the running show and its `stats` / `session_event` events.
-//! - [`room`]: the room's protocol as `room` events; the room itself (started with the app)
-//!   is `marquee_show::room`.
+//! - [`room`]: the room's protocol as `room` events, and starting the room where the settings
+//!   say (with the app, and again when that changes); the room itself is
+//!   `marquee_show::room`, where it lives `marquee_show::room_home`.
 //! - The preview (`marquee_show::preview`) and the clip desk (`marquee_highlights::desk`)
 //!   are the engine's; their commands map them to IPC types.
 
@@ -25,19 +26,8 @@ mod state;
 
 pub use state::AppState;
 
-use marquee_show::HostRoom;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tauri::Manager;
-
-/// The room server's port: `MARQUEE_ROOM_PORT`, default 7717 (any free port when taken).
-fn room_listen() -> SocketAddr {
-    let port = std::env::var("MARQUEE_ROOM_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(7717);
-    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
-}
 
 pub fn run() {
     let _ = tracing_subscriber::fmt()
@@ -47,15 +37,13 @@ pub fn run() {
         )
         .try_init();
     marquee_studio::init();
-    let room_slot: Arc<OnceLock<HostRoom<ipc::RoomEvent>>> = Arc::default();
     let state = AppState {
         live: Arc::default(),
         keychain: marquee_profile::Keychain::default(),
-        room: room_slot.clone(),
+        room: Arc::default(),
         preview: Arc::default(),
         clips: Arc::default(),
     };
-    let live = state.live.clone();
     tauri::Builder::default()
         .manage(state)
         .setup(move |app| {
@@ -70,53 +58,7 @@ pub fn run() {
                     }
                 });
             }
-            let data_dir = app
-                .path()
-                .app_data_dir()
-                .unwrap_or_else(|_| std::env::temp_dir().join("marquee"));
-            let handle = app.handle().clone();
-            tauri::async_runtime::spawn(async move {
-                let emitter = handle.clone();
-                // While live, chat, gifts, votes and lotteries go to the show (the danmaku
-                // layer, the signals suggestions are scored from), whether or not the page
-                // listens.
-                let on_room = move |e: &marquee_room::protocol::Event| live.room_event(e);
-                let on_page = move |e: ipc::RoomEvent, to_page: bool| {
-                    if to_page {
-                        events::room(&emitter, &e);
-                    }
-                };
-                let started = marquee_show::room::start(
-                    &data_dir,
-                    room_listen(),
-                    on_room,
-                    room::translate,
-                    on_page,
-                )
-                .await;
-                match started {
-                    Ok(r) => {
-                        tracing::info!(url = %r.address.viewer_url, "room server started");
-                        let info = ipc::RoomInfo::from(r.address.clone());
-                        // The config file is the host's source of truth for the room's rules.
-                        if let Ok(s) = settings::load(&marquee_profile::config::default_path()) {
-                            r.apply_rules(&settings::room_prefs(&s.room)).await;
-                        }
-                        let _ = room_slot.set(r);
-                        events::room_ready(&handle, &info);
-                    }
-                    Err(e) => {
-                        tracing::error!("room server: {e}");
-                        events::room(
-                            &handle,
-                            &ipc::RoomEvent::Disconnected {
-                                reason: e.to_string(),
-                                retrying: false,
-                            },
-                        );
-                    }
-                }
-            });
+            tauri::async_runtime::spawn(room::start(app.handle().clone()));
             Ok(())
         })
         .invoke_handler(commands::handler())

@@ -3,7 +3,10 @@
 //! through `marquee_profile`. Stream keys stay in the OS keychain.
 
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{AppSettings, BlockedMode, DestinationSetting, RoomPrefs, overlay_forms};
+use crate::ipc::{
+    AppSettings, BlockedMode, DestinationSetting, RoomHomeMode, RoomHomeSetting, RoomPrefs,
+    overlay_forms,
+};
 use marquee_profile::{AppPrefs, Config, Keychain, Profile};
 use std::path::Path;
 
@@ -60,6 +63,14 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
             blocked_words: app.room.blocked_words,
             user_rate_per_min: app.room.user_rate_per_min,
         },
+        room_home: RoomHomeSetting {
+            mode: RoomHomeMode::parse(&app.room_home.mode),
+            lan_address: app.room_home.lan_address,
+            port: app.room_home.port,
+            hosted_url: app.room_home.hosted_url,
+            hosted_room: app.room_home.hosted_room,
+            ca_file: app.room_home.ca_file,
+        },
         overlays: (p.overlays.iter())
             .map(|i| marquee_show::overlays::from_item(i).into())
             .collect(),
@@ -89,6 +100,9 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         d.key_name = dest.keychain_name().map(str::to_string);
     }
     let s = &s;
+    let room_home = room_home_prefs(&s.room_home);
+    // A choice that cannot work is refused here, in the form, not when the room starts.
+    marquee_show::room_home::HomeChoice::from_prefs(&room_home)?;
     let mut cfg = Config::load(path).map_err(config_error)?;
     let name = cfg
         .default_profile
@@ -120,12 +134,31 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         danmaku_overlay: s.danmaku_overlay,
         first_run_done: s.first_run_done,
         room: room_prefs(&s.room),
+        room_home,
         source_mics: s.source_mics.clone(),
         director: s.director,
         director_hold_s: s.director_hold_s,
     });
     cfg.save(path).map_err(config_error)?;
     Ok(s.clone())
+}
+
+/// Where the room lives as the config file keeps it (empty fields left out).
+pub fn room_home_prefs(r: &RoomHomeSetting) -> marquee_profile::RoomHomePrefs {
+    let some = |o: &Option<String>| {
+        o.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    marquee_profile::RoomHomePrefs {
+        mode: r.mode.as_str().into(),
+        lan_address: some(&r.lan_address),
+        port: r.port.filter(|&p| p != 0),
+        hosted_url: r.hosted_url.trim().into(),
+        hosted_room: r.hosted_room.trim().into(),
+        ca_file: some(&r.ca_file),
+    }
 }
 
 /// The room rules as the config file keeps them.
@@ -160,6 +193,14 @@ mod tests {
         s.first_run_done = true;
         s.room.blocked_words = vec!["剧透".into()];
         s.room.blocked_mode = BlockedMode::Reject;
+        s.room_home = RoomHomeSetting {
+            mode: RoomHomeMode::Hosted,
+            lan_address: None,
+            port: Some(8800),
+            hosted_url: "https://live.example.com".into(),
+            hosted_room: "premiere".into(),
+            ca_file: Some("/etc/marquee/ca.pem".into()),
+        };
         s.overlays = vec![crate::ipc::OverlaySetting {
             id: "title".into(),
             kind: crate::ipc::OverlayKind::Text,

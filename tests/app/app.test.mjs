@@ -949,3 +949,110 @@ test('overlays: a title and the danmaku layer are added in Settings, go live wit
   await (await browser.$('[data-testid="confirm-end"]')).click();
   await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
 });
+
+/**
+ * A hosted room (tests/bin/hosted_room.rs): the real `marquee room serve` behind the real nginx
+ * TLS proxy with a CA the helper made, and a host key from `marquee room token`.
+ */
+async function startHostedRoom() {
+  const bin = process.env.HOSTED_ROOM_BIN ?? join(dirname(app), 'hosted_room');
+  need(existsSync(bin), `the hosted room helper (${bin})`, 'cargo build -p marquee-e2e --bin hosted_room');
+  const p = spawn(bin, ['premiere'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (err += d));
+  const info = await waitFor(
+    'the hosted room behind nginx',
+    () => {
+      if (p.exitCode != null) throw new Error(`hosted_room exited (${p.exitCode}): ${err}`);
+      return out.includes('\n') ? JSON.parse(out.split('\n')[0]) : null;
+    },
+    60_000,
+  );
+  return { ...info, stop: () => p.stdin.end() };
+}
+
+/** A viewer of the hosted room over wss through the proxy (trusting the test CA); retried
+ *  until the room is open (the app's host connection opens it). */
+async function hostedViewer(hosted, nickname) {
+  const url = `${hosted.url.replace('https://', 'wss://')}/room/${hosted.room}/ws`;
+  const ca = readFileSync(hosted.ca_file);
+  return waitFor(
+    'a viewer in the hosted room',
+    () =>
+      new Promise((res) => {
+        const ws = new WebSocket(url, { ca });
+        const inbox = [];
+        ws.on('message', (d) => inbox.push(JSON.parse(String(d))));
+        ws.once('error', () => res(null));
+        ws.once('open', () => {
+          ws.send(JSON.stringify({ type: 'hello', nickname }));
+          const t0 = Date.now();
+          const check = setInterval(() => {
+            if (inbox.some((m) => m.type === 'welcome')) {
+              clearInterval(check);
+              res({ ws, inbox });
+            } else if (Date.now() - t0 > 5_000) {
+              clearInterval(check);
+              ws.close();
+              res(null);
+            }
+          }, 50);
+        });
+      }),
+    30_000,
+  );
+}
+
+test('hosted room: the app joins marquee room serve behind nginx TLS as its host with the key from the keychain; the viewer link is the https URL; a viewer’s danmaku shows in the chat and the host deletes it', async () => {
+  const hosted = await startHostedRoom();
+  let viewer;
+  try {
+    await (await browser.$('[data-testid="open-settings"]')).click();
+    await (await browser.$('[data-tab="room"]')).click();
+    await (await browser.$('[data-home="hosted"]')).click();
+    await (await browser.$('[data-testid="home-url"]')).setValue(hosted.url);
+    await (await browser.$('[data-testid="home-room"]')).setValue(hosted.room);
+    await (await browser.$('[data-testid="home-ca"]')).setValue(hosted.ca_file);
+    const key = await browser.$('[data-testid="home-key"]');
+    assert.equal(await key.getAttribute('type'), 'password', 'the host key is masked');
+    await key.setValue(hosted.host_key);
+    await (await browser.$('[data-testid="home-key-save"]')).click();
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="home-key-state"]')).getAttribute('data-stored')) === 'true', {
+      timeout: 10_000,
+      timeoutMsg: 'the host key was never stored',
+    });
+    assert.equal(await key.getValue(), '', 'the key field is cleared');
+    await screenshot('settings-room-hosted.png');
+    await (await browser.$('[data-testid="settings-save"]')).click();
+
+    const link = await browser.$('[data-testid="viewer-link"]');
+    const want = `${hosted.url}/room/${hosted.room}`;
+    await browser.waitUntil(async () => (await link.getProperty('textContent')) === want, {
+      timeout: 20_000,
+      timeoutMsg: `the viewer link never became ${want}`,
+    });
+    const toml = readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
+    assert.match(toml, /mode = "hosted"/);
+    assert.ok(toml.includes(hosted.url), 'the server is remembered');
+    assert.ok(!toml.includes(hosted.host_key), 'the host key is not in the config file');
+    // The proxy serves the viewer page at the link (trusting the test CA).
+    const page = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', hosted.ca_file, want]).toString();
+    assert.equal(page, '200');
+
+    viewer = await hostedViewer(hosted, '云端观众');
+    await openTab('chat');
+    viewer.ws.send(JSON.stringify({ type: 'danmaku', text: '来自云端 e2e' }));
+    const item = await browser.$('.row*=来自云端 e2e');
+    await item.waitForDisplayed({ timeout: 15_000 });
+    assert.equal(await (await browser.$('[data-testid="room-down"]')).isExisting(), false, 'the room is not offline');
+    await screenshot('room-hosted-chat.png');
+    // The host moderates the hosted room from the app as it does its own.
+    await menuAction(item, 'delete');
+    await waitFor('message_deleted through the proxy', () => viewer.inbox.find((m) => m.type === 'message_deleted'));
+  } finally {
+    viewer?.ws.close();
+    hosted.stop();
+  }
+});

@@ -90,6 +90,8 @@ pub struct AppPrefs {
     /// The first-run wizard was finished (or skipped).
     pub first_run_done: bool,
     pub room: RoomPrefs,
+    /// Where the app's room lives (this computer, the local network, a hosted server).
+    pub room_home: RoomHomePrefs,
     /// The microphone at each camera (source → audio source, e.g. `camera:0` → `mic:usb`):
     /// mixed in, and what director mode listens to.
     pub source_mics: std::collections::BTreeMap<String, String>,
@@ -109,6 +111,7 @@ impl Default for AppPrefs {
             danmaku_overlay: true,
             first_run_done: false,
             room: RoomPrefs::default(),
+            room_home: RoomHomePrefs::default(),
             source_mics: Default::default(),
             director: false,
             director_hold_s: 3.0,
@@ -139,6 +142,30 @@ impl Default for RoomPrefs {
             user_rate_per_min: 0,
         }
     }
+}
+
+/// Where the app's room lives, as remembered. The host key of a hosted room is not here: it
+/// is in the OS keychain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomHomePrefs {
+    /// `this_computer` (also when empty), `local_network` or `hosted`.
+    pub mode: String,
+    /// The local network address to serve on; absent: the one the default route uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lan_address: Option<String>,
+    /// A fixed port (the viewer link stays the same across restarts); absent: 7717, or any
+    /// free port when that is taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The hosted room server's public URL (`https://live.example.com`).
+    pub hosted_url: String,
+    /// The room's name on the hosted server.
+    pub hosted_room: String,
+    /// A PEM file of the CA that signed a self-hosted server's certificate, trusted besides
+    /// the OS's roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 /// Where the config lives: `$MARQUEE_CONFIG`, else the platform config dir
@@ -326,6 +353,14 @@ mod tests {
                 blocked_mode: "reject".into(),
                 blocked_words: vec!["spoiler".into()],
                 user_rate_per_min: 12,
+            },
+            room_home: RoomHomePrefs {
+                mode: "hosted".into(),
+                lan_address: None,
+                port: Some(8800),
+                hosted_url: "https://live.example.com".into(),
+                hosted_room: "premiere".into(),
+                ca_file: Some("/etc/marquee/ca.pem".into()),
             },
             ..AppPrefs::default()
         });

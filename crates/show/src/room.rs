@@ -1,9 +1,10 @@
-//! The host's own room: the room server the desktop app embeds (started with the app) and the
-//! host's connection to it. Every room event goes to the show as the room sent it; what a page
-//! shows of them (its own type, translated by the shell) is kept for a page that attaches late
-//! ([`RoomFeed`]).
+//! The host's own room: the room server the desktop app embeds (started with the app), or a
+//! hosted one (see [`crate::room_home`]), and the host's connection to it. Every room event
+//! goes to the show as the room sent it; what a page shows of them (its own type, translated
+//! by the shell) is kept for a page that attaches late ([`RoomFeed`]).
 
 use crate::error::ShowError;
+pub use crate::room_home::RoomPlan;
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{BlockedMode, ClientMsg, Event, Role, SettingsPatch};
 use marquee_room::server::{self, ServerConfig, ServerHandle};
@@ -26,7 +27,10 @@ pub struct RoomAddress {
     pub room: String,
     /// The page viewers open.
     pub viewer_url: String,
+    /// The host connection's WebSocket URL.
     pub ws_url: String,
+    /// Where the embedded server listens (none for a hosted room).
+    pub listen: Option<SocketAddr>,
 }
 
 /// A running room and the host's connection to it; `T` is what a page is told of it.
@@ -34,7 +38,8 @@ pub struct HostRoom<T> {
     pub address: RoomAddress,
     out: mpsc::Sender<ClientMsg>,
     feed: Arc<Mutex<RoomFeed<T>>>,
-    _server: ServerHandle,
+    task: tokio::task::JoinHandle<()>,
+    server: Mutex<Option<ServerHandle>>,
 }
 
 /// What a page is told, kept for a page that starts listening late. The host connection
@@ -92,54 +97,52 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Starts the server (SQLite in `data_dir`, a secret kept beside it) on `listen` (falling back
-/// to any free port when taken) and connects as the host. Must run on the tokio runtime.
-/// `on_room` sees every room event as the room sent it (for the show); `to_page` translates a
-/// room event into what the page shows (often nothing); `on_page(e, now)` gets each of those,
-/// `now` saying whether the page is attached and should get it now (else it is kept for
-/// [`HostRoom::attach`]).
+/// Starts the room as `plan` says and connects as the host. Must run on the tokio runtime.
+/// Embedded: the server (SQLite in `data_dir`, a secret kept beside it) on the plan's address
+/// (another free port when a port that is not fixed is taken), the host's token minted here.
+/// Hosted: no server here; the host key joins the hosted room over wss (it opens the room
+/// there), reconnecting by itself. `on_room` sees every room event as the room sent it (for
+/// the show); `to_page` translates a room event into what the page shows (often nothing);
+/// `on_page(e, now)` gets each of those, `now` saying whether the page is attached and should
+/// get it now (else it is kept for [`HostRoom::attach`]).
 pub async fn start<T: Clone + Send + 'static>(
     data_dir: &Path,
-    listen: SocketAddr,
+    plan: RoomPlan,
     on_room: impl Fn(&Event) + Send + 'static,
     to_page: impl Fn(ClientEvent) -> Vec<T> + Send + 'static,
     on_page: impl Fn(T, bool) + Send + 'static,
 ) -> Result<HostRoom<T>, ShowError> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| ShowError::Room(format!("cannot create {}: {e}", data_dir.display())))?;
-    let secret = marquee_room::secret::load_or_create_secret(&data_dir.join("room.secret"))?;
-    let mut cfg = ServerConfig::new(listen, secret.clone());
-    cfg.db = Some(data_dir.join("room.sqlite"));
-    // Its own room only, created by the host's connection below; any other name is refused.
-    cfg.only_rooms = Some(vec![ROOM.into()]);
-    let handle = match server::start(cfg.clone()).await {
-        Ok(h) => h,
-        Err(_) if listen.port() != 0 => {
-            cfg.listen = SocketAddr::new(listen.ip(), 0);
-            server::start(cfg).await?
+    let (address, client, server) = match plan {
+        RoomPlan::Embedded { listen, fixed } => {
+            let (address, host, handle) = start_server(data_dir, listen, fixed).await?;
+            let client = ClientConfig::new(address.ws_url.clone()).token(host);
+            (address, client, Some(handle))
         }
-        Err(e) => return Err(e.into()),
+        RoomPlan::Hosted {
+            viewer_url,
+            ws_url,
+            host_key,
+            ca_pem,
+        } => {
+            let room = viewer_url.rsplit('/').next().unwrap_or(ROOM).to_string();
+            let mut client = ClientConfig::new(ws_url.clone()).token(host_key);
+            if let Some(pem) = ca_pem {
+                client = client.ca_pem(pem);
+            }
+            let address = RoomAddress {
+                room,
+                viewer_url,
+                ws_url,
+                listen: None,
+            };
+            (address, client, None)
+        }
     };
-    let address = RoomAddress {
-        room: ROOM.into(),
-        viewer_url: handle.viewer_url(ROOM),
-        ws_url: handle.ws_url(ROOM),
-    };
-    let host = token::sign(
-        &secret,
-        &Claims {
-            room: ROOM.into(),
-            user: "host".into(),
-            name: "Host".into(),
-            role: Role::Host,
-            exp_ms: marquee_room::now_ms() + 30 * 24 * 3600 * 1000,
-        },
-    );
-    let mut client = RoomClient::connect(ClientConfig::new(address.ws_url.clone()).token(host));
+    let mut client = RoomClient::connect(client);
     let (out, mut out_rx) = mpsc::channel::<ClientMsg>(256);
     let feed = Arc::new(Mutex::new(RoomFeed::default()));
     let keep = feed.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             tokio::select! {
                 ev = client.recv() => match ev {
@@ -171,8 +174,69 @@ pub async fn start<T: Clone + Send + 'static>(
         address,
         out,
         feed,
-        _server: handle,
+        task,
+        server: Mutex::new(server),
     })
+}
+
+/// The embedded server on `listen`, its address and a host token for its room.
+async fn start_server(
+    data_dir: &Path,
+    listen: SocketAddr,
+    fixed: bool,
+) -> Result<(RoomAddress, String, ServerHandle), ShowError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| ShowError::Room(format!("cannot create {}: {e}", data_dir.display())))?;
+    let secret = marquee_room::secret::load_or_create_secret(&data_dir.join("room.secret"))?;
+    let mut cfg = ServerConfig::new(listen, secret.clone());
+    cfg.db = Some(data_dir.join("room.sqlite"));
+    // Its own room only, created by the host's connection below; any other name is refused.
+    cfg.only_rooms = Some(vec![ROOM.into()]);
+    let handle = match server::start(cfg.clone()).await {
+        Ok(h) => h,
+        Err(e) if fixed => {
+            return Err(ShowError::Room(format!(
+                "the room cannot listen on {listen} ({e}): another program may use the port, \
+                 or the address is no longer this computer's; choose another in Settings → Room"
+            )));
+        }
+        Err(_) if listen.port() != 0 => {
+            cfg.listen = SocketAddr::new(listen.ip(), 0);
+            server::start(cfg).await.map_err(|e| {
+                ShowError::Room(format!("the room cannot listen on {}: {e}", listen.ip()))
+            })?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let address = RoomAddress {
+        room: ROOM.into(),
+        viewer_url: handle.viewer_url(ROOM),
+        ws_url: handle.ws_url(ROOM),
+        listen: Some(handle.addr()),
+    };
+    let host = token::sign(
+        &secret,
+        &Claims {
+            room: ROOM.into(),
+            user: "host".into(),
+            name: "Host".into(),
+            role: Role::Host,
+            exp_ms: marquee_room::now_ms() + 30 * 24 * 3600 * 1000,
+        },
+    );
+    Ok((address, host, handle))
+}
+
+impl<T> HostRoom<T> {
+    /// Leaves the room and stops the embedded server (its port is free afterwards). A
+    /// message sent after this fails ("the room connection has stopped").
+    pub async fn stop(&self) {
+        self.task.abort();
+        let server = lock(&self.server).take();
+        if let Some(s) = server {
+            s.shutdown().await;
+        }
+    }
 }
 
 impl<T: Clone> HostRoom<T> {
@@ -262,7 +326,10 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let room = start(
             dir.path(),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
+            RoomPlan::Embedded {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                fixed: false,
+            },
             |_| {},
             |ev| match ev {
                 ClientEvent::Joined { .. } => vec!["joined"],
@@ -284,5 +351,11 @@ mod tests {
         );
         assert_eq!(room.attach(), ["joined"]);
         assert!(dir.path().join("room.secret").is_file());
+        let at = room.address.listen.unwrap();
+        room.stop().await;
+        assert!(
+            std::net::TcpListener::bind(at).is_ok(),
+            "the port is free once the room stopped"
+        );
     }
 }

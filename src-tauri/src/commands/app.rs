@@ -10,7 +10,7 @@ pub async fn app_info(app: AppHandle) -> Result<AppInfo, AppError> {
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").into(),
         locale: sys_locale::get_locale().unwrap_or_else(|| "en-US".into()),
-        room: state.room.get().map(|r| r.address.clone().into()),
+        room: state.room.info(),
         live_s: state.live.elapsed().map(|d| d.as_secs_f64()),
         on_air: state.live.on_air(),
     })

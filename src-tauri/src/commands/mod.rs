@@ -71,6 +71,13 @@ crate::ipc::declare::ipc_commands! {
         fn room_pin_question(question: Option<u64>);
         fn room_lottery_start(keyword: String, prize: String);
         fn room_lottery_draw(lottery: u64, winners: u32);
+        /// Non-loopback IPv4/IPv6 addresses with their interface names, the default route's
+        /// first (for "Local network").
+        fn room_interfaces() -> Vec<NetInterface>;
+        /// Keeps a hosted room's host key in the OS keychain; it never comes back over IPC.
+        fn set_room_host_key(key: String);
+        /// Whether a host key is stored.
+        fn room_host_key_stored() -> bool;
     }
     settings {
         fn load_settings() -> AppSettings;

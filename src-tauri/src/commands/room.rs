@@ -1,16 +1,17 @@
-//! The room panel's commands, sent to the embedded room as the host.
+//! The room panel's commands, sent to the room as the host, and where the room lives.
 
 use super::state;
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{Moderation, PollStart, RoomEvent, RoomSettingsPatch};
+use crate::ipc::{Moderation, NetInterface, PollStart, RoomEvent, RoomHomeMode, RoomSettingsPatch};
 use marquee_room::protocol::{ClientMsg, DanmakuMode, SettingsPatch};
+use marquee_show::room_home;
 use tauri::AppHandle;
 
 async fn room_send(app: &AppHandle, msg: ClientMsg) -> Result<(), AppError> {
     let room = state(app)
         .room
         .get()
-        .ok_or_else(|| AppError::new(ErrorCode::Room, "the room server is not running"))?;
+        .ok_or_else(|| AppError::new(ErrorCode::Room, "the room is not running"))?;
     Ok(room.send(msg).await?)
 }
 
@@ -90,4 +91,45 @@ pub async fn room_lottery_start(
 
 pub async fn room_lottery_draw(app: AppHandle, lottery: u64, winners: u32) -> Result<(), AppError> {
     room_send(&app, ClientMsg::LotteryDraw { lottery, winners }).await
+}
+
+/// Non-loopback addresses of this machine's interfaces, the default route's first.
+pub async fn room_interfaces(_app: AppHandle) -> Result<Vec<NetInterface>, AppError> {
+    super::blocking(|| {
+        let route = marquee_show::netif::default_route_address();
+        Ok(marquee_show::netif::interfaces()
+            .into_iter()
+            .map(|i| NetInterface {
+                name: i.name,
+                address: i.address.to_string(),
+                default_route: Some(i.address) == route,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Keeps the hosted room's host key in the OS keychain (and nowhere else); a hosted room
+/// joins again with it.
+pub async fn set_room_host_key(app: AppHandle, key: String) -> Result<(), AppError> {
+    super::blocking(move || {
+        Ok(room_home::store_host_key(
+            &room_home::host_keychain(),
+            &key,
+        )?)
+    })
+    .await?;
+    let hosted = state(&app)
+        .room
+        .info()
+        .is_none_or(|i| i.home == RoomHomeMode::Hosted);
+    if hosted {
+        tauri::async_runtime::spawn(crate::room::start(app));
+    }
+    Ok(())
+}
+
+/// Whether a host key is in the keychain (never the key).
+pub async fn room_host_key_stored(_app: AppHandle) -> Result<bool, AppError> {
+    super::blocking(|| Ok(room_home::host_key_stored(&room_home::host_keychain()))).await
 }

@@ -10,13 +10,28 @@ pub async fn load_settings(_app: AppHandle) -> Result<AppSettings, AppError> {
 }
 
 /// Saves the settings and returns them as saved: a stream key pasted into a server field
-/// has moved into the keychain (the destination now names it).
+/// has moved into the keychain (the destination now names it). When where the room lives
+/// changed, the room starts again there (`room_ready` follows).
 pub async fn save_settings(app: AppHandle, settings: AppSettings) -> Result<AppSettings, AppError> {
     let kc = state(&app).keychain.clone();
-    blocking(move || {
-        crate::settings::save(&marquee_profile::config::default_path(), &settings, &kc)
+    let (saved, moved) = blocking(move || {
+        let path = marquee_profile::config::default_path();
+        let before = crate::settings::load(&path).map(|s| s.room_home).ok();
+        let saved = crate::settings::save(&path, &settings, &kc)?;
+        // Only what changes where the room is (not, say, a hosted room's name while the
+        // room lives on this computer).
+        let choice = |h: &crate::ipc::RoomHomeSetting| {
+            marquee_show::room_home::HomeChoice::from_prefs(&crate::settings::room_home_prefs(h))
+                .ok()
+        };
+        let moved = before.as_ref().map(choice) != Some(choice(&saved.room_home));
+        Ok((saved, moved))
     })
-    .await
+    .await?;
+    if moved {
+        tauri::async_runtime::spawn(crate::room::start(app));
+    }
+    Ok(saved)
 }
 
 pub async fn set_stream_key(app: AppHandle, name: String, key: String) -> Result<(), AppError> {

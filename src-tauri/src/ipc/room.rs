@@ -7,17 +7,106 @@ use ts_rs::TS;
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct RoomInfo {
     pub room: String,
-    /// The page viewers open.
+    /// The page viewers open (never 127.0.0.1 unless the room lives on this computer).
     pub viewer_url: String,
     pub ws_url: String,
+    /// Where the room lives.
+    pub home: RoomHomeMode,
+    /// A local network room: what the OS firewall may do to it (null: nothing found).
+    pub firewall: Option<FirewallHint>,
 }
 
-impl From<marquee_show::room::RoomAddress> for RoomInfo {
-    fn from(a: marquee_show::room::RoomAddress) -> Self {
+impl RoomInfo {
+    pub fn new(
+        a: marquee_show::room::RoomAddress,
+        home: RoomHomeMode,
+        firewall: Option<FirewallHint>,
+    ) -> Self {
         Self {
             room: a.room,
             viewer_url: a.viewer_url,
             ws_url: a.ws_url,
+            home,
+            firewall,
+        }
+    }
+}
+
+/// Where the room lives (Settings → Room).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomHomeMode {
+    /// 127.0.0.1: for trying things out.
+    #[default]
+    ThisComputer,
+    /// One interface's address: viewers on the same network.
+    LocalNetwork,
+    /// A public `marquee room serve`, joined as its host.
+    Hosted,
+}
+
+impl RoomHomeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomHomeMode::ThisComputer => "this_computer",
+            RoomHomeMode::LocalNetwork => "local_network",
+            RoomHomeMode::Hosted => "hosted",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "local_network" => RoomHomeMode::LocalNetwork,
+            "hosted" => RoomHomeMode::Hosted,
+            _ => RoomHomeMode::ThisComputer,
+        }
+    }
+}
+
+/// Where the room lives, as remembered (the host key is in the OS keychain, never here).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoomHomeSetting {
+    pub mode: RoomHomeMode,
+    /// Local network: the address to serve on (null: the one the default route uses).
+    pub lan_address: Option<String>,
+    /// A fixed port, so the viewer link stays the same (null: 7717 or any free port).
+    pub port: Option<u16>,
+    /// Hosted: the server's public URL (`https://live.example.com`).
+    pub hosted_url: String,
+    /// Hosted: the room's name on that server.
+    pub hosted_room: String,
+    /// Hosted: a PEM file of the private CA that signed the server's certificate (besides
+    /// the OS's trusted roots, which include `SSL_CERT_FILE`).
+    pub ca_file: Option<String>,
+}
+
+/// One address of one network interface, for the local network choice.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct NetInterface {
+    /// `eth0`, `wlan0`, `en0`…
+    pub name: String,
+    pub address: String,
+    /// The default route uses it (the default choice).
+    pub default_route: bool,
+}
+
+/// What the OS firewall may do to a local network room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FirewallHint {
+    /// `by` (ufw, firewalld, nftables, iptables) is on and may block the port; `allow` is
+    /// the command that allows it.
+    MayBlock { by: String, allow: String },
+    /// Windows and macOS ask whether to allow the app the first time it listens.
+    PromptMayAppear,
+}
+
+impl FirewallHint {
+    pub fn from_show(h: marquee_show::firewall::FirewallHint) -> Option<Self> {
+        use marquee_show::firewall::FirewallHint as F;
+        match h {
+            F::Clear => None,
+            F::MayBlock { by, allow } => Some(FirewallHint::MayBlock { by, allow }),
+            F::PromptMayAppear => Some(FirewallHint::PromptMayAppear),
         }
     }
 }
@@ -155,6 +244,12 @@ pub enum RoomEvent {
     Disconnected {
         reason: String,
         retrying: bool,
+        /// What to fix: `unreachable`, `certificate`, `host_key` or `refused` (null: not
+        /// known, e.g. the room could not start here).
+        problem: Option<String>,
+        /// When it retries, milliseconds from now.
+        #[ts(type = "number | null")]
+        retry_in_ms: Option<u64>,
     },
     /// The server refused a moderation action or message.
     Refused {

@@ -1,6 +1,6 @@
 //! What the app remembers between runs, destinations and their keys.
 
-use super::room::BlockedMode;
+use super::room::{BlockedMode, RoomHomeSetting};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -53,6 +53,8 @@ pub struct AppSettings {
     pub danmaku_overlay: bool,
     pub first_run_done: bool,
     pub room: RoomPrefs,
+    /// Where the room lives.
+    pub room_home: RoomHomeSetting,
     /// The microphone at each camera (scene source → audio source).
     pub source_mics: std::collections::BTreeMap<String, String>,
     /// Go live with director mode on.

@@ -31,4 +31,13 @@ masked: boolean, deleted: boolean, } | { "kind": "chat_deleted", id: number, } |
  * The room event's number (chat ids are numbered the same way, so a gift row sorts
  * among the messages).
  */
-seq: number, at: number, user: RoomUser, gift: string, count: number, coins: number, combo: number, } | { "kind": "poll", poll: Poll, } | { "kind": "poll_tally", poll: number, tallies: number[], } | { "kind": "viewers", count: number, } | { "kind": "question", question: Question, } | { "kind": "question_pinned", question: Question | null, } | { "kind": "lottery", lottery: Lottery, } | { "kind": "lottery_count", lottery: number, entrants: number, } | { "kind": "moderated", action: ModAction, user: string, until: number | null, by: string, } | { "kind": "settings", settings: RoomSettings, } | { "kind": "blocked_words", count: number, } | { "kind": "disconnected", reason: string, retrying: boolean, } | { "kind": "refused", code: string, message: string, };
+seq: number, at: number, user: RoomUser, gift: string, count: number, coins: number, combo: number, } | { "kind": "poll", poll: Poll, } | { "kind": "poll_tally", poll: number, tallies: number[], } | { "kind": "viewers", count: number, } | { "kind": "question", question: Question, } | { "kind": "question_pinned", question: Question | null, } | { "kind": "lottery", lottery: Lottery, } | { "kind": "lottery_count", lottery: number, entrants: number, } | { "kind": "moderated", action: ModAction, user: string, until: number | null, by: string, } | { "kind": "settings", settings: RoomSettings, } | { "kind": "blocked_words", count: number, } | { "kind": "disconnected", reason: string, retrying: boolean, 
+/**
+ * What to fix: `unreachable`, `certificate`, `host_key` or `refused` (null: not
+ * known, e.g. the room could not start here).
+ */
+problem: string | null, 
+/**
+ * When it retries, milliseconds from now.
+ */
+retry_in_ms: number | null, } | { "kind": "refused", code: string, message: string, };

@@ -10,6 +10,7 @@ import type { GoLiveSettings } from "./GoLiveSettings";
 import type { HighlightSaved } from "./HighlightSaved";
 import type { LiveSummary } from "./LiveSummary";
 import type { Moderation } from "./Moderation";
+import type { NetInterface } from "./NetInterface";
 import type { PollStart } from "./PollStart";
 import type { Preflight } from "./Preflight";
 import type { PreviewInfo } from "./PreviewInfo";
@@ -92,6 +93,15 @@ export interface RoomCommands {
   roomPinQuestion(question: number | null): Promise<void>;
   roomLotteryStart(keyword: string, prize: string): Promise<void>;
   roomLotteryDraw(lottery: number, winners: number): Promise<void>;
+  /**
+   * Non-loopback IPv4/IPv6 addresses with their interface names, the default route's
+   * first (for "Local network").
+   */
+  roomInterfaces(): Promise<Array<NetInterface>>;
+  /** Keeps a hosted room's host key in the OS keychain; it never comes back over IPC. */
+  setRoomHostKey(key: string): Promise<void>;
+  /** Whether a host key is stored. */
+  roomHostKeyStored(): Promise<boolean>;
 }
 
 /** The `settings` commands (src-tauri/src/commands/settings.rs). */
@@ -173,6 +183,9 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     roomPinQuestion: (question) => invoke<void>('room_pin_question', { question }),
     roomLotteryStart: (keyword, prize) => invoke<void>('room_lottery_start', { keyword, prize }),
     roomLotteryDraw: (lottery, winners) => invoke<void>('room_lottery_draw', { lottery, winners }),
+    roomInterfaces: () => invoke<Array<NetInterface>>('room_interfaces'),
+    setRoomHostKey: (key) => invoke<void>('set_room_host_key', { key }),
+    roomHostKeyStored: () => invoke<boolean>('room_host_key_stored'),
     loadSettings: () => invoke<AppSettings>('load_settings'),
     saveSettings: (settings) => invoke<AppSettings>('save_settings', { settings }),
     setStreamKey: (name, key) => invoke<void>('set_stream_key', { name, key }),

@@ -100,6 +100,7 @@ const settings = (): AppSettingsValue => ({
   destinations: [{ url: 'rtmp://live.twitch.tv/app', key_name: 'twitch' }],
   overlays: [],
   room: { blockedWords: [], blockedMode: 'mask', slowModeS: 0, modsOnly: false, userRatePerMin: 0 },
+  roomHome: { mode: 'this_computer', lan_address: null, port: null, hosted_url: '', hosted_room: '', ca_file: null },
   language: 'system',
   theme: 'system',
 });

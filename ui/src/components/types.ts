@@ -1,6 +1,8 @@
 // Data the new components take in and hand out. Plain shapes: the studio store (or a test)
 // builds them; the components never talk to IPC.
 
+import type { RoomHomeSetting } from '../bindings';
+
 /** One row of the chat list: a message or a gift, as the room store (lib/room.svelte.ts)
  *  builds it from a `room` event and the list, the danmaku overlay and the tests take it. */
 export interface ChatRow {
@@ -143,6 +145,8 @@ export interface AppSettingsValue {
   };
   destinations: DestinationValue[];
   room: RoomSettingsValue;
+  /** Where the room lives (the bindings' RoomHomeSetting). */
+  roomHome: RoomHomeSetting;
   /** Burnt into the stream (the bindings' OverlaySetting). */
   overlays: OverlayValue[];
   language: 'system' | 'en' | 'zh-CN';

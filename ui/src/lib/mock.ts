@@ -3,7 +3,7 @@
 // implements the generated `Commands` (through `Backend`), so a command declared in
 // src-tauri does not type-check here until the mock answers it too.
 
-import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, RecordingInfo, Stats, SuggestionItem } from '../bindings';
+import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, RecordingInfo, RoomHomeSetting, RoomInfo, Stats, SuggestionItem } from '../bindings';
 import { EVENT_NAMES } from '../bindings/events';
 import type { Backend, EventMap, Unlisten } from './ipc';
 import { defaultSettings } from './settings.svelte';
@@ -118,7 +118,19 @@ export function createMockBackend(
   let t = 0;
   let seq = 1;
   const calls: { cmd: string; args?: unknown }[] = [];
-  const room = { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws' };
+  let room: RoomInfo = { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws', home: 'this_computer', firewall: null };
+  let hostKey = false;
+  /** Where the room is for `h`, as the app would start it. */
+  const roomAt = (h: RoomHomeSetting): RoomInfo => {
+    if (h.mode === 'hosted') {
+      const base = h.hosted_url.replace(/\/+$/, '');
+      return { room: h.hosted_room, viewer_url: `${base}/room/${h.hosted_room}`, ws_url: `${base.replace(/^http/, 'ws')}/room/${h.hosted_room}/ws`, home: 'hosted', firewall: null };
+    }
+    const ip = h.mode === 'local_network' ? (h.lan_address ?? '192.168.1.20') : '127.0.0.1';
+    const port = h.port ?? 7717;
+    const firewall: RoomInfo['firewall'] = h.mode === 'local_network' ? { kind: 'may_block', by: 'ufw', allow: `sudo ufw allow ${port}/tcp` } : null;
+    return { room: 'main', viewer_url: `http://${ip}:${port}/room/main`, ws_url: `ws://${ip}:${port}/room/main/ws`, home: h.mode, firewall };
+  };
   const backend: MockBackend = {
     calls,
     settings: null,
@@ -273,8 +285,30 @@ export function createMockBackend(
     },
     async saveSettings(settings) {
       calls.push({ cmd: 'save_settings', args: settings });
+      const moved = JSON.stringify(settings.room_home) !== JSON.stringify(backend.saved.room_home);
       backend.saved = structuredClone(settings);
+      if (moved) {
+        room = roomAt(settings.room_home);
+        queueMicrotask(() => backend.emit('room_ready', room));
+      }
       return structuredClone(settings);
+    },
+    async roomInterfaces() {
+      calls.push({ cmd: 'room_interfaces' });
+      return [
+        { name: 'wlan0', address: '192.168.1.20', default_route: true },
+        { name: 'eth0', address: '10.0.0.5', default_route: false },
+        { name: 'wlan0', address: '2001:db8::20', default_route: false },
+      ];
+    },
+    async setRoomHostKey(key) {
+      // The key itself is not recorded: it goes to the keychain only.
+      calls.push({ cmd: 'set_room_host_key' });
+      if (!key.startsWith('mq1.')) throw { code: 'settings', message: 'that is not a host key: a host key starts with mq1.' };
+      hostKey = true;
+    },
+    async roomHostKeyStored() {
+      return hostKey;
     },
     async clipList() {
       calls.push({ cmd: 'clip_list' });

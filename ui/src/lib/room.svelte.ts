@@ -5,7 +5,8 @@
 import type { GiftDef, Lottery, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings } from '../bindings';
 import type { ChatAction, ChatRow, QaQuestion, RoomSettingsValue } from '../components/types';
 import type { AppStore } from './app.svelte';
-import { i18n, t } from './i18n.svelte';
+import { i18n, type MessageKey, t } from './i18n.svelte';
+import { STRINGS } from './strings';
 import type { SettingsStore } from './settings.svelte';
 
 /** Chat messages kept in memory (the list is virtualised: only the rows in view render). */
@@ -27,6 +28,10 @@ export class RoomStore {
   info = $state<RoomInfo | null>(null);
   /** Why the host connection is down (it reconnects by itself), or null. */
   down = $state<string | null>(null);
+  /** What to fix when it is down (`unreachable`, `certificate`, `host_key`, `refused`), or null. */
+  problem = $state<string | null>(null);
+  /** When it retries (ms since the epoch), or null: not retrying. */
+  retryAt = $state<number | null>(null);
   /** Oldest first; mutated in place (a 100k backlog is never copied per message): read
    *  `chatRevision` to react to it. */
   chat = $state.raw<ChatRow[]>([]);
@@ -67,8 +72,17 @@ export class RoomStore {
 
   /** The room server is up (`room_ready`): attach if the room was still starting. */
   ready(info: RoomInfo) {
+    // Another room (where it lives changed): what the panel showed was the old room's.
+    const moved = this.info !== null && this.info.viewer_url !== info.viewer_url;
     this.info = info;
     this.down = null;
+    this.problem = null;
+    this.retryAt = null;
+    if (moved) {
+      this.gifts = [];
+      this.questions = [];
+      this.attached = false;
+    }
     if (!this.attached) void this.attach();
   }
 
@@ -99,6 +113,8 @@ export class RoomStore {
         this.lottery = e.lottery;
         this.catalog = e.catalog;
         this.down = null;
+        this.problem = null;
+        this.retryAt = null;
         break;
       case 'chat':
         this.pushChat({
@@ -174,6 +190,8 @@ export class RoomStore {
         break;
       case 'disconnected':
         this.down = e.reason;
+        this.problem = e.problem;
+        this.retryAt = e.retrying && e.retry_in_ms != null ? Date.now() + e.retry_in_ms : null;
         break;
       case 'refused':
         this.app.error = { code: 'room', message: e.message };
@@ -306,6 +324,15 @@ export class RoomStore {
   giftName(id: string): string {
     const g = this.catalog.find((c) => c.id === id);
     return g ? (i18n.locale === 'zh-CN' ? g.name_zh : g.name) : id;
+  }
+
+  /** Why the room is offline, in the UI language (what to fix first, then the reason). */
+  downText(): string | null {
+    if (this.down === null) return null;
+    const fix = this.problem && `room.problem.${this.problem}` in STRINGS ? t(`room.problem.${this.problem}` as MessageKey) : '';
+    const reason = fix ? `${fix} (${this.down})` : this.down;
+    if (this.retryAt === null) return t('room.offline', { reason });
+    return t('room.offlineRetry', { reason, s: Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000)) });
   }
 
   /** Where the room server serves gift art. */

@@ -1,7 +1,7 @@
 // What the app remembers between runs (`load_settings` / `save_settings`), the destinations
 // and their stream keys (src-tauri/src/commands/settings.rs).
 
-import type { AppSettings, DestinationSetting, Preflight } from '../bindings';
+import type { AppSettings, DestinationSetting, NetInterface, Preflight } from '../bindings';
 import type { AppStore } from './app.svelte';
 import { i18n, type Locale } from './i18n.svelte';
 
@@ -23,6 +23,7 @@ export function defaultSettings(): AppSettings {
     danmaku_overlay: true,
     first_run_done: true,
     room: { slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', blocked_words: [], user_rate_per_min: 0 },
+    room_home: { mode: 'this_computer', lan_address: null, port: null, hosted_url: '', hosted_room: '', ca_file: null },
     source_mics: {},
     director: false,
     director_hold_s: 3,
@@ -61,6 +62,10 @@ export class SettingsStore {
   open = $state(false);
   destinations = $state<DestinationSetting[]>(loadDestinations());
   record = $state(false);
+  /** For "where the room lives": this machine's addresses and whether a host key is stored
+   *  (loaded when the dialog opens: `loadRoomHome`). */
+  interfaces = $state<NetInterface[]>([]);
+  hostKeyStored = $state(false);
 
   constructor(private app: AppStore) {}
 
@@ -153,6 +158,23 @@ export class SettingsStore {
   setRecord(on: boolean) {
     this.record = on;
     if (this.loaded) this.persist({ record: on });
+  }
+
+  /** This machine's network addresses and whether a host key is in the keychain. */
+  async loadRoomHome() {
+    try {
+      const [ifs, stored] = await Promise.all([this.app.backend.roomInterfaces(), this.app.backend.roomHostKeyStored()]);
+      this.interfaces = ifs;
+      this.hostKeyStored = stored;
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** Keeps a hosted room's host key in the OS keychain (rejects with the reason). */
+  async saveHostKey(key: string) {
+    await this.app.backend.setRoomHostKey(key);
+    this.hostKeyStored = true;
   }
 
   /** "Test connection": rejects with the reason. */

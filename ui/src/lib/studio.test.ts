@@ -237,9 +237,33 @@ describe('Studio', () => {
     const s = new Studio(b);
     await s.init();
     ready = true;
-    b.emit('room_ready', { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws' });
+    b.emit('room_ready', { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws', home: 'this_computer', firewall: null });
     await vi.waitFor(() => expect(s.room.viewers).toBe(4));
     expect(b.calls.filter((c) => c.cmd === 'room_attach')).toHaveLength(2);
+  });
+
+  it('moves the room where the settings say: a hosted link, a fresh attach, and what to fix when it cannot join', async () => {
+    i18n.reset('en');
+    const b = createMockBackend();
+    const s = new Studio(b);
+    await s.init();
+    await vi.waitFor(() => expect(s.room.info?.home).toBe('this_computer'));
+    await s.settings.saveHostKey('mq1.key');
+    expect(s.settings.hostKeyStored).toBe(true);
+    expect(JSON.stringify(b.calls)).not.toContain('mq1.key');
+    const attaches = () => b.calls.filter((c) => c.cmd === 'room_attach').length;
+    const before = attaches();
+    await s.settings.save({ ...s.settings.value, room_home: { mode: 'hosted', lan_address: null, port: null, hosted_url: 'https://live.example.com', hosted_room: 'premiere', ca_file: null } });
+    await vi.waitFor(() => expect(s.room.info?.viewer_url).toBe('https://live.example.com/room/premiere'));
+    expect(attaches()).toBe(before + 1);
+    b.emit('room', { kind: 'disconnected', reason: 'connect: HTTP 403 Forbidden: token expired', retrying: true, problem: 'host_key', retry_in_ms: 2000 });
+    expect(s.room.downText()).toMatch(/^Room offline: The host key was refused .*\(connect: HTTP 403 Forbidden: token expired\) Retrying in 2 s…$/);
+    i18n.set('zh-CN');
+    expect(s.room.downText()).toContain('主播密钥被拒绝');
+    b.emit('room', { kind: 'disconnected', reason: 'gone', retrying: false, problem: 'unreachable', retry_in_ms: null });
+    expect(s.room.downText()).toBe('直播间离线：无法连接直播间服务器。请检查地址和网络。 (gone)');
+    i18n.reset('en');
+    s.dispose();
   });
 
   it('remembers settings: the first run shows until finished, choices are saved, Go Live uses them', async () => {

@@ -1,0 +1,66 @@
+//! A hosted room for suites outside Rust (the app's WebDriver suite): `marquee room serve` on
+//! loopback behind the real nginx TLS proxy of [`marquee_e2e::RoomProxy`] (a CA made here),
+//! a host key for room `ROOM` minted with `marquee room token`. Prints one JSON line — `url`
+//! (the public https URL), `room`, `ca_file`, `host_key` — then runs until stdin closes, and
+//! stops nginx and the server.
+//!
+//! `hosted_room [ROOM]` (default `premiere`); the `marquee` binary as the suites find it
+//! (`MARQUEE_BIN`, else beside this one).
+
+use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, free_port, marquee, tempdir};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn main() {
+    let room = std::env::args().nth(1).unwrap_or_else(|| "premiere".into());
+    let dir = tempdir("marquee-hosted-room-");
+    let secret = dir.path().join("room.secret");
+    let front = free_port();
+    let public = format!("https://localhost:{front}");
+    let mut c = marquee();
+    c.args(["room", "serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("room.db"))
+        .arg("--secret-file")
+        .arg(&secret)
+        .args(["--public-url", &public, "--trusted-proxy", PROXY_SOURCE]);
+    let server = Run::spawn(c);
+    assert!(
+        server.wait_for_stdout("room server on ", Duration::from_secs(20)),
+        "marquee room serve did not start: {}",
+        server.report()
+    );
+    let addr: SocketAddr = server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("room server on "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("the server's address in its banner");
+    let proxy = RoomProxy::start(&[(front, addr)]);
+    let token = marquee()
+        .args([
+            "room", "token", "--room", &room, "--user", "host", "--role", "host",
+        ])
+        .args(["--ttl", "1d", "--secret-file"])
+        .arg(&secret)
+        .output()
+        .expect("run marquee room token");
+    assert!(
+        token.status.success(),
+        "marquee room token: {}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let host_key = String::from_utf8_lossy(&token.stdout).trim().to_string();
+    let line = serde_json::json!({
+        "url": public,
+        "room": room,
+        "ca_file": proxy.ca_path(),
+        "host_key": host_key,
+    });
+    println!("{line}");
+    // Until the suite closes stdin (or exits).
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    drop(proxy);
+    drop(server);
+}

@@ -3,7 +3,7 @@
 //! failed: why) among them.
 
 use crate::failure::Failure;
-use marquee_chat::bilibili::{Bilibili, BilibiliConfig};
+use marquee_chat::bilibili::{Bilibili, BilibiliConfig, discover};
 use marquee_chat::twitch::{Twitch, TwitchConfig};
 use marquee_chat::youtube::{Youtube, YoutubeConfig};
 use marquee_chat::{ChatEvent, ChatSource, DriverConfig, EventBody, SourceState, User};
@@ -108,12 +108,25 @@ fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
 }
 
 pub fn run(c: ChatCmd) -> Result<(), Failure> {
-    let ChatCmd::Watch(args) = c;
-    let src = source(&args)?;
+    let ChatCmd::Watch(mut args) = c;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+    // bilibili wants the real room id; a short one is looked up unless --endpoint skips it.
+    if let (PlatformArg::Bilibili { room }, None) = (&mut args.platform, &args.endpoint) {
+        let info = rt
+            .block_on(discover::resolve_room(discover::ROOM_INIT_URL, *room))
+            .map_err(Failure::runtime)?;
+        if !info.live {
+            eprintln!(
+                "bilibili: room {} is not live now; waiting for its chat",
+                info.room_id
+            );
+        }
+        *room = info.room_id;
+    }
+    let src = source(&args)?;
     rt.block_on(watch(src, args.json))
 }
 
@@ -231,11 +244,15 @@ pub fn render(ev: &ChatEvent) -> String {
             format!("* {} raided with {viewers} viewers", who(user))
         }
         EventBody::Interaction { user, action } => {
-            format!("* {} {}", who(user), match action {
-                marquee_chat::Interaction::Enter => "entered",
-                marquee_chat::Interaction::Follow => "followed",
-                marquee_chat::Interaction::Share => "shared the room",
-            })
+            format!(
+                "* {} {}",
+                who(user),
+                match action {
+                    marquee_chat::Interaction::Enter => "entered",
+                    marquee_chat::Interaction::Follow => "followed",
+                    marquee_chat::Interaction::Share => "shared the room",
+                }
+            )
         }
         EventBody::MessageDeleted { id, user } => match user {
             Some(u) => format!("* a message by {u} was deleted ({id})"),

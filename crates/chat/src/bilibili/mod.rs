@@ -7,6 +7,7 @@
 //! viewers: names arrive as "张***", uids as 0, and it says so once with LOG_IN_NOTICE.
 
 mod commands;
+pub mod discover;
 pub mod packet;
 
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};

@@ -259,3 +259,21 @@ async fn a_garbage_packet_makes_the_adapter_reconnect_not_panic() {
     assert!(reason.contains("bilibili"), "{reason}");
     let _ = accept(&mut conns).await;
 }
+
+#[tokio::test]
+async fn a_short_room_id_is_looked_up_over_http_before_connecting() {
+    // room_init's shape per bilibili-API-collect docs/live/info.md; values ours.
+    let (base, mut paths) = http_server(|_| {
+        (
+            200,
+            r#"{"code":0,"msg":"ok","message":"ok","data":{"room_id":21144080,"short_id":6,"uid":1,"live_status":0}}"#.into(),
+        )
+    })
+    .await;
+    let info = marquee_chat::bilibili::discover::resolve_room(&format!("{base}/room_init"), 6)
+        .await
+        .unwrap();
+    assert_eq!(info.room_id, 21144080);
+    assert!(!info.live);
+    assert_eq!(paths.recv().await.unwrap(), "/room_init?id=6");
+}

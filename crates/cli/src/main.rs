@@ -1,5 +1,6 @@
 //! `marquee`: the engine headless — list devices, go live, manage stream keys.
 
+mod chat;
 mod clip;
 mod devices;
 mod failure;
@@ -41,6 +42,9 @@ enum Cmd {
     /// Highlights: save the last seconds of a live session, mark, cut, export, suggest.
     #[command(subcommand)]
     Clip(clip::ClipCmd),
+    /// Platform chat (bilibili, Twitch, YouTube) in the terminal.
+    #[command(subcommand)]
+    Chat(chat::ChatCmd),
     /// The live room: server, tokens, a terminal view, a load test.
     #[command(subcommand)]
     Room(room::RoomCmd),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Cmd::Live(a) => live::run(*a),
         Cmd::Key(c) => keys::run_key(c),
         Cmd::Config(c) => keys::run_config(c),
+        Cmd::Chat(c) => chat::run(c),
         Cmd::Room(c) => room::run(c).map_err(|e| Failure::runtime(e.to_string())),
         Cmd::Scene(a) => scene::run(a),
         Cmd::Overlay(a) => scene::run_overlay(a),

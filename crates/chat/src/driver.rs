@@ -1,0 +1,306 @@
+//! The thin I/O around a [`ChatSource`]: one tokio task per source that opens the WebSocket
+//! (or makes the HTTP polls), feeds the protocol core bytes and time, sends what it asks,
+//! reconnects with jittered exponential backoff, and hands events to a bounded queue.
+
+use crate::event::{ChatEvent, EventBody, Platform, SourceState};
+use crate::queue::{self, ChatEvents, EventSender, QueueStats};
+use crate::source::{ChatSource, Input, Output, Transport};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Events held for a slow reader before chat lines are dropped (and counted).
+    pub queue: usize,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Connecting (TCP, TLS, WebSocket upgrade) or one HTTP request may take this long.
+    pub connect_timeout: Duration,
+    /// The largest WebSocket message or HTTP body accepted.
+    pub max_message: usize,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            queue: 4096,
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(15),
+            max_message: 4 << 20,
+        }
+    }
+}
+
+/// A running source. Dropping it stops the source.
+#[derive(Debug)]
+pub struct ChatHandle {
+    events: ChatEvents,
+    task: JoinHandle<()>,
+}
+
+impl ChatHandle {
+    pub fn platform(&self) -> Platform {
+        self.events.platform()
+    }
+
+    /// The next event; None once the source has failed for good and everything was read.
+    pub async fn recv(&mut self) -> Option<ChatEvent> {
+        self.events.recv().await
+    }
+
+    pub fn try_recv(&mut self) -> Option<ChatEvent> {
+        self.events.try_recv()
+    }
+
+    pub fn stats(&self) -> QueueStats {
+        self.events.stats()
+    }
+
+    pub fn stop(self) {}
+}
+
+impl Drop for ChatHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts `source` on the current tokio runtime.
+pub fn spawn(source: Box<dyn ChatSource>, cfg: DriverConfig) -> ChatHandle {
+    let (tx, events) = queue::bounded(source.platform(), cfg.queue);
+    let task = tokio::spawn(run(source, cfg, tx));
+    ChatHandle { events, task }
+}
+
+/// Half to all of `min·2^(attempt-1)`, capped at `max`: reconnecting sources spread out.
+pub fn backoff(min: Duration, max: Duration, attempt: u32, rng: &mut fastrand::Rng) -> Duration {
+    let exp = min.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let full = exp.min(max).max(Duration::from_millis(1));
+    let half = full / 2;
+    half + Duration::from_micros(rng.u64(..=half.as_micros().min(u64::MAX as u128) as u64))
+}
+
+enum End {
+    /// Try again after a backoff.
+    Lost(String),
+    /// Stop for good.
+    Failed(String),
+}
+
+struct Session<'a> {
+    src: &'a mut dyn ChatSource,
+    tx: &'a EventSender,
+    platform: Platform,
+    went_live: bool,
+}
+
+impl Session<'_> {
+    fn event(&mut self, ev: ChatEvent) {
+        if matches!(ev.body, EventBody::State(SourceState::Live)) {
+            self.went_live = true;
+        }
+        self.tx.push(ev);
+    }
+}
+
+async fn run(mut source: Box<dyn ChatSource>, cfg: DriverConfig, tx: EventSender) {
+    let platform = source.platform();
+    let mut rng = fastrand::Rng::new();
+    let mut attempt = 0u32;
+    let tls = match crate::tls::client_config() {
+        Ok(t) => t,
+        Err(e) => {
+            fail(&tx, platform, format!("{platform}: {e}"));
+            return;
+        }
+    };
+    tx.push(ChatEvent::new(
+        platform,
+        EventBody::State(SourceState::Connecting),
+    ));
+    loop {
+        let mut s = Session {
+            src: source.as_mut(),
+            tx: &tx,
+            platform,
+            went_live: false,
+        };
+        let end = match s.src.transport() {
+            Transport::WebSocket { url } => ws_session(&mut s, &url, &cfg, &tls).await,
+            Transport::HttpPoll => http_session(&mut s, &cfg, &tls).await,
+        };
+        let went_live = s.went_live;
+        let reason = match end {
+            End::Failed(reason) => return fail(&tx, platform, reason),
+            End::Lost(reason) => reason,
+        };
+        if went_live {
+            attempt = 0;
+        }
+        attempt = attempt.saturating_add(1);
+        let wait = backoff(cfg.backoff_min, cfg.backoff_max, attempt, &mut rng);
+        tracing::debug!(%platform, %reason, ?wait, "chat source lost");
+        tx.push(ChatEvent::new(
+            platform,
+            EventBody::State(SourceState::reconnecting(attempt, wait, reason)),
+        ));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn fail(tx: &EventSender, platform: Platform, reason: String) {
+    tx.push(ChatEvent::new(
+        platform,
+        EventBody::State(SourceState::Failed { reason }),
+    ));
+    tx.close();
+}
+
+/// Sends what the source asks; Some(end) when it asks to reconnect or stop.
+async fn drain_ws<S>(s: &mut Session<'_>, ws: &mut S) -> Option<End>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    while let Some(o) = s.src.poll_output() {
+        let sent = match o {
+            Output::Event(e) => {
+                s.event(e);
+                Ok(())
+            }
+            Output::SendBinary(b) => ws.send(Message::Binary(b.into())).await,
+            Output::SendText(t) => ws.send(Message::Text(t.into())).await,
+            Output::HttpGet(_) => Ok(()),
+            Output::Reconnect(r) => return Some(End::Lost(r)),
+            Output::Fail(r) => return Some(End::Failed(r)),
+        };
+        if let Err(e) = sent {
+            return Some(End::Lost(format!("{}: send failed: {e}", s.platform)));
+        }
+    }
+    None
+}
+
+fn connect_error(platform: Platform, e: tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Http(res) => format!(
+            "{platform} refused the WebSocket upgrade (HTTP {})",
+            res.status()
+        ),
+        e => format!("{platform}: cannot connect: {e}"),
+    }
+}
+
+async fn ws_session(
+    s: &mut Session<'_>,
+    url: &str,
+    cfg: &DriverConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) -> End {
+    let platform = s.platform;
+    let ws_cfg = WebSocketConfig::default()
+        .max_message_size(Some(cfg.max_message))
+        .max_frame_size(Some(cfg.max_message));
+    let connector = url
+        .starts_with("wss://")
+        .then(|| tokio_tungstenite::Connector::Rustls(tls.clone()));
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_cfg), false, connector);
+    let mut ws = match tokio::time::timeout(cfg.connect_timeout, connect).await {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(e)) => {
+            // A malformed endpoint can never work.
+            if matches!(e, tokio_tungstenite::tungstenite::Error::Url(_)) {
+                return End::Failed(format!(
+                    "{platform}: the endpoint '{url}' is not usable: {e}"
+                ));
+            }
+            return End::Lost(connect_error(platform, e));
+        }
+        Err(_) => {
+            return End::Lost(format!(
+                "{platform}: no connection within {} s",
+                cfg.connect_timeout.as_secs()
+            ));
+        }
+    };
+    s.src.connected(Instant::now());
+    loop {
+        if let Some(end) = drain_ws(s, &mut ws).await {
+            let _ = ws.close(None).await;
+            return end;
+        }
+        let wake = s.src.poll_timeout();
+        let sleep = async {
+            match wake {
+                Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            msg = ws.next() => {
+                let now = Instant::now();
+                match msg {
+                    Some(Ok(Message::Binary(b))) => s.src.handle_input(now, Input::Binary(&b)),
+                    Some(Ok(Message::Text(t))) => s.src.handle_input(now, Input::Text(t.as_str())),
+                    Some(Ok(Message::Close(frame))) => {
+                        let why = frame
+                            .map(|f| format!(" ({} {})", u16::from(f.code), f.reason))
+                            .unwrap_or_default();
+                        return End::Lost(format!("{platform} closed the connection{why}"));
+                    }
+                    // Pings are answered by tungstenite on the next write; flush it now.
+                    Some(Ok(_)) => {
+                        let _ = ws.flush().await;
+                    }
+                    Some(Err(e)) => return End::Lost(format!("{platform}: connection lost: {e}")),
+                    None => return End::Lost(format!("{platform} closed the connection")),
+                }
+            }
+            _ = sleep => s.src.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+async fn http_session(
+    s: &mut Session<'_>,
+    cfg: &DriverConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) -> End {
+    let platform = s.platform;
+    s.src.connected(Instant::now());
+    loop {
+        while let Some(o) = s.src.poll_output() {
+            match o {
+                Output::Event(e) => s.event(e),
+                Output::HttpGet(url) => {
+                    match crate::http::get(&url, Some(tls), cfg.max_message, cfg.connect_timeout)
+                        .await
+                    {
+                        Ok((status, body)) => s.src.handle_input(
+                            Instant::now(),
+                            Input::Http {
+                                status,
+                                body: &body,
+                            },
+                        ),
+                        Err(e) => return End::Lost(format!("{platform}: {e}")),
+                    }
+                }
+                Output::SendBinary(_) | Output::SendText(_) => {}
+                Output::Reconnect(r) => return End::Lost(r),
+                Output::Fail(r) => return End::Failed(r),
+            }
+        }
+        match s.src.poll_timeout() {
+            Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+            None => return End::Lost(format!("{platform}: the source stalled")),
+        }
+        s.src.handle_timeout(Instant::now());
+    }
+}

@@ -1,0 +1,99 @@
+//! One bounded HTTP/1.1 GET (hyper's client connection) over TCP or TLS: what YouTube polling
+//! needs, without a connection pool. Errors never repeat the URL (it carries the API key).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// GETs `url`; the status and at most `max_body` bytes of body, within `timeout`.
+pub async fn get(
+    url: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    max_body: usize,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    match tokio::time::timeout(timeout, get_inner(url, tls, max_body)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+    }
+}
+
+async fn get_inner(
+    url: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    max_body: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    let uri: hyper::Uri = url.parse().map_err(|_| "not a valid URL".to_string())?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err("the URL must start with http:// or https://".into()),
+    };
+    let host = uri.host().ok_or("the URL has no host")?.to_string();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_else(|| host.clone());
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    if https {
+        let cfg = tls.ok_or("no TLS configuration")?.clone();
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|_| format!("'{host}' is not a valid server name"))?;
+        let io = tokio_rustls::TlsConnector::from(cfg)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS with {host}: {e}"))?;
+        exchange(io, &authority, &path, max_body).await
+    } else {
+        exchange(tcp, &authority, &path, max_body).await
+    }
+}
+
+async fn exchange<I>(
+    io: I,
+    authority: &str,
+    path: &str,
+    max_body: usize,
+) -> Result<(u16, Vec<u8>), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    let driver = tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::USER_AGENT, "marquee-chat")
+        .header(hyper::header::ACCEPT, "application/json")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("HTTP request: {e}"))?;
+    let result = async {
+        let res = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?;
+        let status = res.status().as_u16();
+        let body = Limited::new(res.into_body(), max_body)
+            .collect()
+            .await
+            .map_err(|e| format!("HTTP body: {e}"))?
+            .to_bytes();
+        Ok((status, body.to_vec()))
+    }
+    .await;
+    driver.abort();
+    result
+}

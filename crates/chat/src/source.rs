@@ -1,0 +1,60 @@
+//! The one trait every platform adapter implements: a sans-IO protocol core. Bytes and a time
+//! go in; events, bytes to send and the next wake-up come out. The driver ([`crate::driver`])
+//! owns the sockets and the clock, so every protocol case is testable without a network or a
+//! sleep.
+
+use crate::event::{ChatEvent, Platform};
+use std::time::Instant;
+
+/// How a source reaches its platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// One long WebSocket connection to this URL (bilibili, Twitch).
+    WebSocket { url: String },
+    /// HTTP GETs the source asks for with [`Output::HttpGet`] (YouTube's polling).
+    HttpPoll,
+}
+
+/// What the driver hands a source.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A binary WebSocket message.
+    Binary(&'a [u8]),
+    /// A text WebSocket message.
+    Text(&'a str),
+    /// The response to the last [`Output::HttpGet`].
+    Http { status: u16, body: &'a [u8] },
+}
+
+/// What a source asks of the driver.
+// Events are nearly every output; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Event(ChatEvent),
+    SendBinary(Vec<u8>),
+    SendText(String),
+    /// Fetch this URL and hand the response back as [`Input::Http`].
+    HttpGet(String),
+    /// Drop the connection and connect again after a backoff (the platform asked, or the
+    /// connection went quiet).
+    Reconnect(String),
+    /// Stop for good: the reason names the platform and what the user can do.
+    Fail(String),
+}
+
+/// A platform adapter's protocol core. Implementations never panic on any input and keep
+/// their buffers bounded.
+pub trait ChatSource: Send {
+    fn platform(&self) -> Platform;
+    fn transport(&self) -> Transport;
+    /// A connection is open (or, for HTTP polling, a session begins): queue the login.
+    /// Called again after every reconnect; state that must survive (a page token) stays.
+    fn connected(&mut self, now: Instant);
+    fn handle_input(&mut self, now: Instant, input: Input<'_>);
+    /// Time passed: heartbeats, keepalive checks, the next poll.
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_output(&mut self) -> Option<Output>;
+    /// When [`ChatSource::handle_timeout`] should next be called.
+    fn poll_timeout(&self) -> Option<Instant>;
+}

@@ -1,0 +1,286 @@
+//! `marquee chat watch`: one platform's chat in the terminal — a line per event, or one JSON
+//! object a line with `--json` — with the source's state (connecting, live, reconnecting n,
+//! failed: why) among them.
+
+use crate::failure::Failure;
+use marquee_chat::bilibili::{Bilibili, BilibiliConfig, discover};
+use marquee_chat::twitch::{Twitch, TwitchConfig};
+use marquee_chat::youtube::{Youtube, YoutubeConfig};
+use marquee_chat::{ChatEvent, ChatSource, DriverConfig, EventBody, SourceState, User};
+use std::io::Write;
+
+#[derive(clap::Subcommand)]
+pub enum ChatCmd {
+    /// Print a platform's live chat, gifts and moderation as they arrive (Ctrl-C stops).
+    Watch(WatchArgs),
+}
+
+#[derive(clap::Args)]
+pub struct WatchArgs {
+    #[command(subcommand)]
+    platform: PlatformArg,
+    /// One JSON object a line instead of chat lines.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Connect to this URL instead of the platform's own endpoint (a local test server): the
+    /// WebSocket for bilibili and Twitch, the API root (`…/youtube/v3`) for YouTube.
+    #[arg(long, global = true)]
+    endpoint: Option<String>,
+}
+
+#[derive(clap::Subcommand)]
+enum PlatformArg {
+    /// bilibili danmaku, read anonymously (other viewers' names arrive masked).
+    Bilibili {
+        /// The room id (the long one from the room page).
+        #[arg(long)]
+        room: u64,
+    },
+    /// Twitch chat, read anonymously.
+    Twitch {
+        /// The channel's login name.
+        #[arg(long)]
+        channel: String,
+    },
+    /// YouTube Live chat through the Data API (needs an API key in the OS keychain).
+    Youtube {
+        /// The live video's id (the part after watch?v=).
+        #[arg(long)]
+        video: String,
+        /// The keychain entry holding the YouTube Data API v3 key.
+        #[arg(long, default_value = "youtube-api-key")]
+        key_name: String,
+        /// Poll at most this often, whatever YouTube asks (stretches the daily quota: each
+        /// poll costs 5 of 10,000 units a day).
+        #[arg(long, value_parser = crate::util::parse_duration)]
+        min_interval: Option<std::time::Duration>,
+    },
+}
+
+fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
+    let ep = args.endpoint.clone();
+    Ok(match &args.platform {
+        PlatformArg::Bilibili { room } => {
+            let mut cfg = BilibiliConfig::new(*room);
+            if let Some(url) = ep {
+                cfg.url = url;
+            }
+            Box::new(Bilibili::new(cfg))
+        }
+        PlatformArg::Twitch { channel } => {
+            let name = channel.trim_start_matches('#');
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Failure::usage(format!(
+                    "Twitch: '{channel}' is not a channel name (letters, digits and _)"
+                )));
+            }
+            let mut cfg = TwitchConfig::new(name);
+            if let Some(url) = ep {
+                cfg.url = url;
+            }
+            Box::new(Twitch::new(cfg))
+        }
+        PlatformArg::Youtube {
+            video,
+            key_name,
+            min_interval,
+        } => {
+            let key = marquee_profile::Keychain::default()
+                .get(key_name)
+                .map_err(|e| match e {
+                    marquee_profile::KeyError::Missing(_) => Failure::usage(format!(
+                        "YouTube needs a YouTube Data API v3 key in the OS keychain: create one in \
+                         the Google Cloud console and store it with \
+                         `printf %s \"$KEY\" | marquee key set {key_name}`"
+                    )),
+                    e => Failure::runtime(format!("YouTube: {e}")),
+                })?;
+            let mut cfg = YoutubeConfig::new(video, key);
+            if let Some(url) = ep {
+                cfg.url = url;
+            }
+            if let Some(d) = min_interval {
+                cfg.min_interval = *d;
+            }
+            Box::new(Youtube::new(cfg))
+        }
+    })
+}
+
+pub fn run(c: ChatCmd) -> Result<(), Failure> {
+    let ChatCmd::Watch(mut args) = c;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+    // bilibili wants the real room id; a short one is looked up unless --endpoint skips it.
+    if let (PlatformArg::Bilibili { room }, None) = (&mut args.platform, &args.endpoint) {
+        let info = rt
+            .block_on(discover::resolve_room(discover::ROOM_INIT_URL, *room))
+            .map_err(Failure::runtime)?;
+        if !info.live {
+            eprintln!(
+                "bilibili: room {} is not live now; waiting for its chat",
+                info.room_id
+            );
+        }
+        *room = info.room_id;
+    }
+    let src = source(&args)?;
+    rt.block_on(watch(src, args.json))
+}
+
+async fn watch(src: Box<dyn ChatSource>, json: bool) -> Result<(), Failure> {
+    let mut h = marquee_chat::spawn(src, DriverConfig::default());
+    let stdout = std::io::stdout();
+    loop {
+        let ev = tokio::select! {
+            ev = h.recv() => ev,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Some(ev) = ev else {
+            return Ok(());
+        };
+        let line = if json {
+            serde_json::to_string(&ev).unwrap_or_default()
+        } else {
+            render(&ev)
+        };
+        let mut out = stdout.lock();
+        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+            // The reader went away (a closed pipe): nothing left to do.
+            return Ok(());
+        }
+        drop(out);
+        if let EventBody::State(SourceState::Failed { reason }) = ev.body {
+            return Err(Failure::runtime(reason));
+        }
+    }
+}
+
+fn who(u: &User) -> String {
+    let mut s = String::new();
+    for b in &u.badges {
+        s.push('[');
+        s.push_str(b);
+        s.push_str("] ");
+    }
+    s.push_str(if u.name.is_empty() { "?" } else { &u.name });
+    s
+}
+
+/// One terminal line for an event.
+pub fn render(ev: &ChatEvent) -> String {
+    let p = ev.platform;
+    let body = match &ev.body {
+        EventBody::Message { user, text, .. } => format!("{}: {text}", who(user)),
+        EventBody::Cheer {
+            user, bits, text, ..
+        } => format!("{} cheered {bits} bits: {text}", who(user)),
+        EventBody::Gift {
+            user,
+            gift,
+            count,
+            value,
+        } => match value {
+            Some(v) => format!(
+                "{} sent {gift} ×{count} ({:.2} {})",
+                who(user),
+                v.amount,
+                v.currency
+            ),
+            None => format!("{} sent {gift} ×{count}", who(user)),
+        },
+        EventBody::SuperChat {
+            user,
+            text,
+            value,
+            sticker,
+            ..
+        } => {
+            let amount = value
+                .display
+                .clone()
+                .unwrap_or_else(|| format!("{:.2} {}", value.amount, value.currency));
+            match sticker {
+                Some(s) => format!("$ {} sent a {amount} sticker: {s}", who(user)),
+                None => format!("$ {} ({amount}): {text}", who(user)),
+            }
+        }
+        EventBody::Membership {
+            user,
+            level,
+            months,
+            ..
+        } => match months {
+            Some(m) => format!("* {} joined as {level} ×{m}", who(user)),
+            None => format!("* {} joined as {level}", who(user)),
+        },
+        EventBody::Subscription {
+            user,
+            kind,
+            plan,
+            months,
+            gifted_to,
+            count,
+            text,
+        } => {
+            let mut s = format!("* {} {kind} ({plan})", who(user));
+            if let Some(m) = months {
+                s.push_str(&format!(", {m} months"));
+            }
+            if let Some(to) = gifted_to {
+                s.push_str(&format!(" to {to}"));
+            }
+            if let Some(n) = count {
+                s.push_str(&format!(", {n} subs"));
+            }
+            if !text.is_empty() {
+                s.push_str(&format!(": {text}"));
+            }
+            s
+        }
+        EventBody::Raid { user, viewers } => {
+            format!("* {} raided with {viewers} viewers", who(user))
+        }
+        EventBody::Interaction { user, action } => {
+            format!(
+                "* {} {}",
+                who(user),
+                match action {
+                    marquee_chat::Interaction::Enter => "entered",
+                    marquee_chat::Interaction::Follow => "followed",
+                    marquee_chat::Interaction::Share => "shared the room",
+                }
+            )
+        }
+        EventBody::MessageDeleted { id, user } => match user {
+            Some(u) => format!("* a message by {u} was deleted ({id})"),
+            None => format!("* message {id} was deleted"),
+        },
+        EventBody::UserBanned {
+            user, duration_s, ..
+        } => match duration_s {
+            Some(s) => format!("* {} timed out for {s} s", user.name),
+            None => format!("* {} banned", user.name),
+        },
+        EventBody::ChatCleared => "* chat cleared by a moderator".into(),
+        EventBody::Notice { text, .. } => format!("* {text}"),
+        EventBody::Popularity { value } => format!("* popularity {value}"),
+        EventBody::ChatEnded => "* the live chat ended".into(),
+        EventBody::Dropped { count } => {
+            format!("* {count} events dropped: the terminal fell behind")
+        }
+        EventBody::State(s) => match s {
+            SourceState::Connecting => "* connecting".into(),
+            SourceState::Live => "* live".into(),
+            SourceState::Reconnecting {
+                attempt,
+                retry_in_ms,
+                reason,
+            } => format!("* reconnecting (attempt {attempt}, in {retry_in_ms} ms): {reason}"),
+            SourceState::Failed { reason } => format!("! failed: {reason}"),
+        },
+    };
+    format!("[{p}] {body}")
+}

@@ -23,7 +23,9 @@ pub enum Input<'a> {
     /// Time passes: feed it once [`super::Room::poll_timeout`] is due. An earlier one does
     /// nothing that was not due.
     Tick,
-    /// The ledger write asked for by [`Action::RecordGift`] is durable.
+    /// The ledger insert asked for by [`Action::RecordGift`] was made, in the transaction that
+    /// holds this call's writes: what the room answers is sent once that transaction is
+    /// durable, like any other send.
     GiftRecorded {
         conn: ConnId,
         gift: GiftRecord,

@@ -11,8 +11,10 @@
 //! [`Input::GiftRecorded`] (or [`Input::GiftFailed`]), and only then does the room acknowledge
 //! and broadcast. Resolve a `RecordGift` before feeding the next input: events are numbered when
 //! they are created, and must go out in that order. Nothing here sleeps, reads a clock or
-//! touches a socket. An IO layer may batch several inputs into one commit (the server does: group
-//! commit), as long as every write is durable before any send that followed it.
+//! touches a socket. An IO layer may run several inputs in one transaction (the server does:
+//! group commit, ledger inserts included), as long as every write — and every ledger insert —
+//! is durable before any send that followed it: an acknowledgement waits for its group's
+//! commit, and a flood of gifts costs one fsync per group, not one per gift.
 //!
 //! Time: the room says when it next needs to hear that time has passed ([`Room::poll_timeout`]:
 //! a poll's deadline, a hello that never came, the once-a-second presence and tallies, state to

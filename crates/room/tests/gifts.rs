@@ -1,0 +1,149 @@
+//! Gifts over real sockets: a flood is written in groups (one commit per group) and never stalls
+//! the room thread or the host's moderation; every acknowledged gift is in the ledger once.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use marquee_room::client::ClientEvent;
+use marquee_room::protocol::{ClientMsg, Control, EventBody, Role};
+use marquee_room::room::{GiftRecord, Snapshot};
+use marquee_room::store::{SqliteStore, Storage, StorageError, Txn};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// SQLite on a disk whose every commit takes `commit_ms` more (a slow fsync).
+struct SlowDisk {
+    inner: SqliteStore,
+    commit_ms: u64,
+}
+
+impl Storage for SlowDisk {
+    fn load(&mut self, room: &str, window: usize) -> Result<Snapshot, StorageError> {
+        self.inner.load(room, window)
+    }
+    fn transaction(
+        &mut self,
+        room: &str,
+        f: &mut dyn FnMut(&mut dyn Txn) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.inner.transaction(room, f)?;
+        std::thread::sleep(Duration::from_millis(self.commit_ms));
+        Ok(())
+    }
+    fn ledger(&mut self, room: &str) -> Result<Vec<GiftRecord>, StorageError> {
+        self.inner.ledger(room)
+    }
+    fn modlog(
+        &mut self,
+        room: &str,
+        limit: usize,
+    ) -> Result<Vec<marquee_room::protocol::ModLogEntry>, StorageError> {
+        self.inner.modlog(room, limit)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gift_flood_from_20_sockets_never_stalls_the_hosts_delete_and_each_acked_gift_counts_once()
+ {
+    const SOCKETS: usize = 20;
+    const GIFTS: usize = 60;
+    let db = TempDir::new("gift-flood");
+    let mut cfg = config(&db);
+    let path = db.0.join("room.db");
+    cfg.stores = Some(Arc::new(move || {
+        Ok(Box::new(SlowDisk {
+            inner: SqliteStore::open(&path)?,
+            commit_ms: 15,
+        }) as Box<dyn Storage>)
+    }));
+    let h = server(cfg).await;
+    let mut host = client(&h, "host", Role::Host);
+    joined(&mut host).await;
+    let mut viewer = client(&h, "talker", Role::Viewer);
+    joined(&mut viewer).await;
+    viewer
+        .send(ClientMsg::Danmaku {
+            text: "delete me".into(),
+            color: None,
+            mode: Default::default(),
+        })
+        .await
+        .unwrap();
+    let id = until_event(&mut host, |e| match &e.body {
+        EventBody::Danmaku { id, text, .. } if text == "delete me" => Some(*id),
+        _ => None,
+    })
+    .await;
+
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut fans = Vec::new();
+    for s in 0..SOCKETS {
+        let mut c = client(&h, &format!("fan{s}"), Role::Viewer);
+        joined(&mut c).await;
+        fans.push(c);
+    }
+    let mut tasks = Vec::new();
+    for (s, mut c) in fans.into_iter().enumerate() {
+        let sent = sent.clone();
+        tasks.push(tokio::spawn(async move {
+            let keys: Vec<String> = (0..GIFTS).map(|g| format!("fan{s}-{g}")).collect();
+            for k in &keys {
+                let gift = ClientMsg::Gift {
+                    gift: "rose".into(),
+                    count: 1,
+                    key: k.clone(),
+                };
+                c.send(gift).await.unwrap();
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let mut acked = BTreeSet::new();
+            while acked.len() < keys.len() {
+                match next(&mut c).await {
+                    ClientEvent::Control(Control::GiftAck { key, .. }) => {
+                        assert!(acked.insert(key), "a gift acknowledged twice");
+                    }
+                    ClientEvent::Control(Control::Error { code, message }) => {
+                        panic!("{code}: {message}")
+                    }
+                    ClientEvent::Disconnected { reason, .. } => panic!("{reason}"),
+                    _ => {}
+                }
+            }
+            acked
+        }));
+    }
+    // The host deletes the message while a third of the flood is still queued.
+    while sent.load(std::sync::atomic::Ordering::Relaxed) < SOCKETS * GIFTS / 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let asked = Instant::now();
+    host.send(ClientMsg::Delete { id }).await.unwrap();
+    until_event(&mut host, |e| match e.body {
+        EventBody::MessageDeleted { id: d, .. } if d == id => Some(()),
+        _ => None,
+    })
+    .await;
+    let took = asked.elapsed();
+    let mut acked = BTreeSet::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    h.shutdown().await;
+    assert!(
+        took < Duration::from_secs(2),
+        "the delete waited {took:?} behind the gifts"
+    );
+    let mut store = SqliteStore::open(db.0.join("room.db")).unwrap();
+    let ledger = store.ledger(ROOM).unwrap();
+    let keys: Vec<String> = ledger.iter().map(|g| g.key.clone()).collect();
+    let unique: BTreeSet<String> = keys.iter().cloned().collect();
+    assert_eq!(keys.len(), unique.len(), "no key twice in the ledger");
+    assert_eq!(
+        unique, acked,
+        "the ledger is exactly the acknowledged gifts"
+    );
+    assert_eq!(acked.len(), SOCKETS * GIFTS);
+}

@@ -126,7 +126,7 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             Control::LotteryCount { lottery, entrants } => {
                 vec![RoomEvent::LotteryCount { lottery, entrants }]
             }
-            Control::Error { code, message } => vec![RoomEvent::Refused {
+            Control::Error { code, message, .. } => vec![RoomEvent::Refused {
                 code: code.to_string(),
                 message,
             }],

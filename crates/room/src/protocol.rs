@@ -99,6 +99,22 @@ pub struct SettingsPatch {
     pub user_rate_per_min: Option<u32>,
 }
 
+/// How viewers get the points gifts cost (the host sets it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftRules {
+    /// Free points every user has for each stream (live session); unspent ones do not carry
+    /// over. Points the host grants come on top and are kept until spent.
+    pub points_per_stream: u64,
+}
+
+impl Default for GiftRules {
+    fn default() -> Self {
+        GiftRules {
+            points_per_stream: 1_000,
+        }
+    }
+}
+
 /// Messages a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -189,7 +205,14 @@ pub enum ClientMsg {
     },
     /// A new stream (live session) begins: the gift leaderboard starts from zero.
     StreamStart,
-    /// Host only.
+    // ---- host only ----
+    /// Give a user points to spend on gifts.
+    Grant {
+        user: String,
+        points: u64,
+    },
+    /// How viewers get points.
+    GiftRules(GiftRules),
     CloseRoom {
         #[serde(default)]
         reason: String,
@@ -223,6 +246,8 @@ const CLIENT_TYPES: &[&str] = &[
     "lottery_draw",
     "modlog",
     "stream_start",
+    "grant",
+    "gift_rules",
     "close_room",
 ];
 
@@ -253,6 +278,7 @@ pub enum ErrorCode {
     Flood,
     SlowConsumer,
     RoomClosed,
+    InsufficientBalance,
 }
 
 impl ErrorCode {
@@ -281,6 +307,7 @@ impl ErrorCode {
             ErrorCode::Flood => "flood",
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::RoomClosed => "room_closed",
+            ErrorCode::InsufficientBalance => "insufficient_balance",
         }
     }
 }
@@ -491,6 +518,10 @@ pub enum EventBody {
     StreamStarted {
         stream: u64,
     },
+    GiftRulesChanged {
+        rules: GiftRules,
+        by: String,
+    },
     RoomClosed {
         reason: String,
     },
@@ -528,6 +559,8 @@ pub struct RoomView {
     pub pinned: Option<QuestionInfo>,
     pub leaderboard: Vec<LeaderEntry>,
     pub catalog: Vec<GiftDef>,
+    #[serde(default)]
+    pub gift_rules: GiftRules,
 }
 
 /// Everything the server sends. Events are flattened to the top level (their own `type`).
@@ -551,6 +584,9 @@ pub enum Control {
         /// A token issued to a nickname-only viewer; keep it to be the same user next time.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// Points this user can spend on gifts now.
+        #[serde(default)]
+        balance: u64,
         view: Box<RoomView>,
     },
     /// Recent events for a fresh join or after `not_recoverable` (deleted text never included).
@@ -571,11 +607,24 @@ pub enum Control {
     Error {
         code: ErrorCode,
         message: String,
+        /// The gift this refuses (its idempotency key): nothing was recorded, and a retry with
+        /// this key will not count twice.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     GiftAck {
         key: String,
         /// True when this key was already in the ledger: the gift counted once, earlier.
         duplicate: bool,
+        /// Points the sender has left.
+        #[serde(default)]
+        balance: u64,
+    },
+    /// A user's points changed other than by their own gift (a grant, a new stream, new rules):
+    /// to that user's connections, and to the host who granted them.
+    Balance {
+        user: String,
+        balance: u64,
     },
     VoteAck {
         poll: u64,
@@ -619,6 +668,7 @@ impl ServerMsg {
         ServerMsg::Control(Control::Error {
             code,
             message: message.into(),
+            key: None,
         })
     }
 

@@ -7,9 +7,10 @@ mod common;
 
 use common::*;
 use marquee_room::client::ClientEvent;
-use marquee_room::protocol::{ClientMsg, Control, EventBody, Role};
+use marquee_room::protocol::{ClientMsg, Control, ErrorCode, EventBody, Role, ServerMsg};
 use marquee_room::room::{GiftRecord, Snapshot};
 use marquee_room::store::{SqliteStore, Storage, StorageError, Txn};
+use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,7 +106,7 @@ async fn a_gift_flood_from_20_sockets_never_stalls_the_hosts_delete_and_each_ack
                     ClientEvent::Control(Control::GiftAck { key, .. }) => {
                         assert!(acked.insert(key), "a gift acknowledged twice");
                     }
-                    ClientEvent::Control(Control::Error { code, message }) => {
+                    ClientEvent::Control(Control::Error { code, message, .. }) => {
                         panic!("{code}: {message}")
                     }
                     ClientEvent::Disconnected { reason, .. } => panic!("{reason}"),
@@ -146,4 +147,119 @@ async fn a_gift_flood_from_20_sockets_never_stalls_the_hosts_delete_and_each_ack
         "the ledger is exactly the acknowledged gifts"
     );
     assert_eq!(acked.len(), SOCKETS * GIFTS);
+    // Each fan paid for each gift once, from the free points of the stream.
+    let wallets = store.load(ROOM, 10).unwrap().wallets;
+    for s in 0..SOCKETS {
+        let user = format!("fan{s}");
+        let paid: u64 = ledger
+            .iter()
+            .filter(|g| g.user.id == user)
+            .map(|g| g.coins)
+            .sum();
+        let w = wallets.iter().find(|(u, _)| *u == user).unwrap().1;
+        assert_eq!((w.free_used, w.granted), (paid, 0), "{user}");
+        assert!(paid <= 1_000);
+    }
+}
+
+/// The review's reproduction, now with points: one nickname identity, 20 more sockets with its
+/// token, 500 "crown ×9999" in half a second, under the server's real limits. The host granted
+/// it 30 000 000 points: two crowns ×9999 (13 138 686 each), and nothing more, are recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_identity_on_21_sockets_sending_500_crowns_x9999_records_only_what_its_points_cover() {
+    const SOCKETS: usize = 21;
+    const GIFTS: usize = 500;
+    let db = TempDir::new("crowns");
+    let mut cfg = config(&db);
+    cfg.tune = None;
+    let h = server(cfg).await;
+    let mut host = client(&h, "host", Role::Host);
+    joined(&mut host).await;
+    let (first, welcome) = raw_join(&h, json!({"type":"hello","nickname":"attacker"}))
+        .await
+        .unwrap();
+    let Control::Welcome {
+        user,
+        token: Some(token),
+        balance,
+        ..
+    } = welcome
+    else {
+        panic!("no token issued")
+    };
+    assert_eq!(balance, 1_000);
+    host.send(ClientMsg::Grant {
+        user: user.id.clone(),
+        points: 30_000_000,
+    })
+    .await
+    .unwrap();
+    until_control(&mut host, |m| match m {
+        Control::Balance { balance, .. } => Some(*balance),
+        _ => None,
+    })
+    .await;
+    let mut socks = vec![first];
+    while socks.len() < SOCKETS {
+        let (ws, _) = raw_join(&h, json!({"type":"hello","token":token}))
+            .await
+            .unwrap();
+        socks.push(ws);
+    }
+    let started = Instant::now();
+    for g in 0..GIFTS {
+        let ws = &mut socks[g % SOCKETS];
+        let gift = json!({"type":"gift","gift":"crown","count":9999,"key":format!("a-{g}")});
+        raw_send(ws, gift).await;
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Every socket's answers: one per gift, until the room closes it for flooding.
+    let mut answered = Vec::new();
+    for mut ws in socks {
+        answered.push(tokio::spawn(async move {
+            let (mut acks, mut codes) = (Vec::new(), Vec::new());
+            while acks.len() + codes.len() < GIFTS / SOCKETS {
+                match raw_next(&mut ws).await {
+                    Some(ServerMsg::Control(Control::GiftAck { key, .. })) => acks.push(key),
+                    Some(ServerMsg::Control(Control::Error { code, .. })) => codes.push(code),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            (acks, codes)
+        }));
+    }
+    let (mut acked, mut codes) = (Vec::new(), Vec::new());
+    for a in answered {
+        let (k, c) = a.await.unwrap();
+        acked.extend(k);
+        codes.extend(c);
+    }
+    h.shutdown().await;
+    let mut store = SqliteStore::open(db.0.join("room.db")).unwrap();
+    let ledger = store.ledger(ROOM).unwrap();
+    assert_eq!(
+        ledger.len(),
+        2,
+        "two crowns ×9999 are all 30 001 000 points pay for"
+    );
+    assert_eq!(acked.len(), 2);
+    let spent: u64 = ledger.iter().map(|g| g.coins).sum();
+    assert_eq!(spent, 2 * 1314 * 9999);
+    let wallet = store
+        .load(ROOM, 10)
+        .unwrap()
+        .wallets
+        .into_iter()
+        .find(|(u, _)| *u == user.id)
+        .unwrap()
+        .1;
+    assert_eq!(
+        wallet.granted + (1_000 - wallet.free_used),
+        30_001_000 - spent,
+        "what is left is what was there minus what the ledger holds"
+    );
+    assert!(codes.contains(&ErrorCode::InsufficientBalance));
+    assert!(codes.contains(&ErrorCode::RateLimited));
 }

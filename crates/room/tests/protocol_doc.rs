@@ -66,6 +66,7 @@ fn every_error_code_is_documented() {
         "flood",
         "slow_consumer",
         "room_closed",
+        "insufficient_balance",
     ] {
         assert!(
             DOC.contains(&format!("| `{code}` |")),

@@ -46,6 +46,8 @@ fn config(listen: SocketAddr, db: &TempDir) -> ServerConfig {
         c.conn_burst = 5_000.0;
         c.user_rate_per_s = 5_000.0;
         c.user_burst = 5_000.0;
+        c.gift_rate_per_s = 5_000.0;
+        c.gift_burst = 5_000.0;
     }));
     cfg
 }
@@ -525,8 +527,9 @@ impl Txn for FlakyTxn<'_> {
     fn record_gift(
         &mut self,
         gift: &marquee_room::room::GiftRecord,
+        wallet: Option<&marquee_room::room::WalletRec>,
     ) -> Result<marquee_room::room::GiftOutcome, StorageError> {
-        self.inner.record_gift(gift)
+        self.inner.record_gift(gift, wallet)
     }
 }
 

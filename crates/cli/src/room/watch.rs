@@ -96,6 +96,10 @@ pub fn render(ev: &ClientEvent) -> Option<String> {
                     format!("* settings {settings:?} (by {by})")
                 }
                 EventBody::StreamStarted { stream } => format!("* stream {stream} started"),
+                EventBody::GiftRulesChanged { rules, by } => format!(
+                    "* {} free points per stream (by {by})",
+                    rules.points_per_stream
+                ),
                 EventBody::RoomClosed { reason } => format!("* room closed: {reason}"),
             };
             format!("[{}] {body}", e.seq)
@@ -104,7 +108,9 @@ pub fn render(ev: &ClientEvent) -> Option<String> {
             format!("* missed events cannot be replayed ({reason}); reloading")
         }
         ClientEvent::History(events) => format!("* {} recent events", events.len()),
-        ClientEvent::Control(Control::Error { code, message }) => format!("! {code}: {message}"),
+        ClientEvent::Control(Control::Error { code, message, .. }) => {
+            format!("! {code}: {message}")
+        }
         ClientEvent::Control(Control::Presence { viewers, .. }) => format!("* {viewers} viewers"),
         ClientEvent::Control(_) => return None,
         ClientEvent::Disconnected { reason, retry_in } => {

@@ -98,6 +98,8 @@ pub(super) struct UserState {
     pub(super) recent: VecDeque<u64>,
     /// Danmaku and questions.
     pub(super) bucket: Bucket,
+    /// Gifts, over all the user's connections.
+    pub(super) gift_bucket: Bucket,
     pub(super) conns: u32,
     pub(super) seen: u64,
 }

@@ -128,11 +128,12 @@ impl Admission {
         if let Some(c) = base.conns.get_mut(&conn) {
             c.user = Some(user.clone());
         }
-        let burst = base.cfg.user_burst;
+        let (burst, gift_burst) = (base.cfg.user_burst, base.cfg.gift_burst);
         let us = base.users.entry(user.id.clone()).or_insert(UserState {
             last_speak: None,
             recent: VecDeque::new(),
             bucket: Bucket::full(burst, now),
+            gift_bucket: Bucket::full(gift_burst, now),
             conns: 0,
             seen: now,
         });
@@ -269,9 +270,15 @@ impl Admission {
     }
 }
 
-/// Welcome a joined connection: who it is, the room's view, then its missed events (resume) or
-/// recent history; from then on it gets broadcasts.
-pub(super) fn welcome(cx: &mut Cx, joined: Joined, view: RoomView) {
+impl Joined {
+    pub(super) fn user(&self) -> &UserRef {
+        &self.user
+    }
+}
+
+/// Welcome a joined connection: who it is, its points, the room's view, then its missed events
+/// (resume) or recent history; from then on it gets broadcasts.
+pub(super) fn welcome(cx: &mut Cx, joined: Joined, balance: u64, view: RoomView) {
     let Joined {
         conn,
         user,
@@ -288,6 +295,7 @@ pub(super) fn welcome(cx: &mut Cx, joined: Joined, view: RoomView) {
             seq: cx.base.last_seq,
             user,
             token: issued,
+            balance,
             view: Box::new(view),
         },
     );

@@ -40,18 +40,19 @@ mod questions;
 mod settings;
 mod speech;
 mod state;
+mod wallets;
 
 pub use base::RoomStats;
 pub use config::RoomConfig;
 pub use connections::network;
 pub use io::{Action, ConnId, GiftOutcome, GiftRecord, Input, Write};
 pub use lottery::draw_winners;
-pub use state::{DurableState, LotteryRec, PollRec, Snapshot};
+pub use state::{DurableState, LotteryRec, PollRec, Snapshot, WalletRec};
 
-use crate::protocol::{ClientMsg, Control, ErrorCode, Event, RoomView, decode_client};
+use crate::protocol::{ClientMsg, Control, ErrorCode, Event, Role, RoomView, decode_client};
 use base::{Base, Cx, Sender, earliest};
 use connections::{Admission, Hello};
-use gifts::{Gift, Gifts};
+use gifts::{Gift, Gifts, Grant};
 use lottery::{Lotteries, LotteryDraw, LotteryStart};
 use moderation::{Ban, BlockWords, Delete, ModlogRequest, Rules, Timeout, Unban};
 use polls::{PollEnd, PollStart, Polls, Vote};
@@ -97,6 +98,11 @@ fn needs_moderator(msg: &ClientMsg) -> bool {
     )
 }
 
+/// Messages only the host may send.
+fn needs_host(msg: &ClientMsg) -> bool {
+    matches!(msg, ClientMsg::Grant { .. } | ClientMsg::GiftRules(_))
+}
+
 impl Room {
     /// Open a room from what storage had (an empty [`Snapshot`] for a new room). The returned
     /// actions persist the initial state of a new room.
@@ -115,7 +121,12 @@ impl Room {
             base,
             admission: Admission::default(),
             rules: Rules::restore(st.settings, &st.blocked_words, st.bans, st.timeouts),
-            gifts: Gifts::restore(st.stream, snap.leaderboard),
+            gifts: Gifts::restore(
+                st.stream,
+                std::mem::take(&mut snap.leaderboard),
+                st.gift_rules,
+                std::mem::take(&mut snap.wallets),
+            ),
             polls: Polls::restore(st.polls, snap.votes),
             questions: Questions::restore(st.questions, st.pinned),
             lotteries: Lotteries::restore(st.lotteries, snap.entrants),
@@ -167,6 +178,7 @@ impl Room {
             next_id: self.base.next_id,
             closed: self.base.closed,
             stream: self.gifts.stream(),
+            gift_rules: self.gifts.rules(),
         }
     }
 
@@ -184,6 +196,7 @@ impl Room {
             pinned: self.questions.pinned(),
             leaderboard: self.gifts.top(),
             catalog: self.base.cfg.catalog.clone(),
+            gift_rules: self.gifts.rules(),
         }
     }
 
@@ -323,13 +336,21 @@ impl Room {
             return;
         };
         let view = self.view();
-        connections::welcome(&mut Cx::new(&mut self.base, now, out), joined, view);
+        let balance = self.gifts.balance(&joined.user().id);
+        connections::welcome(
+            &mut Cx::new(&mut self.base, now, out),
+            joined,
+            balance,
+            view,
+        );
     }
 
     /// A message from a joined user, to the feature it belongs to.
     fn on_msg(&mut self, from: &Sender, msg: ClientMsg, now: u64, out: &mut Vec<Action>) {
         let cx = &mut Cx::new(&mut self.base, now, out);
-        if needs_moderator(&msg) && !from.user.role.can_moderate() {
+        if (needs_moderator(&msg) && !from.user.role.can_moderate())
+            || (needs_host(&msg) && from.user.role != Role::Host)
+        {
             let why = format!("a {} may not do that", from.user.role);
             cx.refuse(from.conn, ErrorCode::Forbidden, why);
             return;
@@ -381,6 +402,8 @@ impl Room {
             }
             ClientMsg::Modlog { limit } => moderation::modlog(cx, from, ModlogRequest { limit }),
             ClientMsg::StreamStart => self.gifts.stream_start(cx, from),
+            ClientMsg::Grant { user, points } => self.gifts.grant(cx, from, Grant { user, points }),
+            ClientMsg::GiftRules(rules) => self.gifts.set_rules(cx, from, rules),
             ClientMsg::CloseRoom { reason } => settings::close_room(cx, from, CloseRoom { reason }),
         }
     }

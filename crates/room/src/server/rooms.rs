@@ -279,8 +279,8 @@ fn resolve(
     for a in actions {
         match a {
             Action::Persist(w) => txn.write(&w)?,
-            Action::RecordGift { conn, gift } => {
-                let outcome = txn.record_gift(&gift)?;
+            Action::RecordGift { conn, gift, wallet } => {
+                let outcome = txn.record_gift(&gift, wallet.as_ref())?;
                 let input = Input::GiftRecorded {
                     conn,
                     gift,

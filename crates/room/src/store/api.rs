@@ -2,7 +2,7 @@
 //! and record its gifts in order and make them durable together.
 
 use crate::protocol::ModLogEntry;
-use crate::room::{GiftOutcome, GiftRecord, Snapshot, Write};
+use crate::room::{GiftOutcome, GiftRecord, Snapshot, WalletRec, Write};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -17,8 +17,15 @@ pub enum StorageError {
 pub trait Txn {
     /// Apply one of the room's writes.
     fn write(&mut self, w: &Write) -> Result<(), StorageError>;
-    /// Insert a gift in the ledger unless its key is already there.
-    fn record_gift(&mut self, gift: &GiftRecord) -> Result<GiftOutcome, StorageError>;
+    /// Insert a gift in the ledger unless its key is already there, and then write the
+    /// sender's `wallet` (what they have left once it is paid for). Without a wallet (the
+    /// sender cannot pay) only look the key up: [`GiftOutcome::Duplicate`] or
+    /// [`GiftOutcome::NotRecorded`].
+    fn record_gift(
+        &mut self,
+        gift: &GiftRecord,
+        wallet: Option<&WalletRec>,
+    ) -> Result<GiftOutcome, StorageError>;
 }
 
 /// What the room needs from storage.
@@ -44,10 +51,15 @@ pub trait Storage: Send {
     }
 
     /// One gift in a transaction of its own.
-    fn record_gift(&mut self, room: &str, gift: &GiftRecord) -> Result<GiftOutcome, StorageError> {
+    fn record_gift(
+        &mut self,
+        room: &str,
+        gift: &GiftRecord,
+        wallet: Option<&WalletRec>,
+    ) -> Result<GiftOutcome, StorageError> {
         let mut outcome = None;
         self.transaction(room, &mut |t| {
-            outcome = Some(t.record_gift(gift)?);
+            outcome = Some(t.record_gift(gift, wallet)?);
             Ok(())
         })?;
         outcome.ok_or_else(|| StorageError::Corrupt("the gift's transaction did not run".into()))

@@ -2,7 +2,7 @@
 
 use super::api::{Storage, StorageError, Txn};
 use crate::protocol::{Event, EventBody, LeaderEntry, ModLogEntry};
-use crate::room::{DurableState, GiftOutcome, GiftRecord, Snapshot, Write};
+use crate::room::{DurableState, GiftOutcome, GiftRecord, Snapshot, WalletRec, Write};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Default, Clone)]
@@ -15,6 +15,7 @@ struct MemRoom {
     votes: BTreeMap<(u64, String), u32>,
     entrants: Vec<(u64, String, String)>,
     modlog: Vec<ModLogEntry>,
+    wallets: BTreeMap<String, WalletRec>,
 }
 
 /// Storage in memory (nothing survives the process). Clones share nothing.
@@ -64,15 +65,28 @@ impl Txn for MemRoom {
                 }
             }
             Write::ModLog(e) => self.modlog.push(e.clone()),
+            Write::Wallet { user, wallet } => {
+                self.wallets.insert(user.clone(), *wallet);
+            }
         }
         Ok(())
     }
 
-    fn record_gift(&mut self, g: &GiftRecord) -> Result<GiftOutcome, StorageError> {
-        if !self.gift_keys.insert((g.user.id.clone(), g.key.clone())) {
+    fn record_gift(
+        &mut self,
+        g: &GiftRecord,
+        wallet: Option<&WalletRec>,
+    ) -> Result<GiftOutcome, StorageError> {
+        let key = (g.user.id.clone(), g.key.clone());
+        if self.gift_keys.contains(&key) {
             return Ok(GiftOutcome::Duplicate);
         }
+        let Some(wallet) = wallet else {
+            return Ok(GiftOutcome::NotRecorded);
+        };
+        self.gift_keys.insert(key);
         self.gifts.push(g.clone());
+        self.wallets.insert(g.user.id.clone(), *wallet);
         Ok(GiftOutcome::Inserted)
     }
 }
@@ -105,6 +119,7 @@ impl Storage for MemoryStore {
             entrants: r.entrants.clone(),
             leaderboard: leaders.into_values().collect(),
             modlog: r.modlog.clone(),
+            wallets: r.wallets.iter().map(|(u, w)| (u.clone(), *w)).collect(),
         })
     }
 

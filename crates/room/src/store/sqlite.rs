@@ -2,7 +2,7 @@
 
 use super::api::{Storage, StorageError, Txn};
 use crate::protocol::{Event, EventBody, LeaderEntry, ModLogEntry, UserRef};
-use crate::room::{DurableState, GiftOutcome, GiftRecord, Snapshot, Write};
+use crate::room::{DurableState, GiftOutcome, GiftRecord, Snapshot, WalletRec, Write};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS modlog (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS modlog_room ON modlog (room, id);
+CREATE TABLE IF NOT EXISTS wallets (
+    room      TEXT NOT NULL,
+    user      TEXT NOT NULL,
+    granted   INTEGER NOT NULL,
+    free_used INTEGER NOT NULL,
+    stream    INTEGER NOT NULL,
+    PRIMARY KEY (room, user)
+);
 ";
 
 /// SQLite storage (WAL, `synchronous=FULL`: a returned commit survives a crash or power loss).
@@ -149,7 +157,22 @@ impl Txn for SqlTxn<'_> {
         write(self.conn, self.room, w)
     }
 
-    fn record_gift(&mut self, g: &GiftRecord) -> Result<GiftOutcome, StorageError> {
+    fn record_gift(
+        &mut self,
+        g: &GiftRecord,
+        wallet: Option<&WalletRec>,
+    ) -> Result<GiftOutcome, StorageError> {
+        let Some(wallet) = wallet else {
+            let known = self
+                .conn
+                .prepare_cached("SELECT 1 FROM gifts WHERE room = ?1 AND user = ?2 AND key = ?3")?
+                .exists(params![self.room, g.user.id, g.key])?;
+            return Ok(if known {
+                GiftOutcome::Duplicate
+            } else {
+                GiftOutcome::NotRecorded
+            });
+        };
         let n = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO gifts (room, user, name, role, key, gift, count, coins, at, stream) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?.execute(params![
@@ -164,6 +187,9 @@ impl Txn for SqlTxn<'_> {
             i(g.at),
             i(g.stream)
         ])?;
+        if n == 1 {
+            write_wallet(self.conn, self.room, &g.user.id, wallet)?;
+        }
         if self.commit_each_gift {
             self.conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
         }
@@ -173,6 +199,14 @@ impl Txn for SqlTxn<'_> {
             GiftOutcome::Duplicate
         })
     }
+}
+
+fn write_wallet(c: &Connection, room: &str, user: &str, w: &WalletRec) -> Result<(), StorageError> {
+    c.prepare_cached(
+        "INSERT INTO wallets (room, user, granted, free_used, stream) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(room, user) DO UPDATE SET granted = excluded.granted, free_used = excluded.free_used, stream = excluded.stream",
+    )?
+    .execute(params![room, user, i(w.granted), i(w.free_used), i(w.stream)])?;
+    Ok(())
 }
 
 /// Apply one write inside the open transaction.
@@ -237,6 +271,7 @@ fn write(c: &Connection, room: &str, w: &Write) -> Result<(), StorageError> {
             )?
             .execute(params![room, i(e.at), e.actor, e.action, e.target, e.detail])?;
         }
+        Write::Wallet { user, wallet } => write_wallet(c, room, user, wallet)?,
     }
     Ok(())
 }
@@ -316,6 +351,24 @@ impl Storage for SqliteStore {
                 leaderboard.push(row?);
             }
         }
+        let mut wallets = Vec::new();
+        {
+            let mut st =
+                c.prepare("SELECT user, granted, free_used, stream FROM wallets WHERE room = ?1")?;
+            let rows = st.query_map(params![room], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    WalletRec {
+                        granted: u(r.get(1)?),
+                        free_used: u(r.get(2)?),
+                        stream: u(r.get(3)?),
+                    },
+                ))
+            })?;
+            for row in rows {
+                wallets.push(row?);
+            }
+        }
         let modlog = self.modlog(room, 500)?;
         Ok(Snapshot {
             state,
@@ -325,6 +378,7 @@ impl Storage for SqliteStore {
             entrants,
             leaderboard,
             modlog,
+            wallets,
         })
     }
 

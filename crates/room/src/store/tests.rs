@@ -2,7 +2,14 @@
 
 use super::{SqliteStore, Storage, StorageError};
 use crate::protocol::{Event, EventBody, Role, UserRef};
-use crate::room::{GiftOutcome, GiftRecord, Write};
+use crate::room::{GiftOutcome, GiftRecord, WalletRec, Write};
+
+/// What the sender has left once a gift is paid for.
+const PAID: Option<&WalletRec> = Some(&WalletRec {
+    granted: 0,
+    free_used: 2,
+    stream: 0,
+});
 
 fn gift(key: &str) -> GiftRecord {
     GiftRecord {
@@ -29,19 +36,19 @@ fn sqlite_ledger_is_unique_on_key_and_survives_reopen() {
     {
         let mut s = SqliteStore::open(&path).unwrap();
         assert_eq!(
-            s.record_gift("r", &gift("k1")).unwrap(),
+            s.record_gift("r", &gift("k1"), PAID).unwrap(),
             GiftOutcome::Inserted
         );
         assert_eq!(
-            s.record_gift("r", &gift("k1")).unwrap(),
+            s.record_gift("r", &gift("k1"), PAID).unwrap(),
             GiftOutcome::Duplicate
         );
         assert_eq!(
-            s.record_gift("r", &gift("k2")).unwrap(),
+            s.record_gift("r", &gift("k2"), PAID).unwrap(),
             GiftOutcome::Inserted
         );
         assert_eq!(
-            s.record_gift("other", &gift("k1")).unwrap(),
+            s.record_gift("other", &gift("k1"), PAID).unwrap(),
             GiftOutcome::Inserted
         );
     }
@@ -94,7 +101,7 @@ fn a_failed_sqlite_transaction_keeps_none_of_its_writes_and_gifts() {
     s.commit("r", &[deleted(1)]).unwrap();
     let failed = s.transaction("r", &mut |t| {
         t.write(&deleted(2))?;
-        assert_eq!(t.record_gift(&gift("k1"))?, GiftOutcome::Inserted);
+        assert_eq!(t.record_gift(&gift("k1"), PAID)?, GiftOutcome::Inserted);
         Err(StorageError::Corrupt("the disk is full".into()))
     });
     assert!(failed.is_err());
@@ -102,7 +109,7 @@ fn a_failed_sqlite_transaction_keeps_none_of_its_writes_and_gifts() {
     assert!(s.ledger("r").unwrap().is_empty());
     // The store is usable again, and the gift counts when it is retried.
     assert_eq!(
-        s.record_gift("r", &gift("k1")).unwrap(),
+        s.record_gift("r", &gift("k1"), PAID).unwrap(),
         GiftOutcome::Inserted
     );
 }
@@ -115,8 +122,8 @@ fn gifts_and_writes_of_one_transaction_are_applied_in_order() {
             .with_commit_per_gift(per_gift);
         s.transaction("r", &mut |t| {
             t.write(&deleted(1))?;
-            assert_eq!(t.record_gift(&gift("k1"))?, GiftOutcome::Inserted);
-            assert_eq!(t.record_gift(&gift("k1"))?, GiftOutcome::Duplicate);
+            assert_eq!(t.record_gift(&gift("k1"), PAID)?, GiftOutcome::Inserted);
+            assert_eq!(t.record_gift(&gift("k1"), PAID)?, GiftOutcome::Duplicate);
             t.write(&deleted(2))
         })
         .unwrap();

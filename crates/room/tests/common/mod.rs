@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::{Control, Event, Role};
+use marquee_room::protocol::{Control, Event, Role, ServerMsg};
 use marquee_room::server::{ServerConfig, ServerHandle, start};
 use marquee_room::token::{self, Claims};
 use std::net::SocketAddr;
@@ -44,6 +44,8 @@ pub fn config(db: &TempDir) -> ServerConfig {
         c.conn_burst = 5_000.0;
         c.user_rate_per_s = 5_000.0;
         c.user_burst = 5_000.0;
+        c.gift_rate_per_s = 5_000.0;
+        c.gift_burst = 5_000.0;
     }));
     cfg
 }
@@ -110,4 +112,60 @@ pub async fn until_control<T>(c: &mut RoomClient, pick: impl Fn(&Control) -> Opt
             return t;
         }
     }
+}
+
+pub type Raw =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare socket that sent `hello` and got its `welcome` (or the error that refused it).
+pub async fn raw_join(
+    h: &ServerHandle,
+    hello: serde_json::Value,
+) -> Result<(Raw, Control), marquee_room::protocol::ErrorCode> {
+    use futures_util::SinkExt;
+    let (mut ws, _) = tokio_tungstenite::connect_async(h.ws_url(ROOM))
+        .await
+        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        hello.to_string().into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        match raw_next(&mut ws).await {
+            Some(ServerMsg::Control(w @ Control::Welcome { .. })) => return Ok((ws, w)),
+            Some(ServerMsg::Control(Control::Error { code, .. })) => return Err(code),
+            Some(_) => {}
+            None => panic!("closed before the welcome"),
+        }
+    }
+}
+
+/// The next message on a bare socket (each element of a `batch` frame on its own is left to
+/// the caller), or `None` once it is closed; a panic after 15 s of silence.
+pub async fn raw_next(ws: &mut Raw) -> Option<ServerMsg> {
+    use futures_util::StreamExt;
+    loop {
+        let m = timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("a frame in time");
+        match m {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                return Some(serde_json::from_str(&t).unwrap());
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | Some(Err(_)) | None => {
+                return None;
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+pub async fn raw_send(ws: &mut Raw, msg: serde_json::Value) {
+    use futures_util::SinkExt;
+    let _ = ws
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            msg.to_string().into(),
+        ))
+        .await;
 }

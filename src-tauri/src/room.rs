@@ -5,6 +5,7 @@
 use crate::ipc::{self, RoomEvent};
 use marquee_room::client::ClientEvent;
 use marquee_room::protocol::{Control, DanmakuMode, Event, EventBody, UserRef};
+use marquee_room::room::verify_draw;
 
 fn user(u: &UserRef) -> ipc::RoomUser {
     ipc::RoomUser {
@@ -53,10 +54,15 @@ fn event(e: Event) -> Option<RoomEvent> {
         EventBody::QuestionPinned { question: q } => RoomEvent::QuestionPinned {
             question: q.map(question),
         },
-        EventBody::LotteryStarted { lottery } | EventBody::LotteryDrawn { lottery, .. } => {
-            RoomEvent::Lottery {
-                lottery: lottery.into(),
-            }
+        EventBody::LotteryStarted { lottery } => RoomEvent::Lottery {
+            lottery: lottery.into(),
+        },
+        EventBody::LotteryDrawn { lottery, entrants } => {
+            let seed = lottery.seed.clone().unwrap_or_default();
+            let check = verify_draw(&lottery.commitment, &seed, &entrants, &lottery.winners);
+            let mut lottery: ipc::Lottery = lottery.into();
+            lottery.verified = Some(check.is_ok());
+            RoomEvent::Lottery { lottery }
         }
         EventBody::UserTimedOut { user, until, by } => RoomEvent::Moderated {
             action: ipc::ModAction::Timeout,

@@ -279,6 +279,7 @@ pub enum ErrorCode {
     SlowConsumer,
     RoomClosed,
     InsufficientBalance,
+    ReservedName,
 }
 
 impl ErrorCode {
@@ -308,6 +309,7 @@ impl ErrorCode {
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::RoomClosed => "room_closed",
             ErrorCode::InsufficientBalance => "insufficient_balance",
+            ErrorCode::ReservedName => "reserved_name",
         }
     }
 }
@@ -416,8 +418,12 @@ pub struct LotteryInfo {
     pub lottery: u64,
     pub keyword: String,
     pub prize: String,
-    /// Published at start; the draw is reproducible from it (see docs/protocol.md).
-    pub seed: String,
+    /// SHA-256 of the seed (hex), published at the start: the seed cannot change afterwards.
+    pub commitment: String,
+    /// Revealed by the draw (absent before): the draw is reproducible from it and the
+    /// entrants, and its SHA-256 is the commitment (see docs/protocol.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
     pub entrants: u64,
     pub open: bool,
     /// Winner user ids, in draw order.

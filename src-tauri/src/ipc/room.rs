@@ -231,20 +231,27 @@ pub struct Question {
     pub text: String,
 }
 
-/// A lottery: viewers enter by sending the keyword; the draw is reproducible from the seed.
+/// A lottery: viewers enter by sending the keyword. Commit–reveal: the start publishes SHA-256
+/// of the seed (`commitment`), the draw reveals the seed, and the draw is reproducible from it.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct Lottery {
     #[ts(type = "number")]
     pub lottery: u64,
     pub keyword: String,
     pub prize: String,
-    /// Published when drawn, so anyone can check the draw.
-    pub seed: String,
+    /// SHA-256 of the seed, published at the start.
+    pub commitment: String,
+    /// Revealed by the draw (null before).
+    pub seed: Option<String>,
     #[ts(type = "number")]
     pub entrants: u64,
     pub open: bool,
     /// Winners' names (after the draw).
     pub winners: Vec<String>,
+    /// After the draw, whether this app checked it: SHA-256 of the seed is the commitment,
+    /// and the seed and the entrants give these winners. Null before the draw (or when the
+    /// draw came without its entrants, as in a join's view).
+    pub verified: Option<bool>,
 }
 
 impl From<marquee_room::protocol::LotteryInfo> for Lottery {
@@ -258,10 +265,12 @@ impl From<marquee_room::protocol::LotteryInfo> for Lottery {
             lottery: l.lottery,
             keyword: l.keyword,
             prize: l.prize,
+            commitment: l.commitment,
             seed: l.seed,
             entrants: l.entrants,
             open: l.open,
             winners,
+            verified: None,
         }
     }
 }

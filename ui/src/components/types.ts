@@ -72,8 +72,12 @@ export interface LotteryState {
   lottery: number;
   keyword: string;
   prize: string;
-  /** Published at start; the draw is reproducible from it. */
-  seed: string;
+  /** SHA-256 of the seed, published at the start. */
+  commitment: string;
+  /** Revealed by the draw; the draw is reproducible from it and the entrants. */
+  seed?: string | null;
+  /** After the draw: whether the app checked it (null: not checked). */
+  verified?: boolean | null;
   entrants: number;
   open: boolean;
   winners?: string[];

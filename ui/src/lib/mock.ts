@@ -77,6 +77,9 @@ function mockThumb(name: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180" viewBox="0 0 320 180"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${h},70%,45%)"/><stop offset="1" stop-color="hsl(${(h + 60) % 360},70%,22%)"/></linearGradient></defs><rect width="320" height="180" fill="url(#g)"/><circle cx="250" cy="60" r="34" fill="rgba(255,255,255,.18)"/><rect x="24" y="118" width="150" height="14" rx="7" fill="rgba(255,255,255,.55)"/><rect x="24" y="140" width="96" height="10" rx="5" fill="rgba(255,255,255,.35)"/></svg>`;
 }
 
+/** SHA-256 of the mock's seed `c0ffee` (as the room computes a commitment). */
+const MOCK_COMMITMENT = 'fb0288872031fc4818c03a7253bd3a78de192d05e6bccd09ceabeda65b4d7c6f';
+
 const mmss = (s: number) => `${String(Math.floor(s / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
 
 export const mockDevices: Devices = {
@@ -244,11 +247,11 @@ export function createMockBackend(
     },
     async roomLotteryStart(keyword, prize) {
       calls.push({ cmd: 'room_lottery_start', args: { keyword, prize } });
-      backend.emit('room', { kind: 'lottery', lottery: { lottery: seq++, keyword, prize, seed: 'c0ffee', entrants: 0, open: true, winners: [] } });
+      backend.emit('room', { kind: 'lottery', lottery: { lottery: seq++, keyword, prize, commitment: MOCK_COMMITMENT, seed: null, entrants: 0, open: true, winners: [], verified: null } });
     },
     async roomLotteryDraw(lottery, winners) {
       calls.push({ cmd: 'room_lottery_draw', args: { lottery, winners } });
-      backend.emit('room', { kind: 'lottery', lottery: { lottery, keyword: 'k', prize: 'p', seed: 'c0ffee', entrants: 3, open: false, winners: ['Ava'].slice(0, winners) } });
+      backend.emit('room', { kind: 'lottery', lottery: { lottery, keyword: 'k', prize: 'p', commitment: MOCK_COMMITMENT, seed: 'c0ffee', entrants: 3, open: false, winners: ['Ava'].slice(0, winners), verified: true } });
     },
     async previewUrl() {
       calls.push({ cmd: 'preview_url' });

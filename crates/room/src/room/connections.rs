@@ -169,6 +169,17 @@ impl Admission {
             );
             return None;
         }
+        if let Some(word) = crate::names::claimed_role(&nick) {
+            cx.refuse(
+                conn,
+                ErrorCode::ReservedName,
+                format!(
+                    "a nickname may not claim a role ({word:?}): the host and moderators get \
+                     a badge from the room, never from their name"
+                ),
+            );
+            return None;
+        }
         if matches!(rules.filter.check(&nick), Verdict::Matched { .. }) {
             cx.refuse(
                 conn,

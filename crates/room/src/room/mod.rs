@@ -46,7 +46,7 @@ pub use base::RoomStats;
 pub use config::RoomConfig;
 pub use connections::network;
 pub use io::{Action, ConnId, GiftOutcome, GiftRecord, Input, Write};
-pub use lottery::draw_winners;
+pub use lottery::{DrawMismatch, commitment, draw_winners, verify_draw};
 pub use state::{DurableState, LotteryRec, PollRec, Snapshot, WalletRec};
 
 use crate::protocol::{ClientMsg, Control, ErrorCode, Event, Role, RoomView, decode_client};

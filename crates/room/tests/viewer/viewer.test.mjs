@@ -145,3 +145,101 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
     await browser.close();
   }
 });
+
+// Commit–reveal, checked in the browser: the start shows only the commitment; after the draw the
+// page's "verify" recomputes SHA-256(seed) and the draw (WebCrypto) and says ✓; a seed, a
+// commitment or winners changed by a tampering server say ✗ (in English and in Chinese).
+test("viewer page: a lottery draw verifies in the browser, and a tampered one does not", async () => {
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "lottery.db"), "--secret-file", secretFile]);
+  procs.push(server);
+  const first = await lines(server).until((l) => l.startsWith("room server on "));
+  const base = `http://${first.split(" ")[3]}/room/demo`;
+  const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  try {
+    const host = await browser.newPage();
+    await host.goto(`${base}#token=${token("host1", "host")}`);
+    await host.waitForSelector("#status.live");
+    await host.evaluate(() => send({ type: "lottery_start", keyword: "go", prize: "cap" }));
+    await host.waitForSelector("[data-testid=lottery-commitment]");
+    const viewers = [];
+    for (const nick of ["Ann", "Bo", "小明"]) {
+      const v = await browser.newPage();
+      await v.goto(base);
+      await v.evaluate(() => localStorage.setItem("mq.lang", "en"));
+      await v.reload();
+      await v.fill("[data-testid=nick]", nick);
+      await v.click("[data-testid=join]");
+      await v.waitForSelector("#status.live");
+      await v.click("[data-testid=lottery-enter]");
+      viewers.push(v);
+    }
+    const page = viewers[0];
+    // Before the draw: the commitment, no seed, nothing to verify.
+    const atStart = await page.evaluate(() => ({ ...S.lottery }));
+    assert.match(atStart.commitment, /^[0-9a-f]{64}$/);
+    assert.equal(atStart.seed, undefined);
+    assert.ok(await page.isHidden("[data-testid=lottery-seed]"));
+    await host.waitForFunction(() => S.lottery && S.lottery.entrants === 3);
+    await host.click("[data-testid=lottery-draw]");
+    await page.waitForSelector("[data-testid=lottery-verify]");
+    assert.ok(await page.isVisible("[data-testid=lottery-seed]"));
+
+    const verify = async (p) => {
+      await p.click("[data-testid=lottery-verify]");
+      await p.waitForSelector("[data-testid=lottery-check][data-result]");
+      return p.$eval("[data-testid=lottery-check]", (e) => [e.dataset.result, e.textContent]);
+    };
+    const [ok, okText] = await verify(page);
+    assert.equal(ok, "verified");
+    assert.ok(okText.startsWith("✔"), okText);
+    await page.click("#lang");
+    const [okZh, okZhText] = await verify(page);
+    assert.equal(okZh, "verified");
+    assert.ok(okZhText.includes("已验证"), okZhText);
+
+    // The page checks the seed against the commitment it saw at the start: a seed changed by
+    // one digit fails, and so does a draw that arrives with a new commitment to match it.
+    const tamper = (p, fn) => p.evaluate(fn);
+    await tamper(page, () => { S.lottery = { ...S.lottery, seed: (S.lottery.seed[0] === "0" ? "1" : "0") + S.lottery.seed.slice(1) }; renderLottery(); });
+    const [bad, badText] = await verify(page);
+    assert.equal(bad, "notcommitted");
+    assert.ok(badText.startsWith("✘") && badText.includes("SHA-256"), badText);
+    await tamper(page, async () => {
+      const seed = "f".repeat(64);
+      S.lottery = { ...S.lottery, seed, commitment: hex(await sha256(seed)) };
+      renderLottery();
+    });
+    assert.equal((await verify(page))[0], "notcommitted");
+    await page.reload();
+    await page.waitForSelector("#status.live");
+    // A reloaded page verifies from the room's history (the start and the draw).
+    await page.waitForSelector("[data-testid=lottery-verify]");
+    assert.equal((await verify(page))[0], "verified");
+
+    // The right seed with other winners gives a mismatch.
+    const other = viewers[1];
+    await other.waitForSelector("[data-testid=lottery-verify]");
+    assert.equal((await verify(other))[0], "verified");
+    await tamper(other, () => {
+      const all = S.drawn.entrants;
+      const loser = all.find((u) => !S.lottery.winners.includes(u));
+      S.lottery = { ...S.lottery, winners: [loser] }; renderLottery();
+    });
+    const [wrong, wrongText] = await verify(other);
+    assert.equal(wrong, "mismatch");
+    assert.ok(wrongText.startsWith("✘"), wrongText);
+
+    // The page's own SHA-256 (for plain-http LAN pages without WebCrypto) matches WebCrypto.
+    const same = await other.evaluate(async () => {
+      const out = [];
+      for (const s of ["", "abc", "a".repeat(55), "a".repeat(56), "a".repeat(64), "抽奖".repeat(40)]) {
+        const bytes = new TextEncoder().encode(s);
+        out.push(hex(sha256js(bytes)) === hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))));
+      }
+      return out;
+    });
+    assert.deepEqual(same, same.map(() => true));
+  } finally {
+    await browser.close();
+  }
+});

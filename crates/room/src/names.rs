@@ -1,5 +1,5 @@
 //! Nicknames a viewer may not take: names that claim a role ("Host", "主播", "房管", "Moderator",
-//! "Admin", "官方"…). A badge comes from the role the server gave a user, never from a name, so a
+//! "Admin", "官方", "Marquee"…). A badge comes from the role the server gave a user, never from a name, so a
 //! name that looks like a badge is refused rather than shown.
 //!
 //! Close variants are caught by comparing a skeleton of the name: compatibility forms folded
@@ -24,6 +24,7 @@ const ROLE_WORDS: &[&str] = &[
     "administrator",
     "official",
     "staff",
+    "marquee",
 ];
 
 /// Chinese words that claim a role, anywhere in a name.
@@ -212,6 +213,15 @@ mod tests {
             "Administrator",
             "Official",
             "ＡＤＭＩＮ",
+            "Marquee",
+            "MARQUEE Official",
+            "marquee_team",
+            "Mod",
+            " mod ",
+            "(Mod)",
+            "【房管】小李",
+            "管理员:",
+            "Ｍｏｄ",
         ] {
             assert!(claimed_role(name).is_some(), "{name:?} passed");
         }

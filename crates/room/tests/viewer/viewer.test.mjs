@@ -243,3 +243,55 @@ test("viewer page: a lottery draw verifies in the browser, and a tampered one do
     await browser.close();
   }
 });
+
+// Badges a viewer cannot imitate: a nickname that claims a role is refused at join with the rule
+// named (in English and in Chinese), the viewer joins under another name on the same page, and
+// the badges on the page come from the role the room gave, not from a name.
+test("viewer page: a nickname claiming a role is refused, and badges come from the room", async () => {
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "names.db"), "--secret-file", secretFile]);
+  procs.push(server);
+  const first = await lines(server).until((l) => l.startsWith("room server on "));
+  const base = `http://${first.split(" ")[3]}/room/demo`;
+  const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  try {
+    const host = await browser.newPage();
+    await host.goto(`${base}#token=${token("host1", "host")}`);
+    await host.waitForSelector("#status.live");
+
+    const page = await browser.newPage();
+    await page.goto(base);
+    await page.evaluate(() => localStorage.setItem("mq.lang", "en"));
+    await page.reload();
+    const refused = async (nick) => {
+      await page.fill("[data-testid=nick]", nick);
+      await page.click("[data-testid=join]");
+      await page.waitForSelector("[data-testid=join-error][data-code]");
+      return page.$eval("[data-testid=join-error]", (e) => [e.dataset.code, e.textContent]);
+    };
+    for (const nick of ["Host", "ＨＯＳＴ", " (Moderator) ", "Mod", "Admin", "Marquee"]) {
+      const [code, text] = await refused(nick);
+      assert.equal(code, "reserved_name", nick);
+      assert.ok(text.includes("claims a role") && text.includes("Badges come only from the room"), text);
+    }
+    await page.click("#lang");
+    for (const nick of ["主播", "房管", "管理员"]) {
+      const [code, text] = await refused(nick);
+      assert.equal(code, "reserved_name", nick);
+      assert.ok(text.includes("徽章只由直播间授予"), text);
+    }
+    assert.ok(await page.isVisible("#join"));
+    await page.fill("[data-testid=nick]", "Ghost");
+    await page.click("[data-testid=join]");
+    await page.waitForSelector("#status.live");
+    assert.ok(await page.isHidden("#join"));
+
+    await page.fill("[data-testid=danmaku-input]", "hello");
+    await page.click("[data-testid=danmaku-send]");
+    await host.evaluate(() => send({ type: "danmaku", text: "welcome" }));
+    await page.waitForSelector("#chat li:has-text('welcome')");
+    const badges = await page.$$eval("#chat li[data-id]", (lis) => lis.map((li) => [li.querySelector(".who").textContent, li.querySelector(".badge")?.dataset.role ?? null, li.querySelector(".badge")?.textContent ?? null]));
+    assert.deepEqual(badges, [["Ghost:", null, null], ["host1:", "host", "主播"]]);
+  } finally {
+    await browser.close();
+  }
+});

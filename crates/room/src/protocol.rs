@@ -217,6 +217,26 @@ pub enum ClientMsg {
         #[serde(default)]
         reason: String,
     },
+    /// Make a user (by id) a moderator of this room.
+    Appoint {
+        user: String,
+    },
+    /// An appointed moderator is a viewer again.
+    Unappoint {
+        user: String,
+    },
+    /// Mint a moderator invite code (answered with `mod_invite`).
+    ModInvite,
+    ModInviteRevoke {
+        code: String,
+    },
+    /// The appointed moderators and open invites (answered with `staff`).
+    Staff,
+    // ---- any joined user ----
+    /// Redeem a moderator invite: the sender becomes a moderator; the code is used up.
+    ModInviteRedeem {
+        code: String,
+    },
 }
 
 fn one() -> u32 {
@@ -249,6 +269,12 @@ const CLIENT_TYPES: &[&str] = &[
     "grant",
     "gift_rules",
     "close_room",
+    "appoint",
+    "unappoint",
+    "mod_invite",
+    "mod_invite_revoke",
+    "staff",
+    "mod_invite_redeem",
 ];
 
 /// Error codes carried by `error` frames. Stable strings; see docs/protocol.md.
@@ -531,6 +557,16 @@ pub enum EventBody {
     RoomClosed {
         reason: String,
     },
+    /// The host made this user a moderator (their open connections are moderators from now).
+    ModeratorAppointed {
+        user: UserRef,
+        by: String,
+    },
+    /// An appointed moderator is a viewer again.
+    ModeratorRemoved {
+        user: String,
+        by: String,
+    },
 }
 
 /// Current room settings.
@@ -543,6 +579,13 @@ pub struct Settings {
     /// before the rule existed load with it off.)
     #[serde(default)]
     pub user_rate_per_min: u32,
+}
+
+/// An appointed moderator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMember {
+    pub id: String,
+    pub name: String,
 }
 
 /// A moderation log entry.
@@ -661,6 +704,15 @@ pub enum Control {
     Pong {
         t: u64,
         server_time: u64,
+    },
+    /// To the host: the appointed moderators and the open invite codes.
+    Staff {
+        moderators: Vec<StaffMember>,
+        invites: Vec<String>,
+    },
+    /// To the host who asked: a new moderator invite code.
+    ModInvite {
+        code: String,
     },
     /// Broadcast messages sent together, in order; only to clients that said `"batch": true` in
     /// their hello. Each element is what would otherwise have been its own frame.

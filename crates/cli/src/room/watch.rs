@@ -107,6 +107,15 @@ pub fn render(ev: &ClientEvent) -> Option<String> {
                     rules.points_per_stream
                 ),
                 EventBody::RoomClosed { reason } => format!("* room closed: {reason}"),
+                EventBody::ModeratorAppointed { user, by } => {
+                    format!(
+                        "* {} ({}) is a moderator, appointed by {by}",
+                        user.name, user.id
+                    )
+                }
+                EventBody::ModeratorRemoved { user, by } => {
+                    format!("* {user} is no longer a moderator (by {by})")
+                }
             };
             format!("[{}] {body}", e.seq)
         }

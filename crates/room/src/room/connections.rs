@@ -7,6 +7,7 @@ use super::base::{Bucket, Conn, Cx, UserState, clean_text, earliest};
 use super::config::RoomConfig;
 use super::io::{Action, ConnId};
 use super::moderation::Rules;
+use super::staff::Staff;
 use crate::filter::Verdict;
 use crate::protocol::{Control, ErrorCode, ResumePoint, Role, RoomView, UserRef};
 use crate::token::{self, Claims, TokenError};
@@ -75,6 +76,7 @@ impl Admission {
         &mut self,
         cx: &mut Cx,
         rules: &Rules,
+        staff: &Staff,
         conn: ConnId,
         hello: Hello,
     ) -> Option<Joined> {
@@ -109,6 +111,10 @@ impl Admission {
                 );
                 return None;
             }
+        };
+        let user = UserRef {
+            role: staff.role_of(&user),
+            ..user
         };
         if rules.bans.contains(&user.id) {
             cx.error(conn, ErrorCode::Banned, "you are banned from this room");

@@ -25,7 +25,7 @@
 //! `connections` (open, hello, resume, the hello timeout, nickname identities), `speech`
 //! (danmaku and the gate every viewer message passes), `moderation` (the rules of speech and
 //! what moderators do), `settings` (room settings, closing the room), `gifts`, `polls`,
-//! `questions` and `lottery`; `base` is what they all stand on. This file holds them
+//! `questions`, `lottery` and `staff` (moderators the host appoints); `base` is what they all stand on. This file holds them
 //! together: it routes each message to its feature and asks each feature for its deadlines.
 
 mod base;
@@ -39,6 +39,7 @@ mod polls;
 mod questions;
 mod settings;
 mod speech;
+mod staff;
 mod state;
 mod wallets;
 
@@ -59,6 +60,7 @@ use polls::{PollEnd, PollStart, Polls, Vote};
 use questions::{Ask, Pin, Questions};
 use settings::CloseRoom;
 use speech::Danmaku;
+use staff::Staff;
 
 /// Presence, tallies, the leaderboard and the lottery count go out at most this often, and
 /// forgotten state is swept at most this often.
@@ -74,6 +76,7 @@ pub struct Room {
     polls: Polls,
     questions: Questions,
     lotteries: Lotteries,
+    staff: Staff,
     /// When the once-a-second work last ran.
     last_state_tick: u64,
 }
@@ -100,7 +103,16 @@ fn needs_moderator(msg: &ClientMsg) -> bool {
 
 /// Messages only the host may send.
 fn needs_host(msg: &ClientMsg) -> bool {
-    matches!(msg, ClientMsg::Grant { .. } | ClientMsg::GiftRules(_))
+    matches!(
+        msg,
+        ClientMsg::Grant { .. }
+            | ClientMsg::GiftRules(_)
+            | ClientMsg::Appoint { .. }
+            | ClientMsg::Unappoint { .. }
+            | ClientMsg::ModInvite
+            | ClientMsg::ModInviteRevoke { .. }
+            | ClientMsg::Staff
+    )
 }
 
 impl Room {
@@ -130,6 +142,7 @@ impl Room {
             polls: Polls::restore(st.polls, snap.votes),
             questions: Questions::restore(st.questions, st.pinned),
             lotteries: Lotteries::restore(st.lotteries, snap.entrants),
+            staff: Staff::restore(st.moderators, st.mod_invites),
             last_state_tick: now,
         };
         let mut out = Vec::new();
@@ -179,6 +192,8 @@ impl Room {
             closed: self.base.closed,
             stream: self.gifts.stream(),
             gift_rules: self.gifts.rules(),
+            moderators: self.staff.moderators().clone(),
+            mod_invites: self.staff.invites().clone(),
         }
     }
 
@@ -332,7 +347,10 @@ impl Room {
     /// the newcomer counted.
     fn hello(&mut self, conn: ConnId, hello: Hello, now: u64, out: &mut Vec<Action>) {
         let cx = &mut Cx::new(&mut self.base, now, out);
-        let Some(joined) = self.admission.admit(cx, &self.rules, conn, hello) else {
+        let Some(joined) = self
+            .admission
+            .admit(cx, &self.rules, &self.staff, conn, hello)
+        else {
             return;
         };
         let view = self.view();
@@ -405,6 +423,12 @@ impl Room {
             ClientMsg::Grant { user, points } => self.gifts.grant(cx, from, Grant { user, points }),
             ClientMsg::GiftRules(rules) => self.gifts.set_rules(cx, from, rules),
             ClientMsg::CloseRoom { reason } => settings::close_room(cx, from, CloseRoom { reason }),
+            ClientMsg::Appoint { user } => self.staff.appoint(cx, from, &user),
+            ClientMsg::Unappoint { user } => self.staff.unappoint(cx, from, &user),
+            ClientMsg::ModInvite => self.staff.invite(cx, from),
+            ClientMsg::ModInviteRevoke { code } => self.staff.revoke(cx, from, &code),
+            ClientMsg::Staff => self.staff.list(cx, from),
+            ClientMsg::ModInviteRedeem { code } => self.staff.redeem(cx, from, &code),
         }
     }
 

@@ -52,6 +52,12 @@ pub struct DurableState {
     /// How users get points for gifts.
     #[serde(default)]
     pub gift_rules: GiftRules,
+    /// Moderators the host appointed: user id → name.
+    #[serde(default)]
+    pub moderators: BTreeMap<String, String>,
+    /// Moderator invite codes not yet redeemed → when minted (ms).
+    #[serde(default)]
+    pub mod_invites: BTreeMap<String, u64>,
 }
 
 /// A user's points, as kept (a user without one has the stream's free points and nothing else).

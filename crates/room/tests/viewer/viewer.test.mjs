@@ -295,3 +295,136 @@ test("viewer page: a nickname claiming a role is refused, and badges come from t
     await browser.close();
   }
 });
+
+// Moderators are people: the host appoints a viewer by id and her open page becomes the
+// moderator view (slow mode, members-only, blocked words, mute, ban, delete, pin, the log);
+// a phone opens a single-use invite link and moderates by touch; a revoked link does nothing;
+// the appointment survives a server restart and the host removes it.
+test("viewer page: an appointed moderator and an invited one moderate from desktop and phone", async () => {
+  const db = join(dir, "mods.db");
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile]);
+  procs.push(server);
+  const first = await lines(server).until((l) => l.startsWith("room server on "));
+  const addr = first.split(" ")[3];
+  const base = `http://${addr}/room/demo`;
+  const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher2", "viewer"), "--json"]);
+  procs.push(watch);
+  const seen = lines(watch);
+  const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  const join_ = async (page, url, nick) => {
+    await page.goto(url);
+    await page.fill("[data-testid=nick]", nick);
+    await page.click("[data-testid=join]");
+    await page.waitForSelector("#status.live");
+  };
+  try {
+    const host = await browser.newPage();
+    await host.goto(`${base}#token=${token("host1", "host")}`);
+    await host.waitForSelector("#status.live");
+    const lily = await browser.newPage();
+    const errors = [];
+    lily.on("pageerror", (e) => errors.push(String(e)));
+    await join_(lily, base, "Lily");
+    const troll = await browser.newPage();
+    await join_(troll, base, "Troll");
+    assert.ok(await lily.isHidden("[data-testid=modpanel]"), "a viewer has no moderator view");
+
+    // Appointed by id (as the app's chat menu does): her open page turns into the moderator view.
+    const lilyId = await lily.evaluate(() => S.me.id);
+    await host.evaluate((id) => send({ type: "appoint", user: id }), lilyId);
+    await lily.waitForSelector("[data-testid=modpanel]", { state: "visible" });
+    await lily.waitForSelector("#chat li.sys:has-text('moderator')");
+
+    // Slow mode and members-only from the panel reach the room.
+    await lily.selectOption("[data-testid=mod-slow]", "5");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"slow_mode_s":5'));
+    await host.waitForFunction(() => document.getElementById("slow").value === "5");
+    await lily.selectOption("[data-testid=mod-slow]", "0");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"slow_mode_s":0'));
+    await lily.fill("[data-testid=mod-word]", "spoiler");
+    await lily.click("[data-testid=mod-block]");
+    await seen.until((l) => l.includes('"type":"blocked_words_changed"') && l.includes('"count":1'));
+    await troll.fill("[data-testid=danmaku-input]", "buy followers");
+    await troll.click("[data-testid=danmaku-send]");
+    const msg = JSON.parse(await seen.until((l) => l.includes('"type":"danmaku"') && l.includes("buy followers")));
+    await lily.check("[data-testid=mod-modsonly]");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"mods_only":true'));
+    await troll.fill("[data-testid=danmaku-input]", "still here");
+    await troll.click("[data-testid=danmaku-send]");
+    await troll.waitForSelector("#chat li.sys:has-text('mods_only')");
+    await lily.uncheck("[data-testid=mod-modsonly]");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"mods_only":false'));
+
+    // Mute from the message's buttons, then delete it; a question pinned.
+    await lily.click(`#chat li[data-id="${msg.id}"] .mute`);
+    await seen.until((l) => l.includes('"type":"user_timed_out"'));
+    await lily.click(`#chat li[data-id="${msg.id}"] .del`);
+    await troll.waitForSelector(`#chat li[data-id="${msg.id}"]`, { state: "detached" });
+    await host.evaluate(() => send({ type: "ask", text: "Encore?" }));
+    await lily.click("#questions li:has-text('Encore') .pin");
+    await troll.waitForSelector("#pinned:has-text('Encore')", { state: "visible" });
+    // Her log lists what she did, with her as the actor.
+    await lily.click("[data-testid=modlog-refresh]");
+    for (const action of ["settings", "block_words", "timeout", "delete", "pin_question"]) {
+      await lily.waitForSelector(`#modlog li[data-action="${action}"]:has-text("${lilyId}")`);
+    }
+
+    // The host mints an invite on the page; a phone opens it while joining and moderates by touch.
+    await host.click("[data-testid=mod-invite]");
+    await host.waitForSelector("[data-testid=mod-invite-link]:not(.hidden)");
+    const link = await host.inputValue("[data-testid=mod-invite-link]");
+    assert.match(link, /#mod=[0-9a-f]{32}$/);
+    const phoneCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const phone = await phoneCtx.newPage();
+    await join_(phone, link, "Phone");
+    await phone.waitForSelector("[data-testid=modpanel]", { state: "visible" });
+    assert.ok(!phone.url().includes("#mod="), "the code is taken off the address");
+    const wide = await phone.evaluate(() => [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > 391).map((e) => e.tagName + "#" + e.id + "." + e.className));
+    assert.deepEqual(wide, [], "no sideways scrolling on a phone");
+    // (The mute lifted first, so that the troll can speak again.)
+    await host.evaluate((id) => send({ type: "unban", user: id }), await troll.evaluate(() => S.me.id));
+    await seen.until((l) => l.includes('"type":"user_unbanned"'));
+    await troll.evaluate(() => send({ type: "danmaku", text: "nobody stops me" }));
+    const last = JSON.parse(await seen.until((l) => l.includes('"type":"danmaku"') && l.includes("nobody stops me")));
+    await phone.tap(`#chat li[data-id="${last.id}"] .ban`);
+    await seen.until((l) => l.includes('"type":"user_banned"'));
+    await troll.waitForSelector("#chat li.sys:has-text('banned')");
+
+    // The same link again, or a revoked one, makes nobody a moderator.
+    const again = await browser.newPage();
+    await join_(again, link, "Again");
+    await again.waitForSelector("#chat li.sys:has-text('not_found')");
+    assert.ok(await again.isHidden("[data-testid=modpanel]"));
+    await host.click("[data-testid=mod-invite]");
+    await host.waitForFunction((old) => document.getElementById("mod-invite-link").value !== old, link);
+    const link2 = await host.inputValue("[data-testid=mod-invite-link]");
+    await host.evaluate((code) => send({ type: "mod_invite_revoke", code }), link2.split("#mod=")[1]);
+    const late = await browser.newPage();
+    await join_(late, link2, "Late");
+    await late.waitForSelector("#chat li.sys:has-text('not_found')");
+    assert.ok(await late.isHidden("[data-testid=modpanel]"));
+
+    // A restart keeps the appointment: her page comes back as a moderator; then the host removes her.
+    server.kill("SIGKILL");
+    await new Promise((r) => server.once("exit", r));
+    let again2;
+    for (let i = 0; i < 50 && !again2; i++) {
+      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", db, "--secret-file", secretFile]);
+      procs.push(p);
+      try { await lines(p).until((l) => l.startsWith("room server on "), 3000); again2 = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
+    }
+    assert.ok(again2, "server restarted");
+    await lily.reload();
+    await lily.waitForSelector("#status.live");
+    await lily.waitForSelector("[data-testid=modpanel]", { state: "visible" });
+    assert.equal(await lily.evaluate(() => S.me.role), "moderator");
+    await host.waitForSelector("#status.live", { timeout: 20000 });
+    await host.evaluate((id) => send({ type: "unappoint", user: id }), lilyId);
+    await lily.waitForSelector("[data-testid=modpanel]", { state: "hidden" });
+    assert.equal(await lily.evaluate(() => S.me.role), "viewer");
+    assert.deepEqual(errors, []);
+    await phoneCtx.close();
+  } finally {
+    await browser.close();
+  }
+});

@@ -10,6 +10,7 @@ mod polls;
 mod questions;
 mod settings;
 mod speech;
+mod staff;
 mod timers;
 
 use super::{Action, ConnId, Input, Room, RoomConfig, Snapshot};

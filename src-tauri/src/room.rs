@@ -106,6 +106,18 @@ fn event(e: Event) -> Option<RoomEvent> {
         EventBody::PollStarted { poll } | EventBody::PollEnded { poll } => {
             RoomEvent::Poll { poll: poll.into() }
         }
+        EventBody::ModeratorAppointed { user, by } => RoomEvent::Moderator {
+            user: user.id,
+            name: Some(user.name),
+            appointed: true,
+            by,
+        },
+        EventBody::ModeratorRemoved { user, by } => RoomEvent::Moderator {
+            user,
+            name: None,
+            appointed: false,
+            by,
+        },
         _ => return None,
     })
 }
@@ -135,6 +147,23 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             Control::Error { code, message, .. } => vec![RoomEvent::Refused {
                 code: code.to_string(),
                 message,
+            }],
+            Control::Staff {
+                moderators,
+                invites,
+            } => vec![RoomEvent::Staff {
+                moderators: moderators
+                    .into_iter()
+                    .map(|m| ipc::StaffMember {
+                        id: m.id,
+                        name: m.name,
+                    })
+                    .collect(),
+                invites,
+            }],
+            Control::ModInvite { code } => vec![RoomEvent::ModInvite { code }],
+            Control::Modlog { entries } => vec![RoomEvent::ModLog {
+                entries: entries.into_iter().map(Into::into).collect(),
             }],
             _ => vec![],
         },

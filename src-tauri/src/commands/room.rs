@@ -91,3 +91,27 @@ pub async fn room_lottery_start(
 pub async fn room_lottery_draw(app: AppHandle, lottery: u64, winners: u32) -> Result<(), AppError> {
     room_send(&app, ClientMsg::LotteryDraw { lottery, winners }).await
 }
+
+pub async fn room_appoint(app: AppHandle, user: String) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Appoint { user }).await
+}
+
+pub async fn room_unappoint(app: AppHandle, user: String) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Unappoint { user }).await
+}
+
+pub async fn room_mod_invite(app: AppHandle) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::ModInvite).await
+}
+
+pub async fn room_mod_invite_revoke(app: AppHandle, code: String) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::ModInviteRevoke { code }).await
+}
+
+pub async fn room_staff(app: AppHandle) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Staff).await
+}
+
+pub async fn room_moderation_log(app: AppHandle, limit: u32) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Modlog { limit }).await
+}

@@ -161,6 +161,62 @@ pub enum RoomEvent {
         code: String,
         message: String,
     },
+    /// The host appointed a moderator (`appointed`, with their name) or removed one.
+    Moderator {
+        user: String,
+        name: Option<String>,
+        appointed: bool,
+        by: String,
+    },
+    /// The appointed moderators and the open invite codes (after every change, and on
+    /// `room_staff`).
+    Staff {
+        moderators: Vec<StaffMember>,
+        invites: Vec<String>,
+    },
+    /// A new moderator invite (`room_mod_invite`): the link to send is the viewer link with
+    /// `#mod=<code>` (the page redeems it once joined).
+    ModInvite {
+        code: String,
+    },
+    /// The latest moderation log entries, oldest first (`room_moderation_log`).
+    ModLog {
+        entries: Vec<ModLogEntry>,
+    },
+}
+
+/// A moderator the host appointed (by user id).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StaffMember {
+    pub id: String,
+    pub name: String,
+}
+
+/// One moderation action: who did it, what, to what, when.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ModLogEntry {
+    /// ms since the epoch.
+    #[ts(type = "number")]
+    pub at: u64,
+    /// The user id of whoever did it.
+    pub actor: String,
+    /// `delete`, `timeout`, `ban`, `unban`, `block_words`, `settings`, `pin_question`,
+    /// `appoint`, `unappoint`, `mod_invite`…
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+impl From<marquee_room::protocol::ModLogEntry> for ModLogEntry {
+    fn from(e: marquee_room::protocol::ModLogEntry) -> Self {
+        Self {
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: e.detail,
+        }
+    }
 }
 
 /// A poll the host starts from the vote panel.

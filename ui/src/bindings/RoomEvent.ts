@@ -2,10 +2,12 @@
 import type { GiftDef } from "./GiftDef";
 import type { Lottery } from "./Lottery";
 import type { ModAction } from "./ModAction";
+import type { ModLogEntry } from "./ModLogEntry";
 import type { Poll } from "./Poll";
 import type { Question } from "./Question";
 import type { RoomSettings } from "./RoomSettings";
 import type { RoomUser } from "./RoomUser";
+import type { StaffMember } from "./StaffMember";
 
 /**
  * What the room panel receives, emitted as the `room` event.
@@ -31,4 +33,4 @@ masked: boolean, deleted: boolean, } | { "kind": "chat_deleted", id: number, } |
  * The room event's number (chat ids are numbered the same way, so a gift row sorts
  * among the messages).
  */
-seq: number, at: number, user: RoomUser, gift: string, count: number, coins: number, combo: number, } | { "kind": "poll", poll: Poll, } | { "kind": "poll_tally", poll: number, tallies: number[], } | { "kind": "viewers", count: number, } | { "kind": "question", question: Question, } | { "kind": "question_pinned", question: Question | null, } | { "kind": "lottery", lottery: Lottery, } | { "kind": "lottery_count", lottery: number, entrants: number, } | { "kind": "moderated", action: ModAction, user: string, until: number | null, by: string, } | { "kind": "settings", settings: RoomSettings, } | { "kind": "blocked_words", count: number, } | { "kind": "disconnected", reason: string, retrying: boolean, } | { "kind": "refused", code: string, message: string, };
+seq: number, at: number, user: RoomUser, gift: string, count: number, coins: number, combo: number, } | { "kind": "poll", poll: Poll, } | { "kind": "poll_tally", poll: number, tallies: number[], } | { "kind": "viewers", count: number, } | { "kind": "question", question: Question, } | { "kind": "question_pinned", question: Question | null, } | { "kind": "lottery", lottery: Lottery, } | { "kind": "lottery_count", lottery: number, entrants: number, } | { "kind": "moderated", action: ModAction, user: string, until: number | null, by: string, } | { "kind": "settings", settings: RoomSettings, } | { "kind": "blocked_words", count: number, } | { "kind": "disconnected", reason: string, retrying: boolean, } | { "kind": "refused", code: string, message: string, } | { "kind": "moderator", user: string, name: string | null, appointed: boolean, by: string, } | { "kind": "staff", moderators: Array<StaffMember>, invites: Array<string>, } | { "kind": "mod_invite", code: string, } | { "kind": "mod_log", entries: Array<ModLogEntry>, };

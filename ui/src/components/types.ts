@@ -27,7 +27,7 @@ export interface ChatRow {
   question?: boolean;
 }
 
-export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question';
+export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question' | 'appoint' | 'unappoint';
 
 /** Seconds of a timeout action, or null. */
 export function timeoutSeconds(a: ChatAction): number | null {

@@ -120,6 +120,10 @@ export function createMockBackend(
   let timer: ReturnType<typeof setInterval> | null = null;
   let t = 0;
   let seq = 1;
+  // The room's appointed moderators, open invites and moderation log, as the mock keeps them.
+  const staff: { moderators: { id: string; name: string }[]; invites: string[] } = { moderators: [], invites: [] };
+  const modlog: { at: number; actor: string; action: string; target: string; detail: string }[] = [];
+  let inviteSeq = 0;
   const calls: { cmd: string; args?: unknown }[] = [];
   const room = { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws' };
   const backend: MockBackend = {
@@ -230,6 +234,7 @@ export function createMockBackend(
     },
     async roomModerate(action) {
       calls.push({ cmd: 'room_moderate', args: action });
+      modlog.push({ at: Date.now(), actor: 'host', action: action.action, target: action.action === 'delete' ? String(action.id) : action.user, detail: action.action === 'timeout' ? `${action.seconds}s` : '' });
       if (action.action === 'delete') backend.emit('room', { kind: 'chat_deleted', id: action.id });
       else backend.emit('room', { kind: 'moderated', action: action.action, user: action.user, until: action.action === 'timeout' ? Date.now() + action.seconds * 1000 : null, by: 'host' });
     },
@@ -240,6 +245,41 @@ export function createMockBackend(
     },
     async roomBlockWords(add, remove) {
       calls.push({ cmd: 'room_block_words', args: { add, remove } });
+    },
+    async roomAppoint(user) {
+      calls.push({ cmd: 'room_appoint', args: { user } });
+      const name = user === 'v1' ? 'Ava' : user;
+      staff.moderators = [...staff.moderators.filter((m) => m.id !== user), { id: user, name }];
+      modlog.push({ at: Date.now(), actor: 'host', action: 'appoint', target: user, detail: '' });
+      backend.emit('room', { kind: 'moderator', user, name, appointed: true, by: 'host' });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomUnappoint(user) {
+      calls.push({ cmd: 'room_unappoint', args: { user } });
+      staff.moderators = staff.moderators.filter((m) => m.id !== user);
+      modlog.push({ at: Date.now(), actor: 'host', action: 'unappoint', target: user, detail: '' });
+      backend.emit('room', { kind: 'moderator', user, name: null, appointed: false, by: 'host' });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomModInvite() {
+      calls.push({ cmd: 'room_mod_invite' });
+      const code = (++inviteSeq).toString(16).padStart(32, '0');
+      staff.invites = [...staff.invites, code];
+      backend.emit('room', { kind: 'mod_invite', code });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomModInviteRevoke(code) {
+      calls.push({ cmd: 'room_mod_invite_revoke', args: { code } });
+      staff.invites = staff.invites.filter((c) => c !== code);
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomStaff() {
+      calls.push({ cmd: 'room_staff' });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomModerationLog(limit) {
+      calls.push({ cmd: 'room_moderation_log', args: { limit } });
+      backend.emit('room', { kind: 'mod_log', entries: modlog.slice(-limit) });
     },
     async roomPinQuestion(question) {
       calls.push({ cmd: 'room_pin_question', args: { question } });

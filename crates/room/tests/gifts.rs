@@ -263,3 +263,104 @@ async fn one_identity_on_21_sockets_sending_500_crowns_x9999_records_only_what_i
     assert!(codes.contains(&ErrorCode::InsufficientBalance));
     assert!(codes.contains(&ErrorCode::RateLimited));
 }
+
+/// SQLite that counts its commits, each taking 5 ms more (a disk whose fsync costs something,
+/// as a real one does: inputs wait meanwhile, however fast the machine).
+struct CountingDisk {
+    inner: SqliteStore,
+    commits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Storage for CountingDisk {
+    fn load(&mut self, room: &str, window: usize) -> Result<Snapshot, StorageError> {
+        self.inner.load(room, window)
+    }
+    fn transaction(
+        &mut self,
+        room: &str,
+        f: &mut dyn FnMut(&mut dyn Txn) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.inner.transaction(room, f)?;
+        std::thread::sleep(Duration::from_millis(5));
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+    fn ledger(&mut self, room: &str) -> Result<Vec<GiftRecord>, StorageError> {
+        self.inner.ledger(room)
+    }
+    fn modlog(
+        &mut self,
+        room: &str,
+        limit: usize,
+    ) -> Result<Vec<marquee_room::protocol::ModLogEntry>, StorageError> {
+        self.inner.modlog(room, limit)
+    }
+}
+
+/// Commits for `gifts` gifts sent at once from 10 sockets, with `group_max` inputs per group.
+async fn commits_for_a_burst(name: &str, group_max: usize, gifts: usize) -> usize {
+    let db = TempDir::new(name);
+    let mut cfg = config(&db);
+    cfg.group_commit_max = group_max;
+    let path = db.0.join("room.db");
+    let commits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = commits.clone();
+    cfg.stores = Some(Arc::new(move || {
+        Ok(Box::new(CountingDisk {
+            inner: SqliteStore::open(&path)?,
+            commits: counter.clone(),
+        }) as Box<dyn Storage>)
+    }));
+    let h = server(cfg).await;
+    let mut fans = Vec::new();
+    for s in 0..10 {
+        let mut c = client(&h, &format!("fan{s}"), Role::Viewer);
+        joined(&mut c).await;
+        fans.push(c);
+    }
+    let before = commits.load(std::sync::atomic::Ordering::Relaxed);
+    let tasks: Vec<_> = fans
+        .into_iter()
+        .enumerate()
+        .map(|(s, mut c)| {
+            tokio::spawn(async move {
+                for g in 0..gifts / 10 {
+                    let key = format!("fan{s}-{g}");
+                    let gift = ClientMsg::Gift {
+                        gift: "rose".into(),
+                        count: 1,
+                        key,
+                    };
+                    c.send(gift).await.unwrap();
+                }
+                let mut acked = 0;
+                while acked < gifts / 10 {
+                    if let ClientEvent::Control(Control::GiftAck { .. }) = next(&mut c).await {
+                        acked += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let n = commits.load(std::sync::atomic::Ordering::Relaxed) - before;
+    h.shutdown().await;
+    n
+}
+
+/// The switch the gift benchmark compares against: with one input per group every gift is its
+/// own commit (fsync); the server's grouping commits a burst in far fewer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_gifts_is_committed_in_groups_and_one_by_one_only_when_asked() {
+    const GIFTS: usize = 200;
+    let per_gift = commits_for_a_burst("commit-one", 1, GIFTS).await;
+    assert!(per_gift >= GIFTS, "{per_gift} commits for {GIFTS} gifts");
+    let grouped = commits_for_a_burst("commit-group", 256, GIFTS).await;
+    assert!(
+        grouped < GIFTS / 2,
+        "{grouped} commits for {GIFTS} gifts in groups"
+    );
+}

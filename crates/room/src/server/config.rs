@@ -48,6 +48,10 @@ pub struct ServerConfig {
     /// proxy or tunnel on this machine) the header is always used. Only set this when every
     /// connection comes through a proxy that adds it.
     pub behind_proxy: bool,
+    /// Inputs a room takes into one group commit (one transaction, one fsync). `1` commits
+    /// every input on its own — one fsync per gift — which only the gift benchmark uses, to
+    /// compare against.
+    pub group_commit_max: usize,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -76,6 +80,7 @@ impl ServerConfig {
             stores: None,
             idle_room: Duration::from_secs(600),
             behind_proxy: false,
+            group_commit_max: 256,
         }
     }
 

@@ -23,9 +23,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite;
 
-/// Inputs handled per group commit.
-const MAX_BATCH: usize = 256;
-
 /// What a connection's task tells its room's thread.
 pub(super) enum RoomCmd {
     Open {
@@ -102,11 +99,16 @@ impl Rooms {
         let (tx, rx) = cb::bounded(s.room_queue);
         let stats = self.stats.clone();
         let (idle_room, coalesce, writers) = (s.idle_room, s.coalesce, s.fanout_threads);
+        let group_max = s.group_commit_max.max(1);
         let thread = std::thread::Builder::new()
             .name(format!("room-{room}"))
             .spawn(move || {
                 let fan = LocalFanout::new(stats.clone(), coalesce).with_writer_threads(writers);
-                room_thread(cfg, snap, store, rx, stats, idle_room, fan)
+                let pace = Pace {
+                    idle_room,
+                    group_max,
+                };
+                room_thread(cfg, snap, store, rx, stats, pace, fan)
             })?;
         self.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
         rooms.insert(
@@ -140,15 +142,25 @@ fn next_wake(room: &Room, fan: &dyn Fanout, idle_stop: Option<Instant>) -> Optio
         .min()
 }
 
+/// When a room thread stops for idleness, and how many inputs go into one group commit.
+struct Pace {
+    idle_room: Duration,
+    group_max: usize,
+}
+
 fn room_thread(
     cfg: RoomConfig,
     snap: Snapshot,
     mut store: Box<dyn Storage>,
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
-    idle_room: Duration,
+    pace: Pace,
     mut fan: LocalFanout,
 ) {
+    let Pace {
+        idle_room,
+        group_max,
+    } = pace;
     let room_id = cfg.room.clone();
     let (mut room, init) = Room::restore(cfg, snap, crate::clock::now_ms());
     let mut io = Io {
@@ -222,7 +234,7 @@ fn room_thread(
                     feed(&mut room, txn, input, now, &mut after)?;
                 }
                 taken += 1;
-                if taken < MAX_BATCH {
+                if taken < group_max {
                     next = rx.try_recv().ok();
                 }
             }

@@ -373,6 +373,14 @@ impl Room {
             cx.refuse(from.conn, ErrorCode::Forbidden, why);
             return;
         }
+        if let ClientMsg::Timeout { user, .. } | ClientMsg::Ban { user } = &msg
+            && from.user.role != Role::Host
+            && self.staff.is_staff(cx.base, user)
+        {
+            let why = "only the host may mute or ban the host or a moderator";
+            cx.refuse(from.conn, ErrorCode::Forbidden, why);
+            return;
+        }
         match msg {
             ClientMsg::Hello { .. } | ClientMsg::Ping { .. } => {}
             ClientMsg::Danmaku { text, color, mode } => {

@@ -57,6 +57,17 @@ impl Staff {
         }
     }
 
+    /// The user is the host or a moderator: appointed, or connected with either role. A
+    /// moderator may not mute or ban them (only the host may).
+    pub(super) fn is_staff(&self, base: &super::base::Base, user: &str) -> bool {
+        self.moderators.contains_key(user)
+            || base
+                .conns_of(user)
+                .iter()
+                .filter_map(|c| base.user_of(*c))
+                .any(|u| u.role.can_moderate())
+    }
+
     /// The list the host manages, to the host who asked (or changed it).
     fn listing(&self) -> Control {
         Control::Staff {

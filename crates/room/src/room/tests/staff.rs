@@ -232,3 +232,26 @@ fn every_moderation_action_is_logged_with_who_what_target_and_when() {
             .any(|e| e.action == "pin_question" && e.actor == "mod")
     );
 }
+
+#[test]
+fn a_moderator_cannot_mute_or_ban_the_host_or_another_moderator() {
+    let mut h = Harness::new();
+    let host = h.join("host", Role::Host);
+    let ann = h.join("ann", Role::Viewer);
+    let bo = h.join("bo", Role::Viewer);
+    let tok = h.join("tok", Role::Moderator);
+    h.text(host, json!({"type":"appoint","user":"ann"}));
+    h.text(host, json!({"type":"appoint","user":"bo"}));
+    for target in ["host", "bo", "tok"] {
+        h.text(ann, json!({"type":"ban","user":target}));
+        h.text(ann, json!({"type":"timeout","user":target,"seconds":60}));
+    }
+    assert_eq!(h.errors(ann), [ErrorCode::Forbidden; 6]);
+    assert!(!h.closed.contains_key(&host) && !h.closed.contains_key(&tok));
+    // An appointed moderator who is offline is protected too; the host may do either.
+    h.input(Input::Closed { conn: bo });
+    h.text(ann, json!({"type":"ban","user":"bo"}));
+    assert_eq!(h.errors(ann), [ErrorCode::Forbidden]);
+    h.text(host, json!({"type":"timeout","user":"ann","seconds":60}));
+    assert_eq!(h.errors(host), []);
+}

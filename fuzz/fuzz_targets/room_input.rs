@@ -27,12 +27,17 @@ fn run(room: &mut Room, input: Input<'_>, now: u64) {
     let mut queue = vec![room.handle(input, now)];
     while let Some(actions) = queue.pop() {
         for a in actions {
-            if let Action::RecordGift { conn, gift } = a {
+            if let Action::RecordGift { conn, gift, wallet } = a {
+                let outcome = if wallet.is_some() {
+                    GiftOutcome::Inserted
+                } else {
+                    GiftOutcome::NotRecorded
+                };
                 queue.push(room.handle(
                     Input::GiftRecorded {
                         conn,
                         gift,
-                        outcome: GiftOutcome::Inserted,
+                        outcome,
                     },
                     now,
                 ));

@@ -9,6 +9,7 @@ use crate::ipc::{self, FirewallHint, RoomEvent, RoomHomeMode, RoomInfo};
 use crate::state::AppState;
 use marquee_room::client::ClientEvent;
 use marquee_room::protocol::{Control, DanmakuMode, Event, EventBody, UserRef};
+use marquee_room::room::verify_draw;
 use marquee_show::room_home::{self, HomeChoice, RoomPlan, problem};
 use std::sync::Arc;
 use tauri::{AppHandle, Manager};
@@ -156,10 +157,15 @@ fn event(e: Event) -> Option<RoomEvent> {
         EventBody::QuestionPinned { question: q } => RoomEvent::QuestionPinned {
             question: q.map(question),
         },
-        EventBody::LotteryStarted { lottery } | EventBody::LotteryDrawn { lottery, .. } => {
-            RoomEvent::Lottery {
-                lottery: lottery.into(),
-            }
+        EventBody::LotteryStarted { lottery } => RoomEvent::Lottery {
+            lottery: lottery.into(),
+        },
+        EventBody::LotteryDrawn { lottery, entrants } => {
+            let seed = lottery.seed.clone().unwrap_or_default();
+            let check = verify_draw(&lottery.commitment, &seed, &entrants, &lottery.winners);
+            let mut lottery: ipc::Lottery = lottery.into();
+            lottery.verified = Some(check.is_ok());
+            RoomEvent::Lottery { lottery }
         }
         EventBody::UserTimedOut { user, until, by } => RoomEvent::Moderated {
             action: ipc::ModAction::Timeout,
@@ -203,6 +209,18 @@ fn event(e: Event) -> Option<RoomEvent> {
         EventBody::PollStarted { poll } | EventBody::PollEnded { poll } => {
             RoomEvent::Poll { poll: poll.into() }
         }
+        EventBody::ModeratorAppointed { user, by } => RoomEvent::Moderator {
+            user: user.id,
+            name: Some(user.name),
+            appointed: true,
+            by,
+        },
+        EventBody::ModeratorRemoved { user, by } => RoomEvent::Moderator {
+            user,
+            name: None,
+            appointed: false,
+            by,
+        },
         _ => return None,
     })
 }
@@ -229,9 +247,26 @@ pub fn translate(ev: ClientEvent) -> Vec<RoomEvent> {
             Control::LotteryCount { lottery, entrants } => {
                 vec![RoomEvent::LotteryCount { lottery, entrants }]
             }
-            Control::Error { code, message } => vec![RoomEvent::Refused {
+            Control::Error { code, message, .. } => vec![RoomEvent::Refused {
                 code: code.to_string(),
                 message,
+            }],
+            Control::Staff {
+                moderators,
+                invites,
+            } => vec![RoomEvent::Staff {
+                moderators: moderators
+                    .into_iter()
+                    .map(|m| ipc::StaffMember {
+                        id: m.id,
+                        name: m.name,
+                    })
+                    .collect(),
+                invites,
+            }],
+            Control::ModInvite { code } => vec![RoomEvent::ModInvite { code }],
+            Control::Modlog { entries } => vec![RoomEvent::ModLog {
+                entries: entries.into_iter().map(Into::into).collect(),
             }],
             _ => vec![],
         },

@@ -393,7 +393,7 @@ async fn session(
                             set_pos(epoch, seq);
                             emit!(ClientEvent::History(events));
                         }
-                        ServerMsg::Control(Control::Error { code, message }) => {
+                        ServerMsg::Control(Control::Error { code, message, key }) => {
                             if is_fatal(code) {
                                 fatal = Some((code, message.clone()));
                                 if !joined {
@@ -401,7 +401,7 @@ async fn session(
                                     return (false, Outcome::Fatal(code, message));
                                 }
                             }
-                            emit!(ClientEvent::Control(Control::Error { code, message }));
+                            emit!(ClientEvent::Control(Control::Error { code, message, key }));
                         }
                         ServerMsg::Control(c) => emit!(ClientEvent::Control(c)),
                     }

@@ -26,6 +26,7 @@ pub mod coalesce;
 mod error;
 pub mod filter;
 pub mod gifts;
+pub mod names;
 pub mod out;
 pub mod protocol;
 pub mod room;

@@ -99,6 +99,22 @@ pub struct SettingsPatch {
     pub user_rate_per_min: Option<u32>,
 }
 
+/// How viewers get the points gifts cost (the host sets it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftRules {
+    /// Free points every user has for each stream (live session); unspent ones do not carry
+    /// over. Points the host grants come on top and are kept until spent.
+    pub points_per_stream: u64,
+}
+
+impl Default for GiftRules {
+    fn default() -> Self {
+        GiftRules {
+            points_per_stream: 1_000,
+        }
+    }
+}
+
 /// Messages a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -189,10 +205,37 @@ pub enum ClientMsg {
     },
     /// A new stream (live session) begins: the gift leaderboard starts from zero.
     StreamStart,
-    /// Host only.
+    // ---- host only ----
+    /// Give a user points to spend on gifts.
+    Grant {
+        user: String,
+        points: u64,
+    },
+    /// How viewers get points.
+    GiftRules(GiftRules),
     CloseRoom {
         #[serde(default)]
         reason: String,
+    },
+    /// Make a user (by id) a moderator of this room.
+    Appoint {
+        user: String,
+    },
+    /// An appointed moderator is a viewer again.
+    Unappoint {
+        user: String,
+    },
+    /// Mint a moderator invite code (answered with `mod_invite`).
+    ModInvite,
+    ModInviteRevoke {
+        code: String,
+    },
+    /// The appointed moderators and open invites (answered with `staff`).
+    Staff,
+    // ---- any joined user ----
+    /// Redeem a moderator invite: the sender becomes a moderator; the code is used up.
+    ModInviteRedeem {
+        code: String,
     },
 }
 
@@ -223,7 +266,15 @@ const CLIENT_TYPES: &[&str] = &[
     "lottery_draw",
     "modlog",
     "stream_start",
+    "grant",
+    "gift_rules",
     "close_room",
+    "appoint",
+    "unappoint",
+    "mod_invite",
+    "mod_invite_revoke",
+    "staff",
+    "mod_invite_redeem",
 ];
 
 /// Error codes carried by `error` frames. Stable strings; see docs/protocol.md.
@@ -253,6 +304,8 @@ pub enum ErrorCode {
     Flood,
     SlowConsumer,
     RoomClosed,
+    InsufficientBalance,
+    ReservedName,
 }
 
 impl ErrorCode {
@@ -281,6 +334,8 @@ impl ErrorCode {
             ErrorCode::Flood => "flood",
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::RoomClosed => "room_closed",
+            ErrorCode::InsufficientBalance => "insufficient_balance",
+            ErrorCode::ReservedName => "reserved_name",
         }
     }
 }
@@ -389,8 +444,12 @@ pub struct LotteryInfo {
     pub lottery: u64,
     pub keyword: String,
     pub prize: String,
-    /// Published at start; the draw is reproducible from it (see docs/protocol.md).
-    pub seed: String,
+    /// SHA-256 of the seed (hex), published at the start: the seed cannot change afterwards.
+    pub commitment: String,
+    /// Revealed by the draw (absent before): the draw is reproducible from it and the
+    /// entrants, and its SHA-256 is the commitment (see docs/protocol.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
     pub entrants: u64,
     pub open: bool,
     /// Winner user ids, in draw order.
@@ -491,8 +550,22 @@ pub enum EventBody {
     StreamStarted {
         stream: u64,
     },
+    GiftRulesChanged {
+        rules: GiftRules,
+        by: String,
+    },
     RoomClosed {
         reason: String,
+    },
+    /// The host made this user a moderator (their open connections are moderators from now).
+    ModeratorAppointed {
+        user: UserRef,
+        by: String,
+    },
+    /// An appointed moderator is a viewer again.
+    ModeratorRemoved {
+        user: String,
+        by: String,
     },
 }
 
@@ -506,6 +579,13 @@ pub struct Settings {
     /// before the rule existed load with it off.)
     #[serde(default)]
     pub user_rate_per_min: u32,
+}
+
+/// An appointed moderator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMember {
+    pub id: String,
+    pub name: String,
 }
 
 /// A moderation log entry.
@@ -528,6 +608,8 @@ pub struct RoomView {
     pub pinned: Option<QuestionInfo>,
     pub leaderboard: Vec<LeaderEntry>,
     pub catalog: Vec<GiftDef>,
+    #[serde(default)]
+    pub gift_rules: GiftRules,
 }
 
 /// Everything the server sends. Events are flattened to the top level (their own `type`).
@@ -551,6 +633,9 @@ pub enum Control {
         /// A token issued to a nickname-only viewer; keep it to be the same user next time.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// Points this user can spend on gifts now.
+        #[serde(default)]
+        balance: u64,
         view: Box<RoomView>,
     },
     /// Recent events for a fresh join or after `not_recoverable` (deleted text never included).
@@ -571,11 +656,24 @@ pub enum Control {
     Error {
         code: ErrorCode,
         message: String,
+        /// The gift this refuses (its idempotency key): nothing was recorded, and a retry with
+        /// this key will not count twice.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     GiftAck {
         key: String,
         /// True when this key was already in the ledger: the gift counted once, earlier.
         duplicate: bool,
+        /// Points the sender has left.
+        #[serde(default)]
+        balance: u64,
+    },
+    /// A user's points changed other than by their own gift (a grant, a new stream, new rules):
+    /// to that user's connections, and to the host who granted them.
+    Balance {
+        user: String,
+        balance: u64,
     },
     VoteAck {
         poll: u64,
@@ -607,6 +705,15 @@ pub enum Control {
         t: u64,
         server_time: u64,
     },
+    /// To the host: the appointed moderators and the open invite codes.
+    Staff {
+        moderators: Vec<StaffMember>,
+        invites: Vec<String>,
+    },
+    /// To the host who asked: a new moderator invite code.
+    ModInvite {
+        code: String,
+    },
     /// Broadcast messages sent together, in order; only to clients that said `"batch": true` in
     /// their hello. Each element is what would otherwise have been its own frame.
     Batch {
@@ -619,6 +726,7 @@ impl ServerMsg {
         ServerMsg::Control(Control::Error {
             code,
             message: message.into(),
+            key: None,
         })
     }
 

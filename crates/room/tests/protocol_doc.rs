@@ -1,7 +1,8 @@
 //! Every JSON example in docs/protocol.md decodes as the message kind it claims to be, and every
 //! client message type and error code is documented.
 
-use marquee_room::protocol::{ServerMsg, decode_client, decode_server};
+use marquee_room::protocol::{EventBody, ServerMsg, decode_client, decode_server};
+use marquee_room::room::verify_draw;
 
 const DOC: &str = include_str!("../../../docs/protocol.md");
 
@@ -66,10 +67,34 @@ fn every_error_code_is_documented() {
         "flood",
         "slow_consumer",
         "room_closed",
+        "insufficient_balance",
+        "reserved_name",
     ] {
         assert!(
             DOC.contains(&format!("| `{code}` |")),
             "{code} missing from docs/protocol.md"
         );
     }
+}
+
+/// The documented lottery is one a reader can check by hand: its seed hashes to its commitment
+/// and gives its winners.
+#[test]
+fn the_documented_draw_verifies() {
+    let drawn = blocks("server")
+        .into_iter()
+        .find_map(|json| match decode_server(&json, 1 << 20).ok()? {
+            ServerMsg::Event(e) => match e.body {
+                EventBody::LotteryDrawn { lottery, entrants } => Some((lottery, entrants)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("a lottery_drawn example");
+    let (lottery, entrants) = drawn;
+    let seed = lottery.seed.expect("the draw reveals the seed");
+    assert_eq!(
+        verify_draw(&lottery.commitment, &seed, &entrants, &lottery.winners),
+        Ok(())
+    );
 }

@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, ErrorCode, EventBody, Role, ServerMsg};
 use marquee_room::server::{Caps, IpNet, ServerConfig, ServerHandle, start};
-use marquee_room::store::{SqliteStore, Storage};
+use marquee_room::store::{SqliteStore, Storage, StorageError, Txn};
 use marquee_room::token::{self, Claims};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -48,6 +48,8 @@ fn config(listen: SocketAddr, db: &TempDir) -> ServerConfig {
         c.conn_burst = 5_000.0;
         c.user_rate_per_s = 5_000.0;
         c.user_burst = 5_000.0;
+        c.gift_rate_per_s = 5_000.0;
+        c.gift_burst = 5_000.0;
     }));
     cfg
 }
@@ -518,44 +520,56 @@ struct FlakyStore {
     fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// A transaction of [`FlakyStore`]: its writes fail while `fail` is set (before they reach the
+/// memory store, so nothing of the failed group is kept).
+struct FlakyTxn<'a> {
+    inner: &'a mut dyn Txn,
+    fail: bool,
+}
+
+impl Txn for FlakyTxn<'_> {
+    fn write(&mut self, w: &marquee_room::room::Write) -> Result<(), StorageError> {
+        if self.fail {
+            return Err(StorageError::Corrupt("injected: disk full".into()));
+        }
+        self.inner.write(w)
+    }
+    fn record_gift(
+        &mut self,
+        gift: &marquee_room::room::GiftRecord,
+        wallet: Option<&marquee_room::room::WalletRec>,
+    ) -> Result<marquee_room::room::GiftOutcome, StorageError> {
+        self.inner.record_gift(gift, wallet)
+    }
+}
+
 impl Storage for FlakyStore {
     fn load(
         &mut self,
         room: &str,
         window: usize,
-    ) -> Result<marquee_room::room::Snapshot, marquee_room::store::StorageError> {
+    ) -> Result<marquee_room::room::Snapshot, StorageError> {
         self.inner.lock().unwrap().load(room, window)
     }
-    fn commit(
+    fn transaction(
         &mut self,
         room: &str,
-        writes: &[marquee_room::room::Write],
-    ) -> Result<(), marquee_room::store::StorageError> {
-        if self.fail.load(std::sync::atomic::Ordering::Relaxed) && !writes.is_empty() {
-            return Err(marquee_room::store::StorageError::Corrupt(
-                "injected: disk full".into(),
-            ));
-        }
-        self.inner.lock().unwrap().commit(room, writes)
+        f: &mut dyn FnMut(&mut dyn Txn) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let fail = self.fail.load(std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .lock()
+            .unwrap()
+            .transaction(room, &mut |t| f(&mut FlakyTxn { inner: t, fail }))
     }
-    fn record_gift(
-        &mut self,
-        room: &str,
-        gift: &marquee_room::room::GiftRecord,
-    ) -> Result<marquee_room::room::GiftOutcome, marquee_room::store::StorageError> {
-        self.inner.lock().unwrap().record_gift(room, gift)
-    }
-    fn ledger(
-        &mut self,
-        room: &str,
-    ) -> Result<Vec<marquee_room::room::GiftRecord>, marquee_room::store::StorageError> {
+    fn ledger(&mut self, room: &str) -> Result<Vec<marquee_room::room::GiftRecord>, StorageError> {
         self.inner.lock().unwrap().ledger(room)
     }
     fn modlog(
         &mut self,
         room: &str,
         limit: usize,
-    ) -> Result<Vec<marquee_room::protocol::ModLogEntry>, marquee_room::store::StorageError> {
+    ) -> Result<Vec<marquee_room::protocol::ModLogEntry>, StorageError> {
         self.inner.lock().unwrap().modlog(room, limit)
     }
     fn has_room(&mut self, room: &str) -> Result<bool, marquee_room::store::StorageError> {

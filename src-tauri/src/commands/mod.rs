@@ -78,6 +78,21 @@ crate::ipc::declare::ipc_commands! {
         fn set_room_host_key(key: String);
         /// Whether a host key is stored.
         fn room_host_key_stored() -> bool;
+        /// Makes a user (by id, e.g. a chat message's author) a moderator of the room; the
+        /// room answers with `moderator` and `staff` events. Kept across restarts.
+        fn room_appoint(user: String);
+        /// An appointed moderator is a viewer again.
+        fn room_unappoint(user: String);
+        /// Mints a single-use moderator invite (a `mod_invite` event brings its code; the link
+        /// is the viewer link with `#mod=<code>`).
+        fn room_mod_invite();
+        /// Withdraws an invite not used yet.
+        fn room_mod_invite_revoke(code: String);
+        /// Asks for the appointed moderators and open invites (a `staff` event).
+        fn room_staff();
+        /// Asks for the latest `limit` moderation log entries (a `mod_log` event): who did
+        /// what to whom, when; kept in the room's database.
+        fn room_moderation_log(limit: u32);
     }
     settings {
         fn load_settings() -> AppSettings;

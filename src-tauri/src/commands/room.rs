@@ -133,3 +133,27 @@ pub async fn set_room_host_key(app: AppHandle, key: String) -> Result<(), AppErr
 pub async fn room_host_key_stored(_app: AppHandle) -> Result<bool, AppError> {
     super::blocking(|| Ok(room_home::host_key_stored(&room_home::host_keychain()))).await
 }
+
+pub async fn room_appoint(app: AppHandle, user: String) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Appoint { user }).await
+}
+
+pub async fn room_unappoint(app: AppHandle, user: String) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Unappoint { user }).await
+}
+
+pub async fn room_mod_invite(app: AppHandle) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::ModInvite).await
+}
+
+pub async fn room_mod_invite_revoke(app: AppHandle, code: String) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::ModInviteRevoke { code }).await
+}
+
+pub async fn room_staff(app: AppHandle) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Staff).await
+}
+
+pub async fn room_moderation_log(app: AppHandle, limit: u32) -> Result<(), AppError> {
+    room_send(&app, ClientMsg::Modlog { limit }).await
+}

@@ -256,6 +256,62 @@ pub enum RoomEvent {
         code: String,
         message: String,
     },
+    /// The host appointed a moderator (`appointed`, with their name) or removed one.
+    Moderator {
+        user: String,
+        name: Option<String>,
+        appointed: bool,
+        by: String,
+    },
+    /// The appointed moderators and the open invite codes (after every change, and on
+    /// `room_staff`).
+    Staff {
+        moderators: Vec<StaffMember>,
+        invites: Vec<String>,
+    },
+    /// A new moderator invite (`room_mod_invite`): the link to send is the viewer link with
+    /// `#mod=<code>` (the page redeems it once joined).
+    ModInvite {
+        code: String,
+    },
+    /// The latest moderation log entries, oldest first (`room_moderation_log`).
+    ModLog {
+        entries: Vec<ModLogEntry>,
+    },
+}
+
+/// A moderator the host appointed (by user id).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StaffMember {
+    pub id: String,
+    pub name: String,
+}
+
+/// One moderation action: who did it, what, to what, when.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ModLogEntry {
+    /// ms since the epoch.
+    #[ts(type = "number")]
+    pub at: u64,
+    /// The user id of whoever did it.
+    pub actor: String,
+    /// `delete`, `timeout`, `ban`, `unban`, `block_words`, `settings`, `pin_question`,
+    /// `appoint`, `unappoint`, `mod_invite`…
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+impl From<marquee_room::protocol::ModLogEntry> for ModLogEntry {
+    fn from(e: marquee_room::protocol::ModLogEntry) -> Self {
+        Self {
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: e.detail,
+        }
+    }
 }
 
 /// A poll the host starts from the vote panel.
@@ -326,20 +382,27 @@ pub struct Question {
     pub text: String,
 }
 
-/// A lottery: viewers enter by sending the keyword; the draw is reproducible from the seed.
+/// A lottery: viewers enter by sending the keyword. Commit–reveal: the start publishes SHA-256
+/// of the seed (`commitment`), the draw reveals the seed, and the draw is reproducible from it.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct Lottery {
     #[ts(type = "number")]
     pub lottery: u64,
     pub keyword: String,
     pub prize: String,
-    /// Published when drawn, so anyone can check the draw.
-    pub seed: String,
+    /// SHA-256 of the seed, published at the start.
+    pub commitment: String,
+    /// Revealed by the draw (null before).
+    pub seed: Option<String>,
     #[ts(type = "number")]
     pub entrants: u64,
     pub open: bool,
     /// Winners' names (after the draw).
     pub winners: Vec<String>,
+    /// After the draw, whether this app checked it: SHA-256 of the seed is the commitment,
+    /// and the seed and the entrants give these winners. Null before the draw (or when the
+    /// draw came without its entrants, as in a join's view).
+    pub verified: Option<bool>,
 }
 
 impl From<marquee_room::protocol::LotteryInfo> for Lottery {
@@ -353,10 +416,12 @@ impl From<marquee_room::protocol::LotteryInfo> for Lottery {
             lottery: l.lottery,
             keyword: l.keyword,
             prize: l.prize,
+            commitment: l.commitment,
             seed: l.seed,
             entrants: l.entrants,
             open: l.open,
             winners,
+            verified: None,
         }
     }
 }

@@ -2,10 +2,12 @@
 import type { GiftDef } from "./GiftDef";
 import type { Lottery } from "./Lottery";
 import type { ModAction } from "./ModAction";
+import type { ModLogEntry } from "./ModLogEntry";
 import type { Poll } from "./Poll";
 import type { Question } from "./Question";
 import type { RoomSettings } from "./RoomSettings";
 import type { RoomUser } from "./RoomUser";
+import type { StaffMember } from "./StaffMember";
 
 /**
  * What the room panel receives, emitted as the `room` event.
@@ -40,4 +42,4 @@ problem: string | null,
 /**
  * When it retries, milliseconds from now.
  */
-retry_in_ms: number | null, } | { "kind": "refused", code: string, message: string, };
+retry_in_ms: number | null, } | { "kind": "refused", code: string, message: string, } | { "kind": "moderator", user: string, name: string | null, appointed: boolean, by: string, } | { "kind": "staff", moderators: Array<StaffMember>, invites: Array<string>, } | { "kind": "mod_invite", code: string, } | { "kind": "mod_log", entries: Array<ModLogEntry>, };

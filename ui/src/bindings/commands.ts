@@ -102,6 +102,27 @@ export interface RoomCommands {
   setRoomHostKey(key: string): Promise<void>;
   /** Whether a host key is stored. */
   roomHostKeyStored(): Promise<boolean>;
+  /**
+   * Makes a user (by id, e.g. a chat message's author) a moderator of the room; the
+   * room answers with `moderator` and `staff` events. Kept across restarts.
+   */
+  roomAppoint(user: string): Promise<void>;
+  /** An appointed moderator is a viewer again. */
+  roomUnappoint(user: string): Promise<void>;
+  /**
+   * Mints a single-use moderator invite (a `mod_invite` event brings its code; the link
+   * is the viewer link with `#mod=<code>`).
+   */
+  roomModInvite(): Promise<void>;
+  /** Withdraws an invite not used yet. */
+  roomModInviteRevoke(code: string): Promise<void>;
+  /** Asks for the appointed moderators and open invites (a `staff` event). */
+  roomStaff(): Promise<void>;
+  /**
+   * Asks for the latest `limit` moderation log entries (a `mod_log` event): who did
+   * what to whom, when; kept in the room's database.
+   */
+  roomModerationLog(limit: number): Promise<void>;
 }
 
 /** The `settings` commands (src-tauri/src/commands/settings.rs). */
@@ -186,6 +207,12 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     roomInterfaces: () => invoke<Array<NetInterface>>('room_interfaces'),
     setRoomHostKey: (key) => invoke<void>('set_room_host_key', { key }),
     roomHostKeyStored: () => invoke<boolean>('room_host_key_stored'),
+    roomAppoint: (user) => invoke<void>('room_appoint', { user }),
+    roomUnappoint: (user) => invoke<void>('room_unappoint', { user }),
+    roomModInvite: () => invoke<void>('room_mod_invite'),
+    roomModInviteRevoke: (code) => invoke<void>('room_mod_invite_revoke', { code }),
+    roomStaff: () => invoke<void>('room_staff'),
+    roomModerationLog: (limit) => invoke<void>('room_moderation_log', { limit }),
     loadSettings: () => invoke<AppSettings>('load_settings'),
     saveSettings: (settings) => invoke<AppSettings>('save_settings', { settings }),
     setStreamKey: (name, key) => invoke<void>('set_stream_key', { name, key }),

@@ -149,24 +149,32 @@ describe('LotteryPanel', () => {
     expect(onstart).toHaveBeenCalledWith({ keyword: '666', prize: 'Signed photo', duration_s: 300 });
   });
 
-  it('shows live entries and the published seed, draws N, then lists the winners', async () => {
+  it('shows live entries and the commitment, draws N, then lists the winners with the revealed seed', async () => {
     const ondraw = vi.fn();
-    const open: LotteryState = { lottery: 1, keyword: '666', prize: 'Photo', seed: 'abc123seed', entrants: 1284, open: true, ends_at: 100_000 };
+    const open: LotteryState = { lottery: 1, keyword: '666', prize: 'Photo', commitment: 'c0mm1t', seed: null, entrants: 1284, open: true, ends_at: 100_000 };
     const { rerender } = render(LotteryPanel, { lottery: open, ondraw, now: 10_000 });
     expect(screen.getByTestId('lottery-entries')).toHaveTextContent('1,284');
-    expect(screen.getByTestId('lottery-seed')).toHaveTextContent('abc123seed');
+    expect(screen.getByTestId('lottery-commitment')).toHaveTextContent('c0mm1t');
+    expect(screen.queryByTestId('lottery-seed')).toBeNull();
     expect(screen.getByText('01:30 left')).toBeInTheDocument();
     await fireEvent.input(screen.getByTestId('lottery-n'), { target: { value: '3' } });
     await fireEvent.click(screen.getByTestId('lottery-draw'));
     expect(ondraw).toHaveBeenCalledWith(3);
-    await rerender({ lottery: { ...open, open: false, winners: ['a', 'b', 'c'], winner_names: ['Ann', '小明', 'Bo'] }, ondraw });
+    await rerender({ lottery: { ...open, open: false, seed: 'abc123seed', verified: true, winners: ['a', 'b', 'c'], winner_names: ['Ann', '小明', 'Bo'] }, ondraw });
     expect(screen.getByTestId('lottery-winners')).toHaveTextContent('1Ann2小明3Bo');
     expect(screen.getByTestId('lottery-seed')).toHaveTextContent('abc123seed');
+    expect(screen.getByTestId('lottery-verified')).toHaveTextContent('Verified');
     expect(screen.queryByTestId('lottery-draw')).toBeNull();
   });
 
+  it('says so when a draw does not check out', () => {
+    const drawn: LotteryState = { lottery: 2, keyword: 'k', prize: 'p', commitment: 'c', seed: 'tampered', verified: false, entrants: 2, open: false, winners: ['a'], winner_names: ['Ann'] };
+    render(LotteryPanel, { lottery: drawn });
+    expect(screen.getByTestId('lottery-verified')).toHaveTextContent('does not check out');
+  });
+
   it('cannot draw before anyone entered', () => {
-    render(LotteryPanel, { lottery: { lottery: 1, keyword: 'x', prize: 'y', seed: 's', entrants: 0, open: true } });
+    render(LotteryPanel, { lottery: { lottery: 1, keyword: 'x', prize: 'y', commitment: 'c', entrants: 0, open: true } });
     expect(screen.getByTestId('lottery-draw')).toBeDisabled();
     expect(screen.getByText('Nobody has entered yet')).toBeInTheDocument();
   });

@@ -29,7 +29,7 @@ export interface ChatRow {
   question?: boolean;
 }
 
-export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question';
+export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question' | 'appoint' | 'unappoint';
 
 /** Seconds of a timeout action, or null. */
 export function timeoutSeconds(a: ChatAction): number | null {
@@ -74,8 +74,12 @@ export interface LotteryState {
   lottery: number;
   keyword: string;
   prize: string;
-  /** Published at start; the draw is reproducible from it. */
-  seed: string;
+  /** SHA-256 of the seed, published at the start. */
+  commitment: string;
+  /** Revealed by the draw; the draw is reproducible from it and the entrants. */
+  seed?: string | null;
+  /** After the draw: whether the app checked it (null: not checked). */
+  verified?: boolean | null;
   entrants: number;
   open: boolean;
   winners?: string[];

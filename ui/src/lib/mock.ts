@@ -77,6 +77,9 @@ function mockThumb(name: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180" viewBox="0 0 320 180"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${h},70%,45%)"/><stop offset="1" stop-color="hsl(${(h + 60) % 360},70%,22%)"/></linearGradient></defs><rect width="320" height="180" fill="url(#g)"/><circle cx="250" cy="60" r="34" fill="rgba(255,255,255,.18)"/><rect x="24" y="118" width="150" height="14" rx="7" fill="rgba(255,255,255,.55)"/><rect x="24" y="140" width="96" height="10" rx="5" fill="rgba(255,255,255,.35)"/></svg>`;
 }
 
+/** SHA-256 of the mock's seed `c0ffee` (as the room computes a commitment). */
+const MOCK_COMMITMENT = 'fb0288872031fc4818c03a7253bd3a78de192d05e6bccd09ceabeda65b4d7c6f';
+
 const mmss = (s: number) => `${String(Math.floor(s / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
 
 export const mockDevices: Devices = {
@@ -117,6 +120,10 @@ export function createMockBackend(
   let timer: ReturnType<typeof setInterval> | null = null;
   let t = 0;
   let seq = 1;
+  // The room's appointed moderators, open invites and moderation log, as the mock keeps them.
+  const staff: { moderators: { id: string; name: string }[]; invites: string[] } = { moderators: [], invites: [] };
+  const modlog: { at: number; actor: string; action: string; target: string; detail: string }[] = [];
+  let inviteSeq = 0;
   const calls: { cmd: string; args?: unknown }[] = [];
   let room: RoomInfo = { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws', home: 'this_computer', firewall: null };
   let hostKey = false;
@@ -239,6 +246,7 @@ export function createMockBackend(
     },
     async roomModerate(action) {
       calls.push({ cmd: 'room_moderate', args: action });
+      modlog.push({ at: Date.now(), actor: 'host', action: action.action, target: action.action === 'delete' ? String(action.id) : action.user, detail: action.action === 'timeout' ? `${action.seconds}s` : '' });
       if (action.action === 'delete') backend.emit('room', { kind: 'chat_deleted', id: action.id });
       else backend.emit('room', { kind: 'moderated', action: action.action, user: action.user, until: action.action === 'timeout' ? Date.now() + action.seconds * 1000 : null, by: 'host' });
     },
@@ -250,17 +258,52 @@ export function createMockBackend(
     async roomBlockWords(add, remove) {
       calls.push({ cmd: 'room_block_words', args: { add, remove } });
     },
+    async roomAppoint(user) {
+      calls.push({ cmd: 'room_appoint', args: { user } });
+      const name = user === 'v1' ? 'Ava' : user;
+      staff.moderators = [...staff.moderators.filter((m) => m.id !== user), { id: user, name }];
+      modlog.push({ at: Date.now(), actor: 'host', action: 'appoint', target: user, detail: '' });
+      backend.emit('room', { kind: 'moderator', user, name, appointed: true, by: 'host' });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomUnappoint(user) {
+      calls.push({ cmd: 'room_unappoint', args: { user } });
+      staff.moderators = staff.moderators.filter((m) => m.id !== user);
+      modlog.push({ at: Date.now(), actor: 'host', action: 'unappoint', target: user, detail: '' });
+      backend.emit('room', { kind: 'moderator', user, name: null, appointed: false, by: 'host' });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomModInvite() {
+      calls.push({ cmd: 'room_mod_invite' });
+      const code = (++inviteSeq).toString(16).padStart(32, '0');
+      staff.invites = [...staff.invites, code];
+      backend.emit('room', { kind: 'mod_invite', code });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomModInviteRevoke(code) {
+      calls.push({ cmd: 'room_mod_invite_revoke', args: { code } });
+      staff.invites = staff.invites.filter((c) => c !== code);
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomStaff() {
+      calls.push({ cmd: 'room_staff' });
+      backend.emit('room', { kind: 'staff', moderators: staff.moderators, invites: staff.invites });
+    },
+    async roomModerationLog(limit) {
+      calls.push({ cmd: 'room_moderation_log', args: { limit } });
+      backend.emit('room', { kind: 'mod_log', entries: modlog.slice(-limit) });
+    },
     async roomPinQuestion(question) {
       calls.push({ cmd: 'room_pin_question', args: { question } });
       backend.emit('room', { kind: 'question_pinned', question: question == null ? null : { question, user: { id: 'v1', name: 'Ava', role: 'viewer' }, text: 'question' } });
     },
     async roomLotteryStart(keyword, prize) {
       calls.push({ cmd: 'room_lottery_start', args: { keyword, prize } });
-      backend.emit('room', { kind: 'lottery', lottery: { lottery: seq++, keyword, prize, seed: 'c0ffee', entrants: 0, open: true, winners: [] } });
+      backend.emit('room', { kind: 'lottery', lottery: { lottery: seq++, keyword, prize, commitment: MOCK_COMMITMENT, seed: null, entrants: 0, open: true, winners: [], verified: null } });
     },
     async roomLotteryDraw(lottery, winners) {
       calls.push({ cmd: 'room_lottery_draw', args: { lottery, winners } });
-      backend.emit('room', { kind: 'lottery', lottery: { lottery, keyword: 'k', prize: 'p', seed: 'c0ffee', entrants: 3, open: false, winners: ['Ava'].slice(0, winners) } });
+      backend.emit('room', { kind: 'lottery', lottery: { lottery, keyword: 'k', prize: 'p', commitment: MOCK_COMMITMENT, seed: 'c0ffee', entrants: 3, open: false, winners: ['Ava'].slice(0, winners), verified: true } });
     },
     async previewUrl() {
       calls.push({ cmd: 'preview_url' });

@@ -2,7 +2,7 @@
 // moderation (the `room` and `room_ready` events, the `room_*` commands:
 // src-tauri/src/commands/room.rs).
 
-import type { GiftDef, Lottery, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings } from '../bindings';
+import type { GiftDef, Lottery, ModLogEntry, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings, StaffMember } from '../bindings';
 import type { ChatAction, ChatRow, QaQuestion, RoomSettingsValue } from '../components/types';
 import type { AppStore } from './app.svelte';
 import { i18n, type MessageKey, t } from './i18n.svelte';
@@ -22,6 +22,9 @@ export interface GiftItem {
   count: number;
   coins: number;
 }
+
+/** Room events a moderation log entry comes with: the log is fetched again after them. */
+const MODERATION_KINDS = new Set<RoomEvent['kind']>(['chat_deleted', 'moderated', 'settings', 'blocked_words', 'question_pinned', 'moderator']);
 
 export class RoomStore {
   /** Where viewers watch, once the room server is up. */
@@ -50,6 +53,15 @@ export class RoomStore {
   rules = $state<RoomSettings>({ slow_mode_s: 0, mods_only: false, blocked_mode: 'mask', user_rate_per_min: 0 });
   /** Users timed out (until, ms) or banned (Infinity) in this session, by id. */
   muted = $state<Record<string, number>>({});
+  /** Moderators the host appointed (people, by user id) and the open invite codes. */
+  moderators = $state<StaffMember[]>([]);
+  invites = $state<string[]>([]);
+  /** Ids of `moderators`, for the chat menu. */
+  moderatorIds = $derived(new Set(this.moderators.map((m) => m.id)));
+  /** The latest invite link made here (shown until the next one). */
+  inviteLink = $state<string | null>(null);
+  /** The moderation log, oldest first (who did what to whom, when). */
+  modlog = $state<ModLogEntry[]>([]);
   /** Called with a message id when a moderator deleted it (the danmaku overlay takes it off). */
   readonly onDeleted = new Set<(id: number) => void>();
 
@@ -102,6 +114,7 @@ export class RoomStore {
   }
 
   apply(e: RoomEvent) {
+    if (!this.replaying && MODERATION_KINDS.has(e.kind)) this.logSoon();
     switch (e.kind) {
       case 'joined':
         this.chat = [];
@@ -115,6 +128,7 @@ export class RoomStore {
         this.down = null;
         this.problem = null;
         this.retryAt = null;
+        if (!this.replaying) void this.refreshStaff();
         break;
       case 'chat':
         this.pushChat({
@@ -196,6 +210,19 @@ export class RoomStore {
       case 'refused':
         this.app.error = { code: 'room', message: e.message };
         break;
+      case 'moderator':
+        if (!this.replaying) this.app.notice = t(e.appointed ? 'mod.appointed' : 'mod.unappointed', { user: e.name ?? this.moderators.find((m) => m.id === e.user)?.name ?? e.user });
+        break;
+      case 'staff':
+        this.moderators = e.moderators;
+        this.invites = e.invites;
+        break;
+      case 'mod_invite':
+        this.inviteLink = this.info ? `${this.info.viewer_url}#mod=${e.code}` : `#mod=${e.code}`;
+        break;
+      case 'mod_log':
+        this.modlog = e.entries;
+        break;
     }
   }
 
@@ -229,6 +256,9 @@ export class RoomStore {
     const b = this.backend;
     try {
       if (action === 'delete') await b.roomModerate({ action: 'delete', id: item.id });
+      else if (action === 'appoint' || action === 'unappoint') {
+        if (item.userId) await this.appoint(item.userId, action === 'appoint');
+      }
       else if (action === 'pin_question') {
         if (!this.questions.some((q) => q.id === item.id)) this.questions = [...this.questions, { id: item.id, user: item.user, text: item.text, at: Date.now() }];
         await b.roomPinQuestion(item.id);
@@ -240,6 +270,70 @@ export class RoomStore {
     } catch (e) {
       this.app.fail(e);
     }
+  }
+
+  /** Makes a viewer (by id) a moderator, or a moderator a viewer again. */
+  async appoint(userId: string, on: boolean) {
+    try {
+      if (on) await this.backend.roomAppoint(userId);
+      else await this.backend.roomUnappoint(userId);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async mintInvite() {
+    try {
+      await this.backend.roomModInvite();
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async revokeInvite(code: string) {
+    try {
+      await this.backend.roomModInviteRevoke(code);
+      if (this.inviteLink?.endsWith(`#mod=${code}`)) this.inviteLink = null;
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** Asks the room for its moderators and invites (a `staff` event answers). */
+  async refreshStaff() {
+    try {
+      await this.backend.roomStaff();
+      await this.backend.roomModerationLog(100);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  private logTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The log again shortly (a burst of actions costs one request). */
+  private logSoon() {
+    if (this.logTimer) return;
+    this.logTimer = setTimeout(() => {
+      this.logTimer = null;
+      void this.refreshLog();
+    }, 300);
+  }
+
+  /** Asks the room for its moderation log (a `mod_log` event answers). */
+  async refreshLog() {
+    try {
+      await this.backend.roomModerationLog(100);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** A user's display name for the log: a moderator's, a chatter's, else the id. */
+  nameOf(userId: string): string {
+    const m = this.moderators.find((x) => x.id === userId);
+    if (m) return m.name;
+    for (let i = this.chat.length - 1; i >= 0 && i >= this.chat.length - 2000; i--) if (this.chat[i].userId === userId) return this.chat[i].user;
+    return userId;
   }
 
   async pinQuestion(id: number | null) {
@@ -343,6 +437,7 @@ export class RoomStore {
 
   dispose() {
     if (this.giftTimer) clearTimeout(this.giftTimer);
+    if (this.logTimer) clearTimeout(this.logTimer);
     if (this.lotteryTimer) clearTimeout(this.lotteryTimer);
   }
 }

@@ -1,9 +1,10 @@
 //! `marquee room …`: the live room server and its tools (the room itself is crates/room).
 //!
 //! Each command is a plain blocking function over its clap arguments: [`serve`], [`token`],
-//! [`watch`], [`bench`].
+//! [`watch`], [`bench`], [`gift_bench`].
 
 mod bench;
+mod gift_bench;
 mod serve;
 mod token;
 mod watch;
@@ -20,6 +21,8 @@ pub enum RoomCmd {
     Watch(watch::WatchArgs),
     /// Load-test one room: N subscribers, M danmaku/s.
     Bench(bench::BenchArgs),
+    /// Gifts per second one room sustains: grouped fsync against one fsync per gift.
+    GiftBench(gift_bench::GiftBenchArgs),
 }
 
 pub fn run(c: RoomCmd) -> Result<(), RoomError> {
@@ -28,6 +31,7 @@ pub fn run(c: RoomCmd) -> Result<(), RoomError> {
         RoomCmd::Token(a) => token::token(&a).map(|t| println!("{t}")),
         RoomCmd::Watch(a) => watch::watch(&a),
         RoomCmd::Bench(a) => bench::bench(&a).map(|_| ()),
+        RoomCmd::GiftBench(a) => gift_bench::gift_bench(&a).map(|_| ()),
     }
 }
 
@@ -74,5 +78,10 @@ mod tests {
                 .is_ok()
         );
         assert!(Cli::try_parse_from(["x", "bench", "--subscribers", "10"]).is_ok());
+        let c = Cli::try_parse_from(["x", "gift-bench"]).unwrap();
+        let RoomCmd::GiftBench(g) = c.cmd else {
+            panic!()
+        };
+        assert_eq!((g.senders, g.window, g.seconds, g.rounds), (20, 16, 5, 3));
     }
 }

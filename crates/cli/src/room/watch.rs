@@ -3,6 +3,7 @@
 use marquee_room::RoomError;
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient, ws_url};
 use marquee_room::protocol::{Control, EventBody};
+use marquee_room::room::verify_draw;
 
 /// `marquee room watch`
 #[derive(Debug, Clone, clap::Args)]
@@ -78,15 +79,20 @@ pub fn render(ev: &ClientEvent) -> Option<String> {
                     None => "* unpinned".into(),
                 },
                 EventBody::LotteryStarted { lottery } => format!(
-                    "* lottery {}: send \"{}\" to win {} (seed {})",
-                    lottery.lottery, lottery.keyword, lottery.prize, lottery.seed
+                    "* lottery {}: send \"{}\" to win {} (commitment {})",
+                    lottery.lottery, lottery.keyword, lottery.prize, lottery.commitment
                 ),
-                EventBody::LotteryDrawn { lottery, entrants } => format!(
-                    "* lottery {} winners {:?} of {} entrants",
-                    lottery.lottery,
-                    lottery.winners,
-                    entrants.len()
-                ),
+                EventBody::LotteryDrawn { lottery, entrants } => {
+                    let seed = lottery.seed.as_deref().unwrap_or_default();
+                    let check = verify_draw(&lottery.commitment, seed, entrants, &lottery.winners)
+                        .map_or_else(|e| format!("does NOT verify: {e}"), |()| "verified".into());
+                    format!(
+                        "* lottery {} winners {:?} of {} entrants (seed {seed}: {check})",
+                        lottery.lottery,
+                        lottery.winners,
+                        entrants.len()
+                    )
+                }
                 EventBody::UserTimedOut { user, until, by } => {
                     format!("* {user} muted until {until} by {by}")
                 }
@@ -99,7 +105,20 @@ pub fn render(ev: &ClientEvent) -> Option<String> {
                     format!("* settings {settings:?} (by {by})")
                 }
                 EventBody::StreamStarted { stream } => format!("* stream {stream} started"),
+                EventBody::GiftRulesChanged { rules, by } => format!(
+                    "* {} free points per stream (by {by})",
+                    rules.points_per_stream
+                ),
                 EventBody::RoomClosed { reason } => format!("* room closed: {reason}"),
+                EventBody::ModeratorAppointed { user, by } => {
+                    format!(
+                        "* {} ({}) is a moderator, appointed by {by}",
+                        user.name, user.id
+                    )
+                }
+                EventBody::ModeratorRemoved { user, by } => {
+                    format!("* {user} is no longer a moderator (by {by})")
+                }
             };
             format!("[{}] {body}", e.seq)
         }
@@ -107,7 +126,9 @@ pub fn render(ev: &ClientEvent) -> Option<String> {
             format!("* missed events cannot be replayed ({reason}); reloading")
         }
         ClientEvent::History(events) => format!("* {} recent events", events.len()),
-        ClientEvent::Control(Control::Error { code, message }) => format!("! {code}: {message}"),
+        ClientEvent::Control(Control::Error { code, message, .. }) => {
+            format!("! {code}: {message}")
+        }
         ClientEvent::Control(Control::Presence { viewers, .. }) => format!("* {viewers} viewers"),
         ClientEvent::Control(_) => return None,
         ClientEvent::Disconnected { reason, retry_in } => {

@@ -6,7 +6,7 @@ use super::config::RoomConfig;
 use super::io::{Action, ConnId, Write};
 use super::state::{DurableState, Snapshot};
 use crate::protocol::{
-    Control, ErrorCode, Event, EventBody, ModLogEntry, ResumePoint, ServerMsg, UserRef,
+    Control, ErrorCode, Event, EventBody, ModLogEntry, ResumePoint, Role, ServerMsg, UserRef,
 };
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -98,6 +98,8 @@ pub(super) struct UserState {
     pub(super) recent: VecDeque<u64>,
     /// Danmaku and questions.
     pub(super) bucket: Bucket,
+    /// Gifts, over all the user's connections.
+    pub(super) gift_bucket: Bucket,
     pub(super) conns: u32,
     pub(super) seen: u64,
 }
@@ -222,6 +224,43 @@ impl Base {
             .filter(|(_, c)| c.user.as_ref().is_some_and(|u| u.id == user))
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// A user's display name: from a connection of theirs, else from a recent message.
+    pub(super) fn name_of(&self, user: &str) -> Option<String> {
+        let connected = self
+            .conns
+            .values()
+            .filter_map(|c| c.user.as_ref())
+            .find(|u| u.id == user);
+        if let Some(u) = connected {
+            return Some(u.name.clone());
+        }
+        self.ring.iter().rev().find_map(|e| match &e.body {
+            EventBody::Danmaku { user: u, .. } if u.id == user => Some(u.name.clone()),
+            _ => None,
+        })
+    }
+
+    /// The connections of users with `role`.
+    pub(super) fn conns_with_role(&self, role: Role) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.user.as_ref().is_some_and(|u| u.role == role))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// A user's open connections that have role `from` take role `to` (an appointment).
+    pub(super) fn set_role(&mut self, user: &str, from: Role, to: Role) {
+        for c in self.conns.values_mut() {
+            if let Some(u) = c.user.as_mut()
+                && u.id == user
+                && u.role == from
+            {
+                u.role = to;
+            }
+        }
     }
 
     /// Forget a connection (closed by either side).

@@ -25,6 +25,9 @@ pub struct RoomConfig {
     /// Per-user danmaku/question rate and burst (moderators exempt).
     pub user_rate_per_s: f64,
     pub user_burst: f64,
+    /// Gifts per user (over all their connections): rate and burst.
+    pub gift_rate_per_s: f64,
+    pub gift_burst: f64,
     /// Repeated sends of one gift by one user within this window form a combo (display only).
     pub combo_window_ms: u64,
     /// Lifetime of a token issued to a nickname-only viewer.
@@ -59,6 +62,8 @@ impl RoomConfig {
             flood_strikes: 20,
             user_rate_per_s: 1.0,
             user_burst: 5.0,
+            gift_rate_per_s: 10.0,
+            gift_burst: 20.0,
             combo_window_ms: 3_000,
             viewer_token_ttl_ms: 7 * 86_400_000,
             nick_issue_rate_per_s: 1.0 / 30.0,

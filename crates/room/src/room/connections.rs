@@ -7,6 +7,7 @@ use super::base::{Bucket, Conn, Cx, UserState, clean_text, earliest};
 use super::config::RoomConfig;
 use super::io::{Action, ConnId};
 use super::moderation::Rules;
+use super::staff::Staff;
 use crate::filter::Verdict;
 use crate::protocol::{Control, ErrorCode, ResumePoint, Role, RoomView, UserRef};
 use crate::token::{self, Claims, TokenError};
@@ -75,6 +76,7 @@ impl Admission {
         &mut self,
         cx: &mut Cx,
         rules: &Rules,
+        staff: &Staff,
         conn: ConnId,
         hello: Hello,
     ) -> Option<Joined> {
@@ -110,6 +112,10 @@ impl Admission {
                 return None;
             }
         };
+        let user = UserRef {
+            role: staff.role_of(&user),
+            ..user
+        };
         if rules.bans.contains(&user.id) {
             cx.error(conn, ErrorCode::Banned, "you are banned from this room");
             cx.close(conn, ErrorCode::Banned, "banned");
@@ -128,11 +134,12 @@ impl Admission {
         if let Some(c) = base.conns.get_mut(&conn) {
             c.user = Some(user.clone());
         }
-        let burst = base.cfg.user_burst;
+        let (burst, gift_burst) = (base.cfg.user_burst, base.cfg.gift_burst);
         let us = base.users.entry(user.id.clone()).or_insert(UserState {
             last_speak: None,
             recent: VecDeque::new(),
             bucket: Bucket::full(burst, now),
+            gift_bucket: Bucket::full(gift_burst, now),
             conns: 0,
             seen: now,
         });
@@ -165,6 +172,17 @@ impl Admission {
                 conn,
                 ErrorCode::Invalid,
                 format!("nickname must be 1 to {MAX_NICK_CHARS} characters"),
+            );
+            return None;
+        }
+        if let Some(word) = crate::names::claimed_role(&nick) {
+            cx.refuse(
+                conn,
+                ErrorCode::ReservedName,
+                format!(
+                    "a nickname may not claim a role ({word:?}): the host and moderators get \
+                     a badge from the room, never from their name"
+                ),
             );
             return None;
         }
@@ -269,9 +287,15 @@ impl Admission {
     }
 }
 
-/// Welcome a joined connection: who it is, the room's view, then its missed events (resume) or
-/// recent history; from then on it gets broadcasts.
-pub(super) fn welcome(cx: &mut Cx, joined: Joined, view: RoomView) {
+impl Joined {
+    pub(super) fn user(&self) -> &UserRef {
+        &self.user
+    }
+}
+
+/// Welcome a joined connection: who it is, its points, the room's view, then its missed events
+/// (resume) or recent history; from then on it gets broadcasts.
+pub(super) fn welcome(cx: &mut Cx, joined: Joined, balance: u64, view: RoomView) {
     let Joined {
         conn,
         user,
@@ -288,6 +312,7 @@ pub(super) fn welcome(cx: &mut Cx, joined: Joined, view: RoomView) {
             seq: cx.base.last_seq,
             user,
             token: issued,
+            balance,
             view: Box::new(view),
         },
     );

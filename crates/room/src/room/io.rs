@@ -1,6 +1,6 @@
 //! What goes in and out of the room: [`Input`]s from the IO layer, [`Action`]s back to it.
 
-use super::state::DurableState;
+use super::state::{DurableState, WalletRec};
 use crate::protocol::{ErrorCode, Event, ModLogEntry, ServerMsg, UserRef};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -23,7 +23,9 @@ pub enum Input<'a> {
     /// Time passes: feed it once [`super::Room::poll_timeout`] is due. An earlier one does
     /// nothing that was not due.
     Tick,
-    /// The ledger write asked for by [`Action::RecordGift`] is durable.
+    /// The ledger insert asked for by [`Action::RecordGift`] was made, in the transaction that
+    /// holds this call's writes: what the room answers is sent once that transaction is
+    /// durable, like any other send.
     GiftRecorded {
         conn: ConnId,
         gift: GiftRecord,
@@ -54,9 +56,13 @@ pub struct GiftRecord {
 /// Result of a ledger insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GiftOutcome {
+    /// Recorded, and the sender's wallet written as [`Action::RecordGift`] said.
     Inserted,
-    /// The key was already in the ledger: nothing new was recorded.
+    /// The key was already in the ledger: nothing new was recorded or spent.
     Duplicate,
+    /// The key was not in the ledger, and the gift was not recorded: the sender's points do not
+    /// cover it (a `RecordGift` without a wallet).
+    NotRecorded,
 }
 
 /// A durable write.
@@ -79,15 +85,25 @@ pub enum Write {
         name: String,
     },
     ModLog(ModLogEntry),
+    /// A user's points (after a grant).
+    Wallet {
+        user: String,
+        wallet: WalletRec,
+    },
 }
 
 /// What the IO layer must do.
 #[derive(Debug, Clone)]
 pub enum Action {
     Persist(Write),
+    /// Insert the gift in the ledger unless its key is there, and then (in the same
+    /// transaction) write the sender's `wallet` as it is after paying for it. Without a wallet
+    /// the sender cannot pay: only look the key up (a retried gift that was already recorded
+    /// is a duplicate, whatever the sender has left).
     RecordGift {
         conn: ConnId,
         gift: GiftRecord,
+        wallet: Option<WalletRec>,
     },
     Send {
         conn: ConnId,

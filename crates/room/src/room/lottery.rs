@@ -1,6 +1,9 @@
 //! The lottery: a moderator starts one with a keyword and a prize; a viewer enters by saying the
-//! keyword in a danmaku (once); the draw shuffles the sorted entrants with the seed published at
-//! the start, so anyone can check the winners ([`draw_winners`]).
+//! keyword in a danmaku (once); the draw shuffles the sorted entrants with a seed the room chose
+//! at the start. Commit–reveal: the start publishes only SHA-256 of the seed (the commitment),
+//! so nobody can work out before the draw which identity would win; the draw reveals the seed,
+//! and anyone can check that it is the one committed to and that it gives these winners
+//! ([`verify_draw`]).
 
 use super::base::{Cx, Sender, clean_text};
 use super::io::Write;
@@ -34,12 +37,14 @@ struct Lottery {
 }
 
 impl Lottery {
+    /// What everyone may know: the commitment always, the seed once drawn.
     fn info(&self) -> LotteryInfo {
         LotteryInfo {
             lottery: self.rec.lottery,
             keyword: self.rec.keyword.clone(),
             prize: self.rec.prize.clone(),
-            seed: self.rec.seed.clone(),
+            commitment: commitment(&self.rec.seed),
+            seed: (!self.rec.open).then(|| self.rec.seed.clone()),
             entrants: self.entrants.len() as u64,
             open: self.rec.open,
             winners: self.rec.winners.clone(),
@@ -84,6 +89,47 @@ pub fn draw_winners(seed: &str, entrants: &[String], n: usize) -> Vec<String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the start of a lottery publishes: SHA-256 of the seed (the seed's text, UTF-8), as hex.
+pub fn commitment(seed: &str) -> String {
+    hex(&Sha256::digest(seed.as_bytes()))
+}
+
+/// Why a published draw does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DrawMismatch {
+    #[error("SHA-256 of the revealed seed is not the commitment published at the start")]
+    NotCommitted,
+    #[error("the seed and the entrants give other winners")]
+    OtherWinners,
+}
+
+/// Check a published draw: the revealed `seed` is the one `commitment` (published at the start)
+/// committed to, and shuffling `entrants` with it gives `winners`, in order.
+pub fn verify_draw(
+    commitment_hex: &str,
+    seed: &str,
+    entrants: &[String],
+    winners: &[String],
+) -> Result<(), DrawMismatch> {
+    if !commitment(seed).eq_ignore_ascii_case(commitment_hex) {
+        return Err(DrawMismatch::NotCommitted);
+    }
+    // The first k places of the shuffle are settled after k steps, so k = winners.len() (the
+    // smaller of the winners asked for and the entrants) reproduces the draw exactly.
+    if draw_winners(seed, entrants, winners.len()) != winners {
+        return Err(DrawMismatch::OtherWinners);
+    }
+    Ok(())
+}
+
+/// A lottery seed nobody can guess: 32 bytes from the operating system's CSPRNG, as hex. The
+/// room's own random numbers (viewer ids, epochs) are not unpredictable enough for this.
+fn secret_seed() -> Option<String> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).ok()?;
+    Some(hex(&raw))
 }
 
 impl Lotteries {
@@ -133,12 +179,15 @@ impl Lotteries {
             cx.error(from.conn, ErrorCode::Invalid, "a lottery is already open");
             return;
         }
+        let Some(seed) = secret_seed() else {
+            cx.error(
+                from.conn,
+                ErrorCode::Busy,
+                "lottery: the system's random number source failed; try again",
+            );
+            return;
+        };
         let id = cx.next_id();
-        let mut raw = [0u8; 32];
-        for chunk in raw.chunks_mut(8) {
-            chunk.copy_from_slice(&cx.base.rng.u64(..).to_le_bytes());
-        }
-        let seed = hex(&Sha256::digest(raw));
         self.list.push(Lottery {
             rec: LotteryRec {
                 lottery: id,

@@ -11,8 +11,10 @@
 //! [`Input::GiftRecorded`] (or [`Input::GiftFailed`]), and only then does the room acknowledge
 //! and broadcast. Resolve a `RecordGift` before feeding the next input: events are numbered when
 //! they are created, and must go out in that order. Nothing here sleeps, reads a clock or
-//! touches a socket. An IO layer may batch several inputs into one commit (the server does: group
-//! commit), as long as every write is durable before any send that followed it.
+//! touches a socket. An IO layer may run several inputs in one transaction (the server does:
+//! group commit, ledger inserts included), as long as every write — and every ledger insert —
+//! is durable before any send that followed it: an acknowledgement waits for its group's
+//! commit, and a flood of gifts costs one fsync per group, not one per gift.
 //!
 //! Time: the room says when it next needs to hear that time has passed ([`Room::poll_timeout`]:
 //! a poll's deadline, a hello that never came, the once-a-second presence and tallies, state to
@@ -23,7 +25,7 @@
 //! `connections` (open, hello, resume, the hello timeout, nickname identities), `speech`
 //! (danmaku and the gate every viewer message passes), `moderation` (the rules of speech and
 //! what moderators do), `settings` (room settings, closing the room), `gifts`, `polls`,
-//! `questions` and `lottery`; `base` is what they all stand on. This file holds them
+//! `questions`, `lottery` and `staff` (moderators the host appoints); `base` is what they all stand on. This file holds them
 //! together: it routes each message to its feature and asks each feature for its deadlines.
 
 mod base;
@@ -37,25 +39,28 @@ mod polls;
 mod questions;
 mod settings;
 mod speech;
+mod staff;
 mod state;
+mod wallets;
 
 pub use base::RoomStats;
 pub use config::RoomConfig;
 pub use connections::network;
 pub use io::{Action, ConnId, GiftOutcome, GiftRecord, Input, Write};
-pub use lottery::draw_winners;
-pub use state::{DurableState, LotteryRec, PollRec, Snapshot};
+pub use lottery::{DrawMismatch, commitment, draw_winners, verify_draw};
+pub use state::{DurableState, LotteryRec, PollRec, Snapshot, WalletRec};
 
-use crate::protocol::{ClientMsg, Control, ErrorCode, Event, RoomView, decode_client};
+use crate::protocol::{ClientMsg, Control, ErrorCode, Event, Role, RoomView, decode_client};
 use base::{Base, Cx, Sender, earliest};
 use connections::{Admission, Hello};
-use gifts::{Gift, Gifts};
+use gifts::{Gift, Gifts, Grant};
 use lottery::{Lotteries, LotteryDraw, LotteryStart};
 use moderation::{Ban, BlockWords, Delete, ModlogRequest, Rules, Timeout, Unban};
 use polls::{PollEnd, PollStart, Polls, Vote};
 use questions::{Ask, Pin, Questions};
 use settings::CloseRoom;
 use speech::Danmaku;
+use staff::Staff;
 
 /// Presence, tallies, the leaderboard and the lottery count go out at most this often, and
 /// forgotten state is swept at most this often.
@@ -71,6 +76,7 @@ pub struct Room {
     polls: Polls,
     questions: Questions,
     lotteries: Lotteries,
+    staff: Staff,
     /// When the once-a-second work last ran.
     last_state_tick: u64,
 }
@@ -95,6 +101,20 @@ fn needs_moderator(msg: &ClientMsg) -> bool {
     )
 }
 
+/// Messages only the host may send.
+fn needs_host(msg: &ClientMsg) -> bool {
+    matches!(
+        msg,
+        ClientMsg::Grant { .. }
+            | ClientMsg::GiftRules(_)
+            | ClientMsg::Appoint { .. }
+            | ClientMsg::Unappoint { .. }
+            | ClientMsg::ModInvite
+            | ClientMsg::ModInviteRevoke { .. }
+            | ClientMsg::Staff
+    )
+}
+
 impl Room {
     /// Open a room from what storage had (an empty [`Snapshot`] for a new room). The returned
     /// actions persist the initial state of a new room.
@@ -113,10 +133,16 @@ impl Room {
             base,
             admission: Admission::default(),
             rules: Rules::restore(st.settings, &st.blocked_words, st.bans, st.timeouts),
-            gifts: Gifts::restore(st.stream, snap.leaderboard),
+            gifts: Gifts::restore(
+                st.stream,
+                std::mem::take(&mut snap.leaderboard),
+                st.gift_rules,
+                std::mem::take(&mut snap.wallets),
+            ),
             polls: Polls::restore(st.polls, snap.votes),
             questions: Questions::restore(st.questions, st.pinned),
             lotteries: Lotteries::restore(st.lotteries, snap.entrants),
+            staff: Staff::restore(st.moderators, st.mod_invites),
             last_state_tick: now,
         };
         let mut out = Vec::new();
@@ -165,6 +191,9 @@ impl Room {
             next_id: self.base.next_id,
             closed: self.base.closed,
             stream: self.gifts.stream(),
+            gift_rules: self.gifts.rules(),
+            moderators: self.staff.moderators().clone(),
+            mod_invites: self.staff.invites().clone(),
         }
     }
 
@@ -182,6 +211,7 @@ impl Room {
             pinned: self.questions.pinned(),
             leaderboard: self.gifts.top(),
             catalog: self.base.cfg.catalog.clone(),
+            gift_rules: self.gifts.rules(),
         }
     }
 
@@ -317,18 +347,37 @@ impl Room {
     /// the newcomer counted.
     fn hello(&mut self, conn: ConnId, hello: Hello, now: u64, out: &mut Vec<Action>) {
         let cx = &mut Cx::new(&mut self.base, now, out);
-        let Some(joined) = self.admission.admit(cx, &self.rules, conn, hello) else {
+        let Some(joined) = self
+            .admission
+            .admit(cx, &self.rules, &self.staff, conn, hello)
+        else {
             return;
         };
         let view = self.view();
-        connections::welcome(&mut Cx::new(&mut self.base, now, out), joined, view);
+        let balance = self.gifts.balance(&joined.user().id);
+        connections::welcome(
+            &mut Cx::new(&mut self.base, now, out),
+            joined,
+            balance,
+            view,
+        );
     }
 
     /// A message from a joined user, to the feature it belongs to.
     fn on_msg(&mut self, from: &Sender, msg: ClientMsg, now: u64, out: &mut Vec<Action>) {
         let cx = &mut Cx::new(&mut self.base, now, out);
-        if needs_moderator(&msg) && !from.user.role.can_moderate() {
+        if (needs_moderator(&msg) && !from.user.role.can_moderate())
+            || (needs_host(&msg) && from.user.role != Role::Host)
+        {
             let why = format!("a {} may not do that", from.user.role);
+            cx.refuse(from.conn, ErrorCode::Forbidden, why);
+            return;
+        }
+        if let ClientMsg::Timeout { user, .. } | ClientMsg::Ban { user } = &msg
+            && from.user.role != Role::Host
+            && self.staff.is_staff(cx.base, user)
+        {
+            let why = "only the host may mute or ban the host or a moderator";
             cx.refuse(from.conn, ErrorCode::Forbidden, why);
             return;
         }
@@ -379,7 +428,15 @@ impl Room {
             }
             ClientMsg::Modlog { limit } => moderation::modlog(cx, from, ModlogRequest { limit }),
             ClientMsg::StreamStart => self.gifts.stream_start(cx, from),
+            ClientMsg::Grant { user, points } => self.gifts.grant(cx, from, Grant { user, points }),
+            ClientMsg::GiftRules(rules) => self.gifts.set_rules(cx, from, rules),
             ClientMsg::CloseRoom { reason } => settings::close_room(cx, from, CloseRoom { reason }),
+            ClientMsg::Appoint { user } => self.staff.appoint(cx, from, &user),
+            ClientMsg::Unappoint { user } => self.staff.unappoint(cx, from, &user),
+            ClientMsg::ModInvite => self.staff.invite(cx, from),
+            ClientMsg::ModInviteRevoke { code } => self.staff.revoke(cx, from, &code),
+            ClientMsg::Staff => self.staff.list(cx, from),
+            ClientMsg::ModInviteRedeem { code } => self.staff.redeem(cx, from, &code),
         }
     }
 

@@ -97,6 +97,13 @@ impl Questions {
             },
         };
         self.pinned = msg.question;
+        let target = msg.question.map_or_else(String::new, |q| q.to_string());
+        let action = if msg.question.is_some() {
+            "pin_question"
+        } else {
+            "unpin_question"
+        };
+        cx.log(&from.user, action, &target, String::new());
         cx.state_changed();
         cx.emit(EventBody::QuestionPinned { question: info });
     }

@@ -1,7 +1,7 @@
 //! The room's durable state: what storage keeps as one record, and what it hands back when a
 //! room is (re)opened.
 
-use crate::protocol::{Event, LeaderEntry, ModLogEntry, QuestionInfo, Settings};
+use crate::protocol::{Event, GiftRules, LeaderEntry, ModLogEntry, QuestionInfo, Settings};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,6 +49,25 @@ pub struct DurableState {
     /// The current stream (live session); `stream_start` begins a new one.
     #[serde(default)]
     pub stream: u64,
+    /// How users get points for gifts.
+    #[serde(default)]
+    pub gift_rules: GiftRules,
+    /// Moderators the host appointed: user id → name.
+    #[serde(default)]
+    pub moderators: BTreeMap<String, String>,
+    /// Moderator invite codes not yet redeemed → when minted (ms).
+    #[serde(default)]
+    pub mod_invites: BTreeMap<String, u64>,
+}
+
+/// A user's points, as kept (a user without one has the stream's free points and nothing else).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletRec {
+    /// Points the host granted, not spent yet (kept across streams).
+    pub granted: u64,
+    /// Free points spent in `stream` (the free points of a later stream are all there).
+    pub free_used: u64,
+    pub stream: u64,
 }
 
 /// What storage hands back when a room is (re)opened.
@@ -65,4 +84,6 @@ pub struct Snapshot {
     /// Coins per user from the ledger.
     pub leaderboard: Vec<LeaderEntry>,
     pub modlog: Vec<ModLogEntry>,
+    /// Every user's points that were ever spent or granted, by user id.
+    pub wallets: Vec<(String, WalletRec)>,
 }

@@ -63,6 +63,10 @@ pub struct ServerConfig {
     pub only_rooms: Option<Vec<String>>,
     /// Caps on rooms, connections and handshakes; timeouts and sizes of requests.
     pub caps: Caps,
+    /// Inputs a room takes into one group commit (one transaction, one fsync). `1` commits
+    /// every input on its own — one fsync per gift — which only the gift benchmark uses, to
+    /// compare against.
+    pub group_commit_max: usize,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -99,6 +103,7 @@ impl ServerConfig {
             admin_key: None,
             only_rooms: None,
             caps: Caps::default(),
+            group_commit_max: 256,
         }
     }
 

@@ -4,8 +4,10 @@
 //! connection for `idle_room` stops and leaves the registry (its data stays in storage). The
 //! thread sleeps until a command comes, the room's next deadline
 //! ([`Room::poll_timeout`]), waiting broadcasts falling due, or the idle stop; it takes the
-//! commands waiting (up to a bound) as one group commit: all their writes durable in one
-//! transaction before any frame of theirs goes out.
+//! commands waiting (up to a bound) as one group commit: all their writes and their gifts'
+//! ledger inserts in one transaction, durable (one fsync) before any frame of theirs goes out —
+//! a gift is acknowledged only once its group is durable, and a flood of gifts costs one fsync
+//! per group, so the host's moderation never waits behind it.
 
 use super::config::{ServerConfig, StoreFactory};
 use super::fanout::{CloseReason, Fanout, LocalFanout};
@@ -14,7 +16,7 @@ use crate::error::RoomError;
 use crate::out::ConnOut;
 use crate::protocol::ErrorCode;
 use crate::room::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
-use crate::store::{Storage, StorageError};
+use crate::store::{Storage, StorageError, Txn};
 use crossbeam_channel as cb;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -23,9 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite;
-
-/// Inputs handled per group commit.
-const MAX_BATCH: usize = 256;
 
 /// What a connection's task tells its room's thread.
 pub(super) enum RoomCmd {
@@ -190,11 +189,16 @@ impl Rooms {
             rx: rx.clone(),
             stats: stats.clone(),
         };
+        let group_max = s.group_commit_max.max(1);
         let thread = std::thread::Builder::new()
             .name(format!("room-{room}"))
             .spawn(move || {
                 let fan = LocalFanout::new(stats.clone(), coalesce).with_writer_threads(writers);
-                room_thread(cfg, snap, store, rx, stats, idle_room, fan, &retire)
+                let pace = Pace {
+                    idle_room,
+                    group_max,
+                };
+                room_thread(cfg, snap, store, rx, stats, pace, fan, &retire)
             })
             .map_err(|e| OpenError::Failed(e.into()))?;
         self.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
@@ -292,6 +296,12 @@ fn next_wake(room: &Room, fan: &dyn Fanout, idle_stop: Option<Instant>) -> Optio
         .min()
 }
 
+/// When a room thread stops for idleness, and how many inputs go into one group commit.
+struct Pace {
+    idle_room: Duration,
+    group_max: usize,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn room_thread(
     cfg: RoomConfig,
@@ -299,10 +309,14 @@ fn room_thread(
     mut store: Box<dyn Storage>,
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
-    idle_room: Duration,
+    pace: Pace,
     mut fan: LocalFanout,
     retire: &Retire,
 ) {
+    let Pace {
+        idle_room,
+        group_max,
+    } = pace;
     let room_id = cfg.room.clone();
     let (mut room, init) = Room::restore(cfg, snap, crate::clock::now_ms());
     let mut io = Io {
@@ -344,58 +358,65 @@ fn room_thread(
                 Err(cb::RecvError) => break,
             },
         };
-        // Group commit: take everything that is waiting (up to a bound), run it through the
-        // room, then make all its writes durable in one transaction before any frame goes out.
-        let mut batch: Vec<Action> = Vec::new();
-        let mut taken = 0;
-        while let Some(cmd) = next.take() {
+        // Group commit: take everything that is waiting (up to a bound) and run it through the
+        // room inside one transaction — its writes and its gifts' ledger inserts — made durable
+        // by one commit before any frame it caused goes out.
+        let mut after: Vec<Action> = Vec::new();
+        let (fan, stats) = (&mut *io.fan, io.stats);
+        let group = io.store.transaction(io.room_id, &mut |txn| {
+            let mut taken = 0;
+            while let Some(cmd) = next.take() {
+                let now = crate::clock::now_ms();
+                let input = match cmd {
+                    RoomCmd::Open {
+                        conn,
+                        ip,
+                        out,
+                        kill,
+                    } => {
+                        fan.attach(conn, out, kill);
+                        feed(&mut room, txn, Input::Open { conn, ip }, now, &mut after)?;
+                        None
+                    }
+                    RoomCmd::Text { conn, text } => {
+                        let input = Input::Text { conn, text: &text };
+                        feed(&mut room, txn, input, now, &mut after)?;
+                        None
+                    }
+                    RoomCmd::Binary { conn, len } => Some(Input::Binary { conn, len }),
+                    RoomCmd::Closed { conn } => {
+                        fan.detach(conn);
+                        Some(Input::Closed { conn })
+                    }
+                    RoomCmd::Shutdown => {
+                        stop = true;
+                        break;
+                    }
+                };
+                if let Some(input) = input {
+                    feed(&mut room, txn, input, now, &mut after)?;
+                }
+                taken += 1;
+                if taken < group_max {
+                    next = rx.try_recv().ok();
+                }
+            }
             let now = crate::clock::now_ms();
-            match cmd {
-                RoomCmd::Open {
-                    conn,
-                    ip,
-                    out,
-                    kill,
-                } => {
-                    io.fan.attach(conn, out, kill);
-                    io.feed(&mut room, Input::Open { conn, ip }, now, &mut batch);
-                }
-                RoomCmd::Text { conn, text } => {
-                    io.feed(
-                        &mut room,
-                        Input::Text { conn, text: &text },
-                        now,
-                        &mut batch,
-                    );
-                }
-                RoomCmd::Binary { conn, len } => {
-                    io.feed(&mut room, Input::Binary { conn, len }, now, &mut batch);
-                }
-                RoomCmd::Closed { conn } => {
-                    io.fan.detach(conn);
-                    io.feed(&mut room, Input::Closed { conn }, now, &mut batch);
-                }
-                RoomCmd::Shutdown => {
-                    stop = true;
-                    break;
-                }
+            if room.poll_timeout().is_some_and(|at| at <= now) {
+                feed(&mut room, txn, Input::Tick, now, &mut after)?;
             }
-            taken += 1;
-            if taken < MAX_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        let now = crate::clock::now_ms();
-        if room.poll_timeout().is_some_and(|at| at <= now) {
-            io.feed(&mut room, Input::Tick, now, &mut batch);
-        }
-        if io.exec(batch).is_err() {
+            Ok(())
+        });
+        if let Err(e) = group {
+            stats.storage_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(room = %room_id, error = %e, "storage commit failed; stopping the room");
             io.fan.close_all(CloseReason {
                 code: ErrorCode::Storage,
                 reason: "the room's storage failed; reconnect".into(),
             });
             break;
         }
+        io.send(after);
         io.fan.poll_flush(Instant::now());
     }
     tracing::info!(room = %room_id, "room thread stopped");
@@ -409,51 +430,50 @@ struct Io<'a> {
     room_id: &'a str,
 }
 
-impl Io<'_> {
-    /// Feed one input to the room and resolve gift round trips at once (ledger write, then
-    /// `GiftRecorded`), so that events are numbered in the order they will be sent. The other
-    /// actions are appended to `batch`.
-    fn feed(&mut self, room: &mut Room, input: Input<'_>, now: u64, batch: &mut Vec<Action>) {
-        let actions = room.handle(input, now);
-        self.resolve(room, actions, batch);
-    }
+/// Feed one input to the room inside the group's transaction: its writes are applied at once,
+/// in order, and so is a gift's ledger insert, whose outcome goes back to the room at once (so
+/// that events are numbered in the order they will be sent). What is left to do once the group
+/// is durable (sends, broadcasts, closes) is appended to `after`.
+fn feed(
+    room: &mut Room,
+    txn: &mut dyn Txn,
+    input: Input<'_>,
+    now: u64,
+    after: &mut Vec<Action>,
+) -> Result<(), StorageError> {
+    let actions = room.handle(input, now);
+    resolve(room, txn, actions, after)
+}
 
-    fn resolve(&mut self, room: &mut Room, actions: Vec<Action>, batch: &mut Vec<Action>) {
-        for a in actions {
-            let Action::RecordGift { conn, gift } = a else {
-                batch.push(a);
-                continue;
-            };
-            let now = crate::clock::now_ms();
-            let next = match self.store.record_gift(self.room_id, &gift) {
-                Ok(outcome) => room.handle(
-                    Input::GiftRecorded {
-                        conn,
-                        gift,
-                        outcome,
-                    },
-                    now,
-                ),
-                Err(e) => {
-                    self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
-                    room.handle(
-                        Input::GiftFailed {
-                            conn,
-                            key: gift.key,
-                            error: e.to_string(),
-                        },
-                        now,
-                    )
-                }
-            };
-            self.resolve(room, next, batch);
+fn resolve(
+    room: &mut Room,
+    txn: &mut dyn Txn,
+    actions: Vec<Action>,
+    after: &mut Vec<Action>,
+) -> Result<(), StorageError> {
+    for a in actions {
+        match a {
+            Action::Persist(w) => txn.write(&w)?,
+            Action::RecordGift { conn, gift, wallet } => {
+                let outcome = txn.record_gift(&gift, wallet.as_ref())?;
+                let input = Input::GiftRecorded {
+                    conn,
+                    gift,
+                    outcome,
+                };
+                feed(room, txn, input, crate::clock::now_ms(), after)?;
+            }
+            other => after.push(other),
         }
     }
+    Ok(())
+}
 
-    /// Carry out a resolved batch: all durable writes in one transaction, then the rest in
-    /// order. If the commit fails nothing of the batch is sent and the error is returned: the
-    /// caller stops the room (crash-only), and the next connection reopens it from what is
-    /// durable — the same path as a restart after `kill -9`.
+impl Io<'_> {
+    /// Carry out actions outside a group (the initial state of a new room): their writes in one
+    /// transaction, then the rest. If the commit fails nothing is sent and the error is
+    /// returned: the caller stops the room (crash-only), and the next connection reopens it
+    /// from what is durable — the same path as a restart after `kill -9`.
     fn exec(&mut self, actions: Vec<Action>) -> Result<(), StorageError> {
         let writes = Action::writes(&actions);
         if let Err(e) = self.store.commit(self.room_id, &writes) {
@@ -461,9 +481,15 @@ impl Io<'_> {
             tracing::error!(room = %self.room_id, error = %e, "storage commit failed; stopping the room");
             return Err(e);
         }
+        self.send(actions);
+        Ok(())
+    }
+
+    /// What a durable group caused, in order: frames, subscriptions, closes.
+    fn send(&mut self, actions: Vec<Action>) {
         for a in actions {
             match a {
-                // Resolved by `feed`; nothing else produces them.
+                // Resolved inside the group's transaction.
                 Action::Persist(_) | Action::RecordGift { .. } => {}
                 Action::Send { conn, msg } => self.fan.send(conn, msg.to_json().into()),
                 Action::Broadcast(msg) => self.fan.broadcast(msg.to_json().into()),
@@ -473,6 +499,5 @@ impl Io<'_> {
                 }
             }
         }
-        Ok(())
     }
 }

@@ -148,3 +148,286 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
     await browser.close();
   }
 });
+
+// Commit–reveal, checked in the browser: the start shows only the commitment; after the draw the
+// page's "verify" recomputes SHA-256(seed) and the draw (WebCrypto) and says ✓; a seed, a
+// commitment or winners changed by a tampering server say ✗ (in English and in Chinese).
+test("viewer page: a lottery draw verifies in the browser, and a tampered one does not", async () => {
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "lottery.db"), "--secret-file", secretFile]);
+  procs.push(server);
+  const first = await lines(server).until((l) => l.startsWith("room server on "));
+  const base = `http://${first.split(" ")[3]}/room/demo`;
+  const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  try {
+    const host = await browser.newPage();
+    await host.goto(`${base}#token=${token("host1", "host")}`);
+    await host.waitForSelector("#status.live");
+    await host.evaluate(() => send({ type: "lottery_start", keyword: "go", prize: "cap" }));
+    await host.waitForSelector("[data-testid=lottery-commitment]");
+    const viewers = [];
+    for (const nick of ["Ann", "Bo", "小明"]) {
+      const v = await browser.newPage();
+      await v.goto(base);
+      await v.evaluate(() => localStorage.setItem("mq.lang", "en"));
+      await v.reload();
+      await v.fill("[data-testid=nick]", nick);
+      await v.click("[data-testid=join]");
+      await v.waitForSelector("#status.live");
+      await v.click("[data-testid=lottery-enter]");
+      viewers.push(v);
+    }
+    const page = viewers[0];
+    // Before the draw: the commitment, no seed, nothing to verify.
+    const atStart = await page.evaluate(() => ({ ...S.lottery }));
+    assert.match(atStart.commitment, /^[0-9a-f]{64}$/);
+    assert.equal(atStart.seed, undefined);
+    assert.ok(await page.isHidden("[data-testid=lottery-seed]"));
+    await host.waitForFunction(() => S.lottery && S.lottery.entrants === 3);
+    await host.click("[data-testid=lottery-draw]");
+    await page.waitForSelector("[data-testid=lottery-verify]");
+    assert.ok(await page.isVisible("[data-testid=lottery-seed]"));
+
+    const verify = async (p) => {
+      await p.click("[data-testid=lottery-verify]");
+      await p.waitForSelector("[data-testid=lottery-check][data-result]");
+      return p.$eval("[data-testid=lottery-check]", (e) => [e.dataset.result, e.textContent]);
+    };
+    const [ok, okText] = await verify(page);
+    assert.equal(ok, "verified");
+    assert.ok(okText.startsWith("✔"), okText);
+    await page.click("#lang");
+    const [okZh, okZhText] = await verify(page);
+    assert.equal(okZh, "verified");
+    assert.ok(okZhText.includes("已验证"), okZhText);
+
+    // The page checks the seed against the commitment it saw at the start: a seed changed by
+    // one digit fails, and so does a draw that arrives with a new commitment to match it.
+    const tamper = (p, fn) => p.evaluate(fn);
+    await tamper(page, () => { S.lottery = { ...S.lottery, seed: (S.lottery.seed[0] === "0" ? "1" : "0") + S.lottery.seed.slice(1) }; renderLottery(); });
+    const [bad, badText] = await verify(page);
+    assert.equal(bad, "notcommitted");
+    assert.ok(badText.startsWith("✘") && badText.includes("SHA-256"), badText);
+    await tamper(page, async () => {
+      const seed = "f".repeat(64);
+      S.lottery = { ...S.lottery, seed, commitment: hex(await sha256(seed)) };
+      renderLottery();
+    });
+    assert.equal((await verify(page))[0], "notcommitted");
+    await page.reload();
+    await page.waitForSelector("#status.live");
+    // A reloaded page verifies from the room's history (the start and the draw).
+    await page.waitForSelector("[data-testid=lottery-verify]");
+    assert.equal((await verify(page))[0], "verified");
+
+    // The right seed with other winners gives a mismatch.
+    const other = viewers[1];
+    await other.waitForSelector("[data-testid=lottery-verify]");
+    assert.equal((await verify(other))[0], "verified");
+    await tamper(other, () => {
+      const all = S.drawn.entrants;
+      const loser = all.find((u) => !S.lottery.winners.includes(u));
+      S.lottery = { ...S.lottery, winners: [loser] }; renderLottery();
+    });
+    const [wrong, wrongText] = await verify(other);
+    assert.equal(wrong, "mismatch");
+    assert.ok(wrongText.startsWith("✘"), wrongText);
+
+    // The page's own SHA-256 (for plain-http LAN pages without WebCrypto) matches WebCrypto.
+    const same = await other.evaluate(async () => {
+      const out = [];
+      for (const s of ["", "abc", "a".repeat(55), "a".repeat(56), "a".repeat(64), "抽奖".repeat(40)]) {
+        const bytes = new TextEncoder().encode(s);
+        out.push(hex(sha256js(bytes)) === hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))));
+      }
+      return out;
+    });
+    assert.deepEqual(same, same.map(() => true));
+  } finally {
+    await browser.close();
+  }
+});
+
+// Badges a viewer cannot imitate: a nickname that claims a role is refused at join with the rule
+// named (in English and in Chinese), the viewer joins under another name on the same page, and
+// the badges on the page come from the role the room gave, not from a name.
+test("viewer page: a nickname claiming a role is refused, and badges come from the room", async () => {
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "names.db"), "--secret-file", secretFile]);
+  procs.push(server);
+  const first = await lines(server).until((l) => l.startsWith("room server on "));
+  const base = `http://${first.split(" ")[3]}/room/demo`;
+  const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  try {
+    const host = await browser.newPage();
+    await host.goto(`${base}#token=${token("host1", "host")}`);
+    await host.waitForSelector("#status.live");
+
+    const page = await browser.newPage();
+    await page.goto(base);
+    await page.evaluate(() => localStorage.setItem("mq.lang", "en"));
+    await page.reload();
+    const refused = async (nick) => {
+      await page.fill("[data-testid=nick]", nick);
+      await page.click("[data-testid=join]");
+      await page.waitForSelector("[data-testid=join-error][data-code]");
+      return page.$eval("[data-testid=join-error]", (e) => [e.dataset.code, e.textContent]);
+    };
+    for (const nick of ["Host", "ＨＯＳＴ", " (Moderator) ", "Mod", "Admin", "Marquee"]) {
+      const [code, text] = await refused(nick);
+      assert.equal(code, "reserved_name", nick);
+      assert.ok(text.includes("claims a role") && text.includes("Badges come only from the room"), text);
+    }
+    await page.click("#lang");
+    for (const nick of ["主播", "房管", "管理员"]) {
+      const [code, text] = await refused(nick);
+      assert.equal(code, "reserved_name", nick);
+      assert.ok(text.includes("徽章只由直播间授予"), text);
+    }
+    assert.ok(await page.isVisible("#join"));
+    await page.fill("[data-testid=nick]", "Ghost");
+    await page.click("[data-testid=join]");
+    await page.waitForSelector("#status.live");
+    assert.ok(await page.isHidden("#join"));
+
+    await page.fill("[data-testid=danmaku-input]", "hello");
+    await page.click("[data-testid=danmaku-send]");
+    await host.evaluate(() => send({ type: "danmaku", text: "welcome" }));
+    await page.waitForSelector("#chat li:has-text('welcome')");
+    const badges = await page.$$eval("#chat li[data-id]", (lis) => lis.map((li) => [li.querySelector(".who").textContent, li.querySelector(".badge")?.dataset.role ?? null, li.querySelector(".badge")?.textContent ?? null]));
+    assert.deepEqual(badges, [["Ghost:", null, null], ["host1:", "host", "主播"]]);
+  } finally {
+    await browser.close();
+  }
+});
+
+// Moderators are people: the host appoints a viewer by id and her open page becomes the
+// moderator view (slow mode, members-only, blocked words, mute, ban, delete, pin, the log);
+// a phone opens a single-use invite link and moderates by touch; a revoked link does nothing;
+// the appointment survives a server restart and the host removes it.
+test("viewer page: an appointed moderator and an invited one moderate from desktop and phone", async () => {
+  const db = join(dir, "mods.db");
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile]);
+  procs.push(server);
+  const first = await lines(server).until((l) => l.startsWith("room server on "));
+  const addr = first.split(" ")[3];
+  const base = `http://${addr}/room/demo`;
+  const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher2", "viewer"), "--json"]);
+  procs.push(watch);
+  const seen = lines(watch);
+  const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  const join_ = async (page, url, nick) => {
+    await page.goto(url);
+    await page.fill("[data-testid=nick]", nick);
+    await page.click("[data-testid=join]");
+    await page.waitForSelector("#status.live");
+  };
+  try {
+    const host = await browser.newPage();
+    await host.goto(`${base}#token=${token("host1", "host")}`);
+    await host.waitForSelector("#status.live");
+    const lily = await browser.newPage();
+    const errors = [];
+    lily.on("pageerror", (e) => errors.push(String(e)));
+    await join_(lily, base, "Lily");
+    const troll = await browser.newPage();
+    await join_(troll, base, "Troll");
+    assert.ok(await lily.isHidden("[data-testid=modpanel]"), "a viewer has no moderator view");
+
+    // Appointed by id (as the app's chat menu does): her open page turns into the moderator view.
+    const lilyId = await lily.evaluate(() => S.me.id);
+    await host.evaluate((id) => send({ type: "appoint", user: id }), lilyId);
+    await lily.waitForSelector("[data-testid=modpanel]", { state: "visible" });
+    await lily.waitForSelector("#chat li.sys:has-text('moderator')");
+
+    // Slow mode and members-only from the panel reach the room.
+    await lily.selectOption("[data-testid=mod-slow]", "5");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"slow_mode_s":5'));
+    await host.waitForFunction(() => document.getElementById("slow").value === "5");
+    await lily.selectOption("[data-testid=mod-slow]", "0");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"slow_mode_s":0'));
+    await lily.fill("[data-testid=mod-word]", "spoiler");
+    await lily.click("[data-testid=mod-block]");
+    await seen.until((l) => l.includes('"type":"blocked_words_changed"') && l.includes('"count":1'));
+    await troll.fill("[data-testid=danmaku-input]", "buy followers");
+    await troll.click("[data-testid=danmaku-send]");
+    const msg = JSON.parse(await seen.until((l) => l.includes('"type":"danmaku"') && l.includes("buy followers")));
+    await lily.check("[data-testid=mod-modsonly]");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"mods_only":true'));
+    await troll.fill("[data-testid=danmaku-input]", "still here");
+    await troll.click("[data-testid=danmaku-send]");
+    await troll.waitForSelector("#chat li.sys:has-text('mods_only')");
+    await lily.uncheck("[data-testid=mod-modsonly]");
+    await seen.until((l) => l.includes('"type":"settings_changed"') && l.includes('"mods_only":false'));
+
+    // Mute from the message's buttons, then delete it; a question pinned.
+    await lily.click(`#chat li[data-id="${msg.id}"] .mute`);
+    await seen.until((l) => l.includes('"type":"user_timed_out"'));
+    await lily.click(`#chat li[data-id="${msg.id}"] .del`);
+    await troll.waitForSelector(`#chat li[data-id="${msg.id}"]`, { state: "detached" });
+    await host.evaluate(() => send({ type: "ask", text: "Encore?" }));
+    await lily.click("#questions li:has-text('Encore') .pin");
+    await troll.waitForSelector("#pinned:has-text('Encore')", { state: "visible" });
+    // Her log lists what she did, with her as the actor.
+    await lily.click("[data-testid=modlog-refresh]");
+    for (const action of ["settings", "block_words", "timeout", "delete", "pin_question"]) {
+      await lily.waitForSelector(`#modlog li[data-action="${action}"]:has-text("${lilyId}")`);
+    }
+
+    // The host mints an invite on the page; a phone opens it while joining and moderates by touch.
+    await host.click("[data-testid=mod-invite]");
+    await host.waitForSelector("[data-testid=mod-invite-link]:not(.hidden)");
+    const link = await host.inputValue("[data-testid=mod-invite-link]");
+    assert.match(link, /#mod=[0-9a-f]{32}$/);
+    const phoneCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const phone = await phoneCtx.newPage();
+    await join_(phone, link, "Phone");
+    await phone.waitForSelector("[data-testid=modpanel]", { state: "visible" });
+    assert.ok(!phone.url().includes("#mod="), "the code is taken off the address");
+    const wide = await phone.evaluate(() => [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > 391).map((e) => e.tagName + "#" + e.id + "." + e.className));
+    assert.deepEqual(wide, [], "no sideways scrolling on a phone");
+    // (The mute lifted first, so that the troll can speak again.)
+    await host.evaluate((id) => send({ type: "unban", user: id }), await troll.evaluate(() => S.me.id));
+    await seen.until((l) => l.includes('"type":"user_unbanned"'));
+    await troll.evaluate(() => send({ type: "danmaku", text: "nobody stops me" }));
+    const last = JSON.parse(await seen.until((l) => l.includes('"type":"danmaku"') && l.includes("nobody stops me")));
+    await phone.tap(`#chat li[data-id="${last.id}"] .ban`);
+    await seen.until((l) => l.includes('"type":"user_banned"'));
+    await troll.waitForSelector("#chat li.sys:has-text('banned')");
+
+    // The same link again, or a revoked one, makes nobody a moderator.
+    const again = await browser.newPage();
+    await join_(again, link, "Again");
+    await again.waitForSelector("#chat li.sys:has-text('not_found')");
+    assert.ok(await again.isHidden("[data-testid=modpanel]"));
+    await host.click("[data-testid=mod-invite]");
+    await host.waitForFunction((old) => document.getElementById("mod-invite-link").value !== old, link);
+    const link2 = await host.inputValue("[data-testid=mod-invite-link]");
+    await host.evaluate((code) => send({ type: "mod_invite_revoke", code }), link2.split("#mod=")[1]);
+    const late = await browser.newPage();
+    await join_(late, link2, "Late");
+    await late.waitForSelector("#chat li.sys:has-text('not_found')");
+    assert.ok(await late.isHidden("[data-testid=modpanel]"));
+
+    // A restart keeps the appointment: her page comes back as a moderator; then the host removes her.
+    server.kill("SIGKILL");
+    await new Promise((r) => server.once("exit", r));
+    let again2;
+    for (let i = 0; i < 50 && !again2; i++) {
+      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", db, "--secret-file", secretFile]);
+      procs.push(p);
+      try { await lines(p).until((l) => l.startsWith("room server on "), 3000); again2 = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
+    }
+    assert.ok(again2, "server restarted");
+    await lily.reload();
+    await lily.waitForSelector("#status.live");
+    await lily.waitForSelector("[data-testid=modpanel]", { state: "visible" });
+    assert.equal(await lily.evaluate(() => S.me.role), "moderator");
+    await host.waitForSelector("#status.live", { timeout: 20000 });
+    await host.evaluate((id) => send({ type: "unappoint", user: id }), lilyId);
+    await lily.waitForSelector("[data-testid=modpanel]", { state: "hidden" });
+    assert.equal(await lily.evaluate(() => S.me.role), "viewer");
+    assert.deepEqual(errors, []);
+    await phoneCtx.close();
+  } finally {
+    await browser.close();
+  }
+});

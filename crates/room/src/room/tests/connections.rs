@@ -302,3 +302,46 @@ fn tracked_networks_are_bounded_and_forgotten_once_refilled() {
     room.handle(Input::Tick, T0 + refill);
     assert!(hello(&mut room, "10.0.0.4", T0 + refill));
 }
+
+#[test]
+fn a_nickname_that_claims_a_role_is_refused_and_badges_come_from_the_role() {
+    let mut h = Harness::new();
+    let host = h.join("host", Role::Host);
+    for nick in [
+        "Host",
+        "主播",
+        "房\u{200b}管",
+        "Ｍｏｄｅｒａｔｏｒ",
+        "Admin",
+        "官方",
+        "The H0st",
+    ] {
+        assert_eq!(
+            h.nickname_join("203.0.113.9", nick).map(|_| ()),
+            Err(ErrorCode::ReservedName),
+            "{nick}"
+        );
+    }
+    // The refusals cost no nickname identity, and the connection may try another name.
+    let c = h.open_from(Some("203.0.113.9"));
+    h.text(c, json!({"type":"hello","nickname":"Host"}));
+    assert_eq!(h.errors(c), [ErrorCode::ReservedName]);
+    h.text(c, json!({"type":"hello","nickname":"Ghost"}));
+    assert!(h.subscribed.contains(&c));
+    h.take(c);
+    // What everyone sees: the role the room gave, whatever the name.
+    h.say(c, "hi");
+    h.say(host, "welcome");
+    let roles: Vec<(String, Role)> = h
+        .events(host)
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::Danmaku { user, .. } => Some((user.name, user.role)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [("Ghost".into(), Role::Viewer), ("HOST".into(), Role::Host)]
+    );
+}

@@ -10,6 +10,7 @@ mod polls;
 mod questions;
 mod settings;
 mod speech;
+mod staff;
 mod timers;
 
 use super::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
@@ -82,7 +83,7 @@ impl Harness {
         for a in actions {
             match a {
                 Action::Persist(_) => {}
-                Action::RecordGift { conn, gift } => {
+                Action::RecordGift { conn, gift, wallet } => {
                     let next = if self.fail_gift {
                         self.fail_gift = false;
                         self.room.handle(
@@ -94,7 +95,10 @@ impl Harness {
                             self.now,
                         )
                     } else {
-                        let outcome = self.store.record_gift("r1", &gift).unwrap();
+                        let outcome = self
+                            .store
+                            .record_gift("r1", &gift, wallet.as_ref())
+                            .unwrap();
                         self.room.handle(
                             Input::GiftRecorded {
                                 conn,

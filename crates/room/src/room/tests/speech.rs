@@ -127,7 +127,7 @@ fn per_minute_rule_allows_n_messages_in_any_rolling_minute_for_viewers_only() {
     assert_eq!(texts, ["m3"]);
     assert!(msgs.iter().any(|m| matches!(
         m,
-        ServerMsg::Control(Control::Error { code: ErrorCode::SlowMode, message }) if message.contains("3 messages a minute")
+        ServerMsg::Control(Control::Error { code: ErrorCode::SlowMode, message, .. }) if message.contains("3 messages a minute")
     )));
     h.text(host, json!({"type":"settings","user_rate_per_min":0}));
     h.take(a);

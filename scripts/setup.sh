@@ -14,6 +14,8 @@ PKGS=(
   ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream openssl
   pulseaudio pulseaudio-utils libasound2-plugins sox
   dbus gnome-keyring
+  # the clip save's system calls watched (durable writes: file, rename, folder synced)
+  strace
   # the viewer page's browser test (Playwright drives Debian's Chromium)
   chromium
   # the desktop app (Tauri 2 on WebKitGTK) and its end-to-end test under Xvfb

@@ -5,6 +5,7 @@
 //! | RTMP ingest | [`Nginx`] | foreground nginx + libnginx-mod-rtmp on a free loopback port, recording every stream |
 //! | microphone | [`Pulse`] | a private PulseAudio with a null sink `vsink` whose monitor is the default source |
 //! | keychain | [`Keychain`] | a private D-Bus session bus + an unlocked gnome-keyring (Secret Service) |
+//! | a full disk | [`SmallDisk`] | a tmpfs of a few MiB mounted by the test (root or `sudo -n`), filled on demand |
 //! | the CLI | [`marquee`] | the built `marquee` binary, found next to this test or via `MARQUEE_BIN` |
 //! | checks | [`probe`], [`frame_codes`], [`dominant_frequency`] | ffprobe/ffmpeg on recordings and URLs |
 //!
@@ -17,6 +18,7 @@ mod nginx;
 mod programs;
 mod pulse;
 mod run;
+mod small_disk;
 mod summary;
 mod util;
 
@@ -35,5 +37,6 @@ pub use nginx::Nginx;
 pub use programs::{find_program, install_hint, program};
 pub use pulse::{Pulse, Tone};
 pub use run::{Done, Run, Usage, cmd, exec, exec_with_input, tail};
+pub use small_disk::SmallDisk;
 pub use summary::{Event, Summary};
 pub use util::{contains_bytes, files_containing, free_port, heavy, tempdir, unix_ms, wait_until};

@@ -23,6 +23,7 @@ pub mod control;
 pub mod destination;
 mod error;
 pub mod follow;
+mod mjpeg;
 pub mod overlays;
 pub mod preview;
 pub mod room;

@@ -191,6 +191,21 @@ fn check_range(from: Duration, to: Duration) -> Result<()> {
 /// Cuts `[from, to)` of a recording into `out` (`.mp4` faststart, or `.mkv`) by stream
 /// copy, starting at the keyframe at or before `from` so the clip starts on a keyframe.
 pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
+    cut_copy(input, from, to, out).map_err(|e| e.needing(|| cut_size(input, from, to)))
+}
+
+/// About how many bytes a cut of `[from, to)` from `input` takes: its share of the file.
+fn cut_size(input: &Path, from: Duration, to: Duration) -> Option<u64> {
+    let bytes = std::fs::metadata(input).ok()?.len();
+    let length = ff::format::input(input).ok()?.duration();
+    if length <= 0 {
+        return None;
+    }
+    let share = to.saturating_sub(from).as_secs_f64() * 1e6 / length as f64;
+    Some((bytes as f64 * share.min(1.0)) as u64)
+}
+
+fn cut_copy(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
     check_range(from, to)?;
     let began = Instant::now();
     let mut src = open_source(input)?;
@@ -303,6 +318,10 @@ pub fn cut_recording_accurate(
     to: Duration,
     out: &Path,
 ) -> Result<CutReport> {
+    accurate_cut(input, from, to, out).map_err(|e| e.needing(|| cut_size(input, from, to)))
+}
+
+fn accurate_cut(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
     check_range(from, to)?;
     let began = Instant::now();
     let mut src = open_source(input)?;

@@ -138,14 +138,24 @@ pub fn write_packets(
     streams: &[StreamInfo],
     path: &Path,
 ) -> Result<u64> {
-    let mut w = ClipWriter::create(path, streams, start)?;
+    // A full disk is told what the clip needs: its packets and the container around them.
+    let needed = || {
+        Some(
+            packets
+                .iter()
+                .map(|p| p.data.len() as u64 + 32)
+                .sum::<u64>()
+                + 64_000,
+        )
+    };
+    let mut w = ClipWriter::create(path, streams, start).map_err(|e| e.needing(needed))?;
     for p in packets {
         if let Err(e) = w.write(p) {
             w.abandon();
-            return Err(e);
+            return Err(e.needing(needed));
         }
     }
-    w.finish()
+    w.finish().map_err(|e| e.needing(needed))
 }
 
 /// Writes a replay-buffer snapshot as an MP4 (faststart) at `path`.

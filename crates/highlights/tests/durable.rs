@@ -39,11 +39,20 @@ fn filled(s: &SynthSession) -> Arc<SharedReplay> {
 }
 
 fn assert_says_full(e: &str, dir: &Path) {
-    let want = format!(
-        "the disk holding {} is full: free space or choose another folder",
-        dir.display()
-    );
+    let want = format!("the disk holding {} is full", dir.display());
     assert!(e.contains(&want), "{e}\n(wanted: {want})");
+    assert!(e.contains("cannot write "), "{e}");
+    assert!(e.ends_with(": free space or choose another folder"), "{e}");
+}
+
+/// What the message says was needed, in bytes.
+fn needed(e: &str) -> f64 {
+    let mb = e
+        .split("(about ")
+        .nth(1)
+        .and_then(|r| r.split(" MB needed)").next())
+        .unwrap_or_else(|| panic!("no amount needed in: {e}"));
+    mb.parse::<f64>().unwrap() * 1e6
 }
 
 /// Free-space levels from nothing to nearly what `bytes` needs: the disk fills at the
@@ -86,6 +95,12 @@ fn a_save_to_a_full_disk_says_so_leaves_nothing_and_the_next_save_works() {
             .expect_err(&format!("{left} bytes free of {size} needed"))
             .to_string();
         assert_says_full(&e, &clips);
+        // About what the clip takes (its container is a little smaller than the packets).
+        let n = needed(&e);
+        assert!(
+            n >= size as f64 * 0.9 && n <= size as f64 * 1.3,
+            "{n} for {size}: {e}"
+        );
         assert_eq!(disk.entries(), ["clips"], "{left} bytes free: {e}");
     }
     // Room again: the same saver saves.
@@ -140,6 +155,11 @@ fn a_cut_keep_or_export_onto_a_full_disk_says_so_and_leaves_nothing() {
             .unwrap_err()
             .to_string();
         assert_says_full(&e, &library);
+        let n = needed(&e);
+        assert!(
+            n >= cut_size as f64 * 0.5 && n <= cut_size as f64 * 2.0,
+            "{n} for {cut_size}"
+        );
         let e = desk.keep("show.mkv", 1, 5).unwrap_err().0;
         assert_says_full(&e, &library);
         assert_eq!(disk.entries(), before, "{left} bytes free of {cut_size}");

@@ -7,12 +7,19 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-/// What a full disk is called in every message (a recording, a clip, an export).
-pub fn full_message(dir: &Path) -> String {
+/// What a full disk is called in every message (a recording, a clip, an export): where, how
+/// much was needed when that is known, and what to do.
+pub fn full_message(dir: &Path, needed: Option<u64>) -> String {
+    let needed = needed.map_or_else(String::new, |n| format!(" (about {} needed)", mb(n)));
     format!(
-        "the disk holding {} is full: free space or choose another folder",
+        "the disk holding {} is full{needed}: free space or choose another folder",
         dir.display()
     )
+}
+
+/// Bytes as megabytes, one decimal: what a file manager shows.
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 /// Whether an OS error number means "no space left" (or "quota exceeded").

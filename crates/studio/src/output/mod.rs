@@ -439,7 +439,10 @@ pub fn spawn_recording(
     let shared = OutputShared::new(limits, &streams, name.clone());
     let mut mux = Muxer::open(&name, format, &streams, &[], &opts, shared.abort.clone()).map_err(
         |e| match e.disk_full() {
-            true => format!("cannot record to {name}: {}", disk::full_message(&dir)),
+            true => format!(
+                "cannot record to {name}: {}",
+                disk::full_message(&dir, None)
+            ),
             false => format!("cannot record to {name}: {e}"),
         },
     )?;
@@ -450,7 +453,7 @@ pub fn spawn_recording(
             let _ = std::fs::remove_file(path);
             return Err(format!(
                 "cannot record to {name}: {}",
-                disk::full_message(&dir)
+                disk::full_message(&dir, None)
             ));
         }
         Err(e) => {
@@ -484,10 +487,10 @@ pub fn spawn_recording(
                 (None, Err(e)) => Some(format!("the recording could not be closed: {e}")),
                 (Some(RecordingBroke::DiskFull), Ok(())) => Some(format!(
                     "{}; the recording was closed with what it holds",
-                    disk::full_message(&dir)
+                    disk::full_message(&dir, None)
                 )),
                 (Some(RecordingBroke::Write(e)), _) if e.disk_full() => {
-                    Some(disk::full_message(&dir))
+                    Some(disk::full_message(&dir, None))
                 }
                 (Some(RecordingBroke::DiskFull), Err(e)) | (Some(RecordingBroke::Write(e)), _) => {
                     Some(format!("the recording stopped: {e}"))

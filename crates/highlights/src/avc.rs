@@ -59,6 +59,10 @@ pub fn parse_avcc(extra: &[u8]) -> Result<Option<AvcConfig<'_>>, AvcError> {
             .get(i)
             .ok_or_else(|| truncated(&format!("the {name} count"), i, extra.len()))?
             & mask;
+        if count == 0 && name == "SPS" {
+            // Nothing to decode the pictures with: a cut could not put it back in-band.
+            return Err(AvcError("has no SPS (its count is zero)".into()));
+        }
         i += 1;
         for n in 0..count {
             let len = match extra.get(i..i + 2) {
@@ -180,6 +184,39 @@ mod tests {
         );
         let e = parse_avcc(&[1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 0]).unwrap_err();
         assert!(e.to_string().contains("empty SPS"), "{e}");
+    }
+
+    #[test]
+    fn a_zero_sps_count_is_refused() {
+        let mut bad = AVCC;
+        bad[5] = 0xe0;
+        assert_eq!(
+            parse_avcc(&bad).unwrap_err().to_string(),
+            "the video's H.264 header (avcC) has no SPS (its count is zero)"
+        );
+    }
+
+    #[test]
+    fn lengths_and_counts_past_the_end_are_refused() {
+        // The SPS says 0xffff bytes; 18 follow.
+        let mut bad = AVCC;
+        bad[6] = 0xff;
+        bad[7] = 0xff;
+        let e = parse_avcc(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("SPS 1 (65535 bytes) at byte 8 is past its end"),
+            "{e}"
+        );
+        // 31 SPS announced, one present.
+        let mut bad = AVCC;
+        bad[5] = 0xff;
+        let e = parse_avcc(&bad).unwrap_err().to_string();
+        assert!(e.contains("is truncated"), "{e}");
+        // Three PPS announced, one present.
+        let mut bad = AVCC;
+        bad[26] = 3;
+        let e = parse_avcc(&bad).unwrap_err().to_string();
+        assert!(e.contains("the length of PPS 2"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,8 @@ PKGS=(
   dbus gnome-keyring
   # the local network room test: a second network namespace (ip) fetched from (curl)
   iproute2 curl
+  # the clip save's system calls watched (durable writes: file, rename, folder synced)
+  strace
   # the viewer page's browser test (Playwright drives Debian's Chromium)
   chromium
   # the desktop app (Tauri 2 on WebKitGTK) and its end-to-end test under Xvfb

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     /// The clip library or a recording: a name taken or not usable, a clip gone, an export
     /// or a cut that failed.
     Clip,
+    /// The disk a clip or a recording is written to is full: the message names the folder,
+    /// about how much was needed, and says to free space or choose another folder.
+    DiskFull,
     /// A bug or an unexpected state.
     Internal,
 }
@@ -79,7 +82,12 @@ impl From<marquee_capture::CaptureError> for AppError {
 
 impl From<marquee_highlights::HighlightError> for AppError {
     fn from(e: marquee_highlights::HighlightError) -> Self {
-        Self::new(ErrorCode::Clip, e.to_string())
+        let code = if e.is_disk_full() {
+            ErrorCode::DiskFull
+        } else {
+            ErrorCode::Clip
+        };
+        Self::new(code, e.to_string())
     }
 }
 
@@ -106,6 +114,21 @@ mod tests {
             serde_json::to_value(&e).unwrap(),
             serde_json::json!({"code": "already_live", "message": "already live"})
         );
+    }
+
+    #[test]
+    fn a_full_disk_has_its_own_code_and_says_where() {
+        let e = marquee_highlights::HighlightError::io(
+            std::path::Path::new("/media/clips/goal.mp4"),
+            std::io::Error::from_raw_os_error(28),
+        );
+        let e: AppError = e.into();
+        assert_eq!(e.code, ErrorCode::DiskFull);
+        assert!(
+            e.message.contains("the disk holding /media/clips is full"),
+            "{e}"
+        );
+        assert_eq!(serde_json::to_value(e.code).unwrap(), "disk_full");
     }
 
     #[test]

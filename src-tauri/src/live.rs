@@ -254,7 +254,12 @@ impl Live {
     pub fn save_highlight(&self, seconds: f64) -> Result<ipc::HighlightSaved, AppError> {
         let clip = self.show()?.save_highlight(seconds).map_err(|e| match e {
             marquee_show::ShowError::Highlights(h) => {
-                AppError::new(ErrorCode::Engine, format!("the clip was not saved: {h}"))
+                let code = if h.is_disk_full() {
+                    ErrorCode::DiskFull
+                } else {
+                    ErrorCode::Engine
+                };
+                AppError::new(code, format!("the clip was not saved: {h}"))
             }
             e => e.into(),
         })?;

@@ -6,6 +6,7 @@
 //! | microphone | [`Pulse`] | a private PulseAudio with a null sink `vsink` whose monitor is the default source |
 //! | keychain | [`Keychain`] | a private D-Bus session bus + an unlocked gnome-keyring (Secret Service) |
 //! | a public room server's front | [`RoomProxy`] | foreground nginx terminating TLS (a CA made by the test with openssl) and passing WebSocket upgrades with `X-Forwarded-For` to `marquee room serve` |
+//! | a full disk | [`SmallDisk`] | a tmpfs of a few MiB mounted by the test (root or `sudo -n`), filled on demand |
 //! | the CLI | [`marquee`] | the built `marquee` binary, found next to this test or via `MARQUEE_BIN` |
 //! | checks | [`probe`], [`frame_codes`], [`dominant_frequency`] | ffprobe/ffmpeg on recordings and URLs |
 //!
@@ -19,6 +20,7 @@ mod programs;
 mod pulse;
 mod room_proxy;
 mod run;
+mod small_disk;
 mod summary;
 mod util;
 
@@ -38,5 +40,6 @@ pub use programs::{find_program, install_hint, program};
 pub use pulse::{Pulse, Tone};
 pub use room_proxy::{PROXY_SOURCE, RoomProxy, open_room};
 pub use run::{Done, Run, Usage, cmd, exec, exec_with_input, tail};
+pub use small_disk::SmallDisk;
 pub use summary::{Event, Summary};
 pub use util::{contains_bytes, files_containing, free_port, heavy, tempdir, unix_ms, wait_until};

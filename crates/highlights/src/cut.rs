@@ -5,6 +5,7 @@
 //! audio PTS from the sample count, both from zero), so a mark's session time is also its
 //! position in the recording.
 
+use crate::avc::{annexb_nals, length_prefixed, parse_avcc};
 use crate::error::{HighlightError, Result};
 use crate::save::ClipWriter;
 use ffmpeg_next as ff;
@@ -117,11 +118,14 @@ fn tb_of(r: ff::Rational) -> (i32, i32) {
     (r.numerator(), r.denominator())
 }
 
+/// A timestamp as a time (zero for negative ones, or a time base a crafted file made
+/// meaningless).
 fn to_time(ts: i64, tb: (i32, i32)) -> Duration {
-    if ts <= 0 {
+    if ts <= 0 || tb.0 <= 0 || tb.1 <= 0 {
         return Duration::ZERO;
     }
-    Duration::from_nanos((ts as i128 * tb.0 as i128 * 1_000_000_000 / tb.1 as i128) as u64)
+    let ns = ts as i128 * tb.0 as i128 * 1_000_000_000 / tb.1 as i128;
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
 /// An opened recording: its H.264 and AAC streams described for our muxer.
@@ -187,6 +191,21 @@ fn check_range(from: Duration, to: Duration) -> Result<()> {
 /// Cuts `[from, to)` of a recording into `out` (`.mp4` faststart, or `.mkv`) by stream
 /// copy, starting at the keyframe at or before `from` so the clip starts on a keyframe.
 pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
+    cut_copy(input, from, to, out).map_err(|e| e.needing(|| cut_size(input, from, to)))
+}
+
+/// About how many bytes a cut of `[from, to)` from `input` takes: its share of the file.
+fn cut_size(input: &Path, from: Duration, to: Duration) -> Option<u64> {
+    let bytes = std::fs::metadata(input).ok()?.len();
+    let length = ff::format::input(input).ok()?.duration();
+    if length <= 0 {
+        return None;
+    }
+    let share = to.saturating_sub(from).as_secs_f64() * 1e6 / length as f64;
+    Some((bytes as f64 * share.min(1.0)) as u64)
+}
+
+fn cut_copy(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
     check_range(from, to)?;
     let began = Instant::now();
     let mut src = open_source(input)?;
@@ -287,65 +306,6 @@ pub fn cut_recording(input: &Path, from: Duration, to: Duration, out: &Path) -> 
     })
 }
 
-/// Splits Annex B (start-code delimited) H.264 into NAL units.
-fn annexb_nals(data: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let mut out = Vec::new();
-    for (k, &s) in starts.iter().enumerate() {
-        let mut e = starts.get(k + 1).map(|n| n - 3).unwrap_or(data.len());
-        while e > s && data[e - 1] == 0 {
-            e -= 1;
-        }
-        if e > s {
-            out.push(&data[s..e]);
-        }
-    }
-    out
-}
-
-/// NAL units as length-prefixed (`size` bytes, big endian), as MP4/Matroska store them.
-fn length_prefixed(nals: &[&[u8]], size: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for n in nals {
-        out.extend_from_slice(&(n.len() as u32).to_be_bytes()[4 - size..]);
-        out.extend_from_slice(n);
-    }
-    out
-}
-
-/// The SPS and PPS NAL units of an avcC record, and its NAL length size.
-fn avcc_parameter_sets(extra: &[u8]) -> Option<(Vec<&[u8]>, usize)> {
-    if extra.len() < 7 || extra[0] != 1 {
-        return None;
-    }
-    let size = (extra[4] & 3) as usize + 1;
-    let mut nals = Vec::new();
-    let mut i = 5;
-    for round in 0..2 {
-        let count = if round == 0 {
-            extra[i] & 0x1f
-        } else {
-            extra[i]
-        };
-        i += 1;
-        for _ in 0..count {
-            let len = u16::from_be_bytes([*extra.get(i)?, *extra.get(i + 1)?]) as usize;
-            nals.push(extra.get(i + 2..i + 2 + len)?);
-            i += 2 + len;
-        }
-    }
-    Some((nals, size))
-}
-
 /// A frame-accurate cut: the frames from the exact start up to the next keyframe are
 /// decoded (from the keyframe before the start) and re-encoded with libx264; everything
 /// from that keyframe on is stream-copied. The re-encoded frames carry their own SPS/PPS
@@ -358,6 +318,10 @@ pub fn cut_recording_accurate(
     to: Duration,
     out: &Path,
 ) -> Result<CutReport> {
+    accurate_cut(input, from, to, out).map_err(|e| e.needing(|| cut_size(input, from, to)))
+}
+
+fn accurate_cut(input: &Path, from: Duration, to: Duration, out: &Path) -> Result<CutReport> {
     check_range(from, to)?;
     let began = Instant::now();
     let mut src = open_source(input)?;
@@ -366,7 +330,7 @@ pub fn cut_recording_accurate(
     let atb = streams.get(1).map(|s| s.time_base).unwrap_or((1, 48_000));
     let vstream = src.ictx.stream(src.video).expect("exists");
     let fps = vstream.avg_frame_rate();
-    let fps = if fps.numerator() > 0 {
+    let fps = if fps.numerator() > 0 && fps.denominator() > 0 {
         fps
     } else {
         ff::Rational(30, 1)
@@ -383,7 +347,16 @@ pub fn cut_recording_accurate(
         };
         (ex, (*p).bit_rate)
     };
-    let avcc = avcc_parameter_sets(&extra).map(|(n, s)| (length_prefixed(&n, s), s));
+    let avcc = match parse_avcc(&extra)
+        .map_err(|e| HighlightError::media(format!("cannot cut {}", input.display()), e))?
+    {
+        Some(c) => Some((
+            length_prefixed(&c.parameter_sets, c.nal_length_size)
+                .map_err(|e| HighlightError::media(format!("cannot cut {}", input.display()), e))?,
+            c.nal_length_size,
+        )),
+        None => None,
+    };
     let mut dec = ff::codec::context::Context::from_parameters(vstream.parameters())
         .and_then(|c| c.decoder().video())
         .map_err(|e| HighlightError::media("cannot open the video decoder", e))?;
@@ -484,7 +457,10 @@ pub fn cut_recording_accurate(
         let mut all: Vec<(Duration, Packet)> = Vec::new();
         for p in encoded.drain(..) {
             let data: Arc<[u8]> = match &avcc {
-                Some((_, size)) => Arc::from(length_prefixed(&annexb_nals(&p.data), *size)),
+                Some((_, size)) => Arc::from(
+                    length_prefixed(&annexb_nals(&p.data), *size)
+                        .map_err(|e| HighlightError::media("accurate cut", e))?,
+                ),
                 None => p.data.clone(),
             };
             all.push((to_time(p.dts, vtb), Packet { data, ..p }));

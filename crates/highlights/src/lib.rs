@@ -11,10 +11,12 @@
 //! [`desk::ClipDesk`] is the library and the recordings folder as a page uses them (the
 //! desktop app's clips drawer): by file name only, errors in a streamer's words.
 
+pub mod avc;
 pub mod buffer;
 pub mod control;
 pub mod cut;
 pub mod desk;
+pub mod durable;
 pub mod error;
 pub mod library;
 pub mod live;

@@ -229,6 +229,8 @@ impl Library {
         }
         std::fs::rename(clip, &target).map_err(|e| HighlightError::io(clip, e))?;
         let _ = std::fs::rename(self.thumb_path(clip), self.thumb_path(&target));
+        // The rename is done; syncing the folder only makes it survive a power cut.
+        let _ = marquee_studio::disk::sync_dir(&self.dir);
         Ok(target)
     }
 
@@ -393,10 +395,10 @@ fn encode_jpeg(frame: &ff::frame::Video, out: &Path, width: u32) -> Result<()> {
     let mut pkt = ff::Packet::empty();
     enc.receive_packet(&mut pkt)
         .map_err(|e| HighlightError::media("thumbnail encode", e))?;
-    let tmp = crate::save::partial_path(out);
-    std::fs::write(&tmp, pkt.data().unwrap_or(&[])).map_err(|e| HighlightError::io(&tmp, e))?;
-    std::fs::rename(&tmp, out).map_err(|e| HighlightError::io(out, e))?;
-    Ok(())
+    let thumb = crate::durable::Partial::new(out);
+    std::fs::write(thumb.tmp(), pkt.data().unwrap_or(&[]))
+        .map_err(|e| HighlightError::io(out, e))?;
+    thumb.commit_cache().map(|_| ())
 }
 
 /// Exports a vertical 9:16 version of `input`: the centre of the picture, cropped to 9:16

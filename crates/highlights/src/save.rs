@@ -2,6 +2,7 @@
 //! stream copy, on a worker thread of its own so the live encode never waits on a disk.
 
 use crate::buffer::{SharedReplay, Snapshot};
+use crate::durable::{Partial, partial_path};
 use crate::error::{HighlightError, Result};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use marquee_studio::output::mux::Muxer;
@@ -33,20 +34,21 @@ fn rescale(ts: i64, from: (i32, i32), to: (i32, i32)) -> i64 {
 }
 
 /// A clip being written: packets in (decode-time order, starting on a video keyframe),
-/// rebased so the first frame is at time zero. The file is written under a temporary
-/// name, then synced and renamed into place by [`ClipWriter::finish`], so a crash never
-/// leaves a half clip where the library would list it. `.mp4` gets `+faststart`.
+/// rebased so the first frame is at time zero. The file is written under a temporary name
+/// ([`Partial`]), then synced and renamed into place by [`ClipWriter::finish`], so a crash
+/// never leaves a half clip where the library would list it, and a failure (a full disk)
+/// leaves nothing. `.mp4` gets `+faststart`.
 pub struct ClipWriter {
+    // Dropped before `partial`: the file is closed before it is removed.
     mux: Muxer,
     offset: [i64; 2],
-    tmp: PathBuf,
-    path: PathBuf,
+    partial: Partial,
 }
 
 impl std::fmt::Debug for ClipWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClipWriter")
-            .field("path", &self.path)
+            .field("path", &self.partial.path())
             .finish()
     }
 }
@@ -60,8 +62,9 @@ impl ClipWriter {
             Some("mov") => "mov",
             _ => "mp4",
         };
-        let tmp = partial_path(path);
-        let target = tmp
+        let partial = Partial::new(path);
+        let target = partial
+            .tmp()
             .to_str()
             .ok_or_else(|| HighlightError::Invalid(format!("{}: not UTF-8", path.display())))?;
         let tb = |t: Track| {
@@ -89,12 +92,11 @@ impl ClipWriter {
             mux_opts,
             Arc::new(AtomicBool::new(false)),
         )
-        .map_err(|e| HighlightError::media(format!("cannot create {}", path.display()), e.0))?;
+        .map_err(|e| HighlightError::mux(format!("cannot create {}", path.display()), path, e))?;
         Ok(Self {
             mux,
             offset,
-            tmp,
-            path: path.to_path_buf(),
+            partial,
         })
     }
 
@@ -109,29 +111,22 @@ impl ClipWriter {
         q.dts -= off;
         self.mux
             .write(&q)
-            .map_err(|e| HighlightError::media("writing the clip", e.0))?;
+            .map_err(|e| HighlightError::mux("writing the clip", self.partial.path(), e))?;
         Ok(())
     }
 
-    /// Finalises (index, faststart), syncs, and moves the file into place. Returns its size.
+    /// Finalises (index, faststart), syncs, and moves the file into place (syncing its
+    /// folder). Returns its size. On an error nothing is left behind.
     pub fn finish(self) -> Result<u64> {
-        let (tmp, path) = (self.tmp.clone(), self.path.clone());
-        if let Err(e) = self.mux.finish() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(HighlightError::media("finishing the clip", e.0));
-        }
-        let f = std::fs::File::open(&tmp).map_err(|e| HighlightError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| HighlightError::io(&tmp, e))?;
-        let bytes = f.metadata().map(|m| m.len()).unwrap_or(0);
-        std::fs::rename(&tmp, &path).map_err(|e| HighlightError::io(&path, e))?;
-        Ok(bytes)
+        let Self { mux, partial, .. } = self;
+        mux.finish()
+            .map_err(|e| HighlightError::mux("finishing the clip", partial.path(), e))?;
+        partial.commit()
     }
 
     /// Gives up: removes the temporary file.
     pub fn abandon(self) {
-        let tmp = self.tmp.clone();
-        drop(self.mux);
-        let _ = std::fs::remove_file(tmp);
+        drop(self);
     }
 }
 
@@ -143,23 +138,24 @@ pub fn write_packets(
     streams: &[StreamInfo],
     path: &Path,
 ) -> Result<u64> {
-    let mut w = ClipWriter::create(path, streams, start)?;
+    // A full disk is told what the clip needs: its packets and the container around them.
+    let needed = || {
+        Some(
+            packets
+                .iter()
+                .map(|p| p.data.len() as u64 + 32)
+                .sum::<u64>()
+                + 64_000,
+        )
+    };
+    let mut w = ClipWriter::create(path, streams, start).map_err(|e| e.needing(needed))?;
     for p in packets {
         if let Err(e) = w.write(p) {
             w.abandon();
-            return Err(e);
+            return Err(e.needing(needed));
         }
     }
-    w.finish()
-}
-
-/// Where a clip is written before it is complete.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
+    w.finish().map_err(|e| e.needing(needed))
 }
 
 /// Writes a replay-buffer snapshot as an MP4 (faststart) at `path`.

@@ -189,12 +189,10 @@ impl Decisions {
         }
     }
 
-    /// Writes the sidecar (a temporary file renamed into place).
+    /// Writes the sidecar whole or not at all ([`crate::durable`]).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let tmp = crate::save::partial_path(path);
         let text = serde_json::to_string_pretty(self).expect("plain data serialises");
-        std::fs::write(&tmp, text).map_err(|e| HighlightError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| HighlightError::io(path, e))
+        crate::durable::write_file(path, text.as_bytes()).map(|_| ())
     }
 
     /// What was decided for the range `[from_s, to_s]`, if anything.

@@ -24,6 +24,7 @@ pub mod destination;
 mod error;
 pub mod firewall;
 pub mod follow;
+mod mjpeg;
 pub mod netif;
 pub mod overlays;
 pub mod preview;

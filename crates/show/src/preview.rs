@@ -8,8 +8,12 @@
 //! (docs/benchmarks.md): the stream costs about half the CPU and ~15 MiB less memory in the
 //! web process, and the network process no longer grows.
 //!
-//! - The server listens on 127.0.0.1 on a random port; the path carries a random token, so
-//!   only the page that asked ([`PreviewHub::url`], the app's `preview_url`) knows it.
+//! - The server ([`crate::mjpeg`]) listens on 127.0.0.1 on a random port; the path carries a
+//!   random 128-bit token, so only the page that asked ([`PreviewHub::url`], the app's
+//!   `preview_url`) knows it. Any local process or web page can still connect: requests are
+//!   read within a size and a time limit, a `Host` other than a loopback name is refused (DNS
+//!   rebinding), and connections (in all and per address) and streams are capped (a thread
+//!   each, none beyond the caps). Refusals are counted ([`PreviewInfo::refused`]).
 //! - Each client has a one-picture queue: a busy or hidden page gets fewer pictures (TCP
 //!   pushes back), never older ones, and the engine never waits.
 //! - One picture fed at a time, the newest: each preview asks with its own query (`?v=N`).
@@ -28,12 +32,13 @@
 //! [`CapturePreview`] of the chosen camera alone (no encoder running for nobody).
 
 use crate::error::ShowError;
+use crate::mjpeg::{self, Feed, Limits, Refusals};
 use marquee_studio::preview::{
     CapturePreview, LevelPreview, Now, Preview, PreviewConfig, PreviewFrame,
 };
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::TrySendError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,9 +49,6 @@ pub const IDLE_FPS: u32 = 20;
 const PARKED: usize = 8;
 /// Pictures remembered for [`PreviewHub::info`] (2 s at 30 fps).
 const RECENT: usize = 60;
-
-/// A connection's one-picture queue.
-type Feed = SyncSender<Arc<Vec<u8>>>;
 
 /// The stream and what a page cannot measure itself ([`PreviewHub::info`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +69,9 @@ pub struct PreviewInfo {
     pub sent: u64,
     /// Pictures a viewer was still busy with (it got the next one instead).
     pub busy: u64,
+    /// Connections the stream's server refused (bad, too large or too slow requests, a
+    /// wrong `Host`, a wrong path, over a cap).
+    pub refused: u64,
 }
 
 /// One picture handed to the clients, for the numbers.
@@ -97,6 +102,10 @@ pub struct PreviewHub {
     gate: Mutex<()>,
     /// Pictures a viewer was still busy with (it gets the next one instead).
     busy: AtomicU64,
+    /// What the stream's server accepts at once.
+    limits: Limits,
+    /// Connections its server refused.
+    refusals: Arc<Refusals>,
 }
 
 fn unix_ms() -> f64 {
@@ -179,6 +188,7 @@ impl PreviewHub {
             viewers: self.viewers(),
             sent: self.sent.load(Ordering::Relaxed),
             busy: self.busy.load(Ordering::Relaxed),
+            refused: self.refusals.total(),
         }
     }
 
@@ -257,17 +267,14 @@ impl PreviewHub {
         let path = format!("/preview/{token}.mjpg");
         let u = format!("http://{}{path}", listener.local_addr().map_err(io)?);
         let hub = self.clone();
-        std::thread::Builder::new()
-            .name("preview-stream".into())
-            .spawn(move || {
-                for conn in listener.incoming().flatten() {
-                    let (hub, path) = (hub.clone(), path.clone());
-                    let _ = std::thread::Builder::new()
-                        .name("preview-viewer".into())
-                        .spawn(move || serve_viewer(conn, &path, &hub));
-                }
-            })
-            .map_err(io)?;
+        mjpeg::serve(
+            listener,
+            path,
+            self.limits,
+            self.refusals.clone(),
+            move |target, feed| hub.register(target, feed),
+        )
+        .map_err(io)?;
         *url = Some(u.clone());
         Ok(u)
     }
@@ -305,47 +312,6 @@ impl PreviewHub {
             .unwrap_or_else(|e| e.into_inner())
             .is_some()
     }
-}
-
-/// The response head of the stream: each part replaces the picture shown.
-const STREAM_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
-
-/// One viewer: checks the request path (the token), then writes each picture as a part.
-fn serve_viewer(mut conn: std::net::TcpStream, path: &str, hub: &PreviewHub) {
-    use std::io::{BufRead, BufReader, Write};
-    let Ok(read) = conn.try_clone() else { return };
-    let mut line = String::new();
-    let _ = BufReader::new(read).read_line(&mut line);
-    // `GET /preview/TOKEN.mjpg?v=N HTTP/1.1`: the token path, then the picture's own query.
-    let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
-    if target.split('?').next() != Some(path) {
-        let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        return;
-    }
-    let _ = conn.set_nodelay(true);
-    if conn.write_all(STREAM_HEAD).is_err() {
-        return;
-    }
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(1);
-    hub.register(target, tx);
-    for jpeg in rx {
-        if conn.write_all(&part(&jpeg)).is_err() {
-            return;
-        }
-    }
-}
-
-/// One multipart part: its head, the JPEG, the line end.
-fn part(jpeg: &[u8]) -> Vec<u8> {
-    let head = format!(
-        "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-        jpeg.len()
-    );
-    let mut m = Vec::with_capacity(head.len() + jpeg.len() + 2);
-    m.extend_from_slice(head.as_bytes());
-    m.extend_from_slice(jpeg);
-    m.extend_from_slice(b"\r\n");
-    m
 }
 
 #[cfg(test)]

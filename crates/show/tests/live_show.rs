@@ -1,11 +1,14 @@
 //! A real show (synthetic camera + tone through the real encoders, a real MKV recording):
 //! `save` and `mark` over the control channel while live, room events written as signals
-//! beside the recording, then a cut between the two marks from the recording.
+//! beside the recording, then a cut between the two marks from the recording; and a save
+//! onto a full disk (a small tmpfs) while live.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../highlights/tests/common/mod.rs"]
 mod common;
+#[path = "../../../tests/support/small_disk.rs"]
+mod small_disk;
 
 use marquee_highlights::control::{ControlServer, request};
 use marquee_highlights::{MarkLog, cut_recording, marks_path_for};
@@ -163,4 +166,47 @@ fn save_and_mark_while_live_then_cut_between_marks_and_signals_beside_the_record
     );
     let len = b as f64 / 1000.0 - r.start_s;
     common::assert_good_clip(&out, len - 0.1, len + 0.1);
+}
+
+#[test]
+fn a_save_onto_a_full_disk_fails_clearly_leaves_nothing_and_the_show_keeps_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = small_disk::SmallDisk::mount(2 << 20);
+    let clips = disk.path().join("clips");
+    let settings = ShowSettings {
+        width: 320,
+        height: 240,
+        bitrate_kbps: 500,
+        preset: "ultrafast".into(),
+        recording: Recording::Path(dir.path().join("session.mkv")),
+        highlights: HighlightSettings {
+            replay_seconds: 30,
+            replay_mib: 64,
+            clips_dir: Some(clips.clone()),
+        },
+        ..Default::default()
+    };
+    let keychain = marquee_profile::Keychain::new("marquee-show-test");
+    let show = Show::start(&settings, &keychain, Arc::new(Count::default())).unwrap();
+    until("three seconds encoded", || newest_ms(&show) >= 3_000);
+    disk.fill_leaving(0);
+    let e = show.save_highlight(2.0).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "the disk holding {} is full (about ",
+            clips.display()
+        )) && e.ends_with("needed): free space or choose another folder"),
+        "{e}"
+    );
+    assert_eq!(disk.entries(), ["clips"], "nothing left behind");
+    // The show goes on encoding after the failed save, and saves again once there is room.
+    let after = newest_ms(&show);
+    until("encoding after the failed save", || {
+        newest_ms(&show) > after + 1_000
+    });
+    disk.make_room();
+    let clip = show.save_highlight(2.0).unwrap();
+    common::assert_good_clip(&clip.path, 2.0, 4.2);
+    let ended = show.stop().unwrap();
+    assert_eq!(ended.summary.stats.video.dropped.encoder_lag, 0);
 }

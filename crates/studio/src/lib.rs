@@ -9,6 +9,7 @@
 mod compat;
 pub mod compose;
 pub mod director;
+pub mod disk;
 pub mod encode;
 mod error;
 pub mod events;

@@ -34,6 +34,10 @@ pub struct PreviewInfo {
     /// Pictures a viewer was still busy with (it got the next one instead).
     #[ts(type = "number")]
     pub busy: u64,
+    /// Connections the preview's local server refused (malformed, too large or too slow
+    /// requests, a foreign `Host`, over a cap).
+    #[ts(type = "number")]
+    pub refused: u64,
 }
 
 impl From<marquee_show::PreviewInfo> for PreviewInfo {
@@ -47,6 +51,7 @@ impl From<marquee_show::PreviewInfo> for PreviewInfo {
             viewers: i.viewers,
             sent: i.sent,
             busy: i.busy,
+            refused: i.refused,
         }
     }
 }

@@ -36,4 +36,9 @@ sent: number,
 /**
  * Pictures a viewer was still busy with (it got the next one instead).
  */
-busy: number, };
+busy: number, 
+/**
+ * Connections the preview's local server refused (malformed, too large or too slow
+ * requests, a foreign `Host`, over a cap).
+ */
+refused: number, };

@@ -310,7 +310,7 @@ export function createMockBackend(
       return PREVIEW_PICTURE;
     },
     async previewInfo() {
-      return { url: PREVIEW_PICTURE, fps: 30, encode_ms: 1.6, ready_ms: 12, clock_origin_unix_ms: 0, viewers: 1, sent: 900, busy: 0 };
+      return { url: PREVIEW_PICTURE, fps: 30, encode_ms: 1.6, ready_ms: 12, clock_origin_unix_ms: 0, viewers: 1, sent: 900, busy: 0, refused: 0 };
     },
     async previewSource(video) {
       calls.push({ cmd: 'preview_source', args: { video } });

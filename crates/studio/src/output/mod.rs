@@ -4,13 +4,14 @@
 pub mod mux;
 pub mod policy;
 
+use crate::disk;
 use crate::events::{EventKind, Events};
 pub use crate::packet::PacketSink;
 use crate::packet::{Packet, StreamInfo};
 use crate::stats::{OutputCounters, OutputState};
 use crate::url::DestinationUrl;
 use marquee_capture::SessionClock;
-use mux::Muxer;
+use mux::{MuxError, Muxer};
 use policy::{Backoff, OutputQueue, QueueLimits};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,16 +220,16 @@ fn connect(
     )
     .map_err(|e| {
         if was_live {
-            ConnectError::Retry(e.0)
+            ConnectError::Retry(e.to_string())
         } else if tls {
             ConnectError::Fatal(format!(
                 "the TLS handshake or the server failed ({}): check that the rtmps address is \
                  right; a self-hosted ingest's certificate must be trusted (set \
                  MARQUEE_TLS_CA_FILE to its CA file)",
-                e.0
+                e.message()
             ))
         } else {
-            ConnectError::Fatal(format!("rejected by the server ({})", e.0))
+            ConnectError::Fatal(format!("rejected by the server ({})", e.message()))
         }
     })
 }
@@ -344,22 +345,27 @@ fn rtmp_loop(
 fn stream_until_break(mux: &mut Muxer, sh: &OutputShared, clock: &SessionClock) -> Option<String> {
     while let Some(p) = sh.next() {
         match mux.write(&p) {
-            Ok(n) => {
-                sh.counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                sh.counters.packets.fetch_add(1, Ordering::Relaxed);
-                if p.track == crate::packet::Track::Video {
-                    let lat = clock.now().saturating_sub(p.captured);
-                    sh.counters
-                        .latency
-                        .lock()
-                        .expect("latency lock")
-                        .record(lat);
-                }
-            }
-            Err(e) => return Some(e.0),
+            Ok(n) => sh.count_written(&p, n, clock),
+            Err(e) => return Some(e.to_string()),
         }
     }
     None
+}
+
+impl OutputShared {
+    /// Counts a packet written (`n` bytes), and for video its capture → written latency.
+    fn count_written(&self, p: &Packet, n: usize, clock: &SessionClock) {
+        self.counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.counters.packets.fetch_add(1, Ordering::Relaxed);
+        if p.track == crate::packet::Track::Video {
+            let lat = clock.now().saturating_sub(p.captured);
+            self.counters
+                .latency
+                .lock()
+                .expect("latency lock")
+                .record(lat);
+        }
+    }
 }
 
 /// The container a recording path asks for, by extension.
@@ -394,8 +400,26 @@ pub fn recording_format(
     }
 }
 
-/// Opens the recording now (so a bad path fails before going live) and writes it on its
-/// own thread. It never drops for congestion; only a disk stalled for 30 s loses packets.
+/// Room kept reserved past the end of a recording for its index and trailer (Matroska cues
+/// or fragmented MP4's `mfra`: well under 1 MiB for 12 hours), and how far ahead it is taken.
+const RECORDING_KEEP: u64 = 4 << 20;
+const RECORDING_STEP: u64 = 8 << 20;
+/// A packet's container overhead at most (block and cluster headers, a fragment's `moof`).
+const PACKET_OVERHEAD: u64 = 64 << 10;
+
+/// Why a recording stopped before the session did.
+enum RecordingBroke {
+    /// Its headroom could not grow: closed with what it holds.
+    DiskFull,
+    /// A write failed.
+    Write(MuxError),
+}
+
+/// Opens the recording now (so a bad path or a full disk fails before going live) and writes
+/// it on its own thread. It never drops for congestion; only a disk stalled for 30 s loses
+/// packets. When the disk fills, the file is closed with its index into the room
+/// [`disk::Headroom`] kept for it (playable up to the last packet written), the output says
+/// Failed with the reason, and the destinations go on.
 pub fn spawn_recording(
     path: &std::path::Path,
     streams: Vec<StreamInfo>,
@@ -404,31 +428,83 @@ pub fn spawn_recording(
 ) -> Result<OutputHandle, String> {
     let (format, opts) = recording_format(path);
     let name = path.display().to_string();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
     let limits = QueueLimits {
         congestion: Duration::from_secs(30),
         hard: Duration::from_secs(30),
     };
     let shared = OutputShared::new(limits, &streams, name.clone());
-    let mut mux = Muxer::open(&name, format, &streams, &[], &opts, shared.abort.clone())
-        .map_err(|e| format!("cannot record to {name}: {}", e.0))?;
+    let mut mux = Muxer::open(&name, format, &streams, &[], &opts, shared.abort.clone()).map_err(
+        |e| match e.disk_full() {
+            true => format!(
+                "cannot record to {name}: {}",
+                disk::full_message(&dir, None)
+            ),
+            false => format!("cannot record to {name}: {e}"),
+        },
+    )?;
+    let mut room = match disk::Headroom::open(path, RECORDING_KEEP, RECORDING_STEP) {
+        Ok(h) => Some(h),
+        Err(e) if disk::is_full(&e) => {
+            drop(mux);
+            let _ = std::fs::remove_file(path);
+            return Err(format!(
+                "cannot record to {name}: {}",
+                disk::full_message(&dir, None)
+            ));
+        }
+        Err(e) => {
+            tracing::warn!("recording {name}: no room reserved for closing it on a full disk: {e}");
+            None
+        }
+    };
     shared.with_queue(|q| q.on_connected());
     shared.set_state(OutputState::Live);
     let sh = shared.clone();
+    let file = path.to_path_buf();
     let thread = std::thread::Builder::new()
         .name("recorder".into())
-        .spawn(move || match stream_until_break(&mut mux, &sh, &clock) {
-            None => {
-                if let Err(e) = mux.finish() {
-                    events.emit(None, &name, EventKind::Failed, None, e.0);
-                }
-                sh.set_state(OutputState::Stopped);
-            }
-            Some(reason) => {
+        .spawn(move || {
+            let broke = record_until_break(&mut mux, &sh, &clock, &mut room);
+            if broke.is_some() {
+                // Nothing more is queued for it; the destinations go on.
                 sh.failed.store(true, Ordering::Relaxed);
-                sh.set_state(OutputState::Failed {
-                    reason: reason.clone(),
-                });
-                events.emit(None, &name, EventKind::Failed, None, reason);
+                sh.with_queue(|q| while q.pop().is_some() {});
+            }
+            let closed = mux.finish();
+            if let Some(room) = &room {
+                room.release(std::fs::metadata(&file).map_or(0, |m| m.len()));
+                if let Err(e) = room.sync() {
+                    tracing::warn!("recording {name}: sync failed: {e}");
+                }
+            }
+            let _ = disk::sync_dir(&dir);
+            let reason = match (broke, closed) {
+                (None, Ok(())) => None,
+                (None, Err(e)) => Some(format!("the recording could not be closed: {e}")),
+                (Some(RecordingBroke::DiskFull), Ok(())) => Some(format!(
+                    "{}; the recording was closed with what it holds",
+                    disk::full_message(&dir, None)
+                )),
+                (Some(RecordingBroke::Write(e)), _) if e.disk_full() => {
+                    Some(disk::full_message(&dir, None))
+                }
+                (Some(RecordingBroke::DiskFull), Err(e)) | (Some(RecordingBroke::Write(e)), _) => {
+                    Some(format!("the recording stopped: {e}"))
+                }
+            };
+            match reason {
+                None => sh.set_state(OutputState::Stopped),
+                Some(reason) => {
+                    tracing::warn!("recording {name}: {reason}");
+                    sh.set_state(OutputState::Failed {
+                        reason: reason.clone(),
+                    });
+                    events.emit(None, &name, EventKind::Failed, None, reason);
+                }
             }
         })
         .map_err(|e| e.to_string())?;
@@ -436,6 +512,32 @@ pub fn spawn_recording(
         shared,
         thread: Some(thread),
     })
+}
+
+/// Writes the recording until the session finishes (None) or it cannot go on.
+fn record_until_break(
+    mux: &mut Muxer,
+    sh: &OutputShared,
+    clock: &SessionClock,
+    room: &mut Option<disk::Headroom>,
+) -> Option<RecordingBroke> {
+    while let Some(p) = sh.next() {
+        if let Some(h) = room.as_mut() {
+            match h.make_room(mux.position(), p.data.len() as u64 + PACKET_OVERHEAD) {
+                Ok(true) => {}
+                Ok(false) => return Some(RecordingBroke::DiskFull),
+                Err(e) => {
+                    tracing::warn!("recording: cannot reserve room any more: {e}");
+                    *room = None;
+                }
+            }
+        }
+        match mux.write(&p) {
+            Ok(n) => sh.count_written(&p, n, clock),
+            Err(e) => return Some(RecordingBroke::Write(e)),
+        }
+    }
+    None
 }
 
 /// What [`preflight`] found: each step's time, where it stopped.

@@ -24,12 +24,53 @@ pub struct Muxer {
     _abort: Arc<AtomicBool>,
 }
 
-/// Why opening failed, in our words (FFmpeg's own log is silenced: it may print URLs).
-#[derive(Debug)]
-pub struct MuxError(pub String);
+/// Why a muxer failed, in our words (FFmpeg's own log is silenced: it may print URLs), and
+/// the OS error behind it when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MuxError {
+    message: String,
+    errno: Option<i32>,
+}
+
+impl MuxError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            errno: None,
+        }
+    }
+
+    /// `what: FFmpeg's reason`, keeping the OS error number it carries.
+    fn ff(what: &str, e: ff::Error) -> Self {
+        Self {
+            message: format!("{what}: {e}"),
+            errno: match e {
+                ff::Error::Other { errno } => Some(errno),
+                _ => None,
+            },
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The write failed because the disk (or the user's quota on it) is full.
+    pub fn disk_full(&self) -> bool {
+        self.errno.is_some_and(crate::disk::is_full_errno)
+    }
+}
+
+impl std::fmt::Display for MuxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MuxError {}
 
 fn av_err(what: &str, code: c_int) -> MuxError {
-    MuxError(format!("{what}: {}", ff::Error::from(code)))
+    MuxError::ff(what, ff::Error::from(code))
 }
 
 impl Muxer {
@@ -44,9 +85,8 @@ impl Muxer {
         abort: Arc<AtomicBool>,
     ) -> Result<Self, MuxError> {
         crate::util::init();
-        let c_target =
-            CString::new(target).map_err(|_| MuxError("target has a NUL byte".into()))?;
-        let c_format = CString::new(format).map_err(|_| MuxError("bad format name".into()))?;
+        let c_target = CString::new(target).map_err(|_| MuxError::new("target has a NUL byte"))?;
+        let c_format = CString::new(format).map_err(|_| MuxError::new("bad format name"))?;
         let mut ps: *mut ff::ffi::AVFormatContext = std::ptr::null_mut();
         // SAFETY: standard libavformat output setup; every pointer is checked, and on
         // failure the context is freed before returning.
@@ -89,7 +129,7 @@ impl Muxer {
                 let codec = ff::encoder::find(s.params.id());
                 let mut st = octx
                     .add_stream(codec)
-                    .map_err(|e| MuxError(format!("cannot add a stream: {e}")))?;
+                    .map_err(|e| MuxError::ff("cannot add a stream", e))?;
                 st.set_parameters(s.params.clone());
                 // The muxer must not inherit the encoder's codec tag.
                 (*(*st.as_mut_ptr()).codecpar).codec_tag = 0;
@@ -102,9 +142,8 @@ impl Muxer {
             for (k, v) in mux_opts {
                 opts.set(k, v);
             }
-            octx.write_header_with(opts).map_err(|e| {
-                MuxError(format!("the server or file refused the stream header: {e}"))
-            })?;
+            octx.write_header_with(opts)
+                .map_err(|e| MuxError::ff("the server or file refused the stream header", e))?;
             for slot in map.iter_mut().flatten() {
                 let st = octx.stream(slot.0).expect("stream was added");
                 slot.1 = st.time_base();
@@ -133,7 +172,7 @@ impl Muxer {
         }
         pkt.rescale_ts(self.src_tb[p.track as usize], dst_tb);
         pkt.write_interleaved(&mut self.octx)
-            .map_err(|e| MuxError(format!("write failed: {e}")))?;
+            .map_err(|e| MuxError::ff("write failed", e))?;
         Ok(p.data.len())
     }
 
@@ -141,7 +180,20 @@ impl Muxer {
     pub fn finish(mut self) -> Result<(), MuxError> {
         self.octx
             .write_trailer()
-            .map_err(|e| MuxError(format!("finishing failed: {e}")))
+            .map_err(|e| MuxError::ff("finishing failed", e))
+    }
+
+    /// Bytes written so far: the end of a file being written (it only grows until finished).
+    pub fn position(&mut self) -> u64 {
+        // SAFETY: `pb` is the open output's I/O context (or null); a zero seek from the
+        // current position only reads it.
+        unsafe {
+            let pb = (*self.octx.as_mut_ptr()).pb;
+            if pb.is_null() {
+                return 0;
+            }
+            ff::ffi::avio_seek(pb, 0, libc::SEEK_CUR).max(0) as u64
+        }
     }
 
     /// True if this muxer has the track.

@@ -27,6 +27,7 @@ mod error;
 pub mod filter;
 pub mod gifts;
 pub mod out;
+pub mod playback;
 pub mod protocol;
 pub mod room;
 pub mod secret;

@@ -64,6 +64,7 @@ pub async fn room_settings(app: AppHandle, patch: RoomSettingsPatch) -> Result<(
         mods_only: patch.mods_only,
         blocked_mode: patch.blocked_mode.map(Into::into),
         user_rate_per_min: patch.user_rate_per_min,
+        playback: None,
     });
     room_send(&app, msg).await
 }

@@ -99,8 +99,9 @@ pub fn run() {
                         tracing::info!(url = %r.address.viewer_url, "room server started");
                         let info = ipc::RoomInfo::from(r.address.clone());
                         // The config file is the host's source of truth for the room's rules.
-                        if let Ok(s) = settings::load(&marquee_profile::config::default_path()) {
-                            r.apply_rules(&settings::room_prefs(&s.room)).await;
+                        let path = marquee_profile::config::default_path();
+                        if let Some(rules) = settings::room_rules(&path) {
+                            r.apply_rules(&rules).await;
                         }
                         let _ = room_slot.set(r);
                         events::room_ready(&handle, &info);

@@ -71,6 +71,11 @@ crate::ipc::declare::ipc_commands! {
         fn room_pin_question(question: Option<u64>);
         fn room_lottery_start(keyword: String, prize: String);
         fn room_lottery_draw(lottery: u64, winners: u32);
+        /// The playback URLs the viewer page plays, as remembered.
+        fn room_playback() -> Vec<PlaybackUrl>;
+        /// Checks, remembers and gives the room the playback URLs (`[]` clears them); they
+        /// come back as saved (trimmed). A bad one is refused with the reason.
+        fn room_set_playback(urls: Vec<PlaybackUrl>) -> Vec<PlaybackUrl>;
     }
     settings {
         fn load_settings() -> AppSettings;

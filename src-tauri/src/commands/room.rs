@@ -1,8 +1,8 @@
 //! The room panel's commands, sent to the embedded room as the host.
 
-use super::state;
+use super::{blocking, state};
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{Moderation, PollStart, RoomEvent, RoomSettingsPatch};
+use crate::ipc::{Moderation, PlaybackUrl, PollStart, RoomEvent, RoomSettingsPatch};
 use marquee_room::protocol::{ClientMsg, DanmakuMode, SettingsPatch};
 use tauri::AppHandle;
 
@@ -91,4 +91,29 @@ pub async fn room_lottery_start(
 
 pub async fn room_lottery_draw(app: AppHandle, lottery: u64, winners: u32) -> Result<(), AppError> {
     room_send(&app, ClientMsg::LotteryDraw { lottery, winners }).await
+}
+
+pub async fn room_playback(_app: AppHandle) -> Result<Vec<PlaybackUrl>, AppError> {
+    blocking(|| crate::settings::playback(&marquee_profile::config::default_path())).await
+}
+
+/// Remembered first (the config file is the host's source of truth, applied when the room
+/// starts), then sent to the room if it runs.
+pub async fn room_set_playback(
+    app: AppHandle,
+    urls: Vec<PlaybackUrl>,
+) -> Result<Vec<PlaybackUrl>, AppError> {
+    let saved = blocking(move || {
+        crate::settings::set_playback(&marquee_profile::config::default_path(), &urls)
+    })
+    .await?;
+    if state(&app).room.get().is_some() {
+        let sources = crate::settings::playback_sources(&saved);
+        let patch = SettingsPatch {
+            playback: Some(sources),
+            ..SettingsPatch::default()
+        };
+        room_send(&app, ClientMsg::Settings(patch)).await?;
+    }
+    Ok(saved)
 }

@@ -10,6 +10,7 @@ import type { GoLiveSettings } from "./GoLiveSettings";
 import type { HighlightSaved } from "./HighlightSaved";
 import type { LiveSummary } from "./LiveSummary";
 import type { Moderation } from "./Moderation";
+import type { PlaybackUrl } from "./PlaybackUrl";
 import type { PollStart } from "./PollStart";
 import type { Preflight } from "./Preflight";
 import type { PreviewInfo } from "./PreviewInfo";
@@ -92,6 +93,13 @@ export interface RoomCommands {
   roomPinQuestion(question: number | null): Promise<void>;
   roomLotteryStart(keyword: string, prize: string): Promise<void>;
   roomLotteryDraw(lottery: number, winners: number): Promise<void>;
+  /** The playback URLs the viewer page plays, as remembered. */
+  roomPlayback(): Promise<Array<PlaybackUrl>>;
+  /**
+   * Checks, remembers and gives the room the playback URLs (`[]` clears them); they
+   * come back as saved (trimmed). A bad one is refused with the reason.
+   */
+  roomSetPlayback(urls: Array<PlaybackUrl>): Promise<Array<PlaybackUrl>>;
 }
 
 /** The `settings` commands (src-tauri/src/commands/settings.rs). */
@@ -173,6 +181,8 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     roomPinQuestion: (question) => invoke<void>('room_pin_question', { question }),
     roomLotteryStart: (keyword, prize) => invoke<void>('room_lottery_start', { keyword, prize }),
     roomLotteryDraw: (lottery, winners) => invoke<void>('room_lottery_draw', { lottery, winners }),
+    roomPlayback: () => invoke<Array<PlaybackUrl>>('room_playback'),
+    roomSetPlayback: (urls) => invoke<Array<PlaybackUrl>>('room_set_playback', { urls }),
     loadSettings: () => invoke<AppSettings>('load_settings'),
     saveSettings: (settings) => invoke<AppSettings>('save_settings', { settings }),
     setStreamKey: (name, key) => invoke<void>('set_stream_key', { name, key }),

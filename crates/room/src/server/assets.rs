@@ -92,3 +92,47 @@ pub(super) async fn viewer_asset(Path(file): Path<String>, headers: HeaderMap) -
     }
     (h, asset.body).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn get(file: &str, headers: HeaderMap) -> Response {
+        viewer_asset(Path(file.to_string()), headers).await
+    }
+
+    fn header(r: &Response, name: header::HeaderName) -> &str {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[tokio::test]
+    async fn players_are_cached_for_good_and_the_pages_own_scripts_revalidated() {
+        let hls = get("hls-1.7.4.light.min.js", HeaderMap::new()).await;
+        assert_eq!(hls.status(), StatusCode::OK);
+        assert_eq!(
+            header(&hls, header::CONTENT_TYPE),
+            "text/javascript; charset=utf-8"
+        );
+        assert!(header(&hls, header::CACHE_CONTROL).contains("immutable"));
+        let player = get("player.js", HeaderMap::new()).await;
+        assert_eq!(header(&player, header::CACHE_CONTROL), "no-cache");
+        assert_eq!(header(&player, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+        let etag = header(&player, header::ETAG).to_string();
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&etag).unwrap());
+        assert_eq!(get("player.js", h).await.status(), StatusCode::NOT_MODIFIED);
+    }
+
+    #[tokio::test]
+    async fn only_the_embedded_files_are_served() {
+        for f in ["index.html", "../lib.rs", "vendor", "LICENSE-hls.js.txt"] {
+            assert_eq!(
+                get(f, HeaderMap::new()).await.status(),
+                StatusCode::NOT_FOUND
+            );
+        }
+    }
+}

@@ -217,6 +217,18 @@ test("the viewer page plays the show's HLS with danmaku over it, switches angles
     await viewer.locator("#stage").screenshot({ path: join(artifacts, "viewer-danmaku-over-video.png") });
     console.log("danmaku box", JSON.stringify(inside), "→", join(artifacts, "viewer-danmaku-over-video.png"));
 
+    // The host deletes it from the chat: it vanishes from over the video too.
+    const hostPage = await browser.newPage();
+    await hostPage.goto(`${page}#token=${host}`);
+    await hostPage.waitForSelector("#status.live");
+    await viewer.fill("[data-testid=danmaku-input]", "删掉我 delete me");
+    await viewer.click("[data-testid=danmaku-send]");
+    const doomed = "[data-testid=danmaku-layer] .dm:has-text('delete me')";
+    await viewer.waitForSelector(doomed);
+    await hostPage.click("#chat li:has-text('delete me') .del");
+    await viewer.waitForSelector(doomed, { state: "detached", timeout: 5000 });
+    await hostPage.close();
+
     // Another angle: the source changes, frames advance again, and the choice is remembered.
     const before = await viewer.evaluate(() => document.querySelector("[data-testid=video]").src);
     await viewer.click("[data-testid=angle]:has-text('close-up')");

@@ -9,7 +9,8 @@
 #   rust  fmt, clippy, import cycles, every Rust test, end-to-end suites included
 #   ui    the UI's type check, component tests, browser flows (mocked IPC), build
 #   e2e   the end-to-end suites: the CLI against real nginx-rtmp, ffprobe, PulseAudio,
-#         gnome-keyring (each started by the test itself); the viewer page in Chromium
+#         gnome-keyring (each started by the test itself); the viewer page in Chromium,
+#         playing HLS from nginx-rtmp
 #   app   the real desktop app under Xvfb, driven by tauri-driver + WebKitWebDriver
 #   all   everything above, each part once
 set -euo pipefail
@@ -79,9 +80,11 @@ all_rust_tests() {
 }
 
 viewer() {
-  step "e2e: the room's viewer page in headless Chromium against the real server"
+  step "e2e: the room's viewer page in headless Chromium against the real server; its playback from a real nginx-rtmp (HLS)"
   (cd crates/room/tests/viewer && npm install --no-audit --no-fund --loglevel=error)
-  MARQUEE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee" node --test crates/room/tests/viewer/viewer.test.mjs
+  MARQUEE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee" node --test --test-concurrency=1 \
+    crates/room/tests/viewer/lanes.test.mjs crates/room/tests/viewer/viewer.test.mjs \
+    crates/room/tests/viewer/playback.test.mjs
 }
 
 app() {

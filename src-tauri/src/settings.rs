@@ -4,8 +4,8 @@
 
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::{
-    AppSettings, BlockedMode, DestinationSetting, RoomHomeMode, RoomHomeSetting, RoomPrefs,
-    overlay_forms,
+    AppSettings, BlockedMode, DestinationSetting, PlaybackUrl, RoomHomeMode, RoomHomeSetting,
+    RoomPrefs, overlay_forms,
 };
 use marquee_profile::{AppPrefs, Config, Keychain, Profile};
 use std::path::Path;
@@ -104,6 +104,8 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     // A choice that cannot work is refused here, in the form, not when the room starts.
     marquee_show::room_home::HomeChoice::from_prefs(&room_home)?;
     let mut cfg = Config::load(path).map_err(config_error)?;
+    // The playback URLs have their own command (`set_playback`): kept as they are.
+    let playback = (cfg.app.as_ref()).map_or_else(Vec::new, |a| a.room.playback.clone());
     let name = cfg
         .default_profile
         .clone()
@@ -133,7 +135,10 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         record: s.record,
         danmaku_overlay: s.danmaku_overlay,
         first_run_done: s.first_run_done,
-        room: room_prefs(&s.room),
+        room: marquee_profile::RoomPrefs {
+            playback,
+            ..room_prefs(&s.room)
+        },
         room_home,
         source_mics: s.source_mics.clone(),
         director: s.director,
@@ -161,7 +166,48 @@ pub fn room_home_prefs(r: &RoomHomeSetting) -> marquee_profile::RoomHomePrefs {
     }
 }
 
-/// The room rules as the config file keeps them.
+/// The remembered playback URLs.
+pub fn playback(path: &Path) -> Result<Vec<PlaybackUrl>, AppError> {
+    let cfg = Config::load(path).map_err(config_error)?;
+    let room = cfg.app.unwrap_or_default().room;
+    Ok((room.playback.into_iter())
+        .map(|p| PlaybackUrl {
+            name: p.name,
+            url: p.url,
+        })
+        .collect())
+}
+
+/// The URLs as the room takes them.
+pub fn playback_sources(urls: &[PlaybackUrl]) -> Vec<marquee_room::protocol::PlaybackSource> {
+    (urls.iter())
+        .map(|u| marquee_room::protocol::PlaybackSource {
+            name: u.name.trim().to_string(),
+            url: u.url.trim().to_string(),
+        })
+        .collect()
+}
+
+/// Checks the playback URLs (the room's own rules) and remembers them, trimmed; blank rows
+/// are dropped.
+pub fn set_playback(path: &Path, urls: &[PlaybackUrl]) -> Result<Vec<PlaybackUrl>, AppError> {
+    let mut sources = playback_sources(urls);
+    sources.retain(|s| !s.url.is_empty());
+    marquee_room::playback::validate(&sources)
+        .map_err(|e| AppError::new(ErrorCode::Settings, e.to_string()))?;
+    let mut cfg = Config::load(path).map_err(config_error)?;
+    let app = cfg.app.get_or_insert_with(AppPrefs::default);
+    app.room.playback = (sources.iter())
+        .map(|s| marquee_profile::PlaybackPref {
+            name: s.name.clone(),
+            url: s.url.clone(),
+        })
+        .collect();
+    cfg.save(path).map_err(config_error)?;
+    playback(path)
+}
+
+/// The room rules as the config file keeps them (the playback URLs are set apart).
 pub fn room_prefs(r: &RoomPrefs) -> marquee_profile::RoomPrefs {
     marquee_profile::RoomPrefs {
         slow_mode_s: r.slow_mode_s,
@@ -172,6 +218,7 @@ pub fn room_prefs(r: &RoomPrefs) -> marquee_profile::RoomPrefs {
         },
         blocked_words: r.blocked_words.clone(),
         user_rate_per_min: r.user_rate_per_min,
+        playback: Vec::new(),
     }
 }
 
@@ -230,6 +277,38 @@ mod tests {
         s.destinations[1].url = "rtmp://live-push.bilivideo.com/live-bvc".into();
         assert_eq!(back, s);
         assert_eq!(saved, s);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn playback_urls_are_checked_remembered_and_kept_when_the_form_is_saved() {
+        let dir = std::env::temp_dir().join(format!("marquee-app-playback-{}", std::process::id()));
+        let path = dir.join("config.toml");
+        let _ = std::fs::remove_dir_all(&dir);
+        let url = |name: &str, url: &str| PlaybackUrl {
+            name: name.into(),
+            url: url.into(),
+        };
+        let e = set_playback(&path, &[url("", "rtmp://ingest/live/key")]).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Settings);
+        assert!(e.message.contains("cannot be played in a browser"), "{e}");
+        let saved = set_playback(
+            &path,
+            &[
+                url(" 舞台 ", " https://cdn.example.com/live/stage.m3u8 "),
+                url("", "  "),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            saved,
+            [url("舞台", "https://cdn.example.com/live/stage.m3u8")]
+        );
+        // The settings form knows nothing of them: saving it keeps them.
+        let s = load(&path).unwrap();
+        save(&path, &s, &Keychain::new("marquee-test-unreachable")).unwrap();
+        assert_eq!(playback(&path).unwrap(), saved);
+        assert_eq!(room_rules(&path).unwrap().playback.len(), 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -49,6 +49,11 @@ pub struct LiveArgs {
     /// The token to join that room with (default: a viewer nickname).
     #[arg(long)]
     danmaku_token: Option<String>,
+    /// What that room's viewer page plays: [NAME=]URL, an HLS (.m3u8) or HTTP-FLV (.flv)
+    /// http(s) URL the ingest serves (e.g. nginx-rtmp's `hls on`); repeat it for camera
+    /// angles. Needs --danmaku-from with a host token; the room keeps it.
+    #[arg(long = "playback", requires = "danmaku_from", value_parser = parse_playback)]
+    playback: Vec<marquee_room::protocol::PlaybackSource>,
     /// Audio source: tone[:HZ], mic:ID|default, file:PATH, none.
     #[arg(long)]
     audio: Option<String>,
@@ -92,6 +97,10 @@ pub struct LiveArgs {
     /// ...for this long.
     #[arg(long, hide = true, value_parser = parse_duration, default_value = "3s")]
     test_stall_for: Duration,
+}
+
+fn parse_playback(arg: &str) -> Result<marquee_room::protocol::PlaybackSource, String> {
+    marquee_room::playback::parse_source(arg).map_err(|e| e.to_string())
 }
 
 fn failure(e: ShowError) -> Failure {
@@ -153,6 +162,7 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
 }
 
 pub fn run(a: LiveArgs) -> Result<(), Failure> {
+    marquee_room::playback::validate(&a.playback).map_err(|e| Failure::usage(e.to_string()))?;
     let path = marquee_profile::config::default_path();
     let cfg = Config::load(&path).map_err(|e| Failure::usage(e.to_string()))?;
     let profile = cfg
@@ -195,6 +205,7 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         marquee_show::follow::follow_room(
             url,
             a.danmaku_token.clone(),
+            a.playback.clone(),
             Arc::downgrade(&show),
             move |state| status::print_following(&shown, state),
         )

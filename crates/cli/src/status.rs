@@ -52,6 +52,12 @@ pub fn print_following(url: &str, state: Following) {
             eprintln!("marquee: the room refused the danmaku overlay: {why}")
         }
         Following::Failed(why) => eprintln!("marquee: danmaku overlay is off: {why}"),
+        Following::PlaybackSet(n) => {
+            eprintln!("  playback: the viewer page plays {n} URL(s) of this show")
+        }
+        Following::PlaybackRefused(why) => {
+            eprintln!("marquee: the room refused the playback URLs: {why}")
+        }
     }
 }
 

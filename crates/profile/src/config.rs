@@ -130,6 +130,17 @@ pub struct RoomPrefs {
     pub blocked_words: Vec<String>,
     /// Messages per viewer in any rolling minute (0: no limit).
     pub user_rate_per_min: u32,
+    /// Where viewers watch the show (the viewer page plays it); several are camera angles.
+    pub playback: Vec<PlaybackPref>,
+}
+
+/// A playback URL the host set: an HLS (`.m3u8`) or HTTP-FLV (`.flv`) URL the ingest serves,
+/// and what the viewer page calls it (empty: numbered).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlaybackPref {
+    pub name: String,
+    pub url: String,
 }
 
 impl Default for RoomPrefs {
@@ -140,6 +151,7 @@ impl Default for RoomPrefs {
             blocked_mode: "mask".into(),
             blocked_words: Vec::new(),
             user_rate_per_min: 0,
+            playback: Vec::new(),
         }
     }
 }
@@ -353,6 +365,10 @@ mod tests {
                 blocked_mode: "reject".into(),
                 blocked_words: vec!["spoiler".into()],
                 user_rate_per_min: 12,
+                playback: vec![PlaybackPref {
+                    name: "舞台".into(),
+                    url: "https://cdn.example.com/live/stage.m3u8".into(),
+                }],
             },
             room_home: RoomHomePrefs {
                 mode: "hosted".into(),

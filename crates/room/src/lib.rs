@@ -28,6 +28,7 @@ pub mod filter;
 pub mod gifts;
 pub mod names;
 pub mod out;
+pub mod playback;
 pub mod protocol;
 pub mod room;
 pub mod secret;

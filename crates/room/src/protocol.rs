@@ -97,6 +97,20 @@ pub struct SettingsPatch {
     /// At most this many messages per viewer in any 60 s (0 = no limit, at most 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_rate_per_min: Option<u32>,
+    /// Host only: where viewers watch the show, replacing the whole list (`[]` clears it).
+    /// Checked by [`crate::playback::validate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playback: Option<Vec<PlaybackSource>>,
+}
+
+/// Where viewers watch the show: an HLS (`.m3u8`) or HTTP-FLV (`.flv`) URL that the ingest
+/// (nginx-rtmp, SRS, a CDN) serves. Several are camera angles the viewer picks between.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybackSource {
+    /// What the viewer page calls it ("stage", "后台"); empty: the page numbers the angles.
+    #[serde(default)]
+    pub name: String,
+    pub url: String,
 }
 
 /// How viewers get the points gifts cost (the host sets it).
@@ -579,6 +593,9 @@ pub struct Settings {
     /// before the rule existed load with it off.)
     #[serde(default)]
     pub user_rate_per_min: u32,
+    /// Where viewers watch the show (see [`PlaybackSource`]); empty: no video on the page.
+    #[serde(default)]
+    pub playback: Vec<PlaybackSource>,
 }
 
 /// An appointed moderator.

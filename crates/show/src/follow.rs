@@ -1,8 +1,12 @@
 //! Follows a room as a client and feeds its audience to a show (`marquee live
-//! --danmaku-from URL`): the same path the app's own host connection takes.
+//! --danmaku-from URL`): the same path the app's own host connection takes. With a host
+//! token it can also set the room's playback URLs (`--playback`), what the viewer page plays.
 
 use crate::show::Show;
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
+use marquee_room::protocol::{
+    ClientMsg, Control, ErrorCode, EventBody, PlaybackSource, SettingsPatch,
+};
 use std::sync::Weak;
 
 /// What became of the connection, for the shell to tell the user.
@@ -13,6 +17,10 @@ pub enum Following {
     Refused(String),
     /// The client could not run at all.
     Failed(String),
+    /// The room took the playback URLs (this many).
+    PlaybackSet(usize),
+    /// The room refused them (not a host token, a URL it does not take).
+    PlaybackRefused(String),
 }
 
 /// The connection feeding a show; dropping it leaves the room.
@@ -34,10 +42,12 @@ impl Drop for Follower {
 
 /// Joins the room at `url` (`http://host:port/room/NAME` or its `ws://…/ws`) with `token`, or
 /// as a viewer named `marquee-overlay`, and feeds every event to the show until the follower
-/// is dropped or the show ends. Reconnects (with resume) by itself.
+/// is dropped or the show ends. Reconnects (with resume) by itself. A non-empty `playback` is
+/// set as the room's playback URLs once joined (the room keeps them; it needs a host token).
 pub fn follow_room(
     url: String,
     token: Option<String>,
+    playback: Vec<PlaybackSource>,
     show: Weak<Show>,
     on_state: impl Fn(Following) + Send + 'static,
 ) -> std::io::Result<Follower> {
@@ -60,6 +70,9 @@ pub fn follow_room(
                 }
                 let mut client = RoomClient::connect(cfg);
                 let mut joined = false;
+                // Set once, on the first join; `Some` until the room answers.
+                let mut playback = (!playback.is_empty()).then_some(playback);
+                let mut me = String::new();
                 loop {
                     let ev = tokio::select! {
                         _ = &mut stop => return,
@@ -70,11 +83,33 @@ pub fn follow_room(
                     };
                     let Some(show) = show.upgrade() else { return };
                     match ev {
-                        ClientEvent::Joined { .. } if !joined => {
+                        ClientEvent::Joined { user, .. } if !joined => {
                             joined = true;
                             on_state(Following::Joined);
+                            me = user.id;
+                            if let Some(p) = &playback {
+                                let patch = SettingsPatch {
+                                    playback: Some(p.clone()),
+                                    ..SettingsPatch::default()
+                                };
+                                let _ = client.send(ClientMsg::Settings(patch)).await;
+                            }
                         }
-                        ClientEvent::Event(e) => show.room_event(&e),
+                        ClientEvent::Event(e) => {
+                            if let EventBody::SettingsChanged { settings, by } = &e.body
+                                && *by == me
+                                && playback.take().is_some()
+                            {
+                                on_state(Following::PlaybackSet(settings.playback.len()));
+                            }
+                            show.room_event(&e)
+                        }
+                        ClientEvent::Control(Control::Error { code, message, .. })
+                            if matches!(code, ErrorCode::Forbidden | ErrorCode::Invalid)
+                                && playback.take().is_some() =>
+                        {
+                            on_state(Following::PlaybackRefused(format!("{code}: {message}")));
+                        }
                         ClientEvent::History(events) => {
                             events.iter().for_each(|e| show.room_event(e))
                         }

@@ -6,7 +6,7 @@
 use crate::error::ShowError;
 pub use crate::room_home::RoomPlan;
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::{BlockedMode, ClientMsg, Event, Role, SettingsPatch};
+use marquee_room::protocol::{BlockedMode, ClientMsg, Event, PlaybackSource, Role, SettingsPatch};
 use marquee_room::server::{self, ServerConfig, ServerHandle};
 use marquee_room::token::{self, Claims};
 use std::collections::VecDeque;
@@ -266,6 +266,7 @@ impl<T: Clone> HostRoom<T> {
                 BlockedMode::Mask
             }),
             user_rate_per_min: Some(rules.user_rate_per_min),
+            playback: Some(playback_sources(&rules.playback)),
         };
         let _ = self.send(ClientMsg::Settings(patch)).await;
         if !rules.blocked_words.is_empty() {
@@ -277,6 +278,17 @@ impl<T: Clone> HostRoom<T> {
                 .await;
         }
     }
+}
+
+/// The remembered playback URLs as the room takes them.
+pub fn playback_sources(prefs: &[marquee_profile::PlaybackPref]) -> Vec<PlaybackSource> {
+    prefs
+        .iter()
+        .map(|p| PlaybackSource {
+            name: p.name.clone(),
+            url: p.url.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -93,6 +93,11 @@ crate::ipc::declare::ipc_commands! {
         /// Asks for the latest `limit` moderation log entries (a `mod_log` event): who did
         /// what to whom, when; kept in the room's database.
         fn room_moderation_log(limit: u32);
+        /// The playback URLs the viewer page plays, as remembered.
+        fn room_playback() -> Vec<PlaybackUrl>;
+        /// Checks, remembers and gives the room the playback URLs (`[]` clears them); they
+        /// come back as saved (trimmed). A bad one is refused with the reason.
+        fn room_set_playback(urls: Vec<PlaybackUrl>) -> Vec<PlaybackUrl>;
     }
     settings {
         fn load_settings() -> AppSettings;

@@ -1,8 +1,10 @@
 //! The room panel's commands, sent to the room as the host, and where the room lives.
 
-use super::state;
+use super::{blocking, state};
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{Moderation, NetInterface, PollStart, RoomEvent, RoomHomeMode, RoomSettingsPatch};
+use crate::ipc::{
+    Moderation, NetInterface, PlaybackUrl, PollStart, RoomEvent, RoomHomeMode, RoomSettingsPatch,
+};
 use marquee_room::protocol::{ClientMsg, DanmakuMode, SettingsPatch};
 use marquee_show::room_home;
 use tauri::AppHandle;
@@ -65,6 +67,7 @@ pub async fn room_settings(app: AppHandle, patch: RoomSettingsPatch) -> Result<(
         mods_only: patch.mods_only,
         blocked_mode: patch.blocked_mode.map(Into::into),
         user_rate_per_min: patch.user_rate_per_min,
+        playback: None,
     });
     room_send(&app, msg).await
 }
@@ -156,4 +159,29 @@ pub async fn room_staff(app: AppHandle) -> Result<(), AppError> {
 
 pub async fn room_moderation_log(app: AppHandle, limit: u32) -> Result<(), AppError> {
     room_send(&app, ClientMsg::Modlog { limit }).await
+}
+
+pub async fn room_playback(_app: AppHandle) -> Result<Vec<PlaybackUrl>, AppError> {
+    blocking(|| crate::settings::playback(&marquee_profile::config::default_path())).await
+}
+
+/// Remembered first (the config file is the host's source of truth, applied when the room
+/// starts), then sent to the room if it runs.
+pub async fn room_set_playback(
+    app: AppHandle,
+    urls: Vec<PlaybackUrl>,
+) -> Result<Vec<PlaybackUrl>, AppError> {
+    let saved = blocking(move || {
+        crate::settings::set_playback(&marquee_profile::config::default_path(), &urls)
+    })
+    .await?;
+    if state(&app).room.get().is_some() {
+        let sources = crate::settings::playback_sources(&saved);
+        let patch = SettingsPatch {
+            playback: Some(sources),
+            ..SettingsPatch::default()
+        };
+        room_send(&app, ClientMsg::Settings(patch)).await?;
+    }
+    Ok(saved)
 }

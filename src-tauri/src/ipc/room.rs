@@ -454,6 +454,14 @@ pub enum Moderation {
     },
 }
 
+/// Where viewers watch the show: an HLS (`.m3u8`) or HTTP-FLV (`.flv`) http(s) URL the ingest
+/// serves, and what the viewer page calls it (empty: numbered). Several are camera angles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PlaybackUrl {
+    pub name: String,
+    pub url: String,
+}
+
 /// A change to the room rules; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 pub struct RoomSettingsPatch {

@@ -11,6 +11,7 @@ import type { HighlightSaved } from "./HighlightSaved";
 import type { LiveSummary } from "./LiveSummary";
 import type { Moderation } from "./Moderation";
 import type { NetInterface } from "./NetInterface";
+import type { PlaybackUrl } from "./PlaybackUrl";
 import type { PollStart } from "./PollStart";
 import type { Preflight } from "./Preflight";
 import type { PreviewInfo } from "./PreviewInfo";
@@ -123,6 +124,13 @@ export interface RoomCommands {
    * what to whom, when; kept in the room's database.
    */
   roomModerationLog(limit: number): Promise<void>;
+  /** The playback URLs the viewer page plays, as remembered. */
+  roomPlayback(): Promise<Array<PlaybackUrl>>;
+  /**
+   * Checks, remembers and gives the room the playback URLs (`[]` clears them); they
+   * come back as saved (trimmed). A bad one is refused with the reason.
+   */
+  roomSetPlayback(urls: Array<PlaybackUrl>): Promise<Array<PlaybackUrl>>;
 }
 
 /** The `settings` commands (src-tauri/src/commands/settings.rs). */
@@ -213,6 +221,8 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     roomModInviteRevoke: (code) => invoke<void>('room_mod_invite_revoke', { code }),
     roomStaff: () => invoke<void>('room_staff'),
     roomModerationLog: (limit) => invoke<void>('room_moderation_log', { limit }),
+    roomPlayback: () => invoke<Array<PlaybackUrl>>('room_playback'),
+    roomSetPlayback: (urls) => invoke<Array<PlaybackUrl>>('room_set_playback', { urls }),
     loadSettings: () => invoke<AppSettings>('load_settings'),
     saveSettings: (settings) => invoke<AppSettings>('save_settings', { settings }),
     setStreamKey: (name, key) => invoke<void>('set_stream_key', { name, key }),

@@ -28,6 +28,7 @@ export type * from './OutputState';
 export type * from './OutputStats';
 export type * from './OverlayKind';
 export type * from './OverlaySetting';
+export type * from './PlaybackUrl';
 export type * from './Poll';
 export type * from './PollStart';
 export type * from './Preflight';

@@ -112,7 +112,7 @@ describe('RoomStore: moderators', () => {
     const b = createMockBackend();
     const s = new Studio(b);
     await s.init();
-    s.room.ready({ room: 'main', viewer_url: 'http://192.168.1.5:7717/room/main', ws_url: 'ws://192.168.1.5:7717/room/main/ws' });
+    s.room.ready({ room: 'main', viewer_url: 'http://192.168.1.5:7717/room/main', ws_url: 'ws://192.168.1.5:7717/room/main/ws', home: 'local_network', firewall: null });
     const item = { id: 3, userId: 'v1', user: 'Ava', text: 'hi' };
     await s.room.chatAction('appoint', item);
     expect(b.calls.find((c) => c.cmd === 'room_appoint')?.args).toEqual({ user: 'v1' });

@@ -52,3 +52,7 @@ export async function tauriBackend(): Promise<Backend> {
     on: (event, cb) => listen(event, (e) => cb(e.payload as never)),
   };
 }
+
+/** The Svelte context key under which App.svelte offers the backend to the few components
+ *  that keep their own state in the app (e.g. PlaybackSettings). */
+export const BACKEND = Symbol('backend');

@@ -3,7 +3,7 @@
 // implements the generated `Commands` (through `Backend`), so a command declared in
 // src-tauri does not type-check here until the mock answers it too.
 
-import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, RecordingInfo, RoomHomeSetting, RoomInfo, Stats, SuggestionItem } from '../bindings';
+import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, PlaybackUrl, RecordingInfo, RoomHomeSetting, RoomInfo, Stats, SuggestionItem } from '../bindings';
 import { EVENT_NAMES } from '../bindings/events';
 import type { Backend, EventMap, Unlisten } from './ipc';
 import { defaultSettings } from './settings.svelte';
@@ -26,6 +26,8 @@ export interface MockBackend extends Backend {
   decisions: Record<string, Record<string, string | null>>;
   /** ms between export progress steps (10 per clip). */
   exportStepMs: number;
+  /** The room's playback URLs (`room_playback`). */
+  playback: PlaybackUrl[];
 }
 
 const clipErr = (message: string): AppError => ({ code: 'clip', message });
@@ -148,6 +150,7 @@ export function createMockBackend(
     suggestionsByRecording: structuredClone(opts.suggestions ?? {}),
     decisions: {},
     exportStepMs: 20,
+    playback: [],
     emit(event, payload) {
       for (const h of handlers[event]) (h as (p: typeof payload) => void)(payload);
     },
@@ -304,6 +307,19 @@ export function createMockBackend(
     async roomLotteryDraw(lottery, winners) {
       calls.push({ cmd: 'room_lottery_draw', args: { lottery, winners } });
       backend.emit('room', { kind: 'lottery', lottery: { lottery, keyword: 'k', prize: 'p', commitment: MOCK_COMMITMENT, seed: 'c0ffee', entrants: 3, open: false, winners: ['Ava'].slice(0, winners), verified: true } });
+    },
+    async roomPlayback() {
+      calls.push({ cmd: 'room_playback' });
+      return structuredClone(backend.playback);
+    },
+    async roomSetPlayback(urls) {
+      calls.push({ cmd: 'room_set_playback', args: { urls } });
+      const kept = urls.map((u) => ({ name: u.name.trim(), url: u.url.trim() })).filter((u) => u.url);
+      const bad = kept.findIndex((u) => !/^https?:\/\/[^/\s@]+/i.test(u.url));
+      if (bad >= 0) throw { code: 'settings', message: `playback URL ${bad + 1}: ${kept[bad].url} is not an http:// or https:// URL` } satisfies AppError;
+      if (kept.length > 8) throw { code: 'settings', message: `at most 8 playback URLs (got ${kept.length})` } satisfies AppError;
+      backend.playback = kept;
+      return structuredClone(kept);
     },
     async previewUrl() {
       calls.push({ cmd: 'preview_url' });

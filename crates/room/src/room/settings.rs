@@ -1,5 +1,6 @@
 //! Room settings and closing the room: a moderator changes slow mode, mods-only, what happens
-//! to blocked words and the per-minute rule; the host closes the room (everyone is
+//! to blocked words and the per-minute rule; the host sets the playback URLs (what viewers
+//! watch) and closes the room (everyone is
 //! disconnected and only the host can open it again, by joining).
 
 use super::base::{Cx, Sender, clean_text};
@@ -24,7 +25,20 @@ pub(super) fn change(cx: &mut Cx, rules: &mut Rules, from: &Sender, patch: Setti
         mods_only,
         blocked_mode,
         user_rate_per_min,
+        playback,
     } = patch;
+    if playback.is_some() && from.user.role != Role::Host {
+        cx.refuse(
+            from.conn,
+            ErrorCode::Forbidden,
+            "only the host may set the playback URLs",
+        );
+        return;
+    }
+    if let Some(Err(e)) = playback.as_deref().map(crate::playback::validate) {
+        cx.error(from.conn, ErrorCode::Invalid, e.to_string());
+        return;
+    }
     if user_rate_per_min.is_some_and(|r| r > MAX_USER_RATE_PER_MIN) {
         cx.error(
             from.conn,
@@ -53,6 +67,9 @@ pub(super) fn change(cx: &mut Cx, rules: &mut Rules, from: &Sender, patch: Setti
     }
     if let Some(r) = user_rate_per_min {
         s.user_rate_per_min = r;
+    }
+    if let Some(p) = playback {
+        s.playback = p;
     }
     let detail = serde_json::to_string(&*s).unwrap_or_default();
     cx.log(&from.user, "settings", "", detail);

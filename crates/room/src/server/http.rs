@@ -3,6 +3,7 @@
 //! a socket to its room.
 //!
 //! * `GET /room/{room}` — the viewer page; `GET /room/{room}/ws` — the WebSocket.
+//! * `GET /viewer/{file}` — the viewer page's scripts (players included; see `assets`).
 //! * `GET /gifts/{file}` — gift art; `GET /api/catalog` — the gift catalog; `GET /api/stats`.
 //! * `PUT /api/rooms/{room}` — create a room (admin key or its host's token).
 //!
@@ -157,6 +158,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/catalog", get(catalog))
         .route("/api/rooms/{room}", axum::routing::put(create_room))
         .route("/gifts/{file}", get(gift_art))
+        .route("/viewer/{file}", get(super::assets::viewer_asset))
         .route("/room/{room}", get(viewer_page))
         .route("/room/{room}/ws", get(ws_upgrade))
         .with_state(shared)

@@ -31,6 +31,7 @@
 //! [`Room`]: crate::room::Room
 //! [`Room::poll_timeout`]: crate::room::Room::poll_timeout
 
+mod assets;
 mod config;
 mod connection;
 mod edge;

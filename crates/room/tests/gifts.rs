@@ -313,6 +313,9 @@ async fn commits_for_a_burst(name: &str, group_max: usize, gifts: usize) -> usiz
         }) as Box<dyn Storage>)
     }));
     let h = server(cfg).await;
+    // A room opens for its host; the viewers join it.
+    let mut host = client(&h, "host", Role::Host);
+    joined(&mut host).await;
     let mut fans = Vec::new();
     for s in 0..10 {
         let mut c = client(&h, &format!("fan{s}"), Role::Viewer);
@@ -347,6 +350,7 @@ async fn commits_for_a_burst(name: &str, group_max: usize, gifts: usize) -> usiz
         t.await.unwrap();
     }
     let n = commits.load(std::sync::atomic::Ordering::Relaxed) - before;
+    drop(host);
     h.shutdown().await;
     n
 }

@@ -152,7 +152,7 @@ fn ffmpeg(nginx: &Nginx, w: u32, h: u32, seconds: u32) -> Measured {
         ])
         .args(["-sc_threshold", "0", "-bf", "0"])
         // The same CBR signalling marquee asks x264 for.
-        .args(["-x264-params", "nal-hrd=cbr:force-cfr=1"])
+        .args(["-x264-params", "filler=1:force-cfr=1"])
         .args(["-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2"])
         .args(["-f", "flv"])
         .arg(nginx.url(&stream));

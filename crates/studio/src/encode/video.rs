@@ -87,6 +87,24 @@ pub struct OpenedVideo {
     pub skipped: Vec<(String, String)>,
 }
 
+impl OpenedVideo {
+    /// Changes the rate control between two frames without reopening the encoder.
+    /// FFmpeg's libx264 wrapper compares `bit_rate`, `rc_max_rate` and `rc_buffer_size`
+    /// with x264's parameters before each frame and calls `x264_encoder_reconfig` when they
+    /// differ; other encoders keep their opening rate.
+    pub fn set_bitrate(&mut self, kbps: u32) {
+        let bps = kbps as i64 * 1000;
+        // SAFETY: the context is owned by this open encoder and not used concurrently
+        // (`&mut self`); these are plain integer fields read by the next encode call.
+        unsafe {
+            let ctx = self.encoder.as_mut_ptr();
+            (*ctx).bit_rate = bps;
+            (*ctx).rc_max_rate = bps;
+            (*ctx).rc_buffer_size = (bps * 2).min(i32::MAX as i64) as i32;
+        }
+    }
+}
+
 fn video_options(s: &VideoSettings, x264: bool) -> ff::Dictionary<'static> {
     let mut d = ff::Dictionary::new();
     let kbps = s.bitrate_kbps;
@@ -101,7 +119,7 @@ fn video_options(s: &VideoSettings, x264: bool) -> ff::Dictionary<'static> {
     if x264 {
         d.set("preset", &s.preset);
         d.set("tune", "zerolatency");
-        d.set("x264-params", "nal-hrd=cbr:force-cfr=1");
+        d.set("x264-params", "filler=1:force-cfr=1");
     }
     d
 }
@@ -307,5 +325,63 @@ mod tests {
         assert!(packets.iter().all(|p| !p.data.is_empty() && p.dts <= p.pts));
         // Flushed: nothing more comes out.
         assert_eq!(drain(&mut v.encoder, Track::Video).count(), 0);
+    }
+
+    /// Encodes `n` pictures of fresh noise (content no rate satisfies, so the rate binds).
+    fn encode_noise(v: &mut OpenedVideo, from: i64, n: i64, seed: &mut u64) -> usize {
+        let (w, h) = (v.encoder.width() as usize, v.encoder.height() as usize);
+        let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, w as u32, h as u32);
+        let mut bytes = 0;
+        let mut data = vec![0u8; w * h * 3 / 2];
+        for i in from..from + n {
+            for b in data.iter_mut() {
+                *seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                *b = (*seed >> 56) as u8;
+            }
+            copy_i420_into(&mut frame, &data);
+            frame.set_pts(Some(i));
+            v.encoder.send_frame(&frame).unwrap();
+            bytes += drain(&mut v.encoder, Track::Video)
+                .map(|p| p.data.len())
+                .sum::<usize>();
+        }
+        bytes
+    }
+
+    #[test]
+    fn x264_bitrate_changed_between_frames_reaches_the_bitstream() {
+        let fps = 30;
+        let s = VideoSettings {
+            width: 320,
+            height: 240,
+            fps,
+            bitrate_kbps: 4000,
+            encoder: EncoderChoice::X264,
+            preset: "ultrafast".into(),
+        };
+        let mut v = open_video(&s).unwrap();
+        let mut seed = 7;
+        let n = 4 * fps as i64;
+        let high = encode_noise(&mut v, 0, n, &mut seed);
+        v.set_bitrate(1000);
+        // The first second drains the VBV buffer filled at the old rate; measure after it.
+        encode_noise(&mut v, n, fps as i64, &mut seed);
+        let low = encode_noise(&mut v, n + fps as i64, n, &mut seed);
+        let secs = n as f64 / fps as f64;
+        let (high_kbps, low_kbps) = (
+            high as f64 * 8.0 / 1000.0 / secs,
+            low as f64 * 8.0 / 1000.0 / secs,
+        );
+        let ratio = low_kbps / high_kbps;
+        assert!(
+            (0.15..0.4).contains(&ratio),
+            "{high_kbps:.0} kbit/s then {low_kbps:.0} kbit/s (ratio {ratio:.2})"
+        );
+        assert!(
+            low_kbps < 1300.0,
+            "{low_kbps:.0} kbit/s at a 1000 kbit/s target"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Outputs: each destination and the recording has its own bounded queue and writer
 //! thread, so a slow or dead one never stalls the encoders or the others.
 
+pub mod abr;
 pub mod mux;
 pub mod policy;
 

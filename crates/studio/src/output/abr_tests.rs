@@ -1,0 +1,208 @@
+use super::*;
+use std::collections::VecDeque;
+
+const TICK: Duration = Duration::from_millis(250);
+
+/// A link of some capacity behind a FIFO send queue fed at the controller's target.
+struct Link {
+    capacity_kbps: f64,
+    /// Each queued tick of media: (kbit left, kbit at enqueue).
+    queue: VecDeque<(f64, f64)>,
+    connected: bool,
+    /// Deterministic noise source (LCG) and its amplitude on throughput and delay.
+    seed: u64,
+    noise: f64,
+    /// The longest queue delay seen (without noise), to compare with the drop threshold.
+    max_delay: f64,
+}
+
+impl Link {
+    fn new(capacity_kbps: f64) -> Self {
+        Self {
+            capacity_kbps,
+            queue: VecDeque::new(),
+            connected: true,
+            seed: 1,
+            noise: 0.0,
+            max_delay: 0.0,
+        }
+    }
+
+    fn rand(&mut self) -> f64 {
+        self.seed = self
+            .seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.seed >> 33) as f64 / (1u64 << 31) as f64
+    }
+
+    /// Encodes one tick at `kbps`, sends what the link carries, and samples it.
+    fn tick(&mut self, at: Duration, kbps: u32) -> AbrSample {
+        let secs = TICK.as_secs_f64();
+        let produced = kbps as f64 * secs;
+        if self.connected {
+            self.queue.push_back((produced, produced));
+        } else {
+            // The writer keeps only the latest GOP while offline.
+            self.queue.clear();
+            self.queue.push_back((produced, produced));
+        }
+        let mut budget = if self.connected {
+            self.capacity_kbps * secs
+        } else {
+            0.0
+        };
+        let mut sent = 0.0;
+        while budget > 0.0 {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            let n = front.0.min(budget);
+            front.0 -= n;
+            budget -= n;
+            sent += n;
+            if front.0 <= 1e-9 {
+                self.queue.pop_front();
+            }
+        }
+        let delay: f64 = self.queue.iter().map(|(l, t)| secs * l / t).sum();
+        self.max_delay = self.max_delay.max(delay);
+        let jitter = self.noise * self.rand();
+        let thr_noise = 1.0 + self.noise * (self.rand() - 0.5);
+        AbrSample {
+            at,
+            queue_delay: Duration::from_secs_f64(delay + jitter * 0.8),
+            throughput_kbps: (sent / secs * thr_noise) as u32,
+            connected: self.connected,
+        }
+    }
+}
+
+/// Runs `abr` on `link` from `from` for `secs`, returning every change with its time.
+fn run(
+    abr: &mut Abr,
+    link: &mut Link,
+    from: Duration,
+    secs: u64,
+) -> (Duration, Vec<(Duration, AbrChange)>) {
+    let mut at = from;
+    let mut changes = Vec::new();
+    while at < from + Duration::from_secs(secs) {
+        assert!(abr.next_sample_at() <= at + TICK);
+        let s = link.tick(at, abr.target_kbps());
+        if let Some(c) = abr.on_sample(s) {
+            changes.push((at, c));
+        }
+        at += TICK;
+    }
+    (at, changes)
+}
+
+fn controller() -> Abr {
+    Abr::new(AbrConfig::new(500, 4000))
+}
+
+#[test]
+fn abr_follows_a_narrowed_link_below_its_rate_within_five_seconds() {
+    let mut abr = controller();
+    let mut link = Link::new(10_000.0);
+    let (at, before) = run(&mut abr, &mut link, Duration::ZERO, 10);
+    assert!(before.is_empty(), "{before:?}");
+    link.capacity_kbps = 1500.0;
+    let (_, changes) = run(&mut abr, &mut link, at, 5);
+    let first = changes.first().expect("no decrease within 5 s");
+    assert!(first.1.kbps < 1500, "{changes:?}");
+    assert!(matches!(
+        first.1.reason,
+        AbrReason::QueueHigh | AbrReason::QueueGrowing
+    ));
+    assert!(abr.target_kbps() < 1500);
+}
+
+#[test]
+fn abr_climbs_back_to_the_target_within_thirty_seconds_once_the_link_widens() {
+    let mut abr = controller();
+    let mut link = Link::new(1500.0);
+    let (at, _) = run(&mut abr, &mut link, Duration::ZERO, 30);
+    assert!(abr.target_kbps() < 2000, "{}", abr.target_kbps());
+    link.capacity_kbps = 10_000.0;
+    let (_, changes) = run(&mut abr, &mut link, at, 30);
+    assert_eq!(abr.target_kbps(), 4000, "{changes:?}");
+    assert!(changes.iter().all(|(_, c)| c.reason == AbrReason::Probing));
+}
+
+#[test]
+fn abr_makes_no_change_on_a_steady_link() {
+    let mut abr = controller();
+    let mut link = Link::new(6000.0);
+    let (_, changes) = run(&mut abr, &mut link, Duration::ZERO, 120);
+    assert!(changes.is_empty(), "{changes:?}");
+}
+
+#[test]
+fn abr_ignores_noisy_samples_on_a_link_that_carries_the_rate() {
+    let mut abr = controller();
+    let mut link = Link::new(6000.0);
+    link.noise = 0.3;
+    let (_, changes) = run(&mut abr, &mut link, Duration::ZERO, 300);
+    assert!(changes.is_empty(), "{changes:?}");
+}
+
+#[test]
+fn abr_on_a_narrow_noisy_link_probes_rarely_and_never_lets_the_queue_reach_frame_drops() {
+    let mut abr = controller();
+    let mut link = Link::new(1500.0);
+    link.noise = 0.2;
+    let (at, _) = run(&mut abr, &mut link, Duration::ZERO, 30);
+    link.max_delay = 0.0;
+    let (_, changes) = run(&mut abr, &mut link, at, 120);
+    let probes: Vec<Duration> = changes
+        .iter()
+        .filter(|(_, c)| c.reason == AbrReason::Probing)
+        .map(|(t, _)| *t)
+        .collect();
+    // One probe and its back-off at most every 8 s, never a see-saw each sample.
+    for w in probes.windows(2) {
+        assert!(w[1] - w[0] >= Duration::from_secs(8), "{changes:?}");
+    }
+    for w in changes.windows(2) {
+        assert!(w[1].0 - w[0].0 >= Duration::from_secs(1), "{changes:?}");
+    }
+    assert!(changes.iter().all(|(_, c)| c.kbps <= 2000), "{changes:?}");
+    // The writer drops frames from 1.5 s of queue; a probe must never get there.
+    assert!(
+        link.max_delay < 1.5,
+        "queue reached {:.2} s",
+        link.max_delay
+    );
+}
+
+#[test]
+fn abr_resumes_after_an_outage_below_the_old_rate_and_climbs_back() {
+    let mut abr = controller();
+    let mut link = Link::new(10_000.0);
+    let (at, _) = run(&mut abr, &mut link, Duration::ZERO, 10);
+    link.connected = false;
+    let (at, during) = run(&mut abr, &mut link, at, 5);
+    assert!(during.is_empty(), "{during:?}");
+    link.connected = true;
+    let (at, resumed) = run(&mut abr, &mut link, at, 1);
+    assert_eq!(
+        resumed.first().map(|c| c.1),
+        Some(AbrChange {
+            kbps: 2000,
+            reason: AbrReason::Resumed
+        })
+    );
+    run(&mut abr, &mut link, at, 30);
+    assert_eq!(abr.target_kbps(), 4000);
+}
+
+#[test]
+fn abr_stays_within_its_bounds() {
+    let mut abr = controller();
+    let mut link = Link::new(100.0);
+    let (_, changes) = run(&mut abr, &mut link, Duration::ZERO, 60);
+    assert!(changes.iter().all(|(_, c)| c.kbps >= 500), "{changes:?}");
+    assert_eq!(abr.target_kbps(), 500);
+}

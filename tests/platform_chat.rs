@@ -93,7 +93,10 @@ fn a_twitch_chat_line_reaches_the_signals_and_a_refused_source_leaves_the_show_r
         run.report()
     );
     assert!(
-        run.wait_for_stderr("chat bilibili:21452505: reconnecting", Duration::from_secs(30)),
+        run.wait_for_stderr(
+            "chat bilibili:21452505: reconnecting",
+            Duration::from_secs(30)
+        ),
         "{}",
         run.report()
     );

@@ -5,7 +5,6 @@
 
 use crate::audience::Audience;
 use crate::error::ShowError;
-use crate::show::{Observer, Show};
 use marquee_chat::bilibili::{Bilibili, BilibiliConfig, discover};
 use marquee_chat::twitch::{Twitch, TwitchConfig};
 use marquee_chat::youtube::{Youtube, YoutubeConfig};
@@ -13,7 +12,6 @@ use marquee_chat::{ChatSource, DriverConfig, EventBody, Platform, SourceState};
 use marquee_profile::Keychain;
 use marquee_room::filter::WordFilter;
 use std::fmt;
-use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -132,6 +130,13 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A source's protocol core, or why it cannot start.
+type Prepared = (ChatSetting, Result<Box<dyn ChatSource>, String>);
+/// Takes what the audience did; false once nobody is there to take it (the show ended).
+pub(crate) type ToAudience = Box<dyn Fn(&Audience) -> bool + Send>;
+/// Takes a source's new state, with the source's name (`twitch:NAME`).
+pub(crate) type ToState = Box<dyn Fn(&str, &SourceState) + Send>;
+
 /// The running sources; dropping it stops them.
 pub(crate) struct ChatRunner {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -139,16 +144,16 @@ pub(crate) struct ChatRunner {
 }
 
 impl ChatRunner {
-    /// Starts every source on its own thread's runtime. Messages go to `show` (while it
-    /// lives), states to `observer`.
+    /// Starts every source on one thread's runtime. What the audience does goes to
+    /// `audience`, each source's state to `state`.
     pub(crate) fn start(
         settings: &[ChatSetting],
         blocked: WordFilter,
         keychain: &Keychain,
-        show: Weak<Show>,
-        observer: Arc<dyn Observer>,
+        audience: ToAudience,
+        state: ToState,
     ) -> Result<Self, String> {
-        let sources: Vec<(ChatSetting, Result<Box<dyn ChatSource>, String>)> = settings
+        let sources: Vec<Prepared> = settings
             .iter()
             .map(|s| (s.clone(), s.source(keychain)))
             .collect();
@@ -164,13 +169,12 @@ impl ChatRunner {
                     Err(e) => {
                         for (s, _) in &sources {
                             let why = format!("{}: cannot start: {e}", s.platform);
-                            observer
-                                .chat_state(&s.to_string(), &SourceState::Failed { reason: why });
+                            state(&s.to_string(), &SourceState::Failed { reason: why });
                         }
                         return;
                     }
                 };
-                rt.block_on(run(sources, blocked, show, observer, stopped));
+                rt.block_on(run(sources, blocked, audience, state, stopped));
             })
             .map_err(|e| format!("cannot start the chat thread: {e}"))?;
         Ok(Self {
@@ -194,10 +198,10 @@ impl Drop for ChatRunner {
 }
 
 async fn run(
-    sources: Vec<(ChatSetting, Result<Box<dyn ChatSource>, String>)>,
+    sources: Vec<Prepared>,
     blocked: WordFilter,
-    show: Weak<Show>,
-    observer: Arc<dyn Observer>,
+    audience: ToAudience,
+    state: ToState,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
@@ -206,7 +210,7 @@ async fn run(
         let source = match source {
             Ok(s) => s,
             Err(reason) => {
-                observer.chat_state(&name, &SourceState::Failed { reason });
+                state(&name, &SourceState::Failed { reason });
                 continue;
             }
         };
@@ -244,14 +248,15 @@ async fn run(
             let _ = stopped.await;
             return;
         };
-        if let EventBody::State(state) = &body {
-            observer.chat_state(&name, state);
+        if let EventBody::State(s) = &body {
+            state(&name, s);
             continue;
         }
-        let Some(show) = show.upgrade() else { return };
         let ev = marquee_chat::ChatEvent::new(platform, body);
-        if let Some(a) = Audience::from_chat(&ev, &blocked, now_ms()) {
-            show.audience(&a);
+        if let Some(a) = Audience::from_chat(&ev, &blocked, now_ms())
+            && !audience(&a)
+        {
+            return;
         }
     }
 }

@@ -160,13 +160,13 @@ impl Show {
         }
         if !settings.chat.is_empty() {
             let blocked = WordFilter::new(&settings.blocked_words);
-            match ChatRunner::start(
-                &settings.chat,
-                blocked,
-                keychain,
-                Arc::downgrade(&show),
-                observer,
-            ) {
+            let weak = Arc::downgrade(&show);
+            let audience =
+                Box::new(move |a: &Audience| weak.upgrade().map(|show| show.audience(a)).is_some());
+            let state = Box::new(move |name: &str, s: &marquee_chat::SourceState| {
+                observer.chat_state(name, s)
+            });
+            match ChatRunner::start(&settings.chat, blocked, keychain, audience, state) {
                 Ok(r) => *lock(&show.chat) = Some(r),
                 // Platform chat is a convenience: the show goes on without it.
                 Err(e) => tracing::warn!("live without platform chat: {e}"),

@@ -54,6 +54,16 @@ pub struct LiveArgs {
     /// angles. Needs --danmaku-from with a host token; the room keeps it.
     #[arg(long = "playback", requires = "danmaku_from", value_parser = parse_playback)]
     playback: Vec<marquee_room::protocol::PlaybackSource>,
+    /// A platform's chat on the danmaku layer and in the signals beside the recording:
+    /// bilibili:ROOM, twitch:CHANNEL or youtube:VIDEO (its API key from the keychain entry
+    /// youtube-api-key); repeatable. Adds a danmaku overlay. A source that fails says so on
+    /// the status line; the show goes on.
+    #[arg(long = "chat", value_parser = parse_chat)]
+    chat: Vec<marquee_show::chat::ChatSetting>,
+    /// Connect a --chat platform's source to this URL instead (a local test server):
+    /// PLATFORM=URL, e.g. twitch=ws://127.0.0.1:9000; repeatable.
+    #[arg(long = "chat-endpoint", value_parser = parse_chat_endpoint)]
+    chat_endpoints: Vec<(marquee_chat::Platform, String)>,
     /// Audio source: tone[:HZ], mic:ID|default, file:PATH, none.
     #[arg(long)]
     audio: Option<String>,
@@ -103,6 +113,19 @@ fn parse_playback(arg: &str) -> Result<marquee_room::protocol::PlaybackSource, S
     marquee_room::playback::parse_source(arg).map_err(|e| e.to_string())
 }
 
+fn parse_chat(arg: &str) -> Result<marquee_show::chat::ChatSetting, String> {
+    marquee_show::chat::ChatSetting::parse(arg).map_err(|e| e.to_string())
+}
+
+fn parse_chat_endpoint(arg: &str) -> Result<(marquee_chat::Platform, String), String> {
+    let (p, url) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("'{arg}': PLATFORM=URL"))?;
+    let p = marquee_show::chat::parse_platform(p)
+        .ok_or_else(|| format!("'{p}': bilibili, twitch or youtube"))?;
+    Ok((p, url.to_string()))
+}
+
 fn failure(e: ShowError) -> Failure {
     match e {
         ShowError::Settings(m) => Failure::usage(m),
@@ -144,7 +167,21 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         eprintln!("no --to or --record given: recording to {}", path.display());
         s.recording = Recording::Path(path);
     }
-    if a.danmaku_from.is_some() && !s.has_danmaku() {
+    s.chat = a
+        .chat
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c.endpoint = a
+                .chat_endpoints
+                .iter()
+                .rev()
+                .find(|(p, _)| *p == c.platform)
+                .map(|(_, url)| url.clone());
+            c
+        })
+        .collect();
+    if (a.danmaku_from.is_some() || !s.chat.is_empty()) && !s.has_danmaku() {
         s.overlays.push(crate::overlay::parse("danmaku=danmaku")?);
     }
     s.director = a.director;
@@ -168,7 +205,13 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     let profile = cfg
         .profile(a.profile.as_deref())
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let s = settings(&a, &profile)?;
+    let mut s = settings(&a, &profile)?;
+    // The host's blocked words (the room's, from the config file) mask platform chat too.
+    s.blocked_words = cfg
+        .app
+        .as_ref()
+        .map(|a| a.room.blocked_words.clone())
+        .unwrap_or_default();
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())

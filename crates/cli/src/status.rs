@@ -114,6 +114,30 @@ impl Observer for StatusLine {
         eprintln!("{e}");
     }
 
+    fn chat_state(&self, source: &str, state: &marquee_chat::SourceState) {
+        use marquee_chat::SourceState as S;
+        let line = match state {
+            S::Connecting => format!("chat {source}: connecting"),
+            S::Live => format!("chat {source}: live"),
+            S::Reconnecting {
+                attempt,
+                retry_in_ms,
+                reason,
+            } => format!(
+                "chat {source}: reconnecting {attempt} in {:.1} s ({reason})",
+                *retry_in_ms as f64 / 1000.0
+            ),
+            S::Failed { reason } => format!("chat {source}: failed: {reason}"),
+        };
+        if self.hold(&line) {
+            return;
+        }
+        if self.tty {
+            eprint!("\r\x1b[K");
+        }
+        eprintln!("{line}");
+    }
+
     fn stats(&self, s: &ShowStats) {
         if self
             .held

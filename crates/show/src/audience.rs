@@ -1,9 +1,11 @@
 //! What the audience does — chat, gifts, votes closing, lottery draws, deletions — in one
-//! shape whatever brought it (our room today; platform chat and guests later), and the one
-//! mapping from it to the burnt-in danmaku layer and to highlight signals.
+//! shape whatever brought it (our room, or a platform's chat), and the one mapping from it to
+//! the burnt-in danmaku layer and to highlight signals.
 
+use marquee_chat::{ChatEvent, EventBody as ChatBody, Money, Platform, User};
 use marquee_highlights::Signal;
 use marquee_overlay::{Comment, CommentMode, Gift, Rgba};
+use marquee_room::filter::{Verdict, WordFilter};
 use marquee_room::protocol::{DanmakuMode, Event, EventBody, Role};
 use marquee_studio::OverlayCmd;
 
@@ -83,6 +85,104 @@ impl Audience {
         })
     }
 
+    /// A platform's chat event as the audience's doing, if it is one, at `at_ms` (wall ms:
+    /// platforms' live events carry no time the show can trust, so they count from arrival).
+    /// The text is labelled with its platform ("[B站] …", "[Twitch] …", "[YT] …") and the
+    /// host's blocked words are masked in it (`*`), as the room masks its own. Chat lines,
+    /// cheers, gifts, super chats, memberships and subs are shown; a moderator's deletion takes
+    /// the line off the video.
+    pub fn from_chat(e: &ChatEvent, blocked: &WordFilter, at_ms: u64) -> Option<Audience> {
+        let p = e.platform;
+        let mask = |t: &str| match blocked.check(t) {
+            Verdict::Clean => t.to_string(),
+            Verdict::Matched { masked } => masked,
+        };
+        let from = |u: &User| {
+            let name = if u.name.is_empty() { "?" } else { &u.name };
+            format!("[{}] {}", platform_tag(p), mask(name))
+        };
+        let gift = |u: &User, gift: String, count: u64, value: f64| Audience::Gift {
+            at_ms,
+            from: from(u),
+            gift: mask(&gift),
+            count: count.clamp(1, u64::from(u32::MAX)) as u32,
+            value,
+        };
+        Some(match &e.body {
+            ChatBody::Message {
+                id, text, colour, ..
+            } => Audience::Chat {
+                id: id.as_deref().map(|id| chat_key(p, id)),
+                at_ms,
+                text: format!("[{}] {}", platform_tag(p), mask(text)),
+                colour: colour
+                    .as_deref()
+                    .and_then(Rgba::parse)
+                    .unwrap_or(Rgba::WHITE),
+                mode: CommentMode::Scroll,
+                from_host: false,
+            },
+            // A hundred bits are a dollar.
+            ChatBody::Cheer {
+                user, bits, text, ..
+            } => gift(user, cheer_label(*bits, text), 1, *bits as f64 / 100.0),
+            ChatBody::Gift {
+                user,
+                gift: name,
+                count,
+                value,
+            } => gift(
+                user,
+                name.clone(),
+                *count,
+                value.as_ref().map_or(0.0, |m| m.amount),
+            ),
+            ChatBody::SuperChat {
+                user,
+                text,
+                value,
+                sticker,
+                ..
+            } => {
+                let what = match (p, sticker) {
+                    (_, Some(s)) => format!("Super Sticker {} {s}", money(value)),
+                    (Platform::Bilibili, None) => format!("醒目留言 {}: {text}", money(value)),
+                    _ => format!("Super Chat {}: {text}", money(value)),
+                };
+                gift(user, what, 1, value.amount)
+            }
+            ChatBody::Membership {
+                user,
+                level,
+                months,
+                value,
+            } => gift(
+                user,
+                level.clone(),
+                months.unwrap_or(1),
+                value.as_ref().map_or(0.0, |m| m.amount),
+            ),
+            ChatBody::Subscription {
+                user,
+                kind,
+                plan,
+                gifted_to,
+                count,
+                ..
+            } => {
+                let what = match gifted_to {
+                    Some(to) => format!("{kind} ({plan}) → {to}"),
+                    None => format!("{kind} ({plan})"),
+                };
+                gift(user, what, count.unwrap_or(1), 0.0)
+            }
+            ChatBody::MessageDeleted { id, .. } => Audience::Deleted {
+                id: chat_key(p, id),
+            },
+            _ => return None,
+        })
+    }
+
     /// When it happened (wall ms), for what carries a time of its own.
     pub fn at_ms(&self) -> Option<u64> {
         match self {
@@ -135,6 +235,39 @@ impl Audience {
             Audience::Deleted { id } => Some(OnVideo::Retract(*id)),
             _ => None,
         }
+    }
+}
+
+/// The short label a platform's lines carry on the video.
+pub fn platform_tag(p: Platform) -> &'static str {
+    match p {
+        Platform::Bilibili => "B站",
+        Platform::Twitch => "Twitch",
+        Platform::Youtube => "YT",
+    }
+}
+
+/// A platform message id as an overlay key: hashed with its platform (FNV-1a), with the top
+/// bit set so it never meets a room message id (room ids count up from 1).
+fn chat_key(p: Platform, id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in p.label().bytes().chain([0]).chain(id.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h | 1 << 63
+}
+
+fn money(m: &Money) -> String {
+    m.display
+        .clone()
+        .unwrap_or_else(|| format!("{:.2} {}", m.amount, m.currency))
+}
+
+fn cheer_label(bits: u64, text: &str) -> String {
+    if text.is_empty() {
+        format!("{bits} bits")
+    } else {
+        format!("{bits} bits: {text}")
     }
 }
 
@@ -291,5 +424,233 @@ mod tests {
             Audience::from_room(&lottery(vec!["小明".into()])).and_then(|a| a.signal()),
             Some(Signal::Lottery)
         );
+    }
+    fn platform(p: Platform, body: ChatBody) -> ChatEvent {
+        ChatEvent::new(p, body)
+    }
+
+    fn viewer(name: &str) -> User {
+        User {
+            name: name.into(),
+            ..User::default()
+        }
+    }
+
+    fn words(w: &[&str]) -> WordFilter {
+        WordFilter::new(&w.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_platform_message_is_a_labelled_masked_comment_with_a_danmaku_signal() {
+        let e = platform(
+            Platform::Twitch,
+            ChatBody::Message {
+                id: Some("abc".into()),
+                user: viewer("kappa_fan"),
+                text: "no spoiler please".into(),
+                colour: None,
+                emotes: vec![],
+            },
+        );
+        let a = Audience::from_chat(&e, &words(&["spoiler"]), 5_000).unwrap();
+        assert_eq!(a.signal(), Some(Signal::Danmaku));
+        match a.on_video(1_000) {
+            Some(OnVideo::Show(OverlayCmd::Comment(c))) => {
+                assert_eq!(c.text, "[Twitch] no ******* please");
+                assert!(c.key.is_some_and(|k| k >= 1 << 63), "{:?}", c.key);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bilibili_danmaku_keeps_its_colour_and_carries_the_bilibili_label() {
+        let e = platform(
+            Platform::Bilibili,
+            ChatBody::Message {
+                id: None,
+                user: viewer("张***"),
+                text: "前方高能".into(),
+                colour: Some("#ff4f8b".into()),
+                emotes: vec![],
+            },
+        );
+        let a = Audience::from_chat(&e, &WordFilter::default(), 5_000).unwrap();
+        match a.on_video(0) {
+            Some(OnVideo::Show(OverlayCmd::Comment(c))) => {
+                assert_eq!(c.text, "[B站] 前方高能");
+                assert_eq!(c.colour, Rgba::parse("#ff4f8b").unwrap());
+                assert_eq!(c.key, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_platform_deletion_takes_the_same_message_off_the_video() {
+        let msg = platform(
+            Platform::Youtube,
+            ChatBody::Message {
+                id: Some("m1".into()),
+                user: viewer("v"),
+                text: "hi".into(),
+                colour: None,
+                emotes: vec![],
+            },
+        );
+        let del = platform(
+            Platform::Youtube,
+            ChatBody::MessageDeleted {
+                id: "m1".into(),
+                user: None,
+            },
+        );
+        let f = WordFilter::default();
+        let Some(OnVideo::Show(OverlayCmd::Comment(c))) =
+            Audience::from_chat(&msg, &f, 1).unwrap().on_video(0)
+        else {
+            panic!()
+        };
+        let d = Audience::from_chat(&del, &f, 2).unwrap();
+        assert_eq!(d.signal(), None);
+        assert!(matches!(d.on_video(0), Some(OnVideo::Retract(k)) if Some(k) == c.key));
+        // The same id on another platform is another message.
+        let other = platform(
+            Platform::Twitch,
+            ChatBody::MessageDeleted {
+                id: "m1".into(),
+                user: None,
+            },
+        );
+        assert!(matches!(
+            Audience::from_chat(&other, &f, 2).unwrap().on_video(0),
+            Some(OnVideo::Retract(k)) if Some(k) != c.key
+        ));
+    }
+
+    #[test]
+    fn cheers_gifts_super_chats_memberships_and_subs_are_gift_alerts_scored_by_value() {
+        let f = words(&["spoiler"]);
+        let cny = |amount: f64| Money {
+            amount,
+            currency: "CNY".into(),
+            display: Some(format!("¥{amount}")),
+        };
+        let cases = [
+            (
+                platform(
+                    Platform::Twitch,
+                    ChatBody::Cheer {
+                        id: None,
+                        user: viewer("a"),
+                        bits: 500,
+                        text: "spoiler!".into(),
+                        emotes: vec![],
+                    },
+                ),
+                ("[Twitch] a", "500 bits: *******!", 1, 5.0),
+            ),
+            (
+                platform(
+                    Platform::Bilibili,
+                    ChatBody::Gift {
+                        user: viewer("b"),
+                        gift: "辣条".into(),
+                        count: 3,
+                        value: Some(cny(0.3)),
+                    },
+                ),
+                ("[B站] b", "辣条", 3, 0.3),
+            ),
+            (
+                platform(
+                    Platform::Bilibili,
+                    ChatBody::SuperChat {
+                        id: None,
+                        user: viewer("c"),
+                        text: "加油".into(),
+                        value: cny(30.0),
+                        duration_s: Some(60),
+                        sticker: None,
+                    },
+                ),
+                ("[B站] c", "醒目留言 ¥30: 加油", 1, 30.0),
+            ),
+            (
+                platform(
+                    Platform::Bilibili,
+                    ChatBody::Membership {
+                        user: viewer("d"),
+                        level: "舰长".into(),
+                        months: Some(1),
+                        value: Some(cny(198.0)),
+                    },
+                ),
+                ("[B站] d", "舰长", 1, 198.0),
+            ),
+            (
+                platform(
+                    Platform::Twitch,
+                    ChatBody::Subscription {
+                        user: viewer("e"),
+                        kind: "subgift".into(),
+                        plan: "Tier 1".into(),
+                        months: None,
+                        gifted_to: Some("f".into()),
+                        count: None,
+                        text: String::new(),
+                    },
+                ),
+                ("[Twitch] e", "subgift (Tier 1) → f", 1, 0.0),
+            ),
+        ];
+        for (e, (from, gift, count, value)) in cases {
+            let a = Audience::from_chat(&e, &f, 9).unwrap();
+            assert_eq!(a.signal(), Some(Signal::Gift { value }), "{e:?}");
+            match a.on_video(0) {
+                Some(OnVideo::Show(OverlayCmd::Gift(g))) => {
+                    assert_eq!(
+                        (g.from.as_str(), g.gift.as_str(), g.count),
+                        (from, gift, count)
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn platform_states_notices_and_entries_are_not_the_audience() {
+        let f = WordFilter::default();
+        for body in [
+            ChatBody::State(marquee_chat::SourceState::Live),
+            ChatBody::Popularity { value: 1 },
+            ChatBody::ChatCleared,
+            ChatBody::Notice {
+                text: "x".into(),
+                code: None,
+            },
+        ] {
+            assert_eq!(
+                Audience::from_chat(&platform(Platform::Twitch, body), &f, 1),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn a_platform_message_from_before_going_live_stays_off_the_video() {
+        let e = platform(
+            Platform::Twitch,
+            ChatBody::Message {
+                id: None,
+                user: viewer("v"),
+                text: "early".into(),
+                colour: None,
+                emotes: vec![],
+            },
+        );
+        let a = Audience::from_chat(&e, &WordFilter::default(), 500).unwrap();
+        assert!(a.on_video(1_000).is_none());
     }
 }

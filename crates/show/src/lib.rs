@@ -9,6 +9,8 @@
 //!   [`Observer`], and a clean stop.
 //! - [`audience`]: what the audience does, from the room (and later platforms and guests), and
 //!   the one mapping to overlay commands and highlight signals.
+//! - [`chat`]: platform chat (bilibili, Twitch, YouTube) read beside the show into the
+//!   audience, each source's state to the [`Observer`].
 //! - [`destination`]: destinations as people enter them; an inline key moves to the keychain.
 //! - [`overlays`]: overlays as a settings form edits them, over the profile's items.
 //! - [`preview`]: [`PreviewHub`], the picture a page shows (a localhost MJPEG stream), fed by
@@ -19,6 +21,7 @@
 //!   [`follow`]: a room followed as a client.
 
 pub mod audience;
+pub mod chat;
 pub mod control;
 pub mod destination;
 mod error;

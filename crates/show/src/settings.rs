@@ -110,6 +110,10 @@ pub struct ShowSettings {
     /// Gain on the main microphone, dB (±30).
     pub mic_gain_db: f32,
     pub highlights: HighlightSettings,
+    /// Platform chats whose messages and gifts go on the danmaku layer and into the signals.
+    pub chat: Vec<crate::chat::ChatSetting>,
+    /// The host's blocked words, masked locally in platform chat.
+    pub blocked_words: Vec<String>,
     /// Fault injection for the synthetic camera (tests of camera loss).
     pub test_faults: Faults,
 }
@@ -136,6 +140,8 @@ impl Default for ShowSettings {
             preset: "veryfast".into(),
             mic_gain_db: 0.0,
             highlights: HighlightSettings::default(),
+            chat: Vec::new(),
+            blocked_words: Vec::new(),
             test_faults: Faults::default(),
         }
     }

@@ -4,12 +4,14 @@
 //! once-a-second stats to whoever shows them (the CLI's status line, the app's UI).
 
 use crate::audience::{Audience, OnVideo};
+use crate::chat::ChatRunner;
 use crate::error::ShowError;
 use crate::settings::ShowSettings;
 use crate::stats::{ShowStats, StatsClock};
 use crossbeam_channel::{Receiver, Sender};
 use marquee_highlights::{LiveHighlights, Mark, ReplayConfig, SavedClip, SignalLog};
 use marquee_profile::Keychain;
+use marquee_room::filter::WordFilter;
 use marquee_studio::preview::{Now, Preview};
 use marquee_studio::{
     Event, OverlayCmd, OverlayControl, SceneControl, Session, Summary, Transition,
@@ -25,6 +27,9 @@ pub trait Observer: Send + Sync + 'static {
     fn event(&self, e: &Event);
     /// Once a second.
     fn stats(&self, s: &ShowStats);
+    /// A platform chat source (`twitch:NAME`…) changed state: connecting, live,
+    /// reconnecting n, failed and why. The show goes on whatever a source does.
+    fn chat_state(&self, _source: &str, _state: &marquee_chat::SourceState) {}
 }
 
 /// How long the monitor waits at most between stats ticks.
@@ -86,6 +91,8 @@ pub struct Show {
     preview: Mutex<Option<Preview>>,
     last_stats: Mutex<Option<ShowStats>>,
     monitor: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    /// The platform chats read into the audience, while the show is on.
+    chat: Mutex<Option<ChatRunner>>,
 }
 
 impl Show {
@@ -131,12 +138,16 @@ impl Show {
             preview: Mutex::new(None),
             last_stats: Mutex::new(None),
             monitor: Mutex::new(None),
+            chat: Mutex::new(None),
         });
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
         let weak = Arc::downgrade(&show);
         let thread = std::thread::Builder::new()
             .name("show-monitor".into())
-            .spawn(move || monitor(weak, events, stop_rx, observer));
+            .spawn({
+                let observer = observer.clone();
+                move || monitor(weak, events, stop_rx, observer)
+            });
         match thread {
             Ok(t) => *lock(&show.monitor) = Some((stop_tx, t)),
             Err(e) => {
@@ -145,6 +156,20 @@ impl Show {
                 return Err(ShowError::Off(format!(
                     "cannot start the monitor thread: {e}"
                 )));
+            }
+        }
+        if !settings.chat.is_empty() {
+            let blocked = WordFilter::new(&settings.blocked_words);
+            let weak = Arc::downgrade(&show);
+            let audience =
+                Box::new(move |a: &Audience| weak.upgrade().map(|show| show.audience(a)).is_some());
+            let state = Box::new(move |name: &str, s: &marquee_chat::SourceState| {
+                observer.chat_state(name, s)
+            });
+            match ChatRunner::start(&settings.chat, blocked, keychain, audience, state) {
+                Ok(r) => *lock(&show.chat) = Some(r),
+                // Platform chat is a convenience: the show goes on without it.
+                Err(e) => tracing::warn!("live without platform chat: {e}"),
             }
         }
         Ok(show)
@@ -299,6 +324,7 @@ impl Show {
     /// Ends the show: the monitor stops, outputs drain (a few seconds at most), the recording
     /// is finalised and the signals file finished. Later calls return `None`.
     pub fn stop(&self) -> Option<ShowSummary> {
+        drop(lock(&self.chat).take());
         if let Some((stop, thread)) = lock(&self.monitor).take() {
             let _ = stop.send(());
             // The monitor may hold the last reference and be the one dropping the show.

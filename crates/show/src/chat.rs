@@ -1,0 +1,310 @@
+//! Platform chat beside the show: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO` sources
+//! as settings, and one thread that runs them on a small tokio runtime, hands their messages
+//! and gifts to the show's audience and their connection states to the observer. A source
+//! that fails only says so: the show and the other sources go on.
+
+use crate::audience::Audience;
+use crate::error::ShowError;
+use marquee_chat::bilibili::{Bilibili, BilibiliConfig, discover};
+use marquee_chat::twitch::{Twitch, TwitchConfig};
+use marquee_chat::youtube::{Youtube, YoutubeConfig};
+use marquee_chat::{ChatSource, DriverConfig, EventBody, Platform, SourceState};
+use marquee_profile::Keychain;
+use marquee_room::filter::WordFilter;
+use std::fmt;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The keychain entry holding the YouTube Data API v3 key (as `marquee chat watch youtube`).
+pub const YOUTUBE_KEY_NAME: &str = "youtube-api-key";
+
+/// One platform chat the show reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatSetting {
+    pub platform: Platform,
+    /// The bilibili room id, the Twitch channel or the YouTube video id.
+    pub target: String,
+    /// Connect here instead of the platform (a local test server): the WebSocket for
+    /// bilibili and Twitch, the API root for YouTube. Skips bilibili's room lookup.
+    pub endpoint: Option<String>,
+}
+
+impl ChatSetting {
+    /// `bilibili:ROOM`, `twitch:CHANNEL` or `youtube:VIDEO`.
+    pub fn parse(spec: &str) -> Result<Self, ShowError> {
+        let bad = |why: &str| {
+            ShowError::Settings(format!(
+                "chat source '{spec}': {why} (bilibili:ROOM, twitch:CHANNEL or youtube:VIDEO)"
+            ))
+        };
+        let (p, target) = spec.split_once(':').ok_or_else(|| bad("no platform"))?;
+        let platform = parse_platform(p).ok_or_else(|| bad("unknown platform"))?;
+        let target = target.trim().trim_start_matches('#');
+        let ok = match platform {
+            Platform::Bilibili => target.parse::<u64>().is_ok_and(|r| r > 0),
+            Platform::Twitch => {
+                !target.is_empty()
+                    && target
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }
+            Platform::Youtube => {
+                !target.is_empty()
+                    && target
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            }
+        };
+        if !ok {
+            return Err(bad(match platform {
+                Platform::Bilibili => "a bilibili room is a number",
+                Platform::Twitch => "a Twitch channel is letters, digits and _",
+                Platform::Youtube => "a YouTube video id is letters, digits, - and _",
+            }));
+        }
+        Ok(Self {
+            platform,
+            target: target.to_string(),
+            endpoint: None,
+        })
+    }
+
+    /// The source's protocol core. YouTube's API key is read from the keychain here.
+    fn source(&self, keychain: &Keychain) -> Result<Box<dyn ChatSource>, String> {
+        Ok(match self.platform {
+            Platform::Bilibili => {
+                let mut cfg = BilibiliConfig::new(self.target.parse().unwrap_or(0));
+                if let Some(url) = &self.endpoint {
+                    cfg.url = url.clone();
+                }
+                Box::new(Bilibili::new(cfg))
+            }
+            Platform::Twitch => {
+                let mut cfg = TwitchConfig::new(&self.target);
+                if let Some(url) = &self.endpoint {
+                    cfg.url = url.clone();
+                }
+                Box::new(Twitch::new(cfg))
+            }
+            Platform::Youtube => {
+                let key = keychain.get(YOUTUBE_KEY_NAME).map_err(|e| {
+                    format!(
+                        "YouTube needs a Data API v3 key in the OS keychain as '{YOUTUBE_KEY_NAME}' \
+                         (`marquee key set {YOUTUBE_KEY_NAME}`): {e}"
+                    )
+                })?;
+                let mut cfg = YoutubeConfig::new(&self.target, key);
+                if let Some(url) = &self.endpoint {
+                    cfg.url = url.clone();
+                }
+                Box::new(Youtube::new(cfg))
+            }
+        })
+    }
+}
+
+impl fmt::Display for ChatSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = match self.platform {
+            Platform::Bilibili => "bilibili",
+            Platform::Twitch => "twitch",
+            Platform::Youtube => "youtube",
+        };
+        write!(f, "{p}:{}", self.target)
+    }
+}
+
+/// `bilibili`, `twitch` or `youtube` (any case).
+pub fn parse_platform(s: &str) -> Option<Platform> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "bilibili" | "bili" => Some(Platform::Bilibili),
+        "twitch" => Some(Platform::Twitch),
+        "youtube" | "yt" => Some(Platform::Youtube),
+        _ => None,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A source's protocol core, or why it cannot start.
+type Prepared = (ChatSetting, Result<Box<dyn ChatSource>, String>);
+/// Takes what the audience did; false once nobody is there to take it (the show ended).
+pub(crate) type ToAudience = Box<dyn Fn(&Audience) -> bool + Send>;
+/// Takes a source's new state, with the source's name (`twitch:NAME`).
+pub(crate) type ToState = Box<dyn Fn(&str, &SourceState) + Send>;
+
+/// The running sources; dropping it stops them.
+pub(crate) struct ChatRunner {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ChatRunner {
+    /// Starts every source on one thread's runtime. What the audience does goes to
+    /// `audience`, each source's state to `state`.
+    pub(crate) fn start(
+        settings: &[ChatSetting],
+        blocked: WordFilter,
+        keychain: &Keychain,
+        audience: ToAudience,
+        state: ToState,
+    ) -> Result<Self, String> {
+        let sources: Vec<Prepared> = settings
+            .iter()
+            .map(|s| (s.clone(), s.source(keychain)))
+            .collect();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("show-chat".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        for (s, _) in &sources {
+                            let why = format!("{}: cannot start: {e}", s.platform);
+                            state(&s.to_string(), &SourceState::Failed { reason: why });
+                        }
+                        return;
+                    }
+                };
+                rt.block_on(run(sources, blocked, audience, state, stopped));
+            })
+            .map_err(|e| format!("cannot start the chat thread: {e}"))?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for ChatRunner {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take()
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn run(
+    sources: Vec<Prepared>,
+    blocked: WordFilter,
+    audience: ToAudience,
+    state: ToState,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    for (setting, source) in sources {
+        let name = setting.to_string();
+        let source = match source {
+            Ok(s) => s,
+            Err(reason) => {
+                state(&name, &SourceState::Failed { reason });
+                continue;
+            }
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let source = match resolve(&setting, source).await {
+                Ok(s) => s,
+                Err(reason) => {
+                    let _ = tx
+                        .send((
+                            name,
+                            EventBody::State(SourceState::Failed { reason }),
+                            setting.platform,
+                        ))
+                        .await;
+                    return;
+                }
+            };
+            let mut h = marquee_chat::spawn(source, DriverConfig::default());
+            while let Some(ev) = h.recv().await {
+                if tx.send((name.clone(), ev.body, ev.platform)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    loop {
+        let next = tokio::select! {
+            _ = &mut stopped => return,
+            next = rx.recv() => next,
+        };
+        let Some((name, body, platform)) = next else {
+            // Every source has ended; wait for the show to end.
+            let _ = stopped.await;
+            return;
+        };
+        if let EventBody::State(s) = &body {
+            state(&name, s);
+            continue;
+        }
+        let ev = marquee_chat::ChatEvent::new(platform, body);
+        if let Some(a) = Audience::from_chat(&ev, &blocked, now_ms())
+            && !audience(&a)
+        {
+            return;
+        }
+    }
+}
+
+/// A bilibili short room id becomes the real one (unless an endpoint skips the lookup).
+async fn resolve(
+    setting: &ChatSetting,
+    source: Box<dyn ChatSource>,
+) -> Result<Box<dyn ChatSource>, String> {
+    if setting.platform != Platform::Bilibili || setting.endpoint.is_some() {
+        return Ok(source);
+    }
+    let asked = setting.target.parse().unwrap_or(0);
+    let info = discover::resolve_room(discover::ROOM_INIT_URL, asked).await?;
+    Ok(Box::new(Bilibili::new(BilibiliConfig::new(info.room_id))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_specs_name_a_platform_and_a_room_channel_or_video() {
+        let t = ChatSetting::parse("twitch:#Some_Channel").unwrap();
+        assert_eq!(
+            (t.platform, t.target.as_str()),
+            (Platform::Twitch, "Some_Channel")
+        );
+        assert_eq!(t.to_string(), "twitch:Some_Channel");
+        assert_eq!(
+            ChatSetting::parse("bilibili:21452505").unwrap().platform,
+            Platform::Bilibili
+        );
+        assert_eq!(
+            ChatSetting::parse("YouTube:dQw4w9WgXcQ").unwrap().platform,
+            Platform::Youtube
+        );
+        for bad in [
+            "twitch",
+            "bilibili:abc",
+            "twitch:a b",
+            "mixer:x",
+            "youtube:",
+        ] {
+            assert!(
+                matches!(ChatSetting::parse(bad), Err(ShowError::Settings(_))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -2,6 +2,8 @@
 //! over-WebSocket server reaches the highlight signals beside the recording, and a second
 //! source whose server refuses the connection only says so on the status line while the show
 //! goes on to its end.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use futures_util::{SinkExt, StreamExt};
 use marquee_e2e::{Run, assert_exited_ok, free_port, marquee_in, tempdir};

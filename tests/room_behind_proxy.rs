@@ -4,13 +4,16 @@
 //! over wss (the Rust client trusting the test CA); a viewer joins the same way; the server
 //! counts the viewer at the address the proxy forwarded only because it trusts that proxy (a
 //! second server that does not trust it counts everyone at the proxy's address); a forged
-//! `Origin` or a foreign `Host` is refused through the proxy.
+//! `Origin` or a foreign `Host` is refused through the proxy. Headless Chromium opens the public
+//! https viewer page through the proxy and joins over wss (its Origin is the server's own).
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, free_port, marquee, tempdir};
+use marquee_e2e::{
+    Chromium, PROXY_SOURCE, RoomProxy, Run, free_port, marquee, tempdir, wait_until,
+};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::Role;
+use marquee_room::protocol::{ClientMsg, DanmakuMode, Role};
 use marquee_room::token::{self, Claims};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -254,4 +257,71 @@ fn a_public_room_behind_a_tls_proxy_opens_for_its_host_and_counts_viewers_throug
         "everything went through nginx: {}",
         proxy.access_log()
     );
+}
+
+#[test]
+fn headless_chromium_opens_the_public_viewer_page_through_the_tls_proxy_and_shows_the_hosts_message()
+ {
+    let dir = tempdir("marquee-room-chromium-");
+    std::fs::write(dir.path().join("room.secret"), SECRET).unwrap();
+    let front = free_port();
+    let args = [
+        "--public-url".to_string(),
+        format!("https://localhost:{front}"),
+        "--trusted-proxy".into(),
+        PROXY_SOURCE.into(),
+    ];
+    let (_server, addr, _) = serve(dir.path(), "chromium", &args);
+    let proxy = RoomProxy::start(&[(front, addr)]);
+    let ca = proxy.ca_pem();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // The host opens the room over wss and says something the page must show.
+    let host = rt.block_on(async {
+        let url = format!("wss://localhost:{front}/room/demo/ws");
+        let mut host = RoomClient::connect(
+            ClientConfig::new(&url)
+                .token(tok("host", Role::Host))
+                .ca_pem(ca.clone()),
+        );
+        joined(&mut host).await;
+        host.send(ClientMsg::Danmaku {
+            text: "欢迎公网观众 welcome".into(),
+            color: None,
+            mode: DanmakuMode::default(),
+        })
+        .await
+        .unwrap();
+        host
+    });
+
+    // Chromium's own trust store does not hold the test's CA (the Rust clients above check the
+    // chain with it): certificate errors are ignored here, everything else is the real path.
+    let chromium = Chromium::start(&["--ignore-certificate-errors"]);
+    let page = format!(
+        "https://localhost:{front}/room/demo#token={}",
+        tok("browser", Role::Viewer)
+    );
+    let shown = chromium.text_until(&page, "欢迎公网观众 welcome", Duration::from_secs(30));
+    assert!(
+        shown.is_ok(),
+        "the viewer page in Chromium joined through the TLS proxy and shows the host's message: \
+         {shown:?}\nnginx: {}",
+        proxy.access_log()
+    );
+    // nginx logs a WebSocket request when it ends: the browser goes first.
+    drop(chromium);
+    let through_nginx = || {
+        (proxy.access_log().lines())
+            .any(|l| l.contains("/room/demo/ws") && l.contains("HeadlessChrome"))
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), through_nginx),
+        "the page's socket went through nginx: {}",
+        proxy.access_log()
+    );
+    drop(host);
 }

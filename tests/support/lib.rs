@@ -7,11 +7,13 @@
 //! | keychain | [`Keychain`] | a private D-Bus session bus + an unlocked gnome-keyring (Secret Service) |
 //! | a public room server's front | [`RoomProxy`] | foreground nginx terminating TLS (a CA made by the test with openssl) and passing WebSocket upgrades with `X-Forwarded-For` to `marquee room serve` |
 //! | a full disk | [`SmallDisk`] | a tmpfs of a few MiB mounted by the test (root or `sudo -n`), filled on demand |
+//! | a browser | [`Chromium`] | headless Chromium over the DevTools protocol: open a page, wait until its text holds something |
 //! | the CLI | [`marquee`] | the built `marquee` binary, found next to this test or via `MARQUEE_BIN` |
 //! | checks | [`probe`], [`frame_codes`], [`dominant_frequency`] | ffprobe/ffmpeg on recordings and URLs |
 //!
 //! A missing program is never a silent skip: it panics with the `apt-get install` that fixes it.
 
+mod chromium;
 mod cli;
 mod keychain;
 mod media;
@@ -24,6 +26,7 @@ mod small_disk;
 mod summary;
 mod util;
 
+pub use chromium::Chromium;
 pub use cli::{
     assert_exited_ok, assert_failed_cleanly, assert_no_panic, control_request, marquee, marquee_in,
     marquee_path, output_lower,

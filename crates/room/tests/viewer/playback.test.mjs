@@ -1,12 +1,12 @@
 // The viewer page plays the show: `marquee live` pushes to a real nginx-rtmp with `hls on`
 // (two stream keys: two camera angles), sets the room's playback URLs with a host token
 // (`--playback`), a real `marquee room serve` hands them to the page, and headless Chromium
-// plays them with hls.js: frames advance, a viewer's danmaku flies over the video (a screenshot
+// plays them with hls.js (and a third angle, HTTP-FLV from a gateway, with mpegts.js): frames advance, a viewer's danmaku flies over the video (a screenshot
 // is saved in artifacts/), the angle switch changes the source and is remembered, a phone
 // held upright gets the video on top and the chat below.
 //
 // Needs: the `marquee` binary (MARQUEE_BIN), nginx with the RTMP module (`apt-get install -y
-// nginx libnginx-mod-rtmp`), Chromium with H.264 (Debian's `chromium`), `npm install` here.
+// nginx libnginx-mod-rtmp`), ffmpeg, Chromium with H.264 (Debian's `chromium`), `npm install` here.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
@@ -24,6 +25,7 @@ const RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 if (!BIN || !existsSync(BIN)) throw new Error("set MARQUEE_BIN to the `marquee` binary built by: cargo build -p marquee-cli");
 if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
 if (!existsSync(RTMP_MODULE)) throw new Error("nginx-rtmp missing; install it with: apt-get install -y nginx libnginx-mod-rtmp");
+try { execFileSync("ffmpeg", ["-version"], { stdio: "ignore" }); } catch { throw new Error("ffmpeg missing (the HTTP-FLV gateway); install it with: apt-get install -y ffmpeg"); }
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = process.env.ARTIFACTS ?? join(here, "artifacts");
@@ -83,6 +85,27 @@ async function until(what, fn, ms = 30000) {
 
 /** nginx-rtmp with `hls on`, and nginx's HTTP serving the playlists with CORS: the viewer page
  *  is on the room server's origin, the playlists on nginx's. */
+/** An HTTP-FLV gateway as SRS's or nginx-http-flv's: each GET /live/NAME.flv plays that stream
+ *  from nginx-rtmp (ffmpeg pulling RTMP, remuxing to FLV without re-encoding) and sends it as
+ *  one endless HTTP body, with CORS; a stream not live yet is a 404 (the page retries). */
+async function startFlvGateway(rtmpPort) {
+  const server = createHttpServer((req, res) => {
+    const m = /^\/live\/([\w-]+)\.flv$/.exec(req.url ?? "");
+    const cors = { "access-control-allow-origin": "*" };
+    if (!m) { res.writeHead(404, cors).end(); return; }
+    const ff = spawn("ffmpeg", ["-loglevel", "error", "-i", `rtmp://127.0.0.1:${rtmpPort}/live/${m[1]}`, "-c", "copy", "-f", "flv", "-"], { stdio: ["ignore", "pipe", "ignore"] });
+    procs.push(ff);
+    let started = false;
+    ff.stdout.once("data", () => { started = true; res.writeHead(200, { ...cors, "content-type": "video/x-flv", "cache-control": "no-cache" }); });
+    ff.stdout.on("data", (chunk) => { if (started) res.write(chunk); });
+    ff.once("exit", () => { if (!started) res.writeHead(404, cors); res.end(); });
+    req.once("close", () => ff.kill("SIGKILL"));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  after(() => server.close());
+  return server.address().port;
+}
+
 async function startNginx() {
   const rtmp = await freePort();
   const http = await freePort();
@@ -173,15 +196,16 @@ test("the viewer page plays the show's HLS with danmaku over it, switches angles
     // Go live to two stream keys (two angles) and set both as the room's playback URLs.
     const stage = `http://127.0.0.1:${nginx.http}/hls/stage.m3u8`;
     const close = `http://127.0.0.1:${nginx.http}/hls/close.m3u8`;
+    const flv = `http://127.0.0.1:${await startFlvGateway(nginx.rtmp)}/live/stage.flv`;
     const live = spawn(BIN, [
       "live", "--video", "test", "--audio", "tone", "--size", "640x360", "--fps", "30", "--duration", "180s",
       "--to", `rtmp://127.0.0.1:${nginx.rtmp}/live/stage`, "--to", `rtmp://127.0.0.1:${nginx.rtmp}/live/close`,
       "--danmaku-from", page, "--danmaku-token", host,
-      "--playback", `stage=${stage}`, "--playback", `close-up=${close}`,
+      "--playback", `stage=${stage}`, "--playback", `close-up=${close}`, "--playback", `flv=${flv}`,
     ], { env: { ...process.env, MARQUEE_CONFIG: join(dir, "config.toml") } });
     procs.push(live);
     const liveErr = lines(live.stderr);
-    await liveErr.until((l) => l.includes("playback: the viewer page plays 2 URL(s)"), 60000);
+    await liveErr.until((l) => l.includes("playback: the viewer page plays 3 URL(s)"), 60000);
 
     // The page learns the URLs; before the first segment exists it waits and retries by itself.
     await viewer.waitForSelector("[data-testid=angle]:has-text('close-up')");
@@ -241,6 +265,16 @@ test("the viewer page plays the show's HLS with danmaku over it, switches angles
     await viewer.reload();
     await viewer.waitForSelector("#status.live");
     await viewer.waitForSelector("[data-testid=angle][aria-pressed=true]:has-text('close-up')");
+
+    // An HTTP-FLV angle plays through mpegts.js.
+    await viewer.click("[data-testid=angle]:has-text('flv')");
+    await viewer.waitForSelector("[data-testid=angle][aria-pressed=true]:has-text('flv')");
+    assert.equal(await viewer.evaluate(() => player.url), flv);
+    await viewer.waitForSelector("#stage[data-playback=playing]", { timeout: 30000 });
+    assert.ok(await viewer.evaluate(() => typeof window.mpegts === "object"), "mpegts.js loaded for the .flv URL");
+    const h = await frames();
+    assert.ok(h.n >= 20 && h.grew > 0.3, JSON.stringify(h));
+    assert.deepEqual([h.w, h.h], [640, 360]);
     assert.deepEqual(errors, []);
 
     // A phone held upright: video on top (full width), chat below, touch-sized controls.

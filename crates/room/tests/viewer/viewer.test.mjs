@@ -17,6 +17,9 @@ import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const BIN = process.env.MARQUEE_BIN;
+// Every browser here comes from 127.0.0.1, each keeping several idle keep-alive connections:
+// the per-address caps meant for the public internet would refuse the test's own pages.
+const ONE_ADDRESS = ["--max-handshakes-per-address", "512", "--max-connections-per-address", "512"];
 const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
 if (!BIN || !existsSync(BIN)) throw new Error("set MARQUEE_BIN to the `marquee` binary built by: cargo build -p marquee-cli");
 if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
@@ -29,6 +32,12 @@ after(() => { for (const p of procs) p.kill("SIGKILL"); rmSync(dir, { recursive:
 
 function token(user, role) {
   return execFileSync(BIN, ["room", "token", "--room", "demo", "--user", user, "--role", role, "--secret-file", secretFile]).toString().trim();
+}
+
+/** Opens room "demo" as its host (a room opens only for its host or an admin key). */
+async function openRoom(addr) {
+  const r = await fetch(`http://${addr}/api/rooms/demo`, { method: "PUT", headers: { authorization: `Bearer ${token("host", "host")}` } });
+  assert.equal(r.status, 200, await r.text());
 }
 
 function lines(proc) {
@@ -48,7 +57,7 @@ function lines(proc) {
 }
 
 test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; resume after kill -9", async () => {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
   procs.push(server);
   const serverOut = lines(server);
   const first = await serverOut.until((l) => l.startsWith("room server on "));
@@ -126,7 +135,7 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
     await viewer.waitForSelector("#status:not(.live)");
     let again;
     for (let i = 0; i < 50 && !again; i++) {
-      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile]);
+      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
       procs.push(p);
       const out = lines(p);
       try { await out.until((l) => l.startsWith("room server on "), 3000); again = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
@@ -153,9 +162,10 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
 // page's "verify" recomputes SHA-256(seed) and the draw (WebCrypto) and says ✓; a seed, a
 // commitment or winners changed by a tampering server say ✗ (in English and in Chinese).
 test("viewer page: a lottery draw verifies in the browser, and a tampered one does not", async () => {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "lottery.db"), "--secret-file", secretFile]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "lottery.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
   procs.push(server);
   const first = await lines(server).until((l) => l.startsWith("room server on "));
+  await openRoom(first.split(" ")[3]);
   const base = `http://${first.split(" ")[3]}/room/demo`;
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
@@ -251,9 +261,10 @@ test("viewer page: a lottery draw verifies in the browser, and a tampered one do
 // named (in English and in Chinese), the viewer joins under another name on the same page, and
 // the badges on the page come from the role the room gave, not from a name.
 test("viewer page: a nickname claiming a role is refused, and badges come from the room", async () => {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "names.db"), "--secret-file", secretFile]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "names.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
   procs.push(server);
   const first = await lines(server).until((l) => l.startsWith("room server on "));
+  await openRoom(first.split(" ")[3]);
   const base = `http://${first.split(" ")[3]}/room/demo`;
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
@@ -305,10 +316,11 @@ test("viewer page: a nickname claiming a role is refused, and badges come from t
 // the appointment survives a server restart and the host removes it.
 test("viewer page: an appointed moderator and an invited one moderate from desktop and phone", async () => {
   const db = join(dir, "mods.db");
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile, ...ONE_ADDRESS]);
   procs.push(server);
   const first = await lines(server).until((l) => l.startsWith("room server on "));
   const addr = first.split(" ")[3];
+  await openRoom(addr);
   const base = `http://${addr}/room/demo`;
   const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher2", "viewer"), "--json"]);
   procs.push(watch);
@@ -412,7 +424,7 @@ test("viewer page: an appointed moderator and an invited one moderate from deskt
     await new Promise((r) => server.once("exit", r));
     let again2;
     for (let i = 0; i < 50 && !again2; i++) {
-      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", db, "--secret-file", secretFile]);
+      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", db, "--secret-file", secretFile, ...ONE_ADDRESS]);
       procs.push(p);
       try { await lines(p).until((l) => l.startsWith("room server on "), 3000); again2 = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
     }

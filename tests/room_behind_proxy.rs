@@ -135,9 +135,8 @@ async fn joined(c: &mut RoomClient) {
     }
 }
 
-/// Through the proxy on `port`: the host opens room "demo" over wss, a viewer joins; returns
-/// both (they hold two connections from this machine).
-async fn host_and_viewer(port: u16, ca: &[u8]) -> (RoomClient, RoomClient) {
+/// Through the proxy on `port`: the host opens room "demo" over wss.
+async fn host(port: u16, ca: &[u8]) -> RoomClient {
     let url = format!("wss://localhost:{port}/room/demo/ws");
     let mut host = RoomClient::connect(
         ClientConfig::new(&url)
@@ -145,6 +144,14 @@ async fn host_and_viewer(port: u16, ca: &[u8]) -> (RoomClient, RoomClient) {
             .ca_pem(ca.to_vec()),
     );
     joined(&mut host).await;
+    host
+}
+
+/// Through the proxy on `port`: the host opens room "demo" over wss, a viewer joins; returns
+/// both (they hold two connections from this machine).
+async fn host_and_viewer(port: u16, ca: &[u8]) -> (RoomClient, RoomClient) {
+    let url = format!("wss://localhost:{port}/room/demo/ws");
+    let host = host(port, ca).await;
     let mut viewer =
         RoomClient::connect(ClientConfig::new(&url).nickname("fan").ca_pem(ca.to_vec()));
     joined(&mut viewer).await;
@@ -281,13 +288,7 @@ fn headless_chromium_opens_the_public_viewer_page_through_the_tls_proxy_and_show
         .unwrap();
     // The host opens the room over wss and says something the page must show.
     let host = rt.block_on(async {
-        let url = format!("wss://localhost:{front}/room/demo/ws");
-        let mut host = RoomClient::connect(
-            ClientConfig::new(&url)
-                .token(tok("host", Role::Host))
-                .ca_pem(ca.clone()),
-        );
-        joined(&mut host).await;
+        let host = host(front, &ca).await;
         host.send(ClientMsg::Danmaku {
             text: "欢迎公网观众 welcome".into(),
             color: None,

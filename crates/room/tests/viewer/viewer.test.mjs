@@ -40,6 +40,16 @@ async function openRoom(addr) {
   assert.equal(r.status, 200, await r.text());
 }
 
+/** `marquee room serve` on a free port with database `db`, room "demo" opened by its host. */
+async function serveRoom(db) {
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile, ...ONE_ADDRESS]);
+  procs.push(server);
+  const first = await lines(server).until((l) => l.startsWith("room server on "));
+  const addr = first.split(" ")[3];
+  await openRoom(addr);
+  return { server, addr };
+}
+
 function lines(proc) {
   const out = [];
   const waiters = [];
@@ -162,11 +172,8 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
 // page's "verify" recomputes SHA-256(seed) and the draw (WebCrypto) and says ✓; a seed, a
 // commitment or winners changed by a tampering server say ✗ (in English and in Chinese).
 test("viewer page: a lottery draw verifies in the browser, and a tampered one does not", async () => {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "lottery.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
-  procs.push(server);
-  const first = await lines(server).until((l) => l.startsWith("room server on "));
-  await openRoom(first.split(" ")[3]);
-  const base = `http://${first.split(" ")[3]}/room/demo`;
+  const { server, addr } = await serveRoom(join(dir, "lottery.db"));
+  const base = `http://${addr}/room/demo`;
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
     const host = await browser.newPage();
@@ -261,11 +268,8 @@ test("viewer page: a lottery draw verifies in the browser, and a tampered one do
 // named (in English and in Chinese), the viewer joins under another name on the same page, and
 // the badges on the page come from the role the room gave, not from a name.
 test("viewer page: a nickname claiming a role is refused, and badges come from the room", async () => {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "names.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
-  procs.push(server);
-  const first = await lines(server).until((l) => l.startsWith("room server on "));
-  await openRoom(first.split(" ")[3]);
-  const base = `http://${first.split(" ")[3]}/room/demo`;
+  const { server, addr } = await serveRoom(join(dir, "names.db"));
+  const base = `http://${addr}/room/demo`;
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
     const host = await browser.newPage();
@@ -316,11 +320,7 @@ test("viewer page: a nickname claiming a role is refused, and badges come from t
 // the appointment survives a server restart and the host removes it.
 test("viewer page: an appointed moderator and an invited one moderate from desktop and phone", async () => {
   const db = join(dir, "mods.db");
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile, ...ONE_ADDRESS]);
-  procs.push(server);
-  const first = await lines(server).until((l) => l.startsWith("room server on "));
-  const addr = first.split(" ")[3];
-  await openRoom(addr);
+  const { server, addr } = await serveRoom(db);
   const base = `http://${addr}/room/demo`;
   const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher2", "viewer"), "--json"]);
   procs.push(watch);

@@ -1,0 +1,170 @@
+//! The heavy media work off the network loop, each on its own thread: the video encoder
+//! (latest picture → I420 → VP8/H.264) and the return-feed video decoder (→ Y4M). The loop
+//! stays free to read the socket on time, which is what the bandwidth estimate measures.
+
+use super::files::Y4mWriter;
+use super::sources::ToI420;
+use crate::media::{EncodedVideo, VideoCodec, VideoDecoder, VideoEncoder};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use marquee_capture::VideoFrame;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often idle pipe threads look whether the call is over.
+const IDLE: Duration = Duration::from_millis(100);
+
+/// One encoded frame and when its picture was taken (session time).
+pub struct Encoded {
+    pub frame: EncodedVideo,
+    pub captured: Duration,
+}
+
+/// The video encoder's thread and the knobs the loop turns.
+pub struct EncoderPipe {
+    pub out: Receiver<Encoded>,
+    /// Set by the loop on a PLI/FIR; the next picture is a keyframe.
+    pub keyframe: Arc<AtomicBool>,
+    /// The target bitrate (kbps), from the bandwidth estimate.
+    pub kbps: Arc<AtomicU32>,
+    quit: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EncoderPipe {
+    pub fn spawn(mut enc: VideoEncoder, frames: Receiver<VideoFrame>, w: u32, h: u32) -> Self {
+        // A few frames of slack; if the loop falls that far behind, pictures are skipped and
+        // the next one sent is a keyframe, so the host's decoder never sees a hole.
+        let (tx, out): (Sender<Encoded>, _) = crossbeam_channel::bounded(8);
+        let keyframe = Arc::new(AtomicBool::new(true));
+        let kbps = Arc::new(AtomicU32::new(enc.bitrate()));
+        let quit = Arc::new(AtomicBool::new(false));
+        let (k, b, q) = (keyframe.clone(), kbps.clone(), quit.clone());
+        let thread = std::thread::Builder::new()
+            .name("guest-video-enc".into())
+            .spawn(move || {
+                let mut to_i420 = ToI420::new(w, h);
+                while !q.load(Ordering::Relaxed) {
+                    let first = match frames.recv_timeout(IDLE) {
+                        Ok(f) => f,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    let frame = frames.try_iter().last().unwrap_or(first);
+                    let Some(i420) = to_i420.convert(&frame) else {
+                        continue;
+                    };
+                    enc.set_bitrate(b.load(Ordering::Relaxed));
+                    let force = k.swap(false, Ordering::Relaxed);
+                    let ms = frame.captured.as_millis() as i64;
+                    let Ok(out) = enc.encode(&i420, ms, force) else {
+                        k.store(true, Ordering::Relaxed);
+                        continue;
+                    };
+                    for f in out {
+                        let e = Encoded {
+                            frame: f,
+                            captured: frame.captured,
+                        };
+                        if tx.try_send(e).is_err() {
+                            k.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+            .expect("spawning a thread only fails when the OS is out of resources");
+        Self {
+            out,
+            keyframe,
+            kbps,
+            quit,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EncoderPipe {
+    fn drop(&mut self) {
+        self.quit.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The return feed's video decoder thread, writing the pictures to a Y4M file.
+pub struct DecoderPipe {
+    tx: Option<Sender<(VideoCodec, Arc<[u8]>)>>,
+    /// Set when a frame did not decode: the loop asks the host for a keyframe.
+    pub broken: Arc<AtomicBool>,
+    pub errors: Arc<AtomicU64>,
+    thread: Option<JoinHandle<Option<Y4mWriter>>>,
+}
+
+impl DecoderPipe {
+    pub fn spawn(mut y4m: Option<Y4mWriter>) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded::<(VideoCodec, Arc<[u8]>)>(30);
+        let broken = Arc::new(AtomicBool::new(false));
+        let errors = Arc::new(AtomicU64::new(0));
+        let (b, e) = (broken.clone(), errors.clone());
+        let thread = std::thread::Builder::new()
+            .name("guest-video-dec".into())
+            .spawn(move || {
+                let mut dec: Option<VideoDecoder> = None;
+                for (codec, data) in rx.iter() {
+                    if dec.as_ref().is_none_or(|d| d.codec() != codec) {
+                        dec = VideoDecoder::new(codec).ok();
+                    }
+                    let Some(d) = dec.as_mut() else { continue };
+                    match d.decode(&data) {
+                        Ok(Some(pic)) => {
+                            if let Some(w) = y4m.as_mut()
+                                && w.write(&pic).is_err()
+                            {
+                                y4m = None;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(_) => {
+                            e.fetch_add(1, Ordering::Relaxed);
+                            b.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                y4m
+            })
+            .expect("spawning a thread only fails when the OS is out of resources");
+        Self {
+            tx: Some(tx),
+            broken,
+            errors,
+            thread: Some(thread),
+        }
+    }
+
+    /// Hands a frame over; when the decoder is behind, the frame is dropped and a keyframe
+    /// will be asked for.
+    pub fn push(&self, codec: VideoCodec, data: Arc<[u8]>) {
+        if let Some(tx) = &self.tx
+            && tx.try_send((codec, data)).is_err()
+        {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits for the queued frames to be written; gives the file back to be finished.
+    pub fn finish(&mut self) -> Option<Y4mWriter> {
+        self.tx = None;
+        self.thread.take().and_then(|t| t.join().ok()).flatten()
+    }
+}
+
+impl Drop for DecoderPipe {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

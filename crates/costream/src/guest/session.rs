@@ -1,0 +1,620 @@
+//! One call: the offer (sendrecv video and audio, host candidates of one UDP socket, no
+//! trickle), the answer, then str0m's sans-IO loop on that socket — sources encoded out, the
+//! return feed decoded into files, keyframes on request, the send bitrate from the bandwidth
+//! estimate — while a thread polls the host for the guest's state.
+
+use super::files::{WavWriter, Y4mWriter};
+use super::pipes::{DecoderPipe, EncoderPipe};
+use super::sources::{self, Blocks};
+use super::whip::{self, Answer, GuestState, Link, StateReport};
+use super::{EndReason, GuestError, GuestOptions, Progress, Summary};
+use crate::media::{AudioDecoder, AudioEncoder, OPUS_FRAME, VideoCodec, VideoEncoder};
+use crossbeam_channel::Receiver;
+use marquee_capture::{AudioBlock, SessionClock, VideoFrame};
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::change::SdpAnswer;
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+
+/// How long ICE and DTLS may take before the guest gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a lost connection may stay lost.
+const RECONNECT_GRACE: Duration = Duration::from_secs(10);
+/// The longest the loop waits on the socket, so captured media goes out promptly.
+const MAX_WAIT: Duration = Duration::from_millis(5);
+const AUDIO_KBPS: u32 = 64;
+const STATE_POLL: Duration = Duration::from_secs(1);
+
+fn rtc_err(e: impl std::fmt::Display) -> GuestError {
+    GuestError::Rtc(e.to_string())
+}
+
+/// The local address that routes to `dst` (no packet is sent).
+fn route_to(dst: IpAddr) -> Option<IpAddr> {
+    let any: IpAddr = if dst.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    let s = UdpSocket::bind((any, 0)).ok()?;
+    s.connect((dst, 9)).ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
+}
+
+/// The addresses to offer as host candidates: the ones that route to the host and to the
+/// internet (never loopback), plus loopback when the host itself is on it.
+fn local_ips(host: IpAddr) -> Vec<IpAddr> {
+    let mut v = Vec::new();
+    if host.is_loopback() {
+        v.push(host);
+    }
+    let public: IpAddr = if host.is_ipv4() {
+        Ipv4Addr::new(8, 8, 8, 8).into()
+    } else {
+        "2001:4860:4860::8888".parse().unwrap_or(host)
+    };
+    for dst in [host, public] {
+        if let Some(ip) = route_to(dst)
+            && !ip.is_loopback()
+            && !v.contains(&ip)
+        {
+            v.push(ip);
+        }
+    }
+    v
+}
+
+/// Runs the whole call (see [`super::join`]).
+pub fn run(
+    opts: &GuestOptions,
+    link: &Link,
+    stop: Arc<AtomicBool>,
+    mut progress: impl FnMut(Progress),
+) -> Result<(EndReason, Summary), GuestError> {
+    str0m::crypto::from_feature_flags().install_process_default();
+    let (w, h, fps) = (opts.width, opts.height, opts.fps.clamp(1, 60));
+    // Open everything local first: a missing camera or a bad path fails before the host sees us.
+    let clock = SessionClock::start();
+    let epoch = Instant::now();
+    let (video_src, video_rx) = sources::open_video(&opts.video, w, h, fps, &clock)?;
+    let audio = sources::open_audio(&opts.audio, &clock)?;
+    let wav = opts
+        .return_audio
+        .as_deref()
+        .map(WavWriter::create)
+        .transpose()?;
+    let y4m = opts
+        .return_video
+        .as_deref()
+        .map(|p| Y4mWriter::create(p, 30))
+        .transpose()?;
+
+    let network = |e: String| GuestError::Network {
+        host: link.url.authority(),
+        reason: e,
+    };
+    let host_ip = link.url.resolve().map_err(network)?[0].ip();
+    let any: IpAddr = if host_ip.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    let socket = UdpSocket::bind((any, 0)).map_err(|e| network(format!("no UDP socket: {e}")))?;
+    let port = socket
+        .local_addr()
+        .map_err(|e| network(e.to_string()))?
+        .port();
+    let ips = local_ips(host_ip);
+    if ips.is_empty() {
+        return Err(network("no local address routes to the host".into()));
+    }
+
+    let video_kbps = (w * h * fps / 8000).clamp(300, 2500);
+    let mut config = RtcConfig::new().clear_codecs().enable_opus(true, false);
+    config = match opts.codec {
+        VideoCodec::Vp8 => config.enable_vp8(true),
+        VideoCodec::H264 => config.enable_h264(true),
+    };
+    let mut rtc = config
+        .enable_bwe(Some(Bitrate::kbps((video_kbps + AUDIO_KBPS) as u64)))
+        .build(Instant::now());
+    for ip in &ips {
+        let c = Candidate::host(SocketAddr::new(*ip, port), "udp").map_err(rtc_err)?;
+        rtc.add_local_candidate(c);
+    }
+    let mut api = rtc.sdp_api();
+    let stream = Some("marquee-guest".to_string());
+    let vmid = api.add_media(
+        MediaKind::Video,
+        Direction::SendRecv,
+        stream.clone(),
+        Some("video".into()),
+        None,
+    );
+    let amid = api.add_media(
+        MediaKind::Audio,
+        Direction::SendRecv,
+        stream,
+        Some("audio".into()),
+        None,
+    );
+    let (offer, pending) = api.apply().ok_or_else(|| rtc_err("no offer to make"))?;
+    let answer = whip::post_offer(link, opts.name.as_deref(), &offer.to_sdp_string())?;
+    progress(Progress::Signalled {
+        location: answer.location.to_string_url(),
+    });
+
+    let mut call = Call {
+        rtc,
+        socket,
+        port,
+        routes: HashMap::new(),
+        vmid,
+        amid,
+        codec: opts.codec,
+        w,
+        h,
+        fps,
+        video_kbps,
+        epoch,
+        video_rx: Some(video_rx),
+        audio_rx: audio.as_ref().map(|(_, rx)| rx.clone()),
+        blocks: Blocks::default(),
+        enc: None,
+        reported_kbps: video_kbps,
+        audio_enc: None,
+        video_pt: None,
+        audio_pt: None,
+        audio_base: None,
+        audio_sent_frames: 0,
+        dec: DecoderPipe::spawn(y4m),
+        audio_dec: None,
+        last_pli: None,
+        wav,
+        summary: Summary::default(),
+    };
+    let result = call.run(&answer, pending, opts.duration, &stop, &mut progress);
+    // Leave whatever happened, so the slot is free at once.
+    let _ = whip::leave(&answer.location);
+    drop((video_src, audio));
+    let finished = call.finish();
+    let summary = call.summary.clone();
+    let reason = result?;
+    finished?;
+    Ok((reason, summary))
+}
+
+struct Call {
+    rtc: Rtc,
+    socket: UdpSocket,
+    port: u16,
+    /// Which local address receives from a remote one (the socket is bound to all).
+    routes: HashMap<IpAddr, IpAddr>,
+    vmid: Mid,
+    amid: Mid,
+    codec: VideoCodec,
+    w: u32,
+    h: u32,
+    fps: u32,
+    video_kbps: u32,
+    epoch: Instant,
+    /// Until connected; then the encoder pipe takes it.
+    video_rx: Option<Receiver<VideoFrame>>,
+    audio_rx: Option<Receiver<AudioBlock>>,
+    blocks: Blocks,
+    enc: Option<EncoderPipe>,
+    /// The bitrate last reported as progress.
+    reported_kbps: u32,
+    audio_enc: Option<AudioEncoder>,
+    video_pt: Option<Pt>,
+    audio_pt: Option<Pt>,
+    /// Session time of the first audio sample sent.
+    audio_base: Option<Duration>,
+    audio_sent_frames: u64,
+    dec: DecoderPipe,
+    audio_dec: Option<AudioDecoder>,
+    last_pli: Option<Instant>,
+    wav: Option<WavWriter>,
+    summary: Summary,
+}
+
+/// Why the inner loop stopped polling.
+enum Step {
+    Continue,
+    End(EndReason),
+}
+
+impl Call {
+    fn run(
+        &mut self,
+        answer: &Answer,
+        pending: str0m::change::SdpPendingOffer,
+        duration: Option<Duration>,
+        stop: &AtomicBool,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<EndReason, GuestError> {
+        let sdp = SdpAnswer::from_sdp_string(&answer.sdp)
+            .map_err(|e| GuestError::BadAnswer(format!("the SDP answer does not parse: {e}")))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, sdp)
+            .map_err(|e| GuestError::BadAnswer(format!("the SDP answer is not usable: {e}")))?;
+        let quit = Arc::new(AtomicBool::new(false));
+        let states = spawn_state_poll(answer.location.clone(), quit.clone());
+        let _quit = QuitOnDrop(quit);
+        let start = Instant::now();
+        let mut connected: Option<bool> = None;
+        let mut lost_since: Option<Instant> = None;
+        let mut last_state: Option<StateReport> = None;
+        let mut buf = vec![0u8; 2000];
+        loop {
+            let now = Instant::now();
+            if stop.load(Ordering::Relaxed) {
+                return Ok(EndReason::Stopped);
+            }
+            if duration.is_some_and(|d| now >= start + d) {
+                return Ok(EndReason::Duration);
+            }
+            while let Ok(s) = states.try_recv() {
+                let end = end_of(s.state);
+                if last_state.as_ref() != Some(&s) {
+                    progress(Progress::State(s.clone()));
+                    last_state = Some(s);
+                }
+                if let Some(r) = end {
+                    return Ok(r);
+                }
+            }
+            match connected {
+                None if now >= start + CONNECT_TIMEOUT => {
+                    return Err(GuestError::NoConnection(CONNECT_TIMEOUT));
+                }
+                Some(false) if lost_since.is_some_and(|t| now >= t + RECONNECT_GRACE) => {
+                    return Err(GuestError::Disconnected);
+                }
+                _ => {}
+            }
+            if connected == Some(true) {
+                self.send_media(now)?;
+            }
+            if self.dec.broken.swap(false, Ordering::Relaxed) {
+                self.request_keyframe();
+            }
+            // Drain str0m until it wants input or time.
+            let deadline = loop {
+                match self.rtc.poll_output().map_err(rtc_err)? {
+                    Output::Timeout(t) => break t,
+                    Output::Transmit(t) => {
+                        let _ = self.socket.send_to(&t.contents, t.destination);
+                    }
+                    Output::Event(e) => {
+                        if let Step::End(r) =
+                            self.event(e, &mut connected, &mut lost_since, progress)?
+                        {
+                            // The host hung up: its state says why, if it still answers.
+                            if let Ok(s) = whip::get_state(&answer.location)
+                                && let Some(r) = end_of(s.state)
+                            {
+                                progress(Progress::State(s));
+                                return Ok(r);
+                            }
+                            return Ok(r);
+                        }
+                    }
+                }
+            };
+            let now = Instant::now();
+            let wait = deadline.saturating_duration_since(now).min(MAX_WAIT);
+            if wait < Duration::from_millis(1) {
+                self.rtc
+                    .handle_input(Input::Timeout(now))
+                    .map_err(rtc_err)?;
+                continue;
+            }
+            let _ = self.socket.set_read_timeout(Some(wait));
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => {
+                    let destination = self.destination(source);
+                    let Ok(contents) = buf[..n].try_into() else {
+                        continue;
+                    };
+                    let input = Input::Receive(
+                        Instant::now(),
+                        Receive {
+                            proto: Protocol::Udp,
+                            source,
+                            destination,
+                            contents,
+                        },
+                    );
+                    // A packet str0m refuses is dropped, not fatal: it came from the network.
+                    let _ = self.rtc.handle_input(input);
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    self.rtc
+                        .handle_input(Input::Timeout(Instant::now()))
+                        .map_err(rtc_err)?;
+                }
+                // ICMP unreachable and the like show up as errors on the next receive.
+                Err(_) => {
+                    self.rtc
+                        .handle_input(Input::Timeout(Instant::now()))
+                        .map_err(rtc_err)?;
+                }
+            }
+        }
+    }
+
+    /// The local candidate address a packet from `source` arrived on.
+    fn destination(&mut self, source: SocketAddr) -> SocketAddr {
+        let ip = if source.ip().is_loopback() {
+            source.ip()
+        } else {
+            *self
+                .routes
+                .entry(source.ip())
+                .or_insert_with(|| route_to(source.ip()).unwrap_or(source.ip()))
+        };
+        SocketAddr::new(ip, self.port)
+    }
+
+    fn event(
+        &mut self,
+        e: Event,
+        connected: &mut Option<bool>,
+        lost_since: &mut Option<Instant>,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<Step, GuestError> {
+        match e {
+            Event::Connected => {
+                *connected = Some(true);
+                *lost_since = None;
+                self.on_connected()?;
+                progress(Progress::Connected);
+            }
+            Event::IceConnectionStateChange(s) => match s {
+                IceConnectionState::Disconnected if connected.is_some() => {
+                    *connected = Some(false);
+                    lost_since.get_or_insert_with(Instant::now);
+                }
+                IceConnectionState::Connected | IceConnectionState::Completed
+                    if *connected == Some(false) =>
+                {
+                    *connected = Some(true);
+                    *lost_since = None;
+                    if let Some(enc) = &self.enc {
+                        enc.keyframe.store(true, Ordering::Relaxed);
+                    }
+                }
+                _ => {}
+            },
+            Event::MediaData(d) => self.receive(d),
+            Event::KeyframeRequest(r) if r.mid == self.vmid => {
+                if let Some(enc) = &self.enc {
+                    enc.keyframe.store(true, Ordering::Relaxed);
+                }
+                self.summary.keyframes_requested += 1;
+            }
+            Event::EgressBitrateEstimate(
+                BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+            ) => {
+                let total = (estimate.as_u64() / 1000) as u32;
+                let kbps = (total * 9 / 10)
+                    .saturating_sub(AUDIO_KBPS)
+                    .clamp(self.min_kbps(), self.video_kbps * 2);
+                if let Some(enc) = &self.enc {
+                    enc.kbps.store(kbps, Ordering::Relaxed);
+                    let old = self.reported_kbps;
+                    if kbps.abs_diff(old) * 10 > old {
+                        self.reported_kbps = kbps;
+                        progress(Progress::Bitrate(kbps));
+                    }
+                }
+            }
+            Event::Closed => return Ok(Step::End(EndReason::ShowEnded)),
+            _ => {}
+        }
+        Ok(Step::Continue)
+    }
+
+    /// The least the video is sent at, whatever the estimate: below it a picture is mush.
+    fn min_kbps(&self) -> u32 {
+        (self.video_kbps * 3 / 10).max(150)
+    }
+
+    fn on_connected(&mut self) -> Result<(), GuestError> {
+        let Some(frames) = self.video_rx.take() else {
+            return Ok(());
+        };
+        let want = match self.codec {
+            VideoCodec::Vp8 => Codec::Vp8,
+            VideoCodec::H264 => Codec::H264,
+        };
+        self.video_pt = self.rtc.writer(self.vmid).and_then(|w| {
+            w.payload_params()
+                .find(|p| {
+                    let s = p.spec();
+                    s.codec == want
+                        && (want != Codec::H264 || s.format.packetization_mode == Some(1))
+                })
+                .map(|p| p.pt())
+        });
+        if self.video_pt.is_none() {
+            return Err(GuestError::BadAnswer(format!(
+                "the host does not take {} video from this guest",
+                self.codec
+            )));
+        }
+        self.audio_pt = self.rtc.writer(self.amid).and_then(|w| {
+            w.payload_params()
+                .find(|p| p.spec().codec == Codec::Opus)
+                .map(|p| p.pt())
+        });
+        let enc = VideoEncoder::new(self.codec, self.w, self.h, self.fps, self.video_kbps)?;
+        self.enc = Some(EncoderPipe::spawn(enc, frames, self.w, self.h));
+        if self.audio_rx.is_some() && self.audio_pt.is_some() {
+            self.audio_enc = Some(AudioEncoder::new(AUDIO_KBPS)?);
+        }
+        self.rtc.bwe().set_bitrate(
+            Bitrate::kbps(100),
+            Bitrate::kbps((self.video_kbps * 2 + AUDIO_KBPS) as u64),
+        );
+        Ok(())
+    }
+
+    /// Encodes and writes what the sources have produced since the last turn.
+    fn send_media(&mut self, now: Instant) -> Result<(), GuestError> {
+        if let (Some(enc), Some(pt)) = (self.enc.as_ref(), self.video_pt) {
+            for e in enc.out.try_iter() {
+                let Some(w) = self.rtc.writer(self.vmid) else {
+                    break;
+                };
+                let rtp = MediaTime::new(e.captured.as_millis() as u64 * 90, Frequency::NINETY_KHZ);
+                w.write(pt, self.epoch + e.captured, rtp, e.frame.data)
+                    .map_err(rtc_err)?;
+                self.summary.video_frames_sent += 1;
+            }
+        }
+        if let (Some(rx), Some(enc), Some(pt)) = (
+            self.audio_rx.as_ref(),
+            self.audio_enc.as_mut(),
+            self.audio_pt,
+        ) {
+            for b in rx.try_iter() {
+                self.audio_base.get_or_insert(b.captured);
+                self.blocks.push(&b);
+            }
+            while let Some(block) = self.blocks.next_block() {
+                let packet = enc.encode(&block)?;
+                let base = self.audio_base.unwrap_or_default();
+                let at = base + Duration::from_micros(self.audio_sent_frames * 1_000_000 / 48_000);
+                let rtp = MediaTime::new(
+                    (base.as_micros() as u64 * 48 / 1000) + self.audio_sent_frames,
+                    Frequency::FORTY_EIGHT_KHZ,
+                );
+                self.audio_sent_frames += OPUS_FRAME as u64;
+                let Some(w) = self.rtc.writer(self.amid) else {
+                    break;
+                };
+                w.write(pt, (self.epoch + at).min(now), rtp, packet)
+                    .map_err(rtc_err)?;
+                self.summary.audio_packets_sent += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The return feed: decoded and written to the files asked for.
+    fn receive(&mut self, d: str0m::media::MediaData) {
+        if d.mid == self.vmid {
+            let codec = match d.params.spec().codec {
+                Codec::Vp8 => VideoCodec::Vp8,
+                Codec::H264 => VideoCodec::H264,
+                _ => return,
+            };
+            self.summary.video_frames_received += 1;
+            self.dec.push(codec, d.data);
+        } else if d.mid == self.amid {
+            if d.params.spec().codec != Codec::Opus {
+                return;
+            }
+            let dec = match self.audio_dec.as_mut() {
+                Some(d) => d,
+                None => match AudioDecoder::new() {
+                    Ok(a) => self.audio_dec.insert(a),
+                    Err(_) => return,
+                },
+            };
+            self.summary.audio_packets_received += 1;
+            let mut pcm = Vec::new();
+            if !d.contiguous {
+                pcm.extend(dec.conceal());
+            }
+            match dec.decode(&d.data) {
+                Ok(p) => pcm.extend(p),
+                Err(_) => {
+                    self.summary.decode_errors += 1;
+                    pcm.extend(dec.conceal());
+                }
+            }
+            if let Some(w) = self.wav.as_mut()
+                && w.write(&pcm).is_err()
+            {
+                self.wav = None;
+            }
+        }
+    }
+
+    /// Asks the host for a keyframe, at most once a second.
+    fn request_keyframe(&mut self) {
+        if self
+            .last_pli
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_pli = Some(Instant::now());
+        if let Some(mut w) = self.rtc.writer(self.vmid) {
+            let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), GuestError> {
+        self.enc = None;
+        let y4m = self.dec.finish();
+        self.summary.decode_errors += self.dec.errors.load(Ordering::Relaxed);
+        if let Some(w) = self.wav.take() {
+            w.finish()?;
+        }
+        if let Some(y) = y4m {
+            y.finish()?;
+        }
+        Ok(())
+    }
+}
+
+fn end_of(s: GuestState) -> Option<EndReason> {
+    match s {
+        GuestState::Declined => Some(EndReason::Declined),
+        GuestState::Removed => Some(EndReason::Removed),
+        GuestState::Ended => Some(EndReason::ShowEnded),
+        _ => None,
+    }
+}
+
+/// Polls the guest's state about once a second on its own thread (an HTTP request must not
+/// hold up the media loop); it ends when the receiver is dropped.
+fn spawn_state_poll(location: super::http::Url, quit: Arc<AtomicBool>) -> Receiver<StateReport> {
+    let (tx, rx) = crossbeam_channel::bounded(8);
+    let _ = std::thread::Builder::new()
+        .name("guest-state".into())
+        .spawn(move || {
+            while !quit.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                if let Ok(s) = whip::get_state(&location) {
+                    let _ = tx.try_send(s);
+                }
+                // The poll's period, not a wait for an event: the host has no push channel.
+                std::thread::sleep(STATE_POLL.saturating_sub(t.elapsed()));
+            }
+        });
+    rx
+}
+
+/// Stops the state poll when the call ends, however it ends.
+struct QuitOnDrop(Arc<AtomicBool>);
+
+impl Drop for QuitOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,251 @@
+//! The guest's camera and microphone through `marquee_capture` (each on its own thread into a
+//! bounded queue), and the conversions to what the encoders take: I420 at the send size, and
+//! 48 kHz stereo in 20 ms blocks.
+
+use super::GuestError;
+use crate::media::{OPUS_FRAME, RATE, i420_len};
+use crossbeam_channel::Receiver;
+use ffmpeg_next as ff;
+use marquee_capture::camera::{self, Faults, TestPatternCamera};
+use marquee_capture::nokhwa_cam::NokhwaCamera;
+use marquee_capture::{
+    AudioBlock, AudioSpec, PixelFormat, SessionClock, SourceHandle, VideoFrame, VideoSpec,
+};
+
+/// Frames waiting for the sender; more are dropped (and counted by the sink).
+const VIDEO_QUEUE: usize = 4;
+const AUDIO_QUEUE: usize = 50;
+
+fn source_err(what: &'static str) -> impl Fn(marquee_capture::CaptureError) -> GuestError {
+    move |e| GuestError::Source {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// Opens the video source at the send size.
+pub fn open_video(
+    spec: &VideoSpec,
+    w: u32,
+    h: u32,
+    fps: u32,
+    clock: &SessionClock,
+) -> Result<(SourceHandle, Receiver<VideoFrame>), GuestError> {
+    let (sink, rx) = marquee_capture::bounded(VIDEO_QUEUE);
+    let err = source_err("video source");
+    let handle = match spec {
+        VideoSpec::Test | VideoSpec::TestCard(_) => {
+            let card = match spec {
+                VideoSpec::TestCard(n) => *n,
+                _ => 0,
+            };
+            camera::spawn_camera(
+                move || {
+                    Ok(
+                        Box::new(TestPatternCamera::new(w, h, fps, Faults::default()).card(card))
+                            as _,
+                    )
+                },
+                clock.clone(),
+                sink,
+            )
+            .map_err(err)?
+            .0
+        }
+        VideoSpec::Camera(id) => {
+            let id = id.clone();
+            camera::spawn_camera(
+                move || Ok(Box::new(NokhwaCamera::new(&id, w, h, fps)) as _),
+                clock.clone(),
+                sink,
+            )
+            .map_err(err)?
+            .0
+        }
+        VideoSpec::File(p) => {
+            marquee_capture::file::spawn_file_video(p, clock.clone(), sink).map_err(err)?
+        }
+    };
+    Ok((handle, rx))
+}
+
+/// Opens the audio source; `None` for `--audio none`.
+pub fn open_audio(
+    spec: &AudioSpec,
+    clock: &SessionClock,
+) -> Result<Option<(SourceHandle, Receiver<AudioBlock>)>, GuestError> {
+    let (sink, rx) = marquee_capture::bounded(AUDIO_QUEUE);
+    let err = source_err("audio source");
+    let handle = match spec {
+        AudioSpec::None => return Ok(None),
+        AudioSpec::Tone(hz) => marquee_capture::audio::spawn_tone(*hz, clock.clone(), sink),
+        AudioSpec::Mic(id) => {
+            marquee_capture::audio::spawn_mic(id, clock.clone(), sink).map_err(err)?
+        }
+        AudioSpec::File(p) => {
+            marquee_capture::file::spawn_file_audio(p, clock.clone(), sink).map_err(err)?
+        }
+    };
+    Ok(Some((handle, rx)))
+}
+
+fn ff_format(f: PixelFormat) -> Option<ff::format::Pixel> {
+    use ff::format::Pixel as P;
+    Some(match f {
+        PixelFormat::I420 => P::YUV420P,
+        PixelFormat::Nv12 => P::NV12,
+        PixelFormat::Yuyv => P::YUYV422,
+        PixelFormat::Rgb24 => P::RGB24,
+        PixelFormat::Bgra => P::BGRA,
+        PixelFormat::Bgr24 => P::BGR24,
+        PixelFormat::Gray8 => P::GRAY8,
+        PixelFormat::Mjpeg => return None,
+    })
+}
+
+/// Converts any source picture to I420 at the send size (a copy when it already is).
+pub struct ToI420 {
+    w: u32,
+    h: u32,
+    scaler: Option<(ff::software::scaling::Context, PixelFormat, u32, u32)>,
+}
+
+impl ToI420 {
+    pub fn new(w: u32, h: u32) -> Self {
+        Self { w, h, scaler: None }
+    }
+
+    /// The picture as I420 at the send size, or `None` for a format this cannot convert.
+    pub fn convert(&mut self, f: &VideoFrame) -> Option<Vec<u8>> {
+        if f.format == PixelFormat::I420
+            && (f.width, f.height) == (self.w, self.h)
+            && f.data.len() == i420_len(self.w, self.h)
+        {
+            return Some(f.data.to_vec());
+        }
+        let fmt = ff_format(f.format)?;
+        let need = f.format.frame_len(f.width, f.height)?;
+        if f.data.len() < need || f.width == 0 || f.height == 0 {
+            return None;
+        }
+        if !matches!(&self.scaler, Some((_, pf, w, h)) if *pf == f.format && *w == f.width && *h == f.height)
+        {
+            let ctx = ff::software::scaling::Context::get(
+                fmt,
+                f.width,
+                f.height,
+                ff::format::Pixel::YUV420P,
+                self.w,
+                self.h,
+                ff::software::scaling::Flags::BILINEAR,
+            )
+            .ok()?;
+            self.scaler = Some((ctx, f.format, f.width, f.height));
+        }
+        let mut src = ff::frame::Video::new(fmt, f.width, f.height);
+        fill_planes(
+            &mut src,
+            f.format,
+            &f.data,
+            f.width as usize,
+            f.height as usize,
+        );
+        let mut out = ff::frame::Video::new(ff::format::Pixel::YUV420P, self.w, self.h);
+        self.scaler.as_mut()?.0.run(&src, &mut out).ok()?;
+        Some(crate::media::pack_i420(&out))
+    }
+}
+
+/// Copies tightly packed planes into a frame with strides.
+fn fill_planes(frame: &mut ff::frame::Video, format: PixelFormat, data: &[u8], w: usize, h: usize) {
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let planes: Vec<(usize, usize)> = match format {
+        PixelFormat::I420 => vec![(w, h), (cw, ch), (cw, ch)],
+        PixelFormat::Nv12 => vec![(w, h), (2 * cw, ch)],
+        PixelFormat::Yuyv => vec![(4 * cw, h)],
+        PixelFormat::Rgb24 | PixelFormat::Bgr24 => vec![(3 * w, h)],
+        PixelFormat::Bgra => vec![(4 * w, h)],
+        PixelFormat::Gray8 => vec![(w, h)],
+        PixelFormat::Mjpeg => vec![],
+    };
+    let mut off = 0;
+    for (i, (pw, ph)) in planes.into_iter().enumerate() {
+        let stride = frame.stride(i);
+        let dst = frame.data_mut(i);
+        for y in 0..ph {
+            let n = pw.min(stride);
+            dst[y * stride..y * stride + n].copy_from_slice(&data[off + y * pw..off + y * pw + n]);
+        }
+        off += pw * ph;
+    }
+}
+
+/// Gathers audio blocks of any rate and layout into 20 ms of 48 kHz stereo.
+#[derive(Default)]
+pub struct Blocks {
+    buf: Vec<f32>,
+}
+
+impl Blocks {
+    pub fn push(&mut self, b: &AudioBlock) {
+        let ch = b.channels.max(1) as usize;
+        let frames = b.samples.len() / ch;
+        let pick = |i: usize| {
+            let l = b.samples[i * ch];
+            (l, if ch > 1 { b.samples[i * ch + 1] } else { l })
+        };
+        if b.rate == RATE || b.rate == 0 {
+            for i in 0..frames {
+                let (l, r) = pick(i);
+                self.buf.extend([l, r]);
+            }
+        } else if frames > 0 {
+            // Linear resampling per block: good enough for a voice or a test tone.
+            let out = (frames as u64 * RATE as u64 / b.rate as u64) as usize;
+            for j in 0..out {
+                let x = j as f64 * b.rate as f64 / RATE as f64;
+                let i = (x as usize).min(frames - 1);
+                let k = (i + 1).min(frames - 1);
+                let t = (x - i as f64) as f32;
+                let (l0, r0) = pick(i);
+                let (l1, r1) = pick(k);
+                self.buf.extend([l0 + (l1 - l0) * t, r0 + (r1 - r0) * t]);
+            }
+        }
+        // Never more than a second behind: a stalled sender drops the oldest audio.
+        let max = 2 * RATE as usize;
+        if self.buf.len() > max {
+            self.buf.drain(..self.buf.len() - max);
+        }
+    }
+
+    /// The next 20 ms block, when there is one.
+    pub fn next_block(&mut self) -> Option<Vec<f32>> {
+        let n = 2 * OPUS_FRAME;
+        if self.buf.len() < n {
+            return None;
+        }
+        Some(self.buf.drain(..n).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn audio_of_any_rate_becomes_20ms_stereo_blocks() {
+        let mut b = Blocks::default();
+        b.push(&AudioBlock {
+            rate: 44_100,
+            channels: 1,
+            samples: vec![0.5; 441 * 2],
+            captured: Duration::ZERO,
+        });
+        let block = b.next_block().unwrap();
+        assert_eq!(block.len(), 1920);
+        assert!(block.iter().all(|s| (*s - 0.5).abs() < 1e-6));
+        assert!(b.next_block().is_none());
+    }
+}

@@ -1,0 +1,248 @@
+//! The guest's side of WHIP (docs/costream.md): the link, the offer POST, the state poll and
+//! the DELETE, with the host's JSON error codes turned into messages.
+
+use super::GuestError;
+use super::http::{self, Response, Url};
+use crate::invite::valid_token;
+
+/// A parsed invite link `{base}/join/{token}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The link itself (no query, no trailing slash).
+    pub url: Url,
+    pub token: String,
+}
+
+impl Link {
+    pub fn parse(s: &str) -> Result<Link, GuestError> {
+        let bad = |why: String| GuestError::BadLink(why);
+        let mut url = Url::parse(s).map_err(bad)?;
+        let path = url
+            .path
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        let (_, token) = path
+            .rsplit_once("/join/")
+            .ok_or_else(|| bad("an invite link looks like http://HOST/join/TOKEN".into()))?;
+        if !valid_token(token) {
+            return Err(bad(format!(
+                "{token:?} is not an invite token (22 letters, digits, - or _): copy the whole link"
+            )));
+        }
+        let token = token.to_string();
+        url.path = path.to_string();
+        Ok(Link { url, token })
+    }
+
+    /// Where the offer goes: `{LINK}/whip[?name=NAME]`.
+    pub fn whip(&self, name: Option<&str>) -> Url {
+        let mut path = format!("{}/whip", self.url.path);
+        if let Some(n) = name {
+            path.push_str("?name=");
+            path.push_str(&percent_encode(n));
+        }
+        self.url.with_path(&path)
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The host's answer to the offer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub sdp: String,
+    /// The session resource (for GET state and DELETE).
+    pub location: Url,
+}
+
+/// The guest's state as the host reports it (`GET …/whip/{session}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct StateReport {
+    pub state: GuestState,
+    #[serde(default)]
+    pub slot: u32,
+    #[serde(default)]
+    pub muted_by_host: bool,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// docs/costream.md's guest states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestState {
+    Waiting,
+    OnAir,
+    Declined,
+    Removed,
+    Ended,
+    /// A state this guest does not know (a newer host).
+    #[serde(other)]
+    Unknown,
+}
+
+impl GuestState {
+    /// Whether the session is over.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Declined | Self::Removed | Self::Ended)
+    }
+
+    /// What the guest is told.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting for the host to let you in",
+            Self::OnAir => "on air",
+            Self::Declined => "the host declined you",
+            Self::Removed => "removed by the host",
+            Self::Ended => "the show ended",
+            Self::Unknown => "in a state this version does not know",
+        }
+    }
+}
+
+/// The JSON error body of docs/costream.md.
+#[derive(Debug, serde::Deserialize)]
+struct ErrorBody {
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// A refusal from the host, from its status and JSON body.
+pub fn refusal(r: &Response) -> GuestError {
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&r.body) {
+        Ok(b) => (b.code, b.message),
+        Err(_) => (
+            String::new(),
+            String::from_utf8_lossy(&r.body[..r.body.len().min(200)]).into_owned(),
+        ),
+    };
+    GuestError::Refused {
+        status: r.status,
+        code: code.chars().take(40).collect(),
+        message: message.chars().take(300).collect(),
+    }
+}
+
+fn network(url: &Url) -> impl Fn(String) -> GuestError + '_ {
+    move |e| GuestError::Network {
+        host: url.authority(),
+        reason: e,
+    }
+}
+
+/// POSTs the offer; the host answers 201 with its SDP and the session's Location.
+pub fn post_offer(link: &Link, name: Option<&str>, offer: &str) -> Result<Answer, GuestError> {
+    let url = link.whip(name);
+    let r = http::request("POST", &url, Some("application/sdp"), offer.as_bytes())
+        .map_err(network(&url))?;
+    if r.status != 201 && r.status != 200 {
+        return Err(refusal(&r));
+    }
+    let bad = |why: &str| GuestError::BadAnswer(why.to_string());
+    let ct = r.header("content-type").unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("application/sdp") {
+        return Err(bad("the host's answer is not application/sdp"));
+    }
+    let location = r
+        .header("location")
+        .ok_or_else(|| bad("the host's answer has no Location"))?;
+    let location = url.join(location).map_err(GuestError::BadAnswer)?;
+    let sdp = String::from_utf8(r.body).map_err(|_| bad("the SDP answer is not UTF-8"))?;
+    Ok(Answer { sdp, location })
+}
+
+/// `GET {Location}`: the guest's state. A session the host no longer knows is `ended`.
+pub fn get_state(location: &Url) -> Result<StateReport, GuestError> {
+    let r = http::request("GET", location, None, b"").map_err(network(location))?;
+    match r.status {
+        200 => serde_json::from_slice(&r.body).map_err(|e| {
+            GuestError::BadAnswer(format!("the guest state is not the JSON expected: {e}"))
+        }),
+        404 => Ok(StateReport {
+            state: GuestState::Ended,
+            slot: 0,
+            muted_by_host: false,
+            message: "the host no longer knows this session".into(),
+        }),
+        _ => Err(refusal(&r)),
+    }
+}
+
+/// `DELETE {Location}`: the guest leaves and its slot is freed.
+pub fn leave(location: &Url) -> Result<(), GuestError> {
+    let r = http::request("DELETE", location, None, b"").map_err(network(location))?;
+    match r.status {
+        200..=299 | 404 => Ok(()),
+        _ => Err(refusal(&r)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+
+    #[test]
+    fn links_name_their_token_and_whip_endpoint() {
+        let l = Link::parse(&format!("http://10.0.0.1:9000/room/join/{T}/")).unwrap();
+        assert_eq!(l.token, T);
+        assert_eq!(l.whip(None).path, format!("/room/join/{T}/whip"));
+        assert_eq!(
+            l.whip(Some("李 雷&x")).path,
+            format!("/room/join/{T}/whip?name=%E6%9D%8E%20%E9%9B%B7%26x")
+        );
+        assert!(
+            Link::parse("http://h/join/short")
+                .unwrap_err()
+                .to_string()
+                .contains("token")
+        );
+        assert!(Link::parse(&format!("http://h/{T}")).is_err());
+    }
+
+    #[test]
+    fn error_codes_become_clear_messages() {
+        let r = Response {
+            status: 410,
+            headers: vec![],
+            body: br#"{"code":"invite_expired","message":"expired"}"#.to_vec(),
+        };
+        let e = refusal(&r).to_string();
+        assert!(e.contains("expired") && e.contains("new link"), "{e}");
+        let r = Response {
+            status: 502,
+            headers: vec![],
+            body: b"<html>bad gateway</html>".to_vec(),
+        };
+        let e = refusal(&r).to_string();
+        assert!(e.contains("502"), "{e}");
+    }
+
+    #[test]
+    fn states_parse_including_unknown_ones() {
+        let s: StateReport = serde_json::from_str(
+            r#"{"state":"on_air","slot":2,"muted_by_host":true,"message":""}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.state, s.slot, s.muted_by_host),
+            (GuestState::OnAir, 2, true)
+        );
+        let s: StateReport = serde_json::from_str(r#"{"state":"dancing"}"#).unwrap();
+        assert_eq!(s.state, GuestState::Unknown);
+    }
+}

@@ -79,7 +79,8 @@ async function whip(req, res, token) {
   if (token === "badanswer") return created("this is not an SDP answer");
   if (!token.startsWith("echo")) return created(deadEndAnswer(sdp));
   const offer = { id, sdp, answer: created };
-  const waiter = hostWaiters.shift();
+  const waiter = hostWaiters.find((w) => !w.destroyed);
+  hostWaiters.length = 0; // the others are host tabs that went away
   if (waiter) send(waiter, 200, { id, sdp }); else offers.push(offer);
   pending.set(id, offer);
 }

@@ -263,10 +263,12 @@ function startMeter() {
   ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
   const buf = new Float32Array(analyser.fftSize);
   const fills = document.querySelectorAll(".meter .fill");
-  const m = { ctx, raf: 0 };
+  const m = { ctx, raf: 0, level: 0 };
   const tick = () => {
     analyser.getFloatTimeDomainData(buf);
-    const level = track.enabled ? L.levelFromSamples(buf) : 0;
+    // A quick rise and a slow fall, as meters do, so short syllables stay visible.
+    m.level = Math.max(track.enabled ? L.levelFromSamples(buf) : 0, m.level * 0.9);
+    const level = m.level;
     for (const f of fills) f.style.transform = `scaleX(${level.toFixed(3)})`;
     m.raf = requestAnimationFrame(tick);
   };
@@ -325,7 +327,12 @@ async function join() {
   dispatch({ type: "join" });
 
   const iceServers = info && Array.isArray(info.ice_servers) ? info.ice_servers : [];
-  const conn = new RTCPeerConnection({ iceServers });
+  let conn;
+  try {
+    conn = new RTCPeerConnection({ iceServers });
+  } catch {
+    conn = new RTCPeerConnection(); // a malformed TURN entry must not stop a guest on an open network
+  }
   pc = conn;
   const still = () => pc === conn && (model.phase === "joining" || model.phase === "joined");
   // sendrecv even without a camera: the host's return feed comes back on the same transceivers.
@@ -341,11 +348,16 @@ async function join() {
   };
   conn.oniceconnectionstatechange = () => { if (pc === conn) dispatch({ type: "ice", state: conn.iceConnectionState }); };
 
-  let res;
   try {
     await conn.setLocalDescription(await conn.createOffer());
     await gathered(conn, ICE_GATHER_MS);
-    if (!still()) return;
+  } catch {
+    if (still()) dispatch({ type: "error", code: "unsupported" });
+    return;
+  }
+  if (!still()) return;
+  let res;
+  try {
     res = await fetchWithin(new URL(urls.whip(v.name), location.href), {
       method: "POST", headers: { "Content-Type": "application/sdp" }, body: conn.localDescription.sdp,
     }, 15000);
@@ -469,7 +481,9 @@ addEventListener("keydown", (e) => {
   if (model.phase !== "joined" || e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
   const el = e.target;
   if (el && (el.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].includes(el.tagName))) return;
-  const act = { m: toggleMute, v: toggleCamera, l: leave }[e.key.toLowerCase()];
+  // The key as typed (any layout); its physical key when an input method swallows it.
+  const key = e.key === "Process" || e.key === "Unidentified" ? e.code.replace(/^Key/, "") : e.key;
+  const act = { m: toggleMute, v: toggleCamera, l: leave }[key.toLowerCase()];
   if (act) { e.preventDefault(); act(); }
 });
 if (navigator.mediaDevices) navigator.mediaDevices.addEventListener?.("devicechange", listDevices);

@@ -221,6 +221,7 @@ export const initialModel = () => ({
   phase: "loading", // loading | preview | joining | joined | ended | error
   ice: "new", // new | connecting | connected | reconnecting
   everConnected: false,
+  redialing: false, // joining anew after a connection that had worked failed (same slot)
   show: null, // the host's last polled state: waiting | on_air | declined | removed | ended
   hostMuted: false,
   end: null, // declined | removed | ended | left
@@ -236,13 +237,17 @@ export function reduce(m, ev) {
     case "info_ok":
       return { ...initialModel(), phase: "preview" };
     case "join":
-      return m.phase === "preview" ? { ...m, phase: "joining" } : m;
+      return m.phase === "preview" ? { ...m, phase: "joining", redialing: false } : m;
+    case "redial":
+      // A connection that had worked and failed (Wi-Fi to mobile data, a long drop): the page
+      // joins anew, the host puts the guest back in the same slot; shown as reconnecting.
+      return m.phase === "joined" ? { ...m, phase: "joining", ice: "reconnecting", everConnected: false, redialing: true } : m;
     case "answered":
       return m.phase === "joining" ? { ...m, phase: "joined", ice: "connecting" } : m;
     case "ice": {
       if (m.phase !== "joined") return m;
       const s = ev.state;
-      if (s === "connected" || s === "completed") return { ...m, ice: "connected", everConnected: true };
+      if (s === "connected" || s === "completed") return { ...m, ice: "connected", everConnected: true, redialing: false };
       if (s === "disconnected") return { ...m, ice: m.everConnected ? "reconnecting" : "connecting" };
       if (s === "failed") return { ...m, phase: "error", error: "network" };
       if (s === "checking" || s === "new") return { ...m, ice: m.everConnected ? "reconnecting" : "connecting" };
@@ -278,8 +283,10 @@ export function stateName(m) {
   switch (m.phase) {
     case "ended": return m.end;
     case "error": return "error:" + m.error;
+    case "joining":
+      return m.redialing ? "reconnecting" : "joining";
     case "joined":
-      if (m.ice === "reconnecting") return "reconnecting";
+      if (m.ice === "reconnecting" || m.redialing) return "reconnecting";
       if (!m.everConnected) return "connecting";
       if (m.show === "on_air") return m.hostMuted ? "muted_by_host" : "on_air";
       if (m.show === "waiting") return "waiting";

@@ -134,6 +134,19 @@ test("a dropped connection reads as reconnecting, and back as the host's word", 
   assert.equal(stateName(reduce(down, { type: "ice", state: "failed" })), "error:network");
 });
 
+test("a connection that worked and failed is redialed, shown as reconnecting until it is back", () => {
+  const air = joined({ type: "ice", state: "connected" }, { type: "poll", body: { state: "on_air" } });
+  const redial = reduce(air, { type: "redial" });
+  assert.equal(stateName(redial), "reconnecting");
+  const answered = reduce(redial, { type: "answered" });
+  assert.equal(stateName(answered), "reconnecting");
+  assert.equal(stateName(reduce(answered, { type: "ice", state: "checking" })), "reconnecting");
+  assert.equal(stateName(reduce(answered, { type: "ice_timeout" })), "error:network", "a redial that never connects gives up");
+  assert.equal(stateName(reduce(answered, { type: "ice", state: "connected" })), "on_air");
+  assert.equal(stateName(reduce(redial, { type: "error", code: "invite_revoked" })), "error:invite_revoked");
+  assert.equal(stateName(reduce(run({ type: "info_ok" }), { type: "redial" })), "preview", "only a joined guest redials");
+});
+
 test("ICE that fails or never connects is the network-blocked error", () => {
   assert.equal(stateName(joined({ type: "ice", state: "failed" })), "error:network");
   assert.equal(stateName(joined({ type: "ice_timeout" })), "error:network");

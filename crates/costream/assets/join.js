@@ -15,6 +15,7 @@ const ICE_GATHER_MS = 2000; // no trickle: send the offer with what was gathered
 const ICE_CONNECT_MS = 10000; // no connection by then reads as a network that blocks UDP
 const POLL_MS = 1000;
 const POLL_TIMEOUT_MS = 3000;
+const MAX_REDIALS = 2; // joins anew in a row after a working connection failed, then "network blocked"
 
 let lang = L.pickLang(navigator.language, load("mq.lang")); // the viewer page's key: one choice per site
 let model = L.initialModel();
@@ -27,6 +28,8 @@ let iceTimer = 0;
 let selfMuted = false;
 let camOff = false;
 let meter = null;
+let guestName = "";
+let redials = 0;
 
 const guest = { state: "loading", pc: null, session: null, selfMuted: false, cameraOff: false };
 window.marqueeGuest = guest;
@@ -77,9 +80,9 @@ function render() {
   $("retry").hidden = !canRetry;
   $("retry").textContent = tx(model.end === "left" ? "rejoin" : "retry");
 
-  const pre = model.phase === "preview" || model.phase === "joining";
-  $("prejoin").hidden = !pre;
-  $("live").hidden = model.phase !== "joined";
+  const live = model.phase === "joined" || (model.phase === "joining" && model.redialing);
+  $("prejoin").hidden = live || (model.phase !== "preview" && model.phase !== "joining");
+  $("live").hidden = !live;
   $("join").disabled = model.phase !== "preview" || !stream;
   $("join").textContent = tx(model.phase === "joining" ? "joining_btn" : "join");
   $("onair").hidden = name !== "on_air" && name !== "muted_by_host";
@@ -324,8 +327,14 @@ async function join() {
   $("name-hint").textContent = L.t(lang, "name_hint");
   save("mq.guest.name", v.name);
   if (model.phase !== "preview" || !stream) return;
+  guestName = v.name;
+  redials = 0;
   dispatch({ type: "join" });
+  connect();
+}
 
+/** One WHIP session: the offer with the local tracks, the answer, then polling. */
+async function connect() {
   const iceServers = info && Array.isArray(info.ice_servers) ? info.ice_servers : [];
   let conn;
   try {
@@ -346,7 +355,15 @@ async function join() {
     $("remote").srcObject = back;
     playBack();
   };
-  conn.oniceconnectionstatechange = () => { if (pc === conn) dispatch({ type: "ice", state: conn.iceConnectionState }); };
+  // ICE's own state, except that a failure of the whole connection (DTLS included) counts as
+  // one: Chrome may report that while ICE still reads "disconnected".
+  conn.oniceconnectionstatechange = conn.onconnectionstatechange = () => {
+    if (pc !== conn) return;
+    const s = conn.connectionState === "failed" ? "failed" : conn.iceConnectionState;
+    if (s === "failed" && model.everConnected && redials < MAX_REDIALS) return redial();
+    if (s === "connected" || s === "completed") redials = 0;
+    dispatch({ type: "ice", state: s });
+  };
 
   try {
     await conn.setLocalDescription(await conn.createOffer());
@@ -358,7 +375,7 @@ async function join() {
   if (!still()) return;
   let res;
   try {
-    res = await fetchWithin(new URL(urls.whip(v.name), location.href), {
+    res = await fetchWithin(new URL(urls.whip(guestName), location.href), {
       method: "POST", headers: { "Content-Type": "application/sdp" }, body: conn.localDescription.sdp,
     }, 15000);
   } catch {
@@ -383,6 +400,17 @@ async function join() {
   poll();
 }
 
+/** A connection that had worked failed: the old session is let go (so the slot is free) and
+ *  the guest joins anew; the host puts them back in the same slot. */
+async function redial() {
+  redials += 1;
+  const old = session;
+  closePeer();
+  dispatch({ type: "redial" });
+  if (old) await fetchWithin(old, { method: "DELETE" }, 2000).catch(() => {});
+  if (model.phase === "joining") connect();
+}
+
 /** The host's word on this guest, about once a second; a lost poll is simply tried again
  *  (the connection's own state tells about the network). */
 async function poll() {
@@ -403,7 +431,7 @@ async function poll() {
 function closePeer() {
   clearTimeout(pollTimer);
   clearTimeout(iceTimer);
-  if (pc) { pc.ontrack = pc.oniceconnectionstatechange = null; pc.close(); }
+  if (pc) { pc.ontrack = pc.oniceconnectionstatechange = pc.onconnectionstatechange = null; pc.close(); }
   pc = null;
   session = null;
   $("remote").srcObject = null;

@@ -75,7 +75,7 @@ function render() {
   const tx = (k, v) => L.t(lang, k, v);
   const { title, detail } = L.stateText(lang, name, model.status);
   $("status-title").textContent = title;
-  $("status-detail").textContent = detail;
+  $("status-detail").textContent = model.phase === "preview" && !stream ? tx("allow") : detail;
   const canRetry = (model.phase === "error" && L.isRetryable(model.error)) || model.end === "left";
   $("retry").hidden = !canRetry;
   $("retry").textContent = tx(model.end === "left" ? "rejoin" : "retry");
@@ -209,6 +209,8 @@ async function listDevices() {
 }
 
 function fillDevices() {
+  // Until the browser grants access, the lists are empty and locked (labels are hidden then).
+  $("cam").disabled = $("mic").disabled = !stream;
   const fill = (sel, kind, track, extra) => {
     const current = track ? track.getSettings().deviceId : sel.value;
     sel.replaceChildren();
@@ -217,7 +219,7 @@ function fillDevices() {
       n += 1;
       sel.append(new Option(d.label || `${L.t(lang, kind === "videoinput" ? "camera" : "microphone")} ${n}`, d.deviceId));
     }
-    if (extra) sel.append(new Option(L.t(lang, "no_camera"), "none"));
+    if (extra && stream) sel.append(new Option(L.t(lang, "no_camera"), "none"));
     sel.value = current || (extra && !track ? "none" : sel.value);
   };
   fill($("cam"), "videoinput", stream && stream.getVideoTracks()[0], true);

@@ -13,6 +13,8 @@
 //                      waits 10 s for ICE, then shows error:network)
 // The state the session polls is set for every session with
 //   /dev/state?state=waiting|on_air|declined|removed|ended&muted=0|1
+// and /dev/sessions lists the sessions open and those the page ended with DELETE.
+// Port 0 takes a free port; the first line printed names the URL.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -20,13 +22,14 @@ import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
 
 const DIR = dirname(fileURLToPath(import.meta.url));
-const PORT = Number(process.argv[2] || process.env.PORT || 8790);
+const PORT = Number(process.argv[2] ?? process.env.PORT ?? 8790);
 const INFO_ERRORS = { invite_unknown: 404, invite_expired: 410, invite_revoked: 410 };
 const POST_ERRORS = { slot_busy: 409, host_not_live: 503, bad_offer: 400, too_large: 413, not_sdp: 415, too_many: 429 };
 const TYPES = { js: "text/javascript", css: "text/css", html: "text/html; charset=utf-8" };
 
 let shared = { state: "waiting", muted_by_host: false };
 const sessions = new Map(); // id → token
+const left = []; // ids ended by DELETE
 const offers = []; // offers waiting for the /dev/host tab: { id, sdp, answer(sdp) }
 const hostWaiters = []; // the host tab's pending GET /dev/offer
 const pending = new Map(); // id → offer, until the host tab answers
@@ -101,7 +104,7 @@ for (;;) {
 }
 </script>`;
 
-createServer(async (req, res) => {
+const server = createServer(async (req, res) => {
   const url = new URL(req.url, "http://x");
   const p = url.pathname;
   let m;
@@ -115,6 +118,7 @@ createServer(async (req, res) => {
       return send(res, 200, shared);
     }
     if (p === "/dev/host") return send(res, 200, HOST_PAGE, TYPES.html);
+    if (p === "/dev/sessions") return send(res, 200, { open: [...sessions.keys()], left });
     if (p === "/dev/offer") {
       const o = offers.shift();
       return o ? send(res, 200, { id: o.id, sdp: o.sdp }) : hostWaiters.push(res);
@@ -133,11 +137,12 @@ createServer(async (req, res) => {
     if ((m = p.match(/^\/join\/([\w-]+)\/whip$/)) && req.method === "POST") return whip(req, res, m[1]);
     if ((m = p.match(/^\/join\/([\w-]+)\/whip\/([\w-]+)$/))) {
       if (!sessions.has(m[2])) return send(res, 404, { code: "invite_unknown", message: "no such session" });
-      if (req.method === "DELETE") { sessions.delete(m[2]); console.log("left:", m[2]); return send(res, 200, {}); }
+      if (req.method === "DELETE") { sessions.delete(m[2]); left.push(m[2]); return send(res, 200, {}); }
       return send(res, 200, { ...shared, slot: 1, message: "" });
     }
     send(res, 404, { code: "invite_unknown", message: "not found" });
   } catch (e) {
     send(res, 500, { code: "internal", message: String(e) });
   }
-}).listen(PORT, "127.0.0.1", () => console.log(`guest page dev server: http://127.0.0.1:${PORT}/join/TOKEN`));
+});
+server.listen(PORT, "127.0.0.1", () => console.log(`guest page dev server: http://127.0.0.1:${server.address().port}/join/TOKEN`));

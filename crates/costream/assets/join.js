@@ -501,7 +501,9 @@ $("retry").addEventListener("click", retry);
 $("hear").addEventListener("click", playBack);
 $("name").value = load("mq.guest.name") || "";
 $("name").addEventListener("input", () => {
-  const ok = L.validateName($("name").value).ok;
+  const v = L.validateName($("name").value);
+  const ok = v.ok;
+  if (ok) save("mq.guest.name", v.name);
   $("name").setAttribute("aria-invalid", String(!ok));
   $("name-hint").textContent = L.t(lang, ok ? "name_hint" : "name_long");
 });

@@ -19,13 +19,21 @@ import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { randomUUID } from "node:crypto";
+import { randomUUID, createHash } from "node:crypto";
 
 const DIR = dirname(fileURLToPath(import.meta.url));
 const PORT = Number(process.argv[2] ?? process.env.PORT ?? 8790);
 const INFO_ERRORS = { invite_unknown: 404, invite_expired: 410, invite_revoked: 410 };
 const POST_ERRORS = { slot_busy: 409, host_not_live: 503, bad_offer: 400, too_large: 413, not_sdp: 415, too_many: 429 };
 const TYPES = { js: "text/javascript", css: "text/css", html: "text/html; charset=utf-8" };
+
+/** The strict policy a host can send with the page: its one inline script and style by hash. */
+function policy(html) {
+  const hash = (tag) => [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))]
+    .map((m) => `'sha256-${createHash("sha256").update(m[1]).digest("base64")}'`).join(" ");
+  return `default-src 'self'; script-src 'self' ${hash("script")}; style-src 'self' ${hash("style")}; `
+    + "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+}
 
 let shared = { state: "waiting", muted_by_host: false };
 const sessions = new Map(); // id → token
@@ -129,7 +137,10 @@ const server = createServer(async (req, res) => {
       if (o) o.answer(await body(req));
       return send(res, 200, {});
     }
-    if ((m = p.match(/^\/join\/([\w-]+)\/?$/))) return send(res, 200, await readFile(join(DIR, "join.html"), "utf8"), TYPES.html);
+    if ((m = p.match(/^\/join\/([\w-]+)\/?$/))) {
+      const html = await readFile(join(DIR, "join.html"), "utf8");
+      return send(res, 200, html, TYPES.html, { "Content-Security-Policy": policy(html) });
+    }
     if ((m = p.match(/^\/join\/([\w-]+)\/info$/))) {
       if (INFO_ERRORS[m[1]]) return fail(res, m[1]);
       return send(res, 200, { slot: 1, host: "Dev Host 主播", expires_in_s: 7200 });

@@ -1,7 +1,8 @@
 // The guest page (crates/costream/assets/join.*) in headless Chromium (Playwright) against its
 // dev server (assets/dev-server.mjs): the fake host answers with each error of the contract, an
 // answer that never connects, or a real answer from a second tab that sends the guest's own
-// media back. What the page shows is read from document.body.dataset.state.
+// media back. What the page shows is read from document.body.dataset.state. The page is served
+// with a strict Content-Security-Policy (its inline bootstrap allowed by hash), as a host should.
 // The Rust host end to end is another suite's job.
 //
 // Needs: Chromium (/usr/bin/chromium or CHROMIUM) and `npm install` here.
@@ -42,6 +43,8 @@ async function open(path, { locale = "en-US", viewport = { width: 1280, height: 
   if (init) await page.addInitScript(init);
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // The dev server sends the strict policy a host should: any violation is a page error.
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) errors.push(m.text()); });
   page.errors = errors;
   await page.goto(path.startsWith("http") ? path : base + path);
   return page;
@@ -71,6 +74,7 @@ test("before joining: preview, devices, level meter, the name remembered, both l
   await page.reload();
   await ready(page);
   assert.equal(await page.textContent("#join"), "加入", "the language choice is remembered");
+  assert.deepEqual(page.errors, []);
   assert.equal(await page.inputValue("#name"), "张三", "the name is remembered");
   await page.context().close();
 

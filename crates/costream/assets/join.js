@@ -83,6 +83,8 @@ function render() {
   const live = model.phase === "joined" || (model.phase === "joining" && model.redialing);
   $("prejoin").hidden = live || (model.phase !== "preview" && model.phase !== "joining");
   $("live").hidden = !live;
+  const home = live ? $("devslot") : $("devhome");
+  if ($("devices").parentElement !== home) home.append($("devices"));
   $("join").disabled = model.phase !== "preview" || !stream;
   $("join").textContent = tx(model.phase === "joining" ? "joining_btn" : "join");
   $("onair").hidden = name !== "on_air" && name !== "muted_by_host";

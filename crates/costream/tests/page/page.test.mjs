@@ -166,6 +166,16 @@ test("joined for real: green room, on air, muted by the host, shortcuts, leave, 
   assert.equal(await sent("audio"), true);
   assert.equal(await sent("video"), true);
 
+  // The pickers move into the controls: a new choice reaches the host without joining anew.
+  await page.click("#devmenu summary");
+  const camera = await page.inputValue("#cam");
+  await page.selectOption("#cam", "none");
+  await page.waitForFunction(() => !window.marqueeGuest.pc.getSenders().some((s) => s.track?.kind === "video"));
+  assert.ok(await page.isDisabled("#camera"), "no camera to turn off");
+  await page.selectOption("#cam", camera);
+  await page.waitForFunction(() => window.marqueeGuest.pc.getSenders().some((s) => s.track?.kind === "video" && s.track.readyState === "live"));
+  assert.equal(await state(page), "on_air");
+
   const session = await page.evaluate(() => window.marqueeGuest.session);
   await page.keyboard.press("l");
   await until(page, "left");

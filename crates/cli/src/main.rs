@@ -4,6 +4,7 @@ mod chat;
 mod clip;
 mod devices;
 mod failure;
+mod guest;
 mod keys;
 mod live;
 mod overlay;
@@ -54,6 +55,9 @@ enum Cmd {
     Overlay(scene::OverlayArgs),
     /// Turn director mode (the loudest camera microphone gets the shot) on or off.
     Director(scene::DirectorArgs),
+    /// Co-stream as a guest: join a host's show from an invite link.
+    #[command(subcommand)]
+    Guest(guest::GuestCmd),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Cmd::Scene(a) => scene::run(a),
         Cmd::Overlay(a) => scene::run_overlay(a),
         Cmd::Director(a) => scene::run_director(a),
+        Cmd::Guest(c) => guest::run(c),
         Cmd::Clip(c) => clip::run(c).map_err(|e| Failure {
             code: e.exit_code(),
             message: e.to_string(),

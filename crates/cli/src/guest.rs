@@ -1,0 +1,165 @@
+//! `marquee guest join LINK`: join a co-stream as a guest without a browser.
+
+use crate::failure::Failure;
+use crate::util::parse_duration;
+use clap::{Args, Subcommand};
+use marquee_capture::{AudioSpec, VideoSpec};
+use marquee_costream::guest::{self, EndReason, GuestError, GuestOptions, GuestState, Progress};
+use marquee_costream::media::VideoCodec;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+#[derive(Subcommand)]
+pub enum GuestCmd {
+    /// Join a host's show from an invite link: send a camera and a microphone (or the
+    /// synthetic ones), and keep the return feed.
+    Join(JoinArgs),
+}
+
+#[derive(Args)]
+pub struct JoinArgs {
+    /// The invite link the host gave (http://HOST/join/TOKEN).
+    link: String,
+    /// camera:INDEX|ID, test[:N] (the synthetic camera with frame codes) or file:PATH.
+    #[arg(long, default_value = "test")]
+    video: String,
+    /// mic:default|ID, tone[:HZ], file:PATH or none.
+    #[arg(long, default_value = "tone:440")]
+    audio: String,
+    /// Your name as the host sees it (at most 32 characters).
+    #[arg(long)]
+    name: Option<String>,
+    /// Leave after this long (e.g. 20s); without it, until Ctrl-C or the host ends it.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// The video codec to send: vp8 or h264.
+    #[arg(long, default_value = "vp8")]
+    codec: String,
+    /// The size and rate of the video sent, WIDTHxHEIGHT@FPS.
+    #[arg(long, default_value = "640x360@30", value_parser = parse_mode)]
+    mode: (u32, u32, u32),
+    /// Write the return feed's audio here (WAV, 48 kHz stereo).
+    #[arg(long)]
+    return_audio: Option<PathBuf>,
+    /// Write the return feed's video here (Y4M).
+    #[arg(long)]
+    return_video: Option<PathBuf>,
+}
+
+fn parse_mode(s: &str) -> Result<(u32, u32, u32), String> {
+    let bad = || format!("'{s}' is not a mode like 640x360@30 (even sizes, 1 to 60 fps)");
+    let (size, fps) = s.split_once('@').unwrap_or((s, "30"));
+    let (w, h) = size.split_once('x').ok_or_else(bad)?;
+    let (w, h, fps): (u32, u32, u32) = (
+        w.parse().map_err(|_| bad())?,
+        h.parse().map_err(|_| bad())?,
+        fps.parse().map_err(|_| bad())?,
+    );
+    let ok = (16..=1920).contains(&w)
+        && (16..=1080).contains(&h)
+        && w % 2 == 0
+        && h % 2 == 0
+        && (1..=60).contains(&fps);
+    ok.then_some((w, h, fps)).ok_or_else(bad)
+}
+
+pub fn run(cmd: GuestCmd) -> Result<(), Failure> {
+    match cmd {
+        GuestCmd::Join(a) => join(a),
+    }
+}
+
+fn join(a: JoinArgs) -> Result<(), Failure> {
+    let usage = |e: String| Failure::usage(e);
+    let video: VideoSpec = a
+        .video
+        .parse()
+        .map_err(|e: marquee_capture::CaptureError| usage(e.to_string()))?;
+    let audio: AudioSpec = a
+        .audio
+        .parse()
+        .map_err(|e: marquee_capture::CaptureError| usage(e.to_string()))?;
+    let codec: VideoCodec = a
+        .codec
+        .parse()
+        .map_err(|e: marquee_costream::media::MediaError| usage(e.to_string()))?;
+    let (width, height, fps) = a.mode;
+    let opts = GuestOptions {
+        link: a.link,
+        video,
+        audio,
+        name: a.name,
+        duration: a.duration,
+        codec,
+        width,
+        height,
+        fps,
+        return_audio: a.return_audio,
+        return_video: a.return_video,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| Failure::runtime(format!("cannot handle signals: {e}")))?;
+    }
+    eprintln!("joining {} …", opts.link);
+    let result = guest::join(&opts, stop, |p| match p {
+        Progress::Signalled { .. } => eprintln!("the host answered; connecting …"),
+        Progress::Connected => eprintln!("connected: sending {codec} video and audio"),
+        Progress::State(s) => {
+            let mut line = s.state.describe().to_string();
+            if s.state == GuestState::OnAir && s.slot > 0 {
+                line = format!("on air as guest {}", s.slot);
+            }
+            if s.muted_by_host {
+                line.push_str(" (the host muted you)");
+            }
+            if !s.message.is_empty() {
+                line.push_str(&format!(": {}", s.message));
+            }
+            eprintln!("{line}");
+        }
+        Progress::Bitrate(kbps) => tracing::info!("video bitrate {kbps} kbps"),
+    });
+    match result {
+        Ok((reason, s)) => {
+            let why = match reason {
+                EndReason::Duration => "the duration is over",
+                EndReason::Stopped => "stopped",
+                EndReason::Declined => "the host declined you",
+                EndReason::Removed => "removed by the host",
+                EndReason::ShowEnded => "the show ended",
+            };
+            eprintln!(
+                "left ({why}): sent {} video frames and {} audio packets, received {} and {}",
+                s.video_frames_sent,
+                s.audio_packets_sent,
+                s.video_frames_received,
+                s.audio_packets_received
+            );
+            match reason {
+                EndReason::Declined | EndReason::Removed => Err(Failure::runtime(why)),
+                _ => Ok(()),
+            }
+        }
+        Err(e @ (GuestError::BadLink(_) | GuestError::BadName)) => {
+            Err(Failure::usage(e.to_string()))
+        }
+        Err(e) => Err(Failure::runtime(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_bad_ones_say_the_form() {
+        assert_eq!(parse_mode("640x360@30").unwrap(), (640, 360, 30));
+        assert_eq!(parse_mode("480x270").unwrap(), (480, 270, 30));
+        assert!(parse_mode("641x360@30").unwrap_err().contains("640x360@30"));
+        assert!(parse_mode("640x360@0").is_err());
+    }
+}

@@ -25,6 +25,8 @@ use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 /// What the test host saw.
 #[derive(Default)]
 struct Seen {
+    /// Why the host's media loop stopped, if it failed.
+    failed: Option<String>,
     names: Vec<String>,
     sizes: Vec<(u32, u32)>,
     /// Frame indices read from the synthetic camera's codes.
@@ -36,6 +38,8 @@ struct Seen {
 
 enum Mode {
     Answer,
+    /// Answers, reports `on_air` for this many state polls, then `removed`.
+    RemoveAfter(u32),
     Refuse(u16, &'static str),
 }
 
@@ -163,8 +167,17 @@ fn serve(mut conn: TcpStream, mode: &Mode, seen: &Arc<Mutex<Seen>>, quit: &Arc<A
             );
         }
         "GET" if path.ends_with(session) => {
-            seen.lock().unwrap().gets += 1;
-            let body = br#"{"state":"on_air","slot":1,"muted_by_host":false,"message":""}"#;
+            let gets = {
+                let mut s = seen.lock().unwrap();
+                s.gets += 1;
+                s.gets
+            };
+            let body: &[u8] = match mode {
+                Mode::RemoveAfter(n) if gets > *n => {
+                    br#"{"state":"removed","slot":1,"muted_by_host":false,"message":""}"#
+                }
+                _ => br#"{"state":"on_air","slot":1,"muted_by_host":false,"message":""}"#,
+            };
             respond(
                 &mut conn,
                 "200 OK",
@@ -209,10 +222,10 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
                     Event::Connected => connected = true,
                     Event::MediaAdded(m) => mids.push((m.mid, m.kind)),
                     Event::MediaData(d) => match d.params.spec().codec {
-                        Codec::Opus => {
-                            let pcm = adec.decode(&d.data).unwrap();
-                            seen.lock().unwrap().audio.extend(pcm);
-                        }
+                        Codec::Opus => match adec.decode(&d.data) {
+                            Ok(pcm) => seen.lock().unwrap().audio.extend(pcm),
+                            Err(e) => seen.lock().unwrap().failed = Some(e.to_string()),
+                        },
                         Codec::Vp8 => {
                             let _ = pictures.try_send((VideoCodec::Vp8, d.data));
                         }
@@ -225,7 +238,10 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
                 }
                 continue;
             }
-            Err(_) => return,
+            Err(e) => {
+                seen.lock().unwrap().failed = Some(e.to_string());
+                return;
+            }
         };
         if connected {
             let t = start.elapsed().as_millis() as u64;
@@ -400,20 +416,30 @@ fn joins_and_sends(codec: VideoCodec) {
     let (o, st, ev) = (opts.clone(), stop.clone(), events.clone());
     let guest = std::thread::spawn(move || guest::join(&o, st, |p| ev.lock().unwrap().push(p)));
 
-    // Several pictures with readable codes, and a second of the tone. Generous time: the
-    // machine may be busy with other work.
+    // Several pictures with readable codes, and a second of the tone; and in the return
+    // files (written as they arrive), a second of audio and several pictures. Generous time:
+    // the machine may be busy with other work.
+    let (wav, y4m) = (dir.path().join("return.wav"), dir.path().join("return.y4m"));
+    let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len() as usize);
     let got = wait_for(&host.seen, Duration::from_secs(60), |s| {
-        s.codes.len() >= 15 && s.audio.len() >= 2 * RATE as usize
+        s.codes.len() >= 15
+            && s.audio.len() >= 2 * RATE as usize
+            && len(&wav) > 44 + 4 * RATE as usize + 8192
+            && len(&y4m) > 6 * i420_len(RETURN_W, RETURN_H)
     });
     stop.store(true, Ordering::Relaxed);
-    let (reason, summary) = guest.join().unwrap().unwrap();
+    let ended = guest.join().unwrap();
     let seen = host.seen.lock().unwrap();
     assert!(
         got,
-        "{codec}: {} frames with codes, {} audio samples",
+        "{codec}: {} frames with codes, {} audio samples, return files {} and {} bytes, host failure {:?}, guest {ended:?}",
         seen.codes.len(),
-        seen.audio.len()
+        seen.audio.len(),
+        len(&wav),
+        len(&y4m),
+        seen.failed,
     );
+    let (reason, summary) = ended.unwrap();
     assert_eq!(reason, EndReason::Stopped);
     assert!(seen.deleted, "the guest did not leave with DELETE");
     assert_eq!(seen.names, ["Li%20Lei"]);
@@ -502,4 +528,29 @@ fn a_link_that_is_not_an_invite_fails_before_any_request() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("invite token"), "{e}");
+}
+
+#[test]
+fn a_guest_removed_by_the_host_says_so_and_leaves() {
+    let _one = ONE_CALL.lock().unwrap_or_else(|e| e.into_inner());
+    let host = TestHost::start(Mode::RemoveAfter(2));
+    let mut opts = GuestOptions::new(host.link());
+    opts.fps = 15;
+    let states = Arc::new(Mutex::new(Vec::new()));
+    let st = states.clone();
+    let (reason, _) = guest::join(&opts, Arc::new(AtomicBool::new(false)), |p| {
+        if let Progress::State(s) = p {
+            st.lock().unwrap().push(s.state);
+        }
+    })
+    .unwrap();
+    assert_eq!(reason, EndReason::Removed);
+    assert_eq!(
+        *states.lock().unwrap(),
+        [guest::GuestState::OnAir, guest::GuestState::Removed]
+    );
+    assert!(
+        host.seen.lock().unwrap().deleted,
+        "the guest did not leave with DELETE"
+    );
 }

@@ -11,7 +11,6 @@ use super::{EndReason, GuestError, GuestOptions, Progress, Summary};
 use crate::media::{AudioDecoder, AudioEncoder, OPUS_FRAME, VideoCodec, VideoEncoder};
 use crossbeam_channel::Receiver;
 use marquee_capture::{AudioBlock, SessionClock, VideoFrame};
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -30,6 +29,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const RECONNECT_GRACE: Duration = Duration::from_secs(10);
 /// The longest the loop waits on the socket, so captured media goes out promptly.
 const MAX_WAIT: Duration = Duration::from_millis(5);
+/// The shortest (a zero read timeout means "block forever" to the OS).
+const MIN_WAIT: Duration = Duration::from_micros(100);
 const AUDIO_KBPS: u32 = 64;
 const STATE_POLL: Duration = Duration::from_secs(1);
 
@@ -50,27 +51,17 @@ fn route_to(dst: IpAddr) -> Option<IpAddr> {
     (!ip.is_unspecified()).then_some(ip)
 }
 
-/// The addresses to offer as host candidates: the ones that route to the host and to the
-/// internet (never loopback), plus loopback when the host itself is on it.
-fn local_ips(host: IpAddr) -> Vec<IpAddr> {
-    let mut v = Vec::new();
+/// The address the guest's socket binds to and offers as its host candidate: the one that
+/// routes to the host (loopback when the host is on loopback: str0m accepts loopback
+/// candidates). One bound address means every datagram's local address is known exactly,
+/// which str0m needs to match ICE checks to their pair; a socket on all addresses cannot tell
+/// a packet for 10.x from one for 127.0.0.1 without per-packet ancillary data.
+fn local_ip(host: IpAddr) -> Option<IpAddr> {
     if host.is_loopback() {
-        v.push(host);
-    }
-    let public: IpAddr = if host.is_ipv4() {
-        Ipv4Addr::new(8, 8, 8, 8).into()
+        Some(host)
     } else {
-        "2001:4860:4860::8888".parse().unwrap_or(host)
-    };
-    for dst in [host, public] {
-        if let Some(ip) = route_to(dst)
-            && !ip.is_loopback()
-            && !v.contains(&ip)
-        {
-            v.push(ip);
-        }
+        route_to(host).filter(|ip| !ip.is_loopback())
     }
-    v
 }
 
 /// Runs the whole call (see [`super::join`]).
@@ -103,20 +94,10 @@ pub fn run(
         reason: e,
     };
     let host_ip = link.url.resolve().map_err(network)?[0].ip();
-    let any: IpAddr = if host_ip.is_ipv4() {
-        Ipv4Addr::UNSPECIFIED.into()
-    } else {
-        Ipv6Addr::UNSPECIFIED.into()
-    };
-    let socket = UdpSocket::bind((any, 0)).map_err(|e| network(format!("no UDP socket: {e}")))?;
-    let port = socket
-        .local_addr()
-        .map_err(|e| network(e.to_string()))?
-        .port();
-    let ips = local_ips(host_ip);
-    if ips.is_empty() {
-        return Err(network("no local address routes to the host".into()));
-    }
+    let ip =
+        local_ip(host_ip).ok_or_else(|| network("no local address routes to the host".into()))?;
+    let socket = UdpSocket::bind((ip, 0)).map_err(|e| network(format!("no UDP socket: {e}")))?;
+    let local = socket.local_addr().map_err(|e| network(e.to_string()))?;
 
     let video_kbps = (w * h * fps / 8000).clamp(300, 2500);
     let mut config = RtcConfig::new().clear_codecs().enable_opus(true, false);
@@ -127,10 +108,7 @@ pub fn run(
     let mut rtc = config
         .enable_bwe(Some(Bitrate::kbps((video_kbps + AUDIO_KBPS) as u64)))
         .build(Instant::now());
-    for ip in &ips {
-        let c = Candidate::host(SocketAddr::new(*ip, port), "udp").map_err(rtc_err)?;
-        rtc.add_local_candidate(c);
-    }
+    rtc.add_local_candidate(Candidate::host(local, "udp").map_err(rtc_err)?);
     let mut api = rtc.sdp_api();
     let stream = Some("marquee-guest".to_string());
     let vmid = api.add_media(
@@ -156,8 +134,7 @@ pub fn run(
     let mut call = Call {
         rtc,
         socket,
-        port,
-        routes: HashMap::new(),
+        local,
         vmid,
         amid,
         codec: opts.codec,
@@ -196,9 +173,8 @@ pub fn run(
 struct Call {
     rtc: Rtc,
     socket: UdpSocket,
-    port: u16,
-    /// Which local address receives from a remote one (the socket is bound to all).
-    routes: HashMap<IpAddr, IpAddr>,
+    /// The socket's address: where every datagram arrives.
+    local: SocketAddr,
     vmid: Mid,
     amid: Mid,
     codec: VideoCodec,
@@ -313,17 +289,17 @@ impl Call {
                 }
             };
             let now = Instant::now();
-            let wait = deadline.saturating_duration_since(now).min(MAX_WAIT);
-            if wait < Duration::from_millis(1) {
-                self.rtc
-                    .handle_input(Input::Timeout(now))
-                    .map_err(rtc_err)?;
-                continue;
-            }
+            // Always read the socket, even when str0m's timer is already due: with the pacer
+            // busy it is due on nearly every turn, and skipping the read would leave everything
+            // the host sends (return feed, ICE consent answers) unread. A due timer is served
+            // after the read either way.
+            let wait = deadline
+                .saturating_duration_since(now)
+                .clamp(MIN_WAIT, MAX_WAIT);
             let _ = self.socket.set_read_timeout(Some(wait));
             match self.socket.recv_from(&mut buf) {
                 Ok((n, source)) => {
-                    let destination = self.destination(source);
+                    let destination = self.local;
                     let Ok(contents) = buf[..n].try_into() else {
                         continue;
                     };
@@ -338,6 +314,12 @@ impl Call {
                     );
                     // A packet str0m refuses is dropped, not fatal: it came from the network.
                     let _ = self.rtc.handle_input(input);
+                    let now = Instant::now();
+                    if deadline <= now {
+                        self.rtc
+                            .handle_input(Input::Timeout(now))
+                            .map_err(rtc_err)?;
+                    }
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     self.rtc
@@ -352,19 +334,6 @@ impl Call {
                 }
             }
         }
-    }
-
-    /// The local candidate address a packet from `source` arrived on.
-    fn destination(&mut self, source: SocketAddr) -> SocketAddr {
-        let ip = if source.ip().is_loopback() {
-            source.ip()
-        } else {
-            *self
-                .routes
-                .entry(source.ip())
-                .or_insert_with(|| route_to(source.ip()).unwrap_or(source.ip()))
-        };
-        SocketAddr::new(ip, self.port)
     }
 
     fn event(

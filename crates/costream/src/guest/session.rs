@@ -218,12 +218,7 @@ impl Call {
         stop: &AtomicBool,
         progress: &mut impl FnMut(Progress),
     ) -> Result<EndReason, GuestError> {
-        let sdp = SdpAnswer::from_sdp_string(&answer.sdp)
-            .map_err(|e| GuestError::BadAnswer(format!("the SDP answer does not parse: {e}")))?;
-        self.rtc
-            .sdp_api()
-            .accept_answer(pending, sdp)
-            .map_err(|e| GuestError::BadAnswer(format!("the SDP answer is not usable: {e}")))?;
+        accept_answer(&mut self.rtc, pending, &answer.sdp)?;
         let quit = Arc::new(AtomicBool::new(false));
         let states = spawn_state_poll(answer.location.clone(), quit.clone());
         let _quit = QuitOnDrop(quit);
@@ -551,6 +546,19 @@ impl Call {
     }
 }
 
+/// Applies the host's SDP answer (network input: any failure is an error, never a panic).
+fn accept_answer(
+    rtc: &mut Rtc,
+    pending: str0m::change::SdpPendingOffer,
+    sdp: &str,
+) -> Result<(), GuestError> {
+    let sdp = SdpAnswer::from_sdp_string(sdp)
+        .map_err(|e| GuestError::BadAnswer(format!("the SDP answer does not parse: {e}")))?;
+    rtc.sdp_api()
+        .accept_answer(pending, sdp)
+        .map_err(|e| GuestError::BadAnswer(format!("the SDP answer is not usable: {e}")))
+}
+
 fn end_of(s: GuestState) -> Option<EndReason> {
     match s {
         GuestState::Declined => Some(EndReason::Declined),
@@ -585,5 +593,77 @@ struct QuitOnDrop(Arc<AtomicBool>);
 impl Drop for QuitOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guest offer like the real one, and a host that answers it.
+    fn guest_offer() -> (Rtc, str0m::change::SdpPendingOffer, String) {
+        str0m::crypto::from_feature_flags().install_process_default();
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .build(Instant::now());
+        let c = Candidate::host("127.0.0.1:5000".parse().unwrap(), "udp").unwrap();
+        rtc.add_local_candidate(c);
+        let mut api = rtc.sdp_api();
+        api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
+        api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api.apply().unwrap();
+        (rtc, pending, offer.to_sdp_string())
+    }
+
+    fn answer_to(offer: &str) -> String {
+        let mut host = RtcConfig::new().build(Instant::now());
+        let c = Candidate::host("127.0.0.1:5001".parse().unwrap(), "udp").unwrap();
+        host.add_local_candidate(c);
+        let offer = str0m::change::SdpOffer::from_sdp_string(offer).unwrap();
+        host.sdp_api().accept_offer(offer).unwrap().to_sdp_string()
+    }
+
+    #[test]
+    fn a_real_answer_is_accepted() {
+        let (mut rtc, pending, offer) = guest_offer();
+        accept_answer(&mut rtc, pending, &answer_to(&offer)).unwrap();
+    }
+
+    #[test]
+    fn damaged_answers_are_errors_not_panics() {
+        let (_, _, offer) = guest_offer();
+        let good = answer_to(&offer);
+        let mut x = 0x9e37_79b9_u32;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        let mut variants = vec![String::new(), "v=0".into(), "\0\0\0".into()];
+        for i in (0..good.len()).step_by(good.len() / 60 + 1) {
+            variants.push(good[..good.floor_char_boundary(i)].to_string());
+        }
+        for _ in 0..150 {
+            let mut b = good.clone().into_bytes();
+            for _ in 0..1 + rand() % 4 {
+                let i = rand() % b.len();
+                let junk = b" :=/\r\n0123456789abcxyz-";
+                b[i] = junk[rand() % junk.len()];
+            }
+            variants.push(String::from_utf8_lossy(&b).into_owned());
+        }
+        for v in variants {
+            let (mut rtc, pending, _) = guest_offer();
+            // Accepted or refused, but never a panic.
+            let _ = accept_answer(&mut rtc, pending, &v);
+        }
+        let (mut rtc, pending, _) = guest_offer();
+        let e = accept_answer(&mut rtc, pending, "hello")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SDP answer"), "{e}");
     }
 }

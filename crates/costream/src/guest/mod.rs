@@ -2,7 +2,7 @@
 //! synthetic one) and a microphone (or a tone) to the host, and keeps the return feed.
 //!
 //! * [`whip`] — the link, the offer, the state poll and leaving (docs/costream.md).
-//! * [`http`] — a small bounded HTTP/1.1 client.
+//! * [`http`] — a small bounded HTTP/1.1 client (`http://` and `https://`).
 //! * `session` — one UDP socket and one str0m `Rtc`: media out, the return feed in.
 //! * `sources`, `files` — capture through `marquee_capture`, and the return feed's files.
 
@@ -42,6 +42,8 @@ pub struct GuestOptions {
     pub return_audio: Option<PathBuf>,
     /// Where the return feed's video goes (Y4M, I420, the first picture's size).
     pub return_video: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for an `https://` link, besides the OS's.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl GuestOptions {
@@ -59,6 +61,7 @@ impl GuestOptions {
             fps: 30,
             return_audio: None,
             return_video: None,
+            ca_file: None,
         }
     }
 }

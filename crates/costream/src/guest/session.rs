@@ -4,6 +4,7 @@
 //! estimate — while a thread polls the host for the guest's state.
 
 use super::files::{WavWriter, Y4mWriter};
+use super::http::Tls;
 use super::pipes::{DecoderPipe, EncoderPipe};
 use super::sources::{self, Blocks};
 use super::whip::{self, Answer, GuestState, Link, StateReport};
@@ -93,6 +94,17 @@ pub fn run(
         host: link.url.authority(),
         reason: e,
     };
+    let tls = match &opts.ca_file {
+        Some(p) => {
+            let pem = std::fs::read(p).map_err(|e| {
+                GuestError::BadLink(format!("cannot read the CA file {}: {e}", p.display()))
+            })?;
+            Tls::new(Some(&pem))
+        }
+        None if link.url.tls => Tls::new(None),
+        None => Ok(Tls::default()),
+    }
+    .map_err(GuestError::BadLink)?;
     let host_ip = link.url.resolve().map_err(network)?[0].ip();
     let ip =
         local_ip(host_ip).ok_or_else(|| network("no local address routes to the host".into()))?;
@@ -126,12 +138,13 @@ pub fn run(
         None,
     );
     let (offer, pending) = api.apply().ok_or_else(|| rtc_err("no offer to make"))?;
-    let answer = whip::post_offer(link, opts.name.as_deref(), &offer.to_sdp_string())?;
+    let answer = whip::post_offer(&tls, link, opts.name.as_deref(), &offer.to_sdp_string())?;
     progress(Progress::Signalled {
         location: answer.location.to_string_url(),
     });
 
     let mut call = Call {
+        tls: tls.clone(),
         rtc,
         socket,
         local,
@@ -161,7 +174,7 @@ pub fn run(
     };
     let result = call.run(&answer, pending, opts.duration, &stop, &mut progress);
     // Leave whatever happened, so the slot is free at once.
-    let _ = whip::leave(&answer.location);
+    let _ = whip::leave(&tls, &answer.location);
     drop((video_src, audio));
     let finished = call.finish();
     let summary = call.summary.clone();
@@ -171,6 +184,7 @@ pub fn run(
 }
 
 struct Call {
+    tls: Tls,
     rtc: Rtc,
     socket: UdpSocket,
     /// The socket's address: where every datagram arrives.
@@ -220,7 +234,7 @@ impl Call {
     ) -> Result<EndReason, GuestError> {
         accept_answer(&mut self.rtc, pending, &answer.sdp)?;
         let quit = Arc::new(AtomicBool::new(false));
-        let states = spawn_state_poll(answer.location.clone(), quit.clone());
+        let states = spawn_state_poll(self.tls.clone(), answer.location.clone(), quit.clone());
         let _quit = QuitOnDrop(quit);
         let start = Instant::now();
         let mut connected: Option<bool> = None;
@@ -272,7 +286,7 @@ impl Call {
                             self.event(e, &mut connected, &mut lost_since, progress)?
                         {
                             // The host hung up: its state says why, if it still answers.
-                            if let Ok(s) = whip::get_state(&answer.location)
+                            if let Ok(s) = whip::get_state(&self.tls, &answer.location)
                                 && let Some(r) = end_of(s.state)
                             {
                                 progress(Progress::State(s));
@@ -570,14 +584,18 @@ fn end_of(s: GuestState) -> Option<EndReason> {
 
 /// Polls the guest's state about once a second on its own thread (an HTTP request must not
 /// hold up the media loop); it ends when the receiver is dropped.
-fn spawn_state_poll(location: super::http::Url, quit: Arc<AtomicBool>) -> Receiver<StateReport> {
+fn spawn_state_poll(
+    tls: Tls,
+    location: super::http::Url,
+    quit: Arc<AtomicBool>,
+) -> Receiver<StateReport> {
     let (tx, rx) = crossbeam_channel::bounded(8);
     let _ = std::thread::Builder::new()
         .name("guest-state".into())
         .spawn(move || {
             while !quit.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                if let Ok(s) = whip::get_state(&location) {
+                if let Ok(s) = whip::get_state(&tls, &location) {
                     let _ = tx.try_send(s);
                 }
                 // The poll's period, not a wait for an event: the host has no push channel.

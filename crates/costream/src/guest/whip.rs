@@ -2,7 +2,7 @@
 //! the DELETE, with the host's JSON error codes turned into messages.
 
 use super::GuestError;
-use super::http::{self, Response, Url};
+use super::http::{self, Response, Tls, Url};
 use crate::invite::valid_token;
 
 /// A parsed invite link `{base}/join/{token}`.
@@ -144,9 +144,14 @@ fn network(url: &Url) -> impl Fn(String) -> GuestError + '_ {
 }
 
 /// POSTs the offer; the host answers 201 with its SDP and the session's Location.
-pub fn post_offer(link: &Link, name: Option<&str>, offer: &str) -> Result<Answer, GuestError> {
+pub fn post_offer(
+    tls: &Tls,
+    link: &Link,
+    name: Option<&str>,
+    offer: &str,
+) -> Result<Answer, GuestError> {
     let url = link.whip(name);
-    let r = http::request("POST", &url, Some("application/sdp"), offer.as_bytes())
+    let r = http::request(tls, "POST", &url, Some("application/sdp"), offer.as_bytes())
         .map_err(network(&url))?;
     if r.status != 201 && r.status != 200 {
         return Err(refusal(&r));
@@ -165,8 +170,8 @@ pub fn post_offer(link: &Link, name: Option<&str>, offer: &str) -> Result<Answer
 }
 
 /// `GET {Location}`: the guest's state. A session the host no longer knows is `ended`.
-pub fn get_state(location: &Url) -> Result<StateReport, GuestError> {
-    let r = http::request("GET", location, None, b"").map_err(network(location))?;
+pub fn get_state(tls: &Tls, location: &Url) -> Result<StateReport, GuestError> {
+    let r = http::request(tls, "GET", location, None, b"").map_err(network(location))?;
     match r.status {
         200 => serde_json::from_slice(&r.body).map_err(|e| {
             GuestError::BadAnswer(format!("the guest state is not the JSON expected: {e}"))
@@ -182,8 +187,8 @@ pub fn get_state(location: &Url) -> Result<StateReport, GuestError> {
 }
 
 /// `DELETE {Location}`: the guest leaves and its slot is freed.
-pub fn leave(location: &Url) -> Result<(), GuestError> {
-    let r = http::request("DELETE", location, None, b"").map_err(network(location))?;
+pub fn leave(tls: &Tls, location: &Url) -> Result<(), GuestError> {
+    let r = http::request(tls, "DELETE", location, None, b"").map_err(network(location))?;
     match r.status {
         200..=299 | 404 => Ok(()),
         _ => Err(refusal(&r)),

@@ -500,6 +500,10 @@ impl Call {
                 _ => return,
             };
             self.summary.video_frames_received += 1;
+            // A frame went missing before this one: the picture is damaged until a keyframe.
+            if !d.contiguous {
+                self.request_keyframe();
+            }
             self.dec.push(codec, d.data);
         } else if d.mid == self.amid {
             if d.params.spec().codec != Codec::Opus {

@@ -7,8 +7,10 @@ use super::files::{WavWriter, Y4mWriter};
 use super::http::Tls;
 use super::pipes::{DecoderPipe, EncoderPipe};
 use super::sources::{self, Blocks};
-use super::whip::{self, Answer, GuestState, Link, StateReport};
-use super::{EndReason, GuestError, GuestOptions, Progress, Summary};
+use super::types::{
+    EndReason, GuestError, GuestOptions, GuestState, Progress, StateReport, Summary,
+};
+use super::whip::{self, Answer, Link};
 use crate::media::{AudioDecoder, AudioEncoder, OPUS_FRAME, VideoCodec, VideoEncoder};
 use crossbeam_channel::Receiver;
 use marquee_capture::{AudioBlock, SessionClock, VideoFrame};

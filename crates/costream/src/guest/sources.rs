@@ -2,7 +2,7 @@
 //! bounded queue), and the conversions to what the encoders take: I420 at the send size, and
 //! 48 kHz stereo in 20 ms blocks.
 
-use super::GuestError;
+use super::types::GuestError;
 use crate::media::{OPUS_FRAME, RATE, i420_len};
 use crossbeam_channel::Receiver;
 use ffmpeg_next as ff;

@@ -1,8 +1,8 @@
 //! The guest's side of WHIP (docs/costream.md): the link, the offer POST, the state poll and
 //! the DELETE, with the host's JSON error codes turned into messages.
 
-use super::GuestError;
 use super::http::{self, Response, Tls, Url};
+use super::types::{GuestError, GuestState, StateReport};
 use crate::invite::valid_token;
 
 /// A parsed invite link `{base}/join/{token}`.
@@ -65,51 +65,6 @@ pub struct Answer {
     pub sdp: String,
     /// The session resource (for GET state and DELETE).
     pub location: Url,
-}
-
-/// The guest's state as the host reports it (`GET …/whip/{session}`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct StateReport {
-    pub state: GuestState,
-    #[serde(default)]
-    pub slot: u32,
-    #[serde(default)]
-    pub muted_by_host: bool,
-    #[serde(default)]
-    pub message: String,
-}
-
-/// docs/costream.md's guest states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestState {
-    Waiting,
-    OnAir,
-    Declined,
-    Removed,
-    Ended,
-    /// A state this guest does not know (a newer host).
-    #[serde(other)]
-    Unknown,
-}
-
-impl GuestState {
-    /// Whether the session is over.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Declined | Self::Removed | Self::Ended)
-    }
-
-    /// What the guest is told.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::Waiting => "waiting for the host to let you in",
-            Self::OnAir => "on air",
-            Self::Declined => "the host declined you",
-            Self::Removed => "removed by the host",
-            Self::Ended => "the show ended",
-            Self::Unknown => "in a state this version does not know",
-        }
-    }
 }
 
 /// The JSON error body of docs/costream.md.

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
@@ -34,6 +34,10 @@ struct Seen {
     audio: Vec<f32>,
     deleted: bool,
     gets: u32,
+    /// Set by the test: the host asks for a keyframe (PLI) at this time.
+    pli_at: Option<Instant>,
+    /// How long after the request the first keyframe came.
+    keyframe_after_pli: Option<Duration>,
 }
 
 enum Mode {
@@ -206,6 +210,7 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
     let pictures = spawn_decoder(seen);
     let mut mids: Vec<(Mid, MediaKind)> = Vec::new();
     let mut connected = false;
+    let mut pli_sent = false;
     let mut venc: Option<VideoEncoder> = None;
     let mut aenc = AudioEncoder::new(48).unwrap();
     let start = Instant::now();
@@ -226,11 +231,21 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
                             Ok(pcm) => seen.lock().unwrap().audio.extend(pcm),
                             Err(e) => seen.lock().unwrap().failed = Some(e.to_string()),
                         },
-                        Codec::Vp8 => {
-                            let _ = pictures.try_send((VideoCodec::Vp8, d.data));
-                        }
-                        Codec::H264 => {
-                            let _ = pictures.try_send((VideoCodec::H264, d.data));
+                        c @ (Codec::Vp8 | Codec::H264) => {
+                            let mut s = seen.lock().unwrap();
+                            if let Some(t) = s.pli_at
+                                && d.is_keyframe()
+                                && s.keyframe_after_pli.is_none()
+                            {
+                                s.keyframe_after_pli = Some(t.elapsed());
+                            }
+                            drop(s);
+                            let codec = if c == Codec::Vp8 {
+                                VideoCodec::Vp8
+                            } else {
+                                VideoCodec::H264
+                            };
+                            let _ = pictures.try_send((codec, d.data));
                         }
                         _ => {}
                     },
@@ -243,6 +258,14 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
                 return;
             }
         };
+        if connected && !pli_sent && seen.lock().unwrap().pli_at.is_some() {
+            pli_sent = true;
+            if let Some((mid, _)) = mids.iter().find(|(_, k)| *k == MediaKind::Video)
+                && let Some(mut w) = rtc.writer(*mid)
+            {
+                w.request_keyframe(None, KeyframeRequestKind::Pli).unwrap();
+            }
+        }
         if connected {
             let t = start.elapsed().as_millis() as u64;
             // The return feed, paced by the clock: 15 pictures and 50 Opus packets a second.
@@ -427,6 +450,12 @@ fn joins_and_sends(codec: VideoCodec) {
             && len(&wav) > 44 + 4 * RATE as usize + 8192
             && len(&y4m) > 6 * i420_len(RETURN_W, RETURN_H)
     });
+    // The host asks for a keyframe: one comes at once (the periodic ones are 4 s apart).
+    host.seen.lock().unwrap().pli_at = Some(Instant::now());
+    let keyframe = got
+        && wait_for(&host.seen, Duration::from_secs(10), |s| {
+            s.keyframe_after_pli.is_some()
+        });
     stop.store(true, Ordering::Relaxed);
     let ended = guest.join().unwrap();
     let seen = host.seen.lock().unwrap();
@@ -442,6 +471,12 @@ fn joins_and_sends(codec: VideoCodec) {
     let (reason, summary) = ended.unwrap();
     assert_eq!(reason, EndReason::Stopped);
     assert!(seen.deleted, "the guest did not leave with DELETE");
+    assert!(keyframe, "{codec}: no keyframe after the host's PLI");
+    let after = seen.keyframe_after_pli.unwrap();
+    assert!(
+        after < Duration::from_millis(1500),
+        "{codec}: the keyframe came {after:?} after the PLI"
+    );
     assert_eq!(seen.names, ["Li%20Lei"]);
     assert!(
         seen.sizes.iter().all(|s| *s == (640, 360)),
@@ -463,7 +498,9 @@ fn joins_and_sends(codec: VideoCodec) {
     let n = seen.audio.len();
     assert_tone(&seen.audio[n / 2..], 440.0);
     assert!(
-        summary.video_frames_sent >= 15 && summary.audio_packets_sent >= 50,
+        summary.video_frames_sent >= 15
+            && summary.audio_packets_sent >= 50
+            && summary.keyframes_requested >= 1,
         "{summary:?}"
     );
 

@@ -89,6 +89,11 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
         .parse()
         .map_err(|e: marquee_costream::media::MediaError| usage(e.to_string()))?;
     let (width, height, fps) = a.mode;
+    let sending_audio = if audio == AudioSpec::None {
+        ""
+    } else {
+        " and Opus audio"
+    };
     let opts = GuestOptions {
         link: a.link,
         video,
@@ -111,7 +116,7 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
     eprintln!("joining {} …", opts.link);
     let result = guest::join(&opts, stop, |p| match p {
         Progress::Signalled { .. } => eprintln!("the host answered; connecting …"),
-        Progress::Connected => eprintln!("connected: sending {codec} video and audio"),
+        Progress::Connected => eprintln!("connected: sending {codec} video{sending_audio}"),
         Progress::State(s) => {
             let mut line = s.state.describe().to_string();
             if s.state == GuestState::OnAir && s.slot > 0 {

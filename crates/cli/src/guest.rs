@@ -20,7 +20,7 @@ pub enum GuestCmd {
 
 #[derive(Args)]
 pub struct JoinArgs {
-    /// The invite link the host gave (http://HOST/join/TOKEN).
+    /// The invite link the host gave (http(s)://HOST/join/TOKEN).
     link: String,
     /// camera:INDEX|ID, test[:N] (the synthetic camera with frame codes) or file:PATH.
     #[arg(long, default_value = "test")]
@@ -46,6 +46,9 @@ pub struct JoinArgs {
     /// Write the return feed's video here (Y4M).
     #[arg(long)]
     return_video: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file for an https:// link (a host's own CA).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
 }
 
 fn parse_mode(s: &str) -> Result<(u32, u32, u32), String> {
@@ -86,6 +89,11 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
         .parse()
         .map_err(|e: marquee_costream::media::MediaError| usage(e.to_string()))?;
     let (width, height, fps) = a.mode;
+    let sending_audio = if audio == AudioSpec::None {
+        ""
+    } else {
+        " and Opus audio"
+    };
     let opts = GuestOptions {
         link: a.link,
         video,
@@ -98,6 +106,7 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
         fps,
         return_audio: a.return_audio,
         return_video: a.return_video,
+        ca_file: a.ca_file,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -107,7 +116,7 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
     eprintln!("joining {} …", opts.link);
     let result = guest::join(&opts, stop, |p| match p {
         Progress::Signalled { .. } => eprintln!("the host answered; connecting …"),
-        Progress::Connected => eprintln!("connected: sending {codec} video and audio"),
+        Progress::Connected => eprintln!("connected: sending {codec} video{sending_audio}"),
         Progress::State(s) => {
             let mut line = s.state.describe().to_string();
             if s.state == GuestState::OnAir && s.slot > 0 {

@@ -18,13 +18,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 /// What the test host saw.
 #[derive(Default)]
 struct Seen {
+    /// Why the host's media loop stopped, if it failed.
+    failed: Option<String>,
     names: Vec<String>,
     sizes: Vec<(u32, u32)>,
     /// Frame indices read from the synthetic camera's codes.
@@ -32,10 +34,16 @@ struct Seen {
     audio: Vec<f32>,
     deleted: bool,
     gets: u32,
+    /// Set by the test: the host asks for a keyframe (PLI) at this time.
+    pli_at: Option<Instant>,
+    /// How long after the request the first keyframe came.
+    keyframe_after_pli: Option<Duration>,
 }
 
 enum Mode {
     Answer,
+    /// Answers, reports `on_air` for this many state polls, then `removed`.
+    RemoveAfter(u32),
     Refuse(u16, &'static str),
 }
 
@@ -163,8 +171,17 @@ fn serve(mut conn: TcpStream, mode: &Mode, seen: &Arc<Mutex<Seen>>, quit: &Arc<A
             );
         }
         "GET" if path.ends_with(session) => {
-            seen.lock().unwrap().gets += 1;
-            let body = br#"{"state":"on_air","slot":1,"muted_by_host":false,"message":""}"#;
+            let gets = {
+                let mut s = seen.lock().unwrap();
+                s.gets += 1;
+                s.gets
+            };
+            let body: &[u8] = match mode {
+                Mode::RemoveAfter(n) if gets > *n => {
+                    br#"{"state":"removed","slot":1,"muted_by_host":false,"message":""}"#
+                }
+                _ => br#"{"state":"on_air","slot":1,"muted_by_host":false,"message":""}"#,
+            };
             respond(
                 &mut conn,
                 "200 OK",
@@ -193,6 +210,7 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
     let pictures = spawn_decoder(seen);
     let mut mids: Vec<(Mid, MediaKind)> = Vec::new();
     let mut connected = false;
+    let mut pli_sent = false;
     let mut venc: Option<VideoEncoder> = None;
     let mut aenc = AudioEncoder::new(48).unwrap();
     let start = Instant::now();
@@ -209,15 +227,25 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
                     Event::Connected => connected = true,
                     Event::MediaAdded(m) => mids.push((m.mid, m.kind)),
                     Event::MediaData(d) => match d.params.spec().codec {
-                        Codec::Opus => {
-                            let pcm = adec.decode(&d.data).unwrap();
-                            seen.lock().unwrap().audio.extend(pcm);
-                        }
-                        Codec::Vp8 => {
-                            let _ = pictures.try_send((VideoCodec::Vp8, d.data));
-                        }
-                        Codec::H264 => {
-                            let _ = pictures.try_send((VideoCodec::H264, d.data));
+                        Codec::Opus => match adec.decode(&d.data) {
+                            Ok(pcm) => seen.lock().unwrap().audio.extend(pcm),
+                            Err(e) => seen.lock().unwrap().failed = Some(e.to_string()),
+                        },
+                        c @ (Codec::Vp8 | Codec::H264) => {
+                            let mut s = seen.lock().unwrap();
+                            if let Some(t) = s.pli_at
+                                && d.is_keyframe()
+                                && s.keyframe_after_pli.is_none()
+                            {
+                                s.keyframe_after_pli = Some(t.elapsed());
+                            }
+                            drop(s);
+                            let codec = if c == Codec::Vp8 {
+                                VideoCodec::Vp8
+                            } else {
+                                VideoCodec::H264
+                            };
+                            let _ = pictures.try_send((codec, d.data));
                         }
                         _ => {}
                     },
@@ -225,8 +253,19 @@ fn media(mut rtc: Rtc, socket: UdpSocket, seen: &Arc<Mutex<Seen>>, quit: &Atomic
                 }
                 continue;
             }
-            Err(_) => return,
+            Err(e) => {
+                seen.lock().unwrap().failed = Some(e.to_string());
+                return;
+            }
         };
+        if connected && !pli_sent && seen.lock().unwrap().pli_at.is_some() {
+            pli_sent = true;
+            if let Some((mid, _)) = mids.iter().find(|(_, k)| *k == MediaKind::Video)
+                && let Some(mut w) = rtc.writer(*mid)
+            {
+                w.request_keyframe(None, KeyframeRequestKind::Pli).unwrap();
+            }
+        }
         if connected {
             let t = start.elapsed().as_millis() as u64;
             // The return feed, paced by the clock: 15 pictures and 50 Opus packets a second.
@@ -400,22 +439,44 @@ fn joins_and_sends(codec: VideoCodec) {
     let (o, st, ev) = (opts.clone(), stop.clone(), events.clone());
     let guest = std::thread::spawn(move || guest::join(&o, st, |p| ev.lock().unwrap().push(p)));
 
-    // Several pictures with readable codes, and a second of the tone. Generous time: the
-    // machine may be busy with other work.
+    // Several pictures with readable codes, and a second of the tone; and in the return
+    // files (written as they arrive), a second of audio and several pictures. Generous time:
+    // the machine may be busy with other work.
+    let (wav, y4m) = (dir.path().join("return.wav"), dir.path().join("return.y4m"));
+    let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len() as usize);
     let got = wait_for(&host.seen, Duration::from_secs(60), |s| {
-        s.codes.len() >= 15 && s.audio.len() >= 2 * RATE as usize
+        s.codes.len() >= 15
+            && s.audio.len() >= 2 * RATE as usize
+            && len(&wav) > 44 + 4 * RATE as usize + 8192
+            && len(&y4m) > 6 * i420_len(RETURN_W, RETURN_H)
     });
+    // The host asks for a keyframe: one comes at once (the periodic ones are 4 s apart).
+    host.seen.lock().unwrap().pli_at = Some(Instant::now());
+    let keyframe = got
+        && wait_for(&host.seen, Duration::from_secs(10), |s| {
+            s.keyframe_after_pli.is_some()
+        });
     stop.store(true, Ordering::Relaxed);
-    let (reason, summary) = guest.join().unwrap().unwrap();
+    let ended = guest.join().unwrap();
     let seen = host.seen.lock().unwrap();
     assert!(
         got,
-        "{codec}: {} frames with codes, {} audio samples",
+        "{codec}: {} frames with codes, {} audio samples, return files {} and {} bytes, host failure {:?}, guest {ended:?}",
         seen.codes.len(),
-        seen.audio.len()
+        seen.audio.len(),
+        len(&wav),
+        len(&y4m),
+        seen.failed,
     );
+    let (reason, summary) = ended.unwrap();
     assert_eq!(reason, EndReason::Stopped);
     assert!(seen.deleted, "the guest did not leave with DELETE");
+    assert!(keyframe, "{codec}: no keyframe after the host's PLI");
+    let after = seen.keyframe_after_pli.unwrap();
+    assert!(
+        after < Duration::from_millis(1500),
+        "{codec}: the keyframe came {after:?} after the PLI"
+    );
     assert_eq!(seen.names, ["Li%20Lei"]);
     assert!(
         seen.sizes.iter().all(|s| *s == (640, 360)),
@@ -437,7 +498,9 @@ fn joins_and_sends(codec: VideoCodec) {
     let n = seen.audio.len();
     assert_tone(&seen.audio[n / 2..], 440.0);
     assert!(
-        summary.video_frames_sent >= 15 && summary.audio_packets_sent >= 50,
+        summary.video_frames_sent >= 15
+            && summary.audio_packets_sent >= 50
+            && summary.keyframes_requested >= 1,
         "{summary:?}"
     );
 
@@ -502,4 +565,29 @@ fn a_link_that_is_not_an_invite_fails_before_any_request() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("invite token"), "{e}");
+}
+
+#[test]
+fn a_guest_removed_by_the_host_says_so_and_leaves() {
+    let _one = ONE_CALL.lock().unwrap_or_else(|e| e.into_inner());
+    let host = TestHost::start(Mode::RemoveAfter(2));
+    let mut opts = GuestOptions::new(host.link());
+    opts.fps = 15;
+    let states = Arc::new(Mutex::new(Vec::new()));
+    let st = states.clone();
+    let (reason, _) = guest::join(&opts, Arc::new(AtomicBool::new(false)), |p| {
+        if let Progress::State(s) = p {
+            st.lock().unwrap().push(s.state);
+        }
+    })
+    .unwrap();
+    assert_eq!(reason, EndReason::Removed);
+    assert_eq!(
+        *states.lock().unwrap(),
+        [guest::GuestState::OnAir, guest::GuestState::Removed]
+    );
+    assert!(
+        host.seen.lock().unwrap().deleted,
+        "the guest did not leave with DELETE"
+    );
 }

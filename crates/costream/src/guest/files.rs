@@ -1,6 +1,6 @@
 //! The return feed written to files: WAV (48 kHz stereo, 16-bit) and Y4M (I420).
 
-use super::GuestError;
+use super::types::GuestError;
 use crate::media::{DecodedVideo, RATE};
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};

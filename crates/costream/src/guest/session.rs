@@ -4,14 +4,16 @@
 //! estimate — while a thread polls the host for the guest's state.
 
 use super::files::{WavWriter, Y4mWriter};
+use super::http::Tls;
 use super::pipes::{DecoderPipe, EncoderPipe};
 use super::sources::{self, Blocks};
-use super::whip::{self, Answer, GuestState, Link, StateReport};
-use super::{EndReason, GuestError, GuestOptions, Progress, Summary};
+use super::types::{
+    EndReason, GuestError, GuestOptions, GuestState, Progress, StateReport, Summary,
+};
+use super::whip::{self, Answer, Link};
 use crate::media::{AudioDecoder, AudioEncoder, OPUS_FRAME, VideoCodec, VideoEncoder};
 use crossbeam_channel::Receiver;
 use marquee_capture::{AudioBlock, SessionClock, VideoFrame};
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -30,6 +32,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const RECONNECT_GRACE: Duration = Duration::from_secs(10);
 /// The longest the loop waits on the socket, so captured media goes out promptly.
 const MAX_WAIT: Duration = Duration::from_millis(5);
+/// The shortest (a zero read timeout means "block forever" to the OS).
+const MIN_WAIT: Duration = Duration::from_micros(100);
 const AUDIO_KBPS: u32 = 64;
 const STATE_POLL: Duration = Duration::from_secs(1);
 
@@ -50,27 +54,17 @@ fn route_to(dst: IpAddr) -> Option<IpAddr> {
     (!ip.is_unspecified()).then_some(ip)
 }
 
-/// The addresses to offer as host candidates: the ones that route to the host and to the
-/// internet (never loopback), plus loopback when the host itself is on it.
-fn local_ips(host: IpAddr) -> Vec<IpAddr> {
-    let mut v = Vec::new();
+/// The address the guest's socket binds to and offers as its host candidate: the one that
+/// routes to the host (loopback when the host is on loopback: str0m accepts loopback
+/// candidates). One bound address means every datagram's local address is known exactly,
+/// which str0m needs to match ICE checks to their pair; a socket on all addresses cannot tell
+/// a packet for 10.x from one for 127.0.0.1 without per-packet ancillary data.
+fn local_ip(host: IpAddr) -> Option<IpAddr> {
     if host.is_loopback() {
-        v.push(host);
-    }
-    let public: IpAddr = if host.is_ipv4() {
-        Ipv4Addr::new(8, 8, 8, 8).into()
+        Some(host)
     } else {
-        "2001:4860:4860::8888".parse().unwrap_or(host)
-    };
-    for dst in [host, public] {
-        if let Some(ip) = route_to(dst)
-            && !ip.is_loopback()
-            && !v.contains(&ip)
-        {
-            v.push(ip);
-        }
+        route_to(host).filter(|ip| !ip.is_loopback())
     }
-    v
 }
 
 /// Runs the whole call (see [`super::join`]).
@@ -102,21 +96,22 @@ pub fn run(
         host: link.url.authority(),
         reason: e,
     };
-    let host_ip = link.url.resolve().map_err(network)?[0].ip();
-    let any: IpAddr = if host_ip.is_ipv4() {
-        Ipv4Addr::UNSPECIFIED.into()
-    } else {
-        Ipv6Addr::UNSPECIFIED.into()
-    };
-    let socket = UdpSocket::bind((any, 0)).map_err(|e| network(format!("no UDP socket: {e}")))?;
-    let port = socket
-        .local_addr()
-        .map_err(|e| network(e.to_string()))?
-        .port();
-    let ips = local_ips(host_ip);
-    if ips.is_empty() {
-        return Err(network("no local address routes to the host".into()));
+    let tls = match &opts.ca_file {
+        Some(p) => {
+            let pem = std::fs::read(p).map_err(|e| {
+                GuestError::BadLink(format!("cannot read the CA file {}: {e}", p.display()))
+            })?;
+            Tls::new(Some(&pem))
+        }
+        None if link.url.tls => Tls::new(None),
+        None => Ok(Tls::default()),
     }
+    .map_err(GuestError::BadLink)?;
+    let host_ip = link.url.resolve().map_err(network)?[0].ip();
+    let ip =
+        local_ip(host_ip).ok_or_else(|| network("no local address routes to the host".into()))?;
+    let socket = UdpSocket::bind((ip, 0)).map_err(|e| network(format!("no UDP socket: {e}")))?;
+    let local = socket.local_addr().map_err(|e| network(e.to_string()))?;
 
     let video_kbps = (w * h * fps / 8000).clamp(300, 2500);
     let mut config = RtcConfig::new().clear_codecs().enable_opus(true, false);
@@ -127,10 +122,7 @@ pub fn run(
     let mut rtc = config
         .enable_bwe(Some(Bitrate::kbps((video_kbps + AUDIO_KBPS) as u64)))
         .build(Instant::now());
-    for ip in &ips {
-        let c = Candidate::host(SocketAddr::new(*ip, port), "udp").map_err(rtc_err)?;
-        rtc.add_local_candidate(c);
-    }
+    rtc.add_local_candidate(Candidate::host(local, "udp").map_err(rtc_err)?);
     let mut api = rtc.sdp_api();
     let stream = Some("marquee-guest".to_string());
     let vmid = api.add_media(
@@ -148,16 +140,16 @@ pub fn run(
         None,
     );
     let (offer, pending) = api.apply().ok_or_else(|| rtc_err("no offer to make"))?;
-    let answer = whip::post_offer(link, opts.name.as_deref(), &offer.to_sdp_string())?;
+    let answer = whip::post_offer(&tls, link, opts.name.as_deref(), &offer.to_sdp_string())?;
     progress(Progress::Signalled {
         location: answer.location.to_string_url(),
     });
 
     let mut call = Call {
+        tls: tls.clone(),
         rtc,
         socket,
-        port,
-        routes: HashMap::new(),
+        local,
         vmid,
         amid,
         codec: opts.codec,
@@ -184,7 +176,7 @@ pub fn run(
     };
     let result = call.run(&answer, pending, opts.duration, &stop, &mut progress);
     // Leave whatever happened, so the slot is free at once.
-    let _ = whip::leave(&answer.location);
+    let _ = whip::leave(&tls, &answer.location);
     drop((video_src, audio));
     let finished = call.finish();
     let summary = call.summary.clone();
@@ -194,11 +186,11 @@ pub fn run(
 }
 
 struct Call {
+    tls: Tls,
     rtc: Rtc,
     socket: UdpSocket,
-    port: u16,
-    /// Which local address receives from a remote one (the socket is bound to all).
-    routes: HashMap<IpAddr, IpAddr>,
+    /// The socket's address: where every datagram arrives.
+    local: SocketAddr,
     vmid: Mid,
     amid: Mid,
     codec: VideoCodec,
@@ -242,14 +234,9 @@ impl Call {
         stop: &AtomicBool,
         progress: &mut impl FnMut(Progress),
     ) -> Result<EndReason, GuestError> {
-        let sdp = SdpAnswer::from_sdp_string(&answer.sdp)
-            .map_err(|e| GuestError::BadAnswer(format!("the SDP answer does not parse: {e}")))?;
-        self.rtc
-            .sdp_api()
-            .accept_answer(pending, sdp)
-            .map_err(|e| GuestError::BadAnswer(format!("the SDP answer is not usable: {e}")))?;
+        accept_answer(&mut self.rtc, pending, &answer.sdp)?;
         let quit = Arc::new(AtomicBool::new(false));
-        let states = spawn_state_poll(answer.location.clone(), quit.clone());
+        let states = spawn_state_poll(self.tls.clone(), answer.location.clone(), quit.clone());
         let _quit = QuitOnDrop(quit);
         let start = Instant::now();
         let mut connected: Option<bool> = None;
@@ -301,7 +288,7 @@ impl Call {
                             self.event(e, &mut connected, &mut lost_since, progress)?
                         {
                             // The host hung up: its state says why, if it still answers.
-                            if let Ok(s) = whip::get_state(&answer.location)
+                            if let Ok(s) = whip::get_state(&self.tls, &answer.location)
                                 && let Some(r) = end_of(s.state)
                             {
                                 progress(Progress::State(s));
@@ -313,17 +300,17 @@ impl Call {
                 }
             };
             let now = Instant::now();
-            let wait = deadline.saturating_duration_since(now).min(MAX_WAIT);
-            if wait < Duration::from_millis(1) {
-                self.rtc
-                    .handle_input(Input::Timeout(now))
-                    .map_err(rtc_err)?;
-                continue;
-            }
+            // Always read the socket, even when str0m's timer is already due: with the pacer
+            // busy it is due on nearly every turn, and skipping the read would leave everything
+            // the host sends (return feed, ICE consent answers) unread. A due timer is served
+            // after the read either way.
+            let wait = deadline
+                .saturating_duration_since(now)
+                .clamp(MIN_WAIT, MAX_WAIT);
             let _ = self.socket.set_read_timeout(Some(wait));
             match self.socket.recv_from(&mut buf) {
                 Ok((n, source)) => {
-                    let destination = self.destination(source);
+                    let destination = self.local;
                     let Ok(contents) = buf[..n].try_into() else {
                         continue;
                     };
@@ -338,6 +325,12 @@ impl Call {
                     );
                     // A packet str0m refuses is dropped, not fatal: it came from the network.
                     let _ = self.rtc.handle_input(input);
+                    let now = Instant::now();
+                    if deadline <= now {
+                        self.rtc
+                            .handle_input(Input::Timeout(now))
+                            .map_err(rtc_err)?;
+                    }
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     self.rtc
@@ -352,19 +345,6 @@ impl Call {
                 }
             }
         }
-    }
-
-    /// The local candidate address a packet from `source` arrived on.
-    fn destination(&mut self, source: SocketAddr) -> SocketAddr {
-        let ip = if source.ip().is_loopback() {
-            source.ip()
-        } else {
-            *self
-                .routes
-                .entry(source.ip())
-                .or_insert_with(|| route_to(source.ip()).unwrap_or(source.ip()))
-        };
-        SocketAddr::new(ip, self.port)
     }
 
     fn event(
@@ -522,6 +502,10 @@ impl Call {
                 _ => return,
             };
             self.summary.video_frames_received += 1;
+            // A frame went missing before this one: the picture is damaged until a keyframe.
+            if !d.contiguous {
+                self.request_keyframe();
+            }
             self.dec.push(codec, d.data);
         } else if d.mid == self.amid {
             if d.params.spec().codec != Codec::Opus {
@@ -582,6 +566,19 @@ impl Call {
     }
 }
 
+/// Applies the host's SDP answer (network input: any failure is an error, never a panic).
+fn accept_answer(
+    rtc: &mut Rtc,
+    pending: str0m::change::SdpPendingOffer,
+    sdp: &str,
+) -> Result<(), GuestError> {
+    let sdp = SdpAnswer::from_sdp_string(sdp)
+        .map_err(|e| GuestError::BadAnswer(format!("the SDP answer does not parse: {e}")))?;
+    rtc.sdp_api()
+        .accept_answer(pending, sdp)
+        .map_err(|e| GuestError::BadAnswer(format!("the SDP answer is not usable: {e}")))
+}
+
 fn end_of(s: GuestState) -> Option<EndReason> {
     match s {
         GuestState::Declined => Some(EndReason::Declined),
@@ -593,14 +590,18 @@ fn end_of(s: GuestState) -> Option<EndReason> {
 
 /// Polls the guest's state about once a second on its own thread (an HTTP request must not
 /// hold up the media loop); it ends when the receiver is dropped.
-fn spawn_state_poll(location: super::http::Url, quit: Arc<AtomicBool>) -> Receiver<StateReport> {
+fn spawn_state_poll(
+    tls: Tls,
+    location: super::http::Url,
+    quit: Arc<AtomicBool>,
+) -> Receiver<StateReport> {
     let (tx, rx) = crossbeam_channel::bounded(8);
     let _ = std::thread::Builder::new()
         .name("guest-state".into())
         .spawn(move || {
             while !quit.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                if let Ok(s) = whip::get_state(&location) {
+                if let Ok(s) = whip::get_state(&tls, &location) {
                     let _ = tx.try_send(s);
                 }
                 // The poll's period, not a wait for an event: the host has no push channel.
@@ -616,5 +617,77 @@ struct QuitOnDrop(Arc<AtomicBool>);
 impl Drop for QuitOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guest offer like the real one, and a host that answers it.
+    fn guest_offer() -> (Rtc, str0m::change::SdpPendingOffer, String) {
+        str0m::crypto::from_feature_flags().install_process_default();
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .build(Instant::now());
+        let c = Candidate::host("127.0.0.1:5000".parse().unwrap(), "udp").unwrap();
+        rtc.add_local_candidate(c);
+        let mut api = rtc.sdp_api();
+        api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
+        api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api.apply().unwrap();
+        (rtc, pending, offer.to_sdp_string())
+    }
+
+    fn answer_to(offer: &str) -> String {
+        let mut host = RtcConfig::new().build(Instant::now());
+        let c = Candidate::host("127.0.0.1:5001".parse().unwrap(), "udp").unwrap();
+        host.add_local_candidate(c);
+        let offer = str0m::change::SdpOffer::from_sdp_string(offer).unwrap();
+        host.sdp_api().accept_offer(offer).unwrap().to_sdp_string()
+    }
+
+    #[test]
+    fn a_real_answer_is_accepted() {
+        let (mut rtc, pending, offer) = guest_offer();
+        accept_answer(&mut rtc, pending, &answer_to(&offer)).unwrap();
+    }
+
+    #[test]
+    fn damaged_answers_are_errors_not_panics() {
+        let (_, _, offer) = guest_offer();
+        let good = answer_to(&offer);
+        let mut x = 0x9e37_79b9_u32;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        let mut variants = vec![String::new(), "v=0".into(), "\0\0\0".into()];
+        for i in (0..good.len()).step_by(good.len() / 60 + 1) {
+            variants.push(good[..good.floor_char_boundary(i)].to_string());
+        }
+        for _ in 0..150 {
+            let mut b = good.clone().into_bytes();
+            for _ in 0..1 + rand() % 4 {
+                let i = rand() % b.len();
+                let junk = b" :=/\r\n0123456789abcxyz-";
+                b[i] = junk[rand() % junk.len()];
+            }
+            variants.push(String::from_utf8_lossy(&b).into_owned());
+        }
+        for v in variants {
+            let (mut rtc, pending, _) = guest_offer();
+            // Accepted or refused, but never a panic.
+            let _ = accept_answer(&mut rtc, pending, &v);
+        }
+        let (mut rtc, pending, _) = guest_offer();
+        let e = accept_answer(&mut rtc, pending, "hello")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SDP answer"), "{e}");
     }
 }

@@ -2,7 +2,7 @@
 //! bounded queue), and the conversions to what the encoders take: I420 at the send size, and
 //! 48 kHz stereo in 20 ms blocks.
 
-use super::GuestError;
+use super::types::GuestError;
 use crate::media::{OPUS_FRAME, RATE, i420_len};
 use crossbeam_channel::Receiver;
 use ffmpeg_next as ff;
@@ -247,5 +247,46 @@ mod tests {
         assert_eq!(block.len(), 1920);
         assert!(block.iter().all(|s| (*s - 0.5).abs() < 1e-6));
         assert!(b.next_block().is_none());
+    }
+
+    fn frame(format: PixelFormat, w: u32, h: u32, data: Vec<u8>) -> VideoFrame {
+        VideoFrame {
+            width: w,
+            height: h,
+            format,
+            data: marquee_capture::FramePool::new(1).copy_of(&data),
+            captured: Duration::ZERO,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn pictures_of_other_sizes_and_formats_become_i420_at_the_send_size() {
+        let mut c = ToI420::new(64, 36);
+        let same = c
+            .convert(&frame(PixelFormat::I420, 64, 36, vec![7; i420_len(64, 36)]))
+            .unwrap();
+        assert!(same.iter().all(|b| *b == 7));
+        let mut grey = vec![200u8; i420_len(32, 18)];
+        grey[32 * 18..].fill(128);
+        let up = c.convert(&frame(PixelFormat::I420, 32, 18, grey)).unwrap();
+        assert_eq!(up.len(), i420_len(64, 36));
+        assert!(up[..64 * 36].iter().all(|y| y.abs_diff(200) <= 2));
+        let white = c
+            .convert(&frame(PixelFormat::Rgb24, 16, 16, vec![255; 16 * 16 * 3]))
+            .unwrap();
+        assert!(
+            white[..64 * 36].iter().all(|y| *y >= 230),
+            "{:?}",
+            &white[..8]
+        );
+        assert!(
+            c.convert(&frame(PixelFormat::Mjpeg, 16, 16, vec![0; 10]))
+                .is_none()
+        );
+        assert!(
+            c.convert(&frame(PixelFormat::Rgb24, 16, 16, vec![0; 10]))
+                .is_none()
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The guest's side of WHIP (docs/costream.md): the link, the offer POST, the state poll and
 //! the DELETE, with the host's JSON error codes turned into messages.
 
-use super::GuestError;
-use super::http::{self, Response, Url};
+use super::http::{self, Response, Tls, Url};
+use super::types::{GuestError, GuestState, StateReport};
 use crate::invite::valid_token;
 
 /// A parsed invite link `{base}/join/{token}`.
@@ -67,51 +67,6 @@ pub struct Answer {
     pub location: Url,
 }
 
-/// The guest's state as the host reports it (`GET …/whip/{session}`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct StateReport {
-    pub state: GuestState,
-    #[serde(default)]
-    pub slot: u32,
-    #[serde(default)]
-    pub muted_by_host: bool,
-    #[serde(default)]
-    pub message: String,
-}
-
-/// docs/costream.md's guest states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestState {
-    Waiting,
-    OnAir,
-    Declined,
-    Removed,
-    Ended,
-    /// A state this guest does not know (a newer host).
-    #[serde(other)]
-    Unknown,
-}
-
-impl GuestState {
-    /// Whether the session is over.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Declined | Self::Removed | Self::Ended)
-    }
-
-    /// What the guest is told.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::Waiting => "waiting for the host to let you in",
-            Self::OnAir => "on air",
-            Self::Declined => "the host declined you",
-            Self::Removed => "removed by the host",
-            Self::Ended => "the show ended",
-            Self::Unknown => "in a state this version does not know",
-        }
-    }
-}
-
 /// The JSON error body of docs/costream.md.
 #[derive(Debug, serde::Deserialize)]
 struct ErrorBody {
@@ -144,9 +99,14 @@ fn network(url: &Url) -> impl Fn(String) -> GuestError + '_ {
 }
 
 /// POSTs the offer; the host answers 201 with its SDP and the session's Location.
-pub fn post_offer(link: &Link, name: Option<&str>, offer: &str) -> Result<Answer, GuestError> {
+pub fn post_offer(
+    tls: &Tls,
+    link: &Link,
+    name: Option<&str>,
+    offer: &str,
+) -> Result<Answer, GuestError> {
     let url = link.whip(name);
-    let r = http::request("POST", &url, Some("application/sdp"), offer.as_bytes())
+    let r = http::request(tls, "POST", &url, Some("application/sdp"), offer.as_bytes())
         .map_err(network(&url))?;
     if r.status != 201 && r.status != 200 {
         return Err(refusal(&r));
@@ -165,8 +125,8 @@ pub fn post_offer(link: &Link, name: Option<&str>, offer: &str) -> Result<Answer
 }
 
 /// `GET {Location}`: the guest's state. A session the host no longer knows is `ended`.
-pub fn get_state(location: &Url) -> Result<StateReport, GuestError> {
-    let r = http::request("GET", location, None, b"").map_err(network(location))?;
+pub fn get_state(tls: &Tls, location: &Url) -> Result<StateReport, GuestError> {
+    let r = http::request(tls, "GET", location, None, b"").map_err(network(location))?;
     match r.status {
         200 => serde_json::from_slice(&r.body).map_err(|e| {
             GuestError::BadAnswer(format!("the guest state is not the JSON expected: {e}"))
@@ -182,8 +142,8 @@ pub fn get_state(location: &Url) -> Result<StateReport, GuestError> {
 }
 
 /// `DELETE {Location}`: the guest leaves and its slot is freed.
-pub fn leave(location: &Url) -> Result<(), GuestError> {
-    let r = http::request("DELETE", location, None, b"").map_err(network(location))?;
+pub fn leave(tls: &Tls, location: &Url) -> Result<(), GuestError> {
+    let r = http::request(tls, "DELETE", location, None, b"").map_err(network(location))?;
     match r.status {
         200..=299 | 404 => Ok(()),
         _ => Err(refusal(&r)),

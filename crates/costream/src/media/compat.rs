@@ -10,7 +10,7 @@ pub fn prepare_opus_decoder(ctx: &mut ff::codec::context::Context) {
     // FFmpeg 5.1 and `av_channel_layout_default` fills it in place.
     unsafe {
         let c = ctx.as_mut_ptr();
-        (*c).sample_rate = super::RATE as i32;
+        (*c).sample_rate = super::common::RATE as i32;
         (*c).request_sample_fmt = ff::ffi::AVSampleFormat::AV_SAMPLE_FMT_FLT;
         ff::ffi::av_channel_layout_default(&mut (*c).ch_layout, 2);
     }

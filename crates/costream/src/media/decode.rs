@@ -2,7 +2,8 @@
 //! (one whole frame, H.264 in Annex B), and Opus packets. Input comes from the network: every
 //! failure is an error, never a panic.
 
-use super::{MediaError, OPUS_FRAME, RATE, VideoCodec, compat, i420_len, init};
+use super::common::{MediaError, OPUS_FRAME, RATE, VideoCodec, i420_len, init};
+use super::compat;
 use ffmpeg_next as ff;
 
 /// Pictures larger than this are refused (a hostile stream must not make us allocate gigabytes).

@@ -1,7 +1,8 @@
 //! Realtime encoders for what Marquee sends over WebRTC: VP8 (libvpx) or H.264 (x264,
 //! constrained baseline, Annex B with SPS/PPS before every keyframe), and Opus (libopus).
 
-use super::{MediaError, OPUS_FRAME, RATE, VideoCodec, compat, i420_len, init};
+use super::common::{MediaError, OPUS_FRAME, RATE, VideoCodec, i420_len, init};
+use super::compat;
 use ffmpeg_next as ff;
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,7 @@ pub mod audio;
 pub mod camera;
 pub mod clock;
 mod error;
+pub mod feed;
 pub mod file;
 pub mod frame;
 pub mod nokhwa_cam;

@@ -15,6 +15,9 @@ pub enum VideoSpec {
     Camera(String),
     /// A media file, looped.
     File(String),
+    /// Co-stream guest slot N (`guest:N`, 1 ≤ N ≤ 16): their camera, pushed in by the
+    /// co-stream host (see [`crate::feed`]).
+    Guest(u32),
 }
 
 /// An audio source.
@@ -23,6 +26,8 @@ pub enum AudioSpec {
     Tone(f64),
     Mic(String),
     File(String),
+    /// Co-stream guest slot N's voice (`guest:N`).
+    Guest(u32),
     None,
 }
 
@@ -30,6 +35,16 @@ fn bad(spec: &str, reason: &str) -> CaptureError {
     CaptureError::BadSpec {
         spec: spec.to_string(),
         reason: reason.to_string(),
+    }
+}
+
+/// The highest co-stream guest slot a spec may name.
+pub const MAX_GUEST_SLOT: u32 = 16;
+
+fn parse_slot(s: &str, arg: &str) -> Result<u32, CaptureError> {
+    match arg.parse::<u32>() {
+        Ok(n) if (1..=MAX_GUEST_SLOT).contains(&n) => Ok(n),
+        _ => Err(bad(s, "guest slots are numbered guest:1 to guest:16")),
     }
 }
 
@@ -46,7 +61,8 @@ impl std::str::FromStr for VideoSpec {
             "camera" if !arg.is_empty() => Ok(Self::Camera(arg.to_string())),
             "camera" => Ok(Self::Camera("0".into())),
             "file" if !arg.is_empty() => Ok(Self::File(arg.to_string())),
-            _ => Err(bad(s, "use test, camera:INDEX|ID or file:PATH")),
+            "guest" => parse_slot(s, arg).map(Self::Guest),
+            _ => Err(bad(s, "use test, camera:INDEX|ID, file:PATH or guest:N")),
         }
     }
 }
@@ -68,7 +84,11 @@ impl std::str::FromStr for AudioSpec {
             "mic" => Ok(Self::Mic(arg.to_string())),
             "file" if !arg.is_empty() => Ok(Self::File(arg.to_string())),
             "none" => Ok(Self::None),
-            _ => Err(bad(s, "use tone[:HZ], mic:ID|default, file:PATH or none")),
+            "guest" => parse_slot(s, arg).map(Self::Guest),
+            _ => Err(bad(
+                s,
+                "use tone[:HZ], mic:ID|default, file:PATH, guest:N or none",
+            )),
         }
     }
 }
@@ -80,6 +100,7 @@ impl fmt::Display for VideoSpec {
             Self::TestCard(n) => write!(f, "test:{n}"),
             Self::Camera(c) => write!(f, "camera:{c}"),
             Self::File(p) => write!(f, "file:{p}"),
+            Self::Guest(n) => write!(f, "guest:{n}"),
         }
     }
 }
@@ -90,6 +111,7 @@ impl fmt::Display for AudioSpec {
             Self::Tone(hz) => write!(f, "tone:{hz}"),
             Self::Mic(m) => write!(f, "mic:{m}"),
             Self::File(p) => write!(f, "file:{p}"),
+            Self::Guest(n) => write!(f, "guest:{n}"),
             Self::None => write!(f, "none"),
         }
     }
@@ -125,6 +147,10 @@ mod tests {
             AudioSpec::Mic("default".into())
         );
         assert_eq!("none".parse::<AudioSpec>().unwrap(), AudioSpec::None);
+        assert_eq!("guest:2".parse::<VideoSpec>().unwrap(), VideoSpec::Guest(2));
+        assert_eq!("guest:2".parse::<AudioSpec>().unwrap(), AudioSpec::Guest(2));
+        assert!("guest:0".parse::<VideoSpec>().is_err());
+        assert!("guest".parse::<AudioSpec>().is_err());
     }
 
     #[test]

@@ -101,6 +101,8 @@ pub struct LiveArgs {
     summary_json: Option<PathBuf>,
     #[command(flatten)]
     highlights: crate::clip::LiveHighlightArgs,
+    #[command(flatten)]
+    guests: crate::costream::GuestArgs,
     /// Test only: the synthetic camera stops delivering at this session time...
     #[arg(long, hide = true, value_parser = parse_duration)]
     test_stall_at: Option<Duration>,
@@ -191,6 +193,7 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         replay_mib: a.highlights.replay_mib,
         clips_dir: a.highlights.clips_dir.clone(),
     };
+    s.guests = a.guests.settings();
     s.test_faults = marquee_capture::camera::Faults {
         stall_at: a.test_stall_at,
         stall_for: a.test_stall_for,
@@ -255,6 +258,10 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::runtime(format!("cannot follow the room: {e}")))
     });
     let follower = follower.transpose()?;
+    let invites = match show.cohost() {
+        Some(host) => Some(crate::costream::serve(&a.guests, host)?),
+        None => None,
+    };
     status_line.release();
     let started = Instant::now();
     let mut failure = None;
@@ -267,6 +274,7 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     }
     status::print_stopping();
     drop(follower);
+    drop(invites);
     let ended = show
         .stop()
         .ok_or_else(|| Failure::runtime("the show had already ended"))?;

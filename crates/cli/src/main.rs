@@ -2,6 +2,7 @@
 
 mod chat;
 mod clip;
+mod costream;
 mod devices;
 mod failure;
 mod guest;

@@ -4,9 +4,20 @@
 //! docs/costream.md.
 //!
 //! * [`invite`] — invites and slots, sans-IO.
+//! * [`host`] — the host: guests, their states, one WebRTC endpoint for all of them.
+//! * [`signal`] — the HTTP routes: WHIP, the guest's state, the guest page.
 //! * [`media`] — guest media decoded for the show, and encoders for what Marquee sends.
 //! * [`guest`] — the native guest (`marquee guest join`).
 
 pub mod guest;
+pub mod host;
 pub mod invite;
 pub mod media;
+mod net;
+mod page;
+pub mod signal;
+
+/// Installs str0m's crypto (DTLS, SRTP) for the process; harmless when already installed.
+pub fn install_crypto() {
+    str0m::crypto::from_feature_flags().install_process_default();
+}

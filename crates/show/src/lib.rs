@@ -27,6 +27,7 @@ pub mod destination;
 mod error;
 pub mod firewall;
 pub mod follow;
+pub mod guests;
 mod mjpeg;
 pub mod netif;
 pub mod overlays;
@@ -39,6 +40,7 @@ pub mod stats;
 
 pub use audience::Audience;
 pub use error::ShowError;
+pub use guests::GuestSettings;
 pub use preview::{PreviewHub, PreviewInfo};
 pub use room::HostRoom;
 pub use settings::{HighlightSettings, Recording, ShowSettings, SourceSetting};

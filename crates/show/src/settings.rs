@@ -114,6 +114,8 @@ pub struct ShowSettings {
     pub chat: Vec<crate::chat::ChatSetting>,
     /// The host's blocked words, masked locally in platform chat.
     pub blocked_words: Vec<String>,
+    /// Co-stream guest slots (none by default).
+    pub guests: crate::guests::GuestSettings,
     /// Fault injection for the synthetic camera (tests of camera loss).
     pub test_faults: Faults,
 }
@@ -142,6 +144,7 @@ impl Default for ShowSettings {
             highlights: HighlightSettings::default(),
             chat: Vec::new(),
             blocked_words: Vec::new(),
+            guests: Default::default(),
             test_faults: Faults::default(),
         }
     }
@@ -162,6 +165,8 @@ pub struct Resolved {
     pub session: SessionConfig,
     pub scenes: SceneSetup,
     pub recording: Option<PathBuf>,
+    /// The show lays its co-stream guests out by itself (see [`crate::guests`]).
+    pub auto_guest_layout: bool,
 }
 
 impl ShowSettings {
@@ -281,10 +286,23 @@ impl ShowSettings {
             record: recording.clone(),
             test_faults: self.test_faults,
         };
+        let mut scenes = self.scene_setup()?;
+        let auto_guest_layout = crate::guests::add_sources(
+            &self.guests,
+            &session.video,
+            &mut scenes.sources,
+            &mut scenes.scenes,
+            &mut scenes.start,
+            self.test_faults,
+        )?;
+        if self.guests.slots > 0 {
+            scenes.feeds = Some(marquee_capture::feed::Feeds::new());
+        }
         Ok(Resolved {
             session,
-            scenes: self.scene_setup()?,
+            scenes,
             recording,
+            auto_guest_layout,
         })
     }
 
@@ -346,6 +364,7 @@ impl ShowSettings {
                 ..Default::default()
             },
             director_transition: Transition::Cut,
+            feeds: None,
         })
     }
 }

@@ -93,6 +93,9 @@ pub struct Show {
     monitor: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     /// The platform chats read into the audience, while the show is on.
     chat: Mutex<Option<ChatRunner>>,
+    /// Co-stream guests, when the show opened guest slots.
+    cohost: Option<Arc<marquee_costream::host::CoHost>>,
+    guest_layout: Mutex<Option<crate::guests::AutoLayout>>,
 }
 
 impl Show {
@@ -107,6 +110,15 @@ impl Show {
         let resolved = settings.resolve(keychain)?;
         let directable = resolved.scenes.sources.iter().any(|s| s.mic.is_some());
         let recording = resolved.recording.clone();
+        let auto_guest_layout = resolved.auto_guest_layout;
+        let home = resolved.scenes.start.clone();
+        let cohost = match &resolved.scenes.feeds {
+            Some(feeds) => Some(Arc::new(crate::guests::start_host(
+                &settings.guests,
+                feeds.clone(),
+            )?)),
+            None => None,
+        };
         let session = Session::start_with(resolved.session, resolved.scenes)?;
         let highlights = attach_highlights(&session, settings, recording.as_deref());
         if let Err(e) = &highlights
@@ -139,7 +151,19 @@ impl Show {
             last_stats: Mutex::new(None),
             monitor: Mutex::new(None),
             chat: Mutex::new(None),
+            cohost: cohost.clone(),
+            guest_layout: Mutex::new(None),
         });
+        if let Some(host) = &cohost {
+            if auto_guest_layout && let Some(home) = home {
+                *lock(&show.guest_layout) = Some(crate::guests::AutoLayout::start(
+                    host.clone(),
+                    show.scenes.clone(),
+                    home,
+                ));
+            }
+            host.set_live(true);
+        }
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
         let weak = Arc::downgrade(&show);
         let thread = std::thread::Builder::new()
@@ -323,8 +347,17 @@ impl Show {
 
     /// Ends the show: the monitor stops, outputs drain (a few seconds at most), the recording
     /// is finalised and the signals file finished. Later calls return `None`.
+    /// The co-stream host, when the show opened guest slots: invites, guests, admit, mute.
+    pub fn cohost(&self) -> Option<&Arc<marquee_costream::host::CoHost>> {
+        self.cohost.as_ref()
+    }
+
     pub fn stop(&self) -> Option<ShowSummary> {
         drop(lock(&self.chat).take());
+        drop(lock(&self.guest_layout).take());
+        if let Some(h) = &self.cohost {
+            h.stop();
+        }
         if let Some((stop, thread)) = lock(&self.monitor).take() {
             let _ = stop.send(());
             // The monitor may hold the last reference and be the one dropping the show.

@@ -403,7 +403,8 @@ impl CapturePreview {
         crate::util::init();
         let (sink, rx) = marquee_capture::bounded::<VideoFrame>(2);
         let (w, h, fps) = (width, height, fps.clamp(1, 60));
-        let source = crate::sources::spawn_video(spec, Faults::default(), &clock, sink, w, h, fps)?;
+        let source =
+            crate::sources::spawn_video(spec, None, Faults::default(), &clock, sink, w, h, fps)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -459,7 +460,7 @@ impl LevelPreview {
         if *spec == AudioSpec::None {
             return Err(StudioError::Settings("no audio input to measure".into()));
         }
-        let source = crate::sources::spawn_audio(spec, &clock, sink)?;
+        let source = crate::sources::spawn_audio(spec, None, &clock, sink)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()

@@ -91,6 +91,8 @@ pub struct SceneSetup {
     pub director_config: DirectorConfig,
     /// The transition director mode cuts with.
     pub director_transition: Transition,
+    /// Where `guest:N` sources get their media (the co-stream host pushes into it).
+    pub feeds: Option<Arc<marquee_capture::feed::Feeds>>,
 }
 
 /// A running session.
@@ -454,7 +456,14 @@ fn open_sources(
             spawn_video_retrying
         };
         video.push(open(
-            &src.spec, src.faults, clock, sink, s.width, s.height, s.fps,
+            &src.spec,
+            setup.feeds.as_ref(),
+            src.faults,
+            clock,
+            sink,
+            s.width,
+            s.height,
+            s.fps,
         )?);
         frames.push(rx);
     }
@@ -465,7 +474,7 @@ fn open_sources(
     for input in &inputs {
         let (sink, rx) = marquee_capture::bounded::<AudioBlock>(64);
         audio_capture.push(sink.counters().clone());
-        audio.push(spawn_audio(&input.spec, clock, sink)?);
+        audio.push(spawn_audio(&input.spec, setup.feeds.as_ref(), clock, sink)?);
         mix.push(MixInput {
             rx,
             gain: input.gain,

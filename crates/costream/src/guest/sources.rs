@@ -65,6 +65,12 @@ pub fn open_video(
         VideoSpec::File(p) => {
             marquee_capture::file::spawn_file_video(p, clock.clone(), sink).map_err(err)?
         }
+        VideoSpec::Guest(_) => {
+            return Err(err(marquee_capture::CaptureError::BadSpec {
+                spec: spec.to_string(),
+                reason: "a guest sends a camera, a file or test[:N]".into(),
+            }));
+        }
     };
     Ok((handle, rx))
 }
@@ -84,6 +90,12 @@ pub fn open_audio(
         }
         AudioSpec::File(p) => {
             marquee_capture::file::spawn_file_audio(p, clock.clone(), sink).map_err(err)?
+        }
+        AudioSpec::Guest(_) => {
+            return Err(err(marquee_capture::CaptureError::BadSpec {
+                spec: spec.to_string(),
+                reason: "a guest sends a microphone, a file, tone[:HZ] or none".into(),
+            }));
         }
     };
     Ok(Some((handle, rx)))

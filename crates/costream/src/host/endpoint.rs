@@ -1,0 +1,295 @@
+//! One UDP socket for every guest: str0m demultiplexes each datagram to the guest's `Rtc`
+//! (`accepts`), the loop sends what they emit, drives their timers, and hands their media to
+//! the decoders (`inbound.rs`) through bounded queues.
+
+use super::inbound::{self, Inbound};
+use super::{JoinError, Shared, Switches};
+use crossbeam_channel::{Receiver, Sender};
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use str0m::change::SdpOffer;
+use str0m::media::KeyframeRequestKind;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+/// The longest an offer may be (docs/costream.md: 413 beyond).
+pub const MAX_OFFER: usize = 64 * 1024;
+
+/// The loop never sleeps longer than this without looking at its queue of new guests.
+const MAX_WAIT: Duration = Duration::from_millis(50);
+
+/// Keyframe requests to one guest at most this often.
+const KEYFRAME_EVERY: Duration = Duration::from_millis(500);
+
+struct NewPeer {
+    session: u64,
+    slot: u32,
+    rtc: Rtc,
+    switches: Arc<Switches>,
+}
+
+/// The handle the host keeps: adds guests, stops the loop.
+pub(super) struct Handle {
+    new: Sender<NewPeer>,
+    stop: Arc<AtomicBool>,
+    /// A clone of the socket, to wake the loop with an empty datagram to itself.
+    waker: UdpSocket,
+    wake_to: SocketAddr,
+}
+
+impl Handle {
+    /// Answers `sdp` with a new `Rtc` that has one host candidate per address, and passes it to
+    /// the loop.
+    pub(super) fn add(
+        &self,
+        session: u64,
+        slot: u32,
+        sdp: &str,
+        addrs: &[SocketAddr],
+        switches: Arc<Switches>,
+    ) -> Result<String, JoinError> {
+        if sdp.len() > MAX_OFFER {
+            return Err(JoinError::BadOffer("the offer is over 64 KiB".into()));
+        }
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| JoinError::BadOffer(format!("not an SDP offer: {e}")))?;
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_h264(true)
+            .enable_opus(true, false)
+            .set_stats_interval(Some(Duration::from_secs(1)))
+            .build(Instant::now());
+        for a in addrs {
+            let c = Candidate::host(*a, "udp")
+                .map_err(|e| JoinError::BadOffer(format!("host address {a}: {e}")))?;
+            rtc.add_local_candidate(c);
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| JoinError::BadOffer(e.to_string()))?;
+        self.new
+            .try_send(NewPeer {
+                session,
+                slot,
+                rtc,
+                switches,
+            })
+            .map_err(|_| JoinError::BadOffer("too many guests joining at once".into()))?;
+        self.wake();
+        Ok(answer.to_sdp_string())
+    }
+
+    fn wake(&self) {
+        let _ = self.waker.send_to(&[], self.wake_to);
+    }
+
+    pub(super) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake();
+    }
+}
+
+struct Peer {
+    session: u64,
+    rtc: Rtc,
+    switches: Arc<Switches>,
+    inbound: Inbound,
+    last_keyframe_request: Option<Instant>,
+    connected: bool,
+}
+
+pub(super) fn spawn(
+    socket: UdpSocket,
+    shared: Arc<Shared>,
+) -> std::io::Result<(Handle, JoinHandle<()>)> {
+    let local = socket.local_addr()?;
+    let wake_to = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), local.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), local.port())
+        }
+        _ => local,
+    };
+    let (tx, rx) = crossbeam_channel::bounded(16);
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = Handle {
+        new: tx,
+        stop: stop.clone(),
+        waker: socket.try_clone()?,
+        wake_to,
+    };
+    let thread = std::thread::Builder::new()
+        .name("costream-udp".into())
+        .spawn(move || run(socket, rx, stop, shared))?;
+    Ok((handle, thread))
+}
+
+fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared: Arc<Shared>) {
+    let local = match socket.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let mut peers: Vec<Peer> = Vec::new();
+    let mut arrivals = crate::net::Arrivals::new(local);
+    let mut buf = vec![0u8; 2000];
+    while !stop.load(Ordering::Relaxed) {
+        while let Ok(p) = new.try_recv() {
+            let feed = shared.feeds.get(&format!("guest{}", p.slot));
+            feed.clear();
+            peers.push(Peer {
+                session: p.session,
+                inbound: inbound::spawn(feed, p.switches.clone()),
+                rtc: p.rtc,
+                switches: p.switches,
+                last_keyframe_request: None,
+                connected: false,
+            });
+        }
+        for p in &mut peers {
+            if p.switches.drop.load(Ordering::Relaxed) && p.rtc.is_alive() {
+                p.rtc.disconnect();
+            }
+        }
+        let mut wait = Instant::now() + MAX_WAIT;
+        for p in &mut peers {
+            if let Some(t) = drive(p, &socket, &shared) {
+                wait = wait.min(t);
+            }
+        }
+        peers.retain(|p| {
+            let alive = p.rtc.is_alive();
+            if !alive {
+                shared.disconnected(p.session);
+            }
+            alive
+        });
+        let timeout = wait
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        let _ = socket.set_read_timeout(Some(timeout));
+        buf.resize(2000, 0);
+        match socket.recv_from(&mut buf) {
+            Ok((n, source)) => {
+                if let Ok(contents) = buf[..n].try_into() {
+                    let input = Input::Receive(
+                        Instant::now(),
+                        Receive {
+                            proto: Protocol::Udp,
+                            source,
+                            destination: arrivals.destination(source),
+                            contents,
+                        },
+                    );
+                    if let Some(p) = peers.iter_mut().find(|p| p.rtc.accepts(&input))
+                        && let Err(e) = p.rtc.handle_input(input)
+                    {
+                        tracing::debug!("guest session {}: {e}", p.session);
+                        p.rtc.disconnect();
+                    }
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => {
+                // ICMP port unreachable from a guest who left arrives as an error here on
+                // Linux: not the socket's end.
+                tracing::debug!("co-stream socket: {e}");
+            }
+        }
+        let now = Instant::now();
+        for p in &mut peers {
+            if p.rtc.handle_input(Input::Timeout(now)).is_err() {
+                p.rtc.disconnect();
+            }
+        }
+    }
+    for p in &mut peers {
+        p.rtc.disconnect();
+        shared.disconnected(p.session);
+    }
+}
+
+/// Runs one guest's `Rtc` until it waits; returns when it wants to be woken.
+fn drive(p: &mut Peer, socket: &UdpSocket, shared: &Shared) -> Option<Instant> {
+    loop {
+        if !p.rtc.is_alive() {
+            return None;
+        }
+        let out = match p.rtc.poll_output() {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::debug!("guest session {}: {e}", p.session);
+                p.rtc.disconnect();
+                return None;
+            }
+        };
+        match out {
+            Output::Timeout(t) => return Some(t),
+            Output::Transmit(t) => {
+                let _ = socket.send_to(&t.contents, t.destination);
+            }
+            Output::Event(e) => event(p, e, shared),
+        }
+    }
+}
+
+fn event(p: &mut Peer, e: Event, shared: &Shared) {
+    match e {
+        Event::Connected => {
+            p.connected = true;
+            shared.connected(p.session);
+        }
+        Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+            p.rtc.disconnect();
+        }
+        Event::MediaData(d) => {
+            let needs_key = p.inbound.media(d);
+            if needs_key {
+                request_keyframe(p);
+            }
+        }
+        Event::PeerStats(s) => shared.update_quality(p.session, |q| {
+            q.rtt_ms = s.rtt.map(|d| d.as_millis().min(u32::MAX as u128) as u32);
+            q.loss_pct = s.ingress_loss_fraction.map(|f| f * 100.0);
+        }),
+        Event::MediaIngressStats(s) => {
+            let c = p.inbound.counters();
+            shared.update_quality(p.session, |q| {
+                if let Some(l) = s.loss {
+                    q.loss_pct = Some(l * 100.0);
+                }
+                q.in_kbps = c.kbps();
+                q.frames = c.frames();
+                q.decode_errors = c.errors();
+                q.dropped = c.dropped();
+            });
+        }
+        _ => {}
+    }
+    if p.inbound.take_keyframe_wish() {
+        request_keyframe(p);
+    }
+}
+
+fn request_keyframe(p: &mut Peer) {
+    if p.last_keyframe_request
+        .is_some_and(|t| t.elapsed() < KEYFRAME_EVERY)
+    {
+        return;
+    }
+    let Some(mid) = p.inbound.video_mid() else {
+        return;
+    };
+    if let Some(mut w) = p.rtc.writer(mid)
+        && w.request_keyframe(None, KeyframeRequestKind::Pli).is_ok()
+    {
+        p.last_keyframe_request = Some(Instant::now());
+    }
+}

@@ -1,0 +1,280 @@
+//! A guest's media on its way into the show: the endpoint hands each depacketized frame to
+//! a bounded queue (dropped and counted when the decoder is behind); one thread decodes the
+//! video into the guest's feed (the compositor's "latest frame"), one decodes the voice,
+//! conceals lost packets, and places it by RTP time (the feed's consumer puts it on the
+//! session clock).
+
+use super::Switches;
+use crate::media::{AudioDecoder, VideoCodec, VideoDecoder};
+use crossbeam_channel::{Receiver, Sender};
+use marquee_capture::feed::{Feed, FeedAudio, FeedFrame};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use str0m::format::Codec;
+use str0m::media::{MediaData, Mid};
+
+/// Opus frames are 20 ms in WebRTC; a gap of up to this many is concealed, a longer one
+/// (the guest muted their track, a reconnect) starts a new time.
+const MAX_CONCEALED: u64 = 10;
+const PACKET: Duration = Duration::from_millis(20);
+
+/// What a guest's decoders counted (for the host's quality display).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    frames: AtomicU64,
+    errors: AtomicU64,
+    dropped: AtomicU64,
+    bytes: AtomicU64,
+    /// Bytes and time at the last rate reading.
+    window: std::sync::Mutex<(u64, Option<Instant>, u32)>,
+}
+
+impl Counters {
+    pub(crate) fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+    pub(crate) fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+    /// Incoming kbit/s since the last reading (read about once a second).
+    pub(crate) fn kbps(&self) -> u32 {
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let mut w = self.window.lock().expect("rate window");
+        let now = Instant::now();
+        if let Some(t) = w.1 {
+            let secs = now.duration_since(t).as_secs_f64();
+            if secs >= 0.2 {
+                w.2 = ((bytes - w.0) as f64 * 8.0 / 1000.0 / secs) as u32;
+                *w = (bytes, Some(now), w.2);
+            }
+        } else {
+            *w = (bytes, Some(now), 0);
+        }
+        w.2
+    }
+}
+
+struct VideoIn {
+    codec: VideoCodec,
+    data: Arc<[u8]>,
+    arrived: Instant,
+}
+
+struct AudioIn {
+    data: Arc<[u8]>,
+    media_time: Duration,
+    arrived: Instant,
+}
+
+/// The endpoint's side of a guest's decoders.
+pub(crate) struct Inbound {
+    video: Sender<VideoIn>,
+    audio: Sender<AudioIn>,
+    counters: Arc<Counters>,
+    wish_keyframe: Arc<AtomicBool>,
+    video_mid: Option<Mid>,
+    /// RTP time (µs) of the first audio packet: media time counts from it.
+    audio_origin: Option<u64>,
+}
+
+pub(crate) fn spawn(feed: Arc<Feed>, switches: Arc<Switches>) -> Inbound {
+    let (vtx, vrx) = crossbeam_channel::bounded(8);
+    let (atx, arx) = crossbeam_channel::bounded(50);
+    let counters = Arc::new(Counters::default());
+    let wish = Arc::new(AtomicBool::new(false));
+    {
+        let (feed, switches, counters, wish) = (
+            feed.clone(),
+            switches.clone(),
+            counters.clone(),
+            wish.clone(),
+        );
+        let _ = std::thread::Builder::new()
+            .name("guest-video".into())
+            .spawn(move || video_thread(vrx, feed, switches, counters, wish));
+    }
+    {
+        let counters = counters.clone();
+        let _ = std::thread::Builder::new()
+            .name("guest-audio".into())
+            .spawn(move || audio_thread(arx, feed, switches, counters));
+    }
+    Inbound {
+        video: vtx,
+        audio: atx,
+        counters,
+        wish_keyframe: wish,
+        video_mid: None,
+        audio_origin: None,
+    }
+}
+
+impl Inbound {
+    /// One depacketized frame from the guest. Returns true when the video needs a keyframe
+    /// (packets were lost: the next pictures cannot be decoded until one comes).
+    pub(crate) fn media(&mut self, d: MediaData) -> bool {
+        self.counters
+            .bytes
+            .fetch_add(d.data.len() as u64, Ordering::Relaxed);
+        let codec = match d.params.spec().codec {
+            Codec::Vp8 => Some(VideoCodec::Vp8),
+            Codec::H264 => Some(VideoCodec::H264),
+            Codec::Opus => None,
+            _ => return false,
+        };
+        let sent = match codec {
+            Some(codec) => {
+                self.video_mid = Some(d.mid);
+                let sent = self
+                    .video
+                    .try_send(VideoIn {
+                        codec,
+                        data: d.data,
+                        arrived: d.network_time,
+                    })
+                    .is_ok();
+                if !d.contiguous {
+                    self.count(sent);
+                    return true;
+                }
+                sent
+            }
+            None => {
+                let t = d.time.as_micros();
+                let origin = *self.audio_origin.get_or_insert(t);
+                self.audio
+                    .try_send(AudioIn {
+                        data: d.data,
+                        media_time: Duration::from_micros(t.saturating_sub(origin)),
+                        arrived: d.network_time,
+                    })
+                    .is_ok()
+            }
+        };
+        self.count(sent);
+        false
+    }
+
+    fn count(&self, sent: bool) {
+        if !sent {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    pub(crate) fn video_mid(&self) -> Option<Mid> {
+        self.video_mid
+    }
+
+    /// The decoder failed since the last call: ask the guest for a keyframe.
+    pub(crate) fn take_keyframe_wish(&self) -> bool {
+        self.wish_keyframe.swap(false, Ordering::Relaxed)
+    }
+}
+
+fn video_thread(
+    rx: Receiver<VideoIn>,
+    feed: Arc<Feed>,
+    switches: Arc<Switches>,
+    counters: Arc<Counters>,
+    wish: Arc<AtomicBool>,
+) {
+    let mut decoder: Option<(VideoCodec, VideoDecoder)> = None;
+    while let Ok(v) = rx.recv() {
+        if decoder.as_ref().is_none_or(|(c, _)| *c != v.codec) {
+            match VideoDecoder::new(v.codec) {
+                Ok(d) => decoder = Some((v.codec, d)),
+                Err(e) => {
+                    tracing::warn!("{}: {e}", feed.name());
+                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            }
+        }
+        let Some((_, dec)) = decoder.as_mut() else {
+            continue;
+        };
+        match dec.decode(&v.data) {
+            Ok(Some(pic)) => {
+                counters.frames.fetch_add(1, Ordering::Relaxed);
+                if switches.on_air.load(Ordering::Relaxed) {
+                    feed.push_video(FeedFrame {
+                        width: pic.width,
+                        height: pic.height,
+                        i420: pic.i420,
+                        arrived: v.arrived,
+                    });
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!("{}: {e}", feed.name());
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                wish.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn audio_thread(
+    rx: Receiver<AudioIn>,
+    feed: Arc<Feed>,
+    switches: Arc<Switches>,
+    counters: Arc<Counters>,
+) {
+    let mut decoder = match AudioDecoder::new() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!("{}: {e}", feed.name());
+            return;
+        }
+    };
+    let mut next: Option<Duration> = None;
+    while let Ok(a) = rx.recv() {
+        let audible =
+            switches.on_air.load(Ordering::Relaxed) && !switches.muted.load(Ordering::Relaxed);
+        // Lost packets: concealed so the voice does not click, up to MAX_CONCEALED.
+        if let Some(expected) = next
+            && a.media_time > expected
+        {
+            let missing = ((a.media_time - expected).as_micros() / PACKET.as_micros()) as u64;
+            if missing <= MAX_CONCEALED {
+                for i in 0..missing {
+                    let samples = decoder.conceal();
+                    if audible {
+                        feed.push_audio(FeedAudio {
+                            samples,
+                            media_time: expected + PACKET * i as u32,
+                            arrived: a.arrived,
+                        });
+                    }
+                }
+            }
+        }
+        match decoder.decode(&a.data) {
+            Ok(samples) => {
+                let frames = samples.len() / 2;
+                next =
+                    Some(a.media_time + Duration::from_micros(frames as u64 * 1_000_000 / 48_000));
+                if audible {
+                    feed.push_audio(FeedAudio {
+                        samples,
+                        media_time: a.media_time,
+                        arrived: a.arrived,
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::debug!("{}: {e}", feed.name());
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! The host's side of a co-stream: invites, the guests and their states, and one WebRTC
+//! endpoint (one UDP socket, one str0m `Rtc` per guest) whose decoded media goes into the
+//! show's feeds (`guest1` … as sources, see `marquee_capture::feed`).
+//!
+//! [`CoHost`] is what the show and the signalling routes call; the socket loop is in
+//! `endpoint.rs`, the decoders in `inbound.rs`.
+
+mod endpoint;
+mod inbound;
+
+pub use endpoint::MAX_OFFER;
+
+use crate::invite::{Invite, InviteError, Invites};
+use marquee_capture::feed::Feeds;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The most guest slots a show may open (the grid holds the host and 4 guests; more slots
+/// than that are for scenes that name them).
+pub const MAX_SLOTS: u32 = 8;
+
+/// What the host decides before the first guest arrives.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The UDP socket every guest's media arrives on.
+    pub bind: SocketAddr,
+    /// The addresses guests reach this machine at (one ICE host candidate each, with the
+    /// socket's port). Never empty: the show fills in the machine's usable addresses.
+    pub addresses: Vec<IpAddr>,
+    /// Guest slots (`guest1` … `guestN`).
+    pub slots: u32,
+    pub invite_life: Duration,
+    /// Guests wait until the host admits them (the app); off, they are on air at once (the CLI).
+    pub green_room: bool,
+}
+
+/// Where a guest stands (the state JSON of docs/costream.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestState {
+    /// In the green room: connected, not in the program yet.
+    Waiting,
+    OnAir,
+    Declined,
+    Removed,
+    /// The guest left, or the show ended.
+    Ended,
+}
+
+impl GuestState {
+    fn is_over(self) -> bool {
+        matches!(self, Self::Declined | Self::Removed | Self::Ended)
+    }
+}
+
+/// Connection quality of one guest, from str0m's stats (once a second).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Quality {
+    pub rtt_ms: Option<u32>,
+    /// Packets lost on the way in, per cent.
+    pub loss_pct: Option<f32>,
+    /// What arrives from the guest, kbit/s.
+    pub in_kbps: u32,
+    /// Frames decoded, and frames or packets the decoders could not use.
+    pub frames: u64,
+    pub decode_errors: u64,
+    /// Media dropped on the way to the decoders (they were behind).
+    pub dropped: u64,
+}
+
+/// One guest as the host sees them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Guest {
+    pub session: u64,
+    pub slot: u32,
+    pub name: String,
+    pub state: GuestState,
+    /// The host turned their voice off in the program.
+    pub muted_by_host: bool,
+    /// The WebRTC connection is up (ICE + DTLS).
+    pub connected: bool,
+    pub quality: Quality,
+}
+
+/// Why a guest cannot join (each is one JSON error of docs/costream.md).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    Invite(#[from] InviteError),
+    #[error("the host is not live: try again when the show has started")]
+    NotLive,
+    #[error("the offer was refused: {0}")]
+    BadOffer(String),
+    #[error("no such guest session")]
+    NoSession,
+}
+
+impl JoinError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invite(e) => e.code(),
+            Self::NotLive => "host_not_live",
+            Self::BadOffer(_) => "bad_offer",
+            Self::NoSession => "no_session",
+        }
+    }
+}
+
+/// A guest's per-session switches shared with the endpoint and the decoders.
+#[derive(Debug, Default)]
+pub(crate) struct Switches {
+    /// Media goes into the program (admitted, not hidden/muted below).
+    pub on_air: AtomicBool,
+    pub muted: AtomicBool,
+    /// The endpoint should drop this guest's connection.
+    pub drop: AtomicBool,
+}
+
+struct Entry {
+    guest: Guest,
+    token: String,
+    switches: Arc<Switches>,
+    /// When the state became final (entries are forgotten a while after).
+    over_at: Option<Instant>,
+}
+
+pub(crate) struct Shared {
+    epoch: Instant,
+    invites: Mutex<Invites>,
+    guests: Mutex<HashMap<u64, Entry>>,
+    next_session: Mutex<u64>,
+    live: AtomicBool,
+    cfg: HostConfig,
+    pub(crate) feeds: Arc<Feeds>,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// The endpoint saw the session's connection end (guest gone, ICE failed).
+    pub(crate) fn disconnected(&self, session: u64) {
+        self.invites.lock().expect("invites").release(session);
+        let mut guests = self.guests.lock().expect("guests");
+        if let Some(e) = guests.get_mut(&session) {
+            e.guest.connected = false;
+            if !e.guest.state.is_over() {
+                e.guest.state = GuestState::Ended;
+                e.over_at = Some(Instant::now());
+            }
+            self.feeds.get(&format!("guest{}", e.guest.slot)).clear();
+        }
+    }
+
+    pub(crate) fn connected(&self, session: u64) {
+        if let Some(e) = self.guests.lock().expect("guests").get_mut(&session) {
+            e.guest.connected = true;
+        }
+    }
+
+    pub(crate) fn update_quality(&self, session: u64, f: impl FnOnce(&mut Quality)) {
+        if let Some(e) = self.guests.lock().expect("guests").get_mut(&session) {
+            f(&mut e.guest.quality);
+        }
+    }
+}
+
+/// The co-stream host of one show.
+pub struct CoHost {
+    shared: Arc<Shared>,
+    endpoint: endpoint::Handle,
+    local: SocketAddr,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for CoHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoHost").field("udp", &self.local).finish()
+    }
+}
+
+impl CoHost {
+    /// Binds the UDP socket and starts the endpoint. Guests are refused (`host_not_live`)
+    /// until [`CoHost::set_live`].
+    pub fn start(cfg: HostConfig, feeds: Arc<Feeds>) -> std::io::Result<Self> {
+        crate::install_crypto();
+        let socket = UdpSocket::bind(cfg.bind)?;
+        let local = socket.local_addr()?;
+        let shared = Arc::new(Shared {
+            epoch: Instant::now(),
+            invites: Mutex::new(Invites::default()),
+            guests: Mutex::new(HashMap::new()),
+            next_session: Mutex::new(1),
+            live: AtomicBool::new(false),
+            cfg,
+            feeds,
+        });
+        let (endpoint, thread) = endpoint::spawn(socket, shared.clone())?;
+        Ok(Self {
+            shared,
+            endpoint,
+            local,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The UDP address guests send media to.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn slots(&self) -> u32 {
+        self.shared.cfg.slots
+    }
+
+    /// Accept guests (the show is live) or refuse them with `host_not_live`.
+    pub fn set_live(&self, live: bool) {
+        self.shared.live.store(live, Ordering::Relaxed);
+    }
+
+    /// A new invite for `slot` (1-based).
+    pub fn invite(&self, slot: u32) -> Result<Invite, JoinError> {
+        if slot == 0 || slot > self.shared.cfg.slots {
+            return Err(JoinError::BadOffer(format!(
+                "there is no guest slot {slot} (this show has {})",
+                self.shared.cfg.slots
+            )));
+        }
+        let now = self.shared.now();
+        let mut invites = self.shared.invites.lock().expect("invites");
+        invites.sweep(now, Duration::from_secs(3600));
+        Ok(invites.create(slot, now, self.shared.cfg.invite_life))
+    }
+
+    /// Revokes an invite: the guest on it is dropped at once.
+    pub fn revoke(&self, token: &str) {
+        let session = self.shared.invites.lock().expect("invites").revoke(token);
+        if let Some(s) = session {
+            self.end(s, GuestState::Removed);
+        }
+    }
+
+    /// What the invite opens, if it can be used now.
+    pub fn check(&self, token: &str) -> Result<Invite, JoinError> {
+        let now = self.shared.now();
+        let invites = self.shared.invites.lock().expect("invites");
+        Ok(invites.check(token, now)?.clone())
+    }
+
+    /// Seconds the invite has left.
+    pub fn expires_in(&self, invite: &Invite) -> Duration {
+        invite.expires.saturating_sub(self.shared.now())
+    }
+
+    /// A guest's offer (SDP text) on `token`: claims the slot and returns the session and
+    /// the answer (SDP text, the endpoint's host candidates in it). A guest already on the
+    /// slot with the same token is replaced (a reconnect from the same link).
+    pub fn offer(&self, token: &str, name: &str, sdp: &str) -> Result<(u64, String), JoinError> {
+        if !self.shared.live.load(Ordering::Relaxed) {
+            return Err(JoinError::NotLive);
+        }
+        let now = self.shared.now();
+        let slot = self
+            .shared
+            .invites
+            .lock()
+            .expect("invites")
+            .check(token, now)?
+            .slot;
+        // The same link reconnecting: the old session on this token ends first.
+        let previous: Vec<u64> = self
+            .shared
+            .guests
+            .lock()
+            .expect("guests")
+            .iter()
+            .filter(|(_, e)| e.token == token && !e.guest.state.is_over())
+            .map(|(s, _)| *s)
+            .collect();
+        for s in previous {
+            self.end(s, GuestState::Ended);
+        }
+        let session = {
+            let mut n = self.shared.next_session.lock().expect("sessions");
+            *n += 1;
+            *n
+        };
+        self.shared
+            .invites
+            .lock()
+            .expect("invites")
+            .claim(token, session, now)?;
+        let switches = Arc::new(Switches::default());
+        let addrs: Vec<SocketAddr> = self
+            .shared
+            .cfg
+            .addresses
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, self.local.port()))
+            .collect();
+        let answer = match self
+            .endpoint
+            .add(session, slot, sdp, &addrs, switches.clone())
+        {
+            Ok(a) => a,
+            Err(e) => {
+                self.shared
+                    .invites
+                    .lock()
+                    .expect("invites")
+                    .release(session);
+                return Err(e);
+            }
+        };
+        let name = clean_name(name, slot);
+        let state = if self.shared.cfg.green_room {
+            GuestState::Waiting
+        } else {
+            switches.on_air.store(true, Ordering::Relaxed);
+            GuestState::OnAir
+        };
+        let mut guests = self.shared.guests.lock().expect("guests");
+        guests.retain(|_, e| {
+            e.over_at
+                .is_none_or(|t| t.elapsed() < Duration::from_secs(600))
+        });
+        guests.insert(
+            session,
+            Entry {
+                guest: Guest {
+                    session,
+                    slot,
+                    name,
+                    state,
+                    muted_by_host: false,
+                    connected: false,
+                    quality: Quality::default(),
+                },
+                token: token.to_string(),
+                switches,
+                over_at: None,
+            },
+        );
+        Ok((session, answer))
+    }
+
+    /// The guest's state, asked with their token (a guest sees only their own session).
+    pub fn state(&self, token: &str, session: u64) -> Result<Guest, JoinError> {
+        let guests = self.shared.guests.lock().expect("guests");
+        match guests.get(&session) {
+            Some(e) if e.token == token => Ok(e.guest.clone()),
+            _ => Err(JoinError::NoSession),
+        }
+    }
+
+    /// The guest leaves (their DELETE).
+    pub fn leave(&self, token: &str, session: u64) -> Result<(), JoinError> {
+        self.state(token, session)?;
+        self.end(session, GuestState::Ended);
+        Ok(())
+    }
+
+    /// Every guest now connected or waiting, by slot.
+    pub fn guests(&self) -> Vec<Guest> {
+        let mut v: Vec<Guest> = self
+            .shared
+            .guests
+            .lock()
+            .expect("guests")
+            .values()
+            .filter(|e| !e.guest.state.is_over())
+            .map(|e| e.guest.clone())
+            .collect();
+        v.sort_by_key(|g| (g.slot, g.session));
+        v
+    }
+
+    /// Admits a waiting guest into the program.
+    pub fn admit(&self, session: u64) -> Result<(), JoinError> {
+        self.with(session, |e| {
+            e.guest.state = GuestState::OnAir;
+            e.switches.on_air.store(true, Ordering::Relaxed);
+        })
+    }
+
+    /// Turns the guest's voice off or on in the program.
+    pub fn mute(&self, session: u64, muted: bool) -> Result<(), JoinError> {
+        self.with(session, |e| {
+            e.guest.muted_by_host = muted;
+            e.switches.muted.store(muted, Ordering::Relaxed);
+        })
+    }
+
+    /// Declines a waiting guest.
+    pub fn decline(&self, session: u64) -> Result<(), JoinError> {
+        self.with(session, |_| ())?;
+        self.end(session, GuestState::Declined);
+        Ok(())
+    }
+
+    /// Takes a guest off the show (their link still works for a new session).
+    pub fn remove(&self, session: u64) -> Result<(), JoinError> {
+        self.with(session, |_| ())?;
+        self.end(session, GuestState::Removed);
+        Ok(())
+    }
+
+    fn with(&self, session: u64, f: impl FnOnce(&mut Entry)) -> Result<(), JoinError> {
+        let mut guests = self.shared.guests.lock().expect("guests");
+        match guests.get_mut(&session) {
+            Some(e) if !e.guest.state.is_over() => {
+                f(e);
+                Ok(())
+            }
+            _ => Err(JoinError::NoSession),
+        }
+    }
+
+    fn end(&self, session: u64, state: GuestState) {
+        if let Some(e) = self.shared.guests.lock().expect("guests").get_mut(&session)
+            && !e.guest.state.is_over()
+        {
+            e.guest.state = state;
+            e.over_at = Some(Instant::now());
+            e.switches.on_air.store(false, Ordering::Relaxed);
+            e.switches.drop.store(true, Ordering::Relaxed);
+        }
+        self.shared
+            .invites
+            .lock()
+            .expect("invites")
+            .release(session);
+    }
+
+    /// Ends every guest's session (they see `ended`) and stops the endpoint.
+    pub fn stop(&self) {
+        self.set_live(false);
+        let sessions: Vec<u64> = self.guests().iter().map(|g| g.session).collect();
+        for s in sessions {
+            self.end(s, GuestState::Ended);
+        }
+        self.endpoint.stop();
+        let thread = self.thread.lock().expect("endpoint thread").take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CoHost {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A display name: trimmed, control characters out, at most 32 characters; "Guest N" if empty.
+pub fn clean_name(name: &str, slot: u32) -> String {
+    let n: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(32)
+        .collect::<String>()
+        .trim()
+        .to_string();
+    if n.is_empty() {
+        format!("Guest {slot}")
+    } else {
+        n
+    }
+}

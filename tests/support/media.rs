@@ -277,6 +277,30 @@ pub fn frame_codes(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<Optio
     codes
 }
 
+/// Like [`frame_codes`], but reads a code in each of `regions` (`x, y, w, h`: a source placed
+/// by a layout) of every frame: one row of codes per frame.
+pub fn frame_codes_in(
+    path: impl AsRef<Path>,
+    width: u32,
+    height: u32,
+    regions: &[(u32, u32, u32, u32)],
+) -> Vec<Vec<Option<FrameCode>>> {
+    let mut rows = Vec::new();
+    each_gray_frame(path.as_ref(), width, height, |luma| {
+        rows.push(
+            regions
+                .iter()
+                .map(|&(x, y, w, h)| {
+                    let start = (y * width + x) as usize;
+                    luma.get(start..)
+                        .and_then(|l| marquee_capture::pattern::read_code(l, width as usize, w, h))
+                })
+                .collect(),
+        )
+    });
+    rows
+}
+
 /// Decodes every video frame of `path` to its luma plane (tightly packed `width`×`height`).
 pub fn gray_frames(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<Vec<u8>> {
     let mut frames = Vec::new();
@@ -415,6 +439,12 @@ pub fn rms(x: &[f32]) -> f64 {
         return 0.0;
     }
     (x.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / x.len() as f64).sqrt()
+}
+
+/// The power of the `hz` component of `x` (Goertzel over a Hann window): tells the tones of a
+/// mix apart, where the dominant frequency names only the loudest.
+pub fn tone_level(x: &[f32], rate: f64, hz: f64) -> f64 {
+    goertzel(&hann(x), rate, hz)
 }
 
 /// The dominant frequency (50–5000 Hz) of the audio in `path`.

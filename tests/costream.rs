@@ -1,0 +1,160 @@
+//! Co-stream end to end: `marquee live --guests 1` pushes to a real nginx-rtmp and prints an
+//! invite; `marquee guest join` (the native guest: str0m, VP8, Opus) joins from the link; the
+//! stream at the server shows the guest's test card beside the host's while the guest is on,
+//! with the guest's tone in the program audio, and the host alone again after they leave.
+
+#![allow(clippy::unwrap_used)]
+
+use marquee_e2e::{
+    Nginx, Run, assert_exited_ok, decode_audio_mono, frame_codes_in, heavy, marquee_in, tempdir,
+    tone_level,
+};
+use std::net::{IpAddr, UdpSocket};
+use std::time::Duration;
+
+const W: u32 = 1280;
+const H: u32 = 720;
+const HOST_HZ: f64 = 440.0;
+const GUEST_HZ: f64 = 1000.0;
+
+/// This machine's address towards the outside: a guest link never names loopback, so the test
+/// needs one (any interface with a route will do; nothing is sent).
+fn outward_address() -> IpAddr {
+    let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("192.0.2.1:9").ok();
+    let ip = s.local_addr().unwrap().ip();
+    assert!(
+        !ip.is_unspecified() && !ip.is_loopback(),
+        "the co-stream test needs a non-loopback network address with a route (e.g. `ip link set eth0 up` with an address and a default route)"
+    );
+    ip
+}
+
+#[test]
+fn a_native_guest_joins_from_the_link_and_is_seen_and_heard_in_the_stream_at_the_server() {
+    let _g = heavy();
+    let mut nginx = Nginx::start();
+    let home = tempdir("marquee-costream-");
+    let ip = outward_address().to_string();
+    let url = nginx.url("costream");
+    let mut c = marquee_in(home.path());
+    c.args([
+        "live",
+        "--video",
+        "test",
+        "--audio",
+        &format!("tone:{HOST_HZ}"),
+    ])
+    .args([
+        "--size",
+        &format!("{W}x{H}"),
+        "--fps",
+        "30",
+        "--bitrate",
+        "2500",
+    ])
+    .args(["--preset", "ultrafast"])
+    .args(["--to", &url, "--replay-seconds", "0"])
+    .args(["--guests", "1", "--guest-address", &ip])
+    .args(["--duration", "22s"]);
+    let mut host = Run::spawn(c);
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "no invite printed\n{}",
+        host.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    assert!(link.contains("/join/"), "{link}");
+    assert!(
+        !link.contains("127.0.0.1"),
+        "a link for someone else: {link}"
+    );
+
+    let mut g = marquee_in(home.path());
+    g.args(["guest", "join", &link, "--video", "test:2"])
+        .args(["--audio", &format!("tone:{GUEST_HZ}"), "--name", "小明"])
+        .args(["--duration", "9s"]);
+    let mut guest = Run::spawn(g);
+    guest.wait(Duration::from_secs(60));
+    assert_exited_ok(&guest);
+    let out = guest.stdout() + &guest.stderr();
+    assert!(out.contains("on air as guest 1"), "{}", guest.report());
+
+    host.wait(Duration::from_secs(90));
+    assert_exited_ok(&host);
+    let events = host.stderr();
+    assert!(
+        events.contains("guests-1") && events.contains("guest1 is back"),
+        "the show never cut to the guest's layout:\n{}\n{}",
+        host.report(),
+        guest.report()
+    );
+    nginx.wait_recordings_settled(Duration::from_millis(500), Duration::from_secs(10));
+    nginx.stop();
+    let recs = nginx.recordings_of("costream");
+    assert_eq!(recs.len(), 1, "one uninterrupted publish: {recs:?}");
+
+    // Side by side: each half is 640×720; the guest's 640×360 picture sits at y = 180 in the
+    // right one, unscaled (its frame codes read as sent). The host alone is full frame.
+    let rows = frame_codes_in(&recs[0], W, H, &[(640, 180, 640, 360), (0, 0, W, H)]);
+    let guest_codes: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r[0].map(|c| c.index))
+        .filter(|c| *c >= 2_000_000)
+        .collect();
+    assert!(
+        guest_codes.len() >= 150,
+        "the guest's card is in {} of {} frames (9 s on air ≈ 270)",
+        guest_codes.len(),
+        rows.len()
+    );
+    // A network source may repeat its latest picture when the next is late, never go back.
+    let backwards = guest_codes.windows(2).filter(|w| w[1] < w[0]).count();
+    let mut distinct = guest_codes.clone();
+    distinct.dedup();
+    assert!(
+        backwards == 0 && distinct.len() >= 150,
+        "the guest's picture must move forward: {} distinct pictures, {backwards} steps back",
+        distinct.len()
+    );
+    // The host alone, full frame, once the guest left (the last two seconds).
+    let tail = &rows[rows.len().saturating_sub(60)..];
+    let full_host = tail
+        .iter()
+        .filter(|r| r[1].is_some_and(|c| c.index < 1_000_000))
+        .count();
+    assert!(
+        full_host >= 40,
+        "after the guest left the host must be full frame again ({full_host} of {})",
+        tail.len()
+    );
+
+    // The guest's tone is in the program while they are on and gone after; the host's throughout.
+    let audio = decode_audio_mono(&recs[0]);
+    let rate = 48_000.0;
+    let levels: Vec<(f64, f64)> = audio
+        .chunks(48_000)
+        .filter(|c| c.len() == 48_000)
+        .map(|c| (tone_level(c, rate, GUEST_HZ), tone_level(c, rate, HOST_HZ)))
+        .collect();
+    let loudest_guest = levels.iter().map(|l| l.0).fold(0.0, f64::max);
+    let host_min = levels.iter().map(|l| l.1).fold(f64::MAX, f64::min);
+    let last_guest = levels.last().unwrap().0;
+    assert!(
+        loudest_guest > 1000.0 * last_guest,
+        "the guest's tone must be in the mix while on (≥ 30 dB above after): {levels:?}"
+    );
+    assert!(
+        host_min * 1000.0 > loudest_guest.min(levels[0].1),
+        "the host's tone must stay in the mix: {levels:?}"
+    );
+    let on = levels.iter().filter(|l| l.0 > loudest_guest / 10.0).count();
+    assert!(
+        (6..=11).contains(&on),
+        "the guest was heard for {on} s of a 9 s call: {levels:?}"
+    );
+}

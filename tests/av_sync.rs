@@ -40,12 +40,14 @@ fn audio_and_video_start_together_and_do_not_drift_over_30s() {
         "streams start {:.1} ms apart",
         (a0 - v0) * 1000.0
     );
+    let s = Summary::read(&summary);
     let offsets = av_offsets(&out, W, H);
     eprintln!("A/V offsets (second, ms): {offsets:?}");
     assert!(
         offsets.len() as u32 >= SECONDS - 3,
-        "only {} seconds could be matched",
-        offsets.len()
+        "only {} seconds could be matched\n{}",
+        offsets.len(),
+        s.pretty()
     );
     for (k, off) in &offsets {
         assert!(
@@ -60,7 +62,6 @@ fn audio_and_video_start_together_and_do_not_drift_over_30s() {
         "A/V drifted {:.1} ms over {SECONDS} s",
         last - first
     );
-    let s = Summary::read(&summary);
     assert_eq!(s.num("/audio/padded_samples"), Some(0.0), "{}", s.pretty());
     assert_eq!(s.num("/audio/dropped_samples"), Some(0.0), "{}", s.pretty());
 }

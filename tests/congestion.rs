@@ -148,7 +148,8 @@ fn a_slow_destination_drops_video_to_keyframes_without_stalling_the_rest() {
     assert_eq!(
         d[0]["reconnects"].as_f64(),
         Some(0.0),
-        "a slow link is not a broken one"
+        "a slow link is not a broken one\n{}",
+        run.report()
     );
     assert_eq!(
         d[1]["dropped_video"].as_f64(),

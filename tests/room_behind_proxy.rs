@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 use marquee_e2e::{
-    Chromium, PROXY_SOURCE, RoomProxy, Run, free_port, marquee, tempdir, wait_until,
+    Chromium, PROXY_SOURCE, RoomProxy, Run, marquee, reserve_port, tempdir, wait_until,
 };
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, DanmakuMode, Role};
@@ -163,7 +163,9 @@ fn a_public_room_behind_a_tls_proxy_opens_for_its_host_and_counts_viewers_throug
  {
     let dir = tempdir("marquee-room-public-");
     std::fs::write(dir.path().join("room.secret"), SECRET).unwrap();
-    let (front_trusted, front_plain) = (free_port(), free_port());
+    // Held until nginx listens on them: the servers below are told these ports first.
+    let reserved = [reserve_port(), reserve_port()];
+    let (front_trusted, front_plain) = (reserved[0].port(), reserved[1].port());
     // Two connections per client address, so that the address a server sees shows in its
     // refusal of the third.
     let caps = |front: u16| {
@@ -185,6 +187,7 @@ fn a_public_room_behind_a_tls_proxy_opens_for_its_host_and_counts_viewers_throug
     );
     let (_b, b_addr, _) = serve(dir.path(), "plain", &caps(front_plain));
     let proxy = RoomProxy::start(&[(front_trusted, a_addr), (front_plain, b_addr)]);
+    drop(reserved);
     let ca = proxy.ca_pem();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -271,7 +274,8 @@ fn headless_chromium_opens_the_public_viewer_page_through_the_tls_proxy_and_show
  {
     let dir = tempdir("marquee-room-chromium-");
     std::fs::write(dir.path().join("room.secret"), SECRET).unwrap();
-    let front = free_port();
+    let reserved = reserve_port();
+    let front = reserved.port();
     let args = [
         "--public-url".to_string(),
         format!("https://localhost:{front}"),
@@ -280,6 +284,7 @@ fn headless_chromium_opens_the_public_viewer_page_through_the_tls_proxy_and_show
     ];
     let (_server, addr, _) = serve(dir.path(), "chromium", &args);
     let proxy = RoomProxy::start(&[(front, addr)]);
+    drop(reserved);
     let ca = proxy.ca_pem();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

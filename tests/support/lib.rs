@@ -45,4 +45,7 @@ pub use room_proxy::{PROXY_SOURCE, RoomProxy, open_room};
 pub use run::{Done, Run, Usage, cmd, exec, exec_with_input, tail};
 pub use small_disk::SmallDisk;
 pub use summary::{Event, Summary};
-pub use util::{contains_bytes, files_containing, free_port, heavy, tempdir, unix_ms, wait_until};
+pub use util::{
+    ReservedPort, contains_bytes, files_containing, free_port, heavy, reserve_port, tempdir,
+    unix_ms, wait_until,
+};

@@ -574,6 +574,10 @@ fn goertzel(x: &[f64], rate: f64, f: f64) -> f64 {
 /// whole second k, the onset of the tone's silent mark minus the presentation time of the
 /// frame whose code says `session_ms == k·1000` (positive: audio late), in ms.
 /// Returns (second, offset ms) for every second that could be matched (k ≥ 1).
+///
+/// A mark is a silence as long as the tone's (within 5 ms); other silences (an input that
+/// delivered late, the start before the tone) are not marks. Of the marks within 0.5 s of the
+/// frame, the nearest is its mark.
 pub fn av_offsets(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<(u64, f64)> {
     let path = path.as_ref();
     let p = probe(path);
@@ -591,8 +595,10 @@ pub fn av_offsets(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<(u64, 
         }
     }
     let x = decode_audio_mono(path);
+    let mark = marquee_capture::audio::TONE_MARK.as_secs_f64();
     let marks: Vec<f64> = silent_spans(&x, 48_000.0, 0.02, 0.012)
         .into_iter()
+        .filter(|(_, len)| (len - mark).abs() <= 0.005)
         .map(|(start, _)| a0 + start)
         .collect();
     video_at
@@ -600,7 +606,8 @@ pub fn av_offsets(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<(u64, 
         .filter_map(|(k, vt)| {
             marks
                 .iter()
-                .find(|m| (*m - vt).abs() < 0.5)
+                .filter(|m| (*m - vt).abs() < 0.5)
+                .min_by(|a, b| (*a - vt).abs().total_cmp(&(*b - vt).abs()))
                 .map(|m| (k, (m - vt) * 1000.0))
         })
         .collect()

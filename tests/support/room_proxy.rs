@@ -95,9 +95,10 @@ fn make_certificates(dir: &Path) {
 }
 
 impl RoomProxy {
-    /// Starts nginx with a TLS front on each `(port, upstream)` (ports from
-    /// [`crate::free_port`]: a room server is told its public URL before the proxy starts)
-    /// and waits until every front accepts connections.
+    /// Starts nginx with a TLS front on each `(port, upstream)` and waits until every front
+    /// accepts connections. A room server is told its public URL before the proxy starts: take
+    /// the ports with [`crate::reserve_port`] and hold them until this returns (nginx listens
+    /// with `reuseport`, so it shares a port only with such a reservation).
     pub fn start(fronts: &[(u16, SocketAddr)]) -> RoomProxy {
         crate::programs::program("nginx");
         let dir = crate::util::tempdir("marquee-room-proxy-");
@@ -111,7 +112,7 @@ impl RoomProxy {
         for (port, up) in fronts {
             servers.push_str(&format!(
                 "    server {{\n\
-                 \x20       listen 127.0.0.1:{port} ssl;\n\
+                 \x20       listen 127.0.0.1:{port} ssl reuseport;\n\
                  \x20       server_name localhost 127.0.0.1;\n\
                  \x20       ssl_certificate {cert};\n\
                  \x20       ssl_certificate_key {key};\n\

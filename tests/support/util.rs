@@ -10,6 +10,68 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// A port on 127.0.0.1 kept for a server that is told its number before it starts (nginx
+/// cannot listen on port 0 and say which port it got). The port stays bound (not listening,
+/// with `SO_REUSEPORT`) until this is dropped: no other socket on the machine can take it in the
+/// meantime — [`free_port`]'s port is free again the moment it returns, and any `bind(0)` or
+/// outgoing connection elsewhere may get it — while a server of the same user that listens on
+/// it with `SO_REUSEPORT` (nginx's `listen … reuseport`) can. Connections reach only the
+/// listening socket.
+#[derive(Debug)]
+pub struct ReservedPort {
+    _socket: std::os::fd::OwnedFd,
+    port: u16,
+}
+
+impl ReservedPort {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Reserves a free port on 127.0.0.1 (see [`ReservedPort`]).
+pub fn reserve_port() -> ReservedPort {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let err = || std::io::Error::last_os_error();
+    // SAFETY: a new socket whose descriptor is owned at once; setsockopt, bind and
+    // getsockname get correctly sized values we own.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", err());
+        let socket = OwnedFd::from_raw_fd(fd);
+        let on: libc::c_int = 1;
+        let r = libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            &on as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(r, 0, "SO_REUSEPORT: {}", err());
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let r = libc::bind(
+            socket.as_raw_fd(),
+            &addr as *const _ as *const libc::sockaddr,
+            len,
+        );
+        assert_eq!(r, 0, "bind 127.0.0.1:0: {}", err());
+        let mut len = len;
+        let r = libc::getsockname(
+            socket.as_raw_fd(),
+            &mut addr as *mut _ as *mut libc::sockaddr,
+            &mut len,
+        );
+        assert_eq!(r, 0, "getsockname: {}", err());
+        ReservedPort {
+            _socket: socket,
+            port: u16::from_be(addr.sin_port),
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch (the clock summary events use).
 pub fn unix_ms() -> u64 {
     SystemTime::now()

@@ -16,6 +16,13 @@ pub const RATE: u32 = 48_000;
 /// Length of the silent sync mark at the start of every second of the tone.
 pub const TONE_MARK: Duration = Duration::from_millis(20);
 
+/// How far ahead of its time the tone is made. Its samples are known in advance and stamped
+/// exactly, so they can wait in the mixer's input: a tone thread starved of CPU for less than
+/// this (plus the mixer's own delay) still delivers before its time is mixed, instead of
+/// leaving silence that a sync measurement would take for the mark. Well under what the
+/// mixer's input queue holds.
+pub const TONE_LEAD: Duration = Duration::from_millis(200);
+
 /// The tone's sample `n` (48 kHz): a sine at `hz`, -12 dBFS, silent for [`TONE_MARK`] at
 /// each whole second of session time. The synthetic camera stamps each frame's session
 /// time, so A/V sync can be measured from content: the gap's onset must meet the frame
@@ -29,7 +36,7 @@ pub fn tone_sample(n: u64, hz: f64) -> f32 {
 }
 
 /// A sine tone at `hz` (see [`tone_sample`]), stereo 48 kHz, in 10 ms blocks stamped by
-/// sample count.
+/// sample count, each made [`TONE_LEAD`] before its first sample is due.
 pub fn spawn_tone(hz: f64, clock: SessionClock, sink: Sink<AudioBlock>) -> SourceHandle {
     const BLOCK: u64 = 480;
     let stop = Arc::new(AtomicBool::new(false));
@@ -42,8 +49,7 @@ pub fn spawn_tone(hz: f64, clock: SessionClock, sink: Sink<AudioBlock>) -> Sourc
             let mut n = 0u64;
             loop {
                 let start = Duration::from_nanos(n * 1_000_000_000 / RATE as u64);
-                // Made as its first sample is due; the mixer runs a little behind real time.
-                if !clock.sleep_until(start, &stop2) {
+                if !clock.sleep_until(start.saturating_sub(TONE_LEAD), &stop2) {
                     break;
                 }
                 let mut samples = Vec::with_capacity(2 * BLOCK as usize);

@@ -399,6 +399,7 @@ async fn half_sent_requests_are_closed_by_the_header_timeout() {
     cfg.caps.header_timeout = Duration::from_millis(1_500);
     // Let all 200 in, so that it is the timeout that closes them.
     cfg.caps.max_handshakes_per_address = 1_000;
+    cfg.caps.max_connections_per_address = 1_000;
     let h = start(cfg).await.unwrap();
     let addr = h.addr();
     let started = Instant::now();
@@ -465,6 +466,104 @@ async fn half_sent_requests_are_closed_by_the_header_timeout() {
     assert_eq!(held, Caps::default().max_handshakes_per_address);
     assert_eq!(told, 200 - held, "every refused socket was told why");
     assert_eq!(h.stats().refused_caps.load(Relaxed), 184);
+}
+
+/// `GET /healthz` on a kept-alive connection: the status, once the whole answer is read.
+async fn keep_alive_get(s: &mut tokio::net::TcpStream, addr: SocketAddr) -> u16 {
+    s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed before answering: {}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .expect("a content length");
+                if body.len() >= len {
+                    return text.split(' ').nth(1).unwrap().parse().unwrap();
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("answered in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_from_one_address_are_served_under_the_default_caps_but_a_flood_of_half_sent_requests_is_refused()
+ {
+    let _serial = SERIAL.lock().await;
+    let caps = Caps::default();
+    let db = tempfile::tempdir().unwrap();
+    let h = start(config(&db)).await.unwrap();
+    h.create_room("r").unwrap();
+    let addr = h.addr();
+    // Four browsers on one machine (or behind one NAT), six keep-alive connections each (a
+    // browser's pool per host): more idle connections than the handshake cap allows heads.
+    let pool = 4 * 6;
+    assert!(pool > caps.max_handshakes_per_address && pool < caps.max_connections_per_address);
+    let mut idle = Vec::new();
+    for _ in 0..pool {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert_eq!(keep_alive_get(&mut s, addr).await, 200);
+        idle.push(s);
+    }
+    // All idle at once; each one's next request is served, and a page's WebSocket opens.
+    for s in &mut idle {
+        assert_eq!(keep_alive_get(s, addr).await, 200);
+    }
+    let mut ws = upgrade(addr, "r", &[]).await.unwrap();
+    welcome(&mut ws, r#"{"type":"hello","nickname":"tab"}"#.into()).await;
+    assert_eq!(h.stats().refused_caps.load(Relaxed), 0);
+    h.shutdown().await;
+
+    // A flood of half-sent requests from one address: the handshake cap holds heads, the
+    // rest are told why at once.
+    let db = tempfile::tempdir().unwrap();
+    let h = start(config(&db)).await.unwrap();
+    let mut socks = Vec::new();
+    for _ in 0..caps.max_connections_per_address {
+        let mut s = tokio::net::TcpStream::connect(h.addr()).await.unwrap();
+        s.write_all(b"GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        socks.push(s);
+    }
+    let outcomes = socks.into_iter().map(|mut s| async move {
+        let mut buf = Vec::new();
+        match tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut buf)).await {
+            Err(_) => None,
+            Ok(_) => Some(String::from_utf8_lossy(&buf).to_string()),
+        }
+    });
+    let outcomes = futures_util::future::join_all(outcomes).await;
+    let held = outcomes.iter().filter(|o| o.is_none()).count();
+    let refused = outcomes.iter().flatten().collect::<Vec<_>>();
+    assert_eq!(held, caps.max_handshakes_per_address);
+    assert_eq!(refused.len(), caps.max_connections_per_address - held);
+    for r in refused {
+        assert!(
+            r.starts_with("HTTP/1.1 429 Too Many Requests")
+                && r.contains("too many connections being opened from 127.0.0.1 (at most 16)"),
+            "{r}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

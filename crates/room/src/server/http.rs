@@ -7,12 +7,14 @@
 //! * `GET /gifts/{file}` — gift art; `GET /api/catalog` — the gift catalog; `GET /api/stats`.
 //! * `PUT /api/rooms/{room}` — create a room (admin key or its host's token).
 //!
-//! Every request passes the edge first ([`Edge::check`]: `Host`, `Origin`); every socket holds a
-//! handshake slot until upgraded and a connection slot after ([`Limits`]).
+//! Every request passes the edge first ([`Edge::check`]: `Host`, `Origin`); every socket holds an
+//! HTTP connection slot until upgraded and a WebSocket connection slot after, and a handshake
+//! slot only while a request head is arriving on it ([`Limits`], [`super::meter`]).
 
 use super::connection::{Sockets, connection};
 use super::edge::Edge;
 use super::limits::Limits;
+use super::meter::{Meter, Metered};
 use super::refusal::Refusal;
 use super::rooms::{OpenError, Rooms};
 use axum::Router;
@@ -79,8 +81,9 @@ fn refuse_socket(tcp: tokio::net::TcpStream, why: &Refusal) {
 }
 
 /// Accept connections and serve each with hyper's HTTP/1 (upgrades included), until aborted.
-/// Each holds a handshake slot (per peer address, in all) until it is upgraded or closed; its
-/// request head must arrive within the header timeout and fit the size cap.
+/// Each holds an HTTP connection slot (per peer address, in all) until it is upgraded or closed,
+/// and a handshake slot while a request head arrives; a head must arrive within the header
+/// timeout (which also closes a connection idle that long) and fit the size cap.
 pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let app = router(shared.clone());
     let caps = shared.limits.caps().clone();
@@ -103,7 +106,7 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
         let peer_ip = peer.ip().to_canonical();
         // A trusted proxy carries many clients: it counts in the total only.
         let per_peer = (!shared.edge.trusted(peer_ip)).then_some(peer_ip);
-        let slot = match shared.limits.handshake(per_peer) {
+        let slot = match shared.limits.http_connection(per_peer) {
             Ok(s) => s,
             Err(why) => {
                 stats.refused_caps.fetch_add(1, Ordering::Relaxed);
@@ -116,28 +119,37 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
         // ACKs that can add 40 ms); writes are already batched per connection.
         let _ = tcp.set_nodelay(true);
         let (app, http, shared) = (app.clone(), http.clone(), shared.clone());
+        let meter = Meter::new(shared.limits.clone(), per_peer, stats.clone());
         tokio::spawn(async move {
             let edge_shared = shared.clone();
+            let svc_meter = meter.clone();
             let svc = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    svc_meter.head_read();
                     req.extensions_mut().insert(ConnectInfo(peer));
                     let refused = edge_shared.edge.check(req.headers()).err();
                     let mut app = app.clone();
                     let stats = edge_shared.sockets.stats.clone();
+                    let meter = svc_meter.clone();
                     async move {
                         if let Some(why) = refused {
                             stats.refused_origin_or_host.fetch_add(1, Ordering::Relaxed);
+                            meter.answered();
                             return Ok(why.into_response());
                         }
-                        tower_service::Service::call(&mut app, req).await
+                        let res = tower_service::Service::call(&mut app, req).await;
+                        meter.answered();
+                        res
                     }
                 },
             );
             // HTTP/1 directly, so that an upgraded connection gives its TcpStream back.
+            let io = Metered::new(tcp, meter.clone());
             let served = http
-                .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
                 .with_upgrades()
                 .await;
+            meter.ended();
             if let Err(e) = served
                 && e.is_timeout()
             {
@@ -341,9 +353,9 @@ async fn ws_upgrade(
                 return;
             }
         };
-        match upgraded.downcast::<hyper_util::rt::TokioIo<tokio::net::TcpStream>>() {
+        match upgraded.downcast::<hyper_util::rt::TokioIo<Metered>>() {
             Ok(parts) => {
-                let (tcp, prefix) = (parts.io.into_inner(), parts.read_buf);
+                let (tcp, prefix) = (parts.io.into_inner().into_inner(), parts.read_buf);
                 let tx = lease.tx().clone();
                 connection(s.sockets.clone(), tcp, prefix, tx, Some(ip)).await
             }

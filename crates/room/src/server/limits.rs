@@ -1,8 +1,10 @@
-//! Caps on what the network may hold open: HTTP connections that have not become a WebSocket
-//! yet ("handshakes", per peer address and in all) and WebSocket connections (per client
+//! Caps on what the network may hold open: HTTP connections not upgraded (per peer address and
+//! in all, idle keep-alive ones included), the requests being read on them ("handshakes", per
+//! peer address and in all: a connection counts only while a request head is arriving, so a
+//! browser's idle keep-alive connections never do) and WebSocket connections (per client
 //! address and in all). A slot is taken before the work and given back when its guard drops, so
-//! a count can never leak; one lock over small maps (taken once per connection, never per
-//! frame).
+//! a count can never leak; one lock over small maps (taken once per request or connection, never
+//! per frame).
 
 use super::refusal::Refusal;
 use axum::http::StatusCode;
@@ -16,16 +18,20 @@ use std::time::Duration;
 pub struct Caps {
     /// Room threads running at once; a room past it is refused (503) until one goes idle.
     pub max_rooms: usize,
-    /// WebSocket connections in all.
+    /// WebSocket connections in all; HTTP connections not upgraded (idle keep-alive ones
+    /// included) are bounded by the same number, counted apart.
     pub max_connections: usize,
     /// WebSocket connections to one room.
     pub max_room_connections: usize,
-    /// WebSocket connections from one client address (an IPv4 address or an IPv6 /64).
+    /// WebSocket connections from one client address (an IPv4 address or an IPv6 /64); HTTP
+    /// connections not upgraded from one peer address are bounded by the same number, counted
+    /// apart (a trusted proxy is exempt: it carries many clients).
     pub max_connections_per_address: usize,
-    /// HTTP connections not (yet) upgraded, in all.
+    /// Requests whose head is being read, in all.
     pub max_handshakes: usize,
-    /// HTTP connections not (yet) upgraded from one peer address (a trusted proxy is exempt:
-    /// it carries many clients).
+    /// Requests whose head is being read from one peer address (a trusted proxy is exempt: it
+    /// carries many clients). A connection between requests (an idle keep-alive one) holds
+    /// none.
     pub max_handshakes_per_address: usize,
     /// A request's head (request line and headers) must arrive within this; an idle
     /// keep-alive connection is closed after it too.
@@ -122,12 +128,14 @@ impl Caps {
         // process.
         let reserve = 128usize.saturating_add(rooms.min(limit / 8).saturating_mul(4));
         let budget = limit.saturating_sub(reserve);
-        if self.max_connections.saturating_add(self.max_handshakes) <= budget {
+        if self.max_connections.saturating_mul(2) <= budget {
             return;
         }
         let (conns, shakes) = (self.max_connections, self.max_handshakes);
         self.max_handshakes = shakes.min(budget / 4).max(1);
-        self.max_connections = conns.min(budget.saturating_sub(self.max_handshakes)).max(1);
+        // WebSockets and HTTP connections not upgraded each up to `max_connections`; the
+        // requests being read are on the latter.
+        self.max_connections = conns.min(budget / 2).max(1);
         tracing::warn!(
             descriptors = limit,
             max_connections = self.max_connections,
@@ -149,6 +157,8 @@ fn network(ip: IpAddr) -> IpAddr {
 
 #[derive(Debug, Default)]
 struct Counts {
+    http: usize,
+    http_by: HashMap<IpAddr, usize>,
     handshakes: usize,
     handshakes_by: HashMap<IpAddr, usize>,
     conns: usize,
@@ -192,7 +202,45 @@ impl Limits {
     }
 
     /// A slot for an accepted HTTP connection from `peer` (`None`: a trusted proxy, counted
-    /// in all only).
+    /// in all only), held until it closes or is upgraded, idle or not.
+    pub(super) fn http_connection(
+        self: &Arc<Self>,
+        peer: Option<IpAddr>,
+    ) -> Result<HttpSlot, Refusal> {
+        let mut c = self.lock();
+        if c.http >= self.caps.max_connections {
+            return Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the server is full ({} connections); try again later",
+                    self.caps.max_connections
+                ),
+            ));
+        }
+        let net = peer.map(network);
+        if let Some(n) = net
+            && c.http_by.get(&n).copied().unwrap_or(0) >= self.caps.max_connections_per_address
+        {
+            return Err(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many connections from {n} (at most {})",
+                    self.caps.max_connections_per_address
+                ),
+            ));
+        }
+        c.http += 1;
+        if let Some(n) = net {
+            take(&mut c.http_by, n);
+        }
+        Ok(HttpSlot {
+            limits: self.clone(),
+            net,
+        })
+    }
+
+    /// A slot for a request head being read on a connection from `peer` (`None`: a trusted
+    /// proxy, counted in all only), held until the head has been read.
     pub(super) fn handshake(
         self: &Arc<Self>,
         peer: Option<IpAddr>,
@@ -258,6 +306,23 @@ impl Limits {
 }
 
 /// An HTTP connection's place in the counts; given back on drop.
+#[derive(Debug)]
+pub(super) struct HttpSlot {
+    limits: Arc<Limits>,
+    net: Option<IpAddr>,
+}
+
+impl Drop for HttpSlot {
+    fn drop(&mut self) {
+        let mut c = self.limits.lock();
+        c.http -= 1;
+        if let Some(n) = self.net {
+            give(&mut c.http_by, n);
+        }
+    }
+}
+
+/// A request head's place in the counts while it is read; given back on drop.
 #[derive(Debug)]
 pub(super) struct HandshakeSlot {
     limits: Arc<Limits>,
@@ -349,5 +414,27 @@ mod tests {
         assert!(l.handshake(Some(p)).is_ok());
         let c = l.lock();
         assert!(c.handshakes_by.len() <= 1, "no entry left behind: {c:?}");
+    }
+
+    #[test]
+    fn http_connections_are_capped_per_peer_apart_from_handshakes_and_websockets() {
+        let l = Limits::new(caps());
+        let p: IpAddr = "203.0.113.5".parse().unwrap();
+        let c1 = l.http_connection(Some(p)).unwrap();
+        let _c2 = l.http_connection(Some(p)).unwrap();
+        let r = l.http_connection(Some(p)).unwrap_err();
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.reason.contains("203.0.113.5 (at most 2)"), "{r:?}");
+        // Held HTTP connections take no handshake or WebSocket place.
+        let _h = l.handshake(Some(p)).unwrap();
+        let _w = l.connection(p).unwrap();
+        let _proxy = l.http_connection(None).unwrap();
+        assert_eq!(
+            l.http_connection(None).unwrap_err().status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the total holds for proxies too"
+        );
+        drop(c1);
+        assert!(l.http_connection(Some(p)).is_ok());
     }
 }

@@ -9,6 +9,7 @@
 //!   `Origin` the server's own (or allowed), its client address taken from a forwarding header
 //!   only through a trusted proxy, a new room only for its host's token or the admin key.
 //! * `limits` — caps on rooms, connections and handshakes, per address and in all.
+//! * `meter` — when a connection counts as a handshake: only while a request head arrives.
 //! * `ipnet`, `refusal` — networks (trusted proxies) and refusals (a status and a reason).
 //!
 //! Every queue is bounded and every drop is counted ([`ServerStats`]): frames from a socket go to
@@ -39,6 +40,7 @@ mod fanout;
 mod http;
 mod ipnet;
 mod limits;
+mod meter;
 mod refusal;
 mod rooms;
 mod stats;

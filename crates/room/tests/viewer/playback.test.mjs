@@ -20,9 +20,6 @@ import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const BIN = process.env.MARQUEE_BIN;
-// Every browser here comes from 127.0.0.1, each keeping several idle keep-alive connections:
-// the per-address caps meant for the public internet would refuse the test's own pages.
-const ONE_ADDRESS = ["--max-handshakes-per-address", "512", "--max-connections-per-address", "512"];
 const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
 const RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 if (!BIN || !existsSync(BIN)) throw new Error("set MARQUEE_BIN to the `marquee` binary built by: cargo build -p marquee-cli");
@@ -167,7 +164,7 @@ test("the viewer page plays the show's HLS with danmaku over it, switches angles
   writeFileSync(secretFile, "playback-e2e-secret-0123456789");
   const host = execFileSync(BIN, ["room", "token", "--room", "show", "--user", "host", "--role", "host", "--secret-file", secretFile]).toString().trim();
 
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile]);
   procs.push(server);
   const addr = (await lines(server.stdout).until((l) => l.startsWith("room server on "))).split(" ")[3];
   const page = `http://${addr}/room/show`;

@@ -17,9 +17,6 @@ import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const BIN = process.env.MARQUEE_BIN;
-// Every browser here comes from 127.0.0.1, each keeping several idle keep-alive connections:
-// the per-address caps meant for the public internet would refuse the test's own pages.
-const ONE_ADDRESS = ["--max-handshakes-per-address", "512", "--max-connections-per-address", "512"];
 const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
 if (!BIN || !existsSync(BIN)) throw new Error("set MARQUEE_BIN to the `marquee` binary built by: cargo build -p marquee-cli");
 if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
@@ -42,7 +39,7 @@ async function openRoom(addr) {
 
 /** `marquee room serve` on a free port with database `db`, room "demo" opened by its host. */
 async function serveRoom(db) {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile, ...ONE_ADDRESS]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile]);
   procs.push(server);
   const first = await lines(server).until((l) => l.startsWith("room server on "));
   const addr = first.split(" ")[3];
@@ -67,7 +64,7 @@ function lines(proc) {
 }
 
 test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; resume after kill -9", async () => {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
+  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile]);
   procs.push(server);
   const serverOut = lines(server);
   const first = await serverOut.until((l) => l.startsWith("room server on "));
@@ -145,7 +142,7 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
     await viewer.waitForSelector("#status:not(.live)");
     let again;
     for (let i = 0; i < 50 && !again; i++) {
-      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile, ...ONE_ADDRESS]);
+      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile]);
       procs.push(p);
       const out = lines(p);
       try { await out.until((l) => l.startsWith("room server on "), 3000); again = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
@@ -424,7 +421,7 @@ test("viewer page: an appointed moderator and an invited one moderate from deskt
     await new Promise((r) => server.once("exit", r));
     let again2;
     for (let i = 0; i < 50 && !again2; i++) {
-      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", db, "--secret-file", secretFile, ...ONE_ADDRESS]);
+      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", db, "--secret-file", secretFile]);
       procs.push(p);
       try { await lines(p).until((l) => l.startsWith("room server on "), 3000); again2 = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
     }

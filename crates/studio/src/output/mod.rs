@@ -291,6 +291,13 @@ fn rtmp_loop(
                         events.emit(dest, &name, EventKind::Stopped, None, "");
                         return;
                     }
+                    // Interrupted because the session's grace ran out while a slow link was
+                    // still draining: the session ended, the link did not break.
+                    Some(_) if sh.abort.load(Ordering::Relaxed) => {
+                        sh.set_state(OutputState::Stopped);
+                        events.emit(dest, &name, EventKind::Stopped, None, "");
+                        return;
+                    }
                     Some(reason) => {
                         sh.with_queue(|q| q.on_disconnected());
                         sh.counters.reconnects.fetch_add(1, Ordering::Relaxed);

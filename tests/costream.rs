@@ -158,3 +158,85 @@ fn a_native_guest_joins_from_the_link_and_is_seen_and_heard_in_the_stream_at_the
         "the guest was heard for {on} s of a 9 s call: {levels:?}"
     );
 }
+
+/// A `marquee guest …` host command to the show behind `socket`; its stdout.
+fn host_cmd(home: &std::path::Path, socket: &std::path::Path, args: &[&str]) -> String {
+    let mut c = marquee_in(home);
+    c.arg("guest").args(args).arg("--socket").arg(socket);
+    let d = marquee_e2e::exec(c, Duration::from_secs(20));
+    assert!(d.success(), "marquee guest {args:?}: {}", d.stderr);
+    d.stdout_str()
+}
+
+#[test]
+fn with_a_green_room_the_host_admits_mutes_and_removes_a_guest_and_invites_anew() {
+    let _g = heavy();
+    let home = tempdir("marquee-costream-green-");
+    let socket = home.path().join("live.sock");
+    let ip = outward_address().to_string();
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", &socket)
+        .args([
+            "live", "--video", "test", "--audio", "tone", "--size", "640x360",
+        ])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(home.path().join("show.mkv"))
+        .args(["--guests", "1", "--green-room", "--guest-address", &ip])
+        .args(["--duration", "60s"]);
+    let mut host = Run::spawn(c);
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "{}",
+        host.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    let mut g = marquee_in(home.path());
+    g.args(["guest", "join", &link, "--video", "test:2", "--name", "Ada"]);
+    let mut guest = Run::spawn(g);
+    assert!(
+        guest.wait_for_stderr("waiting for the host", Duration::from_secs(30)),
+        "{}",
+        guest.report()
+    );
+    let list = host_cmd(home.path(), &socket, &["list"]);
+    assert!(list.contains("Ada") && list.contains("waiting"), "{list}");
+    let session: String = list
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    host_cmd(home.path(), &socket, &["admit", &session]);
+    assert!(
+        guest.wait_for_stderr("on air as guest 1", Duration::from_secs(10)),
+        "{}",
+        guest.report()
+    );
+    host_cmd(home.path(), &socket, &["mute", &session]);
+    let list = host_cmd(home.path(), &socket, &["list"]);
+    assert!(
+        list.contains("on_air") && list.contains("(muted)"),
+        "{list}"
+    );
+    host_cmd(home.path(), &socket, &["remove", &session]);
+    let st = guest.wait(Duration::from_secs(15));
+    assert!(!st.success(), "a removed guest exits non-zero");
+    assert!(
+        guest.stderr().contains("removed by the host"),
+        "{}",
+        guest.report()
+    );
+    // A new link for the slot works; the host's list is empty again.
+    let again = host_cmd(home.path(), &socket, &["invite", "1"]);
+    assert!(
+        again.starts_with("guest 1: http://") && !again.contains(&link),
+        "{again}"
+    );
+    assert!(host_cmd(home.path(), &socket, &["list"]).contains("no guests"));
+    host.interrupt(Duration::from_secs(30));
+    assert_exited_ok(&host);
+}

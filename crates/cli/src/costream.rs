@@ -65,11 +65,13 @@ pub fn serve(a: &GuestArgs, host: &Arc<CoHost>) -> Result<InviteServer, Failure>
         IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
         IpAddr::V4(v4) => format!("http://{v4}:{port}"),
     };
+    host.set_base(&base);
     for slot in 1..=host.slots() {
         let invite = host
             .invite(slot)
             .map_err(|e| Failure::runtime(e.to_string()))?;
-        println!("guest {slot}: {base}/join/{}", invite.token);
+        let link = host.link(&invite).unwrap_or_default();
+        println!("guest {slot}: {link}");
     }
     eprintln!(
         "  guests: media on UDP {}; browsers need https (put the links behind a TLS proxy) — `marquee guest join LINK` works as is",

@@ -16,6 +16,124 @@ pub enum GuestCmd {
     /// Join a host's show from an invite link: send a camera and a microphone (or the
     /// synthetic ones), and keep the return feed.
     Join(JoinArgs),
+    /// The guests of a running `marquee live --guests N`: name, slot, state, connection.
+    List(HostArgs),
+    /// A new invite link for a slot of a running show (default slot 1).
+    Invite {
+        slot: Option<u32>,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Let a guest waiting in the green room (--green-room) on air.
+    Admit {
+        session: u64,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Turn a guest's voice off (or back on with --off) in the program.
+    Mute {
+        session: u64,
+        /// Unmute instead.
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Take a guest off the show (their link still works for a new join).
+    Remove {
+        session: u64,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Revoke an invite: the guest on it is dropped at once and the link stops working.
+    Revoke {
+        token: String,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+}
+
+/// How the host-side commands reach the running show.
+#[derive(Args)]
+pub struct HostArgs {
+    /// The live session's control socket [default: $XDG_RUNTIME_DIR/marquee/live.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+/// One request to the running show; its JSON answer.
+fn ask(host: &HostArgs, line: &str) -> Result<serde_json::Value, Failure> {
+    let socket = host
+        .socket
+        .clone()
+        .unwrap_or_else(marquee_highlights::control::default_socket_path);
+    let answer = marquee_highlights::control::request(&socket, line, Duration::from_secs(5))
+        .map_err(|e| Failure::runtime(e.to_string()))?;
+    serde_json::from_str(&answer)
+        .map_err(|e| Failure::runtime(format!("unexpected answer from the show: {e}")))
+}
+
+fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
+    match cmd {
+        GuestCmd::Join(a) => join(a),
+        GuestCmd::List(h) => {
+            let v = ask(&h, "guests")?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no guests");
+            }
+            for g in list {
+                let q = &g["quality"];
+                println!(
+                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s{}",
+                    g["session"],
+                    g["slot"],
+                    g["name"].as_str().unwrap_or(""),
+                    g["state"].as_str().unwrap_or(""),
+                    if g["connected"].as_bool() == Some(true) {
+                        "connected"
+                    } else {
+                        "connecting"
+                    },
+                    q["rtt_ms"],
+                    q["loss_pct"]
+                        .as_f64()
+                        .map_or("-".into(), |l| format!("{l:.1}")),
+                    q["in_kbps"],
+                    if g["muted_by_host"].as_bool() == Some(true) {
+                        " (muted)"
+                    } else {
+                        ""
+                    },
+                );
+            }
+            Ok(())
+        }
+        GuestCmd::Invite { slot, host } => {
+            let v = ask(&host, &format!("guest invite {}", slot.unwrap_or(1)))?;
+            match v["link"].as_str() {
+                Some(link) => println!("guest {}: {link}", v["slot"]),
+                None => println!(
+                    "guest {}: invite {} (the show serves no links)",
+                    v["slot"], v["token"]
+                ),
+            }
+            Ok(())
+        }
+        GuestCmd::Admit { session, host } => {
+            ask(&host, &format!("guest admit {session}")).map(|_| ())
+        }
+        GuestCmd::Mute { session, off, host } => {
+            let on = if off { "off" } else { "on" };
+            ask(&host, &format!("guest mute {session} {on}")).map(|_| ())
+        }
+        GuestCmd::Remove { session, host } => {
+            ask(&host, &format!("guest remove {session}")).map(|_| ())
+        }
+        GuestCmd::Revoke { token, host } => {
+            ask(&host, &format!("guest revoke {token}")).map(|_| ())
+        }
+    }
 }
 
 #[derive(Args)]
@@ -71,6 +189,7 @@ fn parse_mode(s: &str) -> Result<(u32, u32, u32), String> {
 pub fn run(cmd: GuestCmd) -> Result<(), Failure> {
     match cmd {
         GuestCmd::Join(a) => join(a),
+        other => host_cmd(other),
     }
 }
 

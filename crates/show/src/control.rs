@@ -1,5 +1,6 @@
 //! Requests to a running show over the local control channel (`marquee scene`, `marquee
-//! overlay`, `marquee director`, `marquee clip save|mark`): one text line in, JSON out.
+//! overlay`, `marquee director`, `marquee clip save|mark`, `marquee guest …`): one text line in,
+//! JSON out.
 
 use crate::show::Show;
 use std::sync::Weak;
@@ -51,6 +52,7 @@ pub fn handle(show: &Show, line: &str) -> Result<String, String> {
             show.set_director(on).map_err(err)?;
             Ok(serde_json::json!({ "director": on }).to_string())
         }
+        "guests" | "guest" => crate::guests::control(show, cmd, rest),
         "scenes" => Ok(serde_json::json!({
             "on_air": show.on_air(),
             "director": show.director().unwrap_or(false),

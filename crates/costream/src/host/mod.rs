@@ -177,6 +177,8 @@ pub struct CoHost {
     endpoint: endpoint::Handle,
     local: SocketAddr,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Where guests reach the invite routes (`https://host/…`), once served.
+    base: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for CoHost {
@@ -207,6 +209,7 @@ impl CoHost {
             endpoint,
             local,
             thread: Mutex::new(Some(thread)),
+            base: Mutex::new(None),
         })
     }
 
@@ -222,6 +225,17 @@ impl CoHost {
     /// Accept guests (the show is live) or refuse them with `host_not_live`.
     pub fn set_live(&self, live: bool) {
         self.shared.live.store(live, Ordering::Relaxed);
+    }
+
+    /// Where the invite routes are reachable (no trailing slash), for the links.
+    pub fn set_base(&self, base: &str) {
+        *self.base.lock().expect("base") = Some(base.trim_end_matches('/').to_string());
+    }
+
+    /// The link of an invite, once the routes are served somewhere.
+    pub fn link(&self, invite: &Invite) -> Option<String> {
+        let base = self.base.lock().expect("base");
+        base.as_ref().map(|b| format!("{b}/join/{}", invite.token))
     }
 
     /// A new invite for `slot` (1-based).

@@ -6,6 +6,7 @@ use crate::host::{CoHost, JoinError};
 use crate::invite::valid_token;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -141,8 +142,12 @@ async fn whip_offer(
     Path(token): Path<String>,
     Query(q): Query<NameQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return too_large(&e),
+    };
     offer(
         &s,
         peer.ip(),
@@ -154,14 +159,31 @@ async fn whip_offer(
     )
 }
 
+/// A body over the limit (or one that could not be read) as a JSON refusal.
+fn too_large(e: &BytesRejection) -> Response {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the offer is over 64 KiB",
+        )
+    } else {
+        error(e.status(), "bad_offer", &e.body_text())
+    }
+}
+
 /// WHIP with the invite as a bearer token (OBS's WHIP output: a URL and a bearer token).
 async fn whip_bearer(
     State(s): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<NameQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return too_large(&e),
+    };
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

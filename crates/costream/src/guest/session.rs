@@ -15,7 +15,7 @@ use crate::media::{AudioDecoder, AudioEncoder, OPUS_FRAME, VideoCodec, VideoEnco
 use crossbeam_channel::Receiver;
 use marquee_capture::{AudioBlock, SessionClock, VideoFrame};
 use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -41,19 +41,6 @@ fn rtc_err(e: impl std::fmt::Display) -> GuestError {
     GuestError::Rtc(e.to_string())
 }
 
-/// The local address that routes to `dst` (no packet is sent).
-fn route_to(dst: IpAddr) -> Option<IpAddr> {
-    let any: IpAddr = if dst.is_ipv4() {
-        Ipv4Addr::UNSPECIFIED.into()
-    } else {
-        Ipv6Addr::UNSPECIFIED.into()
-    };
-    let s = UdpSocket::bind((any, 0)).ok()?;
-    s.connect((dst, 9)).ok()?;
-    let ip = s.local_addr().ok()?.ip();
-    (!ip.is_unspecified()).then_some(ip)
-}
-
 /// The address the guest's socket binds to and offers as its host candidate: the one that
 /// routes to the host (loopback when the host is on loopback: str0m accepts loopback
 /// candidates). One bound address means every datagram's local address is known exactly,
@@ -63,7 +50,7 @@ fn local_ip(host: IpAddr) -> Option<IpAddr> {
     if host.is_loopback() {
         Some(host)
     } else {
-        route_to(host).filter(|ip| !ip.is_loopback())
+        crate::net::route_to(host).filter(|ip| !ip.is_loopback())
     }
 }
 

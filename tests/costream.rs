@@ -74,15 +74,39 @@ fn a_native_guest_joins_from_the_link_and_is_seen_and_heard_in_the_stream_at_the
         "a link for someone else: {link}"
     );
 
+    let ret_audio = home.path().join("return.wav");
+    let ret_video = home.path().join("return.y4m");
     let mut g = marquee_in(home.path());
     g.args(["guest", "join", &link, "--video", "test:2"])
         .args(["--audio", &format!("tone:{GUEST_HZ}"), "--name", "小明"])
-        .args(["--duration", "9s"]);
+        .args(["--duration", "9s"])
+        .arg("--return-audio")
+        .arg(&ret_audio)
+        .arg("--return-video")
+        .arg(&ret_video);
     let mut guest = Run::spawn(g);
     guest.wait(Duration::from_secs(60));
     assert_exited_ok(&guest);
     let out = guest.stdout() + &guest.stderr();
     assert!(out.contains("on air as guest 1"), "{}", guest.report());
+
+    // The return feed: the show without the guest's own voice (mix-minus), and its picture.
+    let back = decode_audio_mono(&ret_audio);
+    let middle = &back[back.len() / 4..back.len() * 3 / 4];
+    let (own, host_tone) = (
+        tone_level(middle, 48_000.0, GUEST_HZ),
+        tone_level(middle, 48_000.0, HOST_HZ),
+    );
+    assert!(
+        middle.len() > 48_000 && host_tone > 10_000.0 * own,
+        "the guest must hear the host and not themselves (≥ 40 dB below): host {host_tone:e}, own {own:e}, {} samples",
+        back.len()
+    );
+    let y4m = std::fs::read(&ret_video).unwrap();
+    let header = String::from_utf8_lossy(&y4m[..y4m.iter().position(|b| *b == b'\n').unwrap()]);
+    assert!(header.contains("W640 H360"), "{header}");
+    let pictures = y4m.windows(6).filter(|w| w == b"FRAME\n").count();
+    assert!(pictures >= 60, "{pictures} return pictures in a 9 s call (15 a second sent)");
 
     host.wait(Duration::from_secs(90));
     assert_exited_ok(&host);

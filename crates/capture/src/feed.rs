@@ -131,10 +131,13 @@ impl Feed {
     }
 }
 
-/// The feeds of one show, by name (`guest1` …). Cheap to share.
+/// The feeds of one show, by name (`guest1` …), and the way back: the host's own mix (every
+/// input but the guests', for the guests' mix-minus) and the program's pictures.
 #[derive(Debug, Default)]
 pub struct Feeds {
     by_name: Mutex<HashMap<String, Arc<Feed>>>,
+    host_mix: Mutex<Option<Sink<AudioBlock>>>,
+    program: Mutex<Option<Sink<crate::VideoFrame>>>,
 }
 
 impl Feeds {
@@ -150,6 +153,25 @@ impl Feeds {
             .entry(name.to_string())
             .or_insert_with(|| Arc::new(Feed::new(name)))
             .clone()
+    }
+
+    /// Where the mixer sends the host's mix (48 kHz stereo, every input but the guests'),
+    /// attached by the co-stream host before the show starts.
+    pub fn attach_host_mix(&self, sink: Sink<AudioBlock>) {
+        *self.host_mix.lock().expect("host mix lock") = Some(sink);
+    }
+
+    pub fn host_mix(&self) -> Option<Sink<AudioBlock>> {
+        self.host_mix.lock().expect("host mix lock").clone()
+    }
+
+    /// Where the program's pictures go for the guests' return feed.
+    pub fn attach_program(&self, sink: Sink<crate::VideoFrame>) {
+        *self.program.lock().expect("program lock") = Some(sink);
+    }
+
+    pub fn program(&self) -> Option<Sink<crate::VideoFrame>> {
+        self.program.lock().expect("program lock").clone()
     }
 }
 

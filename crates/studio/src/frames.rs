@@ -62,3 +62,37 @@ impl FrameBus {
         self.taps.read().expect("tap lock").is_empty()
     }
 }
+
+/// The program's pictures for a co-stream's return feed: a copy of every `every`-th picture
+/// (the guests see the show at a lower rate), dropped when the taker is behind.
+pub(crate) struct ProgramTap {
+    sink: marquee_capture::Sink<marquee_capture::VideoFrame>,
+    pool: marquee_capture::FramePool,
+    every: i64,
+}
+
+impl ProgramTap {
+    pub(crate) fn new(sink: marquee_capture::Sink<marquee_capture::VideoFrame>, fps: u32) -> Self {
+        Self {
+            sink,
+            pool: marquee_capture::FramePool::new(3),
+            every: i64::from((fps / 15).max(1)),
+        }
+    }
+}
+
+impl FrameTap for ProgramTap {
+    fn offer(&self, f: &ComposedFrame) {
+        if f.index % self.every != 0 {
+            return;
+        }
+        self.sink.send(marquee_capture::VideoFrame {
+            width: f.width,
+            height: f.height,
+            format: marquee_capture::PixelFormat::I420,
+            data: self.pool.copy_of(&f.data),
+            captured: f.at,
+            seq: f.index as u64,
+        });
+    }
+}

@@ -479,6 +479,7 @@ fn open_sources(
             rx,
             gain: input.gain,
             scene: input.scene.clone(),
+            guest: matches!(input.spec, AudioSpec::Guest(_)),
         });
     }
     let sources = Sources {
@@ -653,6 +654,9 @@ fn start_threads(
         })
         .collect();
     let frames = Arc::new(FrameBus::default());
+    if let Some(sink) = setup.feeds.as_ref().and_then(|f| f.program()) {
+        frames.add(Arc::new(crate::frames::ProgramTap::new(sink, fps)));
+    }
     let (overlay_stage, overlay_control) = OverlayStage::new(&setup.overlays);
     let (switch_tx, switch_rx) = crossbeam_channel::bounded::<SwitchRequest>(32);
     let on_air = Arc::new(Mutex::new(feeds.program.current().name.clone()));
@@ -706,6 +710,7 @@ fn start_threads(
                     transition: setup.director_transition,
                 },
                 stop: stop.clone(),
+                host_mix: setup.feeds.as_ref().and_then(|f| f.host_mix()),
             }
             .spawn(),
         );

@@ -8,9 +8,9 @@
 
 mod files;
 pub mod http;
-mod pipes;
+pub(crate) mod pipes;
 mod session;
-mod sources;
+pub(crate) mod sources;
 mod types;
 pub mod whip;
 

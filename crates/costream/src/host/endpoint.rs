@@ -3,6 +3,7 @@
 //! the decoders (`inbound.rs`) through bounded queues.
 
 use super::inbound::{self, Inbound};
+use super::outbound::Outbound;
 use super::{JoinError, Shared, Switches};
 use crossbeam_channel::{Receiver, Sender};
 use std::io::ErrorKind;
@@ -11,8 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
-use str0m::media::KeyframeRequestKind;
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
@@ -63,6 +66,7 @@ impl Handle {
             .enable_h264(true)
             .enable_opus(true, false)
             .set_stats_interval(Some(Duration::from_secs(1)))
+            .enable_bwe(Some(Bitrate::kbps(600)))
             .build(Instant::now());
         for a in addrs {
             let c = Candidate::host(*a, "udp")
@@ -102,6 +106,11 @@ struct Peer {
     inbound: Inbound,
     last_keyframe_request: Option<Instant>,
     connected: bool,
+    /// Where the return feed goes: the m-lines we may send on, and their payload types.
+    video_out: Option<(Mid, Pt)>,
+    audio_out: Option<(Mid, Pt)>,
+    /// The send-side bandwidth estimate towards this guest, kbit/s.
+    estimate_kbps: Option<u32>,
 }
 
 pub(super) fn spawn(
@@ -139,6 +148,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
     };
     let mut peers: Vec<Peer> = Vec::new();
     let mut arrivals = crate::net::Arrivals::new(local);
+    let outbound = Outbound::start(&shared.feeds);
     let mut buf = vec![0u8; 2000];
     while !stop.load(Ordering::Relaxed) {
         while let Ok(p) = new.try_recv() {
@@ -146,13 +156,22 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
             feed.clear();
             peers.push(Peer {
                 session: p.session,
-                inbound: inbound::spawn(feed, p.switches.clone()),
+                inbound: inbound::spawn(
+                    feed,
+                    p.switches.clone(),
+                    p.session,
+                    outbound.voices.clone(),
+                ),
                 rtc: p.rtc,
                 switches: p.switches,
                 last_keyframe_request: None,
                 connected: false,
+                video_out: None,
+                audio_out: None,
+                estimate_kbps: None,
             });
         }
+        send_return(&mut peers, &outbound);
         for p in &mut peers {
             if p.switches.drop.load(Ordering::Relaxed) && p.rtc.is_alive() {
                 p.rtc.disconnect();
@@ -160,7 +179,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
         }
         let mut wait = Instant::now() + MAX_WAIT;
         for p in &mut peers {
-            if let Some(t) = drive(p, &socket, &shared) {
+            if let Some(t) = drive(p, &socket, &shared, &outbound) {
                 wait = wait.min(t);
             }
         }
@@ -168,9 +187,18 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
             let alive = p.rtc.is_alive();
             if !alive {
                 shared.disconnected(p.session);
+                outbound.voices.forget(p.session);
             }
             alive
         });
+        *outbound.listeners.lock().expect("listeners") = peers
+            .iter()
+            .filter(|p| p.connected && p.audio_out.is_some())
+            .map(|p| p.session)
+            .collect();
+        if let Some(weakest) = peers.iter().filter_map(|p| p.estimate_kbps).min() {
+            outbound.set_bitrate(weakest);
+        }
         let timeout = wait
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
@@ -217,7 +245,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
 }
 
 /// Runs one guest's `Rtc` until it waits; returns when it wants to be woken.
-fn drive(p: &mut Peer, socket: &UdpSocket, shared: &Shared) -> Option<Instant> {
+fn drive(p: &mut Peer, socket: &UdpSocket, shared: &Shared, ret: &Outbound) -> Option<Instant> {
     loop {
         if !p.rtc.is_alive() {
             return None;
@@ -235,16 +263,42 @@ fn drive(p: &mut Peer, socket: &UdpSocket, shared: &Shared) -> Option<Instant> {
             Output::Transmit(t) => {
                 let _ = socket.send_to(&t.contents, t.destination);
             }
-            Output::Event(e) => event(p, e, shared),
+            Output::Event(e) => event(p, e, shared, ret),
         }
     }
 }
 
-fn event(p: &mut Peer, e: Event, shared: &Shared) {
+fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
     match e {
         Event::Connected => {
             p.connected = true;
             shared.connected(p.session);
+            out.request_keyframe();
+        }
+        Event::MediaAdded(m)
+            if matches!(m.direction, Direction::SendRecv | Direction::SendOnly) =>
+        {
+            let want = match m.kind {
+                MediaKind::Video => Codec::Vp8,
+                MediaKind::Audio => Codec::Opus,
+            };
+            let pt = p.rtc.writer(m.mid).and_then(|w| {
+                w.payload_params()
+                    .find(|x| x.spec().codec == want)
+                    .map(|x| x.pt())
+            });
+            if let Some(pt) = pt {
+                match m.kind {
+                    MediaKind::Video => p.video_out = Some((m.mid, pt)),
+                    MediaKind::Audio => p.audio_out = Some((m.mid, pt)),
+                }
+            }
+        }
+        Event::KeyframeRequest(_) => out.request_keyframe(),
+        Event::EgressBitrateEstimate(
+            BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+        ) => {
+            p.estimate_kbps = Some((estimate.as_u64() / 1000).min(u32::MAX as u64) as u32);
         }
         Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
             p.rtc.disconnect();
@@ -275,6 +329,36 @@ fn event(p: &mut Peer, e: Event, shared: &Shared) {
     }
     if p.inbound.take_keyframe_wish() {
         request_keyframe(p);
+    }
+}
+
+/// Writes the return feed waiting in `out` to every connected guest that takes it.
+fn send_return(peers: &mut [Peer], out: &Outbound) {
+    let now = Instant::now();
+    for pic in out.pictures() {
+        let rtp = MediaTime::new(pic.captured.as_millis() as u64 * 90, Frequency::NINETY_KHZ);
+        let data: Arc<[u8]> = pic.frame.data.into();
+        for p in peers.iter_mut().filter(|p| p.connected) {
+            if let Some((mid, pt)) = p.video_out
+                && let Some(w) = p.rtc.writer(mid)
+            {
+                let _ = w.write(pt, now, rtp, data.clone());
+            }
+        }
+    }
+    for a in out.audio.try_iter() {
+        let Some(p) = peers
+            .iter_mut()
+            .find(|p| p.session == a.session && p.connected)
+        else {
+            continue;
+        };
+        if let Some((mid, pt)) = p.audio_out
+            && let Some(w) = p.rtc.writer(mid)
+        {
+            let rtp = MediaTime::new(a.pos, Frequency::FORTY_EIGHT_KHZ);
+            let _ = w.write(pt, now, rtp, a.packet);
+        }
     }
 }
 

@@ -81,7 +81,12 @@ pub(crate) struct Inbound {
     audio_origin: Option<u64>,
 }
 
-pub(crate) fn spawn(feed: Arc<Feed>, switches: Arc<Switches>) -> Inbound {
+pub(crate) fn spawn(
+    feed: Arc<Feed>,
+    switches: Arc<Switches>,
+    session: u64,
+    voices: Arc<super::outbound::Voices>,
+) -> Inbound {
     let (vtx, vrx) = crossbeam_channel::bounded(8);
     let (atx, arx) = crossbeam_channel::bounded(50);
     let counters = Arc::new(Counters::default());
@@ -101,7 +106,7 @@ pub(crate) fn spawn(feed: Arc<Feed>, switches: Arc<Switches>) -> Inbound {
         let counters = counters.clone();
         let _ = std::thread::Builder::new()
             .name("guest-audio".into())
-            .spawn(move || audio_thread(arx, feed, switches, counters));
+            .spawn(move || audio_thread(arx, feed, switches, counters, session, &voices));
     }
     Inbound {
         video: vtx,
@@ -228,6 +233,8 @@ fn audio_thread(
     feed: Arc<Feed>,
     switches: Arc<Switches>,
     counters: Arc<Counters>,
+    session: u64,
+    voices: &super::outbound::Voices,
 ) {
     let mut decoder = match AudioDecoder::new() {
         Ok(d) => d,
@@ -249,6 +256,7 @@ fn audio_thread(
                 for i in 0..missing {
                     let samples = decoder.conceal();
                     if audible {
+                        voices.push(session, &samples);
                         feed.push_audio(FeedAudio {
                             samples,
                             media_time: expected + PACKET * i as u32,
@@ -264,6 +272,7 @@ fn audio_thread(
                 next =
                     Some(a.media_time + Duration::from_micros(frames as u64 * 1_000_000 / 48_000));
                 if audible {
+                    voices.push(session, &samples);
                     feed.push_audio(FeedAudio {
                         samples,
                         media_time: a.media_time,

@@ -7,6 +7,7 @@
 
 mod endpoint;
 mod inbound;
+mod outbound;
 
 pub use endpoint::MAX_OFFER;
 

@@ -22,6 +22,8 @@ pub(crate) struct MixInput {
     pub gain: f32,
     /// The scene (source id) this microphone belongs to, for director mode.
     pub scene: Option<String>,
+    /// A co-stream guest's voice: left out of the host's mix (each guest's mix-minus).
+    pub guest: bool,
 }
 
 /// What the mixer needs to direct.
@@ -41,10 +43,13 @@ pub(crate) struct Mixer {
     pub counters: Arc<AudioCounters>,
     pub link: DirectorLink,
     pub stop: Arc<AtomicBool>,
+    /// Where the host's mix (the program without the guests' voices) goes, if guests are on.
+    pub host_mix: Option<marquee_capture::Sink<AudioBlock>>,
 }
 
 /// One input as the mixer holds it.
 struct Lane {
+    guest: bool,
     rx: Receiver<AudioBlock>,
     gain: f32,
     resampler: Resampler,
@@ -67,6 +72,7 @@ impl Mixer {
             counters,
             mut link,
             stop,
+            host_mix,
         } = self;
         // The mixer runs this far behind real time so inputs have arrived when it mixes; when
         // an input is late anyway (a device delivering in bursts, a starved thread), it waits
@@ -77,6 +83,7 @@ impl Mixer {
         let mut lanes: Vec<Lane> = inputs
             .into_iter()
             .map(|i| Lane {
+                guest: i.guest,
                 rx: i.rx,
                 gain: i.gain,
                 resampler: Resampler::default(),
@@ -97,6 +104,7 @@ impl Mixer {
         let at = |samples: i64| Duration::from_nanos(samples as u64 * 1_000_000_000 / RATE as u64);
         while clock.sleep_until(at(pos + frame_size as i64) + latency, &stop) {
             let mut out = vec![0f32; 2 * frame_size];
+            let mut host = host_mix.as_ref().map(|_| vec![0f32; 2 * frame_size]);
             for (k, lane) in lanes.iter_mut().enumerate() {
                 for b in lane.rx.try_iter() {
                     tmp.clear();
@@ -109,6 +117,19 @@ impl Mixer {
                 for (o, x) in out.iter_mut().zip(&lane_out) {
                     *o += x;
                 }
+                if let Some(h) = host.as_mut().filter(|_| !lane.guest) {
+                    for (o, x) in h.iter_mut().zip(&lane_out) {
+                        *o += x;
+                    }
+                }
+            }
+            if let (Some(sink), Some(samples)) = (&host_mix, host) {
+                sink.send(AudioBlock {
+                    rate: RATE,
+                    channels: 2,
+                    samples,
+                    captured: at(pos),
+                });
             }
             let sum =
                 |f: fn(&TimelineBuffer) -> u64| lanes.iter().map(|l| f(&l.timeline)).sum::<u64>();

@@ -106,7 +106,10 @@ fn a_native_guest_joins_from_the_link_and_is_seen_and_heard_in_the_stream_at_the
     let header = String::from_utf8_lossy(&y4m[..y4m.iter().position(|b| *b == b'\n').unwrap()]);
     assert!(header.contains("W640 H360"), "{header}");
     let pictures = y4m.windows(6).filter(|w| w == b"FRAME\n").count();
-    assert!(pictures >= 60, "{pictures} return pictures in a 9 s call (15 a second sent)");
+    assert!(
+        pictures >= 60,
+        "{pictures} return pictures in a 9 s call (15 a second sent)"
+    );
 
     host.wait(Duration::from_secs(90));
     assert_exited_ok(&host);

@@ -274,10 +274,17 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
     }
     status::print_stopping();
     drop(follower);
-    drop(invites);
     let ended = show
         .stop()
         .ok_or_else(|| Failure::runtime("the show had already ended"))?;
+    if let Some(host) = show.cohost().filter(|_| invites.is_some()) {
+        // Guests hear that the show ended (their page asks about once a second).
+        let since = Instant::now();
+        while host.untold_ends() > 0 && since.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    drop(invites);
     // Saves in flight finish before the replay buffer and control socket go away.
     drop(control);
     drop(show);

@@ -52,7 +52,7 @@ pub fn handle(show: &Show, line: &str) -> Result<String, String> {
             show.set_director(on).map_err(err)?;
             Ok(serde_json::json!({ "director": on }).to_string())
         }
-        "guests" | "guest" => crate::guests::control(show, cmd, rest),
+        "guests" | "guest" => guests(show, cmd, rest),
         "scenes" => Ok(serde_json::json!({
             "on_air": show.on_air(),
             "director": show.director().unwrap_or(false),
@@ -65,5 +65,70 @@ pub fn handle(show: &Show, line: &str) -> Result<String, String> {
                 "unknown request {cmd:?} ({e}; scene and scenes work)"
             )),
         },
+    }
+}
+
+/// The control requests for guests: `guests` (the list), `guest invite [SLOT]`,
+/// `guest admit|decline|remove SESSION`, `guest mute SESSION on|off`, `guest revoke TOKEN`.
+fn guests(show: &Show, cmd: &str, rest: &str) -> Result<String, String> {
+    let host = show
+        .cohost()
+        .ok_or("this show has no guest slots (marquee live --guests N)")?;
+    if cmd == "guests" {
+        return serde_json::to_string(&host.guests()).map_err(|e| e.to_string());
+    }
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let session = |w: Option<&&str>| -> Result<u64, String> {
+        w.and_then(|s| s.parse().ok())
+            .ok_or_else(|| "say which guest: its session number from `marquee guest list`".into())
+    };
+    let e = |e: marquee_costream::host::JoinError| e.to_string();
+    let done = |what: &str, s: u64| Ok(serde_json::json!({ what: s }).to_string());
+    match words.first().copied() {
+        Some("invite") => {
+            let slot = match words.get(1) {
+                Some(w) => w.parse().map_err(|_| format!("{w:?} is not a slot number"))?,
+                None => 1,
+            };
+            let invite = host.invite(slot).map_err(e)?;
+            Ok(serde_json::json!({
+                "slot": slot,
+                "token": invite.token,
+                "link": host.link(&invite),
+                "expires_in_s": host.expires_in(&invite).as_secs(),
+            })
+            .to_string())
+        }
+        Some("admit") => {
+            let s = session(words.get(1))?;
+            host.admit(s).map_err(e)?;
+            done("admitted", s)
+        }
+        Some("decline") => {
+            let s = session(words.get(1))?;
+            host.decline(s).map_err(e)?;
+            done("declined", s)
+        }
+        Some("remove") => {
+            let s = session(words.get(1))?;
+            host.remove(s).map_err(e)?;
+            done("removed", s)
+        }
+        Some("mute") => {
+            let s = session(words.get(1))?;
+            let on = match words.get(2).copied() {
+                Some("on") | None => true,
+                Some("off") => false,
+                Some(w) => return Err(format!("mute on|off, not {w:?}")),
+            };
+            host.mute(s, on).map_err(e)?;
+            Ok(serde_json::json!({ "session": s, "muted": on }).to_string())
+        }
+        Some("revoke") => {
+            let token = words.get(1).ok_or("say which invite: guest revoke TOKEN")?;
+            host.revoke(token);
+            Ok(serde_json::json!({ "revoked": token }).to_string())
+        }
+        _ => Err("guest invite [SLOT] | admit|decline|remove SESSION | mute SESSION on|off | revoke TOKEN; guests lists them".into()),
     }
 }

@@ -4,7 +4,7 @@
 
 use super::inbound::{self, Inbound};
 use super::outbound::Outbound;
-use super::{JoinError, Shared, Switches};
+use super::state::{JoinError, Shared, Switches};
 use crossbeam_channel::{Receiver, Sender};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};

@@ -4,7 +4,7 @@
 //! conceals lost packets, and places it by RTP time (the feed's consumer puts it on the
 //! session clock).
 
-use super::Switches;
+use super::state::Switches;
 use crate::media::{AudioDecoder, VideoCodec, VideoDecoder};
 use crossbeam_channel::{Receiver, Sender};
 use marquee_capture::feed::{Feed, FeedAudio, FeedFrame};

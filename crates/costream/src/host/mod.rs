@@ -8,14 +8,17 @@
 mod endpoint;
 mod inbound;
 mod outbound;
+mod state;
+
+use state::{Entry, Shared, Switches};
+pub use state::{Guest, GuestState, HostConfig, JoinError, Quality};
 
 pub use endpoint::MAX_OFFER;
 
-use crate::invite::{Invite, InviteError, Invites};
+use crate::invite::{Invite, Invites};
 use marquee_capture::feed::Feeds;
-use serde::Serialize;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -24,153 +27,6 @@ use std::time::{Duration, Instant};
 /// The most guest slots a show may open (the grid holds the host and 4 guests; more slots
 /// than that are for scenes that name them).
 pub const MAX_SLOTS: u32 = 8;
-
-/// What the host decides before the first guest arrives.
-#[derive(Debug, Clone)]
-pub struct HostConfig {
-    /// The UDP socket every guest's media arrives on.
-    pub bind: SocketAddr,
-    /// The addresses guests reach this machine at (one ICE host candidate each, with the
-    /// socket's port). Never empty: the show fills in the machine's usable addresses.
-    pub addresses: Vec<IpAddr>,
-    /// Guest slots (`guest1` … `guestN`).
-    pub slots: u32,
-    pub invite_life: Duration,
-    /// Guests wait until the host admits them (the app); off, they are on air at once (the CLI).
-    pub green_room: bool,
-}
-
-/// Where a guest stands (the state JSON of docs/costream.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestState {
-    /// In the green room: connected, not in the program yet.
-    Waiting,
-    OnAir,
-    Declined,
-    Removed,
-    /// The guest left, or the show ended.
-    Ended,
-}
-
-impl GuestState {
-    fn is_over(self) -> bool {
-        matches!(self, Self::Declined | Self::Removed | Self::Ended)
-    }
-}
-
-/// Connection quality of one guest, from str0m's stats (once a second).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Quality {
-    pub rtt_ms: Option<u32>,
-    /// Packets lost on the way in, per cent.
-    pub loss_pct: Option<f32>,
-    /// What arrives from the guest, kbit/s.
-    pub in_kbps: u32,
-    /// Frames decoded, and frames or packets the decoders could not use.
-    pub frames: u64,
-    pub decode_errors: u64,
-    /// Media dropped on the way to the decoders (they were behind).
-    pub dropped: u64,
-}
-
-/// One guest as the host sees them.
-#[derive(Debug, Clone, Serialize)]
-pub struct Guest {
-    pub session: u64,
-    pub slot: u32,
-    pub name: String,
-    pub state: GuestState,
-    /// The host turned their voice off in the program.
-    pub muted_by_host: bool,
-    /// The WebRTC connection is up (ICE + DTLS).
-    pub connected: bool,
-    pub quality: Quality,
-}
-
-/// Why a guest cannot join (each is one JSON error of docs/costream.md).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JoinError {
-    #[error(transparent)]
-    Invite(#[from] InviteError),
-    #[error("the host is not live: try again when the show has started")]
-    NotLive,
-    #[error("the offer was refused: {0}")]
-    BadOffer(String),
-    #[error("no such guest session")]
-    NoSession,
-}
-
-impl JoinError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Invite(e) => e.code(),
-            Self::NotLive => "host_not_live",
-            Self::BadOffer(_) => "bad_offer",
-            Self::NoSession => "no_session",
-        }
-    }
-}
-
-/// A guest's per-session switches shared with the endpoint and the decoders.
-#[derive(Debug, Default)]
-pub(crate) struct Switches {
-    /// Media goes into the program (admitted, not hidden/muted below).
-    pub on_air: AtomicBool,
-    pub muted: AtomicBool,
-    /// The endpoint should drop this guest's connection.
-    pub drop: AtomicBool,
-}
-
-struct Entry {
-    guest: Guest,
-    token: String,
-    switches: Arc<Switches>,
-    /// When the state became final (entries are forgotten a while after).
-    over_at: Option<Instant>,
-}
-
-pub(crate) struct Shared {
-    epoch: Instant,
-    invites: Mutex<Invites>,
-    guests: Mutex<HashMap<u64, Entry>>,
-    next_session: Mutex<u64>,
-    live: AtomicBool,
-    cfg: HostConfig,
-    pub(crate) feeds: Arc<Feeds>,
-}
-
-impl Shared {
-    fn now(&self) -> Duration {
-        self.epoch.elapsed()
-    }
-
-    /// The endpoint saw the session's connection end (guest gone, ICE failed).
-    pub(crate) fn disconnected(&self, session: u64) {
-        self.invites.lock().expect("invites").release(session);
-        let mut guests = self.guests.lock().expect("guests");
-        if let Some(e) = guests.get_mut(&session) {
-            e.guest.connected = false;
-            if !e.guest.state.is_over() {
-                e.guest.state = GuestState::Ended;
-                e.over_at = Some(Instant::now());
-            }
-            self.feeds.get(&format!("guest{}", e.guest.slot)).clear();
-        }
-    }
-
-    pub(crate) fn connected(&self, session: u64) {
-        if let Some(e) = self.guests.lock().expect("guests").get_mut(&session) {
-            e.guest.connected = true;
-        }
-    }
-
-    pub(crate) fn update_quality(&self, session: u64, f: impl FnOnce(&mut Quality)) {
-        if let Some(e) = self.guests.lock().expect("guests").get_mut(&session) {
-            f(&mut e.guest.quality);
-        }
-    }
-}
 
 /// The co-stream host of one show.
 pub struct CoHost {
@@ -360,6 +216,7 @@ impl CoHost {
                 token: token.to_string(),
                 switches,
                 over_at: None,
+                told: false,
             },
         );
         Ok((session, answer))
@@ -367,17 +224,39 @@ impl CoHost {
 
     /// The guest's state, asked with their token (a guest sees only their own session).
     pub fn state(&self, token: &str, session: u64) -> Result<Guest, JoinError> {
-        let guests = self.shared.guests.lock().expect("guests");
-        match guests.get(&session) {
-            Some(e) if e.token == token => Ok(e.guest.clone()),
+        let mut guests = self.shared.guests.lock().expect("guests");
+        match guests.get_mut(&session) {
+            Some(e) if e.token == token => {
+                e.told |= e.guest.state.is_over();
+                Ok(e.guest.clone())
+            }
             _ => Err(JoinError::NoSession),
         }
+    }
+
+    /// Guests whose session ended in the last few seconds and who have not read it yet: a
+    /// show that is stopping keeps its routes up until they have (or a few seconds passed).
+    pub fn untold_ends(&self) -> usize {
+        self.shared
+            .guests
+            .lock()
+            .expect("guests")
+            .values()
+            .filter(|e| {
+                !e.told
+                    && e.over_at
+                        .is_some_and(|t| t.elapsed() < Duration::from_secs(5))
+            })
+            .count()
     }
 
     /// The guest leaves (their DELETE).
     pub fn leave(&self, token: &str, session: u64) -> Result<(), JoinError> {
         self.state(token, session)?;
         self.end(session, GuestState::Ended);
+        if let Some(e) = self.shared.guests.lock().expect("guests").get_mut(&session) {
+            e.told = true;
+        }
         Ok(())
     }
 

@@ -1,0 +1,160 @@
+//! What the host, its endpoint and the decoders share about the guests: their states and
+//! quality, the per-session switches, and the errors a join can meet.
+
+use crate::invite::{InviteError, Invites};
+use marquee_capture::feed::Feeds;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the host decides before the first guest arrives.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The UDP socket every guest's media arrives on.
+    pub bind: SocketAddr,
+    /// The addresses guests reach this machine at (one ICE host candidate each, with the
+    /// socket's port). Never empty: the show fills in the machine's usable addresses.
+    pub addresses: Vec<IpAddr>,
+    /// Guest slots (`guest1` … `guestN`).
+    pub slots: u32,
+    pub invite_life: Duration,
+    /// Guests wait until the host admits them (the app); off, they are on air at once (the CLI).
+    pub green_room: bool,
+}
+
+/// Where a guest stands (the state JSON of docs/costream.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestState {
+    /// In the green room: connected, not in the program yet.
+    Waiting,
+    OnAir,
+    Declined,
+    Removed,
+    /// The guest left, or the show ended.
+    Ended,
+}
+
+impl GuestState {
+    pub(super) fn is_over(self) -> bool {
+        matches!(self, Self::Declined | Self::Removed | Self::Ended)
+    }
+}
+
+/// Connection quality of one guest, from str0m's stats (once a second).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Quality {
+    pub rtt_ms: Option<u32>,
+    /// Packets lost on the way in, per cent.
+    pub loss_pct: Option<f32>,
+    /// What arrives from the guest, kbit/s.
+    pub in_kbps: u32,
+    /// Frames decoded, and frames or packets the decoders could not use.
+    pub frames: u64,
+    pub decode_errors: u64,
+    /// Media dropped on the way to the decoders (they were behind).
+    pub dropped: u64,
+}
+
+/// One guest as the host sees them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Guest {
+    pub session: u64,
+    pub slot: u32,
+    pub name: String,
+    pub state: GuestState,
+    /// The host turned their voice off in the program.
+    pub muted_by_host: bool,
+    /// The WebRTC connection is up (ICE + DTLS).
+    pub connected: bool,
+    pub quality: Quality,
+}
+
+/// Why a guest cannot join (each is one JSON error of docs/costream.md).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    Invite(#[from] InviteError),
+    #[error("the host is not live: try again when the show has started")]
+    NotLive,
+    #[error("the offer was refused: {0}")]
+    BadOffer(String),
+    #[error("no such guest session")]
+    NoSession,
+}
+
+impl JoinError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invite(e) => e.code(),
+            Self::NotLive => "host_not_live",
+            Self::BadOffer(_) => "bad_offer",
+            Self::NoSession => "no_session",
+        }
+    }
+}
+
+/// A guest's per-session switches shared with the endpoint and the decoders.
+#[derive(Debug, Default)]
+pub(crate) struct Switches {
+    /// Media goes into the program (admitted, not hidden/muted below).
+    pub on_air: AtomicBool,
+    pub muted: AtomicBool,
+    /// The endpoint should drop this guest's connection.
+    pub drop: AtomicBool,
+}
+
+pub(super) struct Entry {
+    pub(super) guest: Guest,
+    pub(super) token: String,
+    pub(super) switches: Arc<Switches>,
+    /// When the state became final (entries are forgotten a while after).
+    pub(super) over_at: Option<Instant>,
+    /// The guest has read their final state (the page shows why they are off the show).
+    pub(super) told: bool,
+}
+
+pub(crate) struct Shared {
+    pub(super) epoch: Instant,
+    pub(super) invites: Mutex<Invites>,
+    pub(super) guests: Mutex<HashMap<u64, Entry>>,
+    pub(super) next_session: Mutex<u64>,
+    pub(super) live: AtomicBool,
+    pub(super) cfg: HostConfig,
+    pub(crate) feeds: Arc<Feeds>,
+}
+
+impl Shared {
+    pub(super) fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// The endpoint saw the session's connection end (guest gone, ICE failed).
+    pub(crate) fn disconnected(&self, session: u64) {
+        self.invites.lock().expect("invites").release(session);
+        let mut guests = self.guests.lock().expect("guests");
+        if let Some(e) = guests.get_mut(&session) {
+            e.guest.connected = false;
+            if !e.guest.state.is_over() {
+                e.guest.state = GuestState::Ended;
+                e.over_at = Some(Instant::now());
+            }
+            self.feeds.get(&format!("guest{}", e.guest.slot)).clear();
+        }
+    }
+
+    pub(crate) fn connected(&self, session: u64) {
+        if let Some(e) = self.guests.lock().expect("guests").get_mut(&session) {
+            e.guest.connected = true;
+        }
+    }
+
+    pub(crate) fn update_quality(&self, session: u64, f: impl FnOnce(&mut Quality)) {
+        if let Some(e) = self.guests.lock().expect("guests").get_mut(&session) {
+            f(&mut e.guest.quality);
+        }
+    }
+}

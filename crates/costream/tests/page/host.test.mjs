@@ -1,0 +1,309 @@
+// The guest page in a real browser against the real host: `marquee live --guests 1` prints an
+// invite link and serves the page and WHIP at it; headless Chromium with a fake camera (a
+// testsrc2 y4m) and a fake microphone (a 1000 Hz WAV) opens the link, joins, is on air for
+// about 8 s and leaves. The host's recording then shows the browser's camera in the right half
+// of the side-by-side program and has the browser's tone in the program audio during the call
+// only, over the host's own 440 Hz throughout. Refusals need a live host too: an unknown invite,
+// and a host that stopped between opening the page and joining.
+//
+// Needs: the `marquee` binary (MARQUEE_BIN, default /work/bin-costream/marquee; built by
+// `cargo build -p marquee-cli`), ffmpeg, Chromium (/usr/bin/chromium or CHROMIUM), a
+// non-loopback IPv4 address (Chromium offers no loopback ICE candidates), `npm install` here.
+// MARQUEE_LOG (e.g. str0m=debug,marquee_costream=debug,warn) is passed to the host; its stderr
+// is printed when a test fails.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, existsSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir, networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { createSocket } from "node:dgram";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const BIN = process.env.MARQUEE_BIN || "/work/bin-costream/marquee";
+const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
+if (!existsSync(BIN)) throw new Error(`no marquee binary at ${BIN}: set MARQUEE_BIN (cargo build -p marquee-cli)`);
+if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
+try { execFileSync("ffmpeg", ["-version"], { stdio: "ignore" }); } catch { throw new Error("ffmpeg missing; install it with: apt-get install -y ffmpeg"); }
+
+const W = 1280;
+const H = 720;
+const HOST_HZ = 440;
+const GUEST_HZ = 1000;
+const RATE = 48000;
+const ON_AIR_MS = 8000;
+
+const dir = mkdtempSync(join(tmpdir(), "mq-costream-host-"));
+const hosts = [];
+const browsers = [];
+let failed = false;
+after(async () => {
+  for (const b of browsers) await b.close().catch(() => {});
+  for (const h of hosts) if (h.proc.exitCode === null && h.proc.signalCode === null) h.proc.kill("SIGKILL");
+  if (failed) {
+    for (const h of hosts) console.error(`---- host stderr (${h.name}) ----\n${h.err.join("\n")}`);
+    console.error(`kept for inspection: ${dir}`);
+  } else {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** This machine's address towards the outside (nothing is sent): the link a guest gets never
+ *  names loopback, and Chromium would offer no candidate there anyway. */
+async function outwardAddress() {
+  const viaRoute = await new Promise((resolve) => {
+    const s = createSocket("udp4");
+    s.on("error", () => { s.close(); resolve(null); });
+    s.connect(9, "192.0.2.1", () => { const a = s.address().address; s.close(); resolve(a); });
+  });
+  const any = Object.values(networkInterfaces()).flat().find((i) => i.family === "IPv4" && !i.internal)?.address;
+  const ip = viaRoute && viaRoute !== "0.0.0.0" && !viaRoute.startsWith("127.") ? viaRoute : any;
+  assert.ok(ip, "the co-stream browser test needs a non-loopback IPv4 address (e.g. eth0 up with an address)");
+  return ip;
+}
+
+/** The fake devices: a 1000 Hz tone at 48 kHz and testsrc2 at 640×360 (Chromium loops both). */
+function makeMedia() {
+  const wav = join(dir, "tone.wav");
+  const y4m = join(dir, "camera.y4m");
+  execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", `sine=frequency=${GUEST_HZ}:sample_rate=${RATE}`,
+    "-t", "30", "-ac", "1", "-c:a", "pcm_s16le", wav]);
+  execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+    "-t", "4", "-pix_fmt", "yuv420p", y4m]);
+  return { wav, y4m };
+}
+
+/** `marquee live` with one guest slot, in a home and control socket of its own; resolves once
+ *  the invite is printed. */
+async function startHost(name, extra) {
+  const home = join(dir, name);
+  mkdirSync(home, { recursive: true });
+  const env = { ...process.env, NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_DATA_HOME: join(home, ".local/share"), XDG_CACHE_HOME: join(home, ".cache"),
+    XDG_STATE_HOME: join(home, ".local/state"), XDG_VIDEOS_DIR: join(home, "Videos"),
+    MARQUEE_CONTROL: join(home, "live.sock") };
+  const proc = spawn(BIN, ["live", "--video", "test", "--audio", `tone:${HOST_HZ}`, "--size", `${W}x${H}`,
+    "--fps", "30", "--preset", "ultrafast", "--replay-seconds", "0", "--guests", "1", ...extra],
+  { env, stdio: ["ignore", "pipe", "pipe"] });
+  const h = { name, proc, err: [], exited: null };
+  hosts.push(h);
+  createInterface({ input: proc.stderr }).on("line", (l) => h.err.push(l));
+  h.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+  const link = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no invite printed within 60 s")), 60000);
+    createInterface({ input: proc.stdout }).on("line", (l) => {
+      if (l.startsWith("guest 1: ")) { clearTimeout(timer); resolve(l.slice("guest 1: ".length).trim()); }
+    });
+    h.exited.then((s) => { clearTimeout(timer); reject(new Error(`the host exited before printing an invite: ${JSON.stringify(s)}`)); });
+  });
+  h.startedAt = Date.now();
+  return { ...h, link };
+}
+
+/** Headless Chromium whose camera and microphone are the given files. The CLI serves its links
+ *  over plain http (a real deployment puts TLS in front: browsers grant the camera only on
+ *  secure pages), so this one origin is declared secure for the test. */
+async function launch(origin, media) {
+  const b = await chromium.launch({ executablePath: CHROME, args: ["--no-sandbox", "--disable-gpu",
+    "--disable-background-networking", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    `--use-file-for-fake-video-capture=${media.y4m}`, `--use-file-for-fake-audio-capture=${media.wav}`,
+    `--unsafely-treat-insecure-origin-as-secure=${origin}`, "--autoplay-policy=no-user-gesture-required"] });
+  browsers.push(b);
+  return b;
+}
+
+const state = (page) => page.evaluate(() => document.body.dataset.state);
+async function until(page, name, timeout = 20000) {
+  await page.waitForFunction((n) => document.body.dataset.state === n, name, { timeout })
+    .catch(async () => assert.fail(`state ${await state(page)}, waited for ${name}`));
+}
+/** The connection as Chromium sees it, for the failure message when a state is not reached. */
+const iceReport = (page) => page.evaluate(async () => {
+  const pc = window.marqueeGuest.pc;
+  if (!pc) return "no peer connection";
+  const out = { ice: pc.iceConnectionState, conn: pc.connectionState, pairs: [], local: [], remote: [],
+    answer: [...(pc.remoteDescription?.sdp ?? "").matchAll(/^(?:m=(\w+)|a=(sendrecv|recvonly|sendonly|inactive))/gm)]
+      .map((m) => m[1] || m[2]).join(" "), returnFeed: document.getElementById("remote").videoWidth };
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "candidate-pair") out.pairs.push(`${s.state} nominated=${s.nominated} sent=${s.bytesSent} recv=${s.bytesReceived}`);
+    if (s.type === "local-candidate") out.local.push(`${s.candidateType} ${s.protocol} ${s.address}:${s.port}`);
+    if (s.type === "remote-candidate") out.remote.push(`${s.candidateType} ${s.protocol} ${s.address}:${s.port}`);
+    if (s.type === "outbound-rtp" || s.type === "inbound-rtp") {
+      out[`${s.type.slice(0, -4)} ${s.kind}`] = `${s.bytesSent ?? s.bytesReceived} B` + (s.kind === "video"
+        ? ` ${s.framesEncoded ?? s.framesDecoded} frames ${s.frameWidth ?? "?"}x${s.frameHeight ?? "?"}` : "");
+    }
+  });
+  return JSON.stringify(out);
+}).catch((e) => `no stats: ${e.message}`);
+
+async function waitExit(h, ms) {
+  let timer;
+  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${h.name} still running after ${ms / 1000} s`)), ms); });
+  try { return await Promise.race([h.exited, late]); } finally { clearTimeout(timer); }
+}
+
+/** Strength of `hz` in `x` (Goertzel), as an amplitude. */
+function toneLevel(x, hz) {
+  const k = 2 * Math.cos((2 * Math.PI * hz) / RATE);
+  let s1 = 0, s2 = 0;
+  for (let i = 0; i < x.length; i++) { const s = x[i] + k * s1 - s2; s2 = s1; s1 = s; }
+  return Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - k * s1 * s2)) / x.length;
+}
+const dB = (a, b) => 20 * Math.log10((a + 1e-12) / (b + 1e-12));
+
+/** The program audio, mono at 48 kHz, in 1 s windows: each window's [guest tone, host tone]. */
+function audioWindows(file) {
+  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", file, "-vn", "-ac", "1", "-ar", String(RATE), "-f", "f32le", "-"],
+    { maxBuffer: 64 << 20 });
+  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.length >> 2);
+  const out = [];
+  for (let i = 0; i + RATE <= all.length; i += RATE) {
+    const w = all.subarray(i, i + RATE);
+    out.push([toneLevel(w, GUEST_HZ), toneLevel(w, HOST_HZ)]);
+  }
+  return out;
+}
+
+/** A picture as 16×9 RGB cells (area-averaged): the colour bars without their fine detail. */
+const CELLS = 16 * 9 * 3;
+function cellsOf(file, filter, fps) {
+  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", file, "-vf", `${fps ? `fps=${fps},` : ""}${filter}scale=16:9:flags=area`,
+    "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], { maxBuffer: 64 << 20 });
+  const out = [];
+  for (let i = 0; i + CELLS <= raw.length; i += CELLS) out.push(raw.subarray(i, i + CELLS));
+  return out;
+}
+const distance = (a, b) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+
+test("a browser guest joins the real host from the link and is seen and heard in the show", { timeout: 180000 }, async (t) => {
+  t.after(() => { failed ||= !t.passed; });
+  const ip = await outwardAddress();
+  const media = makeMedia();
+  const show = join(dir, "show.mkv");
+  const host = await startHost("host-call", ["--record", show, "--guest-address", ip, "--duration", "30s"]);
+  const link = new URL(host.link);
+  assert.match(link.pathname, /^\/join\/[\w-]{22}$/);
+  assert.equal(link.hostname, ip, "the link names the address guests reach");
+
+  const browser = await launch(link.origin, media);
+  const page = await (await browser.newContext()).newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  // ?raw=1: no echo cancellation, noise suppression or gain control on the measured tone.
+  await page.goto(`${host.link}?raw=1`);
+  await until(page, "preview");
+  await page.waitForFunction(() => !document.getElementById("join").disabled);
+  await page.fill("#name", "Ada 浏览器");
+  await page.click("#join");
+  await until(page, "on_air", 30000).catch(async (e) => {
+    throw new Error(`${e.message}; ${await iceReport(page)}`);
+  });
+  const onAirAt = (Date.now() - host.startedAt) / 1000;
+  // The length of the call, not a wait for something to happen.
+  await new Promise((r) => setTimeout(r, ON_AIR_MS));
+  assert.equal(await state(page), "on_air", "still on air at the end of the call");
+  const stats = await iceReport(page);
+  const returnFeed = await page.evaluate(() => document.getElementById("remote").videoWidth);
+  await page.click("#leave");
+  await until(page, "left");
+  const leftAt = (Date.now() - host.startedAt) / 1000;
+  assert.deepEqual(errors, []);
+  await browser.close();
+
+  const exit = await waitExit(host, 90000);
+  assert.deepEqual(exit, { code: 0, signal: null }, "the host exits cleanly");
+  const events = host.err.join("\n");
+  assert.ok(events.includes("guests-1"), "the show cut to the guests' layout");
+
+  // Show time ≈ time since the invite was printed; a margin either side covers the start of
+  // the recording, the guest's jitter buffer and the cut.
+  const during = (s) => s >= onAirAt + 1.5 && s + 1 <= leftAt - 0.5;
+  const afterCall = (s) => s >= leftAt + 2;
+
+  // The right half of the side-by-side program is the browser's camera: testsrc2 (640×360,
+  // the half's full width) fits at y = 180. Before and after, that region is the host's card.
+  const reference = cellsOf(media.y4m, "", 0)[0];
+  const FPS = 5;
+  const shots = cellsOf(show, "crop=640:360:640:180,", FPS).map((c, i) => ({ s: i / FPS, d: distance(c, reference) }));
+  const inCall = shots.filter((x) => during(x.s));
+  const outCall = shots.filter((x) => afterCall(x.s));
+  const trace = shots.map((x) => `${x.s.toFixed(1)}:${x.d.toFixed(0)}`).join(" ");
+  assert.ok(inCall.length >= 20 && outCall.length >= 20, `call ${onAirAt}–${leftAt} s; ${trace}`);
+  const seen = inCall.filter((x) => x.d < 25).length;
+  assert.ok(seen >= 0.9 * inCall.length,
+    `the browser's camera is in the right half in ${seen} of ${inCall.length} shots during the call (on air ${onAirAt.toFixed(1)}–${leftAt.toFixed(1)} s): ${trace}`);
+  assert.ok(outCall.every((x) => x.d > 50), `the browser's camera is gone after the call: ${trace}`);
+
+  // The browser's tone is in the program while on air and gone after; the host's throughout.
+  const levels = audioWindows(show);
+  const table = levels.map(([g, h], i) => `${i}s:${(20 * Math.log10(g + 1e-12)).toFixed(0)}/${(20 * Math.log10(h + 1e-12)).toFixed(0)}`).join(" ");
+  const guestDuring = levels.filter((_, i) => during(i)).map((l) => l[0]);
+  const guestAfter = levels.filter((_, i) => afterCall(i)).map((l) => l[0]);
+  assert.ok(guestDuring.length >= 5 && guestAfter.length >= 5, `call ${onAirAt}–${leftAt} s; dB guest/host: ${table}`);
+  const loudestAfter = Math.max(...guestAfter);
+  const quietestDuring = Math.min(...guestDuring);
+  assert.ok(dB(quietestDuring, loudestAfter) >= 25,
+    `the browser's ${GUEST_HZ} Hz must be ≥ 25 dB above the after-call level in every second of the call (got ${dB(quietestDuring, loudestAfter).toFixed(1)} dB); dB guest/host per second: ${table}`);
+  const hostLevels = levels.slice(0, -1).map((l) => l[1]).sort((a, b) => a - b);
+  const hostMedian = hostLevels[hostLevels.length >> 1];
+  assert.ok(dB(hostLevels[0], hostMedian) > -6, `the host's ${HOST_HZ} Hz stays in the mix in every second: ${table}`);
+  const median = (xs) => xs.map((x) => x.d).sort((a, b) => a - b)[xs.length >> 1].toFixed(1);
+  console.log(`right half vs testsrc2 (mean |ΔRGB|): median ${median(inCall)} during the call, ${median(outCall)} after`);
+  await t.test("the browser also gets the return feed (the program, 640×360)", { todo: "the host answers sendrecv but sends no media back yet" }, () => {
+    assert.ok(returnFeed > 0, `the return feed's picture is ${returnFeed} px wide; ${stats}`);
+  });
+  console.log(`on air ${onAirAt.toFixed(1)}–${leftAt.toFixed(1)} s; guest tone ${dB(quietestDuring, loudestAfter).toFixed(1)} dB over after-call; ${stats}`);
+});
+
+test("an unknown invite and a host that has stopped each show their error", { timeout: 120000 }, async (t) => {
+  t.after(() => { failed ||= !t.passed; });
+  const ip = await outwardAddress();
+  const media = existsSync(join(dir, "camera.y4m")) ? { wav: join(dir, "tone.wav"), y4m: join(dir, "camera.y4m") } : makeMedia();
+  const host = await startHost("host-stops", ["--record", join(dir, "stops.mkv"), "--guest-address", ip]);
+  const link = new URL(host.link);
+  const browser = await launch(link.origin, media);
+  const context = await browser.newContext();
+
+  // A well-formed token the host never issued.
+  const unknown = await context.newPage();
+  await unknown.goto(`${link.origin}/join/AAAAAAAAAAAAAAAAAAAAAA`);
+  await until(unknown, "error:invite_unknown");
+  assert.ok(await unknown.isHidden("#retry"), "no way forward with a link that is not valid");
+
+  // The page was opened while the host was live; the host stops; Join then reaches nobody
+  // (connection refused): the page says it cannot reach the host and offers to try again.
+  const page = await context.newPage();
+  await page.goto(host.link);
+  await until(page, "preview");
+  await page.waitForFunction(() => !document.getElementById("join").disabled);
+  host.proc.kill("SIGINT");
+  assert.deepEqual(await waitExit(host, 60000), { code: 0, signal: null }, "Ctrl-C stops the host cleanly");
+  await page.click("#join");
+  await until(page, "error:unreachable");
+  assert.ok(await page.isVisible("#retry"));
+
+  // Opened only after the host stopped, the link serves no page at all: the browser's own
+  // error, which no page of ours can replace.
+  const late = await context.newPage();
+  await assert.rejects(late.goto(host.link), /ERR_CONNECTION_REFUSED/);
+});
+
+test("a guest on air when the show ends is told the show has ended", {
+  timeout: 120000,
+  todo: "the host marks its guests ended and exits at once: the page's next poll finds no server, so it shows on_air, then reconnecting, then error:unreachable (~17 s later)",
+}, async () => {
+  const ip = await outwardAddress();
+  const media = existsSync(join(dir, "camera.y4m")) ? { wav: join(dir, "tone.wav"), y4m: join(dir, "camera.y4m") } : makeMedia();
+  const host = await startHost("host-ends", ["--record", join(dir, "ends.mkv"), "--guest-address", ip, "--duration", "10s"]);
+  const browser = await launch(new URL(host.link).origin, media);
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(host.link);
+  await until(page, "preview");
+  await page.waitForFunction(() => !document.getElementById("join").disabled);
+  await page.click("#join");
+  await until(page, "on_air", 30000);
+  assert.deepEqual(await waitExit(host, 60000), { code: 0, signal: null });
+  // The page polls once a second: the end is shown within a few seconds, not as a lost network.
+  await until(page, "ended", 5000);
+});

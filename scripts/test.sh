@@ -87,6 +87,14 @@ viewer() {
     crates/room/tests/viewer/playback.test.mjs
 }
 
+guest_page() {
+  step "e2e: the co-stream guest page in headless Chromium: against its dev server (every screen), then as a real guest of marquee live --guests 1"
+  (cd crates/costream/tests/page && npm install --no-audit --no-fund --loglevel=error)
+  node --test crates/costream/assets/join-logic.test.mjs
+  MARQUEE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee" node --test --test-concurrency=1 \
+    crates/costream/tests/page/page.test.mjs crates/costream/tests/page/host.test.mjs
+}
+
 app() {
   step "app: the real app under Xvfb (tauri-driver + WebKitWebDriver)"
   npm --prefix tests/app install --no-audit --no-fund --loglevel=error
@@ -101,10 +109,10 @@ case "$stage" in
   ui)
     ui_deps; ui_unit; ui_browser; ui_dist ;;
   e2e)
-    ui_deps; ui_dist; bins; e2e_tests; viewer ;;
+    ui_deps; ui_dist; bins; e2e_tests; viewer; guest_page ;;
   app)
     ui_deps; ui_dist; bins; app ;;
   all)
-    ui_deps; ui_unit; ui_browser; ui_dist; lint; bins; all_rust_tests; viewer; app ;;
+    ui_deps; ui_unit; ui_browser; ui_dist; lint; bins; all_rust_tests; viewer; guest_page; app ;;
 esac
 step "scripts/test.sh $stage: passed"

@@ -267,3 +267,119 @@ fn with_a_green_room_the_host_admits_mutes_and_removes_a_guest_and_invites_anew(
     host.interrupt(Duration::from_secs(30));
     assert_exited_ok(&host);
 }
+
+#[test]
+fn a_guest_killed_mid_call_freezes_then_shows_the_slate_within_a_second_and_rejoins_the_slot() {
+    let _g = heavy();
+    let home = tempdir("marquee-costream-kill-");
+    let rec = home.path().join("show.mkv");
+    let summary = home.path().join("summary.json");
+    let ip = outward_address().to_string();
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args(["live", "--video", "test", "--audio", "tone"])
+        .args([
+            "--size",
+            &format!("{W}x{H}"),
+            "--fps",
+            "30",
+            "--preset",
+            "ultrafast",
+        ])
+        .args(["--replay-seconds", "0", "--duration", "24s"])
+        .args(["--guests", "1", "--guest-address", &ip])
+        .arg("--record")
+        .arg(&rec)
+        .arg("--summary-json")
+        .arg(&summary);
+    let mut host = Run::spawn(c);
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "{}",
+        host.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    let join = |card: &str| {
+        let mut g = marquee_in(home.path());
+        g.args(["guest", "join", &link, "--video", card, "--audio", "none"]);
+        Run::spawn(g)
+    };
+    // Guest 2's card, killed (no goodbye) once it is in the program; then guest 3's card
+    // rejoins with the same link.
+    let mut first = join("test:2");
+    assert!(
+        host.wait_for_stderr("guest1 is back", Duration::from_secs(30)),
+        "{}\n{}",
+        host.report(),
+        first.report()
+    );
+    assert!(first.wait_for_stderr("connected", Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_secs(3)); // the call's length, not a wait for an event
+    first.kill9();
+    // The slot was lost once before anyone joined; this is its second loss.
+    assert!(
+        host.wait_output(Duration::from_secs(10), |_, err| err
+            .matches("guest1 lost")
+            .count()
+            >= 2),
+        "{}",
+        host.report()
+    );
+    let mut second = join("test:3");
+    assert!(
+        second.wait_for_stderr("on air as guest 1", Duration::from_secs(20)),
+        "{}",
+        second.report()
+    );
+    host.wait(Duration::from_secs(90));
+    assert_exited_ok(&host);
+    second.wait(Duration::from_secs(30));
+
+    let rows = frame_codes_in(&rec, W, H, &[(640, 180, 640, 360)]);
+    let card = |r: &Vec<Option<marquee_e2e::FrameCode>>| r[0].map(|c| c.index / 1_000_000);
+    let last2 = rows
+        .iter()
+        .rposition(|r| card(r) == Some(2))
+        .expect("guest 2 on air");
+    let first3 = rows
+        .iter()
+        .position(|r| card(r) == Some(3))
+        .expect("guest 3 back in the slot");
+    assert!(
+        first3 > last2,
+        "the rejoined guest comes after the killed one"
+    );
+    // After guest 2's last new picture the slot holds that picture, then the slate (no code)
+    // within a second, until guest 3 arrives.
+    let frozen_code = rows[last2][0].unwrap().index;
+    let first_new = rows[..=last2]
+        .iter()
+        .position(|r| r[0].is_some_and(|c| c.index == frozen_code))
+        .unwrap();
+    let gone = rows[first_new..first3]
+        .iter()
+        .position(|r| r[0].is_none())
+        .map(|i| first_new + i)
+        .unwrap_or_else(|| {
+            let seq: Vec<Option<u64>> = rows
+                [first_new.saturating_sub(3)..(first3 + 3).min(rows.len())]
+                .iter()
+                .map(|r| r[0].map(|c| c.index))
+                .collect();
+            panic!("no slate between the two guests: {seq:?}")
+        });
+    assert!(
+        gone - first_new <= 36,
+        "the last picture stayed {} frames before the slate (≤ 1.2 s at 30 fps)",
+        gone - first_new
+    );
+    // The show's own cadence never broke.
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let v = &s["video"];
+    assert_eq!(v["dropped"]["render_lag"], 0, "{v}");
+    assert_eq!(v["dropped"]["encoder_lag"], 0, "{v}");
+}

@@ -12,6 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use marquee_costream::guest::http;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
@@ -20,19 +21,13 @@ use str0m::config::DtlsCert;
 use str0m::media::{Direction, MediaKind};
 use str0m::{Candidate, Input, Output, Rtc, RtcConfig};
 
-// The guest's HTTP client, by path: the crate itself would bring FFmpeg into the sanitizer build.
-#[path = "../../../crates/costream/src/guest/http.rs"]
-#[allow(dead_code)]
-mod http;
-
 /// One DTLS certificate for every run (see `whip_offer`).
 fn cert() -> DtlsCert {
     static CERT: OnceLock<DtlsCert> = OnceLock::new();
     CERT.get_or_init(|| {
+        marquee_costream::install_crypto();
         let provider = str0m::crypto::from_feature_flags();
-        let cert = provider.dtls_provider.generate_certificate().unwrap();
-        provider.install_process_default();
-        cert
+        provider.dtls_provider.generate_certificate().unwrap()
     })
     .clone()
 }

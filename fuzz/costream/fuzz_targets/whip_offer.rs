@@ -6,24 +6,21 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use marquee_costream::host::MAX_OFFER;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::config::DtlsCert;
 use str0m::{Candidate, Input, Output, Rtc};
 
-/// `host::endpoint::MAX_OFFER`: the host refuses longer offers before parsing them.
-const MAX_OFFER: usize = 64 * 1024;
-
 /// One DTLS certificate for every run: generating one per input would spend most of the time in
 /// key generation, and the certificate plays no part in accepting an offer.
 fn cert() -> DtlsCert {
     static CERT: OnceLock<DtlsCert> = OnceLock::new();
     CERT.get_or_init(|| {
+        marquee_costream::install_crypto();
         let provider = str0m::crypto::from_feature_flags();
-        let cert = provider.dtls_provider.generate_certificate().unwrap();
-        provider.install_process_default();
-        cert
+        provider.dtls_provider.generate_certificate().unwrap()
     })
     .clone()
 }

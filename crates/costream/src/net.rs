@@ -6,6 +6,20 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
+/// Runs an SDP negotiation step of str0m on network input so that a panic inside it is an
+/// error, not the end of the host or the guest: str0m 0.25 asserts on some SDP it parses (a
+/// payload type declared in two m-lines: "Pt locked multiple times", found by fuzz/costream).
+pub(crate) fn guard_sdp<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        format!("the WebRTC stack could not negotiate it ({why})")
+    })
+}
+
 /// Peers remembered; beyond this the cache starts over (a flood of sources must not grow it).
 const MAX_PEERS: usize = 1024;
 

@@ -211,3 +211,21 @@ fn the_guest_page_and_its_scripts_are_served_with_their_types() {
         404
     );
 }
+
+#[test]
+fn an_offer_that_trips_the_webrtc_stack_is_refused_and_the_slot_stays_free() {
+    // Found by fuzz/costream: str0m 0.25 asserts on it inside accept_offer.
+    let tripping = String::from_utf8_lossy(include_bytes!("data/offer_pt_locked.sdp")).into_owned();
+    let s = serve(Duration::from_secs(3600));
+    let i = s.host.invite(1).unwrap();
+    let whip = format!("{}/join/{}/whip", s.base, i.token);
+    let r = post(&whip, &tripping);
+    assert_eq!((r.status, code(&r)), (400, "bad_offer".into()));
+    let r = post(&whip, &offer());
+    assert_eq!(
+        r.status,
+        201,
+        "the slot is still free: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+}

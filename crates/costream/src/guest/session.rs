@@ -561,8 +561,8 @@ fn accept_answer(
 ) -> Result<(), GuestError> {
     let sdp = SdpAnswer::from_sdp_string(sdp)
         .map_err(|e| GuestError::BadAnswer(format!("the SDP answer does not parse: {e}")))?;
-    rtc.sdp_api()
-        .accept_answer(pending, sdp)
+    crate::net::guard_sdp(|| rtc.sdp_api().accept_answer(pending, sdp))
+        .map_err(GuestError::BadAnswer)?
         .map_err(|e| GuestError::BadAnswer(format!("the SDP answer is not usable: {e}")))
 }
 

@@ -73,9 +73,8 @@ impl Handle {
                 .map_err(|e| JoinError::BadOffer(format!("host address {a}: {e}")))?;
             rtc.add_local_candidate(c);
         }
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(offer)
+        let answer = crate::net::guard_sdp(|| rtc.sdp_api().accept_offer(offer))
+            .map_err(JoinError::BadOffer)?
             .map_err(|e| JoinError::BadOffer(e.to_string()))?;
         self.new
             .try_send(NewPeer {

@@ -39,6 +39,23 @@ pub enum GuestCmd {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// Take a guest's picture out of the program (or back with --off); their voice stays.
+    Hide {
+        session: u64,
+        /// Show them again instead.
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// A guest's voice level in the program, dB (−60 to 12; 0 is as they send it).
+    Volume {
+        session: u64,
+        #[arg(allow_hyphen_values = true)]
+        db: f32,
+        #[command(flatten)]
+        host: HostArgs,
+    },
     /// Take a guest off the show (their link still works for a new join).
     Remove {
         session: u64,
@@ -73,6 +90,21 @@ fn ask(host: &HostArgs, line: &str) -> Result<serde_json::Value, Failure> {
         .map_err(|e| Failure::runtime(format!("unexpected answer from the show: {e}")))
 }
 
+/// What the host changed about a guest, for `marquee guest list`.
+fn marks(g: &serde_json::Value) -> String {
+    let mut m = String::new();
+    if g["muted_by_host"].as_bool() == Some(true) {
+        m.push_str(" (muted)");
+    }
+    if g["hidden"].as_bool() == Some(true) {
+        m.push_str(" (hidden)");
+    }
+    if let Some(v) = g["volume_db"].as_f64().filter(|v| *v != 0.0) {
+        m.push_str(&format!(" volume {v:+.0} dB"));
+    }
+    m
+}
+
 fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
     match cmd {
         GuestCmd::Join(a) => join(a),
@@ -100,11 +132,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
                         .as_f64()
                         .map_or("-".into(), |l| format!("{l:.1}")),
                     q["in_kbps"],
-                    if g["muted_by_host"].as_bool() == Some(true) {
-                        " (muted)"
-                    } else {
-                        ""
-                    },
+                    marks(&g),
                 );
             }
             Ok(())
@@ -126,6 +154,13 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
         GuestCmd::Mute { session, off, host } => {
             let on = if off { "off" } else { "on" };
             ask(&host, &format!("guest mute {session} {on}")).map(|_| ())
+        }
+        GuestCmd::Hide { session, off, host } => {
+            let on = if off { "off" } else { "on" };
+            ask(&host, &format!("guest hide {session} {on}")).map(|_| ())
+        }
+        GuestCmd::Volume { session, db, host } => {
+            ask(&host, &format!("guest volume {session} {db}")).map(|_| ())
         }
         GuestCmd::Remove { session, host } => {
             ask(&host, &format!("guest remove {session}")).map(|_| ())

@@ -124,11 +124,26 @@ fn guests(show: &Show, cmd: &str, rest: &str) -> Result<String, String> {
             host.mute(s, on).map_err(e)?;
             Ok(serde_json::json!({ "session": s, "muted": on }).to_string())
         }
+        Some("hide") => {
+            let s = session(words.get(1))?;
+            let on = !matches!(words.get(2).copied(), Some("off"));
+            host.hide(s, on).map_err(e)?;
+            Ok(serde_json::json!({ "session": s, "hidden": on }).to_string())
+        }
+        Some("volume") => {
+            let s = session(words.get(1))?;
+            let db: f32 = words
+                .get(2)
+                .and_then(|w| w.parse().ok())
+                .ok_or("guest volume SESSION DB (−60 to 12)")?;
+            host.set_volume(s, db).map_err(e)?;
+            Ok(serde_json::json!({ "session": s, "volume_db": db.clamp(-60.0, 12.0) }).to_string())
+        }
         Some("revoke") => {
             let token = words.get(1).ok_or("say which invite: guest revoke TOKEN")?;
             host.revoke(token);
             Ok(serde_json::json!({ "revoked": token }).to_string())
         }
-        _ => Err("guest invite [SLOT] | admit|decline|remove SESSION | mute SESSION on|off | revoke TOKEN; guests lists them".into()),
+        _ => Err("guest invite [SLOT] | admit|decline|remove SESSION | mute|hide SESSION on|off | volume SESSION DB | revoke TOKEN; guests lists them".into()),
     }
 }

@@ -184,7 +184,7 @@ impl AutoLayout {
                     let on: BTreeSet<u32> = host
                         .guests()
                         .iter()
-                        .filter(|g| g.state == GuestState::OnAir && g.connected)
+                        .filter(|g| g.state == GuestState::OnAir && g.connected && !g.hidden)
                         .map(|g| g.slot)
                         .collect();
                     if on != last {

@@ -209,7 +209,9 @@ fn video_thread(
         match dec.decode(&v.data) {
             Ok(Some(pic)) => {
                 counters.frames.fetch_add(1, Ordering::Relaxed);
-                if switches.on_air.load(Ordering::Relaxed) {
+                if switches.on_air.load(Ordering::Relaxed)
+                    && !switches.hidden.load(Ordering::Relaxed)
+                {
                     feed.push_video(FeedFrame {
                         width: pic.width,
                         height: pic.height,
@@ -254,8 +256,9 @@ fn audio_thread(
             let missing = ((a.media_time - expected).as_micros() / PACKET.as_micros()) as u64;
             if missing <= MAX_CONCEALED {
                 for i in 0..missing {
-                    let samples = decoder.conceal();
+                    let mut samples = decoder.conceal();
                     if audible {
+                        scale(&mut samples, switches.gain());
                         voices.push(session, &samples);
                         feed.push_audio(FeedAudio {
                             samples,
@@ -267,7 +270,8 @@ fn audio_thread(
             }
         }
         match decoder.decode(&a.data) {
-            Ok(samples) => {
+            Ok(mut samples) => {
+                scale(&mut samples, switches.gain());
                 let frames = samples.len() / 2;
                 next =
                     Some(a.media_time + Duration::from_micros(frames as u64 * 1_000_000 / 48_000));
@@ -284,6 +288,15 @@ fn audio_thread(
                 tracing::debug!("{}: {e}", feed.name());
                 counters.errors.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+}
+
+/// The host's volume for this guest.
+fn scale(samples: &mut [f32], gain: f32) {
+    if gain != 1.0 {
+        for s in samples {
+            *s *= gain;
         }
     }
 }

@@ -210,6 +210,8 @@ impl CoHost {
                     name,
                     state,
                     muted_by_host: false,
+                    hidden: false,
+                    volume_db: 0.0,
                     connected: false,
                     quality: Quality::default(),
                 },
@@ -288,6 +290,29 @@ impl CoHost {
         self.with(session, |e| {
             e.guest.muted_by_host = muted;
             e.switches.muted.store(muted, Ordering::Relaxed);
+        })
+    }
+
+    /// Takes the guest's picture out of the program (or puts it back); their voice stays.
+    pub fn hide(&self, session: u64, hidden: bool) -> Result<(), JoinError> {
+        self.with(session, |e| {
+            e.guest.hidden = hidden;
+            e.switches.hidden.store(hidden, Ordering::Relaxed);
+        })
+    }
+
+    /// The guest's voice level in the program, dB (−60 … +12; 0 is as sent).
+    pub fn set_volume(&self, session: u64, db: f32) -> Result<(), JoinError> {
+        let db = if db.is_finite() {
+            db.clamp(-60.0, 12.0)
+        } else {
+            0.0
+        };
+        self.with(session, |e| {
+            e.guest.volume_db = db;
+            e.switches
+                .gain
+                .store(10f32.powf(db / 20.0).to_bits(), Ordering::Relaxed);
         })
     }
 

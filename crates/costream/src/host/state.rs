@@ -68,6 +68,10 @@ pub struct Guest {
     pub state: GuestState,
     /// The host turned their voice off in the program.
     pub muted_by_host: bool,
+    /// The host took their picture out of the layout (their voice stays).
+    pub hidden: bool,
+    /// Their voice's level in the program, dB (0 as sent).
+    pub volume_db: f32,
     /// The WebRTC connection is up (ICE + DTLS).
     pub connected: bool,
     pub quality: Quality,
@@ -98,13 +102,35 @@ impl JoinError {
 }
 
 /// A guest's per-session switches shared with the endpoint and the decoders.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Switches {
     /// Media goes into the program (admitted, not hidden/muted below).
     pub on_air: AtomicBool,
     pub muted: AtomicBool,
+    /// The picture stays out of the program.
+    pub hidden: AtomicBool,
+    /// The voice's linear gain, as `f32` bits (1.0 until the host sets a volume).
+    pub gain: std::sync::atomic::AtomicU32,
     /// The endpoint should drop this guest's connection.
     pub drop: AtomicBool,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Self {
+            on_air: AtomicBool::new(false),
+            muted: AtomicBool::new(false),
+            hidden: AtomicBool::new(false),
+            gain: std::sync::atomic::AtomicU32::new(1f32.to_bits()),
+            drop: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Switches {
+    pub(crate) fn gain(&self) -> f32 {
+        f32::from_bits(self.gain.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 pub(super) struct Entry {

@@ -237,7 +237,18 @@ fn with_a_green_room_the_host_admits_mutes_and_removes_a_guest_and_invites_anew(
         .nth(1)
         .unwrap_or_default()
         .to_string();
+    let admitted = std::time::Instant::now();
     host_cmd(home.path(), &socket, &["admit", &session]);
+    assert!(
+        host.wait_for_stderr("guest1 is back", Duration::from_secs(10)),
+        "{}",
+        host.report()
+    );
+    // A measurement (the target is ≤ 1 s), not an assertion: printed for the notes.
+    eprintln!(
+        "first guest picture in the program {} ms after admit",
+        admitted.elapsed().as_millis()
+    );
     assert!(
         guest.wait_for_stderr("on air as guest 1", Duration::from_secs(10)),
         "{}",

@@ -47,6 +47,11 @@ pub trait CameraDevice {
     ) -> Result<RawFrame, CaptureError>;
     /// Release the device.
     fn close(&mut self);
+    /// How often a lost device is tried again (a device opening is costly; a pushed feed is
+    /// not, and a guest coming back should be on air at once).
+    fn retry_every(&self) -> Duration {
+        Duration::from_secs(1)
+    }
 }
 
 /// Where a source stands, for the UI and the compositor.
@@ -264,7 +269,7 @@ fn reopen(
 ) -> bool {
     status.set(SourceState::Lost);
     loop {
-        let again = clock.now() + Duration::from_secs(1);
+        let again = clock.now() + dev.retry_every();
         if !clock.sleep_until(again, stop) {
             return false;
         }

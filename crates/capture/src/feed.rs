@@ -175,8 +175,8 @@ impl Feeds {
     }
 }
 
-/// A feed seen as a camera: open succeeds once a picture arrives (waiting briefly, so a
-/// guest who comes back is on air within the retry), a feed silent for [`STALL`] is lost.
+/// A feed seen as a camera: open succeeds once a picture arrives (tried every 100 ms, so a
+/// guest admitted or back is on air at once), a feed silent for [`STALL`] is lost.
 pub struct FeedCamera {
     feed: Arc<Feed>,
     pool: FramePool,
@@ -219,7 +219,7 @@ impl CameraDevice for FeedCamera {
     }
 
     fn open(&mut self, _clock: &SessionClock) -> Result<CameraMode, CaptureError> {
-        match self.feed.video_rx.recv_timeout(Duration::from_millis(500)) {
+        match self.feed.video_rx.recv_timeout(Duration::from_millis(100)) {
             Ok(f) => {
                 let mode = CameraMode {
                     width: f.width,
@@ -271,6 +271,10 @@ impl CameraDevice for FeedCamera {
 
     fn close(&mut self) {
         self.first = None;
+    }
+
+    fn retry_every(&self) -> Duration {
+        Duration::from_millis(100)
     }
 }
 

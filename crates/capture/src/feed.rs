@@ -138,6 +138,9 @@ pub struct Feeds {
     by_name: Mutex<HashMap<String, Arc<Feed>>>,
     host_mix: Mutex<Option<Sink<AudioBlock>>>,
     program: Mutex<Option<Sink<crate::VideoFrame>>>,
+    /// Someone watches the program (a guest is connected): until then no picture is copied
+    /// or encoded for the way back.
+    program_wanted: AtomicBool,
 }
 
 impl Feeds {
@@ -172,6 +175,14 @@ impl Feeds {
 
     pub fn program(&self) -> Option<Sink<crate::VideoFrame>> {
         self.program.lock().expect("program lock").clone()
+    }
+
+    pub fn set_program_wanted(&self, wanted: bool) {
+        self.program_wanted.store(wanted, Ordering::Relaxed);
+    }
+
+    pub fn program_wanted(&self) -> bool {
+        self.program_wanted.load(Ordering::Relaxed)
     }
 }
 

@@ -66,14 +66,20 @@ impl FrameBus {
 /// The program's pictures for a co-stream's return feed: a copy of every `every`-th picture
 /// (the guests see the show at a lower rate), dropped when the taker is behind.
 pub(crate) struct ProgramTap {
+    feeds: Arc<marquee_capture::feed::Feeds>,
     sink: marquee_capture::Sink<marquee_capture::VideoFrame>,
     pool: marquee_capture::FramePool,
     every: i64,
 }
 
 impl ProgramTap {
-    pub(crate) fn new(sink: marquee_capture::Sink<marquee_capture::VideoFrame>, fps: u32) -> Self {
+    pub(crate) fn new(
+        feeds: Arc<marquee_capture::feed::Feeds>,
+        sink: marquee_capture::Sink<marquee_capture::VideoFrame>,
+        fps: u32,
+    ) -> Self {
         Self {
+            feeds,
             sink,
             pool: marquee_capture::FramePool::new(3),
             every: i64::from((fps / 15).max(1)),
@@ -83,7 +89,7 @@ impl ProgramTap {
 
 impl FrameTap for ProgramTap {
     fn offer(&self, f: &ComposedFrame) {
-        if f.index % self.every != 0 {
+        if f.index % self.every != 0 || !self.feeds.program_wanted() {
             return;
         }
         self.sink.send(marquee_capture::VideoFrame {

@@ -654,8 +654,14 @@ fn start_threads(
         })
         .collect();
     let frames = Arc::new(FrameBus::default());
-    if let Some(sink) = setup.feeds.as_ref().and_then(|f| f.program()) {
-        frames.add(Arc::new(crate::frames::ProgramTap::new(sink, fps)));
+    if let Some(feeds) = &setup.feeds
+        && let Some(sink) = feeds.program()
+    {
+        frames.add(Arc::new(crate::frames::ProgramTap::new(
+            feeds.clone(),
+            sink,
+            fps,
+        )));
     }
     let (overlay_stage, overlay_control) = OverlayStage::new(&setup.overlays);
     let (switch_tx, switch_rx) = crossbeam_channel::bounded::<SwitchRequest>(32);

@@ -195,6 +195,9 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
             .filter(|p| p.connected && p.audio_out.is_some())
             .map(|p| p.session)
             .collect();
+        shared
+            .feeds
+            .set_program_wanted(peers.iter().any(|p| p.connected && p.video_out.is_some()));
         if let Some(weakest) = peers.iter().filter_map(|p| p.estimate_kbps).min() {
             outbound.set_bitrate(weakest);
         }

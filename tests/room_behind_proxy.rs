@@ -306,7 +306,7 @@ fn headless_chromium_opens_the_public_viewer_page_through_the_tls_proxy_and_show
 
     // Chromium's own trust store does not hold the test's CA (the Rust clients above check the
     // chain with it): certificate errors are ignored here, everything else is the real path.
-    let chromium = Chromium::start(&["--ignore-certificate-errors"]);
+    let mut chromium = Chromium::start(&["--ignore-certificate-errors"]);
     let page = format!(
         "https://localhost:{front}/room/demo#token={}",
         tok("browser", Role::Viewer)

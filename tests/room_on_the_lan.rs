@@ -3,11 +3,12 @@
 //! started as the app starts it ("Local network" on the veth's address, a fixed port); from the
 //! other namespace the viewer link (the LAN address, never 127.0.0.1) serves the viewer page,
 //! a real client (`marquee room watch`) joins through it and sees what the host says, so does
-//! the viewer page in headless Chromium, and 127.0.0.1 on that port reaches nothing there.
+//! the viewer page in headless Chromium (driven over DevTools until the message shows), and
+//! 127.0.0.1 on that port reaches nothing there.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use marquee_e2e::{Run, exec, free_port, marquee_path, tempdir};
+use marquee_e2e::{Chromium, Run, exec, free_port, marquee_path, program, tempdir};
 use marquee_profile::RoomHomePrefs;
 use marquee_room::client::ClientEvent;
 use marquee_room::protocol::{ClientMsg, DanmakuMode, Role};
@@ -192,25 +193,19 @@ fn a_local_network_room_is_reached_from_another_network_through_its_lan_address_
             exp_ms: marquee_room::now_ms() + 600_000,
         },
     );
-    let mut chromium = lan.cmd("chromium");
-    chromium
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
-        .arg(format!("{viewer_url}#token={viewer}"));
-    let page = exec(chromium, Duration::from_secs(60));
-    assert!(page.success(), "chromium: {}", page.stderr);
-    assert!(
-        page.stdout_str().contains("欢迎局域网观众"),
-        "the viewer page in Chromium joined through the LAN address and shows the host's \
-         message: {}",
-        marquee_e2e::tail(&page.stdout_str(), 1500)
+    let chromium = program("chromium");
+    let mut chromium = Chromium::start_with(lan.cmd(chromium.to_str().unwrap()), &[]);
+    let shown = chromium.text_until(
+        &format!("{viewer_url}#token={viewer}"),
+        "欢迎局域网观众",
+        Duration::from_secs(30),
     );
+    assert!(
+        shown.is_ok(),
+        "the viewer page in Chromium joined through the LAN address and shows the host's \
+         message: {shown:?}"
+    );
+    drop(chromium);
     drop(watcher);
     rt.block_on(room.stop());
 }

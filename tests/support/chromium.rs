@@ -2,134 +2,156 @@
 //! holds what the test expects. `--dump-dom` with a virtual-time budget is not enough for a
 //! page that joins over a WebSocket: its frames do not hold virtual time back, so the DOM can
 //! be read before the page has joined.
+//!
+//! DevTools runs over `--remote-debugging-pipe` (fd 3 in, fd 4 out, NUL-terminated JSON), not
+//! a TCP port: the pipes are inherited, so a Chromium started in another network namespace
+//! (`ip netns exec NS chromium`) is driven the same way — its DevTools port would live on
+//! that namespace's loopback, and Chromium ignores `--remote-debugging-address`.
 
 use crate::programs::program;
 use crate::util::tempdir;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, PipeWriter, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
-/// A headless Chromium with its DevTools endpoint, killed on drop.
+/// How long one DevTools call may take before the test fails.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A headless Chromium with its DevTools pipe, killed on drop.
 pub struct Chromium {
     child: Child,
-    devtools: String,
+    to: PipeWriter,
+    from: mpsc::Receiver<Value>,
+    id: u64,
     _profile: tempfile::TempDir,
 }
 
 impl Chromium {
     /// Starts Chromium (`apt-get install -y chromium`) with `extra` flags.
     pub fn start(extra: &[&str]) -> Chromium {
+        Chromium::start_with(Command::new(program("chromium")), extra)
+    }
+
+    /// Starts Chromium through `launcher` — `chromium` itself, or a command that execs it
+    /// (`ip netns exec NS chromium`) — with `extra` flags.
+    pub fn start_with(mut launcher: Command, extra: &[&str]) -> Chromium {
         let profile = tempdir("marquee-chromium-");
-        let mut child = Command::new(program("chromium"))
+        let (commands_in, commands) = std::io::pipe().expect("pipe");
+        let (events, events_out) = std::io::pipe().expect("pipe");
+        let (r, w) = (commands_in.as_raw_fd(), events_out.as_raw_fd());
+        // SAFETY: between fork and exec only async-signal-safe calls (fcntl, dup2) on
+        // descriptors this process owns. Copies go above 9 first so that placing one on 3 or 4
+        // cannot overwrite the other.
+        unsafe {
+            launcher.pre_exec(move || {
+                let a = libc::fcntl(r, libc::F_DUPFD, 10);
+                let b = libc::fcntl(w, libc::F_DUPFD, 10);
+                if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(a);
+                libc::close(b);
+                Ok(())
+            });
+        }
+        let child = launcher
             .args([
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-background-networking",
-                "--remote-debugging-port=0",
+                "--remote-debugging-pipe",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(extra)
             .arg("about:blank")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
-            .expect("chromium starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
+            .expect("chromium starts (apt-get install -y chromium)");
+        // Only Chromium holds these ends now: its exit is an end of file here.
+        drop(commands_in);
+        drop(events_out);
+        let (tx, from) = mpsc::sync_channel(256);
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    let _ = tx.send(url.trim().to_string());
+            let mut events = BufReader::new(events);
+            let mut frame = Vec::new();
+            loop {
+                frame.clear();
+                match events.read_until(0, &mut frame) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                if frame.last() == Some(&0) {
+                    frame.pop();
+                }
+                // Events are not needed: only answers (with an id) go through.
+                let Ok(v) = serde_json::from_slice::<Value>(&frame) else {
+                    continue;
+                };
+                if v.get("id").is_some() && tx.send(v).is_err() {
+                    return;
                 }
             }
         });
-        let devtools = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("chromium printed its DevTools address");
         Chromium {
             child,
-            devtools,
+            to: commands,
+            from,
+            id: 0,
             _profile: profile,
         }
     }
 
     /// Opens `url` in a new tab and waits until the page's text contains `needle`: `Ok` with
     /// the text then, `Err` with the last text read at `timeout`.
-    pub fn text_until(&self, url: &str, needle: &str, timeout: Duration) -> Result<String, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let (mut ws, _) = tokio_tungstenite::connect_async(self.devtools.as_str())
-                .await
-                .map_err(|e| format!("DevTools: {e}"))?;
-            let mut cdp = Cdp { ws: &mut ws, id: 0 };
-            let target = cdp
-                .call(None, "Target.createTarget", json!({ "url": url }))
-                .await?;
-            let target = target["targetId"].as_str().unwrap_or_default().to_string();
-            let attached = cdp
-                .call(
-                    None,
-                    "Target.attachToTarget",
-                    json!({ "targetId": target, "flatten": true }),
-                )
-                .await?;
-            let session = attached["sessionId"]
+    pub fn text_until(
+        &mut self,
+        url: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let target = self.call(None, "Target.createTarget", json!({ "url": url }))?;
+        let target = target["targetId"].as_str().unwrap_or_default().to_string();
+        let attached = self.call(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target, "flatten": true }),
+        )?;
+        let session = attached["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let deadline = Instant::now() + timeout;
+        let mut text = String::new();
+        while Instant::now() < deadline {
+            let r = self.call(
+                Some(&session),
+                "Runtime.evaluate",
+                json!({
+                    "expression": "document.body ? document.body.innerText : ''",
+                    "returnByValue": true
+                }),
+            )?;
+            text = r["result"]["value"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            let deadline = Instant::now() + timeout;
-            let mut text = String::new();
-            while Instant::now() < deadline {
-                let r = cdp
-                    .call(
-                        Some(&session),
-                        "Runtime.evaluate",
-                        json!({
-                            "expression": "document.body ? document.body.innerText : ''",
-                            "returnByValue": true
-                        }),
-                    )
-                    .await?;
-                text = r["result"]["value"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                if text.contains(needle) {
-                    return Ok(text);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            if text.contains(needle) {
+                return Ok(text);
             }
-            Err(text)
-        })
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(text)
     }
-}
 
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// DevTools calls over one socket: each answer is matched by its id; events are skipped.
-struct Cdp<'a> {
-    ws: &'a mut Socket,
-    id: u64,
-}
-
-impl Cdp<'_> {
-    async fn call(
+    /// One DevTools call: its answer is matched by id (answers to earlier calls that timed
+    /// out are skipped).
+    fn call(
         &mut self,
         session: Option<&str>,
         method: &str,
@@ -140,18 +162,20 @@ impl Cdp<'_> {
         if let Some(s) = session {
             msg["sessionId"] = json!(s);
         }
-        self.ws
-            .send(Message::text(msg.to_string()))
-            .await
-            .map_err(|e| format!("DevTools {method}: {e}"))?;
+        let mut bytes = msg.to_string().into_bytes();
+        bytes.push(0);
+        self.to
+            .write_all(&bytes)
+            .map_err(|e| format!("DevTools {method}: {e} (did Chromium exit?)"))?;
+        let deadline = Instant::now() + CALL_TIMEOUT;
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
-                .await
-                .map_err(|_| format!("DevTools {method}: no answer in 30 s"))?
-                .ok_or_else(|| format!("DevTools {method}: closed"))?
-                .map_err(|e| format!("DevTools {method}: {e}"))?;
-            let Message::Text(t) = frame else { continue };
-            let v: Value = serde_json::from_str(t.as_str()).map_err(|e| e.to_string())?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self.from.recv_timeout(left).map_err(|e| match e {
+                mpsc::RecvTimeoutError::Timeout => format!("DevTools {method}: no answer in 30 s"),
+                mpsc::RecvTimeoutError::Disconnected => {
+                    format!("DevTools {method}: Chromium exited")
+                }
+            })?;
             if v["id"].as_u64() != Some(self.id) {
                 continue;
             }
@@ -160,5 +184,12 @@ impl Cdp<'_> {
             }
             return Ok(v["result"].clone());
         }
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

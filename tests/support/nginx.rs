@@ -61,90 +61,50 @@ impl Nginx {
             std::fs::set_permissions(&record_dir, std::fs::Permissions::from_mode(0o777))
                 .expect("chmod recordings");
         }
-        let port = crate::util::free_port();
-        let tls_port = tls.then(crate::util::free_port);
-        let stream_conf = match tls_port {
-            None => String::new(),
-            Some(tp) => {
-                assert!(
-                    Path::new(STREAM_MODULE).exists(),
-                    "{STREAM_MODULE} is missing — the RTMPS test needs it: \
-                     install it with `sudo apt-get install -y libnginx-mod-stream`"
-                );
-                let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-                let mut c = Command::new(crate::programs::program("openssl"));
-                c.args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                ])
-                .args(["-subj", "/CN=127.0.0.1"])
-                .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-                .arg("-keyout")
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert);
-                let d = crate::run::exec(c, Duration::from_secs(30));
-                assert!(
-                    d.success(),
-                    "openssl could not make a certificate: {}",
-                    d.stderr
-                );
-                format!(
-                    "stream {{\n\
-                     \x20   server {{\n\
-                     \x20       listen 127.0.0.1:{tp} ssl;\n\
-                     \x20       ssl_certificate {cert};\n\
-                     \x20       ssl_certificate_key {key};\n\
-                     \x20       proxy_pass 127.0.0.1:{port};\n\
-                     \x20   }}\n\
-                     }}\n",
-                    cert = cert.display(),
-                    key = key.display(),
-                )
-            }
-        };
-        let stream_module = if tls {
-            format!("load_module {STREAM_MODULE};\n")
-        } else {
-            String::new()
-        };
-        let conf = format!(
-            "load_module {RTMP_MODULE};\n\
-             {stream_module}\
-             daemon off;\n\
-             master_process on;\n\
-             worker_processes 1;\n\
-             pid {pid};\n\
-             error_log {log} info;\n\
-             events {{ worker_connections 256; }}\n\
-             rtmp {{\n\
-             \x20   server {{\n\
-             \x20       listen 127.0.0.1:{port};\n\
-             \x20       application live {{\n\
-             \x20           live on;\n\
-             \x20           record all;\n\
-             \x20           record_path {rec};\n\
-             \x20           record_unique on;\n\
-             \x20       }}\n\
-             \x20   }}\n\
-             }}\n\
-             {stream_conf}",
-            pid = dir.path().join("nginx.pid").display(),
-            log = dir.path().join("error.log").display(),
-            rec = record_dir.display(),
-        );
-        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
+        if tls {
+            assert!(
+                Path::new(STREAM_MODULE).exists(),
+                "{STREAM_MODULE} is missing — the RTMPS test needs it: \
+                 install it with `sudo apt-get install -y libnginx-mod-stream`"
+            );
+            make_certificate(dir.path());
+        }
+        // A port free when picked may be taken before nginx binds it (every test picks ports
+        // at the same time; nginx-rtmp cannot listen on port 0 and say which it got, nor share
+        // a reserved port): a port found taken is picked again.
         let mut n = Nginx {
             dir,
-            port,
-            tls_port,
+            port: 0,
+            tls_port: None,
             record_dir,
             run: None,
         };
-        n.launch();
-        n
+        for _ in 0..5 {
+            n.port = crate::util::free_port();
+            n.tls_port = tls.then(crate::util::free_port);
+            // The log of a taken port's attempt would read as taken again.
+            let _ = std::fs::remove_file(n.dir.path().join("error.log"));
+            write_conf(n.dir.path(), &n.record_dir, n.port, n.tls_port);
+            if n.try_launch().is_ok() {
+                return n;
+            }
+        }
+        panic!("nginx found its port taken five times in a row");
     }
 
     fn launch(&mut self) {
+        if self.try_launch().is_err() {
+            panic!(
+                "nginx could not listen again on 127.0.0.1:{} (taken by another program since \
+                 it stopped)\n--- error.log ---\n{}",
+                self.port,
+                self.error_log()
+            );
+        }
+    }
+
+    /// Starts nginx on its configuration; `Err` when its port was taken by someone else.
+    fn try_launch(&mut self) -> Result<(), PortTaken> {
         assert!(self.run.is_none(), "nginx is already running");
         let mut c = Command::new(crate::programs::program("nginx"));
         c.arg("-p")
@@ -153,14 +113,23 @@ impl Nginx {
             .arg(self.dir.path().join("error.log"))
             .arg("-c")
             .arg(self.dir.path().join("nginx.conf"));
+        // nginx writes its pid file once its listening sockets are bound: a port that accepts
+        // before then is someone else's.
+        let pid_file = self.dir.path().join("nginx.pid");
+        let _ = std::fs::remove_file(&pid_file);
         let mut run = Run::spawn(c);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if pid_file.exists()
+                && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            {
                 break;
             }
             if let Some(st) = run.try_wait() {
+                if self.error_log().contains("Address already in use") {
+                    return Err(PortTaken);
+                }
                 panic!(
                     "nginx exited ({st}) before accepting on port {}:\n{}\n--- error.log ---\n{}",
                     self.port,
@@ -180,6 +149,7 @@ impl Nginx {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.run = Some(run);
+        Ok(())
     }
 
     /// The port it listens on (the same across [`Nginx::start_again`]).
@@ -336,6 +306,78 @@ impl Nginx {
     }
 }
 
+/// nginx could not bind its port: another program holds it.
+struct PortTaken;
+
+/// A self-signed certificate for 127.0.0.1 (`cert.pem`, `key.pem` in `dir`), made with openssl.
+fn make_certificate(dir: &Path) {
+    let mut c = Command::new(crate::programs::program("openssl"));
+    c.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    ])
+    .args(["-subj", "/CN=127.0.0.1"])
+    .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+    .arg("-keyout")
+    .arg(dir.join("key.pem"))
+    .arg("-out")
+    .arg(dir.join("cert.pem"));
+    let d = crate::run::exec(c, Duration::from_secs(30));
+    assert!(
+        d.success(),
+        "openssl could not make a certificate: {}",
+        d.stderr
+    );
+}
+
+/// `nginx.conf` in `dir`: RTMP on `port` recording into `record_dir`, and with `tls_port` an
+/// RTMPS front (the stream module terminating TLS and passing the RTMP inside to `port`).
+fn write_conf(dir: &Path, record_dir: &Path, port: u16, tls_port: Option<u16>) {
+    let (stream_module, stream_conf) = match tls_port {
+        None => (String::new(), String::new()),
+        Some(tp) => (
+            format!("load_module {STREAM_MODULE};\n"),
+            format!(
+                "stream {{\n\
+                 \x20   server {{\n\
+                 \x20       listen 127.0.0.1:{tp} ssl;\n\
+                 \x20       ssl_certificate {cert};\n\
+                 \x20       ssl_certificate_key {key};\n\
+                 \x20       proxy_pass 127.0.0.1:{port};\n\
+                 \x20   }}\n\
+                 }}\n",
+                cert = dir.join("cert.pem").display(),
+                key = dir.join("key.pem").display(),
+            ),
+        ),
+    };
+    let conf = format!(
+        "load_module {RTMP_MODULE};\n\
+         {stream_module}\
+         daemon off;\n\
+         master_process on;\n\
+         worker_processes 1;\n\
+         pid {pid};\n\
+         error_log {log} info;\n\
+         events {{ worker_connections 256; }}\n\
+         rtmp {{\n\
+         \x20   server {{\n\
+         \x20       listen 127.0.0.1:{port};\n\
+         \x20       application live {{\n\
+         \x20           live on;\n\
+         \x20           record all;\n\
+         \x20           record_path {rec};\n\
+         \x20           record_unique on;\n\
+         \x20       }}\n\
+         \x20   }}\n\
+         }}\n\
+         {stream_conf}",
+        pid = dir.join("nginx.pid").display(),
+        log = dir.join("error.log").display(),
+        rec = record_dir.display(),
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
+}
+
 fn children_of(pid: i32) -> Vec<i32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
@@ -347,5 +389,33 @@ fn children_of(pid: i32) -> Vec<i32> {
 impl Drop for Nginx {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_taken_before_nginx_binds_it_is_reported_not_mistaken_for_nginx() {
+        // Someone else listens on the port nginx is told to use: the port accepts, but it is
+        // not nginx's — the launch must say so rather than hand the port to the test.
+        let other = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let dir = crate::util::tempdir("marquee-nginx-");
+        let record_dir = dir.path().join("recordings");
+        std::fs::create_dir_all(&record_dir).expect("mkdir recordings");
+        let port = other.local_addr().expect("addr").port();
+        write_conf(dir.path(), &record_dir, port, None);
+        let mut n = Nginx {
+            dir,
+            port,
+            tls_port: None,
+            record_dir,
+            run: None,
+        };
+        assert!(n.try_launch().is_err(), "a taken port is reported");
+        // And a free port starts as usual.
+        let started = Nginx::start();
+        assert_ne!(started.port(), port);
     }
 }

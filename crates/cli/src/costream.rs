@@ -26,6 +26,11 @@ pub struct GuestArgs {
     /// The links use the first one.
     #[arg(long = "guest-address")]
     pub guest_addresses: Vec<IpAddr>,
+    /// How the guests on air are laid out: auto (beside the host for one, a grid for more),
+    /// grid, or pip (the host full frame, the guests in a row of insets). Change it while
+    /// live with `marquee guest layout`.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "grid", "pip"])]
+    pub guest_layout: String,
 }
 
 impl GuestArgs {
@@ -35,6 +40,7 @@ impl GuestArgs {
             green_room: self.green_room,
             udp_port: self.guest_udp_port,
             addresses: self.guest_addresses.clone(),
+            layout: self.guest_layout.parse().unwrap_or_default(),
             ..Default::default()
         }
     }

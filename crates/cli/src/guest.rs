@@ -56,6 +56,14 @@ pub enum GuestCmd {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// How the guests on air are laid out with the host: auto (side by side for one, a grid
+    /// for more), grid, or pip (the host full frame, the guests in a row of insets).
+    Layout {
+        #[arg(value_parser = ["auto", "grid", "pip"])]
+        layout: String,
+        #[command(flatten)]
+        host: HostArgs,
+    },
     /// Take a guest off the show (their link still works for a new join).
     Remove {
         session: u64,
@@ -161,6 +169,9 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
         }
         GuestCmd::Volume { session, db, host } => {
             ask(&host, &format!("guest volume {session} {db}")).map(|_| ())
+        }
+        GuestCmd::Layout { layout, host } => {
+            ask(&host, &format!("guest layout {layout}")).map(|_| ())
         }
         GuestCmd::Remove { session, host } => {
             ask(&host, &format!("guest remove {session}")).map(|_| ())

@@ -48,6 +48,9 @@ pub enum Layout {
         #[serde(default = "default_inset")]
         size: f32,
     },
+    /// `main` full frame with up to four `insets` in a row along the bottom, right-aligned
+    /// (co-stream guests as pictures-in-picture over the host).
+    PipRow { main: String, insets: Vec<String> },
     /// Two sources in halves (a co-stream guest beside the host).
     SideBySide { left: String, right: String },
     /// Up to 9 sources in a near-square grid, row by row.
@@ -109,6 +112,10 @@ impl Layout {
         match self {
             Layout::Full { source } => vec![source],
             Layout::Pip { main, inset, .. } => vec![main, inset],
+            Layout::PipRow { main, insets } => std::iter::once(main)
+                .chain(insets)
+                .map(String::as_str)
+                .collect(),
             Layout::SideBySide { left, right } => vec![left, right],
             Layout::Grid { sources } => sources.iter().map(|s| s.as_str()).collect(),
         }
@@ -152,6 +159,30 @@ impl Layout {
                         rect: Rect { x, y, w, h },
                     },
                 ]
+            }
+            Layout::PipRow { main, insets } => {
+                let n = insets.len().max(1) as u32;
+                let m = even(cw / 40);
+                // Each inset a fifth of the width, smaller when four would not fit.
+                let w = even((cw / 5).min(cw.saturating_sub(m * (n + 1)) / n)).max(2);
+                let h = even((w as u64 * ch as u64 / cw.max(1) as u64) as u32).max(2);
+                let row = n * w + (n - 1) * m;
+                let x0 = even(cw.saturating_sub(row + m));
+                let y = even(ch.saturating_sub(h + m));
+                std::iter::once(Slot {
+                    source: main,
+                    rect: full,
+                })
+                .chain(insets.iter().enumerate().map(|(i, s)| Slot {
+                    source: s,
+                    rect: Rect {
+                        x: x0 + i as u32 * (w + m),
+                        y,
+                        w,
+                        h,
+                    },
+                }))
+                .collect()
             }
             Layout::SideBySide { left, right } => {
                 let w = even(cw / 2);
@@ -230,6 +261,11 @@ impl Scene {
         {
             return Err(invalid("a grid holds 1 to 9 sources"));
         }
+        if let Layout::PipRow { insets, .. } = &self.layout
+            && !(1..=4).contains(&insets.len())
+        {
+            return Err(invalid("a row of pictures-in-picture holds 1 to 4 insets"));
+        }
         if let Layout::Pip { size, .. } = &self.layout
             && !(0.1..=0.5).contains(size)
         {
@@ -250,7 +286,7 @@ impl Scene {
     }
 
     /// Parses the command-line form `NAME=full:SRC`, `NAME=pip:MAIN,INSET[,CORNER[,SIZE]]`,
-    /// `NAME=side:LEFT,RIGHT`, `NAME=grid:A,B,...`.
+    /// `NAME=pips:MAIN,A[,B,C,D]`, `NAME=side:LEFT,RIGHT`, `NAME=grid:A,B,...`.
     pub fn parse(spec: &str) -> Result<Scene, SceneError> {
         let bad = |why: &str| SceneError::BadSpec(spec.to_string(), why.to_string());
         let (name, rest) = spec
@@ -282,6 +318,10 @@ impl Scene {
                         .map_err(|_| bad("the size is a fraction of the width, e.g. 0.3"))?,
                 },
             },
+            ("pips", [main, insets @ ..]) if (1..=4).contains(&insets.len()) => Layout::PipRow {
+                main: main.clone(),
+                insets: insets.to_vec(),
+            },
             ("side", [l, r]) => Layout::SideBySide {
                 left: l.clone(),
                 right: r.clone(),
@@ -291,7 +331,7 @@ impl Scene {
             },
             _ => {
                 return Err(bad(
-                    "layouts are full:SRC, pip:MAIN,INSET[,CORNER[,SIZE]], side:LEFT,RIGHT, grid:A,B,...",
+                    "layouts are full:SRC, pip:MAIN,INSET[,CORNER[,SIZE]], pips:MAIN,A[,B,C,D], side:LEFT,RIGHT, grid:A,B,...",
                 ));
             }
         };
@@ -421,6 +461,12 @@ mod tests {
                     sources: names[..n].to_vec(),
                 });
             }
+            for n in 1..=4 {
+                layouts.push(Layout::PipRow {
+                    main: "a".into(),
+                    insets: names[..n].to_vec(),
+                });
+            }
             for l in &layouts {
                 let slots = l.slots(cw, ch);
                 assert_eq!(slots.len(), l.sources().len());
@@ -429,6 +475,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_row_of_insets_sits_bottom_right_without_overlapping() {
+        let s = Scene::parse("talk=pips:host,guest1,guest2,guest3,guest4").unwrap();
+        let slots = s.layout.slots(1280, 720);
+        assert_eq!(slots[0].rect, Rect { x: 0, y: 0, w: 1280, h: 720 });
+        let insets = &slots[1..];
+        assert_eq!(insets.len(), 4);
+        for pair in insets.windows(2) {
+            assert!(pair[0].rect.x + pair[0].rect.w < pair[1].rect.x, "{pair:?}");
+        }
+        let last = insets[3].rect;
+        assert_eq!(last.x + last.w + 32, 1280, "right-aligned with the margin");
+        assert_eq!(last.y + last.h + 32, 720, "along the bottom");
+        assert_eq!(last.w * 720 / 1280, last.h, "the canvas aspect");
+        assert!(Scene::parse("x=pips:host").is_err());
+        assert!(Scene::parse("x=pips:h,a,b,c,d,e").is_err());
     }
 
     #[test]

@@ -69,7 +69,8 @@ pub fn handle(show: &Show, line: &str) -> Result<String, String> {
 }
 
 /// The control requests for guests: `guests` (the list), `guest invite [SLOT]`,
-/// `guest admit|decline|remove SESSION`, `guest mute SESSION on|off`, `guest revoke TOKEN`.
+/// `guest admit|decline|remove SESSION`, `guest mute SESSION on|off`, `guest layout
+/// auto|grid|pip`, `guest revoke TOKEN`.
 fn guests(show: &Show, cmd: &str, rest: &str) -> Result<String, String> {
     let host = show
         .cohost()
@@ -139,11 +140,19 @@ fn guests(show: &Show, cmd: &str, rest: &str) -> Result<String, String> {
             host.set_volume(s, db).map_err(e)?;
             Ok(serde_json::json!({ "session": s, "volume_db": db.clamp(-60.0, 12.0) }).to_string())
         }
+        Some("layout") => {
+            let layout = match words.get(1) {
+                Some(w) => w.parse::<crate::guests::GuestLayout>()?,
+                None => return Err("guest layout auto|grid|pip".into()),
+            };
+            show.set_guest_layout(layout).map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({ "layout": layout.as_str() }).to_string())
+        }
         Some("revoke") => {
             let token = words.get(1).ok_or("say which invite: guest revoke TOKEN")?;
             host.revoke(token);
             Ok(serde_json::json!({ "revoked": token }).to_string())
         }
-        _ => Err("guest invite [SLOT] | admit|decline|remove SESSION | mute|hide SESSION on|off | volume SESSION DB | revoke TOKEN; guests lists them".into()),
+        _ => Err("guest invite [SLOT] | admit|decline|remove SESSION | mute|hide SESSION on|off | volume SESSION DB | layout auto|grid|pip | revoke TOKEN; guests lists them".into()),
     }
 }

@@ -10,7 +10,7 @@ use marquee_studio::{SceneControl, SourceConfig};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,6 +31,50 @@ pub struct GuestSettings {
     /// (and loopback, for a guest on the same machine).
     pub addresses: Vec<IpAddr>,
     pub invite_life: Duration,
+    /// How guests on air are laid out when no scene of the host's names them.
+    pub layout: GuestLayout,
+}
+
+/// How the show lays out the guests on air with the host (changeable while live).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuestLayout {
+    /// Side by side for one guest, a grid for more.
+    #[default]
+    Auto,
+    /// Host and guests in a near-square grid.
+    Grid,
+    /// The host full frame, the guests in a row of pictures-in-picture along the bottom.
+    Pip,
+}
+
+impl GuestLayout {
+    pub const ALL: [GuestLayout; 3] = [Self::Auto, Self::Grid, Self::Pip];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Grid => "grid",
+            Self::Pip => "pip",
+        }
+    }
+
+    fn index(self) -> u8 {
+        self as u8
+    }
+
+    fn from_index(i: u8) -> Self {
+        Self::ALL.get(i as usize).copied().unwrap_or_default()
+    }
+}
+
+impl std::str::FromStr for GuestLayout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a guest layout: auto, grid or pip"))
+    }
 }
 
 impl Default for GuestSettings {
@@ -41,6 +85,7 @@ impl Default for GuestSettings {
             udp_port: 0,
             addresses: Vec::new(),
             invite_life: marquee_costream::invite::DEFAULT_LIFE,
+            layout: GuestLayout::Auto,
         }
     }
 }
@@ -50,10 +95,13 @@ pub fn source_id(n: u32) -> String {
     format!("guest{n}")
 }
 
-/// The auto scene for the guests in `on_air` (slots): beside the host for one, a grid for more.
-fn auto_scene_name(on_air: &BTreeSet<u32>) -> String {
+/// The scene laying out the guests in `on_air` (slots) with the host as `layout` says.
+fn auto_scene_name(layout: GuestLayout, on_air: &BTreeSet<u32>) -> String {
     let slots: Vec<String> = on_air.iter().map(u32::to_string).collect();
-    format!("guests-{}", slots.join("-"))
+    match layout {
+        GuestLayout::Auto => format!("guests-{}", slots.join("-")),
+        l => format!("guests-{}-{}", l.as_str(), slots.join("-")),
+    }
 }
 
 /// Adds the guest slots to the sources (and `main` in front when the show had only its one
@@ -120,20 +168,28 @@ pub(crate) fn add_sources(
         let on: BTreeSet<u32> = (1..=g.slots)
             .filter(|n| mask & (1 << (n - 1)) != 0)
             .collect();
+        let guests: Vec<String> = on.iter().map(|n| source_id(*n)).collect();
         let mut ids = vec![host_source.clone()];
-        ids.extend(on.iter().map(|n| source_id(*n)));
-        let layout = if ids.len() == 2 {
-            Layout::SideBySide {
-                left: ids[0].clone(),
-                right: ids[1].clone(),
-            }
-        } else {
-            Layout::Grid { sources: ids }
-        };
-        scenes.push(Scene {
-            name: auto_scene_name(&on),
-            layout,
-        });
+        ids.extend(guests.iter().cloned());
+        for kind in GuestLayout::ALL {
+            let layout = match kind {
+                GuestLayout::Auto if ids.len() == 2 => Layout::SideBySide {
+                    left: ids[0].clone(),
+                    right: ids[1].clone(),
+                },
+                GuestLayout::Auto | GuestLayout::Grid => Layout::Grid {
+                    sources: ids.clone(),
+                },
+                GuestLayout::Pip => Layout::PipRow {
+                    main: host_source.clone(),
+                    insets: guests.clone(),
+                },
+            };
+            scenes.push(Scene {
+                name: auto_scene_name(kind, &on),
+                layout,
+            });
+        }
     }
     Ok(true)
 }
@@ -169,32 +225,41 @@ pub(crate) fn start_host(
 /// last leaves). Between changes the host's own switches stand.
 pub(crate) struct AutoLayout {
     stop: Arc<AtomicBool>,
+    layout: Arc<AtomicU8>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl AutoLayout {
-    pub(crate) fn start(host: Arc<CoHost>, scenes: SceneControl, home: String) -> Self {
+    pub(crate) fn start(
+        host: Arc<CoHost>,
+        scenes: SceneControl,
+        home: String,
+        layout: GuestLayout,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
+        let chosen = Arc::new(AtomicU8::new(layout.index()));
+        let (stop2, chosen2) = (stop.clone(), chosen.clone());
         let thread = std::thread::Builder::new()
             .name("guest-layout".into())
             .spawn(move || {
-                let mut last = BTreeSet::new();
+                let mut last = (BTreeSet::new(), layout);
                 while !stop2.load(Ordering::Relaxed) {
+                    let layout = GuestLayout::from_index(chosen2.load(Ordering::Relaxed));
                     let on: BTreeSet<u32> = host
                         .guests()
                         .iter()
                         .filter(|g| g.state == GuestState::OnAir && g.connected && !g.hidden)
                         .map(|g| g.slot)
                         .collect();
-                    if on != last {
-                        let target = if on.is_empty() {
+                    let now = (on, layout);
+                    if now != last {
+                        let target = if now.0.is_empty() {
                             home.clone()
                         } else {
-                            auto_scene_name(&on)
+                            auto_scene_name(layout, &now.0)
                         };
                         match scenes.switch(&target, Transition::Cut) {
-                            Ok(()) => last = on,
+                            Ok(()) => last = now,
                             Err(e) => tracing::debug!("guest layout: {e}"),
                         }
                     }
@@ -202,7 +267,20 @@ impl AutoLayout {
                 }
             })
             .ok();
-        Self { stop, thread }
+        Self {
+            stop,
+            layout: chosen,
+            thread,
+        }
+    }
+
+    /// Lays the guests out another way from now on (the cut follows at once).
+    pub(crate) fn set_layout(&self, layout: GuestLayout) {
+        self.layout.store(layout.index(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn layout(&self) -> GuestLayout {
+        GuestLayout::from_index(self.layout.load(Ordering::Relaxed))
     }
 }
 
@@ -240,10 +318,27 @@ mod tests {
         assert_eq!(ids, ["main", "guest1", "guest2"]);
         assert_eq!(sources[2].mic, Some(marquee_capture::AudioSpec::Guest(2)));
         let names: Vec<&str> = scenes.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["guests-1", "guests-2", "guests-1-2"]);
+        assert_eq!(
+            names,
+            [
+                "guests-1",
+                "guests-grid-1",
+                "guests-pip-1",
+                "guests-2",
+                "guests-grid-2",
+                "guests-pip-2",
+                "guests-1-2",
+                "guests-grid-1-2",
+                "guests-pip-1-2"
+            ]
+        );
         assert_eq!(start.as_deref(), Some("main"));
+        assert!(matches!(scenes[0].layout, Layout::SideBySide { .. }));
         assert_eq!(scenes[0].layout.sources(), ["main", "guest1"]);
-        assert_eq!(scenes[2].layout.sources(), ["main", "guest1", "guest2"]);
+        assert!(matches!(scenes[1].layout, Layout::Grid { .. }));
+        assert_eq!(scenes[6].layout.sources(), ["main", "guest1", "guest2"]);
+        assert!(matches!(scenes[8].layout, Layout::PipRow { .. }));
+        assert_eq!(scenes[8].layout.sources(), ["main", "guest1", "guest2"]);
     }
 
     #[test]

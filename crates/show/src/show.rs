@@ -160,6 +160,7 @@ impl Show {
                     host.clone(),
                     show.scenes.clone(),
                     home,
+                    settings.guests.layout,
                 ));
             }
             host.set_live(true);
@@ -350,6 +351,45 @@ impl Show {
     /// The co-stream host, when the show opened guest slots: invites, guests, admit, mute.
     pub fn cohost(&self) -> Option<&Arc<marquee_costream::host::CoHost>> {
         self.cohost.as_ref()
+    }
+
+    /// How the guests on air are laid out; `None` when the host's scenes place them.
+    pub fn guest_layout(&self) -> Option<crate::guests::GuestLayout> {
+        lock(&self.guest_layout).as_ref().map(|a| a.layout())
+    }
+
+    /// Lays the guests on air out another way (the program cuts to it at once).
+    pub fn set_guest_layout(&self, layout: crate::guests::GuestLayout) -> Result<(), ShowError> {
+        match lock(&self.guest_layout).as_ref() {
+            Some(a) => {
+                a.set_layout(layout);
+                Ok(())
+            }
+            None if self.cohost.is_none() => Err(ShowError::Settings(
+                "this show has no guest slots".into(),
+            )),
+            None => Err(ShowError::Settings(
+                "the show's scenes place the guests: switch scenes instead".into(),
+            )),
+        }
+    }
+
+    /// A guest's latest picture as a JPEG `width` pixels wide (the green room's thumbnail);
+    /// `None` before their first picture.
+    pub fn guest_thumbnail(&self, session: u64, width: u32) -> Result<Option<Vec<u8>>, ShowError> {
+        let host = self
+            .cohost
+            .as_ref()
+            .ok_or_else(|| ShowError::Settings("this show has no guest slots".into()))?;
+        let picture = host
+            .picture(session)
+            .map_err(|e| ShowError::Settings(e.to_string()))?;
+        picture
+            .map(|p| {
+                marquee_studio::preview::jpeg_thumbnail(&p.i420, p.width, p.height, width)
+                    .map_err(ShowError::from)
+            })
+            .transpose()
     }
 
     pub fn stop(&self) -> Option<ShowSummary> {

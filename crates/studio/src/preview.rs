@@ -307,10 +307,13 @@ impl JpegEncoder {
     }
 
     fn encode(&mut self, f: &ComposedFrame) -> Result<Vec<u8>, String> {
-        let (sw, sh) = (f.width, f.height);
+        self.encode_i420(&f.data, f.width, f.height)
+    }
+
+    fn encode_i420(&mut self, data: &[u8], sw: u32, sh: u32) -> Result<Vec<u8>, String> {
         let need = sw as usize * sh as usize * 3 / 2;
-        if f.data.len() < need || sw < 2 || sh < 2 {
-            return Err(format!("short I420 picture ({} bytes)", f.data.len()));
+        if data.len() < need || sw < 2 || sh < 2 {
+            return Err(format!("short I420 picture ({} bytes)", data.len()));
         }
         if self.scaler.as_ref().map(|(k, _)| *k) != Some((sw, sh)) {
             let ctx = ff::software::scaling::Context::get(
@@ -338,7 +341,7 @@ impl JpegEncoder {
         let (Some((_, scaler)), Some(src)) = (self.scaler.as_mut(), self.src.as_mut()) else {
             return Err("no scaler".into());
         };
-        crate::encode::copy_i420_into(src, &f.data[..need]);
+        crate::encode::copy_i420_into(src, &data[..need]);
         // SAFETY: the encoder may still hold the previous buffer; make ours private.
         unsafe {
             ff::ffi::av_frame_make_writable(self.frame.as_mut_ptr());
@@ -356,6 +359,24 @@ impl JpegEncoder {
             .map(|p| p.data.to_vec())
             .ok_or_else(|| "the JPEG encoder gave no picture".into())
     }
+}
+
+/// One picture (tightly packed I420, `width`×`height`) as a JPEG `out_width` wide, its aspect
+/// kept: a thumbnail (a co-stream guest in the green room), made now, without a preview worker.
+pub fn jpeg_thumbnail(
+    i420: &[u8],
+    width: u32,
+    height: u32,
+    out_width: u32,
+) -> Result<Vec<u8>, StudioError> {
+    let out_w = (out_width.max(2) & !1).min(width.max(2) & !1);
+    let out_h = ((out_w as u64 * height as u64 / width.max(1) as u64) as u32 & !1).max(2);
+    let mut enc = JpegEncoder::open(out_w, out_h, 5)?;
+    enc.encode_i420(i420, width, height)
+        .map_err(|reason| StudioError::Encoder {
+            name: "mjpeg".into(),
+            reason,
+        })
 }
 
 /// A source running only for the preview (no session, no encoder, no outputs): camera →
@@ -544,6 +565,17 @@ mod tests {
         let h = u16::from_be_bytes([jpeg[sof + 5], jpeg[sof + 6]]);
         let w = u16::from_be_bytes([jpeg[sof + 7], jpeg[sof + 8]]);
         assert_eq!((w, h), (640, 360));
+    }
+
+    #[test]
+    fn a_thumbnail_keeps_the_pictures_aspect_and_refuses_a_short_buffer() {
+        let p = picture(640, 480, 0, 120);
+        let jpeg = jpeg_thumbnail(&p.data, 640, 480, 240).unwrap();
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let h = u16::from_be_bytes([jpeg[sof + 5], jpeg[sof + 6]]);
+        let w = u16::from_be_bytes([jpeg[sof + 7], jpeg[sof + 8]]);
+        assert_eq!((w, h), (240, 180));
+        assert!(jpeg_thumbnail(&p.data[..100], 640, 480, 240).is_err());
     }
 
     #[test]

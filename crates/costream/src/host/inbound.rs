@@ -4,7 +4,7 @@
 //! conceals lost packets, and places it by RTP time (the feed's consumer puts it on the
 //! session clock).
 
-use super::state::Switches;
+use super::state::{Picture, Switches};
 use crate::media::{AudioDecoder, VideoCodec, VideoDecoder};
 use crossbeam_channel::{Receiver, Sender};
 use marquee_capture::feed::{Feed, FeedAudio, FeedFrame};
@@ -209,6 +209,13 @@ fn video_thread(
         match dec.decode(&v.data) {
             Ok(Some(pic)) => {
                 counters.frames.fetch_add(1, Ordering::Relaxed);
+                if switches.peek.wants_picture() {
+                    switches.peek.keep_picture(Picture {
+                        width: pic.width,
+                        height: pic.height,
+                        i420: Arc::new(pic.i420.clone()),
+                    });
+                }
                 if switches.on_air.load(Ordering::Relaxed)
                     && !switches.hidden.load(Ordering::Relaxed)
                 {
@@ -271,6 +278,7 @@ fn audio_thread(
         }
         match decoder.decode(&a.data) {
             Ok(mut samples) => {
+                switches.peek.heard(&samples);
                 scale(&mut samples, switches.gain());
                 let frames = samples.len() / 2;
                 next =

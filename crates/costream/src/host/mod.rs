@@ -11,7 +11,7 @@ mod outbound;
 mod state;
 
 use state::{Entry, Shared, Switches};
-pub use state::{Guest, GuestState, HostConfig, JoinError, Quality};
+pub use state::{Guest, GuestState, HostConfig, JoinError, Picture, Quality, SILENCE_DB};
 
 pub use endpoint::MAX_OFFER;
 
@@ -214,6 +214,7 @@ impl CoHost {
                     volume_db: 0.0,
                     connected: false,
                     quality: Quality::default(),
+                    level_db: state::SILENCE_DB,
                 },
                 token: token.to_string(),
                 switches,
@@ -271,10 +272,21 @@ impl CoHost {
             .expect("guests")
             .values()
             .filter(|e| !e.guest.state.is_over())
-            .map(|e| e.guest.clone())
+            .map(|e| Guest {
+                level_db: e.switches.peek.level(),
+                ..e.guest.clone()
+            })
             .collect();
         v.sort_by_key(|g| (g.slot, g.session));
         v
+    }
+
+    /// A guest's latest picture as decoded (in the green room too; at most five a second are
+    /// kept): the host's thumbnail of them.
+    pub fn picture(&self, session: u64) -> Result<Option<Picture>, JoinError> {
+        let guests = self.shared.guests.lock().expect("guests");
+        let e = guests.get(&session).ok_or(JoinError::NoSession)?;
+        Ok(e.switches.peek.picture())
     }
 
     /// Admits a waiting guest into the program.

@@ -75,6 +75,9 @@ pub struct Guest {
     /// The WebRTC connection is up (ICE + DTLS).
     pub connected: bool,
     pub quality: Quality,
+    /// Their voice's peak level as it arrives (before mute and volume), dBFS: the host's meter,
+    /// in the green room too.
+    pub level_db: f32,
 }
 
 /// Why a guest cannot join (each is one JSON error of docs/costream.md).
@@ -113,6 +116,87 @@ pub(crate) struct Switches {
     pub gain: std::sync::atomic::AtomicU32,
     /// The endpoint should drop this guest's connection.
     pub drop: AtomicBool,
+    /// What the decoders last saw, on air or not (the host's green-room thumbnail and meter).
+    pub peek: Peek,
+}
+
+/// A guest's latest picture and voice level as decoded, before the host's switches: the host
+/// sees who is waiting in the green room before anything of them reaches the program.
+#[derive(Debug, Default)]
+pub(crate) struct Peek {
+    /// Peak level of the voice, dBFS as `f32` bits, falling by [`Peek::FALL_DB_PER_S`].
+    level: std::sync::atomic::AtomicU32,
+    level_at: Mutex<Option<Instant>>,
+    picture: Mutex<Option<(Instant, Picture)>>,
+}
+
+/// A decoded picture of a guest (tightly packed I420).
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub width: u32,
+    pub height: u32,
+    pub i420: Arc<Vec<u8>>,
+}
+
+/// The quietest level a meter shows.
+pub const SILENCE_DB: f32 = -90.0;
+
+impl Peek {
+    /// How fast a meter falls after a peak (a usual peak-meter release).
+    const FALL_DB_PER_S: f32 = 20.0;
+    /// Pictures kept at most this often (a thumbnail, not a video).
+    const PICTURE_EVERY: Duration = Duration::from_millis(200);
+
+    /// A block of decoded samples was heard.
+    pub(crate) fn heard(&self, samples: &[f32]) {
+        self.heard_at(samples, Instant::now());
+    }
+
+    fn heard_at(&self, samples: &[f32], now: Instant) {
+        let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+        let db = if peak > 0.0 {
+            (20.0 * peak.log10()).max(SILENCE_DB)
+        } else {
+            SILENCE_DB
+        };
+        let shown = self.level_at(now);
+        if db >= shown {
+            self.level
+                .store(db.to_bits(), std::sync::atomic::Ordering::Relaxed);
+            *self.level_at.lock().expect("peek") = Some(now);
+        }
+    }
+
+    /// The meter's level now, dBFS.
+    pub(crate) fn level(&self) -> f32 {
+        self.level_at(Instant::now())
+    }
+
+    fn level_at(&self, now: Instant) -> f32 {
+        let Some(at) = *self.level_at.lock().expect("peek") else {
+            return SILENCE_DB;
+        };
+        let peak = f32::from_bits(self.level.load(std::sync::atomic::Ordering::Relaxed));
+        let fallen = now.saturating_duration_since(at).as_secs_f32() * Self::FALL_DB_PER_S;
+        (peak - fallen).max(SILENCE_DB)
+    }
+
+    /// Whether a picture decoded now should be kept (one every [`Peek::PICTURE_EVERY`]).
+    pub(crate) fn wants_picture(&self) -> bool {
+        self.picture
+            .lock()
+            .expect("peek")
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() >= Self::PICTURE_EVERY)
+    }
+
+    pub(crate) fn keep_picture(&self, p: Picture) {
+        *self.picture.lock().expect("peek") = Some((Instant::now(), p));
+    }
+
+    pub(crate) fn picture(&self) -> Option<Picture> {
+        self.picture.lock().expect("peek").as_ref().map(|(_, p)| p.clone())
+    }
 }
 
 impl Default for Switches {
@@ -123,6 +207,7 @@ impl Default for Switches {
             hidden: AtomicBool::new(false),
             gain: std::sync::atomic::AtomicU32::new(1f32.to_bits()),
             drop: AtomicBool::new(false),
+            peek: Peek::default(),
         }
     }
 }
@@ -182,5 +267,40 @@ impl Shared {
         if let Some(e) = self.guests.lock().expect("guests").get_mut(&session) {
             f(&mut e.guest.quality);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_meter_holds_a_peak_and_falls_twenty_db_a_second() {
+        let peek = Peek::default();
+        let t0 = Instant::now();
+        assert_eq!(peek.level_at(t0), SILENCE_DB, "nothing heard yet");
+        peek.heard_at(&[0.0, 0.5, -0.25], t0);
+        assert!((peek.level_at(t0) + 6.02).abs() < 0.01);
+        // A quieter block does not pull the meter down; the peak falls by itself.
+        peek.heard_at(&[0.1], t0 + Duration::from_millis(100));
+        assert!((peek.level_at(t0 + Duration::from_millis(100)) + 8.02).abs() < 0.01);
+        assert!((peek.level_at(t0 + Duration::from_secs(1)) + 26.02).abs() < 0.01);
+        // A louder one takes over at once.
+        peek.heard_at(&[-1.0], t0 + Duration::from_secs(1));
+        assert!(peek.level_at(t0 + Duration::from_secs(1)).abs() < 0.01);
+        assert_eq!(peek.level_at(t0 + Duration::from_secs(60)), SILENCE_DB);
+    }
+
+    #[test]
+    fn a_thumbnail_keeps_at_most_five_pictures_a_second() {
+        let peek = Peek::default();
+        assert!(peek.wants_picture());
+        peek.keep_picture(Picture {
+            width: 2,
+            height: 2,
+            i420: Arc::new(vec![0; 6]),
+        });
+        assert!(!peek.wants_picture(), "a picture was just kept");
+        assert_eq!(peek.picture().map(|p| p.width), Some(2));
     }
 }

@@ -30,6 +30,9 @@ pub enum ErrorCode {
     /// The disk a clip or a recording is written to is full: the message names the folder,
     /// about how much was needed, and says to free space or choose another folder.
     DiskFull,
+    /// A co-stream guest action that cannot be done: the show takes no guests, the guest
+    /// has left, no such slot.
+    Guest,
     /// A bug or an unexpected state.
     Internal,
 }

@@ -16,6 +16,7 @@ pub mod bindings;
 mod commands;
 pub mod error;
 mod events;
+pub mod guests;
 pub mod ipc;
 #[cfg(target_os = "linux")]
 pub mod linux_env;

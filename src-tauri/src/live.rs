@@ -25,6 +25,8 @@ pub struct Live {
     starting: Mutex<()>,
     /// The latest stats as the UI got them.
     last: Arc<Mutex<Option<Stats>>>,
+    /// The invite links of the show's guest slots.
+    pub invites: crate::guests::Invites,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,6 +87,12 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         bitrate_kbps: s.bitrate_kbps,
         encoder: s.encoder.clone(),
         mic_gain_db: s.mic_gain_db,
+        guests: marquee_show::GuestSettings {
+            slots: s.guests.slots.min(ipc::APP_GUEST_SLOTS),
+            green_room: s.guests.green_room,
+            layout: s.guests.layout.engine(),
+            ..Default::default()
+        },
         ..ShowSettings::default()
     })
 }
@@ -221,6 +229,7 @@ impl Live {
             last: self.last.clone(),
         });
         let show = Show::start(&s, keychain, observer)?;
+        self.invites.clear();
         if let Some(hub) = preview {
             // A preview that cannot start must not keep anyone off the air.
             match hub.worker(show.clock(), marquee_show::preview::LIVE_FPS) {
@@ -323,6 +332,7 @@ mod tests {
             director: false,
             director_hold_s: None,
             overlays: vec![],
+            guests: Default::default(),
         }
     }
 

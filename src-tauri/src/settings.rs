@@ -4,8 +4,8 @@
 
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::{
-    AppSettings, BlockedMode, DestinationSetting, PlaybackUrl, RoomHomeMode, RoomHomeSetting,
-    RoomPrefs, overlay_forms,
+    APP_GUEST_SLOTS, AppSettings, BlockedMode, DestinationSetting, GuestLayout, GuestsSetting,
+    PlaybackUrl, RoomHomeMode, RoomHomeSetting, RoomPrefs, overlay_forms,
 };
 use marquee_profile::{AppPrefs, Config, Keychain, Profile};
 use std::path::Path;
@@ -77,6 +77,11 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
         source_mics: app.source_mics,
         director: app.director,
         director_hold_s: app.director_hold_s,
+        guests: GuestsSetting {
+            slots: app.guests.slots.min(APP_GUEST_SLOTS),
+            green_room: app.guests.green_room,
+            layout: GuestLayout::parse(&app.guests.layout),
+        },
     })
 }
 
@@ -143,6 +148,11 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         source_mics: s.source_mics.clone(),
         director: s.director,
         director_hold_s: s.director_hold_s,
+        guests: marquee_profile::GuestPrefs {
+            slots: s.guests.slots.min(APP_GUEST_SLOTS),
+            green_room: s.guests.green_room,
+            layout: s.guests.layout.as_str().into(),
+        },
     });
     cfg.save(path).map_err(config_error)?;
     Ok(s.clone())

@@ -99,6 +99,30 @@ pub struct AppPrefs {
     pub director: bool,
     /// Director mode's minimum time on one camera, seconds.
     pub director_hold_s: f32,
+    /// Co-stream guests: the slots a show opens, the green room, the layout.
+    pub guests: GuestPrefs,
+}
+
+/// How the app's shows take co-stream guests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuestPrefs {
+    /// Guest slots a show opens (0: no co-stream; the app offers up to 4).
+    pub slots: u32,
+    /// Guests wait in the green room until the host admits them.
+    pub green_room: bool,
+    /// `auto`, `grid` or `pip`.
+    pub layout: String,
+}
+
+impl Default for GuestPrefs {
+    fn default() -> Self {
+        Self {
+            slots: 0,
+            green_room: true,
+            layout: "auto".into(),
+        }
+    }
 }
 
 impl Default for AppPrefs {
@@ -115,6 +139,7 @@ impl Default for AppPrefs {
             source_mics: Default::default(),
             director: false,
             director_hold_s: 3.0,
+            guests: GuestPrefs::default(),
         }
     }
 }

@@ -7,5 +7,5 @@ pub mod config;
 pub mod keys;
 pub mod paths;
 
-pub use config::{AppPrefs, Config, PlaybackPref, Profile, RoomHomePrefs, RoomPrefs};
+pub use config::{AppPrefs, Config, GuestPrefs, PlaybackPref, Profile, RoomHomePrefs, RoomPrefs};
 pub use keys::{KeyError, Keychain};

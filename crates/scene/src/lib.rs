@@ -481,7 +481,15 @@ mod tests {
     fn a_row_of_insets_sits_bottom_right_without_overlapping() {
         let s = Scene::parse("talk=pips:host,guest1,guest2,guest3,guest4").unwrap();
         let slots = s.layout.slots(1280, 720);
-        assert_eq!(slots[0].rect, Rect { x: 0, y: 0, w: 1280, h: 720 });
+        assert_eq!(
+            slots[0].rect,
+            Rect {
+                x: 0,
+                y: 0,
+                w: 1280,
+                h: 720
+            }
+        );
         let insets = &slots[1..];
         assert_eq!(insets.len(), 4);
         for pair in insets.windows(2) {

@@ -365,9 +365,9 @@ impl Show {
                 a.set_layout(layout);
                 Ok(())
             }
-            None if self.cohost.is_none() => Err(ShowError::Settings(
-                "this show has no guest slots".into(),
-            )),
+            None if self.cohost.is_none() => {
+                Err(ShowError::Settings("this show has no guest slots".into()))
+            }
             None => Err(ShowError::Settings(
                 "the show's scenes place the guests: switch scenes instead".into(),
             )),

@@ -6,6 +6,7 @@
 
 mod app;
 mod clips;
+mod guests;
 mod live;
 mod preview;
 mod room;
@@ -41,6 +42,30 @@ crate::ipc::declare::ipc_commands! {
         fn save_highlight(seconds: f64) -> HighlightSaved;
         /// While live: a mark now; its session time in seconds.
         fn mark_highlight(label: String) -> f64;
+    }
+    guests {
+        /// While live: the co-stream panel — slots, layout, each slot's invite link, the
+        /// guests waiting in the green room or on air (poll it about once a second).
+        fn guests() -> GuestsView;
+        /// A new invite link for a slot; the old one stops working (a guest on it is dropped).
+        fn guest_new_link(slot: u32) -> GuestLink;
+        /// Lets a guest waiting in the green room on air.
+        fn guest_admit(session: u64);
+        /// Turns a waiting guest away.
+        fn guest_decline(session: u64);
+        /// Takes a guest off the show (their link still works for a new join).
+        fn guest_remove(session: u64);
+        /// Their voice off (or back on) in the program.
+        fn guest_mute(session: u64, muted: bool);
+        /// Their picture out of (or back into) the layout; their voice stays.
+        fn guest_hide(session: u64, hidden: bool);
+        /// Their voice's level in the program, dB (−60…12).
+        fn guest_volume(session: u64, db: f32);
+        /// How the guests on air are laid out; the program cuts to it at once.
+        fn guest_layout(layout: GuestLayout);
+        /// A guest's latest picture, JPEG bytes 240 pixels wide (empty before their first):
+        /// the green room's thumbnail.
+        fn guest_thumbnail(session: u64) -> Bytes;
     }
     preview {
         /// The preview stream's address: an MJPEG `<img>` source on localhost (see

@@ -42,6 +42,9 @@ pub struct GoLiveSettings {
     /// Burnt into the stream; disabled ones can be switched on while live.
     #[serde(default)]
     pub overlays: Vec<OverlaySetting>,
+    /// Co-stream guest slots (none by default).
+    #[serde(default)]
+    pub guests: super::guests::GuestsSetting,
 }
 
 /// A destination's (or the recording's) life, as the UI shows it.

@@ -1,4 +1,4 @@
-//! What crosses IPC, by feature (`app`, `live`, `preview`, `room`, `settings`, `clips`; the
+//! What crosses IPC, by feature (`app`, `live`, `guests`, `preview`, `room`, `settings`, `clips`; the
 //! UI's stores in `ui/src/lib/` carry the same names), and the declaration machinery
 //! ([`declare`]) the command list (`commands/mod.rs`) and the event list (`events.rs`) are
 //! written in.
@@ -11,6 +11,7 @@
 pub mod app;
 pub mod clips;
 pub mod declare;
+pub mod guests;
 pub mod live;
 pub mod preview;
 pub mod room;
@@ -19,6 +20,7 @@ pub mod settings;
 pub use app::*;
 pub use clips::*;
 pub use declare::{Bytes, Callback};
+pub use guests::*;
 pub use live::*;
 pub use preview::*;
 pub use room::*;

@@ -63,6 +63,8 @@ pub struct AppSettings {
     pub director_hold_s: f32,
     /// Burnt into the stream (and the recording), in drawing order.
     pub overlays: Vec<OverlaySetting>,
+    /// Co-stream guests: slots, green room, layout.
+    pub guests: super::guests::GuestsSetting,
 }
 
 /// Something burnt into the outgoing picture, switchable while live. The profile keeps it as

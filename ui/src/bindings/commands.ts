@@ -7,6 +7,9 @@ import type { Devices } from "./Devices";
 import type { ExportProgress } from "./ExportProgress";
 import type { ExportReport } from "./ExportReport";
 import type { GoLiveSettings } from "./GoLiveSettings";
+import type { GuestLayout } from "./GuestLayout";
+import type { GuestLink } from "./GuestLink";
+import type { GuestsView } from "./GuestsView";
 import type { HighlightSaved } from "./HighlightSaved";
 import type { LiveSummary } from "./LiveSummary";
 import type { Moderation } from "./Moderation";
@@ -52,6 +55,36 @@ export interface LiveCommands {
   saveHighlight(seconds: number): Promise<HighlightSaved>;
   /** While live: a mark now; its session time in seconds. */
   markHighlight(label: string): Promise<number>;
+}
+
+/** The `guests` commands (src-tauri/src/commands/guests.rs). */
+export interface GuestsCommands {
+  /**
+   * While live: the co-stream panel — slots, layout, each slot's invite link, the
+   * guests waiting in the green room or on air (poll it about once a second).
+   */
+  guests(): Promise<GuestsView>;
+  /** A new invite link for a slot; the old one stops working (a guest on it is dropped). */
+  guestNewLink(slot: number): Promise<GuestLink>;
+  /** Lets a guest waiting in the green room on air. */
+  guestAdmit(session: number): Promise<void>;
+  /** Turns a waiting guest away. */
+  guestDecline(session: number): Promise<void>;
+  /** Takes a guest off the show (their link still works for a new join). */
+  guestRemove(session: number): Promise<void>;
+  /** Their voice off (or back on) in the program. */
+  guestMute(session: number, muted: boolean): Promise<void>;
+  /** Their picture out of (or back into) the layout; their voice stays. */
+  guestHide(session: number, hidden: boolean): Promise<void>;
+  /** Their voice's level in the program, dB (−60…12). */
+  guestVolume(session: number, db: number): Promise<void>;
+  /** How the guests on air are laid out; the program cuts to it at once. */
+  guestLayout(layout: GuestLayout): Promise<void>;
+  /**
+   * A guest's latest picture, JPEG bytes 240 pixels wide (empty before their first):
+   * the green room's thumbnail.
+   */
+  guestThumbnail(session: number): Promise<ArrayBuffer>;
 }
 
 /** The `preview` commands (src-tauri/src/commands/preview.rs). */
@@ -175,7 +208,7 @@ export interface ClipsCommands {
 
 /** Every command the app answers. The page calls them through `invokeCommands`; the mock
  *  (ui/src/lib/mock.ts) implements them too. */
-export interface Commands extends AppCommands, LiveCommands, PreviewCommands, RoomCommands, SettingsCommands, ClipsCommands {}
+export interface Commands extends AppCommands, LiveCommands, GuestsCommands, PreviewCommands, RoomCommands, SettingsCommands, ClipsCommands {}
 
 /** Sends one command: its wire name and its arguments by their wire names (camelCase). It
  *  rejects with an `AppError`. */
@@ -197,6 +230,16 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     setOverlay: (id, on) => invoke<void>('set_overlay', { id, on }),
     saveHighlight: (seconds) => invoke<HighlightSaved>('save_highlight', { seconds }),
     markHighlight: (label) => invoke<number>('mark_highlight', { label }),
+    guests: () => invoke<GuestsView>('guests'),
+    guestNewLink: (slot) => invoke<GuestLink>('guest_new_link', { slot }),
+    guestAdmit: (session) => invoke<void>('guest_admit', { session }),
+    guestDecline: (session) => invoke<void>('guest_decline', { session }),
+    guestRemove: (session) => invoke<void>('guest_remove', { session }),
+    guestMute: (session, muted) => invoke<void>('guest_mute', { session, muted }),
+    guestHide: (session, hidden) => invoke<void>('guest_hide', { session, hidden }),
+    guestVolume: (session, db) => invoke<void>('guest_volume', { session, db }),
+    guestLayout: (layout) => invoke<void>('guest_layout', { layout }),
+    guestThumbnail: (session) => invoke<ArrayBuffer>('guest_thumbnail', { session }),
     previewUrl: () => invoke<string>('preview_url'),
     previewInfo: () => invoke<PreviewInfo>('preview_info'),
     previewSource: (video) => invoke<void>('preview_source', { video }),

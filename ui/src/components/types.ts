@@ -1,7 +1,7 @@
 // Data the new components take in and hand out. Plain shapes: the studio store (or a test)
 // builds them; the components never talk to IPC.
 
-import type { RoomHomeSetting } from '../bindings';
+import type { GuestsSetting, RoomHomeSetting } from '../bindings';
 
 /** One row of the chat list: a message or a gift, as the room store (lib/room.svelte.ts)
  *  builds it from a `room` event and the list, the danmaku overlay and the tests take it. */
@@ -153,6 +153,8 @@ export interface AppSettingsValue {
   roomHome: RoomHomeSetting;
   /** Burnt into the stream (the bindings' OverlaySetting). */
   overlays: OverlayValue[];
+  /** Co-stream guests (the bindings' GuestsSetting). */
+  guests: GuestsSetting;
   language: 'system' | 'en' | 'zh-CN';
   theme: 'system' | 'light' | 'dark';
 }

@@ -22,7 +22,7 @@ export function baseName(path: string): string {
 }
 
 /** An `<img>` source for thumbnail bytes: JPEG from the app, SVG from the mock. Revoke it. */
-function imageUrl(bytes: ArrayBuffer): string {
+export function imageUrl(bytes: ArrayBuffer): string {
   const head = new Uint8Array(bytes, 0, Math.min(2, bytes.byteLength));
   const type = head[0] === 0xff && head[1] === 0xd8 ? 'image/jpeg' : 'image/svg+xml';
   return URL.createObjectURL(new Blob([bytes], { type }));

@@ -148,6 +148,7 @@ export class LiveStore {
         fps: v.fps,
         bitrate_kbps: v.bitrate_kbps,
         encoder: v.encoder,
+        guests: { ...v.guests },
       });
       this.resume(0);
     } catch (e) {

@@ -3,7 +3,7 @@
 // implements the generated `Commands` (through `Backend`), so a command declared in
 // src-tauri does not type-check here until the mock answers it too.
 
-import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, OutputState, PlaybackUrl, RecordingInfo, RoomHomeSetting, RoomInfo, Stats, SuggestionItem } from '../bindings';
+import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, GuestInfo, GuestsView, OutputState, PlaybackUrl, RecordingInfo, RoomHomeSetting, RoomInfo, Stats, SuggestionItem } from '../bindings';
 import { EVENT_NAMES } from '../bindings/events';
 import type { Backend, EventMap, Unlisten } from './ipc';
 import { defaultSettings } from './settings.svelte';
@@ -28,7 +28,16 @@ export interface MockBackend extends Backend {
   exportStepMs: number;
   /** The room's playback URLs (`room_playback`). */
   playback: PlaybackUrl[];
+  /** The co-stream panel while live with guest slots (`guests`); tests add guests to it. */
+  guestsView: GuestsView;
 }
+
+/** A guest as the mock's panel holds them (waiting in the green room unless said). */
+export function mockGuest(session: number, slot: number, name: string, over: Partial<GuestInfo> = {}): GuestInfo {
+  return { session, slot, name, state: 'waiting', connected: true, muted: false, hidden: false, volume_db: 0, level_db: -18, rtt_ms: 38, loss_pct: 0.4, in_kbps: 1450, ...over };
+}
+
+const noGuests = (): GuestsView => ({ slots: 0, layout: null, links: [], guests: [] });
 
 const clipErr = (message: string): AppError => ({ code: 'clip', message });
 
@@ -140,6 +149,15 @@ export function createMockBackend(
     const firewall: RoomInfo['firewall'] = h.mode === 'local_network' ? { kind: 'may_block', by: 'ufw', allow: `sudo ufw allow ${port}/tcp` } : null;
     return { room: 'main', viewer_url: `http://${ip}:${port}/room/main`, ws_url: `ws://${ip}:${port}/room/main/ws`, home: h.mode, firewall };
   };
+  const guestOf = (session: number): GuestInfo => {
+    const g = backend.guestsView.guests.find((x) => x.session === session);
+    if (!g) throw { code: 'guest', message: 'no such guest session' } satisfies AppError;
+    return g;
+  };
+  const dropGuest = (session: number) => {
+    guestOf(session);
+    backend.guestsView.guests = backend.guestsView.guests.filter((x) => x.session !== session);
+  };
   const backend: MockBackend = {
     calls,
     settings: null,
@@ -151,6 +169,7 @@ export function createMockBackend(
     decisions: {},
     exportStepMs: 20,
     playback: [],
+    guestsView: noGuests(),
     emit(event, payload) {
       for (const h of handlers[event]) (h as (p: typeof payload) => void)(payload);
     },
@@ -187,6 +206,13 @@ export function createMockBackend(
       backend.settings = settings;
       backend.liveS = 0;
       t = 0;
+      const slots = settings.guests?.slots ?? 0;
+      backend.guestsView = {
+        slots,
+        layout: slots ? settings.guests.layout : null,
+        links: Array.from({ length: slots }, (_, i) => ({ slot: i + 1, link: `${room.viewer_url}/join/mockInvite${i + 1}`, expires_in_s: 7200 })),
+        guests: opts.demo && slots ? [mockGuest(1, 1, '小雨')] : [],
+      };
       if (opts.demo) {
         timer = setInterval(() => {
           t += 1;
@@ -210,6 +236,7 @@ export function createMockBackend(
     async endLive() {
       calls.push({ cmd: 'end_live' });
       backend.liveS = null;
+      backend.guestsView = noGuests();
       if (timer) clearInterval(timer);
       timer = null;
       if (!backend.settings?.record) return { duration_s: t, frames: t * 30, recording: null, signals: null };
@@ -372,6 +399,52 @@ export function createMockBackend(
     async clipList() {
       calls.push({ cmd: 'clip_list' });
       return structuredClone(backend.clips).sort((a, b) => b.created_unix_s - a.created_unix_s || b.name.localeCompare(a.name));
+    },
+    async guests() {
+      calls.push({ cmd: 'guests' });
+      if (backend.liveS == null) throw { code: 'not_live', message: 'not live' } satisfies AppError;
+      const v = backend.guestsView;
+      if (opts.demo) for (const g of v.guests) g.level_db = -40 + Math.random() * 30;
+      return structuredClone(v);
+    },
+    async guestNewLink(slot) {
+      calls.push({ cmd: 'guest_new_link', args: { slot } });
+      const l = backend.guestsView.links.find((x) => x.slot === slot);
+      if (!l) throw { code: 'guest', message: `there is no guest slot ${slot}` } satisfies AppError;
+      l.link = `${room.viewer_url}/join/mockInvite${slot}-${calls.length}`;
+      return { ...l };
+    },
+    async guestAdmit(session) {
+      calls.push({ cmd: 'guest_admit', args: { session } });
+      guestOf(session).state = 'on_air';
+    },
+    async guestDecline(session) {
+      calls.push({ cmd: 'guest_decline', args: { session } });
+      dropGuest(session);
+    },
+    async guestRemove(session) {
+      calls.push({ cmd: 'guest_remove', args: { session } });
+      dropGuest(session);
+    },
+    async guestMute(session, muted) {
+      calls.push({ cmd: 'guest_mute', args: { session, muted } });
+      guestOf(session).muted = muted;
+    },
+    async guestHide(session, hidden) {
+      calls.push({ cmd: 'guest_hide', args: { session, hidden } });
+      guestOf(session).hidden = hidden;
+    },
+    async guestVolume(session, db) {
+      calls.push({ cmd: 'guest_volume', args: { session, db } });
+      guestOf(session).volume_db = Math.max(-60, Math.min(12, db));
+    },
+    async guestLayout(layout) {
+      calls.push({ cmd: 'guest_layout', args: { layout } });
+      backend.guestsView.layout = layout;
+    },
+    async guestThumbnail(session) {
+      calls.push({ cmd: 'guest_thumbnail', args: { session } });
+      return new TextEncoder().encode(mockThumb(guestOf(session).name)).buffer as ArrayBuffer;
     },
     async clipThumbnail(name) {
       calls.push({ cmd: 'clip_thumbnail', args: { name } });

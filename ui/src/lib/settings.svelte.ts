@@ -28,6 +28,7 @@ export function defaultSettings(): AppSettings {
     director: false,
     director_hold_s: 3,
     overlays: [],
+    guests: { slots: 0, green_room: true, layout: 'auto' },
   };
 }
 

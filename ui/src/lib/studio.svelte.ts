@@ -7,6 +7,7 @@
 import type { DestinationSetting } from '../bindings';
 import { AppStore } from './app.svelte';
 import { ClipsStore } from './clips.svelte';
+import { GuestsStore } from './guests.svelte';
 import { i18n } from './i18n.svelte';
 import type { Backend, Unlisten } from './ipc';
 import { LiveStore } from './live.svelte';
@@ -21,6 +22,7 @@ export class Studio {
   readonly clips: ClipsStore;
   readonly room: RoomStore;
   readonly live: LiveStore;
+  readonly guests: GuestsStore;
   private unlisten: Unlisten[] = [];
 
   constructor(backend: Backend) {
@@ -30,6 +32,7 @@ export class Studio {
     this.clips = new ClipsStore(this.app);
     this.room = new RoomStore(this.app, this.settings);
     this.live = new LiveStore(this.app, this.settings, this.preview, this.clips);
+    this.guests = new GuestsStore(this.app);
   }
 
   async init() {
@@ -92,8 +95,8 @@ export class Studio {
     void this.live.showIdlePreview();
   }
 
-  /** Keyboard: 1–9 → scene (with Shift: a 300 ms fade), H clip, M mark, D director, L clips.
-   *  Returns whether the key was handled. */
+  /** Keyboard: 1–9 → scene (with Shift: a 300 ms fade), H clip, M mark, D director, L clips,
+   *  A admit the guest waiting longest. Returns whether the key was handled. */
   shortcut(key: string, fade = false): boolean {
     const live = this.live;
     if (live.phase === 'live' && (key === 'h' || key === 'H')) {
@@ -112,6 +115,7 @@ export class Studio {
       this.clips.toggle();
       return true;
     }
+    if (live.phase === 'live' && (key === 'a' || key === 'A')) return this.guests.admitNext();
     if (!/^[1-9]$/.test(key)) return false;
     const s = live.scenes[Number(key) - 1];
     if (!s) return false;
@@ -125,5 +129,6 @@ export class Studio {
     this.live.dispose();
     this.preview.dispose();
     this.room.dispose();
+    this.guests.stop();
   }
 }

@@ -195,7 +195,11 @@ impl Peek {
     }
 
     pub(crate) fn picture(&self) -> Option<Picture> {
-        self.picture.lock().expect("peek").as_ref().map(|(_, p)| p.clone())
+        self.picture
+            .lock()
+            .expect("peek")
+            .as_ref()
+            .map(|(_, p)| p.clone())
     }
 }
 

@@ -1,0 +1,191 @@
+//! Co-stream guests while live, over the show's co-stream host (`Show::cohost`): the invite
+//! link of each slot (made when first asked, replaced by "new link"), the guests as the panel
+//! shows them, and the host's actions on them.
+
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{GuestInfo, GuestLayout, GuestLink, GuestsView};
+use marquee_costream::host::{CoHost, JoinError};
+use marquee_costream::invite::Invite;
+use marquee_show::Show;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The current invite of each slot of the show on air.
+#[derive(Default)]
+pub struct Invites(Mutex<BTreeMap<u32, Invite>>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn guest_error(e: JoinError) -> AppError {
+    AppError::new(ErrorCode::Guest, e.to_string())
+}
+
+fn host(show: &Show) -> Result<&Arc<CoHost>, AppError> {
+    show.cohost().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::Guest,
+            "this show takes no guests: set guest slots in Settings → Co-stream, then go live",
+        )
+    })
+}
+
+impl Invites {
+    /// Forgets the links of the previous show.
+    pub fn clear(&self) {
+        lock(&self.0).clear();
+    }
+
+    /// The panel: slots, layout, each slot's link (an invite made the first time a slot is
+    /// shown, and again when its life is over) and the guests connected or waiting.
+    pub fn view(&self, show: &Show) -> GuestsView {
+        let Some(host) = show.cohost() else {
+            return GuestsView {
+                slots: 0,
+                layout: None,
+                links: Vec::new(),
+                guests: Vec::new(),
+            };
+        };
+        let mut invites = lock(&self.0);
+        let links = (1..=host.slots())
+            .filter_map(|slot| {
+                let usable = invites
+                    .get(&slot)
+                    .is_some_and(|i| host.check(&i.token).is_ok());
+                if !usable {
+                    invites.insert(slot, host.invite(slot).ok()?);
+                }
+                invites.get(&slot).map(|i| link_of(host, i))
+            })
+            .collect();
+        GuestsView {
+            slots: host.slots(),
+            layout: show.guest_layout().map(GuestLayout::from),
+            links,
+            guests: host.guests().iter().map(GuestInfo::from).collect(),
+        }
+    }
+
+    /// A new link for `slot`: the old one is revoked (a guest on it is dropped).
+    pub fn renew(&self, show: &Show, slot: u32) -> Result<GuestLink, AppError> {
+        let host = host(show)?;
+        let invite = host.invite(slot).map_err(guest_error)?;
+        if let Some(old) = lock(&self.0).insert(slot, invite.clone()) {
+            host.revoke(&old.token);
+        }
+        Ok(link_of(host, &invite))
+    }
+}
+
+fn link_of(host: &CoHost, i: &Invite) -> GuestLink {
+    GuestLink {
+        slot: i.slot,
+        link: host.link(i),
+        expires_in_s: host.expires_in(i).as_secs(),
+    }
+}
+
+/// What the host does to a guest.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    Admit,
+    Decline,
+    Remove,
+    Mute(bool),
+    Hide(bool),
+    Volume(f32),
+}
+
+pub fn act(show: &Show, session: u64, action: Action) -> Result<(), AppError> {
+    let host = host(show)?;
+    match action {
+        Action::Admit => host.admit(session),
+        Action::Decline => host.decline(session),
+        Action::Remove => host.remove(session),
+        Action::Mute(on) => host.mute(session, on),
+        Action::Hide(on) => host.hide(session, on),
+        Action::Volume(db) => host.set_volume(session, db),
+    }
+    .map_err(guest_error)
+}
+
+/// The guest's latest picture, a JPEG 240 pixels wide; empty before their first picture.
+pub fn thumbnail(show: &Show, session: u64) -> Result<Vec<u8>, AppError> {
+    host(show)?;
+    Ok(show.guest_thumbnail(session, 240)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use marquee_show::{Recording, ShowSettings};
+
+    struct Quiet;
+    impl marquee_show::Observer for Quiet {
+        fn event(&self, _: &marquee_studio::Event) {}
+        fn stats(&self, _: &marquee_show::ShowStats) {}
+    }
+
+    #[test]
+    fn each_slot_keeps_its_link_until_renewed_and_actions_on_no_guest_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = ShowSettings {
+            width: 320,
+            height: 240,
+            bitrate_kbps: 300,
+            preset: "ultrafast".into(),
+            recording: Recording::Path(dir.path().join("show.mkv")),
+            guests: marquee_show::GuestSettings {
+                slots: 2,
+                green_room: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let keychain = marquee_profile::Keychain::new("marquee-app-test");
+        let show = Show::start(&settings, &keychain, Arc::new(Quiet)).unwrap();
+        let invites = Invites::default();
+
+        let v = invites.view(&show);
+        assert_eq!((v.slots, v.layout), (2, Some(GuestLayout::Auto)));
+        assert!(v.guests.is_empty());
+        assert_eq!(v.links.len(), 2);
+        assert!(
+            v.links.iter().all(|l| l.link.is_none()),
+            "no routes served yet"
+        );
+
+        show.cohost()
+            .unwrap()
+            .set_base("http://10.1.2.3:7717/room/main");
+        let v = invites.view(&show);
+        let first = v.links[0].link.clone().unwrap();
+        assert!(
+            first.starts_with("http://10.1.2.3:7717/room/main/join/"),
+            "{first}"
+        );
+        assert_eq!(
+            invites.view(&show).links[0].link.as_ref(),
+            Some(&first),
+            "kept"
+        );
+
+        let renewed = invites.renew(&show, 1).unwrap().link.unwrap();
+        assert_ne!(renewed, first);
+        let old_token = first.rsplit('/').next().unwrap();
+        assert!(
+            show.cohost().unwrap().check(old_token).is_err(),
+            "the old link is revoked"
+        );
+        assert_eq!(invites.view(&show).links[0].link, Some(renewed));
+        assert_eq!(invites.renew(&show, 3).unwrap_err().code, ErrorCode::Guest);
+
+        let e = act(&show, 999, Action::Admit).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Guest);
+        show.set_guest_layout(GuestLayout::Pip.engine()).unwrap();
+        assert_eq!(invites.view(&show).layout, Some(GuestLayout::Pip));
+        drop(show.stop());
+    }
+}

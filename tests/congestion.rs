@@ -1,6 +1,8 @@
 //! A slow destination: its own queue drops non-key video up to the next keyframe (never
 //! audio, never keyframes), while the encoder, the recording and the other destination are
-//! untouched. The slow link is a real TCP proxy in front of nginx that forwards at 1 Mbit/s.
+//! untouched; and with adaptive bitrate, a primary destination narrower than the bitrate pulls
+//! the encoder's rate below the link, in the bitstream, without a reconnect. The slow link is a
+//! real TCP proxy in front of nginx that forwards at a fixed rate.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -71,8 +73,12 @@ fn small_receive_buffer(s: &TcpStream) {
     }
 }
 
+/// Forwards `from` → `to`, at most `rate` bytes/s when given. Like a real link (tbf's bucket)
+/// the unused time is not saved up beyond [`BURST`]: a sender that was slower for a while
+/// cannot then pass at full speed until the average catches up.
 fn pump(mut from: TcpStream, mut to: TcpStream, rate: Option<u64>, stop: Arc<AtomicBool>) {
-    let start = Instant::now();
+    const BURST: Duration = Duration::from_millis(50);
+    let mut start = Instant::now();
     let mut sent = 0u64;
     let mut buf = [0u8; 1400];
     let _ = from.set_read_timeout(Some(Duration::from_millis(200)));
@@ -96,8 +102,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, rate: Option<u64>, stop: Arc<Ato
         sent += n as u64;
         if let Some(r) = rate {
             let due = Duration::from_secs_f64(sent as f64 / r as f64);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
+            let elapsed = start.elapsed();
+            if let Some(wait) = due.checked_sub(elapsed) {
                 std::thread::sleep(wait);
+            } else if elapsed > due + BURST {
+                start += elapsed - due - BURST;
             }
         }
     }
@@ -126,6 +135,8 @@ fn a_slow_destination_drops_video_to_keyframes_without_stalling_the_rest() {
         ])
         .args(["--to", &format!("rtmp://127.0.0.1:{}/live/slow", slow.port)])
         .args(["--to", &nginx.url("fast")])
+        // The drop policy is what is tested here: the rate stays as chosen.
+        .arg("--no-abr")
         .arg("--record")
         .arg(&out)
         .arg("--summary-json")
@@ -193,5 +204,85 @@ fn a_slow_destination_drops_video_to_keyframes_without_stalling_the_rest() {
         done.success() && done.all_output().trim().is_empty(),
         "decode errors: {}",
         done.all_output()
+    );
+}
+
+#[test]
+fn a_link_narrower_than_the_bitrate_pulls_the_encoder_below_it_without_a_reconnect() {
+    let _g = heavy();
+    let nginx = Nginx::start();
+    // 1500 kbit/s for a 4000 kbit/s stream.
+    let link = Throttle::start(nginx.port(), 1_500_000 / 8);
+    let home = tempdir("marquee-home-");
+    let summary = home.path().join("summary.json");
+    let mut c = marquee_in(home.path());
+    c.args(["live", "--video", "test", "--audio", "tone"])
+        .args(["--size", "640x360", "--fps", "30", "--preset", "ultrafast"])
+        .args([
+            "--bitrate",
+            "4000",
+            "--min-bitrate",
+            "400",
+            "--duration",
+            "25s",
+        ])
+        .args(["--replay-seconds", "0"])
+        .args(["--to", &format!("rtmp://127.0.0.1:{}/live/abr", link.port)])
+        .arg("--summary-json")
+        .arg(&summary);
+    let mut run = Run::spawn(c);
+    run.wait(Duration::from_secs(120));
+    assert_exited_ok(&run);
+    drop(link);
+    nginx.wait_recordings_settled(Duration::from_millis(500), Duration::from_secs(10));
+
+    let s = Summary::read(&summary);
+    let rec = nginx.recordings_of("abr");
+    let p = probe(rec.first().expect("no recording at the server"));
+    let v = p.video.as_ref().expect("video at the server");
+    let t0 = v.packets.first().map_or(0.0, |p| p.pts);
+    // What the encoder produced, second by second of media time, as the server got it.
+    let seconds = (v.packets.iter().map(|p| p.pts).fold(t0, f64::max) - t0).ceil() as usize;
+    let in_second = |i: usize| {
+        (v.packets.iter()).filter(move |p| p.pts - t0 >= i as f64 && p.pts - t0 < i as f64 + 1.0)
+    };
+    let kbps_each: Vec<u64> = (0..seconds)
+        .map(|i| in_second(i).map(|p| p.size * 8 / 1000).sum())
+        .collect();
+    let frames_each: Vec<usize> = (0..seconds).map(|i| in_second(i).count()).collect();
+    // The status line's "| abr TARGET/MAX kbps (why)" each time it was printed.
+    let targets: Vec<String> = (run.stderr().lines())
+        .filter_map(|l| l.split(" | abr ").nth(1))
+        .map(|l| l.split(" | ").next().unwrap_or("").to_string())
+        .collect();
+    let report = format!(
+        "kbit/s each second at the server {kbps_each:?}\nframes {frames_each:?}\nabr {}\n\
+         targets {targets:?}",
+        s.json["abr"]
+    );
+    eprintln!("{report}");
+    assert!(
+        s.num("/abr/changes").unwrap_or(0.0) >= 1.0
+            && targets.iter().any(|t| {
+                t.split('/')
+                    .next()
+                    .and_then(|k| k.parse::<u32>().ok())
+                    .is_some_and(|k| k < 1500)
+            }),
+        "the target never went below the link\n{report}"
+    );
+    assert_eq!(
+        s.destinations()[0]["reconnects"].as_f64(),
+        Some(0.0),
+        "adapting is not reconnecting\n{}",
+        run.report()
+    );
+    // In the bitstream, not just the setting: after adapting, the encoder produced less than
+    // the link carries for five whole seconds in a row, every frame of them at the server.
+    let under = (0..seconds.saturating_sub(5))
+        .find(|&i| (i..i + 5).all(|j| kbps_each[j] < 1500 && frames_each[j] >= 29));
+    assert!(
+        under.is_some(),
+        "no five seconds under the link with every frame\n{report}"
     );
 }

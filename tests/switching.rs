@@ -48,6 +48,7 @@ fn a_thousand_cuts_keep_every_frame_and_each_source_is_on_air_within_a_frame() {
             destinations: vec![],
             record: Some(rec.clone()),
             test_faults: Faults::default(),
+            abr_min_kbps: None,
         },
         SceneSetup {
             sources,

@@ -950,6 +950,86 @@ test('overlays: a title and the danmaku layer are added in Settings, go live wit
   await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
 });
 
+test('co-stream: a guest slot from Settings → Co-stream; a native guest joins from the invite link, waits in the green room with a live thumbnail and meter, is admitted, muted, and the show ending ends their call', async () => {
+  const marquee = process.env.MARQUEE_BIN ?? join(dirname(app), 'marquee');
+  need(existsSync(marquee), `the marquee CLI (${marquee})`, 'cargo build -p marquee-cli');
+  await (await browser.$('[data-testid="open-settings"]')).click();
+  await (await browser.$('[data-tab="guests"]')).click();
+  await (await browser.$('[data-testid="guest-slots"]')).selectByAttribute('value', '1');
+  assert.equal(await (await browser.$('[data-testid="guest-green-room"]')).isSelected(), true, 'the green room is on by default');
+  await screenshot('settings-costream.png');
+  await (await browser.$('[data-testid="settings-save"]')).click();
+  await waitFor('the guest slots in the config file', () => /\[app\.guests\][^[]*slots = 1/.test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')));
+
+  await (await browser.$('[data-testid="go-live"]')).click();
+  await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });
+  // The invite link: under the room's viewer link (same origin as the viewer page).
+  const viewerLink = await (await browser.$('[data-testid="viewer-link"]')).getProperty('textContent');
+  const linkEl = await browser.$('[data-testid="guest-1-link"]');
+  await linkEl.waitForDisplayed({ timeout: 15_000 });
+  const link = await linkEl.getProperty('textContent');
+  assert.ok(link.startsWith(`${viewerLink}/join/`), `${link} is under ${viewerLink}`);
+  assert.equal(await (await browser.$('[data-testid="guest-1-qr"]')).getAttribute('aria-label'), link, 'the QR code holds the link');
+  await screenshot('costream-invite.png');
+
+  let out = '';
+  const guest = spawn(marquee, ['guest', 'join', link, '--video', 'test:2', '--audio', 'tone:660', '--name', 'Ada'], {
+    env: { ...process.env, HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  guest.stdout.on('data', (d) => (out += d));
+  guest.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((res) => guest.once('exit', (code) => res(code)));
+  try {
+    const slot = await browser.$('[data-testid="guest-slot-1"]');
+    await browser.waitUntil(async () => (await slot.getAttribute('data-state')) === 'waiting', {
+      timeout: 30_000,
+      timeoutMsg: `the guest never reached the green room: ${out}`,
+    });
+    assert.equal(await (await slot.$('[data-testid="guest-name"]')).getText(), 'Ada');
+    // The host sees the guest before anything of them is on air: a picture and a moving meter.
+    await (await slot.$('[data-testid="guest-thumb"]')).waitForDisplayed({ timeout: 15_000 });
+    const meter = await slot.$('[data-testid="guest-meter"]');
+    await browser.waitUntil(async () => Number(await meter.getAttribute('aria-valuenow')) > -40, {
+      timeout: 10_000,
+      timeoutMsg: 'the guest’s tone never showed on the meter',
+    });
+    assert.match(out, /waiting for the host/, 'the guest is told they wait');
+    await screenshot('costream-green-room.png');
+
+    await (await slot.$('[data-testid="guest-admit"]')).click();
+    await browser.waitUntil(async () => (await slot.getAttribute('data-state')) === 'on_air', {
+      timeout: 10_000,
+      timeoutMsg: 'admit did not put the guest on air',
+    });
+    await waitFor('the guest on air', () => /on air as guest 1/.test(out), 15_000);
+    const mute = await slot.$('[data-testid="guest-mute"]');
+    await mute.click();
+    await browser.waitUntil(async () => (await mute.getAttribute('aria-pressed')) === 'true', { timeout: 5_000, timeoutMsg: 'mute did not take' });
+    await (await browser.$('[data-testid="guest-layout-pip"]')).click();
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="guest-layout-pip"]')).getAttribute('aria-checked')) === 'true', {
+      timeout: 5_000,
+      timeoutMsg: 'the layout did not change',
+    });
+    assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false, 'no error while handling the guest');
+    await screenshot('costream-on-air.png');
+
+    await (await browser.$('[data-testid="end-live"]')).click();
+    await (await browser.$('[data-testid="confirm-end"]')).click();
+    await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]);
+    assert.notEqual(code, 'still running', `the guest did not end with the show: ${out}`);
+    assert.match(out, /the show ended/, 'the guest is told the show ended');
+  } finally {
+    guest.kill('SIGKILL');
+  }
+  // The next tests go live without guests.
+  await (await browser.$('[data-testid="open-settings"]')).click();
+  await (await browser.$('[data-tab="guests"]')).click();
+  await (await browser.$('[data-testid="guest-slots"]')).selectByAttribute('value', '0');
+  await (await browser.$('[data-testid="settings-save"]')).click();
+});
+
 /**
  * A hosted room (tests/bin/hosted_room.rs): the real `marquee room serve` behind the real nginx
  * TLS proxy with a CA the helper made, and a host key from `marquee room token`.

@@ -81,6 +81,14 @@ pub struct LiveArgs {
     /// Video bitrate in kbps (CBR).
     #[arg(long)]
     bitrate: Option<u32>,
+    /// Keep the video bitrate constant: no adaptive bitrate (by default, when the first
+    /// destination cannot keep up, the bitrate steps down and climbs back when it can).
+    #[arg(long)]
+    no_abr: bool,
+    /// The lowest video bitrate adaptive bitrate may go to, kbps (default: a quarter of
+    /// --bitrate, at least 300).
+    #[arg(long)]
+    min_bitrate: Option<u32>,
     /// Audio bitrate in kbps (AAC-LC).
     #[arg(long)]
     audio_bitrate: Option<u32>,
@@ -194,6 +202,8 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         clips_dir: a.highlights.clips_dir.clone(),
     };
     s.guests = a.guests.settings();
+    s.adaptive_bitrate = !a.no_abr;
+    s.min_bitrate_kbps = a.min_bitrate;
     s.test_faults = marquee_capture::camera::Faults {
         stall_at: a.test_stall_at,
         stall_for: a.test_stall_for,

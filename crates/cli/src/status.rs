@@ -186,12 +186,28 @@ fn status_line(s: &ShowStats) -> String {
     if let Some(r) = &s.recording {
         line.push_str(&format!(" | rec {:.2} Mb/s", r.kbps / 1000.0));
     }
+    if let Some(a) = &now.abr {
+        line.push_str(&abr_part(a));
+    }
     let d = &now.video.dropped;
     line.push_str(&format!(
         " | dropped: capture {} render {} encoder {}",
         d.capture_queue_full, d.render_lag, d.encoder_lag
     ));
     line
+}
+
+/// ` | abr 1800/4000 kbps (queue high)`: the target, the ceiling, and why it last changed.
+fn abr_part(a: &marquee_studio::output::abr_run::AbrSnapshot) -> String {
+    use marquee_studio::output::abr::AbrReason as R;
+    let why = match a.reason {
+        None => "steady",
+        Some(R::QueueHigh) => "queue high",
+        Some(R::QueueGrowing) => "queue growing",
+        Some(R::Resumed) => "resumed after an outage",
+        Some(R::Probing) => "link quiet, probing up",
+    };
+    format!(" | abr {}/{} kbps ({why})", a.target_kbps, a.max_kbps)
 }
 
 pub fn print_summary(s: &Summary) {
@@ -262,6 +278,7 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
         },
         "cpu_s": s.stats.cpu_s,
         "rss_bytes": s.stats.rss_bytes,
+        "abr": s.stats.abr,
         "events": s.events,
     })
 }

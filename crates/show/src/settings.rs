@@ -116,6 +116,13 @@ pub struct ShowSettings {
     pub blocked_words: Vec<String>,
     /// Co-stream guest slots (none by default).
     pub guests: crate::guests::GuestSettings,
+    /// Adaptive bitrate: when the primary destination cannot keep up, the encoder's bitrate
+    /// steps down (to `min_bitrate_kbps` at least) and climbs back when the link recovers.
+    /// One encoder feeds the destinations and the recording, so the recording follows the
+    /// stream's rate (a second encoder would double the CPU on a laptop).
+    pub adaptive_bitrate: bool,
+    /// The floor of adaptive bitrate; `None`: a quarter of `bitrate_kbps`, at least 300.
+    pub min_bitrate_kbps: Option<u32>,
     /// Fault injection for the synthetic camera (tests of camera loss).
     pub test_faults: Faults,
 }
@@ -145,9 +152,17 @@ impl Default for ShowSettings {
             chat: Vec::new(),
             blocked_words: Vec::new(),
             guests: Default::default(),
+            adaptive_bitrate: true,
+            min_bitrate_kbps: None,
             test_faults: Faults::default(),
         }
     }
+}
+
+/// The floor adaptive bitrate uses when none is set: a quarter of the chosen rate, at least
+/// 300 kbit/s (below that a 720p picture is mush), never above the chosen rate.
+pub fn default_min_bitrate(bitrate_kbps: u32) -> u32 {
+    (bitrate_kbps / 4).max(300).min(bitrate_kbps)
 }
 
 /// `1280x720` → (1280, 720).
@@ -285,6 +300,11 @@ impl ShowSettings {
             destinations,
             record: recording.clone(),
             test_faults: self.test_faults,
+            abr_min_kbps: self.adaptive_bitrate.then(|| {
+                self.min_bitrate_kbps
+                    .unwrap_or_else(|| default_min_bitrate(self.bitrate_kbps))
+                    .min(self.bitrate_kbps)
+            }),
         };
         let mut scenes = self.scene_setup()?;
         let auto_guest_layout = crate::guests::add_sources(

@@ -61,6 +61,9 @@ pub struct SessionConfig {
     pub record: Option<PathBuf>,
     /// Fault injection for the synthetic camera (tests of camera loss).
     pub test_faults: Faults,
+    /// Adaptive bitrate: the lowest rate the primary destination may push the encoder down
+    /// to (the video bitrate is the highest and the start); `None`: a constant bitrate.
+    pub abr_min_kbps: Option<u32>,
 }
 
 /// One video source, with the id scenes use for it.
@@ -108,6 +111,8 @@ pub struct Session {
     settings: VideoSettings,
     has_audio: bool,
     streams: Vec<StreamInfo>,
+    /// Adaptive bitrate, when on and there is a destination to steer it.
+    abr: Option<Arc<output::abr_run::AbrStatus>>,
 }
 
 /// What a session did, printed and saved at the end.
@@ -142,8 +147,27 @@ impl Session {
         let (encoder, streams) = (encoders.video.name.clone(), encoders.streams());
         let has_audio = encoders.audio.is_some();
         let fps = cfg.video_settings.fps;
-        let running = start_threads(&clock, &events, &setup, fps, encoders, feeds, &outputs.bus);
+        let mut running =
+            start_threads(&clock, &events, &setup, fps, encoders, feeds, &outputs.bus);
+        let abr = match (cfg.abr_min_kbps, outputs.destinations.first()) {
+            (Some(min), Some(primary)) => {
+                let status = output::abr_run::AbrStatus::new(output::abr::AbrConfig::new(
+                    min,
+                    cfg.video_settings.bitrate_kbps,
+                ));
+                running.threads.push(output::abr_run::spawn(
+                    status.clone(),
+                    primary.shared.counters.clone(),
+                    running.video.target_kbps.clone(),
+                    clock.clone(),
+                    running.stop.clone(),
+                ));
+                Some(status)
+            }
+            _ => None,
+        };
         Ok(Session {
+            abr,
             clock,
             events,
             event_rx,
@@ -284,6 +308,7 @@ impl Session {
                 .map(|r| r.shared.counters.snapshot()),
             cpu_s: crate::stats::process_cpu_seconds(),
             rss_bytes: crate::stats::process_rss_bytes(),
+            abr: self.abr.as_ref().map(|a| a.snapshot()),
         }
     }
 

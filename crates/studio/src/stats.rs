@@ -2,8 +2,8 @@
 
 use crate::output::policy::DropCounts;
 use serde::Serialize;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A latency histogram with 0.1 ms buckets up to 10 s (larger values land in the last).
@@ -67,6 +67,8 @@ pub struct VideoCounters {
     /// Source frames never shown because a newer one was due (a camera faster than the
     /// output), over all sources.
     pub superseded: AtomicU64,
+    /// The bitrate adaptive bitrate wants, kbit/s (0: the rate the encoder opened with).
+    pub target_kbps: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// Counters of the audio path.
@@ -201,6 +203,8 @@ pub struct StatsSnapshot {
     /// Process CPU time so far, seconds (user + system).
     pub cpu_s: f64,
     pub rss_bytes: u64,
+    /// Adaptive bitrate, when on.
+    pub abr: Option<crate::output::abr_run::AbrSnapshot>,
 }
 
 #[derive(Debug, Clone, Serialize)]

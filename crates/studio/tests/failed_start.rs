@@ -47,6 +47,7 @@ fn config(audio: AudioSpec, record: Option<&str>) -> SessionConfig {
         destinations: vec![],
         record: record.map(Into::into),
         test_faults: Faults::default(),
+        abr_min_kbps: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn a_frame_tap_sees_every_output_picture_in_order_and_can_be_removed() {
         destinations: vec![],
         record: None,
         test_faults: Faults::default(),
+        abr_min_kbps: None,
     })
     .unwrap();
     let tap = Arc::new(Collect::default());

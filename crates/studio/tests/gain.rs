@@ -27,6 +27,7 @@ fn rms_with_gain(gain_db: f32) -> f32 {
         destinations: vec![],
         record: None,
         test_faults: Faults::default(),
+        abr_min_kbps: None,
     })
     .unwrap();
     // Past the mixer's warm-up; a few readings, the loudest (the tone has a silent mark

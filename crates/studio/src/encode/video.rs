@@ -234,6 +234,8 @@ impl VideoEncoder {
         } = self;
         let (w, h) = (v.encoder.width(), v.encoder.height());
         let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, w, h);
+        // The rate adaptive bitrate asked for last (0: as opened).
+        let mut applied = 0;
         let mut stamps = Stamps::default();
         let publish = |mut p: Packet, stamps: &mut Stamps| {
             p.captured = stamps.take(p.pts).unwrap_or_else(|| clock.now());
@@ -252,6 +254,11 @@ impl VideoEncoder {
             // SAFETY: the encoder may still reference the previous buffer; make ours private.
             unsafe {
                 ff::ffi::av_frame_make_writable(frame.as_mut_ptr());
+            }
+            let want = counters.target_kbps.load(Ordering::Relaxed);
+            if want != 0 && want != applied {
+                v.set_bitrate(want);
+                applied = want;
             }
             copy_i420_into(&mut frame, &cf.data);
             frame.set_pts(Some(cf.index));

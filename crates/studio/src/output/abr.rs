@@ -8,7 +8,9 @@
 //!   throughput (the rate the link demonstrably carries), at most once per
 //!   [`AbrConfig::decrease_hold`] so the queue has time to drain before we judge again.
 //! - **Slow increase.** After [`AbrConfig::stable_for`] without congestion the target climbs
-//!   by [`AbrConfig::step_up`] each [`AbrConfig::step_every`], up to the user's maximum. The
+//!   by [`AbrConfig::step_up`] of itself each [`AbrConfig::step_every`], up to the user's
+//!   maximum; a step that built a queue (still under the thresholds) is not followed by
+//!   another. The
 //!   gap between the congestion threshold and the "quiet" threshold is the hysteresis: delays
 //!   between the two neither lower nor raise the rate, and any congestion restarts the wait.
 //! - **Hysteresis.** A probe that congests the link doubles the quiet wait before the next
@@ -18,6 +20,10 @@
 //!   another Wi-Fi or cell, is unknown and the reconnect backlog must drain), then probes up.
 
 use std::time::Duration;
+
+/// Queue growth since the last probe step that stops the next one (sampling noise stays
+/// under it).
+const STEP_GROWTH: Duration = Duration::from_millis(60);
 
 /// Why the target changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -61,8 +67,9 @@ pub struct AbrConfig {
     pub decrease_hold: Duration,
     /// Quiet time before the first step up.
     pub stable_for: Duration,
-    /// Additive increase per step.
-    pub step_up: u32,
+    /// Increase per step, a fraction of the current target (at least 50 kbit/s): gentle
+    /// near a narrow link, quick enough to climb back from a quarter in under half a minute.
+    pub step_up: f64,
     /// Time between steps up.
     pub step_every: Duration,
     /// Fraction of the pre-outage target to resume at after a reconnect.
@@ -85,8 +92,8 @@ impl AbrConfig {
             backoff: 0.85,
             decrease_hold: Duration::from_millis(1500),
             stable_for: Duration::from_secs(4),
-            // ~1/8 of the range a step: a full climb takes ~8 steps (≈ 4 s + 8 × 2 s).
-            step_up: ((max_kbps - min_kbps.min(max_kbps)) / 8).max(50),
+            // 12 % a step: from a quarter back to the top in ~12 steps (≈ 4 s + 12 × 2 s).
+            step_up: 0.12,
             step_every: Duration::from_secs(2),
             resume_fraction: 0.5,
             sample_every: Duration::from_millis(250),
@@ -121,7 +128,15 @@ pub struct Abr {
     /// Start of the current quiet stretch.
     quiet_since: Option<Duration>,
     last_step: Option<Duration>,
+    /// The queue delay when the last probe step was taken: a queue that has grown since
+    /// means the probe went past the link, so no further step is taken on top of it.
+    delay_at_step: Option<Duration>,
     was_connected: bool,
+    /// The destination has been connected once (waiting for the first connection is not an
+    /// outage).
+    seen_connected: bool,
+    /// Throughput of the last second's samples (the link's demonstrated rate is their median).
+    recent: std::collections::VecDeque<u32>,
     next_at: Duration,
 }
 
@@ -137,7 +152,10 @@ impl Abr {
             last_decrease: None,
             quiet_since: None,
             last_step: None,
+            delay_at_step: None,
             was_connected: true,
+            seen_connected: false,
+            recent: std::collections::VecDeque::new(),
             next_at: Duration::ZERO,
         }
     }
@@ -155,7 +173,12 @@ impl Abr {
     /// Takes one sample; returns the new target if it changed.
     pub fn on_sample(&mut self, s: AbrSample) -> Option<AbrChange> {
         self.next_at = s.at + self.cfg.sample_every;
+        if !s.connected && !self.seen_connected {
+            return None;
+        }
+        self.seen_connected = true;
         if !s.connected {
+            self.recent.clear();
             self.was_connected = false;
             self.last_delay = None;
             self.growing = 0;
@@ -166,11 +189,23 @@ impl Abr {
             self.was_connected = true;
             self.quiet_since = Some(s.at);
             self.last_step = None;
+            self.delay_at_step = None;
             self.probed = false;
             let resume = (self.target as f64 * self.cfg.resume_fraction) as u32;
             return self.set(resume.max(self.cfg.min_kbps), AbrReason::Resumed);
         }
 
+        self.recent.push_back(s.throughput_kbps);
+        let window = (Duration::from_secs(1).as_millis() / self.cfg.sample_every.as_millis().max(1))
+            as usize;
+        while self.recent.len() > window.max(1) {
+            self.recent.pop_front();
+        }
+        let carried_kbps = {
+            let mut r: Vec<u32> = self.recent.iter().copied().collect();
+            r.sort_unstable();
+            r[r.len() / 2]
+        };
         let grew = self.last_delay.is_some_and(|d| s.queue_delay > d);
         self.last_delay = Some(s.queue_delay);
         self.growing = if grew && s.queue_delay >= self.cfg.rising_floor {
@@ -189,13 +224,14 @@ impl Abr {
         if let Some(reason) = reason {
             self.quiet_since = None;
             self.last_step = None;
+            self.delay_at_step = None;
             let held = self
                 .last_decrease
                 .is_some_and(|t| s.at < t + self.cfg.decrease_hold);
-            if held || s.throughput_kbps == 0 {
+            if held || carried_kbps == 0 {
                 return None;
             }
-            let carried = (s.throughput_kbps as f64 * self.cfg.backoff) as u32;
+            let carried = (carried_kbps as f64 * self.cfg.backoff) as u32;
             let new = carried.clamp(self.cfg.min_kbps, self.cfg.max_kbps);
             self.cautious = self.probed;
             self.probed = false;
@@ -227,10 +263,23 @@ impl Abr {
         {
             return None;
         }
+        if self
+            .delay_at_step
+            .is_some_and(|d| s.queue_delay > d + STEP_GROWTH)
+        {
+            // The last step is building a queue, still under the thresholds: hold there
+            // (the next congestion, if it comes, backs off from the measured throughput).
+            self.quiet_since = Some(s.at);
+            self.cautious = true;
+            self.delay_at_step = Some(s.queue_delay);
+            return None;
+        }
         self.last_step = Some(s.at);
+        self.delay_at_step = Some(s.queue_delay);
         self.cautious = false;
         self.probed = true;
-        let new = (self.target + self.cfg.step_up).min(self.cfg.max_kbps);
+        let step = ((self.target as f64 * self.cfg.step_up) as u32).max(50);
+        let new = (self.target + step).min(self.cfg.max_kbps);
         self.set(new, AbrReason::Probing)
     }
 

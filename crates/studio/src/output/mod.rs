@@ -2,6 +2,7 @@
 //! thread, so a slow or dead one never stalls the encoders or the others.
 
 pub mod abr;
+pub mod abr_run;
 pub mod mux;
 pub mod policy;
 

@@ -1,0 +1,111 @@
+//! The adaptive bitrate controller ([`super::abr::Abr`]) at work beside a session: it samples
+//! the primary destination (its send queue and what reached its socket) when the controller
+//! asks, and hands each new target to the video encoder, which applies it between two frames.
+//! Only the primary destination steers: a slow secondary one drops frames as before and never
+//! drags the others down.
+
+use super::abr::{Abr, AbrChange, AbrConfig, AbrReason, AbrSample};
+use crate::stats::{OutputCounters, OutputState};
+use marquee_capture::clock::SessionClock;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The controller's state as the stats show it.
+#[derive(Debug)]
+pub struct AbrStatus {
+    cfg: AbrConfig,
+    target: AtomicU32,
+    changes: AtomicU64,
+    last: Mutex<Option<(AbrChange, Duration)>>,
+}
+
+/// What the status line and the UI show of adaptive bitrate.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbrSnapshot {
+    pub target_kbps: u32,
+    pub min_kbps: u32,
+    pub max_kbps: u32,
+    pub changes: u64,
+    /// Why the target last changed, and when (session seconds).
+    pub reason: Option<AbrReason>,
+    pub changed_at_s: Option<f64>,
+}
+
+impl AbrStatus {
+    pub fn new(cfg: AbrConfig) -> Arc<Self> {
+        Arc::new(Self {
+            target: AtomicU32::new(cfg.max_kbps),
+            cfg,
+            changes: AtomicU64::new(0),
+            last: Mutex::new(None),
+        })
+    }
+
+    pub fn snapshot(&self) -> AbrSnapshot {
+        let last = *self.last.lock().expect("abr status");
+        AbrSnapshot {
+            target_kbps: self.target.load(Ordering::Relaxed),
+            min_kbps: self.cfg.min_kbps,
+            max_kbps: self.cfg.max_kbps,
+            changes: self.changes.load(Ordering::Relaxed),
+            reason: last.map(|(c, _)| c.reason),
+            changed_at_s: last.map(|(_, at)| at.as_secs_f64()),
+        }
+    }
+
+    fn changed(&self, c: AbrChange, at: Duration) {
+        self.target.store(c.kbps, Ordering::Relaxed);
+        self.changes.fetch_add(1, Ordering::Relaxed);
+        *self.last.lock().expect("abr status") = Some((c, at));
+    }
+}
+
+/// Runs the controller until `stop`: samples `primary` on `clock`, publishes each new
+/// target to `encoder_target` (kbit/s; the encoder thread reads it before every frame).
+pub(crate) fn spawn(
+    status: Arc<AbrStatus>,
+    primary: Arc<OutputCounters>,
+    encoder_target: Arc<AtomicU32>,
+    clock: SessionClock,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    crate::util::spawn_thread("abr", move || {
+        let mut abr = Abr::new(status.cfg);
+        let mut last: Option<(Duration, u64)> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let now = clock.now();
+            let due = abr.next_sample_at();
+            if now < due {
+                std::thread::sleep((due - now).min(Duration::from_millis(100)));
+                continue;
+            }
+            let bytes = primary.bytes.load(Ordering::Relaxed);
+            let throughput_kbps = match last {
+                Some((t, b)) if now > t => {
+                    let secs = (now - t).as_secs_f64();
+                    ((bytes.saturating_sub(b)) as f64 * 8.0 / 1000.0 / secs) as u32
+                }
+                _ => 0,
+            };
+            last = Some((now, bytes));
+            let sample = AbrSample {
+                at: now,
+                queue_delay: Duration::from_millis(primary.queued_ms.load(Ordering::Relaxed)),
+                throughput_kbps,
+                connected: matches!(primary.state(), OutputState::Live),
+            };
+            if let Some(change) = abr.on_sample(sample) {
+                tracing::info!(
+                    kbps = change.kbps,
+                    reason = ?change.reason,
+                    "adaptive bitrate: new target"
+                );
+                encoder_target.store(change.kbps, Ordering::Relaxed);
+                status.changed(change, now);
+            }
+        }
+    })
+}

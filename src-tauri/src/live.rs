@@ -87,6 +87,8 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         bitrate_kbps: s.bitrate_kbps,
         encoder: s.encoder.clone(),
         mic_gain_db: s.mic_gain_db,
+        adaptive_bitrate: s.adaptive_bitrate,
+        min_bitrate_kbps: s.min_bitrate_kbps.filter(|&k| k > 0),
         guests: marquee_show::GuestSettings {
             slots: s.guests.slots.min(ipc::APP_GUEST_SLOTS),
             green_room: s.guests.green_room,
@@ -154,6 +156,7 @@ pub fn ui_stats(s: &ShowStats, audio_input: &str) -> Stats {
         cpu_percent: s.cpu_percent,
         rss_bytes: cur.rss_bytes,
         director: s.director,
+        abr: cur.abr.as_ref().map(Into::into),
     }
 }
 
@@ -333,6 +336,8 @@ mod tests {
             director_hold_s: None,
             overlays: vec![],
             guests: Default::default(),
+            adaptive_bitrate: true,
+            min_bitrate_kbps: None,
         }
     }
 

@@ -77,6 +77,8 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
         source_mics: app.source_mics,
         director: app.director,
         director_hold_s: app.director_hold_s,
+        adaptive_bitrate: p.adaptive_bitrate.unwrap_or(true),
+        min_bitrate_kbps: p.min_bitrate,
         guests: GuestsSetting {
             slots: app.guests.slots.min(APP_GUEST_SLOTS),
             green_room: app.guests.green_room,
@@ -122,6 +124,8 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     p.fps = Some(s.fps);
     p.bitrate = Some(s.bitrate_kbps);
     p.encoder = Some(s.encoder.clone());
+    p.adaptive_bitrate = (!s.adaptive_bitrate).then_some(false);
+    p.min_bitrate = s.min_bitrate_kbps.filter(|&k| k > 0);
     p.overlays = marquee_show::overlays::to_items(&overlay_forms(&s.overlays), &p.overlays)?;
     // Only keychain references: a URL with the key in it never reaches the file.
     p.to = s

@@ -153,6 +153,8 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         size: a.size.clone(),
         fps: a.fps,
         bitrate: a.bitrate,
+        adaptive_bitrate: a.no_abr.then_some(false),
+        min_bitrate: a.min_bitrate,
         audio_bitrate: a.audio_bitrate,
         encoder: a.encoder.clone(),
         preset: a.preset.clone(),
@@ -202,8 +204,6 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         clips_dir: a.highlights.clips_dir.clone(),
     };
     s.guests = a.guests.settings();
-    s.adaptive_bitrate = !a.no_abr;
-    s.min_bitrate_kbps = a.min_bitrate;
     s.test_faults = marquee_capture::camera::Faults {
         stall_at: a.test_stall_at,
         stall_for: a.test_stall_for,

@@ -17,6 +17,12 @@ pub struct Profile {
     pub size: Option<String>,
     pub fps: Option<u32>,
     pub bitrate: Option<u32>,
+    /// Adaptive bitrate (absent: on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_bitrate: Option<bool>,
+    /// The lowest rate adaptive bitrate may go to, kbps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_bitrate: Option<u32>,
     pub audio_bitrate: Option<u32>,
     pub encoder: Option<String>,
     pub preset: Option<String>,

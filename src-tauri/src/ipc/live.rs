@@ -45,6 +45,16 @@ pub struct GoLiveSettings {
     /// Co-stream guest slots (none by default).
     #[serde(default)]
     pub guests: super::guests::GuestsSetting,
+    /// Adaptive bitrate (on unless turned off).
+    #[serde(default = "on")]
+    pub adaptive_bitrate: bool,
+    /// Its floor, kbps (null: a quarter of the bitrate, at least 300).
+    #[serde(default)]
+    pub min_bitrate_kbps: Option<u32>,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// A destination's (or the recording's) life, as the UI shows it.
@@ -137,6 +147,39 @@ pub struct Stats {
     pub director: Option<bool>,
     #[ts(type = "number")]
     pub rss_bytes: u64,
+    /// Adaptive bitrate, when on (and there is a destination to steer it).
+    pub abr: Option<AbrStats>,
+}
+
+/// Where adaptive bitrate has the encoder, and why.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AbrStats {
+    pub target_kbps: u32,
+    pub min_kbps: u32,
+    pub max_kbps: u32,
+    /// Why it last changed: `queue_high`, `queue_growing`, `resumed`, `probing`; null: it
+    /// has not changed.
+    pub reason: Option<String>,
+}
+
+impl From<&marquee_studio::output::abr_run::AbrSnapshot> for AbrStats {
+    fn from(a: &marquee_studio::output::abr_run::AbrSnapshot) -> Self {
+        use marquee_studio::output::abr::AbrReason as R;
+        Self {
+            target_kbps: a.target_kbps,
+            min_kbps: a.min_kbps,
+            max_kbps: a.max_kbps,
+            reason: a.reason.map(|r| {
+                match r {
+                    R::QueueHigh => "queue_high",
+                    R::QueueGrowing => "queue_growing",
+                    R::Resumed => "resumed",
+                    R::Probing => "probing",
+                }
+                .to_string()
+            }),
+        }
+    }
 }
 
 /// What happened, emitted as the `session_event` event.

@@ -65,6 +65,10 @@ pub struct AppSettings {
     pub overlays: Vec<OverlaySetting>,
     /// Co-stream guests: slots, green room, layout.
     pub guests: super::guests::GuestsSetting,
+    /// Adaptive bitrate: the encoder steps down when the first destination cannot keep up.
+    pub adaptive_bitrate: bool,
+    /// Its floor, kbps (null: a quarter of the bitrate, at least 300).
+    pub min_bitrate_kbps: Option<u32>,
 }
 
 /// Something burnt into the outgoing picture, switchable while live. The profile keeps it as

@@ -58,4 +58,12 @@ overlays: Array<OverlaySetting>,
 /**
  * Co-stream guests: slots, green room, layout.
  */
-guests: GuestsSetting, };
+guests: GuestsSetting, 
+/**
+ * Adaptive bitrate: the encoder steps down when the first destination cannot keep up.
+ */
+adaptive_bitrate: boolean, 
+/**
+ * Its floor, kbps (null: a quarter of the bitrate, at least 300).
+ */
+min_bitrate_kbps: number | null, };

@@ -48,4 +48,12 @@ overlays: Array<OverlaySetting>,
 /**
  * Co-stream guest slots (none by default).
  */
-guests: GuestsSetting, };
+guests: GuestsSetting, 
+/**
+ * Adaptive bitrate (on unless turned off).
+ */
+adaptive_bitrate: boolean, 
+/**
+ * Its floor, kbps (null: a quarter of the bitrate, at least 300).
+ */
+min_bitrate_kbps: number | null, };

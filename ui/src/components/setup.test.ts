@@ -95,7 +95,7 @@ describe('FirstRun', () => {
 });
 
 const settings = (): AppSettingsValue => ({
-  video: { width: 1280, height: 720, fps: 30, bitrate_kbps: 2500, encoder: 'auto' },
+  video: { width: 1280, height: 720, fps: 30, bitrate_kbps: 2500, encoder: 'auto', adaptive: true, min_kbps: null },
   audio: { mic: 'mic:default', gain_db: 0, cameraMics: {}, director: false, directorHoldS: 3 },
   destinations: [{ url: 'rtmp://live.twitch.tv/app', key_name: 'twitch' }],
   overlays: [],

@@ -123,6 +123,9 @@ export interface VideoSettingsValue {
   bitrate_kbps: number;
   /** `auto`, `x264`, or an FFmpeg encoder name. */
   encoder: string;
+  /** Adaptive bitrate on, and its floor (null: a quarter of the bitrate, at least 300). */
+  adaptive: boolean;
+  min_kbps: number | null;
 }
 
 export interface OverlayValue {

@@ -149,6 +149,8 @@ export class LiveStore {
         bitrate_kbps: v.bitrate_kbps,
         encoder: v.encoder,
         guests: { ...v.guests },
+        adaptive_bitrate: v.adaptive_bitrate,
+        min_bitrate_kbps: v.min_bitrate_kbps,
       });
       this.resume(0);
     } catch (e) {

@@ -121,6 +121,7 @@ export function mockStats(t: number, states: OutputState[], kbps = 2600): Stats 
     cpu_percent: 38,
     rss_bytes: 182 * 1024 * 1024,
     director: null,
+    abr: states.length ? { target_kbps: kbps, min_kbps: 625, max_kbps: 2600, reason: kbps < 2600 ? 'queue_high' : null } : null,
   };
 }
 

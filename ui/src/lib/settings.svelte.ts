@@ -29,6 +29,8 @@ export function defaultSettings(): AppSettings {
     director_hold_s: 3,
     overlays: [],
     guests: { slots: 0, green_room: true, layout: 'auto' },
+    adaptive_bitrate: true,
+    min_bitrate_kbps: null,
   };
 }
 

@@ -1,0 +1,56 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { tick } from 'svelte';
+import { beforeEach, describe, expect, it } from 'vitest';
+import App from '../App.svelte';
+import { i18n } from '../lib/i18n.svelte';
+import { createMockBackend, mockStats } from '../lib/mock';
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await tick();
+  await new Promise((r) => setTimeout(r, 0));
+};
+
+beforeEach(() => {
+  localStorage.clear();
+  i18n.reset('en-US');
+});
+
+describe('adaptive bitrate', () => {
+  it('is on by default; Settings → Video turns it off or sets its floor, and Go Live takes it', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    const abr = screen.getByTestId('abr') as HTMLInputElement;
+    expect(abr.checked).toBe(true);
+    expect(screen.getByTestId('min-bitrate')).toHaveAttribute('placeholder', '625');
+    await fireEvent.input(screen.getByTestId('min-bitrate'), { target: { value: '800' } });
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await flush();
+    expect([b.saved.adaptive_bitrate, b.saved.min_bitrate_kbps]).toEqual([true, 800]);
+
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await fireEvent.click(screen.getByTestId('abr'));
+    expect(screen.queryByTestId('min-bitrate')).toBeNull();
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await flush();
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    expect(b.settings?.adaptive_bitrate).toBe(false);
+  });
+
+  it('the stats show the target, the ceiling and why it changed, in both languages', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    b.emit('stats', mockStats(5, [{ state: 'live' }], 1200));
+    await waitFor(() => expect(screen.getByTestId('stat-abr')).toHaveTextContent('1200 / 2600 kbps'));
+    expect(screen.getByTestId('stat-abr')).toHaveTextContent('lowered: the upload could not keep up');
+    await fireEvent.change(screen.getByLabelText('Language'), { target: { value: 'zh-CN' } });
+    expect(screen.getByTestId('stat-abr')).toHaveTextContent('已降低：上传跟不上');
+  });
+});

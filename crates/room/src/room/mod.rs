@@ -112,6 +112,8 @@ fn needs_host(msg: &ClientMsg) -> bool {
             | ClientMsg::ModInvite
             | ClientMsg::ModInviteRevoke { .. }
             | ClientMsg::Staff
+            | ClientMsg::GuestDoor { .. }
+            | ClientMsg::GuestAnswer { .. }
     )
 }
 
@@ -297,7 +299,13 @@ impl Room {
             );
             return;
         }
-        let msg = match decode_client(text, cx.cfg().max_frame_bytes) {
+        let host = cx.base.user_of(conn).is_some_and(|u| u.role == Role::Host);
+        let max = if host {
+            cx.cfg().max_host_frame_bytes
+        } else {
+            cx.cfg().max_frame_bytes
+        };
+        let msg = match decode_client(text, max) {
             Ok(m) => m,
             Err(e) if e.code == ErrorCode::TooLarge => {
                 cx.error(conn, e.code, e.message.clone());
@@ -437,6 +445,15 @@ impl Room {
             ClientMsg::ModInviteRevoke { code } => self.staff.revoke(cx, from, &code),
             ClientMsg::Staff => self.staff.list(cx, from),
             ClientMsg::ModInviteRedeem { code } => self.staff.redeem(cx, from, &code),
+            ClientMsg::GuestDoor { open } => cx.out.push(Action::GuestDoor {
+                conn: from.conn,
+                open,
+            }),
+            ClientMsg::GuestAnswer { id, reply } => cx.out.push(Action::GuestAnswer {
+                conn: from.conn,
+                id,
+                reply,
+            }),
         }
     }
 

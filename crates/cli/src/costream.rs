@@ -11,14 +11,16 @@ use std::sync::Arc;
 #[derive(clap::Args, Debug, Clone)]
 pub struct GuestArgs {
     /// Open N co-stream guest slots (guest1 … guestN, at most 8) and print one invite link per
-    /// slot. Guests are on air as soon as they join (unless --green-room); with no --scene
+    /// slot: under the room when --danmaku-from joins it with its host token (guests signal
+    /// through the room), else served by this machine (--guest-listen). Guests are on air as soon as they join (unless --green-room); with no --scene
     /// naming guest slots, the show lays them out beside the host (one) or in a grid (2–4).
     #[arg(long, default_value_t = 0)]
     pub guests: u32,
     /// Guests wait until admitted (the app's green room) instead of going on air at once.
     #[arg(long)]
     pub green_room: bool,
-    /// Where the invite links are served (HTTP: the guest page and WHIP signalling).
+    /// Where the invite links are served (HTTP: the guest page and WHIP signalling) when no
+    /// room takes the guests.
     #[arg(long, default_value = "0.0.0.0:0")]
     pub guest_listen: SocketAddr,
     /// The UDP port for every guest's media (default: any free port).
@@ -42,7 +44,7 @@ impl GuestArgs {
     }
 }
 
-/// Serves the invite routes (the engine's own invite server: this show has no room) and
+/// Serves the invite routes (the engine's own invite server: no room takes the guests) and
 /// prints a link per slot; the server stops when dropped.
 pub fn serve(a: &GuestArgs, host: &Arc<CoHost>) -> Result<InviteServer, Failure> {
     let failure = |e: ShowError| match e {
@@ -51,12 +53,19 @@ pub fn serve(a: &GuestArgs, host: &Arc<CoHost>) -> Result<InviteServer, Failure>
     };
     let server =
         invites::serve_invites(a.guest_listen, &a.guest_addresses, host).map_err(failure)?;
-    for (slot, link) in invites::invite_every_slot(host).map_err(failure)? {
-        println!("guest {slot}: {link}");
-    }
+    print_links(host)?;
     eprintln!(
         "  guests: media on UDP {}; browsers need https (put the links behind a TLS proxy) — `marquee guest join LINK` works as is",
         host.udp_addr().port()
     );
     Ok(server)
+}
+
+/// One invite per slot, printed `guest N: LINK` (the host's link base is set).
+pub fn print_links(host: &CoHost) -> Result<(), Failure> {
+    let links = invites::invite_every_slot(host).map_err(|e| Failure::runtime(e.to_string()))?;
+    for (slot, link) in links {
+        println!("guest {slot}: {link}");
+    }
+    Ok(())
 }

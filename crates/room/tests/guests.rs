@@ -493,3 +493,38 @@ async fn a_viewer_can_neither_open_the_door_nor_answer_for_the_host() {
     assert_eq!((r.status, code(&r).as_str()), (503, "host_not_live"));
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_answering_many_guests_is_not_throttled_by_its_own_message_rate() {
+    let db = TempDir::new("guests-host-rate");
+    let mut cfg = config(&db);
+    cfg.tune = Some(Arc::new(|c| {
+        c.conn_rate_per_s = 1.0;
+        c.conn_burst = 3.0;
+    }));
+    let h = server(cfg).await;
+    h.create_room(ROOM).unwrap();
+    let mut host = host_with_open_door(&h).await;
+    let addr = h.addr();
+    for i in 0..10 {
+        let state = tokio::spawn(async move {
+            let path = format!("/room/{ROOM}/join/{TOKEN}/whip/{i}");
+            once_the_door_is_open(addr, path).await
+        });
+        let (id, req) = next_request(&mut host).await;
+        assert_eq!(
+            req,
+            DoorRequest::State {
+                token: TOKEN.into(),
+                session: i
+            }
+        );
+        raw_send(
+            &mut host,
+            json!({"type": "guest_answer", "id": id, "reply": {"result": "json", "body": {"n": i}}}),
+        )
+        .await;
+        let r = state.await.unwrap();
+        assert_eq!((r.status, r.body), (200, format!(r#"{{"n":{i}}}"#)));
+    }
+}

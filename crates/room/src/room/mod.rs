@@ -287,16 +287,8 @@ impl Room {
     fn on_text(&mut self, conn: ConnId, text: &str, now: u64, out: &mut Vec<Action>) {
         let cx = &mut Cx::new(&mut self.base, now, out);
         let (rate, burst) = (cx.cfg().conn_rate_per_s, cx.cfg().conn_burst);
-        let Some(c) = cx.base.conns.get_mut(&conn) else {
+        if !cx.base.conns.contains_key(&conn) {
             // Unknown connection (already closed): ignore.
-            return;
-        };
-        if !c.bucket.take(now, rate, burst) {
-            cx.refuse(
-                conn,
-                ErrorCode::RateLimited,
-                format!("more than {rate} messages per second"),
-            );
             return;
         }
         let host = cx.base.user_of(conn).is_some_and(|u| u.role == Role::Host);
@@ -305,7 +297,23 @@ impl Room {
         } else {
             cx.cfg().max_frame_bytes
         };
-        let msg = match decode_client(text, max) {
+        // A host's answers to relayed guests are paced by the server's relay (which bounds
+        // what it asks), not by the host's own message rate: guests knocking must never get
+        // the host throttled or closed.
+        let decoded = host.then(|| decode_client(text, max));
+        let relayed = matches!(decoded, Some(Ok(ClientMsg::GuestAnswer { .. })));
+        if let Some(c) = cx.base.conns.get_mut(&conn)
+            && !relayed
+            && !c.bucket.take(now, rate, burst)
+        {
+            cx.refuse(
+                conn,
+                ErrorCode::RateLimited,
+                format!("more than {rate} messages per second"),
+            );
+            return;
+        }
+        let msg = match decoded.unwrap_or_else(|| decode_client(text, max)) {
             Ok(m) => m,
             Err(e) if e.code == ErrorCode::TooLarge => {
                 cx.error(conn, e.code, e.message.clone());

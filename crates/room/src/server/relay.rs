@@ -2,7 +2,8 @@
 //! state, leave, info) go to the host connection whose guest door is open as `guest_request`
 //! frames, and its `guest_answer`s come back to the waiting HTTP request. The invites stay on
 //! the host: the server sees the token in the path and the SDP it carries, nothing more.
-//! Bounded: at most `max_in_flight` requests wait at once; a request whose HTTP side gave up
+//! Bounded: at most `max_in_flight` requests wait at once, and at most [`RATE_PER_S`] a second
+//! (burst [`BURST`]) reach the host, whoever sends them; a request whose HTTP side gave up
 //! (timed out) is forgotten.
 
 use super::fanout::Fanout;
@@ -10,7 +11,13 @@ use crate::protocol::{Control, ServerMsg};
 use crate::room::ConnId;
 use marquee_guestdoor::{DoorReply, DoorRequest};
 use std::collections::HashMap;
+use std::time::Instant;
 use tokio::sync::oneshot;
+
+/// Guest requests relayed to a room's host per second, and in a burst: a few guests polling
+/// their state once a second and joining are far below; a flood is refused (`host_busy`).
+pub(super) const RATE_PER_S: f64 = 50.0;
+pub(super) const BURST: f64 = 100.0;
 
 /// The relay of one room.
 #[derive(Debug)]
@@ -20,6 +27,9 @@ pub(super) struct Relay {
     pending: HashMap<u64, (ConnId, oneshot::Sender<DoorReply>)>,
     next_id: u64,
     max_in_flight: usize,
+    /// Tokens for requests (refilled at [`RATE_PER_S`] up to [`BURST`]), and when last.
+    tokens: f64,
+    refilled: Instant,
 }
 
 impl Relay {
@@ -29,6 +39,21 @@ impl Relay {
             pending: HashMap::new(),
             next_id: 0,
             max_in_flight: max_in_flight.max(1),
+            tokens: BURST,
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Takes a token for one request at `now`; false when the room's rate is spent.
+    fn take(&mut self, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + dt * RATE_PER_S).min(BURST);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 
@@ -45,7 +70,7 @@ impl Relay {
             let _ = reply.send(DoorReply::host_not_live());
             return;
         };
-        if self.pending.len() >= self.max_in_flight {
+        if self.pending.len() >= self.max_in_flight || !self.take(Instant::now()) {
             let _ = reply.send(DoorReply::refused(
                 503,
                 "host_busy",
@@ -89,5 +114,23 @@ impl Relay {
             self.door = None;
         }
         self.pending.retain(|_, (asked, _)| *asked != conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_room_relays_a_burst_then_its_rate_whoever_knocks() {
+        let mut r = Relay::new(16);
+        let t = Instant::now();
+        let burst = (0..1000).take_while(|_| r.take(t)).count();
+        assert_eq!(burst, BURST as usize);
+        assert!(!r.take(t));
+        let later = t + Duration::from_millis(100);
+        let refilled = (0..1000).take_while(|_| r.take(later)).count();
+        assert_eq!(refilled, (RATE_PER_S / 10.0) as usize);
     }
 }

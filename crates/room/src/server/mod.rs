@@ -11,6 +11,10 @@
 //! * `limits` — caps on rooms, connections and handshakes, per address and in all.
 //! * `meter` — when a connection counts as a handshake: only while a request head arrives.
 //! * `ipnet`, `refusal` — networks (trusted proxies) and refusals (a status and a reason).
+//! * `shared` — what the handlers share.
+//! * `guests` — co-stream guests under each room (`/room/{room}/join/…`): a door set in process
+//!   ([`ServerHandle::set_guest_door`]), else relayed to the room's host; `relay` — that relay on
+//!   the room thread (`guest_request` out, `guest_answer` back, bounded).
 //!
 //! Every queue is bounded and every drop is counted ([`ServerStats`]): frames from a socket go to
 //! the room thread through a bounded channel (full → the frame is dropped and the client gets

@@ -1,22 +1,26 @@
 //! `marquee live --guests N`: the show's co-stream host, with the invite routes served by the
-//! CLI itself (no room server), and one `guest N: LINK` line per slot.
+//! engine's own invite server (no room server), and one `guest N: LINK` line per slot.
 
 use crate::failure::Failure;
 use marquee_costream::host::CoHost;
+use marquee_show::ShowError;
+use marquee_show::invites::{self, InviteServer};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct GuestArgs {
     /// Open N co-stream guest slots (guest1 … guestN, at most 8) and print one invite link per
-    /// slot. Guests are on air as soon as they join (unless --green-room); with no --scene
+    /// slot: under the room when --danmaku-from joins it with its host token (guests signal
+    /// through the room), else served by this machine (--guest-listen). Guests are on air as soon as they join (unless --green-room); with no --scene
     /// naming guest slots, the show lays them out beside the host (one) or in a grid (2–4).
     #[arg(long, default_value_t = 0)]
     pub guests: u32,
     /// Guests wait until admitted (the app's green room) instead of going on air at once.
     #[arg(long)]
     pub green_room: bool,
-    /// Where the invite links are served (HTTP: the guest page and WHIP signalling).
+    /// Where the invite links are served (HTTP: the guest page and WHIP signalling) when no
+    /// room takes the guests.
     #[arg(long, default_value = "0.0.0.0:0")]
     pub guest_listen: SocketAddr,
     /// The UDP port for every guest's media (default: any free port).
@@ -46,63 +50,28 @@ impl GuestArgs {
     }
 }
 
-/// Serves the invite routes and prints a link per slot; the server stops when dropped.
-pub struct InviteServer {
-    _runtime: tokio::runtime::Runtime,
-}
-
+/// Serves the invite routes (the engine's own invite server: no room takes the guests) and
+/// prints a link per slot; the server stops when dropped.
 pub fn serve(a: &GuestArgs, host: &Arc<CoHost>) -> Result<InviteServer, Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("costream-http")
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the invite server: {e}")))?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(a.guest_listen))
-        .map_err(|e| Failure::usage(format!("cannot serve invites on {}: {e}", a.guest_listen)))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Failure::runtime(e.to_string()))?
-        .port();
-    let ip = link_address(a)?;
-    runtime.spawn(marquee_costream::signal::serve(listener, host.clone()));
-    let base = match ip {
-        IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
-        IpAddr::V4(v4) => format!("http://{v4}:{port}"),
+    let failure = |e: ShowError| match e {
+        ShowError::Settings(m) => Failure::usage(m),
+        e => Failure::runtime(e.to_string()),
     };
-    host.set_base(&base);
-    for slot in 1..=host.slots() {
-        let invite = host
-            .invite(slot)
-            .map_err(|e| Failure::runtime(e.to_string()))?;
-        let link = host.link(&invite).unwrap_or_default();
-        println!("guest {slot}: {link}");
-    }
+    let server =
+        invites::serve_invites(a.guest_listen, &a.guest_addresses, host).map_err(failure)?;
+    print_links(host)?;
     eprintln!(
         "  guests: media on UDP {}; browsers need https (put the links behind a TLS proxy) — `marquee guest join LINK` works as is",
         host.udp_addr().port()
     );
-    Ok(InviteServer { _runtime: runtime })
+    Ok(server)
 }
 
-/// The address in the links: the first given, else this machine's LAN address. Never
-/// loopback: a link is for someone else.
-fn link_address(a: &GuestArgs) -> Result<IpAddr, Failure> {
-    let given = a
-        .guest_addresses
-        .iter()
-        .find(|ip| !ip.is_loopback())
-        .copied();
-    given
-        .or_else(|| {
-            marquee_show::netif::interfaces()
-                .first()
-                .map(|i| i.address)
-        })
-        .ok_or_else(|| {
-            Failure::usage(
-                "no network address to put in the guest links: connect to a network or pass --guest-address IP",
-            )
-        })
+/// One invite per slot, printed `guest N: LINK` (the host's link base is set).
+pub fn print_links(host: &CoHost) -> Result<(), Failure> {
+    let links = invites::invite_every_slot(host).map_err(|e| Failure::runtime(e.to_string()))?;
+    for (slot, link) in links {
+        println!("guest {slot}: {link}");
+    }
+    Ok(())
 }

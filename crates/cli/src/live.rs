@@ -5,6 +5,7 @@ use crate::failure::Failure;
 use crate::status::{self, StatusLine};
 use crate::util::parse_duration;
 use marquee_profile::{Config, Profile};
+use marquee_show::follow::Following;
 use marquee_show::settings::{Recording, default_recording};
 use marquee_show::{Show, ShowError, ShowSettings};
 use marquee_studio::{OutputState, Scene};
@@ -256,19 +257,46 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         (_, Err(e)) if a.highlights.replay_seconds > 0 => eprintln!("marquee: {e}"),
         _ => {}
     }
+    // Guests signal through the room when this show joins it as its host (the engine opens
+    // the guest door there); else through an invite server of this machine's own.
+    let (room_guests, through_room) = std::sync::mpsc::channel::<Option<String>>();
     let follower = a.danmaku_from.clone().map(|url| {
         let shown = url.clone();
+        let room_guests = room_guests.clone();
         marquee_show::follow::follow_room(
             url,
             a.danmaku_token.clone(),
             a.playback.clone(),
             Arc::downgrade(&show),
-            move |state| status::print_following(&shown, state),
+            move |state| {
+                match &state {
+                    Following::GuestsThroughRoom(base) => {
+                        let _ = room_guests.send(Some(base.clone()));
+                    }
+                    Following::Joined | Following::Refused(_) | Following::Failed(_) => {
+                        let _ = room_guests.send(None);
+                    }
+                    _ => {}
+                }
+                status::print_following(&shown, state)
+            },
         )
         .map_err(|e| Failure::runtime(format!("cannot follow the room: {e}")))
     });
+    drop(room_guests);
     let follower = follower.transpose()?;
+    let through_room = match (show.cohost(), &follower) {
+        (Some(_), Some(_)) => through_room
+            .recv_timeout(Duration::from_secs(15))
+            .ok()
+            .flatten(),
+        _ => None,
+    };
     let invites = match show.cohost() {
+        Some(host) if through_room.is_some() => {
+            crate::costream::print_links(host)?;
+            None
+        }
         Some(host) => Some(crate::costream::serve(&a.guests, host)?),
         None => None,
     };
@@ -283,11 +311,20 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         }
     }
     status::print_stopping();
-    drop(follower);
+    // Guests through the room hear that the show ended through it: it stays joined until then.
+    let follower = if through_room.is_some() {
+        follower
+    } else {
+        drop(follower);
+        None
+    };
     let ended = show
         .stop()
         .ok_or_else(|| Failure::runtime("the show had already ended"))?;
-    if let Some(host) = show.cohost().filter(|_| invites.is_some()) {
+    if let Some(host) = show
+        .cohost()
+        .filter(|_| invites.is_some() || through_room.is_some())
+    {
         // Guests hear that the show ended (their page asks about once a second).
         let since = Instant::now();
         while host.untold_ends() > 0 && since.elapsed() < Duration::from_secs(3) {
@@ -295,6 +332,7 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         }
     }
     drop(invites);
+    drop(follower);
     // Saves in flight finish before the replay buffer and control socket go away.
     drop(control);
     drop(show);

@@ -48,6 +48,9 @@ pub fn print_start(s: &ShowSettings, show: &Show) {
 pub fn print_following(url: &str, state: Following) {
     match state {
         Following::Joined => eprintln!("  danmaku overlay: following {url}"),
+        Following::GuestsThroughRoom(base) => eprintln!(
+            "  guests: invite links through the room ({base}/join/…); their media comes to this machine directly (UDP)"
+        ),
         Following::Refused(why) => {
             eprintln!("marquee: the room refused the danmaku overlay: {why}")
         }

@@ -63,10 +63,7 @@ pub fn new_token() -> String {
 
 /// Tokens are exactly what [`new_token`] makes; anything else is refused before a lookup.
 pub fn valid_token(token: &str) -> bool {
-    token.len() == 22
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    marquee_guestdoor::valid_token(token)
 }
 
 impl Invites {

@@ -14,7 +14,6 @@ pub mod host;
 pub mod invite;
 pub mod media;
 mod net;
-mod page;
 pub mod signal;
 
 /// Installs str0m's crypto (DTLS, SRTP) for the process; harmless when already installed.

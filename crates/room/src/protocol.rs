@@ -246,6 +246,17 @@ pub enum ClientMsg {
     },
     /// The appointed moderators and open invites (answered with `staff`).
     Staff,
+    /// Co-stream guests of a hosted room knock on this connection (`open`: a show with guest
+    /// slots runs here), or no longer do. The room server relays their requests to it
+    /// (`guest_request`) and answers `503 host_not_live` while no host connection is open.
+    GuestDoor {
+        open: bool,
+    },
+    /// The answer to a `guest_request`, with its `id`.
+    GuestAnswer {
+        id: u64,
+        reply: marquee_guestdoor::DoorReply,
+    },
     // ---- any joined user ----
     /// Redeem a moderator invite: the sender becomes a moderator; the code is used up.
     ModInviteRedeem {
@@ -289,6 +300,8 @@ const CLIENT_TYPES: &[&str] = &[
     "mod_invite_revoke",
     "staff",
     "mod_invite_redeem",
+    "guest_door",
+    "guest_answer",
 ];
 
 /// Error codes carried by `error` frames. Stable strings; see docs/protocol.md.
@@ -730,6 +743,12 @@ pub enum Control {
     /// To the host who asked: a new moderator invite code.
     ModInvite {
         code: String,
+    },
+    /// To the host connection whose guest door is open: a co-stream guest's request, relayed
+    /// by the room server; answer with `guest_answer` and the same `id`.
+    GuestRequest {
+        id: u64,
+        request: marquee_guestdoor::DoorRequest,
     },
     /// Broadcast messages sent together, in order; only to clients that said `"batch": true` in
     /// their hello. Each element is what would otherwise have been its own frame.

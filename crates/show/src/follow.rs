@@ -1,18 +1,24 @@
 //! Follows a room as a client and feeds its audience to a show (`marquee live
 //! --danmaku-from URL`): the same path the app's own host connection takes. With a host
-//! token it can also set the room's playback URLs (`--playback`), what the viewer page plays.
+//! token it can also set the room's playback URLs (`--playback`), what the viewer page plays,
+//! and, when the show has guest slots, take its co-stream guests through the room: it opens
+//! the host's guest door there and answers the guests' requests the room relays to it.
 
 use crate::show::Show;
+use marquee_guestdoor::{DoorReply, GuestDoor};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{
-    ClientMsg, Control, ErrorCode, EventBody, PlaybackSource, SettingsPatch,
+    ClientMsg, Control, ErrorCode, EventBody, PlaybackSource, Role, SettingsPatch,
 };
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 /// What became of the connection, for the shell to tell the user.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Following {
     Joined,
+    /// Joined as the host of a show with guest slots: its guests signal through the room
+    /// (the guest door is open there), at links under this base (the room's viewer URL).
+    GuestsThroughRoom(String),
     /// The room refused for good (a bad token, a ban, a closed room).
     Refused(String),
     /// The client could not run at all.
@@ -70,6 +76,9 @@ pub fn follow_room(
                 }
                 let mut client = RoomClient::connect(cfg);
                 let mut joined = false;
+                // The show's co-stream host, once joined as the room's host.
+                let mut door: Option<Arc<dyn GuestDoor>> = None;
+                let (answers, mut answered) = tokio::sync::mpsc::channel::<ClientMsg>(64);
                 // Set once, on the first join; `Some` until the room answers.
                 let mut playback = (!playback.is_empty()).then_some(playback);
                 let mut me = String::new();
@@ -80,11 +89,32 @@ pub fn follow_room(
                             Some(ev) => ev,
                             None => return,
                         },
+                        Some(answer) = answered.recv() => {
+                            let _ = client.send(answer).await;
+                            continue;
+                        }
                     };
                     let Some(show) = show.upgrade() else { return };
                     match ev {
+                        ClientEvent::Control(Control::GuestRequest { id, request }) => {
+                            let (door, answers) = (door.clone(), answers.clone());
+                            tokio::spawn(async move {
+                                let reply = match door {
+                                    Some(d) => marquee_guestdoor::blocking(d, request).await,
+                                    None => DoorReply::host_not_live(),
+                                };
+                                let _ = answers.send(ClientMsg::GuestAnswer { id, reply }).await;
+                            });
+                        }
                         ClientEvent::Joined { user, .. } if !joined => {
                             joined = true;
+                            if let Some(host) = show.cohost().filter(|_| user.role == Role::Host) {
+                                let base = guest_base(&url);
+                                host.set_base(&base);
+                                door = Some(host.clone() as Arc<dyn GuestDoor>);
+                                let _ = client.send(ClientMsg::GuestDoor { open: true }).await;
+                                on_state(Following::GuestsThroughRoom(base));
+                            }
                             on_state(Following::Joined);
                             me = user.id;
                             if let Some(p) = &playback {
@@ -94,6 +124,10 @@ pub fn follow_room(
                                 };
                                 let _ = client.send(ClientMsg::Settings(patch)).await;
                             }
+                        }
+                        // Joined again after a reconnect: the room forgot the door.
+                        ClientEvent::Joined { .. } if door.is_some() => {
+                            let _ = client.send(ClientMsg::GuestDoor { open: true }).await;
                         }
                         ClientEvent::Event(e) => {
                             if let EventBody::SettingsChanged { settings, by } = &e.body
@@ -125,4 +159,36 @@ pub fn follow_room(
         stop: Some(stop_tx),
         thread: Some(thread),
     })
+}
+
+/// The base of guest links through the room at `url` (its page or WebSocket URL): the room's
+/// viewer URL, `{scheme}://host[:port]/room/NAME`.
+pub fn guest_base(url: &str) -> String {
+    let ws = marquee_room::client::ws_url(url);
+    let page = ws.strip_suffix("/ws").unwrap_or(&ws);
+    if let Some(rest) = page.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = page.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        page.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_guest_base_is_the_rooms_viewer_url_whatever_url_was_given() {
+        for url in [
+            "https://live.example.com/room/main",
+            "https://live.example.com/room/main/",
+            "wss://live.example.com/room/main/ws",
+        ] {
+            assert_eq!(super::guest_base(url), "https://live.example.com/room/main");
+        }
+        assert_eq!(
+            super::guest_base("ws://10.0.0.5:8787/room/r/ws"),
+            "http://10.0.0.5:8787/room/r"
+        );
+    }
 }

@@ -17,6 +17,8 @@
 //!   a live show or, before going live, by a device alone.
 //! - [`room`]: [`HostRoom`], the host's own room: the room server embedded in the app and
 //!   the host's connection to it, kept for a page that attaches late.
+//! - [`invites`]: where guests signal: the host's room, else an invite server of the show's
+//!   own.
 //! - [`stats`]: rates from the engine's counters; [`control`]: the local control channel;
 //!   [`follow`]: a room followed as a client.
 
@@ -28,6 +30,7 @@ mod error;
 pub mod firewall;
 pub mod follow;
 pub mod guests;
+pub mod invites;
 mod mjpeg;
 pub mod netif;
 pub mod overlays;

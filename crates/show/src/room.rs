@@ -5,8 +5,12 @@
 
 use crate::error::ShowError;
 pub use crate::room_home::RoomPlan;
+use marquee_costream::host::CoHost;
+use marquee_guestdoor::{DoorReply, GuestDoor};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::{BlockedMode, ClientMsg, Event, PlaybackSource, Role, SettingsPatch};
+use marquee_room::protocol::{
+    BlockedMode, ClientMsg, Control, Event, PlaybackSource, Role, SettingsPatch,
+};
 use marquee_room::server::{self, ServerConfig, ServerHandle};
 use marquee_room::token::{self, Claims};
 use std::collections::VecDeque;
@@ -40,7 +44,13 @@ pub struct HostRoom<T> {
     feed: Arc<Mutex<RoomFeed<T>>>,
     task: tokio::task::JoinHandle<()>,
     server: Mutex<Option<ServerHandle>>,
+    /// Where co-stream guests are let in while a show with guest slots runs.
+    door: Door,
 }
+
+/// The current guest door, shared with the connection's task (a hosted room relays guests'
+/// requests over the host's WebSocket; they go to whatever door is set when they arrive).
+type Door = Arc<Mutex<Option<Arc<dyn GuestDoor>>>>;
 
 /// What a page is told, kept for a page that starts listening late. The host connection
 /// joins (and gets its history) before the page has loaded, and a reloaded page has missed
@@ -142,11 +152,33 @@ pub async fn start<T: Clone + Send + 'static>(
     let (out, mut out_rx) = mpsc::channel::<ClientMsg>(256);
     let feed = Arc::new(Mutex::new(RoomFeed::default()));
     let keep = feed.clone();
+    let door: Door = Arc::default();
+    let (relay_door, relay_out) = (door.clone(), out.clone());
+    // The embedded server takes its door in process; only a hosted room relays.
+    let relays = server.is_none();
     let task = tokio::spawn(async move {
         loop {
             tokio::select! {
                 ev = client.recv() => match ev {
+                    Some(ClientEvent::Control(Control::GuestRequest { id, request })) => {
+                        let door = lock(&relay_door).clone();
+                        let out = relay_out.clone();
+                        tokio::spawn(async move {
+                            let reply = match door {
+                                Some(d) => marquee_guestdoor::blocking(d, request).await,
+                                None => DoorReply::host_not_live(),
+                            };
+                            let _ = out.send(ClientMsg::GuestAnswer { id, reply }).await;
+                        });
+                    }
                     Some(ev) => {
+                        // A reconnected host tells the room again that it takes guests.
+                        if relays
+                            && matches!(ev, ClientEvent::Joined { .. })
+                            && lock(&relay_door).is_some()
+                        {
+                            let _ = client.send(ClientMsg::GuestDoor { open: true }).await;
+                        }
                         match &ev {
                             ClientEvent::Event(e) => on_room(e),
                             ClientEvent::History(h) => h.iter().for_each(&on_room),
@@ -176,6 +208,7 @@ pub async fn start<T: Clone + Send + 'static>(
         feed,
         task,
         server: Mutex::new(server),
+        door,
     })
 }
 
@@ -240,6 +273,46 @@ impl<T> HostRoom<T> {
 }
 
 impl<T: Clone> HostRoom<T> {
+    /// Lets co-stream guests in through `door` — the show's co-stream host
+    /// (`Show::cohost()`), set when a show with guest slots starts — or refuses them again
+    /// (`None`, when it stops: `503 host_not_live`). An embedded room serves the invite
+    /// routes itself; a hosted room relays them to this connection. Call
+    /// `cohost.set_base(room.guest_base())` too, so that the show's links point here.
+    pub async fn set_guest_door(&self, door: Option<Arc<dyn GuestDoor>>) {
+        let open = door.is_some();
+        *lock(&self.door) = door.clone();
+        let embedded = {
+            let server = lock(&self.server);
+            server
+                .as_ref()
+                .map(|s| s.set_guest_door(&self.address.room, door))
+                .is_some()
+        };
+        if !embedded {
+            let _ = self.send(ClientMsg::GuestDoor { open }).await;
+        }
+    }
+
+    /// A show's co-stream host takes its guests through this room: its links get the room's
+    /// base ([`HostRoom::guest_base`]) and the room lets them in ([`HostRoom::set_guest_door`]).
+    /// Call when a show with guest slots has started; [`HostRoom::close_guests`] when it stops.
+    pub async fn open_guests(&self, cohost: &Arc<CoHost>) {
+        cohost.set_base(self.guest_base());
+        self.set_guest_door(Some(cohost.clone() as Arc<dyn GuestDoor>))
+            .await;
+    }
+
+    /// Guests are refused again (`503 host_not_live`): the show with guest slots has stopped.
+    pub async fn close_guests(&self) {
+        self.set_guest_door(None).await;
+    }
+
+    /// The base of the guest links (`{base}/join/{token}`): the room's viewer URL, the same
+    /// origin as the viewer page.
+    pub fn guest_base(&self) -> &str {
+        &self.address.viewer_url
+    }
+
     /// Sends `msg` as the host.
     pub async fn send(&self, msg: ClientMsg) -> Result<(), ShowError> {
         self.out

@@ -20,7 +20,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 /// The longest an offer may be (docs/costream.md: 413 beyond).
-pub const MAX_OFFER: usize = 64 * 1024;
+pub const MAX_OFFER: usize = marquee_guestdoor::MAX_OFFER;
 
 /// The loop never sleeps longer than this without looking at its queue of new guests.
 const MAX_WAIT: Duration = Duration::from_millis(50);

@@ -4,7 +4,10 @@
 // about 8 s and leaves. The host's recording then shows the browser's camera in the right half
 // of the side-by-side program and has the browser's tone in the program audio during the call
 // only, over the host's own 440 Hz throughout. Refusals need a live host too: an unknown invite,
-// and a host that stopped between opening the page and joining.
+// and a host that stopped between opening the page and joining. And through a room: the host
+// live in a `marquee room serve` as its host (--danmaku-from with the host key), the link under
+// the room's viewer page; the browser joins there, gets the return feed straight from the host,
+// and hears through the room that the show ended.
 //
 // Needs: the `marquee` binary (MARQUEE_BIN, default target/debug/marquee; built by
 // `cargo build -p marquee-cli`), ffmpeg, Chromium (/usr/bin/chromium or CHROMIUM), a
@@ -303,4 +306,63 @@ test("a guest on air when the show ends is told the show has ended", { timeout: 
   assert.deepEqual(await waitExit(host, 60000), { code: 0, signal: null });
   // The page polls once a second: the end is shown within a few seconds, not as a lost network.
   await until(page, "ended", 5000);
+});
+
+/** `marquee room serve` on `ip` (plain http: the room of a local network), and a host key for
+ *  room `name` minted with its secret. */
+async function startRoom(ip, name) {
+  const home = join(dir, `room-${name}`);
+  mkdirSync(home, { recursive: true });
+  const secret = join(home, "room.secret");
+  const proc = spawn(BIN, ["room", "serve", "--listen", `${ip}:0`, "--db", join(home, "room.db"), "--secret-file", secret],
+    { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const h = { name: `room-${name}`, proc, err: [], exited: null };
+  hosts.push(h);
+  createInterface({ input: proc.stderr }).on("line", (l) => h.err.push(l));
+  h.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+  const addr = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the room server did not start within 20 s")), 20000);
+    createInterface({ input: proc.stdout }).on("line", (l) => {
+      if (l.startsWith("room server on ")) { clearTimeout(timer); resolve(l.slice("room server on ".length).split(/\s/)[0]); }
+    });
+  });
+  const key = execFileSync(BIN, ["room", "token", "--room", name, "--user", "host", "--role", "host", "--ttl", "1d",
+    "--secret-file", secret]).toString().trim();
+  return { url: `http://${addr}/room/${name}`, key };
+}
+
+test("a browser guest joins through the room the host is live in, and is told when the show ends", { timeout: 120000 }, async (t) => {
+  t.after(() => { failed ||= !t.passed; });
+  const ip = await outwardAddress();
+  const media = existsSync(join(dir, "camera.y4m")) ? { wav: join(dir, "tone.wav"), y4m: join(dir, "camera.y4m") } : makeMedia();
+  const room = await startRoom(ip, "duo");
+  const host = await startHost("host-room", ["--danmaku-from", room.url, "--danmaku-token", room.key,
+    "--guest-address", ip, "--duration", "20s"]);
+  const link = new URL(host.link);
+  assert.equal(link.origin + link.pathname.replace(/\/join\/[\w-]{22}$/, ""), room.url,
+    "the link is under the room's viewer page: the same origin");
+  // The room takes the guests once the host's door is open there.
+  const deadline = Date.now() + 20000;
+  while ((await fetch(`${host.link}/info`)).status !== 200) {
+    assert.ok(Date.now() < deadline, "the invite's info never came back through the room");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const browser = await launch(link.origin, media);
+  const page = await (await browser.newContext()).newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(host.link);
+  await until(page, "preview");
+  await page.waitForFunction(() => !document.getElementById("join").disabled);
+  await page.click("#join");
+  await until(page, "on_air", 30000).catch(async (e) => {
+    throw new Error(`${e.message}; ${await iceReport(page)}`);
+  });
+  // Media goes straight to the host: the return feed's picture arrives.
+  await page.waitForFunction(() => document.getElementById("remote").videoWidth > 0, null, { timeout: 15000 })
+    .catch(async () => assert.fail(`no return feed; ${await iceReport(page)}`));
+  assert.deepEqual(await waitExit(host, 60000), { code: 0, signal: null });
+  // Told through the room, which the host leaves only once its guests have heard.
+  await until(page, "ended", 5000);
+  assert.deepEqual(errors, []);
 });

@@ -1,4 +1,4 @@
-// The guest page (crates/costream/assets/join.*) in headless Chromium (Playwright) against its
+// The guest page (crates/guestdoor/assets/join.*) in headless Chromium (Playwright) against its
 // dev server (assets/dev-server.mjs): the fake host answers with each error of the contract, an
 // answer that never connects, or a real answer from a second tab that sends the guest's own
 // media back. What the page shows is read from document.body.dataset.state. The page is served
@@ -16,7 +16,7 @@ import { chromium } from "playwright-core";
 
 const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
 if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
-const SERVER = fileURLToPath(new URL("../../assets/dev-server.mjs", import.meta.url));
+const SERVER = fileURLToPath(new URL("../../../guestdoor/assets/dev-server.mjs", import.meta.url));
 const INSECURE_HOST = "guest.invalid"; // resolved to 127.0.0.1 by Chromium only: plain http, not localhost
 
 let server, base, browser;

@@ -11,6 +11,8 @@ pub struct RoomConfig {
     pub catalog: Vec<GiftDef>,
     /// Frames above this get `too_large` and the connection is closed.
     pub max_frame_bytes: usize,
+    /// The same for the host's frames (a relayed guest's SDP answer is several KiB).
+    pub max_host_frame_bytes: usize,
     /// Longest danmaku, in characters.
     pub max_text_chars: usize,
     /// Events sent to a fresh joiner.
@@ -54,6 +56,7 @@ impl RoomConfig {
             secret: secret.into(),
             catalog: crate::gifts::default_catalog(),
             max_frame_bytes: 4096,
+            max_host_frame_bytes: 64 * 1024,
             max_text_chars: 100,
             history_on_join: 50,
             resume_window: 2048,

@@ -117,6 +117,18 @@ pub enum Action {
         /// It accepts `batch` frames (said so in its hello).
         batch: bool,
     },
+    /// The host's connection `conn` takes co-stream guests (`open`) or no longer does: the
+    /// IO layer relays guests' requests to it (see `ClientMsg::GuestDoor`).
+    GuestDoor {
+        conn: ConnId,
+        open: bool,
+    },
+    /// The host's answer to relayed guest request `id`, from `conn`.
+    GuestAnswer {
+        conn: ConnId,
+        id: u64,
+        reply: marquee_guestdoor::DoorReply,
+    },
     /// Send an error frame with this code and reason, then close the connection.
     Close {
         conn: ConnId,

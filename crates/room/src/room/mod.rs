@@ -112,6 +112,8 @@ fn needs_host(msg: &ClientMsg) -> bool {
             | ClientMsg::ModInvite
             | ClientMsg::ModInviteRevoke { .. }
             | ClientMsg::Staff
+            | ClientMsg::GuestDoor { .. }
+            | ClientMsg::GuestAnswer { .. }
     )
 }
 
@@ -285,11 +287,25 @@ impl Room {
     fn on_text(&mut self, conn: ConnId, text: &str, now: u64, out: &mut Vec<Action>) {
         let cx = &mut Cx::new(&mut self.base, now, out);
         let (rate, burst) = (cx.cfg().conn_rate_per_s, cx.cfg().conn_burst);
-        let Some(c) = cx.base.conns.get_mut(&conn) else {
+        if !cx.base.conns.contains_key(&conn) {
             // Unknown connection (already closed): ignore.
             return;
+        }
+        let host = cx.base.user_of(conn).is_some_and(|u| u.role == Role::Host);
+        let max = if host {
+            cx.cfg().max_host_frame_bytes
+        } else {
+            cx.cfg().max_frame_bytes
         };
-        if !c.bucket.take(now, rate, burst) {
+        // A host's answers to relayed guests are paced by the server's relay (which bounds
+        // what it asks), not by the host's own message rate: guests knocking must never get
+        // the host throttled or closed.
+        let decoded = host.then(|| decode_client(text, max));
+        let relayed = matches!(decoded, Some(Ok(ClientMsg::GuestAnswer { .. })));
+        if let Some(c) = cx.base.conns.get_mut(&conn)
+            && !relayed
+            && !c.bucket.take(now, rate, burst)
+        {
             cx.refuse(
                 conn,
                 ErrorCode::RateLimited,
@@ -297,7 +313,7 @@ impl Room {
             );
             return;
         }
-        let msg = match decode_client(text, cx.cfg().max_frame_bytes) {
+        let msg = match decoded.unwrap_or_else(|| decode_client(text, max)) {
             Ok(m) => m,
             Err(e) if e.code == ErrorCode::TooLarge => {
                 cx.error(conn, e.code, e.message.clone());
@@ -437,6 +453,15 @@ impl Room {
             ClientMsg::ModInviteRevoke { code } => self.staff.revoke(cx, from, &code),
             ClientMsg::Staff => self.staff.list(cx, from),
             ClientMsg::ModInviteRedeem { code } => self.staff.redeem(cx, from, &code),
+            ClientMsg::GuestDoor { open } => cx.out.push(Action::GuestDoor {
+                conn: from.conn,
+                open,
+            }),
+            ClientMsg::GuestAnswer { id, reply } => cx.out.push(Action::GuestAnswer {
+                conn: from.conn,
+                id,
+                reply,
+            }),
         }
     }
 

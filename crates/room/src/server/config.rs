@@ -67,6 +67,12 @@ pub struct ServerConfig {
     /// every input on its own — one fsync per gift — which only the gift benchmark uses, to
     /// compare against.
     pub group_commit_max: usize,
+    /// How long a co-stream guest's request relayed to a hosted room's host may wait for its
+    /// answer (then `504 host_not_responding`).
+    pub guest_relay_timeout: Duration,
+    /// Guest requests relayed to a room's host and not yet answered, at most (beyond:
+    /// `503 host_busy`).
+    pub guest_relay_in_flight: usize,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -104,6 +110,8 @@ impl ServerConfig {
             only_rooms: None,
             caps: Caps::default(),
             group_commit_max: 256,
+            guest_relay_timeout: Duration::from_secs(10),
+            guest_relay_in_flight: 16,
         }
     }
 

@@ -6,17 +6,18 @@
 //! * `GET /viewer/{file}` — the viewer page's scripts (players included; see `assets`).
 //! * `GET /gifts/{file}` — gift art; `GET /api/catalog` — the gift catalog; `GET /api/stats`.
 //! * `PUT /api/rooms/{room}` — create a room (admin key or its host's token).
+//! * `/room/{room}/join/…`, `/room/{room}/whip` — co-stream guests (see `guests`).
 //!
 //! Every request passes the edge first ([`Edge::check`]: `Host`, `Origin`); every socket holds an
 //! HTTP connection slot until upgraded and a WebSocket connection slot after, and a handshake
 //! slot only while a request head is arriving on it ([`Limits`], [`super::meter`]).
 
-use super::connection::{Sockets, connection};
-use super::edge::Edge;
-use super::limits::Limits;
+use super::connection::connection;
+use super::guests::RoomDoors;
 use super::meter::{Meter, Metered};
 use super::refusal::Refusal;
-use super::rooms::{OpenError, Rooms};
+use super::rooms::OpenError;
+use super::shared::{Shared, valid_room};
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,27 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite;
-
-/// What the HTTP handlers share.
-pub(super) struct Shared {
-    pub(super) rooms: Rooms,
-    pub(super) sockets: Arc<Sockets>,
-    /// Origin, Host, client address and room-creation rules.
-    pub(super) edge: Edge,
-    pub(super) limits: Arc<Limits>,
-    /// Serve only these rooms (see `ServerConfig::only_rooms`).
-    pub(super) only_rooms: Option<Vec<String>>,
-}
-
-impl Shared {
-    fn serves(&self, room: &str) -> bool {
-        valid_room(room)
-            && self
-                .only_rooms
-                .as_ref()
-                .is_none_or(|only| only.iter().any(|r| r == room))
-    }
-}
 
 /// Refused sockets still waiting for their refusal to be read (beyond this they are just
 /// closed: a flood must not hold descriptors for its own refusals).
@@ -173,20 +153,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/viewer/{file}", get(super::assets::viewer_asset))
         .route("/room/{room}", get(viewer_page))
         .route("/room/{room}/ws", get(ws_upgrade))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(marquee_guestdoor::routes(
+            "/room/{room}",
+            Arc::new(RoomDoors(shared)),
+        ))
 }
 
 /// Whether `room` is a valid room name: 1–64 of `A-Z a-z 0-9 - _`.
 pub fn valid_room_name(room: &str) -> bool {
     valid_room(room)
-}
-
-fn valid_room(room: &str) -> bool {
-    !room.is_empty()
-        && room.len() <= 64
-        && room
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 async fn index() -> Html<&'static str> {

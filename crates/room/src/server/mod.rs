@@ -11,6 +11,10 @@
 //! * `limits` — caps on rooms, connections and handshakes, per address and in all.
 //! * `meter` — when a connection counts as a handshake: only while a request head arrives.
 //! * `ipnet`, `refusal` — networks (trusted proxies) and refusals (a status and a reason).
+//! * `shared` — what the handlers share.
+//! * `guests` — co-stream guests under each room (`/room/{room}/join/…`): a door set in process
+//!   ([`ServerHandle::set_guest_door`]), else relayed to the room's host; `relay` — that relay on
+//!   the room thread (`guest_request` out, `guest_answer` back, bounded).
 //!
 //! Every queue is bounded and every drop is counted ([`ServerStats`]): frames from a socket go to
 //! the room thread through a bounded channel (full → the frame is dropped and the client gets
@@ -37,12 +41,15 @@ mod config;
 mod connection;
 mod edge;
 mod fanout;
+mod guests;
 mod http;
 mod ipnet;
 mod limits;
 mod meter;
 mod refusal;
+mod relay;
 mod rooms;
+mod shared;
 mod stats;
 
 pub use config::{ServerConfig, StoreFactory, TuneFn};
@@ -55,9 +62,9 @@ pub use stats::ServerStats;
 use crate::error::RoomError;
 use connection::Sockets;
 use edge::Edge;
-use http::Shared;
 use limits::Limits;
 use rooms::{OpenError, Rooms};
+use shared::Shared;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,6 +122,13 @@ impl ServerHandle {
             at.set_ip(ip);
         }
         format!("http://{at}/room/{room}")
+    }
+
+    /// Let co-stream guests of `room` in through `door` (the show's co-stream host, while a
+    /// show with guest slots runs), or refuse them (`None`: `503 host_not_live`, unless the
+    /// room's host takes them over its WebSocket). The links are `{viewer_url}/join/{token}`.
+    pub fn set_guest_door(&self, room: &str, door: Option<Arc<dyn marquee_guestdoor::GuestDoor>>) {
+        self.shared.doors.set(room, door);
     }
 
     /// Create a room (or find it) from inside the process, as the admin key would; it stops
@@ -198,6 +212,7 @@ pub async fn start(mut cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
     let edge = Edge::new(addr, &cfg);
     let limits = Limits::new(cfg.caps.clone());
     let (public_url, only_rooms) = (cfg.public_url.clone(), cfg.only_rooms.clone());
+    let relay_timeout = cfg.guest_relay_timeout;
     let (stop, shutdown) = watch::channel(false);
     let stats = Arc::new(ServerStats::default());
     let sockets = Arc::new(Sockets {
@@ -213,6 +228,8 @@ pub async fn start(mut cfg: ServerConfig) -> Result<ServerHandle, RoomError> {
         edge,
         limits,
         only_rooms,
+        doors: Default::default(),
+        relay_timeout,
     });
     let serve = tokio::spawn(http::serve(listener, shared.clone()));
     tracing::info!(%addr, "room server listening");

@@ -11,6 +11,7 @@
 
 use super::config::{ServerConfig, StoreFactory};
 use super::fanout::{CloseReason, Fanout, LocalFanout};
+use super::relay::Relay;
 use super::stats::ServerStats;
 use crate::error::RoomError;
 use crate::out::ConnOut;
@@ -44,6 +45,11 @@ pub(super) enum RoomCmd {
     },
     Closed {
         conn: ConnId,
+    },
+    /// A co-stream guest's request for the room's host (see `relay`).
+    Relay {
+        request: marquee_guestdoor::DoorRequest,
+        reply: oneshot::Sender<marquee_guestdoor::DoorReply>,
     },
     Shutdown,
 }
@@ -190,6 +196,7 @@ impl Rooms {
             stats: stats.clone(),
         };
         let group_max = s.group_commit_max.max(1);
+        let in_flight = s.guest_relay_in_flight;
         let thread = std::thread::Builder::new()
             .name(format!("room-{room}"))
             .spawn(move || {
@@ -197,6 +204,7 @@ impl Rooms {
                 let pace = Pace {
                     idle_room,
                     group_max,
+                    in_flight,
                 };
                 room_thread(cfg, snap, store, rx, stats, pace, fan, &retire)
             })
@@ -235,6 +243,15 @@ impl Rooms {
             reg.known.insert(room.to_string());
         }
         found
+    }
+
+    /// The input channel of a room that is running now (none is started for this).
+    pub(super) fn running(&self, room: &str) -> Option<cb::Sender<RoomCmd>> {
+        let reg = lock(&self.registry);
+        reg.running
+            .get(room)
+            .filter(|h| !h.thread.as_ref().is_some_and(|t| t.is_finished()))
+            .map(|h| h.tx.clone())
     }
 
     /// Every room, taken out (the server is stopping).
@@ -300,6 +317,8 @@ fn next_wake(room: &Room, fan: &dyn Fanout, idle_stop: Option<Instant>) -> Optio
 struct Pace {
     idle_room: Duration,
     group_max: usize,
+    /// Guest requests relayed to the host at once, at most.
+    in_flight: usize,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -316,7 +335,9 @@ fn room_thread(
     let Pace {
         idle_room,
         group_max,
+        in_flight,
     } = pace;
+    let mut relay = Relay::new(in_flight);
     let room_id = cfg.room.clone();
     let (mut room, init) = Room::restore(cfg, snap, crate::clock::now_ms());
     let mut io = Io {
@@ -325,7 +346,7 @@ fn room_thread(
         stats: &stats,
         room_id: &room_id,
     };
-    if io.exec(init).is_err() {
+    if io.exec(init, &mut relay).is_err() {
         return;
     }
     tracing::info!(room = %room_id, epoch = room.epoch(), seq = room.last_seq(), "room open");
@@ -386,7 +407,12 @@ fn room_thread(
                     RoomCmd::Binary { conn, len } => Some(Input::Binary { conn, len }),
                     RoomCmd::Closed { conn } => {
                         fan.detach(conn);
+                        relay.closed(conn);
                         Some(Input::Closed { conn })
+                    }
+                    RoomCmd::Relay { request, reply } => {
+                        relay.request(request, reply, fan);
+                        None
                     }
                     RoomCmd::Shutdown => {
                         stop = true;
@@ -416,7 +442,7 @@ fn room_thread(
             });
             break;
         }
-        io.send(after);
+        io.send(after, &mut relay);
         io.fan.poll_flush(Instant::now());
     }
     tracing::info!(room = %room_id, "room thread stopped");
@@ -474,19 +500,19 @@ impl Io<'_> {
     /// transaction, then the rest. If the commit fails nothing is sent and the error is
     /// returned: the caller stops the room (crash-only), and the next connection reopens it
     /// from what is durable — the same path as a restart after `kill -9`.
-    fn exec(&mut self, actions: Vec<Action>) -> Result<(), StorageError> {
+    fn exec(&mut self, actions: Vec<Action>, relay: &mut Relay) -> Result<(), StorageError> {
         let writes = Action::writes(&actions);
         if let Err(e) = self.store.commit(self.room_id, &writes) {
             self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(room = %self.room_id, error = %e, "storage commit failed; stopping the room");
             return Err(e);
         }
-        self.send(actions);
+        self.send(actions, relay);
         Ok(())
     }
 
     /// What a durable group caused, in order: frames, subscriptions, closes.
-    fn send(&mut self, actions: Vec<Action>) {
+    fn send(&mut self, actions: Vec<Action>, relay: &mut Relay) {
         for a in actions {
             match a {
                 // Resolved inside the group's transaction.
@@ -497,6 +523,8 @@ impl Io<'_> {
                 Action::Close { conn, code, reason } => {
                     self.fan.close(conn, CloseReason { code, reason })
                 }
+                Action::GuestDoor { conn, open } => relay.door(conn, open),
+                Action::GuestAnswer { conn, id, reply } => relay.answer(conn, id, reply),
             }
         }
     }

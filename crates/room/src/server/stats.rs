@@ -28,4 +28,8 @@ pub struct ServerStats {
     pub refused_caps: AtomicU64,
     /// Connections closed because a request head did not arrive in time.
     pub header_timeouts: AtomicU64,
+    /// Co-stream guest requests relayed to a hosted room's host.
+    pub guest_relayed: AtomicU64,
+    /// Of those, the ones the host did not answer in time (`504`).
+    pub guest_relay_timeouts: AtomicU64,
 }

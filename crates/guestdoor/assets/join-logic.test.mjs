@@ -1,4 +1,4 @@
-// Unit tests of the guest page's pure logic: node --test crates/costream/assets/join-logic.test.mjs
+// Unit tests of the guest page's pure logic: node --test crates/guestdoor/assets/join-logic.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {

@@ -1,7 +1,7 @@
 // A developer tool, not part of Marquee: serves the guest page with a fake host so the page's
 // screens can be seen and driven in a browser without the Rust host.
 //
-//   node crates/costream/assets/dev-server.mjs [PORT]        (default 8790, on 127.0.0.1)
+//   node crates/guestdoor/assets/dev-server.mjs [PORT]        (default 8790, on 127.0.0.1)
 //
 // The invite token picks what the fake host does (docs/costream.md names the codes):
 //   /join/invite_unknown, /join/invite_expired, /join/invite_revoked  → /info answers that error

@@ -87,6 +87,33 @@ fn link_of(host: &CoHost, i: &Invite) -> GuestLink {
     }
 }
 
+/// Lets the show's guests in through the app's room (same origin as the viewer page: the
+/// links become `{viewer link}/join/…`), when the show takes guests and the room is up.
+/// Called when a show starts, and again when the room (re)starts during a show.
+pub async fn open_in_room(state: &crate::state::AppState) {
+    let (Ok(show), Some(room)) = (state.live.show(), state.room.get()) else {
+        return;
+    };
+    if let Some(host) = show.cohost() {
+        room.open_guests(host).await;
+    }
+}
+
+/// After the show with `host` has stopped: the room keeps answering until the guests have
+/// read that the show ended (at most a few seconds), then refuses them again.
+pub async fn close_in_room(state: &crate::state::AppState, host: Option<Arc<CoHost>>) {
+    let Some(host) = host else {
+        return;
+    };
+    let since = std::time::Instant::now();
+    while host.untold_ends() > 0 && since.elapsed() < std::time::Duration::from_secs(3) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    if let Some(room) = state.room.get() {
+        room.close_guests().await;
+    }
+}
+
 /// What the host does to a guest.
 #[derive(Debug, Clone, Copy)]
 pub enum Action {

@@ -107,6 +107,8 @@ pub async fn start(app: AppHandle) {
         room.apply_rules(rules).await;
     }
     slot.set(Arc::new(room), info.clone());
+    // A show with guests on air while the room moved: they come in through the new room.
+    crate::guests::open_in_room(app.state::<crate::state::AppState>().inner()).await;
     events::room_ready(&app, &info);
 }
 

@@ -34,12 +34,18 @@ pub async fn go_live(app: AppHandle, settings: GoLiveSettings) -> Result<(), App
         hub.measure_audio(None, |_, _, _| {})?;
         live.start(&settings, &keychain, emit, Some(&hub))
     })
-    .await
+    .await?;
+    crate::guests::open_in_room(state).await;
+    Ok(())
 }
 
 pub async fn end_live(app: AppHandle) -> Result<LiveSummary, AppError> {
-    let live = state(&app).live.clone();
-    blocking(move || live.end()).await
+    let state = state(&app);
+    let live = state.live.clone();
+    let guests = live.show().ok().and_then(|s| s.cohost().cloned());
+    let summary = blocking(move || live.end()).await;
+    crate::guests::close_in_room(state, guests).await;
+    summary
 }
 
 pub async fn stats(app: AppHandle) -> Result<Stats, AppError> {

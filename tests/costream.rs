@@ -277,6 +277,13 @@ fn with_a_green_room_the_host_admits_mutes_and_removes_a_guest_and_invites_anew(
     assert!(host_cmd(home.path(), &socket, &["list"]).contains("no guests"));
     host.interrupt(Duration::from_secs(30));
     assert_exited_ok(&host);
+    // The guest coming on air and leaving are highlight signals beside the recording.
+    let signals = home.path().join("show.mkv.signals.jsonl");
+    let signals = std::fs::read_to_string(&signals).unwrap_or_default();
+    assert!(
+        signals.contains("\"guest\":true"),
+        "no guest moment in the signals: {signals}"
+    );
 }
 
 #[test]

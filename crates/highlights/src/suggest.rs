@@ -24,6 +24,9 @@ pub struct SecondSignals {
     pub vote: bool,
     /// A lottery was drawn in this second.
     pub lottery: bool,
+    /// A co-stream guest came on air or left in this second.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub guest: bool,
     /// Loudest momentary loudness in this second (LUFS), if there is audio.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loudness_lufs: Option<f64>,
@@ -40,6 +43,8 @@ pub enum Signal {
     Vote,
     /// A lottery was drawn.
     Lottery,
+    /// A co-stream guest came on air or left.
+    Guest,
 }
 
 /// Accumulates room events stamped with the session clock into one [`SecondSignals`] per
@@ -105,6 +110,7 @@ impl SignalRecorder {
             Signal::Gift { .. } => {}
             Signal::Vote => s.vote = true,
             Signal::Lottery => s.lottery = true,
+            Signal::Guest => s.guest = true,
         }
         self.recorded += 1;
         true
@@ -316,6 +322,9 @@ impl Scorer {
         if s.lottery {
             parts.push(("a lottery was drawn".into(), 3.0));
         }
+        if s.guest {
+            parts.push(("a guest came on air or left".into(), 3.0));
+        }
         // Loudness: dB above the usual level (only sounds above −50 LUFS count).
         if let Some(l) = s.loudness_lufs {
             if warm && self.loud.len() >= cfg.warmup_s / 2 && l > -50.0 {
@@ -413,6 +422,7 @@ mod tests {
                 gift_value: if i % 37 == 0 { 5.0 } else { 0.0 },
                 vote: false,
                 lottery: false,
+                guest: false,
                 loudness_lufs: Some(-24.0 + (next() % 40) as f64 / 10.0 - 2.0),
             })
             .collect();
@@ -573,6 +583,7 @@ mod tests {
             gift_value: 50.0,
             vote: false,
             lottery: true,
+            guest: false,
             loudness_lufs: None,
         };
         let line = serde_json::to_string(&s).unwrap();
@@ -581,6 +592,13 @@ mod tests {
             r#"{"danmaku":3,"gift_value":50.0,"vote":false,"lottery":true}"#
         );
         assert_eq!(serde_json::from_str::<SecondSignals>(&line).unwrap(), s);
+        let joined = SecondSignals { guest: true, ..s };
+        let line = serde_json::to_string(&joined).unwrap();
+        assert!(line.ends_with(r#""lottery":true,"guest":true}"#), "{line}");
+        assert_eq!(
+            serde_json::from_str::<SecondSignals>(&line).unwrap(),
+            joined
+        );
         // The CLI's documented short form: missing fields are zero.
         let short: SecondSignals = serde_json::from_str(r#"{"danmaku":12}"#).unwrap();
         assert_eq!(short.danmaku, 12);

@@ -213,6 +213,7 @@ fn suggestions_find_the_known_spikes_of_a_recorded_session() {
             gift_value: 0.0,
             vote: false,
             lottery: false,
+            guest: false,
             loudness_lufs: Some(*l),
         });
     }

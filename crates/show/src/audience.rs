@@ -36,6 +36,8 @@ pub enum Audience {
     VoteClosed,
     /// A lottery was drawn with winners.
     LotteryDrawn,
+    /// A co-stream guest came on air or left (counts when it happens).
+    GuestChanged,
 }
 
 impl Audience {
@@ -198,6 +200,7 @@ impl Audience {
             Audience::Gift { value, .. } => Some(Signal::Gift { value: *value }),
             Audience::VoteClosed => Some(Signal::Vote),
             Audience::LotteryDrawn => Some(Signal::Lottery),
+            Audience::GuestChanged => Some(Signal::Guest),
             Audience::Deleted { .. } => None,
         }
     }

@@ -221,46 +221,58 @@ pub(crate) fn start_host(
     .map_err(|e| ShowError::Settings(format!("cannot open the co-stream UDP port {bind}: {e}")))
 }
 
-/// Cuts to the scene of the guests on air whenever that set changes (and back home when the
-/// last leaves). Between changes the host's own switches stand.
-pub(crate) struct AutoLayout {
+/// Watches the guests on air: each change (a guest on air, gone, hidden) is told to
+/// `on_change` (a highlight signal), and when the show lays guests out by itself (`home`: the
+/// scene to go back to when the last leaves) it cuts to the layout of the guests on air.
+/// Between changes the host's own switches stand.
+pub(crate) struct GuestWatch {
     stop: Arc<AtomicBool>,
-    layout: Arc<AtomicU8>,
+    /// The layout, when the show lays guests out by itself.
+    layout: Option<Arc<AtomicU8>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl AutoLayout {
+impl GuestWatch {
     pub(crate) fn start(
         host: Arc<CoHost>,
         scenes: SceneControl,
-        home: String,
+        home: Option<String>,
         layout: GuestLayout,
+        on_change: Box<dyn Fn() + Send>,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let chosen = Arc::new(AtomicU8::new(layout.index()));
+        let chosen = home
+            .is_some()
+            .then(|| Arc::new(AtomicU8::new(layout.index())));
         let (stop2, chosen2) = (stop.clone(), chosen.clone());
         let thread = std::thread::Builder::new()
-            .name("guest-layout".into())
+            .name("guest-watch".into())
             .spawn(move || {
-                let mut last = (BTreeSet::new(), layout);
+                let mut told = BTreeSet::new();
+                let mut laid_out = (BTreeSet::new(), layout);
                 while !stop2.load(Ordering::Relaxed) {
-                    let layout = GuestLayout::from_index(chosen2.load(Ordering::Relaxed));
                     let on: BTreeSet<u32> = host
                         .guests()
                         .iter()
                         .filter(|g| g.state == GuestState::OnAir && g.connected && !g.hidden)
                         .map(|g| g.slot)
                         .collect();
-                    let now = (on, layout);
-                    if now != last {
-                        let target = if now.0.is_empty() {
-                            home.clone()
-                        } else {
-                            auto_scene_name(layout, &now.0)
-                        };
-                        match scenes.switch(&target, Transition::Cut) {
-                            Ok(()) => last = now,
-                            Err(e) => tracing::debug!("guest layout: {e}"),
+                    if on != told {
+                        on_change();
+                        told = on.clone();
+                    }
+                    if let (Some(home), Some(chosen)) = (&home, &chosen2) {
+                        let now = (on, GuestLayout::from_index(chosen.load(Ordering::Relaxed)));
+                        if now != laid_out {
+                            let target = if now.0.is_empty() {
+                                home.clone()
+                            } else {
+                                auto_scene_name(now.1, &now.0)
+                            };
+                            match scenes.switch(&target, Transition::Cut) {
+                                Ok(()) => laid_out = now,
+                                Err(e) => tracing::debug!("guest layout: {e}"),
+                            }
                         }
                     }
                     std::thread::sleep(Duration::from_millis(100));
@@ -274,17 +286,22 @@ impl AutoLayout {
         }
     }
 
-    /// Lays the guests out another way from now on (the cut follows at once).
-    pub(crate) fn set_layout(&self, layout: GuestLayout) {
-        self.layout.store(layout.index(), Ordering::Relaxed);
+    /// Lays the guests out another way from now on (the cut follows at once); false when
+    /// the host's scenes place them.
+    pub(crate) fn set_layout(&self, layout: GuestLayout) -> bool {
+        self.layout
+            .as_ref()
+            .map(|l| l.store(layout.index(), Ordering::Relaxed))
+            .is_some()
     }
 
-    pub(crate) fn layout(&self) -> GuestLayout {
-        GuestLayout::from_index(self.layout.load(Ordering::Relaxed))
+    /// `None` when the host's scenes place the guests.
+    pub(crate) fn layout(&self) -> Option<GuestLayout> {
+        (self.layout.as_ref()).map(|l| GuestLayout::from_index(l.load(Ordering::Relaxed)))
     }
 }
 
-impl Drop for AutoLayout {
+impl Drop for GuestWatch {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {

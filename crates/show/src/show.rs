@@ -95,7 +95,7 @@ pub struct Show {
     chat: Mutex<Option<ChatRunner>>,
     /// Co-stream guests, when the show opened guest slots.
     cohost: Option<Arc<marquee_costream::host::CoHost>>,
-    guest_layout: Mutex<Option<crate::guests::AutoLayout>>,
+    guest_watch: Mutex<Option<crate::guests::GuestWatch>>,
 }
 
 impl Show {
@@ -152,17 +152,22 @@ impl Show {
             monitor: Mutex::new(None),
             chat: Mutex::new(None),
             cohost: cohost.clone(),
-            guest_layout: Mutex::new(None),
+            guest_watch: Mutex::new(None),
         });
         if let Some(host) = &cohost {
-            if auto_guest_layout && let Some(home) = home {
-                *lock(&show.guest_layout) = Some(crate::guests::AutoLayout::start(
-                    host.clone(),
-                    show.scenes.clone(),
-                    home,
-                    settings.guests.layout,
-                ));
-            }
+            let weak = Arc::downgrade(&show);
+            *lock(&show.guest_watch) = Some(crate::guests::GuestWatch::start(
+                host.clone(),
+                show.scenes.clone(),
+                home.filter(|_| auto_guest_layout),
+                settings.guests.layout,
+                // A guest coming on air or leaving is a moment worth a highlight.
+                Box::new(move || {
+                    if let Some(show) = weak.upgrade() {
+                        show.audience(&Audience::GuestChanged);
+                    }
+                }),
+            ));
             host.set_live(true);
         }
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
@@ -355,20 +360,17 @@ impl Show {
 
     /// How the guests on air are laid out; `None` when the host's scenes place them.
     pub fn guest_layout(&self) -> Option<crate::guests::GuestLayout> {
-        lock(&self.guest_layout).as_ref().map(|a| a.layout())
+        lock(&self.guest_watch).as_ref().and_then(|w| w.layout())
     }
 
     /// Lays the guests on air out another way (the program cuts to it at once).
     pub fn set_guest_layout(&self, layout: crate::guests::GuestLayout) -> Result<(), ShowError> {
-        match lock(&self.guest_layout).as_ref() {
-            Some(a) => {
-                a.set_layout(layout);
-                Ok(())
-            }
-            None if self.cohost.is_none() => {
-                Err(ShowError::Settings("this show has no guest slots".into()))
-            }
-            None => Err(ShowError::Settings(
+        if self.cohost.is_none() {
+            return Err(ShowError::Settings("this show has no guest slots".into()));
+        }
+        match lock(&self.guest_watch).as_ref() {
+            Some(w) if w.set_layout(layout) => Ok(()),
+            _ => Err(ShowError::Settings(
                 "the show's scenes place the guests: switch scenes instead".into(),
             )),
         }
@@ -394,7 +396,7 @@ impl Show {
 
     pub fn stop(&self) -> Option<ShowSummary> {
         drop(lock(&self.chat).take());
-        drop(lock(&self.guest_layout).take());
+        drop(lock(&self.guest_watch).take());
         if let Some(h) = &self.cohost {
             h.stop();
         }

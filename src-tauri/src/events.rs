@@ -2,7 +2,9 @@
 //! &stats)`) and an entry of the page's `EventMap` (`ui/src/bindings/events.ts`, rendered by
 //! `bindings.rs`). The names are the wire's: keep them.
 
-use crate::ipc::{AudioLevel, RoomEvent, RoomInfo, SessionEvent, Stats};
+use crate::ipc::{
+    AudioLevel, ChatSourceState, PlatformChatBatch, RoomEvent, RoomInfo, SessionEvent, Stats,
+};
 
 crate::ipc::declare::ipc_events! {
     /// Once a second while live.
@@ -15,4 +17,8 @@ crate::ipc::declare::ipc_events! {
     room_ready: RoomInfo;
     /// Levels of the input measured with `preview_audio` (before going live).
     audio_level: AudioLevel;
+    /// While live: a message or gift from a platform chat the show reads.
+    platform_chat: PlatformChatBatch;
+    /// While live: a platform chat source connecting, live, reconnecting or failed.
+    chat_source: ChatSourceState;
 }

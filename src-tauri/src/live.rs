@@ -14,6 +14,8 @@ use std::time::Duration;
 pub trait Emit: Send + Sync + 'static {
     fn stats(&self, s: &Stats);
     fn event(&self, e: &SessionEvent);
+    fn platform_chat(&self, _c: &ipc::PlatformChatBatch) {}
+    fn chat_source(&self, _s: &ipc::ChatSourceState) {}
 }
 
 /// The show on air, if any.
@@ -66,7 +68,21 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         (true, Some(p)) if !p.is_empty() => Recording::Path(PathBuf::from(p)),
         (true, _) => Recording::Path(default_recording()),
     };
-    let profile = crate::settings::profile_overlays(&marquee_profile::config::default_path());
+    let config = marquee_profile::config::default_path();
+    let profile = crate::settings::profile_overlays(&config);
+    let chat = (s.chat.iter())
+        .map(|c| {
+            let mut c = marquee_show::chat::ChatSetting::parse(c)?;
+            c.endpoint = chat_endpoint(c.platform);
+            Ok(c)
+        })
+        .collect::<Result<Vec<_>, marquee_show::ShowError>>()?;
+    // The host's blocked words mask platform chat as they mask the room's.
+    let blocked_words = marquee_profile::Config::load(&config)
+        .ok()
+        .and_then(|c| c.app)
+        .map(|a| a.room.blocked_words)
+        .unwrap_or_default();
     Ok(ShowSettings {
         video: s.video.clone(),
         audio: s.audio.clone(),
@@ -88,6 +104,8 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         encoder: s.encoder.clone(),
         mic_gain_db: s.mic_gain_db,
         adaptive_bitrate: s.adaptive_bitrate,
+        chat,
+        blocked_words,
         min_bitrate_kbps: s.min_bitrate_kbps.filter(|&k| k > 0),
         guests: marquee_show::GuestSettings {
             slots: s.guests.slots.min(ipc::APP_GUEST_SLOTS),
@@ -96,6 +114,16 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
             ..Default::default()
         },
         ..ShowSettings::default()
+    })
+}
+
+/// `MARQUEE_CHAT_ENDPOINTS=twitch=ws://…,bilibili=ws://…`: a platform's chat connection goes
+/// to a local server instead (tests; `marquee live --chat-endpoint` in the CLI).
+fn chat_endpoint(p: marquee_chat::Platform) -> Option<String> {
+    let all = std::env::var("MARQUEE_CHAT_ENDPOINTS").ok()?;
+    all.split(',').find_map(|pair| {
+        let (name, url) = pair.split_once('=')?;
+        (marquee_show::chat::parse_platform(name) == Some(p)).then(|| url.trim().to_string())
     })
 }
 
@@ -165,6 +193,45 @@ struct ToUi {
     emit: Arc<dyn Emit>,
     audio_input: String,
     last: Arc<Mutex<Option<Stats>>>,
+    chat: Mutex<ChatBatcher>,
+}
+
+/// Platform lines gathered into one event at most every [`ChatBatcher::EVERY`].
+struct ChatBatcher {
+    lines: Vec<ipc::PlatformChat>,
+    dropped: u64,
+    sent: std::time::Instant,
+}
+
+impl ChatBatcher {
+    const EVERY: Duration = Duration::from_millis(100);
+
+    fn new() -> Self {
+        Self {
+            lines: Vec::new(),
+            dropped: 0,
+            sent: std::time::Instant::now() - Self::EVERY,
+        }
+    }
+
+    /// Adds a line; the batch to send now, if one is due.
+    fn push(&mut self, l: ipc::PlatformChat) -> Option<ipc::PlatformChatBatch> {
+        if self.lines.len() < ipc::PlatformChatBatch::MAX {
+            self.lines.push(l);
+        } else {
+            self.dropped += 1;
+        }
+        (self.sent.elapsed() >= Self::EVERY).then(|| self.take())
+    }
+
+    /// What is waiting (a quiet chat's last lines go out with the next stats tick).
+    fn take(&mut self) -> ipc::PlatformChatBatch {
+        self.sent = std::time::Instant::now();
+        ipc::PlatformChatBatch {
+            lines: std::mem::take(&mut self.lines),
+            dropped: std::mem::take(&mut self.dropped),
+        }
+    }
 }
 
 impl marquee_show::Observer for ToUi {
@@ -175,6 +242,22 @@ impl marquee_show::Observer for ToUi {
         let stats = ui_stats(s, &self.audio_input);
         self.emit.stats(&stats);
         *lock(&self.last) = Some(stats);
+        let waiting = {
+            let mut c = lock(&self.chat);
+            (!c.lines.is_empty() || c.dropped > 0).then(|| c.take())
+        };
+        if let Some(b) = waiting {
+            self.emit.platform_chat(&b);
+        }
+    }
+    fn chat_state(&self, source: &str, s: &marquee_chat::SourceState) {
+        self.emit.chat_source(&ipc::ChatSourceState::new(source, s));
+    }
+    fn chat_line(&self, source: &str, l: &marquee_show::audience::ChatLine) {
+        let due = lock(&self.chat).push(ipc::PlatformChat::new(source, l));
+        if let Some(b) = due {
+            self.emit.platform_chat(&b);
+        }
     }
 }
 
@@ -230,6 +313,7 @@ impl Live {
             emit,
             audio_input: settings.audio.clone(),
             last: self.last.clone(),
+            chat: Mutex::new(ChatBatcher::new()),
         });
         let show = Show::start(&s, keychain, observer)?;
         self.invites.clear();
@@ -338,7 +422,40 @@ mod tests {
             guests: Default::default(),
             adaptive_bitrate: true,
             min_bitrate_kbps: None,
+            chat: vec![],
         }
+    }
+
+    #[test]
+    fn platform_lines_go_out_in_batches_and_a_flood_beyond_a_batch_is_counted() {
+        let line = |n: usize| ipc::PlatformChat {
+            source: "twitch:x".into(),
+            platform: "twitch".into(),
+            user: format!("u{n}"),
+            text: "hi".into(),
+            gift: false,
+        };
+        let mut b = ChatBatcher::new();
+        // The first line after a quiet spell goes at once.
+        let first = b.push(line(0)).expect("sent at once");
+        assert_eq!((first.lines.len(), first.dropped), (1, 0));
+        // Within the next tenth of a second lines wait; past a batch they are counted.
+        let mut sent = Vec::new();
+        for n in 1..=ipc::PlatformChatBatch::MAX + 20 {
+            sent.extend(b.push(line(n)));
+        }
+        let rest = b.take();
+        let total: usize = sent.iter().chain([&rest]).map(|x| x.lines.len()).sum();
+        let dropped: u64 = sent.iter().chain([&rest]).map(|x| x.dropped).sum();
+        assert_eq!(
+            total as u64 + dropped,
+            ipc::PlatformChatBatch::MAX as u64 + 20
+        );
+        assert!(
+            sent.iter()
+                .chain([&rest])
+                .all(|x| x.lines.len() <= ipc::PlatformChatBatch::MAX)
+        );
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
         director: app.director,
         director_hold_s: app.director_hold_s,
         adaptive_bitrate: p.adaptive_bitrate.unwrap_or(true),
+        chat_sources: p.chat.clone(),
         min_bitrate_kbps: p.min_bitrate,
         guests: GuestsSetting {
             slots: app.guests.slots.min(APP_GUEST_SLOTS),
@@ -125,6 +126,9 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     p.bitrate = Some(s.bitrate_kbps);
     p.encoder = Some(s.encoder.clone());
     p.adaptive_bitrate = (!s.adaptive_bitrate).then_some(false);
+    p.chat = (s.chat_sources.iter())
+        .map(|c| marquee_show::chat::ChatSetting::parse(c).map(|c| c.to_string()))
+        .collect::<Result<_, _>>()?;
     p.min_bitrate = s.min_bitrate_kbps.filter(|&k| k > 0);
     p.overlays = marquee_show::overlays::to_items(&overlay_forms(&s.overlays), &p.overlays)?;
     // Only keychain references: a URL with the key in it never reaches the file.

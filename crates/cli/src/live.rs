@@ -171,6 +171,8 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
             .iter()
             .map(|o| crate::overlay::parse(o))
             .collect::<Result<_, _>>()?,
+        // Applied below, with their endpoints.
+        chat: Vec::new(),
     };
     let mut s = ShowSettings::default();
     s.apply_profile(profile).map_err(failure)?;
@@ -180,7 +182,11 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         eprintln!("no --to or --record given: recording to {}", path.display());
         s.recording = Recording::Path(path);
     }
-    s.chat = a
+    // Sources named by flags replace the profile's; endpoints apply to either.
+    if !a.chat.is_empty() {
+        s.chat = a.chat.clone();
+    }
+    s.chat = s
         .chat
         .iter()
         .map(|c| {

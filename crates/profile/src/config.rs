@@ -38,6 +38,9 @@ pub struct Profile {
     /// Overlays burnt into the picture (text, image, danmaku), each switchable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overlays: Vec<marquee_overlay::OverlayItem>,
+    /// Platform chats read during the show: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chat: Vec<String>,
 }
 
 /// The whole config file.

@@ -242,6 +242,52 @@ impl Audience {
 }
 
 /// The short label a platform's lines carry on the video.
+/// A platform chat event as the host's chat panel shows it: who, what (masked like the
+/// overlay), and whether it is a gift-like event (bits, gifts, paid messages, memberships,
+/// subscriptions) to highlight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatLine {
+    pub platform: Platform,
+    pub user: String,
+    pub text: String,
+    pub gift: bool,
+}
+
+impl ChatLine {
+    /// The line for `e`, or `None` for what the panel does not list (states, notices,
+    /// popularity, moderation).
+    pub fn from_chat(e: &ChatEvent, blocked: &WordFilter) -> Option<ChatLine> {
+        let mask = |t: &str| match blocked.check(t) {
+            Verdict::Clean => t.to_string(),
+            Verdict::Matched { masked } => masked,
+        };
+        let user = match &e.body {
+            ChatBody::Message { user, .. }
+            | ChatBody::Cheer { user, .. }
+            | ChatBody::Gift { user, .. }
+            | ChatBody::SuperChat { user, .. }
+            | ChatBody::Membership { user, .. }
+            | ChatBody::Subscription { user, .. } => mask(&user.name),
+            _ => return None,
+        };
+        let (text, gift) = match Audience::from_chat(e, blocked, 0)? {
+            Audience::Chat { text, .. } => {
+                let tag = format!("[{}] ", platform_tag(e.platform));
+                (text.strip_prefix(&tag).unwrap_or(&text).to_string(), false)
+            }
+            Audience::Gift { gift, count, .. } if count > 1 => (format!("{gift} ×{count}"), true),
+            Audience::Gift { gift, .. } => (gift, true),
+            _ => return None,
+        };
+        Some(ChatLine {
+            platform: e.platform,
+            user,
+            text,
+            gift,
+        })
+    }
+}
+
 pub fn platform_tag(p: Platform) -> &'static str {
     match p {
         Platform::Bilibili => "B站",
@@ -464,6 +510,39 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_chat_panel_gets_who_and_what_masked_and_gifts_marked() {
+        let msg = platform(
+            Platform::Twitch,
+            ChatBody::Message {
+                id: Some("abc".into()),
+                user: viewer("spoiler_king"),
+                text: "no spoiler please".into(),
+                colour: None,
+                emotes: vec![],
+            },
+        );
+        let l = ChatLine::from_chat(&msg, &words(&["spoiler"])).unwrap();
+        assert_eq!(
+            (l.user.as_str(), l.text.as_str(), l.gift),
+            ("*******_king", "no ******* please", false)
+        );
+        let cheer = platform(
+            Platform::Twitch,
+            ChatBody::Cheer {
+                id: None,
+                user: viewer("fan"),
+                bits: 100,
+                text: "gg".into(),
+                emotes: vec![],
+            },
+        );
+        let l = ChatLine::from_chat(&cheer, &WordFilter::default()).unwrap();
+        assert!(l.gift && l.text.contains("100 bits"), "{l:?}");
+        let quiet = platform(Platform::Bilibili, ChatBody::Popularity { value: 9 });
+        assert_eq!(ChatLine::from_chat(&quiet, &WordFilter::default()), None);
     }
 
     #[test]

@@ -136,6 +136,15 @@ type Prepared = (ChatSetting, Result<Box<dyn ChatSource>, String>);
 pub(crate) type ToAudience = Box<dyn Fn(&Audience) -> bool + Send>;
 /// Takes a source's new state, with the source's name (`twitch:NAME`).
 pub(crate) type ToState = Box<dyn Fn(&str, &SourceState) + Send>;
+pub(crate) type ToPanel = Box<dyn Fn(&str, &crate::audience::ChatLine) + Send>;
+
+/// Where the sources' events go: the audience (overlay and signals), each source's state,
+/// and each message or gift as the host's chat panel lists it.
+pub(crate) struct ChatOut {
+    pub audience: ToAudience,
+    pub state: ToState,
+    pub line: ToPanel,
+}
 
 /// The running sources; dropping it stops them.
 pub(crate) struct ChatRunner {
@@ -150,8 +159,7 @@ impl ChatRunner {
         settings: &[ChatSetting],
         blocked: WordFilter,
         keychain: &Keychain,
-        audience: ToAudience,
-        state: ToState,
+        to: ChatOut,
     ) -> Result<Self, String> {
         let sources: Vec<Prepared> = settings
             .iter()
@@ -169,12 +177,12 @@ impl ChatRunner {
                     Err(e) => {
                         for (s, _) in &sources {
                             let why = format!("{}: cannot start: {e}", s.platform);
-                            state(&s.to_string(), &SourceState::Failed { reason: why });
+                            (to.state)(&s.to_string(), &SourceState::Failed { reason: why });
                         }
                         return;
                     }
                 };
-                rt.block_on(run(sources, blocked, audience, state, stopped));
+                rt.block_on(run(sources, blocked, to, stopped));
             })
             .map_err(|e| format!("cannot start the chat thread: {e}"))?;
         Ok(Self {
@@ -200,10 +208,14 @@ impl Drop for ChatRunner {
 async fn run(
     sources: Vec<Prepared>,
     blocked: WordFilter,
-    audience: ToAudience,
-    state: ToState,
+    to: ChatOut,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
+    let ChatOut {
+        audience,
+        state,
+        line,
+    } = to;
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     for (setting, source) in sources {
         let name = setting.to_string();
@@ -253,6 +265,9 @@ async fn run(
             continue;
         }
         let ev = marquee_chat::ChatEvent::new(platform, body);
+        if let Some(l) = crate::audience::ChatLine::from_chat(&ev, &blocked) {
+            line(&name, &l);
+        }
         if let Some(a) = Audience::from_chat(&ev, &blocked, now_ms())
             && !audience(&a)
         {

@@ -202,6 +202,11 @@ impl ShowSettings {
         self.fps = p.fps.unwrap_or(self.fps);
         self.bitrate_kbps = p.bitrate.unwrap_or(self.bitrate_kbps);
         self.adaptive_bitrate = p.adaptive_bitrate.unwrap_or(self.adaptive_bitrate);
+        if !p.chat.is_empty() {
+            self.chat = (p.chat.iter())
+                .map(|c| crate::chat::ChatSetting::parse(c))
+                .collect::<Result<_, _>>()?;
+        }
         self.min_bitrate_kbps = p.min_bitrate.or(self.min_bitrate_kbps);
         self.audio_bitrate_kbps = p.audio_bitrate.unwrap_or(self.audio_bitrate_kbps);
         if let Some(r) = &p.record {

@@ -30,6 +30,8 @@ pub trait Observer: Send + Sync + 'static {
     /// A platform chat source (`twitch:NAME`…) changed state: connecting, live,
     /// reconnecting n, failed and why. The show goes on whatever a source does.
     fn chat_state(&self, _source: &str, _state: &marquee_chat::SourceState) {}
+    /// A platform chat message or gift, masked, for the host's chat panel.
+    fn chat_line(&self, _source: &str, _line: &crate::audience::ChatLine) {}
 }
 
 /// How long the monitor waits at most between stats ticks.
@@ -193,10 +195,19 @@ impl Show {
             let weak = Arc::downgrade(&show);
             let audience =
                 Box::new(move |a: &Audience| weak.upgrade().map(|show| show.audience(a)).is_some());
+            let to_panel = observer.clone();
             let state = Box::new(move |name: &str, s: &marquee_chat::SourceState| {
                 observer.chat_state(name, s)
             });
-            match ChatRunner::start(&settings.chat, blocked, keychain, audience, state) {
+            let line = Box::new(move |name: &str, l: &crate::audience::ChatLine| {
+                to_panel.chat_line(name, l)
+            });
+            let to = crate::chat::ChatOut {
+                audience,
+                state,
+                line,
+            };
+            match ChatRunner::start(&settings.chat, blocked, keychain, to) {
                 Ok(r) => *lock(&show.chat) = Some(r),
                 // Platform chat is a convenience: the show goes on without it.
                 Err(e) => tracing::warn!("live without platform chat: {e}"),

@@ -18,6 +18,12 @@ impl crate::live::Emit for TauriEmit {
     fn event(&self, e: &SessionEvent) {
         events::session_event(&self.0, e);
     }
+    fn platform_chat(&self, c: &crate::ipc::PlatformChatBatch) {
+        events::platform_chat(&self.0, c);
+    }
+    fn chat_source(&self, s: &crate::ipc::ChatSourceState) {
+        events::chat_source(&self.0, s);
+    }
 }
 
 pub async fn go_live(app: AppHandle, settings: GoLiveSettings) -> Result<(), AppError> {

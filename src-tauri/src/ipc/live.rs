@@ -51,6 +51,9 @@ pub struct GoLiveSettings {
     /// Its floor, kbps (null: a quarter of the bitrate, at least 300).
     #[serde(default)]
     pub min_bitrate_kbps: Option<u32>,
+    /// Platform chats to read: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`.
+    #[serde(default)]
+    pub chat: Vec<String>,
 }
 
 fn on() -> bool {

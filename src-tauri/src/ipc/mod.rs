@@ -9,6 +9,7 @@
 //! and committed; `bindings::tests::committed_bindings_are_fresh` fails when it is stale.
 
 pub mod app;
+pub mod chat;
 pub mod clips;
 pub mod declare;
 pub mod guests;
@@ -18,6 +19,7 @@ pub mod room;
 pub mod settings;
 
 pub use app::*;
+pub use chat::*;
 pub use clips::*;
 pub use declare::{Bytes, Callback};
 pub use guests::*;

@@ -69,6 +69,9 @@ pub struct AppSettings {
     pub adaptive_bitrate: bool,
     /// Its floor, kbps (null: a quarter of the bitrate, at least 300).
     pub min_bitrate_kbps: Option<u32>,
+    /// Platform chats read while live: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`
+    /// (in the profile, shared with `marquee live`).
+    pub chat_sources: Vec<String>,
 }
 
 /// Something burnt into the outgoing picture, switchable while live. The profile keeps it as

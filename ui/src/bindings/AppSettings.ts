@@ -66,4 +66,9 @@ adaptive_bitrate: boolean,
 /**
  * Its floor, kbps (null: a quarter of the bitrate, at least 300).
  */
-min_bitrate_kbps: number | null, };
+min_bitrate_kbps: number | null, 
+/**
+ * Platform chats read while live: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`
+ * (in the profile, shared with `marquee live`).
+ */
+chat_sources: Array<string>, };

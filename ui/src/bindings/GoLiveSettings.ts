@@ -56,4 +56,8 @@ adaptive_bitrate: boolean,
 /**
  * Its floor, kbps (null: a quarter of the bitrate, at least 300).
  */
-min_bitrate_kbps: number | null, };
+min_bitrate_kbps: number | null, 
+/**
+ * Platform chats to read: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`.
+ */
+chat: Array<string>, };

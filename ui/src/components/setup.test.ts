@@ -102,6 +102,7 @@ const settings = (): AppSettingsValue => ({
   room: { blockedWords: [], blockedMode: 'mask', slowModeS: 0, modsOnly: false, userRatePerMin: 0 },
   roomHome: { mode: 'this_computer', lan_address: null, port: null, hosted_url: '', hosted_room: '', ca_file: null },
   guests: { slots: 0, green_room: true, layout: 'auto' },
+  chatSources: [],
   language: 'system',
   theme: 'system',
 });

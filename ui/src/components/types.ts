@@ -27,9 +27,21 @@ export interface ChatRow {
   count?: number;
   /** The message is a question (the menu then offers "Pin as question"). */
   question?: boolean;
+  /** From a platform's chat (`bilibili`, `twitch`, `youtube`), not the room. */
+  platform?: string;
+  /** A platform's bits, gift, paid message, membership or subscription: highlighted. */
+  paid?: boolean;
 }
 
-export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question' | 'appoint' | 'unappoint';
+export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question' | 'appoint' | 'unappoint' | 'hide_here';
+
+/** A platform chat source's connection as the room panel shows it. */
+export interface ChatSourceView {
+  source: string;
+  state: 'connecting' | 'live' | 'reconnecting' | 'failed';
+  attempt: number | null;
+  reason: string | null;
+}
 
 /** Seconds of a timeout action, or null. */
 export function timeoutSeconds(a: ChatAction): number | null {
@@ -158,6 +170,8 @@ export interface AppSettingsValue {
   overlays: OverlayValue[];
   /** Co-stream guests (the bindings' GuestsSetting). */
   guests: GuestsSetting;
+  /** Platform chats read while live, `twitch:CHANNEL` … */
+  chatSources: string[];
   language: 'system' | 'en' | 'zh-CN';
   theme: 'system' | 'light' | 'dark';
 }

@@ -151,6 +151,7 @@ export class LiveStore {
         guests: { ...v.guests },
         adaptive_bitrate: v.adaptive_bitrate,
         min_bitrate_kbps: v.min_bitrate_kbps,
+        chat: [...v.chat_sources],
       });
       this.resume(0);
     } catch (e) {

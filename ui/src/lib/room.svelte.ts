@@ -2,8 +2,8 @@
 // moderation (the `room` and `room_ready` events, the `room_*` commands:
 // src-tauri/src/commands/room.rs).
 
-import type { GiftDef, Lottery, ModLogEntry, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings, StaffMember } from '../bindings';
-import type { ChatAction, ChatRow, QaQuestion, RoomSettingsValue } from '../components/types';
+import type { ChatSourceState, GiftDef, Lottery, ModLogEntry, PlatformChatBatch, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings, StaffMember } from '../bindings';
+import type { ChatAction, ChatRow, ChatSourceView, QaQuestion, RoomSettingsValue } from '../components/types';
 import type { AppStore } from './app.svelte';
 import { i18n, type MessageKey, t } from './i18n.svelte';
 import { STRINGS } from './strings';
@@ -40,6 +40,14 @@ export class RoomStore {
   chat = $state.raw<ChatRow[]>([]);
   /** Bumped on every chat change (the virtualised list re-reads then). */
   chatRevision = $state(0);
+  /** Platform chat sources of the show on air, by source (`twitch:name`). */
+  sources = $state<Record<string, ChatSourceView>>({});
+  /** Platform lines the app left out in a flood (counted, shown). */
+  platformDropped = $state(0);
+  /** Platform rows sit after the newest room message: its id plus a fraction, so ids keep
+   *  growing for the list and for deletions. */
+  private lastRoomId = 0;
+  private platformSeq = 0;
   gifts = $state<GiftItem[]>([]);
   giftAlert = $state<GiftItem | null>(null);
   poll = $state<Poll | null>(null);
@@ -226,7 +234,44 @@ export class RoomStore {
     }
   }
 
+  /** A batch of platform messages and gifts (the `platform_chat` event). */
+  applyPlatform(b: PlatformChatBatch) {
+    for (const l of b.lines) {
+      this.platformSeq = Math.min(this.platformSeq + 1, 9_999_999);
+      this.chat.push({
+        id: this.lastRoomId + this.platformSeq / 1e7,
+        at: Date.now(),
+        user: l.user,
+        role: 'viewer',
+        text: l.text,
+        color: '#ffffff',
+        deleted: false,
+        platform: l.platform,
+        paid: l.gift,
+      });
+    }
+    if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
+    this.platformDropped += b.dropped;
+    if (b.lines.length) this.chatRevision++;
+  }
+
+  /** A platform source's state (the `chat_source` event). */
+  applySource(s: ChatSourceState) {
+    const state = (['connecting', 'live', 'reconnecting', 'failed'] as const).find((x) => x === s.state) ?? 'connecting';
+    this.sources = { ...this.sources, [s.source]: { source: s.source, state, attempt: s.attempt, reason: s.reason } };
+  }
+
+  /** A new show: its sources start over. */
+  resetSources() {
+    this.sources = {};
+    this.platformDropped = 0;
+  }
+
   private pushChat(item: ChatRow) {
+    if (Number.isInteger(item.id) && item.id > this.lastRoomId) {
+      this.lastRoomId = item.id;
+      this.platformSeq = 0;
+    }
     // In place: a 100k backlog is not copied per message (the list re-reads on chatRevision).
     this.chat.push(item);
     if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
@@ -254,6 +299,14 @@ export class RoomStore {
   /** A message menu action. */
   async chatAction(action: ChatAction, item: Pick<ChatRow, 'id' | 'userId' | 'user' | 'text'>) {
     const b = this.backend;
+    if (action === 'hide_here') {
+      // Platforms are moderated on the platform (a login this app does not hold): hidden here.
+      const i = this.chat.findIndex((c) => c.id === item.id);
+      if (i >= 0) this.chat[i] = { ...this.chat[i], deleted: true, text: '' };
+      this.chatRevision++;
+      this.app.notice = t('chat.hiddenHere');
+      return;
+    }
     try {
       if (action === 'delete') await b.roomModerate({ action: 'delete', id: item.id });
       else if (action === 'appoint' || action === 'unappoint') {

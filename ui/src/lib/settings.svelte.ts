@@ -31,6 +31,7 @@ export function defaultSettings(): AppSettings {
     guests: { slots: 0, green_room: true, layout: 'auto' },
     adaptive_bitrate: true,
     min_bitrate_kbps: null,
+    chat_sources: [],
   };
 }
 

@@ -45,6 +45,8 @@ export class Studio {
       await b.on('room', (e) => this.room.apply(e)),
       await b.on('audio_level', (l) => this.preview.applyLevel(l)),
       await b.on('room_ready', (r) => this.room.ready(r)),
+      await b.on('platform_chat', (c) => this.room.applyPlatform(c)),
+      await b.on('chat_source', (s) => this.room.applySource(s)),
     );
     try {
       const info = await b.appInfo();

@@ -124,7 +124,7 @@ async fn info(State(s): State<Shared>, Path(token): Path<String>) -> Response {
         Ok(invite) => axum::Json(serde_json::json!({
             "slot": invite.slot,
             "expires_in_s": s.host.expires_in(&invite).as_secs(),
-            "ice_servers": [],
+            "ice_servers": s.host.guest_ice_servers(),
         }))
         .into_response(),
         Err(e) => join_error(&e),

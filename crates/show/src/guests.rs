@@ -31,6 +31,25 @@ pub struct GuestSettings {
     /// (and loopback, for a guest on the same machine).
     pub addresses: Vec<IpAddr>,
     pub invite_life: Duration,
+    /// A STUN server the host asks for its address beyond its NAT (a server-reflexive
+    /// candidate for guests on other networks). None by default: a STUN query tells a third
+    /// party that this machine is streaming with guests, and a host on the guests' network
+    /// (or one whose guests have a TURN relay) does not need it.
+    pub stun: Option<marquee_costream::stun::StunUrl>,
+    /// TURN relays handed to guests behind strict NATs (their credentials stay in the keychain
+    /// until the show starts).
+    pub guest_turn: Vec<GuestTurn>,
+}
+
+/// A TURN relay for guests: its URL, the long-term user, and the keychain entry holding the
+/// credential (`marquee key set NAME`: never in a settings file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestTurn {
+    /// `turn:HOST[:PORT][?transport=udp|tcp]` or `turns:HOST[:PORT]`.
+    pub url: String,
+    pub username: String,
+    /// The keychain entry holding the credential.
+    pub credential_key: String,
 }
 
 impl Default for GuestSettings {
@@ -41,6 +60,8 @@ impl Default for GuestSettings {
             udp_port: 0,
             addresses: Vec::new(),
             invite_life: marquee_costream::invite::DEFAULT_LIFE,
+            stun: None,
+            guest_turn: Vec::new(),
         }
     }
 }
@@ -142,7 +163,16 @@ pub(crate) fn add_sources(
 pub(crate) fn start_host(
     g: &GuestSettings,
     feeds: Arc<marquee_capture::feed::Feeds>,
+    keychain: &marquee_profile::Keychain,
 ) -> Result<CoHost, ShowError> {
+    let mut guest_ice_servers = Vec::new();
+    for t in &g.guest_turn {
+        let credential = keychain.get(&t.credential_key)?;
+        guest_ice_servers.push(
+            marquee_costream::ice::IceServer::turn(&t.url, &t.username, &credential)
+                .map_err(ShowError::Settings)?,
+        );
+    }
     let mut addresses = g.addresses.clone();
     if addresses.is_empty() {
         addresses = crate::netif::interfaces()
@@ -159,6 +189,8 @@ pub(crate) fn start_host(
             slots: g.slots,
             invite_life: g.invite_life,
             green_room: g.green_room,
+            stun: g.stun.clone(),
+            guest_ice_servers,
         },
         feeds,
     )

@@ -117,7 +117,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
             for g in list {
                 let q = &g["quality"];
                 println!(
-                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s{}",
+                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s {} frames {} PLI{}",
                     g["session"],
                     g["slot"],
                     g["name"].as_str().unwrap_or(""),
@@ -132,6 +132,8 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
                         .as_f64()
                         .map_or("-".into(), |l| format!("{l:.1}")),
                     q["in_kbps"],
+                    q["frames"],
+                    q["keyframe_requests"],
                     marks(&g),
                 );
             }

@@ -116,6 +116,7 @@ struct Peer {
     switches: Arc<Switches>,
     inbound: Inbound,
     last_keyframe_request: Option<Instant>,
+    keyframe_requests: u64,
     connected: bool,
     /// Where the return feed goes: the m-lines we may send on, and their payload types.
     video_out: Option<(Mid, Pt)>,
@@ -181,6 +182,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
                 rtc: p.rtc,
                 switches: p.switches,
                 last_keyframe_request: None,
+                keyframe_requests: 0,
                 connected: false,
                 video_out: None,
                 audio_out: None,
@@ -341,7 +343,9 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
         }),
         Event::MediaIngressStats(s) => {
             let c = p.inbound.counters();
+            let plis = p.keyframe_requests;
             shared.update_quality(p.session, |q| {
+                q.keyframe_requests = plis;
                 if let Some(l) = s.loss {
                     q.loss_pct = Some(l * 100.0);
                 }
@@ -474,5 +478,6 @@ fn request_keyframe(p: &mut Peer) {
         && w.request_keyframe(None, KeyframeRequestKind::Pli).is_ok()
     {
         p.last_keyframe_request = Some(Instant::now());
+        p.keyframe_requests += 1;
     }
 }

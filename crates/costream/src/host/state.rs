@@ -63,6 +63,8 @@ pub struct Quality {
     pub decode_errors: u64,
     /// Media dropped on the way to the decoders (they were behind).
     pub dropped: u64,
+    /// Keyframe requests (PLI) sent to the guest: a lost video packet asks for one.
+    pub keyframe_requests: u64,
 }
 
 /// One guest as the host sees them.

@@ -27,6 +27,9 @@ const CALL_S: u64 = 15;
 struct Link {
     ns: String,
     host_ip: String,
+    /// The veth ends: here (towards the guest) and inside the namespace (towards the host).
+    here: String,
+    there: String,
 }
 
 fn run_ok(mut c: Command, what: &str) -> String {
@@ -65,6 +68,8 @@ impl Link {
         let link = Link {
             ns: ns.clone(),
             host_ip: format!("{net}.1"),
+            here: here.clone(),
+            there: there.clone(),
         };
         ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
         ip(&["link", "set", &there, "netns", &ns]);
@@ -124,6 +129,35 @@ impl Link {
         }
     }
 
+    /// Limits the link to `kbit` kbit/s each way (tbf on both veth ends: the guest's uplink
+    /// and its return feed), with a 400 ms queue before packets are dropped.
+    fn shape(&self, kbit: u32) {
+        let args = |dev: &str| {
+            [
+                "qdisc",
+                "replace",
+                "dev",
+                dev,
+                "root",
+                "tbf",
+                "rate",
+                &format!("{kbit}kbit"),
+                "burst",
+                "32kbit",
+                "latency",
+                "400ms",
+            ]
+            .map(str::to_string)
+        };
+        let mut c = Command::new("tc");
+        c.args(args(&self.here));
+        run_ok(c, "tc qdisc … tbf (here)");
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns, "tc"])
+            .args(args(&self.there));
+        run_ok(c, "tc qdisc … tbf (in the namespace)");
+    }
+
     /// `(seen, dropped)` UDP packets per direction (`in`, `out`) from the rules' counters.
     fn udp_counts(&self) -> Vec<(String, u64, u64)> {
         let text = self.nft(&["list", "table", "inet", "mqloss"]);
@@ -168,15 +202,14 @@ impl Drop for Link {
     }
 }
 
-#[test]
-fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard() {
-    let _g = heavy();
-    let link_net = Link::new();
-    link_net.lose_udp(5);
+/// A call of `CALL_S` seconds from a native guest inside `link_net` to a host here that
+/// streams to nginx-rtmp as `name`: the guest stays on air, its picture keeps arriving in the
+/// program and its voice is heard. Prints the host's quality line for the guest.
+fn call_over(link_net: &Link, name: &str) {
     let mut nginx = Nginx::start();
     let home = tempdir("marquee-costream-lossy-");
     let socket = home.path().join("live.sock");
-    let url = nginx.url("lossy");
+    let url = nginx.url(name);
     let mut c = marquee_in(home.path());
     c.env("MARQUEE_CONTROL", &socket)
         .args(["live", "--video", "test", "--audio"])
@@ -201,7 +234,7 @@ fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard
 
     let mut g = marquee_in(home.path());
     g.args(["guest", "join", &link, "--video", "test:2"])
-        .args(["--audio", &format!("tone:{GUEST_HZ}"), "--name", "lossy"])
+        .args(["--audio", &format!("tone:{GUEST_HZ}"), "--name", name])
         .args(["--duration", &format!("{CALL_S}s")]);
     let mut guest = Run::spawn(link_net.inside(g));
     assert!(
@@ -223,9 +256,7 @@ fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard
         std::thread::sleep(Duration::from_secs(1)); // the polling period of the quality stats
     }
     guest.wait(Duration::from_secs(30));
-    let counts = link_net.udp_counts();
-    eprintln!("host's view of the lossy guest: {quality}");
-    eprintln!("nftables UDP (chain, packets, dropped): {counts:?}");
+    eprintln!("host's view of the guest ({name}): {quality}");
     eprintln!("guest: {}", guest.stderr().lines().last().unwrap_or(""));
     assert_exited_ok(&guest);
     assert!(
@@ -233,17 +264,11 @@ fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard
         "the guest stayed on air: {}",
         guest.report()
     );
-    assert!(
-        counts
-            .iter()
-            .all(|(_, seen, dropped)| *dropped > 0 && (*dropped as f64) < 0.1 * *seen as f64),
-        "about 5 % of the UDP packets were dropped each way: {counts:?}"
-    );
     host.wait(Duration::from_secs(90));
     assert_exited_ok(&host);
     nginx.wait_recordings_settled(Duration::from_millis(500), Duration::from_secs(10));
     nginx.stop();
-    let recs = nginx.recordings_of("lossy");
+    let recs = nginx.recordings_of(name);
     assert_eq!(recs.len(), 1, "one uninterrupted publish: {recs:?}");
 
     // The guest's picture keeps arriving: new pictures through the whole call, no freeze
@@ -313,4 +338,28 @@ fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard
         during.len() as u64 >= CALL_S - 5 && quietest > 100.0 * after,
         "the guest's tone must be ≥ 20 dB above the after-call level in every second on air: {levels:?}"
     );
+}
+
+#[test]
+fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard() {
+    let _g = heavy();
+    let link = Link::new();
+    link.lose_udp(5);
+    call_over(&link, "lossy");
+    let counts = link.udp_counts();
+    eprintln!("nftables UDP (chain, packets, dropped): {counts:?}");
+    assert!(
+        counts
+            .iter()
+            .all(|(_, seen, dropped)| *dropped > 0 && (*dropped as f64) < 0.1 * *seen as f64),
+        "about 5 % of the UDP packets were dropped each way: {counts:?}"
+    );
+}
+
+#[test]
+fn a_native_guest_on_a_one_megabit_link_stays_on_air_seen_and_heard() {
+    let _g = heavy();
+    let link = Link::new();
+    link.shape(1000);
+    call_over(&link, "narrow");
 }

@@ -433,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn a_known_server_response_is_read() {
+    fn the_rfc_5769_sample_responses_are_read() {
         // RFC 5769 §2.2: a sample IPv4 response (XOR-MAPPED-ADDRESS 192.0.2.1:32853), with
         // SOFTWARE, MESSAGE-INTEGRITY and FINGERPRINT around it.
         let hex = "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220\
@@ -446,6 +446,22 @@ mod tests {
         assert_eq!(
             decode_response(&bytes),
             Ok(Response::Mapped("192.0.2.1:32853".parse().unwrap()))
+        );
+        // §2.3: the IPv6 one (the address XORed with the cookie and the transaction id).
+        let hex = "010100482112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220\
+                   002000140002a1470113a9faa5d3f179bc25f4b5bed2b9d9\
+                   00080014a382954e4be67bf11784c97c8292c275bfe3ed4180280004c8fb0b4c";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(
+            decode_response(&bytes),
+            Ok(Response::Mapped(
+                "[2001:db8:1234:5678:11:2233:4455:6677]:32853"
+                    .parse()
+                    .unwrap()
+            ))
         );
     }
 

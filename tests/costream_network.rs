@@ -10,10 +10,9 @@
 #![allow(clippy::unwrap_used)]
 
 use marquee_e2e::{
-    Nginx, Run, assert_exited_ok, decode_audio_mono, exec, frame_codes_in, heavy, marquee_in,
-    tempdir, tone_level,
+    NetLink as Link, Nginx, Run, assert_exited_ok, decode_audio_mono, exec, frame_codes_in, heavy,
+    marquee_in, tempdir, tone_level,
 };
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const W: u32 = 1280;
@@ -21,186 +20,6 @@ const H: u32 = 720;
 const HOST_HZ: f64 = 440.0;
 const GUEST_HZ: f64 = 1000.0;
 const CALL_S: u64 = 15;
-
-/// A network namespace with one end of a veth pair (`10.X.Y.2`), the other end here
-/// (`10.X.Y.1`); removed (with the pair) on drop.
-struct Link {
-    ns: String,
-    host_ip: String,
-    /// The veth ends: here (towards the guest) and inside the namespace (towards the host).
-    here: String,
-    there: String,
-}
-
-fn run_ok(mut c: Command, what: &str) -> String {
-    let d = exec(
-        {
-            c.stdin(std::process::Stdio::null());
-            c
-        },
-        Duration::from_secs(10),
-    );
-    assert!(
-        d.success(),
-        "{what}: {} (needs root, iproute2 and nftables: apt-get install -y iproute2 nftables)",
-        d.stderr
-    );
-    d.stdout_str()
-}
-
-fn ip(args: &[&str]) {
-    let mut c = Command::new("ip");
-    c.args(args);
-    run_ok(c, &format!("ip {}", args.join(" ")));
-}
-
-impl Link {
-    fn new() -> Link {
-        let id = std::process::id();
-        let ns = format!("mqice{id}");
-        let (here, there) = (format!("mqi{id}h"), format!("mqi{id}v"));
-        let net = format!("10.214.{}", id % 250 + 1);
-        let _ = Command::new("ip")
-            .args(["netns", "del", &ns])
-            .stderr(std::process::Stdio::null())
-            .status();
-        ip(&["netns", "add", &ns]);
-        let link = Link {
-            ns: ns.clone(),
-            host_ip: format!("{net}.1"),
-            here: here.clone(),
-            there: there.clone(),
-        };
-        ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
-        ip(&["link", "set", &there, "netns", &ns]);
-        ip(&["addr", "add", &format!("{net}.1/24"), "dev", &here]);
-        ip(&["link", "set", &here, "up"]);
-        let inner = format!("{net}.2/24");
-        for args in [
-            ["addr", "add", inner.as_str(), "dev", there.as_str()],
-            ["link", "set", there.as_str(), "up", ""],
-            ["link", "set", "lo", "up", ""],
-        ] {
-            let mut a = vec!["netns", "exec", &ns, "ip"];
-            a.extend(args.iter().filter(|s| !s.is_empty()));
-            ip(&a);
-        }
-        link
-    }
-
-    /// `nft` inside the namespace.
-    fn nft(&self, args: &[&str]) -> String {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns, "nft"]).args(args);
-        run_ok(c, &format!("nft {}", args.join(" ")))
-    }
-
-    /// Drops `pct` % of the UDP packets coming into and going out of the namespace, counted.
-    fn lose_udp(&self, pct: u32) {
-        self.nft(&["add", "table", "inet", "mqloss"]);
-        for (chain, hook) in [("in", "input"), ("out", "output")] {
-            self.nft(&[
-                "add",
-                "chain",
-                "inet",
-                "mqloss",
-                chain,
-                &format!("{{ type filter hook {hook} priority 0; }}"),
-            ]);
-            self.nft(&[
-                "add",
-                "rule",
-                "inet",
-                "mqloss",
-                chain,
-                "meta",
-                "l4proto",
-                "udp",
-                "counter",
-                "numgen",
-                "random",
-                "mod",
-                "100",
-                "<",
-                &pct.to_string(),
-                "counter",
-                "drop",
-            ]);
-        }
-    }
-
-    /// Limits the link to `kbit` kbit/s each way (tbf on both veth ends: the guest's uplink
-    /// and its return feed), with a 400 ms queue before packets are dropped.
-    fn shape(&self, kbit: u32) {
-        let args = |dev: &str| {
-            [
-                "qdisc",
-                "replace",
-                "dev",
-                dev,
-                "root",
-                "tbf",
-                "rate",
-                &format!("{kbit}kbit"),
-                "burst",
-                "32kbit",
-                "latency",
-                "400ms",
-            ]
-            .map(str::to_string)
-        };
-        let mut c = Command::new("tc");
-        c.args(args(&self.here));
-        run_ok(c, "tc qdisc … tbf (here)");
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns, "tc"])
-            .args(args(&self.there));
-        run_ok(c, "tc qdisc … tbf (in the namespace)");
-    }
-
-    /// `(seen, dropped)` UDP packets per direction (`in`, `out`) from the rules' counters.
-    fn udp_counts(&self) -> Vec<(String, u64, u64)> {
-        let text = self.nft(&["list", "table", "inet", "mqloss"]);
-        let mut out = Vec::new();
-        let mut chain = String::new();
-        for line in text.lines() {
-            let l = line.trim();
-            if let Some(c) = l.strip_prefix("chain ") {
-                chain = c.trim_end_matches(" {").to_string();
-            }
-            let packets: Vec<u64> = l
-                .split("counter packets ")
-                .skip(1)
-                .filter_map(|s| s.split_whitespace().next()?.parse().ok())
-                .collect();
-            if let [seen, dropped] = packets[..] {
-                out.push((chain.clone(), seen, dropped));
-            }
-        }
-        out
-    }
-
-    /// `c` run inside the namespace (same program, arguments and environment).
-    fn inside(&self, c: Command) -> Command {
-        let mut n = Command::new("ip");
-        n.args(["netns", "exec", &self.ns])
-            .arg(c.get_program())
-            .args(c.get_args());
-        for (k, v) in c.get_envs() {
-            if let Some(v) = v {
-                n.env(k, v);
-            }
-        }
-        n
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        // Deleting the namespace deletes the veth pair (and its nftables) with it.
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-    }
-}
 
 /// A call of `CALL_S` seconds from a native guest inside `link_net` to a host here that
 /// streams to nginx-rtmp as `name`: the guest stays on air, its picture keeps arriving in the
@@ -343,7 +162,7 @@ fn call_over(link_net: &Link, name: &str) {
 #[test]
 fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard() {
     let _g = heavy();
-    let link = Link::new();
+    let link = Link::start();
     link.lose_udp(5);
     call_over(&link, "lossy");
     let counts = link.udp_counts();
@@ -359,7 +178,7 @@ fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard
 #[test]
 fn a_native_guest_on_a_one_megabit_link_stays_on_air_seen_and_heard() {
     let _g = heavy();
-    let link = Link::new();
+    let link = Link::start();
     link.shape(1000);
     call_over(&link, "narrow");
 }

@@ -182,3 +182,253 @@ fn a_native_guest_on_a_one_megabit_link_stays_on_air_seen_and_heard() {
     link.shape(1000);
     call_over(&link, "narrow");
 }
+
+/// Whether a STUN Binding request to `server` is answered within 300 ms.
+fn stun_answers(server: std::net::SocketAddr) -> bool {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut req = [0u8; 20];
+    req[1] = 1; // Binding request
+    req[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes());
+    req[8..20].copy_from_slice(&fastrand::u128(..).to_be_bytes()[..12]);
+    let _ = s.send_to(&req, server);
+    let mut buf = [0u8; 512];
+    matches!(s.recv_from(&mut buf), Ok((n, _)) if n >= 20 && buf[0..2] == [1, 1] && buf[8..20] == req[8..20])
+}
+
+/// Runs `ip` with `args`; panics with its error.
+fn ip(args: &[&str]) {
+    let mut c = std::process::Command::new("ip");
+    c.args(args);
+    let d = exec(c, Duration::from_secs(10));
+    assert!(d.success(), "ip {}: {}", args.join(" "), d.stderr);
+}
+
+/// A host behind a NAT: namespace `h` (the host, `10.231.N.2`) routes through namespace `r`
+/// (the router: forwarding on, nftables masquerading whatever leaves on its outside end,
+/// `10.230.N.1`) to this namespace (`10.230.N.2`, "the internet"). Removed on drop.
+struct Nat {
+    h: String,
+    r: String,
+    outside_here: String,
+    router_outside: String,
+    host_inside: String,
+}
+
+impl Nat {
+    fn start() -> Nat {
+        let pid = std::process::id();
+        let n = pid % 250 + 1;
+        let (h, r) = (format!("mqnath{pid}"), format!("mqnatr{pid}"));
+        let (o_here, o_r) = (format!("mqn{pid}o"), format!("mqn{pid}r"));
+        let (i_r, i_h) = (format!("mqn{pid}i"), format!("mqn{pid}h"));
+        for ns in [&h, &r] {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(std::process::Stdio::null())
+                .status();
+            ip(&["netns", "add", ns]);
+        }
+        let nat = Nat {
+            h: h.clone(),
+            r: r.clone(),
+            outside_here: format!("10.230.{n}.2"),
+            router_outside: format!("10.230.{n}.1"),
+            host_inside: format!("10.231.{n}.2"),
+        };
+        ip(&["link", "add", &o_here, "type", "veth", "peer", "name", &o_r]);
+        ip(&["link", "set", &o_r, "netns", &r]);
+        ip(&["addr", "add", &format!("10.230.{n}.2/24"), "dev", &o_here]);
+        ip(&["link", "set", &o_here, "up"]);
+        ip(&[
+            "-n", &r, "link", "add", &i_r, "type", "veth", "peer", "name", &i_h,
+        ]);
+        ip(&["-n", &r, "link", "set", &i_h, "netns", &h]);
+        ip(&[
+            "-n",
+            &r,
+            "addr",
+            "add",
+            &format!("10.230.{n}.1/24"),
+            "dev",
+            &o_r,
+        ]);
+        ip(&[
+            "-n",
+            &r,
+            "addr",
+            "add",
+            &format!("10.231.{n}.1/24"),
+            "dev",
+            &i_r,
+        ]);
+        for dev in [o_r.as_str(), i_r.as_str(), "lo"] {
+            ip(&["-n", &r, "link", "set", dev, "up"]);
+        }
+        ip(&[
+            "-n",
+            &h,
+            "addr",
+            "add",
+            &format!("10.231.{n}.2/24"),
+            "dev",
+            &i_h,
+        ]);
+        ip(&["-n", &h, "link", "set", &i_h, "up"]);
+        ip(&["-n", &h, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            &h,
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("10.231.{n}.1"),
+        ]);
+        // The router: forwarding is per namespace; masquerade on the way out.
+        for args in [
+            vec!["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+            vec!["nft", "add", "table", "ip", "mqnat"],
+            vec![
+                "nft",
+                "add chain ip mqnat post { type nat hook postrouting priority 100; }",
+            ],
+            vec![
+                "nft",
+                "add",
+                "rule",
+                "ip",
+                "mqnat",
+                "post",
+                "oifname",
+                &o_r,
+                "masquerade",
+            ],
+        ] {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", &r]).args(&args);
+            let d = exec(c, Duration::from_secs(10));
+            assert!(d.success(), "{args:?} in the router: {}", d.stderr);
+        }
+        nat
+    }
+
+    /// `c` run inside the host's namespace (same program, arguments and environment).
+    fn inside(&self, c: std::process::Command) -> std::process::Command {
+        let mut n = std::process::Command::new("ip");
+        n.args(["netns", "exec", &self.h])
+            .arg(c.get_program())
+            .args(c.get_args());
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                n.env(k, v);
+            }
+        }
+        n
+    }
+}
+
+impl Drop for Nat {
+    fn drop(&mut self) {
+        for ns in [&self.h, &self.r] {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_host_behind_a_nat_offers_the_nats_outside_address_that_a_real_stun_server_saw() {
+    let _g = heavy();
+    let nat = Nat::start();
+    let home = tempdir("marquee-costream-nat-");
+    // coturn here, "on the internet", answering STUN (no relay, no users needed for it).
+    let port = {
+        let s = std::net::UdpSocket::bind((nat.outside_here.as_str(), 0)).unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let mut t = std::process::Command::new(marquee_e2e::program("turnserver"));
+    t.args(["-n", "--listening-ip", &nat.outside_here])
+        .args(["--listening-port", &port.to_string()])
+        .args(["--no-tls", "--no-dtls", "--no-cli", "--no-auth"])
+        .args(["--log-file", "stdout", "--simple-log"])
+        .arg("--pidfile")
+        .arg(home.path().join("turn.pid"))
+        .arg("--userdb")
+        .arg(home.path().join("turndb"));
+    let mut turn = Run::spawn(t);
+    let server: std::net::SocketAddr = format!("{}:{port}", nat.outside_here).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !stun_answers(server) {
+        assert!(
+            Instant::now() < deadline && turn.status().is_none(),
+            "coturn did not answer STUN: {}",
+            turn.report()
+        );
+    }
+
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_LOG", "marquee_costream=info,warn")
+        .env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args([
+            "live", "--video", "test", "--audio", "tone", "--size", "640x360",
+        ])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(home.path().join("show.mkv"))
+        .args(["--guests", "1", "--guest-address", &nat.host_inside])
+        .args(["--stun", &format!("stun:{}:{port}", nat.outside_here)])
+        .args(["--duration", "20s"]);
+    let mut host = Run::spawn(nat.inside(c));
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "{}",
+        host.report()
+    );
+    assert!(
+        host.wait_for_stderr("beyond its NAT", Duration::from_secs(10)),
+        "the host never heard from the STUN server: {}\n{}",
+        host.report(),
+        turn.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    // A guest's offer (str0m's, as `marquee guest join` makes it), posted from the host's side.
+    let offer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/costream/corpus/whip_offer/str0m_guest_vp8");
+    let mut curl = std::process::Command::new("curl");
+    curl.args([
+        "-s",
+        "--max-time",
+        "10",
+        "-H",
+        "Content-Type: application/sdp",
+    ])
+    .arg("--data-binary")
+    .arg(format!("@{}", offer.display()))
+    .arg(format!("{link}/whip"));
+    let d = exec(nat.inside(curl), Duration::from_secs(20));
+    let answer = d.stdout_str();
+    let srflx = answer
+        .lines()
+        .find(|l| l.contains("typ srflx"))
+        .unwrap_or_else(|| panic!("no server-reflexive candidate in the answer:\n{answer}"));
+    eprintln!("{srflx}");
+    assert!(
+        srflx.contains(&format!(" {} ", nat.router_outside)),
+        "the srflx is the NAT's outside address {}: {srflx}",
+        nat.router_outside
+    );
+    assert!(
+        answer.contains(&format!(" {} ", nat.host_inside)) && answer.contains("typ host"),
+        "the host candidate stays: {answer}"
+    );
+    host.interrupt(Duration::from_secs(30));
+    assert_exited_ok(&host);
+    turn.interrupt(Duration::from_secs(10));
+}

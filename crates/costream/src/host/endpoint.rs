@@ -162,12 +162,24 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
     let mut arrivals = crate::net::Arrivals::new(local);
     let outbound = Outbound::start(&shared.feeds);
     let mut buf = vec![0u8; 2000];
-    let mut stun = shared
-        .cfg
-        .stun
-        .as_ref()
-        .and_then(|url| stun_client(url, local));
+    // The server's name is resolved off this thread: a slow resolver must not hold up guests.
+    let (stun_tx, stun_rx) = crossbeam_channel::bounded(1);
+    if let Some(url) = shared.cfg.stun.clone() {
+        let _ = std::thread::Builder::new()
+            .name("costream-stun-dns".into())
+            .spawn(move || {
+                if let Some(s) = stun_client(&url, local) {
+                    let _ = stun_tx.send(s);
+                }
+            });
+    }
+    let mut stun: Option<Stun> = None;
     while !stop.load(Ordering::Relaxed) {
+        if stun.is_none()
+            && let Ok(s) = stun_rx.try_recv()
+        {
+            stun = Some(s);
+        }
         while let Ok(p) = new.try_recv() {
             let feed = shared.feeds.get(&format!("guest{}", p.slot));
             feed.clear();

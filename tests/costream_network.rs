@@ -432,3 +432,120 @@ fn a_host_behind_a_nat_offers_the_nats_outside_address_that_a_real_stun_server_s
     assert_exited_ok(&host);
     turn.interrupt(Duration::from_secs(10));
 }
+
+#[test]
+fn a_native_guest_whose_network_lets_only_a_turn_relay_through_is_seen_in_the_show() {
+    let _g = heavy();
+    let link_net = Link::start();
+    let home = tempdir("marquee-costream-turn-");
+    let secret = format!("s{:016x}", fastrand::u64(..));
+    let port = {
+        let s = std::net::UdpSocket::bind((link_net.host_ip.as_str(), 0)).unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let low = 42000 + (std::process::id() % 200) as u16 * 50;
+    let mut t = std::process::Command::new(marquee_e2e::program("turnserver"));
+    t.args([
+        "-n",
+        "--listening-ip",
+        &link_net.host_ip,
+        "--relay-ip",
+        &link_net.host_ip,
+    ])
+    .args(["--listening-port", &port.to_string()])
+    .args([
+        "--min-port",
+        &low.to_string(),
+        "--max-port",
+        &(low + 49).to_string(),
+    ])
+    .args(["--lt-cred-mech", "--user", &format!("guest:{secret}")])
+    .args([
+        "--realm",
+        "marquee.test",
+        "--no-tls",
+        "--no-dtls",
+        "--no-cli",
+    ])
+    .args(["--no-tcp-relay", "--log-file", "stdout", "--simple-log"])
+    .arg("--pidfile")
+    .arg(home.path().join("turn.pid"))
+    .arg("--userdb")
+    .arg(home.path().join("turndb"));
+    let mut turn = Run::spawn(t);
+    let server: std::net::SocketAddr = format!("{}:{port}", link_net.host_ip).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !stun_answers(server) {
+        assert!(
+            Instant::now() < deadline && turn.status().is_none(),
+            "coturn did not answer: {}",
+            turn.report()
+        );
+    }
+    // The guest's network lets nothing through to the host but the relay's port.
+    link_net.block_udp_to(&link_net.host_ip, port);
+
+    let show = home.path().join("show.mkv");
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args(["live", "--video", "test", "--audio", "tone"])
+        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(&show)
+        .args(["--guests", "1", "--guest-address", &link_net.host_ip])
+        .args(["--duration", "25s"]);
+    let mut host = Run::spawn(c);
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "{}",
+        host.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    let mut g = marquee_in(home.path());
+    g.env("MARQUEE_TURN_CREDENTIAL", &secret)
+        .args([
+            "guest", "join", &link, "--video", "test:2", "--audio", "none",
+        ])
+        .args(["--turn", &format!("turn:{server}?transport=udp")])
+        .args(["--turn-user", "guest", "--duration", "8s"]);
+    let mut guest = Run::spawn(link_net.inside(g));
+    guest.wait(Duration::from_secs(60));
+    assert_exited_ok(&guest);
+    assert!(
+        guest.stderr().contains("on air as guest 1"),
+        "{}\n{}",
+        guest.report(),
+        turn.report()
+    );
+    assert!(
+        !guest.stderr().contains(&secret) && !guest.stdout().contains(&secret),
+        "the credential is never printed"
+    );
+    let blocked = link_net.blocked();
+    eprintln!("direct UDP to the host dropped by the guest's firewall: {blocked} packets");
+    assert!(
+        blocked > 0,
+        "the guest tried the direct path too (and the firewall stopped it)"
+    );
+    host.wait(Duration::from_secs(60));
+    assert_exited_ok(&host);
+    turn.interrupt(Duration::from_secs(10));
+
+    let rows = frame_codes_in(&show, W, H, &[(640, 180, 640, 360)]);
+    let mut codes: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r[0].map(|c| c.index))
+        .filter(|c| *c >= 2_000_000)
+        .collect();
+    codes.dedup();
+    assert!(
+        codes.len() >= 120,
+        "the relayed guest's picture is in the program: {} distinct pictures in an 8 s call",
+        codes.len()
+    );
+}

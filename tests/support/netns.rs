@@ -118,6 +118,45 @@ impl NetLink {
         }
     }
 
+    /// A firewall in the namespace: no UDP leaves for `ip` except to `port` (a network that
+    /// lets only its TURN relay through). Returns nothing; [`NetLink::blocked`] counts.
+    pub fn block_udp_to(&self, ip: &str, port: u16) {
+        self.nft(&["add", "table", "inet", "mqfw"]);
+        self.nft(&[
+            "add",
+            "chain",
+            "inet",
+            "mqfw",
+            "out",
+            "{ type filter hook output priority 0; }",
+        ]);
+        self.nft(&[
+            "add",
+            "rule",
+            "inet",
+            "mqfw",
+            "out",
+            "ip",
+            "daddr",
+            ip,
+            "udp",
+            "dport",
+            "!=",
+            &port.to_string(),
+            "counter",
+            "drop",
+        ]);
+    }
+
+    /// UDP packets the firewall of [`NetLink::block_udp_to`] dropped.
+    pub fn blocked(&self) -> u64 {
+        let text = self.nft(&["list", "table", "inet", "mqfw"]);
+        text.split("counter packets ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Limits the link to `kbit` kbit/s each way (tbf on both veth ends: the guest's uplink
     /// and its return feed), with a 400 ms queue before packets are dropped.
     pub fn shape(&self, kbit: u32) {

@@ -10,6 +10,7 @@
 //! * [`guest`] — the native guest (`marquee guest join`).
 //! * [`stun`] — the host's STUN Binding client (its server-reflexive address), sans-IO.
 //! * [`ice`] — the ICE servers (TURN) a host hands its guests.
+//! * [`turn`] — the native guest's TURN client, sans-IO.
 
 pub mod guest;
 pub mod host;
@@ -20,6 +21,7 @@ mod net;
 mod page;
 pub mod signal;
 pub mod stun;
+pub mod turn;
 
 /// Installs str0m's crypto (DTLS, SRTP) for the process; harmless when already installed.
 pub fn install_crypto() {

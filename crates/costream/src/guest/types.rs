@@ -28,7 +28,7 @@ pub struct GuestOptions {
     /// Extra CA certificates (PEM) to trust for an `https://` link, besides the OS's.
     pub ca_file: Option<PathBuf>,
     /// A TURN relay to reach the host through (its relayed address is offered as well).
-    pub turn: Option<super::GuestTurn>,
+    pub turn: Option<super::relay::GuestTurn>,
 }
 
 impl GuestOptions {

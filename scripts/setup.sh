@@ -16,6 +16,8 @@ PKGS=(
   dbus gnome-keyring
   # the local network room test: a second network namespace (ip) fetched from (curl)
   iproute2 curl
+  # co-stream across networks: a real STUN/TURN server (coturn) and packet loss in a namespace (nft)
+  coturn nftables
   # the clip save's system calls watched (durable writes: file, rename, folder synced)
   strace
   # the viewer page's browser test (Playwright drives Debian's Chromium)

@@ -17,6 +17,7 @@ mod chromium;
 mod cli;
 mod keychain;
 mod media;
+mod netns;
 mod nginx;
 mod programs;
 mod pulse;
@@ -38,6 +39,7 @@ pub use media::{
     dominant_frequency, dominant_frequency_of, frame_codes, frame_codes_in, gray_frames, probe,
     rms, silent_spans, tone_level, try_probe,
 };
+pub use netns::NetLink;
 pub use nginx::Nginx;
 pub use programs::{find_program, install_hint, program};
 pub use pulse::{Pulse, Tone};

@@ -31,7 +31,15 @@ impl SessionClock {
 
     /// Sets zero to now (only the first call counts).
     pub fn start_now(&self) {
-        let _ = self.origin.set(Instant::now());
+        if self.origin.set(Instant::now()).is_ok() {
+            // Two processes' session times compared on one machine (a co-stream guest's frame
+            // codes against the host's program, benchmarks) need each zero on a shared clock.
+            let unix_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .unwrap_or(0.0);
+            tracing::debug!("session clock zero at unix {unix_ms:.3} ms");
+        }
     }
 
     pub fn is_started(&self) -> bool {

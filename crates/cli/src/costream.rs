@@ -35,6 +35,36 @@ pub struct GuestArgs {
     /// live with `marquee guest layout`.
     #[arg(long, default_value = "auto", value_parser = ["auto", "grid", "pip"])]
     pub guest_layout: String,
+    /// A STUN server (stun:HOST[:PORT]) the host asks for its address beyond its NAT, offered
+    /// to guests on other networks. Off by default: the query tells that server you are live
+    /// with guests, and guests on your network (or with a TURN relay) do not need it.
+    #[arg(long, value_name = "stun:HOST[:PORT]")]
+    pub stun: Option<marquee_costream::stun::StunUrl>,
+    /// A TURN relay guests behind strict NATs use (turn:HOST[:PORT][?transport=udp|tcp] or
+    /// turns:HOST[:PORT]); needs --guest-turn-user and --guest-turn-credential.
+    #[arg(long, value_name = "URL", value_parser = turn_url, requires_all = ["guest_turn_user", "guest_turn_credential"])]
+    pub guest_turn: Option<String>,
+    /// The TURN relay's user name (long-term credential).
+    #[arg(long, value_name = "USER", requires = "guest_turn")]
+    pub guest_turn_user: Option<String>,
+    /// The TURN relay's credential, from the OS keychain: key:NAME (store it with
+    /// `marquee key set NAME`). Guests get it with their invite; it is never printed.
+    #[arg(long, value_name = "key:NAME", value_parser = keychain_name, requires = "guest_turn")]
+    pub guest_turn_credential: Option<String>,
+}
+
+fn turn_url(s: &str) -> Result<String, String> {
+    marquee_costream::ice::check_turn_url(s)?;
+    Ok(s.to_string())
+}
+
+fn keychain_name(s: &str) -> Result<String, String> {
+    s.strip_prefix("key:")
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            "the TURN credential comes from the OS keychain: key:NAME (store it with `marquee key set NAME`)".to_string()
+        })
 }
 
 impl GuestArgs {
@@ -45,6 +75,21 @@ impl GuestArgs {
             udp_port: self.guest_udp_port,
             addresses: self.guest_addresses.clone(),
             layout: self.guest_layout.parse().unwrap_or_default(),
+            stun: self.stun.clone(),
+            guest_turn: match (
+                &self.guest_turn,
+                &self.guest_turn_user,
+                &self.guest_turn_credential,
+            ) {
+                (Some(url), Some(username), Some(credential_key)) => {
+                    vec![marquee_show::GuestTurn {
+                        url: url.clone(),
+                        username: username.clone(),
+                        credential_key: credential_key.clone(),
+                    }]
+                }
+                _ => Vec::new(),
+            },
             ..Default::default()
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub enum GuestCmd {
     /// Join a host's show from an invite link: send a camera and a microphone (or the
     /// synthetic ones), and keep the return feed.
-    Join(JoinArgs),
+    Join(Box<JoinArgs>),
     /// The guests of a running `marquee live --guests N`: name, slot, state, connection.
     List(HostArgs),
     /// A new invite link for a slot of a running show (default slot 1).
@@ -115,7 +115,7 @@ fn marks(g: &serde_json::Value) -> String {
 
 fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
     match cmd {
-        GuestCmd::Join(a) => join(a),
+        GuestCmd::Join(a) => join(*a),
         GuestCmd::List(h) => {
             let v = ask(&h, "guests")?;
             let list = v.as_array().cloned().unwrap_or_default();
@@ -125,7 +125,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
             for g in list {
                 let q = &g["quality"];
                 println!(
-                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s{}",
+                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s {} frames {} PLI{}",
                     g["session"],
                     g["slot"],
                     g["name"].as_str().unwrap_or(""),
@@ -140,6 +140,8 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
                         .as_f64()
                         .map_or("-".into(), |l| format!("{l:.1}")),
                     q["in_kbps"],
+                    q["frames"],
+                    q["keyframe_requests"],
                     marks(&g),
                 );
             }
@@ -213,6 +215,53 @@ pub struct JoinArgs {
     /// Also trust the CA certificates in this PEM file for an https:// link (a host's own CA).
     #[arg(long)]
     ca_file: Option<PathBuf>,
+    /// Reach the host through this TURN relay too (turn:HOST[:PORT][?transport=udp]; over UDP).
+    /// Needs --turn-user; the credential comes from --turn-credential key:NAME (the OS
+    /// keychain) or the MARQUEE_TURN_CREDENTIAL environment variable.
+    #[arg(long, value_name = "URL", requires = "turn_user")]
+    turn: Option<String>,
+    /// The TURN relay's user name.
+    #[arg(long, value_name = "USER", requires = "turn")]
+    turn_user: Option<String>,
+    /// The TURN relay's credential from the OS keychain: key:NAME (`marquee key set NAME`).
+    #[arg(long, value_name = "key:NAME", requires = "turn")]
+    turn_credential: Option<String>,
+    /// Offer only the relay's address (for a network that lets nothing else through).
+    #[arg(long, requires = "turn")]
+    relay_only: bool,
+}
+
+/// The environment variable a TURN credential may come from (a script's secret store).
+const TURN_CREDENTIAL_ENV: &str = "MARQUEE_TURN_CREDENTIAL";
+
+fn guest_turn(a: &JoinArgs) -> Result<Option<guest::GuestTurn>, Failure> {
+    let (Some(url), Some(user)) = (&a.turn, &a.turn_user) else {
+        return Ok(None);
+    };
+    marquee_costream::ice::check_turn_url(url).map_err(Failure::usage)?;
+    let credential = match &a.turn_credential {
+        Some(k) => {
+            let name = k.strip_prefix("key:").filter(|n| !n.is_empty()).ok_or_else(|| {
+                Failure::usage(
+                    "the TURN credential comes from the OS keychain: --turn-credential key:NAME",
+                )
+            })?;
+            marquee_profile::Keychain::default()
+                .get(name)
+                .map_err(|e| Failure::runtime(e.to_string()))?
+        }
+        None => std::env::var(TURN_CREDENTIAL_ENV).map_err(|_| {
+            Failure::usage(format!(
+                "--turn needs its credential: --turn-credential key:NAME (the OS keychain) or {TURN_CREDENTIAL_ENV}"
+            ))
+        })?,
+    };
+    Ok(Some(guest::GuestTurn {
+        url: url.clone(),
+        username: user.clone(),
+        credential,
+        relay_only: a.relay_only,
+    }))
 }
 
 fn parse_mode(s: &str) -> Result<(u32, u32, u32), String> {
@@ -234,7 +283,7 @@ fn parse_mode(s: &str) -> Result<(u32, u32, u32), String> {
 
 pub fn run(cmd: GuestCmd) -> Result<(), Failure> {
     match cmd {
-        GuestCmd::Join(a) => join(a),
+        GuestCmd::Join(a) => join(*a),
         other => host_cmd(other),
     }
 }
@@ -259,7 +308,9 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
     } else {
         " and Opus audio"
     };
+    let turn = guest_turn(&a)?;
     let opts = GuestOptions {
+        turn,
         link: a.link,
         video,
         audio,

@@ -8,13 +8,19 @@
 //! * [`signal`] — the HTTP routes: WHIP, the guest's state, the guest page.
 //! * [`media`] — guest media decoded for the show, and encoders for what Marquee sends.
 //! * [`guest`] — the native guest (`marquee guest join`).
+//! * [`stun`] — the host's STUN Binding client (its server-reflexive address), sans-IO.
+//! * [`ice`] — the ICE servers (TURN) a host hands its guests.
+//! * [`turn`] — the native guest's TURN client, sans-IO.
 
 pub mod guest;
 pub mod host;
+pub mod ice;
 pub mod invite;
 pub mod media;
 mod net;
 pub mod signal;
+pub mod stun;
+pub mod turn;
 
 /// Installs str0m's crypto (DTLS, SRTP) for the process; harmless when already installed.
 pub fn install_crypto() {

@@ -60,7 +60,7 @@ impl GuestDoor for CoHost {
                 body: serde_json::json!({
                     "slot": invite.slot,
                     "expires_in_s": self.expires_in(&invite).as_secs(),
-                    "ice_servers": [],
+                    "ice_servers": self.guest_ice_servers(),
                 }),
             }),
         };

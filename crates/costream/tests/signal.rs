@@ -20,19 +20,21 @@ struct Served {
 }
 
 fn serve(life: Duration) -> Served {
-    let host = Arc::new(
-        CoHost::start(
-            HostConfig {
-                bind: "127.0.0.1:0".parse().unwrap(),
-                addresses: vec!["127.0.0.1".parse().unwrap()],
-                slots: 2,
-                invite_life: life,
-                green_room: true,
-            },
-            Feeds::new(),
-        )
-        .unwrap(),
-    );
+    serve_with(life, |_| {})
+}
+
+fn serve_with(life: Duration, tweak: impl FnOnce(&mut HostConfig)) -> Served {
+    let mut cfg = HostConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        addresses: vec!["127.0.0.1".parse().unwrap()],
+        slots: 2,
+        invite_life: life,
+        green_room: true,
+        stun: None,
+        guest_ice_servers: Vec::new(),
+    };
+    tweak(&mut cfg);
+    let host = Arc::new(CoHost::start(cfg, Feeds::new()).unwrap());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -227,5 +229,92 @@ fn an_offer_that_trips_the_webrtc_stack_is_refused_and_the_slot_stays_free() {
         201,
         "the slot is still free: {}",
         String::from_utf8_lossy(&r.body)
+    );
+}
+
+/// A STUN server standing for one beyond a NAT: it ignores the first request it gets (a lost
+/// datagram) and answers the others with `public` as the mapped address. Returns its address
+/// and the requests it saw.
+fn nat_stun_server(public: SocketAddr) -> (SocketAddr, Arc<std::sync::Mutex<u32>>) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(0u32));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let Some(txid) = marquee_costream::stun::transaction_id(&buf[..n]) else {
+                continue;
+            };
+            let mut s = seen2.lock().unwrap();
+            *s += 1;
+            if *s > 1 {
+                let _ = sock.send_to(&marquee_costream::stun::encode_success(&txid, public), from);
+            }
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn with_a_stun_server_the_answer_offers_the_hosts_address_beyond_its_nat_and_info_the_turn_relay() {
+    let public: SocketAddr = "203.0.113.7:40000".parse().unwrap();
+    let (stun, seen) = nat_stun_server(public);
+    let s = serve_with(Duration::from_secs(3600), |c| {
+        c.stun = Some(format!("stun:{stun}").parse().unwrap());
+        c.guest_ice_servers = vec![
+            marquee_costream::ice::IceServer::turn(
+                "turn:198.51.100.5:3478?transport=udp",
+                "guest",
+                "relay-secret",
+            )
+            .unwrap(),
+        ];
+    });
+    // The first request is lost; the retransmit (500 ms later) is answered.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.host.reflexive_addr().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.host.reflexive_addr(), Some(public));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        2,
+        "one request lost, one retransmit answered"
+    );
+
+    let i = s.host.invite(1).unwrap();
+    let r = post(&format!("{}/join/{}/whip", s.base, i.token), &offer());
+    assert_eq!(r.status, 201);
+    let answer = String::from_utf8(r.body).unwrap();
+    let srflx = answer
+        .lines()
+        .find(|l| l.contains("typ srflx"))
+        .unwrap_or_else(|| panic!("no server-reflexive candidate:\n{answer}"));
+    // str0m does not tell the base (raddr 0.0.0.0): the host's private address stays private.
+    assert!(srflx.contains("203.0.113.7 40000 typ srflx"), "{srflx}");
+    assert!(
+        answer.contains("typ host"),
+        "the host candidate stays: {answer}"
+    );
+
+    let info = call(
+        "GET",
+        &format!("{}/join/{}/info", s.base, i.token),
+        None,
+        b"",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
+    assert_eq!(
+        v["ice_servers"],
+        serde_json::json!([{
+            "urls": ["turn:198.51.100.5:3478?transport=udp"],
+            "username": "guest",
+            "credential": "relay-secret",
+        }])
+    );
+    assert!(
+        !format!("{:?}", s.host).contains("relay-secret"),
+        "never in a debug print"
     );
 }

@@ -33,6 +33,25 @@ pub struct GuestSettings {
     pub invite_life: Duration,
     /// How guests on air are laid out when no scene of the host's names them.
     pub layout: GuestLayout,
+    /// A STUN server the host asks for its address beyond its NAT (a server-reflexive
+    /// candidate for guests on other networks). None by default: a STUN query tells a third
+    /// party that this machine is streaming with guests, and a host on the guests' network
+    /// (or one whose guests have a TURN relay) does not need it.
+    pub stun: Option<marquee_costream::stun::StunUrl>,
+    /// TURN relays handed to guests behind strict NATs (their credentials stay in the keychain
+    /// until the show starts).
+    pub guest_turn: Vec<GuestTurn>,
+}
+
+/// A TURN relay for guests: its URL, the long-term user, and the keychain entry holding the
+/// credential (`marquee key set NAME`: never in a settings file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestTurn {
+    /// `turn:HOST[:PORT][?transport=udp|tcp]` or `turns:HOST[:PORT]`.
+    pub url: String,
+    pub username: String,
+    /// The keychain entry holding the credential.
+    pub credential_key: String,
 }
 
 /// How the show lays out the guests on air with the host (changeable while live).
@@ -86,6 +105,8 @@ impl Default for GuestSettings {
             addresses: Vec::new(),
             invite_life: marquee_costream::invite::DEFAULT_LIFE,
             layout: GuestLayout::Auto,
+            stun: None,
+            guest_turn: Vec::new(),
         }
     }
 }
@@ -198,7 +219,16 @@ pub(crate) fn add_sources(
 pub(crate) fn start_host(
     g: &GuestSettings,
     feeds: Arc<marquee_capture::feed::Feeds>,
+    keychain: &marquee_profile::Keychain,
 ) -> Result<CoHost, ShowError> {
+    let mut guest_ice_servers = Vec::new();
+    for t in &g.guest_turn {
+        let credential = keychain.get(&t.credential_key)?;
+        guest_ice_servers.push(
+            marquee_costream::ice::IceServer::turn(&t.url, &t.username, &credential)
+                .map_err(ShowError::Settings)?,
+        );
+    }
     let mut addresses = g.addresses.clone();
     if addresses.is_empty() {
         addresses = crate::netif::interfaces()
@@ -215,6 +245,8 @@ pub(crate) fn start_host(
             slots: g.slots,
             invite_life: g.invite_life,
             green_room: g.green_room,
+            stun: g.stun.clone(),
+            guest_ice_servers,
         },
         feeds,
     )

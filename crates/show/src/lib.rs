@@ -43,7 +43,7 @@ pub mod stats;
 
 pub use audience::Audience;
 pub use error::ShowError;
-pub use guests::GuestSettings;
+pub use guests::{GuestSettings, GuestTurn};
 pub use preview::{PreviewHub, PreviewInfo};
 pub use room::HostRoom;
 pub use settings::{HighlightSettings, Recording, ShowSettings, SourceSetting};

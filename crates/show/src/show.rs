@@ -118,6 +118,7 @@ impl Show {
             Some(feeds) => Some(Arc::new(crate::guests::start_host(
                 &settings.guests,
                 feeds.clone(),
+                keychain,
             )?)),
             None => None,
         };

@@ -5,10 +5,12 @@
 //! * [`http`] — a small bounded HTTP/1.1 client (`http://` and `https://`).
 //! * `session` — one UDP socket and one str0m `Rtc`: media out, the return feed in.
 //! * `sources`, `files` — capture through `marquee_capture`, and the return feed's files.
+//! * `relay` — the guest's TURN allocation (`crate::turn`) when given one.
 
 mod files;
 pub mod http;
 pub(crate) mod pipes;
+mod relay;
 mod session;
 pub(crate) mod sources;
 mod types;
@@ -17,6 +19,7 @@ pub mod whip;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+pub use relay::GuestTurn;
 pub use types::{EndReason, GuestError, GuestOptions, GuestState, Progress, StateReport, Summary};
 pub use whip::Link;
 

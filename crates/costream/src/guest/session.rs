@@ -6,12 +6,14 @@
 use super::files::{WavWriter, Y4mWriter};
 use super::http::Tls;
 use super::pipes::{DecoderPipe, EncoderPipe};
+use super::relay::Relay;
 use super::sources::{self, Blocks};
 use super::types::{
     EndReason, GuestError, GuestOptions, GuestState, Progress, StateReport, Summary,
 };
 use super::whip::{self, Answer, Link};
 use crate::media::{AudioDecoder, AudioEncoder, OPUS_FRAME, VideoCodec, VideoEncoder};
+use crate::turn::Handled;
 use crossbeam_channel::Receiver;
 use marquee_capture::{AudioBlock, SessionClock, VideoFrame};
 use std::io::ErrorKind;
@@ -99,6 +101,10 @@ pub fn run(
         local_ip(host_ip).ok_or_else(|| network("no local address routes to the host".into()))?;
     let socket = UdpSocket::bind((ip, 0)).map_err(|e| network(format!("no UDP socket: {e}")))?;
     let local = socket.local_addr().map_err(|e| network(e.to_string()))?;
+    let mut relay = match &opts.turn {
+        Some(t) => Some(Relay::allocate(&socket, t).map_err(network)?),
+        None => None,
+    };
 
     let video_kbps = (w * h * fps / 8000).clamp(300, 2500);
     let mut config = RtcConfig::new().clear_codecs().enable_opus(true, false);
@@ -109,7 +115,12 @@ pub fn run(
     let mut rtc = config
         .enable_bwe(Some(Bitrate::kbps((video_kbps + AUDIO_KBPS) as u64)))
         .build(Instant::now());
-    rtc.add_local_candidate(Candidate::host(local, "udp").map_err(rtc_err)?);
+    if opts.turn.as_ref().is_none_or(|t| !t.relay_only) {
+        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(rtc_err)?);
+    }
+    if let Some(r) = &relay {
+        rtc.add_local_candidate(Candidate::relayed(r.addr, local, "udp").map_err(rtc_err)?);
+    }
     let mut api = rtc.sdp_api();
     let stream = Some("marquee-guest".to_string());
     let vmid = api.add_media(
@@ -131,12 +142,17 @@ pub fn run(
     progress(Progress::Signalled {
         location: answer.location.to_string_url(),
     });
+    if let Some(r) = &mut relay {
+        r.permit_answer(&answer.sdp);
+        r.tick(&socket);
+    }
 
     let mut call = Call {
         tls: tls.clone(),
         rtc,
         socket,
         local,
+        relay,
         vmid,
         amid,
         codec: opts.codec,
@@ -178,6 +194,9 @@ struct Call {
     socket: UdpSocket,
     /// The socket's address: where every datagram arrives.
     local: SocketAddr,
+    /// The TURN relay, when the guest was given one: what str0m sends from its address goes
+    /// through the server, and the server's Data indications are the peers' datagrams.
+    relay: Option<Relay>,
     vmid: Mid,
     amid: Mid,
     codec: VideoCodec,
@@ -263,13 +282,21 @@ impl Call {
             if self.dec.broken.swap(false, Ordering::Relaxed) {
                 self.request_keyframe();
             }
+            if let Some(r) = &mut self.relay {
+                r.tick(&self.socket);
+            }
             // Drain str0m until it wants input or time.
             let deadline = loop {
                 match self.rtc.poll_output().map_err(rtc_err)? {
                     Output::Timeout(t) => break t,
-                    Output::Transmit(t) => {
-                        let _ = self.socket.send_to(&t.contents, t.destination);
-                    }
+                    Output::Transmit(t) => match &self.relay {
+                        Some(r) if t.source == r.addr => {
+                            r.send(&self.socket, t.destination, &t.contents)
+                        }
+                        _ => {
+                            let _ = self.socket.send_to(&t.contents, t.destination);
+                        }
+                    },
                     Output::Event(e) => {
                         if let Step::End(r) =
                             self.event(e, &mut connected, &mut lost_since, progress)?
@@ -296,9 +323,17 @@ impl Call {
                 .clamp(MIN_WAIT, MAX_WAIT);
             let _ = self.socket.set_read_timeout(Some(wait));
             match self.socket.recv_from(&mut buf) {
-                Ok((n, source)) => {
-                    let destination = self.local;
-                    let Ok(contents) = buf[..n].try_into() else {
+                Ok((n, from)) => {
+                    let relay_addr = self.relay.as_ref().map(|r| r.addr);
+                    let (source, destination, data) =
+                        match self.relay.as_mut().map(|r| r.handle(from, &buf[..n])) {
+                            Some(Handled::Consumed) => continue,
+                            Some(Handled::Data { peer, data }) => {
+                                (peer, relay_addr.unwrap_or(self.local), data)
+                            }
+                            _ => (from, self.local, &buf[..n]),
+                        };
+                    let Ok(contents) = data.try_into() else {
                         continue;
                     };
                     let input = Input::Receive(

@@ -27,6 +27,8 @@ pub struct GuestOptions {
     pub return_video: Option<PathBuf>,
     /// Extra CA certificates (PEM) to trust for an `https://` link, besides the OS's.
     pub ca_file: Option<PathBuf>,
+    /// A TURN relay to reach the host through (its relayed address is offered as well).
+    pub turn: Option<super::relay::GuestTurn>,
 }
 
 impl GuestOptions {
@@ -45,6 +47,7 @@ impl GuestOptions {
             return_audio: None,
             return_video: None,
             ca_file: None,
+            turn: None,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! One UDP socket for every guest: str0m demultiplexes each datagram to the guest's `Rtc`
 //! (`accepts`), the loop sends what they emit, drives their timers, and hands their media to
-//! the decoders (`inbound.rs`) through bounded queues.
+//! the decoders (`inbound.rs`) through bounded queues. When a STUN server is configured the
+//! same socket asks it for the host's server-reflexive address (`crate::stun`); its answers
+//! are taken out of the traffic before str0m sees it.
 
 use super::inbound::{self, Inbound};
 use super::outbound::Outbound;
-use super::state::{JoinError, Shared, Switches};
+use super::state::{JoinError, Reflexive, Shared, Switches};
 use crossbeam_channel::{Receiver, Sender};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -45,14 +47,15 @@ pub(super) struct Handle {
 }
 
 impl Handle {
-    /// Answers `sdp` with a new `Rtc` that has one host candidate per address, and passes it to
-    /// the loop.
+    /// Answers `sdp` with a new `Rtc` that has one host candidate per address (and the
+    /// server-reflexive one STUN found), and passes it to the loop.
     pub(super) fn add(
         &self,
         session: u64,
         slot: u32,
         sdp: &str,
         addrs: &[SocketAddr],
+        reflexive: Option<Reflexive>,
         switches: Arc<Switches>,
     ) -> Result<String, JoinError> {
         if sdp.len() > MAX_OFFER {
@@ -72,6 +75,15 @@ impl Handle {
             let c = Candidate::host(*a, "udp")
                 .map_err(|e| JoinError::BadOffer(format!("host address {a}: {e}")))?;
             rtc.add_local_candidate(c);
+        }
+        // str0m drops it itself when it is one of the host addresses (no NAT in between).
+        if let Some(r) = reflexive {
+            match Candidate::server_reflexive(r.mapped, r.base, "udp") {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(e) => tracing::debug!("server-reflexive {}: {e}", r.mapped),
+            }
         }
         let answer = crate::net::guard_sdp(|| rtc.sdp_api().accept_offer(offer))
             .map_err(JoinError::BadOffer)?
@@ -104,6 +116,7 @@ struct Peer {
     switches: Arc<Switches>,
     inbound: Inbound,
     last_keyframe_request: Option<Instant>,
+    keyframe_requests: u64,
     connected: bool,
     /// Where the return feed goes: the m-lines we may send on, and their payload types.
     video_out: Option<(Mid, Pt)>,
@@ -149,7 +162,24 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
     let mut arrivals = crate::net::Arrivals::new(local);
     let outbound = Outbound::start(&shared.feeds);
     let mut buf = vec![0u8; 2000];
+    // The server's name is resolved off this thread: a slow resolver must not hold up guests.
+    let (stun_tx, stun_rx) = crossbeam_channel::bounded(1);
+    if let Some(url) = shared.cfg.stun.clone() {
+        let _ = std::thread::Builder::new()
+            .name("costream-stun-dns".into())
+            .spawn(move || {
+                if let Some(s) = stun_client(&url, local) {
+                    let _ = stun_tx.send(s);
+                }
+            });
+    }
+    let mut stun: Option<Stun> = None;
     while !stop.load(Ordering::Relaxed) {
+        if stun.is_none()
+            && let Ok(s) = stun_rx.try_recv()
+        {
+            stun = Some(s);
+        }
         while let Ok(p) = new.try_recv() {
             let feed = shared.feeds.get(&format!("guest{}", p.slot));
             feed.clear();
@@ -164,6 +194,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
                 rtc: p.rtc,
                 switches: p.switches,
                 last_keyframe_request: None,
+                keyframe_requests: 0,
                 connected: false,
                 video_out: None,
                 audio_out: None,
@@ -201,6 +232,10 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
         if let Some(weakest) = peers.iter().filter_map(|p| p.estimate_kbps).min() {
             outbound.set_bitrate(weakest);
         }
+        if let Some(s) = &mut stun {
+            s.transmit(&socket, &shared);
+            wait = wait.min(s.binding.poll_timeout());
+        }
         let timeout = wait
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
@@ -208,7 +243,10 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
         buf.resize(2000, 0);
         match socket.recv_from(&mut buf) {
             Ok((n, source)) => {
-                if let Ok(contents) = buf[..n].try_into() {
+                let stun_answer = stun
+                    .as_mut()
+                    .is_some_and(|s| s.handle(source, &buf[..n], &shared));
+                if !stun_answer && let Ok(contents) = buf[..n].try_into() {
                     let input = Input::Receive(
                         Instant::now(),
                         Receive {
@@ -317,7 +355,9 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
         }),
         Event::MediaIngressStats(s) => {
             let c = p.inbound.counters();
+            let plis = p.keyframe_requests;
             shared.update_quality(p.session, |q| {
+                q.keyframe_requests = plis;
                 if let Some(l) = s.loss {
                     q.loss_pct = Some(l * 100.0);
                 }
@@ -364,6 +404,79 @@ fn send_return(peers: &mut [Peer], out: &Outbound) {
     }
 }
 
+/// The STUN client on the endpoint's socket, and the local address its requests leave from.
+struct Stun {
+    binding: crate::stun::Binding,
+    base: SocketAddr,
+}
+
+/// A client for `url` (resolved once, to an address of the socket's family), or `None` with a
+/// warning when the name does not resolve.
+fn stun_client(url: &crate::stun::StunUrl, local: SocketAddr) -> Option<Stun> {
+    use std::net::ToSocketAddrs;
+    let server = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.find(|a| a.is_ipv4() == local.is_ipv4()));
+    let Some(server) = server else {
+        tracing::warn!(
+            "co-stream: the STUN server {url} does not resolve; guests get host candidates only"
+        );
+        return None;
+    };
+    let base_ip = if local.ip().is_unspecified() {
+        crate::net::route_to(server.ip())?
+    } else {
+        local.ip()
+    };
+    Some(Stun {
+        binding: crate::stun::Binding::new(server, Instant::now()),
+        base: SocketAddr::new(base_ip, local.port()),
+    })
+}
+
+impl Stun {
+    fn transmit(&mut self, socket: &UdpSocket, shared: &Shared) {
+        let lost = self.binding.lost();
+        while let Some(req) = self.binding.poll_transmit(Instant::now(), || {
+            let mut t = [0u8; 12];
+            getrandom::fill(&mut t).expect("the OS random number generator");
+            t
+        }) {
+            let _ = socket.send_to(&req, self.binding.server());
+        }
+        if self.binding.lost() > lost {
+            *shared.reflexive.lock().expect("reflexive") = None;
+            tracing::warn!(
+                "co-stream: the STUN server {} did not answer; guests get host candidates only until it does",
+                self.binding.server()
+            );
+        }
+    }
+
+    /// Whether the datagram was the STUN server's answer (then it is not a guest's).
+    fn handle(&mut self, source: SocketAddr, data: &[u8], shared: &Shared) -> bool {
+        let before = self.binding.mapped();
+        if !self.binding.handle(Instant::now(), source, data) {
+            return false;
+        }
+        let now = self.binding.mapped();
+        if now != before {
+            if let Some(m) = now {
+                tracing::info!(
+                    "co-stream: guests reach this host at {m} beyond its NAT (STUN {})",
+                    self.binding.server()
+                );
+            }
+            *shared.reflexive.lock().expect("reflexive") = now.map(|mapped| Reflexive {
+                mapped,
+                base: self.base,
+            });
+        }
+        true
+    }
+}
+
 fn request_keyframe(p: &mut Peer) {
     if p.last_keyframe_request
         .is_some_and(|t| t.elapsed() < KEYFRAME_EVERY)
@@ -377,5 +490,6 @@ fn request_keyframe(p: &mut Peer) {
         && w.request_keyframe(None, KeyframeRequestKind::Pli).is_ok()
     {
         p.last_keyframe_request = Some(Instant::now());
+        p.keyframe_requests += 1;
     }
 }

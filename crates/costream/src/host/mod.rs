@@ -59,6 +59,7 @@ impl CoHost {
             live: AtomicBool::new(false),
             cfg,
             feeds,
+            reflexive: Mutex::new(None),
         });
         let (endpoint, thread) = endpoint::spawn(socket, shared.clone())?;
         Ok(Self {
@@ -73,6 +74,21 @@ impl CoHost {
     /// The UDP address guests send media to.
     pub fn udp_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The host's address beyond its NAT, once the configured STUN server answered.
+    pub fn reflexive_addr(&self) -> Option<SocketAddr> {
+        self.shared
+            .reflexive
+            .lock()
+            .expect("reflexive")
+            .map(|r| r.mapped)
+    }
+
+    /// The ICE servers guests use (`/info`'s `ice_servers`): the host's TURN relay for
+    /// guests behind strict NATs. Carries credentials: for a guest holding a valid invite.
+    pub fn guest_ice_servers(&self) -> &[crate::ice::IceServer] {
+        &self.shared.cfg.guest_ice_servers
     }
 
     pub fn slots(&self) -> u32 {
@@ -175,20 +191,22 @@ impl CoHost {
             .iter()
             .map(|ip| SocketAddr::new(*ip, self.local.port()))
             .collect();
-        let answer = match self
-            .endpoint
-            .add(session, slot, sdp, &addrs, switches.clone())
-        {
-            Ok(a) => a,
-            Err(e) => {
-                self.shared
-                    .invites
-                    .lock()
-                    .expect("invites")
-                    .release(session);
-                return Err(e);
-            }
-        };
+        let reflexive = *self.shared.reflexive.lock().expect("reflexive");
+        let answer =
+            match self
+                .endpoint
+                .add(session, slot, sdp, &addrs, reflexive, switches.clone())
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    self.shared
+                        .invites
+                        .lock()
+                        .expect("invites")
+                        .release(session);
+                    return Err(e);
+                }
+            };
         let name = clean_name(name, slot);
         let state = if self.shared.cfg.green_room {
             GuestState::Waiting

@@ -23,6 +23,12 @@ pub struct HostConfig {
     pub invite_life: Duration,
     /// Guests wait until the host admits them (the app); off, they are on air at once (the CLI).
     pub green_room: bool,
+    /// A STUN server the host asks, from its one UDP socket, for the address it has beyond
+    /// its NAT: offered to guests as a server-reflexive candidate. `None`: host candidates
+    /// only (a guest on the same network, or one with a TURN relay, needs nothing more).
+    pub stun: Option<crate::stun::StunUrl>,
+    /// ICE servers handed to guests in `/info` (a TURN relay for guests behind strict NATs).
+    pub guest_ice_servers: Vec<crate::ice::IceServer>,
 }
 
 /// Where a guest stands (the state JSON of docs/costream.md).
@@ -57,6 +63,8 @@ pub struct Quality {
     pub decode_errors: u64,
     /// Media dropped on the way to the decoders (they were behind).
     pub dropped: u64,
+    /// Keyframe requests (PLI) sent to the guest: a lost video packet asks for one.
+    pub keyframe_requests: u64,
 }
 
 /// One guest as the host sees them.
@@ -240,6 +248,16 @@ pub(crate) struct Shared {
     pub(super) live: AtomicBool,
     pub(super) cfg: HostConfig,
     pub(crate) feeds: Arc<Feeds>,
+    /// The server-reflexive address STUN found and its base (the local address the request
+    /// left from), while it holds.
+    pub(crate) reflexive: Mutex<Option<Reflexive>>,
+}
+
+/// The host's address beyond its NAT, as a STUN server saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reflexive {
+    pub mapped: SocketAddr,
+    pub base: SocketAddr,
 }
 
 impl Shared {

@@ -1,0 +1,193 @@
+//! Benchmark: a co-stream guest's glass-to-glass latency into the program. The native guest
+//! (`marquee guest join --video test:2`, 640×360@30 VP8) runs in a network namespace joined to
+//! the host's by a veth pair (optionally losing `--loss` % of its UDP each way, nftables);
+//! the host is `marquee live --guests 1` at 1280×720@30 recording its program. Each program
+//! frame of the side-by-side layout carries two frame codes: the host's test card (left half,
+//! its session time when made, i.e. when the program was composed, within a frame) and the
+//! guest's (right half, the guest's session time when its camera made it). Both processes log
+//! their session clock's zero on the machine's wall clock (`MARQUEE_LOG=marquee_capture::clock=debug`),
+//! so for the first program frame showing each guest picture:
+//!
+//! latency = (host zero + host code ms) − (guest zero + guest code ms − 40 ms)
+//!
+//! The program composes tick T from the pictures stamped ≤ T, so the host card's stamp is the
+//! tick; the test card makes each picture 40 ms before its stamp (`TestPatternCamera`'s lead)
+//! and the guest sends it at once, so the guest's picture exists 40 ms before its code's time.
+//! That is guest camera → encode → network → decode → the next program tick; the program's own
+//! encode and the RTMP hop are the same for every source and not in it.
+//!
+//! ```text
+//! cargo build --release -p marquee-cli -p marquee-e2e
+//! MARQUEE_BIN=target/release/marquee target/release/bench_costream_latency --seconds 20 [--loss 2]
+//! ```
+//! Writes a markdown table to stdout and JSON to `target/bench/costream_latency.json`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use marquee_e2e::{NetLink, Run, frame_codes_in, marquee_in, tempdir};
+use serde_json::json;
+
+const W: u32 = 1280;
+const H: u32 = 720;
+/// How far ahead of its stamp the test card makes a picture (`TestPatternCamera::LEAD`).
+const CARD_LEAD_MS: f64 = 40.0;
+
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("bench_costream_latency: {problem}");
+    }
+    eprintln!("usage: bench_costream_latency [--seconds N] [--loss PCT] [--out FILE]");
+    std::process::exit(2)
+}
+
+/// The wall-clock zero a process logged for its session clock, unix ms.
+fn clock_zero(stderr: &str) -> Option<f64> {
+    stderr.lines().find_map(|l| {
+        let rest = l.split("session clock zero at unix ").nth(1)?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn main() {
+    let mut seconds = 20u64;
+    let mut loss = 0u32;
+    let mut out = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => {
+                seconds = it
+                    .next()
+                    .and_then(|s| s.trim_end_matches('s').parse().ok())
+                    .unwrap_or_else(|| usage("--seconds needs a whole number"))
+            }
+            "--loss" => {
+                loss = it
+                    .next()
+                    .and_then(|s| s.trim_end_matches('%').parse().ok())
+                    .filter(|l| *l < 100)
+                    .unwrap_or_else(|| usage("--loss needs a per cent below 100"))
+            }
+            "--out" => {
+                out = Some(PathBuf::from(
+                    it.next().unwrap_or_else(|| usage("--out needs a path")),
+                ))
+            }
+            "-h" | "--help" => usage(""),
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    let out = out.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+            .join("bench")
+            .join("costream_latency.json")
+    });
+
+    let link = NetLink::start();
+    if loss > 0 {
+        link.lose_udp(loss);
+    }
+    let home = tempdir("marquee-bench-costream-");
+    let show = home.path().join("show.mkv");
+    let log = "marquee_capture::clock=debug,warn";
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_LOG", log)
+        .env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args(["live", "--video", "test", "--audio", "tone"])
+        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(&show)
+        .args(["--guests", "1", "--guest-address", &link.host_ip])
+        .args(["--duration", &format!("{}s", seconds + 12)]);
+    let mut host = Run::spawn(c);
+    if !host.wait_for_stdout("guest 1: ", Duration::from_secs(60)) {
+        panic!("no invite printed\n{}", host.report());
+    }
+    let invite = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .expect("an invite");
+    let mut g = marquee_in(home.path());
+    g.env("MARQUEE_LOG", log)
+        .args(["guest", "join", &invite, "--video", "test:2"])
+        .args(["--mode", "640x360@30", "--audio", "tone:1000"])
+        .args(["--duration", &format!("{seconds}s")]);
+    let mut guest = Run::spawn(link.inside(g));
+    guest.wait(Duration::from_secs(seconds + 60));
+    host.wait(Duration::from_secs(seconds + 90));
+    let (Some(host_zero), Some(guest_zero)) =
+        (clock_zero(&host.stderr()), clock_zero(&guest.stderr()))
+    else {
+        panic!(
+            "a session clock's zero was not logged\n{}\n{}",
+            host.report(),
+            guest.report()
+        );
+    };
+
+    let rows = frame_codes_in(&show, W, H, &[(0, 180, 640, 360), (640, 180, 640, 360)]);
+    let mut seen = std::collections::HashSet::new();
+    let mut lat = Vec::new();
+    let mut unreadable_host = 0;
+    for r in &rows {
+        let Some(g) = r[1].filter(|g| g.index >= 2_000_000) else {
+            continue;
+        };
+        if !seen.insert(g.index) {
+            continue;
+        }
+        let Some(h) = r[0] else {
+            unreadable_host += 1;
+            continue;
+        };
+        lat.push(
+            (host_zero + h.session_ms as f64) - (guest_zero + g.session_ms as f64 - CARD_LEAD_MS),
+        );
+    }
+    lat.sort_by(f64::total_cmp);
+    let (p50, p95, max) = (
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.95),
+        lat.last().copied().unwrap_or(f64::NAN),
+    );
+    println!(
+        "**Co-stream glass-to-glass** (native guest 640×360@30 VP8 in a network namespace over a veth{}, host 1280×720@30; guest camera → program frame)\n",
+        if loss > 0 {
+            format!(", {loss} % UDP loss each way")
+        } else {
+            String::new()
+        }
+    );
+    println!("| guest pictures in the program | measured | p50 ms | p95 ms | max ms |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| {} | {} | {p50:.1} | {p95:.1} | {max:.1} |",
+        seen.len(),
+        lat.len()
+    );
+    if unreadable_host > 0 {
+        eprintln!("{unreadable_host} program frames with the guest's code but not the host's");
+    }
+    let v = json!({
+        "seconds": seconds, "loss_pct": loss, "pictures": seen.len(), "measured": lat.len(),
+        "p50_ms": p50, "p95_ms": p95, "max_ms": max,
+    });
+    if let Some(dir) = out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&v).unwrap_or_default())
+        .unwrap_or_else(|e| eprintln!("cannot write {}: {e}", out.display()));
+}

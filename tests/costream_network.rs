@@ -1,0 +1,551 @@
+//! Co-stream across a bad network: the native guest (`marquee guest join`) runs in a network
+//! namespace of its own, joined to the host's by a veth pair, with nftables in the namespace
+//! dropping about 5 % of the UDP packets each way (this kernel has no netem). The host is
+//! `marquee live --guests 1` pushing to a real nginx-rtmp; the guest must stay on air for its
+//! whole call, its picture keep arriving in the program (str0m's NACKs get most lost video
+//! packets sent again; what stays lost costs a frame and a PLI for the next keyframe), and its
+//! voice be heard (Opus concealment). Loss, PLIs and frames are printed from the host's quality
+//! stats (`marquee guest list`).
+
+#![allow(clippy::unwrap_used)]
+
+use marquee_e2e::{
+    NetLink as Link, Nginx, Run, assert_exited_ok, decode_audio_mono, exec, frame_codes_in, heavy,
+    marquee_in, tempdir, tone_level,
+};
+use std::time::{Duration, Instant};
+
+const W: u32 = 1280;
+const H: u32 = 720;
+const HOST_HZ: f64 = 440.0;
+const GUEST_HZ: f64 = 1000.0;
+const CALL_S: u64 = 15;
+
+/// A call of `CALL_S` seconds from a native guest inside `link_net` to a host here that
+/// streams to nginx-rtmp as `name`: the guest stays on air, its picture keeps arriving in the
+/// program and its voice is heard. Prints the host's quality line for the guest.
+fn call_over(link_net: &Link, name: &str) {
+    let mut nginx = Nginx::start();
+    let home = tempdir("marquee-costream-lossy-");
+    let socket = home.path().join("live.sock");
+    let url = nginx.url(name);
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", &socket)
+        .args(["live", "--video", "test", "--audio"])
+        .arg(format!("tone:{HOST_HZ}"))
+        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
+        .args(["--bitrate", "2500", "--preset", "ultrafast"])
+        .args(["--to", &url, "--replay-seconds", "0"])
+        .args(["--guests", "1", "--guest-address", &link_net.host_ip])
+        .args(["--duration", "30s"]);
+    let mut host = Run::spawn(c);
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "no invite printed\n{}",
+        host.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    assert!(link.contains(&link_net.host_ip), "{link}");
+
+    let mut g = marquee_in(home.path());
+    g.args(["guest", "join", &link, "--video", "test:2"])
+        .args(["--audio", &format!("tone:{GUEST_HZ}"), "--name", name])
+        .args(["--duration", &format!("{CALL_S}s")]);
+    let mut guest = Run::spawn(link_net.inside(g));
+    assert!(
+        guest.wait_for_stderr("on air as guest 1", Duration::from_secs(30)),
+        "{}\n{}",
+        guest.report(),
+        host.report()
+    );
+    // The host's view of the guest, once a second until the call ends: the last line kept.
+    let mut quality = String::new();
+    let deadline = Instant::now() + Duration::from_secs(CALL_S + 30);
+    while guest.status().is_none() && Instant::now() < deadline {
+        let mut l = marquee_in(home.path());
+        l.args(["guest", "list", "--socket"]).arg(&socket);
+        let d = exec(l, Duration::from_secs(10));
+        if let Some(line) = d.stdout_str().lines().find(|l| l.contains("on_air")) {
+            quality = line.to_string();
+        }
+        std::thread::sleep(Duration::from_secs(1)); // the polling period of the quality stats
+    }
+    guest.wait(Duration::from_secs(30));
+    eprintln!("host's view of the guest ({name}): {quality}");
+    eprintln!("guest: {}", guest.stderr().lines().last().unwrap_or(""));
+    assert_exited_ok(&guest);
+    assert!(
+        !guest.stderr().contains("reconnect"),
+        "the guest stayed on air: {}",
+        guest.report()
+    );
+    host.wait(Duration::from_secs(90));
+    assert_exited_ok(&host);
+    nginx.wait_recordings_settled(Duration::from_millis(500), Duration::from_secs(10));
+    nginx.stop();
+    let recs = nginx.recordings_of(name);
+    assert_eq!(recs.len(), 1, "one uninterrupted publish: {recs:?}");
+
+    // The guest's picture keeps arriving: new pictures through the whole call, no freeze
+    // longer than a second and a half (a lost packet waits for the keyframe it asked for).
+    let rows = frame_codes_in(&recs[0], W, H, &[(640, 180, 640, 360)]);
+    let codes: Vec<(usize, u64)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r[0].map(|c| (i, c.index)))
+        .filter(|(_, c)| *c >= 2_000_000)
+        .collect();
+    assert!(!codes.is_empty(), "the guest never reached the program");
+    let (first, last) = (codes[0].0, codes[codes.len() - 1].0);
+    let mut longest_freeze = 0;
+    let mut since = first;
+    for w in codes.windows(2) {
+        if w[1].1 != w[0].1 {
+            longest_freeze = longest_freeze.max(w[1].0 - since);
+            since = w[1].0;
+        }
+    }
+    let mut distinct: Vec<u64> = codes.iter().map(|c| c.1).collect();
+    distinct.dedup();
+    eprintln!(
+        "guest in the program {:.1} s, {} distinct pictures, longest freeze {:.2} s",
+        (last - first) as f64 / 30.0,
+        distinct.len(),
+        longest_freeze as f64 / 30.0
+    );
+    assert!(
+        (last - first) as f64 >= 30.0 * (CALL_S as f64 - 4.0),
+        "the guest's picture lasted {:.1} s of a {CALL_S} s call",
+        (last - first) as f64 / 30.0
+    );
+    assert!(
+        longest_freeze <= 45,
+        "the guest's picture froze for {:.2} s",
+        longest_freeze as f64 / 30.0
+    );
+    assert!(
+        distinct.len() as f64 >= 0.5 * (last - first) as f64,
+        "{} distinct pictures in {} frames",
+        distinct.len(),
+        last - first
+    );
+
+    // The voice is heard in every second of the call.
+    let audio = decode_audio_mono(&recs[0]);
+    let levels: Vec<(f64, f64)> = audio
+        .chunks(48_000)
+        .filter(|c| c.len() == 48_000)
+        .map(|c| {
+            (
+                tone_level(c, 48_000.0, GUEST_HZ),
+                tone_level(c, 48_000.0, HOST_HZ),
+            )
+        })
+        .collect();
+    let (on_from, on_to) = (first / 30 + 1, last / 30);
+    let during: Vec<f64> = levels[on_from..on_to.min(levels.len())]
+        .iter()
+        .map(|l| l.0)
+        .collect();
+    let after = levels.last().unwrap().0;
+    let quietest = during.iter().copied().fold(f64::MAX, f64::min);
+    assert!(
+        during.len() as u64 >= CALL_S - 5 && quietest > 100.0 * after,
+        "the guest's tone must be ≥ 20 dB above the after-call level in every second on air: {levels:?}"
+    );
+}
+
+#[test]
+fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard() {
+    let _g = heavy();
+    let link = Link::start();
+    link.lose_udp(5);
+    call_over(&link, "lossy");
+    let counts = link.udp_counts();
+    eprintln!("nftables UDP (chain, packets, dropped): {counts:?}");
+    assert!(
+        counts
+            .iter()
+            .all(|(_, seen, dropped)| *dropped > 0 && (*dropped as f64) < 0.1 * *seen as f64),
+        "about 5 % of the UDP packets were dropped each way: {counts:?}"
+    );
+}
+
+#[test]
+fn a_native_guest_on_a_one_megabit_link_stays_on_air_seen_and_heard() {
+    let _g = heavy();
+    let link = Link::start();
+    link.shape(1000);
+    call_over(&link, "narrow");
+}
+
+/// Whether a STUN Binding request to `server` is answered within 300 ms.
+fn stun_answers(server: std::net::SocketAddr) -> bool {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut req = [0u8; 20];
+    req[1] = 1; // Binding request
+    req[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes());
+    req[8..20].copy_from_slice(&fastrand::u128(..).to_be_bytes()[..12]);
+    let _ = s.send_to(&req, server);
+    let mut buf = [0u8; 512];
+    matches!(s.recv_from(&mut buf), Ok((n, _)) if n >= 20 && buf[0..2] == [1, 1] && buf[8..20] == req[8..20])
+}
+
+/// Runs `ip` with `args`; panics with its error.
+fn ip(args: &[&str]) {
+    let mut c = std::process::Command::new("ip");
+    c.args(args);
+    let d = exec(c, Duration::from_secs(10));
+    assert!(d.success(), "ip {}: {}", args.join(" "), d.stderr);
+}
+
+/// A host behind a NAT: namespace `h` (the host, `10.231.N.2`) routes through namespace `r`
+/// (the router: forwarding on, nftables masquerading whatever leaves on its outside end,
+/// `10.230.N.1`) to this namespace (`10.230.N.2`, "the internet"). Removed on drop.
+struct Nat {
+    h: String,
+    r: String,
+    outside_here: String,
+    router_outside: String,
+    host_inside: String,
+}
+
+impl Nat {
+    fn start() -> Nat {
+        let pid = std::process::id();
+        let n = pid % 250 + 1;
+        let (h, r) = (format!("mqnath{pid}"), format!("mqnatr{pid}"));
+        let (o_here, o_r) = (format!("mqn{pid}o"), format!("mqn{pid}r"));
+        let (i_r, i_h) = (format!("mqn{pid}i"), format!("mqn{pid}h"));
+        for ns in [&h, &r] {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(std::process::Stdio::null())
+                .status();
+            ip(&["netns", "add", ns]);
+        }
+        let nat = Nat {
+            h: h.clone(),
+            r: r.clone(),
+            outside_here: format!("10.230.{n}.2"),
+            router_outside: format!("10.230.{n}.1"),
+            host_inside: format!("10.231.{n}.2"),
+        };
+        ip(&["link", "add", &o_here, "type", "veth", "peer", "name", &o_r]);
+        ip(&["link", "set", &o_r, "netns", &r]);
+        ip(&["addr", "add", &format!("10.230.{n}.2/24"), "dev", &o_here]);
+        ip(&["link", "set", &o_here, "up"]);
+        ip(&[
+            "-n", &r, "link", "add", &i_r, "type", "veth", "peer", "name", &i_h,
+        ]);
+        ip(&["-n", &r, "link", "set", &i_h, "netns", &h]);
+        ip(&[
+            "-n",
+            &r,
+            "addr",
+            "add",
+            &format!("10.230.{n}.1/24"),
+            "dev",
+            &o_r,
+        ]);
+        ip(&[
+            "-n",
+            &r,
+            "addr",
+            "add",
+            &format!("10.231.{n}.1/24"),
+            "dev",
+            &i_r,
+        ]);
+        for dev in [o_r.as_str(), i_r.as_str(), "lo"] {
+            ip(&["-n", &r, "link", "set", dev, "up"]);
+        }
+        ip(&[
+            "-n",
+            &h,
+            "addr",
+            "add",
+            &format!("10.231.{n}.2/24"),
+            "dev",
+            &i_h,
+        ]);
+        ip(&["-n", &h, "link", "set", &i_h, "up"]);
+        ip(&["-n", &h, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            &h,
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("10.231.{n}.1"),
+        ]);
+        // The router: forwarding is per namespace; masquerade on the way out.
+        for args in [
+            vec!["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+            vec!["nft", "add", "table", "ip", "mqnat"],
+            vec![
+                "nft",
+                "add chain ip mqnat post { type nat hook postrouting priority 100; }",
+            ],
+            vec![
+                "nft",
+                "add",
+                "rule",
+                "ip",
+                "mqnat",
+                "post",
+                "oifname",
+                &o_r,
+                "masquerade",
+            ],
+        ] {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", &r]).args(&args);
+            let d = exec(c, Duration::from_secs(10));
+            assert!(d.success(), "{args:?} in the router: {}", d.stderr);
+        }
+        nat
+    }
+
+    /// `c` run inside the host's namespace (same program, arguments and environment).
+    fn inside(&self, c: std::process::Command) -> std::process::Command {
+        let mut n = std::process::Command::new("ip");
+        n.args(["netns", "exec", &self.h])
+            .arg(c.get_program())
+            .args(c.get_args());
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                n.env(k, v);
+            }
+        }
+        n
+    }
+}
+
+impl Drop for Nat {
+    fn drop(&mut self) {
+        for ns in [&self.h, &self.r] {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_host_behind_a_nat_offers_the_nats_outside_address_that_a_real_stun_server_saw() {
+    let _g = heavy();
+    let nat = Nat::start();
+    let home = tempdir("marquee-costream-nat-");
+    // coturn here, "on the internet", answering STUN (no relay, no users needed for it).
+    let port = {
+        let s = std::net::UdpSocket::bind((nat.outside_here.as_str(), 0)).unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let mut t = std::process::Command::new(marquee_e2e::program("turnserver"));
+    t.args(["-n", "--listening-ip", &nat.outside_here])
+        .args(["--listening-port", &port.to_string()])
+        .args(["--no-tls", "--no-dtls", "--no-cli", "--no-auth"])
+        .args(["--log-file", "stdout", "--simple-log"])
+        .arg("--pidfile")
+        .arg(home.path().join("turn.pid"))
+        .arg("--userdb")
+        .arg(home.path().join("turndb"));
+    let mut turn = Run::spawn(t);
+    let server: std::net::SocketAddr = format!("{}:{port}", nat.outside_here).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !stun_answers(server) {
+        assert!(
+            Instant::now() < deadline && turn.status().is_none(),
+            "coturn did not answer STUN: {}",
+            turn.report()
+        );
+    }
+
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_LOG", "marquee_costream=info,warn")
+        .env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args([
+            "live", "--video", "test", "--audio", "tone", "--size", "640x360",
+        ])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(home.path().join("show.mkv"))
+        .args(["--guests", "1", "--guest-address", &nat.host_inside])
+        .args(["--stun", &format!("stun:{}:{port}", nat.outside_here)])
+        .args(["--duration", "20s"]);
+    let mut host = Run::spawn(nat.inside(c));
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "{}",
+        host.report()
+    );
+    assert!(
+        host.wait_for_stderr("beyond its NAT", Duration::from_secs(10)),
+        "the host never heard from the STUN server: {}\n{}",
+        host.report(),
+        turn.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    // A guest's offer (str0m's, as `marquee guest join` makes it), posted from the host's side.
+    let offer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/costream/corpus/whip_offer/str0m_guest_vp8");
+    let mut curl = std::process::Command::new("curl");
+    curl.args([
+        "-s",
+        "--max-time",
+        "10",
+        "-H",
+        "Content-Type: application/sdp",
+    ])
+    .arg("--data-binary")
+    .arg(format!("@{}", offer.display()))
+    .arg(format!("{link}/whip"));
+    let d = exec(nat.inside(curl), Duration::from_secs(20));
+    let answer = d.stdout_str();
+    let srflx = answer
+        .lines()
+        .find(|l| l.contains("typ srflx"))
+        .unwrap_or_else(|| panic!("no server-reflexive candidate in the answer:\n{answer}"));
+    eprintln!("{srflx}");
+    assert!(
+        srflx.contains(&format!(" {} ", nat.router_outside)),
+        "the srflx is the NAT's outside address {}: {srflx}",
+        nat.router_outside
+    );
+    assert!(
+        answer.contains(&format!(" {} ", nat.host_inside)) && answer.contains("typ host"),
+        "the host candidate stays: {answer}"
+    );
+    host.interrupt(Duration::from_secs(30));
+    assert_exited_ok(&host);
+    turn.interrupt(Duration::from_secs(10));
+}
+
+#[test]
+fn a_native_guest_whose_network_lets_only_a_turn_relay_through_is_seen_in_the_show() {
+    let _g = heavy();
+    let link_net = Link::start();
+    let home = tempdir("marquee-costream-turn-");
+    let secret = format!("s{:016x}", fastrand::u64(..));
+    let port = {
+        let s = std::net::UdpSocket::bind((link_net.host_ip.as_str(), 0)).unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let low = 42000 + (std::process::id() % 200) as u16 * 50;
+    let mut t = std::process::Command::new(marquee_e2e::program("turnserver"));
+    t.args([
+        "-n",
+        "--listening-ip",
+        &link_net.host_ip,
+        "--relay-ip",
+        &link_net.host_ip,
+    ])
+    .args(["--listening-port", &port.to_string()])
+    .args([
+        "--min-port",
+        &low.to_string(),
+        "--max-port",
+        &(low + 49).to_string(),
+    ])
+    .args(["--lt-cred-mech", "--user", &format!("guest:{secret}")])
+    .args([
+        "--realm",
+        "marquee.test",
+        "--no-tls",
+        "--no-dtls",
+        "--no-cli",
+    ])
+    .args(["--no-tcp-relay", "--log-file", "stdout", "--simple-log"])
+    .arg("--pidfile")
+    .arg(home.path().join("turn.pid"))
+    .arg("--userdb")
+    .arg(home.path().join("turndb"));
+    let mut turn = Run::spawn(t);
+    let server: std::net::SocketAddr = format!("{}:{port}", link_net.host_ip).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !stun_answers(server) {
+        assert!(
+            Instant::now() < deadline && turn.status().is_none(),
+            "coturn did not answer: {}",
+            turn.report()
+        );
+    }
+    // The guest's network lets nothing through to the host but the relay's port.
+    link_net.block_udp_to(&link_net.host_ip, port);
+
+    let show = home.path().join("show.mkv");
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args(["live", "--video", "test", "--audio", "tone"])
+        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(&show)
+        .args(["--guests", "1", "--guest-address", &link_net.host_ip])
+        .args(["--duration", "25s"]);
+    let mut host = Run::spawn(c);
+    assert!(
+        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
+        "{}",
+        host.report()
+    );
+    let link = host
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
+        .unwrap();
+    let mut g = marquee_in(home.path());
+    g.env("MARQUEE_TURN_CREDENTIAL", &secret)
+        .args([
+            "guest", "join", &link, "--video", "test:2", "--audio", "none",
+        ])
+        .args(["--turn", &format!("turn:{server}?transport=udp")])
+        .args(["--turn-user", "guest", "--duration", "8s"]);
+    let mut guest = Run::spawn(link_net.inside(g));
+    guest.wait(Duration::from_secs(60));
+    assert_exited_ok(&guest);
+    assert!(
+        guest.stderr().contains("on air as guest 1"),
+        "{}\n{}",
+        guest.report(),
+        turn.report()
+    );
+    assert!(
+        !guest.stderr().contains(&secret) && !guest.stdout().contains(&secret),
+        "the credential is never printed"
+    );
+    let blocked = link_net.blocked();
+    eprintln!("direct UDP to the host dropped by the guest's firewall: {blocked} packets");
+    assert!(
+        blocked > 0,
+        "the guest tried the direct path too (and the firewall stopped it)"
+    );
+    host.wait(Duration::from_secs(60));
+    assert_exited_ok(&host);
+    turn.interrupt(Duration::from_secs(10));
+
+    let rows = frame_codes_in(&show, W, H, &[(640, 180, 640, 360)]);
+    let mut codes: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r[0].map(|c| c.index))
+        .filter(|c| *c >= 2_000_000)
+        .collect();
+    codes.dedup();
+    assert!(
+        codes.len() >= 120,
+        "the relayed guest's picture is in the program: {} distinct pictures in an 8 s call",
+        codes.len()
+    );
+}

@@ -111,8 +111,21 @@ fn refusing_server(dir: &Path) -> u16 {
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
                 let mut buf = Vec::new();
                 let mut b = [0u8; 4096];
-                // The request head is enough: the answer does not depend on the body.
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                // The whole request, body included: closing with unread bytes makes the
+                // kernel answer with a reset, which can reach the guest before the answer.
+                let complete = |buf: &[u8]| {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        return false;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    buf.len() >= end + 4 + length
+                };
+                while !complete(&buf) {
                     match tls.read(&mut b) {
                         Ok(0) | Err(_) => return,
                         Ok(n) => buf.extend_from_slice(&b[..n]),

@@ -397,6 +397,19 @@ let keychain;
 let nginx;
 let rtmpPort;
 const STREAM_KEY = 'e2e-stream-key-7f3a';
+/** Local Twitch and bilibili chat servers (tests/bin/platform_chat_servers.rs). */
+let platforms;
+
+async function startPlatformChat() {
+  const bin = process.env.PLATFORM_CHAT_BIN ?? join(dirname(app), 'platform_chat_servers');
+  need(existsSync(bin), `the platform chat servers (${bin})`, 'cargo build -p marquee-e2e --bin platform_chat_servers');
+  const p = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  const urls = await waitFor('the platform chat servers', () => (out.includes('\n') ? JSON.parse(out.split('\n')[0]) : null), 15_000);
+  return { ...urls, stop: () => p.stdin.end() };
+}
+
 /** When the first stream went live (wall clock), for the steady-state memory reading. */
 let liveSince = 0;
 
@@ -414,6 +427,7 @@ before(async () => {
   keychain = await startKeychain(mkdtempSync(join(tmpdir(), 'marquee-e2e-keyring-')));
   rtmpPort = await freePort();
   nginx = await startNginx(mkdtempSync(join(tmpdir(), 'marquee-e2e-nginx-')), rtmpPort);
+  platforms = await startPlatformChat();
   const env = {
     DBUS_SESSION_BUS_ADDRESS: keychain.address,
     ...process.env,
@@ -423,6 +437,8 @@ before(async () => {
     HOME: home,
     XDG_VIDEOS_DIR: join(home, 'Videos'),
     MARQUEE_ROOM_PORT: '0',
+    // Platform chat sources connect to local servers speaking Twitch's and bilibili's protocols.
+    MARQUEE_CHAT_ENDPOINTS: `twitch=${platforms.twitch},bilibili=${platforms.bilibili}`,
     // A second source to switch to while live (the VM has no camera): test card 2.
     MARQUEE_EXTRA_SOURCES: 'test:2',
     LANG: 'en_US.UTF-8',
@@ -459,6 +475,7 @@ after(async () => {
   } finally {
     driver?.kill('SIGTERM');
     nginx?.kill('SIGTERM');
+    platforms?.stop();
     keychain?.stop();
     if (driverLog) writeFileSync(join(artifacts, 'tauri-driver.log'), driverLog);
   }
@@ -1027,6 +1044,52 @@ test('co-stream: a guest slot from Settings → Co-stream; a native guest joins 
   await (await browser.$('[data-testid="open-settings"]')).click();
   await (await browser.$('[data-tab="guests"]')).click();
   await (await browser.$('[data-testid="guest-slots"]')).selectByAttribute('value', '0');
+  await (await browser.$('[data-testid="settings-save"]')).click();
+});
+
+test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live', async () => {
+  await (await browser.$('[data-testid="open-settings"]')).click();
+  await (await browser.$('[data-tab="chatsources"]')).click();
+  await (await browser.$('[data-testid="chat-source-add"]')).click();
+  await (await browser.$('[data-testid="chat-source-add"]')).click();
+  const rows = await browser.$$('[data-testid="chat-source-row"]');
+  await (await rows[0].$('[data-testid="chat-source-target"]')).setValue('xyz');
+  await (await rows[1].$('[data-testid="chat-source-platform"]')).selectByAttribute('value', 'bilibili');
+  await (await (await browser.$$('[data-testid="chat-source-row"]'))[1].$('[data-testid="chat-source-target"]')).setValue('21452505');
+  await screenshot('settings-chat-sources.png');
+  await (await browser.$('[data-testid="settings-save"]')).click();
+  await waitFor('the chat sources in the profile', () => /chat = \[\s*"twitch:xyz",\s*"bilibili:21452505",?\s*\]/.test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')));
+
+  await (await browser.$('[data-testid="go-live"]')).click();
+  await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });
+  await openTab('chat');
+  const hey = await browser.$('.row*=HeyGuys');
+  await hey.waitForDisplayed({ timeout: 20_000 });
+  assert.equal(await (await hey.$('[data-testid="chat-platform"]')).getAttribute('data-platform'), 'twitch');
+  const danmu = await browser.$('.row*=我改一下');
+  await danmu.waitForDisplayed({ timeout: 20_000 });
+  assert.equal(await (await danmu.$('[data-testid="chat-platform"]')).getAttribute('data-platform'), 'bilibili');
+  const cheer = await browser.$('.row*=100 bits');
+  await cheer.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await cheer.getAttribute('class'), /\bgift\b/, 'the cheer is highlighted');
+  await browser.waitUntil(
+    async () => {
+      const states = await browser.$$('[data-testid="chat-source"]').map((e) => e.getAttribute('data-state'));
+      return states.length === 2 && states.every((x) => x === 'live');
+    },
+    { timeout: 15_000, timeoutMsg: 'both chat sources should be live' },
+  );
+  await screenshot('platform-chat-live.png');
+  await (await browser.$('[data-testid="end-live"]')).click();
+  await (await browser.$('[data-testid="confirm-end"]')).click();
+  await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
+  // The next tests go live without platform chat.
+  await (await browser.$('[data-testid="open-settings"]')).click();
+  await (await browser.$('[data-tab="chatsources"]')).click();
+  // Each removal re-renders the list: take the first row's button again every time.
+  while ((await browser.$$('[data-testid="chat-source-row"]').length) > 0) {
+    await (await browser.$('[data-testid="chat-source-row"] .rm')).click();
+  }
   await (await browser.$('[data-testid="settings-save"]')).click();
 });
 

@@ -1,0 +1,136 @@
+//! Local servers speaking two platforms' chat protocols, for suites outside Rust (the app's
+//! WebDriver suite): Twitch IRC over WebSocket and bilibili's web danmaku protocol. Prints one
+//! JSON line — `twitch`, `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`) — then
+//! serves every reader until stdin closes.
+//!
+//! Each Twitch reader gets, after its anonymous login, the CAP ACK / 001 / JOIN echo as
+//! tmi.twitch.tv sends them, a chat line and a cheer; each bilibili reader gets the auth reply
+//! (op 8), a captured DANMU_MSG (op 5), and heartbeat replies (op 3). Frame sources:
+//! - Twitch: dev.twitch.tv/docs/irc/tags, the PRIVMSG tags example and the bits example
+//!   (`bits=100`, "cheer100"), their channel set to the one joined.
+//! - bilibili: header, operations and auth reply from bilibili-API-collect
+//!   `docs/live/message_stream.md`; the DANMU_MSG captured from a live room (2020-06-01) in the
+//!   comments of the public Go client `bilidanmaku` (cmd.go), as crates/chat/tests uses it.
+
+use futures_util::{SinkExt, StreamExt};
+use marquee_chat::bilibili::packet::{self, encode};
+use std::io::Read;
+use tokio_tungstenite::tungstenite::Message;
+
+const HEYGUYS: &str = "@badge-info=;badges=broadcaster/1;client-nonce=997dcf443c31e258c1d32a8da47b6936;color=#0000FF;display-name=abc;emotes=;first-msg=0;flags=0-6:S.7;id=eb24e920-8065-492a-8aea-266a00fc5126;mod=0;room-id=713936733;subscriber=0;tmi-sent-ts=1642786203573;turbo=0;user-id=713936733;user-type= :abc!abc@abc.tmi.twitch.tv PRIVMSG #CHANNEL :HeyGuys";
+const CHEER: &str = "@badge-info=;badges=staff/1,bits/1000;bits=100;color=;display-name=ronni;emotes=;id=b34ccfc7-4977-403a-8a94-33c6bac34fb8;mod=0;room-id=12345678;subscriber=0;tmi-sent-ts=1507246572675;turbo=1;user-id=12345678;user-type=staff :ronni!ronni@ronni.tmi.twitch.tv PRIVMSG #CHANNEL :cheer100";
+const DANMU: &str = r##"{"cmd":"DANMU_MSG","info":[[0,1,25,16777215,1591004454028,-1464052061,0,"034722a0",0,0,0],"我改一下",[23624052,"星云之音喵",0,0,0,10000,1,""],[1,"谜酥","谜之声",5082,6406234,"",0],[12,0,6406234,"\u003e50000"],["",""],0,0,null,{"ts":1591004454,"ct":"5E5F26D2"},0,0,null,null,0]}"##;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn twitch(mut ws: Ws) {
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.starts_with("JOIN ")) {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => lines.extend(t.as_str().lines().map(str::to_string)),
+            Some(Ok(_)) => {}
+            _ => return,
+        }
+    }
+    let nick = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("NICK "))
+        .unwrap_or("justinfan1")
+        .to_string();
+    let channel = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("JOIN #"))
+        .unwrap_or("channel")
+        .to_string();
+    let hello = format!(
+        ":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands\r\n:tmi.twitch.tv 001 {nick} :Welcome, GLHF!\r\n:{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #{channel}\r\n{}\r\n{}\r\n",
+        HEYGUYS.replace("CHANNEL", &channel),
+        CHEER.replace("CHANNEL", &channel),
+    );
+    if ws.send(Message::text(hello)).await.is_err() {
+        return;
+    }
+    while let Some(Ok(m)) = ws.next().await {
+        if let Message::Text(t) = m
+            && t.as_str().starts_with("PING")
+        {
+            let _ = ws.send(Message::text("PONG :tmi.twitch.tv\r\n")).await;
+        }
+    }
+}
+
+async fn bilibili(mut ws: Ws) {
+    // The auth packet first (op 7), whatever it holds: an anonymous reader's.
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(_))) => break,
+            Some(Ok(_)) => {}
+            _ => return,
+        }
+    }
+    let hello = [
+        encode(1, packet::OP_AUTH_REPLY, br#"{"code":0}"#),
+        encode(0, packet::OP_MESSAGE, DANMU.as_bytes()),
+    ];
+    for p in hello {
+        if ws.send(Message::binary(p)).await.is_err() {
+            return;
+        }
+    }
+    while let Some(Ok(m)) = ws.next().await {
+        if let Message::Binary(_) = m {
+            // A heartbeat: the popularity reply.
+            let reply = encode(1, packet::OP_HEARTBEAT_REPLY, &1234u32.to_be_bytes());
+            if ws.send(Message::binary(reply)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let tw = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let bl = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!(
+            "{}",
+            serde_json::json!({
+                "twitch": format!("ws://{}", tw.local_addr().expect("addr")),
+                "bilibili": format!("ws://{}", bl.local_addr().expect("addr")),
+            })
+        );
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = tw.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                        twitch(ws).await;
+                    }
+                });
+            }
+        });
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = bl.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                        bilibili(ws).await;
+                    }
+                });
+            }
+        });
+        // Until the suite closes stdin.
+        tokio::task::spawn_blocking(|| {
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        })
+        .await
+        .ok();
+    });
+}

@@ -1,91 +1,12 @@
-//! Co-stream guests while live, over the show's co-stream host (`Show::cohost`): the invite
-//! link of each slot (made when first asked, replaced by "new link"), the guests as the panel
-//! shows them, and the host's actions on them.
+//! Co-stream guests while live, over the show's co-stream host (`Show::cohost`): the host's
+//! actions on them, their thumbnails, and the room's door opened and closed with the show
+//! (the invite links are `crate::invites`).
 
-use crate::error::{AppError, ErrorCode};
-use crate::ipc::{GuestInfo, GuestLayout, GuestLink, GuestsView};
-use marquee_costream::host::{CoHost, JoinError};
-use marquee_costream::invite::Invite;
+use crate::error::AppError;
+use crate::invites::{guest_error, host};
+use marquee_costream::host::CoHost;
 use marquee_show::Show;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// The current invite of each slot of the show on air.
-#[derive(Default)]
-pub struct Invites(Mutex<BTreeMap<u32, Invite>>);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn guest_error(e: JoinError) -> AppError {
-    AppError::new(ErrorCode::Guest, e.to_string())
-}
-
-fn host(show: &Show) -> Result<&Arc<CoHost>, AppError> {
-    show.cohost().ok_or_else(|| {
-        AppError::new(
-            ErrorCode::Guest,
-            "this show takes no guests: set guest slots in Settings → Co-stream, then go live",
-        )
-    })
-}
-
-impl Invites {
-    /// Forgets the links of the previous show.
-    pub fn clear(&self) {
-        lock(&self.0).clear();
-    }
-
-    /// The panel: slots, layout, each slot's link (an invite made the first time a slot is
-    /// shown, and again when its life is over) and the guests connected or waiting.
-    pub fn view(&self, show: &Show) -> GuestsView {
-        let Some(host) = show.cohost() else {
-            return GuestsView {
-                slots: 0,
-                layout: None,
-                links: Vec::new(),
-                guests: Vec::new(),
-            };
-        };
-        let mut invites = lock(&self.0);
-        let links = (1..=host.slots())
-            .filter_map(|slot| {
-                let usable = invites
-                    .get(&slot)
-                    .is_some_and(|i| host.check(&i.token).is_ok());
-                if !usable {
-                    invites.insert(slot, host.invite(slot).ok()?);
-                }
-                invites.get(&slot).map(|i| link_of(host, i))
-            })
-            .collect();
-        GuestsView {
-            slots: host.slots(),
-            layout: show.guest_layout().map(GuestLayout::from),
-            links,
-            guests: host.guests().iter().map(GuestInfo::from).collect(),
-        }
-    }
-
-    /// A new link for `slot`: the old one is revoked (a guest on it is dropped).
-    pub fn renew(&self, show: &Show, slot: u32) -> Result<GuestLink, AppError> {
-        let host = host(show)?;
-        let invite = host.invite(slot).map_err(guest_error)?;
-        if let Some(old) = lock(&self.0).insert(slot, invite.clone()) {
-            host.revoke(&old.token);
-        }
-        Ok(link_of(host, &invite))
-    }
-}
-
-fn link_of(host: &CoHost, i: &Invite) -> GuestLink {
-    GuestLink {
-        slot: i.slot,
-        link: host.link(i),
-        expires_in_s: host.expires_in(i).as_secs(),
-    }
-}
+use std::sync::Arc;
 
 /// Lets the show's guests in through the app's room (same origin as the viewer page: the
 /// links become `{viewer link}/join/…`), when the show takes guests and the room is up.
@@ -147,6 +68,9 @@ pub fn thumbnail(show: &Show, session: u64) -> Result<Vec<u8>, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
+    use crate::invites::Invites;
+    use crate::ipc::GuestLayout;
     use marquee_show::{Recording, ShowSettings};
 
     struct Quiet;

@@ -17,6 +17,7 @@ mod commands;
 pub mod error;
 mod events;
 pub mod guests;
+pub mod invites;
 pub mod ipc;
 #[cfg(target_os = "linux")]
 pub mod linux_env;

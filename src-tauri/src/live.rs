@@ -28,7 +28,7 @@ pub struct Live {
     /// The latest stats as the UI got them.
     last: Arc<Mutex<Option<Stats>>>,
     /// The invite links of the show's guest slots.
-    pub invites: crate::guests::Invites,
+    pub invites: crate::invites::Invites,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -201,7 +201,7 @@ fn status_line(s: &ShowStats) -> String {
 }
 
 /// ` | abr 1800/4000 kbps (queue high)`: the target, the ceiling, and why it last changed.
-fn abr_part(a: &marquee_studio::output::abr_run::AbrSnapshot) -> String {
+fn abr_part(a: &marquee_studio::stats::AbrSnapshot) -> String {
     use marquee_studio::output::abr::AbrReason as R;
     let why = match a.reason {
         None => "steady",

@@ -178,6 +178,18 @@ impl OutputCounters {
     }
 }
 
+/// What the status line and the UI show of adaptive bitrate.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbrSnapshot {
+    pub target_kbps: u32,
+    pub min_kbps: u32,
+    pub max_kbps: u32,
+    pub changes: u64,
+    /// Why the target last changed, and when (session seconds).
+    pub reason: Option<crate::output::abr::AbrReason>,
+    pub changed_at_s: Option<f64>,
+}
+
 /// A point-in-time copy of an output's counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputSnapshot {
@@ -204,7 +216,7 @@ pub struct StatsSnapshot {
     pub cpu_s: f64,
     pub rss_bytes: u64,
     /// Adaptive bitrate, when on.
-    pub abr: Option<crate::output::abr_run::AbrSnapshot>,
+    pub abr: Option<AbrSnapshot>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -165,8 +165,8 @@ pub struct AbrStats {
     pub reason: Option<String>,
 }
 
-impl From<&marquee_studio::output::abr_run::AbrSnapshot> for AbrStats {
-    fn from(a: &marquee_studio::output::abr_run::AbrSnapshot) -> Self {
+impl From<&marquee_studio::stats::AbrSnapshot> for AbrStats {
+    fn from(a: &marquee_studio::stats::AbrSnapshot) -> Self {
         use marquee_studio::output::abr::AbrReason as R;
         Self {
             target_kbps: a.target_kbps,

@@ -4,10 +4,9 @@
 //! Only the primary destination steers: a slow secondary one drops frames as before and never
 //! drags the others down.
 
-use super::abr::{Abr, AbrChange, AbrConfig, AbrReason, AbrSample};
-use crate::stats::{OutputCounters, OutputState};
+use super::abr::{Abr, AbrChange, AbrConfig, AbrSample};
+use crate::stats::{AbrSnapshot, OutputCounters, OutputState};
 use marquee_capture::clock::SessionClock;
-use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -20,18 +19,6 @@ pub struct AbrStatus {
     target: AtomicU32,
     changes: AtomicU64,
     last: Mutex<Option<(AbrChange, Duration)>>,
-}
-
-/// What the status line and the UI show of adaptive bitrate.
-#[derive(Debug, Clone, Serialize)]
-pub struct AbrSnapshot {
-    pub target_kbps: u32,
-    pub min_kbps: u32,
-    pub max_kbps: u32,
-    pub changes: u64,
-    /// Why the target last changed, and when (session seconds).
-    pub reason: Option<AbrReason>,
-    pub changed_at_s: Option<f64>,
 }
 
 impl AbrStatus {

@@ -384,7 +384,12 @@ struct Encoders {
 
 impl Encoders {
     fn open(cfg: &SessionConfig, has_audio: bool, events: &Events) -> Result<Self, StudioError> {
-        let video = encode::open_video(&cfg.video_settings)?;
+        // Adaptive bitrate changes the rate while live: no filler (see `RateControl`).
+        let rc = match cfg.abr_min_kbps {
+            Some(_) => encode::RateControl::Adaptive,
+            None => encode::RateControl::ConstantWithFiller,
+        };
+        let video = encode::open_video_with(&cfg.video_settings, rc)?;
         let audio = if has_audio {
             Some(encode::open_audio(&cfg.audio_settings)?)
         } else {

@@ -11,5 +11,6 @@ pub use audio::{AudioSettings, OpenedAudio, open_audio};
 pub use drain::drain;
 pub(crate) use video::copy_i420_into;
 pub use video::{
-    EncoderChoice, HARDWARE_ENCODERS, OpenedVideo, VideoSettings, open_video, probe_encoders,
+    EncoderChoice, HARDWARE_ENCODERS, OpenedVideo, RateControl, VideoSettings, open_video,
+    open_video_with, probe_encoders,
 };

@@ -105,7 +105,19 @@ impl OpenedVideo {
     }
 }
 
-fn video_options(s: &VideoSettings, x264: bool) -> ff::Dictionary<'static> {
+/// Whether x264 pads to a strict constant rate with filler data. Only for a constant rate:
+/// when the rate is lowered while live, x264 spends what the larger buffer still held as
+/// filler (a 4000 → 400 kbit/s change sent 7,600 kbit of filler in the next second), which a
+/// narrow link is the last place to want.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateControl {
+    /// CBR padded with filler: for a bitrate that never changes.
+    ConstantWithFiller,
+    /// CBR by the VBV (maxrate = bitrate) without filler: adaptive bitrate changes it.
+    Adaptive,
+}
+
+fn video_options(s: &VideoSettings, x264: bool, rc: RateControl) -> ff::Dictionary<'static> {
     let mut d = ff::Dictionary::new();
     let kbps = s.bitrate_kbps;
     // CBR: maxrate = bitrate, VBV buffer = 2x; a keyframe every 2 s; no scene-cut keyframes.
@@ -119,12 +131,18 @@ fn video_options(s: &VideoSettings, x264: bool) -> ff::Dictionary<'static> {
     if x264 {
         d.set("preset", &s.preset);
         d.set("tune", "zerolatency");
-        d.set("x264-params", "filler=1:force-cfr=1");
+        d.set(
+            "x264-params",
+            match rc {
+                RateControl::ConstantWithFiller => "filler=1:force-cfr=1",
+                RateControl::Adaptive => "force-cfr=1",
+            },
+        );
     }
     d
 }
 
-fn try_open_video(name: &str, s: &VideoSettings) -> Result<OpenedVideo, String> {
+fn try_open_video(name: &str, s: &VideoSettings, rc: RateControl) -> Result<OpenedVideo, String> {
     let codec = ff::encoder::find_by_name(name).ok_or("not in this FFmpeg build")?;
     let mut enc = ff::codec::context::Context::new_with_codec(codec)
         .encoder()
@@ -142,7 +160,7 @@ fn try_open_video(name: &str, s: &VideoSettings) -> Result<OpenedVideo, String> 
     // FLV and Matroska both want out-of-band SPS/PPS.
     enc.set_flags(ff::codec::Flags::GLOBAL_HEADER);
     let opened = enc
-        .open_with(video_options(s, name == "libx264"))
+        .open_with(video_options(s, name == "libx264", rc))
         .map_err(|e| e.to_string())?;
     let info = StreamInfo {
         track: Track::Video,
@@ -157,22 +175,28 @@ fn try_open_video(name: &str, s: &VideoSettings) -> Result<OpenedVideo, String> 
     })
 }
 
-/// Opens the chosen video encoder; `Auto` tries hardware encoders and falls back to x264.
+/// Opens the chosen video encoder for a constant bitrate; `Auto` tries hardware encoders and
+/// falls back to x264.
 pub fn open_video(s: &VideoSettings) -> Result<OpenedVideo, StudioError> {
+    open_video_with(s, RateControl::ConstantWithFiller)
+}
+
+/// Opens the chosen video encoder with `rc`.
+pub fn open_video_with(s: &VideoSettings, rc: RateControl) -> Result<OpenedVideo, StudioError> {
     crate::util::init();
     match &s.encoder {
-        EncoderChoice::X264 => try_open_video("libx264", s).map_err(|e| StudioError::Encoder {
+        EncoderChoice::X264 => try_open_video("libx264", s, rc).map_err(|e| StudioError::Encoder {
             name: "libx264".into(),
             reason: e,
         }),
-        EncoderChoice::Named(n) => try_open_video(n, s).map_err(|e| StudioError::Encoder {
+        EncoderChoice::Named(n) => try_open_video(n, s, rc).map_err(|e| StudioError::Encoder {
             name: n.clone(),
             reason: format!("{e} (see `marquee devices --encoders`, or use --encoder x264)"),
         }),
         EncoderChoice::Auto => {
             let mut skipped = Vec::new();
             for name in HARDWARE_ENCODERS {
-                match try_open_video(name, s) {
+                match try_open_video(name, s, rc) {
                     Ok(mut v) => {
                         v.skipped = skipped;
                         return Ok(v);
@@ -180,7 +204,7 @@ pub fn open_video(s: &VideoSettings) -> Result<OpenedVideo, StudioError> {
                     Err(e) => skipped.push((name.to_string(), e)),
                 }
             }
-            let mut v = try_open_video("libx264", s).map_err(|e| StudioError::Encoder {
+            let mut v = try_open_video("libx264", s, rc).map_err(|e| StudioError::Encoder {
                 name: "libx264".into(),
                 reason: e,
             })?;
@@ -205,7 +229,12 @@ pub fn probe_encoders(width: u32, height: u32) -> Vec<(String, Result<(), String
     names.push("libx264");
     names
         .into_iter()
-        .map(|n| (n.to_string(), try_open_video(n, &s).map(|_| ())))
+        .map(|n| {
+            (
+                n.to_string(),
+                try_open_video(n, &s, RateControl::ConstantWithFiller).map(|_| ()),
+            )
+        })
         .collect()
 }
 
@@ -355,6 +384,41 @@ mod tests {
                 .sum::<usize>();
         }
         bytes
+    }
+
+    #[test]
+    fn a_lowered_rate_sends_no_burst_when_opened_for_adaptive_bitrate() {
+        // A still picture: with filler, x264 would pad the second after 4000 → 400 kbit/s
+        // to ~7,600 kbit (what the larger buffer held); without it, nothing to pad.
+        let fps = 30;
+        let s = VideoSettings {
+            width: 640,
+            height: 360,
+            fps,
+            bitrate_kbps: 4000,
+            encoder: EncoderChoice::X264,
+            preset: "ultrafast".into(),
+        };
+        let mut v = open_video_with(&s, RateControl::Adaptive).unwrap();
+        let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, 640, 360);
+        let still = vec![128u8; 640 * 360 * 3 / 2];
+        let mut kbit = Vec::new();
+        for sec in 0..3i64 {
+            if sec == 1 {
+                v.set_bitrate(400);
+            }
+            let mut bytes = 0;
+            for i in sec * 30..sec * 30 + 30 {
+                copy_i420_into(&mut frame, &still);
+                frame.set_pts(Some(i));
+                v.encoder.send_frame(&frame).unwrap();
+                bytes += drain(&mut v.encoder, Track::Video)
+                    .map(|p| p.data.len())
+                    .sum::<usize>();
+            }
+            kbit.push(bytes * 8 / 1000);
+        }
+        assert!(kbit[1] <= 400 && kbit[2] <= 400, "{kbit:?}");
     }
 
     #[test]

@@ -37,6 +37,8 @@ fn a_recording_that_fills_the_disk_is_closed_playable_and_the_stream_goes_on() {
             "4000",
         ])
         .args(["--duration", "90s", "--to", &nginx.url("full")])
+        // Strict CBR with filler: the recording grows at the full rate whatever the picture.
+        .arg("--no-abr")
         .arg("--record")
         .arg(&rec)
         .arg("--summary-json")

@@ -384,10 +384,12 @@ struct Encoders {
 
 impl Encoders {
     fn open(cfg: &SessionConfig, has_audio: bool, events: &Events) -> Result<Self, StudioError> {
-        // Adaptive bitrate changes the rate while live: no filler (see `RateControl`).
-        let rc = match cfg.abr_min_kbps {
-            Some(_) => encode::RateControl::Adaptive,
-            None => encode::RateControl::ConstantWithFiller,
+        // Adaptive bitrate (on, with a destination to steer it) changes the rate while live:
+        // no filler (see `RateControl`).
+        let rc = if cfg.abr_min_kbps.is_some() && !cfg.destinations.is_empty() {
+            encode::RateControl::Adaptive
+        } else {
+            encode::RateControl::ConstantWithFiller
         };
         let video = encode::open_video_with(&cfg.video_settings, rc)?;
         let audio = if has_audio {

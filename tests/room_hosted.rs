@@ -7,7 +7,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, free_port, marquee, tempdir};
+use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, marquee, reserve_port, tempdir};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, EventBody};
 use marquee_show::room::{HostRoom, RoomPlan};
@@ -122,9 +122,12 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Seen>, what: &str) -> Seen {
 #[test]
 fn the_app_hosts_a_room_on_a_public_server_over_wss_and_says_why_when_it_cannot() {
     let dir = tempdir("marquee-room-hosted-");
-    let front = free_port();
+    // Held until nginx listens on it: the server is told its public URL first.
+    let reserved = reserve_port();
+    let front = reserved.port();
     let (_server, addr) = serve(dir.path(), front);
     let proxy = RoomProxy::start(&[(front, addr)]);
+    drop(reserved);
     let ca = proxy.ca_pem();
     let url = format!("https://localhost:{front}/");
     let key = host_key(dir.path(), "premiere");
@@ -155,8 +158,9 @@ fn the_app_hosts_a_room_on_a_public_server_over_wss_and_says_why_when_it_cannot(
         }
         room.stop().await;
 
-        // Nothing listening there.
-        let closed = format!("https://localhost:{}", free_port());
+        // Nothing listening there: a port held (bound, not listening) by this test.
+        let held = reserve_port();
+        let closed = format!("https://localhost:{}", held.port());
         let (room, mut rx) = join(&closed, "premiere", &key, Some(&ca)).await;
         match next(&mut rx, "a refusal").await {
             Seen::Down(p, reason) => assert_eq!(p, Problem::Unreachable, "{reason}"),

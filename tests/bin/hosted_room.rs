@@ -7,7 +7,7 @@
 //! `hosted_room [ROOM]` (default `premiere`); the `marquee` binary as the suites find it
 //! (`MARQUEE_BIN`, else beside this one).
 
-use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, free_port, marquee, tempdir};
+use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, marquee, reserve_port, tempdir};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,7 +16,9 @@ fn main() {
     let room = std::env::args().nth(1).unwrap_or_else(|| "premiere".into());
     let dir = tempdir("marquee-hosted-room-");
     let secret = dir.path().join("room.secret");
-    let front = free_port();
+    // Held until nginx listens on it: the server is told its public URL first.
+    let reserved = reserve_port();
+    let front = reserved.port();
     let public = format!("https://localhost:{front}");
     let mut c = marquee();
     c.args(["room", "serve", "--listen", "127.0.0.1:0", "--db"])
@@ -38,6 +40,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .expect("the server's address in its banner");
     let proxy = RoomProxy::start(&[(front, addr)]);
+    drop(reserved);
     let token = marquee()
         .args([
             "room", "token", "--room", &room, "--user", "host", "--role", "host",

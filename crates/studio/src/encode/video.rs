@@ -113,8 +113,7 @@ impl OpenedVideo {
 pub enum RateControl {
     /// CBR padded with filler: for a bitrate that never changes.
     ConstantWithFiller,
-    /// CBR by the VBV (maxrate = bitrate) without filler, starting with a nearly empty VBV:
-    /// adaptive bitrate changes it.
+    /// CBR by the VBV (maxrate = bitrate) without filler: adaptive bitrate changes it.
     Adaptive,
 }
 
@@ -136,10 +135,7 @@ fn video_options(s: &VideoSettings, x264: bool, rc: RateControl) -> ff::Dictiona
             "x264-params",
             match rc {
                 RateControl::ConstantWithFiller => "filler=1:force-cfr=1",
-                // The VBV starts nearly empty: x264's default (90 % full) lets the first
-                // second carry twice the rate (8.3 Mbit at 4000 kbit/s), which a narrow link
-                // queues before adaptive bitrate can react; at 10 % it carries ~0.7×.
-                RateControl::Adaptive => "force-cfr=1:vbv-init=0.1",
+                RateControl::Adaptive => "force-cfr=1",
             },
         );
     }

@@ -38,8 +38,19 @@ describe('GuestsPanel', () => {
     expect(screen.queryByTestId('guests')).toBeNull();
   });
 
+  it('with the room on this computer only, the link of a slot says it works nowhere else and offers no QR code', async () => {
+    await liveWithGuests(1);
+    const slot = screen.getByTestId('guest-slot-1');
+    expect(within(slot).getByTestId('guest-1-link').textContent).toMatch(/\/join\//);
+    expect(within(slot).queryByTestId('guest-1-qr')).toBeNull();
+    expect(within(slot).getByTestId('guest-local-only')).toHaveTextContent('works here');
+  });
+
   it('each free slot shows its invite link with a QR code; New link replaces it', async () => {
     const b = await liveWithGuests(2);
+    // A room on the local network: its links reach other machines.
+    b.emit('room_ready', { room: 'main', viewer_url: 'http://192.168.1.20:7717/room/main', ws_url: 'ws://192.168.1.20:7717/room/main/ws', home: 'local_network', firewall: null });
+    await flush();
     expect(b.settings?.guests).toEqual({ slots: 2, green_room: true, layout: 'auto' });
     const slot1 = screen.getByTestId('guest-slot-1');
     expect(slot1.dataset.state).toBe('free');

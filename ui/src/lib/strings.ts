@@ -165,6 +165,7 @@ export const STRINGS = {
   'guests.layoutScenes': { en: 'Your scenes place the guests', 'zh-CN': '由你的场景安排嘉宾位置' },
   'guests.noThumb': { en: 'No picture yet', 'zh-CN': '暂无画面' },
   'guests.waitingN': { en: '{n} waiting — press A to admit', 'zh-CN': '{n} 人等待上麦——按 A 同意' },
+  'guests.localOnly': { en: 'The room is on this computer only: this link works here (marquee guest join) and nowhere else. For guests elsewhere, choose Local network or Hosted in Settings → Room.', 'zh-CN': '直播间仅在本机：此链接只能在本机使用（marquee guest join）。要邀请其他设备上的嘉宾，请在 设置 → 直播间 中选择“局域网”或“托管服务器”。' },
   'guests.meter': { en: 'Voice level of {name}', 'zh-CN': '{name} 的音量电平' },
   'settings.tab.guests': { en: 'Co-stream', 'zh-CN': '连麦' },
   'settings.guests.slots': { en: 'Guest slots', 'zh-CN': '嘉宾席位' },

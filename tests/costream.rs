@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use marquee_e2e::{
-    Nginx, Run, assert_exited_ok, decode_audio_mono, frame_codes_in, heavy, marquee_in, tempdir,
-    tone_level,
+    Nginx, Run, assert_exited_ok, decode_audio_mono, frame_codes_in, guest_link, heavy, marquee_in,
+    tempdir, tone_level,
 };
 use std::net::{IpAddr, UdpSocket};
 use std::time::Duration;
@@ -58,16 +58,7 @@ fn a_native_guest_joins_from_the_link_and_is_seen_and_heard_in_the_stream_at_the
     .args(["--guests", "1", "--guest-address", &ip])
     .args(["--duration", "22s"]);
     let mut host = Run::spawn(c);
-    assert!(
-        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
-        "no invite printed\n{}",
-        host.report()
-    );
-    let link = host
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
-        .unwrap();
+    let link = guest_link(&host, 1);
     assert!(link.contains("/join/"), "{link}");
     assert!(
         !link.contains("127.0.0.1"),
@@ -212,16 +203,7 @@ fn with_a_green_room_the_host_admits_mutes_and_removes_a_guest_and_invites_anew(
         .args(["--guests", "1", "--green-room", "--guest-address", &ip])
         .args(["--duration", "60s"]);
     let mut host = Run::spawn(c);
-    assert!(
-        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
-        "{}",
-        host.report()
-    );
-    let link = host
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
-        .unwrap();
+    let link = guest_link(&host, 1);
     let mut g = marquee_in(home.path());
     g.args(["guest", "join", &link, "--video", "test:2", "--name", "Ada"]);
     let mut guest = Run::spawn(g);
@@ -311,16 +293,7 @@ fn a_guest_killed_mid_call_freezes_then_shows_the_slate_within_a_second_and_rejo
         .arg("--summary-json")
         .arg(&summary);
     let mut host = Run::spawn(c);
-    assert!(
-        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
-        "{}",
-        host.report()
-    );
-    let link = host
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
-        .unwrap();
+    let link = guest_link(&host, 1);
     let join = |card: &str| {
         let mut g = marquee_in(home.path());
         g.args(["guest", "join", &link, "--video", card, "--audio", "none"]);

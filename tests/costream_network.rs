@@ -10,8 +10,8 @@
 #![allow(clippy::unwrap_used)]
 
 use marquee_e2e::{
-    NetLink as Link, Nginx, Run, assert_exited_ok, decode_audio_mono, exec, frame_codes_in, heavy,
-    marquee_in, tempdir, tone_level,
+    NetLink as Link, Nginx, Run, assert_exited_ok, decode_audio_mono, exec, frame_codes_in,
+    guest_link, heavy, marquee_in, tempdir, tone_level,
 };
 use std::time::{Duration, Instant};
 
@@ -39,16 +39,7 @@ fn call_over(link_net: &Link, name: &str) {
         .args(["--guests", "1", "--guest-address", &link_net.host_ip])
         .args(["--duration", "30s"]);
     let mut host = Run::spawn(c);
-    assert!(
-        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
-        "no invite printed\n{}",
-        host.report()
-    );
-    let link = host
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
-        .unwrap();
+    let link = guest_link(&host, 1);
     assert!(link.contains(&link_net.host_ip), "{link}");
 
     let mut g = marquee_in(home.path());
@@ -382,22 +373,13 @@ fn a_host_behind_a_nat_offers_the_nats_outside_address_that_a_real_stun_server_s
         .args(["--stun", &format!("stun:{}:{port}", nat.outside_here)])
         .args(["--duration", "20s"]);
     let mut host = Run::spawn(nat.inside(c));
-    assert!(
-        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
-        "{}",
-        host.report()
-    );
+    let link = guest_link(&host, 1);
     assert!(
         host.wait_for_stderr("beyond its NAT", Duration::from_secs(10)),
         "the host never heard from the STUN server: {}\n{}",
         host.report(),
         turn.report()
     );
-    let link = host
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
-        .unwrap();
     // A guest's offer (str0m's, as `marquee guest join` makes it), posted from the host's side.
     let offer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fuzz/costream/corpus/whip_offer/str0m_guest_vp8");
@@ -496,16 +478,7 @@ fn a_native_guest_whose_network_lets_only_a_turn_relay_through_is_seen_in_the_sh
         .args(["--guests", "1", "--guest-address", &link_net.host_ip])
         .args(["--duration", "25s"]);
     let mut host = Run::spawn(c);
-    assert!(
-        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
-        "{}",
-        host.report()
-    );
-    let link = host
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
-        .unwrap();
+    let link = guest_link(&host, 1);
     let mut g = marquee_in(home.path());
     g.env("MARQUEE_TURN_CREDENTIAL", &secret)
         .args([

@@ -15,7 +15,7 @@
 
 use marquee_e2e::{
     Nginx, PROXY_SOURCE, RoomProxy, Run, assert_exited_ok, decode_audio_mono, frame_codes_in,
-    free_port, heavy, marquee, marquee_in, tempdir, tone_level, wait_until,
+    free_port, guest_link, heavy, marquee, marquee_in, tempdir, tone_level, wait_until,
 };
 use marquee_room::client::ClientEvent;
 use marquee_show::room::{HostRoom, RoomPlan};
@@ -337,16 +337,7 @@ fn marquee_live_joined_as_the_rooms_host_prints_links_through_the_room_and_a_gue
         .args(["--danmaku-from", &room_url, "--danmaku-token", &key])
         .args(["--guests", "1", "--duration", "20s"]);
     let mut host = Run::spawn(c);
-    assert!(
-        host.wait_for_stdout("guest 1: ", Duration::from_secs(60)),
-        "no invite printed\n{}",
-        host.report()
-    );
-    let link = host
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("guest 1: ").map(str::to_string))
-        .unwrap();
+    let link = guest_link(&host, 1);
     assert!(link.starts_with(&format!("{room_url}/join/")), "{link}");
     assert!(
         wait_until(Duration::from_secs(20), || curl(

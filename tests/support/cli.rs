@@ -149,3 +149,17 @@ pub fn control_request(socket: &Path, line: &str) -> String {
     }
     panic!("the control socket {} never opened", socket.display());
 }
+
+/// The invite link `marquee live --guests N` prints for `slot` (`guest N: LINK`), waited for
+/// up to a minute (the show opens its devices and encoders first).
+pub fn guest_link(host: &Run, slot: u32) -> String {
+    let prefix = format!("guest {slot}: ");
+    assert!(
+        host.wait_for_stdout(&prefix, Duration::from_secs(60)),
+        "no invite printed for slot {slot}\n{}",
+        host.report()
+    );
+    (host.stdout().lines())
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .expect("the invite line")
+}

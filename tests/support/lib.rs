@@ -29,8 +29,8 @@ mod util;
 
 pub use chromium::Chromium;
 pub use cli::{
-    assert_exited_ok, assert_failed_cleanly, assert_no_panic, control_request, marquee, marquee_in,
-    marquee_path, output_lower,
+    assert_exited_ok, assert_failed_cleanly, assert_no_panic, control_request, guest_link, marquee,
+    marquee_in, marquee_path, output_lower,
 };
 pub use keychain::Keychain;
 pub use marquee_capture::pattern::FrameCode;

@@ -26,10 +26,10 @@ pub async fn close_in_room(state: &crate::state::AppState, host: Option<Arc<CoHo
     let Some(host) = host else {
         return;
     };
-    let since = std::time::Instant::now();
-    while host.untold_ends() > 0 && since.elapsed() < std::time::Duration::from_secs(3) {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let _ = tauri::async_runtime::spawn_blocking(move || {
+        host.wait_until_guests_told(std::time::Duration::from_secs(3))
+    })
+    .await;
     if let Some(room) = state.room.get() {
         room.close_guests().await;
     }

@@ -331,11 +331,7 @@ pub fn run(a: LiveArgs) -> Result<(), Failure> {
         .cohost()
         .filter(|_| invites.is_some() || through_room.is_some())
     {
-        // Guests hear that the show ended (their page asks about once a second).
-        let since = Instant::now();
-        while host.untold_ends() > 0 && since.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        host.wait_until_guests_told(Duration::from_secs(3));
     }
     drop(invites);
     drop(follower);

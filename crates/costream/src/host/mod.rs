@@ -271,6 +271,15 @@ impl CoHost {
             .count()
     }
 
+    /// Blocks until every guest whose session ended has read it (their page asks about once
+    /// a second), or `max` passed: a stopping show keeps its routes up that long.
+    pub fn wait_until_guests_told(&self, max: Duration) {
+        let since = Instant::now();
+        while self.untold_ends() > 0 && since.elapsed() < max {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The guest leaves (their DELETE).
     pub fn leave(&self, token: &str, session: u64) -> Result<(), JoinError> {
         self.state(token, session)?;

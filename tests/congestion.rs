@@ -301,6 +301,13 @@ fn a_link_narrower_than_the_bitrate_pulls_the_encoder_below_it_without_a_reconne
         "adapting is not reconnecting\n{}",
         run.report()
     );
+    // Adapting instead of dropping: the server has (nearly) every frame the encoder made.
+    let made = s.num("/video/frames").unwrap_or(0.0);
+    let got = v.packets.len() as f64;
+    assert!(
+        made > 0.0 && got >= 0.95 * made,
+        "the server got {got} of {made} frames\n{report}"
+    );
     // In the bitstream, not just the setting: after adapting, the encoder produced less than
     // the link carries for five whole seconds in a row, every frame of them at the server.
     let under = (0..seconds.saturating_sub(5))

@@ -139,6 +139,8 @@ pub fn ui_stats(s: &ShowStats, audio_input: &str) -> Stats {
         dropped_video: o.dropped.total(),
         reconnects: o.reconnects,
         latency_p50_ms: o.latency_p50_ms,
+        queued_ms: o.queued_ms,
+        rtt_ms: o.rtt_ms,
     };
     let level = |input: &str, peak_db, rms_db| ipc::AudioLevel {
         input: input.to_string(),

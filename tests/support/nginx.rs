@@ -34,17 +34,23 @@ impl std::fmt::Debug for Nginx {
 impl Nginx {
     /// Starts nginx and waits until its port accepts connections.
     pub fn start() -> Nginx {
-        Self::start_inner(false)
+        Self::start_inner(false, None)
+    }
+
+    /// Like [`Nginx::start`], also listening on `ip` (e.g. this end of a [`crate::NetLink`]),
+    /// so a publisher in another network namespace reaches it across a real link.
+    pub fn start_also_on(ip: &str) -> Nginx {
+        Self::start_inner(false, Some(ip))
     }
 
     /// Like [`Nginx::start`], plus an RTMPS front: nginx's stream module terminates TLS
     /// (a self-signed certificate for 127.0.0.1, made with openssl) and passes the RTMP
     /// inside to the RTMP port — how RTMPS ingests are commonly deployed.
     pub fn start_with_tls() -> Nginx {
-        Self::start_inner(true)
+        Self::start_inner(true, None)
     }
 
-    fn start_inner(tls: bool) -> Nginx {
+    fn start_inner(tls: bool, also_on: Option<&str>) -> Nginx {
         crate::programs::program("nginx");
         assert!(
             Path::new(RTMP_MODULE).exists(),
@@ -84,7 +90,7 @@ impl Nginx {
             n.tls_port = tls.then(crate::util::free_port);
             // The log of a taken port's attempt would read as taken again.
             let _ = std::fs::remove_file(n.dir.path().join("error.log"));
-            write_conf(n.dir.path(), &n.record_dir, n.port, n.tls_port);
+            write_conf(n.dir.path(), &n.record_dir, n.port, n.tls_port, also_on);
             if n.try_launch().is_ok() {
                 return n;
             }
@@ -330,8 +336,18 @@ fn make_certificate(dir: &Path) {
 }
 
 /// `nginx.conf` in `dir`: RTMP on `port` recording into `record_dir`, and with `tls_port` an
-/// RTMPS front (the stream module terminating TLS and passing the RTMP inside to `port`).
-fn write_conf(dir: &Path, record_dir: &Path, port: u16, tls_port: Option<u16>) {
+/// RTMPS front (the stream module terminating TLS and passing the RTMP inside to `port`);
+/// RTMP also on `also_on:port` when given.
+fn write_conf(
+    dir: &Path,
+    record_dir: &Path,
+    port: u16,
+    tls_port: Option<u16>,
+    also_on: Option<&str>,
+) {
+    let also = also_on.map_or(String::new(), |ip| {
+        format!("\x20       listen {ip}:{port};\n")
+    });
     let (stream_module, stream_conf) = match tls_port {
         None => (String::new(), String::new()),
         Some(tp) => (
@@ -362,6 +378,7 @@ fn write_conf(dir: &Path, record_dir: &Path, port: u16, tls_port: Option<u16>) {
          rtmp {{\n\
          \x20   server {{\n\
          \x20       listen 127.0.0.1:{port};\n\
+         {also}\
          \x20       application live {{\n\
          \x20           live on;\n\
          \x20           record all;\n\
@@ -405,7 +422,7 @@ mod tests {
         let record_dir = dir.path().join("recordings");
         std::fs::create_dir_all(&record_dir).expect("mkdir recordings");
         let port = other.local_addr().expect("addr").port();
-        write_conf(dir.path(), &record_dir, port, None);
+        write_conf(dir.path(), &record_dir, port, None, None);
         let mut n = Nginx {
             dir,
             port,

@@ -179,12 +179,16 @@ fn status_line(s: &ShowStats) -> String {
     );
     for (i, (d, rate)) in now.destinations.iter().zip(&s.destinations).enumerate() {
         line.push_str(&format!(
-            " | dest {} {} {:.2} Mb/s drop {}",
+            " | dest {} {} {:.2} Mb/s drop {} q {} ms",
             i + 1,
             d.state,
             rate.kbps / 1000.0,
-            d.dropped.total()
+            d.dropped.total(),
+            d.queued_ms
         ));
+        if let Some(rtt) = d.rtt_ms {
+            line.push_str(&format!(" rtt {rtt:.0} ms"));
+        }
     }
     if let Some(r) = &s.recording {
         line.push_str(&format!(" | rec {:.2} Mb/s", r.kbps / 1000.0));
@@ -208,6 +212,7 @@ fn abr_part(a: &marquee_studio::stats::AbrSnapshot) -> String {
         Some(R::QueueHigh) => "queue high",
         Some(R::QueueGrowing) => "queue growing",
         Some(R::Resumed) => "resumed after an outage",
+        Some(R::Drained) => "queue drained",
         Some(R::Probing) => "link quiet, probing up",
     };
     format!(" | abr {}/{} kbps ({why})", a.target_kbps, a.max_kbps)

@@ -142,6 +142,8 @@ pub struct OutputCounters {
     pub reconnects: AtomicU64,
     pub queued_ms: AtomicU64,
     pub latency: Mutex<Histogram>,
+    /// The live connection's socket, as the kernel sees it (RTMP on Linux).
+    pub link: crate::output::link::LinkProbe,
 }
 
 impl OutputCounters {
@@ -155,6 +157,7 @@ impl OutputCounters {
             reconnects: AtomicU64::new(0),
             queued_ms: AtomicU64::new(0),
             latency: Mutex::new(Histogram::default()),
+            link: Default::default(),
         }
     }
 
@@ -174,6 +177,7 @@ impl OutputCounters {
             queued_ms: self.queued_ms.load(Ordering::Relaxed),
             latency_p50_ms: lat.quantile_ms(0.5),
             latency_p99_ms: lat.quantile_ms(0.99),
+            rtt_ms: self.link.sample().map(|l| l.rtt_us as f64 / 1000.0),
         }
     }
 }
@@ -202,6 +206,8 @@ pub struct OutputSnapshot {
     pub queued_ms: u64,
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
+    /// The connection's smoothed round trip, where the kernel says (RTMP on Linux).
+    pub rtt_ms: Option<f64>,
 }
 
 /// Everything the status line and the UI show.

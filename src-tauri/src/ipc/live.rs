@@ -116,6 +116,11 @@ pub struct OutputStats {
     #[ts(type = "number")]
     pub reconnects: u64,
     pub latency_p50_ms: Option<f64>,
+    /// Media waiting in the destination's queue to be sent.
+    #[ts(type = "number")]
+    pub queued_ms: u64,
+    /// The connection's round trip, where the kernel says (RTMP on Linux).
+    pub rtt_ms: Option<f64>,
 }
 
 /// Video frames lost before the outputs, by cause.
@@ -177,6 +182,7 @@ impl From<&marquee_studio::stats::AbrSnapshot> for AbrStats {
                     R::QueueHigh => "queue_high",
                     R::QueueGrowing => "queue_growing",
                     R::Resumed => "resumed",
+                    R::Drained => "drained",
                     R::Probing => "probing",
                 }
                 .to_string()

@@ -12,4 +12,12 @@ name: string, state: OutputState, bytes: number,
 /**
  * Over the last stats interval.
  */
-bitrate_kbps: number, dropped_video: number, reconnects: number, latency_p50_ms: number | null, };
+bitrate_kbps: number, dropped_video: number, reconnects: number, latency_p50_ms: number | null, 
+/**
+ * Media waiting in the destination's queue to be sent.
+ */
+queued_ms: number, 
+/**
+ * The connection's round trip, where the kernel says (RTMP on Linux).
+ */
+rtt_ms: number | null, };

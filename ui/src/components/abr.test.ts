@@ -53,4 +53,24 @@ describe('adaptive bitrate', () => {
     await fireEvent.change(screen.getByLabelText('Language'), { target: { value: 'zh-CN' } });
     expect(screen.getByTestId('stat-abr')).toHaveTextContent('已降低：上传跟不上');
   });
+
+  it("each destination shows its health: queue, round trip, dropped frames and reconnects", async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    const s = mockStats(5, [{ state: 'live' }, { state: 'live' }], 1200);
+    s.destinations[1] = { ...s.destinations[1], queued_ms: 900, rtt_ms: null, dropped_video: 12, reconnects: 1 };
+    b.emit('stats', s);
+    await waitFor(() => expect(screen.getAllByTestId('dest-health')).toHaveLength(2));
+    const [first, second] = screen.getAllByTestId('dest-health');
+    expect(first).toHaveTextContent('queue 40 ms · round trip 28 ms · frames dropped 0 · reconnects 0');
+    // No round trip where the connection does not tell it.
+    expect(second).toHaveTextContent('queue 900 ms · frames dropped 12 · reconnects 1');
+    expect(second).not.toHaveTextContent('round trip');
+    await fireEvent.change(screen.getByLabelText('Language'), { target: { value: 'zh-CN' } });
+    expect(second).toHaveTextContent('队列 900 ms · 丢帧 12 · 重连 1');
+  });
 });

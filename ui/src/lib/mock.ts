@@ -116,6 +116,8 @@ export function mockStats(t: number, states: OutputState[], kbps = 2600): Stats 
       dropped_video: 0,
       reconnects: 0,
       latency_p50_ms: 42,
+      queued_ms: 40,
+      rtt_ms: 28,
     })),
     recording: null,
     cpu_percent: 38,

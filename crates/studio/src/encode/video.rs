@@ -135,7 +135,7 @@ fn video_options(s: &VideoSettings, x264: bool, rc: RateControl) -> ff::Dictiona
             "x264-params",
             match rc {
                 RateControl::ConstantWithFiller => "filler=1:force-cfr=1",
-                RateControl::Adaptive => "force-cfr=1",
+                RateControl::Adaptive => "force-cfr=1:vbv-init=0.1",
             },
         );
     }

@@ -7,6 +7,11 @@
 //!   [`AbrConfig::rising_floor`], the target drops to [`AbrConfig::backoff`] of the measured
 //!   throughput (the rate the link demonstrably carries), at most once per
 //!   [`AbrConfig::decrease_hold`] so the queue has time to drain before we judge again.
+//!   The drop also pays off what is already queued within [`AbrConfig::drain_within`]
+//!   (queue delay × the target it was encoded at, spread over that time), and no further decrease is judged
+//!   before that time is up (the queue is measured in media time, which still grows while
+//!   the older, larger frames drain). Once the queue is quiet again the target returns
+//!   at once to the backed-off throughput (the drain was a loan, not the link's rate).
 //! - **Slow increase.** After [`AbrConfig::stable_for`] without congestion the target climbs
 //!   by [`AbrConfig::step_up`] of itself each [`AbrConfig::step_every`], up to the user's
 //!   maximum; a step that built a queue (still under the thresholds) is not followed by
@@ -25,6 +30,9 @@ use std::time::Duration;
 /// under it).
 const STEP_GROWTH: Duration = Duration::from_millis(60);
 
+/// How long the queue stays quiet before a decrease's loan is repaid.
+const DRAINED_FOR: Duration = Duration::from_secs(1);
+
 /// Why the target changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,6 +43,8 @@ pub enum AbrReason {
     QueueGrowing,
     /// Back online after an outage: resumed at a fraction of the old rate.
     Resumed,
+    /// The queue drained after a decrease: back to what the link carried.
+    Drained,
     /// The link has been quiet long enough: probing a higher rate.
     Probing,
 }
@@ -65,6 +75,8 @@ pub struct AbrConfig {
     pub backoff: f64,
     /// Minimum time between two decreases (lets the queue drain first).
     pub decrease_hold: Duration,
+    /// A decrease leaves room to send what is already queued within this time.
+    pub drain_within: Duration,
     /// Quiet time before the first step up.
     pub stable_for: Duration,
     /// Increase per step, a fraction of the current target (at least 50 kbit/s): gentle
@@ -91,6 +103,7 @@ impl AbrConfig {
             growth_samples: 3,
             backoff: 0.85,
             decrease_hold: Duration::from_millis(1500),
+            drain_within: Duration::from_secs(3),
             stable_for: Duration::from_secs(4),
             // 12 % a step: from a quarter back to the top in ~12 steps (≈ 4 s + 12 × 2 s).
             step_up: 0.12,
@@ -125,6 +138,10 @@ pub struct Abr {
     last_delay: Option<Duration>,
     growing: u32,
     last_decrease: Option<Duration>,
+    /// How long after the last decrease the next may come.
+    hold: Duration,
+    /// Where the target goes once the queue has drained after a decrease.
+    restore_to: Option<u32>,
     /// Start of the current quiet stretch.
     quiet_since: Option<Duration>,
     last_step: Option<Duration>,
@@ -150,6 +167,8 @@ impl Abr {
             last_delay: None,
             growing: 0,
             last_decrease: None,
+            hold: cfg.decrease_hold,
+            restore_to: None,
             quiet_since: None,
             last_step: None,
             delay_at_step: None,
@@ -183,6 +202,7 @@ impl Abr {
             self.last_delay = None;
             self.growing = 0;
             self.quiet_since = None;
+            self.restore_to = None;
             return None;
         }
         if !self.was_connected {
@@ -225,19 +245,27 @@ impl Abr {
             self.quiet_since = None;
             self.last_step = None;
             self.delay_at_step = None;
-            let held = self
-                .last_decrease
-                .is_some_and(|t| s.at < t + self.cfg.decrease_hold);
+            let held = self.last_decrease.is_some_and(|t| s.at < t + self.hold);
             if held || carried_kbps == 0 {
                 return None;
             }
-            let carried = (carried_kbps as f64 * self.cfg.backoff) as u32;
-            let new = carried.clamp(self.cfg.min_kbps, self.cfg.max_kbps);
+            let carried = carried_kbps as f64 * self.cfg.backoff;
+            // What waits was encoded at the target until now.
+            let backlog_kbit = s.queue_delay.as_secs_f64() * self.target as f64;
+            let drain = backlog_kbit / self.cfg.drain_within.as_secs_f64().max(0.001);
+            let bound = |k: f64| (k as u32).clamp(self.cfg.min_kbps, self.cfg.max_kbps);
+            let new = bound(carried - drain);
             self.cautious = self.probed;
             self.probed = false;
             self.last_decrease = Some(s.at);
+            self.hold = if drain > 0.0 {
+                self.cfg.decrease_hold.max(self.cfg.drain_within)
+            } else {
+                self.cfg.decrease_hold
+            };
             self.growing = 0;
             if new < self.target {
+                self.restore_to = Some(bound(carried)).filter(|&r| r > new);
                 return self.set(new, reason);
             }
             return None;
@@ -249,6 +277,17 @@ impl Abr {
             return None;
         }
         let since = *self.quiet_since.get_or_insert(s.at);
+        let drained = s.at >= since + DRAINED_FOR;
+        if let Some(to) = (self.restore_to)
+            .filter(|&to| drained && to > self.target)
+            .and_then(|_| self.restore_to.take())
+        {
+            // The probe that follows waits as after any step.
+            self.quiet_since = Some(s.at);
+            self.last_step = Some(s.at);
+            self.delay_at_step = Some(s.queue_delay);
+            return self.set(to, AbrReason::Drained);
+        }
         let wait = if self.cautious {
             self.cfg.stable_for * 2
         } else {

@@ -50,6 +50,38 @@ impl AbrStatus {
     }
 }
 
+/// One sample of the primary destination. Where the kernel tells (RTMP on Linux) the
+/// throughput is what the peer acknowledged and the bytes still in the socket count as
+/// queue, at the rate the link carries; elsewhere it is what was written into the socket.
+fn observe(
+    primary: &OutputCounters,
+    now: Duration,
+    last: &mut Option<(Duration, u64, bool)>,
+    target_kbps: u32,
+) -> AbrSample {
+    let link = primary.link.sample();
+    let sent = link.map_or(primary.bytes.load(Ordering::Relaxed), |l| l.bytes_acked);
+    // A new connection (its counter starts again) or another counter: no rate this time.
+    let throughput_kbps = match *last {
+        Some((t, b, was_link)) if now > t && sent >= b && was_link == link.is_some() => {
+            ((sent - b) as f64 * 8.0 / 1000.0 / (now - t).as_secs_f64()) as u32
+        }
+        _ => 0,
+    };
+    *last = Some((now, sent, link.is_some()));
+    let queued = Duration::from_millis(primary.queued_ms.load(Ordering::Relaxed));
+    let in_socket = link.map_or(Duration::ZERO, |l| {
+        let drain_kbps = throughput_kbps.max(target_kbps / 4).max(1);
+        Duration::from_secs_f64(l.in_socket as f64 * 8.0 / 1000.0 / drain_kbps as f64)
+    });
+    AbrSample {
+        at: now,
+        queue_delay: queued + in_socket,
+        throughput_kbps,
+        connected: matches!(primary.state(), OutputState::Live),
+    }
+}
+
 /// Runs the controller until `stop`: samples `primary` on `clock`, publishes each new
 /// target to `encoder_target` (kbit/s; the encoder thread reads it before every frame).
 pub(crate) fn spawn(
@@ -61,7 +93,7 @@ pub(crate) fn spawn(
 ) -> JoinHandle<()> {
     crate::util::spawn_thread("abr", move || {
         let mut abr = Abr::new(status.cfg);
-        let mut last: Option<(Duration, u64)> = None;
+        let mut last = None;
         while !stop.load(Ordering::Relaxed) {
             let now = clock.now();
             let due = abr.next_sample_at();
@@ -69,21 +101,7 @@ pub(crate) fn spawn(
                 std::thread::sleep((due - now).min(Duration::from_millis(100)));
                 continue;
             }
-            let bytes = primary.bytes.load(Ordering::Relaxed);
-            let throughput_kbps = match last {
-                Some((t, b)) if now > t => {
-                    let secs = (now - t).as_secs_f64();
-                    ((bytes.saturating_sub(b)) as f64 * 8.0 / 1000.0 / secs) as u32
-                }
-                _ => 0,
-            };
-            last = Some((now, bytes));
-            let sample = AbrSample {
-                at: now,
-                queue_delay: Duration::from_millis(primary.queued_ms.load(Ordering::Relaxed)),
-                throughput_kbps,
-                connected: matches!(primary.state(), OutputState::Live),
-            };
+            let sample = observe(&primary, now, &mut last, abr.target_kbps());
             if let Some(change) = abr.on_sample(sample) {
                 tracing::info!(
                     kbps = change.kbps,

@@ -158,10 +158,11 @@ fn abr_on_a_narrow_noisy_link_probes_rarely_and_never_lets_the_queue_reach_frame
     let (_, changes) = run(&mut abr, &mut link, at, 120);
     let backoffs: Vec<Duration> = changes
         .iter()
-        .filter(|(_, c)| c.reason != AbrReason::Probing)
+        .filter(|(_, c)| matches!(c.reason, AbrReason::QueueHigh | AbrReason::QueueGrowing))
         .map(|(t, _)| *t)
         .collect();
-    // A probe and its back-off at most every 8 s, never a see-saw each sample.
+    // A probe and its back-off at most every 8 s, never a see-saw each sample (a back-off's
+    // return once its queue drained comes with it).
     for w in backoffs.windows(2) {
         assert!(w[1] - w[0] >= Duration::from_secs(8), "{changes:?}");
     }
@@ -248,7 +249,36 @@ fn a_moment_of_low_throughput_does_not_sink_the_target_below_what_the_link_carri
         assert_eq!(abr.on_sample(t(i * 250, 100, 1500)), None);
     }
     // The queue is long and this sample sent little (its frames were dropped): the link
-    // carried 1500 a second ago.
+    // carried 1500 a second ago, and the target returns to 85 % of that once drained.
     let c = abr.on_sample(t(1000, 900, 100)).expect("a decrease");
-    assert_eq!(c.kbps, 1275, "{c:?}");
+    assert!(c.kbps < 1275, "{c:?}");
+    let back = (5..12).find_map(|i| abr.on_sample(t(i * 250, 50, 1500)));
+    assert_eq!(
+        back,
+        Some(AbrChange {
+            kbps: 1275,
+            reason: AbrReason::Drained
+        })
+    );
+}
+
+#[test]
+fn a_decrease_pays_off_the_queue_then_returns_to_what_the_link_carried_once_it_drained() {
+    let mut abr = controller();
+    let mut link = Link::new(1500.0);
+    let (_, changes) = run(&mut abr, &mut link, Duration::ZERO, 12);
+    let first = changes.first().expect("a decrease").1;
+    assert!(first.kbps < 1275, "the queue is paid off too: {changes:?}");
+    let (at, back) = (changes.iter())
+        .find(|(_, c)| c.reason == AbrReason::Drained)
+        .expect("a return once drained");
+    assert!(
+        (1100..1500).contains(&back.kbps) && *at < Duration::from_secs(8),
+        "{changes:?}"
+    );
+    // One decrease while the queue drained: none on top of it while it shrank.
+    let decreases = (changes.iter())
+        .filter(|(t, c)| t < at && c.kbps < 1500 && c.reason != AbrReason::Drained)
+        .count();
+    assert_eq!(decreases, 1, "{changes:?}");
 }

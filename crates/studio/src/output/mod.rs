@@ -3,6 +3,7 @@
 
 pub mod abr;
 pub mod abr_run;
+pub mod link;
 pub mod mux;
 pub mod policy;
 
@@ -155,6 +156,9 @@ enum ConnectError {
     Retry(String),
 }
 
+/// Unsent bytes the kernel may hold for a destination (on top of what is in flight).
+const UNSENT_IN_SOCKET: u32 = 32 * 1024;
+
 /// Where an RTMP output pushes to.
 #[derive(Clone)]
 pub struct RtmpTarget {
@@ -167,7 +171,7 @@ fn connect(
     streams: &[StreamInfo],
     abort: &Arc<AtomicBool>,
     was_live: bool,
-) -> Result<Muxer, ConnectError> {
+) -> Result<(Muxer, Option<i32>), ConnectError> {
     let key = match (&target.key, target.url.keychain_name()) {
         (Some(provider), Some(_)) => Some(provider().map_err(ConnectError::Fatal)?),
         (None, Some(name)) => {
@@ -194,6 +198,7 @@ fn connect(
             "cannot reach {host}:{port} (connection refused or timed out)"
         )));
     }
+    let before = link::sockets_to(&addrs);
     let url = target.url.with_key(key.as_deref());
     let tls = target.url.is_tls();
     let mut io: Vec<(&str, String)> = vec![
@@ -220,6 +225,17 @@ fn connect(
         &[("flvflags", "no_duration_filesize"), ("flush_packets", "1")],
         abort.clone(),
     )
+    .map(|mux| {
+        // The connection the muxer just opened: the one socket to the server that is new.
+        let new: Vec<i32> = (link::sockets_to(&addrs).into_iter())
+            .filter(|fd| !before.contains(fd))
+            .collect();
+        let socket = (new.len() == 1).then(|| new[0]);
+        if let Some(fd) = socket {
+            link::limit_unsent(fd, UNSENT_IN_SOCKET);
+        }
+        (mux, socket)
+    })
     .map_err(|e| {
         if was_live {
             ConnectError::Retry(e.to_string())
@@ -274,13 +290,15 @@ fn rtmp_loop(
         sh.set_state(OutputState::Connecting { attempt });
         events.emit(dest, &name, EventKind::Connecting, Some(attempt), "");
         match connect(target, streams, &sh.abort, was_live) {
-            Ok(mut mux) => {
+            Ok((mut mux, socket)) => {
+                sh.counters.link.watch(socket);
                 sh.with_queue(|q| q.on_connected());
                 sh.set_state(OutputState::Live);
                 events.emit(dest, &name, EventKind::Connected, Some(attempt), "");
                 let since = Instant::now();
                 was_live = true;
                 let broke = stream_until_break(&mut mux, sh, clock);
+                sh.counters.link.watch(None);
                 // A connection that held for a while earns a fresh backoff.
                 if since.elapsed() > Duration::from_secs(10) {
                     backoff.reset();

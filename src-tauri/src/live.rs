@@ -261,6 +261,10 @@ impl marquee_show::Observer for ToUi {
             self.emit.platform_chat(&b);
         }
     }
+    fn chat_dropped(&self, _source: &str, n: u64) {
+        // Shown with the next batch, with the lines the batcher itself had to drop.
+        lock(&self.chat).dropped += n;
+    }
 }
 
 fn not_live() -> AppError {

@@ -407,7 +407,7 @@ async function startPlatformChat() {
   let out = '';
   p.stdout.on('data', (d) => (out += d));
   const urls = await waitFor('the platform chat servers', () => (out.includes('\n') ? JSON.parse(out.split('\n')[0]) : null), 15_000);
-  return { ...urls, stop: () => p.stdin.end() };
+  return { ...urls, flood: (rate, secs) => p.stdin.write(`flood ${rate} ${secs}\n`), stop: () => p.stdin.end() };
 }
 
 /** When the first stream went live (wall clock), for the steady-state memory reading. */
@@ -1049,7 +1049,7 @@ test('co-stream: a guest slot from Settings → Co-stream; a native guest joins 
   await (await browser.$('[data-testid="settings-save"]')).click();
 });
 
-test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live', async () => {
+test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
   await (await browser.$('[data-testid="open-settings"]')).click();
   await (await browser.$('[data-tab="chatsources"]')).click();
   await (await browser.$('[data-testid="chat-source-add"]')).click();
@@ -1082,6 +1082,47 @@ test('platform chat: a Twitch channel and a bilibili room set in Settings → Ch
     { timeout: 15_000, timeoutMsg: 'both chat sources should be live' },
   );
   await screenshot('platform-chat-live.png');
+
+  // A raid: 2,000 lines a second for 10 s on Twitch. The panel keeps painting, the show keeps
+  // its frame rate with the danmaku overlay on the picture, and every line is either shown or
+  // counted as dropped.
+  const RATE = 2000;
+  const SECS = 10;
+  const sources = await browser.$('[data-testid="chat-sources"]');
+  const count = async (name) => Number(await sources.getAttribute(name));
+  const before = { received: await count('data-received'), dropped: await count('data-dropped') };
+  const drops = async () => (await (await browser.$('[data-testid="stat-dropped"]')).getAttribute('data-video-drops')).split(',').map(Number);
+  const dropsBefore = await drops();
+  platforms.flood(RATE, SECS);
+  // The page's frame cadence over the flood (requestAnimationFrame gaps), measured in the page.
+  const paint = await browser.executeAsync((ms, done) => {
+    const gaps = [];
+    let last = performance.now();
+    const end = last + ms;
+    const frame = (t) => {
+      gaps.push(t - last);
+      last = t;
+      if (t < end) requestAnimationFrame(frame);
+      else {
+        gaps.sort((a, b) => a - b);
+        done({ frames: gaps.length, p50: gaps[Math.floor(gaps.length / 2)], p95: gaps[Math.floor(gaps.length * 0.95)], max: gaps[gaps.length - 1] });
+      }
+    };
+    requestAnimationFrame(frame);
+  }, (SECS + 1) * 1000);
+  await browser.waitUntil(async () => (await count('data-received')) + (await count('data-dropped')) - before.received - before.dropped >= RATE * SECS, {
+    timeout: 30_000,
+    timeoutMsg: 'every flood line shown or counted as dropped',
+  });
+  const got = { received: (await count('data-received')) - before.received, dropped: (await count('data-dropped')) - before.dropped };
+  assert.equal(got.received + got.dropped, RATE * SECS, `the flood's lines, shown or counted: ${JSON.stringify(got)}`);
+  if (got.dropped > 0) await (await browser.$('[data-testid="chat-dropped"]')).waitForDisplayed({ timeout: 5_000 });
+  const fps = Number(await (await browser.$('[data-testid="stat-fps"]')).getText());
+  const dropsAfter = await drops();
+  assert.deepEqual(dropsAfter, dropsBefore, 'the show dropped no frame (capture, render, encoder) during the flood');
+  const flood = { rate: RATE, secs: SECS, shown: got.received, dropped: got.dropped, paint, fps };
+  console.log(`flood: ${JSON.stringify(flood)}`);
+  writeFileSync(join(artifacts, 'flood.json'), JSON.stringify(flood, null, 2));
   await (await browser.$('[data-testid="end-live"]')).click();
   await (await browser.$('[data-testid="confirm-end"]')).click();
   await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });

@@ -1,7 +1,9 @@
 //! Local servers speaking two platforms' chat protocols, for suites outside Rust (the app's
 //! WebDriver suite): Twitch IRC over WebSocket and bilibili's web danmaku protocol. Prints one
 //! JSON line — `twitch`, `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`) — then
-//! serves every reader until stdin closes.
+//! serves every reader until stdin closes. A line `flood RATE SECONDS` on stdin makes every
+//! Twitch reader get RATE chat lines a second for SECONDS (`flood 1` … `flood N`, each a
+//! PRIVMSG shaped like the docs' example, sent in 10 ms frames), as a raid would.
 //!
 //! Each Twitch reader gets, after its anonymous login, the CAP ACK / 001 / JOIN echo as
 //! tmi.twitch.tv sends them, a chat line and a cheer; each bilibili reader gets the auth reply
@@ -14,7 +16,8 @@
 
 use futures_util::{SinkExt, StreamExt};
 use marquee_chat::bilibili::packet::{self, encode};
-use std::io::Read;
+use std::io::BufRead;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 const HEYGUYS: &str = "@badge-info=;badges=broadcaster/1;client-nonce=997dcf443c31e258c1d32a8da47b6936;color=#0000FF;display-name=abc;emotes=;first-msg=0;flags=0-6:S.7;id=eb24e920-8065-492a-8aea-266a00fc5126;mod=0;room-id=713936733;subscriber=0;tmi-sent-ts=1642786203573;turbo=0;user-id=713936733;user-type= :abc!abc@abc.tmi.twitch.tv PRIVMSG #CHANNEL :HeyGuys";
@@ -23,7 +26,25 @@ const DANMU: &str = r##"{"cmd":"DANMU_MSG","info":[[0,1,25,16777215,159100445402
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-async fn twitch(mut ws: Ws) {
+/// A flood asked on stdin: lines a second, for how long.
+#[derive(Clone, Copy, Default)]
+struct Flood {
+    rate: u64,
+    secs: u64,
+}
+
+/// The numbered chat lines `from..=to` of a flood, one IRC line each.
+fn flood_lines(channel: &str, from: u64, to: u64) -> String {
+    (from..=to)
+        .map(|n| {
+            format!(
+                "@badge-info=;badges=;color=;display-name=f{n};emotes=;first-msg=0;flags=;id=flood-{n};mod=0;room-id=1;subscriber=0;tmi-sent-ts=0;turbo=0;user-id={n};user-type= :f{n}!f{n}@f{n}.tmi.twitch.tv PRIVMSG #{channel} :flood {n}\r\n"
+            )
+        })
+        .collect()
+}
+
+async fn twitch(mut ws: Ws, mut floods: tokio::sync::watch::Receiver<Flood>) {
     let mut lines = Vec::new();
     while !lines.iter().any(|l: &String| l.starts_with("JOIN ")) {
         match ws.next().await {
@@ -50,11 +71,37 @@ async fn twitch(mut ws: Ws) {
     if ws.send(Message::text(hello)).await.is_err() {
         return;
     }
-    while let Some(Ok(m)) = ws.next().await {
-        if let Message::Text(t) = m
-            && t.as_str().starts_with("PING")
-        {
-            let _ = ws.send(Message::text("PONG :tmi.twitch.tv\r\n")).await;
+    floods.mark_unchanged();
+    // (started, the flood, lines sent so far)
+    let mut flooding: Option<(Instant, Flood, u64)> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) if t.as_str().starts_with("PING") => {
+                    let _ = ws.send(Message::text("PONG :tmi.twitch.tv\r\n")).await;
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            },
+            Ok(()) = floods.changed() => {
+                flooding = Some((Instant::now(), *floods.borrow_and_update(), 0));
+            }
+            _ = tick.tick(), if flooding.is_some() => {
+                let Some((started, f, sent)) = flooding.as_mut() else { continue };
+                let total = f.rate * f.secs;
+                let due = ((started.elapsed().as_secs_f64() * f.rate as f64) as u64).min(total);
+                if due > *sent {
+                    let frame = flood_lines(&channel, *sent + 1, due);
+                    if ws.send(Message::text(frame)).await.is_err() {
+                        return;
+                    }
+                    *sent = due;
+                }
+                if *sent >= total {
+                    flooding = None;
+                }
+            }
         }
     }
 }
@@ -108,11 +155,13 @@ fn main() {
                 "bilibili": format!("ws://{}", bl.local_addr().expect("addr")),
             })
         );
+        let (flood_tx, flood_rx) = tokio::sync::watch::channel(Flood::default());
         tokio::spawn(async move {
             while let Ok((tcp, _)) = tw.accept().await {
+                let floods = flood_rx.clone();
                 tokio::spawn(async move {
                     if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
-                        twitch(ws).await;
+                        twitch(ws, floods).await;
                     }
                 });
             }
@@ -126,9 +175,18 @@ fn main() {
                 });
             }
         });
-        // Until the suite closes stdin.
-        tokio::task::spawn_blocking(|| {
-            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        // Until the suite closes stdin; `flood RATE SECONDS` lines start floods.
+        tokio::task::spawn_blocking(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let mut w = line.split_whitespace();
+                if w.next() == Some("flood")
+                    && let (Some(Ok(rate)), Some(Ok(secs))) =
+                        (w.next().map(str::parse), w.next().map(str::parse))
+                {
+                    let _ = flood_tx.send(Flood { rate, secs });
+                }
+            }
         })
         .await
         .ok();

@@ -137,6 +137,14 @@ pub(crate) type ToAudience = Box<dyn Fn(&Audience) -> bool + Send>;
 /// Takes a source's new state, with the source's name (`twitch:NAME`).
 pub(crate) type ToState = Box<dyn Fn(&str, &SourceState) + Send>;
 pub(crate) type ToPanel = Box<dyn Fn(&str, &crate::audience::ChatLine) + Send>;
+/// Takes how many more of a source's chat lines were dropped because the show fell behind.
+pub(crate) type ToDropped = Box<dyn Fn(&str, u64) + Send>;
+
+/// What a source's reader forwards to the show's loop.
+enum Forward {
+    Event(String, Box<EventBody>, Platform),
+    Dropped(String, u64),
+}
 
 /// Where the sources' events go: the audience (overlay and signals), each source's state,
 /// and each message or gift as the host's chat panel lists it.
@@ -144,6 +152,7 @@ pub(crate) struct ChatOut {
     pub audience: ToAudience,
     pub state: ToState,
     pub line: ToPanel,
+    pub dropped: ToDropped,
 }
 
 /// The running sources; dropping it stops them.
@@ -215,6 +224,7 @@ async fn run(
         audience,
         state,
         line,
+        dropped,
     } = to;
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     for (setting, source) in sources {
@@ -231,19 +241,26 @@ async fn run(
             let source = match resolve(&setting, source).await {
                 Ok(s) => s,
                 Err(reason) => {
+                    let failed = EventBody::State(SourceState::Failed { reason });
                     let _ = tx
-                        .send((
-                            name,
-                            EventBody::State(SourceState::Failed { reason }),
-                            setting.platform,
-                        ))
+                        .send(Forward::Event(name, Box::new(failed), setting.platform))
                         .await;
                     return;
                 }
             };
             let mut h = marquee_chat::spawn(source, DriverConfig::default());
+            let mut told = 0;
             while let Some(ev) = h.recv().await {
-                if tx.send((name.clone(), ev.body, ev.platform)).await.is_err() {
+                let lost = h.stats().dropped;
+                if lost > told {
+                    let n = lost - told;
+                    told = lost;
+                    if tx.send(Forward::Dropped(name.clone(), n)).await.is_err() {
+                        return;
+                    }
+                }
+                let ev = Forward::Event(name.clone(), Box::new(ev.body), ev.platform);
+                if tx.send(ev).await.is_err() {
                     return;
                 }
             }
@@ -255,10 +272,17 @@ async fn run(
             _ = &mut stopped => return,
             next = rx.recv() => next,
         };
-        let Some((name, body, platform)) = next else {
-            // Every source has ended; wait for the show to end.
-            let _ = stopped.await;
-            return;
+        let (name, body, platform) = match next {
+            Some(Forward::Event(name, body, platform)) => (name, *body, platform),
+            Some(Forward::Dropped(name, n)) => {
+                dropped(&name, n);
+                continue;
+            }
+            None => {
+                // Every source has ended; wait for the show to end.
+                let _ = stopped.await;
+                return;
+            }
         };
         if let EventBody::State(s) = &body {
             state(&name, s);

@@ -32,6 +32,9 @@ pub trait Observer: Send + Sync + 'static {
     fn chat_state(&self, _source: &str, _state: &marquee_chat::SourceState) {}
     /// A platform chat message or gift, masked, for the host's chat panel.
     fn chat_line(&self, _source: &str, _line: &crate::audience::ChatLine) {}
+    /// `n` more of a source's chat lines were dropped before reaching the show (it read
+    /// slower than the platform sent): counted so the panel can say so.
+    fn chat_dropped(&self, _source: &str, _n: u64) {}
 }
 
 /// How long the monitor waits at most between stats ticks.
@@ -197,16 +200,19 @@ impl Show {
             let audience =
                 Box::new(move |a: &Audience| weak.upgrade().map(|show| show.audience(a)).is_some());
             let to_panel = observer.clone();
+            let to_count = observer.clone();
             let state = Box::new(move |name: &str, s: &marquee_chat::SourceState| {
                 observer.chat_state(name, s)
             });
             let line = Box::new(move |name: &str, l: &crate::audience::ChatLine| {
                 to_panel.chat_line(name, l)
             });
+            let dropped = Box::new(move |name: &str, n: u64| to_count.chat_dropped(name, n));
             let to = crate::chat::ChatOut {
                 audience,
                 state,
                 line,
+                dropped,
             };
             match ChatRunner::start(&settings.chat, blocked, keychain, to) {
                 Ok(r) => *lock(&show.chat) = Some(r),

@@ -44,6 +44,8 @@ export class RoomStore {
   sources = $state<Record<string, ChatSourceView>>({});
   /** Platform lines the app left out in a flood (counted, shown). */
   platformDropped = $state(0);
+  /** Platform lines received this show (with the dropped ones: what the platforms sent). */
+  platformReceived = $state(0);
   /** Platform rows sit after the newest room message: its id plus a fraction, so ids keep
    *  growing for the list and for deletions. */
   private lastRoomId = 0;
@@ -252,6 +254,7 @@ export class RoomStore {
     }
     if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
     this.platformDropped += b.dropped;
+    this.platformReceived += b.lines.length;
     if (b.lines.length) this.chatRevision++;
   }
 
@@ -265,6 +268,7 @@ export class RoomStore {
   resetSources() {
     this.sources = {};
     this.platformDropped = 0;
+    this.platformReceived = 0;
   }
 
   private pushChat(item: ChatRow) {

@@ -120,3 +120,179 @@ fn a_twitch_chat_line_reaches_the_signals_and_a_refused_source_leaves_the_show_r
         "the recording went on to its end"
     );
 }
+
+/// `tests/bin/platform_chat_servers` (built with this package): its Twitch API base, and the
+/// API calls it answered as they are printed.
+struct ChatServers {
+    child: std::process::Child,
+    api: String,
+    calls: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl ChatServers {
+    fn start() -> ChatServers {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_platform_chat_servers"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start platform_chat_servers");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first: serde_json::Value =
+            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        let (tx, calls) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in lines.map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&l) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        ChatServers {
+            child,
+            api: first["twitch_api"].as_str().unwrap().to_string(),
+            calls,
+        }
+    }
+
+    /// The calls answered so far.
+    fn calls(&self) -> Vec<String> {
+        self.calls
+            .try_iter()
+            .map(|v| {
+                format!(
+                    "{} {}",
+                    v["api"].as_str().unwrap_or(""),
+                    v["body"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for ChatServers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_twitch_login_kept_in_the_keychain_deletes_times_out_and_bans_through_helix() {
+    let kc = marquee_e2e::Keychain::start();
+    let servers = ChatServers::start();
+    let home = tempdir("marquee-home-");
+    let chat = |args: &[&str]| {
+        let mut c = marquee_in(home.path());
+        c.arg("chat").args(args).envs(kc.env());
+        let mut run = Run::spawn(c);
+        run.wait(Duration::from_secs(60));
+        run
+    };
+
+    let before = chat(&[
+        "mod",
+        "twitch",
+        "--channel",
+        "thechannel",
+        "--delete",
+        "m1",
+        "--endpoint",
+        &servers.api,
+    ]);
+    assert!(
+        !before.status().is_some_and(|s| s.success()) && before.stderr().contains("not logged in"),
+        "moderating without a login says so\n{}",
+        before.report()
+    );
+
+    let login = chat(&[
+        "login",
+        "twitch",
+        "--client-id",
+        "abc123",
+        "--endpoint",
+        &servers.api,
+    ]);
+    assert_exited_ok(&login);
+    assert!(
+        login.stderr().contains("ABCDEFGH")
+            && login.stderr().contains("https://www.twitch.tv/activate"),
+        "the code and where to enter it are shown\n{}",
+        login.report()
+    );
+    // The token is in the keychain, in no file under the home.
+    let token = "rfx2uswqe8l4g1mkagrvg5tv0ks3";
+    for entry in walk(home.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(token),
+            "the token leaked into {}",
+            entry.display()
+        );
+    }
+    assert!(!login.stderr().contains(token) && !login.stdout().contains(token));
+
+    for args in [
+        &["--delete", "eb24e920-8065-492a-8aea-266a00fc5126"][..],
+        &["--timeout", "9876", "--duration", "10m", "--reason", "spam"],
+        &["--ban", "9876"],
+    ] {
+        let mut all = vec![
+            "mod",
+            "twitch",
+            "--channel",
+            "thechannel",
+            "--endpoint",
+            &servers.api,
+        ];
+        all.extend_from_slice(args);
+        let run = chat(&all);
+        assert_exited_ok(&run);
+    }
+    let calls = servers.calls();
+    let want = [
+        "DELETE /helix/moderation/chat?broadcaster_id=1234&moderator_id=5678&message_id=eb24e920-8065-492a-8aea-266a00fc5126",
+        r#"POST /helix/moderation/bans?broadcaster_id=1234&moderator_id=5678 {"data":{"duration":600,"reason":"spam","user_id":"9876"}}"#,
+        r#"POST /helix/moderation/bans?broadcaster_id=1234&moderator_id=5678 {"data":{"reason":"","user_id":"9876"}}"#,
+    ];
+    for w in want {
+        assert!(
+            calls.iter().any(|c| c.trim_end() == w),
+            "Helix never got `{w}`; it got:\n{}",
+            calls.join("\n")
+        );
+    }
+
+    let out = chat(&["logout", "twitch"]);
+    assert_exited_ok(&out);
+    let after = chat(&[
+        "mod",
+        "twitch",
+        "--channel",
+        "thechannel",
+        "--ban",
+        "9876",
+        "--endpoint",
+        &servers.api,
+    ]);
+    assert!(
+        after.stderr().contains("not logged in"),
+        "{}",
+        after.report()
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

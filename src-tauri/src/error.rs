@@ -33,6 +33,9 @@ pub enum ErrorCode {
     /// A co-stream guest action that cannot be done: the show takes no guests, the guest
     /// has left, no such slot.
     Guest,
+    /// A platform (Twitch…) refused a moderation or a login, cannot be reached, or the app is
+    /// not logged in to it: the message names the platform and what to do.
+    Platform,
     /// A bug or an unexpected state.
     Internal,
 }

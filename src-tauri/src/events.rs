@@ -4,6 +4,7 @@
 
 use crate::ipc::{
     AudioLevel, ChatSourceState, PlatformChatBatch, RoomEvent, RoomInfo, SessionEvent, Stats,
+    TwitchLogin,
 };
 
 crate::ipc::declare::ipc_events! {
@@ -21,4 +22,6 @@ crate::ipc::declare::ipc_events! {
     platform_chat: PlatformChatBatch;
     /// While live: a platform chat source connecting, live, reconnecting or failed.
     chat_source: ChatSourceState;
+    /// Logging in to Twitch (`twitch_login`): the code to enter, then done or failed.
+    twitch_login: TwitchLogin;
 }

@@ -440,6 +440,8 @@ mod tests {
             user: format!("u{n}"),
             text: "hi".into(),
             gift: false,
+            message_id: None,
+            user_id: None,
         };
         let mut b = ChatBatcher::new();
         // The first line after a quiet spell goes at once.

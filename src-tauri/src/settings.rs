@@ -79,6 +79,7 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
         director_hold_s: app.director_hold_s,
         adaptive_bitrate: p.adaptive_bitrate.unwrap_or(true),
         chat_sources: p.chat.clone(),
+        twitch_client_id: p.twitch_client_id.clone(),
         min_bitrate_kbps: p.min_bitrate,
         guests: GuestsSetting {
             slots: app.guests.slots.min(APP_GUEST_SLOTS),
@@ -130,6 +131,10 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         .map(|c| marquee_show::chat::ChatSetting::parse(c).map(|c| c.to_string()))
         .collect::<Result<_, _>>()?;
     p.min_bitrate = s.min_bitrate_kbps.filter(|&k| k > 0);
+    p.twitch_client_id = (s.twitch_client_id.as_deref())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
     p.overlays = marquee_show::overlays::to_items(&overlay_forms(&s.overlays), &p.overlays)?;
     // Only keychain references: a URL with the key in it never reaches the file.
     p.to = s

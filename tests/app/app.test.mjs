@@ -407,7 +407,18 @@ async function startPlatformChat() {
   let out = '';
   p.stdout.on('data', (d) => (out += d));
   const urls = await waitFor('the platform chat servers', () => (out.includes('\n') ? JSON.parse(out.split('\n')[0]) : null), 15_000);
-  return { ...urls, flood: (rate, secs) => p.stdin.write(`flood ${rate} ${secs}\n`), stop: () => p.stdin.end() };
+  return {
+    ...urls,
+    flood: (rate, secs) => p.stdin.write(`flood ${rate} ${secs}\n`),
+    /** The Twitch API calls answered so far (`METHOD PATH`). */
+    apiCalls: () =>
+      out
+        .split('\n')
+        .slice(1)
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l).api),
+    stop: () => p.stdin.end(),
+  };
 }
 
 /** When the first stream went live (wall clock), for the steady-state memory reading. */
@@ -439,6 +450,8 @@ before(async () => {
     MARQUEE_ROOM_PORT: '0',
     // Platform chat sources connect to local servers speaking Twitch's and bilibili's protocols.
     MARQUEE_CHAT_ENDPOINTS: `twitch=${platforms.twitch},bilibili=${platforms.bilibili}`,
+    // Twitch's login and moderation API: the same local server.
+    MARQUEE_TWITCH_API: platforms.twitch_api,
     // A second source to switch to while live (the VM has no camera): test card 2.
     MARQUEE_EXTRA_SOURCES: 'test:2',
     LANG: 'en_US.UTF-8',
@@ -1049,7 +1062,7 @@ test('co-stream: a guest slot from Settings → Co-stream; a native guest joins 
   await (await browser.$('[data-testid="settings-save"]')).click();
 });
 
-test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
+test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live; logged in to Twitch from Settings, a line deleted from its menu reaches Twitch's API; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
   await (await browser.$('[data-testid="open-settings"]')).click();
   await (await browser.$('[data-tab="chatsources"]')).click();
   await (await browser.$('[data-testid="chat-source-add"]')).click();
@@ -1058,6 +1071,13 @@ test('platform chat: a Twitch channel and a bilibili room set in Settings → Ch
   await (await rows[0].$('[data-testid="chat-source-target"]')).setValue('xyz');
   await (await rows[1].$('[data-testid="chat-source-platform"]')).selectByAttribute('value', 'bilibili');
   await (await (await browser.$$('[data-testid="chat-source-row"]'))[1].$('[data-testid="chat-source-target"]')).setValue('21452505');
+  // Log in to Twitch to moderate: the device code shows, the (local) Twitch approves.
+  await (await browser.$('[data-testid="twitch-client-id"]')).setValue('abc123');
+  await (await browser.$('[data-testid="twitch-login-start"]')).click();
+  const code = await browser.$('[data-testid="twitch-code"]');
+  await code.waitForDisplayed({ timeout: 15_000 });
+  assert.equal(await code.getAttribute('data-code'), 'ABCDEFGH');
+  await (await browser.$('[data-testid="twitch-logged-in"]')).waitForDisplayed({ timeout: 20_000 });
   await screenshot('settings-chat-sources.png');
   await (await browser.$('[data-testid="settings-save"]')).click();
   await waitFor('the chat sources in the profile', () => /chat = \[\s*"twitch:xyz",\s*"bilibili:21452505",?\s*\]/.test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')));
@@ -1074,6 +1094,13 @@ test('platform chat: a Twitch channel and a bilibili room set in Settings → Ch
   const cheer = await browser.$('.row*=100 bits');
   await cheer.waitForDisplayed({ timeout: 10_000 });
   assert.match(await cheer.getAttribute('class'), /\bgift\b/, 'the cheer is highlighted');
+  // Delete the Twitch line from its menu: it goes to Twitch's API with the message's id.
+  await menuAction(hey, 'delete');
+  await browser.waitUntil(async () => platforms.apiCalls().some((c) => c.startsWith('DELETE /helix/moderation/chat?') && c.includes('message_id=eb24e920-8065-492a-8aea-266a00fc5126')), {
+    timeout: 15_000,
+    timeoutMsg: `Twitch never got the delete: ${JSON.stringify(platforms.apiCalls())}`,
+  });
+  await browser.waitUntil(async () => !(await browser.$('.row*=HeyGuys').isExisting()), { timeout: 10_000, timeoutMsg: 'the deleted line is hidden' });
   await browser.waitUntil(
     async () => {
       const states = await browser.$$('[data-testid="chat-source"]').map((e) => e.getAttribute('data-state'));

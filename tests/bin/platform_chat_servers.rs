@@ -1,7 +1,10 @@
 //! Local servers speaking two platforms' chat protocols, for suites outside Rust (the app's
-//! WebDriver suite): Twitch IRC over WebSocket and bilibili's web danmaku protocol. Prints one
-//! JSON line — `twitch`, `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`) — then
-//! serves every reader until stdin closes. A line `flood RATE SECONDS` on stdin makes every
+//! WebDriver suite) and the CLI's: Twitch IRC over WebSocket, bilibili's web danmaku protocol,
+//! and Twitch's login and moderation API (id.twitch.tv + Helix, as
+//! crates/chat/tests/support/twitch_api.rs answers them). Prints one JSON line — `twitch`,
+//! `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`), `twitch_api` (its http:// base)
+//! — then one JSON line per API request it answered (`{"api": "METHOD PATH", "body": …}`), and
+//! serves until stdin closes. A line `flood RATE SECONDS` on stdin makes every
 //! Twitch reader get RATE chat lines a second for SECONDS (`flood 1` … `flood N`, each a
 //! PRIVMSG shaped like the docs' example, sent in 10 ms frames), as a raid would.
 //!
@@ -16,6 +19,12 @@
 
 use futures_util::{SinkExt, StreamExt};
 use marquee_chat::bilibili::packet::{self, encode};
+/// The chat crate's test servers: its HTTP server and the Twitch API's answers (test code:
+/// a failed unwrap there is a failed test).
+#[allow(clippy::unwrap_used)]
+#[path = "../../crates/chat/tests/support/mod.rs"]
+mod chat_support;
+
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -148,13 +157,29 @@ fn main() {
         let bl = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        let polls = std::sync::atomic::AtomicU32::new(0);
+        let (api_base, mut api_calls) = chat_support::http_server_with(move |r| {
+            chat_support::twitch_api::twitch_api_answer(
+                &r.method, &r.path, &r.head, &r.body, &polls,
+            )
+        })
+        .await;
         println!(
             "{}",
             serde_json::json!({
                 "twitch": format!("ws://{}", tw.local_addr().expect("addr")),
                 "bilibili": format!("ws://{}", bl.local_addr().expect("addr")),
+                "twitch_api": api_base,
             })
         );
+        tokio::spawn(async move {
+            while let Some(r) = api_calls.recv().await {
+                println!(
+                    "{}",
+                    serde_json::json!({"api": format!("{} {}", r.method, r.path), "body": r.body})
+                );
+            }
+        });
         let (flood_tx, flood_rx) = tokio::sync::watch::channel(Flood::default());
         tokio::spawn(async move {
             while let Ok((tcp, _)) = tw.accept().await {

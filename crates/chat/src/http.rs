@@ -1,13 +1,22 @@
-//! One bounded HTTP/1.1 GET (hyper's client connection) over TCP or TLS: what YouTube polling
-//! needs, without a connection pool. Errors never repeat the URL (it carries the API key).
+//! One bounded HTTP/1.1 request (hyper's client connection) over TCP or TLS: what YouTube
+//! polling and Twitch's moderation API need, without a connection pool. Errors never repeat
+//! the URL or the headers (they carry API keys and tokens).
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+
+/// A request beyond a plain GET: its method, extra headers and body.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: hyper::Method,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
 
 /// GETs `url`; the status and at most `max_body` bytes of body, within `timeout`.
 pub async fn get(
@@ -16,14 +25,26 @@ pub async fn get(
     max_body: usize,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
-    match tokio::time::timeout(timeout, get_inner(url, tls, max_body)).await {
+    send(url, Request::default(), tls, max_body, timeout).await
+}
+
+/// Sends `req` to `url`; the status and at most `max_body` bytes of body, within `timeout`.
+pub async fn send(
+    url: &str,
+    req: Request,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    max_body: usize,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    match tokio::time::timeout(timeout, send_inner(url, req, tls, max_body)).await {
         Ok(r) => r,
         Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
     }
 }
 
-async fn get_inner(
+async fn send_inner(
     url: &str,
+    req: Request,
     tls: Option<&Arc<rustls::ClientConfig>>,
     max_body: usize,
 ) -> Result<(u16, Vec<u8>), String> {
@@ -55,9 +76,9 @@ async fn get_inner(
             .connect(name, tcp)
             .await
             .map_err(|e| format!("TLS with {host}: {e}"))?;
-        exchange(io, &authority, &path, max_body).await
+        exchange(io, &authority, &path, req, max_body).await
     } else {
-        exchange(tcp, &authority, &path, max_body).await
+        exchange(tcp, &authority, &path, req, max_body).await
     }
 }
 
@@ -65,6 +86,7 @@ async fn exchange<I>(
     io: I,
     authority: &str,
     path: &str,
+    req: Request,
     max_body: usize,
 ) -> Result<(u16, Vec<u8>), String>
 where
@@ -74,12 +96,18 @@ where
         .await
         .map_err(|e| format!("HTTP: {e}"))?;
     let driver = tokio::spawn(conn);
-    let req = hyper::Request::get(path)
+    let mut builder = hyper::Request::builder()
+        .method(req.method)
+        .uri(path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::USER_AGENT, "marquee-chat")
-        .header(hyper::header::ACCEPT, "application/json")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("HTTP request: {e}"))?;
+        .header(hyper::header::ACCEPT, "application/json");
+    for (name, value) in &req.headers {
+        builder = builder.header(*name, value);
+    }
+    let req = builder
+        .body(Full::new(Bytes::from(req.body)))
+        .map_err(|_| "HTTP request: a header is not valid".to_string())?;
     let result = async {
         let res = sender
             .send_request(req)

@@ -1,6 +1,7 @@
 //! `marquee chat watch`: one platform's chat in the terminal — a line per event, or one JSON
 //! object a line with `--json` — with the source's state (connecting, live, reconnecting n,
-//! failed: why) among them.
+//! failed: why) among them. `marquee chat login|logout|mod twitch`: moderating Twitch chat
+//! with a login kept in the OS keychain.
 
 use crate::failure::Failure;
 use marquee_chat::bilibili::{Bilibili, BilibiliConfig, discover};
@@ -13,6 +14,67 @@ use std::io::Write;
 pub enum ChatCmd {
     /// Print a platform's live chat, gifts and moderation as they arrive (Ctrl-C stops).
     Watch(WatchArgs),
+    /// Log in to a platform to moderate its chat from Marquee (kept in the OS keychain).
+    Login {
+        #[command(subcommand)]
+        platform: LoginArg,
+    },
+    /// Forget a platform login.
+    Logout {
+        #[command(subcommand)]
+        platform: LogoutArg,
+    },
+    /// Delete a message, time a user out or ban them on the platform.
+    Mod {
+        #[command(subcommand)]
+        platform: ModArg,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum LoginArg {
+    /// Twitch, with a device code: open the address printed, enter the code, approve.
+    Twitch {
+        /// The Client ID of a public application registered at dev.twitch.tv/console
+        /// (Twitch gives every app its own; Marquee's build carries none).
+        #[arg(long)]
+        client_id: String,
+        /// A local server answering as id.twitch.tv (tests).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum LogoutArg {
+    Twitch,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ModArg {
+    /// Exactly one of --delete, --timeout or --ban.
+    Twitch {
+        /// The channel's login name.
+        #[arg(long)]
+        channel: String,
+        /// Delete this message (its id, as `marquee chat watch twitch --json` prints it).
+        #[arg(long, conflicts_with_all = ["timeout", "ban"])]
+        delete: Option<String>,
+        /// Time this user out (their user id).
+        #[arg(long, conflicts_with = "ban")]
+        timeout: Option<String>,
+        /// How long a timeout lasts.
+        #[arg(long, value_parser = crate::util::parse_duration, default_value = "10m")]
+        duration: std::time::Duration,
+        /// Ban this user (their user id).
+        #[arg(long)]
+        ban: Option<String>,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// A local server answering as Twitch's API and id.twitch.tv (tests).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -108,7 +170,62 @@ fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
 }
 
 pub fn run(c: ChatCmd) -> Result<(), Failure> {
-    let ChatCmd::Watch(mut args) = c;
+    use marquee_chat::twitch::helix::ModAction;
+    use marquee_show::moderate;
+    let keychain = marquee_profile::Keychain::default();
+    let mut args = match c {
+        ChatCmd::Watch(args) => args,
+        ChatCmd::Login {
+            platform:
+                LoginArg::Twitch {
+                    client_id,
+                    endpoint,
+                },
+        } => {
+            let ends = moderate::twitch_endpoints(endpoint.as_deref());
+            moderate::twitch_login(&keychain, &client_id, &ends, |code: &str, uri: &str| {
+                eprintln!("Twitch: open {uri} and enter the code {code} (waiting for approval…)");
+            })
+            .map_err(Failure::runtime)?;
+            eprintln!("Twitch: logged in; the login is kept in the OS keychain");
+            return Ok(());
+        }
+        ChatCmd::Logout {
+            platform: LogoutArg::Twitch,
+        } => return moderate::twitch_logout(&keychain).map_err(Failure::runtime),
+        ChatCmd::Mod {
+            platform:
+                ModArg::Twitch {
+                    channel,
+                    delete,
+                    timeout,
+                    duration,
+                    ban,
+                    reason,
+                    endpoint,
+                },
+        } => {
+            let action = match (delete, timeout, ban) {
+                (Some(message_id), None, None) => ModAction::Delete { message_id },
+                (None, Some(user_id), None) => ModAction::Timeout {
+                    user_id,
+                    seconds: duration.as_secs().clamp(1, 1_209_600) as u32,
+                    reason,
+                },
+                (None, None, Some(user_id)) => ModAction::Ban { user_id, reason },
+                _ => {
+                    return Err(Failure::usage(
+                        "say what to do: exactly one of --delete MESSAGE_ID, --timeout USER_ID or                          --ban USER_ID",
+                    ));
+                }
+            };
+            let ends = moderate::twitch_endpoints(endpoint.as_deref());
+            moderate::twitch_moderate(&keychain, &ends, &channel, &action)
+                .map_err(Failure::runtime)?;
+            eprintln!("Twitch: done");
+            return Ok(());
+        }
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -173,6 +173,7 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
             .collect::<Result<_, _>>()?,
         // Applied below, with their endpoints.
         chat: Vec::new(),
+        twitch_client_id: None,
     };
     let mut s = ShowSettings::default();
     s.apply_profile(profile).map_err(failure)?;

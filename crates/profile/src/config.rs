@@ -41,6 +41,10 @@ pub struct Profile {
     /// Platform chats read during the show: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chat: Vec<String>,
+    /// The Client ID of the streamer's Twitch application, for logging in to moderate (public,
+    /// not a secret; the login itself lives in the keychain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twitch_client_id: Option<String>,
 }
 
 /// The whole config file.

@@ -251,6 +251,10 @@ pub struct ChatLine {
     pub user: String,
     pub text: String,
     pub gift: bool,
+    /// The platform's ids, for moderating it there (Twitch: the message's `id` tag and the
+    /// sender's `user-id`).
+    pub message_id: Option<String>,
+    pub user_id: Option<String>,
 }
 
 impl ChatLine {
@@ -261,14 +265,18 @@ impl ChatLine {
             Verdict::Clean => t.to_string(),
             Verdict::Matched { masked } => masked,
         };
-        let user = match &e.body {
+        let (name, user_id) = match &e.body {
             ChatBody::Message { user, .. }
             | ChatBody::Cheer { user, .. }
             | ChatBody::Gift { user, .. }
             | ChatBody::SuperChat { user, .. }
             | ChatBody::Membership { user, .. }
-            | ChatBody::Subscription { user, .. } => mask(&user.name),
+            | ChatBody::Subscription { user, .. } => (mask(&user.name), user.id.clone()),
             _ => return None,
+        };
+        let message_id = match &e.body {
+            ChatBody::Message { id, .. } | ChatBody::Cheer { id, .. } => id.clone(),
+            _ => None,
         };
         let (text, gift) = match Audience::from_chat(e, blocked, 0)? {
             Audience::Chat { text, .. } => {
@@ -281,9 +289,11 @@ impl ChatLine {
         };
         Some(ChatLine {
             platform: e.platform,
-            user,
+            user: name,
             text,
             gift,
+            message_id,
+            user_id,
         })
     }
 }

@@ -32,6 +32,7 @@ pub mod follow;
 pub mod guests;
 pub mod invites;
 mod mjpeg;
+pub mod moderate;
 pub mod netif;
 pub mod overlays;
 pub mod preview;

@@ -5,6 +5,7 @@
 //! few lines over the engine. Names and argument names are the wire's: keep them.
 
 mod app;
+mod chat;
 mod clips;
 mod guests;
 mod live;
@@ -123,6 +124,19 @@ crate::ipc::declare::ipc_commands! {
         /// Checks, remembers and gives the room the playback URLs (`[]` clears them); they
         /// come back as saved (trimmed). A bad one is refused with the reason.
         fn room_set_playback(urls: Vec<PlaybackUrl>) -> Vec<PlaybackUrl>;
+    }
+    chat {
+        /// Logs in to Twitch with a device code to moderate its chat: `twitch_login` events
+        /// bring the code and where to enter it, then done or failed. The login goes to the
+        /// OS keychain; it never comes back over IPC.
+        fn twitch_login(client_id: String);
+        fn twitch_logout();
+        /// Whether a Twitch login is kept.
+        fn twitch_logged_in() -> bool;
+        /// Deletes a platform message, or times out or bans its sender, on the platform.
+        /// Refused (code `platform`, with the reason) where the platform has no API Marquee
+        /// can call or no login is kept: the page then hides the message here and says so.
+        fn platform_moderate(action: PlatformModeration);
     }
     settings {
         fn load_settings() -> AppSettings;

@@ -1,8 +1,45 @@
 //! Platform chat (bilibili, Twitch, YouTube) in the host's chat panel: each message or gift of
 //! a source the show reads, and each source's connection state.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+/// Moderation sent to the platform a message came from (`platform_moderate`). Only Twitch
+/// has an API Marquee can call (with a login); elsewhere the page hides the message locally.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum PlatformModeration {
+    /// Deletes one message (its platform id).
+    Delete {
+        source: String,
+        message_id: String,
+    },
+    /// Keeps its sender out of the chat for `seconds`.
+    Timeout {
+        source: String,
+        user_id: String,
+        seconds: u32,
+    },
+    Ban {
+        source: String,
+        user_id: String,
+    },
+}
+
+/// How logging in to Twitch goes (`twitch_login` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TwitchLogin {
+    /// Open `uri` (it carries the code) and approve; `code` is what the page asks for.
+    Waiting {
+        code: String,
+        uri: String,
+    },
+    Done,
+    Failed {
+        reason: String,
+    },
+}
 
 /// One platform message or gift, masked as the overlay shows it (`platform_chat` event).
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -15,6 +52,9 @@ pub struct PlatformChat {
     pub text: String,
     /// Bits, gifts, paid messages, memberships, subscriptions: highlighted.
     pub gift: bool,
+    /// The platform's message id and sender id, where it gives them (moderating there).
+    pub message_id: Option<String>,
+    pub user_id: Option<String>,
 }
 
 impl PlatformChat {
@@ -25,6 +65,8 @@ impl PlatformChat {
             user: l.user.clone(),
             text: l.text.clone(),
             gift: l.gift,
+            message_id: l.message_id.clone(),
+            user_id: l.user_id.clone(),
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct AppSettings {
     /// Platform chats read while live: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`
     /// (in the profile, shared with `marquee live`).
     pub chat_sources: Vec<String>,
+    /// The streamer's Twitch application's Client ID, for logging in to moderate.
+    pub twitch_client_id: Option<String>,
 }
 
 /// Something burnt into the outgoing picture, switchable while live. The profile keeps it as

@@ -71,4 +71,8 @@ min_bitrate_kbps: number | null,
  * Platform chats read while live: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`
  * (in the profile, shared with `marquee live`).
  */
-chat_sources: Array<string>, };
+chat_sources: Array<string>, 
+/**
+ * The streamer's Twitch application's Client ID, for logging in to moderate.
+ */
+twitch_client_id: string | null, };

@@ -3,4 +3,4 @@
 /**
  * What kind of failure, stable across versions (the UI picks its wording and way out by it).
  */
-export type ErrorCode = "settings" | "already_live" | "not_live" | "keychain" | "device" | "engine" | "room" | "network" | "clip" | "disk_full" | "guest" | "internal";
+export type ErrorCode = "settings" | "already_live" | "not_live" | "keychain" | "device" | "engine" | "room" | "network" | "clip" | "disk_full" | "guest" | "platform" | "internal";

@@ -15,4 +15,8 @@ platform: string, user: string, text: string,
 /**
  * Bits, gifts, paid messages, memberships, subscriptions: highlighted.
  */
-gift: boolean, };
+gift: boolean, 
+/**
+ * The platform's message id and sender id, where it gives them (moderating there).
+ */
+message_id: string | null, user_id: string | null, };

@@ -14,6 +14,7 @@ import type { HighlightSaved } from "./HighlightSaved";
 import type { LiveSummary } from "./LiveSummary";
 import type { Moderation } from "./Moderation";
 import type { NetInterface } from "./NetInterface";
+import type { PlatformModeration } from "./PlatformModeration";
 import type { PlaybackUrl } from "./PlaybackUrl";
 import type { PollStart } from "./PollStart";
 import type { Preflight } from "./Preflight";
@@ -166,6 +167,25 @@ export interface RoomCommands {
   roomSetPlayback(urls: Array<PlaybackUrl>): Promise<Array<PlaybackUrl>>;
 }
 
+/** The `chat` commands (src-tauri/src/commands/chat.rs). */
+export interface ChatCommands {
+  /**
+   * Logs in to Twitch with a device code to moderate its chat: `twitch_login` events
+   * bring the code and where to enter it, then done or failed. The login goes to the
+   * OS keychain; it never comes back over IPC.
+   */
+  twitchLogin(clientId: string): Promise<void>;
+  twitchLogout(): Promise<void>;
+  /** Whether a Twitch login is kept. */
+  twitchLoggedIn(): Promise<boolean>;
+  /**
+   * Deletes a platform message, or times out or bans its sender, on the platform.
+   * Refused (code `platform`, with the reason) where the platform has no API Marquee
+   * can call or no login is kept: the page then hides the message here and says so.
+   */
+  platformModerate(action: PlatformModeration): Promise<void>;
+}
+
 /** The `settings` commands (src-tauri/src/commands/settings.rs). */
 export interface SettingsCommands {
   loadSettings(): Promise<AppSettings>;
@@ -208,7 +228,7 @@ export interface ClipsCommands {
 
 /** Every command the app answers. The page calls them through `invokeCommands`; the mock
  *  (ui/src/lib/mock.ts) implements them too. */
-export interface Commands extends AppCommands, LiveCommands, GuestsCommands, PreviewCommands, RoomCommands, SettingsCommands, ClipsCommands {}
+export interface Commands extends AppCommands, LiveCommands, GuestsCommands, PreviewCommands, RoomCommands, ChatCommands, SettingsCommands, ClipsCommands {}
 
 /** Sends one command: its wire name and its arguments by their wire names (camelCase). It
  *  rejects with an `AppError`. */
@@ -266,6 +286,10 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     roomModerationLog: (limit) => invoke<void>('room_moderation_log', { limit }),
     roomPlayback: () => invoke<Array<PlaybackUrl>>('room_playback'),
     roomSetPlayback: (urls) => invoke<Array<PlaybackUrl>>('room_set_playback', { urls }),
+    twitchLogin: (clientId) => invoke<void>('twitch_login', { clientId }),
+    twitchLogout: () => invoke<void>('twitch_logout'),
+    twitchLoggedIn: () => invoke<boolean>('twitch_logged_in'),
+    platformModerate: (action) => invoke<void>('platform_moderate', { action }),
     loadSettings: () => invoke<AppSettings>('load_settings'),
     saveSettings: (settings) => invoke<AppSettings>('save_settings', { settings }),
     setStreamKey: (name, key) => invoke<void>('set_stream_key', { name, key }),

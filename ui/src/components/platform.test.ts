@@ -52,8 +52,8 @@ describe('platform chat', () => {
     b.emit('chat_source', { source: 'bilibili:1', state: 'failed', attempt: null, reason: 'bilibili: the room does not exist' });
     b.emit('platform_chat', {
       lines: [
-        { source: 'twitch:xyz', platform: 'twitch', user: 'abc', text: 'HeyGuys', gift: false },
-        { source: 'bilibili:1', platform: 'bilibili', user: '张三', text: '辣条 ×3', gift: true },
+        { source: 'twitch:xyz', platform: 'twitch', user: 'abc', text: 'HeyGuys', gift: false, message_id: 'eb24e920', user_id: '713936733' },
+        { source: 'bilibili:1', platform: 'bilibili', user: '张三', text: '辣条 ×3', gift: true, message_id: null, user_id: '23624052' },
       ],
       dropped: 7,
     });
@@ -72,5 +72,64 @@ describe('platform chat', () => {
     await flush();
     await waitFor(() => expect(screen.getAllByTestId('chat-message').at(-2)).toHaveClass('deleted'));
     expect(b.calls.some((c) => c.cmd === 'room_moderate')).toBe(false);
+  });
+
+  it('Twitch: logging in from Settings → Chat sources shows the code, then the menu deletes on Twitch; without a login, or on bilibili, the message is hidden here with the reason', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    const login = screen.getByTestId('twitch-login-start') as HTMLButtonElement;
+    expect(login.disabled).toBe(true);
+    await fireEvent.input(screen.getByTestId('twitch-client-id'), { target: { value: ' abc123 ' } });
+    await fireEvent.click(login);
+    await waitFor(() => expect(screen.getByTestId('twitch-code')).toHaveAttribute('data-code', 'ABCDEFGH'));
+    expect(screen.getByTestId('twitch-uri')).toHaveTextContent('https://www.twitch.tv/activate');
+    await waitFor(() => expect(screen.getByTestId('twitch-logged-in')).toBeInTheDocument());
+    expect(b.calls.find((c) => c.cmd === 'twitch_login')?.args).toEqual({ clientId: 'abc123' });
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await flush();
+    expect(b.saved.twitch_client_id).toBe('abc123');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    b.emit('platform_chat', {
+      lines: [
+        { source: 'twitch:xyz', platform: 'twitch', user: 'abc', text: 'HeyGuys', gift: false, message_id: 'eb24e920', user_id: '713936733' },
+        { source: 'bilibili:1', platform: 'bilibili', user: '张三', text: '你好', gift: false, message_id: null, user_id: '23624052' },
+      ],
+      dropped: 0,
+    });
+    await flush();
+    const menu = async (text: string, item: string) => {
+      const row = await waitFor(() => {
+        const r = screen.getAllByTestId('chat-message').find((r) => r.textContent?.includes(text));
+        if (!r) throw new Error(`no row with ${text}: ${screen.getAllByTestId('chat-message').map((r) => r.textContent).join(' | ')}`);
+        return r;
+      });
+      await fireEvent.click(within(row).getByRole('button', { name: /Message actions/ }));
+      await fireEvent.click(screen.getByRole('menuitem', { name: item }));
+      await flush();
+      return row;
+    };
+    // bilibili offers only Hide here.
+    const bili = screen.getAllByTestId('chat-message').find((r) => r.textContent?.includes('你好'))!;
+    await fireEvent.click(within(bili).getByRole('button', { name: /Message actions/ }));
+    expect(screen.getAllByRole('menuitem').map((m) => m.textContent?.trim())).toEqual(['Hide here']);
+    await fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+
+    await menu('HeyGuys', 'Delete');
+    expect(b.calls.find((c) => c.cmd === 'platform_moderate')?.args).toEqual({ action: 'delete', source: 'twitch:xyz', message_id: 'eb24e920' });
+    await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Deleted on Twitch'));
+
+    // Logged out: the action is refused with the reason and the message hidden here.
+    await b.twitchLogout();
+    b.emit('platform_chat', { lines: [{ source: 'twitch:xyz', platform: 'twitch', user: 'spam', text: 'buy followers', gift: false, message_id: 'm2', user_id: '9876' }], dropped: 0 });
+    await flush();
+    await menu('buy followers', 'Ban');
+    await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Hidden in your chat panel only — Twitch: not logged in to moderate'));
+    await waitFor(() => expect(screen.getAllByTestId('chat-message').some((r) => r.textContent?.includes('buy followers'))).toBe(false));
   });
 });

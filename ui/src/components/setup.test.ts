@@ -103,6 +103,7 @@ const settings = (): AppSettingsValue => ({
   roomHome: { mode: 'this_computer', lan_address: null, port: null, hosted_url: '', hosted_room: '', ca_file: null },
   guests: { slots: 0, green_room: true, layout: 'auto' },
   chatSources: [],
+  twitchClientId: '',
   language: 'system',
   theme: 'system',
 });

@@ -31,6 +31,11 @@ export interface ChatRow {
   platform?: string;
   /** A platform's bits, gift, paid message, membership or subscription: highlighted. */
   paid?: boolean;
+  /** The platform source it came from (`twitch:CHANNEL`) and its ids there, for moderating it
+   *  on the platform. */
+  source?: string;
+  messageId?: string | null;
+  platformUserId?: string | null;
 }
 
 export type ChatAction = 'delete' | 'timeout_60' | 'timeout_600' | 'ban' | 'pin_question' | 'appoint' | 'unappoint' | 'hide_here';
@@ -172,6 +177,8 @@ export interface AppSettingsValue {
   guests: GuestsSetting;
   /** Platform chats read while live, `twitch:CHANNEL` … */
   chatSources: string[];
+  /** The streamer's Twitch application's Client ID (for logging in to moderate). */
+  twitchClientId: string;
   language: 'system' | 'en' | 'zh-CN';
   theme: 'system' | 'light' | 'dark';
 }

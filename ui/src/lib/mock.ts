@@ -141,6 +141,7 @@ export function createMockBackend(
   const calls: { cmd: string; args?: unknown }[] = [];
   let room: RoomInfo = { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws', home: 'this_computer', firewall: null };
   let hostKey = false;
+  let twitchLoggedIn = false;
   /** Where the room is for `h`, as the app would start it. */
   const roomAt = (h: RoomHomeSetting): RoomInfo => {
     if (h.mode === 'hosted') {
@@ -398,6 +399,32 @@ export function createMockBackend(
     },
     async roomHostKeyStored() {
       return hostKey;
+    },
+    async twitchLogin(clientId) {
+      calls.push({ cmd: 'twitch_login', args: { clientId } });
+      setTimeout(() => {
+        if (!clientId.trim()) {
+          backend.emit('twitch_login', { state: 'failed', reason: 'Twitch: a client ID is needed to log in' });
+          return;
+        }
+        backend.emit('twitch_login', { state: 'waiting', code: 'ABCDEFGH', uri: 'https://www.twitch.tv/activate?public=true&device-code=ABCDEFGH' });
+        setTimeout(() => {
+          twitchLoggedIn = true;
+          backend.emit('twitch_login', { state: 'done' });
+        }, 20);
+      }, 0);
+    },
+    async twitchLogout() {
+      calls.push({ cmd: 'twitch_logout' });
+      twitchLoggedIn = false;
+    },
+    async twitchLoggedIn() {
+      return twitchLoggedIn;
+    },
+    async platformModerate(action) {
+      calls.push({ cmd: 'platform_moderate', args: action });
+      if (!action.source.startsWith('twitch:')) throw { code: 'platform', message: 'bilibili: Marquee cannot moderate there (no API it can call): hidden here only' } satisfies AppError;
+      if (!twitchLoggedIn) throw { code: 'platform', message: 'Twitch: not logged in to moderate (Settings → Chat sources)' } satisfies AppError;
     },
     async clipList() {
       calls.push({ cmd: 'clip_list' });

@@ -2,7 +2,7 @@
 // moderation (the `room` and `room_ready` events, the `room_*` commands:
 // src-tauri/src/commands/room.rs).
 
-import type { ChatSourceState, GiftDef, Lottery, ModLogEntry, PlatformChatBatch, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings, StaffMember } from '../bindings';
+import type { ChatSourceState, TwitchLogin, GiftDef, Lottery, ModLogEntry, PlatformChatBatch, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings, StaffMember } from '../bindings';
 import type { ChatAction, ChatRow, ChatSourceView, QaQuestion, RoomSettingsValue } from '../components/types';
 import type { AppStore } from './app.svelte';
 import { i18n, type MessageKey, t } from './i18n.svelte';
@@ -44,6 +44,9 @@ export class RoomStore {
   sources = $state<Record<string, ChatSourceView>>({});
   /** Platform lines the app left out in a flood (counted, shown). */
   platformDropped = $state(0);
+  /** A Twitch login is kept, and how the latest login went (null: none started). */
+  twitchLoggedIn = $state(false);
+  twitchLoginState = $state<TwitchLogin | null>(null);
   /** Platform lines received this show (with the dropped ones: what the platforms sent). */
   platformReceived = $state(0);
   /** Platform rows sit after the newest room message: its id plus a fraction, so ids keep
@@ -250,12 +253,50 @@ export class RoomStore {
         deleted: false,
         platform: l.platform,
         paid: l.gift,
+        source: l.source,
+        messageId: l.message_id,
+        platformUserId: l.user_id,
       });
     }
     if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
     this.platformDropped += b.dropped;
     this.platformReceived += b.lines.length;
     if (b.lines.length) this.chatRevision++;
+  }
+
+  /** Whether a Twitch login is kept (moderating Twitch from the chat panel). */
+  async loadTwitch() {
+    try {
+      this.twitchLoggedIn = await this.backend.twitchLoggedIn();
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** Starts the Twitch device login; `twitch_login` events follow. */
+  async twitchLogin(clientId: string) {
+    this.twitchLoginState = null;
+    try {
+      await this.backend.twitchLogin(clientId);
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  async twitchLogout() {
+    try {
+      await this.backend.twitchLogout();
+      this.twitchLoggedIn = false;
+      this.twitchLoginState = null;
+    } catch (e) {
+      this.app.fail(e);
+    }
+  }
+
+  /** The `twitch_login` event. */
+  applyTwitchLogin(e: TwitchLogin) {
+    this.twitchLoginState = e;
+    if (e.state === 'done') this.twitchLoggedIn = true;
   }
 
   /** A platform source's state (the `chat_source` event). */
@@ -301,14 +342,36 @@ export class RoomStore {
   }
 
   /** A message menu action. */
-  async chatAction(action: ChatAction, item: Pick<ChatRow, 'id' | 'userId' | 'user' | 'text'>) {
+  async chatAction(action: ChatAction, item: Pick<ChatRow, 'id' | 'userId' | 'user' | 'text' | 'source' | 'messageId' | 'platformUserId'>) {
     const b = this.backend;
-    if (action === 'hide_here') {
-      // Platforms are moderated on the platform (a login this app does not hold): hidden here.
+    const hideHere = () => {
       const i = this.chat.findIndex((c) => c.id === item.id);
       if (i >= 0) this.chat[i] = { ...this.chat[i], deleted: true, text: '' };
       this.chatRevision++;
+    };
+    if (action === 'hide_here') {
+      hideHere();
       this.app.notice = t('chat.hiddenHere');
+      return;
+    }
+    if (item.source) {
+      // A platform's message: moderated on the platform where it has an API and a login;
+      // otherwise hidden here, saying why.
+      const source = item.source;
+      try {
+        if (action === 'delete' && item.messageId) await b.platformModerate({ action: 'delete', source, message_id: item.messageId });
+        else if (action === 'ban' && item.platformUserId) await b.platformModerate({ action: 'ban', source, user_id: item.platformUserId });
+        else if ((action === 'timeout_60' || action === 'timeout_600') && item.platformUserId)
+          await b.platformModerate({ action: 'timeout', source, user_id: item.platformUserId, seconds: action === 'timeout_60' ? 60 : 600 });
+        else return;
+        if (action === 'delete') hideHere();
+        this.app.notice =
+          action === 'delete' ? t('chat.platformDeleted') : t(action === 'ban' ? 'chat.platformBanned' : 'chat.platformTimedOut', { user: item.user, n: action === 'timeout_60' ? 1 : 10 });
+      } catch (e) {
+        hideHere();
+        const why = e && typeof e === 'object' && 'message' in e ? String((e as { message: unknown }).message) : String(e);
+        this.app.notice = t('chat.platformModFailed', { why });
+      }
       return;
     }
     try {

@@ -32,6 +32,7 @@ export function defaultSettings(): AppSettings {
     adaptive_bitrate: true,
     min_bitrate_kbps: null,
     chat_sources: [],
+    twitch_client_id: null,
   };
 }
 

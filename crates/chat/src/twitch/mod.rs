@@ -7,7 +7,9 @@
 //! user banned or timed out, or the whole chat cleared) and RECONNECT (reconnect now).
 //! Per dev.twitch.tv/docs/irc (commands, tags).
 
+pub mod helix;
 pub mod irc;
+pub mod login;
 
 use crate::event::{ChatEvent, Emote, EventBody, Platform, SourceState, User};
 use crate::source::{ChatSource, Input, Output, Transport};

@@ -1,6 +1,8 @@
 //! Local servers speaking the platforms' protocols, for the adapters to connect to.
 #![allow(dead_code)]
 
+pub mod twitch_api;
+
 use futures_util::{SinkExt, StreamExt};
 use marquee_chat::{ChatEvent, ChatHandle, DriverConfig, EventBody, SourceState};
 use std::time::Duration;
@@ -98,11 +100,37 @@ pub fn is_state(b: &EventBody, want: fn(&SourceState) -> bool) -> bool {
     matches!(b, EventBody::State(s) if want(s))
 }
 
+/// One request as the server read it.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// The head, lower-cased.
+    pub head: String,
+    pub body: String,
+}
+
 /// A one-request-per-connection HTTP/1.1 server: `handler(path_and_query)` gives the status
 /// and JSON body. Every request's path is sent on the returned channel.
 pub async fn http_server(
     handler: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
 ) -> (String, mpsc::UnboundedReceiver<String>) {
+    let (base, mut requests) = http_server_with(move |r| handler(&r.path)).await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(r) = requests.recv().await {
+            let _ = tx.send(r.path);
+        }
+    });
+    (base, rx)
+}
+
+/// Like [`http_server`], for requests with a method, headers and a body (read to its
+/// Content-Length): the handler and the channel get the whole request.
+pub async fn http_server_with(
+    handler: impl Fn(&HttpRequest) -> (u16, String) + Send + Sync + 'static,
+) -> (String, mpsc::UnboundedReceiver<HttpRequest>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -112,18 +140,38 @@ pub async fn http_server(
             let handler = handler.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
+                let mut data = Vec::new();
                 let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let head_end = loop {
+                    if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
                     match tcp.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                        Ok(n) => data.extend_from_slice(&buf[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&data[..head_end]).to_lowercase();
+                let length: usize = (head.lines())
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while data.len() < head_end + length {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => data.extend_from_slice(&buf[..n]),
                     }
                 }
-                let head = String::from_utf8_lossy(&head).to_string();
-                let path = head.split(' ').nth(1).unwrap_or("/").to_string();
-                let _ = tx.send(path.clone());
-                let (status, body) = handler(&path);
+                let first = String::from_utf8_lossy(&data[..head_end]).to_string();
+                let mut words = first.split(' ');
+                let req = HttpRequest {
+                    method: words.next().unwrap_or("").to_string(),
+                    path: words.next().unwrap_or("/").to_string(),
+                    head,
+                    body: String::from_utf8_lossy(&data[head_end..head_end + length]).to_string(),
+                };
+                let (status, body) = handler(&req);
+                let _ = tx.send(req);
                 let reason = if status == 200 { "OK" } else { "Error" };
                 let resp = format!(
                     "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

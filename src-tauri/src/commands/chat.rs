@@ -1,0 +1,94 @@
+//! Moderating platform chat from the app: the Twitch login and the actions sent to Twitch,
+//! over the engine's `marquee_show::moderate` (the CLI's `marquee chat login|mod` share it).
+
+use super::blocking;
+use crate::error::{AppError, ErrorCode};
+use crate::ipc::{PlatformModeration, TwitchLogin};
+use crate::state::AppState;
+use marquee_chat::twitch::helix::ModAction;
+use marquee_show::moderate;
+use tauri::{AppHandle, Manager};
+
+fn platform(e: String) -> AppError {
+    AppError::new(ErrorCode::Platform, e)
+}
+
+/// `MARQUEE_TWITCH_API=http://…`: a local server answering as Twitch (tests).
+fn endpoints() -> marquee_chat::twitch::helix::HelixEndpoints {
+    moderate::twitch_endpoints(std::env::var("MARQUEE_TWITCH_API").ok().as_deref())
+}
+
+pub async fn twitch_login(app: AppHandle, client_id: String) -> Result<(), AppError> {
+    let kc = app.state::<AppState>().keychain.clone();
+    // The login waits for the streamer (minutes): it reports through events, not the reply.
+    tauri::async_runtime::spawn_blocking(move || {
+        let waiting = |code: &str, uri: &str| {
+            crate::events::twitch_login(
+                &app,
+                &TwitchLogin::Waiting {
+                    code: code.to_string(),
+                    uri: uri.to_string(),
+                },
+            )
+        };
+        let done = match moderate::twitch_login(&kc, &client_id, &endpoints(), waiting) {
+            Ok(()) => TwitchLogin::Done,
+            Err(reason) => TwitchLogin::Failed { reason },
+        };
+        crate::events::twitch_login(&app, &done);
+    });
+    Ok(())
+}
+
+pub async fn twitch_logout(app: AppHandle) -> Result<(), AppError> {
+    let kc = app.state::<AppState>().keychain.clone();
+    blocking(move || moderate::twitch_logout(&kc).map_err(platform)).await
+}
+
+pub async fn twitch_logged_in(app: AppHandle) -> Result<bool, AppError> {
+    let kc = app.state::<AppState>().keychain.clone();
+    blocking(move || Ok(moderate::twitch_logged_in(&kc))).await
+}
+
+pub async fn platform_moderate(app: AppHandle, action: PlatformModeration) -> Result<(), AppError> {
+    let (source, action) = match action {
+        PlatformModeration::Delete { source, message_id } => {
+            (source, ModAction::Delete { message_id })
+        }
+        PlatformModeration::Timeout {
+            source,
+            user_id,
+            seconds,
+        } => (
+            source,
+            ModAction::Timeout {
+                user_id,
+                seconds,
+                reason: String::new(),
+            },
+        ),
+        PlatformModeration::Ban { source, user_id } => (
+            source,
+            ModAction::Ban {
+                user_id,
+                reason: String::new(),
+            },
+        ),
+    };
+    let setting = marquee_show::chat::ChatSetting::parse(&source)
+        .map_err(|e| AppError::new(ErrorCode::Settings, e.to_string()))?;
+    if setting.platform != marquee_chat::Platform::Twitch {
+        let name = match setting.platform {
+            marquee_chat::Platform::Bilibili => "bilibili",
+            _ => "YouTube",
+        };
+        return Err(platform(format!(
+            "{name}: Marquee cannot moderate there (no API it can call): hidden here only"
+        )));
+    }
+    let kc = app.state::<AppState>().keychain.clone();
+    blocking(move || {
+        moderate::twitch_moderate(&kc, &endpoints(), &setting.target, &action).map_err(platform)
+    })
+    .await
+}

@@ -354,6 +354,15 @@ fn server_restart_mid_stream_reconnects_within_2s_and_recording_has_no_gap() {
         "a destination was given up: {events:#?}"
     );
 
+    // Adaptive bitrate and the reconnect work together: the stream came back below the rate
+    // it had (the path after an outage is unknown), not at the old one.
+    let abr = &s.json["abr"];
+    assert!(
+        abr["changes"].as_f64().unwrap_or(0.0) >= 1.0
+            && abr["target_kbps"].as_f64() < abr["max_kbps"].as_f64(),
+        "the stream resumed at its old rate: {abr}"
+    );
+
     // The server has a second recording, which starts on a keyframe and runs to the end.
     let recs = nginx.recordings_of("restart");
     assert!(recs.len() >= 2, "recordings after restart: {recs:?}");

@@ -269,6 +269,94 @@ fn with_a_green_room_the_host_admits_mutes_and_removes_a_guest_and_invites_anew(
 }
 
 #[test]
+fn guests_see_the_hosts_camera_when_the_host_chooses_it_and_the_program_again_when_switched_back() {
+    let _g = heavy();
+    let home = tempdir("marquee-costream-view-");
+    let socket = home.path().join("live.sock");
+    let ip = outward_address().to_string();
+    // The host at the return feed's own size, so its picture reaches the guest unscaled.
+    let (w, h) = (640u32, 360u32);
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", &socket)
+        .args(["live", "--video", "test", "--audio", "tone"])
+        .args(["--size", &format!("{w}x{h}"), "--fps", "30"])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(home.path().join("show.mkv"))
+        .args([
+            "--guests",
+            "1",
+            "--guest-address",
+            &ip,
+            "--guest-view",
+            "camera",
+        ])
+        .args(["--duration", "60s"]);
+    let mut host = Run::spawn(c);
+    let link = guest_link(&host, 1);
+    let ret_video = home.path().join("return.y4m");
+    let mut g = marquee_in(home.path());
+    g.args([
+        "guest", "join", &link, "--video", "test:2", "--audio", "tone",
+    ])
+    .args(["--duration", "30s", "--return-video"])
+    .arg(&ret_video);
+    let mut guest = Run::spawn(g);
+    assert!(
+        guest.wait_for_stderr("on air as guest 1", Duration::from_secs(30)),
+        "{}",
+        guest.report()
+    );
+    // Wait for a few seconds of what the guest sees (each 640×360 picture is ~346 KB).
+    let frame_bytes = u64::from(w * h * 3 / 2 + 6);
+    let pictures = || std::fs::metadata(&ret_video).map_or(0, |m| m.len() / frame_bytes);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pictures() < 45 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let switched_at = pictures();
+    let answer = host_cmd(home.path(), &socket, &["view", "program"]);
+    assert!(answer.is_empty() || !answer.contains("error"), "{answer}");
+    while pictures() < switched_at + 45
+        && std::time::Instant::now() < deadline + Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    host.interrupt(Duration::from_secs(30));
+    assert_exited_ok(&host);
+    let _ = guest.wait(Duration::from_secs(30));
+
+    // The host's test card carries frame codes under 1,000,000 (the guest's test:2 from
+    // 2,000,000): full frame and readable while the guests see the host's camera; once they
+    // see the program again (host and guest side by side) the full-frame code is gone.
+    let rows = frame_codes_in(&ret_video, w, h, &[(0, 0, w, h)]);
+    let host_full = |r: &[Vec<Option<marquee_e2e::FrameCode>>]| {
+        r.iter()
+            .filter(|r| r[0].is_some_and(|c| c.index < 1_000_000))
+            .count()
+    };
+    let n = switched_at as usize;
+    assert!(
+        rows.len() > n + 30,
+        "{} pictures, switched at {n}",
+        rows.len()
+    );
+    let before = &rows[5.min(n)..n];
+    let after = &rows[n + 15..];
+    assert!(
+        host_full(before) * 10 >= before.len() * 9,
+        "the guests should see the host's camera: {} of {} pictures",
+        host_full(before),
+        before.len()
+    );
+    assert_eq!(
+        host_full(after),
+        0,
+        "after `guest view program` the guests see the program, not the camera alone"
+    );
+}
+
+#[test]
 fn a_guest_killed_mid_call_freezes_then_shows_the_slate_within_a_second_and_rejoins_the_slot() {
     let _g = heavy();
     let home = tempdir("marquee-costream-kill-");

@@ -2,7 +2,7 @@
 //! shown (and again when its life is over), replaced by "new link", which revokes the old.
 
 use crate::error::{AppError, ErrorCode};
-use crate::ipc::{GuestInfo, GuestLayout, GuestLink, GuestsView};
+use crate::ipc::{GuestInfo, GuestLayout, GuestLink, GuestView, GuestsView};
 use marquee_costream::host::{CoHost, JoinError};
 use marquee_costream::invite::Invite;
 use marquee_show::Show;
@@ -43,6 +43,7 @@ impl Invites {
             return GuestsView {
                 slots: 0,
                 layout: None,
+                view: GuestView::Program,
                 links: Vec::new(),
                 guests: Vec::new(),
             };
@@ -62,6 +63,7 @@ impl Invites {
         GuestsView {
             slots: host.slots(),
             layout: show.guest_layout().map(GuestLayout::from),
+            view: show.guest_view().into(),
             links,
             guests: host.guests().iter().map(GuestInfo::from).collect(),
         }

@@ -111,6 +111,7 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
             slots: s.guests.slots.min(ipc::APP_GUEST_SLOTS),
             green_room: s.guests.green_room,
             layout: s.guests.layout.engine(),
+            view: s.guests.view.engine(),
             ..Default::default()
         },
         ..ShowSettings::default()

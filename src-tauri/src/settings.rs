@@ -4,8 +4,8 @@
 
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::{
-    APP_GUEST_SLOTS, AppSettings, BlockedMode, DestinationSetting, GuestLayout, GuestsSetting,
-    PlaybackUrl, RoomHomeMode, RoomHomeSetting, RoomPrefs, overlay_forms,
+    APP_GUEST_SLOTS, AppSettings, BlockedMode, DestinationSetting, GuestLayout, GuestView,
+    GuestsSetting, PlaybackUrl, RoomHomeMode, RoomHomeSetting, RoomPrefs, overlay_forms,
 };
 use marquee_profile::{AppPrefs, Config, Keychain, Profile};
 use std::path::Path;
@@ -85,6 +85,7 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
             slots: app.guests.slots.min(APP_GUEST_SLOTS),
             green_room: app.guests.green_room,
             layout: GuestLayout::parse(&app.guests.layout),
+            view: GuestView::parse(&app.guests.view),
         },
     })
 }
@@ -165,6 +166,7 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
             slots: s.guests.slots.min(APP_GUEST_SLOTS),
             green_room: s.guests.green_room,
             layout: s.guests.layout.as_str().into(),
+            view: s.guests.view.as_str().into(),
         },
     });
     cfg.save(path).map_err(config_error)?;

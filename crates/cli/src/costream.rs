@@ -35,6 +35,10 @@ pub struct GuestArgs {
     /// live with `marquee guest layout`.
     #[arg(long, default_value = "auto", value_parser = ["auto", "grid", "pip"])]
     pub guest_layout: String,
+    /// What the guests see while on air: program (the show as viewers see it) or camera (the
+    /// host's own camera, full frame). Change it while live with `marquee guest view`.
+    #[arg(long, default_value = "program", value_parser = ["program", "camera"])]
+    pub guest_view: String,
     /// A STUN server (stun:HOST[:PORT]) the host asks for its address beyond its NAT, offered
     /// to guests on other networks. Off by default: the query tells that server you are live
     /// with guests, and guests on your network (or with a TURN relay) do not need it.
@@ -75,6 +79,7 @@ impl GuestArgs {
             udp_port: self.guest_udp_port,
             addresses: self.guest_addresses.clone(),
             layout: self.guest_layout.parse().unwrap_or_default(),
+            view: self.guest_view.parse().unwrap_or_default(),
             stun: self.stun.clone(),
             guest_turn: match (
                 &self.guest_turn,

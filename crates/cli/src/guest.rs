@@ -64,6 +64,14 @@ pub enum GuestCmd {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// What the guests see while on air: program (the show as viewers see it) or camera
+    /// (the host's own camera, full frame).
+    View {
+        #[arg(value_parser = ["program", "camera"])]
+        view: String,
+        #[command(flatten)]
+        host: HostArgs,
+    },
     /// Take a guest off the show (their link still works for a new join).
     Remove {
         session: u64,
@@ -175,6 +183,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
         GuestCmd::Layout { layout, host } => {
             ask(&host, &format!("guest layout {layout}")).map(|_| ())
         }
+        GuestCmd::View { view, host } => ask(&host, &format!("guest view {view}")).map(|_| ()),
         GuestCmd::Remove { session, host } => {
             ask(&host, &format!("guest remove {session}")).map(|_| ())
         }

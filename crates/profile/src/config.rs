@@ -126,6 +126,8 @@ pub struct GuestPrefs {
     pub green_room: bool,
     /// `auto`, `grid` or `pip`.
     pub layout: String,
+    /// What guests see: `program` or `camera` (the host's camera).
+    pub view: String,
 }
 
 impl Default for GuestPrefs {
@@ -134,6 +136,7 @@ impl Default for GuestPrefs {
             slots: 0,
             green_room: true,
             layout: "auto".into(),
+            view: "program".into(),
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn handle(show: &Show, line: &str) -> Result<String, String> {
 
 /// The control requests for guests: `guests` (the list), `guest invite [SLOT]`,
 /// `guest admit|decline|remove SESSION`, `guest mute SESSION on|off`, `guest layout
-/// auto|grid|pip`, `guest revoke TOKEN`.
+/// auto|grid|pip`, `guest view program|camera`, `guest revoke TOKEN`.
 fn guests(show: &Show, cmd: &str, rest: &str) -> Result<String, String> {
     let host = show
         .cohost()
@@ -148,11 +148,19 @@ fn guests(show: &Show, cmd: &str, rest: &str) -> Result<String, String> {
             show.set_guest_layout(layout).map_err(|e| e.to_string())?;
             Ok(serde_json::json!({ "layout": layout.as_str() }).to_string())
         }
+        Some("view") => {
+            let view = match words.get(1) {
+                Some(w) => w.parse::<crate::guests::GuestView>()?,
+                None => return Err("guest view program|camera".into()),
+            };
+            show.set_guest_view(view).map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({ "view": view.as_str() }).to_string())
+        }
         Some("revoke") => {
             let token = words.get(1).ok_or("say which invite: guest revoke TOKEN")?;
             host.revoke(token);
             Ok(serde_json::json!({ "revoked": token }).to_string())
         }
-        _ => Err("guest invite [SLOT] | admit|decline|remove SESSION | mute|hide SESSION on|off | volume SESSION DB | layout auto|grid|pip | revoke TOKEN; guests lists them".into()),
+        _ => Err("guest invite [SLOT] | admit|decline|remove SESSION | mute|hide SESSION on|off | volume SESSION DB | layout auto|grid|pip | view program|camera | revoke TOKEN; guests lists them".into()),
     }
 }

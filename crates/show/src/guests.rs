@@ -33,6 +33,8 @@ pub struct GuestSettings {
     pub invite_life: Duration,
     /// How guests on air are laid out when no scene of the host's names them.
     pub layout: GuestLayout,
+    /// What the guests see: the program or the host's camera.
+    pub view: GuestView,
     /// A STUN server the host asks for its address beyond its NAT (a server-reflexive
     /// candidate for guests on other networks). None by default: a STUN query tells a third
     /// party that this machine is streaming with guests, and a host on the guests' network
@@ -52,6 +54,38 @@ pub struct GuestTurn {
     pub username: String,
     /// The keychain entry holding the credential.
     pub credential_key: String,
+}
+
+/// What the guests see of the show while on air (changeable while live).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuestView {
+    /// The program, as the viewers see it (themselves included).
+    #[default]
+    Program,
+    /// The host's own camera, full frame: a guest talking to the host sees the host, not a
+    /// layout with their own picture in it.
+    HostCamera,
+}
+
+impl GuestView {
+    pub const ALL: [GuestView; 2] = [Self::Program, Self::HostCamera];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Program => "program",
+            Self::HostCamera => "camera",
+        }
+    }
+}
+
+impl std::str::FromStr for GuestView {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not what guests can see: program or camera"))
+    }
 }
 
 /// How the show lays out the guests on air with the host (changeable while live).
@@ -105,6 +139,7 @@ impl Default for GuestSettings {
             addresses: Vec::new(),
             invite_life: marquee_costream::invite::DEFAULT_LIFE,
             layout: GuestLayout::Auto,
+            view: GuestView::Program,
             stun: None,
             guest_turn: Vec::new(),
         }

@@ -101,6 +101,10 @@ pub struct Show {
     /// Co-stream guests, when the show opened guest slots.
     cohost: Option<Arc<marquee_costream::host::CoHost>>,
     guest_watch: Mutex<Option<crate::guests::GuestWatch>>,
+    /// The host's own camera (the first source that is not a guest).
+    host_camera: Option<String>,
+    /// What the guests see now.
+    guest_view: Mutex<crate::guests::GuestView>,
 }
 
 impl Show {
@@ -117,6 +121,11 @@ impl Show {
         let recording = resolved.recording.clone();
         let auto_guest_layout = resolved.auto_guest_layout;
         let home = resolved.scenes.start.clone();
+        // The host's camera, for guests who see it instead of the program: the first source
+        // that is not a guest.
+        let host_camera = (resolved.scenes.sources.iter())
+            .find(|s| !matches!(s.spec, marquee_capture::VideoSpec::Guest(_)))
+            .map(|s| s.id.clone());
         let cohost = match &resolved.scenes.feeds {
             Some(feeds) => Some(Arc::new(crate::guests::start_host(
                 &settings.guests,
@@ -159,7 +168,12 @@ impl Show {
             chat: Mutex::new(None),
             cohost: cohost.clone(),
             guest_watch: Mutex::new(None),
+            host_camera,
+            guest_view: Mutex::new(crate::guests::GuestView::Program),
         });
+        if cohost.is_some() && settings.guests.view != crate::guests::GuestView::Program {
+            show.set_guest_view(settings.guests.view)?;
+        }
         if let Some(host) = &cohost {
             let weak = Arc::downgrade(&show);
             *lock(&show.guest_watch) = Some(crate::guests::GuestWatch::start(
@@ -382,6 +396,29 @@ impl Show {
     }
 
     /// Lays the guests on air out another way (the program cuts to it at once).
+    /// What the guests see from now on: the program or the host's camera.
+    pub fn set_guest_view(&self, view: crate::guests::GuestView) -> Result<(), ShowError> {
+        if self.cohost.is_none() {
+            return Err(ShowError::Settings("this show has no guest slots".into()));
+        }
+        let scene = match view {
+            crate::guests::GuestView::Program => None,
+            crate::guests::GuestView::HostCamera => {
+                Some(self.host_camera.clone().ok_or_else(|| {
+                    ShowError::Settings("this show has no camera of the host's to show".into())
+                })?)
+            }
+        };
+        self.with_session(|s| Ok(s.set_return_view(scene.as_deref())?))?;
+        *lock(&self.guest_view) = view;
+        Ok(())
+    }
+
+    /// What the guests see now.
+    pub fn guest_view(&self) -> crate::guests::GuestView {
+        *lock(&self.guest_view)
+    }
+
     pub fn set_guest_layout(&self, layout: crate::guests::GuestLayout) -> Result<(), ShowError> {
         if self.cohost.is_none() {
             return Err(ShowError::Settings("this show has no guest slots".into()));

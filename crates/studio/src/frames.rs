@@ -63,40 +63,82 @@ impl FrameBus {
     }
 }
 
-/// The program's pictures for a co-stream's return feed: a copy of every `every`-th picture
-/// (the guests see the show at a lower rate), dropped when the taker is behind.
-pub(crate) struct ProgramTap {
+/// What a co-stream's guests see: the program, or one scene on its own (the host's camera),
+/// at a lower rate than the show (every `every`-th tick), only while a guest takes it.
+pub(crate) struct ReturnView {
     feeds: Arc<marquee_capture::feed::Feeds>,
+    every: u64,
+    /// The scene shown instead of the program (None: the program).
+    scene: std::sync::Mutex<Option<String>>,
+    /// That scene's picture for the tick being published, from the compositor.
+    picture: std::sync::Mutex<Option<Arc<FrameBuf>>>,
+}
+
+impl ReturnView {
+    pub(crate) fn new(feeds: Arc<marquee_capture::feed::Feeds>, fps: u32) -> Arc<Self> {
+        Arc::new(Self {
+            feeds,
+            every: u64::from((fps / 15).max(1)),
+            scene: std::sync::Mutex::new(None),
+            picture: std::sync::Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn set_scene(&self, scene: Option<String>) {
+        *self.scene.lock().expect("return view") = scene;
+    }
+
+    fn due(&self, tick: u64) -> bool {
+        tick.is_multiple_of(self.every) && self.feeds.program_wanted()
+    }
+
+    /// The scene the compositor draws for the guests at `tick`, if any.
+    pub(crate) fn scene_due(&self, tick: u64) -> Option<String> {
+        if !self.due(tick) {
+            return None;
+        }
+        self.scene.lock().expect("return view").clone()
+    }
+
+    /// The picture of [`ReturnView::scene_due`] for this tick.
+    pub(crate) fn put(&self, picture: Arc<FrameBuf>) {
+        *self.picture.lock().expect("return view") = Some(picture);
+    }
+}
+
+/// The guests' return picture on its way to their encoder: a copy of the program (or of the
+/// scene [`ReturnView`] chose) at the view's rate, dropped when the taker is behind.
+pub(crate) struct ProgramTap {
+    view: Arc<ReturnView>,
     sink: marquee_capture::Sink<marquee_capture::VideoFrame>,
     pool: marquee_capture::FramePool,
-    every: i64,
 }
 
 impl ProgramTap {
     pub(crate) fn new(
-        feeds: Arc<marquee_capture::feed::Feeds>,
+        view: Arc<ReturnView>,
         sink: marquee_capture::Sink<marquee_capture::VideoFrame>,
-        fps: u32,
     ) -> Self {
         Self {
-            feeds,
+            view,
             sink,
             pool: marquee_capture::FramePool::new(3),
-            every: i64::from((fps / 15).max(1)),
         }
     }
 }
 
 impl FrameTap for ProgramTap {
     fn offer(&self, f: &ComposedFrame) {
-        if f.index % self.every != 0 || !self.feeds.program_wanted() {
+        let own = self.view.picture.lock().expect("return view").take();
+        if !self.view.due(f.index.max(0) as u64) {
             return;
         }
+        let data = own.as_deref().map_or(&f.data[..], |p| &p[..]);
         self.sink.send(marquee_capture::VideoFrame {
             width: f.width,
             height: f.height,
             format: marquee_capture::PixelFormat::I420,
-            data: self.pool.copy_of(&f.data),
+            data: self.pool.copy_of(data),
             captured: f.at,
             seq: f.index as u64,
         });

@@ -208,6 +208,25 @@ impl Session {
         self.running.control.switch(target, transition)
     }
 
+    /// What co-stream guests see: the program (None) or one scene on its own, e.g. the host's
+    /// camera (a source's full-frame scene). Fails for a scene that does not exist, or a
+    /// session that takes no guests.
+    pub fn set_return_view(&self, scene: Option<&str>) -> Result<(), StudioError> {
+        let view = (self.running.return_view.as_ref())
+            .ok_or_else(|| StudioError::Settings("this session takes no guests".into()))?;
+        if let Some(name) = scene
+            && !self.scenes().iter().any(|s| s.name == name)
+        {
+            let names: Vec<&str> = self.scenes().iter().map(|s| s.name.as_str()).collect();
+            return Err(StudioError::Settings(format!(
+                "no scene or source '{name}' to show the guests (there are: {})",
+                names.join(", ")
+            )));
+        }
+        view.set_scene(scene.map(str::to_string));
+        Ok(())
+    }
+
     /// A handle to change overlays (and feed danmaku to them) from other threads.
     pub fn overlay_control(&self) -> OverlayControl {
         self.running.overlay_control.clone()
@@ -658,6 +677,7 @@ struct Running {
     control: SceneControl,
     overlay_control: OverlayControl,
     frames: Arc<FrameBus>,
+    return_view: Option<Arc<crate::frames::ReturnView>>,
     video: Arc<VideoCounters>,
     audio: Arc<AudioCounters>,
 }
@@ -686,14 +706,13 @@ fn start_threads(
         })
         .collect();
     let frames = Arc::new(FrameBus::default());
+    let mut return_view = None;
     if let Some(feeds) = &setup.feeds
         && let Some(sink) = feeds.program()
     {
-        frames.add(Arc::new(crate::frames::ProgramTap::new(
-            feeds.clone(),
-            sink,
-            fps,
-        )));
+        let view = crate::frames::ReturnView::new(feeds.clone(), fps);
+        frames.add(Arc::new(crate::frames::ProgramTap::new(view.clone(), sink)));
+        return_view = Some(view);
     }
     let (overlay_stage, overlay_control) = OverlayStage::new(&setup.overlays);
     let (switch_tx, switch_rx) = crossbeam_channel::bounded::<SwitchRequest>(32);
@@ -718,6 +737,7 @@ fn start_threads(
             on_air,
             overlays: overlay_stage,
             taps: frames.clone(),
+            return_view: return_view.clone(),
             encoder: picture_tx,
             counters: video.clone(),
             events: events.clone(),
@@ -768,6 +788,7 @@ fn start_threads(
         control,
         overlay_control,
         frames,
+        return_view,
         video,
         audio,
     }

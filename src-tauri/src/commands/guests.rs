@@ -4,7 +4,7 @@
 use super::state;
 use crate::error::AppError;
 use crate::guests::{Action, act};
-use crate::ipc::{Bytes, GuestLayout, GuestLink, GuestsView};
+use crate::ipc::{Bytes, GuestLayout, GuestLink, GuestView, GuestsView};
 use tauri::AppHandle;
 
 pub async fn guests(app: AppHandle) -> Result<GuestsView, AppError> {
@@ -46,6 +46,10 @@ pub async fn guest_hide(app: AppHandle, session: u64, hidden: bool) -> Result<()
 
 pub async fn guest_volume(app: AppHandle, session: u64, db: f32) -> Result<(), AppError> {
     on_guest(&app, session, Action::Volume(db))
+}
+
+pub async fn guest_view(app: AppHandle, view: GuestView) -> Result<(), AppError> {
+    Ok(state(&app).live.show()?.set_guest_view(view.engine())?)
 }
 
 pub async fn guest_layout(app: AppHandle, layout: GuestLayout) -> Result<(), AppError> {

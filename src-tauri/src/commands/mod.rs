@@ -64,6 +64,8 @@ crate::ipc::declare::ipc_commands! {
         fn guest_volume(session: u64, db: f32);
         /// How the guests on air are laid out; the program cuts to it at once.
         fn guest_layout(layout: GuestLayout);
+        /// What the guests see from now on: the program or the host's camera.
+        fn guest_view(view: GuestView);
         /// A guest's latest picture, JPEG bytes 240 pixels wide (empty before their first):
         /// the green room's thumbnail.
         fn guest_thumbnail(session: u64) -> Bytes;

@@ -45,6 +45,43 @@ impl From<marquee_show::guests::GuestLayout> for GuestLayout {
     }
 }
 
+/// What the guests see while on air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestView {
+    /// The show as the viewers see it.
+    #[default]
+    Program,
+    /// The host's own camera, full frame.
+    Camera,
+}
+
+impl GuestView {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "camera" => Self::Camera,
+            _ => Self::Program,
+        }
+    }
+
+    pub fn engine(self) -> marquee_show::guests::GuestView {
+        match self {
+            Self::Program => marquee_show::guests::GuestView::Program,
+            Self::Camera => marquee_show::guests::GuestView::HostCamera,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.engine().as_str()
+    }
+}
+
+impl From<marquee_show::guests::GuestView> for GuestView {
+    fn from(v: marquee_show::guests::GuestView) -> Self {
+        Self::parse(v.as_str())
+    }
+}
+
 /// The co-stream part of the settings (remembered) and of `go_live`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct GuestsSetting {
@@ -53,6 +90,7 @@ pub struct GuestsSetting {
     /// Guests wait in the green room until admitted.
     pub green_room: bool,
     pub layout: GuestLayout,
+    pub view: GuestView,
 }
 
 impl Default for GuestsSetting {
@@ -61,6 +99,7 @@ impl Default for GuestsSetting {
             slots: 0,
             green_room: true,
             layout: GuestLayout::Auto,
+            view: GuestView::Program,
         }
     }
 }
@@ -141,6 +180,8 @@ pub struct GuestsView {
     pub slots: u32,
     /// `None` when the host's scenes place the guests.
     pub layout: Option<GuestLayout>,
+    /// What the guests see now.
+    pub view: GuestView,
     pub links: Vec<GuestLink>,
     pub guests: Vec<GuestInfo>,
 }

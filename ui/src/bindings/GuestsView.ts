@@ -2,6 +2,7 @@
 import type { GuestInfo } from "./GuestInfo";
 import type { GuestLayout } from "./GuestLayout";
 import type { GuestLink } from "./GuestLink";
+import type { GuestView } from "./GuestView";
 
 /**
  * The co-stream panel while live.
@@ -14,4 +15,8 @@ slots: number,
 /**
  * `None` when the host's scenes place the guests.
  */
-layout: GuestLayout | null, links: Array<GuestLink>, guests: Array<GuestInfo>, };
+layout: GuestLayout | null, 
+/**
+ * What the guests see now.
+ */
+view: GuestView, links: Array<GuestLink>, guests: Array<GuestInfo>, };

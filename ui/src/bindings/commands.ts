@@ -9,6 +9,7 @@ import type { ExportReport } from "./ExportReport";
 import type { GoLiveSettings } from "./GoLiveSettings";
 import type { GuestLayout } from "./GuestLayout";
 import type { GuestLink } from "./GuestLink";
+import type { GuestView } from "./GuestView";
 import type { GuestsView } from "./GuestsView";
 import type { HighlightSaved } from "./HighlightSaved";
 import type { LiveSummary } from "./LiveSummary";
@@ -81,6 +82,8 @@ export interface GuestsCommands {
   guestVolume(session: number, db: number): Promise<void>;
   /** How the guests on air are laid out; the program cuts to it at once. */
   guestLayout(layout: GuestLayout): Promise<void>;
+  /** What the guests see from now on: the program or the host's camera. */
+  guestView(view: GuestView): Promise<void>;
   /**
    * A guest's latest picture, JPEG bytes 240 pixels wide (empty before their first):
    * the green room's thumbnail.
@@ -259,6 +262,7 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     guestHide: (session, hidden) => invoke<void>('guest_hide', { session, hidden }),
     guestVolume: (session, db) => invoke<void>('guest_volume', { session, db }),
     guestLayout: (layout) => invoke<void>('guest_layout', { layout }),
+    guestView: (view) => invoke<void>('guest_view', { view }),
     guestThumbnail: (session) => invoke<ArrayBuffer>('guest_thumbnail', { session }),
     previewUrl: () => invoke<string>('preview_url'),
     previewInfo: () => invoke<PreviewInfo>('preview_info'),

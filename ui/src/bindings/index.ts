@@ -22,6 +22,7 @@ export type * from './GuestInfo';
 export type * from './GuestLayout';
 export type * from './GuestLink';
 export type * from './GuestState';
+export type * from './GuestView';
 export type * from './GuestsSetting';
 export type * from './GuestsView';
 export type * from './HighlightSaved';

@@ -16,7 +16,7 @@ beforeEach(() => {
 });
 
 async function liveWithGuests(slots: number) {
-  const b = createMockBackend({ settings: { guests: { slots, green_room: true, layout: 'auto' } } });
+  const b = createMockBackend({ settings: { guests: { slots, green_room: true, layout: 'auto', view: 'program' } } });
   render(App, { backend: b });
   await flush();
   await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
@@ -51,7 +51,7 @@ describe('GuestsPanel', () => {
     // A room on the local network: its links reach other machines.
     b.emit('room_ready', { room: 'main', viewer_url: 'http://192.168.1.20:7717/room/main', ws_url: 'ws://192.168.1.20:7717/room/main/ws', home: 'local_network', firewall: null });
     await flush();
-    expect(b.settings?.guests).toEqual({ slots: 2, green_room: true, layout: 'auto' });
+    expect(b.settings?.guests).toEqual({ slots: 2, green_room: true, layout: 'auto', view: 'program' });
     const slot1 = screen.getByTestId('guest-slot-1');
     expect(slot1.dataset.state).toBe('free');
     const link = within(slot1).getByTestId('guest-1-link').textContent ?? '';
@@ -106,6 +106,17 @@ describe('GuestsPanel', () => {
     expect(b.calls).toContainEqual({ cmd: 'guest_layout', args: { layout: 'pip' } });
   });
 
+  it('what the guests see is switched while live: the show or my camera', async () => {
+    const b = await liveWithGuests(1);
+    expect(screen.getByTestId('guest-view-program')).toHaveAttribute('aria-checked', 'true');
+    await fireEvent.click(screen.getByTestId('guest-view-camera'));
+    await flush();
+    await waitFor(() => expect(screen.getByTestId('guest-view-camera')).toHaveAttribute('aria-checked', 'true'));
+    expect(b.calls).toContainEqual({ cmd: 'guest_view', args: { view: 'camera' } });
+    await fireEvent.change(screen.getByLabelText('Language'), { target: { value: 'zh-CN' } });
+    expect(screen.getByTestId('guest-view-camera')).toHaveTextContent('我的摄像头');
+  });
+
   it('speaks 简体中文', async () => {
     const b = await liveWithGuests(1);
     await fireEvent.change(screen.getByLabelText('Language'), { target: { value: 'zh-CN' } });
@@ -114,7 +125,7 @@ describe('GuestsPanel', () => {
     expect(screen.getByTestId('guests')).toHaveTextContent('连麦嘉宾');
   });
 
-  it('Settings → Co-stream: slots, green room and layout are remembered and used for the next Go Live', async () => {
+  it('Settings → Co-stream: slots, green room, layout and what guests see are remembered and used for the next Go Live', async () => {
     const b = createMockBackend();
     render(App, { backend: b });
     await flush();
@@ -123,13 +134,14 @@ describe('GuestsPanel', () => {
     await fireEvent.change(screen.getByTestId('guest-slots'), { target: { value: '2' } });
     await fireEvent.click(screen.getByTestId('guest-green-room'));
     await fireEvent.change(screen.getByTestId('guest-layout-default'), { target: { value: 'grid' } });
+    await fireEvent.change(screen.getByTestId('guest-view-default'), { target: { value: 'camera' } });
     await fireEvent.click(screen.getByTestId('settings-save'));
     await flush();
-    expect(b.saved.guests).toEqual({ slots: 2, green_room: false, layout: 'grid' });
+    expect(b.saved.guests).toEqual({ slots: 2, green_room: false, layout: 'grid', view: 'camera' });
     await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
     await fireEvent.click(screen.getByTestId('go-live'));
     await flush();
-    expect(b.settings?.guests).toEqual({ slots: 2, green_room: false, layout: 'grid' });
+    expect(b.settings?.guests).toEqual({ slots: 2, green_room: false, layout: 'grid', view: 'camera' });
     await waitFor(() => expect(screen.getAllByTestId(/^guest-slot-/)).toHaveLength(2));
   });
 });

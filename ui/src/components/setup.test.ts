@@ -101,7 +101,7 @@ const settings = (): AppSettingsValue => ({
   overlays: [],
   room: { blockedWords: [], blockedMode: 'mask', slowModeS: 0, modsOnly: false, userRatePerMin: 0 },
   roomHome: { mode: 'this_computer', lan_address: null, port: null, hosted_url: '', hosted_room: '', ca_file: null },
-  guests: { slots: 0, green_room: true, layout: 'auto' },
+  guests: { slots: 0, green_room: true, layout: 'auto', view: 'program' },
   chatSources: [],
   twitchClientId: '',
   language: 'system',

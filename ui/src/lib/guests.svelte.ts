@@ -2,7 +2,7 @@
 // each slot's invite link, the guests in the green room and on air), each guest's thumbnail
 // twice a second, and sends the host's actions (src-tauri/src/commands/guests.rs).
 
-import type { GuestInfo, GuestLayout, GuestsView } from '../bindings';
+import type { GuestInfo, GuestLayout, GuestView, GuestsView } from '../bindings';
 import type { AppStore } from './app.svelte';
 import { imageUrl } from './clips.svelte';
 
@@ -123,6 +123,10 @@ export class GuestsStore {
 
   setLayout(layout: GuestLayout) {
     return this.act(() => this.backend.guestLayout(layout));
+  }
+
+  setView(view: GuestView) {
+    return this.act(() => this.backend.guestView(view));
   }
 
   newLink(slot: number) {

@@ -37,7 +37,7 @@ export function mockGuest(session: number, slot: number, name: string, over: Par
   return { session, slot, name, state: 'waiting', connected: true, muted: false, hidden: false, volume_db: 0, level_db: -18, rtt_ms: 38, loss_pct: 0.4, in_kbps: 1450, ...over };
 }
 
-const noGuests = (): GuestsView => ({ slots: 0, layout: null, links: [], guests: [] });
+const noGuests = (): GuestsView => ({ slots: 0, layout: null, view: 'program', links: [], guests: [] });
 
 const clipErr = (message: string): AppError => ({ code: 'clip', message });
 
@@ -214,6 +214,7 @@ export function createMockBackend(
       backend.guestsView = {
         slots,
         layout: slots ? settings.guests.layout : null,
+        view: settings.guests?.view ?? 'program',
         links: Array.from({ length: slots }, (_, i) => ({ slot: i + 1, link: `${room.viewer_url}/join/mockInvite${i + 1}`, expires_in_s: 7200 })),
         guests: opts.demo && slots ? [mockGuest(1, 1, '小雨')] : [],
       };
@@ -471,6 +472,10 @@ export function createMockBackend(
     async guestLayout(layout) {
       calls.push({ cmd: 'guest_layout', args: { layout } });
       backend.guestsView.layout = layout;
+    },
+    async guestView(view) {
+      calls.push({ cmd: 'guest_view', args: { view } });
+      backend.guestsView.view = view;
     },
     async guestThumbnail(session) {
       calls.push({ cmd: 'guest_thumbnail', args: { session } });

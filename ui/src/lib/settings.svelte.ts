@@ -28,7 +28,7 @@ export function defaultSettings(): AppSettings {
     director: false,
     director_hold_s: 3,
     overlays: [],
-    guests: { slots: 0, green_room: true, layout: 'auto' },
+    guests: { slots: 0, green_room: true, layout: 'auto', view: 'program' },
     adaptive_bitrate: true,
     min_bitrate_kbps: null,
     chat_sources: [],

@@ -338,20 +338,41 @@ impl Program {
 
     /// A scene on its own; a full-frame source of the canvas size is passed on uncopied.
     fn draw_alone(&mut self, scene: usize) -> Arc<FrameBuf> {
-        if let Layout::Full { .. } = self.scenes[scene].layout {
-            let i = self.plans[scene][0].0;
-            let inp = &self.inputs[i];
-            if !inp.lost
-                && let Some(p) = &inp.picture
-                && p.format == PixelFormat::I420
-                && (p.width, p.height) == (self.width, self.height)
-                && p.data.len() == self.a.data.len()
-            {
-                return p.data.clone();
-            }
+        if let Some(p) = self.passed_on(scene) {
+            return p;
         }
         self.draw(scene, 0);
         Arc::new(self.pool.copy_of(&self.a.data))
+    }
+
+    /// A full-frame scene whose source already has the canvas's size and format.
+    fn passed_on(&self, scene: usize) -> Option<Arc<FrameBuf>> {
+        let Layout::Full { .. } = self.scenes[scene].layout else {
+            return None;
+        };
+        let inp = &self.inputs[self.plans[scene].first()?.0];
+        match &inp.picture {
+            Some(p)
+                if !inp.lost
+                    && p.format == PixelFormat::I420
+                    && (p.width, p.height) == (self.width, self.height)
+                    && p.data.len() == self.a.data.len() =>
+            {
+                Some(p.data.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Scene `name` alone as it stands now, whatever is on air (the co-stream guests' view of
+    /// the host's camera). Drawn on the transition canvas, so the program's stays as it is.
+    pub fn view(&mut self, name: &str) -> Option<Arc<FrameBuf>> {
+        let scene = self.scenes.iter().position(|s| s.name == name)?;
+        if let Some(p) = self.passed_on(scene) {
+            return Some(p);
+        }
+        self.draw(scene, 1);
+        Some(Arc::new(self.pool.copy_of(&self.b.data)))
     }
 
     /// Draws `scene` into canvas a (`which` = 0) or b (1).

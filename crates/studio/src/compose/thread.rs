@@ -29,6 +29,8 @@ pub(crate) struct Compositor {
     pub on_air: Arc<Mutex<String>>,
     pub overlays: OverlayStage,
     pub taps: Arc<FrameBus>,
+    /// What the co-stream guests see, when it is not the program.
+    pub return_view: Option<Arc<crate::frames::ReturnView>>,
     pub encoder: Sender<CanvasFrame>,
     pub counters: Arc<VideoCounters>,
     pub events: Arc<Events>,
@@ -52,6 +54,7 @@ impl Compositor {
             on_air,
             mut overlays,
             taps,
+            return_view,
             encoder,
             counters,
             events,
@@ -145,6 +148,12 @@ impl Compositor {
                 .superseded
                 .store(program.superseded_frames(), Ordering::Relaxed);
             counters.frames.fetch_add(1, Ordering::Relaxed);
+            if let Some(view) = &return_view
+                && let Some(scene) = view.scene_due(n)
+                && let Some(picture) = program.view(&scene)
+            {
+                view.put(picture);
+            }
             taps.publish(&ComposedFrame {
                 data: data.clone(),
                 width: w,

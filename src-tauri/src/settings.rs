@@ -31,10 +31,18 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
         p.to.iter()
             .filter_map(|u| {
                 let d = marquee_studio::DestinationUrl::parse(u).ok()?;
-                Some(DestinationSetting {
-                    url: d.server().to_string(),
-                    key_name: Some(d.keychain_name()?.to_string()),
-                })
+                match d.keychain_name() {
+                    Some(name) => Some(DestinationSetting {
+                        url: d.server().to_string(),
+                        key_name: Some(name.to_string()),
+                    }),
+                    // SRT with no secret, or with each secret its own `key:NAME`: the
+                    // address as it is (it holds no secret).
+                    None => Some(DestinationSetting {
+                        url: d.reference()?,
+                        key_name: None,
+                    }),
+                }
             })
             .collect();
     Ok(AppSettings {

@@ -10,6 +10,17 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// A free UDP port on 127.0.0.1 (bind :0, read the port, release it), for SRT.
+pub fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
+    s.local_addr().expect("local addr").port()
+}
+
+/// Whether something has bound UDP `port` on 127.0.0.1 (an SRT listener that is up).
+pub fn udp_port_bound(port: u16) -> bool {
+    std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
+}
+
 /// A port on 127.0.0.1 kept for a server that is told its number before it starts (nginx
 /// cannot listen on port 0 and say which port it got). The port stays bound (not listening,
 /// with `SO_REUSEPORT`) until this is dropped: no other socket on the machine can take it in the

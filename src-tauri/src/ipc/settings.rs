@@ -8,7 +8,8 @@ use ts_rs::TS;
 /// OS keychain (set with `set_stream_key`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DestinationSetting {
-    /// `rtmp://` or `rtmps://host[:port]/app` (without the stream key).
+    /// `rtmp://` or `rtmps://host[:port]/app` (without the stream key), or
+    /// `srt://host[:port][?latency=MS]` (without the stream id and passphrase).
     pub url: String,
     /// The keychain entry holding the stream key; `None` when `url` already names the stream.
     pub key_name: Option<String>,

@@ -52,5 +52,5 @@ pub use srt::SrtListener;
 pub use summary::{Event, Summary};
 pub use util::{
     ReservedPort, contains_bytes, files_containing, free_port, free_udp_port, heavy, reserve_port,
-    tempdir, udp_port_bound, unix_ms, wait_until,
+    tcp_listening, tempdir, udp_port_bound, unix_ms, wait_until,
 };

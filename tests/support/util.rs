@@ -21,6 +21,20 @@ pub fn udp_port_bound(port: u16) -> bool {
     std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
 }
 
+/// Whether a socket listens on TCP `port` (from /proc/net/tcp and tcp6: asking by
+/// connecting would be taken as a client by a server that accepts one connection).
+pub fn tcp_listening(port: u16) -> bool {
+    let needle = format!(":{port:04X} ");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|t| {
+            t.lines().skip(1).any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.len() > 3 && format!("{} ", cols[1]).ends_with(&needle) && cols[3] == "0A"
+            })
+        })
+    })
+}
+
 /// A port on 127.0.0.1 kept for a server that is told its number before it starts (nginx
 /// cannot listen on port 0 and say which port it got). The port stays bound (not listening,
 /// with `SO_REUSEPORT`) until this is dropped: no other socket on the machine can take it in the

@@ -27,6 +27,8 @@ pub fn print_start(s: &ShowSettings, show: &Show) {
             .collect();
         each.join(", ")
     };
+    // A remote camera's listener address may hold its passphrase or key.
+    let video = marquee_studio::url::redact(&video);
     eprintln!(
         "going live: video {video} {}x{}@{} {} kbps, audio {}",
         s.width, s.height, s.fps, s.bitrate_kbps, s.audio

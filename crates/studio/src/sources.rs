@@ -6,6 +6,7 @@ use crate::error::StudioError;
 use marquee_capture::camera::{self, Faults, TestPatternCamera};
 use marquee_capture::feed::{FeedCamera, Feeds};
 use marquee_capture::nokhwa_cam::NokhwaCamera;
+use marquee_capture::remote::RemoteCamera;
 use marquee_capture::{
     AudioBlock, AudioSpec, SessionClock, Sink, SourceHandle, VideoFrame, VideoSpec,
 };
@@ -64,6 +65,15 @@ pub(crate) fn spawn_video(
             let feed = guest_feed(feeds, *n)?;
             camera::spawn_camera_retrying(
                 move || Ok(Box::new(FeedCamera::new(feed)) as _),
+                clock.clone(),
+                sink,
+            )?
+        }
+        // A remote camera is lost (the slate if on air) until a sender's first picture.
+        VideoSpec::Remote(url) => {
+            let url = url.clone();
+            camera::spawn_camera_retrying(
+                move || Ok(Box::new(RemoteCamera::new(url)) as _),
                 clock.clone(),
                 sink,
             )?

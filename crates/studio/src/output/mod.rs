@@ -185,7 +185,13 @@ fn connect(
 ) -> Result<Muxer, ConnectError> {
     let url = target.connect_url()?;
     if target.url.is_srt() {
-        return srt::connect(target, &url, streams, abort, was_live);
+        let (host, port) = (target.url.host(), target.url.port());
+        return srt::connect(host, port, &url, streams, abort, was_live).map_err(|r| {
+            match r.fatal {
+                true => ConnectError::Fatal(r.reason),
+                false => ConnectError::Retry(r.reason),
+            }
+        });
     }
     let (host, port) = (target.url.host(), target.url.port());
     let addrs: Vec<_> = match (host, port).to_socket_addrs() {

@@ -5,7 +5,6 @@
 //! wrong passphrase or stream id) or never answered; the time it took tells them apart: a
 //! rejection comes back within a round trip, silence only when the connect timeout ends.
 
-use super::{ConnectError, RtmpTarget};
 use crate::output::mux::Muxer;
 use crate::packet::StreamInfo;
 use std::net::ToSocketAddrs;
@@ -19,20 +18,31 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A failure this much before the timeout was an answer: the listener said no.
 const ANSWERED_WITHIN: Duration = Duration::from_millis(2500);
 
+/// Why connecting failed, in a streamer's words (never a secret).
+pub(super) struct Refused {
+    /// It can never work as configured: stop trying.
+    pub fatal: bool,
+    pub reason: String,
+}
+
+fn refused(fatal: bool, reason: String) -> Refused {
+    Refused { fatal, reason }
+}
+
+/// Connects to the listener at `host:port` with the full `url` (its secrets in it).
 pub(super) fn connect(
-    target: &RtmpTarget,
+    host: &str,
+    port: u16,
     url: &str,
     streams: &[StreamInfo],
     abort: &Arc<AtomicBool>,
     was_live: bool,
-) -> Result<Muxer, ConnectError> {
-    let (host, port) = (target.url.host(), target.url.port());
-    match (host, port).to_socket_addrs() {
-        Ok(_) => {}
-        Err(e) if was_live => {
-            return Err(ConnectError::Retry(format!("cannot resolve {host}: {e}")));
-        }
-        Err(e) => return Err(ConnectError::Fatal(format!("unknown host '{host}': {e}"))),
+) -> Result<Muxer, Refused> {
+    if let Err(e) = (host, port).to_socket_addrs() {
+        return Err(match was_live {
+            true => refused(false, format!("cannot resolve {host}: {e}")),
+            false => refused(true, format!("unknown host '{host}': {e}")),
+        });
     }
     let timeout_ms = CONNECT_TIMEOUT.as_millis().to_string();
     let io = [
@@ -41,30 +51,29 @@ pub(super) fn connect(
         ("rw_timeout", "5000000"),
     ];
     let started = Instant::now();
-    Muxer::open(
-        url,
-        "mpegts",
-        streams,
-        &io,
-        &[("flush_packets", "1")],
-        abort.clone(),
-    )
-    .map_err(|e| {
+    let mux_opts = [("flush_packets", "1")];
+    Muxer::open(url, "mpegts", streams, &io, &mux_opts, abort.clone()).map_err(|e| {
         let answered = started.elapsed() < ANSWERED_WITHIN;
+        let why = e.message();
         match (answered, was_live) {
-            (true, false) => ConnectError::Fatal(format!(
-                "the SRT listener at {host}:{port} refused the connection ({}): check the \
-                     passphrase (the same on both ends) and the stream id the ingest expects",
-                e.message()
-            )),
-            (true, true) => ConnectError::Retry(format!(
-                "the SRT listener at {host}:{port} refused the connection ({})",
-                e.message()
-            )),
-            (false, _) => ConnectError::Retry(format!(
-                "no SRT listener answered at {host}:{port} (is the ingest running, and UDP \
+            (true, false) => refused(
+                true,
+                format!(
+                    "the SRT listener at {host}:{port} refused the connection ({why}): check \
+                     the passphrase (the same on both ends) and the stream id the ingest expects"
+                ),
+            ),
+            (true, true) => refused(
+                false,
+                format!("the SRT listener at {host}:{port} refused the connection ({why})"),
+            ),
+            (false, _) => refused(
+                false,
+                format!(
+                    "no SRT listener answered at {host}:{port} (is the ingest running, and UDP \
                      port {port} open?)"
-            )),
+                ),
+            ),
         }
     })
 }

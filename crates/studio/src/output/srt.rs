@@ -1,6 +1,14 @@
 //! SRT output (caller mode, MPEG-TS) through FFmpeg's libsrt. The reconnect loop, the
 //! queue and its drop policy are the RTMP output's; only connecting differs.
 //!
+//! Congestion must reach our queue, as it does for RTMP (a small kernel send buffer): by
+//! default SRT would take every write into a sender buffer of seconds and, the link being too
+//! narrow, drop packets that are too late on either end (a broken picture at the ingest,
+//! while the queue, the drop policy and adaptive bitrate see nothing wrong). So the sender
+//! buffer is small and too-late packets are not dropped: a narrow link makes writes wait, the
+//! queue grows, adaptive bitrate steps down and the drop policy drops whole frames. A URL that
+//! sets `sndbuf` or `tlpktdrop` itself keeps its own.
+//!
 //! libsrt tells FFmpeg nothing but "Input/output error" whether the listener rejected us (a
 //! wrong passphrase or stream id) or never answered; the time it took tells them apart: a
 //! rejection comes back within a round trip, silence only when the connect timeout ends.
@@ -11,6 +19,9 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+
+/// SRT's sender buffer, in bytes (RTMP's kernel send buffer is as small, for the same reason).
+const SEND_BUFFER: &str = "262144";
 
 /// How long a caller waits for the listener's answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -44,6 +55,15 @@ pub(super) fn connect(
             false => refused(true, format!("unknown host '{host}': {e}")),
         });
     }
+    let mut url = url.to_string();
+    for (k, v) in [("sndbuf", SEND_BUFFER), ("tlpktdrop", "0")] {
+        let set = url
+            .split_once('?')
+            .is_some_and(|(_, q)| q.split('&').any(|i| i.split('=').next() == Some(k)));
+        if !set {
+            url.push_str(&format!("&{k}={v}"));
+        }
+    }
     let timeout_ms = CONNECT_TIMEOUT.as_millis().to_string();
     let io = [
         ("connect_timeout", timeout_ms.as_str()),
@@ -52,7 +72,7 @@ pub(super) fn connect(
     ];
     let started = Instant::now();
     let mux_opts = [("flush_packets", "1")];
-    Muxer::open(url, "mpegts", streams, &io, &mux_opts, abort.clone()).map_err(|e| {
+    Muxer::open(&url, "mpegts", streams, &io, &mux_opts, abort.clone()).map_err(|e| {
         let answered = started.elapsed() < ANSWERED_WITHIN;
         let why = e.message();
         match (answered, was_live) {

@@ -1,14 +1,17 @@
 //! SRT output: `marquee live --to srt://…` pushes MPEG-TS (H.264 + AAC) to a real SRT
 //! listener (srt-live-transmit), with its stream id and passphrase read from the real OS
-//! keychain and never shown; a wrong passphrase fails at once, naming SRT and what to check.
+//! keychain and never shown; a wrong passphrase fails at once, naming SRT and what to check;
+//! and a link narrower than the bitrate (tbf on a veth into a network namespace) reaches
+//! adaptive bitrate, as it does for RTMP, instead of SRT dropping packets at the ingest.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use marquee_e2e::{
-    Keychain, Run, SrtListener, Summary, assert_exited_ok, assert_failed_cleanly, contains_bytes,
-    files_containing, heavy, marquee_in, output_lower, probe, tempdir,
+    Keychain, NetLink, Run, SrtListener, Summary, assert_exited_ok, assert_failed_cleanly,
+    contains_bytes, exec, files_containing, heavy, marquee_in, output_lower, probe, program,
+    tempdir,
 };
 
 const PASSPHRASE: &str = "srt-e2e-passphrase-9f3c";
@@ -130,4 +133,85 @@ fn a_wrong_srt_passphrase_fails_at_once_naming_srt_and_the_passphrase() {
     );
     assert_no_secret("stdout", &run.stdout_bytes());
     assert_no_secret("stderr", &run.stderr_bytes());
+}
+
+#[test]
+fn a_narrow_link_steps_srt_down_through_adaptive_bitrate_without_a_reconnect() {
+    let _g = heavy();
+    let home = tempdir("marquee-home-");
+    let noise = home.path().join("noise.mkv");
+    let mut ff = Command::new(program("ffmpeg"));
+    ff.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("nullsrc=s=640x360:r=30,geq=lum='random(1)*255':cb=128:cr=128")
+        .args([
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "14",
+        ])
+        .arg(&noise);
+    assert!(
+        exec(ff, Duration::from_secs(60)).success(),
+        "ffmpeg made no noise clip"
+    );
+    let link = NetLink::start();
+    link.shape(1500);
+    let ingest_dir = tempdir("marquee-srt-");
+    let mut ingest = SrtListener::start_in(&link, ingest_dir.path(), None);
+    let summary = home.path().join("summary.json");
+    let mut c = marquee_in(home.path());
+    c.args(["live", "--audio", "tone", "--video"])
+        .arg(format!("file:{}", noise.display()))
+        .args(["--size", "640x360", "--fps", "30", "--preset", "ultrafast"])
+        .args([
+            "--bitrate",
+            "4000",
+            "--min-bitrate",
+            "400",
+            "--duration",
+            "20s",
+        ])
+        .arg("--to")
+        .arg(format!(
+            "srt://{}:{}?latency=200",
+            link.inner_ip(),
+            ingest.port()
+        ))
+        .arg("--summary-json")
+        .arg(&summary);
+    let mut run = Run::spawn(c);
+    run.wait(Duration::from_secs(60));
+    assert_exited_ok(&run);
+    ingest.stop();
+
+    let s = Summary::read(&summary);
+    let targets: Vec<u32> = (run.stderr().lines())
+        .filter_map(|l| l.split(" | abr ").nth(1))
+        .filter_map(|l| l.split('/').next()?.parse().ok())
+        .collect();
+    assert!(
+        s.num("/abr/changes").unwrap_or(0.0) >= 1.0 && targets.iter().any(|&k| k < 1500),
+        "the target never went below the link: {targets:?}\n{}",
+        run.report()
+    );
+    assert_eq!(
+        s.destinations()[0]["reconnects"].as_f64(),
+        Some(0.0),
+        "adapting is not reconnecting\n{}",
+        run.report()
+    );
+    // The stream stayed up to the end: the ingest has pictures from the last seconds.
+    let p = probe(ingest.output());
+    let v = p.video.as_ref().expect("video at the ingest");
+    let span = v.span_s().unwrap_or(0.0);
+    assert!(
+        span > 15.0,
+        "the ingest got {span:.1} s of video of 20\n{}\n{}",
+        ingest.log(),
+        run.report()
+    );
 }

@@ -126,6 +126,35 @@ impl ListenUrl {
     pub fn shown(&self) -> &str {
         &self.shown
     }
+
+    /// The address listened on (`0.0.0.0`, `::`, or one of this computer's).
+    pub fn listen_host(&self) -> &str {
+        let authority = &self.shown[self.shown.find("://").map_or(0, |i| i + 3)..];
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    /// What a sender pushes to when this computer is `host`, safe to show: `srt://HOST:PORT`,
+    /// or `rtmp://HOST:PORT/APP/****` (the key as the user gave it).
+    pub fn push_url(&self, host: &str) -> String {
+        let port = self.shown.rsplit_once(':').map_or("", |(_, p)| p);
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        if !self.rtmp {
+            return format!("srt://{host}:{port}");
+        }
+        let path = self.written.splitn(4, '/').nth(3).unwrap_or("");
+        let app = path.rsplit_once('/').map_or(path, |(app, _)| app);
+        format!("rtmp://{host}:{port}/{app}/****")
+    }
+
+    /// The sender must give a passphrase (SRT).
+    pub fn has_passphrase(&self) -> bool {
+        self.ffmpeg.contains("passphrase=")
+    }
 }
 
 /// `scheme://authority` of anything URL-like, for messages.
@@ -547,8 +576,12 @@ mod tests {
         );
         let u = ListenUrl::parse("srt://0.0.0.0:9000").unwrap();
         assert_eq!(u.ffmpeg, "srt://0.0.0.0:9000?mode=listener");
+        assert_eq!(u.push_url("192.168.1.5"), "srt://192.168.1.5:9000");
+        assert_eq!(u.listen_host(), "0.0.0.0");
         let u = ListenUrl::parse("rtmp://0.0.0.0:1935/live/phone1").unwrap();
         assert_eq!(u.shown(), "rtmp://0.0.0.0:1935");
+        assert_eq!(u.push_url("fd00::5"), "rtmp://[fd00::5]:1935/live/****");
+        assert!(!u.has_passphrase());
         for bad in [
             "srt://0.0.0.0:9000?mode=caller",
             "srt://0.0.0.0?mode=listener",

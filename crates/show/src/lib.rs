@@ -35,6 +35,7 @@ mod mjpeg;
 pub mod netif;
 pub mod overlays;
 pub mod preview;
+pub mod remote_camera;
 pub mod room;
 pub mod room_home;
 pub mod settings;

@@ -110,6 +110,10 @@ pub struct AppPrefs {
     pub director_hold_s: f32,
     /// Co-stream guests: the slots a show opens, the green room, the layout.
     pub guests: GuestPrefs,
+    /// Network cameras: the UDP ports of SRT listeners a phone or PC pushes to
+    /// (`srt://0.0.0.0:PORT?mode=listener`), shown with the cameras.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network_cameras: Vec<u16>,
 }
 
 /// How the app's shows take co-stream guests.
@@ -149,6 +153,7 @@ impl Default for AppPrefs {
             director: false,
             director_hold_s: 3.0,
             guests: GuestPrefs::default(),
+            network_cameras: Vec::new(),
         }
     }
 }

@@ -73,6 +73,11 @@ pub struct AppSettings {
     /// Platform chats read while live: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`
     /// (in the profile, shared with `marquee live`).
     pub chat_sources: Vec<String>,
+    /// Network cameras: the UDP port of each SRT listener a phone or PC pushes to (absent:
+    /// none). They are listed with the cameras (`list_devices`), with where to push.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_cameras: Option<Vec<u16>>,
 }
 
 /// Something burnt into the outgoing picture, switchable while live. The profile keeps it as

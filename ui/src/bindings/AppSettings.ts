@@ -71,4 +71,9 @@ min_bitrate_kbps: number | null,
  * Platform chats read while live: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO`
  * (in the profile, shared with `marquee live`).
  */
-chat_sources: Array<string>, };
+chat_sources: Array<string>, 
+/**
+ * Network cameras: the UDP port of each SRT listener a phone or PC pushes to (absent:
+ * none). They are listed with the cameras (`list_devices`), with where to push.
+ */
+network_cameras?: Array<number>, };

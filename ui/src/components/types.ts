@@ -172,6 +172,8 @@ export interface AppSettingsValue {
   guests: GuestsSetting;
   /** Platform chats read while live, `twitch:CHANNEL` … */
   chatSources: string[];
+  /** Network cameras: the UDP port of each SRT listener a phone pushes to. */
+  networkCameras: number[];
   language: 'system' | 'en' | 'zh-CN';
   theme: 'system' | 'light' | 'dark';
 }

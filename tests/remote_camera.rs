@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use marquee_e2e::{
-    Run, assert_exited_ok, assert_no_panic, free_port, free_udp_port, heavy, marquee_in,
+    Run, Summary, assert_exited_ok, assert_no_panic, free_port, free_udp_port, heavy, marquee_in,
     output_lower, probe, program, tcp_listening, tempdir, udp_port_bound, wait_until,
 };
 
@@ -76,13 +76,16 @@ fn wait_count(run: &Run, needle: &str, n: usize, timeout: Duration) {
     );
 }
 
-/// `marquee live` with `video` as its only camera, recording to `out`.
+/// `marquee live` with `video` as its only camera, recording to `out` (its summary beside
+/// it, `summary.json`).
 fn live(home: &Path, video: &str, out: &Path) -> Run {
     let mut c = marquee_in(home);
     c.args(["live", "--video", video, "--audio", "tone"])
         .args(["--size", "320x180", "--fps", &FPS.to_string()])
         .args(["--duration", "40s", "--record"])
-        .arg(out);
+        .arg(out)
+        .arg("--summary-json")
+        .arg(home.join("summary.json"));
     let run = Run::spawn(c);
     assert!(
         run.wait_for_stderr("going live", Duration::from_secs(20)),
@@ -185,6 +188,19 @@ fn an_srt_camera_is_on_air_rescaled_then_the_slate_when_it_leaves_and_back_when_
     assert_exited_ok(&show);
 
     assert_sequence(&out, &['S', 'R', 'B', 'S', 'G'], 10, &show);
+    // What the senders sent is counted (the camera's own bitrate in the status line): the
+    // media in it, without the container (MPEG-TS weighs a lot beside tiny solid colours).
+    let s = Summary::read(home.path().join("summary.json"));
+    let sent: u64 = [&red, &blue, &green]
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let got = s.num("/remote_cameras/0/bytes").unwrap_or(0.0) as u64;
+    assert!(
+        got >= sent / 10 && got <= sent,
+        "received {got} bytes of the {sent} the senders sent\n{}",
+        s.pretty()
+    );
     let last = runs(&colours(&out)).last().map(|r| r.0);
     assert_eq!(
         last,

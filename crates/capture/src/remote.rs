@@ -181,17 +181,18 @@ pub struct RemoteCamera {
     receiver: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     pending: Option<RawFrame>,
     /// Bytes received from senders, for the stats.
-    pub bytes: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
 }
 
 impl RemoteCamera {
-    pub fn new(url: ListenUrl) -> Self {
+    /// A remote camera counting what it receives into `bytes`.
+    pub fn new(url: ListenUrl, bytes: Arc<AtomicU64>) -> Self {
         Self {
             url,
             rx: None,
             receiver: None,
             pending: None,
-            bytes: Arc::new(AtomicU64::new(0)),
+            bytes,
         }
     }
 

@@ -216,6 +216,20 @@ fn status_line(s: &ShowStats) -> String {
     if let Some(r) = &s.recording {
         line.push_str(&format!(" | rec {:.2} Mb/s", r.kbps / 1000.0));
     }
+    for (r, rate) in now.remote.iter().zip(&s.remote) {
+        use marquee_capture::SourceState as S;
+        let state = match r.state {
+            S::Live => "live",
+            S::Lost => "waiting",
+            S::Starting => "starting",
+            S::Stopped => "stopped",
+        };
+        line.push_str(&format!(
+            " | cam {} {state} {:.2} Mb/s in",
+            marquee_studio::url::redact(&r.id),
+            rate.kbps / 1000.0
+        ));
+    }
     if let Some(a) = &now.abr {
         line.push_str(&abr_part(a));
     }
@@ -309,6 +323,9 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
         "cpu_s": s.stats.cpu_s,
         "rss_bytes": s.stats.rss_bytes,
         "abr": s.stats.abr,
+        "remote_cameras": s.stats.remote.iter().map(|r| serde_json::json!({
+            "id": marquee_studio::url::redact(&r.id), "state": r.state, "bytes": r.bytes,
+        })).collect::<Vec<_>>(),
         "events": s.events,
     })
 }

@@ -72,11 +72,15 @@ pub(crate) fn spawn_video(
         // A remote camera is lost (the slate if on air) until a sender's first picture.
         VideoSpec::Remote(url) => {
             let url = url.clone();
-            camera::spawn_camera_retrying(
-                move || Ok(Box::new(RemoteCamera::new(url)) as _),
+            let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let received = bytes.clone();
+            let mut h = camera::spawn_camera_retrying(
+                move || Ok(Box::new(RemoteCamera::new(url, bytes)) as _),
                 clock.clone(),
                 sink,
-            )?
+            )?;
+            h.received = Some(received);
+            h
         }
     })
 }

@@ -442,6 +442,8 @@ export const STRINGS = {
   'state.stopped': { en: 'stopped', 'zh-CN': '已停止' },
   'stats.audio': { en: 'Audio', 'zh-CN': '音频' },
   'stats.bitrate': { en: 'Bitrate', 'zh-CN': '码率' },
+  'stats.remote': { en: 'Network camera', 'zh-CN': '网络摄像头' },
+  'stats.remote.waiting': { en: 'Waiting for the phone', 'zh-CN': '等待手机推流' },
   'stats.abr': { en: 'Bitrate (adaptive)', 'zh-CN': '码率（自适应）' },
   'stats.abr.probing': { en: 'connection quiet: trying higher', 'zh-CN': '网络平稳：尝试提高' },
   'stats.abr.queue_growing': { en: 'lowered: the upload is falling behind', 'zh-CN': '已降低：上传开始跟不上' },

@@ -251,6 +251,8 @@ fn camera_loop(
                     break;
                 }
             }
+            // A device that returns because the session is stopping is not lost.
+            Err(_) if stop.load(Ordering::Relaxed) => break,
             Err(e) => {
                 tracing::warn!("{e}; retrying every second");
                 dev.close();

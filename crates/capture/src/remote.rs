@@ -467,7 +467,15 @@ fn receive(
         ));
     }
     let mut decoder = ff::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().video())
+        .and_then(|mut c| {
+            // No frame threading: it would hold each picture back a frame per thread.
+            c.set_threading(ff::codec::threading::Config {
+                kind: ff::codec::threading::Type::Slice,
+                count: 0,
+                ..Default::default()
+            });
+            c.decoder().video()
+        })
         .map_err(|e| format!("cannot decode the sender's {} video: {e}", id.name()))?;
     let mut picture = Picture::default();
     let mut bad = 0u32;

@@ -238,10 +238,12 @@ impl CameraDevice for RemoteCamera {
     fn open(&mut self, clock: &SessionClock) -> Result<CameraMode, CaptureError> {
         self.start(clock)?;
         let rx = self.rx.as_ref().expect("started");
+        // The latest news wins: a sender that came and went is not open.
         while let Ok(m) = rx.try_recv() {
-            if let Msg::Frame(f) = m {
-                self.pending = Some(f);
-            }
+            self.pending = match m {
+                Msg::Frame(f) => Some(f),
+                Msg::Gone(_) => None,
+            };
         }
         match &self.pending {
             Some(f) => Ok(CameraMode {

@@ -188,6 +188,15 @@ pub fn ui_stats(s: &ShowStats, audio_input: &str) -> Stats {
         rss_bytes: cur.rss_bytes,
         director: s.director,
         abr: cur.abr.as_ref().map(Into::into),
+        remote_cameras: (!cur.remote.is_empty()).then(|| {
+            (cur.remote.iter().zip(&s.remote))
+                .map(|(r, rate)| ipc::RemoteCameraStats {
+                    id: marquee_studio::url::redact(&r.id),
+                    live: r.state == marquee_capture::SourceState::Live,
+                    bitrate_kbps: rate.kbps,
+                })
+                .collect()
+        }),
     }
 }
 

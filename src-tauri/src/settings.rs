@@ -31,10 +31,18 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
         p.to.iter()
             .filter_map(|u| {
                 let d = marquee_studio::DestinationUrl::parse(u).ok()?;
-                Some(DestinationSetting {
-                    url: d.server().to_string(),
-                    key_name: Some(d.keychain_name()?.to_string()),
-                })
+                match d.keychain_name() {
+                    Some(name) => Some(DestinationSetting {
+                        url: d.server().to_string(),
+                        key_name: Some(name.to_string()),
+                    }),
+                    // SRT with no secret, or with each secret its own `key:NAME`: the
+                    // address as it is (it holds no secret).
+                    None => Some(DestinationSetting {
+                        url: d.reference()?,
+                        key_name: None,
+                    }),
+                }
             })
             .collect();
     Ok(AppSettings {
@@ -74,6 +82,7 @@ pub fn load(path: &Path) -> Result<AppSettings, AppError> {
         overlays: (p.overlays.iter())
             .map(|i| marquee_show::overlays::from_item(i).into())
             .collect(),
+        network_cameras: (!app.network_cameras.is_empty()).then(|| app.network_cameras.clone()),
         source_mics: app.source_mics,
         director: app.director,
         director_hold_s: app.director_hold_s,
@@ -160,6 +169,7 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         },
         room_home,
         source_mics: s.source_mics.clone(),
+        network_cameras: network_camera_ports(s)?,
         director: s.director,
         director_hold_s: s.director_hold_s,
         guests: marquee_profile::GuestPrefs {
@@ -171,6 +181,28 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     });
     cfg.save(path).map_err(config_error)?;
     Ok(s.clone())
+}
+
+/// The network cameras' ports, each once; one a listener cannot have is refused here.
+fn network_camera_ports(s: &AppSettings) -> Result<Vec<u16>, AppError> {
+    let mut ports: Vec<u16> = Vec::new();
+    for &p in s.network_cameras.iter().flatten() {
+        if p < 1024 {
+            return Err(AppError::new(
+                ErrorCode::Settings,
+                format!("a network camera's port must be 1024 to 65535, not {p}"),
+            ));
+        }
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    Ok(ports)
+}
+
+/// The video source of the network camera listening on `port`.
+pub fn network_camera_source(port: u16) -> String {
+    format!("srt://0.0.0.0:{port}?mode=listener")
 }
 
 /// Where the room lives as the config file keeps it (empty fields left out).
@@ -290,12 +322,22 @@ mod tests {
                 url: "rtmp://live-push.bilivideo.com/live-bvc/".into(),
                 key_name: Some("bili".into()),
             },
+            DestinationSetting {
+                url: "srt://ingest.example.com:9000?latency=200".into(),
+                key_name: Some("ingest".into()),
+            },
+            DestinationSetting {
+                url: "srt://open.example.com:9001".into(),
+                key_name: None,
+            },
         ];
+        s.network_cameras = Some(vec![9000, 9002]);
         // Keys already in the keychain: saving never opens it.
         let saved = save(&path, &s, &Keychain::new("marquee-test-unreachable")).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.contains("rtmp://live.twitch.tv/app/key:twitch"),
+            text.contains("rtmp://live.twitch.tv/app/key:twitch")
+                && text.contains("srt://ingest.example.com:9000?latency=200&key:ingest"),
             "{text}"
         );
         let back = load(&path).unwrap();

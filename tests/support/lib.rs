@@ -8,6 +8,7 @@
 //! | a public room server's front | [`RoomProxy`] | foreground nginx terminating TLS (a CA made by the test with openssl) and passing WebSocket upgrades with `X-Forwarded-For` to `marquee room serve` |
 //! | a full disk | [`SmallDisk`] | a tmpfs of a few MiB mounted by the test (root or `sudo -n`), filled on demand |
 //! | a browser | [`Chromium`] | headless Chromium over the DevTools protocol: open a page, wait until its text holds something |
+//! | SRT ingest | [`SrtListener`] | `srt-live-transmit` listening on a free UDP port, writing what arrives (MPEG-TS) to a file |
 //! | the CLI | [`marquee`] | the built `marquee` binary, found next to this test or via `MARQUEE_BIN` |
 //! | checks | [`probe`], [`frame_codes`], [`dominant_frequency`] | ffprobe/ffmpeg on recordings and URLs |
 //!
@@ -24,6 +25,7 @@ mod pulse;
 mod room_proxy;
 mod run;
 mod small_disk;
+mod srt;
 mod summary;
 mod util;
 
@@ -46,8 +48,9 @@ pub use pulse::{Pulse, Tone};
 pub use room_proxy::{PROXY_SOURCE, RoomProxy, open_room};
 pub use run::{Done, Run, Usage, cmd, exec, exec_with_input, tail};
 pub use small_disk::SmallDisk;
+pub use srt::SrtListener;
 pub use summary::{Event, Summary};
 pub use util::{
-    ReservedPort, contains_bytes, files_containing, free_port, heavy, reserve_port, tempdir,
-    unix_ms, wait_until,
+    ReservedPort, contains_bytes, files_containing, free_port, free_udp_port, heavy, reserve_port,
+    tcp_listening, tempdir, udp_port_bound, unix_ms, wait_until,
 };

@@ -208,6 +208,25 @@ impl NetLink {
         out
     }
 
+    /// The namespace's own address (`10.X.Y.2`).
+    pub fn inner_ip(&self) -> String {
+        let net = self.host_ip.rsplit_once('.').map_or("", |(n, _)| n);
+        format!("{net}.2")
+    }
+
+    /// Whether a socket inside the namespace has bound UDP `port` (an SRT listener that is up).
+    pub fn udp_port_bound(&self, port: u16) -> bool {
+        let mut cat = Command::new("cat");
+        cat.arg("/proc/net/udp");
+        let d = exec(self.inside(cat), Duration::from_secs(5));
+        let needle = format!(":{port:04X}");
+        d.stdout_str().lines().skip(1).any(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(&needle))
+        })
+    }
+
     /// `c` run inside the namespace (same program, arguments and environment).
     pub fn inside(&self, c: Command) -> Command {
         let mut n = Command::new("ip");

@@ -17,6 +17,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("dbus-daemon", "dbus"),
     ("dbus-send", "dbus"),
     ("gnome-keyring-daemon", "gnome-keyring"),
+    ("srt-live-transmit", "srt-tools"),
 ];
 
 /// " — install it with `apt-get install …`" for a known program, or "".

@@ -10,6 +10,31 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// A free UDP port on 127.0.0.1 (bind :0, read the port, release it), for SRT.
+pub fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
+    s.local_addr().expect("local addr").port()
+}
+
+/// Whether something has bound UDP `port` on 127.0.0.1 (an SRT listener that is up).
+pub fn udp_port_bound(port: u16) -> bool {
+    std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
+}
+
+/// Whether a socket listens on TCP `port` (from /proc/net/tcp and tcp6: asking by
+/// connecting would be taken as a client by a server that accepts one connection).
+pub fn tcp_listening(port: u16) -> bool {
+    let needle = format!(":{port:04X} ");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|t| {
+            t.lines().skip(1).any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.len() > 3 && format!("{} ", cols[1]).ends_with(&needle) && cols[3] == "0A"
+            })
+        })
+    })
+}
+
 /// A port on 127.0.0.1 kept for a server that is told its number before it starts (nginx
 /// cannot listen on port 0 and say which port it got). The port stays bound (not listening,
 /// with `SO_REUSEPORT`) until this is dropped: no other socket on the machine can take it in the

@@ -88,6 +88,8 @@ impl SourceStatus {
 pub struct SourceHandle {
     pub name: String,
     pub status: Arc<SourceStatus>,
+    /// Bytes received from the network so far (a remote camera), for its bitrate.
+    pub received: Option<Arc<std::sync::atomic::AtomicU64>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -111,6 +113,7 @@ impl SourceHandle {
         Self {
             name,
             status,
+            received: None,
             stop,
             thread: Some(thread),
         }
@@ -248,6 +251,8 @@ fn camera_loop(
                     break;
                 }
             }
+            // A device that returns because the session is stopping is not lost.
+            Err(_) if stop.load(Ordering::Relaxed) => break,
             Err(e) => {
                 tracing::warn!("{e}; retrying every second");
                 dev.close();

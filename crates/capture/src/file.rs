@@ -266,7 +266,7 @@ impl Player {
     }
 }
 
-fn pack_i420(f: &ff::frame::Video, w: u32, h: u32, pool: &FramePool) -> FrameBuf {
+pub(crate) fn pack_i420(f: &ff::frame::Video, w: u32, h: u32, pool: &FramePool) -> FrameBuf {
     let (w, h) = (w as usize, h as usize);
     let mut out = pool.take(w * h + 2 * (w / 2) * (h / 2));
     let mut at = 0;

@@ -15,6 +15,7 @@ pub mod frame;
 pub mod nokhwa_cam;
 pub mod pattern;
 pub mod pool;
+pub mod remote;
 pub mod sink;
 pub mod spec;
 

@@ -18,6 +18,10 @@ pub enum VideoSpec {
     /// Co-stream guest slot N (`guest:N`, 1 ≤ N ≤ 16): their camera, pushed in by the
     /// co-stream host (see [`crate::feed`]).
     Guest(u32),
+    /// A remote camera: an SRT or RTMP listener a phone or PC pushes to (see
+    /// [`crate::remote`]). Shown as written, so it may hold a passphrase or a key: redact
+    /// it before showing it.
+    Remote(crate::remote::ListenUrl),
 }
 
 /// An audio source.
@@ -62,7 +66,13 @@ impl std::str::FromStr for VideoSpec {
             "camera" => Ok(Self::Camera("0".into())),
             "file" if !arg.is_empty() => Ok(Self::File(arg.to_string())),
             "guest" => parse_slot(s, arg).map(Self::Guest),
-            _ => Err(bad(s, "use test, camera:INDEX|ID, file:PATH or guest:N")),
+            "srt" | "rtmp" if arg.starts_with("//") => {
+                crate::remote::ListenUrl::parse(s).map(Self::Remote)
+            }
+            _ => Err(bad(
+                s,
+                "use test, camera:INDEX|ID, file:PATH, guest:N, srt://0.0.0.0:PORT?mode=listener or rtmp://0.0.0.0:PORT/APP/KEY",
+            )),
         }
     }
 }
@@ -101,6 +111,7 @@ impl fmt::Display for VideoSpec {
             Self::Camera(c) => write!(f, "camera:{c}"),
             Self::File(p) => write!(f, "file:{p}"),
             Self::Guest(n) => write!(f, "guest:{n}"),
+            Self::Remote(u) => f.write_str(u.as_written()),
         }
     }
 }
@@ -151,6 +162,14 @@ mod tests {
         assert_eq!("guest:2".parse::<AudioSpec>().unwrap(), AudioSpec::Guest(2));
         assert!("guest:0".parse::<VideoSpec>().is_err());
         assert!("guest".parse::<AudioSpec>().is_err());
+        let remote = "srt://0.0.0.0:9000?mode=listener";
+        let v = remote.parse::<VideoSpec>().unwrap();
+        assert!(matches!(&v, VideoSpec::Remote(u) if u.shown() == "srt://0.0.0.0:9000"));
+        assert_eq!(v.to_string(), remote);
+        assert!(matches!(
+            "rtmp://0.0.0.0:1935/live/cam".parse::<VideoSpec>(),
+            Ok(VideoSpec::Remote(_))
+        ));
     }
 
     #[test]

@@ -68,7 +68,9 @@ pub struct LiveArgs {
     /// Audio source: tone[:HZ], mic:ID|default, file:PATH, none.
     #[arg(long)]
     audio: Option<String>,
-    /// Destination rtmp:// or rtmps:// URL; may end in key:NAME (from the keychain). Repeatable.
+    /// Destination rtmp:// or rtmps:// URL, which may end in key:NAME (from the keychain), or
+    /// srt://HOST:PORT?streamid=…&passphrase=…&latency=MS, whose streamid and passphrase may
+    /// each be key:NAME. Repeatable.
     #[arg(long = "to")]
     to: Vec<String>,
     /// Record to this file (.mkv default; .mp4 is fragmented).

@@ -17,13 +17,15 @@ fn tty() -> bool {
 
 /// Prints what is going out, once the show is on.
 pub fn print_start(s: &ShowSettings, show: &Show) {
+    // A remote camera's listener address may hold its passphrase or key.
+    let redact = marquee_studio::url::redact;
     let video = if s.sources.is_empty() {
-        s.video.clone()
+        redact(&s.video)
     } else {
         let each: Vec<String> = s
             .sources
             .iter()
-            .map(|x| format!("{}={}", x.id, x.video))
+            .map(|x| format!("{}={}", x.id, redact(&x.video)))
             .collect();
         each.join(", ")
     };
@@ -34,6 +36,7 @@ pub fn print_start(s: &ShowSettings, show: &Show) {
     for (i, d) in s.destinations.iter().enumerate() {
         eprintln!("  dest {}: {d}", i + 1);
     }
+    print_remote_cameras(s);
     let scenes = show.scenes();
     if scenes.len() > 1 {
         let names: Vec<&str> = scenes.iter().map(|s| s.name.as_str()).collect();
@@ -42,6 +45,30 @@ pub fn print_start(s: &ShowSettings, show: &Show) {
             names.join(", "),
             show.on_air().unwrap_or_default()
         );
+    }
+}
+
+/// For each remote camera, where the phone or PC pushes to.
+fn print_remote_cameras(s: &ShowSettings) {
+    let specs: Vec<&str> = match s.sources.is_empty() {
+        true => vec![s.video.as_str()],
+        false => s.sources.iter().map(|x| x.video.as_str()).collect(),
+    };
+    for spec in specs {
+        let Ok(marquee_capture::VideoSpec::Remote(url)) = spec.parse() else {
+            continue;
+        };
+        let to = marquee_show::remote_camera::push_addresses(&url);
+        let to = match to.is_empty() {
+            true => "no network address found on this computer".to_string(),
+            false => format!("push to {}", to.join(" or ")),
+        };
+        let pass = if url.has_passphrase() {
+            " with its passphrase"
+        } else {
+            ""
+        };
+        eprintln!("  remote camera {}: {to}{pass}", url.shown());
     }
 }
 
@@ -193,6 +220,20 @@ fn status_line(s: &ShowStats) -> String {
     if let Some(r) = &s.recording {
         line.push_str(&format!(" | rec {:.2} Mb/s", r.kbps / 1000.0));
     }
+    for (r, rate) in now.remote.iter().zip(&s.remote) {
+        use marquee_capture::SourceState as S;
+        let state = match r.state {
+            S::Live => "live",
+            S::Lost => "waiting",
+            S::Starting => "starting",
+            S::Stopped => "stopped",
+        };
+        line.push_str(&format!(
+            " | cam {} {state} {:.2} Mb/s in",
+            marquee_studio::url::redact(&r.id),
+            rate.kbps / 1000.0
+        ));
+    }
     if let Some(a) = &now.abr {
         line.push_str(&abr_part(a));
     }
@@ -287,6 +328,9 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
         "cpu_s": s.stats.cpu_s,
         "rss_bytes": s.stats.rss_bytes,
         "abr": s.stats.abr,
+        "remote_cameras": s.stats.remote.iter().map(|r| serde_json::json!({
+            "id": marquee_studio::url::redact(&r.id), "state": r.state, "bytes": r.bytes,
+        })).collect::<Vec<_>>(),
         "events": s.events,
     })
 }

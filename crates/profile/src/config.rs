@@ -114,6 +114,10 @@ pub struct AppPrefs {
     pub director_hold_s: f32,
     /// Co-stream guests: the slots a show opens, the green room, the layout.
     pub guests: GuestPrefs,
+    /// Network cameras: the UDP ports of SRT listeners a phone or PC pushes to
+    /// (`srt://0.0.0.0:PORT?mode=listener`), shown with the cameras.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network_cameras: Vec<u16>,
 }
 
 /// How the app's shows take co-stream guests.
@@ -156,6 +160,7 @@ impl Default for AppPrefs {
             director: false,
             director_hold_s: 3.0,
             guests: GuestPrefs::default(),
+            network_cameras: Vec::new(),
         }
     }
 }
@@ -232,8 +237,37 @@ pub fn default_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("marquee.toml"))
 }
 
-/// The last path segment of a destination, masked unless it is a `key:NAME` reference.
+/// An `srt://` destination's query (SRT has no stream key path: its secrets are parameters).
+fn srt_query(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("srt://")?;
+    Some(rest.split_once('?').map_or("", |(_, q)| q))
+}
+
+/// The values of an SRT query's secret parameters (`streamid`, `passphrase`).
+fn srt_secret_values(query: &str) -> impl Iterator<Item = &str> {
+    query
+        .split('&')
+        .filter_map(|item| match item.split_once('=') {
+            Some(("streamid" | "passphrase", v)) => Some(v),
+            _ => None,
+        })
+}
+
+/// The last path segment of a destination (an SRT secret parameter's value), masked unless
+/// it is a `key:NAME` reference.
 fn masked(url: &str) -> String {
+    if let Some(q) = srt_query(url) {
+        let head = &url[..url.len() - q.len()];
+        let items: Vec<String> = (q.split('&'))
+            .map(|item| match item.split_once('=') {
+                Some((k @ ("streamid" | "passphrase"), v)) if !v.starts_with("key:") => {
+                    format!("{k}=****")
+                }
+                _ => item.to_string(),
+            })
+            .collect();
+        return format!("{head}{}", items.join("&"));
+    }
     match url.rsplit_once('/') {
         Some((head, tail)) if !tail.starts_with("key:") => format!("{head}/****"),
         _ => url.to_string(),
@@ -266,7 +300,11 @@ impl Config {
         for (name, p) in &self.profiles {
             for url in &p.to {
                 let last = url.rsplit('/').next().unwrap_or("");
-                if !last.starts_with("key:") {
+                let inline = match srt_query(url) {
+                    Some(q) => srt_secret_values(q).any(|v| !v.starts_with("key:")),
+                    None => !last.starts_with("key:"),
+                };
+                if inline {
                     return Err(ConfigError::InlineKey {
                         profile: name.clone(),
                         url: masked(url),
@@ -373,6 +411,27 @@ mod tests {
             e.contains("key:NAME") && !e.contains("sk_secret_123"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn srt_secrets_in_the_file_are_refused_and_keychain_references_kept() {
+        let cfg: Config = toml::from_str(
+            "[profiles.x]\nto = [\"srt://h:9000?latency=200&streamid=live&passphrase=pw_secret_123\"]\n",
+        )
+        .unwrap();
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(
+            e.contains("passphrase=****") && !e.contains("pw_secret_123"),
+            "{e}"
+        );
+        for ok in [
+            "srt://h:9000?latency=200&key:ingest",
+            "srt://h:9000?streamid=key:sid&passphrase=key:pw",
+            "srt://h:9000",
+        ] {
+            let cfg: Config = toml::from_str(&format!("[profiles.x]\nto = [\"{ok}\"]\n")).unwrap();
+            assert!(cfg.check().is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Destinations as people enter them: a server address and the keychain name of its key (the
 //! app's form), or a whole URL with the key in it, whose key is moved into the keychain before
-//! anything is written to a file.
+//! anything is written to a file. For SRT the key is the secret parameters together
+//! (`streamid=…&passphrase=…`), moved into one keychain entry.
 
 use crate::error::ShowError;
 use marquee_profile::Keychain;
@@ -77,6 +78,10 @@ pub fn key_into_keychain(
     let StreamKey::Inline(key) = d.key() else {
         return Ok(d);
     };
+    // An SRT address with no secret, or only `key:NAME` references, has nothing to move.
+    if !d.has_inline_secret() {
+        return Ok(d);
+    }
     let taken = keychain.list()?;
     let same = taken
         .iter()
@@ -148,5 +153,18 @@ mod tests {
             "127.0.0.1"
         );
         assert_eq!(key_name_for(&server("rtmp://[::1]/live"), &[]), "--1");
+    }
+
+    #[test]
+    fn an_srt_server_takes_its_secrets_from_one_keychain_entry() {
+        let d = from_form("srt://ingest.example.com:9000?latency=200", Some("ingest")).unwrap();
+        assert_eq!(
+            d.reference().as_deref(),
+            Some("srt://ingest.example.com:9000?latency=200&key:ingest")
+        );
+        let e = from_form("srt://h:9000?passphrase=SECRETSECRET", Some("k")).unwrap_err();
+        assert!(!e.to_string().contains("SECRETSECRET"), "{e}");
+        let open = from_form("srt://h:9000", None).unwrap();
+        assert_eq!(open.reference().as_deref(), Some("srt://h:9000"));
     }
 }

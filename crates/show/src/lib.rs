@@ -36,6 +36,7 @@ pub mod moderate;
 pub mod netif;
 pub mod overlays;
 pub mod preview;
+pub mod remote_camera;
 pub mod room;
 pub mod room_home;
 pub mod settings;

@@ -254,14 +254,14 @@ impl ShowSettings {
         let audio: AudioSpec = self.audio.parse().map_err(capture)?;
         let mut destinations = Vec::with_capacity(self.destinations.len());
         for url in &self.destinations {
-            let key = match url.keychain_name() {
-                Some(name) => {
-                    keychain.get(name)?;
-                    let (kc, name) = (keychain.clone(), name.to_string());
-                    Some(Arc::new(move || kc.get(&name).map_err(|e| e.to_string())) as KeyProvider)
-                }
-                None => None,
-            };
+            let names = url.keychain_names();
+            for name in &names {
+                keychain.get(name)?;
+            }
+            let key = (!names.is_empty()).then(|| {
+                let kc = keychain.clone();
+                Arc::new(move |name: &str| kc.get(name).map_err(|e| e.to_string())) as KeyProvider
+            });
             destinations.push(DestinationConfig {
                 url: url.clone(),
                 key,

@@ -25,6 +25,9 @@ pub struct ShowStats {
     /// In the order of `now.destinations`.
     pub destinations: Vec<OutputRate>,
     pub recording: Option<OutputRate>,
+    /// Each remote camera's bitrate as received (`name` is its source id), in the order of
+    /// `now.remote`.
+    pub remote: Vec<OutputRate>,
     /// Director mode on or off, when the show can direct (some camera has a microphone).
     pub director: Option<bool>,
 }
@@ -50,6 +53,17 @@ impl ShowStats {
             .recording
             .as_ref()
             .map(|r| rate(r, prev.and_then(|p| p.recording.as_ref())));
+        let remote = (now.remote.iter())
+            .map(|r| {
+                let before = prev.and_then(|p| p.remote.iter().find(|b| b.id == r.id));
+                OutputRate {
+                    name: r.id.clone(),
+                    kbps: before.map_or(0.0, |b| {
+                        r.bytes.saturating_sub(b.bytes) as f64 * 8.0 / 1000.0 / secs
+                    }),
+                }
+            })
+            .collect();
         let fps = prev.map_or(0.0, |p| {
             now.video.frames.saturating_sub(p.video.frames) as f64 / secs
         });
@@ -60,6 +74,7 @@ impl ShowStats {
             cpu_percent,
             destinations,
             recording,
+            remote,
             director: None,
         }
     }

@@ -328,6 +328,15 @@ impl Session {
             cpu_s: crate::stats::process_cpu_seconds(),
             rss_bytes: crate::stats::process_rss_bytes(),
             abr: self.abr.as_ref().map(|a| a.snapshot()),
+            remote: (self.sources.ids.iter().zip(&self.sources.video))
+                .filter_map(|(id, h)| {
+                    Some(crate::stats::RemoteSnapshot {
+                        id: id.clone(),
+                        state: h.status.get(),
+                        bytes: h.received.as_ref()?.load(Ordering::Relaxed),
+                    })
+                })
+                .collect(),
         }
     }
 

@@ -223,6 +223,18 @@ pub struct StatsSnapshot {
     pub rss_bytes: u64,
     /// Adaptive bitrate, when on.
     pub abr: Option<AbrSnapshot>,
+    /// Each remote camera (SRT/RTMP listener source), in source order.
+    pub remote: Vec<RemoteSnapshot>,
+}
+
+/// A remote camera: what its senders have sent so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteSnapshot {
+    /// The source's id.
+    pub id: String,
+    pub state: marquee_capture::SourceState,
+    /// Media bytes received from senders (every track's packets, without the container).
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

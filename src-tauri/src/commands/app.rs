@@ -31,8 +31,10 @@ pub async fn list_devices(_app: AppHandle) -> Result<Devices, AppError> {
                         .iter()
                         .map(|f| format!("{}x{}@{} {}", f.width, f.height, f.fps, f.format))
                         .collect(),
+                    push_to: None,
                 })
                 .chain(extra_sources())
+                .chain(network_cameras())
                 .collect(),
             microphones: mics
                 .into_iter()
@@ -45,6 +47,30 @@ pub async fn list_devices(_app: AppHandle) -> Result<Devices, AppError> {
         })
     })
     .await
+}
+
+/// The network cameras in the settings, shown like cameras with where the phone pushes to.
+fn network_cameras() -> Vec<Camera> {
+    let path = marquee_profile::config::default_path();
+    let ports = (marquee_profile::Config::load(&path).ok())
+        .and_then(|c| c.app)
+        .map(|a| a.network_cameras)
+        .unwrap_or_default();
+    ports
+        .into_iter()
+        .filter_map(|port| {
+            let source = crate::settings::network_camera_source(port);
+            let marquee_capture::VideoSpec::Remote(url) = source.parse().ok()? else {
+                return None;
+            };
+            Some(Camera {
+                name: format!("Network camera :{port}"),
+                push_to: Some(marquee_show::remote_camera::push_addresses(&url)),
+                source,
+                formats: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// More sources by hand, shown like cameras: `MARQUEE_EXTRA_SOURCES=file:/intro.mp4,test:2`
@@ -65,6 +91,7 @@ fn extra_sources() -> Vec<Camera> {
                 None => s.replace("test:", "Test card "),
             },
             formats: Vec::new(),
+            push_to: None,
         })
         .collect()
 }

@@ -63,7 +63,7 @@ pub async fn test_connection(
             target: r.target,
             address: r.address,
             dns_ms: ms(r.dns),
-            tcp_ms: Some(ms(r.tcp)),
+            tcp_ms: r.tcp.map(ms),
             handshake_ms: r.handshake.map(ms),
         })
     })

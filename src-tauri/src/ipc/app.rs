@@ -17,6 +17,11 @@ pub struct Camera {
     pub source: String,
     pub name: String,
     pub formats: Vec<String>,
+    /// A network camera: the addresses to type into the phone (this computer's LAN
+    /// addresses, never 127.0.0.1), best first.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_to: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

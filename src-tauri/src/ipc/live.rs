@@ -157,6 +157,21 @@ pub struct Stats {
     pub rss_bytes: u64,
     /// Adaptive bitrate, when on (and there is a destination to steer it).
     pub abr: Option<AbrStats>,
+    /// Each network camera: whether a phone is pushing, and at what rate (absent: none).
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_cameras: Option<Vec<RemoteCameraStats>>,
+}
+
+/// A network camera as it arrives.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RemoteCameraStats {
+    /// The source (its listener address, nothing secret in the app's).
+    pub id: String,
+    /// A sender is pushing (false: waiting for one; the slate if on air).
+    pub live: bool,
+    /// Its media bitrate as received over the last interval.
+    pub bitrate_kbps: f64,
 }
 
 /// Where adaptive bitrate has the encoder, and why.

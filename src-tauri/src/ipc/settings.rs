@@ -8,7 +8,8 @@ use ts_rs::TS;
 /// OS keychain (set with `set_stream_key`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DestinationSetting {
-    /// `rtmp://` or `rtmps://host[:port]/app` (without the stream key).
+    /// `rtmp://` or `rtmps://host[:port]/app` (without the stream key), or
+    /// `srt://host[:port][?latency=MS]` (without the stream id and passphrase).
     pub url: String,
     /// The keychain entry holding the stream key; `None` when `url` already names the stream.
     pub key_name: Option<String>,
@@ -74,6 +75,11 @@ pub struct AppSettings {
     pub chat_sources: Vec<String>,
     /// The streamer's Twitch application's Client ID, for logging in to moderate.
     pub twitch_client_id: Option<String>,
+    /// Network cameras: the UDP port of each SRT listener a phone or PC pushes to (absent:
+    /// none). They are listed with the cameras (`list_devices`), with where to push.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_cameras: Option<Vec<u16>>,
 }
 
 /// Something burnt into the outgoing picture, switchable while live. The profile keeps it as

@@ -75,4 +75,9 @@ chat_sources: Array<string>,
 /**
  * The streamer's Twitch application's Client ID, for logging in to moderate.
  */
-twitch_client_id: string | null, };
+twitch_client_id: string | null, 
+/**
+ * Network cameras: the UDP port of each SRT listener a phone or PC pushes to (absent:
+ * none). They are listed with the cameras (`list_devices`), with where to push.
+ */
+network_cameras?: Array<number>, };

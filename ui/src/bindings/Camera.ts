@@ -4,4 +4,9 @@ export type Camera = {
 /**
  * `camera:INDEX` as a video source.
  */
-source: string, name: string, formats: Array<string>, };
+source: string, name: string, formats: Array<string>, 
+/**
+ * A network camera: the addresses to type into the phone (this computer's LAN
+ * addresses, never 127.0.0.1), best first.
+ */
+push_to?: Array<string>, };

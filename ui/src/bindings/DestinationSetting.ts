@@ -6,7 +6,8 @@
  */
 export type DestinationSetting = { 
 /**
- * `rtmp://` or `rtmps://host[:port]/app` (without the stream key).
+ * `rtmp://` or `rtmps://host[:port]/app` (without the stream key), or
+ * `srt://host[:port][?latency=MS]` (without the stream id and passphrase).
  */
 url: string, 
 /**

@@ -2,6 +2,7 @@
 import type { AbrStats } from "./AbrStats";
 import type { AudioLevel } from "./AudioLevel";
 import type { OutputStats } from "./OutputStats";
+import type { RemoteCameraStats } from "./RemoteCameraStats";
 import type { VideoDrops } from "./VideoDrops";
 
 /**
@@ -24,4 +25,8 @@ director: boolean | null, rss_bytes: number,
 /**
  * Adaptive bitrate, when on (and there is a destination to steer it).
  */
-abr: AbrStats | null, };
+abr: AbrStats | null, 
+/**
+ * Each network camera: whether a phone is pushing, and at what rate (absent: none).
+ */
+remote_cameras?: Array<RemoteCameraStats>, };

@@ -47,6 +47,7 @@ export type * from './Preflight';
 export type * from './PreviewInfo';
 export type * from './Question';
 export type * from './RecordingInfo';
+export type * from './RemoteCameraStats';
 export type * from './RoomEvent';
 export type * from './RoomHomeMode';
 export type * from './RoomHomeSetting';

@@ -104,6 +104,7 @@ const settings = (): AppSettingsValue => ({
   guests: { slots: 0, green_room: true, layout: 'auto', view: 'program' },
   chatSources: [],
   twitchClientId: '',
+  networkCameras: [],
   language: 'system',
   theme: 'system',
 });
@@ -118,9 +119,42 @@ describe('SettingsDialog', () => {
     expect(validateSettings(v)).toEqual({
       'video.size': 'settings.badSize',
       'video.bitrate': 'settings.badBitrate',
-      'destinations.1': 'first.badUrl',
+      'destinations.1': 'settings.badDestUrl',
       'destinations.2': 'settings.dupDest',
     });
+  });
+
+  it('takes an SRT destination, and network camera ports each once from 1024', () => {
+    const v = settings();
+    v.destinations.push({ url: 'srt://ingest.example.com:9000?latency=200', key_name: 'ingest' });
+    v.destinations.push({ url: 'srt://h:9000?streamid=abc&passphrase=secretsecret', key_name: null });
+    expect(validateSettings(v)).toEqual({});
+    v.networkCameras = [9000, 9000];
+    expect(validateSettings(v)).toEqual({ 'video.network': 'settings.net.badPort' });
+    v.networkCameras = [80];
+    expect(validateSettings(v)).toEqual({ 'video.network': 'settings.net.badPort' });
+  });
+
+  it('adds a network camera, and shows a saved one with the address to type into the phone and its QR code', async () => {
+    const onsave = vi.fn();
+    const v = settings();
+    v.networkCameras = [9000];
+    render(SettingsDialog, {
+      value: v,
+      onsave,
+      networkPushTo: { 'srt://0.0.0.0:9000?mode=listener': ['srt://192.168.1.23:9000', 'srt://10.0.0.5:9000'] },
+    });
+    expect(screen.getByTestId('network-push-0-link')).toHaveTextContent('srt://192.168.1.23:9000');
+    expect(screen.getByTestId('network-push-0-qr')).toBeInTheDocument();
+    expect(screen.getByTestId('network-cameras')).toHaveTextContent('srt://10.0.0.5:9000');
+    expect(screen.getByTestId('network-cameras')).not.toHaveTextContent('127.0.0.1');
+    await fireEvent.click(screen.getByTestId('network-add'));
+    await settle();
+    expect(screen.getByTestId('network-camera-1')).toHaveTextContent('Save to see the address');
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await settle();
+    expect(onsave).toHaveBeenCalledTimes(1);
+    expect((onsave.mock.calls[0][0] as AppSettingsValue).networkCameras).toEqual([9000, 9001]);
   });
 
   it('refuses to save with a bad bitrate, says why, then saves the fixed value', async () => {

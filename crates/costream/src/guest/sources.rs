@@ -65,7 +65,7 @@ pub fn open_video(
         VideoSpec::File(p) => {
             marquee_capture::file::spawn_file_video(p, clock.clone(), sink).map_err(err)?
         }
-        VideoSpec::Guest(_) => {
+        VideoSpec::Guest(_) | VideoSpec::Remote(_) => {
             return Err(err(marquee_capture::CaptureError::BadSpec {
                 spec: spec.to_string(),
                 reason: "a guest sends a camera, a file or test[:N]".into(),

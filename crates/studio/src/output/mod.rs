@@ -6,6 +6,7 @@ pub mod abr_run;
 pub mod link;
 pub mod mux;
 pub mod policy;
+mod srt;
 
 use crate::disk;
 use crate::events::{EventKind, Events};
@@ -22,9 +23,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Fills in a stream key at connect time (from the OS keychain). The error is shown to
-/// the user, so it must say what to do and must not contain the key.
-pub type KeyProvider = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+/// Reads a keychain entry by name at connect time (a stream key, an SRT stream id or
+/// passphrase). The error is shown to the user, so it must say what to do and must not
+/// contain the secret.
+pub type KeyProvider = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
 /// The queue an output shares between the bus (producer) and its writer thread.
 pub struct OutputShared {
@@ -159,11 +161,24 @@ enum ConnectError {
 /// Unsent bytes the kernel may hold for a destination (on top of what is in flight).
 const UNSENT_IN_SOCKET: u32 = 32 * 1024;
 
-/// Where an RTMP output pushes to.
+/// Where an RTMP(S) or SRT output pushes to.
 #[derive(Clone)]
 pub struct RtmpTarget {
     pub url: DestinationUrl,
     pub key: Option<KeyProvider>,
+}
+
+impl RtmpTarget {
+    /// The URL with its secrets read from the keychain; failing that, why (never a secret).
+    fn connect_url(&self) -> Result<String, ConnectError> {
+        let resolve = |name: &str| match &self.key {
+            Some(provider) => provider(name),
+            None => Err(format!(
+                "'{name}' needs the OS keychain, which this build has no access to"
+            )),
+        };
+        self.url.connect_url(&resolve).map_err(ConnectError::Fatal)
+    }
 }
 
 fn connect(
@@ -172,15 +187,17 @@ fn connect(
     abort: &Arc<AtomicBool>,
     was_live: bool,
 ) -> Result<(Muxer, Option<i32>), ConnectError> {
-    let key = match (&target.key, target.url.keychain_name()) {
-        (Some(provider), Some(_)) => Some(provider().map_err(ConnectError::Fatal)?),
-        (None, Some(name)) => {
-            return Err(ConnectError::Fatal(format!(
-                "stream key '{name}' needs the OS keychain, which this build has no access to"
-            )));
-        }
-        _ => None,
-    };
+    let url = target.connect_url()?;
+    if target.url.is_srt() {
+        let (host, port) = (target.url.host(), target.url.port());
+        // SRT runs over UDP inside libsrt: no TCP socket to read the link from.
+        return srt::connect(host, port, &url, streams, abort, was_live)
+            .map(|mux| (mux, None))
+            .map_err(|r| match r.fatal {
+                true => ConnectError::Fatal(r.reason),
+                false => ConnectError::Retry(r.reason),
+            });
+    }
     let (host, port) = (target.url.host(), target.url.port());
     let addrs: Vec<_> = match (host, port).to_socket_addrs() {
         Ok(a) => a.collect(),
@@ -199,7 +216,6 @@ fn connect(
         )));
     }
     let before = link::sockets_to(&addrs);
-    let url = target.url.with_key(key.as_deref());
     let tls = target.url.is_tls();
     let mut io: Vec<(&str, String)> = vec![
         ("rw_timeout", "5000000".into()),
@@ -575,13 +591,15 @@ pub struct PreflightReport {
     /// The address that answered (or the first one resolved).
     pub address: String,
     pub dns: Duration,
-    pub tcp: Duration,
+    /// None for `srt://` (UDP: nothing to connect to without its secrets).
+    pub tcp: Option<Duration>,
     /// The RTMP handshake (C0/C1 → S0/S1/S2 → C2); None for `rtmps://`, whose TLS layer is
     /// checked when going live.
     pub handshake: Option<Duration>,
 }
 
-/// "Test connection" before going live: resolves the host, connects over TCP, and for
+/// "Test connection" before going live: resolves the host, connects over TCP (not for
+/// `srt://`, which is UDP and answers only with its secrets), and for
 /// `rtmp://` does the RTMP handshake, then hangs up (nothing is published, the stream key is
 /// not used). Errors are in a streamer's words and never contain the key.
 pub fn preflight(url: &DestinationUrl, timeout: Duration) -> Result<PreflightReport, String> {
@@ -594,6 +612,17 @@ pub fn preflight(url: &DestinationUrl, timeout: Duration) -> Result<PreflightRep
         .map_err(|e| format!("cannot find the server '{host}' (check the address and your internet connection): {e}"))?
         .collect();
     let dns = t0.elapsed();
+    if url.is_srt() {
+        // SRT is UDP: nothing to connect to without its secrets; the name resolved.
+        let address = addrs.first().map(|a| a.to_string()).unwrap_or_default();
+        return Ok(PreflightReport {
+            target,
+            address,
+            dns,
+            tcp: None,
+            handshake: None,
+        });
+    }
     let first = addrs
         .first()
         .ok_or_else(|| format!("cannot find the server '{host}'"))?;
@@ -620,7 +649,7 @@ pub fn preflight(url: &DestinationUrl, timeout: Duration) -> Result<PreflightRep
         target: target.clone(),
         address: addr.to_string(),
         dns,
-        tcp,
+        tcp: Some(tcp),
         handshake: None,
     };
     if url.scheme() != "rtmp" {

@@ -1,0 +1,48 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { tick } from 'svelte';
+import { beforeEach, describe, expect, it } from 'vitest';
+import App from '../App.svelte';
+import { i18n } from '../lib/i18n.svelte';
+import { createMockBackend, mockStats } from '../lib/mock';
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await tick();
+  await new Promise((r) => setTimeout(r, 0));
+};
+
+beforeEach(() => {
+  localStorage.clear();
+  i18n.reset('en-US');
+});
+
+const SOURCE = 'srt://0.0.0.0:9000?mode=listener';
+
+describe('network cameras', () => {
+  it('are on the scene bar, their address in Settings, and live in the stats with the rate they arrive at', async () => {
+    const b = createMockBackend({
+      settings: { network_cameras: [9000] },
+      devices: {
+        cameras: [{ source: SOURCE, name: 'Network camera :9000', formats: [], push_to: ['srt://192.168.1.23:9000'] }],
+        microphones: [],
+      },
+    });
+    render(App, { backend: b });
+    await flush();
+    expect(screen.getByTestId('scene-2')).toHaveTextContent('Network camera :9000');
+
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    expect(screen.getByTestId('network-push-0-link')).toHaveTextContent('srt://192.168.1.23:9000');
+    expect(screen.getByTestId('network-push-0-qr')).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+
+    await fireEvent.click(screen.getByTestId('scene-2'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    expect(b.calls.find((c) => c.cmd === 'go_live')?.args).toMatchObject({ video: SOURCE });
+    b.emit('stats', { ...mockStats(3, []), remote_cameras: [{ id: 'srt://0.0.0.0:9000', live: false, bitrate_kbps: 0 }] });
+    await waitFor(() => expect(screen.getByTestId('stat-remote')).toHaveTextContent('Waiting for the phone'));
+    b.emit('stats', { ...mockStats(4, []), remote_cameras: [{ id: 'srt://0.0.0.0:9000', live: true, bitrate_kbps: 1480.4 }] });
+    await waitFor(() => expect(screen.getByTestId('stat-remote')).toHaveTextContent('1480 kbps'));
+  });
+});

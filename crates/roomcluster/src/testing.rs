@@ -12,6 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+/// Run `f` on a thread of its own: the blocking Postgres client starts a runtime of its own,
+/// which it may not do on a thread driving async tasks (an async test).
+fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
 /// A port free on loopback now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -210,7 +216,8 @@ impl Postgres {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(Child::try_wait) {
                 panic!("postgres exited ({st}) before it was ready: {}", self.log());
             }
-            if postgres::Client::connect(&self.url("postgres"), postgres::NoTls).is_ok() {
+            let url = self.url("postgres");
+            if off_runtime(move || postgres::Client::connect(&url, postgres::NoTls).is_ok()) {
                 return;
             }
             assert!(
@@ -245,10 +252,13 @@ impl Postgres {
     pub fn create_db(&self, db: &str) -> String {
         static N: AtomicU64 = AtomicU64::new(0);
         let db = format!("{db}_{}", N.fetch_add(1, Ordering::Relaxed));
-        let mut c = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
-            .expect("connect to postgres");
-        c.batch_execute(&format!("CREATE DATABASE \"{db}\""))
-            .expect("create database");
+        let url = self.url("postgres");
+        let create = format!("CREATE DATABASE \"{db}\"");
+        off_runtime(move || {
+            let mut c =
+                postgres::Client::connect(&url, postgres::NoTls).expect("connect to postgres");
+            c.batch_execute(&create).expect("create database");
+        });
         self.url(&db)
     }
 

@@ -9,6 +9,7 @@
 //! a gift is acknowledged only once its group is durable, and a flood of gifts costs one fsync
 //! per group, so the host's moderation never waits behind it.
 
+use super::cluster::{OwnerFanout, OwnerLink, Placement, RemoteInput, RemoteInputs};
 use super::config::{ServerConfig, StoreFactory};
 use super::fanout::{CloseReason, Fanout, LocalFanout};
 use super::relay::Relay;
@@ -46,6 +47,8 @@ pub(super) enum RoomCmd {
     Closed {
         conn: ConnId,
     },
+    /// A connection of another node (this node owns the room).
+    Remote(RemoteInput),
     /// A co-stream guest's request for the room's host (see `relay`).
     Relay {
         request: marquee_guestdoor::DoorRequest,
@@ -178,11 +181,29 @@ impl Rooms {
         if let Some(t) = &s.tune {
             t(&mut cfg);
         }
-        let mut store = (self.stores)().map_err(|e| OpenError::Failed(e.into()))?;
-        let snap = store
-            .load(room, cfg.resume_window)
-            .map_err(|e| OpenError::Failed(e.into()))?;
+        let placement = match &s.cluster {
+            Some(c) => Some(c.open(room).map_err(OpenError::Failed)?),
+            None => None,
+        };
         let (tx, rx) = cb::bounded(s.room_queue);
+        let (owner, store_snap) = match placement {
+            Some(Placement::Edge(link)) => (Err(link), None),
+            Some(Placement::Owner(mut link)) => {
+                link.start(RemoteInputs { tx: tx.clone() });
+                (Ok(Some(link)), Some(()))
+            }
+            None => (Ok(None), Some(())),
+        };
+        let loaded = match store_snap {
+            Some(()) => {
+                let mut store = (self.stores)().map_err(|e| OpenError::Failed(e.into()))?;
+                let snap = store
+                    .load(room, cfg.resume_window)
+                    .map_err(|e| OpenError::Failed(e.into()))?;
+                Some((store, snap))
+            }
+            None => None,
+        };
         let stats = self.stats.clone();
         let (idle_room, coalesce, writers) = (s.idle_room, s.coalesce, s.fanout_threads);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -206,7 +227,21 @@ impl Rooms {
                     group_max,
                     in_flight,
                 };
-                room_thread(cfg, snap, store, rx, stats, pace, fan, &retire)
+                match (owner, loaded) {
+                    (Ok(link), Some((store, snap))) => {
+                        let fan = OwnerFanout::new(fan, link.is_some());
+                        room_thread(cfg, snap, store, rx, stats, pace, fan, link, &retire)
+                    }
+                    (Err(link), _) => super::follow::edge_thread(
+                        &cfg.room,
+                        link,
+                        &rx,
+                        pace.idle_room,
+                        fan,
+                        &retire,
+                    ),
+                    (Ok(_), None) => {}
+                }
             })
             .map_err(|e| OpenError::Failed(e.into()))?;
         self.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
@@ -264,18 +299,18 @@ impl Rooms {
 /// How a room thread leaves the registry when it has been idle: under the registry lock, so
 /// that a lease handed out at the same moment either keeps it running or finds it gone (and
 /// starts it again). Also run when the thread ends otherwise (a storage failure, a panic).
-struct Retire {
+pub(super) struct Retire {
     registry: Arc<Mutex<Registry>>,
     room: String,
     id: u64,
-    users: Arc<AtomicUsize>,
+    pub(super) users: Arc<AtomicUsize>,
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
 }
 
 impl Retire {
     /// Leave the registry if no connection holds the room and no command waits.
-    fn idle(&self) -> bool {
+    pub(super) fn idle(&self) -> bool {
         let mut reg = lock(&self.registry);
         if self.users.load(Ordering::Acquire) > 0 || !self.rx.is_empty() {
             return false;
@@ -321,6 +356,9 @@ struct Pace {
     in_flight: usize,
 }
 
+/// How often an owner looks at whether it still holds its lease when nothing else wakes it.
+const OWNER_CHECK: Duration = Duration::from_millis(250);
+
 #[allow(clippy::too_many_arguments)]
 fn room_thread(
     cfg: RoomConfig,
@@ -329,7 +367,8 @@ fn room_thread(
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
     pace: Pace,
-    mut fan: LocalFanout,
+    mut fan: OwnerFanout,
+    mut link: Option<Box<dyn OwnerLink>>,
     retire: &Retire,
 ) {
     let Pace {
@@ -347,12 +386,22 @@ fn room_thread(
         room_id: &room_id,
     };
     if io.exec(init, &mut relay).is_err() {
+        if let Some(l) = link.as_mut() {
+            l.stop();
+        }
         return;
     }
+    publish(&mut link, io.fan);
     tracing::info!(room = %room_id, epoch = room.epoch(), seq = room.last_seq(), "room open");
     let mut last_busy = Instant::now();
     let mut stop = false;
     while !stop {
+        if link.as_ref().is_some_and(|l| !l.owns()) {
+            tracing::warn!(room = %room_id, "this node no longer owns the room; closing its connections");
+            io.fan.close_all(moved());
+            publish(&mut link, io.fan);
+            break;
+        }
         let idle_stop = if io.fan.connections() > 0 {
             last_busy = Instant::now();
             None
@@ -368,7 +417,12 @@ fn room_thread(
         } else {
             Some(last_busy + idle_room)
         };
-        let mut next = match next_wake(&room, &*io.fan, idle_stop) {
+        let check = link.as_ref().map(|_| Instant::now() + OWNER_CHECK);
+        let wake = [next_wake(&room, &*io.fan, idle_stop), check]
+            .into_iter()
+            .flatten()
+            .min();
+        let mut next = match wake {
             Some(at) => match rx.recv_deadline(at) {
                 Ok(cmd) => Some(cmd),
                 Err(cb::RecvTimeoutError::Timeout) => None,
@@ -414,6 +468,7 @@ fn room_thread(
                         relay.request(request, reply, fan);
                         None
                     }
+                    RoomCmd::Remote(input) => remote(fan, &mut room, txn, input, now, &mut after)?,
                     RoomCmd::Shutdown => {
                         stop = true;
                         break;
@@ -436,22 +491,83 @@ fn room_thread(
         if let Err(e) = group {
             stats.storage_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(room = %room_id, error = %e, "storage commit failed; stopping the room");
-            io.fan.close_all(CloseReason {
-                code: ErrorCode::Storage,
-                reason: "the room's storage failed; reconnect".into(),
-            });
+            let why = match e {
+                StorageError::Fenced(_) => moved(),
+                _ => CloseReason {
+                    code: ErrorCode::Storage,
+                    reason: "the room's storage failed; reconnect".into(),
+                },
+            };
+            io.fan.close_all(why);
+            publish(&mut link, io.fan);
             break;
         }
         io.send(after, &mut relay);
+        publish(&mut link, io.fan);
         io.fan.poll_flush(Instant::now());
     }
+    if let Some(l) = link.as_mut() {
+        l.stop();
+    }
     tracing::info!(room = %room_id, "room thread stopped");
+}
+
+/// Why a room's connections are closed when it moves to another node: reconnect, and resume
+/// there.
+pub(super) fn moved() -> CloseReason {
+    CloseReason {
+        code: ErrorCode::Busy,
+        reason: "the room moved to another server; reconnect".into(),
+    }
+}
+
+/// Hand the fan-out operations of a durable group to the bus.
+fn publish(link: &mut Option<Box<dyn OwnerLink>>, fan: &mut OwnerFanout) {
+    let ops = fan.take_ops();
+    if let Some(l) = link.as_mut()
+        && !ops.is_empty()
+    {
+        l.publish(ops);
+    }
+}
+
+/// Feed an input of another node's connection to the room, under the id the room knows that
+/// connection by (an input of a connection it does not know, or no longer, is dropped).
+fn remote(
+    fan: &mut OwnerFanout,
+    room: &mut Room,
+    txn: &mut dyn Txn,
+    input: RemoteInput,
+    now: u64,
+    after: &mut Vec<Action>,
+) -> Result<Option<Input<'static>>, StorageError> {
+    match input {
+        RemoteInput::Open { from, ip } => {
+            if let Some(conn) = fan.remote_id(&from, true) {
+                feed(room, txn, Input::Open { conn, ip }, now, after)?;
+            }
+            Ok(None)
+        }
+        RemoteInput::Text { from, text } => {
+            if let Some(conn) = fan.remote_id(&from, false) {
+                feed(room, txn, Input::Text { conn, text: &text }, now, after)?;
+            }
+            Ok(None)
+        }
+        RemoteInput::Binary { from, len } => Ok(fan
+            .remote_id(&from, false)
+            .map(|conn| Input::Binary { conn, len })),
+        RemoteInput::Closed { from } => Ok(fan.remote_id(&from, false).map(|conn| {
+            fan.forget_remote(conn);
+            Input::Closed { conn }
+        })),
+    }
 }
 
 /// The room thread's IO: its storage and its fan-out.
 struct Io<'a> {
     store: &'a mut dyn Storage,
-    fan: &'a mut dyn Fanout,
+    fan: &'a mut OwnerFanout,
     stats: &'a ServerStats,
     room_id: &'a str,
 }

@@ -35,17 +35,33 @@ impl Conn {
     /// Connect (and make the schema, once per database, under an advisory lock so that nodes
     /// starting together do not race).
     pub(crate) fn open(url: &str) -> Result<Conn, StorageError> {
-        let mut client = Client::connect(url, NoTls).map_err(|e| pg_error(&e, url))?;
-        schema::ensure(&mut client).map_err(|e| pg_error(&e, url))?;
         let (jobs, rx) = cb::unbounded::<Job>();
+        let (ready_tx, ready) = cb::bounded(1);
+        let target = url.to_string();
+        // Connecting blocks on the client's own runtime too: on the thread, like the rest.
         std::thread::Builder::new()
             .name("room-postgres".into())
             .spawn(move || {
+                let connected = Client::connect(&target, NoTls)
+                    .and_then(|mut c| schema::ensure(&mut c).map(|()| c));
+                let mut client = match connected {
+                    Ok(c) => {
+                        let _ = ready_tx.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(pg_error(&e, &target)));
+                        return;
+                    }
+                };
                 for job in rx {
                     job(&mut client);
                 }
             })
             .map_err(|e| StorageError::Backend(format!("cannot start a postgres thread: {e}")))?;
+        ready.recv().map_err(|_| {
+            StorageError::Backend("the postgres connection thread is gone".into())
+        })??;
         Ok(Conn { jobs })
     }
 

@@ -4,6 +4,7 @@ use marquee_room::RoomError;
 use marquee_room::secret::load_or_create_secret;
 use marquee_room::server::{Caps, IpNet, ServerConfig, outward_address, raise_fd_limit, start};
 use marquee_room::token::parse_ttl;
+use marquee_roomcluster::{Node, NodeConfig, redact_url};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,6 +81,51 @@ pub struct ServeArgs {
     /// Threads writing each flush of a room to its sockets (the room's own thread included).
     #[arg(long, default_value_t = 1)]
     pub fanout_threads: usize,
+    /// Keep rooms in Postgres (`postgres://USER:PASSWORD@HOST:PORT/DB`) instead of --db, as one
+    /// node of several: with --bus, any node serves any room (docs/deploy-room.md). The
+    /// password is never printed.
+    #[arg(long, value_name = "URL", requires = "bus")]
+    pub store: Option<String>,
+    /// The Redis the nodes share (`redis://HOST:PORT/`), with --store.
+    #[arg(long, value_name = "URL", requires = "store")]
+    pub bus: Option<String>,
+    /// This node's name in the cluster (default: one made up, new at every start).
+    #[arg(long, value_name = "NAME", requires = "store")]
+    pub node: Option<String>,
+}
+
+/// Join the cluster that --store and --bus name (none: a single node on --db).
+fn cluster(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<Option<String>, RoomError> {
+    let (Some(store), Some(bus)) = (&args.store, &args.bus) else {
+        return Ok(None);
+    };
+    if !(store.starts_with("postgres://") || store.starts_with("postgresql://")) {
+        return Err(RoomError::InvalidArgument(format!(
+            "--store {}: expected postgres://USER:PASSWORD@HOST:PORT/DB",
+            redact_url(store)
+        )));
+    }
+    if !(bus.starts_with("redis://") || bus.starts_with("rediss://")) {
+        return Err(RoomError::InvalidArgument(format!(
+            "--bus {}: expected redis://HOST:PORT/",
+            redact_url(bus)
+        )));
+    }
+    let mut node = NodeConfig::new(store, bus);
+    if let Some(name) = &args.node {
+        node.node = name.clone();
+    }
+    let node = Node::open(node)?;
+    let line = format!(
+        "cluster node {}: rooms in {}, bus {}",
+        node.name(),
+        redact_url(store),
+        redact_url(bus)
+    );
+    cfg.db = None;
+    cfg.stores = Some(node.stores());
+    cfg.cluster = Some(node);
+    Ok(Some(line))
 }
 
 fn duration(flag: &str, s: &str) -> Result<Duration, RoomError> {
@@ -164,7 +210,10 @@ pub fn banner(listen: SocketAddr, public_url: Option<&str>) -> Vec<String> {
 
 /// Run the room server until Ctrl-C. Blocking; builds its own tokio runtime.
 pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
-    let cfg = config(args)?;
+    let mut cfg = config(args)?;
+    if let Some(line) = cluster(args, &mut cfg)? {
+        println!("{line}");
+    }
     if let Some(n) = raise_fd_limit() {
         tracing::debug!(descriptors = n, "descriptor limit");
     }

@@ -7,7 +7,9 @@
 
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, EventBody, Role};
+use marquee_room::store::Storage;
 use marquee_room::token::{self, Claims};
+use marquee_roomcluster::PgStore;
 use marquee_roomcluster::testing::{Postgres, Redis};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -280,4 +282,83 @@ async fn when_the_owner_is_killed_9_another_node_takes_the_room_and_clients_resu
         .filter(|t| t.starts_with("before"))
         .collect();
     assert_eq!(before.len(), 5, "{:?}", on_c.texts);
+}
+
+/// Send `text` from `from` (again, with a number, until it gets through) until `to` sees it:
+/// a message sent while a room moves may be lost, like a packet.
+async fn until_heard(from: &RoomClient, to: &mut RoomClient, seen: &mut Seen, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for n in 0.. {
+        let text = format!("{text} {n}");
+        from.send(say(&text)).await.unwrap();
+        if timeout(Duration::from_secs(2), seen.until(to, &text))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{text:?} never got through");
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: signalling our own child process, not yet reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_paused_past_its_lease_has_its_writes_refused_when_it_wakes() {
+    let p = parts("paused");
+    let dir = Dir::new("paused");
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(&dir, &p.store, &p.redis.url()))
+        .collect();
+    let mut host = client(&nodes[0].url(), "host", Role::Host);
+    joined(&mut host).await;
+    let mut bea = client(&nodes[1].url(), "bea", Role::Viewer);
+    joined(&mut bea).await;
+    let mut cai = client(&nodes[2].url(), "cai", Role::Viewer);
+    joined(&mut cai).await;
+    let mut on_c = Seen::default();
+    host.send(say("before")).await.unwrap();
+    on_c.until(&mut cai, "before").await;
+
+    // The owner stops past its lease; the host's message waits in its socket meanwhile.
+    signal(&nodes[0].child, libc::SIGSTOP);
+    host.send(say("zombie")).await.unwrap();
+    joined(&mut bea).await;
+    until_heard(&bea, &mut cai, &mut on_c, "taken over").await;
+
+    // It wakes believing it owns the room: its writes are refused (the lease's epoch moved
+    // on), it closes its connections, and its host comes back through the new owner.
+    signal(&nodes[0].child, libc::SIGCONT);
+    joined(&mut host).await;
+    until_heard(&host, &mut cai, &mut on_c, "host is back").await;
+    assert!(
+        on_c.seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "a gap or a duplicate: {:?}",
+        on_c.seqs
+    );
+    let store = p.store.clone();
+    let events = tokio::task::spawn_blocking(move || {
+        PgStore::open(&store)
+            .unwrap()
+            .load(ROOM, 10_000)
+            .unwrap()
+            .events
+    })
+    .await
+    .unwrap();
+    let texts: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Danmaku { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!texts.iter().any(|t| t == "zombie"), "{texts:?}");
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=events.len() as u64).collect::<Vec<_>>()
+    );
 }

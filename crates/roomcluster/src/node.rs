@@ -95,23 +95,11 @@ impl Node {
         })
     }
 
-    fn connection(&self) -> Result<redis::Connection, RoomError> {
-        self.redis
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .map_err(|e| RoomError::from(bus_error(&e, &self.cfg.bus)))
-    }
-
-    /// The id of the newest entry of a stream (`0-0` when empty): reading from it gets only
-    /// what is written from now on.
-    fn last_id(c: &mut redis::Connection, key: &str) -> Result<String, redis::RedisError> {
-        let r: StreamRangeReply = redis::cmd("XREVRANGE")
-            .arg(key)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query(c)?;
-        Ok(r.ids.first().map_or("0-0".to_string(), |e| e.id.clone()))
+    fn connection(&self) -> Bus {
+        Bus {
+            client: self.redis.clone(),
+            conn: None,
+        }
     }
 
     fn own(&self, room: &str, lease: Lease, epoch: u64) -> Result<Placement, RoomError> {
@@ -136,8 +124,8 @@ impl Node {
             room: room.to_string(),
             epoch,
             n: 0,
-            publisher: self.connection()?,
-            reader: Some(self.connection()?),
+            publisher: self.connection(),
+            reader: Some(self.connection()),
             stop,
             owns,
             wake,
@@ -147,8 +135,9 @@ impl Node {
     fn follow(&self, room: &str, epoch: u64) -> Result<Placement, RoomError> {
         let (tx, ops) = cb::bounded(4096);
         let stop = Arc::new(AtomicBool::new(false));
-        let mut reader = self.connection()?;
-        let from = Self::last_id(&mut reader, &out_key(room))
+        let mut reader = self.connection();
+        let from = reader
+            .last_id(&out_key(room))
             .map_err(|e| RoomError::from(bus_error(&e, &self.cfg.bus)))?;
         let follow = Follow {
             room: room.to_string(),
@@ -166,7 +155,7 @@ impl Node {
         Ok(Placement::Edge(Box::new(Edge {
             room: room.to_string(),
             node: self.cfg.node.clone(),
-            publisher: self.connection()?,
+            publisher: self.connection(),
             ops,
             stop,
         })))
@@ -255,8 +244,8 @@ struct Owner {
     room: String,
     epoch: u64,
     n: u64,
-    publisher: redis::Connection,
-    reader: Option<redis::Connection>,
+    publisher: Bus,
+    reader: Option<Bus>,
     stop: Arc<AtomicBool>,
     owns: Arc<AtomicBool>,
     /// Dropped when the room stops here: the keeper releases the lease.
@@ -287,17 +276,16 @@ impl OwnerLink for Owner {
         let Ok(body) = serde_json::to_string(&env) else {
             return;
         };
-        // Lost here, the group is a hole the edges see (their clients then resume).
-        let sent: Result<String, _> = redis::cmd("XADD")
-            .arg(out_key(&self.room))
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(out_key(&self.room))
             .arg("MAXLEN")
             .arg("~")
             .arg(KEEP)
             .arg("*")
             .arg("g")
-            .arg(body)
-            .query(&mut self.publisher);
-        if let Err(e) = sent {
+            .arg(body);
+        // Lost here, the group is a hole the edges see (their clients then resume).
+        if let Err(e) = self.publisher.retried::<String>(&xadd) {
             tracing::warn!(room = %self.room, error = %e, "cannot publish to the bus");
         }
     }
@@ -315,9 +303,9 @@ impl OwnerLink for Owner {
 /// How long one blocking read of a stream waits (then the reader looks at its stop flag).
 const BLOCK_MS: u64 = 250;
 
-fn read_inputs(c: &mut redis::Connection, room: &str, stop: &AtomicBool, inputs: &RemoteInputs) {
+fn read_inputs(c: &mut Bus, room: &str, stop: &AtomicBool, inputs: &RemoteInputs) {
     let key = in_key(room);
-    let mut from = match Node::last_id(c, &key) {
+    let mut from = match c.last_id(&key) {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(room, error = %e, "cannot read the room's inputs");
@@ -325,13 +313,14 @@ fn read_inputs(c: &mut redis::Connection, room: &str, stop: &AtomicBool, inputs:
         }
     };
     while !stop.load(Ordering::Acquire) {
-        let read: Result<Option<StreamReadReply>, _> = redis::cmd("XREAD")
-            .arg("BLOCK")
-            .arg(BLOCK_MS)
-            .arg("STREAMS")
-            .arg(&key)
-            .arg(&from)
-            .query(c);
+        let read: Result<Option<StreamReadReply>, _> = c.query(
+            redis::cmd("XREAD")
+                .arg("BLOCK")
+                .arg(BLOCK_MS)
+                .arg("STREAMS")
+                .arg(&key)
+                .arg(&from),
+        );
         let reply = match read {
             Ok(Some(r)) => r,
             Ok(None) => continue,
@@ -362,7 +351,7 @@ fn read_inputs(c: &mut redis::Connection, room: &str, stop: &AtomicBool, inputs:
 struct Edge {
     room: String,
     node: String,
-    publisher: redis::Connection,
+    publisher: Bus,
     ops: cb::Receiver<Result<BusOp, String>>,
     stop: Arc<AtomicBool>,
 }
@@ -376,15 +365,15 @@ impl EdgeLink for Edge {
         let Ok(body) = serde_json::to_string(&input) else {
             return;
         };
-        let sent: Result<String, _> = redis::cmd("XADD")
-            .arg(in_key(&self.room))
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(in_key(&self.room))
             .arg("MAXLEN")
             .arg("~")
             .arg(KEEP)
             .arg("*")
             .arg("i")
-            .arg(body)
-            .query(&mut self.publisher);
+            .arg(body);
+        let sent = self.publisher.retried::<String>(&xadd);
         // A lost input is like a lost packet: the client gets no answer and retries (a gift
         // with its same key).
         if let Err(e) = sent {
@@ -416,7 +405,7 @@ struct Follow {
 const OWNER_CHECK: Duration = Duration::from_secs(1);
 
 impl Follow {
-    fn run(mut self, mut c: redis::Connection) {
+    fn run(mut self, mut c: Bus) {
         let key = out_key(&self.room);
         let mut follower = Follower::new(self.epoch);
         let mut checked = Instant::now();
@@ -431,13 +420,14 @@ impl Follow {
                     }
                 }
             }
-            let read: Result<Option<StreamReadReply>, _> = redis::cmd("XREAD")
-                .arg("BLOCK")
-                .arg(BLOCK_MS)
-                .arg("STREAMS")
-                .arg(&key)
-                .arg(&self.from)
-                .query(&mut c);
+            let read: Result<Option<StreamReadReply>, _> = c.query(
+                redis::cmd("XREAD")
+                    .arg("BLOCK")
+                    .arg(BLOCK_MS)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(&self.from),
+            );
             let reply = match read {
                 Ok(Some(r)) => r,
                 Ok(None) => continue,
@@ -477,5 +467,48 @@ impl Follow {
 
     fn end(&self, why: &str) {
         let _ = self.tx.send(Err(why.to_string()));
+    }
+}
+
+/// A Redis connection that is made again after any error (Redis restarted, a network blip):
+/// the next command connects anew.
+struct Bus {
+    client: redis::Client,
+    conn: Option<redis::Connection>,
+}
+
+impl Bus {
+    fn query<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        let conn = match &mut self.conn {
+            Some(c) => c,
+            None => self.conn.insert(
+                self.client
+                    .get_connection_with_timeout(Duration::from_secs(2))?,
+            ),
+        };
+        let r = cmd.query(conn);
+        if r.is_err() {
+            self.conn = None;
+        }
+        r
+    }
+
+    /// `query`, once more on a new connection if the first attempt failed.
+    fn retried<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        self.query(cmd).or_else(|_| self.query(cmd))
+    }
+
+    /// The id of the newest entry of a stream (`0-0` when empty): reading from it gets only
+    /// what is written from now on.
+    fn last_id(&mut self, key: &str) -> redis::RedisResult<String> {
+        let r: StreamRangeReply = self.query(
+            redis::cmd("XREVRANGE")
+                .arg(key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1),
+        )?;
+        Ok(r.ids.first().map_or("0-0".to_string(), |e| e.id.clone()))
     }
 }

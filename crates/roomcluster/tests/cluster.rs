@@ -34,7 +34,7 @@ fn tok(user: &str, role: Role) -> String {
 struct Cluster {
     nodes: Vec<ServerHandle>,
     db: String,
-    _redis: Redis,
+    redis: Redis,
     _pg: Arc<Postgres>,
 }
 
@@ -63,7 +63,7 @@ async fn cluster(name: &str, n: usize) -> Cluster {
     Cluster {
         nodes,
         db,
-        _redis: redis,
+        redis,
         _pg: pg,
     }
 }
@@ -190,4 +190,53 @@ async fn one_gift_key_sent_through_three_nodes_is_recorded_once() {
     .unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(gifts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_recover_when_redis_restarts_empty() {
+    let mut c = cluster("redis_restart", 2).await;
+    let mut host = client(&c.nodes[0], "host", Role::Host);
+    joined(&mut host).await;
+    let mut bea = client(&c.nodes[1], "bea", Role::Viewer);
+    joined(&mut bea).await;
+    let mut seqs = Vec::new();
+    host.send(say("before")).await.unwrap();
+    seqs.push(sees(&mut bea, "before").await);
+
+    // Redis loses everything (no persistence) and comes back on the same port.
+    c.redis.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut n = 0;
+    loop {
+        let text = format!("after {n}");
+        host.send(say(&text)).await.unwrap();
+        // Everything B's viewer gets from now on, in order, until the new message.
+        let got = timeout(Duration::from_secs(2), async {
+            loop {
+                match next(&mut bea).await {
+                    ClientEvent::Event(e) => {
+                        seqs.push(e.seq);
+                        if matches!(&e.body, EventBody::Danmaku { text: t, .. } if *t == text) {
+                            return;
+                        }
+                    }
+                    ClientEvent::NotRecoverable { reason } => panic!("not recoverable: {reason}"),
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        if got.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never heard A again"
+        );
+        n += 1;
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "a gap or a duplicate: {seqs:?}"
+    );
 }

@@ -490,7 +490,11 @@ fn room_thread(
         });
         if let Err(e) = group {
             stats.storage_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(room = %room_id, error = %e, "storage commit failed; stopping the room");
+            if matches!(e, StorageError::Fenced(_)) {
+                tracing::warn!(room = %room_id, error = %e, "another node owns the room now: this node's write was refused; stopping the room here");
+            } else {
+                tracing::error!(room = %room_id, error = %e, "storage commit failed; stopping the room");
+            }
             let why = match e {
                 StorageError::Fenced(_) => moved(),
                 _ => CloseReason {

@@ -226,3 +226,46 @@ fn a_wrong_password_error_never_shows_the_password() {
     assert!(!err.contains("hunter2"), "{err}");
     assert!(err.contains("no_such_db"), "{err}");
 }
+
+#[test]
+fn an_owner_stalled_inside_a_transaction_does_not_hold_up_the_takeover() {
+    let (_pg, url) = fresh_db("stalled");
+    let a_fences = Fences::default();
+    let a_lease = PgLeases::open(&url, "node-a", "a:1").unwrap();
+    let b_lease = PgLeases::open(&url, "node-b", "b:1").unwrap();
+    let mut a = PgStore::open(&url).unwrap().with_fences(a_fences.clone());
+    // A holds the lease (it runs out at once here) and stalls inside a transaction that has
+    // checked it: the lease row is locked meanwhile.
+    let LeaseInput::Acquired { epoch } = a_lease.acquire("r", Duration::ZERO).unwrap() else {
+        panic!("not granted");
+    };
+    a_fences.hold("r", epoch);
+    let (taken_tx, taken) = std::sync::mpsc::channel::<Duration>();
+    let a_result = std::thread::scope(|s| {
+        s.spawn(move || {
+            let started = std::time::Instant::now();
+            loop {
+                if let Ok(LeaseInput::Acquired { .. }) = b_lease.acquire("r", TTL) {
+                    let _ = taken_tx.send(started.elapsed());
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "B never took over"
+                );
+            }
+        });
+        a.transaction("r", &mut |t| {
+            t.write(&deleted(1))?;
+            let after = taken
+                .recv_timeout(Duration::from_secs(10))
+                .expect("B took the lease while A was stalled");
+            assert!(after < Duration::from_secs(5), "{after:?}");
+            t.write(&deleted(2))
+        })
+    });
+    // A's session was ended under it: nothing of its transaction is kept.
+    assert!(a_result.is_err());
+    let mut b = PgStore::open(&url).unwrap();
+    assert_eq!(b.load("r", 10).unwrap().last_seq, 0);
+}

@@ -43,7 +43,8 @@ impl Conn {
             .name("room-postgres".into())
             .spawn(move || {
                 let connected = Client::connect(&target, NoTls)
-                    .and_then(|mut c| schema::ensure(&mut c).map(|()| c));
+                    .and_then(|mut c| schema::ensure(&mut c).map(|()| c))
+                    .and_then(|mut c| schema::limits(&mut c).map(|()| c));
                 let mut client = match connected {
                     Ok(c) => {
                         let _ = ready_tx.send(Ok(()));

@@ -72,6 +72,19 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 ";
 
+/// How long a session may sit inside a transaction between two statements, and wait for a
+/// lock, before Postgres gives up on it (ms). A room's transaction never waits on anything but
+/// its own statements, so only a node that is paused or cut off mid-transaction reaches it — and
+/// it must not keep the lease row locked, which would hold up the node taking over.
+const STALL_MS: u32 = 2_000;
+
+/// Set this session's limits on stalled transactions and lock waits.
+pub(super) fn limits(c: &mut Client) -> Result<(), postgres::Error> {
+    c.batch_execute(&format!(
+        "SET idle_in_transaction_session_timeout = {STALL_MS}; SET lock_timeout = {STALL_MS}"
+    ))
+}
+
 /// Make the tables if they are missing. `CREATE TABLE IF NOT EXISTS` is not safe against a
 /// concurrent one, so nodes take a transaction-scoped advisory lock first.
 pub(super) fn ensure(c: &mut Client) -> Result<(), postgres::Error> {

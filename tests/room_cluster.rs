@@ -52,13 +52,15 @@ impl Node {
     #[allow(clippy::zombie_processes)]
     fn start(dir: &Dir, store: &str, bus: &str) -> Node {
         let mut child = marquee_e2e::marquee()
+            // The password-bearing URL through the environment, out of the command line.
+            .env("MQ_TEST_ROOM_STORE", store)
             .args([
                 "room",
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
                 "--store",
-                store,
+                "env:MQ_TEST_ROOM_STORE",
                 "--bus",
                 bus,
             ])

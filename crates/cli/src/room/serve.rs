@@ -83,10 +83,11 @@ pub struct ServeArgs {
     pub fanout_threads: usize,
     /// Keep rooms in Postgres (`postgres://USER:PASSWORD@HOST:PORT/DB`) instead of --db, as one
     /// node of several: with --bus, any node serves any room (docs/deploy-room.md). The
-    /// password is never printed.
+    /// password is never printed; `env:NAME` reads the URL from the environment variable NAME
+    /// (a command line is visible to every user of the machine).
     #[arg(long, value_name = "URL", requires = "bus")]
     pub store: Option<String>,
-    /// The Redis the nodes share (`redis://HOST:PORT/`), with --store.
+    /// The Redis the nodes share (`redis://HOST:PORT/`, or `env:NAME`), with --store.
     #[arg(long, value_name = "URL", requires = "store")]
     pub bus: Option<String>,
     /// This node's name in the cluster (default: one made up, new at every start).
@@ -99,6 +100,7 @@ fn cluster(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<Option<String>, R
     let (Some(store), Some(bus)) = (&args.store, &args.bus) else {
         return Ok(None);
     };
+    let (store, bus) = (&from_env("--store", store)?, &from_env("--bus", bus)?);
     if !(store.starts_with("postgres://") || store.starts_with("postgresql://")) {
         return Err(RoomError::InvalidArgument(format!(
             "--store {}: expected postgres://USER:PASSWORD@HOST:PORT/DB",
@@ -132,6 +134,18 @@ fn duration(flag: &str, s: &str) -> Result<Duration, RoomError> {
     parse_ttl(s)
         .map(Duration::from_millis)
         .map_err(|e| RoomError::InvalidArgument(format!("{flag}: {e}")))
+}
+
+/// A URL given on the command line, or read from the environment variable NAME for `env:NAME`.
+fn from_env(flag: &str, value: &str) -> Result<String, RoomError> {
+    match value.strip_prefix("env:") {
+        Some(name) => std::env::var(name).map_err(|_| {
+            RoomError::InvalidArgument(format!(
+                "{flag} env:{name}: the environment variable {name} is not set"
+            ))
+        }),
+        None => Ok(value.to_string()),
+    }
 }
 
 /// The server's settings from the command line.
@@ -233,6 +247,26 @@ pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_url_comes_from_the_command_line_or_the_environment() {
+        assert_eq!(
+            from_env("--store", "postgres://db/m").unwrap(),
+            "postgres://db/m"
+        );
+        let err = from_env("--store", "env:MARQUEE_TEST_NO_SUCH_VARIABLE")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MARQUEE_TEST_NO_SUCH_VARIABLE is not set"),
+            "{err}"
+        );
+        // PATH is set in every test run: its value is what comes back.
+        assert_eq!(
+            from_env("--bus", "env:PATH").unwrap(),
+            std::env::var("PATH").unwrap()
+        );
+    }
 
     #[test]
     fn a_loopback_server_without_a_public_url_says_it_is_for_this_computer_only() {

@@ -206,7 +206,7 @@ fn parts(name: &str) -> Parts {
 async fn a_viewer_on_node_b_sees_a_message_sent_on_node_a() {
     let p = parts("procs");
     let dir = Dir::new("procs");
-    let nodes: Vec<Node> = (0..3)
+    let mut nodes: Vec<Node> = (0..3)
         .map(|_| Node::start(&dir, &p.store, &p.redis.url()))
         .collect();
     for n in &nodes {
@@ -227,6 +227,29 @@ async fn a_viewer_on_node_b_sees_a_message_sent_on_node_a() {
     bea.send(say("hello from B")).await.unwrap();
     on_c.until(&mut cai, "hello from B").await;
     assert_eq!(on_c.texts, ["hello from A", "hello from B"]);
+
+    // C dies without a word: the owner stops hearing it, and lets its viewer go.
+    presence(&mut host, 3).await;
+    nodes[2].kill9();
+    drop(cai);
+    let killed = Instant::now();
+    presence(&mut host, 2).await;
+    assert!(
+        killed.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        killed.elapsed()
+    );
+}
+
+/// Wait until the room's presence says `viewers`.
+async fn presence(c: &mut RoomClient, viewers: u64) {
+    loop {
+        if let ClientEvent::Control(Control::Presence { viewers: v, .. }) = next(c).await
+            && v == viewers
+        {
+            return;
+        }
+    }
 }
 
 /// A viewer's gifts (each key re-sent until acknowledged, across reconnects) and one vote

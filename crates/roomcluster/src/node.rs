@@ -8,7 +8,8 @@ use crate::{Fences, PgLeases, PgStore};
 use crossbeam_channel as cb;
 use marquee_room::RoomError;
 use marquee_room::server::{
-    BusOp, Cluster, EdgeLink, OwnerLink, Placement, RemoteInput, RemoteInputs, StoreFactory,
+    BusOp, Cluster, EDGE_HEARTBEAT, EdgeLink, OwnerLink, Placement, RemoteInput, RemoteInputs,
+    StoreFactory,
 };
 use marquee_room::store::{Storage, StorageError};
 use redis::streams::{StreamRangeReply, StreamReadReply};
@@ -409,7 +410,12 @@ impl Follow {
         let key = out_key(&self.room);
         let mut follower = Follower::new(self.epoch);
         let mut checked = Instant::now();
+        let mut beat: Option<Instant> = None;
         while !self.stop.load(Ordering::Acquire) {
+            if beat.is_none_or(|at| at.elapsed() >= EDGE_HEARTBEAT) {
+                beat = Some(Instant::now());
+                self.heartbeat(&mut c);
+            }
             if checked.elapsed() >= OWNER_CHECK {
                 checked = Instant::now();
                 match self.leases.holder(&self.room) {
@@ -462,6 +468,27 @@ impl Follow {
                     }
                 }
             }
+        }
+    }
+
+    /// Tell the owner this edge is alive (else it closes this edge's connections).
+    fn heartbeat(&self, c: &mut Bus) {
+        let alive = RemoteInput::Alive {
+            node: self.node.clone(),
+        };
+        let Ok(body) = serde_json::to_string(&alive) else {
+            return;
+        };
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(in_key(&self.room))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(KEEP)
+            .arg("*")
+            .arg("i")
+            .arg(body);
+        if let Err(e) = c.query::<String>(&xadd) {
+            tracing::warn!(room = %self.room, error = %e, "cannot reach the bus");
         }
     }
 

@@ -92,6 +92,17 @@ async fn joined(c: &mut RoomClient) {
     }
 }
 
+/// Wait for the first control message `pick` accepts.
+async fn until_control(c: &mut RoomClient, pick: impl Fn(&Control) -> bool) {
+    loop {
+        if let ClientEvent::Control(m) = next(c).await
+            && pick(&m)
+        {
+            return;
+        }
+    }
+}
+
 /// The seq of the first danmaku with `text`.
 async fn sees(c: &mut RoomClient, text: &str) -> u64 {
     loop {
@@ -241,4 +252,21 @@ async fn clients_recover_when_redis_restarts_empty() {
         seqs.windows(2).all(|w| w[1] == w[0] + 1),
         "a gap or a duplicate: {seqs:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewers_of_an_edge_that_stopped_leave_the_room_on_its_owner() {
+    let mut c = cluster("silent_edge", 2).await;
+    let mut host = client(&c.nodes[0], "host", Role::Host);
+    joined(&mut host).await;
+    let mut bea = client(&c.nodes[1], "bea", Role::Viewer);
+    joined(&mut bea).await;
+    let viewers = |want: u64| move |m: &Control| matches!(m, Control::Presence { viewers, .. } if *viewers == want);
+    until_control(&mut host, viewers(2)).await;
+    // B stops (a dead one is tests/room_cluster.rs's: kill -9 needs a process).
+    let b = c.nodes.pop().unwrap();
+    b.shutdown().await;
+    drop(bea);
+    // A lets B's viewer go.
+    until_control(&mut host, viewers(1)).await;
 }

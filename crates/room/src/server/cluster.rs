@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Places rooms on this node.
@@ -65,7 +65,17 @@ pub enum RemoteInput {
     Closed {
         from: RemoteConn,
     },
+    /// The edge `node` still follows the room (sent every [`EDGE_HEARTBEAT`]): an edge not
+    /// heard from for [`EDGE_SILENT`] is taken as dead, and its connections as closed.
+    Alive {
+        node: String,
+    },
 }
+
+/// How often an edge tells the owner it is alive.
+pub const EDGE_HEARTBEAT: Duration = Duration::from_secs(1);
+/// After this long without a word from an edge, the owner closes that edge's connections.
+pub const EDGE_SILENT: Duration = Duration::from_secs(5);
 
 /// A fan-out operation of the owner, for the edges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,6 +168,8 @@ pub(super) struct OwnerFanout {
     pub(super) ops: Vec<BusOp>,
     clustered: bool,
     next_remote: ConnId,
+    /// When each edge with connections here was last heard from.
+    heard: HashMap<String, Instant>,
 }
 
 /// Ids of other nodes' connections on the owner: above any local one.
@@ -172,22 +184,57 @@ impl OwnerFanout {
             ops: Vec::new(),
             clustered,
             next_remote: REMOTE_BASE,
+            heard: HashMap::new(),
         }
     }
 
-    /// The room's id for another node's connection (a new one at its `Open`).
-    pub(super) fn remote_id(&mut self, from: &RemoteConn, open: bool) -> Option<ConnId> {
-        if let Some(id) = self.by_remote.get(from) {
-            return Some(*id);
+    /// Another node was heard from now.
+    pub(super) fn heard(&mut self, node: &str, now: Instant) {
+        if let Some(at) = self.heard.get_mut(node) {
+            *at = now;
+        } else if self.remote.values().any(|r| r.node == node) {
+            self.heard.insert(node.to_string(), now);
         }
-        if !open {
-            return None;
+    }
+
+    /// Connections of edges silent for [`EDGE_SILENT`] at `now` (taken out: the caller tells
+    /// the room they closed).
+    pub(super) fn silent(&mut self, now: Instant) -> Vec<ConnId> {
+        let dead: Vec<String> = self
+            .heard
+            .iter()
+            .filter(|(_, at)| now.saturating_duration_since(**at) >= EDGE_SILENT)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if dead.is_empty() {
+            return Vec::new();
         }
+        for n in &dead {
+            self.heard.remove(n);
+        }
+        let conns: Vec<ConnId> = self
+            .remote
+            .iter()
+            .filter(|(_, r)| dead.contains(&r.node))
+            .map(|(id, _)| *id)
+            .collect();
+        conns.iter().for_each(|c| self.forget_remote(*c));
+        conns
+    }
+
+    /// The room's id for another node's connection, if it is open here.
+    pub(super) fn remote_id(&mut self, from: &RemoteConn) -> Option<ConnId> {
+        self.by_remote.get(from).copied()
+    }
+
+    /// A new id for another node's connection at its `Open`.
+    pub(super) fn open_remote(&mut self, from: &RemoteConn, now: Instant) -> ConnId {
+        self.heard.entry(from.node.clone()).or_insert(now);
         let id = self.next_remote;
         self.next_remote += 1;
         self.remote.insert(id, from.clone());
         self.by_remote.insert(from.clone(), id);
-        Some(id)
+        id
     }
 
     pub(super) fn forget_remote(&mut self, conn: ConnId) {

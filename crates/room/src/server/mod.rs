@@ -58,7 +58,8 @@ mod shared;
 mod stats;
 
 pub use cluster::{
-    BusOp, Cluster, EdgeLink, OwnerLink, Placement, RemoteConn, RemoteInput, RemoteInputs,
+    BusOp, Cluster, EDGE_HEARTBEAT, EDGE_SILENT, EdgeLink, OwnerLink, Placement, RemoteConn,
+    RemoteInput, RemoteInputs,
 };
 pub use config::{ServerConfig, StoreFactory, TuneFn};
 pub use fanout::{CloseReason, Fanout, Frame, LocalFanout, batch_frame};

@@ -483,6 +483,10 @@ fn room_thread(
                 }
             }
             let now = crate::clock::now_ms();
+            // Connections of an edge that went silent (died) are closed.
+            for conn in fan.silent(Instant::now()) {
+                feed(&mut room, txn, Input::Closed { conn }, now, &mut after)?;
+            }
             if room.poll_timeout().is_some_and(|at| at <= now) {
                 feed(&mut room, txn, Input::Tick, now, &mut after)?;
             }
@@ -545,26 +549,40 @@ fn remote(
     now: u64,
     after: &mut Vec<Action>,
 ) -> Result<Option<Input<'static>>, StorageError> {
+    let at = Instant::now();
+    match &input {
+        RemoteInput::Alive { node } => fan.heard(node, at),
+        RemoteInput::Open { from, .. }
+        | RemoteInput::Text { from, .. }
+        | RemoteInput::Binary { from, .. }
+        | RemoteInput::Closed { from } => fan.heard(&from.node, at),
+    }
     match input {
         RemoteInput::Open { from, ip } => {
-            if let Some(conn) = fan.remote_id(&from, true) {
-                feed(room, txn, Input::Open { conn, ip }, now, after)?;
+            // The same connection opened again (a node restarted under its name): the old one
+            // is gone.
+            if let Some(old) = fan.remote_id(&from) {
+                fan.forget_remote(old);
+                feed(room, txn, Input::Closed { conn: old }, now, after)?;
             }
+            let conn = fan.open_remote(&from, at);
+            feed(room, txn, Input::Open { conn, ip }, now, after)?;
             Ok(None)
         }
         RemoteInput::Text { from, text } => {
-            if let Some(conn) = fan.remote_id(&from, false) {
+            if let Some(conn) = fan.remote_id(&from) {
                 feed(room, txn, Input::Text { conn, text: &text }, now, after)?;
             }
             Ok(None)
         }
-        RemoteInput::Binary { from, len } => Ok(fan
-            .remote_id(&from, false)
-            .map(|conn| Input::Binary { conn, len })),
-        RemoteInput::Closed { from } => Ok(fan.remote_id(&from, false).map(|conn| {
+        RemoteInput::Binary { from, len } => {
+            Ok(fan.remote_id(&from).map(|conn| Input::Binary { conn, len }))
+        }
+        RemoteInput::Closed { from } => Ok(fan.remote_id(&from).map(|conn| {
             fan.forget_remote(conn);
             Input::Closed { conn }
         })),
+        RemoteInput::Alive { .. } => Ok(None),
     }
 }
 

@@ -21,6 +21,17 @@ use marquee_room::store::{Storage, StorageError, Txn};
 use postgres::{Client, NoTls};
 
 pub use leases::{Holder, PgLeases};
+
+/// What a room's transaction must check before its first write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fence {
+    /// Nothing (a store without fences).
+    None,
+    /// That the room's lease is still under this epoch.
+    Held(u64),
+    /// This node does not hold the room's lease: no write.
+    NotHeld,
+}
 use txn::PgTxn;
 
 /// A request to the connection's thread.
@@ -234,34 +245,22 @@ impl Storage for PgStore {
         f: &mut dyn FnMut(&mut dyn Txn) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         let fence = match &self.fences {
-            None => None,
-            Some(fences) => Some(fences.held(room).ok_or_else(|| {
-                StorageError::Fenced(format!("this node does not hold the lease of room {room}"))
-            })?),
+            None => Fence::None,
+            Some(fences) => match fences.held(room) {
+                Some(epoch) => Fence::Held(epoch),
+                None => Fence::NotHeld,
+            },
         };
-        let r = room.to_string();
-        let found = self.conn.call(move |c| {
-            c.batch_execute("BEGIN")?;
-            match fence {
-                None => Ok(None),
-                Some(_) => Ok(Some(
-                    c.query_opt("SELECT epoch FROM leases WHERE room = $1 FOR SHARE", &[&r])?
-                        .map(|row| u(row.get(0))),
-                )),
+        // Begun at its first write: a group with nothing to write costs no round trip.
+        let mut t = PgTxn::new(&self.conn, room, fence);
+        let done = f(&mut t).and_then(|()| {
+            if t.started() {
+                self.conn.call(|c| c.batch_execute("COMMIT"))
+            } else {
+                Ok(())
             }
-        })?;
-        if let Some(ours) = fence
-            && found != Some(Some(ours))
-        {
-            self.conn.call(|c| c.batch_execute("ROLLBACK"))?;
-            let now = found.flatten().map_or("none".into(), |e| e.to_string());
-            return Err(StorageError::Fenced(format!(
-                "room {room}: this node's lease epoch is {ours}, the room's is {now}"
-            )));
-        }
-        let mut t = PgTxn::new(&self.conn, room);
-        let done = f(&mut t).and_then(|()| self.conn.call(|c| c.batch_execute("COMMIT")));
-        if done.is_err() {
+        });
+        if done.is_err() && t.started() {
             let _ = self.conn.call(|c| c.batch_execute("ROLLBACK"));
         }
         done

@@ -1,7 +1,7 @@
 //! One open transaction of a room: each write is a statement on the connection's thread,
 //! in order.
 
-use super::{Conn, i};
+use super::{Conn, Fence, i, u};
 use marquee_room::protocol::{Event, EventBody};
 use marquee_room::room::{GiftOutcome, GiftRecord, WalletRec, Write};
 use marquee_room::store::{StorageError, Txn};
@@ -9,14 +9,63 @@ use marquee_room::store::{StorageError, Txn};
 pub(super) struct PgTxn<'a> {
     conn: &'a Conn,
     room: String,
+    fence: Fence,
+    started: bool,
 }
 
 impl<'a> PgTxn<'a> {
-    pub(super) fn new(conn: &'a Conn, room: &str) -> Self {
+    pub(super) fn new(conn: &'a Conn, room: &str, fence: Fence) -> Self {
         PgTxn {
             conn,
             room: room.to_string(),
+            fence,
+            started: false,
         }
+    }
+
+    pub(super) fn started(&self) -> bool {
+        self.started
+    }
+
+    /// Begin, at the first write: check the lease's epoch first (`FOR SHARE`: a takeover
+    /// waits for this transaction, and the next one sees the new epoch and is refused).
+    fn begin(&mut self) -> Result<(), StorageError> {
+        if self.started {
+            return Ok(());
+        }
+        let room = self.room.clone();
+        let ours = match self.fence {
+            Fence::NotHeld => {
+                return Err(StorageError::Fenced(format!(
+                    "this node does not hold the lease of room {room}"
+                )));
+            }
+            Fence::None => None,
+            Fence::Held(e) => Some(e),
+        };
+        let found = self.conn.call(move |c| {
+            c.batch_execute("BEGIN")?;
+            match ours {
+                None => Ok(None),
+                Some(_) => Ok(c
+                    .query_opt(
+                        "SELECT epoch FROM leases WHERE room = $1 FOR SHARE",
+                        &[&room],
+                    )?
+                    .map(|row| u(row.get(0)))),
+            }
+        })?;
+        self.started = true;
+        if let Some(ours) = ours
+            && found != Some(ours)
+        {
+            let now = found.map_or("none".into(), |e| e.to_string());
+            return Err(StorageError::Fenced(format!(
+                "room {}: this node's lease epoch is {ours}, the room's is {now}",
+                self.room
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -32,6 +81,7 @@ fn wallet_params(w: &WalletRec) -> [i64; 3] {
 
 impl Txn for PgTxn<'_> {
     fn write(&mut self, w: &Write) -> Result<(), StorageError> {
+        self.begin()?;
         let room = self.room.clone();
         match w {
             Write::Event(ev) => {
@@ -128,6 +178,7 @@ impl Txn for PgTxn<'_> {
         g: &GiftRecord,
         wallet: Option<&WalletRec>,
     ) -> Result<GiftOutcome, StorageError> {
+        self.begin()?;
         let room = self.room.clone();
         let g = g.clone();
         let wallet = wallet.map(wallet_params);

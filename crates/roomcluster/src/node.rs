@@ -2,9 +2,10 @@
 //! owner), and carries the room's traffic over the Redis bus ([`crate::bus`]).
 
 use crate::bus::{Envelope, Follower, KEEP, Verdict, in_key, out_key};
+use crate::fence::Fences;
 use crate::lease::{Lease, LeaseAction, LeaseConfig, LeaseInput};
+use crate::pg::{PgLeases, PgStore};
 use crate::redact::redact_url;
-use crate::{Fences, PgLeases, PgStore};
 use crossbeam_channel as cb;
 use marquee_room::RoomError;
 use marquee_room::server::{

@@ -142,18 +142,27 @@ pub trait EdgeLink: Send {
 }
 
 /// Where an owner's link delivers other nodes' inputs: into the room thread's queue.
-#[derive(Clone)]
 pub struct RemoteInputs {
-    pub(super) tx: cb::Sender<super::rooms::RoomCmd>,
+    deliver: Box<dyn Fn(RemoteInput) -> bool + Send>,
 }
 
 impl RemoteInputs {
+    pub(super) fn new(deliver: Box<dyn Fn(RemoteInput) -> bool + Send>) -> Self {
+        RemoteInputs { deliver }
+    }
+
     /// Hand one input to the room (false: the room has stopped).
     pub fn deliver(&self, input: RemoteInput) -> bool {
-        !matches!(
-            self.tx.try_send(super::rooms::RoomCmd::Remote(input)),
-            Err(cb::TrySendError::Disconnected(_))
-        )
+        (self.deliver)(input)
+    }
+}
+
+/// Why a room's connections are closed when it moves to another node: reconnect, and resume
+/// there.
+pub(super) fn moved() -> CloseReason {
+    CloseReason {
+        code: ErrorCode::Busy,
+        reason: "the room moved to another server; reconnect".into(),
     }
 }
 
@@ -268,7 +277,7 @@ impl Fanout for OwnerFanout {
             None => self.local.subscribe(conn, batch),
         }
     }
-    fn send(&mut self, conn: ConnId, frame: super::Frame) {
+    fn send(&mut self, conn: ConnId, frame: super::fanout::Frame) {
         match self.remote.get(&conn) {
             Some(to) => self.ops.push(BusOp::Send {
                 to: to.clone(),
@@ -277,7 +286,7 @@ impl Fanout for OwnerFanout {
             None => self.local.send(conn, frame),
         }
     }
-    fn broadcast(&mut self, frame: super::Frame) {
+    fn broadcast(&mut self, frame: super::fanout::Frame) {
         if self.clustered {
             self.ops.push(BusOp::Broadcast {
                 frame: frame.as_str().to_string(),

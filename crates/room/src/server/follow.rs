@@ -3,11 +3,11 @@
 //! on the sockets by the same [`LocalFanout`] an owner uses (broadcasts coalesced and encoded
 //! once here, for all of this node's viewers).
 
-use super::cluster::{BusOp, EdgeLink, RemoteConn, RemoteInput};
+use super::cluster::{BusOp, EdgeLink, RemoteConn, RemoteInput, moved};
+use super::cmd::RoomCmd;
 use super::fanout::{CloseReason, Fanout, LocalFanout};
-use super::rooms::{Retire, RoomCmd, moved};
 use crossbeam_channel as cb;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Follow the owner until the room stops here (idle, or the owner is gone or changed).
@@ -17,7 +17,8 @@ pub(super) fn edge_thread(
     rx: &cb::Receiver<RoomCmd>,
     idle_room: Duration,
     mut fan: LocalFanout,
-    retire: &Retire,
+    users: &AtomicUsize,
+    retire: &dyn Fn() -> bool,
 ) {
     tracing::info!(room = %room_id, "room followed on this node");
     let node = link.node().to_string();
@@ -30,10 +31,10 @@ pub(super) fn edge_thread(
         let idle_stop = if fan.connections() > 0 {
             last_busy = Instant::now();
             None
-        } else if retire.users.load(Ordering::Acquire) > 0 {
+        } else if users.load(Ordering::Acquire) > 0 {
             Some(Instant::now() + idle_room)
         } else if last_busy.elapsed() >= idle_room && rx.is_empty() {
-            if retire.idle() {
+            if retire() {
                 break;
             }
             last_busy = Instant::now();

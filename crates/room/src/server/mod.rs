@@ -41,6 +41,7 @@
 
 mod assets;
 mod cluster;
+mod cmd;
 mod config;
 mod connection;
 mod edge;

@@ -9,53 +9,21 @@
 //! a gift is acknowledged only once its group is durable, and a flood of gifts costs one fsync
 //! per group, so the host's moderation never waits behind it.
 
-use super::cluster::{OwnerFanout, OwnerLink, Placement, RemoteInput, RemoteInputs};
+use super::cluster::{OwnerFanout, OwnerLink, Placement, RemoteInput, RemoteInputs, moved};
+pub(super) use super::cmd::RoomCmd;
 use super::config::{ServerConfig, StoreFactory};
 use super::fanout::{CloseReason, Fanout, LocalFanout};
 use super::relay::Relay;
 use super::stats::ServerStats;
 use crate::error::RoomError;
-use crate::out::ConnOut;
 use crate::protocol::ErrorCode;
-use crate::room::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
+use crate::room::{Action, Input, Room, RoomConfig, Snapshot};
 use crate::store::{Storage, StorageError, Txn};
 use crossbeam_channel as cb;
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite;
-
-/// What a connection's task tells its room's thread.
-pub(super) enum RoomCmd {
-    Open {
-        conn: ConnId,
-        ip: Option<IpAddr>,
-        out: Arc<ConnOut>,
-        kill: oneshot::Sender<CloseReason>,
-    },
-    Text {
-        conn: ConnId,
-        text: tungstenite::Utf8Bytes,
-    },
-    Binary {
-        conn: ConnId,
-        len: usize,
-    },
-    Closed {
-        conn: ConnId,
-    },
-    /// A connection of another node (this node owns the room).
-    Remote(RemoteInput),
-    /// A co-stream guest's request for the room's host (see `relay`).
-    Relay {
-        request: marquee_guestdoor::DoorRequest,
-        reply: oneshot::Sender<marquee_guestdoor::DoorReply>,
-    },
-    Shutdown,
-}
 
 /// A room's thread and its input channel.
 pub(super) struct RoomHandle {
@@ -189,7 +157,13 @@ impl Rooms {
         let (owner, store_snap) = match placement {
             Some(Placement::Edge(link)) => (Err(link), None),
             Some(Placement::Owner(mut link)) => {
-                link.start(RemoteInputs { tx: tx.clone() });
+                let inputs = tx.clone();
+                link.start(RemoteInputs::new(Box::new(move |input| {
+                    !matches!(
+                        inputs.try_send(RoomCmd::Remote(input)),
+                        Err(cb::TrySendError::Disconnected(_))
+                    )
+                })));
                 (Ok(Some(link)), Some(()))
             }
             None => (Ok(None), Some(())),
@@ -232,14 +206,20 @@ impl Rooms {
                         let fan = OwnerFanout::new(fan, link.is_some());
                         room_thread(cfg, snap, store, rx, stats, pace, fan, link, &retire)
                     }
-                    (Err(link), _) => super::follow::edge_thread(
-                        &cfg.room,
-                        link,
-                        &rx,
-                        pace.idle_room,
-                        fan,
-                        &retire,
-                    ),
+                    (Err(link), _) => {
+                        let idle = || retire.idle();
+                        let room = &cfg.room;
+                        let users = &retire.users;
+                        super::follow::edge_thread(
+                            room,
+                            link,
+                            &rx,
+                            pace.idle_room,
+                            fan,
+                            users,
+                            &idle,
+                        )
+                    }
                     (Ok(_), None) => {}
                 }
             })
@@ -299,18 +279,18 @@ impl Rooms {
 /// How a room thread leaves the registry when it has been idle: under the registry lock, so
 /// that a lease handed out at the same moment either keeps it running or finds it gone (and
 /// starts it again). Also run when the thread ends otherwise (a storage failure, a panic).
-pub(super) struct Retire {
+struct Retire {
     registry: Arc<Mutex<Registry>>,
     room: String,
     id: u64,
-    pub(super) users: Arc<AtomicUsize>,
+    users: Arc<AtomicUsize>,
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
 }
 
 impl Retire {
     /// Leave the registry if no connection holds the room and no command waits.
-    pub(super) fn idle(&self) -> bool {
+    fn idle(&self) -> bool {
         let mut reg = lock(&self.registry);
         if self.users.load(Ordering::Acquire) > 0 || !self.rx.is_empty() {
             return false;
@@ -518,15 +498,6 @@ fn room_thread(
         l.stop();
     }
     tracing::info!(room = %room_id, "room thread stopped");
-}
-
-/// Why a room's connections are closed when it moves to another node: reconnect, and resume
-/// there.
-pub(super) fn moved() -> CloseReason {
-    CloseReason {
-        code: ErrorCode::Busy,
-        reason: "the room moved to another server; reconnect".into(),
-    }
 }
 
 /// Hand the fan-out operations of a durable group to the bus.

@@ -1,7 +1,7 @@
 //! The lease rows: acquire, renew, release, and who holds a room. Expiry is Postgres's `now()`,
 //! so the nodes' clocks never matter.
 
-use super::{Conn, i, u};
+use super::conn::{Conn, i, u};
 use crate::lease::LeaseInput;
 use marquee_room::store::StorageError;
 use std::time::Duration;

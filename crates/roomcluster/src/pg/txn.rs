@@ -1,10 +1,21 @@
 //! One open transaction of a room: each write is a statement on the connection's thread,
 //! in order.
 
-use super::{Conn, Fence, i, u};
+use super::conn::{Conn, i, u};
 use marquee_room::protocol::{Event, EventBody};
 use marquee_room::room::{GiftOutcome, GiftRecord, WalletRec, Write};
 use marquee_room::store::{StorageError, Txn};
+
+/// What a room's transaction must check before its first write.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Fence {
+    /// Nothing (a store without fences).
+    None,
+    /// That the room's lease is still under this epoch.
+    Held(u64),
+    /// This node does not hold the room's lease: no write.
+    NotHeld,
+}
 
 pub(super) struct PgTxn<'a> {
     conn: &'a Conn,

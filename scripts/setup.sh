@@ -20,6 +20,8 @@ PKGS=(
   coturn nftables
   # the clip save's system calls watched (durable writes: file, rename, folder synced)
   strace
+  # the room past one machine: Postgres (the truth) and Redis (the bus), started by its tests
+  postgresql redis-server
   # the viewer page's browser test (Playwright drives Debian's Chromium)
   chromium
   # the desktop app (Tauri 2 on WebKitGTK) and its end-to-end test under Xvfb

@@ -11,7 +11,10 @@
 //! * [`store`] — durable storage behind the [`store::Storage`] trait (SQLite by default, an
 //!   in-memory one for tests). Fan-out sits behind [`server::Fanout`]; when broadcasts go out
 //!   together is decided by the sans-IO [`coalesce::Coalescer`].
-//! * [`server`] — the thin axum + WebSocket layer and the viewer page at `/room/ROOM`.
+//! * [`server`] — the thin axum + WebSocket layer and the viewer page at `/room/ROOM`. As one
+//!   node of several ([`server::Cluster`], implemented on Postgres and Redis by
+//!   `marquee-roomcluster`), a room runs on the node holding its lease and is followed by the
+//!   others (inputs forwarded, fan-out carried out on their own sockets).
 //! * [`client`] — a Rust client with jittered-backoff reconnect and resume, over `ws://` or
 //!   `wss://` ([`tls`]: the OS's roots plus any CA the caller adds).
 //! * [`secret`] — the token secret file a server and its token minting share.

@@ -14,7 +14,7 @@ use marquee_room::RoomError;
 #[derive(clap::Subcommand)]
 pub enum RoomCmd {
     /// Run a room server (danmaku, gifts, votes, Q&A, lottery, moderation) with its viewer page.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Print a signed token for a role in a room (a host key: `--role host --ttl 90d`).
     Token(token::TokenArgs),
     /// Print a room's events as they come (a terminal chat view for hosts).

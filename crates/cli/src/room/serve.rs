@@ -4,6 +4,7 @@ use marquee_room::RoomError;
 use marquee_room::secret::load_or_create_secret;
 use marquee_room::server::{Caps, IpNet, ServerConfig, outward_address, raise_fd_limit, start};
 use marquee_room::token::parse_ttl;
+use marquee_roomcluster::{Node, NodeConfig, redact_url};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,12 +81,71 @@ pub struct ServeArgs {
     /// Threads writing each flush of a room to its sockets (the room's own thread included).
     #[arg(long, default_value_t = 1)]
     pub fanout_threads: usize,
+    /// Keep rooms in Postgres (`postgres://USER:PASSWORD@HOST:PORT/DB`) instead of --db, as one
+    /// node of several: with --bus, any node serves any room (docs/deploy-room.md). The
+    /// password is never printed; `env:NAME` reads the URL from the environment variable NAME
+    /// (a command line is visible to every user of the machine).
+    #[arg(long, value_name = "URL", requires = "bus")]
+    pub store: Option<String>,
+    /// The Redis the nodes share (`redis://HOST:PORT/`, or `env:NAME`), with --store.
+    #[arg(long, value_name = "URL", requires = "store")]
+    pub bus: Option<String>,
+    /// This node's name in the cluster (default: one made up, new at every start).
+    #[arg(long, value_name = "NAME", requires = "store")]
+    pub node: Option<String>,
+}
+
+/// Join the cluster that --store and --bus name (none: a single node on --db).
+fn cluster(args: &ServeArgs, cfg: &mut ServerConfig) -> Result<Option<String>, RoomError> {
+    let (Some(store), Some(bus)) = (&args.store, &args.bus) else {
+        return Ok(None);
+    };
+    let (store, bus) = (&from_env("--store", store)?, &from_env("--bus", bus)?);
+    if !(store.starts_with("postgres://") || store.starts_with("postgresql://")) {
+        return Err(RoomError::InvalidArgument(format!(
+            "--store {}: expected postgres://USER:PASSWORD@HOST:PORT/DB",
+            redact_url(store)
+        )));
+    }
+    if !(bus.starts_with("redis://") || bus.starts_with("rediss://")) {
+        return Err(RoomError::InvalidArgument(format!(
+            "--bus {}: expected redis://HOST:PORT/",
+            redact_url(bus)
+        )));
+    }
+    let mut node = NodeConfig::new(store, bus);
+    if let Some(name) = &args.node {
+        node.node = name.clone();
+    }
+    let node = Node::open(node)?;
+    let line = format!(
+        "cluster node {}: rooms in {}, bus {}",
+        node.name(),
+        redact_url(store),
+        redact_url(bus)
+    );
+    cfg.db = None;
+    cfg.stores = Some(node.stores());
+    cfg.cluster = Some(node);
+    Ok(Some(line))
 }
 
 fn duration(flag: &str, s: &str) -> Result<Duration, RoomError> {
     parse_ttl(s)
         .map(Duration::from_millis)
         .map_err(|e| RoomError::InvalidArgument(format!("{flag}: {e}")))
+}
+
+/// A URL given on the command line, or read from the environment variable NAME for `env:NAME`.
+fn from_env(flag: &str, value: &str) -> Result<String, RoomError> {
+    match value.strip_prefix("env:") {
+        Some(name) => std::env::var(name).map_err(|_| {
+            RoomError::InvalidArgument(format!(
+                "{flag} env:{name}: the environment variable {name} is not set"
+            ))
+        }),
+        None => Ok(value.to_string()),
+    }
 }
 
 /// The server's settings from the command line.
@@ -164,7 +224,10 @@ pub fn banner(listen: SocketAddr, public_url: Option<&str>) -> Vec<String> {
 
 /// Run the room server until Ctrl-C. Blocking; builds its own tokio runtime.
 pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
-    let cfg = config(args)?;
+    let mut cfg = config(args)?;
+    if let Some(line) = cluster(args, &mut cfg)? {
+        println!("{line}");
+    }
     if let Some(n) = raise_fd_limit() {
         tracing::debug!(descriptors = n, "descriptor limit");
     }
@@ -184,6 +247,26 @@ pub fn serve(args: &ServeArgs) -> Result<(), RoomError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_url_comes_from_the_command_line_or_the_environment() {
+        assert_eq!(
+            from_env("--store", "postgres://db/m").unwrap(),
+            "postgres://db/m"
+        );
+        let err = from_env("--store", "env:MARQUEE_TEST_NO_SUCH_VARIABLE")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MARQUEE_TEST_NO_SUCH_VARIABLE is not set"),
+            "{err}"
+        );
+        // PATH is set in every test run: its value is what comes back.
+        assert_eq!(
+            from_env("--bus", "env:PATH").unwrap(),
+            std::env::var("PATH").unwrap()
+        );
+    }
 
     #[test]
     fn a_loopback_server_without_a_public_url_says_it_is_for_this_computer_only() {

@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub tune: Option<TuneFn>,
     /// Use this storage instead of `db` (another backend, or a fault-injecting one in tests).
     pub stores: Option<StoreFactory>,
+    /// One node of several: where each room runs (see [`super::cluster::Cluster`]); `None`: every room
+    /// runs here.
+    pub cluster: Option<Arc<dyn super::cluster::Cluster>>,
     /// A room with no connection for this long stops its thread; the next connection reopens
     /// it from storage.
     pub idle_room: Duration,
@@ -101,6 +104,7 @@ impl ServerConfig {
             room_queue: 8192,
             tune: None,
             stores: None,
+            cluster: None,
             idle_room: Duration::from_secs(600),
             trusted_proxies: Vec::new(),
             behind_proxy: false,

@@ -12,6 +12,9 @@
 //! * `meter` — when a connection counts as a handshake: only while a request head arrives.
 //! * `ipnet`, `refusal` — networks (trusted proxies) and refusals (a status and a reason).
 //! * `shared` — what the handlers share.
+//! * `cluster`, `follow` — one node of several: a room owned here publishes its fan-out
+//!   operations for the other nodes; a room owned elsewhere is followed (inputs forwarded, the
+//!   owner's operations carried out on this node's sockets).
 //! * `guests` — co-stream guests under each room (`/room/{room}/join/…`): a door set in process
 //!   ([`ServerHandle::set_guest_door`]), else relayed to the room's host; `relay` — that relay on
 //!   the room thread (`guest_request` out, `guest_answer` back, bounded).
@@ -37,10 +40,13 @@
 //! [`Room::poll_timeout`]: crate::room::Room::poll_timeout
 
 mod assets;
+mod cluster;
+mod cmd;
 mod config;
 mod connection;
 mod edge;
 mod fanout;
+mod follow;
 mod guests;
 mod http;
 mod ipnet;
@@ -52,6 +58,10 @@ mod rooms;
 mod shared;
 mod stats;
 
+pub use cluster::{
+    BusOp, Cluster, EDGE_HEARTBEAT, EDGE_SILENT, EdgeLink, OwnerLink, Placement, RemoteConn,
+    RemoteInput, RemoteInputs,
+};
 pub use config::{ServerConfig, StoreFactory, TuneFn};
 pub use fanout::{CloseReason, Fanout, Frame, LocalFanout, batch_frame};
 pub use http::{VIEWER_HTML, valid_room_name};

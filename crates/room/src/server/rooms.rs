@@ -9,50 +9,21 @@
 //! a gift is acknowledged only once its group is durable, and a flood of gifts costs one fsync
 //! per group, so the host's moderation never waits behind it.
 
+use super::cluster::{OwnerFanout, OwnerLink, Placement, RemoteInput, RemoteInputs, moved};
+pub(super) use super::cmd::RoomCmd;
 use super::config::{ServerConfig, StoreFactory};
 use super::fanout::{CloseReason, Fanout, LocalFanout};
 use super::relay::Relay;
 use super::stats::ServerStats;
 use crate::error::RoomError;
-use crate::out::ConnOut;
 use crate::protocol::ErrorCode;
-use crate::room::{Action, ConnId, Input, Room, RoomConfig, Snapshot};
+use crate::room::{Action, Input, Room, RoomConfig, Snapshot};
 use crate::store::{Storage, StorageError, Txn};
 use crossbeam_channel as cb;
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite;
-
-/// What a connection's task tells its room's thread.
-pub(super) enum RoomCmd {
-    Open {
-        conn: ConnId,
-        ip: Option<IpAddr>,
-        out: Arc<ConnOut>,
-        kill: oneshot::Sender<CloseReason>,
-    },
-    Text {
-        conn: ConnId,
-        text: tungstenite::Utf8Bytes,
-    },
-    Binary {
-        conn: ConnId,
-        len: usize,
-    },
-    Closed {
-        conn: ConnId,
-    },
-    /// A co-stream guest's request for the room's host (see `relay`).
-    Relay {
-        request: marquee_guestdoor::DoorRequest,
-        reply: oneshot::Sender<marquee_guestdoor::DoorReply>,
-    },
-    Shutdown,
-}
 
 /// A room's thread and its input channel.
 pub(super) struct RoomHandle {
@@ -178,11 +149,35 @@ impl Rooms {
         if let Some(t) = &s.tune {
             t(&mut cfg);
         }
-        let mut store = (self.stores)().map_err(|e| OpenError::Failed(e.into()))?;
-        let snap = store
-            .load(room, cfg.resume_window)
-            .map_err(|e| OpenError::Failed(e.into()))?;
+        let placement = match &s.cluster {
+            Some(c) => Some(c.open(room).map_err(OpenError::Failed)?),
+            None => None,
+        };
         let (tx, rx) = cb::bounded(s.room_queue);
+        let (owner, store_snap) = match placement {
+            Some(Placement::Edge(link)) => (Err(link), None),
+            Some(Placement::Owner(mut link)) => {
+                let inputs = tx.clone();
+                link.start(RemoteInputs::new(Box::new(move |input| {
+                    !matches!(
+                        inputs.try_send(RoomCmd::Remote(input)),
+                        Err(cb::TrySendError::Disconnected(_))
+                    )
+                })));
+                (Ok(Some(link)), Some(()))
+            }
+            None => (Ok(None), Some(())),
+        };
+        let loaded = match store_snap {
+            Some(()) => {
+                let mut store = (self.stores)().map_err(|e| OpenError::Failed(e.into()))?;
+                let snap = store
+                    .load(room, cfg.resume_window)
+                    .map_err(|e| OpenError::Failed(e.into()))?;
+                Some((store, snap))
+            }
+            None => None,
+        };
         let stats = self.stats.clone();
         let (idle_room, coalesce, writers) = (s.idle_room, s.coalesce, s.fanout_threads);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -206,7 +201,27 @@ impl Rooms {
                     group_max,
                     in_flight,
                 };
-                room_thread(cfg, snap, store, rx, stats, pace, fan, &retire)
+                match (owner, loaded) {
+                    (Ok(link), Some((store, snap))) => {
+                        let fan = OwnerFanout::new(fan, link.is_some());
+                        room_thread(cfg, snap, store, rx, stats, pace, fan, link, &retire)
+                    }
+                    (Err(link), _) => {
+                        let idle = || retire.idle();
+                        let room = &cfg.room;
+                        let users = &retire.users;
+                        super::follow::edge_thread(
+                            room,
+                            link,
+                            &rx,
+                            pace.idle_room,
+                            fan,
+                            users,
+                            &idle,
+                        )
+                    }
+                    (Ok(_), None) => {}
+                }
             })
             .map_err(|e| OpenError::Failed(e.into()))?;
         self.stats.rooms_opened.fetch_add(1, Ordering::Relaxed);
@@ -321,6 +336,9 @@ struct Pace {
     in_flight: usize,
 }
 
+/// How often an owner looks at whether it still holds its lease when nothing else wakes it.
+const OWNER_CHECK: Duration = Duration::from_millis(250);
+
 #[allow(clippy::too_many_arguments)]
 fn room_thread(
     cfg: RoomConfig,
@@ -329,7 +347,8 @@ fn room_thread(
     rx: cb::Receiver<RoomCmd>,
     stats: Arc<ServerStats>,
     pace: Pace,
-    mut fan: LocalFanout,
+    mut fan: OwnerFanout,
+    mut link: Option<Box<dyn OwnerLink>>,
     retire: &Retire,
 ) {
     let Pace {
@@ -347,12 +366,22 @@ fn room_thread(
         room_id: &room_id,
     };
     if io.exec(init, &mut relay).is_err() {
+        if let Some(l) = link.as_mut() {
+            l.stop();
+        }
         return;
     }
+    publish(&mut link, io.fan);
     tracing::info!(room = %room_id, epoch = room.epoch(), seq = room.last_seq(), "room open");
     let mut last_busy = Instant::now();
     let mut stop = false;
     while !stop {
+        if link.as_ref().is_some_and(|l| !l.owns()) {
+            tracing::warn!(room = %room_id, "this node no longer owns the room; closing its connections");
+            io.fan.close_all(moved());
+            publish(&mut link, io.fan);
+            break;
+        }
         let idle_stop = if io.fan.connections() > 0 {
             last_busy = Instant::now();
             None
@@ -368,7 +397,12 @@ fn room_thread(
         } else {
             Some(last_busy + idle_room)
         };
-        let mut next = match next_wake(&room, &*io.fan, idle_stop) {
+        let check = link.as_ref().map(|_| Instant::now() + OWNER_CHECK);
+        let wake = [next_wake(&room, &*io.fan, idle_stop), check]
+            .into_iter()
+            .flatten()
+            .min();
+        let mut next = match wake {
             Some(at) => match rx.recv_deadline(at) {
                 Ok(cmd) => Some(cmd),
                 Err(cb::RecvTimeoutError::Timeout) => None,
@@ -414,6 +448,7 @@ fn room_thread(
                         relay.request(request, reply, fan);
                         None
                     }
+                    RoomCmd::Remote(input) => remote(fan, &mut room, txn, input, now, &mut after)?,
                     RoomCmd::Shutdown => {
                         stop = true;
                         break;
@@ -428,6 +463,10 @@ fn room_thread(
                 }
             }
             let now = crate::clock::now_ms();
+            // Connections of an edge that went silent (died) are closed.
+            for conn in fan.silent(Instant::now()) {
+                feed(&mut room, txn, Input::Closed { conn }, now, &mut after)?;
+            }
             if room.poll_timeout().is_some_and(|at| at <= now) {
                 feed(&mut room, txn, Input::Tick, now, &mut after)?;
             }
@@ -435,23 +474,93 @@ fn room_thread(
         });
         if let Err(e) = group {
             stats.storage_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(room = %room_id, error = %e, "storage commit failed; stopping the room");
-            io.fan.close_all(CloseReason {
-                code: ErrorCode::Storage,
-                reason: "the room's storage failed; reconnect".into(),
-            });
+            if matches!(e, StorageError::Fenced(_)) {
+                tracing::warn!(room = %room_id, error = %e, "another node owns the room now: this node's write was refused; stopping the room here");
+            } else {
+                tracing::error!(room = %room_id, error = %e, "storage commit failed; stopping the room");
+            }
+            let why = match e {
+                StorageError::Fenced(_) => moved(),
+                _ => CloseReason {
+                    code: ErrorCode::Storage,
+                    reason: "the room's storage failed; reconnect".into(),
+                },
+            };
+            io.fan.close_all(why);
+            publish(&mut link, io.fan);
             break;
         }
         io.send(after, &mut relay);
+        publish(&mut link, io.fan);
         io.fan.poll_flush(Instant::now());
     }
+    if let Some(l) = link.as_mut() {
+        l.stop();
+    }
     tracing::info!(room = %room_id, "room thread stopped");
+}
+
+/// Hand the fan-out operations of a durable group to the bus.
+fn publish(link: &mut Option<Box<dyn OwnerLink>>, fan: &mut OwnerFanout) {
+    let ops = fan.take_ops();
+    if let Some(l) = link.as_mut()
+        && !ops.is_empty()
+    {
+        l.publish(ops);
+    }
+}
+
+/// Feed an input of another node's connection to the room, under the id the room knows that
+/// connection by (an input of a connection it does not know, or no longer, is dropped).
+fn remote(
+    fan: &mut OwnerFanout,
+    room: &mut Room,
+    txn: &mut dyn Txn,
+    input: RemoteInput,
+    now: u64,
+    after: &mut Vec<Action>,
+) -> Result<Option<Input<'static>>, StorageError> {
+    let at = Instant::now();
+    match &input {
+        RemoteInput::Alive { node } => fan.heard(node, at),
+        RemoteInput::Open { from, .. }
+        | RemoteInput::Text { from, .. }
+        | RemoteInput::Binary { from, .. }
+        | RemoteInput::Closed { from } => fan.heard(&from.node, at),
+    }
+    match input {
+        RemoteInput::Open { from, ip } => {
+            // The same connection opened again (a node restarted under its name): the old one
+            // is gone.
+            if let Some(old) = fan.remote_id(&from) {
+                fan.forget_remote(old);
+                feed(room, txn, Input::Closed { conn: old }, now, after)?;
+            }
+            let conn = fan.open_remote(&from, at);
+            feed(room, txn, Input::Open { conn, ip }, now, after)?;
+            Ok(None)
+        }
+        RemoteInput::Text { from, text } => {
+            if let Some(conn) = fan.remote_id(&from) {
+                feed(room, txn, Input::Text { conn, text: &text }, now, after)?;
+            }
+            Ok(None)
+        }
+        RemoteInput::Binary { from, len } => {
+            Ok(fan.remote_id(&from).map(|conn| Input::Binary { conn, len }))
+        }
+        RemoteInput::Closed { from } => Ok(fan.remote_id(&from).map(|conn| {
+            fan.forget_remote(conn);
+            Input::Closed { conn }
+        })),
+        RemoteInput::Alive { .. } => Ok(None),
+    }
 }
 
 /// The room thread's IO: its storage and its fan-out.
 struct Io<'a> {
     store: &'a mut dyn Storage,
-    fan: &'a mut dyn Fanout,
+    fan: &'a mut OwnerFanout,
     stats: &'a ServerStats,
     room_id: &'a str,
 }

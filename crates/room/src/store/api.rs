@@ -10,6 +10,13 @@ pub enum StorageError {
     Sqlite(#[from] rusqlite::Error),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// Another backend's error, as its text (with any secret already removed).
+    #[error("{0}")]
+    Backend(String),
+    /// This node no longer holds the room's lease: another owner took over, and the write was
+    /// refused so that two owners never both commit.
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 /// One open transaction of a room: what is done through it is applied in order, and becomes

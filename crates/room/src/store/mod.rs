@@ -1,5 +1,6 @@
 //! Durable storage behind a small trait: [`SqliteStore`] (default) and [`MemoryStore`] (tests,
-//! ephemeral rooms). A later Postgres store implements the same trait.
+//! ephemeral rooms). `marquee-roomcluster` adds Postgres behind the same trait; every backend runs the
+//! checks of `conformance` (feature `conformance`).
 //!
 //! The room thread runs each group of inputs in one [`Storage::transaction`]: the room's writes
 //! and its gifts' ledger inserts are applied in order inside it, and the whole group is made
@@ -7,6 +8,8 @@
 //! `(room, user, key)`, so a retried, replayed or re-sent gift is recorded once.
 
 mod api;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod memory;
 mod sqlite;
 #[cfg(test)]

@@ -1062,7 +1062,7 @@ test('co-stream: a guest slot from Settings → Co-stream; a native guest joins 
   await (await browser.$('[data-testid="settings-save"]')).click();
 });
 
-test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live; logged in to Twitch from Settings, a line deleted from its menu reaches Twitch's API; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
+test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live; logged in to Twitch from Settings, a line deleted from its menu reaches Twitch’s API; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
   await (await browser.$('[data-testid="open-settings"]')).click();
   await (await browser.$('[data-tab="chatsources"]')).click();
   await (await browser.$('[data-testid="chat-source-add"]')).click();

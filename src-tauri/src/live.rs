@@ -211,6 +211,7 @@ struct ToUi {
 /// Platform lines gathered into one event at most every [`ChatBatcher::EVERY`].
 struct ChatBatcher {
     lines: Vec<ipc::PlatformChat>,
+    removed: Vec<ipc::PlatformRemoval>,
     dropped: u64,
     sent: std::time::Instant,
 }
@@ -221,6 +222,7 @@ impl ChatBatcher {
     fn new() -> Self {
         Self {
             lines: Vec::new(),
+            removed: Vec::new(),
             dropped: 0,
             sent: std::time::Instant::now() - Self::EVERY,
         }
@@ -233,7 +235,19 @@ impl ChatBatcher {
         } else {
             self.dropped += 1;
         }
-        (self.sent.elapsed() >= Self::EVERY).then(|| self.take())
+        self.due().then(|| self.take())
+    }
+
+    fn due(&self) -> bool {
+        self.sent.elapsed() >= Self::EVERY
+    }
+
+    /// Adds lines taken away on a platform; the batch to send now, if one is due. A batch
+    /// holds at most MAX removals: a full one goes at once (none is ever left out).
+    fn remove(&mut self, r: ipc::PlatformRemoval) -> Option<ipc::PlatformChatBatch> {
+        self.removed.push(r);
+        let full = self.removed.len() >= ipc::PlatformChatBatch::MAX;
+        (full || self.due()).then(|| self.take())
     }
 
     /// What is waiting (a quiet chat's last lines go out with the next stats tick).
@@ -241,6 +255,7 @@ impl ChatBatcher {
         self.sent = std::time::Instant::now();
         ipc::PlatformChatBatch {
             lines: std::mem::take(&mut self.lines),
+            removed: std::mem::take(&mut self.removed),
             dropped: std::mem::take(&mut self.dropped),
         }
     }
@@ -267,6 +282,12 @@ impl marquee_show::Observer for ToUi {
     }
     fn chat_line(&self, source: &str, l: &marquee_show::audience::ChatLine) {
         let due = lock(&self.chat).push(ipc::PlatformChat::new(source, l));
+        if let Some(b) = due {
+            self.emit.platform_chat(&b);
+        }
+    }
+    fn chat_removed(&self, source: &str, r: &marquee_show::audience::ChatRemoval) {
+        let due = lock(&self.chat).remove(ipc::PlatformRemoval::new(source, r));
         if let Some(b) = due {
             self.emit.platform_chat(&b);
         }
@@ -440,6 +461,37 @@ mod tests {
             min_bitrate_kbps: None,
             chat: vec![],
         }
+    }
+
+    #[test]
+    fn removals_made_on_a_platform_go_out_with_the_lines_and_none_is_left_out() {
+        let r = |n: usize| ipc::PlatformRemoval {
+            source: "twitch:x".into(),
+            message_id: Some(format!("m{n}")),
+            user_id: None,
+        };
+        let mut b = ChatBatcher::new();
+        // The first goes at once; within the next tenth of a second they wait, a full batch
+        // goes at once, and the rest go with the next.
+        let mut sent: Vec<_> = b.remove(r(0)).into_iter().collect();
+        assert_eq!(sent[0].removed.len(), 1);
+        for n in 1..=ipc::PlatformChatBatch::MAX + 3 {
+            sent.extend(b.remove(r(n)));
+        }
+        sent.push(b.take());
+        assert!(
+            sent.iter()
+                .all(|x| x.removed.len() <= ipc::PlatformChatBatch::MAX)
+        );
+        let ids: Vec<String> = (sent.iter().flat_map(|x| &x.removed))
+            .filter_map(|x| x.message_id.clone())
+            .collect();
+        assert_eq!(
+            ids,
+            (0..=ipc::PlatformChatBatch::MAX + 3)
+                .map(|n| format!("m{n}"))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -241,7 +241,6 @@ impl Audience {
     }
 }
 
-/// The short label a platform's lines carry on the video.
 /// A platform chat event as the host's chat panel shows it: who, what (masked like the
 /// overlay), and whether it is a gift-like event (bits, gifts, paid messages, memberships,
 /// subscriptions) to highlight.
@@ -298,6 +297,29 @@ impl ChatLine {
     }
 }
 
+/// Lines a moderator took away on the platform itself, for the host's chat panel to strike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatRemoval {
+    /// One message, by its platform id.
+    Message(String),
+    /// Every line of a user banned or timed out, by their platform id.
+    User(String),
+    /// The whole chat was cleared.
+    All,
+}
+
+impl ChatRemoval {
+    pub fn from_chat(e: &ChatEvent) -> Option<ChatRemoval> {
+        match &e.body {
+            ChatBody::MessageDeleted { id, .. } => Some(Self::Message(id.clone())),
+            ChatBody::UserBanned { user, .. } => user.id.clone().map(Self::User),
+            ChatBody::ChatCleared => Some(Self::All),
+            _ => None,
+        }
+    }
+}
+
+/// The short label a platform's lines carry on the video.
 pub fn platform_tag(p: Platform) -> &'static str {
     match p {
         Platform::Bilibili => "B站",
@@ -486,6 +508,31 @@ mod tests {
     }
     fn platform(p: Platform, body: ChatBody) -> ChatEvent {
         ChatEvent::new(p, body)
+    }
+
+    #[test]
+    fn a_deletion_a_ban_and_a_cleared_chat_on_the_platform_are_removals_for_the_panel() {
+        let deleted = ChatBody::MessageDeleted {
+            id: "m1".into(),
+            user: None,
+        };
+        let banned = |id: Option<&str>| ChatBody::UserBanned {
+            user: User {
+                id: id.map(str::to_string),
+                ..viewer("spam")
+            },
+            duration_s: Some(600),
+            by: None,
+        };
+        let r = |b| ChatRemoval::from_chat(&platform(Platform::Twitch, b));
+        assert_eq!(r(deleted), Some(ChatRemoval::Message("m1".into())));
+        assert_eq!(
+            r(banned(Some("9876"))),
+            Some(ChatRemoval::User("9876".into()))
+        );
+        assert_eq!(r(banned(None)), None, "no id: nothing to match lines by");
+        assert_eq!(r(ChatBody::ChatCleared), Some(ChatRemoval::All));
+        assert_eq!(r(ChatBody::ChatEnded), None);
     }
 
     fn viewer(name: &str) -> User {

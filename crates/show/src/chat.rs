@@ -139,6 +139,8 @@ pub(crate) type ToState = Box<dyn Fn(&str, &SourceState) + Send>;
 pub(crate) type ToPanel = Box<dyn Fn(&str, &crate::audience::ChatLine) + Send>;
 /// Takes how many more of a source's chat lines were dropped because the show fell behind.
 pub(crate) type ToDropped = Box<dyn Fn(&str, u64) + Send>;
+/// Takes lines a moderator took away on the platform.
+pub(crate) type ToRemoved = Box<dyn Fn(&str, &crate::audience::ChatRemoval) + Send>;
 
 /// What a source's reader forwards to the show's loop.
 enum Forward {
@@ -153,6 +155,7 @@ pub(crate) struct ChatOut {
     pub state: ToState,
     pub line: ToPanel,
     pub dropped: ToDropped,
+    pub removed: ToRemoved,
 }
 
 /// The running sources; dropping it stops them.
@@ -225,6 +228,7 @@ async fn run(
         state,
         line,
         dropped,
+        removed,
     } = to;
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     for (setting, source) in sources {
@@ -291,6 +295,9 @@ async fn run(
         let ev = marquee_chat::ChatEvent::new(platform, body);
         if let Some(l) = crate::audience::ChatLine::from_chat(&ev, &blocked) {
             line(&name, &l);
+        }
+        if let Some(r) = crate::audience::ChatRemoval::from_chat(&ev) {
+            removed(&name, &r);
         }
         if let Some(a) = Audience::from_chat(&ev, &blocked, now_ms())
             && !audience(&a)

@@ -35,6 +35,8 @@ pub trait Observer: Send + Sync + 'static {
     /// `n` more of a source's chat lines were dropped before reaching the show (it read
     /// slower than the platform sent): counted so the panel can say so.
     fn chat_dropped(&self, _source: &str, _n: u64) {}
+    /// A moderator took lines away on the platform (a deletion, a ban, a cleared chat).
+    fn chat_removed(&self, _source: &str, _removal: &crate::audience::ChatRemoval) {}
 }
 
 /// How long the monitor waits at most between stats ticks.
@@ -215,6 +217,7 @@ impl Show {
                 Box::new(move |a: &Audience| weak.upgrade().map(|show| show.audience(a)).is_some());
             let to_panel = observer.clone();
             let to_count = observer.clone();
+            let to_strike = observer.clone();
             let state = Box::new(move |name: &str, s: &marquee_chat::SourceState| {
                 observer.chat_state(name, s)
             });
@@ -222,11 +225,15 @@ impl Show {
                 to_panel.chat_line(name, l)
             });
             let dropped = Box::new(move |name: &str, n: u64| to_count.chat_dropped(name, n));
+            let removed = Box::new(move |name: &str, r: &crate::audience::ChatRemoval| {
+                to_strike.chat_removed(name, r)
+            });
             let to = crate::chat::ChatOut {
                 audience,
                 state,
                 line,
                 dropped,
+                removed,
             };
             match ChatRunner::start(&settings.chat, blocked, keychain, to) {
                 Ok(r) => *lock(&show.chat) = Some(r),

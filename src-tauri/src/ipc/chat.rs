@@ -84,10 +84,38 @@ fn platform_name(p: marquee_chat::Platform) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct PlatformChatBatch {
     pub lines: Vec<PlatformChat>,
+    /// Lines a moderator took away on the platform since the last batch, for the panel to
+    /// strike (after this batch's lines).
+    pub removed: Vec<PlatformRemoval>,
     /// Lines left out of this batch because more than [`PlatformChatBatch::MAX`] came within
     /// one tenth of a second (counted, never silent).
     #[ts(type = "number")]
     pub dropped: u64,
+}
+
+/// Lines taken away on a platform: one message (`message_id`), every line of a user
+/// (`user_id`), or, with neither, the whole chat of the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct PlatformRemoval {
+    pub source: String,
+    pub message_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl PlatformRemoval {
+    pub fn new(source: &str, r: &marquee_show::audience::ChatRemoval) -> Self {
+        use marquee_show::audience::ChatRemoval as R;
+        let (message_id, user_id) = match r {
+            R::Message(id) => (Some(id.clone()), None),
+            R::User(id) => (None, Some(id.clone())),
+            R::All => (None, None),
+        };
+        Self {
+            source: source.to_string(),
+            message_id,
+            user_id,
+        }
+    }
 }
 
 impl PlatformChatBatch {

@@ -40,6 +40,7 @@ export type * from './OverlaySetting';
 export type * from './PlatformChat';
 export type * from './PlatformChatBatch';
 export type * from './PlatformModeration';
+export type * from './PlatformRemoval';
 export type * from './PlaybackUrl';
 export type * from './Poll';
 export type * from './PollStart';

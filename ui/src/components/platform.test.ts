@@ -56,6 +56,7 @@ describe('platform chat', () => {
         { source: 'bilibili:1', platform: 'bilibili', user: '张三', text: '辣条 ×3', gift: true, message_id: null, user_id: '23624052' },
       ],
       dropped: 7,
+      removed: [],
     });
     await flush();
     await waitFor(() => expect(screen.getAllByTestId('chat-platform')).toHaveLength(2));
@@ -101,6 +102,7 @@ describe('platform chat', () => {
         { source: 'bilibili:1', platform: 'bilibili', user: '张三', text: '你好', gift: false, message_id: null, user_id: '23624052' },
       ],
       dropped: 0,
+      removed: [],
     });
     await flush();
     const menu = async (text: string, item: string) => {
@@ -126,10 +128,44 @@ describe('platform chat', () => {
 
     // Logged out: the action is refused with the reason and the message hidden here.
     await b.twitchLogout();
-    b.emit('platform_chat', { lines: [{ source: 'twitch:xyz', platform: 'twitch', user: 'spam', text: 'buy followers', gift: false, message_id: 'm2', user_id: '9876' }], dropped: 0 });
+    b.emit('platform_chat', { lines: [{ source: 'twitch:xyz', platform: 'twitch', user: 'spam', text: 'buy followers', gift: false, message_id: 'm2', user_id: '9876' }], dropped: 0, removed: [] });
     await flush();
     await menu('buy followers', 'Ban');
     await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Hidden in your chat panel only — Twitch: not logged in to moderate'));
     await waitFor(() => expect(screen.getAllByTestId('chat-message').some((r) => r.textContent?.includes('buy followers'))).toBe(false));
+  });
+
+  it('a deletion, a ban or a cleared chat made on the platform strikes those lines here too', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    const line = (user: string, text: string, message_id: string, user_id: string, source = 'twitch:xyz') => ({ source, platform: source.split(':')[0], user, text, gift: false, message_id, user_id });
+    b.emit('platform_chat', {
+      lines: [line('a', 'first line', 'm1', 'u1'), line('b', 'spam one', 'm2', 'u2'), line('b', 'spam two', 'm3', 'u2'), line('c', 'kept', 'm4', 'u3'), line('d', 'elsewhere', 'x1', 'u2', 'bilibili:5')],
+      dropped: 0,
+      removed: [],
+    });
+    await flush();
+    const texts = () => screen.getAllByTestId('chat-message').map((r) => r.textContent ?? '');
+    await waitFor(() => expect(texts().some((t) => t.includes('spam two'))).toBe(true));
+    b.emit('platform_chat', {
+      lines: [],
+      dropped: 0,
+      removed: [
+        { source: 'twitch:xyz', message_id: 'm1', user_id: null },
+        { source: 'twitch:xyz', message_id: null, user_id: 'u2' },
+      ],
+    });
+    await waitFor(() => expect(texts().some((t) => t.includes('spam'))).toBe(false));
+    expect(texts().some((t) => t.includes('first line'))).toBe(false);
+    // The same user id on another source is someone else.
+    expect(texts().some((t) => t.includes('kept'))).toBe(true);
+    expect(texts().some((t) => t.includes('elsewhere'))).toBe(true);
+    b.emit('platform_chat', { lines: [], dropped: 0, removed: [{ source: 'bilibili:5', message_id: null, user_id: null }] });
+    await waitFor(() => expect(texts().some((t) => t.includes('elsewhere'))).toBe(false));
+    expect(texts().some((t) => t.includes('kept'))).toBe(true);
   });
 });

@@ -261,7 +261,19 @@ export class RoomStore {
     if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
     this.platformDropped += b.dropped;
     this.platformReceived += b.lines.length;
-    if (b.lines.length) this.chatRevision++;
+    // Lines a moderator took away on the platform: struck here too.
+    let struck = false;
+    for (const r of b.removed) {
+      for (let i = 0; i < this.chat.length; i++) {
+        const c = this.chat[i];
+        const hit = c.source === r.source && !c.deleted && (r.message_id ? c.messageId === r.message_id : r.user_id ? c.platformUserId === r.user_id : true);
+        if (hit) {
+          this.chat[i] = { ...c, deleted: true, text: '' };
+          struck = true;
+        }
+      }
+    }
+    if (b.lines.length || struck) this.chatRevision++;
   }
 
   /** Whether a Twitch login is kept (moderating Twitch from the chat panel). */

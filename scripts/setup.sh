@@ -22,6 +22,8 @@ PKGS=(
   strace
   # the room past one machine: Postgres (the truth) and Redis (the bus), started by its tests
   postgresql redis-server
+  # SRT output and network cameras: a real SRT ingest (srt-live-transmit)
+  srt-tools
   # the viewer page's browser test (Playwright drives Debian's Chromium)
   chromium
   # the desktop app (Tauri 2 on WebKitGTK) and its end-to-end test under Xvfb

@@ -8,7 +8,7 @@
 
 use marquee_e2e::{
     Nginx, Run, Summary, assert_exited_ok, check_continuity, exec, frame_codes, heavy, marquee_in,
-    probe, program, tempdir,
+    noise_clip, probe, program, tempdir,
 };
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -215,29 +215,8 @@ fn a_link_narrower_than_the_bitrate_pulls_the_encoder_below_it_without_a_reconne
     let link = Throttle::start(nginx.port(), 1_500_000 / 8);
     let home = tempdir("marquee-home-");
     let summary = home.path().join("summary.json");
-    // Moving noise: a picture that needs every bit of 4000 kbit/s (the test card needs ~500,
-    // and adaptive bitrate encodes without filler).
-    let noise = home.path().join("noise.mp4");
-    let mut ff = Command::new(program("ffmpeg"));
-    ff.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=s=640x360:r=30,noise=alls=40:allf=t")
-        .args([
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-qp",
-            "14",
-        ])
-        .arg(&noise);
-    let made = exec(ff, Duration::from_secs(60));
-    assert!(
-        made.success(),
-        "ffmpeg could not make the noise clip: {}",
-        made.stderr
-    );
+    // Moving noise: a picture that needs every bit of 4000 kbit/s.
+    let noise = noise_clip(home.path());
     let mut c = marquee_in(home.path());
     c.args(["live", "--audio", "tone", "--video"])
         .arg(format!("file:{}", noise.display()))

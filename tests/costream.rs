@@ -315,8 +315,8 @@ fn guests_see_the_hosts_camera_when_the_host_chooses_it_and_the_program_again_wh
         std::thread::sleep(Duration::from_millis(50));
     }
     let switched_at = pictures();
-    let answer = host_cmd(home.path(), &socket, &["view", "program"]);
-    assert!(answer.is_empty() || !answer.contains("error"), "{answer}");
+    // host_cmd asserts the command succeeded.
+    host_cmd(home.path(), &socket, &["view", "program"]);
     while pictures() < switched_at + 45
         && std::time::Instant::now() < deadline + Duration::from_secs(20)
     {

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use marquee_e2e::{
     Keychain, NetLink, Run, SrtListener, Summary, assert_exited_ok, assert_failed_cleanly,
-    contains_bytes, exec, files_containing, heavy, marquee_in, output_lower, probe, program,
-    tempdir,
+    contains_bytes, files_containing, heavy, marquee_in, noise_clip, output_lower, probe, tempdir,
 };
 
 const PASSPHRASE: &str = "srt-e2e-passphrase-9f3c";
@@ -139,25 +138,7 @@ fn a_wrong_srt_passphrase_fails_at_once_naming_srt_and_the_passphrase() {
 fn a_narrow_link_steps_srt_down_through_adaptive_bitrate_without_a_reconnect() {
     let _g = heavy();
     let home = tempdir("marquee-home-");
-    let noise = home.path().join("noise.mkv");
-    let mut ff = Command::new(program("ffmpeg"));
-    ff.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("nullsrc=s=640x360:r=30,geq=lum='random(1)*255':cb=128:cr=128")
-        .args([
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-qp",
-            "14",
-        ])
-        .arg(&noise);
-    assert!(
-        exec(ff, Duration::from_secs(60)).success(),
-        "ffmpeg made no noise clip"
-    );
+    let noise = noise_clip(home.path());
     let link = NetLink::start();
     link.shape(1500);
     let ingest_dir = tempdir("marquee-srt-");

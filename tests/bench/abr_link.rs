@@ -15,10 +15,9 @@
 //! Writes a markdown table to stdout and JSON to `target/bench/abr_link.json`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use marquee_e2e::{NetLink, Nginx, Run, Summary, exec, marquee_in, probe, program, tempdir};
+use marquee_e2e::{NetLink, Nginx, Run, Summary, marquee_in, noise_clip, probe, tempdir};
 use serde_json::json;
 
 const TARGET_KBPS: u32 = 4000;
@@ -31,28 +30,6 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!("usage: bench_abr_link [--narrow SECONDS] [--wide SECONDS] [--out FILE]");
     std::process::exit(2)
-}
-
-/// Moving noise at 640×360@30, 4 s (looped by the show).
-fn noise_clip(dir: &Path) -> PathBuf {
-    let path = dir.join("noise.mp4");
-    let mut ff = Command::new(program("ffmpeg"));
-    ff.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=s=640x360:r=30,noise=alls=40:allf=t")
-        .args([
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-qp",
-            "14",
-        ])
-        .arg(&path);
-    let made = exec(ff, Duration::from_secs(60));
-    assert!(made.success(), "ffmpeg: {}", made.stderr);
-    path
 }
 
 /// `adaptive bitrate: new target kbps=N` log lines: (wall time, kbps).

@@ -612,3 +612,31 @@ pub fn av_offsets(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<(u64, 
         })
         .collect()
 }
+
+/// A 4 s clip of moving noise at 640×360@30 (x264, near-lossless) in `dir`: a picture that
+/// needs every bit of a few Mbit/s, unlike the test card (~500 kbit/s, and adaptive bitrate
+/// encodes without filler). Shows loop it with `--video file:PATH`.
+pub fn noise_clip(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("noise.mp4");
+    let mut ff = Command::new(crate::programs::program("ffmpeg"));
+    ff.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=s=640x360:r=30,noise=alls=40:allf=t")
+        .args([
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "14",
+        ])
+        .arg(&path);
+    let made = exec(ff, Duration::from_secs(60));
+    assert!(
+        made.success(),
+        "ffmpeg could not make the noise clip: {}",
+        made.stderr
+    );
+    path
+}

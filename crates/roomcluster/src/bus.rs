@@ -26,6 +26,19 @@ pub fn in_key(room: &str) -> String {
     format!("marquee:room:{room}:in")
 }
 
+/// The command appending `body` to `stream` under `field`, trimmed to about [`KEEP`].
+pub fn append(stream: &str, field: &str, body: String) -> redis::Cmd {
+    let mut xadd = redis::cmd("XADD");
+    xadd.arg(stream)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(KEEP)
+        .arg("*")
+        .arg(field)
+        .arg(body);
+    xadd
+}
+
 /// One durable group's operations, as published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {

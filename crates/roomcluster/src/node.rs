@@ -1,7 +1,7 @@
 //! One node of a cluster: places each room it starts (owner under a lease, or edge of the
 //! owner), and carries the room's traffic over the Redis bus ([`crate::bus`]).
 
-use crate::bus::{Envelope, Follower, KEEP, Verdict, in_key, out_key};
+use crate::bus::{Envelope, Follower, Verdict, append, in_key, out_key};
 use crate::fence::Fences;
 use crate::lease::{Lease, LeaseAction, LeaseConfig, LeaseInput};
 use crate::pg::{PgLeases, PgStore};
@@ -278,14 +278,7 @@ impl OwnerLink for Owner {
         let Ok(body) = serde_json::to_string(&env) else {
             return;
         };
-        let mut xadd = redis::cmd("XADD");
-        xadd.arg(out_key(&self.room))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(KEEP)
-            .arg("*")
-            .arg("g")
-            .arg(body);
+        let xadd = append(&out_key(&self.room), "g", body);
         // Lost here, the group is a hole the edges see (their clients then resume).
         if let Err(e) = self.publisher.retried::<String>(&xadd) {
             tracing::warn!(room = %self.room, error = %e, "cannot publish to the bus");
@@ -367,14 +360,7 @@ impl EdgeLink for Edge {
         let Ok(body) = serde_json::to_string(&input) else {
             return;
         };
-        let mut xadd = redis::cmd("XADD");
-        xadd.arg(in_key(&self.room))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(KEEP)
-            .arg("*")
-            .arg("i")
-            .arg(body);
+        let xadd = append(&in_key(&self.room), "i", body);
         let sent = self.publisher.retried::<String>(&xadd);
         // A lost input is like a lost packet: the client gets no answer and retries (a gift
         // with its same key).
@@ -480,14 +466,7 @@ impl Follow {
         let Ok(body) = serde_json::to_string(&alive) else {
             return;
         };
-        let mut xadd = redis::cmd("XADD");
-        xadd.arg(in_key(&self.room))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(KEEP)
-            .arg("*")
-            .arg("i")
-            .arg(body);
+        let xadd = append(&in_key(&self.room), "i", body);
         if let Err(e) = c.query::<String>(&xadd) {
             tracing::warn!(room = %self.room, error = %e, "cannot reach the bus");
         }

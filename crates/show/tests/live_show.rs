@@ -206,6 +206,13 @@ fn a_save_onto_a_full_disk_fails_clearly_leaves_nothing_and_the_show_keeps_encod
     });
     disk.make_room();
     let clip = show.save_highlight(2.0).unwrap();
+    // Shown only when the clip check fails: what the buffer held when it was cut.
+    let held = show
+        .highlights()
+        .unwrap()
+        .replay()
+        .with(|b| (b.oldest(), b.common_end(), b.newest(), b.counters()));
+    eprintln!("clip {clip:?}; buffer (oldest, common end, newest, counters) {held:?}");
     common::assert_good_clip(&clip.path, 2.0, 4.2);
     let ended = show.stop().unwrap();
     assert_eq!(ended.summary.stats.video.dropped.encoder_lag, 0);

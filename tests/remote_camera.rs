@@ -201,6 +201,14 @@ fn an_srt_camera_is_on_air_rescaled_then_the_slate_when_it_leaves_and_back_when_
         "received {got} bytes of the {sent} the senders sent\n{}",
         s.pretty()
     );
+    // How far behind the sender its picture was: SRT's 120 ms window and a little more (a
+    // sender pacing its pictures builds no backlog).
+    let lat = s.num("/remote_cameras/0/latency_ms").unwrap_or(f64::NAN);
+    assert!(
+        (120.0..1120.0).contains(&lat),
+        "the camera's latency estimate was {lat} ms\n{}",
+        s.pretty()
+    );
     let last = runs(&colours(&out)).last().map(|r| r.0);
     assert_eq!(
         last,

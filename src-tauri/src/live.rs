@@ -194,6 +194,7 @@ pub fn ui_stats(s: &ShowStats, audio_input: &str) -> Stats {
                     id: marquee_studio::url::redact(&r.id),
                     live: r.state == marquee_capture::SourceState::Live,
                     bitrate_kbps: rate.kbps,
+                    latency_ms: r.latency_ms,
                 })
                 .collect()
         }),

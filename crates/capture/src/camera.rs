@@ -88,8 +88,8 @@ impl SourceStatus {
 pub struct SourceHandle {
     pub name: String,
     pub status: Arc<SourceStatus>,
-    /// Bytes received from the network so far (a remote camera), for its bitrate.
-    pub received: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// What a remote camera receives (bytes, latency), for the stats.
+    pub received: Option<Arc<crate::remote::RemoteMeter>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }

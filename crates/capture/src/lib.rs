@@ -16,6 +16,7 @@ pub mod nokhwa_cam;
 pub mod pattern;
 pub mod pool;
 pub mod remote;
+pub mod remote_latency;
 pub mod sink;
 pub mod spec;
 

@@ -14,6 +14,8 @@ use crate::clock::SessionClock;
 use crate::error::CaptureError;
 use crate::frame::PixelFormat;
 use crate::pool::FramePool;
+use crate::remote_latency::LatencyGauge;
+pub use crate::remote_latency::RemoteMeter;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ffmpeg_next as ff;
 use std::ffi::CString;
@@ -45,6 +47,8 @@ pub struct ListenUrl {
     /// What FFmpeg opens (SRT latency in microseconds).
     ffmpeg: String,
     rtmp: bool,
+    /// How long the transport holds each packet, ms (SRT's latency, 120 unless given; RTMP 0).
+    window_ms: u64,
 }
 
 impl ListenUrl {
@@ -74,6 +78,8 @@ impl ListenUrl {
                     ));
                 }
                 let mut params = vec!["mode=listener".to_string()];
+                // libsrt's default receiver latency.
+                let mut window_ms = 120;
                 for item in query.split('&').filter(|i| !i.is_empty()) {
                     match item.split_once('=').unwrap_or((item, "")) {
                         ("mode", "listener") => {}
@@ -83,7 +89,10 @@ impl ListenUrl {
                             ));
                         }
                         ("latency", ms) => match ms.parse::<u64>() {
-                            Ok(ms) if ms <= 60_000 => params.push(format!("latency={}", ms * 1000)),
+                            Ok(ms) if ms <= 60_000 => {
+                                window_ms = ms;
+                                params.push(format!("latency={}", ms * 1000))
+                            }
                             _ => return Err(bad("SRT latency is in milliseconds, 0 to 60000")),
                         },
                         ("passphrase", p) if !(10..=79).contains(&p.chars().count()) => {
@@ -97,6 +106,7 @@ impl ListenUrl {
                     shown: format!("srt://{authority}"),
                     ffmpeg: format!("srt://{authority}?{}", params.join("&")),
                     rtmp: false,
+                    window_ms,
                 })
             }
             "rtmp" => {
@@ -111,6 +121,7 @@ impl ListenUrl {
                     shown: format!("rtmp://{authority}"),
                     ffmpeg: s.to_string(),
                     rtmp: true,
+                    window_ms: 0,
                 })
             }
             _ => Err(bad("a remote camera is srt://… or rtmp://…")),
@@ -180,19 +191,19 @@ pub struct RemoteCamera {
     rx: Option<Receiver<Msg>>,
     receiver: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     pending: Option<RawFrame>,
-    /// Bytes received from senders, for the stats.
-    bytes: Arc<AtomicU64>,
+    /// What is received, for the stats.
+    meter: Arc<RemoteMeter>,
 }
 
 impl RemoteCamera {
-    /// A remote camera counting what it receives into `bytes`.
-    pub fn new(url: ListenUrl, bytes: Arc<AtomicU64>) -> Self {
+    /// A remote camera measuring what it receives into `meter`.
+    pub fn new(url: ListenUrl, meter: Arc<RemoteMeter>) -> Self {
         Self {
             url,
             rx: None,
             receiver: None,
             pending: None,
-            bytes,
+            meter,
         }
     }
 
@@ -203,15 +214,15 @@ impl RemoteCamera {
         crate::file::init_ffmpeg();
         let (tx, rx) = crossbeam_channel::bounded(4);
         let stop = Arc::new(AtomicBool::new(false));
-        let (url, stop2, clock, bytes) = (
+        let (url, stop2, clock, meter) = (
             self.url.clone(),
             stop.clone(),
             clock.clone(),
-            self.bytes.clone(),
+            self.meter.clone(),
         );
         let thread = std::thread::Builder::new()
             .name("remote-camera".into())
-            .spawn(move || receive_loop(&url, &tx, &stop2, &clock, &bytes))
+            .spawn(move || receive_loop(&url, &tx, &stop2, &clock, &meter))
             .map_err(|e| CaptureError::NotFound(format!("cannot start a listener thread: {e}")))?;
         self.rx = Some(rx);
         self.receiver = Some((stop, thread));
@@ -336,7 +347,7 @@ fn receive_loop(
     tx: &Sender<Msg>,
     stop: &Arc<AtomicBool>,
     clock: &SessionClock,
-    bytes: &AtomicU64,
+    meter: &RemoteMeter,
 ) {
     let gate = Arc::new(Gate {
         stop: stop.clone(),
@@ -346,7 +357,9 @@ fn receive_loop(
     let mut last_said = String::new();
     while !stop.load(Ordering::Relaxed) {
         gate.deadline_ms.store(0, Ordering::Relaxed);
-        let reason = match receive(url, &gate, tx, clock, bytes) {
+        let received = receive(url, &gate, tx, clock, meter);
+        meter.set_latency_ms(None);
+        let reason = match received {
             _ if stop.load(Ordering::Relaxed) => return,
             Ok(()) => "the sender stopped".to_string(),
             Err(e) => e,
@@ -399,7 +412,7 @@ fn receive(
     gate: &Arc<Gate>,
     tx: &Sender<Msg>,
     clock: &SessionClock,
-    bytes: &AtomicU64,
+    meter: &RemoteMeter,
 ) -> Result<(), String> {
     let c_url = CString::new(url.ffmpeg.as_str()).map_err(|_| "bad address".to_string())?;
     let cb = ff::ffi::AVIOInterruptCB {
@@ -443,6 +456,15 @@ fn receive(
         (*ctx).interrupt_callback = cb;
         let mut opts = ff::Dictionary::new();
         opts.set("analyzeduration", "1000000");
+        // The frame rate is not needed (each picture is stamped as it arrives); probing it
+        // held the first second of pictures back and then let them through in a burst.
+        opts.set("fpsprobesize", "0");
+        if !url.rtmp {
+            // The MPEG-TS demuxer hands out whole PES packets, one picture each as every
+            // encoder we know writes them (FFmpeg, OBS, Larix, Moblin, GStreamer): its H.264
+            // parser would only hold each one back until the next began, a frame interval.
+            opts.set("fflags", "+noparse+nofillin");
+        }
         let mut raw = opts.disown();
         let r = ff::ffi::avformat_open_input(&mut ctx, c_url.as_ptr(), std::ptr::null(), &mut raw);
         ff::ffi::av_dict_free(&mut raw);
@@ -461,6 +483,7 @@ fn receive(
         .best(ff::media::Type::Video)
         .ok_or_else(|| "the sender sends no video".to_string())?;
     let index = stream.index();
+    let tb = f64::from(stream.time_base());
     let id = stream.parameters().id();
     if ff::decoder::find(id).is_none() {
         return Err(format!(
@@ -481,6 +504,8 @@ fn receive(
         .map_err(|e| format!("cannot decode the sender's {} video: {e}", id.name()))?;
     let mut picture = Picture::default();
     let mut bad = 0u32;
+    let mut gauge = LatencyGauge::new(url.window_ms);
+    let epoch = Instant::now();
     loop {
         gate.arm(STALL);
         let mut packet = ff::Packet::empty();
@@ -492,7 +517,10 @@ fn receive(
             }
             Err(e) => return Err(format!("the sender left or its stream broke ({e})")),
         }
-        bytes.fetch_add(packet.size() as u64, Ordering::Relaxed);
+        let read_s = epoch.elapsed().as_secs_f64();
+        meter
+            .bytes
+            .fetch_add(packet.size() as u64, Ordering::Relaxed);
         if packet.stream() != index {
             continue;
         }
@@ -509,6 +537,10 @@ fn receive(
         let mut frame = ff::frame::Video::empty();
         while decoder.receive_frame(&mut frame).is_ok() {
             let raw = picture.convert(&frame, clock)?;
+            if let Some(ts) = frame.pts().or(frame.timestamp()) {
+                let ready_s = epoch.elapsed().as_secs_f64();
+                meter.set_latency_ms(Some(gauge.picture(read_s, ts as f64 * tb, ready_s)));
+            }
             // Latest picture wins: a full queue means the camera is behind; drop this one.
             let _ = tx.try_send(Msg::Frame(raw));
         }
@@ -589,10 +621,14 @@ mod tests {
         assert_eq!(u.ffmpeg, "srt://0.0.0.0:9000?mode=listener");
         assert_eq!(u.push_url("192.168.1.5"), "srt://192.168.1.5:9000");
         assert_eq!(u.listen_host(), "0.0.0.0");
+        assert_eq!(u.window_ms, 120, "libsrt's default latency");
+        let u = ListenUrl::parse("srt://0.0.0.0:9000?latency=300").unwrap();
+        assert_eq!(u.window_ms, 300);
         let u = ListenUrl::parse("rtmp://0.0.0.0:1935/live/phone1").unwrap();
         assert_eq!(u.shown(), "rtmp://0.0.0.0:1935");
         assert_eq!(u.push_url("fd00::5"), "rtmp://[fd00::5]:1935/live/****");
         assert!(!u.has_passphrase());
+        assert_eq!(u.window_ms, 0, "RTMP holds nothing back");
         for bad in [
             "srt://0.0.0.0:9000?mode=caller",
             "srt://0.0.0.0?mode=listener",

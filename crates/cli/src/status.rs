@@ -233,6 +233,9 @@ fn status_line(s: &ShowStats) -> String {
             marquee_studio::url::redact(&r.id),
             rate.kbps / 1000.0
         ));
+        if let Some(ms) = r.latency_ms {
+            line.push_str(&format!(" lat {ms:.0} ms"));
+        }
     }
     if let Some(a) = &now.abr {
         line.push_str(&abr_part(a));
@@ -330,6 +333,7 @@ pub fn summary_json(s: &Summary) -> serde_json::Value {
         "abr": s.stats.abr,
         "remote_cameras": s.stats.remote.iter().map(|r| serde_json::json!({
             "id": marquee_studio::url::redact(&r.id), "state": r.state, "bytes": r.bytes,
+            "latency_ms": r.last_latency_ms,
         })).collect::<Vec<_>>(),
         "events": s.events,
     })

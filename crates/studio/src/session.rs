@@ -333,7 +333,9 @@ impl Session {
                     Some(crate::stats::RemoteSnapshot {
                         id: id.clone(),
                         state: h.status.get(),
-                        bytes: h.received.as_ref()?.load(Ordering::Relaxed),
+                        bytes: h.received.as_ref()?.bytes.load(Ordering::Relaxed),
+                        latency_ms: h.received.as_ref()?.latency_ms(),
+                        last_latency_ms: h.received.as_ref()?.last_latency_ms(),
                     })
                 })
                 .collect(),

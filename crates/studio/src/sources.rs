@@ -6,7 +6,7 @@ use crate::error::StudioError;
 use marquee_capture::camera::{self, Faults, TestPatternCamera};
 use marquee_capture::feed::{FeedCamera, Feeds};
 use marquee_capture::nokhwa_cam::NokhwaCamera;
-use marquee_capture::remote::RemoteCamera;
+use marquee_capture::remote::{RemoteCamera, RemoteMeter};
 use marquee_capture::{
     AudioBlock, AudioSpec, SessionClock, Sink, SourceHandle, VideoFrame, VideoSpec,
 };
@@ -72,10 +72,10 @@ pub(crate) fn spawn_video(
         // A remote camera is lost (the slate if on air) until a sender's first picture.
         VideoSpec::Remote(url) => {
             let url = url.clone();
-            let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let received = bytes.clone();
+            let meter = Arc::new(RemoteMeter::default());
+            let received = meter.clone();
             let mut h = camera::spawn_camera_retrying(
-                move || Ok(Box::new(RemoteCamera::new(url, bytes)) as _),
+                move || Ok(Box::new(RemoteCamera::new(url, meter)) as _),
                 clock.clone(),
                 sink,
             )?;

@@ -235,6 +235,11 @@ pub struct RemoteSnapshot {
     pub state: marquee_capture::SourceState,
     /// Media bytes received from senders (every track's packets, without the container).
     pub bytes: u64,
+    /// How far behind its sender the picture is, while one is on (see
+    /// [`marquee_capture::remote_latency`]).
+    pub latency_ms: Option<f64>,
+    /// The last such estimate while a sender was on (the summary's).
+    pub last_latency_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -172,6 +172,11 @@ pub struct RemoteCameraStats {
     pub live: bool,
     /// Its media bitrate as received over the last interval.
     pub bitrate_kbps: f64,
+    /// How far behind the phone its picture is: the SRT latency window, any backlog, and
+    /// our decoding (not the phone's own encoder). Absent while no sender is on.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
 }
 
 /// Where adaptive bitrate has the encoder, and why.

@@ -15,4 +15,9 @@ live: boolean,
 /**
  * Its media bitrate as received over the last interval.
  */
-bitrate_kbps: number, };
+bitrate_kbps: number, 
+/**
+ * How far behind the phone its picture is: the SRT latency window, any backlog, and
+ * our decoding (not the phone's own encoder). Absent while no sender is on.
+ */
+latency_ms?: number, };

@@ -42,7 +42,8 @@ describe('network cameras', () => {
     expect(b.calls.find((c) => c.cmd === 'go_live')?.args).toMatchObject({ video: SOURCE });
     b.emit('stats', { ...mockStats(3, []), remote_cameras: [{ id: 'srt://0.0.0.0:9000', live: false, bitrate_kbps: 0 }] });
     await waitFor(() => expect(screen.getByTestId('stat-remote')).toHaveTextContent('Waiting for the phone'));
-    b.emit('stats', { ...mockStats(4, []), remote_cameras: [{ id: 'srt://0.0.0.0:9000', live: true, bitrate_kbps: 1480.4 }] });
+    b.emit('stats', { ...mockStats(4, []), remote_cameras: [{ id: 'srt://0.0.0.0:9000', live: true, bitrate_kbps: 1480.4, latency_ms: 123.6 }] });
     await waitFor(() => expect(screen.getByTestId('stat-remote')).toHaveTextContent('1480 kbps'));
+    expect(screen.getByTestId('stat-remote-latency')).toHaveTextContent('srt://0.0.0.0:9000 · 124 ms behind');
   });
 });

@@ -461,6 +461,7 @@ export const STRINGS = {
   'stats.bitrate': { en: 'Bitrate', 'zh-CN': '码率' },
   'stats.remote': { en: 'Network camera', 'zh-CN': '网络摄像头' },
   'stats.remote.waiting': { en: 'Waiting for the phone', 'zh-CN': '等待手机推流' },
+  'stats.remote.latency': { en: '{ms} ms behind', 'zh-CN': '延迟 {ms} 毫秒' },
   'stats.abr': { en: 'Bitrate (adaptive)', 'zh-CN': '码率（自适应）' },
   'stats.dest.queue': { en: 'queue', 'zh-CN': '队列' },
   'stats.dest.rtt': { en: 'round trip', 'zh-CN': '往返' },

@@ -71,7 +71,9 @@ pub(super) fn connect(
         ("rw_timeout", "5000000"),
     ];
     let started = Instant::now();
-    let mux_opts = [("flush_packets", "1")];
+    // A video PES with its length lets the receiver's demuxer hand each picture on as soon
+    // as it is in, not when the next one starts (a frame interval of latency).
+    let mux_opts = [("flush_packets", "1"), ("omit_video_pes_length", "0")];
     Muxer::open(&url, "mpegts", streams, &io, &mux_opts, abort.clone()).map_err(|e| {
         let answered = started.elapsed() < ANSWERED_WITHIN;
         let why = e.message();

@@ -11,10 +11,11 @@
 // not asserted: these machines are shared.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -1267,5 +1268,152 @@ test('hosted room: the app joins marquee room serve behind nginx TLS as its host
   } finally {
     viewer?.ws.close();
     hosted.stop();
+  }
+});
+
+/** A UDP port nobody holds now (an SRT listener's), from the kernel. */
+function freeUdpPort() {
+  return new Promise((res, rej) => {
+    const s = createSocket('udp4');
+    s.on('error', rej);
+    s.bind(0, '0.0.0.0', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** This machine's addresses a phone on the LAN could reach (IPv4, not loopback). */
+function lanAddresses() {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && a.family === 'IPv4' && !a.internal)
+    .map((a) => a.address);
+}
+
+/** Settings → Video scrolled down to the network cameras (in the dialog's own scroller). */
+async function showNetworkCameras() {
+  await browser.execute(() => document.querySelector('[data-testid="network-cameras"]').scrollIntoView({ block: 'center' }));
+}
+
+/** The `ffmpeg` "phone": a moving test picture pushed over SRT to `port` until stopped. */
+function startPhone(port) {
+  const p = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-f', 'mpegts', `srt://127.0.0.1:${port}?latency=120000`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((res) => p.once('exit', (code, signal) => res(code ?? signal)));
+  return { stop: async () => (p.exitCode == null && p.signalCode == null && p.kill('SIGTERM'), exited), log: () => err };
+}
+
+test('network camera: added in Settings → Video with this machine’s LAN push address, remembered; on air, a phone pushing over SRT turns its tile live with a bitrate, stopping it brings back waiting while the show goes on; adaptive bitrate shows its target', async () => {
+  need(which('ffmpeg'), 'ffmpeg', 'apt-get install -y ffmpeg');
+  const config = () => readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
+  // Add one: the dialog offers a port (9000 first); the user types another (a free one here,
+  // since other runs may share this machine).
+  await (await browser.$('[data-testid="open-settings"]')).click();
+  await (await browser.$('[data-tab="video"]')).click();
+  assert.equal(await (await browser.$('[data-testid="abr"]')).isSelected(), true, 'adaptive bitrate is on by default');
+  await showNetworkCameras();
+  await (await browser.$('[data-testid="network-add"]')).click();
+  const portInput = await browser.$('[data-testid="network-port-0"]');
+  await portInput.waitForDisplayed({ timeout: 5_000 });
+  assert.equal(await portInput.getValue(), '9000', 'a new network camera is offered port 9000');
+  const port = await freeUdpPort();
+  await portInput.setValue(String(port));
+  await (await browser.$('[data-testid="settings-save"]')).click();
+  await waitFor('the network camera in the config file', () => new RegExp(`network_cameras = \\[\\s*${port},?\\s*\\]`).test(config()));
+
+  // Remembered (the page reloaded reads it back) and shown with where the phone pushes: this
+  // machine's LAN address with that port, never loopback, with a QR code to scan.
+  await reload();
+  await (await browser.$('[data-testid="open-settings"]')).waitForDisplayed({ timeout: 20_000 });
+  await (await browser.$('[data-testid="open-settings"]')).click();
+  await (await browser.$('[data-tab="video"]')).click();
+  await showNetworkCameras();
+  assert.equal(await (await browser.$('[data-testid="network-port-0"]')).getValue(), String(port), 'the port is remembered');
+  const pushLink = await browser.$('[data-testid="network-push-0-link"]');
+  await pushLink.waitForDisplayed({ timeout: 15_000 });
+  const pushTo = String(await pushLink.getProperty('textContent')).trim();
+  const lan = lanAddresses();
+  const m = /^srt:\/\/([\d.]+):(\d+)$/.exec(pushTo);
+  assert.ok(m, `the push address is an SRT address: ${pushTo}`);
+  assert.equal(Number(m[2]), port, `the push address has the port: ${pushTo}`);
+  assert.notEqual(m[1], '127.0.0.1', 'the push address is not loopback');
+  assert.ok(lan.includes(m[1]), `${m[1]} is one of this machine's LAN addresses (${lan.join(', ')})`);
+  await (await browser.$('[data-testid="network-push-0-qr"]')).waitForDisplayed({ timeout: 5_000 });
+  await settled('[data-testid="network-cameras"]', 'the network cameras');
+  await screenshot('settings-network-camera.png');
+  await (await browser.$('[data-testid="settings-save"]')).click();
+
+  // The network camera is a source in the scene bar like a camera: picked, it is what goes on air.
+  const scene = await waitFor('the network camera in the scene bar', async () => {
+    for (const b of await browser.$$('[data-testid^="scene-"]')) {
+      if (String(await b.getProperty('textContent')).includes(`:${port}`)) return b;
+    }
+    return null;
+  });
+  await scene.click();
+  await browser.waitUntil(async () => (await scene.getAttribute('aria-pressed')) === 'true', { timeout: 5_000, timeoutMsg: 'the network camera scene was not picked' });
+
+  const phone = { current: null };
+  try {
+    await (await browser.$('[data-testid="go-live"]')).click();
+    await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });
+    const state = await browser.$('[data-testid="dest-state"]');
+    await browser.waitUntil(async () => (await state.getAttribute('data-state')) === 'live', { timeout: 30_000, timeoutMsg: 'the destination never turned live' });
+    assert.equal(await scene.getAttribute('aria-pressed'), 'true', 'the network camera is on air');
+
+    // Before any phone pushes: the tile waits.
+    const tile = await browser.$('[data-testid="stat-remote"]');
+    await tile.waitForDisplayed({ timeout: 15_000 });
+    assert.equal(await tile.getAttribute('data-live'), 'false', 'no phone yet: waiting');
+    const kbps = async () => Number(/([\d.]+)\s*kbps/.exec(String(await (await tile.$('.v')).getProperty('textContent')))?.[1] ?? 0);
+
+    // Adaptive bitrate (on by default) shows where it has the encoder: a target under the max.
+    const abr = await browser.$('[data-testid="stat-abr"]');
+    await abr.waitForDisplayed({ timeout: 15_000 });
+    assert.ok(await abr.getAttribute('data-reason'), 'the ABR tile says why');
+    const [target, max] = String(await (await abr.$('.v')).getProperty('textContent')).match(/\d+/g).map(Number);
+    assert.ok(target > 0 && target <= max, `ABR target ${target} of max ${max} kbps`);
+
+    // The phone pushes: the tile turns live with a bitrate, and its picture is what goes out.
+    phone.current = startPhone(port);
+    await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'true' && (await kbps()) > 0, {
+      timeout: 30_000,
+      timeoutMsg: `the network camera never turned live with a bitrate: ${phone.current.log()}`,
+    });
+    console.log(`network camera live: ${await kbps()} kbps received; ABR ${await abr.getAttribute('data-reason')} ${target}/${max} kbps`);
+    await assertPreviewMoves('.stage [data-testid="preview-img"]', 'the network camera on air');
+    await screenshot('network-camera-live.png');
+
+    // The phone stops: the tile waits again, and the show goes on.
+    const fpsBefore = Number(await (await browser.$('[data-testid="stat-fps"]')).getProperty('textContent'));
+    await phone.current.stop();
+    await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'false', { timeout: 30_000, timeoutMsg: 'the tile never went back to waiting after the phone stopped' });
+    assert.equal(await state.getAttribute('data-state'), 'live', 'the destination is still live');
+    assert.ok(await (await browser.$('[data-testid="end-live"]')).isDisplayed(), 'the show is still on');
+    assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false, 'no error when the phone stops');
+    await browser.waitUntil(async () => Number(await (await browser.$('[data-testid="stat-fps"]')).getProperty('textContent')) > 10, {
+      timeout: 10_000,
+      timeoutMsg: `the show kept no frame rate after the phone stopped (was ${fpsBefore})`,
+    });
+    await screenshot('network-camera-waiting.png');
+
+    // The phone comes back: so does the camera, by itself.
+    phone.current = startPhone(port);
+    await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'true' && (await kbps()) > 0, {
+      timeout: 30_000,
+      timeoutMsg: `the network camera did not come back when the phone pushed again: ${phone.current.log()}`,
+    });
+    await phone.current.stop();
+    phone.current = null;
+
+    await (await browser.$('[data-testid="end-live"]')).click();
+    await (await browser.$('[data-testid="confirm-end"]')).click();
+    await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
+  } finally {
+    await phone.current?.stop();
   }
 });

@@ -217,9 +217,13 @@ async function startKeychain(dir) {
   return { address, stop: () => (keyring.kill('SIGTERM'), bus.kill('SIGTERM')) };
 }
 
-/** nginx-rtmp in the foreground on `port` (scripts/nginx-rtmp.sh), recording under DIR/record. */
-async function startNginx(dir, port) {
-  const p = spawn(join(repo, 'scripts/nginx-rtmp.sh'), [dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * nginx-rtmp in the foreground on `port` (scripts/nginx-rtmp.sh), recording under DIR/record;
+ * on `host`, run through `wrap` (a network namespace's `ip netns exec NS`) when given.
+ */
+async function startNginx(dir, port, host = '127.0.0.1', wrap = []) {
+  const script = [join(repo, 'scripts/nginx-rtmp.sh'), dir, String(port), host];
+  const p = spawn(wrap[0] ?? script[0], [...wrap.slice(1), ...script.slice(wrap.length ? 0 : 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => (err += d));
   await waitFor(
@@ -227,7 +231,7 @@ async function startNginx(dir, port) {
     () =>
       new Promise((res) => {
         if (p.exitCode != null) throw new Error(`nginx-rtmp exited: ${err}`);
-        const s = createConnection({ host: '127.0.0.1', port }, () => (s.destroy(), res(true)));
+        const s = createConnection({ host, port }, () => (s.destroy(), res(true)));
         s.on('error', () => res(false));
       }),
     10_000,
@@ -1307,58 +1311,105 @@ function startPhone(port) {
   return { stop: async () => (p.exitCode == null && p.signalCode == null && p.kill('SIGTERM'), exited), log: () => err };
 }
 
+/**
+ * nginx-rtmp in a network namespace behind a veth pair (it at `10.224.N.2`, this end `.1`):
+ * the upload to it can be narrowed with tbf as a real one narrows. Needs root and iproute2.
+ */
+async function startShapedIngest() {
+  const id = `mqa${process.pid % 100000}`;
+  const [ns, here, there] = [`${id}ns`, `${id}h`, `${id}v`];
+  const net = `10.224.${(process.pid % 250) + 1}`;
+  const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  spawnSync('ip', ['netns', 'del', ns]);
+  ip('netns', 'add', ns);
+  let nginx;
+  const stop = () => {
+    nginx?.kill('SIGTERM');
+    // Deleting the namespace deletes the veth pair with it.
+    spawnSync('ip', ['netns', 'del', ns]);
+  };
+  try {
+    ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there);
+    ip('link', 'set', there, 'netns', ns);
+    ip('addr', 'add', `${net}.1/24`, 'dev', here);
+    ip('link', 'set', here, 'up');
+    ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${net}.2/24`, 'dev', there);
+    ip('netns', 'exec', ns, 'ip', 'link', 'set', there, 'up');
+    ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+    nginx = await startNginx(mkdtempSync(join(tmpdir(), 'marquee-e2e-nginx-ns-')), 1935, `${net}.2`, ['ip', 'netns', 'exec', ns]);
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return {
+    url: `rtmp://${net}.2:1935/live`,
+    /** The upload (this end's egress) limited to `kbit` kbit/s, a 400 ms queue before drops. */
+    shape: (kbit) => execFileSync('tc', ['qdisc', 'replace', 'dev', here, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '32kbit', 'latency', '400ms']),
+    widen: () => execFileSync('tc', ['qdisc', 'del', 'dev', here, 'root']),
+    stop,
+  };
+}
+
 test('network camera: added in Settings → Video with this machine’s LAN push address, remembered; on air, a phone pushing over SRT turns its tile live with a bitrate, stopping it brings back waiting while the show goes on; adaptive bitrate shows its target', async () => {
   need(which('ffmpeg'), 'ffmpeg', 'apt-get install -y ffmpeg');
+  need(process.getuid?.() === 0 && which('ip') && which('tc'), 'root with iproute2 (a shaped link to the ingest)', 'run as root; apt-get install -y iproute2');
   const config = () => readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
-  // Add one: the dialog offers a port (9000 first); the user types another (a free one here,
-  // since other runs may share this machine).
-  await (await browser.$('[data-testid="open-settings"]')).click();
-  await (await browser.$('[data-tab="video"]')).click();
-  assert.equal(await (await browser.$('[data-testid="abr"]')).isSelected(), true, 'adaptive bitrate is on by default');
-  await showNetworkCameras();
-  await (await browser.$('[data-testid="network-add"]')).click();
-  const portInput = await browser.$('[data-testid="network-port-0"]');
-  await portInput.waitForDisplayed({ timeout: 5_000 });
-  assert.equal(await portInput.getValue(), '9000', 'a new network camera is offered port 9000');
-  const port = await freeUdpPort();
-  await portInput.setValue(String(port));
-  await (await browser.$('[data-testid="settings-save"]')).click();
-  await waitFor('the network camera in the config file', () => new RegExp(`network_cameras = \\[\\s*${port},?\\s*\\]`).test(config()));
-
-  // Remembered (the page reloaded reads it back) and shown with where the phone pushes: this
-  // machine's LAN address with that port, never loopback, with a QR code to scan.
-  await reload();
-  await (await browser.$('[data-testid="open-settings"]')).waitForDisplayed({ timeout: 20_000 });
-  await (await browser.$('[data-testid="open-settings"]')).click();
-  await (await browser.$('[data-tab="video"]')).click();
-  await showNetworkCameras();
-  assert.equal(await (await browser.$('[data-testid="network-port-0"]')).getValue(), String(port), 'the port is remembered');
-  const pushLink = await browser.$('[data-testid="network-push-0-link"]');
-  await pushLink.waitForDisplayed({ timeout: 15_000 });
-  const pushTo = String(await pushLink.getProperty('textContent')).trim();
-  const lan = lanAddresses();
-  const m = /^srt:\/\/([\d.]+):(\d+)$/.exec(pushTo);
-  assert.ok(m, `the push address is an SRT address: ${pushTo}`);
-  assert.equal(Number(m[2]), port, `the push address has the port: ${pushTo}`);
-  assert.notEqual(m[1], '127.0.0.1', 'the push address is not loopback');
-  assert.ok(lan.includes(m[1]), `${m[1]} is one of this machine's LAN addresses (${lan.join(', ')})`);
-  await (await browser.$('[data-testid="network-push-0-qr"]')).waitForDisplayed({ timeout: 5_000 });
-  await settled('[data-testid="network-cameras"]', 'the network cameras');
-  await screenshot('settings-network-camera.png');
-  await (await browser.$('[data-testid="settings-save"]')).click();
-
-  // The network camera is a source in the scene bar like a camera: picked, it is what goes on air.
-  const scene = await waitFor('the network camera in the scene bar', async () => {
-    for (const b of await browser.$$('[data-testid^="scene-"]')) {
-      if (String(await b.getProperty('textContent')).includes(`:${port}`)) return b;
-    }
-    return null;
-  });
-  await scene.click();
-  await browser.waitUntil(async () => (await scene.getAttribute('aria-pressed')) === 'true', { timeout: 5_000, timeoutMsg: 'the network camera scene was not picked' });
-
+  const ingest = await startShapedIngest();
   const phone = { current: null };
   try {
+    // Add one: the dialog offers a port (9000 first); the user types another (a free one here,
+    // since other runs may share this machine).
+    await (await browser.$('[data-testid="open-settings"]')).click();
+    await (await browser.$('[data-tab="video"]')).click();
+    assert.equal(await (await browser.$('[data-testid="abr"]')).isSelected(), true, 'adaptive bitrate is on by default');
+    await showNetworkCameras();
+    await (await browser.$('[data-testid="network-add"]')).click();
+    const portInput = await browser.$('[data-testid="network-port-0"]');
+    await portInput.waitForDisplayed({ timeout: 5_000 });
+    assert.equal(await portInput.getValue(), '9000', 'a new network camera is offered port 9000');
+    const port = await freeUdpPort();
+    await portInput.setValue(String(port));
+    await (await browser.$('[data-testid="settings-save"]')).click();
+    await waitFor('the network camera in the config file', () => new RegExp(`network_cameras = \\[\\s*${port},?\\s*\\]`).test(config()));
+
+    // Remembered (the page reloaded reads it back) and shown with where the phone pushes: this
+    // machine's LAN address with that port, never loopback, with a QR code to scan.
+    await reload();
+    await (await browser.$('[data-testid="open-settings"]')).waitForDisplayed({ timeout: 20_000 });
+    await (await browser.$('[data-testid="open-settings"]')).click();
+    await (await browser.$('[data-tab="video"]')).click();
+    await showNetworkCameras();
+    assert.equal(await (await browser.$('[data-testid="network-port-0"]')).getValue(), String(port), 'the port is remembered');
+    const pushLink = await browser.$('[data-testid="network-push-0-link"]');
+    await pushLink.waitForDisplayed({ timeout: 15_000 });
+    const pushTo = String(await pushLink.getProperty('textContent')).trim();
+    const lan = lanAddresses();
+    const m = /^srt:\/\/([\d.]+):(\d+)$/.exec(pushTo);
+    assert.ok(m, `the push address is an SRT address: ${pushTo}`);
+    assert.equal(Number(m[2]), port, `the push address has the port: ${pushTo}`);
+    assert.notEqual(m[1], '127.0.0.1', 'the push address is not loopback');
+    assert.ok(lan.includes(m[1]), `${m[1]} is one of this machine's LAN addresses (${lan.join(', ')})`);
+    await (await browser.$('[data-testid="network-push-0-qr"]')).waitForDisplayed({ timeout: 5_000 });
+    await settled('[data-testid="network-cameras"]', 'the network cameras');
+    await screenshot('settings-network-camera.png');
+    // The show goes to an ingest behind a link the test can narrow (the same key, from the keychain).
+    await (await browser.$('[data-tab="destinations"]')).click();
+    const destUrl = await browser.$('[data-testid="dest-url"]');
+    const firstUrl = await destUrl.getValue();
+    await destUrl.setValue(ingest.url);
+    await (await browser.$('[data-testid="settings-save"]')).click();
+    await waitFor('the shaped ingest in the config file', () => config().includes(`${ingest.url}/key:main`));
+
+    // The network camera is a source in the scene bar like a camera: picked, it is what goes on air.
+    const scene = await waitFor('the network camera in the scene bar', async () => {
+      for (const b of await browser.$$('[data-testid^="scene-"]')) {
+        if (String(await b.getProperty('textContent')).includes(`:${port}`)) return b;
+      }
+      return null;
+    });
+    await scene.click();
+    await browser.waitUntil(async () => (await scene.getAttribute('aria-pressed')) === 'true', { timeout: 5_000, timeoutMsg: 'the network camera scene was not picked' });
+
     await (await browser.$('[data-testid="go-live"]')).click();
     await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });
     const state = await browser.$('[data-testid="dest-state"]');
@@ -1407,13 +1458,53 @@ test('network camera: added in Settings → Video with this machine’s LAN push
       timeout: 30_000,
       timeoutMsg: `the network camera did not come back when the phone pushed again: ${phone.current.log()}`,
     });
+
+    // The upload narrows to 800 kbit/s under the phone's moving picture: adaptive bitrate steps
+    // the encoder down below the link and says why, and the destination stays live; widened
+    // again, it probes back up.
+    const abrNow = async () => {
+      const [t, mx] = String(await (await abr.$('.v')).getProperty('textContent')).match(/\d+/g).map(Number);
+      return { target: t, max: mx, reason: await abr.getAttribute('data-reason') };
+    };
+    ingest.shape(800);
+    const t0 = Date.now();
+    // What the stats showed meanwhile, printed if it never steps down.
+    const seen = new Set();
+    const down = await waitFor('adaptive bitrate to step down on the narrow upload', async () => {
+      const a = await abrNow();
+      const health = await (await browser.$('[data-testid="dest-health"]')).getProperty('textContent');
+      seen.add(`${a.target} kbps (${a.reason}); sent ${await (await browser.$('[data-testid="bitrate-graph"]')).getAttribute('data-last-kbps')} kbps; ${health}`);
+      return a.target < 800 && /^(queue_|drained)/.test(a.reason) ? a : null;
+    }, 30_000).catch((e) => {
+      console.log([...seen].join('\n'));
+      throw e;
+    });
+    const downAfter = Date.now() - t0;
+    assert.equal(await state.getAttribute('data-state'), 'live', 'the destination stays live on the narrow upload');
+    assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false, 'no error on the narrow upload');
+    await screenshot('abr-stepped-down.png');
+    ingest.widen();
+    const t1 = Date.now();
+    const up = await waitFor('adaptive bitrate to probe back up on the wide upload', async () => {
+      const a = await abrNow();
+      return a.reason === 'probing' && a.target > down.target ? a : null;
+    }, 60_000);
+    console.log(`adaptive bitrate: ${max} kbps set; ${down.target} kbps ${(downAfter / 1000).toFixed(1)} s into an 800 kbit/s upload (${down.reason}); widened, ${up.target} kbps after ${((Date.now() - t1) / 1000).toFixed(1)} s (${up.reason})`);
+    assert.equal(await state.getAttribute('data-state'), 'live', 'the destination is still live');
     await phone.current.stop();
     phone.current = null;
 
     await (await browser.$('[data-testid="end-live"]')).click();
     await (await browser.$('[data-testid="confirm-end"]')).click();
     await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
+    // Back to the plain ingest (the shaped one goes with this test).
+    await (await browser.$('[data-testid="open-settings"]')).click();
+    await (await browser.$('[data-tab="destinations"]')).click();
+    await (await browser.$('[data-testid="dest-url"]')).setValue(firstUrl);
+    await (await browser.$('[data-testid="settings-save"]')).click();
+    await waitFor('the first ingest back in the config file', () => config().includes(`${firstUrl}/key:main`));
   } finally {
     await phone.current?.stop();
+    ingest.stop();
   }
 });

@@ -3,9 +3,10 @@
 //
 // Needs: the app built with `--features tauri/custom-protocol` (MARQUEE_APP or
 // $CARGO_TARGET_DIR/debug/marquee-app), /usr/bin/WebKitWebDriver (apt: webkit2gtk-driver), a
-// display (apt: xvfb xauth), nginx with the RTMP module, ffprobe, dbus and gnome-keyring. The
-// test starts its own nginx-rtmp, D-Bus session and unlocked keyring. A missing part fails with
-// the command that installs it.
+// display (apt: xvfb xauth), nginx with the RTMP module, ffmpeg/ffprobe, dbus and gnome-keyring,
+// and root with iproute2 for the network camera test's shaped link. The test starts its own
+// nginx-rtmp, D-Bus session and unlocked keyring. A missing part fails with the command that
+// installs it.
 //
 // Numbers (preview fps and latency, CPU, memory) are reported in artifacts/*.json and printed,
 // not asserted: these machines are shared.
@@ -1350,7 +1351,7 @@ async function startShapedIngest() {
   };
 }
 
-test('network camera: added in Settings → Video with this machine’s LAN push address, remembered; on air, a phone pushing over SRT turns its tile live with a bitrate, stopping it brings back waiting while the show goes on; adaptive bitrate shows its target', async () => {
+test('network camera: added in Settings → Video with this machine’s LAN push address, remembered; on air, a phone pushing over SRT turns its tile live with a bitrate, stopping it brings back waiting while the show goes on and it comes back by itself; with the upload narrowed to 800 kbit/s adaptive bitrate steps down below it and says why, the destination stays live, and it probes back up once widened', async () => {
   need(which('ffmpeg'), 'ffmpeg', 'apt-get install -y ffmpeg');
   need(process.getuid?.() === 0 && which('ip') && which('tc'), 'root with iproute2 (a shaped link to the ingest)', 'run as root; apt-get install -y iproute2');
   const config = () => readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');

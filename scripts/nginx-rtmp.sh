@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Starts a local nginx-rtmp ingest in the foreground with its own prefix (no root paths).
-# usage: scripts/nginx-rtmp.sh DIR [PORT]   (records every stream under DIR/record)
+# usage: scripts/nginx-rtmp.sh DIR [PORT [ADDRESS]]   (records every stream under DIR/record;
+#        listens on ADDRESS, 127.0.0.1 unless given)
 set -euo pipefail
-dir=${1:?usage: nginx-rtmp.sh DIR [PORT]}
+dir=${1:?usage: nginx-rtmp.sh DIR [PORT [ADDRESS]]}
 port=${2:-1935}
+address=${3:-127.0.0.1}
 module=/usr/lib/nginx/modules/ngx_rtmp_module.so
 command -v nginx >/dev/null || { echo "nginx is missing: apt-get install -y nginx libnginx-mod-rtmp" >&2; exit 1; }
 [ -f "$module" ] || { echo "the RTMP module is missing: apt-get install -y libnginx-mod-rtmp" >&2; exit 1; }
@@ -17,7 +19,7 @@ error_log $dir/logs/error.log warn;
 events { worker_connections 256; }
 rtmp {
   server {
-    listen 127.0.0.1:$port;
+    listen $address:$port;
     application live {
       live on;
       record all;

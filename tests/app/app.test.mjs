@@ -3,18 +3,20 @@
 //
 // Needs: the app built with `--features tauri/custom-protocol` (MARQUEE_APP or
 // $CARGO_TARGET_DIR/debug/marquee-app), /usr/bin/WebKitWebDriver (apt: webkit2gtk-driver), a
-// display (apt: xvfb xauth), nginx with the RTMP module, ffprobe, dbus and gnome-keyring. The
-// test starts its own nginx-rtmp, D-Bus session and unlocked keyring. A missing part fails with
-// the command that installs it.
+// display (apt: xvfb xauth), nginx with the RTMP module, ffmpeg/ffprobe, dbus and gnome-keyring,
+// and root with iproute2 for the network camera test's shaped link. The test starts its own
+// nginx-rtmp, D-Bus session and unlocked keyring. A missing part fails with the command that
+// installs it.
 //
 // Numbers (preview fps and latency, CPU, memory) are reported in artifacts/*.json and printed,
 // not asserted: these machines are shared.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,9 +218,13 @@ async function startKeychain(dir) {
   return { address, stop: () => (keyring.kill('SIGTERM'), bus.kill('SIGTERM')) };
 }
 
-/** nginx-rtmp in the foreground on `port` (scripts/nginx-rtmp.sh), recording under DIR/record. */
-async function startNginx(dir, port) {
-  const p = spawn(join(repo, 'scripts/nginx-rtmp.sh'), [dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * nginx-rtmp in the foreground on `port` (scripts/nginx-rtmp.sh), recording under DIR/record;
+ * on `host`, run through `wrap` (a network namespace's `ip netns exec NS`) when given.
+ */
+async function startNginx(dir, port, host = '127.0.0.1', wrap = []) {
+  const script = [join(repo, 'scripts/nginx-rtmp.sh'), dir, String(port), host];
+  const p = spawn(wrap[0] ?? script[0], [...wrap.slice(1), ...script.slice(wrap.length ? 0 : 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => (err += d));
   await waitFor(
@@ -226,7 +232,7 @@ async function startNginx(dir, port) {
     () =>
       new Promise((res) => {
         if (p.exitCode != null) throw new Error(`nginx-rtmp exited: ${err}`);
-        const s = createConnection({ host: '127.0.0.1', port }, () => (s.destroy(), res(true)));
+        const s = createConnection({ host, port }, () => (s.destroy(), res(true)));
         s.on('error', () => res(false));
       }),
     10_000,
@@ -1267,5 +1273,239 @@ test('hosted room: the app joins marquee room serve behind nginx TLS as its host
   } finally {
     viewer?.ws.close();
     hosted.stop();
+  }
+});
+
+/** A UDP port nobody holds now (an SRT listener's), from the kernel. */
+function freeUdpPort() {
+  return new Promise((res, rej) => {
+    const s = createSocket('udp4');
+    s.on('error', rej);
+    s.bind(0, '0.0.0.0', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** This machine's addresses a phone on the LAN could reach (IPv4, not loopback). */
+function lanAddresses() {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && a.family === 'IPv4' && !a.internal)
+    .map((a) => a.address);
+}
+
+/** Settings → Video scrolled down to the network cameras (in the dialog's own scroller). */
+async function showNetworkCameras() {
+  await browser.execute(() => document.querySelector('[data-testid="network-cameras"]').scrollIntoView({ block: 'center' }));
+}
+
+/** The `ffmpeg` "phone": a moving test picture pushed over SRT to `port` until stopped. */
+function startPhone(port) {
+  const p = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-f', 'mpegts', `srt://127.0.0.1:${port}?latency=120000`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((res) => p.once('exit', (code, signal) => res(code ?? signal)));
+  return { stop: async () => (p.exitCode == null && p.signalCode == null && p.kill('SIGTERM'), exited), log: () => err };
+}
+
+/**
+ * nginx-rtmp in a network namespace behind a veth pair (it at `10.224.N.2`, this end `.1`):
+ * the upload to it can be narrowed with tbf as a real one narrows. Needs root and iproute2.
+ */
+async function startShapedIngest() {
+  const id = `mqa${process.pid % 100000}`;
+  const [ns, here, there] = [`${id}ns`, `${id}h`, `${id}v`];
+  const net = `10.224.${(process.pid % 250) + 1}`;
+  const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  spawnSync('ip', ['netns', 'del', ns]);
+  ip('netns', 'add', ns);
+  let nginx;
+  const stop = () => {
+    nginx?.kill('SIGTERM');
+    // Deleting the namespace deletes the veth pair with it.
+    spawnSync('ip', ['netns', 'del', ns]);
+  };
+  try {
+    ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there);
+    ip('link', 'set', there, 'netns', ns);
+    ip('addr', 'add', `${net}.1/24`, 'dev', here);
+    ip('link', 'set', here, 'up');
+    ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${net}.2/24`, 'dev', there);
+    ip('netns', 'exec', ns, 'ip', 'link', 'set', there, 'up');
+    ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+    nginx = await startNginx(mkdtempSync(join(tmpdir(), 'marquee-e2e-nginx-ns-')), 1935, `${net}.2`, ['ip', 'netns', 'exec', ns]);
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return {
+    url: `rtmp://${net}.2:1935/live`,
+    /** The upload (this end's egress) limited to `kbit` kbit/s, a 400 ms queue before drops. */
+    shape: (kbit) => execFileSync('tc', ['qdisc', 'replace', 'dev', here, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '32kbit', 'latency', '400ms']),
+    widen: () => execFileSync('tc', ['qdisc', 'del', 'dev', here, 'root']),
+    stop,
+  };
+}
+
+test('network camera: added in Settings → Video with this machine’s LAN push address, remembered; on air, a phone pushing over SRT turns its tile live with a bitrate, stopping it brings back waiting while the show goes on and it comes back by itself; with the upload narrowed to 800 kbit/s adaptive bitrate steps down below it and says why, the destination stays live, and it probes back up once widened', async () => {
+  need(which('ffmpeg'), 'ffmpeg', 'apt-get install -y ffmpeg');
+  need(process.getuid?.() === 0 && which('ip') && which('tc'), 'root with iproute2 (a shaped link to the ingest)', 'run as root; apt-get install -y iproute2');
+  const config = () => readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
+  const ingest = await startShapedIngest();
+  const phone = { current: null };
+  try {
+    // Add one: the dialog offers a port (9000 first); the user types another (a free one here,
+    // since other runs may share this machine).
+    await (await browser.$('[data-testid="open-settings"]')).click();
+    await (await browser.$('[data-tab="video"]')).click();
+    assert.equal(await (await browser.$('[data-testid="abr"]')).isSelected(), true, 'adaptive bitrate is on by default');
+    await showNetworkCameras();
+    await (await browser.$('[data-testid="network-add"]')).click();
+    const portInput = await browser.$('[data-testid="network-port-0"]');
+    await portInput.waitForDisplayed({ timeout: 5_000 });
+    assert.equal(await portInput.getValue(), '9000', 'a new network camera is offered port 9000');
+    const port = await freeUdpPort();
+    await portInput.setValue(String(port));
+    await (await browser.$('[data-testid="settings-save"]')).click();
+    await waitFor('the network camera in the config file', () => new RegExp(`network_cameras = \\[\\s*${port},?\\s*\\]`).test(config()));
+
+    // Remembered (the page reloaded reads it back) and shown with where the phone pushes: this
+    // machine's LAN address with that port, never loopback, with a QR code to scan.
+    await reload();
+    await (await browser.$('[data-testid="open-settings"]')).waitForDisplayed({ timeout: 20_000 });
+    await (await browser.$('[data-testid="open-settings"]')).click();
+    await (await browser.$('[data-tab="video"]')).click();
+    await showNetworkCameras();
+    assert.equal(await (await browser.$('[data-testid="network-port-0"]')).getValue(), String(port), 'the port is remembered');
+    const pushLink = await browser.$('[data-testid="network-push-0-link"]');
+    await pushLink.waitForDisplayed({ timeout: 15_000 });
+    const pushTo = String(await pushLink.getProperty('textContent')).trim();
+    const lan = lanAddresses();
+    const m = /^srt:\/\/([\d.]+):(\d+)$/.exec(pushTo);
+    assert.ok(m, `the push address is an SRT address: ${pushTo}`);
+    assert.equal(Number(m[2]), port, `the push address has the port: ${pushTo}`);
+    assert.notEqual(m[1], '127.0.0.1', 'the push address is not loopback');
+    assert.ok(lan.includes(m[1]), `${m[1]} is one of this machine's LAN addresses (${lan.join(', ')})`);
+    await (await browser.$('[data-testid="network-push-0-qr"]')).waitForDisplayed({ timeout: 5_000 });
+    await settled('[data-testid="network-cameras"]', 'the network cameras');
+    await screenshot('settings-network-camera.png');
+    // The show goes to an ingest behind a link the test can narrow (the same key, from the keychain).
+    await (await browser.$('[data-tab="destinations"]')).click();
+    const destUrl = await browser.$('[data-testid="dest-url"]');
+    const firstUrl = await destUrl.getValue();
+    await destUrl.setValue(ingest.url);
+    await (await browser.$('[data-testid="settings-save"]')).click();
+    await waitFor('the shaped ingest in the config file', () => config().includes(`${ingest.url}/key:main`));
+
+    // The network camera is a source in the scene bar like a camera: picked, it is what goes on air.
+    const scene = await waitFor('the network camera in the scene bar', async () => {
+      for (const b of await browser.$$('[data-testid^="scene-"]')) {
+        if (String(await b.getProperty('textContent')).includes(`:${port}`)) return b;
+      }
+      return null;
+    });
+    await scene.click();
+    await browser.waitUntil(async () => (await scene.getAttribute('aria-pressed')) === 'true', { timeout: 5_000, timeoutMsg: 'the network camera scene was not picked' });
+
+    await (await browser.$('[data-testid="go-live"]')).click();
+    await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });
+    const state = await browser.$('[data-testid="dest-state"]');
+    await browser.waitUntil(async () => (await state.getAttribute('data-state')) === 'live', { timeout: 30_000, timeoutMsg: 'the destination never turned live' });
+    assert.equal(await scene.getAttribute('aria-pressed'), 'true', 'the network camera is on air');
+
+    // Before any phone pushes: the tile waits.
+    const tile = await browser.$('[data-testid="stat-remote"]');
+    await tile.waitForDisplayed({ timeout: 15_000 });
+    assert.equal(await tile.getAttribute('data-live'), 'false', 'no phone yet: waiting');
+    const kbps = async () => Number(/([\d.]+)\s*kbps/.exec(String(await (await tile.$('.v')).getProperty('textContent')))?.[1] ?? 0);
+
+    // Adaptive bitrate (on by default) shows where it has the encoder: a target under the max.
+    const abr = await browser.$('[data-testid="stat-abr"]');
+    await abr.waitForDisplayed({ timeout: 15_000 });
+    assert.ok(await abr.getAttribute('data-reason'), 'the ABR tile says why');
+    const [target, max] = String(await (await abr.$('.v')).getProperty('textContent')).match(/\d+/g).map(Number);
+    assert.ok(target > 0 && target <= max, `ABR target ${target} of max ${max} kbps`);
+
+    // The phone pushes: the tile turns live with a bitrate, and its picture is what goes out.
+    phone.current = startPhone(port);
+    await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'true' && (await kbps()) > 0, {
+      timeout: 30_000,
+      timeoutMsg: `the network camera never turned live with a bitrate: ${phone.current.log()}`,
+    });
+    console.log(`network camera live: ${await kbps()} kbps received; ABR ${await abr.getAttribute('data-reason')} ${target}/${max} kbps`);
+    await assertPreviewMoves('.stage [data-testid="preview-img"]', 'the network camera on air');
+    await screenshot('network-camera-live.png');
+
+    // The phone stops: the tile waits again, and the show goes on.
+    const fpsBefore = Number(await (await browser.$('[data-testid="stat-fps"]')).getProperty('textContent'));
+    await phone.current.stop();
+    await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'false', { timeout: 30_000, timeoutMsg: 'the tile never went back to waiting after the phone stopped' });
+    assert.equal(await state.getAttribute('data-state'), 'live', 'the destination is still live');
+    assert.ok(await (await browser.$('[data-testid="end-live"]')).isDisplayed(), 'the show is still on');
+    assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false, 'no error when the phone stops');
+    await browser.waitUntil(async () => Number(await (await browser.$('[data-testid="stat-fps"]')).getProperty('textContent')) > 10, {
+      timeout: 10_000,
+      timeoutMsg: `the show kept no frame rate after the phone stopped (was ${fpsBefore})`,
+    });
+    await screenshot('network-camera-waiting.png');
+
+    // The phone comes back: so does the camera, by itself.
+    phone.current = startPhone(port);
+    await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'true' && (await kbps()) > 0, {
+      timeout: 30_000,
+      timeoutMsg: `the network camera did not come back when the phone pushed again: ${phone.current.log()}`,
+    });
+
+    // The upload narrows to 800 kbit/s under the phone's moving picture: adaptive bitrate steps
+    // the encoder down below the link and says why, and the destination stays live; widened
+    // again, it probes back up.
+    const abrNow = async () => {
+      const [t, mx] = String(await (await abr.$('.v')).getProperty('textContent')).match(/\d+/g).map(Number);
+      return { target: t, max: mx, reason: await abr.getAttribute('data-reason') };
+    };
+    ingest.shape(800);
+    const t0 = Date.now();
+    // What the stats showed meanwhile, printed if it never steps down.
+    const seen = new Set();
+    const down = await waitFor('adaptive bitrate to step down on the narrow upload', async () => {
+      const a = await abrNow();
+      const health = await (await browser.$('[data-testid="dest-health"]')).getProperty('textContent');
+      seen.add(`${a.target} kbps (${a.reason}); sent ${await (await browser.$('[data-testid="bitrate-graph"]')).getAttribute('data-last-kbps')} kbps; ${health}`);
+      return a.target < 800 && /^(queue_|drained)/.test(a.reason) ? a : null;
+    }, 30_000).catch((e) => {
+      console.log([...seen].join('\n'));
+      throw e;
+    });
+    const downAfter = Date.now() - t0;
+    assert.equal(await state.getAttribute('data-state'), 'live', 'the destination stays live on the narrow upload');
+    assert.equal(await (await browser.$('[data-testid="error"]')).isExisting(), false, 'no error on the narrow upload');
+    await screenshot('abr-stepped-down.png');
+    ingest.widen();
+    const t1 = Date.now();
+    const up = await waitFor('adaptive bitrate to probe back up on the wide upload', async () => {
+      const a = await abrNow();
+      return a.reason === 'probing' && a.target > down.target ? a : null;
+    }, 60_000);
+    console.log(`adaptive bitrate: ${max} kbps set; ${down.target} kbps ${(downAfter / 1000).toFixed(1)} s into an 800 kbit/s upload (${down.reason}); widened, ${up.target} kbps after ${((Date.now() - t1) / 1000).toFixed(1)} s (${up.reason})`);
+    assert.equal(await state.getAttribute('data-state'), 'live', 'the destination is still live');
+    await phone.current.stop();
+    phone.current = null;
+
+    await (await browser.$('[data-testid="end-live"]')).click();
+    await (await browser.$('[data-testid="confirm-end"]')).click();
+    await (await browser.$('[data-testid="go-live"]')).waitForDisplayed({ timeout: 30_000 });
+    // Back to the plain ingest (the shaped one goes with this test).
+    await (await browser.$('[data-testid="open-settings"]')).click();
+    await (await browser.$('[data-tab="destinations"]')).click();
+    await (await browser.$('[data-testid="dest-url"]')).setValue(firstUrl);
+    await (await browser.$('[data-testid="settings-save"]')).click();
+    await waitFor('the first ingest back in the config file', () => config().includes(`${firstUrl}/key:main`));
+  } finally {
+    await phone.current?.stop();
+    ingest.stop();
   }
 });

@@ -46,4 +46,14 @@ describe('network cameras', () => {
     await waitFor(() => expect(screen.getByTestId('stat-remote')).toHaveTextContent('1480 kbps'));
     expect(screen.getByTestId('stat-remote-latency')).toHaveTextContent('srt://0.0.0.0:9000 · 124 ms behind');
   });
+
+  it('are named in the UI language on the scene bar', async () => {
+    const b = createMockBackend({
+      settings: { network_cameras: [9000], language: 'zh-CN' },
+      devices: { cameras: [{ source: SOURCE, name: 'Network camera :9000', formats: [], push_to: ['srt://192.168.1.23:9000'] }], microphones: [] },
+    });
+    render(App, { backend: b });
+    await flush();
+    expect(screen.getByTestId('scene-2')).toHaveTextContent('网络摄像头 :9000');
+  });
 });

@@ -73,7 +73,12 @@ export class LiveStore {
     const cams = this.app.devices?.cameras ?? [];
     const list = [
       { id: 'test', source: 'test', label: t('scenes.test') },
-      ...cams.map((c, i) => ({ id: c.source, source: c.source, label: c.name || t('scenes.camera', { n: i + 1 }) })),
+      // A network camera (it has a push address) is named in the UI's language by its port.
+      ...cams.map((c, i) => ({
+        id: c.source,
+        source: c.source,
+        label: c.push_to ? t('scenes.network', { port: /:(\d+)/.exec(c.source)?.[1] ?? '' }) : c.name || t('scenes.camera', { n: i + 1 }),
+      })),
     ];
     return list.slice(0, 9).map((s, i) => ({ ...s, shortcut: i + 1 }));
   }

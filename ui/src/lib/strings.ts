@@ -308,6 +308,7 @@ export const STRINGS = {
   'scenes.directorOff': { en: 'Director mode is off: press D to let the loudest camera microphone pick the shot', 'zh-CN': '导播模式已关闭：按 D 让麦克风声音最大的摄像头自动上镜' },
   'scenes.directorOn': { en: 'Director mode is on: the loudest camera microphone picks the shot (D)', 'zh-CN': '导播模式已开启：麦克风声音最大的摄像头上镜（D）' },
   'scenes.directorPaused': { en: 'paused', 'zh-CN': '已暂停' },
+  'scenes.network': { en: 'Network camera :{port}', 'zh-CN': '网络摄像头 :{port}' },
   'scenes.noCamera': { en: 'No camera found — the test pattern is ready', 'zh-CN': '未找到摄像头——可以先用测试图案' },
   'scenes.overlay': { en: 'Overlay {name}: on air — click to hide', 'zh-CN': '叠加层 {name}：显示中，点击隐藏' },
   'scenes.overlayOff': { en: 'Overlay {name}: hidden — click to show', 'zh-CN': '叠加层 {name}：已隐藏，点击显示' },

@@ -3,7 +3,7 @@
 //! shows that colour; a sender that stops gives the slate, a sender that returns gives its
 //! picture again by itself, a sender that stalls gives the slate and is dropped, a resolution
 //! change mid-stream is re-scaled, and garbage sent to the listener is refused with a message
-//! while the show goes on.
+//! while the show goes on. A listener with a passphrase shows only a sender that has it.
 
 use std::io::Write;
 use std::path::Path;
@@ -286,4 +286,81 @@ fn an_rtmp_camera_is_on_air_then_the_slate_when_it_stops_or_stalls_and_back_when
         show.report()
     );
     assert_sequence(&out, &['S', 'R', 'S', 'R'], 10, &show);
+}
+
+#[test]
+fn an_srt_camera_with_a_passphrase_shows_only_a_sender_that_has_it_and_says_what_a_sender_without_video_lacks()
+ {
+    let _g = heavy();
+    let home = tempdir("marquee-home-");
+    let red = clip(home.path(), "red", "640x360", 2);
+    let green = clip(home.path(), "green", "640x360", 2);
+    let sound = home.path().join("sound.ts");
+    let st = Command::new(program("ffmpeg"))
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+        ])
+        .args(["-t", "2", "-c:a", "aac", "-f", "mpegts"])
+        .arg(&sound)
+        .status()
+        .expect("ffmpeg makes a sound-only clip");
+    assert!(st.success());
+    let port = free_udp_port();
+    let out = home.path().join("remote.mkv");
+    let secret = "stage-door-e2e-secret";
+    let mut show = live(
+        home.path(),
+        &format!("srt://127.0.0.1:{port}?mode=listener&latency=120&passphrase={secret}"),
+        &out,
+    );
+    let sender =
+        |pass: &str| format!("srt://127.0.0.1:{port}?mode=caller&latency=120000&passphrase={pass}");
+    assert!(wait_until(Duration::from_secs(10), || udp_port_bound(port)));
+
+    // A wrong passphrase: SRT's handshake refuses the sender, nothing reaches the show.
+    let wrong = push(&[&green], "mpegts", &sender("not-the-right-one"));
+    assert!(
+        !wrong.status().is_some_and(|s| s.success()),
+        "a sender with the wrong passphrase got through\n{}",
+        wrong.report()
+    );
+    assert_eq!(count(&show, "video source is back"), 0, "{}", show.report());
+
+    // Sound only: refused with what it lacks, and the listener listens again.
+    let mute = push(&[&sound], "mpegts", &sender(secret));
+    let _ = mute.status();
+    assert!(
+        show.wait_for_stderr("the sender sends no video", Duration::from_secs(15)),
+        "{}",
+        show.report()
+    );
+    assert!(wait_until(Duration::from_secs(10), || udp_port_bound(port)));
+
+    // The right passphrase: on air.
+    let right = push(&[&red], "mpegts", &sender(secret));
+    assert!(
+        right.status().is_some_and(|s| s.success()),
+        "{}",
+        right.report()
+    );
+    wait_count(&show, "video source is back", 1, Duration::from_secs(10));
+    show.interrupt(Duration::from_secs(15));
+    assert_exited_ok(&show);
+    assert_no_panic(&show);
+    assert!(
+        !output_lower(&show).contains(secret),
+        "the listener's passphrase was shown\n{}",
+        show.report()
+    );
+    assert_sequence(&out, &['S', 'R'], 10, &show);
+    assert!(
+        !colours(&out).contains(&'G'),
+        "the wrong passphrase's (green) picture reached the show"
+    );
 }

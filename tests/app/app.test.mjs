@@ -1436,7 +1436,13 @@ test('network camera: added in Settings → Video with this machine’s LAN push
       timeout: 30_000,
       timeoutMsg: `the network camera never turned live with a bitrate: ${phone.current.log()}`,
     });
-    console.log(`network camera live: ${await kbps()} kbps received; ABR ${await abr.getAttribute('data-reason')} ${target}/${max} kbps`);
+    // How far behind the phone its picture is: the SRT window (120 ms) and a little more.
+    const latency = await tile.$('[data-testid="stat-remote-latency"]');
+    await browser.waitUntil(async () => Number(await latency.getAttribute('data-ms')) >= 120, {
+      timeout: 10_000,
+      timeoutMsg: `no latency shown for the network camera: ${await latency.getProperty('textContent')}`,
+    });
+    console.log(`network camera live: ${await kbps()} kbps received, ${await latency.getAttribute('data-ms')} ms behind; ABR ${await abr.getAttribute('data-reason')} ${target}/${max} kbps`);
     await assertPreviewMoves('.stage [data-testid="preview-img"]', 'the network camera on air');
     await screenshot('network-camera-live.png');
 

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use marquee_e2e::{
-    Run, Summary, assert_exited_ok, assert_no_panic, free_port, free_udp_port, heavy, marquee_in,
-    output_lower, probe, program, tcp_listening, tempdir, udp_port_bound, wait_until,
+    Keychain, Run, Summary, assert_exited_ok, assert_no_panic, free_port, free_udp_port, heavy,
+    marquee_in, output_lower, probe, program, tcp_listening, tempdir, udp_port_bound, wait_until,
 };
 
 const FPS: u32 = 30;
@@ -79,7 +79,13 @@ fn wait_count(run: &Run, needle: &str, n: usize, timeout: Duration) {
 /// `marquee live` with `video` as its only camera, recording to `out` (its summary beside
 /// it, `summary.json`).
 fn live(home: &Path, video: &str, out: &Path) -> Run {
+    live_with(home, video, out, Vec::new())
+}
+
+/// [`live`] with more environment (a test keychain's bus).
+fn live_with(home: &Path, video: &str, out: &Path, env: Vec<(String, String)>) -> Run {
     let mut c = marquee_in(home);
+    c.envs(env);
     c.args(["live", "--video", video, "--audio", "tone"])
         .args(["--size", "320x180", "--fps", &FPS.to_string()])
         .args(["--duration", "40s", "--record"])
@@ -313,11 +319,19 @@ fn an_srt_camera_with_a_passphrase_shows_only_a_sender_that_has_it_and_says_what
     assert!(st.success());
     let port = free_udp_port();
     let out = home.path().join("remote.mkv");
+    // The passphrase lives in the keychain; the listener names its entry.
     let secret = "stage-door-e2e-secret";
-    let mut show = live(
+    let kc = Keychain::start();
+    let mut set = marquee_in(home.path());
+    set.args(["key", "set", "cam-e2e"]).envs(kc.env());
+    let mut set = Run::spawn_with_input(set, format!("{secret}\n").as_bytes());
+    set.wait(Duration::from_secs(30));
+    assert_exited_ok(&set);
+    let mut show = live_with(
         home.path(),
-        &format!("srt://127.0.0.1:{port}?mode=listener&latency=120&passphrase={secret}"),
+        &format!("srt://127.0.0.1:{port}?mode=listener&latency=120&passphrase=key:cam-e2e"),
         &out,
+        kc.env(),
     );
     let sender =
         |pass: &str| format!("srt://127.0.0.1:{port}?mode=caller&latency=120000&passphrase={pass}");

@@ -49,6 +49,9 @@ pub struct ListenUrl {
     rtmp: bool,
     /// How long the transport holds each packet, ms (SRT's latency, 120 unless given; RTMP 0).
     window_ms: u64,
+    /// `passphrase=key:NAME`: the keychain entry holding the SRT passphrase, until
+    /// [`ListenUrl::set_passphrase`] puts the secret itself in `ffmpeg`.
+    passphrase_key: Option<String>,
 }
 
 impl ListenUrl {
@@ -80,6 +83,7 @@ impl ListenUrl {
                 let mut params = vec!["mode=listener".to_string()];
                 // libsrt's default receiver latency.
                 let mut window_ms = 120;
+                let mut passphrase_key = None;
                 for item in query.split('&').filter(|i| !i.is_empty()) {
                     match item.split_once('=').unwrap_or((item, "")) {
                         ("mode", "listener") => {}
@@ -95,6 +99,15 @@ impl ListenUrl {
                             }
                             _ => return Err(bad("SRT latency is in milliseconds, 0 to 60000")),
                         },
+                        ("passphrase", p) if p.starts_with("key:") => {
+                            let name = &p[4..];
+                            if name.is_empty() {
+                                return Err(bad(
+                                    "passphrase=key:NAME needs the keychain entry's name",
+                                ));
+                            }
+                            passphrase_key = Some(name.to_string());
+                        }
                         ("passphrase", p) if !(10..=79).contains(&p.chars().count()) => {
                             return Err(bad("the SRT passphrase must be 10 to 79 characters long"));
                         }
@@ -107,6 +120,7 @@ impl ListenUrl {
                     ffmpeg: format!("srt://{authority}?{}", params.join("&")),
                     rtmp: false,
                     window_ms,
+                    passphrase_key,
                 })
             }
             "rtmp" => {
@@ -122,6 +136,7 @@ impl ListenUrl {
                     ffmpeg: s.to_string(),
                     rtmp: true,
                     window_ms: 0,
+                    passphrase_key: None,
                 })
             }
             _ => Err(bad("a remote camera is srt://… or rtmp://…")),
@@ -164,7 +179,31 @@ impl ListenUrl {
 
     /// The sender must give a passphrase (SRT).
     pub fn has_passphrase(&self) -> bool {
-        self.ffmpeg.contains("passphrase=")
+        self.passphrase_key.is_some() || self.ffmpeg.contains("passphrase=")
+    }
+
+    /// The keychain entry named by `passphrase=key:NAME`, still to be read.
+    pub fn passphrase_key(&self) -> Option<&str> {
+        self.passphrase_key
+            .as_deref()
+            .filter(|_| !self.ffmpeg.contains("passphrase="))
+    }
+
+    /// Puts the passphrase read from the keychain into what FFmpeg opens (never into what
+    /// is shown or saved, which keep `key:NAME`).
+    pub fn set_passphrase(&mut self, secret: &str) -> Result<(), CaptureError> {
+        let name = self.passphrase_key.clone().unwrap_or_default();
+        if !(10..=79).contains(&secret.chars().count()) || secret.contains(['&', '?', '#']) {
+            return Err(CaptureError::BadSpec {
+                spec: self.shown.clone(),
+                reason: format!(
+                    "the SRT passphrase in the keychain entry {name} must be 10 to 79 characters, without & ? #"
+                ),
+            });
+        }
+        self.ffmpeg.push_str("&passphrase=");
+        self.ffmpeg.push_str(secret);
+        Ok(())
     }
 }
 
@@ -210,6 +249,13 @@ impl RemoteCamera {
     fn start(&mut self, clock: &SessionClock) -> Result<(), CaptureError> {
         if self.receiver.is_some() {
             return Ok(());
+        }
+        // Listening without the passphrase asked for would let anyone on air.
+        if let Some(name) = self.url.passphrase_key() {
+            return Err(CaptureError::BadSpec {
+                spec: self.url.shown.clone(),
+                reason: format!("its passphrase (keychain entry {name}) was not read"),
+            });
         }
         crate::file::init_ffmpeg();
         let (tx, rx) = crossbeam_channel::bounded(4);
@@ -629,6 +675,18 @@ mod tests {
         assert_eq!(u.push_url("fd00::5"), "rtmp://[fd00::5]:1935/live/****");
         assert!(!u.has_passphrase());
         assert_eq!(u.window_ms, 0, "RTMP holds nothing back");
+        let mut u =
+            ListenUrl::parse("srt://0.0.0.0:9000?mode=listener&passphrase=key:cam-9000").unwrap();
+        assert!(u.has_passphrase());
+        assert_eq!(u.passphrase_key(), Some("cam-9000"));
+        assert!(u.set_passphrase("short").is_err());
+        u.set_passphrase("stage-door-secret").unwrap();
+        assert_eq!(u.passphrase_key(), None, "read");
+        assert_eq!(
+            u.ffmpeg,
+            "srt://0.0.0.0:9000?mode=listener&passphrase=stage-door-secret"
+        );
+        assert!(!u.as_written().contains("stage-door") && !u.shown().contains("stage-door"));
         for bad in [
             "srt://0.0.0.0:9000?mode=caller",
             "srt://0.0.0.0?mode=listener",

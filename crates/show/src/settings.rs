@@ -250,7 +250,7 @@ impl ShowSettings {
     pub fn resolve(&self, keychain: &Keychain) -> Result<Resolved, ShowError> {
         let bad = |m: String| ShowError::Settings(m);
         let capture = |e: marquee_capture::CaptureError| bad(e.to_string());
-        let video: VideoSpec = self.video.parse().map_err(capture)?;
+        let video = video_spec(&self.video, keychain)?;
         let audio: AudioSpec = self.audio.parse().map_err(capture)?;
         let mut destinations = Vec::with_capacity(self.destinations.len());
         for url in &self.destinations {
@@ -313,7 +313,7 @@ impl ShowSettings {
                     .min(self.bitrate_kbps)
             }),
         };
-        let mut scenes = self.scene_setup()?;
+        let mut scenes = self.scene_setup(keychain)?;
         let auto_guest_layout = crate::guests::add_sources(
             &self.guests,
             &session.video,
@@ -333,7 +333,7 @@ impl ShowSettings {
         })
     }
 
-    fn scene_setup(&self) -> Result<SceneSetup, ShowError> {
+    fn scene_setup(&self, keychain: &Keychain) -> Result<SceneSetup, ShowError> {
         let bad = |m: String| ShowError::Settings(m);
         let sources = self
             .sources
@@ -346,10 +346,7 @@ impl ShowSettings {
                     .filter(|m| !m.is_empty() && *m != "none");
                 Ok(SourceConfig {
                     id: s.id.clone(),
-                    spec: s
-                        .video
-                        .parse()
-                        .map_err(|e: marquee_capture::CaptureError| bad(e.to_string()))?,
+                    spec: video_spec(&s.video, keychain)?,
                     mic: mic
                         .map(|m| {
                             m.parse().map_err(|e: marquee_capture::CaptureError| {
@@ -402,6 +399,19 @@ pub fn default_recording() -> PathBuf {
     videos_dir().join(format!("marquee-{}.mkv", timestamp()))
 }
 
+/// A video source as written, with a network camera's `passphrase=key:NAME` read from the
+/// keychain (a listener never opens without the passphrase it names).
+fn video_spec(text: &str, keychain: &Keychain) -> Result<VideoSpec, ShowError> {
+    let bad = |e: marquee_capture::CaptureError| ShowError::Settings(e.to_string());
+    let mut spec: VideoSpec = text.parse().map_err(bad)?;
+    if let VideoSpec::Remote(u) = &mut spec
+        && let Some(name) = u.passphrase_key().map(str::to_string)
+    {
+        u.set_passphrase(&keychain.get(&name)?).map_err(bad)?;
+    }
+    Ok(spec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,6 +434,23 @@ mod tests {
             .err()
             .expect("an error");
         assert!(matches!(e, ShowError::Settings(_)), "{e}");
+    }
+
+    #[test]
+    fn a_network_camera_whose_passphrase_entry_is_bad_or_missing_does_not_start() {
+        // Refused before the keychain is asked: an entry name that cannot exist.
+        let s = ShowSettings {
+            video: "srt://0.0.0.0:9000?mode=listener&passphrase=key:".into(),
+            ..recording()
+        };
+        let e = s.resolve(&keychain()).err().expect("an error").to_string();
+        assert!(e.contains("key:NAME needs"), "{e}");
+        let s = ShowSettings {
+            video: "srt://0.0.0.0:9000?mode=listener&passphrase=key:no/such entry".into(),
+            ..recording()
+        };
+        let e = s.resolve(&keychain()).err().expect("an error").to_string();
+        assert!(e.contains("no/such entry"), "{e}");
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
             .map(str::to_string)
     };
     let any_mic = specs.iter().any(|spec| mic_of(spec).is_some());
+    let config = marquee_profile::config::default_path();
+    // Network cameras that ask for a passphrase name its keychain entry.
+    let locked = crate::settings::network_camera_passphrases(&config);
+    let opened = |spec: &str| crate::settings::video_for_show(spec, &locked);
     // One camera and no camera microphone: the plain single-source show.
     let sources = if specs.len() == 1 && !any_mic && !s.director {
         Vec::new()
@@ -58,7 +62,7 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
             .iter()
             .map(|spec| SourceSetting {
                 id: spec.clone(),
-                video: spec.clone(),
+                video: opened(spec),
                 mic: mic_of(spec),
             })
             .collect()
@@ -68,7 +72,6 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         (true, Some(p)) if !p.is_empty() => Recording::Path(PathBuf::from(p)),
         (true, _) => Recording::Path(default_recording()),
     };
-    let config = marquee_profile::config::default_path();
     let profile = crate::settings::profile_overlays(&config);
     let chat = (s.chat.iter())
         .map(|c| {
@@ -84,7 +87,7 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
         .map(|a| a.room.blocked_words)
         .unwrap_or_default();
     Ok(ShowSettings {
-        video: s.video.clone(),
+        video: opened(&s.video),
         audio: s.audio.clone(),
         start_scene: (!sources.is_empty()).then(|| s.video.clone()),
         sources,

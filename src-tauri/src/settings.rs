@@ -123,6 +123,15 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
     // A choice that cannot work is refused here, in the form, not when the room starts.
     marquee_show::room_home::HomeChoice::from_prefs(&room_home)?;
     let mut cfg = Config::load(path).map_err(config_error)?;
+    // A network camera's passphrase has its own command: kept for the ports still there, and
+    // a removed port's passphrase leaves the keychain.
+    let ports = network_camera_ports(s)?;
+    let mut locked =
+        (cfg.app.as_ref()).map_or_else(Vec::new, |a| a.network_camera_passphrases.clone());
+    for gone in locked.iter().filter(|p| !ports.contains(p)) {
+        let _ = keychain.delete(&network_camera_key(*gone));
+    }
+    locked.retain(|p| ports.contains(p));
     // The playback URLs have their own command (`set_playback`): kept as they are.
     let playback = (cfg.app.as_ref()).map_or_else(Vec::new, |a| a.room.playback.clone());
     let name = cfg
@@ -169,7 +178,8 @@ pub fn save(path: &Path, s: &AppSettings, keychain: &Keychain) -> Result<AppSett
         },
         room_home,
         source_mics: s.source_mics.clone(),
-        network_cameras: network_camera_ports(s)?,
+        network_cameras: ports,
+        network_camera_passphrases: locked,
         director: s.director,
         director_hold_s: s.director_hold_s,
         guests: marquee_profile::GuestPrefs {
@@ -203,6 +213,65 @@ fn network_camera_ports(s: &AppSettings) -> Result<Vec<u16>, AppError> {
 /// The video source of the network camera listening on `port`.
 pub fn network_camera_source(port: u16) -> String {
     format!("srt://0.0.0.0:{port}?mode=listener")
+}
+
+/// The keychain entry holding the passphrase the network camera on `port` asks for.
+pub fn network_camera_key(port: u16) -> String {
+    format!("srt-listener-{port}")
+}
+
+/// The ports whose network camera asks for a passphrase.
+pub fn network_camera_passphrases(path: &Path) -> Vec<u16> {
+    (Config::load(path).ok())
+        .and_then(|c| c.app)
+        .map(|a| a.network_camera_passphrases)
+        .unwrap_or_default()
+}
+
+/// What a show opens for a video source: a network camera with a passphrase names its
+/// keychain entry (read when the show starts), so the listener never opens without it.
+pub fn video_for_show(spec: &str, locked: &[u16]) -> String {
+    match locked.iter().find(|&&p| spec == network_camera_source(p)) {
+        Some(&p) => format!("{spec}&passphrase=key:{}", network_camera_key(p)),
+        None => spec.to_string(),
+    }
+}
+
+/// Keeps (or with `None` forgets) the passphrase the network camera on `port` asks its phone
+/// for: the secret in the keychain, that there is one in the config file.
+pub fn set_network_camera_passphrase(
+    path: &Path,
+    keychain: &Keychain,
+    port: u16,
+    passphrase: Option<&str>,
+) -> Result<(), AppError> {
+    let mut cfg = Config::load(path).map_err(config_error)?;
+    let app = cfg.app.get_or_insert_with(AppPrefs::default);
+    if !app.network_cameras.contains(&port) {
+        return Err(AppError::new(
+            ErrorCode::Settings,
+            format!("there is no network camera on port {port}: add it and save first"),
+        ));
+    }
+    match passphrase {
+        Some(p) => {
+            if !(10..=79).contains(&p.chars().count()) || p.contains(['&', '?', '#']) {
+                return Err(AppError::new(
+                    ErrorCode::Settings,
+                    "an SRT passphrase is 10 to 79 characters, without & ? #",
+                ));
+            }
+            keychain.set(&network_camera_key(port), p)?;
+            if !app.network_camera_passphrases.contains(&port) {
+                app.network_camera_passphrases.push(port);
+            }
+        }
+        None => {
+            let _ = keychain.delete(&network_camera_key(port));
+            app.network_camera_passphrases.retain(|&p| p != port);
+        }
+    }
+    cfg.save(path).map_err(config_error)
 }
 
 /// Where the room lives as the config file keeps it (empty fields left out).
@@ -344,6 +413,45 @@ mod tests {
         s.destinations[1].url = "rtmp://live-push.bilivideo.com/live-bvc".into();
         assert_eq!(back, s);
         assert_eq!(saved, s);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_network_camera_passphrase_is_checked_kept_for_its_port_and_named_to_the_show() {
+        let dir = std::env::temp_dir().join(format!("marquee-app-netcam-{}", std::process::id()));
+        let path = dir.join("config.toml");
+        let _ = std::fs::remove_dir_all(&dir);
+        let kc = Keychain::new("marquee-test-unreachable");
+        let mut s = load(&path).unwrap();
+        s.network_cameras = Some(vec![9000, 9002]);
+        save(&path, &s, &kc).unwrap();
+        // Refused before the keychain is asked.
+        let e = set_network_camera_passphrase(&path, &kc, 9001, Some("long-enough-secret"))
+            .unwrap_err();
+        assert!(e.message.contains("no network camera on port 9001"), "{e}");
+        for bad in ["short", "has&an-ampersand"] {
+            let e = set_network_camera_passphrase(&path, &kc, 9000, Some(bad)).unwrap_err();
+            assert!(e.message.contains("10 to 79 characters"), "{e}");
+            assert!(!e.message.contains(bad), "{e}");
+        }
+        // As if both had one: the form keeps them for the ports still there.
+        let mut cfg = Config::load(&path).unwrap();
+        cfg.app.as_mut().unwrap().network_camera_passphrases = vec![9000, 9002];
+        cfg.save(&path).unwrap();
+        s.network_cameras = Some(vec![9000]);
+        save(&path, &s, &kc).unwrap();
+        assert_eq!(network_camera_passphrases(&path), [9000]);
+        // The show opens that camera naming its keychain entry; others as they are.
+        let locked = network_camera_passphrases(&path);
+        assert_eq!(
+            video_for_show("srt://0.0.0.0:9000?mode=listener", &locked),
+            "srt://0.0.0.0:9000?mode=listener&passphrase=key:srt-listener-9000"
+        );
+        assert_eq!(video_for_show("camera:0", &locked), "camera:0");
+        assert_eq!(
+            video_for_show("srt://0.0.0.0:9002?mode=listener", &locked),
+            "srt://0.0.0.0:9002?mode=listener"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1302,14 +1302,15 @@ async function showNetworkCameras() {
 }
 
 /** The `ffmpeg` "phone": a moving test picture pushed over SRT to `port` until stopped. */
-function startPhone(port) {
-  const p = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-f', 'mpegts', `srt://127.0.0.1:${port}?latency=120000`], {
+function startPhone(port, passphrase = null) {
+  const pass = passphrase ? `&passphrase=${passphrase}` : '';
+  const p = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-f', 'mpegts', `srt://127.0.0.1:${port}?latency=120000${pass}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   p.stderr.on('data', (d) => (err += d));
   const exited = new Promise((res) => p.once('exit', (code, signal) => res(code ?? signal)));
-  return { stop: async () => (p.exitCode == null && p.signalCode == null && p.kill('SIGTERM'), exited), log: () => err };
+  return { stop: async () => (p.exitCode == null && p.signalCode == null && p.kill('SIGTERM'), exited), exited, log: () => err };
 }
 
 /**
@@ -1351,7 +1352,7 @@ async function startShapedIngest() {
   };
 }
 
-test('network camera: added in Settings → Video with this machine’s LAN push address, remembered; on air, a phone pushing over SRT turns its tile live with a bitrate, stopping it brings back waiting while the show goes on and it comes back by itself; with the upload narrowed to 800 kbit/s adaptive bitrate steps down below it and says why, the destination stays live, and it probes back up once widened', async () => {
+test('network camera: added in Settings → Video with this machine’s LAN push address, remembered, asking the phone for a passphrase kept in the keychain (a phone without it refused); on air, a phone pushing over SRT turns its tile live with a bitrate, stopping it brings back waiting while the show goes on and it comes back by itself; with the upload narrowed to 800 kbit/s adaptive bitrate steps down below it and says why, the destination stays live, and it probes back up once widened', async () => {
   need(which('ffmpeg'), 'ffmpeg', 'apt-get install -y ffmpeg');
   need(process.getuid?.() === 0 && which('ip') && which('tc'), 'root with iproute2 (a shaped link to the ingest)', 'run as root; apt-get install -y iproute2');
   const config = () => readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
@@ -1391,6 +1392,13 @@ test('network camera: added in Settings → Video with this machine’s LAN push
     assert.notEqual(m[1], '127.0.0.1', 'the push address is not loopback');
     assert.ok(lan.includes(m[1]), `${m[1]} is one of this machine's LAN addresses (${lan.join(', ')})`);
     await (await browser.$('[data-testid="network-push-0-qr"]')).waitForDisplayed({ timeout: 5_000 });
+    // It asks the phone for a passphrase: kept in the keychain, only that there is one in the file.
+    const passphrase = 'stage-door-app-e2e';
+    await (await browser.$('[data-testid="network-pass-input-0"]')).setValue(passphrase);
+    await (await browser.$('[data-testid="network-pass-set-0"]')).click();
+    await browser.waitUntil(async () => (await (await browser.$('[data-testid="network-pass-0"]')).getAttribute('data-locked')) === 'true', { timeout: 10_000, timeoutMsg: 'the passphrase was not kept' });
+    await waitFor('the passphrase flag in the config file', () => new RegExp(`network_camera_passphrases = \\[\\s*${port},?\\s*\\]`).test(config()));
+    assert.ok(!config().includes(passphrase), 'the passphrase is not in the config file');
     await settled('[data-testid="network-cameras"]', 'the network cameras');
     await screenshot('settings-network-camera.png');
     // The show goes to an ingest behind a link the test can narrow (the same key, from the keychain).
@@ -1430,8 +1438,14 @@ test('network camera: added in Settings → Video with this machine’s LAN push
     const [target, max] = String(await (await abr.$('.v')).getProperty('textContent')).match(/\d+/g).map(Number);
     assert.ok(target > 0 && target <= max, `ABR target ${target} of max ${max} kbps`);
 
+    // A phone without the passphrase is refused by SRT's handshake: the tile keeps waiting.
+    const stranger = startPhone(port);
+    const strangerExit = await stranger.exited;
+    assert.notEqual(strangerExit, 0, `a phone without the passphrase got through: ${stranger.log()}`);
+    assert.equal(await tile.getAttribute('data-live'), 'false', 'still waiting after the stranger');
+
     // The phone pushes: the tile turns live with a bitrate, and its picture is what goes out.
-    phone.current = startPhone(port);
+    phone.current = startPhone(port, passphrase);
     await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'true' && (await kbps()) > 0, {
       timeout: 30_000,
       timeoutMsg: `the network camera never turned live with a bitrate: ${phone.current.log()}`,
@@ -1460,7 +1474,7 @@ test('network camera: added in Settings → Video with this machine’s LAN push
     await screenshot('network-camera-waiting.png');
 
     // The phone comes back: so does the camera, by itself.
-    phone.current = startPhone(port);
+    phone.current = startPhone(port, passphrase);
     await browser.waitUntil(async () => (await tile.getAttribute('data-live')) === 'true' && (await kbps()) > 0, {
       timeout: 30_000,
       timeoutMsg: `the network camera did not come back when the phone pushed again: ${phone.current.log()}`,

@@ -118,6 +118,10 @@ pub struct AppPrefs {
     /// (`srt://0.0.0.0:PORT?mode=listener`), shown with the cameras.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub network_cameras: Vec<u16>,
+    /// The network cameras that ask their phone for a passphrase (the passphrase itself is in
+    /// the OS keychain as `srt-listener-PORT`, never here).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network_camera_passphrases: Vec<u16>,
 }
 
 /// How the app's shows take co-stream guests.
@@ -161,6 +165,7 @@ impl Default for AppPrefs {
             director_hold_s: 3.0,
             guests: GuestPrefs::default(),
             network_cameras: Vec::new(),
+            network_camera_passphrases: Vec::new(),
         }
     }
 }

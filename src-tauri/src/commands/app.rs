@@ -32,6 +32,7 @@ pub async fn list_devices(_app: AppHandle) -> Result<Devices, AppError> {
                         .map(|f| format!("{}x{}@{} {}", f.width, f.height, f.fps, f.format))
                         .collect(),
                     push_to: None,
+                    passphrase: None,
                 })
                 .chain(extra_sources())
                 .chain(network_cameras())
@@ -52,10 +53,10 @@ pub async fn list_devices(_app: AppHandle) -> Result<Devices, AppError> {
 /// The network cameras in the settings, shown like cameras with where the phone pushes to.
 fn network_cameras() -> Vec<Camera> {
     let path = marquee_profile::config::default_path();
-    let ports = (marquee_profile::Config::load(&path).ok())
+    let app = (marquee_profile::Config::load(&path).ok())
         .and_then(|c| c.app)
-        .map(|a| a.network_cameras)
         .unwrap_or_default();
+    let (ports, locked) = (app.network_cameras, app.network_camera_passphrases);
     ports
         .into_iter()
         .filter_map(|port| {
@@ -68,6 +69,7 @@ fn network_cameras() -> Vec<Camera> {
                 push_to: Some(marquee_show::remote_camera::push_addresses(&url)),
                 source,
                 formats: Vec::new(),
+                passphrase: Some(locked.contains(&port)),
             })
         })
         .collect()
@@ -92,6 +94,7 @@ fn extra_sources() -> Vec<Camera> {
             },
             formats: Vec::new(),
             push_to: None,
+            passphrase: None,
         })
         .collect()
 }

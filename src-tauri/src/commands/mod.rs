@@ -147,6 +147,9 @@ crate::ipc::declare::ipc_commands! {
         fn set_stream_key(name: String, key: String);
         /// Names of the stored stream keys (never the keys).
         fn stream_key_names() -> Vec<String>;
+        /// Keeps in the OS keychain (or with null forgets) the SRT passphrase the network
+        /// camera on `port` asks its phone for; it never comes back over IPC.
+        fn set_network_camera_passphrase(port: u16, passphrase: Option<String>);
         /// DNS + TCP + RTMP handshake to a destination, without publishing.
         fn test_connection(destination: DestinationSetting) -> Preflight;
     }

@@ -39,6 +39,23 @@ pub async fn set_stream_key(app: AppHandle, name: String, key: String) -> Result
     blocking(move || Ok(kc.set(&name, &key)?)).await
 }
 
+pub async fn set_network_camera_passphrase(
+    app: AppHandle,
+    port: u16,
+    passphrase: Option<String>,
+) -> Result<(), AppError> {
+    let kc = state(&app).keychain.clone();
+    blocking(move || {
+        crate::settings::set_network_camera_passphrase(
+            &marquee_profile::config::default_path(),
+            &kc,
+            port,
+            passphrase.as_deref(),
+        )
+    })
+    .await
+}
+
 pub async fn stream_key_names(app: AppHandle) -> Result<Vec<String>, AppError> {
     let kc = state(&app).keychain.clone();
     blocking(move || Ok(kc.list()?)).await

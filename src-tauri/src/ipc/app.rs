@@ -22,6 +22,10 @@ pub struct Camera {
     #[ts(optional)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_to: Option<Vec<String>>,
+    /// A network camera that asks its phone for a passphrase (kept in the OS keychain).
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

@@ -9,4 +9,8 @@ source: string, name: string, formats: Array<string>,
  * A network camera: the addresses to type into the phone (this computer's LAN
  * addresses, never 127.0.0.1), best first.
  */
-push_to?: Array<string>, };
+push_to?: Array<string>, 
+/**
+ * A network camera that asks its phone for a passphrase (kept in the OS keychain).
+ */
+passphrase?: boolean, };

@@ -197,6 +197,11 @@ export interface SettingsCommands {
   setStreamKey(name: string, key: string): Promise<void>;
   /** Names of the stored stream keys (never the keys). */
   streamKeyNames(): Promise<Array<string>>;
+  /**
+   * Keeps in the OS keychain (or with null forgets) the SRT passphrase the network
+   * camera on `port` asks its phone for; it never comes back over IPC.
+   */
+  setNetworkCameraPassphrase(port: number, passphrase: string | null): Promise<void>;
   /** DNS + TCP + RTMP handshake to a destination, without publishing. */
   testConnection(destination: DestinationSetting): Promise<Preflight>;
 }
@@ -298,6 +303,7 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     saveSettings: (settings) => invoke<AppSettings>('save_settings', { settings }),
     setStreamKey: (name, key) => invoke<void>('set_stream_key', { name, key }),
     streamKeyNames: () => invoke<Array<string>>('stream_key_names'),
+    setNetworkCameraPassphrase: (port, passphrase) => invoke<void>('set_network_camera_passphrase', { port, passphrase }),
     testConnection: (destination) => invoke<Preflight>('test_connection', { destination }),
     clipList: () => invoke<Array<ClipInfo>>('clip_list'),
     clipThumbnail: (name) => invoke<ArrayBuffer>('clip_thumbnail', { name }),

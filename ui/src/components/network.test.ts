@@ -33,6 +33,20 @@ describe('network cameras', () => {
     await fireEvent.click(screen.getByTestId('open-settings'));
     expect(screen.getByTestId('network-push-0-link')).toHaveTextContent('srt://192.168.1.23:9000');
     expect(screen.getByTestId('network-push-0-qr')).toBeInTheDocument();
+    expect(screen.getByTestId('network-pass-0')).toHaveAttribute('data-locked', 'false');
+    expect(screen.getByTestId('network-pass-0')).toHaveTextContent('anyone on this network can push to it');
+    // A passphrase too short is refused with the reason; a good one goes to the keychain.
+    await fireEvent.input(screen.getByTestId('network-pass-input-0'), { target: { value: 'short' } });
+    await fireEvent.click(screen.getByTestId('network-pass-set-0'));
+    await waitFor(() => expect(screen.getByTestId('network-pass-error-0')).toHaveTextContent('10 to 79 characters'));
+    await fireEvent.input(screen.getByTestId('network-pass-input-0'), { target: { value: 'stage-door-secret' } });
+    await fireEvent.click(screen.getByTestId('network-pass-set-0'));
+    await waitFor(() => expect(screen.getByTestId('network-pass-0')).toHaveAttribute('data-locked', 'true'));
+    expect(b.calls.filter((c) => c.cmd === 'set_network_camera_passphrase').at(-1)?.args).toEqual({ port: 9000, set: true });
+    expect(JSON.stringify(b.calls)).not.toContain('stage-door-secret');
+    expect(screen.getByTestId('network-push-0-link-card')).toHaveTextContent('with its passphrase');
+    await fireEvent.click(screen.getByTestId('network-pass-remove-0'));
+    await waitFor(() => expect(screen.getByTestId('network-pass-0')).toHaveAttribute('data-locked', 'false'));
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
 
     await fireEvent.click(screen.getByTestId('scene-2'));

@@ -398,6 +398,12 @@ export function createMockBackend(
       if (!key.startsWith('mq1.')) throw { code: 'settings', message: 'that is not a host key: a host key starts with mq1.' };
       hostKey = true;
     },
+    async setNetworkCameraPassphrase(port, passphrase) {
+      // The passphrase itself is not recorded: it goes to the keychain only.
+      calls.push({ cmd: 'set_network_camera_passphrase', args: { port, set: passphrase != null } });
+      if (passphrase != null && (passphrase.length < 10 || passphrase.length > 79)) throw { code: 'settings', message: 'an SRT passphrase is 10 to 79 characters, without & ? #' };
+      for (const c of (opts.devices ?? mockDevices).cameras) if (c.source === `srt://0.0.0.0:${port}?mode=listener`) c.passphrase = passphrase != null;
+    },
     async roomHostKeyStored() {
       return hostKey;
     },

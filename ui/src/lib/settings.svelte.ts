@@ -145,6 +145,12 @@ export class SettingsStore {
     await this.app.backend.setStreamKey(name, key);
   }
 
+  /** Keeps (or with null forgets) a network camera's passphrase; rejects with the reason. */
+  async setNetworkPassphrase(port: number, passphrase: string | null) {
+    await this.app.backend.setNetworkCameraPassphrase(port, passphrase);
+    await this.app.refreshDevices();
+  }
+
   async addDestination(url: string, keyName: string | null, key: string | null) {
     try {
       if (keyName && key) await this.app.backend.setStreamKey(keyName, key);

@@ -3,7 +3,8 @@
 //! shows that colour; a sender that stops gives the slate, a sender that returns gives its
 //! picture again by itself, a sender that stalls gives the slate and is dropped, a resolution
 //! change mid-stream is re-scaled, and garbage sent to the listener is refused with a message
-//! while the show goes on. A listener with a passphrase shows only a sender that has it.
+//! while the show goes on. A listener with a passphrase shows only a sender that has it; an
+//! RTMP listener only a sender with its app and stream key.
 
 use std::io::Write;
 use std::path::Path;
@@ -232,10 +233,11 @@ fn an_srt_camera_is_on_air_rescaled_then_the_slate_when_it_leaves_and_back_when_
 }
 
 #[test]
-fn an_rtmp_camera_is_on_air_then_the_slate_when_it_stops_or_stalls_and_back_when_it_returns() {
+fn an_rtmp_camera_refuses_another_app_or_key_and_is_on_air_then_the_slate_when_it_stops_or_stalls_and_back_when_it_returns() {
     let _g = heavy();
     let home = tempdir("marquee-home-");
     let red = clip(home.path(), "red", "640x360", 3);
+    let green = clip(home.path(), "green", "640x360", 1);
     let port = free_port();
     let out = home.path().join("remote.mkv");
     let mut show = live(
@@ -257,6 +259,21 @@ fn an_rtmp_camera_is_on_air_then_the_slate_when_it_stops_or_stalls_and_back_when
         show.report()
     );
     assert!(wait_until(Duration::from_secs(10), || tcp_listening(port)));
+
+    // Another stream key, then another app: refused (FFmpeg alone would take either; the
+    // recording never shows their green), said once, and the listener listens again.
+    for wrong in [
+        format!("rtmp://127.0.0.1:{port}/live/someone-else"),
+        format!("rtmp://127.0.0.1:{port}/other/phone-key-e2e"),
+    ] {
+        let _ = push(&[&green], "flv", &wrong).status();
+        assert!(
+            show.wait_for_stderr("another app or stream key", Duration::from_secs(10)),
+            "a push to {wrong} was not refused\n{}",
+            show.report()
+        );
+        assert!(wait_until(Duration::from_secs(10), || tcp_listening(port)));
+    }
 
     let first = push(&[&red], "flv", &url);
     assert!(
@@ -292,6 +309,10 @@ fn an_rtmp_camera_is_on_air_then_the_slate_when_it_stops_or_stalls_and_back_when
         show.report()
     );
     assert_sequence(&out, &['S', 'R', 'S', 'R'], 10, &show);
+    assert!(
+        !colours(&out).contains(&'G'),
+        "a push to the wrong key (green) reached the show"
+    );
 }
 
 #[test]

@@ -18,8 +18,9 @@ use crate::remote_latency::LatencyGauge;
 pub use crate::remote_latency::RemoteMeter;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ffmpeg_next as ff;
-use std::ffi::CString;
-use std::os::raw::{c_int, c_void};
+use std::cell::Cell;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -448,6 +449,31 @@ impl Drop for Opened {
     }
 }
 
+thread_local! {
+    /// Set (on the receiver's thread) when an RTMP publisher named another app or stream.
+    static WRONG_PUBLISH: Cell<bool> = const { Cell::new(false) };
+}
+
+/// FFmpeg's RTMP listener accepts any app and stream name and only logs a mismatch, so its
+/// log (silenced otherwise: it can print URLs with keys) is where we learn of it. The format
+/// string is enough: the names themselves are never read or kept.
+unsafe extern "C" fn ffmpeg_log<V>(_: *mut c_void, _: c_int, fmt: *const c_char, _: V) {
+    if fmt.is_null() {
+        return;
+    }
+    // SAFETY: FFmpeg passes its format string, a NUL-terminated literal.
+    let f = unsafe { CStr::from_ptr(fmt) }.to_bytes();
+    if f.starts_with(b"Unexpected stream ") || f.starts_with(b"App field don't match up") {
+        WRONG_PUBLISH.with(|w| w.set(true));
+    }
+}
+
+fn watch_ffmpeg_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the callback only reads the format string and sets a thread-local flag.
+    ONCE.call_once(|| unsafe { ff::ffi::av_log_set_callback(Some(ffmpeg_log)) });
+}
+
 fn av_error(code: c_int) -> String {
     ff::Error::from(code).to_string()
 }
@@ -476,6 +502,8 @@ fn receive(
         let mut io_opts = ff::Dictionary::new();
         if url.rtmp {
             io_opts.set("listen", "1");
+            watch_ffmpeg_log();
+            WRONG_PUBLISH.with(|w| w.set(false));
         }
         let mut raw = io_opts.disown();
         let r = ff::ffi::avio_open2(
@@ -492,6 +520,9 @@ fn receive(
                 url.shown,
                 av_error(r)
             ));
+        }
+        if url.rtmp && WRONG_PUBLISH.with(|w| w.replace(false)) {
+            return Err("a sender pushed to another app or stream key than this camera's (refused): check the address and key typed into the phone".into());
         }
         gate.arm(PROBE_TIMEOUT);
         let mut ctx = ff::ffi::avformat_alloc_context();

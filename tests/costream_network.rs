@@ -156,7 +156,7 @@ fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard
     let link = Link::start();
     link.lose_udp(5);
     call_over(&link, "lossy");
-    let counts = link.udp_counts();
+    let counts = link.loss_counts();
     eprintln!("nftables UDP (chain, packets, dropped): {counts:?}");
     assert!(
         counts

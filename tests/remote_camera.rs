@@ -233,7 +233,8 @@ fn an_srt_camera_is_on_air_rescaled_then_the_slate_when_it_leaves_and_back_when_
 }
 
 #[test]
-fn an_rtmp_camera_refuses_another_app_or_key_and_is_on_air_then_the_slate_when_it_stops_or_stalls_and_back_when_it_returns() {
+fn an_rtmp_camera_refuses_another_app_or_key_and_is_on_air_then_the_slate_when_it_stops_or_stalls_and_back_when_it_returns()
+ {
     let _g = heavy();
     let home = tempdir("marquee-home-");
     let red = clip(home.path(), "red", "640x360", 3);

@@ -86,6 +86,15 @@ impl NetLink {
 
     /// Drops `pct` % of the UDP packets coming into and going out of the namespace, counted.
     pub fn lose_udp(&self, pct: u32) {
+        self.lose("udp", pct);
+    }
+
+    /// Drops `pct` % of the TCP segments coming into and going out of the namespace, counted.
+    pub fn lose_tcp(&self, pct: u32) {
+        self.lose("tcp", pct);
+    }
+
+    fn lose(&self, proto: &str, pct: u32) {
         self.nft(&["add", "table", "inet", "mqloss"]);
         for (chain, hook) in [("in", "input"), ("out", "output")] {
             self.nft(&[
@@ -104,7 +113,7 @@ impl NetLink {
                 chain,
                 "meta",
                 "l4proto",
-                "udp",
+                proto,
                 "counter",
                 "numgen",
                 "random",
@@ -186,8 +195,8 @@ impl NetLink {
         run_ok(c, "tc qdisc … tbf (in the namespace)");
     }
 
-    /// `(seen, dropped)` UDP packets per direction (`in`, `out`) from the rules' counters.
-    pub fn udp_counts(&self) -> Vec<(String, u64, u64)> {
+    /// `(seen, dropped)` packets per loss rule and direction (`in`, `out`) from its counters.
+    pub fn loss_counts(&self) -> Vec<(String, u64, u64)> {
         let text = self.nft(&["list", "table", "inet", "mqloss"]);
         let mut out = Vec::new();
         let mut chain = String::new();

@@ -21,4 +21,4 @@ pub mod youtube;
 pub use driver::{ChatHandle, DriverConfig, spawn};
 pub use event::{ChatEvent, Emote, EventBody, Interaction, Money, Platform, SourceState, User};
 pub use queue::QueueStats;
-pub use source::{ChatSource, Input, Output, Transport};
+pub use source::{ChatSource, HttpRequest, Input, Output, Transport};

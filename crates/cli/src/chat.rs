@@ -368,6 +368,7 @@ pub fn render(ev: &ChatEvent) -> String {
                     marquee_chat::Interaction::Enter => "entered",
                     marquee_chat::Interaction::Follow => "followed",
                     marquee_chat::Interaction::Share => "shared the room",
+                    marquee_chat::Interaction::Like => "liked the stream",
                 }
             )
         }

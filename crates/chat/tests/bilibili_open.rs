@@ -370,3 +370,40 @@ fn damaged_json_anywhere_gives_no_panic_and_later_commands_still_arrive() {
         "{events:?}"
     );
 }
+
+#[test]
+fn random_bytes_as_the_start_answer_or_the_long_connection_never_panic() {
+    let mut rng = fastrand::Rng::with_seed(15);
+    let now = Instant::now();
+    for _ in 0..500 {
+        let n = rng.usize(..96);
+        let mut b: Vec<u8> = (0..n).map(|_| rng.u8(..)).collect();
+        if rng.bool() && b.len() >= 16 {
+            // A plausible header, so bodies get decoded too.
+            let len = b.len() as u32;
+            b[..4].copy_from_slice(&len.to_be_bytes());
+            b[4..6].copy_from_slice(&16u16.to_be_bytes());
+            b[8..12].copy_from_slice(&packet::OP_MESSAGE.to_be_bytes());
+        }
+        let mut fresh = BilibiliOpen::new(config("http://api.test", KEY_SECRET, CODE));
+        fresh.connected(now);
+        while fresh.poll_output().is_some() {}
+        fresh.handle_input(
+            now,
+            Input::Http {
+                status: 200,
+                body: &b,
+            },
+        );
+        while fresh.poll_output().is_some() {}
+
+        let mut src = BilibiliOpen::new(config("http://api.test", KEY_SECRET, CODE));
+        started(&mut src, now);
+        src.connected(now);
+        for chunk in b.chunks(rng.usize(1..17)) {
+            src.handle_input(now, Input::Binary(chunk));
+            src.handle_timeout(now);
+            while src.poll_output().is_some() {}
+        }
+    }
+}

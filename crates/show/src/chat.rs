@@ -173,6 +173,13 @@ pub fn bilibili_open_store(
     Ok(())
 }
 
+/// What is stored for `app_id`: (the key pair, the 身份码). Values are read, never returned.
+pub fn bilibili_open_stored(keychain: &Keychain, app_id: u64) -> (bool, bool) {
+    let [id_name, secret_name, code_name] = keychain_names(app_id);
+    let has = |name: &str| keychain.get(name).is_ok();
+    (has(&id_name) && has(&secret_name), has(&code_name))
+}
+
 /// Forgets everything stored for `app_id` (entries that are not there are no error).
 pub fn bilibili_open_forget(keychain: &Keychain, app_id: u64) -> Result<(), String> {
     for name in keychain_names(app_id) {

@@ -414,6 +414,68 @@ fn bilibili_open_platform_events_print_as_json_and_its_secrets_show_nowhere() {
     );
 }
 
+#[test]
+fn a_bilibili_open_platform_source_feeds_the_show_and_its_session_ends_with_the_show() {
+    let kc = marquee_e2e::Keychain::start();
+    let servers = ChatServers::start();
+    let home = tempdir("marquee-chat-open-live-");
+    let app = &servers.open_app;
+    let app_id = app["app_id"].as_u64().unwrap().to_string();
+    let mut login = marquee_in(home.path());
+    login
+        .args(["chat", "login", "bilibili-open", "--app-id", &app_id])
+        .envs(kc.env());
+    let lines = format!(
+        "{}\n{}\n{}\n",
+        app["key_id"].as_str().unwrap(),
+        app["key_secret"].as_str().unwrap(),
+        app["code"].as_str().unwrap()
+    );
+    let mut login = Run::spawn_with_input(login, lines.as_bytes());
+    login.wait(Duration::from_secs(60));
+    assert_exited_ok(&login);
+
+    let rec = home.path().join("open.mkv");
+    let mut c = marquee_in(home.path());
+    c.args([
+        "live", "--video", "test", "--audio", "none", "--size", "320x180",
+    ])
+    .args(["--duration", "5s", "--replay-seconds", "0"])
+    .arg("--chat")
+    .arg(format!("bilibili-open:{app_id}"))
+    .arg("--chat-endpoint")
+    .arg(format!("bilibili-open={}", servers.open_api))
+    .arg("--record")
+    .arg(&rec)
+    .env("MARQUEE_CONTROL", home.path().join("live.sock"))
+    .envs(kc.env());
+    let mut run = Run::spawn(c);
+    assert!(
+        run.wait_for_stderr(
+            &format!("chat bilibili-open:{app_id}: live"),
+            Duration::from_secs(30)
+        ),
+        "{}",
+        run.report()
+    );
+    run.wait(Duration::from_secs(60));
+    assert_exited_ok(&run);
+
+    let signals = std::fs::read_dir(home.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with(".signals.jsonl"))
+        .unwrap_or_else(|| panic!("no signals file beside the recording\n{}", run.report()));
+    let text = std::fs::read_to_string(&signals).unwrap();
+    assert_eq!(danmaku_in(&text), 1, "the one danmaku counted: {text}");
+    let calls = servers.calls();
+    assert!(
+        calls.iter().any(|c| c.starts_with("POST /v2/app/end")),
+        "the show's end ends the open-platform session; the API got:\n{}",
+        calls.join("\n")
+    );
+}
+
 /// Every file under `dir`.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

@@ -1,7 +1,8 @@
 //! Platform chat in a live show (`marquee live --chat`): a Twitch chat line from a local IRC-
 //! over-WebSocket server reaches the highlight signals beside the recording, and a second
 //! source whose server refuses the connection only says so on the status line while the show
-//! goes on to its end.
+//! goes on to its end. Logins kept in the keychain: Twitch's for moderating, bilibili's open
+//! platform's (key pair and 身份码) for its chat, whose secrets never show.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -126,6 +127,9 @@ fn a_twitch_chat_line_reaches_the_signals_and_a_refused_source_leaves_the_show_r
 struct ChatServers {
     child: std::process::Child,
     api: String,
+    /// The open platform's API base, and its app and secrets (`bilibili_open_app`).
+    open_api: String,
+    open_app: serde_json::Value,
     calls: std::sync::mpsc::Receiver<serde_json::Value>,
 }
 
@@ -151,6 +155,8 @@ impl ChatServers {
         ChatServers {
             child,
             api: first["twitch_api"].as_str().unwrap().to_string(),
+            open_api: first["bilibili_open"].as_str().unwrap().to_string(),
+            open_app: first["bilibili_open_app"].clone(),
             calls,
         }
     }
@@ -280,6 +286,193 @@ fn a_twitch_login_kept_in_the_keychain_deletes_times_out_and_bans_through_helix(
         after.stderr().contains("not logged in"),
         "{}",
         after.report()
+    );
+}
+
+#[test]
+fn bilibili_open_platform_events_print_as_json_and_its_secrets_show_nowhere() {
+    let kc = marquee_e2e::Keychain::start();
+    let servers = ChatServers::start();
+    let home = tempdir("marquee-home-");
+    let app = &servers.open_app;
+    let app_id = app["app_id"].as_u64().unwrap().to_string();
+    let secrets: Vec<String> = ["key_id", "key_secret", "code"]
+        .iter()
+        .map(|k| app[*k].as_str().unwrap().to_string())
+        .collect();
+    let chat = |args: &[&str]| {
+        let mut c = marquee_in(home.path());
+        c.arg("chat").args(args).envs(kc.env());
+        c
+    };
+
+    let mut login = Run::spawn_with_input(
+        chat(&["login", "bilibili-open", "--app-id", &app_id]),
+        format!("{}\n{}\n{}\n", secrets[0], secrets[1], secrets[2]).as_bytes(),
+    );
+    login.wait(Duration::from_secs(60));
+    assert_exited_ok(&login);
+
+    let watch = chat(&[
+        "watch",
+        "bilibili-open",
+        "--app-id",
+        &app_id,
+        "--json",
+        "--api",
+        &servers.open_api,
+    ]);
+    let argv: Vec<String> = std::iter::once(watch.get_program())
+        .chain(watch.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut run = Run::spawn(watch);
+    let guard_seen = run.wait_output(Duration::from_secs(60), |out, _| {
+        out.contains(r#""type":"membership""#)
+    });
+    assert!(guard_seen, "the events arrive\n{}", run.report());
+    // Ctrl-C: the watch ends the open-platform session on its way out.
+    run.interrupt(Duration::from_secs(30));
+    assert_exited_ok(&run);
+
+    let out = run.stdout();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |t: &str| lines.iter().find(|v| v["type"] == t).cloned();
+    let msg = of("message").expect("a danmaku line");
+    assert_eq!(msg["platform"], "bilibili");
+    assert_eq!(msg["text"], "你们谁扔个小心心呗");
+    assert_eq!(
+        msg["user"]["name"], "猫裙少年泽远喵",
+        "names are not masked"
+    );
+    assert_eq!(msg["user"]["id"], "39b8fedb-60a5-4e29-ac75-b16955f7e632");
+    let gift = of("gift").expect("a gift line");
+    assert_eq!(
+        (gift["gift"].as_str(), gift["count"].as_u64()),
+        (Some("小花花"), Some(5))
+    );
+    assert_eq!(gift["value"]["amount"], 0.5);
+    let sc = of("super_chat").expect("a super chat line");
+    assert_eq!(sc["value"]["amount"], 30.0);
+    assert_eq!(of("membership").expect("a guard line")["level"], "舰长");
+    assert!(lines.iter().any(|v| v["state"] == "live"));
+
+    let calls = servers.calls();
+    for path in ["POST /v2/app/start", "POST /v2/app/end"] {
+        assert!(
+            calls.iter().any(|c| c.starts_with(path)),
+            "the API never got `{path}`; it got:\n{}",
+            calls.join("\n")
+        );
+    }
+    for secret in &secrets {
+        for (what, text) in [
+            (
+                "the watch's output",
+                format!("{}{}", run.stdout(), run.stderr()),
+            ),
+            (
+                "the login's output",
+                format!("{}{}", login.stdout(), login.stderr()),
+            ),
+            ("the command line", argv.join(" ")),
+        ] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret leaked into {what}"
+            );
+        }
+        for entry in walk(home.path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret.as_str()),
+                "a secret leaked into {}",
+                entry.display()
+            );
+        }
+    }
+
+    let mut out = Run::spawn(chat(&["logout", "bilibili-open", "--app-id", &app_id]));
+    out.wait(Duration::from_secs(60));
+    assert_exited_ok(&out);
+    let mut after = Run::spawn(chat(&[
+        "watch",
+        "bilibili-open",
+        "--app-id",
+        &app_id,
+        "--api",
+        &servers.open_api,
+    ]));
+    after.wait(Duration::from_secs(60));
+    assert!(
+        after.stderr().contains("marquee chat login bilibili-open"),
+        "without the secrets the watch says how to store them\n{}",
+        after.report()
+    );
+}
+
+#[test]
+fn a_bilibili_open_platform_source_feeds_the_show_and_its_session_ends_with_the_show() {
+    let kc = marquee_e2e::Keychain::start();
+    let servers = ChatServers::start();
+    let home = tempdir("marquee-chat-open-live-");
+    let app = &servers.open_app;
+    let app_id = app["app_id"].as_u64().unwrap().to_string();
+    let mut login = marquee_in(home.path());
+    login
+        .args(["chat", "login", "bilibili-open", "--app-id", &app_id])
+        .envs(kc.env());
+    let lines = format!(
+        "{}\n{}\n{}\n",
+        app["key_id"].as_str().unwrap(),
+        app["key_secret"].as_str().unwrap(),
+        app["code"].as_str().unwrap()
+    );
+    let mut login = Run::spawn_with_input(login, lines.as_bytes());
+    login.wait(Duration::from_secs(60));
+    assert_exited_ok(&login);
+
+    let rec = home.path().join("open.mkv");
+    let mut c = marquee_in(home.path());
+    c.args([
+        "live", "--video", "test", "--audio", "none", "--size", "320x180",
+    ])
+    .args(["--duration", "5s", "--replay-seconds", "0"])
+    .arg("--chat")
+    .arg(format!("bilibili-open:{app_id}"))
+    .arg("--chat-endpoint")
+    .arg(format!("bilibili-open={}", servers.open_api))
+    .arg("--record")
+    .arg(&rec)
+    .env("MARQUEE_CONTROL", home.path().join("live.sock"))
+    .envs(kc.env());
+    let mut run = Run::spawn(c);
+    assert!(
+        run.wait_for_stderr(
+            &format!("chat bilibili-open:{app_id}: live"),
+            Duration::from_secs(30)
+        ),
+        "{}",
+        run.report()
+    );
+    run.wait(Duration::from_secs(60));
+    assert_exited_ok(&run);
+
+    let signals = std::fs::read_dir(home.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with(".signals.jsonl"))
+        .unwrap_or_else(|| panic!("no signals file beside the recording\n{}", run.report()));
+    let text = std::fs::read_to_string(&signals).unwrap();
+    assert_eq!(danmaku_in(&text), 1, "the one danmaku counted: {text}");
+    let calls = servers.calls();
+    assert!(
+        calls.iter().any(|c| c.starts_with("POST /v2/app/end")),
+        "the show's end ends the open-platform session; the API got:\n{}",
+        calls.join("\n")
     );
 }
 

@@ -1,16 +1,19 @@
 //! Local servers speaking two platforms' chat protocols, for suites outside Rust (the app's
 //! WebDriver suite) and the CLI's: Twitch IRC over WebSocket, bilibili's web danmaku protocol,
-//! and Twitch's login and moderation API (id.twitch.tv + Helix, as
-//! crates/chat/tests/support/twitch_api.rs answers them). Prints one JSON line — `twitch`,
-//! `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`), `twitch_api` (its http:// base)
-//! — then one JSON line per API request it answered (`{"api": "METHOD PATH", "body": …}`), and
+//! Twitch's login and moderation API (id.twitch.tv + Helix, as
+//! crates/chat/tests/support/twitch_api.rs answers them), and bilibili's live open platform
+//! (its signed HTTP API and long connection, as crates/chat/tests/support/bili_open.rs answers
+//! them; app id, key pair and 身份码 are that file's). Prints one JSON line — `twitch`,
+//! `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`), `twitch_api`, `bilibili_open`
+//! (their http:// bases), `bilibili_open_app` (the app id and the secrets to store) — then one JSON line per API request it answered (`{"api": "METHOD PATH", "body": …}`), and
 //! serves until stdin closes. A line `flood RATE SECONDS` on stdin makes every
 //! Twitch reader get RATE chat lines a second for SECONDS (`flood 1` … `flood N`, each a
 //! PRIVMSG shaped like the docs' example, sent in 10 ms frames), as a raid would.
 //!
 //! Each Twitch reader gets, after its anonymous login, the CAP ACK / 001 / JOIN echo as
 //! tmi.twitch.tv sends them, a chat line and a cheer; each bilibili reader gets the auth reply
-//! (op 8), a captured DANMU_MSG (op 5), and heartbeat replies (op 3). Frame sources:
+//! (op 8), a captured DANMU_MSG (op 5), and heartbeat replies (op 3); each open-platform
+//! reader the same with the documented danmaku, gift, super chat and guard commands. Frame sources:
 //! - Twitch: dev.twitch.tv/docs/irc/tags, the PRIVMSG tags example and the bits example
 //!   (`bits=100`, "cheer100"), their channel set to the one joined.
 //! - bilibili: header, operations and auth reply from bilibili-API-collect
@@ -115,7 +118,7 @@ async fn twitch(mut ws: Ws, mut floods: tokio::sync::watch::Receiver<Flood>) {
     }
 }
 
-async fn bilibili(mut ws: Ws) {
+async fn bilibili(mut ws: Ws, bodies: &[&str]) {
     // The auth packet first (op 7), whatever it holds: an anonymous reader's.
     loop {
         match ws.next().await {
@@ -124,10 +127,10 @@ async fn bilibili(mut ws: Ws) {
             _ => return,
         }
     }
-    let hello = [
-        encode(1, packet::OP_AUTH_REPLY, br#"{"code":0}"#),
-        encode(0, packet::OP_MESSAGE, DANMU.as_bytes()),
-    ];
+    let mut hello = vec![encode(1, packet::OP_AUTH_REPLY, br#"{"code":0}"#)];
+    for b in bodies {
+        hello.push(encode(0, packet::OP_MESSAGE, b.as_bytes()));
+    }
     for p in hello {
         if ws.send(Message::binary(p)).await.is_err() {
             return;
@@ -157,6 +160,13 @@ fn main() {
         let bl = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        let open_ws = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let open_wss = format!("ws://{}/sub", open_ws.local_addr().expect("addr"));
+        let (open_base, mut open_calls) =
+            chat_support::http_server_with(move |r| chat_support::bili_open::answer(r, &open_wss))
+                .await;
         let polls = std::sync::atomic::AtomicU32::new(0);
         let (api_base, mut api_calls) = chat_support::http_server_with(move |r| {
             chat_support::twitch_api::twitch_api_answer(
@@ -170,8 +180,35 @@ fn main() {
                 "twitch": format!("ws://{}", tw.local_addr().expect("addr")),
                 "bilibili": format!("ws://{}", bl.local_addr().expect("addr")),
                 "twitch_api": api_base,
+                "bilibili_open": open_base,
+                // What a streamer stores with `marquee chat login bilibili-open`.
+                "bilibili_open_app": {
+                    "app_id": chat_support::bili_open::APP_ID,
+                    "key_id": chat_support::bili_open::KEY_ID,
+                    "key_secret": chat_support::bili_open::KEY_SECRET,
+                    "code": chat_support::bili_open::CODE,
+                },
             })
         );
+        tokio::spawn(async move {
+            while let Some(r) = open_calls.recv().await {
+                println!(
+                    "{}",
+                    serde_json::json!({"api": format!("{} {}", r.method, r.path), "body": r.body})
+                );
+            }
+        });
+        tokio::spawn(async move {
+            use chat_support::bili_open as open;
+            while let Ok((tcp, _)) = open_ws.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                        let bodies = [open::DM, open::GIFT, open::SUPER_CHAT, open::GUARD];
+                        bilibili(ws, &bodies).await;
+                    }
+                });
+            }
+        });
         tokio::spawn(async move {
             while let Some(r) = api_calls.recv().await {
                 println!(
@@ -195,7 +232,7 @@ fn main() {
             while let Ok((tcp, _)) = bl.accept().await {
                 tokio::spawn(async move {
                     if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
-                        bilibili(ws).await;
+                        bilibili(ws, &[DANMU]).await;
                     }
                 });
             }

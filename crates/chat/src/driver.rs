@@ -4,7 +4,7 @@
 
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};
 use crate::queue::{self, ChatEvents, EventSender, QueueStats};
-use crate::source::{ChatSource, Input, Output, Transport};
+use crate::source::{ChatSource, HttpRequest, Input, Output, Transport};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +40,8 @@ impl Default for DriverConfig {
 #[derive(Debug)]
 pub struct ChatHandle {
     events: ChatEvents,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl ChatHandle {
@@ -62,19 +63,37 @@ impl ChatHandle {
     }
 
     pub fn stop(self) {}
+
+    /// Stops the source and lets it say goodbye (bilibili's open platform ends its session
+    /// so the next start is not refused), waiting at most `within` for it.
+    pub async fn shutdown(mut self, within: Duration) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.as_mut() {
+            let _ = tokio::time::timeout(within, task).await;
+        }
+    }
 }
 
 impl Drop for ChatHandle {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
 /// Starts `source` on the current tokio runtime.
 pub fn spawn(source: Box<dyn ChatSource>, cfg: DriverConfig) -> ChatHandle {
     let (tx, events) = queue::bounded(source.platform(), cfg.queue);
-    let task = tokio::spawn(run(source, cfg, tx));
-    ChatHandle { events, task }
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(run(source, cfg, tx, stopped));
+    ChatHandle {
+        events,
+        task: Some(task),
+        stop: Some(stop),
+    }
 }
 
 /// Half to all of `min·2^(attempt-1)`, capped at `max`: reconnecting sources spread out.
@@ -108,10 +127,13 @@ impl Session<'_> {
     }
 }
 
-async fn run(mut source: Box<dyn ChatSource>, cfg: DriverConfig, tx: EventSender) {
+async fn run(
+    mut source: Box<dyn ChatSource>,
+    cfg: DriverConfig,
+    tx: EventSender,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
     let platform = source.platform();
-    let mut rng = fastrand::Rng::new();
-    let mut attempt = 0u32;
     let tls = match crate::tls::client_config() {
         Ok(t) => t,
         Err(e) => {
@@ -123,22 +145,92 @@ async fn run(mut source: Box<dyn ChatSource>, cfg: DriverConfig, tx: EventSender
         platform,
         EventBody::State(SourceState::Connecting),
     ));
+    let stop = tokio::select! {
+        _ = sessions(source.as_mut(), &cfg, &tx, &tls) => false,
+        asked = stopped => asked.is_ok(),
+    };
+    if stop {
+        farewell(source.as_mut(), &cfg, &tls, &tx).await;
+    }
+}
+
+/// The source's last words after [`ChatSource::stop`]: its HTTP requests, a few at most.
+async fn farewell(
+    src: &mut dyn ChatSource,
+    cfg: &DriverConfig,
+    tls: &Arc<rustls::ClientConfig>,
+    tx: &EventSender,
+) {
+    src.stop(Instant::now());
+    let mut requests = 0;
+    while let Some(o) = src.poll_output() {
+        match o {
+            Output::Event(e) => tx.push(e),
+            Output::HttpPost(req) if requests < 4 => {
+                requests += 1;
+                post(src, req, cfg, tls).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sends `req` and hands the answer (or why there is none, as status 0) to the source.
+async fn post(
+    src: &mut dyn ChatSource,
+    req: HttpRequest,
+    cfg: &DriverConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) {
+    let request = crate::http::Request {
+        method: hyper::Method::POST,
+        headers: req.headers,
+        body: req.body,
+    };
+    let answer = crate::http::send(
+        &req.url,
+        request,
+        Some(tls),
+        cfg.max_message,
+        cfg.connect_timeout,
+    )
+    .await;
+    let (status, body) = answer.unwrap_or_else(|e| (0, e.into_bytes()));
+    src.handle_input(
+        Instant::now(),
+        Input::Http {
+            status,
+            body: &body,
+        },
+    );
+}
+
+async fn sessions(
+    source: &mut dyn ChatSource,
+    cfg: &DriverConfig,
+    tx: &EventSender,
+    tls: &Arc<rustls::ClientConfig>,
+) {
+    let platform = source.platform();
+    let mut rng = fastrand::Rng::new();
+    let mut attempt = 0u32;
     loop {
         let mut s = Session {
-            src: source.as_mut(),
-            tx: &tx,
+            src: &mut *source,
+            tx,
             platform,
             went_live: false,
         };
         let end = match s.src.transport() {
-            Transport::WebSocket { url } => ws_session(&mut s, &url, &cfg, &tls).await,
-            Transport::HttpPoll => http_session(&mut s, &cfg, &tls).await,
+            Transport::WebSocket { url } => ws_session(&mut s, &url, cfg, tls).await,
+            Transport::HttpPoll => http_session(&mut s, cfg, tls).await,
         };
         let went_live = s.went_live;
         let reason = match end {
-            End::Failed(reason) => return fail(&tx, platform, reason),
+            End::Failed(reason) => return fail(tx, platform, reason),
             End::Lost(reason) => reason,
         };
+        source.disconnected(Instant::now());
         if went_live {
             attempt = 0;
         }
@@ -162,7 +254,12 @@ fn fail(tx: &EventSender, platform: Platform, reason: String) {
 }
 
 /// Sends what the source asks; Some(end) when it asks to reconnect or stop.
-async fn drain_ws<S>(s: &mut Session<'_>, ws: &mut S) -> Option<End>
+async fn drain_ws<S>(
+    s: &mut Session<'_>,
+    ws: &mut S,
+    cfg: &DriverConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Option<End>
 where
     S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
 {
@@ -174,7 +271,11 @@ where
             }
             Output::SendBinary(b) => ws.send(Message::Binary(b.into())).await,
             Output::SendText(t) => ws.send(Message::Text(t.into())).await,
-            Output::HttpGet(_) => Ok(()),
+            Output::HttpPost(req) => {
+                post(&mut *s.src, req, cfg, tls).await;
+                Ok(())
+            }
+            Output::HttpGet(_) | Output::Connect(_) => Ok(()),
             Output::Reconnect(r) => return Some(End::Lost(r)),
             Output::Fail(r) => return Some(End::Failed(r)),
         };
@@ -231,7 +332,7 @@ async fn ws_session(
     };
     s.src.connected(Instant::now());
     loop {
-        if let Some(end) = drain_ws(s, &mut ws).await {
+        if let Some(end) = drain_ws(s, &mut ws, cfg, tls).await {
             let _ = ws.close(None).await;
             return end;
         }
@@ -292,6 +393,8 @@ async fn http_session(
                         Err(e) => return End::Lost(format!("{platform}: {e}")),
                     }
                 }
+                Output::HttpPost(req) => post(&mut *s.src, req, cfg, tls).await,
+                Output::Connect(url) => return ws_session(s, &url, cfg, tls).await,
                 Output::SendBinary(_) | Output::SendText(_) => {}
                 Output::Reconnect(r) => return End::Lost(r),
                 Output::Fail(r) => return End::Failed(r),

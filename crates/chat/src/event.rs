@@ -70,13 +70,15 @@ pub struct Money {
     pub display: Option<String>,
 }
 
-/// What a viewer did that is not a chat line (bilibili's INTERACT_WORD).
+/// What a viewer did that is not a chat line (bilibili's INTERACT_WORD, the open platform's
+/// likes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Interaction {
     Enter,
     Follow,
     Share,
+    Like,
 }
 
 /// A source's connection state, as the chat panel shows it.

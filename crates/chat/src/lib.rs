@@ -4,8 +4,10 @@
 //!
 //! Each platform is a sans-IO protocol core behind [`ChatSource`] (bytes and a time in;
 //! events, bytes to send and the next wake-up out): [`bilibili::Bilibili`],
-//! [`twitch::Twitch`], [`youtube::Youtube`]. [`spawn`] runs one on tokio with reconnects
-//! (jittered exponential backoff) and a bounded event queue that counts what it drops.
+//! [`twitch::Twitch`], [`youtube::Youtube`], and [`bilibili::open::BilibiliOpen`] (bilibili's
+//! live open platform with the streamer's 身份码: its signed HTTP API, then the long
+//! connection). [`spawn`] runs one on tokio with reconnects (jittered exponential backoff)
+//! and a bounded event queue that counts what it drops.
 //! Every endpoint is configurable, so tests point the adapters at local servers.
 
 pub mod bilibili;
@@ -21,4 +23,4 @@ pub mod youtube;
 pub use driver::{ChatHandle, DriverConfig, spawn};
 pub use event::{ChatEvent, Emote, EventBody, Interaction, Money, Platform, SourceState, User};
 pub use queue::QueueStats;
-pub use source::{ChatSource, Input, Output, Transport};
+pub use source::{ChatSource, HttpRequest, Input, Output, Transport};

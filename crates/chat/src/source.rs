@@ -11,7 +11,9 @@ use std::time::Instant;
 pub enum Transport {
     /// One long WebSocket connection to this URL (bilibili, Twitch).
     WebSocket { url: String },
-    /// HTTP GETs the source asks for with [`Output::HttpGet`] (YouTube's polling).
+    /// HTTP requests the source asks for with [`Output::HttpGet`] or [`Output::HttpPost`]
+    /// (YouTube's polling), and for a source that learns its WebSocket from an HTTP API
+    /// (bilibili's open platform), the WebSocket it then names with [`Output::Connect`].
     HttpPoll,
 }
 
@@ -22,7 +24,8 @@ pub enum Input<'a> {
     Binary(&'a [u8]),
     /// A text WebSocket message.
     Text(&'a str),
-    /// The response to the last [`Output::HttpGet`].
+    /// The response to the last [`Output::HttpGet`] or [`Output::HttpPost`]. Status 0: no
+    /// answer came (no connection, a timeout); `body` then says why.
     Http { status: u16, body: &'a [u8] },
 }
 
@@ -36,6 +39,11 @@ pub enum Output {
     SendText(String),
     /// Fetch this URL and hand the response back as [`Input::Http`].
     HttpGet(String),
+    /// Send this request and hand the response back as [`Input::Http`].
+    HttpPost(HttpRequest),
+    /// During an HTTP session: open the WebSocket at this URL; [`ChatSource::connected`] is
+    /// called again once it is open.
+    Connect(String),
     /// Drop the connection and connect again after a backoff (the platform asked, or the
     /// connection went quiet).
     Reconnect(String),
@@ -57,4 +65,26 @@ pub trait ChatSource: Send {
     fn poll_output(&mut self) -> Option<Output>;
     /// When [`ChatSource::handle_timeout`] should next be called.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// The connection (or HTTP session) ended; the driver will connect again after a backoff.
+    fn disconnected(&mut self, _now: Instant) {}
+    /// The user stops the source: queue what must be said on the way out (bilibili's open
+    /// platform ends its session). Only [`Output::HttpPost`]s are sent after this.
+    fn stop(&mut self, _now: Instant) {}
+}
+
+/// An HTTP POST a source asks for. Its headers and body may carry credentials, so its Debug
+/// form shows only the URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }

@@ -1,7 +1,8 @@
 //! `marquee chat watch`: one platform's chat in the terminal — a line per event, or one JSON
 //! object a line with `--json` — with the source's state (connecting, live, reconnecting n,
 //! failed: why) among them. `marquee chat login|logout|mod twitch`: moderating Twitch chat
-//! with a login kept in the OS keychain.
+//! with a login kept in the OS keychain. `marquee chat login|logout bilibili-open`: the
+//! bilibili open platform's app key pair and 身份码, read from standard input into the keychain.
 
 use crate::failure::Failure;
 use marquee_chat::bilibili::{Bilibili, BilibiliConfig, discover};
@@ -43,11 +44,27 @@ pub enum LoginArg {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// bilibili's live open platform (直播开放平台): reads three lines from standard input
+    /// (never the command line) — the developer app's access key id, its access key secret,
+    /// and the streamer's 身份码 — into the OS keychain.
+    BilibiliOpen {
+        /// The developer app's id (项目ID) in the open platform's console.
+        #[arg(long)]
+        app_id: u64,
+        /// Read only the 身份码 (one line): the key pair stays as stored.
+        #[arg(long)]
+        code_only: bool,
+    },
 }
 
 #[derive(clap::Subcommand)]
 pub enum LogoutArg {
     Twitch,
+    /// Forget the key pair and 身份码 stored for this open-platform app.
+    BilibiliOpen {
+        #[arg(long)]
+        app_id: u64,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -98,6 +115,16 @@ enum PlatformArg {
         #[arg(long)]
         room: u64,
     },
+    /// bilibili through the live open platform with the streamer's 身份码: real names, gifts
+    /// with prices (store the secrets first: `marquee chat login bilibili-open`).
+    BilibiliOpen {
+        /// The developer app's id (项目ID).
+        #[arg(long)]
+        app_id: u64,
+        /// The open platform's HTTP API root instead of bilibili's (a local test server).
+        #[arg(long)]
+        api: Option<String>,
+    },
     /// Twitch chat, read anonymously.
     Twitch {
         /// The channel's login name.
@@ -122,6 +149,15 @@ enum PlatformArg {
 fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
     let ep = args.endpoint.clone();
     Ok(match &args.platform {
+        PlatformArg::BilibiliOpen { app_id, api } => Box::new(
+            marquee_show::chat::bilibili_open_source(
+                &marquee_profile::Keychain::default(),
+                *app_id,
+                api.as_deref(),
+                ep.as_deref(),
+            )
+            .map_err(Failure::usage)?,
+        ),
         PlatformArg::Bilibili { room } => {
             let mut cfg = BilibiliConfig::new(*room);
             if let Some(url) = ep {
@@ -190,9 +226,20 @@ pub fn run(c: ChatCmd) -> Result<(), Failure> {
             eprintln!("Twitch: logged in; the login is kept in the OS keychain");
             return Ok(());
         }
+        ChatCmd::Login {
+            platform: LoginArg::BilibiliOpen { app_id, code_only },
+        } => return bilibili_open_login(&keychain, app_id, code_only),
         ChatCmd::Logout {
             platform: LogoutArg::Twitch,
         } => return moderate::twitch_logout(&keychain).map_err(Failure::runtime),
+        ChatCmd::Logout {
+            platform: LogoutArg::BilibiliOpen { app_id },
+        } => {
+            marquee_show::chat::bilibili_open_forget(&keychain, app_id)
+                .map_err(Failure::runtime)?;
+            eprintln!("bilibili open platform: forgot what was stored for app {app_id}");
+            return Ok(());
+        }
         ChatCmd::Mod {
             platform:
                 ModArg::Twitch {
@@ -247,13 +294,63 @@ pub fn run(c: ChatCmd) -> Result<(), Failure> {
     rt.block_on(watch(src, args.json))
 }
 
+/// Reads the open platform's secrets from standard input (a prompt for each on a terminal)
+/// into the keychain.
+fn bilibili_open_login(
+    keychain: &marquee_profile::Keychain,
+    app_id: u64,
+    code_only: bool,
+) -> Result<(), Failure> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let prompt = stdin.is_terminal();
+    let mut lines = stdin.lock().lines();
+    let mut read = |what: &str| -> Result<String, Failure> {
+        if prompt {
+            eprint!("{what}: ");
+        }
+        let line = lines
+            .next()
+            .transpose()
+            .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?
+            .unwrap_or_default();
+        let line = line.trim().to_string();
+        if line.is_empty() {
+            return Err(Failure::usage(format!(
+                "bilibili open platform: no {what} on standard input (one a line: access key \
+                 id, access key secret, 身份码; with --code-only just the 身份码)"
+            )));
+        }
+        Ok(line)
+    };
+    let key = if code_only {
+        None
+    } else {
+        Some(marquee_chat::bilibili::open::sign::AccessKey {
+            id: read("access key id")?,
+            secret: read("access key secret")?,
+        })
+    };
+    let code = read("the streamer's 身份码")?;
+    marquee_show::chat::bilibili_open_store(keychain, app_id, key.as_ref(), Some(&code))
+        .map_err(Failure::runtime)?;
+    eprintln!(
+        "bilibili open platform: stored for app {app_id} in the OS keychain; watch with \
+         `marquee chat watch bilibili-open --app-id {app_id}`"
+    );
+    Ok(())
+}
+
 async fn watch(src: Box<dyn ChatSource>, json: bool) -> Result<(), Failure> {
     let mut h = marquee_chat::spawn(src, DriverConfig::default());
     let stdout = std::io::stdout();
     loop {
         let ev = tokio::select! {
             ev = h.recv() => ev,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::signal::ctrl_c() => {
+                h.shutdown(std::time::Duration::from_secs(5)).await;
+                return Ok(());
+            }
         };
         let Some(ev) = ev else {
             return Ok(());
@@ -368,6 +465,7 @@ pub fn render(ev: &ChatEvent) -> String {
                     marquee_chat::Interaction::Enter => "entered",
                     marquee_chat::Interaction::Follow => "followed",
                     marquee_chat::Interaction::Share => "shared the room",
+                    marquee_chat::Interaction::Like => "liked the stream",
                 }
             )
         }

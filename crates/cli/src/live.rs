@@ -56,15 +56,17 @@ pub struct LiveArgs {
     #[arg(long = "playback", requires = "danmaku_from", value_parser = parse_playback)]
     playback: Vec<marquee_room::protocol::PlaybackSource>,
     /// A platform's chat on the danmaku layer and in the signals beside the recording:
-    /// bilibili:ROOM, twitch:CHANNEL or youtube:VIDEO (its API key from the keychain entry
-    /// youtube-api-key); repeatable. Adds a danmaku overlay. A source that fails says so on
+    /// bilibili:ROOM, bilibili-open:APPID (the open platform; its secrets from `marquee chat
+    /// login bilibili-open`), twitch:CHANNEL or youtube:VIDEO (its API key from the keychain
+    /// entry youtube-api-key); repeatable. Adds a danmaku overlay. A source that fails says so on
     /// the status line; the show goes on.
     #[arg(long = "chat", value_parser = parse_chat)]
     chat: Vec<marquee_show::chat::ChatSetting>,
     /// Connect a --chat platform's source to this URL instead (a local test server):
-    /// PLATFORM=URL, e.g. twitch=ws://127.0.0.1:9000; repeatable.
+    /// PLATFORM=URL, e.g. twitch=ws://127.0.0.1:9000, or bilibili-open=URL for the open
+    /// platform's HTTP API; repeatable.
     #[arg(long = "chat-endpoint", value_parser = parse_chat_endpoint)]
-    chat_endpoints: Vec<(marquee_chat::Platform, String)>,
+    chat_endpoints: Vec<(Option<marquee_chat::Platform>, String)>,
     /// Audio source: tone[:HZ], mic:ID|default, file:PATH, none.
     #[arg(long)]
     audio: Option<String>,
@@ -130,13 +132,18 @@ fn parse_chat(arg: &str) -> Result<marquee_show::chat::ChatSetting, String> {
     marquee_show::chat::ChatSetting::parse(arg).map_err(|e| e.to_string())
 }
 
-fn parse_chat_endpoint(arg: &str) -> Result<(marquee_chat::Platform, String), String> {
+/// `PLATFORM=URL` (a long connection or YouTube's API root); None for `bilibili-open=URL`,
+/// the open platform's HTTP API.
+fn parse_chat_endpoint(arg: &str) -> Result<(Option<marquee_chat::Platform>, String), String> {
     let (p, url) = arg
         .split_once('=')
         .ok_or_else(|| format!("'{arg}': PLATFORM=URL"))?;
+    if p.trim().eq_ignore_ascii_case("bilibili-open") {
+        return Ok((None, url.to_string()));
+    }
     let p = marquee_show::chat::parse_platform(p)
-        .ok_or_else(|| format!("'{p}': bilibili, twitch or youtube"))?;
-    Ok((p, url.to_string()))
+        .ok_or_else(|| format!("'{p}': bilibili, bilibili-open, twitch or youtube"))?;
+    Ok((Some(p), url.to_string()))
 }
 
 fn failure(e: ShowError) -> Failure {
@@ -194,12 +201,16 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         .iter()
         .map(|c| {
             let mut c = c.clone();
-            c.endpoint = a
-                .chat_endpoints
-                .iter()
-                .rev()
-                .find(|(p, _)| *p == c.platform)
-                .map(|(_, url)| url.clone());
+            let last = |want: Option<marquee_chat::Platform>| {
+                (a.chat_endpoints.iter().rev())
+                    .find(|(p, _)| *p == want)
+                    .map(|(_, url)| url.clone())
+            };
+            if c.open_platform {
+                c.api = last(None);
+            } else {
+                c.endpoint = last(Some(c.platform));
+            }
             c
         })
         .collect();

@@ -1,10 +1,12 @@
-//! Platform chat beside the show: `bilibili:ROOM`, `twitch:CHANNEL`, `youtube:VIDEO` sources
-//! as settings, and one thread that runs them on a small tokio runtime, hands their messages
+//! Platform chat beside the show: `bilibili:ROOM`, `bilibili-open:APPID`, `twitch:CHANNEL`,
+//! `youtube:VIDEO` sources as settings, and one thread that runs them on a small tokio runtime, hands their messages
 //! and gifts to the show's audience and their connection states to the observer. A source
 //! that fails only says so: the show and the other sources go on.
 
 use crate::audience::Audience;
 use crate::error::ShowError;
+use marquee_chat::bilibili::open::sign::AccessKey;
+use marquee_chat::bilibili::open::{BilibiliOpen, OpenConfig, keychain_names};
 use marquee_chat::bilibili::{Bilibili, BilibiliConfig, discover};
 use marquee_chat::twitch::{Twitch, TwitchConfig};
 use marquee_chat::youtube::{Youtube, YoutubeConfig};
@@ -13,7 +15,7 @@ use marquee_profile::Keychain;
 use marquee_room::filter::WordFilter;
 use std::fmt;
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The keychain entry holding the YouTube Data API v3 key (as `marquee chat watch youtube`).
 pub const YOUTUBE_KEY_NAME: &str = "youtube-api-key";
@@ -22,22 +24,42 @@ pub const YOUTUBE_KEY_NAME: &str = "youtube-api-key";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatSetting {
     pub platform: Platform,
-    /// The bilibili room id, the Twitch channel or the YouTube video id.
+    /// The bilibili room id (or open-platform app id), the Twitch channel or the YouTube
+    /// video id.
     pub target: String,
+    /// bilibili through the open platform (`bilibili-open:APPID`): the app's key pair and
+    /// the streamer's 身份码 come from the keychain ([`keychain_names`]).
+    pub open_platform: bool,
     /// Connect here instead of the platform (a local test server): the WebSocket for
     /// bilibili and Twitch, the API root for YouTube. Skips bilibili's room lookup.
     pub endpoint: Option<String>,
+    /// The bilibili open platform's HTTP API root instead of bilibili's (a local test server).
+    pub api: Option<String>,
 }
 
 impl ChatSetting {
-    /// `bilibili:ROOM`, `twitch:CHANNEL` or `youtube:VIDEO`.
+    /// `bilibili:ROOM`, `bilibili-open:APPID`, `twitch:CHANNEL` or `youtube:VIDEO`.
     pub fn parse(spec: &str) -> Result<Self, ShowError> {
         let bad = |why: &str| {
             ShowError::Settings(format!(
-                "chat source '{spec}': {why} (bilibili:ROOM, twitch:CHANNEL or youtube:VIDEO)"
+                "chat source '{spec}': {why} (bilibili:ROOM, bilibili-open:APPID, \
+                 twitch:CHANNEL or youtube:VIDEO)"
             ))
         };
         let (p, target) = spec.split_once(':').ok_or_else(|| bad("no platform"))?;
+        if p.trim().eq_ignore_ascii_case("bilibili-open") {
+            let app = target.trim();
+            if !app.parse::<u64>().is_ok_and(|a| a > 0) {
+                return Err(bad("a bilibili open-platform app id is a number"));
+            }
+            return Ok(Self {
+                platform: Platform::Bilibili,
+                target: app.to_string(),
+                open_platform: true,
+                endpoint: None,
+                api: None,
+            });
+        }
         let platform = parse_platform(p).ok_or_else(|| bad("unknown platform"))?;
         let target = target.trim().trim_start_matches('#');
         let ok = match platform {
@@ -65,12 +87,24 @@ impl ChatSetting {
         Ok(Self {
             platform,
             target: target.to_string(),
+            open_platform: false,
             endpoint: None,
+            api: None,
         })
     }
 
     /// The source's protocol core. YouTube's API key is read from the keychain here.
     fn source(&self, keychain: &Keychain) -> Result<Box<dyn ChatSource>, String> {
+        if self.open_platform {
+            let app_id = self.target.parse().unwrap_or(0);
+            let src = bilibili_open_source(
+                keychain,
+                app_id,
+                self.api.as_deref(),
+                self.endpoint.as_deref(),
+            )?;
+            return Ok(Box::new(src));
+        }
         Ok(match self.platform {
             Platform::Bilibili => {
                 let mut cfg = BilibiliConfig::new(self.target.parse().unwrap_or(0));
@@ -106,12 +140,86 @@ impl ChatSetting {
 impl fmt::Display for ChatSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = match self.platform {
+            Platform::Bilibili if self.open_platform => "bilibili-open",
             Platform::Bilibili => "bilibili",
             Platform::Twitch => "twitch",
             Platform::Youtube => "youtube",
         };
         write!(f, "{p}:{}", self.target)
     }
+}
+
+/// Stores what the bilibili open platform needs for `app_id` in the keychain: the developer
+/// app's key pair and/or the streamer's 身份码 (each only when given).
+pub fn bilibili_open_store(
+    keychain: &Keychain,
+    app_id: u64,
+    key: Option<&AccessKey>,
+    code: Option<&str>,
+) -> Result<(), String> {
+    let [id_name, secret_name, code_name] = keychain_names(app_id);
+    let store = |name: &str, value: &str| {
+        keychain
+            .set(name, value)
+            .map_err(|e| format!("bilibili open platform: {e}"))
+    };
+    if let Some(k) = key {
+        store(&id_name, &k.id)?;
+        store(&secret_name, &k.secret)?;
+    }
+    if let Some(c) = code {
+        store(&code_name, c)?;
+    }
+    Ok(())
+}
+
+/// What is stored for `app_id`: (the key pair, the 身份码). Values are read, never returned.
+pub fn bilibili_open_stored(keychain: &Keychain, app_id: u64) -> (bool, bool) {
+    let [id_name, secret_name, code_name] = keychain_names(app_id);
+    let has = |name: &str| keychain.get(name).is_ok();
+    (has(&id_name) && has(&secret_name), has(&code_name))
+}
+
+/// Forgets everything stored for `app_id` (entries that are not there are no error).
+pub fn bilibili_open_forget(keychain: &Keychain, app_id: u64) -> Result<(), String> {
+    for name in keychain_names(app_id) {
+        match keychain.delete(&name) {
+            Ok(()) | Err(marquee_profile::KeyError::Missing(_)) => {}
+            Err(e) => return Err(format!("bilibili open platform: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// The open-platform source for `app_id`, its secrets read from the keychain. `api` and `ws`
+/// replace bilibili's HTTP API and long connection (local test servers).
+pub fn bilibili_open_source(
+    keychain: &Keychain,
+    app_id: u64,
+    api: Option<&str>,
+    ws: Option<&str>,
+) -> Result<BilibiliOpen, String> {
+    let [id_name, secret_name, code_name] = keychain_names(app_id);
+    let read = |name: &str, what: &str| {
+        keychain.get(name).map_err(|e| match e {
+            marquee_profile::KeyError::Missing(_) => format!(
+                "bilibili open platform needs {what} for app {app_id} in the OS keychain: store \
+                 it with `marquee chat login bilibili-open --app-id {app_id}`"
+            ),
+            e => format!("bilibili open platform: {e}"),
+        })
+    };
+    let key = AccessKey {
+        id: read(&id_name, "the developer app's access key id")?,
+        secret: read(&secret_name, "the developer app's access key secret")?,
+    };
+    let code = read(&code_name, "the streamer's 身份码")?;
+    let mut cfg = OpenConfig::new(app_id, key, &code);
+    if let Some(api) = api {
+        cfg.api = api.to_string();
+    }
+    cfg.ws_url = ws.map(str::to_string);
+    Ok(BilibiliOpen::new(cfg))
 }
 
 /// `bilibili`, `twitch` or `youtube` (any case).
@@ -231,6 +339,9 @@ async fn run(
         removed,
     } = to;
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    // On stop each source says goodbye (bilibili's open platform ends its session).
+    let (quit, quitting) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
     for (setting, source) in sources {
         let name = setting.to_string();
         let source = match source {
@@ -241,7 +352,8 @@ async fn run(
             }
         };
         let tx = tx.clone();
-        tokio::spawn(async move {
+        let mut quitting = quitting.clone();
+        tasks.spawn(async move {
             let source = match resolve(&setting, source).await {
                 Ok(s) => s,
                 Err(reason) => {
@@ -254,7 +366,17 @@ async fn run(
             };
             let mut h = marquee_chat::spawn(source, DriverConfig::default());
             let mut told = 0;
-            while let Some(ev) = h.recv().await {
+            loop {
+                let ev = tokio::select! {
+                    ev = h.recv() => ev,
+                    _ = quitting.changed() => {
+                        h.shutdown(Duration::from_secs(3)).await;
+                        return;
+                    }
+                };
+                let Some(ev) = ev else {
+                    return;
+                };
                 let lost = h.stats().dropped;
                 if lost > told {
                     let n = lost - told;
@@ -271,9 +393,16 @@ async fn run(
         });
     }
     drop(tx);
+    let farewell = async move {
+        let _ = quit.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(4), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+    };
     loop {
         let next = tokio::select! {
-            _ = &mut stopped => return,
+            _ = &mut stopped => return farewell.await,
             next = rx.recv() => next,
         };
         let (name, body, platform) = match next {
@@ -285,7 +414,7 @@ async fn run(
             None => {
                 // Every source has ended; wait for the show to end.
                 let _ = stopped.await;
-                return;
+                return farewell.await;
             }
         };
         if let EventBody::State(s) = &body {
@@ -302,7 +431,7 @@ async fn run(
         if let Some(a) = Audience::from_chat(&ev, &blocked, now_ms())
             && !audience(&a)
         {
-            return;
+            return farewell.await;
         }
     }
 }
@@ -312,7 +441,8 @@ async fn resolve(
     setting: &ChatSetting,
     source: Box<dyn ChatSource>,
 ) -> Result<Box<dyn ChatSource>, String> {
-    if setting.platform != Platform::Bilibili || setting.endpoint.is_some() {
+    if setting.platform != Platform::Bilibili || setting.open_platform || setting.endpoint.is_some()
+    {
         return Ok(source);
     }
     let asked = setting.target.parse().unwrap_or(0);
@@ -340,7 +470,11 @@ mod tests {
             ChatSetting::parse("YouTube:dQw4w9WgXcQ").unwrap().platform,
             Platform::Youtube
         );
+        let open = ChatSetting::parse("bilibili-open:1650000000001").unwrap();
+        assert!(open.open_platform && open.platform == Platform::Bilibili);
+        assert_eq!(open.to_string(), "bilibili-open:1650000000001");
         for bad in [
+            "bilibili-open:x",
             "twitch",
             "bilibili:abc",
             "twitch:a b",

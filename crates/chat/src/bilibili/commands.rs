@@ -6,7 +6,7 @@ use crate::event::{Emote, EventBody, Interaction, Money, User};
 use serde_json::Value;
 
 /// A number given as a JSON number or a numeric string.
-fn num(v: &Value) -> Option<u64> {
+pub(crate) fn num(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
         Value::String(s) => s.trim().parse().ok(),
@@ -14,7 +14,7 @@ fn num(v: &Value) -> Option<u64> {
     }
 }
 
-fn float(v: &Value) -> Option<f64> {
+pub(crate) fn float(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -23,11 +23,11 @@ fn float(v: &Value) -> Option<f64> {
     .filter(|f| f.is_finite())
 }
 
-fn text(v: &Value) -> Option<String> {
+pub(crate) fn text(v: &Value) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
-fn id_text(v: &Value) -> Option<String> {
+pub(crate) fn id_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -48,7 +48,7 @@ fn colour(v: &Value) -> Option<String> {
 }
 
 /// 大航海 levels: 1 总督, 2 提督, 3 舰长.
-fn guard_name(level: u64) -> Option<&'static str> {
+pub(crate) fn guard_name(level: u64) -> Option<&'static str> {
     match level {
         1 => Some("总督"),
         2 => Some("提督"),
@@ -68,7 +68,7 @@ fn user(uid: Option<u64>, name: String) -> User {
     }
 }
 
-fn cny(amount: f64) -> Money {
+pub(crate) fn cny(amount: f64) -> Money {
     Money {
         amount,
         currency: "CNY".into(),

@@ -8,6 +8,7 @@
 
 mod commands;
 pub mod discover;
+pub mod open;
 pub mod packet;
 
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};

@@ -1,6 +1,7 @@
 //! Local servers speaking the platforms' protocols, for the adapters to connect to.
 #![allow(dead_code)]
 
+pub mod bili_open;
 pub mod twitch_api;
 
 use futures_util::{SinkExt, StreamExt};
@@ -108,6 +109,8 @@ pub struct HttpRequest {
     pub path: String,
     /// The head, lower-cased.
     pub head: String,
+    /// The head as sent.
+    pub raw_head: String,
     pub body: String,
 }
 
@@ -168,6 +171,7 @@ pub async fn http_server_with(
                     method: words.next().unwrap_or("").to_string(),
                     path: words.next().unwrap_or("/").to_string(),
                     head,
+                    raw_head: first.clone(),
                     body: String::from_utf8_lossy(&data[head_end..head_end + length]).to_string(),
                 };
                 let (status, body) = handler(&req);

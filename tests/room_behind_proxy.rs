@@ -9,12 +9,16 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../crates/room/tests/common/protocol.rs"]
+mod protocol;
+
 use marquee_e2e::{
     Chromium, PROXY_SOURCE, RoomProxy, RoomServer, reserve_port, tempdir, wait_until,
 };
-use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
+use marquee_room::client::{ClientConfig, RoomClient};
 use marquee_room::protocol::{ClientMsg, DanmakuMode, Role};
 use marquee_room::token::{self, Claims};
+use protocol::joined;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -107,20 +111,6 @@ async fn get(port: u16, path: &str, headers: &[(&str, &str)], ca: &[u8]) -> (u16
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (status, text)
-}
-
-async fn joined(c: &mut RoomClient) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), c.recv())
-            .await
-            .expect("joined in time")
-        {
-            Some(ClientEvent::Joined { .. }) => return,
-            Some(ClientEvent::Stopped { code, reason }) => panic!("{code}: {reason}"),
-            Some(_) => {}
-            None => panic!("client stopped"),
-        }
-    }
 }
 
 /// Through the proxy on `port`: the host opens room "demo" over wss.

@@ -6,6 +6,9 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../crates/room/tests/common/protocol.rs"]
+mod protocol;
+
 use marquee_e2e::{RoomCluster, RoomServer};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, EventBody, Role};
@@ -13,6 +16,7 @@ use marquee_room::room::GiftRecord;
 use marquee_room::store::{SqliteStore, Storage};
 use marquee_room::token::{self, Claims};
 use marquee_roomcluster::PgStore;
+use protocol::joined;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -277,20 +281,6 @@ async fn collect(c: &mut RoomClient, texts: &mut Vec<String>, nr: &mut bool, n: 
             Some(ClientEvent::NotRecoverable { .. }) => *nr = true,
             Some(_) => {}
             None => panic!("stopped"),
-        }
-    }
-}
-
-async fn joined(c: &mut RoomClient) {
-    loop {
-        match timeout(Duration::from_secs(20), c.recv())
-            .await
-            .expect("joined in time")
-        {
-            Some(ClientEvent::Joined { .. }) => return,
-            Some(ClientEvent::Stopped { code, reason }) => panic!("{code}: {reason}"),
-            Some(_) => {}
-            None => panic!("client stopped"),
         }
     }
 }

@@ -10,7 +10,10 @@ fn main() {
     let pg = Postgres::start();
     let store = pg.create_db("viewer");
     let redis = Redis::start();
-    println!("{}", serde_json::json!({ "store": store, "bus": redis.url() }));
+    println!(
+        "{}",
+        serde_json::json!({ "store": store, "bus": redis.url() })
+    );
     // Until the suite closes stdin (or exits).
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     drop(redis);

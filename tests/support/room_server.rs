@@ -3,7 +3,9 @@
 //! (`--store postgres://… --bus redis://…`), so a suite can run the same body on one node and
 //! on a cluster.
 
-use crate::{PROXY_SOURCE, Run, marquee};
+use crate::cli::marquee;
+use crate::room_proxy::PROXY_SOURCE;
+use crate::run::Run;
 use marquee_roomcluster::testing::{Postgres, Redis};
 use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
@@ -23,21 +25,13 @@ pub struct RoomServer {
     args: Vec<OsString>,
 }
 
-impl std::fmt::Debug for RoomServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoomServer")
-            .field("addr", &self.addr)
-            .finish()
-    }
-}
-
 impl RoomServer {
     /// `marquee room serve --listen 127.0.0.1:0 ARGS`, once it listens.
     pub fn start<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> RoomServer {
         RoomServer::start_with(marquee, "127.0.0.1:0", args)
     }
 
-    /// As it runs on a public machine behind [`crate::RoomProxy`] at
+    /// As it runs on a public machine behind [`crate::room_proxy::RoomProxy`] at
     /// `https://localhost:{front}`: its database and `room.secret` in `dir`, the proxy trusted.
     pub fn start_behind_proxy(dir: &Path, front: u16) -> RoomServer {
         let public = format!("https://localhost:{front}");
@@ -139,14 +133,6 @@ pub struct RoomCluster {
     store: String,
     redis: Redis,
     _pg: Arc<Postgres>,
-}
-
-impl std::fmt::Debug for RoomCluster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoomCluster")
-            .field("nodes", &self.nodes)
-            .finish()
-    }
 }
 
 /// The variable the nodes read the store's URL from (`--store env:NAME`), as a deployment is

@@ -6,6 +6,9 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/protocol.rs"]
+mod protocol;
+
 use futures_util::{SinkExt, StreamExt};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, ErrorCode, EventBody, Role, ServerMsg};
@@ -19,6 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
+
+use protocol::{Deployment, danmaku, joined, say};
 
 const SECRET: &[u8] = b"socket-test-secret-0123456789";
 
@@ -92,6 +97,14 @@ fn tok(user: &str, role: Role) -> String {
     )
 }
 
+/// The protocol checks' view of one server.
+fn one(h: &ServerHandle) -> Deployment {
+    Deployment {
+        urls: vec![h.ws_url("demo")],
+        token: tok,
+    }
+}
+
 fn client(h: &ServerHandle, user: &str, role: Role, backoff_ms: u64) -> RoomClient {
     let mut cfg = ClientConfig::new(h.ws_url("demo")).token(tok(user, role));
     cfg.backoff_min = Duration::from_millis(backoff_ms);
@@ -99,67 +112,11 @@ fn client(h: &ServerHandle, user: &str, role: Role, backoff_ms: u64) -> RoomClie
     RoomClient::connect(cfg)
 }
 
-async fn joined(c: &mut RoomClient) {
-    loop {
-        match timeout(Duration::from_secs(10), c.recv())
-            .await
-            .expect("join in time")
-        {
-            Some(ClientEvent::Joined { .. }) => return,
-            Some(ClientEvent::Stopped { code, reason }) => panic!("{code}: {reason}"),
-            Some(_) => {}
-            None => panic!("client stopped"),
-        }
-    }
-}
-
-/// Collect danmaku texts until `n` arrived.
-async fn danmaku(c: &mut RoomClient, n: usize) -> (Vec<String>, Vec<ClientEvent>) {
-    let mut texts = Vec::new();
-    let mut all = Vec::new();
-    while texts.len() < n {
-        let ev = timeout(Duration::from_secs(15), c.recv())
-            .await
-            .unwrap_or_else(|_| panic!("only {texts:?} arrived"))
-            .expect("client alive");
-        if let ClientEvent::Event(e) = &ev
-            && let EventBody::Danmaku { text, .. } = &e.body
-        {
-            texts.push(text.clone());
-        }
-        all.push(ev);
-    }
-    (texts, all)
-}
-
-fn say(text: &str) -> ClientMsg {
-    ClientMsg::Danmaku {
-        text: text.into(),
-        color: None,
-        mode: Default::default(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_clients_receive_every_danmaku_in_order() {
     let db = TempDir::new("many");
     let h = server(&db).await;
-    let mut viewers = Vec::new();
-    for i in 0..40 {
-        let mut c = client(&h, &format!("v{i}"), Role::Viewer, 100);
-        joined(&mut c).await;
-        viewers.push(c);
-    }
-    let mut host = client(&h, "host", Role::Host, 100);
-    joined(&mut host).await;
-    let sent: Vec<String> = (0..20).map(|i| format!("hello {i}")).collect();
-    for t in &sent {
-        host.send(say(t)).await.unwrap();
-    }
-    for c in &mut viewers {
-        let (texts, _) = danmaku(c, sent.len()).await;
-        assert_eq!(texts, sent);
-    }
+    protocol::many_clients_receive_every_danmaku_in_order(&one(&h)).await;
     assert_eq!(
         h.stats()
             .dropped_out
@@ -641,44 +598,7 @@ async fn storage_failure_sends_nothing_undurable_and_the_room_reopens_from_stora
 async fn mixed_bursts_arrive_in_seq_order_without_gaps() {
     let db = TempDir::new("order");
     let h = server(&db).await;
-    let mut watcher = client(&h, "watcher", Role::Viewer, 50);
-    joined(&mut watcher).await;
-    let mut host = client(&h, "host", Role::Host, 50);
-    joined(&mut host).await;
-    for round in 0..20 {
-        // Gifts take a ledger round trip; events created after them must not overtake them.
-        host.send(say(&format!("r{round}"))).await.unwrap();
-        host.send(ClientMsg::Gift {
-            gift: "rose".into(),
-            count: 1,
-            key: format!("o{round}"),
-        })
-        .await
-        .unwrap();
-        host.send(ClientMsg::Ask {
-            text: format!("q{round}"),
-        })
-        .await
-        .unwrap();
-        host.send(say(&format!("s{round}"))).await.unwrap();
-    }
-    let mut last = watcher.position().unwrap().seq;
-    let mut seen = 0;
-    while seen < 80 {
-        match timeout(Duration::from_secs(10), watcher.recv())
-            .await
-            .unwrap()
-        {
-            Some(ClientEvent::Event(e)) => {
-                assert_eq!(e.seq, last + 1, "in order, no gap");
-                last = e.seq;
-                seen += 1;
-            }
-            Some(ClientEvent::Disconnected { reason, .. }) => panic!("disconnected: {reason}"),
-            Some(_) => {}
-            None => panic!("stopped"),
-        }
-    }
+    protocol::mixed_bursts_arrive_in_seq_order_without_gaps(&one(&h)).await;
     h.shutdown().await;
 }
 

@@ -43,30 +43,39 @@ impl Drop for Dir {
 /// Where a test runs: one `marquee room serve` on SQLite, or the nodes of a cluster on
 /// Postgres and Redis (the same room on each).
 enum Rooms {
-    One(RoomServer, PathBuf),
-    Cluster(RoomCluster),
+    One(RoomServer, Dir),
+    /// (The directory holds the nodes' secret file.)
+    Cluster {
+        nodes: RoomCluster,
+        _dir: Dir,
+    },
 }
 
 impl Rooms {
-    fn one(dir: &Path) -> Rooms {
-        let server = RoomServer::start(server_args(dir, Some("room.db")));
+    fn one(name: &str) -> Rooms {
+        let dir = Dir::new(name);
+        let server = RoomServer::start(server_args(&dir.0, Some("room.db")));
         // Its host opens the room (kept in the database across restarts); the viewers here may
         // come first.
         open(&server);
-        Rooms::One(server, dir.join("room.db"))
+        Rooms::One(server, dir)
     }
 
-    fn cluster(dir: &Path, name: &str) -> Rooms {
-        let cluster = RoomCluster::start(name, 3, server_args(dir, None));
+    fn cluster(name: &str) -> Rooms {
+        let dir = Dir::new(&format!("{name}-cluster"));
+        let cluster = RoomCluster::start(name, 3, server_args(&dir.0, None));
         open(&cluster.nodes()[0]);
-        Rooms::Cluster(cluster)
+        Rooms::Cluster {
+            nodes: cluster,
+            _dir: dir,
+        }
     }
 
     /// The URL for client number `i`: on a cluster, each client on the next node.
     fn url(&self, i: usize) -> String {
         match self {
             Rooms::One(s, _) => s.ws_url("demo"),
-            Rooms::Cluster(c) => c.nodes()[i % c.nodes().len()].ws_url("demo"),
+            Rooms::Cluster { nodes: c, .. } => c.nodes()[i % c.nodes().len()].ws_url("demo"),
         }
     }
 
@@ -78,18 +87,21 @@ impl Rooms {
                 s.restart();
                 open(s);
             }
-            Rooms::Cluster(c) => c.node_mut(0).restart(),
+            Rooms::Cluster { nodes: c, .. } => c.node_mut(0).restart(),
         }
     }
 
     /// The gift ledger of room "demo", once every server is stopped.
     async fn ledger(self) -> Vec<GiftRecord> {
         tokio::task::spawn_blocking(move || match self {
-            Rooms::One(mut s, db) => {
+            Rooms::One(mut s, dir) => {
                 s.kill9();
-                SqliteStore::open(db).unwrap().ledger("demo").unwrap()
+                let mut store = SqliteStore::open(dir.0.join("room.db")).unwrap();
+                store.ledger("demo").unwrap()
             }
-            Rooms::Cluster(c) => PgStore::open(c.store()).unwrap().ledger("demo").unwrap(),
+            Rooms::Cluster { nodes: c, .. } => {
+                PgStore::open(c.store()).unwrap().ledger("demo").unwrap()
+            }
         })
         .await
         .unwrap()
@@ -129,17 +141,25 @@ fn client(url: &str, user: &str, role: Role) -> RoomClient {
     RoomClient::connect(cfg)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gift_flood_with_duplicate_keys_while_the_server_is_killed_9_counts_acked_gifts_once() {
-    let dir = Dir::new("flood");
-    gift_flood_while_killed_9(Rooms::one(&dir.0)).await;
+/// Two tests of one body: `$one` on one server, `$cluster` on three nodes of a cluster.
+macro_rules! on_one_server_and_on_a_cluster {
+    ($body:ident: $one:ident, $cluster:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $one() {
+            $body(Rooms::one(stringify!($body))).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $cluster() {
+            $body(Rooms::cluster(stringify!($body))).await;
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gift_flood_with_duplicate_keys_while_a_node_of_3_is_killed_9_counts_acked_gifts_once() {
-    let dir = Dir::new("flood-cluster");
-    gift_flood_while_killed_9(Rooms::cluster(&dir.0, "flood")).await;
-}
+on_one_server_and_on_a_cluster!(gift_flood_while_killed_9:
+    gift_flood_with_duplicate_keys_while_the_server_is_killed_9_counts_acked_gifts_once,
+    gift_flood_with_duplicate_keys_while_a_node_of_3_is_killed_9_counts_acked_gifts_once
+);
 
 /// Clients sending each gift twice, spread over the servers, while client 0's server is
 /// killed with -9 and restarted twice: the ledger is exactly the acknowledged gifts, each once.
@@ -219,17 +239,10 @@ async fn gift_flood_while_killed_9(mut rooms: Rooms) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_resumes_after_the_server_process_is_killed_9() {
-    let dir = Dir::new("resume");
-    client_resumes_after_a_kill_9(Rooms::one(&dir.0)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_resumes_after_its_node_of_3_is_killed_9() {
-    let dir = Dir::new("resume-cluster");
-    client_resumes_after_a_kill_9(Rooms::cluster(&dir.0, "resume")).await;
-}
+on_one_server_and_on_a_cluster!(client_resumes_after_a_kill_9:
+    client_resumes_after_the_server_process_is_killed_9,
+    client_resumes_after_its_node_of_3_is_killed_9
+);
 
 /// A watcher on client 0's server, the host on the next: the watcher's server is killed with
 /// -9 and restarted, and the watcher resumes with exactly the events it missed.

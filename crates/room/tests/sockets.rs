@@ -637,88 +637,14 @@ async fn an_idle_room_stops_and_reopens_from_storage_on_the_next_join() {
     h.shutdown().await;
 }
 
-/// Danmaku seqs in a frame, and how many messages it held (a `batch` frame holds several).
-fn danmaku_seqs(text: &str) -> (Vec<u64>, usize, bool) {
-    let msg: ServerMsg = serde_json::from_str(text).unwrap();
-    let (msgs, batch) = match msg {
-        ServerMsg::Control(Control::Batch { messages }) => (messages, true),
-        one => (vec![one], false),
-    };
-    let n = msgs.len();
-    let seqs = msgs
-        .into_iter()
-        .filter_map(|m| match m {
-            ServerMsg::Event(e) if matches!(e.body, EventBody::Danmaku { .. }) => Some(e.seq),
-            _ => None,
-        })
-        .collect();
-    (seqs, n, batch)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each() {
     let db = TempDir::new("batch");
     let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
-    // A long window, so that a burst surely falls into one even on a loaded machine.
-    cfg.coalesce.window = Duration::from_millis(300);
+    cfg.coalesce.window = protocol::BURST_WINDOW;
     let h = started(cfg).await;
-    let join = |user: &'static str, batch: bool| {
-        let h = &h;
-        async move {
-            let mut ws = raw(h).await;
-            let hello = ClientMsg::Hello {
-                token: Some(tok(user, Role::Host)),
-                nickname: None,
-                resume: None,
-                batch,
-            };
-            let hello = serde_json::to_string(&hello).unwrap();
-            ws.send(Message::Text(hello.into())).await.unwrap();
-            loop {
-                let m = timeout(Duration::from_secs(5), ws.next()).await.unwrap();
-                if let Some(Ok(Message::Text(t))) = m
-                    && t.contains(r#""type":"welcome""#)
-                {
-                    return ws;
-                }
-            }
-        }
-    };
-    let mut batched = join("b", true).await;
-    let mut plain = join("p", false).await;
-    let mut publisher = join("host", false).await;
-    const N: usize = 12;
-    for i in 0..N {
-        let f = format!(r#"{{"type":"danmaku","text":"burst {i}"}}"#);
-        publisher.feed(Message::Text(f.into())).await.unwrap();
-    }
-    publisher.flush().await.unwrap();
-    for (ws, batch) in [(&mut batched, true), (&mut plain, false)] {
-        let mut seqs = Vec::new();
-        let mut biggest = 0;
-        while seqs.len() < N {
-            let m = timeout(Duration::from_secs(10), ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("only {seqs:?}"));
-            let Some(Ok(Message::Text(t))) = m else {
-                continue;
-            };
-            let (s, n, is_batch) = danmaku_seqs(&t);
-            assert!(
-                batch || !is_batch,
-                "a batch frame to a client that did not ask: {t}"
-            );
-            seqs.extend(s);
-            biggest = biggest.max(n);
-        }
-        let first = seqs[0];
-        assert_eq!(seqs, (first..first + N as u64).collect::<Vec<_>>());
-        if batch {
-            assert!(biggest >= 2, "the burst never came as a batch");
-        } else {
-            assert_eq!(biggest, 1);
-        }
-    }
+    protocol::a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each(&one(&h))
+        .await;
     h.shutdown().await;
 }
 

@@ -43,6 +43,11 @@ struct Cluster {
 }
 
 async fn cluster(name: &str, n: usize) -> Cluster {
+    cluster_with(name, n, |_| {}).await
+}
+
+/// As [`cluster`], each node's configuration changed by `tune` first.
+async fn cluster_with(name: &str, n: usize, tune: impl Fn(&mut ServerConfig)) -> Cluster {
     let pg = Postgres::shared();
     let db = pg.create_db(name);
     let redis = Redis::start();
@@ -67,6 +72,7 @@ async fn cluster(name: &str, n: usize) -> Cluster {
             c.gift_rate_per_s = 5_000.0;
             c.gift_burst = 5_000.0;
         }));
+        tune(&mut cfg);
         nodes.push(start(cfg).await.unwrap());
     }
     Cluster {
@@ -296,4 +302,16 @@ async fn many_clients_spread_over_three_nodes_receive_every_danmaku_in_order() {
 async fn mixed_bursts_through_another_node_arrive_in_seq_order_without_gaps() {
     let c = cluster("order", 3).await;
     protocol::mixed_bursts_arrive_in_seq_order_without_gaps(&c.deployment()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_from_one_node_reaches_batch_clients_on_others_in_batch_frames() {
+    let c = cluster_with("batch", 3, |cfg| {
+        cfg.coalesce.window = protocol::BURST_WINDOW
+    })
+    .await;
+    protocol::a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each(
+        &c.deployment(),
+    )
+    .await;
 }

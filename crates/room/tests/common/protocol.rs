@@ -5,10 +5,19 @@
 // Test code: a failed unwrap is a failed test. Not every suite uses every helper.
 #![allow(clippy::unwrap_used, dead_code)]
 
+use futures_util::{SinkExt, StreamExt};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
-use marquee_room::protocol::{ClientMsg, EventBody, Role};
+use marquee_room::protocol::{ClientMsg, Control, EventBody, Role, ServerMsg};
 use std::time::Duration;
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The coalescing window a server needs for the burst check: long, so that a burst surely
+/// falls into one even on a loaded machine.
+pub const BURST_WINDOW: Duration = Duration::from_millis(300);
+
+type Raw =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Where a check runs: the room's WebSocket URL on each server, and the token of a user.
 pub struct Deployment {
@@ -24,6 +33,30 @@ impl Deployment {
         cfg.backoff_min = Duration::from_millis(backoff_ms);
         cfg.backoff_max = Duration::from_millis(backoff_ms * 4);
         RoomClient::connect(cfg)
+    }
+
+    /// A bare socket to the `i`-th server that said hello as `user` (a host) and got its welcome.
+    pub async fn raw_host(&self, i: usize, user: &str, batch: bool) -> Raw {
+        let url = &self.urls[i % self.urls.len()];
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        let hello = ClientMsg::Hello {
+            token: Some((self.token)(user, Role::Host)),
+            nickname: None,
+            resume: None,
+            batch,
+        };
+        let hello = serde_json::to_string(&hello).unwrap();
+        ws.send(Message::Text(hello.into())).await.unwrap();
+        loop {
+            let m = timeout(Duration::from_secs(5), ws.next()).await.unwrap();
+            if let Some(Ok(Message::Text(t))) = m
+                && t.contains(r#""type":"welcome""#)
+            {
+                return ws;
+            }
+        }
     }
 }
 
@@ -129,6 +162,67 @@ pub async fn mixed_bursts_arrive_in_seq_order_without_gaps(d: &Deployment) {
             Some(ClientEvent::Disconnected { reason, .. }) => panic!("disconnected: {reason}"),
             Some(_) => {}
             None => panic!("stopped"),
+        }
+    }
+}
+
+/// Danmaku seqs in a frame, and how many messages it held (a `batch` frame holds several).
+fn danmaku_seqs(text: &str) -> (Vec<u64>, usize, bool) {
+    let msg: ServerMsg = serde_json::from_str(text).unwrap();
+    let (msgs, batch) = match msg {
+        ServerMsg::Control(Control::Batch { messages }) => (messages, true),
+        one => (vec![one], false),
+    };
+    let n = msgs.len();
+    let seqs = msgs
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMsg::Event(e) if matches!(e.body, EventBody::Danmaku { .. }) => Some(e.seq),
+            _ => None,
+        })
+        .collect();
+    (seqs, n, batch)
+}
+
+/// A burst of 12 danmaku from a host (on the first server) reaches a client that asked for
+/// batches (on the second) in batch frames, and one that did not (on the third) one frame
+/// each; both get every seq in order. The servers coalesce over [`BURST_WINDOW`].
+pub async fn a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each(
+    d: &Deployment,
+) {
+    let mut batched = d.raw_host(1, "b", true).await;
+    let mut plain = d.raw_host(2, "p", false).await;
+    let mut publisher = d.raw_host(0, "host", false).await;
+    const N: usize = 12;
+    for i in 0..N {
+        let f = format!(r#"{{"type":"danmaku","text":"burst {i}"}}"#);
+        publisher.feed(Message::Text(f.into())).await.unwrap();
+    }
+    publisher.flush().await.unwrap();
+    for (ws, batch) in [(&mut batched, true), (&mut plain, false)] {
+        let mut seqs = Vec::new();
+        let mut biggest = 0;
+        while seqs.len() < N {
+            let m = timeout(Duration::from_secs(10), ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("only {seqs:?}"));
+            let Some(Ok(Message::Text(t))) = m else {
+                continue;
+            };
+            let (s, n, is_batch) = danmaku_seqs(&t);
+            assert!(
+                batch || !is_batch,
+                "a batch frame to a client that did not ask: {t}"
+            );
+            seqs.extend(s);
+            biggest = biggest.max(n);
+        }
+        let first = seqs[0];
+        assert_eq!(seqs, (first..first + N as u64).collect::<Vec<_>>());
+        if batch {
+            assert!(biggest >= 2, "the burst never came as a batch");
+        } else {
+            assert_eq!(biggest, 1);
         }
     }
 }

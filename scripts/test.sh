@@ -10,7 +10,7 @@
 #   ui    the UI's type check, component tests, browser flows (mocked IPC), build
 #   e2e   the end-to-end suites: the CLI against real nginx-rtmp, ffprobe, PulseAudio,
 #         gnome-keyring (each started by the test itself); the viewer page in Chromium,
-#         playing HLS from nginx-rtmp
+#         playing HLS from nginx-rtmp, and on a 3-node room cluster (Postgres + Redis)
 #   app   the real desktop app under Xvfb, driven by tauri-driver + WebKitWebDriver
 #   all   everything above, each part once
 set -euo pipefail
@@ -85,6 +85,9 @@ viewer() {
   MARQUEE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee" node --test --test-concurrency=1 \
     crates/room/tests/viewer/lanes.test.mjs crates/room/tests/viewer/viewer.test.mjs \
     crates/room/tests/viewer/playback.test.mjs
+  step "e2e: the viewer page's flows again on a 3-node room cluster (real Postgres + Redis): the host on node 1, viewers on nodes 2 and 3"
+  MQ_ROOM_NODES=3 MARQUEE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee" node --test --test-concurrency=1 \
+    crates/room/tests/viewer/viewer.test.mjs
 }
 
 guest_page() {

@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used)]
 
 use marquee_e2e::{
-    Nginx, PROXY_SOURCE, RoomProxy, Run, assert_exited_ok, decode_audio_mono, frame_codes_in,
+    Nginx, RoomProxy, RoomServer, Run, assert_exited_ok, decode_audio_mono, frame_codes_in,
     free_port, guest_link, heavy, marquee, marquee_in, tempdir, tone_level, wait_until,
 };
 use marquee_room::client::ClientEvent;
@@ -187,31 +187,6 @@ fn a_native_guest_joins_through_the_embedded_room_link_and_is_seen_and_heard_in_
     assert_guest_in_the_stream(&mut nginx, "embedded");
 }
 
-/// `marquee room serve` for the public URL `https://localhost:{front}`, behind the proxy.
-fn serve(dir: &Path, front: u16) -> (Run, SocketAddr) {
-    let mut c = marquee();
-    c.args(["room", "serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.join("room.db"))
-        .arg("--secret-file")
-        .arg(dir.join("room.secret"))
-        .args(["--public-url", &format!("https://localhost:{front}")])
-        .args(["--trusted-proxy", PROXY_SOURCE]);
-    let run = Run::spawn(c);
-    assert!(
-        run.wait_for_stdout("room server on ", Duration::from_secs(20)),
-        "{}",
-        run.report()
-    );
-    let addr = run
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("room server on "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap();
-    (run, addr)
-}
-
 fn host_key(dir: &Path, room: &str) -> String {
     let out = marquee()
         .args([
@@ -248,7 +223,8 @@ fn a_native_guest_joins_through_a_hosted_room_behind_tls_and_is_seen_and_heard_i
     let mut nginx = Nginx::start();
     let home = tempdir("marquee-costream-hosted-");
     let front = free_port();
-    let (_server, addr) = serve(home.path(), front);
+    let server = RoomServer::start_behind_proxy(home.path(), front);
+    let addr = server.addr();
     let proxy = RoomProxy::start(&[(front, addr)]);
     let key = host_key(home.path(), "premiere");
     let url = format!("https://localhost:{front}");
@@ -316,7 +292,8 @@ fn marquee_live_joined_as_the_rooms_host_prints_links_through_the_room_and_a_gue
     let mut nginx = Nginx::start();
     let home = tempdir("marquee-costream-cli-room-");
     let front = free_port();
-    let (_server, addr) = serve(home.path(), front);
+    let server = RoomServer::start_behind_proxy(home.path(), front);
+    let addr = server.addr();
     let proxy = RoomProxy::start(&[(front, addr)]);
     let key = host_key(home.path(), "premiere");
     let ca = proxy.ca_path();

@@ -3,9 +3,10 @@
 //! removes it from the following frames.
 
 use marquee_e2e::{
-    Run, assert_exited_ok, control_request, exec, free_port, gray_frames, marquee_in, program,
-    tempdir, wait_until,
+    RoomServer, Run, assert_exited_ok, control_request, exec, gray_frames, marquee_in, program,
+    tempdir,
 };
+use std::ffi::OsStr;
 use std::process::Command;
 use std::time::Duration;
 
@@ -110,25 +111,16 @@ fn a_danmaku_deleted_by_a_moderator_leaves_the_burnt_in_video() {
     let made = exec(ff, Duration::from_secs(60));
     assert!(made.success(), "ffmpeg: {}", made.all_output());
 
-    let port = free_port();
     let secret = dir.join("room.secret");
-    let mut serve = marquee_in(dir);
-    serve
-        .args(["room", "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--db")
-        .arg(dir.join("room.db"))
-        .arg("--secret-file")
-        .arg(&secret);
-    let mut server = Run::spawn(serve);
-    assert!(
-        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect((
-            "127.0.0.1",
-            port
-        ))
-        .is_ok()),
-        "the room server did not listen: {}",
-        server.report()
+    let home = dir.to_path_buf();
+    let mut server = RoomServer::start_with(
+        move || marquee_in(&home),
+        "127.0.0.1:0",
+        [OsStr::new("--db"), dir.join("room.db").as_os_str()]
+            .into_iter()
+            .chain([OsStr::new("--secret-file"), secret.as_os_str()]),
     );
+    let addr = server.addr();
     let token = |user: &str, role: &str| {
         let mut c = marquee_in(dir);
         c.args([
@@ -140,9 +132,9 @@ fn a_danmaku_deleted_by_a_moderator_leaves_the_burnt_in_video() {
         assert!(d.success(), "token: {}", d.all_output());
         d.stdout_str().trim().to_string()
     };
-    let url = format!("ws://127.0.0.1:{port}/room/show/ws");
+    let url = server.ws_url("show");
     // The host opens the room; the overlay and the moderator join it.
-    marquee_e2e::open_room(&format!("127.0.0.1:{port}"), "show", &token("host", "host")).unwrap();
+    marquee_e2e::open_room(&addr.to_string(), "show", &token("host", "host")).unwrap();
 
     let rec = dir.join("del.mkv");
     let mut c = marquee_in(dir);
@@ -201,7 +193,7 @@ fn a_danmaku_deleted_by_a_moderator_leaves_the_burnt_in_video() {
     });
     run.wait(Duration::from_secs(60));
     assert_exited_ok(&run);
-    server.terminate(Duration::from_secs(5));
+    server.run_mut().terminate(Duration::from_secs(5));
 
     let frames = gray_frames(&rec, W, H);
     let lit: Vec<usize> = frames.iter().map(|f| bright_anywhere(f)).collect();

@@ -9,12 +9,16 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../crates/room/tests/common/protocol.rs"]
+mod protocol;
+
 use marquee_e2e::{
-    Chromium, PROXY_SOURCE, RoomProxy, Run, marquee, reserve_port, tempdir, wait_until,
+    Chromium, PROXY_SOURCE, RoomProxy, RoomServer, reserve_port, tempdir, wait_until,
 };
-use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
+use marquee_room::client::{ClientConfig, RoomClient};
 use marquee_room::protocol::{ClientMsg, DanmakuMode, Role};
 use marquee_room::token::{self, Claims};
+use protocol::joined;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -38,27 +42,15 @@ fn tok(user: &str, role: Role) -> String {
 }
 
 /// `marquee room serve` on a free loopback port with `args`; its address and what it printed.
-fn serve(dir: &Path, name: &str, args: &[String]) -> (Run, SocketAddr, String) {
-    let mut c = marquee();
-    c.args(["room", "serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.join(format!("{name}.db")))
-        .arg("--secret-file")
-        .arg(dir.join("room.secret"))
-        .args(args);
-    let run = Run::spawn(c);
-    assert!(
-        run.wait_for_stdout("room server on ", Duration::from_secs(20)),
-        "marquee room serve did not start: {}",
-        run.report()
-    );
-    let out = run.stdout();
-    let addr = out
-        .lines()
-        .find_map(|l| l.strip_prefix("room server on "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap();
-    (run, addr, out)
+fn serve(dir: &Path, name: &str, args: &[String]) -> (RoomServer, SocketAddr, String) {
+    let db = dir.join(format!("{name}.db"));
+    let secret = dir.join("room.secret");
+    let mut all = vec!["--db".into(), db.into_os_string()];
+    all.extend(["--secret-file".into(), secret.into_os_string()]);
+    all.extend(args.iter().map(Into::into));
+    let server = RoomServer::start::<std::ffi::OsString>(all);
+    let (addr, out) = (server.addr(), server.run().stdout());
+    (server, addr, out)
 }
 
 fn tls(ca: &[u8]) -> Arc<rustls::ClientConfig> {
@@ -119,20 +111,6 @@ async fn get(port: u16, path: &str, headers: &[(&str, &str)], ca: &[u8]) -> (u16
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (status, text)
-}
-
-async fn joined(c: &mut RoomClient) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), c.recv())
-            .await
-            .expect("joined in time")
-        {
-            Some(ClientEvent::Joined { .. }) => return,
-            Some(ClientEvent::Stopped { code, reason }) => panic!("{code}: {reason}"),
-            Some(_) => {}
-            None => panic!("client stopped"),
-        }
-    }
 }
 
 /// Through the proxy on `port`: the host opens room "demo" over wss.

@@ -6,16 +6,14 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use marquee_e2e::{RoomCluster, RoomServer};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, ErrorCode, EventBody, Role};
 use marquee_room::store::Storage;
 use marquee_room::token::{self, Claims};
 use marquee_roomcluster::PgStore;
-use marquee_roomcluster::testing::{Postgres, Redis};
 use std::collections::{BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -33,6 +31,16 @@ impl Dir {
         std::fs::write(p.join("room.secret"), SECRET).unwrap();
         Dir(p)
     }
+
+    /// Three nodes on a Postgres database named after `name` and a Redis of their own.
+    fn cluster(&self, name: &str) -> RoomCluster {
+        let secret = self.0.join("room.secret");
+        RoomCluster::start(
+            name,
+            3,
+            [std::ffi::OsStr::new("--secret-file"), secret.as_os_str()],
+        )
+    }
 }
 impl Drop for Dir {
     fn drop(&mut self) {
@@ -40,73 +48,8 @@ impl Drop for Dir {
     }
 }
 
-struct Node {
-    child: Child,
-    addr: String,
-    /// What it printed before it listened.
-    banner: Vec<String>,
-}
-
-impl Node {
-    // The child is returned inside a `Node`, whose `Drop` kills and waits for it.
-    #[allow(clippy::zombie_processes)]
-    fn start(dir: &Dir, store: &str, bus: &str) -> Node {
-        let mut child = marquee_e2e::marquee()
-            // The password-bearing URL through the environment, out of the command line.
-            .env("MQ_TEST_ROOM_STORE", store)
-            .args([
-                "room",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--store",
-                "env:MQ_TEST_ROOM_STORE",
-                "--bus",
-                bus,
-            ])
-            .arg("--secret-file")
-            .arg(dir.0.join("room.secret"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn marquee room serve");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = Vec::new();
-        loop {
-            let mut line = String::new();
-            if out.read_line(&mut line).unwrap_or(0) == 0 {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("marquee room serve ended early: {banner:?}");
-            }
-            if let Some(rest) = line.strip_prefix("room server on ") {
-                let addr = rest.split_whitespace().next().unwrap().to_string();
-                std::thread::spawn(move || for _ in out.lines() {});
-                return Node {
-                    child,
-                    addr,
-                    banner,
-                };
-            }
-            banner.push(line);
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/room/{ROOM}/ws", self.addr)
-    }
-
-    fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn url(node: &RoomServer) -> String {
+    node.ws_url(ROOM)
 }
 
 fn tok(user: &str, role: Role) -> String {
@@ -183,42 +126,21 @@ fn say(text: &str) -> ClientMsg {
     }
 }
 
-struct Parts {
-    _pg: std::sync::Arc<Postgres>,
-    redis: Redis,
-    store: String,
-}
-
-fn parts(name: &str) -> Parts {
-    let pg = Postgres::shared();
-    // A password in the URL (trust authentication ignores it): it must never be printed.
-    let store = pg
-        .create_db(name)
-        .replace("postgres@", "postgres:never-print-me@");
-    Parts {
-        _pg: pg,
-        redis: Redis::start(),
-        store,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_on_node_b_sees_a_message_sent_on_node_a() {
-    let p = parts("procs");
     let dir = Dir::new("procs");
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|_| Node::start(&dir, &p.store, &p.redis.url()))
-        .collect();
-    for n in &nodes {
-        let banner = n.banner.join("");
+    let mut cluster = dir.cluster("procs");
+    for n in cluster.nodes() {
+        let banner = n.run().stdout();
         assert!(banner.contains("cluster node"), "{banner}");
         assert!(!banner.contains("never-print-me"), "{banner}");
     }
-    let mut host = client(&nodes[0].url(), "host", Role::Host);
+    let nodes = cluster.nodes();
+    let mut host = client(&url(&nodes[0]), "host", Role::Host);
     joined(&mut host).await;
-    let mut bea = client(&nodes[1].url(), "bea", Role::Viewer);
+    let mut bea = client(&url(&nodes[1]), "bea", Role::Viewer);
     joined(&mut bea).await;
-    let mut cai = client(&nodes[2].url(), "cai", Role::Viewer);
+    let mut cai = client(&url(&nodes[2]), "cai", Role::Viewer);
     joined(&mut cai).await;
     host.send(say("hello from A")).await.unwrap();
     let (mut on_b, mut on_c) = (Seen::default(), Seen::default());
@@ -230,7 +152,7 @@ async fn a_viewer_on_node_b_sees_a_message_sent_on_node_a() {
 
     // C dies without a word: the owner stops hearing it, and lets its viewer go.
     presence(&mut host, 3).await;
-    nodes[2].kill9();
+    cluster.node_mut(2).kill9();
     drop(cai);
     let killed = Instant::now();
     presence(&mut host, 2).await;
@@ -312,12 +234,10 @@ async fn gifts_and_a_vote(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_owner_is_killed_9_mid_burst_another_node_takes_the_room_and_nothing_acknowledged_is_lost()
  {
-    let p = parts("failover");
     let dir = Dir::new("failover");
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|_| Node::start(&dir, &p.store, &p.redis.url()))
-        .collect();
-    let mut host = client(&nodes[0].url(), "host", Role::Host);
+    let mut cluster = dir.cluster("failover");
+    let nodes = cluster.nodes();
+    let mut host = client(&url(&nodes[0]), "host", Role::Host);
     joined(&mut host).await;
     for user in ["bea", "cai"] {
         host.send(ClientMsg::Grant {
@@ -345,7 +265,7 @@ async fn when_the_owner_is_killed_9_mid_burst_another_node_takes_the_room_and_no
     let acked = Arc::new(AtomicUsize::new(0));
     let mut viewers = Vec::new();
     for (user, node) in [("bea", 1), ("cai", 2)] {
-        let mut c = client(&nodes[node].url(), user, Role::Viewer);
+        let mut c = client(&url(&cluster.nodes()[node]), user, Role::Viewer);
         joined(&mut c).await;
         viewers.push(tokio::spawn(gifts_and_a_vote(
             c,
@@ -358,7 +278,7 @@ async fn when_the_owner_is_killed_9_mid_burst_another_node_takes_the_room_and_no
     while acked.load(Ordering::Relaxed) < 8 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    nodes[0].kill9();
+    cluster.node_mut(0).kill9();
     drop(host);
     let killed = Instant::now();
     assert!(acked.load(Ordering::Relaxed) < 30, "killed mid-burst");
@@ -375,7 +295,7 @@ async fn when_the_owner_is_killed_9_mid_burst_another_node_takes_the_room_and_no
         "every gift acknowledged {:?} after the kill",
         killed.elapsed()
     );
-    let store = p.store.clone();
+    let store = cluster.store().to_string();
     let (ledger, snap) = tokio::task::spawn_blocking(move || {
         let mut s = PgStore::open(&store).unwrap();
         (s.ledger(ROOM).unwrap(), s.load(ROOM, 10_000).unwrap())
@@ -416,37 +336,30 @@ async fn until_heard(from: &RoomClient, to: &mut RoomClient, seen: &mut Seen, te
     }
 }
 
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: signalling our own child process, not yet reaped.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_paused_past_its_lease_has_its_writes_refused_when_it_wakes() {
-    let p = parts("paused");
     let dir = Dir::new("paused");
-    let nodes: Vec<Node> = (0..3)
-        .map(|_| Node::start(&dir, &p.store, &p.redis.url()))
-        .collect();
-    let mut host = client(&nodes[0].url(), "host", Role::Host);
+    let mut cluster = dir.cluster("paused");
+    let nodes = cluster.nodes();
+    let mut host = client(&url(&nodes[0]), "host", Role::Host);
     joined(&mut host).await;
-    let mut bea = client(&nodes[1].url(), "bea", Role::Viewer);
+    let mut bea = client(&url(&nodes[1]), "bea", Role::Viewer);
     joined(&mut bea).await;
-    let mut cai = client(&nodes[2].url(), "cai", Role::Viewer);
+    let mut cai = client(&url(&nodes[2]), "cai", Role::Viewer);
     joined(&mut cai).await;
     let mut on_c = Seen::default();
     host.send(say("before")).await.unwrap();
     on_c.until(&mut cai, "before").await;
 
     // The owner stops past its lease; the host's message waits in its socket meanwhile.
-    signal(&nodes[0].child, libc::SIGSTOP);
+    cluster.node_mut(0).run_mut().signal(libc::SIGSTOP);
     host.send(say("zombie")).await.unwrap();
     joined(&mut bea).await;
     until_heard(&bea, &mut cai, &mut on_c, "taken over").await;
 
     // It wakes believing it owns the room: its writes are refused (the lease's epoch moved
     // on), it closes its connections, and its host comes back through the new owner.
-    signal(&nodes[0].child, libc::SIGCONT);
+    cluster.node_mut(0).run_mut().signal(libc::SIGCONT);
     joined(&mut host).await;
     until_heard(&host, &mut cai, &mut on_c, "host is back").await;
     assert!(
@@ -454,7 +367,7 @@ async fn an_owner_paused_past_its_lease_has_its_writes_refused_when_it_wakes() {
         "a gap or a duplicate: {:?}",
         on_c.seqs
     );
-    let store = p.store.clone();
+    let store = cluster.store().to_string();
     let events = tokio::task::spawn_blocking(move || {
         PgStore::open(&store)
             .unwrap()

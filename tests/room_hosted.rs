@@ -7,7 +7,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, marquee, reserve_port, tempdir};
+use marquee_e2e::{RoomProxy, RoomServer, marquee, reserve_port, tempdir};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, EventBody};
 use marquee_show::room::{HostRoom, RoomPlan};
@@ -22,30 +22,6 @@ enum Seen {
     Joined,
     Chat(u64, String),
     Down(Problem, String),
-}
-
-fn serve(dir: &Path, front: u16) -> (Run, std::net::SocketAddr) {
-    let mut c = marquee();
-    c.args(["room", "serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.join("room.db"))
-        .arg("--secret-file")
-        .arg(dir.join("room.secret"))
-        .args(["--public-url", &format!("https://localhost:{front}")])
-        .args(["--trusted-proxy", PROXY_SOURCE]);
-    let run = Run::spawn(c);
-    assert!(
-        run.wait_for_stdout("room server on ", Duration::from_secs(20)),
-        "marquee room serve did not start: {}",
-        run.report()
-    );
-    let addr = run
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("room server on "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap();
-    (run, addr)
 }
 
 fn host_key(dir: &Path, room: &str) -> String {
@@ -125,7 +101,8 @@ fn the_app_hosts_a_room_on_a_public_server_over_wss_and_says_why_when_it_cannot(
     // Held until nginx listens on it: the server is told its public URL first.
     let reserved = reserve_port();
     let front = reserved.port();
-    let (_server, addr) = serve(dir.path(), front);
+    let server = RoomServer::start_behind_proxy(dir.path(), front);
+    let addr = server.addr();
     let proxy = RoomProxy::start(&[(front, addr)]);
     drop(reserved);
     let ca = proxy.ca_pem();

@@ -1,17 +1,24 @@
 //! The room server as a real process (`marquee room serve`), killed with SIGKILL in the middle
 //! of a gift flood and started again on the same port and database: the ledger holds exactly the
-//! acknowledged gifts, each once; and a client resumes across the kill.
+//! acknowledged gifts, each once; and a client resumes across the kill. Each runs again on three
+//! nodes of a cluster (Postgres and Redis started by the test), its clients spread over the
+//! nodes, the node of the room's first owner killed.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../crates/room/tests/common/protocol.rs"]
+mod protocol;
+
+use marquee_e2e::{RoomCluster, RoomServer};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, EventBody, Role};
+use marquee_room::room::GiftRecord;
 use marquee_room::store::{SqliteStore, Storage};
 use marquee_room::token::{self, Claims};
+use marquee_roomcluster::PgStore;
+use protocol::joined;
 use std::collections::{BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
 
@@ -33,62 +40,85 @@ impl Drop for Dir {
     }
 }
 
-struct Server {
-    child: Child,
-    addr: String,
+/// Where a test runs: one `marquee room serve` on SQLite, or the nodes of a cluster on
+/// Postgres and Redis (the same room on each).
+enum Rooms {
+    One(RoomServer, Dir),
+    /// (The directory holds the nodes' secret file.)
+    Cluster {
+        nodes: RoomCluster,
+        _dir: Dir,
+    },
 }
 
-impl Server {
-    /// Start `marquee room serve` and read the address it prints.
-    fn start(dir: &Path, listen: &str) -> Server {
-        for _ in 0..50 {
-            let mut child = marquee_e2e::marquee()
-                .args(["room", "serve", "--listen", listen, "--db"])
-                .arg(dir.join("room.db"))
-                .arg("--secret-file")
-                .arg(dir.join("room.secret"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn marquee room serve");
-            let mut line = String::new();
-            let mut out = BufReader::new(child.stdout.take().unwrap());
-            if out.read_line(&mut line).unwrap_or(0) > 0
-                && let Some(rest) = line.strip_prefix("room server on ")
-            {
-                let addr = rest.split_whitespace().next().unwrap().to_string();
-                // Keep draining stdout so the server never blocks on it.
-                std::thread::spawn(move || for _ in out.lines() {});
-                // Its host opens the room (kept in the database across restarts); the
-                // viewers here may come first.
-                marquee_e2e::open_room(&addr, "demo", &tok("host", Role::Host)).unwrap();
-                return Server { child, addr };
-            }
-            // Port not free yet: try again.
-            let _ = child.kill();
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(100));
+impl Rooms {
+    fn one(name: &str) -> Rooms {
+        let dir = Dir::new(name);
+        let server = RoomServer::start(server_args(&dir.0, Some("room.db")));
+        // Its host opens the room (kept in the database across restarts); the viewers here may
+        // come first.
+        open(&server);
+        Rooms::One(server, dir)
+    }
+
+    fn cluster(name: &str) -> Rooms {
+        let dir = Dir::new(&format!("{name}-cluster"));
+        let cluster = RoomCluster::start(name, 3, server_args(&dir.0, None));
+        open(&cluster.nodes()[0]);
+        Rooms::Cluster {
+            nodes: cluster,
+            _dir: dir,
         }
-        panic!("marquee room serve did not start");
     }
 
-    /// SIGKILL, no goodbye.
-    fn kill9(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.addr.clone()
+    /// The URL for client number `i`: on a cluster, each client on the next node.
+    fn url(&self, i: usize) -> String {
+        match self {
+            Rooms::One(s, _) => s.ws_url("demo"),
+            Rooms::Cluster { nodes: c, .. } => c.nodes()[i % c.nodes().len()].ws_url("demo"),
+        }
     }
 
-    fn url(&self) -> String {
-        format!("ws://{}/room/demo/ws", self.addr)
+    /// SIGKILL the server of client 0 (on a cluster: the node the room was opened on, its
+    /// first owner) and start it again on the same address and storage.
+    fn kill9_and_restart(&mut self) {
+        match self {
+            Rooms::One(s, _) => {
+                s.restart();
+                open(s);
+            }
+            Rooms::Cluster { nodes: c, .. } => c.node_mut(0).restart(),
+        }
+    }
+
+    /// The gift ledger of room "demo", once every server is stopped.
+    async fn ledger(self) -> Vec<GiftRecord> {
+        tokio::task::spawn_blocking(move || match self {
+            Rooms::One(mut s, dir) => {
+                s.kill9();
+                let mut store = SqliteStore::open(dir.0.join("room.db")).unwrap();
+                store.ledger("demo").unwrap()
+            }
+            Rooms::Cluster { nodes: c, .. } => {
+                PgStore::open(c.store()).unwrap().ledger("demo").unwrap()
+            }
+        })
+        .await
+        .unwrap()
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn server_args(dir: &Path, db: Option<&str>) -> Vec<std::ffi::OsString> {
+    let mut args = Vec::new();
+    if let Some(db) = db {
+        args.extend(["--db".into(), dir.join(db).into()]);
     }
+    args.extend(["--secret-file".into(), dir.join("room.secret").into()]);
+    args
+}
+
+fn open(server: &RoomServer) {
+    marquee_e2e::open_room(&server.addr().to_string(), "demo", &tok("host", Role::Host)).unwrap();
 }
 
 fn tok(user: &str, role: Role) -> String {
@@ -111,16 +141,34 @@ fn client(url: &str, user: &str, role: Role) -> RoomClient {
     RoomClient::connect(cfg)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gift_flood_with_duplicate_keys_while_the_server_is_killed_9_counts_acked_gifts_once() {
-    let dir = Dir::new("flood");
-    let mut server = Server::start(&dir.0, "127.0.0.1:0");
-    let url = server.url();
+/// Two tests of one body: `$one` on one server, `$cluster` on three nodes of a cluster.
+macro_rules! on_one_server_and_on_a_cluster {
+    ($body:ident: $one:ident, $cluster:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $one() {
+            $body(Rooms::one(stringify!($body))).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $cluster() {
+            $body(Rooms::cluster(stringify!($body))).await;
+        }
+    };
+}
+
+on_one_server_and_on_a_cluster!(gift_flood_while_killed_9:
+    gift_flood_with_duplicate_keys_while_the_server_is_killed_9_counts_acked_gifts_once,
+    gift_flood_with_duplicate_keys_while_a_node_of_3_is_killed_9_counts_acked_gifts_once
+);
+
+/// Clients sending each gift twice, spread over the servers, while client 0's server is
+/// killed with -9 and restarted twice: the ledger is exactly the acknowledged gifts, each once.
+async fn gift_flood_while_killed_9(mut rooms: Rooms) {
     const CLIENTS: usize = 4;
     const GIFTS: usize = 25;
     let mut tasks = Vec::new();
     for ci in 0..CLIENTS {
-        let url = url.clone();
+        let url = rooms.url(ci);
         tasks.push(tokio::spawn(async move {
             let user = format!("fan{ci}");
             let mut c = client(&url, &user, Role::Viewer);
@@ -170,17 +218,13 @@ async fn gift_flood_with_duplicate_keys_while_the_server_is_killed_9_counts_acke
     }
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_millis(1_500)).await;
-        let addr = server.kill9();
-        server = Server::start(&dir.0, &addr);
+        rooms.kill9_and_restart();
     }
     let mut acked = BTreeSet::new();
     for t in tasks {
         acked.extend(t.await.unwrap());
     }
-    let addr = server.kill9();
-    let _ = addr;
-    let mut store = SqliteStore::open(dir.0.join("room.db")).unwrap();
-    let ledger = store.ledger("demo").unwrap();
+    let ledger = rooms.ledger().await;
     let keys: Vec<String> = ledger.iter().map(|g| g.key.clone()).collect();
     let unique: BTreeSet<String> = keys.iter().cloned().collect();
     assert_eq!(keys.len(), unique.len(), "no key twice in the ledger");
@@ -195,13 +239,16 @@ async fn gift_flood_with_duplicate_keys_while_the_server_is_killed_9_counts_acke
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_resumes_after_the_server_process_is_killed_9() {
-    let dir = Dir::new("resume");
-    let server = Server::start(&dir.0, "127.0.0.1:0");
-    let url = server.url();
-    let mut watcher = client(&url, "watcher", Role::Viewer);
-    let mut host = client(&url, "host", Role::Host);
+on_one_server_and_on_a_cluster!(client_resumes_after_a_kill_9:
+    client_resumes_after_the_server_process_is_killed_9,
+    client_resumes_after_its_node_of_3_is_killed_9
+);
+
+/// A watcher on client 0's server, the host on the next: the watcher's server is killed with
+/// -9 and restarted, and the watcher resumes with exactly the events it missed.
+async fn client_resumes_after_a_kill_9(mut rooms: Rooms) {
+    let mut watcher = client(&rooms.url(0), "watcher", Role::Viewer);
+    let mut host = client(&rooms.url(1), "host", Role::Host);
     joined(&mut watcher).await;
     joined(&mut host).await;
     let mut texts = Vec::new();
@@ -216,8 +263,7 @@ async fn client_resumes_after_the_server_process_is_killed_9() {
         .unwrap();
     }
     collect(&mut watcher, &mut texts, &mut not_recoverable, 3).await;
-    let addr = server.kill9();
-    let server = Server::start(&dir.0, &addr);
+    rooms.kill9_and_restart();
     // Messages written into the dead socket are lost (the client says so): send after rejoining.
     joined(&mut host).await;
     for i in 3..6 {
@@ -232,7 +278,6 @@ async fn client_resumes_after_the_server_process_is_killed_9() {
     collect(&mut watcher, &mut texts, &mut not_recoverable, 6).await;
     assert_eq!(texts, ["m0", "m1", "m2", "m3", "m4", "m5"]);
     assert!(!not_recoverable, "the log survived kill -9: resumable");
-    drop(server);
 }
 
 async fn collect(c: &mut RoomClient, texts: &mut Vec<String>, nr: &mut bool, n: usize) {
@@ -249,20 +294,6 @@ async fn collect(c: &mut RoomClient, texts: &mut Vec<String>, nr: &mut bool, n: 
             Some(ClientEvent::NotRecoverable { .. }) => *nr = true,
             Some(_) => {}
             None => panic!("stopped"),
-        }
-    }
-}
-
-async fn joined(c: &mut RoomClient) {
-    loop {
-        match timeout(Duration::from_secs(20), c.recv())
-            .await
-            .expect("joined in time")
-        {
-            Some(ClientEvent::Joined { .. }) => return,
-            Some(ClientEvent::Stopped { code, reason }) => panic!("{code}: {reason}"),
-            Some(_) => {}
-            None => panic!("client stopped"),
         }
     }
 }

@@ -7,10 +7,8 @@
 //! `hosted_room [ROOM]` (default `premiere`); the `marquee` binary as the suites find it
 //! (`MARQUEE_BIN`, else beside this one).
 
-use marquee_e2e::{PROXY_SOURCE, RoomProxy, Run, marquee, reserve_port, tempdir};
+use marquee_e2e::{RoomProxy, RoomServer, marquee, reserve_port, tempdir};
 use std::io::Read;
-use std::net::SocketAddr;
-use std::time::Duration;
 
 fn main() {
     let room = std::env::args().nth(1).unwrap_or_else(|| "premiere".into());
@@ -20,25 +18,8 @@ fn main() {
     let reserved = reserve_port();
     let front = reserved.port();
     let public = format!("https://localhost:{front}");
-    let mut c = marquee();
-    c.args(["room", "serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("room.db"))
-        .arg("--secret-file")
-        .arg(&secret)
-        .args(["--public-url", &public, "--trusted-proxy", PROXY_SOURCE]);
-    let server = Run::spawn(c);
-    assert!(
-        server.wait_for_stdout("room server on ", Duration::from_secs(20)),
-        "marquee room serve did not start: {}",
-        server.report()
-    );
-    let addr: SocketAddr = server
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("room server on "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the server's address in its banner");
+    let server = RoomServer::start_behind_proxy(dir.path(), front);
+    let addr = server.addr();
     let proxy = RoomProxy::start(&[(front, addr)]);
     drop(reserved);
     let token = marquee()

@@ -5,6 +5,7 @@
 //! | RTMP ingest | [`Nginx`] | foreground nginx + libnginx-mod-rtmp on a free loopback port, recording every stream |
 //! | microphone | [`Pulse`] | a private PulseAudio with a null sink `vsink` whose monitor is the default source |
 //! | keychain | [`Keychain`] | a private D-Bus session bus + an unlocked gnome-keyring (Secret Service) |
+//! | the room server | [`RoomServer`], [`RoomCluster`] | `marquee room serve` on a free loopback port, waited for; or n nodes of one cluster on a Postgres and a Redis started by the test |
 //! | a public room server's front | [`RoomProxy`] | foreground nginx terminating TLS (a CA made by the test with openssl) and passing WebSocket upgrades with `X-Forwarded-For` to `marquee room serve` |
 //! | a full disk | [`SmallDisk`] | a tmpfs of a few MiB mounted by the test (root or `sudo -n`), filled on demand |
 //! | a browser | [`Chromium`] | headless Chromium over the DevTools protocol: open a page, wait until its text holds something |
@@ -23,6 +24,7 @@ mod nginx;
 mod programs;
 mod pulse;
 mod room_proxy;
+mod room_server;
 mod run;
 mod small_disk;
 mod srt;
@@ -46,6 +48,7 @@ pub use nginx::Nginx;
 pub use programs::{find_program, install_hint, program};
 pub use pulse::{Pulse, Tone};
 pub use room_proxy::{PROXY_SOURCE, RoomProxy, open_room};
+pub use room_server::{RoomCluster, RoomServer};
 pub use run::{Done, Run, Usage, cmd, exec, exec_with_input, tail};
 pub use small_disk::SmallDisk;
 pub use srt::SrtListener;

@@ -6,6 +6,9 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/protocol.rs"]
+mod protocol;
+
 use futures_util::{SinkExt, StreamExt};
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, ErrorCode, EventBody, Role, ServerMsg};
@@ -19,6 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
+
+use protocol::{Deployment, danmaku, joined, say};
 
 const SECRET: &[u8] = b"socket-test-secret-0123456789";
 
@@ -92,6 +97,14 @@ fn tok(user: &str, role: Role) -> String {
     )
 }
 
+/// The protocol checks' view of one server.
+fn one(h: &ServerHandle) -> Deployment {
+    Deployment {
+        urls: vec![h.ws_url("demo")],
+        token: tok,
+    }
+}
+
 fn client(h: &ServerHandle, user: &str, role: Role, backoff_ms: u64) -> RoomClient {
     let mut cfg = ClientConfig::new(h.ws_url("demo")).token(tok(user, role));
     cfg.backoff_min = Duration::from_millis(backoff_ms);
@@ -99,67 +112,11 @@ fn client(h: &ServerHandle, user: &str, role: Role, backoff_ms: u64) -> RoomClie
     RoomClient::connect(cfg)
 }
 
-async fn joined(c: &mut RoomClient) {
-    loop {
-        match timeout(Duration::from_secs(10), c.recv())
-            .await
-            .expect("join in time")
-        {
-            Some(ClientEvent::Joined { .. }) => return,
-            Some(ClientEvent::Stopped { code, reason }) => panic!("{code}: {reason}"),
-            Some(_) => {}
-            None => panic!("client stopped"),
-        }
-    }
-}
-
-/// Collect danmaku texts until `n` arrived.
-async fn danmaku(c: &mut RoomClient, n: usize) -> (Vec<String>, Vec<ClientEvent>) {
-    let mut texts = Vec::new();
-    let mut all = Vec::new();
-    while texts.len() < n {
-        let ev = timeout(Duration::from_secs(15), c.recv())
-            .await
-            .unwrap_or_else(|_| panic!("only {texts:?} arrived"))
-            .expect("client alive");
-        if let ClientEvent::Event(e) = &ev
-            && let EventBody::Danmaku { text, .. } = &e.body
-        {
-            texts.push(text.clone());
-        }
-        all.push(ev);
-    }
-    (texts, all)
-}
-
-fn say(text: &str) -> ClientMsg {
-    ClientMsg::Danmaku {
-        text: text.into(),
-        color: None,
-        mode: Default::default(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_clients_receive_every_danmaku_in_order() {
     let db = TempDir::new("many");
     let h = server(&db).await;
-    let mut viewers = Vec::new();
-    for i in 0..40 {
-        let mut c = client(&h, &format!("v{i}"), Role::Viewer, 100);
-        joined(&mut c).await;
-        viewers.push(c);
-    }
-    let mut host = client(&h, "host", Role::Host, 100);
-    joined(&mut host).await;
-    let sent: Vec<String> = (0..20).map(|i| format!("hello {i}")).collect();
-    for t in &sent {
-        host.send(say(t)).await.unwrap();
-    }
-    for c in &mut viewers {
-        let (texts, _) = danmaku(c, sent.len()).await;
-        assert_eq!(texts, sent);
-    }
+    protocol::many_clients_receive_every_danmaku_in_order(&one(&h)).await;
     assert_eq!(
         h.stats()
             .dropped_out
@@ -641,44 +598,7 @@ async fn storage_failure_sends_nothing_undurable_and_the_room_reopens_from_stora
 async fn mixed_bursts_arrive_in_seq_order_without_gaps() {
     let db = TempDir::new("order");
     let h = server(&db).await;
-    let mut watcher = client(&h, "watcher", Role::Viewer, 50);
-    joined(&mut watcher).await;
-    let mut host = client(&h, "host", Role::Host, 50);
-    joined(&mut host).await;
-    for round in 0..20 {
-        // Gifts take a ledger round trip; events created after them must not overtake them.
-        host.send(say(&format!("r{round}"))).await.unwrap();
-        host.send(ClientMsg::Gift {
-            gift: "rose".into(),
-            count: 1,
-            key: format!("o{round}"),
-        })
-        .await
-        .unwrap();
-        host.send(ClientMsg::Ask {
-            text: format!("q{round}"),
-        })
-        .await
-        .unwrap();
-        host.send(say(&format!("s{round}"))).await.unwrap();
-    }
-    let mut last = watcher.position().unwrap().seq;
-    let mut seen = 0;
-    while seen < 80 {
-        match timeout(Duration::from_secs(10), watcher.recv())
-            .await
-            .unwrap()
-        {
-            Some(ClientEvent::Event(e)) => {
-                assert_eq!(e.seq, last + 1, "in order, no gap");
-                last = e.seq;
-                seen += 1;
-            }
-            Some(ClientEvent::Disconnected { reason, .. }) => panic!("disconnected: {reason}"),
-            Some(_) => {}
-            None => panic!("stopped"),
-        }
-    }
+    protocol::mixed_bursts_arrive_in_seq_order_without_gaps(&one(&h)).await;
     h.shutdown().await;
 }
 
@@ -717,88 +637,14 @@ async fn an_idle_room_stops_and_reopens_from_storage_on_the_next_join() {
     h.shutdown().await;
 }
 
-/// Danmaku seqs in a frame, and how many messages it held (a `batch` frame holds several).
-fn danmaku_seqs(text: &str) -> (Vec<u64>, usize, bool) {
-    let msg: ServerMsg = serde_json::from_str(text).unwrap();
-    let (msgs, batch) = match msg {
-        ServerMsg::Control(Control::Batch { messages }) => (messages, true),
-        one => (vec![one], false),
-    };
-    let n = msgs.len();
-    let seqs = msgs
-        .into_iter()
-        .filter_map(|m| match m {
-            ServerMsg::Event(e) if matches!(e.body, EventBody::Danmaku { .. }) => Some(e.seq),
-            _ => None,
-        })
-        .collect();
-    (seqs, n, batch)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each() {
     let db = TempDir::new("batch");
     let mut cfg = config("127.0.0.1:0".parse().unwrap(), &db);
-    // A long window, so that a burst surely falls into one even on a loaded machine.
-    cfg.coalesce.window = Duration::from_millis(300);
+    cfg.coalesce.window = protocol::BURST_WINDOW;
     let h = started(cfg).await;
-    let join = |user: &'static str, batch: bool| {
-        let h = &h;
-        async move {
-            let mut ws = raw(h).await;
-            let hello = ClientMsg::Hello {
-                token: Some(tok(user, Role::Host)),
-                nickname: None,
-                resume: None,
-                batch,
-            };
-            let hello = serde_json::to_string(&hello).unwrap();
-            ws.send(Message::Text(hello.into())).await.unwrap();
-            loop {
-                let m = timeout(Duration::from_secs(5), ws.next()).await.unwrap();
-                if let Some(Ok(Message::Text(t))) = m
-                    && t.contains(r#""type":"welcome""#)
-                {
-                    return ws;
-                }
-            }
-        }
-    };
-    let mut batched = join("b", true).await;
-    let mut plain = join("p", false).await;
-    let mut publisher = join("host", false).await;
-    const N: usize = 12;
-    for i in 0..N {
-        let f = format!(r#"{{"type":"danmaku","text":"burst {i}"}}"#);
-        publisher.feed(Message::Text(f.into())).await.unwrap();
-    }
-    publisher.flush().await.unwrap();
-    for (ws, batch) in [(&mut batched, true), (&mut plain, false)] {
-        let mut seqs = Vec::new();
-        let mut biggest = 0;
-        while seqs.len() < N {
-            let m = timeout(Duration::from_secs(10), ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("only {seqs:?}"));
-            let Some(Ok(Message::Text(t))) = m else {
-                continue;
-            };
-            let (s, n, is_batch) = danmaku_seqs(&t);
-            assert!(
-                batch || !is_batch,
-                "a batch frame to a client that did not ask: {t}"
-            );
-            seqs.extend(s);
-            biggest = biggest.max(n);
-        }
-        let first = seqs[0];
-        assert_eq!(seqs, (first..first + N as u64).collect::<Vec<_>>());
-        if batch {
-            assert!(biggest >= 2, "the burst never came as a batch");
-        } else {
-            assert_eq!(biggest, 1);
-        }
-    }
+    protocol::a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each(&one(&h))
+        .await;
     h.shutdown().await;
 }
 

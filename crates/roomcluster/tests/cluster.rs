@@ -4,13 +4,17 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../room/tests/common/protocol.rs"]
+mod protocol;
+
 use marquee_room::client::{ClientConfig, ClientEvent, RoomClient};
 use marquee_room::protocol::{ClientMsg, Control, EventBody, Role};
-use marquee_room::server::{ServerConfig, ServerHandle, start};
+use marquee_room::server::{Caps, ServerConfig, ServerHandle, start};
 use marquee_room::store::Storage;
 use marquee_room::token::{self, Claims};
 use marquee_roomcluster::testing::{Postgres, Redis};
 use marquee_roomcluster::{Node, NodeConfig, PgStore};
+use protocol::say;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
@@ -39,6 +43,11 @@ struct Cluster {
 }
 
 async fn cluster(name: &str, n: usize) -> Cluster {
+    cluster_with(name, n, |_| {}).await
+}
+
+/// As [`cluster`], each node's configuration changed by `tune` first.
+async fn cluster_with(name: &str, n: usize, tune: impl Fn(&mut ServerConfig)) -> Cluster {
     let pg = Postgres::shared();
     let db = pg.create_db(name);
     let redis = Redis::start();
@@ -52,12 +61,18 @@ async fn cluster(name: &str, n: usize) -> Cluster {
         let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), SECRET.to_vec());
         cfg.stores = Some(node.stores());
         cfg.cluster = Some(node);
+        // Every test client comes from 127.0.0.1, faster than people type (as in the room's
+        // own socket tests, whose protocol checks run here too).
+        cfg.caps = Caps::unlimited();
         cfg.tune = Some(Arc::new(|c| {
+            c.conn_rate_per_s = 5_000.0;
+            c.conn_burst = 5_000.0;
             c.user_rate_per_s = 5_000.0;
             c.user_burst = 5_000.0;
             c.gift_rate_per_s = 5_000.0;
             c.gift_burst = 5_000.0;
         }));
+        tune(&mut cfg);
         nodes.push(start(cfg).await.unwrap());
     }
     Cluster {
@@ -112,14 +127,6 @@ async fn sees(c: &mut RoomClient, text: &str) -> u64 {
         {
             return e.seq;
         }
-    }
-}
-
-fn say(text: &str) -> ClientMsg {
-    ClientMsg::Danmaku {
-        text: text.into(),
-        color: None,
-        mode: Default::default(),
     }
 }
 
@@ -269,4 +276,42 @@ async fn the_viewers_of_an_edge_that_stopped_leave_the_room_on_its_owner() {
     drop(bea);
     // A lets B's viewer go.
     until_control(&mut host, viewers(1)).await;
+}
+
+impl Cluster {
+    /// The protocol checks' view of the cluster, room opened (on the first node, its owner).
+    fn deployment(&self) -> protocol::Deployment {
+        // Off the async runtime: opening reads the room from Postgres with a blocking client.
+        std::thread::scope(|s| s.spawn(|| self.nodes[0].create_room(ROOM)).join())
+            .unwrap()
+            .unwrap();
+        protocol::Deployment {
+            urls: self.nodes.iter().map(|n| n.ws_url(ROOM)).collect(),
+            token: tok,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_spread_over_three_nodes_receive_every_danmaku_in_order() {
+    let c = cluster("many", 3).await;
+    protocol::many_clients_receive_every_danmaku_in_order(&c.deployment()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_bursts_through_another_node_arrive_in_seq_order_without_gaps() {
+    let c = cluster("order", 3).await;
+    protocol::mixed_bursts_arrive_in_seq_order_without_gaps(&c.deployment()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_from_one_node_reaches_batch_clients_on_others_in_batch_frames() {
+    let c = cluster_with("batch", 3, |cfg| {
+        cfg.coalesce.window = protocol::BURST_WINDOW
+    })
+    .await;
+    protocol::a_burst_reaches_batch_clients_in_batch_frames_and_others_one_frame_each(
+        &c.deployment(),
+    )
+    .await;
 }

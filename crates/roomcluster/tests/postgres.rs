@@ -269,3 +269,18 @@ fn an_owner_stalled_inside_a_transaction_does_not_hold_up_the_takeover() {
     let mut b = PgStore::open(&url).unwrap();
     assert_eq!(b.load("r", 10).unwrap().last_seq, 0);
 }
+
+/// The node that opens a room answers "opened" once it holds the lease, before the room's
+/// thread writes its state: another node asked at that moment must find the room.
+#[test]
+fn a_room_whose_lease_is_taken_exists_for_every_node_before_its_state_is_written() {
+    let (_pg, url) = fresh_db("exists");
+    let mut other = PgStore::open(&url).unwrap();
+    assert!(!other.has_room("r").unwrap());
+    let owner = PgLeases::open(&url, "node-a", "a:1").unwrap();
+    let LeaseInput::Acquired { .. } = owner.acquire("r", TTL).unwrap() else {
+        panic!("not granted");
+    };
+    assert!(other.has_room("r").unwrap());
+    assert!(!other.has_room("another").unwrap());
+}

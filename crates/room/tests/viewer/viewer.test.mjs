@@ -5,6 +5,11 @@
 // danmaku and the viewer's page drops it; the server is killed with -9 and restarted and the page
 // resumes by itself.
 //
+// With MQ_ROOM_NODES=3 each room runs on three `marquee room serve` nodes of one cluster
+// (Postgres and Redis started by `room_cluster_parts`, built beside MARQUEE_BIN), the host's page
+// on the first node and the viewers' on the others; a kill -9 kills the first node, the room's
+// first owner.
+//
 // Needs: the `marquee` binary (MARQUEE_BIN, built by `cargo build -p marquee-cli`), Chromium
 // (`apt-get install chromium`, at /usr/bin/chromium or CHROMIUM), and `npm install` here.
 import { test, after } from "node:test";
@@ -12,7 +17,7 @@ import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
@@ -24,8 +29,17 @@ if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt
 const dir = mkdtempSync(join(tmpdir(), "mq-viewer-"));
 const secretFile = join(dir, "room.secret");
 writeFileSync(secretFile, "viewer-e2e-secret-0123456789");
+const NODES = Number(process.env.MQ_ROOM_NODES || 1);
+const PARTS = join(dirname(BIN), "room_cluster_parts");
+if (NODES > 1 && !existsSync(PARTS)) throw new Error("MQ_ROOM_NODES needs room_cluster_parts beside MARQUEE_BIN; build it with: cargo build -p marquee-e2e --bin room_cluster_parts");
 const procs = [];
-after(() => { for (const p of procs) p.kill("SIGKILL"); rmSync(dir, { recursive: true, force: true }); });
+const clusters = [];
+after(async () => {
+  for (const p of procs) p.kill("SIGKILL");
+  // The cluster's parts stop (and remove their files) when their stdin closes.
+  await Promise.all(clusters.map((p) => new Promise((r) => { if (p.exitCode !== null) r(); else { p.once("exit", r); p.stdin.end(); } })));
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function token(user, role) {
   return execFileSync(BIN, ["room", "token", "--room", "demo", "--user", user, "--role", role, "--secret-file", secretFile]).toString().trim();
@@ -37,14 +51,48 @@ async function openRoom(addr) {
   assert.equal(r.status, 200, await r.text());
 }
 
-/** `marquee room serve` on a free port with database `db`, room "demo" opened by its host. */
-async function serveRoom(db) {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", db, "--secret-file", secretFile]);
-  procs.push(server);
-  const first = await lines(server).until((l) => l.startsWith("room server on "));
-  const addr = first.split(" ")[3];
-  await openRoom(addr);
-  return { server, addr };
+/**
+ * Room "demo" opened by its host on `marquee room serve`: one server with database NAME.db, or
+ * (MQ_ROOM_NODES) that many nodes on a Postgres and a Redis of their own. `base(i)` is the page
+ * for the i-th browser (on a cluster, node i); `kill(i)` and `start(i)` stop that server with -9
+ * and start it again on its address and storage.
+ */
+async function startRoom(name) {
+  let args = ["--db", join(dir, `${name}.db`)];
+  let env = process.env;
+  if (NODES > 1) {
+    const parts = spawn(PARTS, [], { stdio: ["pipe", "pipe", "inherit"] });
+    clusters.push(parts);
+    const { store, bus } = JSON.parse(await lines(parts).until((l) => l.startsWith("{"), 60000));
+    // The password-bearing URL through the environment, as a deployment passes it.
+    args = ["--store", "env:MQ_ROOM_STORE", "--bus", bus];
+    env = { ...process.env, MQ_ROOM_STORE: store };
+  }
+  const serve = async (listen) => {
+    // A port just freed by a killed server may not be free yet: try again.
+    for (let i = 0; i < 50; i++) {
+      const p = spawn(BIN, ["room", "serve", "--listen", listen, ...args, "--secret-file", secretFile], { env });
+      procs.push(p);
+      try {
+        const first = await lines(p).until((l) => l.startsWith("room server on "), 5000);
+        return { proc: p, addr: first.split(" ")[3] };
+      } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
+    }
+    throw new Error("marquee room serve did not start on " + listen);
+  };
+  const nodes = [];
+  for (let i = 0; i < NODES; i++) nodes.push(await serve("127.0.0.1:0"));
+  await openRoom(nodes[0].addr);
+  const node = (i) => nodes[i % NODES];
+  return {
+    base: (i) => `http://${node(i).addr}/room/demo`,
+    async kill(i) {
+      const { proc } = node(i);
+      proc.kill("SIGKILL");
+      if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once("exit", r));
+    },
+    async start(i) { nodes[i % NODES] = await serve(node(i).addr); },
+  };
 }
 
 function lines(proc) {
@@ -64,31 +112,24 @@ function lines(proc) {
 }
 
 test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; resume after kill -9", async () => {
-  const server = spawn(BIN, ["room", "serve", "--listen", "127.0.0.1:0", "--db", join(dir, "room.db"), "--secret-file", secretFile]);
-  procs.push(server);
-  const serverOut = lines(server);
-  const first = await serverOut.until((l) => l.startsWith("room server on "));
-  const addr = first.split(" ")[3];
-  const base = `http://${addr}/room/demo`;
   // A room exists once its host (or an admin) opens it; here the viewers come first.
-  const opened = await fetch(`http://${addr}/api/rooms/demo`, { method: "PUT", headers: { authorization: `Bearer ${token("host", "host")}` } });
-  assert.equal(opened.status, 200, await opened.text());
+  const room = await startRoom("room");
 
-  const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher", "viewer"), "--json"]);
+  const watch = spawn(BIN, ["room", "watch", "--url", room.base(2), "--token", token("rust-watcher", "viewer"), "--json"]);
   procs.push(watch);
   const seen = lines(watch);
 
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
     const mod = await browser.newPage();
-    await mod.goto(`${base}#token=${token("mod1", "moderator")}`);
+    await mod.goto(`${room.base(0)}#token=${token("mod1", "moderator")}`);
     await mod.waitForSelector("#status.live");
     await mod.evaluate(() => send({ type: "poll_start", question: "Which song?", options: ["A", "B"], duration_s: 60 }));
 
     const viewer = await browser.newPage();
     const errors = [];
     viewer.on("pageerror", (e) => errors.push(String(e)));
-    await viewer.goto(base);
+    await viewer.goto(room.base(1));
     await viewer.fill("[data-testid=nick]", "小明");
     await viewer.click("[data-testid=join]");
     await viewer.waitForSelector("#status.live");
@@ -137,17 +178,16 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
 
     // The server is killed with -9 and restarted: the page reconnects by itself and resumes
     // (no "reloaded" notice), then shows what is said next.
-    server.kill("SIGKILL");
-    await new Promise((r) => server.once("exit", r));
-    await viewer.waitForSelector("#status:not(.live)");
-    let again;
-    for (let i = 0; i < 50 && !again; i++) {
-      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", join(dir, "room.db"), "--secret-file", secretFile]);
-      procs.push(p);
-      const out = lines(p);
-      try { await out.until((l) => l.startsWith("room server on "), 3000); again = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
-    }
-    assert.ok(again, "server restarted on " + addr);
+    // (On a cluster the viewer's node closes its connection once the room's lease runs out,
+    // and the page may be back within a moment: every drop is counted.)
+    await viewer.evaluate(() => {
+      window.drops = 0;
+      const st = document.getElementById("status");
+      new MutationObserver(() => { if (!st.classList.contains("live")) window.drops++; }).observe(st, { attributes: true });
+    });
+    await room.kill(0);
+    await viewer.waitForFunction(() => window.drops > 0, null, { timeout: 20000 });
+    await room.start(0);
     await viewer.waitForSelector("#status.live", { timeout: 20000 });
     await mod.waitForSelector("#status.live", { timeout: 20000 });
     await mod.evaluate(() => send({ type: "danmaku", text: "after the restart" }));
@@ -169,8 +209,8 @@ test("viewer page: danmaku, gift, vote, question, lottery; moderator delete; res
 // page's "verify" recomputes SHA-256(seed) and the draw (WebCrypto) and says ✓; a seed, a
 // commitment or winners changed by a tampering server say ✗ (in English and in Chinese).
 test("viewer page: a lottery draw verifies in the browser, and a tampered one does not", async () => {
-  const { server, addr } = await serveRoom(join(dir, "lottery.db"));
-  const base = `http://${addr}/room/demo`;
+  const room = await startRoom("lottery");
+  const base = room.base(0);
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
     const host = await browser.newPage();
@@ -181,7 +221,7 @@ test("viewer page: a lottery draw verifies in the browser, and a tampered one do
     const viewers = [];
     for (const nick of ["Ann", "Bo", "小明"]) {
       const v = await browser.newPage();
-      await v.goto(base);
+      await v.goto(room.base(viewers.length + 1));
       await v.evaluate(() => localStorage.setItem("mq.lang", "en"));
       await v.reload();
       await v.fill("[data-testid=nick]", nick);
@@ -265,8 +305,8 @@ test("viewer page: a lottery draw verifies in the browser, and a tampered one do
 // named (in English and in Chinese), the viewer joins under another name on the same page, and
 // the badges on the page come from the role the room gave, not from a name.
 test("viewer page: a nickname claiming a role is refused, and badges come from the room", async () => {
-  const { server, addr } = await serveRoom(join(dir, "names.db"));
-  const base = `http://${addr}/room/demo`;
+  const room = await startRoom("names");
+  const base = room.base(0);
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
   try {
     const host = await browser.newPage();
@@ -274,7 +314,7 @@ test("viewer page: a nickname claiming a role is refused, and badges come from t
     await host.waitForSelector("#status.live");
 
     const page = await browser.newPage();
-    await page.goto(base);
+    await page.goto(room.base(1));
     await page.evaluate(() => localStorage.setItem("mq.lang", "en"));
     await page.reload();
     const refused = async (nick) => {
@@ -316,10 +356,9 @@ test("viewer page: a nickname claiming a role is refused, and badges come from t
 // a phone opens a single-use invite link and moderates by touch; a revoked link does nothing;
 // the appointment survives a server restart and the host removes it.
 test("viewer page: an appointed moderator and an invited one moderate from desktop and phone", async () => {
-  const db = join(dir, "mods.db");
-  const { server, addr } = await serveRoom(db);
-  const base = `http://${addr}/room/demo`;
-  const watch = spawn(BIN, ["room", "watch", "--url", base, "--token", token("rust-watcher2", "viewer"), "--json"]);
+  const room = await startRoom("mods");
+  const base = room.base(0);
+  const watch = spawn(BIN, ["room", "watch", "--url", room.base(2), "--token", token("rust-watcher2", "viewer"), "--json"]);
   procs.push(watch);
   const seen = lines(watch);
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
@@ -336,9 +375,9 @@ test("viewer page: an appointed moderator and an invited one moderate from deskt
     const lily = await browser.newPage();
     const errors = [];
     lily.on("pageerror", (e) => errors.push(String(e)));
-    await join_(lily, base, "Lily");
+    await join_(lily, room.base(1), "Lily");
     const troll = await browser.newPage();
-    await join_(troll, base, "Troll");
+    await join_(troll, room.base(2), "Troll");
     assert.ok(await lily.isHidden("[data-testid=modpanel]"), "a viewer has no moderator view");
 
     // Appointed by id (as the app's chat menu does): her open page turns into the moderator view.
@@ -417,15 +456,8 @@ test("viewer page: an appointed moderator and an invited one moderate from deskt
     assert.ok(await late.isHidden("[data-testid=modpanel]"));
 
     // A restart keeps the appointment: her page comes back as a moderator; then the host removes her.
-    server.kill("SIGKILL");
-    await new Promise((r) => server.once("exit", r));
-    let again2;
-    for (let i = 0; i < 50 && !again2; i++) {
-      const p = spawn(BIN, ["room", "serve", "--listen", addr, "--db", db, "--secret-file", secretFile]);
-      procs.push(p);
-      try { await lines(p).until((l) => l.startsWith("room server on "), 3000); again2 = p; } catch { p.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 100)); }
-    }
-    assert.ok(again2, "server restarted");
+    await room.kill(0);
+    await room.start(0);
     await lily.reload();
     await lily.waitForSelector("#status.live");
     await lily.waitForSelector("[data-testid=modpanel]", { state: "visible" });

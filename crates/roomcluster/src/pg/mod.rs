@@ -214,13 +214,19 @@ impl Storage for PgStore {
         Ok(rows.iter().rev().map(modlog_entry).collect())
     }
 
+    /// A room exists once its state is written, or once a node holds (or held) its lease: the
+    /// node that opens a room takes its lease before it answers "opened", and its room thread
+    /// writes the state only afterwards, so another node asked in between finds the room by its
+    /// lease.
     fn has_room(&mut self, room: &str) -> Result<bool, StorageError> {
         let room = room.to_string();
         self.conn.call(move |c| {
-            Ok(
-                c.query_opt("SELECT 1 FROM rooms WHERE room = $1", &[&room])?
-                    .is_some(),
-            )
+            Ok(c.query_opt(
+                "SELECT 1 FROM rooms WHERE room = $1 \
+                 UNION ALL SELECT 1 FROM leases WHERE room = $1 LIMIT 1",
+                &[&room],
+            )?
+            .is_some())
         })
     }
 }

@@ -175,13 +175,25 @@ fn loss_run(seconds: u64, pct: u32, clip: &Path) -> (String, Value) {
         dropped += d;
     }
     let s = Summary::read(&summary);
-    let reconnects = s.destinations()[0]["reconnects"].as_f64().unwrap_or(0.0);
+    let dest = &s.destinations()[0];
+    let reconnects = dest["reconnects"].as_f64().unwrap_or(0.0);
+    // Where Marquee's missing frames went: its writer's drop policy (a queue past 1.5 s drops
+    // non-key video up to the next keyframe, to stay live) or its own pipeline.
+    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let marquee_drops = format!(
+        "{reconnects:.0} reconnects; frames dropped: {:.0} at the writer (queue past 1.5 s), {:.0} by the pipeline (capture, render, encoder)",
+        n(&dest["dropped"]["congestion"]) + n(&dest["dropped"]["overflow"]),
+        ["capture_queue_full", "render_lag", "encoder_lag"]
+            .iter()
+            .map(|c| s.num(&format!("/video/dropped/{c}")).unwrap_or(0.0))
+            .sum::<f64>(),
+    );
     let rows = [
         (
             "`marquee live`",
             at_server(&nginx, "marquee"),
             &per_second[0],
-            format!("{reconnects:.0} reconnects"),
+            marquee_drops,
         ),
         (
             "ffmpeg CLI",

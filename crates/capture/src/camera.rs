@@ -89,7 +89,7 @@ pub struct SourceHandle {
     pub name: String,
     pub status: Arc<SourceStatus>,
     /// What a remote camera receives (bytes, latency), for the stats.
-    pub received: Option<Arc<crate::remote::RemoteMeter>>,
+    pub received: Option<Arc<crate::remote_latency::RemoteMeter>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }

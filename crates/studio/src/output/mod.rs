@@ -315,8 +315,9 @@ fn rtmp_loop(
                 was_live = true;
                 let broke = stream_until_break(&mut mux, sh, clock);
                 sh.counters.link.watch(None);
-                // A connection that held for a while earns a fresh backoff.
-                if since.elapsed() > Duration::from_secs(10) {
+                // A connection that held a few seconds earns a fresh backoff: an ingest
+                // restarted again and again is still retried within a second each time.
+                if since.elapsed() > Duration::from_secs(3) {
                     backoff.reset();
                 }
                 match broke {

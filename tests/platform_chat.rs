@@ -130,6 +130,9 @@ struct ChatServers {
     /// The open platform's API base, and its app and secrets (`bilibili_open_app`).
     open_api: String,
     open_app: serde_json::Value,
+    /// Google's OAuth + the Data API, and the client and video (`youtube_client`).
+    youtube_api: String,
+    youtube_client: serde_json::Value,
     calls: std::sync::mpsc::Receiver<serde_json::Value>,
 }
 
@@ -157,6 +160,8 @@ impl ChatServers {
             api: first["twitch_api"].as_str().unwrap().to_string(),
             open_api: first["bilibili_open"].as_str().unwrap().to_string(),
             open_app: first["bilibili_open_app"].clone(),
+            youtube_api: first["youtube_api"].as_str().unwrap().to_string(),
+            youtube_client: first["youtube_client"].clone(),
             calls,
         }
     }
@@ -286,6 +291,132 @@ fn a_twitch_login_kept_in_the_keychain_deletes_times_out_and_bans_through_helix(
         after.stderr().contains("not logged in"),
         "{}",
         after.report()
+    );
+}
+
+#[test]
+fn a_youtube_login_from_standard_input_deletes_and_bans_in_the_live_chat_and_its_secrets_show_nowhere()
+ {
+    let kc = marquee_e2e::Keychain::start();
+    let servers = ChatServers::start();
+    let home = tempdir("marquee-home-");
+    let client = &servers.youtube_client;
+    let (client_id, secret, video) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+        client["video"].as_str().unwrap(),
+    );
+    let chat = |args: &[&str], input: &str| {
+        let mut c = marquee_in(home.path());
+        c.arg("chat").args(args).envs(kc.env());
+        let mut run = Run::spawn_with_input(c, input.as_bytes());
+        run.wait(Duration::from_secs(60));
+        run
+    };
+    let api = servers.youtube_api.as_str();
+    let modr = |what: &[&str]| {
+        let mut all = vec!["mod", "youtube", "--video", video, "--endpoint", api];
+        all.extend_from_slice(what);
+        chat(&all, "")
+    };
+
+    let before = modr(&["--delete", "m1"]);
+    assert!(
+        !before.status().is_some_and(|s| s.success())
+            && before.stderr().contains("not logged in")
+            && before.stderr().contains("marquee chat login youtube"),
+        "moderating without a login says how to log in\n{}",
+        before.report()
+    );
+    let no_secret = chat(
+        &[
+            "login",
+            "youtube",
+            "--client-id",
+            client_id,
+            "--endpoint",
+            api,
+        ],
+        "",
+    );
+    assert!(
+        no_secret
+            .stderr()
+            .contains("YouTube: no OAuth client secret on standard input"),
+        "{}",
+        no_secret.report()
+    );
+    assert_eq!(
+        no_secret.status().and_then(|s| s.code()),
+        Some(2),
+        "a usage error"
+    );
+
+    let login = chat(
+        &[
+            "login",
+            "youtube",
+            "--client-id",
+            client_id,
+            "--endpoint",
+            api,
+        ],
+        &format!("{secret}\n"),
+    );
+    assert_exited_ok(&login);
+    assert!(
+        login.stderr().contains("GQVQ-JKEC")
+            && login.stderr().contains("https://www.google.com/device"),
+        "the code and where to enter it are shown\n{}",
+        login.report()
+    );
+    // The token and the client secret are in the keychain, in no file and no output.
+    for leak in ["1/fFAGRNJru1FTz70BzhT3Zg", secret] {
+        for entry in walk(home.path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(leak),
+                "a secret leaked into {}",
+                entry.display()
+            );
+        }
+        assert!(!login.stderr().contains(leak) && !login.stdout().contains(leak));
+    }
+
+    for what in [
+        &["--delete", "LCC.abc"][..],
+        &["--timeout", "UCspammer", "--duration", "5m"],
+        &["--ban", "UCspammer"],
+    ] {
+        assert_exited_ok(&modr(what));
+    }
+    let calls = servers.calls();
+    let want = [
+        "DELETE /youtube/v3/liveChat/messages?id=LCC.abc",
+        r#"POST /youtube/v3/liveChat/bans?part=snippet {"snippet":{"banDurationSeconds":300,"bannedUserDetails":{"channelId":"UCspammer"},"liveChatId":"Cg0KC2RRdzR3OVdnWGNR","type":"temporary"}}"#,
+        r#"POST /youtube/v3/liveChat/bans?part=snippet {"snippet":{"bannedUserDetails":{"channelId":"UCspammer"},"liveChatId":"Cg0KC2RRdzR3OVdnWGNR","type":"permanent"}}"#,
+    ];
+    for w in want {
+        assert!(
+            calls.iter().any(|c| c.trim_end() == w),
+            "the Data API never got `{w}`; it got:\n{}",
+            calls.join("\n")
+        );
+    }
+    let refused = modr(&["--ban", "UCforbidden"]);
+    assert!(
+        refused
+            .stderr()
+            .contains("YouTube: this login may not moderate this chat"),
+        "{}",
+        refused.report()
+    );
+
+    assert_exited_ok(&chat(&["logout", "youtube"], ""));
+    assert!(
+        modr(&["--ban", "UCspammer"])
+            .stderr()
+            .contains("not logged in")
     );
 }
 

@@ -1,11 +1,13 @@
 //! Local servers speaking two platforms' chat protocols, for suites outside Rust (the app's
 //! WebDriver suite) and the CLI's: Twitch IRC over WebSocket, bilibili's web danmaku protocol,
 //! Twitch's login and moderation API (id.twitch.tv + Helix, as
-//! crates/chat/tests/support/twitch_api.rs answers them), and bilibili's live open platform
+//! crates/chat/tests/support/twitch_api.rs answers them), Google's OAuth and the YouTube Data
+//! API's moderation calls (as crates/chat/tests/support/youtube_api.rs answers them), and bilibili's live open platform
 //! (its signed HTTP API and long connection, as crates/chat/tests/support/bili_open.rs answers
 //! them; app id, key pair and 身份码 are that file's). Prints one JSON line — `twitch`,
-//! `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`), `twitch_api`, `bilibili_open`
-//! (their http:// bases), `bilibili_open_app` (the app id and the secrets to store) — then one JSON line per API request it answered (`{"api": "METHOD PATH", "body": …}`), and
+//! `bilibili` (their ws:// URLs, for `MARQUEE_CHAT_ENDPOINTS`), `twitch_api`, `youtube_api`,
+//! `bilibili_open` (their http:// bases), `youtube_client` (the OAuth client and the live
+//! video), `bilibili_open_app` (the app id and the secrets to store) — then one JSON line per API request it answered (`{"api": "METHOD PATH", "body": …}`), and
 //! serves until stdin closes. A line `flood RATE SECONDS` on stdin makes every
 //! Twitch reader get RATE chat lines a second for SECONDS (`flood 1` … `flood N`, each a
 //! PRIVMSG shaped like the docs' example, sent in 10 ms frames), as a raid would.
@@ -174,10 +176,24 @@ fn main() {
             )
         })
         .await;
+        let yt_polls = std::sync::atomic::AtomicU32::new(0);
+        let (youtube_base, mut youtube_calls) = chat_support::http_server_with(move |r| {
+            chat_support::youtube_api::youtube_api_answer(
+                &r.method, &r.path, &r.head, &r.body, &yt_polls,
+            )
+        })
+        .await;
         println!(
             "{}",
             serde_json::json!({
                 "twitch": format!("ws://{}", tw.local_addr().expect("addr")),
+                "youtube_api": youtube_base,
+                // The OAuth client a streamer would make for the YouTube login.
+                "youtube_client": {
+                    "client_id": chat_support::youtube_api::CLIENT_ID,
+                    "client_secret": chat_support::youtube_api::CLIENT_SECRET,
+                    "video": chat_support::youtube_api::VIDEO,
+                },
                 "bilibili": format!("ws://{}", bl.local_addr().expect("addr")),
                 "twitch_api": api_base,
                 "bilibili_open": open_base,
@@ -207,6 +223,14 @@ fn main() {
                         bilibili(ws, &bodies).await;
                     }
                 });
+            }
+        });
+        tokio::spawn(async move {
+            while let Some(r) = youtube_calls.recv().await {
+                println!(
+                    "{}",
+                    serde_json::json!({"api": format!("{} {}", r.method, r.path), "body": r.body})
+                );
             }
         });
         tokio::spawn(async move {

@@ -14,6 +14,8 @@ pub mod bilibili;
 pub mod driver;
 pub mod event;
 mod http;
+pub mod moderation;
+pub mod oauth;
 pub mod queue;
 pub mod source;
 mod tls;

@@ -31,6 +31,7 @@ fn token(access: &str) -> TwitchToken {
         access_token: access.into(),
         refresh_token: "5b93chm6hdve3mycz05zfzatkfdenfspp1h1ar2xxdalen01".into(),
         client_id: "abc123".into(),
+        client_secret: String::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `marquee chat watch`: one platform's chat in the terminal — a line per event, or one JSON
 //! object a line with `--json` — with the source's state (connecting, live, reconnecting n,
-//! failed: why) among them. `marquee chat login|logout|mod twitch`: moderating Twitch chat
-//! with a login kept in the OS keychain. `marquee chat login|logout bilibili-open`: the
+//! failed: why) among them. `marquee chat login|logout|mod twitch|youtube`: moderating Twitch
+//! and YouTube chat with a login kept in the OS keychain. `marquee chat login|logout bilibili-open`: the
 //! bilibili open platform's app key pair and 身份码, read from standard input into the keychain.
 
 use crate::failure::Failure;
@@ -44,6 +44,17 @@ pub enum LoginArg {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// YouTube, with Google's device code: reads the OAuth client's secret from standard input
+    /// (never the command line), then open the address printed, enter the code, approve.
+    Youtube {
+        /// The client ID of an OAuth client of type "TVs and Limited Input devices" in your
+        /// Google Cloud project (YouTube Data API v3 enabled).
+        #[arg(long)]
+        client_id: String,
+        /// A local server answering as oauth2.googleapis.com (tests).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// bilibili's live open platform (直播开放平台): reads three lines from standard input
     /// (never the command line) — the developer app's access key id, its access key secret,
     /// and the streamer's 身份码 — into the OS keychain.
@@ -60,6 +71,7 @@ pub enum LoginArg {
 #[derive(clap::Subcommand)]
 pub enum LogoutArg {
     Twitch,
+    Youtube,
     /// Forget the key pair and 身份码 stored for this open-platform app.
     BilibiliOpen {
         #[arg(long)]
@@ -74,24 +86,71 @@ pub enum ModArg {
         /// The channel's login name.
         #[arg(long)]
         channel: String,
-        /// Delete this message (its id, as `marquee chat watch twitch --json` prints it).
-        #[arg(long, conflicts_with_all = ["timeout", "ban"])]
-        delete: Option<String>,
-        /// Time this user out (their user id).
-        #[arg(long, conflicts_with = "ban")]
-        timeout: Option<String>,
-        /// How long a timeout lasts.
-        #[arg(long, value_parser = crate::util::parse_duration, default_value = "10m")]
-        duration: std::time::Duration,
-        /// Ban this user (their user id).
-        #[arg(long)]
-        ban: Option<String>,
-        #[arg(long, default_value = "")]
-        reason: String,
+        #[command(flatten)]
+        action: ModActionArgs,
         /// A local server answering as Twitch's API and id.twitch.tv (tests).
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Exactly one of --delete, --timeout (a temporary ban) or --ban (permanent).
+    Youtube {
+        /// The live video whose chat it is.
+        #[arg(long)]
+        video: String,
+        #[command(flatten)]
+        action: ModActionArgs,
+        /// A local server answering as Google's OAuth and the Data API (tests).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+/// What to do, as `marquee chat watch … --json` names messages and users.
+#[derive(clap::Args)]
+pub struct ModActionArgs {
+    /// Delete this message (its id).
+    #[arg(long, conflicts_with_all = ["timeout", "ban"])]
+    delete: Option<String>,
+    /// Time this user out (Twitch: their user id; YouTube: their channel id).
+    #[arg(long, conflicts_with = "ban")]
+    timeout: Option<String>,
+    /// How long a timeout lasts.
+    #[arg(long, value_parser = crate::util::parse_duration, default_value = "10m")]
+    duration: std::time::Duration,
+    /// Ban this user for good (Twitch: their user id; YouTube: their channel id).
+    #[arg(long)]
+    ban: Option<String>,
+    /// Twitch only: the reason shown with the ban.
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+impl ModActionArgs {
+    fn action(self) -> Result<marquee_chat::moderation::ModAction, Failure> {
+        use marquee_chat::moderation::ModAction;
+        let ModActionArgs {
+            delete,
+            timeout,
+            duration,
+            ban,
+            reason,
+        } = self;
+        Ok(match (delete, timeout, ban) {
+            (Some(message_id), None, None) => ModAction::Delete { message_id },
+            (None, Some(user_id), None) => ModAction::Timeout {
+                user_id,
+                seconds: duration.as_secs().clamp(1, 1_209_600) as u32,
+                reason,
+            },
+            (None, None, Some(user_id)) => ModAction::Ban { user_id, reason },
+            _ => {
+                return Err(Failure::usage(
+                    "say what to do: exactly one of --delete MESSAGE_ID, --timeout USER_ID or \
+                     --ban USER_ID",
+                ));
+            }
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -206,7 +265,6 @@ fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
 }
 
 pub fn run(c: ChatCmd) -> Result<(), Failure> {
-    use marquee_chat::twitch::helix::ModAction;
     use marquee_show::moderate;
     let keychain = marquee_profile::Keychain::default();
     let mut args = match c {
@@ -227,11 +285,42 @@ pub fn run(c: ChatCmd) -> Result<(), Failure> {
             return Ok(());
         }
         ChatCmd::Login {
+            platform:
+                LoginArg::Youtube {
+                    client_id,
+                    endpoint,
+                },
+        } => {
+            let secret = read_secret_line(
+                "YouTube",
+                "OAuth client secret",
+                "the client secret of your “TVs and Limited Input devices” client",
+            )?;
+            let ends = moderate::youtube_endpoints(endpoint.as_deref());
+            moderate::youtube_login(
+                &keychain,
+                &client_id,
+                &secret,
+                &ends,
+                |code: &str, uri: &str| {
+                    eprintln!(
+                        "YouTube: open {uri} and enter the code {code} (waiting for approval…)"
+                    );
+                },
+            )
+            .map_err(Failure::runtime)?;
+            eprintln!("YouTube: logged in; the login is kept in the OS keychain");
+            return Ok(());
+        }
+        ChatCmd::Login {
             platform: LoginArg::BilibiliOpen { app_id, code_only },
         } => return bilibili_open_login(&keychain, app_id, code_only),
         ChatCmd::Logout {
             platform: LogoutArg::Twitch,
         } => return moderate::twitch_logout(&keychain).map_err(Failure::runtime),
+        ChatCmd::Logout {
+            platform: LogoutArg::Youtube,
+        } => return moderate::youtube_logout(&keychain).map_err(Failure::runtime),
         ChatCmd::Logout {
             platform: LogoutArg::BilibiliOpen { app_id },
         } => {
@@ -244,32 +333,28 @@ pub fn run(c: ChatCmd) -> Result<(), Failure> {
             platform:
                 ModArg::Twitch {
                     channel,
-                    delete,
-                    timeout,
-                    duration,
-                    ban,
-                    reason,
+                    action,
                     endpoint,
                 },
         } => {
-            let action = match (delete, timeout, ban) {
-                (Some(message_id), None, None) => ModAction::Delete { message_id },
-                (None, Some(user_id), None) => ModAction::Timeout {
-                    user_id,
-                    seconds: duration.as_secs().clamp(1, 1_209_600) as u32,
-                    reason,
-                },
-                (None, None, Some(user_id)) => ModAction::Ban { user_id, reason },
-                _ => {
-                    return Err(Failure::usage(
-                        "say what to do: exactly one of --delete MESSAGE_ID, --timeout USER_ID or                          --ban USER_ID",
-                    ));
-                }
-            };
             let ends = moderate::twitch_endpoints(endpoint.as_deref());
-            moderate::twitch_moderate(&keychain, &ends, &channel, &action)
+            moderate::twitch_moderate(&keychain, &ends, &channel, &action.action()?)
                 .map_err(Failure::runtime)?;
             eprintln!("Twitch: done");
+            return Ok(());
+        }
+        ChatCmd::Mod {
+            platform:
+                ModArg::Youtube {
+                    video,
+                    action,
+                    endpoint,
+                },
+        } => {
+            let ends = moderate::youtube_endpoints(endpoint.as_deref());
+            moderate::youtube_moderate(&keychain, &ends, &video, &action.action()?)
+                .map_err(Failure::runtime)?;
+            eprintln!("YouTube: done");
             return Ok(());
         }
     };
@@ -294,6 +379,46 @@ pub fn run(c: ChatCmd) -> Result<(), Failure> {
     rt.block_on(watch(src, args.json))
 }
 
+/// Secrets piped or typed on standard input, one a line (a prompt for each on a terminal):
+/// never on the command line, where other users' `ps` would see them.
+struct SecretLines {
+    prompt: bool,
+    lines: std::io::Lines<std::io::StdinLock<'static>>,
+}
+
+impl SecretLines {
+    fn new() -> Self {
+        use std::io::{BufRead, IsTerminal};
+        let stdin = std::io::stdin();
+        Self {
+            prompt: stdin.is_terminal(),
+            lines: stdin.lock().lines(),
+        }
+    }
+
+    /// The next line, trimmed; `missing()` says what was expected when there is none.
+    fn read(&mut self, what: &str, missing: impl FnOnce() -> String) -> Result<String, Failure> {
+        if self.prompt {
+            eprint!("{what}: ");
+        }
+        let line = (self.lines.next().transpose())
+            .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?
+            .unwrap_or_default();
+        let line = line.trim().to_string();
+        if line.is_empty() {
+            return Err(Failure::usage(missing()));
+        }
+        Ok(line)
+    }
+}
+
+/// One secret line from standard input for `platform`.
+fn read_secret_line(platform: &str, what: &str, hint: &str) -> Result<String, Failure> {
+    SecretLines::new().read(what, || {
+        format!("{platform}: no {what} on standard input: pipe or type {hint}")
+    })
+}
+
 /// Reads the open platform's secrets from standard input (a prompt for each on a terminal)
 /// into the keychain.
 fn bilibili_open_login(
@@ -301,27 +426,14 @@ fn bilibili_open_login(
     app_id: u64,
     code_only: bool,
 ) -> Result<(), Failure> {
-    use std::io::{BufRead, IsTerminal};
-    let stdin = std::io::stdin();
-    let prompt = stdin.is_terminal();
-    let mut lines = stdin.lock().lines();
-    let mut read = |what: &str| -> Result<String, Failure> {
-        if prompt {
-            eprint!("{what}: ");
-        }
-        let line = lines
-            .next()
-            .transpose()
-            .map_err(|e| Failure::usage(format!("cannot read standard input: {e}")))?
-            .unwrap_or_default();
-        let line = line.trim().to_string();
-        if line.is_empty() {
-            return Err(Failure::usage(format!(
+    let mut lines = SecretLines::new();
+    let mut read = |what: &str| {
+        lines.read(what, || {
+            format!(
                 "bilibili open platform: no {what} on standard input (one a line: access key \
                  id, access key secret, 身份码; with --code-only just the 身份码)"
-            )));
-        }
-        Ok(line)
+            )
+        })
     };
     let key = if code_only {
         None

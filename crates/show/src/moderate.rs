@@ -1,14 +1,37 @@
-//! Moderation sent to a platform, for the CLI and the app alike: Twitch through Helix with a
-//! login kept in the OS keychain. bilibili and YouTube have no moderation Marquee can call
-//! (bilibili's needs the streamer's web cookies; YouTube's needs an OAuth client of its own):
-//! for them, and for Twitch without a login, the app hides the message locally and says so.
+//! Moderation sent to a platform, for the CLI and the app alike, with a login kept in the OS
+//! keychain: Twitch through Helix, YouTube through the Data API. bilibili has none Marquee can
+//! call (its moderation needs the streamer's web cookies): there, and on a platform without a
+//! login, the app hides the message locally and says so.
 
-use marquee_chat::twitch::helix::{Helix, HelixEndpoints, ModAction, device_login};
-use marquee_chat::twitch::login::TwitchToken;
+use marquee_chat::moderation::ModAction;
+use marquee_chat::oauth::OAuthToken;
+use marquee_chat::twitch::helix::{Helix, HelixEndpoints, device_login};
+use marquee_chat::youtube::moderate::{self as yt, YoutubeMod, YoutubeModEndpoints};
 use marquee_profile::Keychain;
 
 /// The keychain entry holding the Twitch login (a JSON token, never in a file).
 pub const TWITCH_LOGIN: &str = "twitch-moderator";
+/// The keychain entry holding the YouTube login (the token and its client, as JSON).
+pub const YOUTUBE_LOGIN: &str = "youtube-moderator";
+
+/// Where a login is kept and how it is named in messages.
+struct Login {
+    entry: &'static str,
+    platform: &'static str,
+    /// Where the streamer logs in.
+    how: &'static str,
+}
+
+const TWITCH: Login = Login {
+    entry: TWITCH_LOGIN,
+    platform: "Twitch",
+    how: "Settings → Chat sources, or `marquee chat login twitch`",
+};
+const YOUTUBE: Login = Login {
+    entry: YOUTUBE_LOGIN,
+    platform: "YouTube",
+    how: "`marquee chat login youtube --client-id …` in a terminal",
+};
 
 /// Twitch's endpoints, or a local server speaking both (`BASE/oauth2/…`, `BASE/helix/…`) when
 /// `base` is given (tests; `MARQUEE_TWITCH_API` in the app).
@@ -25,9 +48,24 @@ pub fn twitch_endpoints(base: Option<&str>) -> HelixEndpoints {
     }
 }
 
-/// What `twitch_login` reports while it runs.
+/// Google's endpoints, or a local server speaking both (`BASE/token`, `BASE/device/code`,
+/// `BASE/youtube/v3/…`) when `base` is given (tests; `MARQUEE_YOUTUBE_API` in the app).
+pub fn youtube_endpoints(base: Option<&str>) -> YoutubeModEndpoints {
+    match base {
+        Some(b) => {
+            let b = b.trim_end_matches('/');
+            YoutubeModEndpoints {
+                api: format!("{b}/youtube/v3"),
+                oauth: b.to_string(),
+            }
+        }
+        None => YoutubeModEndpoints::default(),
+    }
+}
+
+/// What a login reports while it runs.
 pub trait LoginProgress {
-    /// Show the streamer `code` and where to enter it (`uri` already carries it).
+    /// Show the streamer `code` and where to enter it.
     fn code(&mut self, code: &str, uri: &str);
 }
 
@@ -63,22 +101,53 @@ pub fn twitch_login(
     let token = runtime()?.block_on(device_login(&ends.id, client_id, |c, u| {
         progress.code(c, u)
     }))?;
-    store(keychain, &token)
+    store(keychain, &TWITCH, &token)
+}
+
+/// Logs in to YouTube (Google's device code; blocks until approved, declined or expired) and
+/// keeps the token, with the client that renews it, in the keychain.
+pub fn youtube_login(
+    keychain: &Keychain,
+    client_id: &str,
+    client_secret: &str,
+    ends: &YoutubeModEndpoints,
+    mut progress: impl LoginProgress,
+) -> Result<(), String> {
+    if client_id.trim().is_empty() || client_secret.trim().is_empty() {
+        return Err(
+            "YouTube: an OAuth client ID and its secret are needed to log in: create a client of \
+             type “TVs and Limited Input devices” at console.cloud.google.com (YouTube Data API \
+             v3 on) and paste both"
+                .into(),
+        );
+    }
+    let token = runtime()?.block_on(yt::device_login(
+        &ends.oauth,
+        client_id,
+        client_secret,
+        |c, u| progress.code(c, u),
+    ))?;
+    store(keychain, &YOUTUBE, &token)
 }
 
 /// Whether a Twitch login is kept.
 pub fn twitch_logged_in(keychain: &Keychain) -> bool {
-    load(keychain).is_ok()
+    load(keychain, &TWITCH).is_ok()
+}
+
+/// Whether a YouTube login is kept.
+pub fn youtube_logged_in(keychain: &Keychain) -> bool {
+    load(keychain, &YOUTUBE).is_ok()
 }
 
 /// Forgets the Twitch login.
 pub fn twitch_logout(keychain: &Keychain) -> Result<(), String> {
-    match keychain.delete(TWITCH_LOGIN) {
-        Ok(()) | Err(marquee_profile::KeyError::Missing(_)) => Ok(()),
-        Err(e) => Err(format!(
-            "Twitch: the keychain refused to forget the login: {e}"
-        )),
-    }
+    forget(keychain, &TWITCH)
+}
+
+/// Forgets the YouTube login.
+pub fn youtube_logout(keychain: &Keychain) -> Result<(), String> {
+    forget(keychain, &YOUTUBE)
 }
 
 /// Carries out `action` on `channel` with the kept login; a renewed token is kept again.
@@ -88,31 +157,56 @@ pub fn twitch_moderate(
     channel: &str,
     action: &ModAction,
 ) -> Result<(), String> {
-    let token = load(keychain)?;
+    let token = load(keychain, &TWITCH)?;
     let mut helix = Helix::new(ends.clone(), token.clone(), channel)?;
     let result = runtime()?.block_on(helix.moderate(action));
     if helix.token() != &token {
-        store(keychain, helix.token())?;
+        store(keychain, &TWITCH, helix.token())?;
     }
     result
 }
 
-fn load(keychain: &Keychain) -> Result<TwitchToken, String> {
-    let json = keychain.get(TWITCH_LOGIN).map_err(|e| match e {
-        marquee_profile::KeyError::Missing(_) => {
-            "Twitch: not logged in to moderate (Settings → Chat sources, or `marquee chat login \
-             twitch`)"
-                .to_string()
-        }
-        e => format!("Twitch: the keychain could not be read: {e}"),
-    })?;
-    serde_json::from_str(&json)
-        .map_err(|_| "Twitch: the kept login is unreadable: log in again".to_string())
+/// Carries out `action` in the live chat of `video` with the kept login; a renewed token is
+/// kept again.
+pub fn youtube_moderate(
+    keychain: &Keychain,
+    ends: &YoutubeModEndpoints,
+    video: &str,
+    action: &ModAction,
+) -> Result<(), String> {
+    let token = load(keychain, &YOUTUBE)?;
+    let mut m = YoutubeMod::new(ends.clone(), token.clone(), video)?;
+    let result = runtime()?.block_on(m.moderate(action));
+    if m.token() != &token {
+        store(keychain, &YOUTUBE, m.token())?;
+    }
+    result
 }
 
-fn store(keychain: &Keychain, token: &TwitchToken) -> Result<(), String> {
+fn load(keychain: &Keychain, l: &Login) -> Result<OAuthToken, String> {
+    let json = keychain.get(l.entry).map_err(|e| match e {
+        marquee_profile::KeyError::Missing(_) => {
+            format!("{}: not logged in to moderate ({})", l.platform, l.how)
+        }
+        e => format!("{}: the keychain could not be read: {e}", l.platform),
+    })?;
+    serde_json::from_str(&json)
+        .map_err(|_| format!("{}: the kept login is unreadable: log in again", l.platform))
+}
+
+fn store(keychain: &Keychain, l: &Login, token: &OAuthToken) -> Result<(), String> {
     let json = serde_json::to_string(token).map_err(|e| e.to_string())?;
     keychain
-        .set(TWITCH_LOGIN, &json)
-        .map_err(|e| format!("Twitch: the keychain refused the login: {e}"))
+        .set(l.entry, &json)
+        .map_err(|e| format!("{}: the keychain refused the login: {e}", l.platform))
+}
+
+fn forget(keychain: &Keychain, l: &Login) -> Result<(), String> {
+    match keychain.delete(l.entry) {
+        Ok(()) | Err(marquee_profile::KeyError::Missing(_)) => Ok(()),
+        Err(e) => Err(format!(
+            "{}: the keychain refused to forget the login: {e}",
+            l.platform
+        )),
+    }
 }

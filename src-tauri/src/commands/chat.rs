@@ -1,16 +1,24 @@
-//! Moderating platform chat from the app: the Twitch login and the actions sent to Twitch,
-//! over the engine's `marquee_show::moderate` (the CLI's `marquee chat login|mod` share it).
+//! Moderating platform chat from the app: the Twitch login and the actions sent to Twitch or
+//! YouTube, over the engine's `marquee_show::moderate` (the CLI's `marquee chat login|mod`
+//! share it, and the same keychain: a YouTube login made with `marquee chat login youtube`
+//! moderates from the app too).
 
 use super::blocking;
 use crate::error::{AppError, ErrorCode};
 use crate::ipc::{PlatformModeration, TwitchLogin};
 use crate::state::AppState;
-use marquee_chat::twitch::helix::ModAction;
+use marquee_chat::moderation::ModAction;
 use marquee_show::moderate;
 use tauri::{AppHandle, Manager};
 
 fn platform(e: String) -> AppError {
     AppError::new(ErrorCode::Platform, e)
+}
+
+/// `MARQUEE_YOUTUBE_API=http://…`: a local server answering as Google's OAuth and the Data
+/// API (tests).
+fn youtube_endpoints() -> marquee_chat::youtube::moderate::YoutubeModEndpoints {
+    moderate::youtube_endpoints(std::env::var("MARQUEE_YOUTUBE_API").ok().as_deref())
 }
 
 /// `MARQUEE_TWITCH_API=http://…`: a local server answering as Twitch (tests).
@@ -77,18 +85,21 @@ pub async fn platform_moderate(app: AppHandle, action: PlatformModeration) -> Re
     };
     let setting = marquee_show::chat::ChatSetting::parse(&source)
         .map_err(|e| AppError::new(ErrorCode::Settings, e.to_string()))?;
-    if setting.platform != marquee_chat::Platform::Twitch {
-        let name = match setting.platform {
-            marquee_chat::Platform::Bilibili => "bilibili",
-            _ => "YouTube",
-        };
-        return Err(platform(format!(
-            "{name}: Marquee cannot moderate there (no API it can call): hidden here only"
-        )));
-    }
     let kc = app.state::<AppState>().keychain.clone();
     blocking(move || {
-        moderate::twitch_moderate(&kc, &endpoints(), &setting.target, &action).map_err(platform)
+        match setting.platform {
+            marquee_chat::Platform::Twitch => {
+                moderate::twitch_moderate(&kc, &endpoints(), &setting.target, &action)
+            }
+            marquee_chat::Platform::Youtube => {
+                moderate::youtube_moderate(&kc, &youtube_endpoints(), &setting.target, &action)
+            }
+            _ => Err(
+                "bilibili: Marquee cannot moderate there (no API it can call): hidden here only"
+                    .into(),
+            ),
+        }
+        .map_err(platform)
     })
     .await
 }

@@ -430,6 +430,7 @@ export function createMockBackend(
     },
     async platformModerate(action) {
       calls.push({ cmd: 'platform_moderate', args: action });
+      if (action.source.startsWith('youtube:')) throw { code: 'platform', message: 'YouTube: not logged in to moderate (`marquee chat login youtube --client-id …` in a terminal)' } satisfies AppError;
       if (!action.source.startsWith('twitch:')) throw { code: 'platform', message: 'bilibili: Marquee cannot moderate there (no API it can call): hidden here only' } satisfies AppError;
       if (!twitchLoggedIn) throw { code: 'platform', message: 'Twitch: not logged in to moderate (Settings → Chat sources)' } satisfies AppError;
     },

@@ -377,8 +377,11 @@ export class RoomStore {
           await b.platformModerate({ action: 'timeout', source, user_id: item.platformUserId, seconds: action === 'timeout_60' ? 60 : 600 });
         else return;
         if (action === 'delete') hideHere();
+        const platform = source.startsWith('youtube:') ? 'YouTube' : 'Twitch';
         this.app.notice =
-          action === 'delete' ? t('chat.platformDeleted') : t(action === 'ban' ? 'chat.platformBanned' : 'chat.platformTimedOut', { user: item.user, n: action === 'timeout_60' ? 1 : 10 });
+          action === 'delete'
+            ? t('chat.platformDeleted', { platform })
+            : t(action === 'ban' ? 'chat.platformBanned' : 'chat.platformTimedOut', { user: item.user, n: action === 'timeout_60' ? 1 : 10, platform });
       } catch (e) {
         hideHere();
         const why = e && typeof e === 'object' && 'message' in e ? String((e as { message: unknown }).message) : String(e);

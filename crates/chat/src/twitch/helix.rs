@@ -4,34 +4,13 @@
 //! (`POST /moderation/bans`, a `duration` makes it a timeout). An expired token is renewed
 //! once with its refresh token; every refusal becomes a message naming Twitch and what to do.
 
-use super::login::{FormPost, TwitchToken, refresh_request, refreshed};
-use crate::http::{self, Request};
+use super::login::{TwitchToken, refresh_request, refreshed};
+pub use crate::moderation::ModAction;
+use crate::oauth::{self, FormPost, query_escape};
 use serde::Deserialize;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub const API_URL: &str = "https://api.twitch.tv/helix";
-const MAX_BODY: usize = 64 * 1024;
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What to do to a chatter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModAction {
-    /// Delete one message (its IRC `id` tag).
-    Delete {
-        message_id: String,
-    },
-    /// Keep the user out of chat for `seconds` (1 s to 14 days).
-    Timeout {
-        user_id: String,
-        seconds: u32,
-        reason: String,
-    },
-    Ban {
-        user_id: String,
-        reason: String,
-    },
-}
 
 /// The endpoints (Twitch's own, or local servers in tests).
 #[derive(Debug, Clone)]
@@ -77,11 +56,7 @@ struct HelixError {
 
 impl Helix {
     pub fn new(ends: HelixEndpoints, token: TwitchToken, channel: &str) -> Result<Self, String> {
-        let tls = if ends.api.starts_with("https") || ends.id.starts_with("https") {
-            Some(crate::tls::client_config()?)
-        } else {
-            None
-        };
+        let tls = oauth::tls_for(&[&ends.api, &ends.id])?;
         Ok(Self {
             ends,
             token,
@@ -194,28 +169,21 @@ impl Helix {
         url: &str,
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), String> {
-        let mut headers = vec![
-            (
-                "authorization",
-                format!("Bearer {}", self.token.access_token),
-            ),
-            ("client-id", self.token.client_id.clone()),
-        ];
-        if !body.is_empty() {
-            headers.push(("content-type", "application/json".into()));
-        }
-        let req = Request {
+        let client = [("client-id", self.token.client_id.clone())];
+        oauth::send_bearer(
+            "Twitch",
+            &self.token,
+            &client,
             method,
-            headers,
+            url,
             body,
-        };
-        http::send(url, req, self.tls.as_ref(), MAX_BODY, TIMEOUT)
-            .await
-            .map_err(|e| format!("Twitch's API cannot be reached: {e}"))
+            self.tls.as_ref(),
+        )
+        .await
     }
 
     async fn post_form(&self, form: &FormPost) -> Result<(u16, Vec<u8>), String> {
-        post_form(form, self.tls.as_ref()).await
+        oauth::post_form("Twitch", form, self.tls.as_ref()).await
     }
 }
 
@@ -224,52 +192,9 @@ impl Helix {
 pub async fn device_login(
     id_url: &str,
     client_id: &str,
-    mut show_code: impl FnMut(&str, &str),
+    show_code: impl FnMut(&str, &str),
 ) -> Result<TwitchToken, String> {
-    use super::login::{DeviceLogin, LoginState};
-    let tls = if id_url.starts_with("https") {
-        Some(crate::tls::client_config()?)
-    } else {
-        None
-    };
-    let mut login = DeviceLogin::new(id_url, client_id);
-    loop {
-        let now = std::time::Instant::now();
-        if let Some(form) = login.poll_request(now) {
-            let (status, body) = post_form(&form, tls.as_ref()).await?;
-            let was_waiting = matches!(login.state(), LoginState::Waiting { .. });
-            login.on_answer(std::time::Instant::now(), status, &body);
-            if let (false, LoginState::Waiting { code, uri }) = (was_waiting, login.state()) {
-                show_code(code, uri);
-            }
-            continue;
-        }
-        match login.state() {
-            LoginState::Done(t) => return Ok(t.clone()),
-            LoginState::Failed(why) => return Err(why.clone()),
-            _ => {}
-        }
-        let wake = login.next_wake().unwrap_or(now + Duration::from_secs(1));
-        tokio::time::sleep_until(wake.into()).await;
-    }
-}
-
-/// Sends a login or refresh form.
-pub async fn post_form(
-    form: &FormPost,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-) -> Result<(u16, Vec<u8>), String> {
-    let req = Request {
-        method: hyper::Method::POST,
-        headers: vec![(
-            "content-type",
-            "application/x-www-form-urlencoded".to_string(),
-        )],
-        body: form.body().into_bytes(),
-    };
-    http::send(&form.url, req, tls, MAX_BODY, TIMEOUT)
-        .await
-        .map_err(|e| format!("Twitch's login cannot be reached: {e}"))
+    oauth::device_login(super::login::flow(id_url, client_id), show_code).await
 }
 
 /// What a refusal means for the streamer.
@@ -295,18 +220,6 @@ fn refusal(status: u16, body: &[u8], channel: &str) -> String {
         400 => format!("Twitch refused the action{said}"),
         _ => format!("Twitch answered HTTP {status}{said}: try again later"),
     }
-}
-
-/// Escapes a query value (ids and logins are plain, but never trust them).
-fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

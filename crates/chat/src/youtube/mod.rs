@@ -12,6 +12,7 @@
 //! `nextPageToken`, so no message is read twice. The API key comes from the OS keychain;
 //! it travels only in the request URL and never reaches an event, a log or an error.
 
+pub mod moderate;
 pub mod page;
 
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};

@@ -3,6 +3,7 @@
 
 pub mod bili_open;
 pub mod twitch_api;
+pub mod youtube_api;
 
 use futures_util::{SinkExt, StreamExt};
 use marquee_chat::{ChatEvent, ChatHandle, DriverConfig, EventBody, SourceState};

@@ -23,6 +23,10 @@
 //! - **Outage.** While disconnected no decision is made; on reconnect the target resumes at
 //!   [`AbrConfig::resume_fraction`] of the rate before the outage (the path after an outage,
 //!   another Wi-Fi or cell, is unknown and the reconnect backlog must drain), then probes up.
+//!   "The rate before" is what the link is known to carry — the rate its last congestion
+//!   measured, raised by every target it then carried with a quiet queue — not a resumed rate
+//!   that had no time to climb: an ingest that restarts again and again does not ratchet the
+//!   stream down to the floor.
 
 use std::time::Duration;
 
@@ -149,6 +153,9 @@ pub struct Abr {
     /// means the probe went past the link, so no further step is taken on top of it.
     delay_at_step: Option<Duration>,
     was_connected: bool,
+    /// What the link is known to carry: set by a congestion (the backed-off throughput it
+    /// measured), raised by any target carried with a quiet queue; an outage leaves it.
+    link_carries: Option<u32>,
     /// The destination has been connected once (waiting for the first connection is not an
     /// outage).
     seen_connected: bool,
@@ -173,6 +180,7 @@ impl Abr {
             last_step: None,
             delay_at_step: None,
             was_connected: true,
+            link_carries: None,
             seen_connected: false,
             recent: std::collections::VecDeque::new(),
             next_at: Duration::ZERO,
@@ -211,7 +219,8 @@ impl Abr {
             self.last_step = None;
             self.delay_at_step = None;
             self.probed = false;
-            let resume = (self.target as f64 * self.cfg.resume_fraction) as u32;
+            let before = self.target.max(self.link_carries.unwrap_or(0));
+            let resume = (before as f64 * self.cfg.resume_fraction) as u32;
             return self.set(resume.max(self.cfg.min_kbps), AbrReason::Resumed);
         }
 
@@ -258,6 +267,7 @@ impl Abr {
             self.cautious = self.probed;
             self.probed = false;
             self.last_decrease = Some(s.at);
+            self.link_carries = Some(bound(carried));
             self.hold = if drain > 0.0 {
                 self.cfg.decrease_hold.max(self.cfg.drain_within)
             } else {
@@ -278,6 +288,9 @@ impl Abr {
         }
         let since = *self.quiet_since.get_or_insert(s.at);
         let drained = s.at >= since + DRAINED_FOR;
+        if drained {
+            self.link_carries = Some(self.target.max(self.link_carries.unwrap_or(0)));
+        }
         if let Some(to) = (self.restore_to)
             .filter(|&to| drained && to > self.target)
             .and_then(|_| self.restore_to.take())

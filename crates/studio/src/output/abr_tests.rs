@@ -199,6 +199,52 @@ fn abr_resumes_after_an_outage_below_the_old_rate_and_climbs_back() {
     assert_eq!(abr.target_kbps(), 4000);
 }
 
+/// An ingest restarted every few seconds, too soon each time for a probe to climb: each
+/// return resumes at half of what the link was known to carry, not half the last resume.
+fn resumes_after_outages(abr: &mut Abr, link: &mut Link, mut at: Duration) -> Vec<u32> {
+    let mut after_each = Vec::new();
+    for _ in 0..5 {
+        link.connected = false;
+        at = run(abr, link, at, 2).0;
+        link.connected = true;
+        let (next, changes) = run(abr, link, at, 2);
+        at = next;
+        assert!(
+            changes.iter().all(|c| c.1.reason == AbrReason::Resumed),
+            "{changes:?}"
+        );
+        after_each.push(abr.target_kbps());
+    }
+    after_each
+}
+
+#[test]
+fn abr_resumes_each_of_many_outages_from_what_the_link_carried_not_from_the_last_resume() {
+    let mut abr = controller();
+    let mut link = Link::new(10_000.0);
+    let (at, _) = run(&mut abr, &mut link, Duration::ZERO, 10);
+    assert_eq!(abr.target_kbps(), 4000);
+    let after_each = resumes_after_outages(&mut abr, &mut link, at);
+    assert_eq!(
+        after_each, [2000; 5],
+        "half of the 4000 the link carried, each time"
+    );
+
+    // The same right after a congestion measured the link (the first outage comes before a
+    // quiet stretch proved anything).
+    let mut abr = controller();
+    let mut link = Link::new(2500.0);
+    let (at, changes) = run(&mut abr, &mut link, Duration::ZERO, 3);
+    let cut = changes.last().expect("a decrease on a 2500 link").1.kbps;
+    let after_each = resumes_after_outages(&mut abr, &mut link, at);
+    assert!(
+        after_each
+            .iter()
+            .all(|&k| k == after_each[0] && k >= cut / 2),
+        "cut to {cut}, then {after_each:?}"
+    );
+}
+
 #[test]
 fn abr_stays_within_its_bounds() {
     let mut abr = controller();

@@ -76,7 +76,12 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
     let chat = (s.chat.iter())
         .map(|c| {
             let mut c = marquee_show::chat::ChatSetting::parse(c)?;
-            c.endpoint = chat_endpoint(c.platform);
+            if c.open_platform {
+                // The open platform's HTTP API names its own WebSocket: only the API moves.
+                c.api = chat_endpoint("bilibili-open");
+            } else {
+                c.endpoint = chat_endpoint(c.platform.label());
+            }
             Ok(c)
         })
         .collect::<Result<Vec<_>, marquee_show::ShowError>>()?;
@@ -123,11 +128,13 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
 
 /// `MARQUEE_CHAT_ENDPOINTS=twitch=ws://…,bilibili=ws://…`: a platform's chat connection goes
 /// to a local server instead (tests; `marquee live --chat-endpoint` in the CLI).
-fn chat_endpoint(p: marquee_chat::Platform) -> Option<String> {
+fn chat_endpoint(source: &str) -> Option<String> {
     let all = std::env::var("MARQUEE_CHAT_ENDPOINTS").ok()?;
     all.split(',').find_map(|pair| {
         let (name, url) = pair.split_once('=')?;
-        (marquee_show::chat::parse_platform(name) == Some(p)).then(|| url.trim().to_string())
+        name.trim()
+            .eq_ignore_ascii_case(source)
+            .then(|| url.trim().to_string())
     })
 }
 

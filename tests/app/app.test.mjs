@@ -455,7 +455,7 @@ before(async () => {
     XDG_VIDEOS_DIR: join(home, 'Videos'),
     MARQUEE_ROOM_PORT: '0',
     // Platform chat sources connect to local servers speaking Twitch's and bilibili's protocols.
-    MARQUEE_CHAT_ENDPOINTS: `twitch=${platforms.twitch},bilibili=${platforms.bilibili}`,
+    MARQUEE_CHAT_ENDPOINTS: `twitch=${platforms.twitch},bilibili=${platforms.bilibili},bilibili-open=${platforms.bilibili_open}`,
     // Twitch's login and moderation API: the same local server.
     MARQUEE_TWITCH_API: platforms.twitch_api,
     // A second source to switch to while live (the VM has no camera): test card 2.
@@ -1068,15 +1068,23 @@ test('co-stream: a guest slot from Settings → Co-stream; a native guest joins 
   await (await browser.$('[data-testid="settings-save"]')).click();
 });
 
-test('platform chat: a Twitch channel and a bilibili room set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, both sources live; logged in to Twitch from Settings, a line deleted from its menu reaches Twitch’s API; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
+test('platform chat: a Twitch channel, a bilibili room and bilibili through the open platform (app id, key pair and 身份码 typed in Settings, kept in the keychain) set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, all three sources live; logged in to Twitch from Settings, a line deleted from its menu reaches Twitch’s API; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
   await (await browser.$('[data-testid="open-settings"]')).click();
   await (await browser.$('[data-tab="chatsources"]')).click();
+  await (await browser.$('[data-testid="chat-source-add"]')).click();
   await (await browser.$('[data-testid="chat-source-add"]')).click();
   await (await browser.$('[data-testid="chat-source-add"]')).click();
   const rows = await browser.$$('[data-testid="chat-source-row"]');
   await (await rows[0].$('[data-testid="chat-source-target"]')).setValue('xyz');
   await (await rows[1].$('[data-testid="chat-source-platform"]')).selectByAttribute('value', 'bilibili');
   await (await (await browser.$$('[data-testid="chat-source-row"]'))[1].$('[data-testid="chat-source-target"]')).setValue('21452505');
+  // bilibili's open platform: the app id in the row, the key pair and 身份码 below (to the keychain).
+  const open = platforms.bilibili_open_app;
+  await (await (await browser.$$('[data-testid="chat-source-row"]'))[2].$('[data-testid="chat-source-platform"]')).selectByAttribute('value', 'bilibili-open');
+  await (await (await browser.$$('[data-testid="chat-source-row"]'))[2].$('[data-testid="chat-source-target"]')).setValue(String(open.app_id));
+  await (await browser.$('[data-testid="bili-open-key-id"]')).setValue(open.key_id);
+  await (await browser.$('[data-testid="bili-open-key-secret"]')).setValue(open.key_secret);
+  await (await browser.$('[data-testid="bili-open-code"]')).setValue(open.code);
   // Log in to Twitch to moderate: the device code shows, the (local) Twitch approves.
   await (await browser.$('[data-testid="twitch-client-id"]')).setValue('abc123');
   await (await browser.$('[data-testid="twitch-login-start"]')).click();
@@ -1086,7 +1094,9 @@ test('platform chat: a Twitch channel and a bilibili room set in Settings → Ch
   await (await browser.$('[data-testid="twitch-logged-in"]')).waitForDisplayed({ timeout: 20_000 });
   await screenshot('settings-chat-sources.png');
   await (await browser.$('[data-testid="settings-save"]')).click();
-  await waitFor('the chat sources in the profile', () => /chat = \[\s*"twitch:xyz",\s*"bilibili:21452505",?\s*\]/.test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')));
+  await waitFor('the chat sources in the profile', () => new RegExp(`chat = \\[\\s*"twitch:xyz",\\s*"bilibili:21452505",\\s*"bilibili-open:${open.app_id}",?\\s*\\]`).test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')));
+  const configText = readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
+  for (const secret of [open.key_id, open.key_secret, open.code]) assert.ok(!configText.includes(secret), 'an open-platform secret reached the config file');
 
   await (await browser.$('[data-testid="go-live"]')).click();
   await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });
@@ -1097,6 +1107,11 @@ test('platform chat: a Twitch channel and a bilibili room set in Settings → Ch
   const danmu = await browser.$('.row*=我改一下');
   await danmu.waitForDisplayed({ timeout: 20_000 });
   assert.equal(await (await danmu.$('[data-testid="chat-platform"]')).getAttribute('data-platform'), 'bilibili');
+  // The open platform's documented danmaku, its sender's name unmasked; its start was signed.
+  const openDm = await browser.$('.row*=你们谁扔个小心心呗');
+  await openDm.waitForDisplayed({ timeout: 20_000 });
+  assert.equal(await (await openDm.$('[data-testid="chat-platform"]')).getAttribute('data-platform'), 'bilibili');
+  assert.ok(platforms.apiCalls().includes('POST /v2/app/start'), `the open platform was not started: ${JSON.stringify(platforms.apiCalls())}`);
   const cheer = await browser.$('.row*=100 bits');
   await cheer.waitForDisplayed({ timeout: 10_000 });
   assert.match(await cheer.getAttribute('class'), /\bgift\b/, 'the cheer is highlighted');
@@ -1110,9 +1125,9 @@ test('platform chat: a Twitch channel and a bilibili room set in Settings → Ch
   await browser.waitUntil(
     async () => {
       const states = await browser.$$('[data-testid="chat-source"]').map((e) => e.getAttribute('data-state'));
-      return states.length === 2 && states.every((x) => x === 'live');
+      return states.length === 3 && states.every((x) => x === 'live');
     },
-    { timeout: 15_000, timeoutMsg: 'both chat sources should be live' },
+    { timeout: 15_000, timeoutMsg: 'all three chat sources should be live' },
   );
   await screenshot('platform-chat-live.png');
 

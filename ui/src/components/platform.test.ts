@@ -41,6 +41,27 @@ describe('platform chat', () => {
     expect(b.settings?.chat).toEqual(['twitch:some_channel', 'bilibili:21452505']);
   });
 
+  it('Settings → Chat sources: bilibili through the open platform takes an app id, and its key pair and 身份码 go to the keychain only', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    await fireEvent.click(screen.getByTestId('chat-source-add'));
+    await fireEvent.change(within(screen.getAllByTestId('chat-source-row')[0]).getByTestId('chat-source-platform'), { target: { value: 'bilibili-open' } });
+    expect(screen.getAllByTestId('chat-source-row')[0]).toHaveTextContent('App ID');
+    await fireEvent.input(within(screen.getAllByTestId('chat-source-row')[0]).getByTestId('chat-source-target'), { target: { value: '1650000000001' } });
+    await fireEvent.input(screen.getByTestId('bili-open-key-id'), { target: { value: 'AKID-e2e' } });
+    await fireEvent.input(screen.getByTestId('bili-open-key-secret'), { target: { value: 'secret-e2e' } });
+    await fireEvent.input(screen.getByTestId('bili-open-code'), { target: { value: 'CODE-e2e' } });
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await flush();
+    expect(b.saved.chat_sources).toEqual(['bilibili-open:1650000000001']);
+    const stored = b.calls.filter((c) => c.cmd === 'set_stream_key').map((c) => (c.args as { name: string }).name);
+    expect(stored).toEqual(['bilibili-open-1650000000001-key-id', 'bilibili-open-1650000000001-key-secret', 'bilibili-open-1650000000001-code']);
+    expect(JSON.stringify(b.saved)).not.toMatch(/AKID-e2e|secret-e2e|CODE-e2e/);
+  });
+
   it('platform lines are labelled in the chat panel, paid ones highlighted, each source shows its state, and Hide here hides locally', async () => {
     const b = createMockBackend();
     render(App, { backend: b });
@@ -75,7 +96,7 @@ describe('platform chat', () => {
     expect(b.calls.some((c) => c.cmd === 'room_moderate')).toBe(false);
   });
 
-  it('Twitch: logging in from Settings → Chat sources shows the code, then the menu deletes on Twitch; without a login, or on bilibili, the message is hidden here with the reason', async () => {
+  it('Twitch: logging in from Settings → Chat sources shows the code, then the menu deletes on Twitch; YouTube lines offer the same actions, sent to YouTube; without a login, or on bilibili, the message is hidden here with the reason', async () => {
     const b = createMockBackend();
     render(App, { backend: b });
     await flush();
@@ -100,6 +121,7 @@ describe('platform chat', () => {
       lines: [
         { source: 'twitch:xyz', platform: 'twitch', user: 'abc', text: 'HeyGuys', gift: false, message_id: 'eb24e920', user_id: '713936733' },
         { source: 'bilibili:1', platform: 'bilibili', user: '张三', text: '你好', gift: false, message_id: null, user_id: '23624052' },
+        { source: 'youtube:dQw4w9WgXcQ', platform: 'youtube', user: 'Viewer', text: 'first!', gift: false, message_id: 'LCC.abc', user_id: 'UCviewer' },
       ],
       dropped: 0,
       removed: [],
@@ -121,6 +143,16 @@ describe('platform chat', () => {
     await fireEvent.click(within(bili).getByRole('button', { name: /Message actions/ }));
     expect(screen.getAllByRole('menuitem').map((m) => m.textContent?.trim())).toEqual(['Hide here']);
     await fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+
+    // YouTube's are moderated on YouTube (the app's login is the CLI's): without one, hidden here with the reason.
+    const yt = screen.getAllByTestId('chat-message').find((r) => r.textContent?.includes('first!'))!;
+    await fireEvent.click(within(yt).getByRole('button', { name: /Message actions/ }));
+    expect(screen.getAllByRole('menuitem').map((m) => m.textContent?.trim())).toEqual(['Delete', 'Timeout 10 min', 'Ban', 'Hide here']);
+    await fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+    await menu('first!', 'Delete');
+    expect(b.calls.find((c) => c.cmd === 'platform_moderate')?.args).toEqual({ action: 'delete', source: 'youtube:dQw4w9WgXcQ', message_id: 'LCC.abc' });
+    await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Hidden in your chat panel only — YouTube: not logged in to moderate'));
+    b.calls.length = 0;
 
     await menu('HeyGuys', 'Delete');
     expect(b.calls.find((c) => c.cmd === 'platform_moderate')?.args).toEqual({ action: 'delete', source: 'twitch:xyz', message_id: 'eb24e920' });

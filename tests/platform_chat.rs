@@ -234,14 +234,7 @@ fn a_twitch_login_kept_in_the_keychain_deletes_times_out_and_bans_through_helix(
     );
     // The token is in the keychain, in no file under the home.
     let token = "rfx2uswqe8l4g1mkagrvg5tv0ks3";
-    for entry in walk(home.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(token),
-            "the token leaked into {}",
-            entry.display()
-        );
-    }
+    assert_in_no_file(home.path(), token);
     assert!(!login.stderr().contains(token) && !login.stdout().contains(token));
 
     for args in [
@@ -372,14 +365,7 @@ fn a_youtube_login_from_standard_input_deletes_and_bans_in_the_live_chat_and_its
     );
     // The token and the client secret are in the keychain, in no file and no output.
     for leak in ["1/fFAGRNJru1FTz70BzhT3Zg", secret] {
-        for entry in walk(home.path()) {
-            let bytes = std::fs::read(&entry).unwrap_or_default();
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(leak),
-                "a secret leaked into {}",
-                entry.display()
-            );
-        }
+        assert_in_no_file(home.path(), leak);
         assert!(!login.stderr().contains(leak) && !login.stdout().contains(leak));
     }
 
@@ -516,14 +502,7 @@ fn bilibili_open_platform_events_print_as_json_and_its_secrets_show_nowhere() {
                 "a secret leaked into {what}"
             );
         }
-        for entry in walk(home.path()) {
-            let bytes = std::fs::read(&entry).unwrap_or_default();
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(secret.as_str()),
-                "a secret leaked into {}",
-                entry.display()
-            );
-        }
+        assert_in_no_file(home.path(), secret);
     }
 
     let mut out = Run::spawn(chat(&["logout", "bilibili-open", "--app-id", &app_id]));
@@ -605,6 +584,18 @@ fn a_bilibili_open_platform_source_feeds_the_show_and_its_session_ends_with_the_
         "the show's end ends the open-platform session; the API got:\n{}",
         calls.join("\n")
     );
+}
+
+/// No file under `dir` holds `secret`.
+fn assert_in_no_file(dir: &std::path::Path, secret: &str) {
+    for entry in walk(dir) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "a secret leaked into {}",
+            entry.display()
+        );
+    }
 }
 
 /// Every file under `dir`.

@@ -407,29 +407,84 @@ pub async fn post_form(
         .map_err(|e| format!("{platform}'s login cannot be reached: {e}"))
 }
 
-/// Sends an API call with the token as its bearer; `extra` headers beside it.
-pub async fn send_bearer(
-    platform: &str,
-    token: &OAuthToken,
-    extra: &[(&'static str, String)],
-    method: hyper::Method,
-    url: &str,
-    body: Vec<u8>,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-) -> Result<(u16, Vec<u8>), String> {
-    let mut headers = vec![("authorization", format!("Bearer {}", token.access_token))];
-    headers.extend(extra.iter().cloned());
-    if !body.is_empty() {
-        headers.push(("content-type", "application/json".into()));
+/// An API client sending a token as its bearer, renewing it once when the API says it
+/// expired (HTTP 401) and keeping the renewed one (the caller stores it again).
+pub struct BearerClient {
+    platform: &'static str,
+    token: OAuthToken,
+    token_url: String,
+    /// Headers beside the bearer on every call (Twitch wants its client id).
+    extra: Vec<(&'static str, String)>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl BearerClient {
+    /// `api` is the root the calls go to (it and `token_url` decide whether TLS is needed).
+    pub fn new(
+        platform: &'static str,
+        token: OAuthToken,
+        token_url: String,
+        extra: Vec<(&'static str, String)>,
+        api: &str,
+    ) -> Result<Self, String> {
+        let tls = tls_for(&[api, &token_url])?;
+        Ok(Self {
+            platform,
+            token,
+            token_url,
+            extra,
+            tls,
+        })
     }
-    let req = Request {
-        method,
-        headers,
-        body,
-    };
-    http::send(url, req, tls, MAX_BODY, TIMEOUT)
-        .await
-        .map_err(|e| format!("{platform}'s API cannot be reached: {e}"))
+
+    /// The token now.
+    pub fn token(&self) -> &OAuthToken {
+        &self.token
+    }
+
+    /// One call; an expired token is renewed once and the call made again.
+    pub async fn call(
+        &mut self,
+        method: hyper::Method,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let first = self.send(method.clone(), url, body.clone()).await?;
+        if first.0 != 401 || self.token.refresh_token.is_empty() {
+            return Ok(first);
+        }
+        let form = refresh_request(&self.token_url, &self.token);
+        let (status, answer) = post_form(self.platform, &form, self.tls.as_ref()).await?;
+        match refreshed(&self.token, status, &answer) {
+            Some(t) => self.token = t,
+            None => return Ok(first),
+        }
+        self.send(method, url, body).await
+    }
+
+    async fn send(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let mut headers = vec![(
+            "authorization",
+            format!("Bearer {}", self.token.access_token),
+        )];
+        headers.extend(self.extra.iter().cloned());
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json".into()));
+        }
+        let req = Request {
+            method,
+            headers,
+            body,
+        };
+        http::send(url, req, self.tls.as_ref(), MAX_BODY, TIMEOUT)
+            .await
+            .map_err(|e| format!("{}'s API cannot be reached: {e}", self.platform))
+    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,10 @@
 //! (`POST /moderation/bans`, a `duration` makes it a timeout). An expired token is renewed
 //! once with its refresh token; every refusal becomes a message naming Twitch and what to do.
 
-use super::login::{TwitchToken, refresh_request, refreshed};
+use super::login::TwitchToken;
 pub use crate::moderation::ModAction;
-use crate::oauth::{self, FormPost, query_escape};
+use crate::oauth::{self, BearerClient, query_escape};
 use serde::Deserialize;
-use std::sync::Arc;
 
 pub const API_URL: &str = "https://api.twitch.tv/helix";
 
@@ -31,8 +30,7 @@ impl Default for HelixEndpoints {
 /// A moderator's session on one channel.
 pub struct Helix {
     ends: HelixEndpoints,
-    token: TwitchToken,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    api: BearerClient,
     channel: String,
     /// (broadcaster id, moderator id), looked up once.
     ids: Option<(String, String)>,
@@ -56,11 +54,12 @@ struct HelixError {
 
 impl Helix {
     pub fn new(ends: HelixEndpoints, token: TwitchToken, channel: &str) -> Result<Self, String> {
-        let tls = oauth::tls_for(&[&ends.api, &ends.id])?;
+        let client = vec![("client-id", token.client_id.clone())];
+        let token_url = format!("{}/oauth2/token", ends.id.trim_end_matches('/'));
+        let api = BearerClient::new("Twitch", token, token_url, client, &ends.api)?;
         Ok(Self {
             ends,
-            token,
-            tls,
+            api,
             channel: channel.trim_start_matches('#').to_ascii_lowercase(),
             ids: None,
         })
@@ -68,7 +67,7 @@ impl Helix {
 
     /// The token now (renewed tokens must be stored again by the caller).
     pub fn token(&self) -> &TwitchToken {
-        &self.token
+        self.api.token()
     }
 
     /// Carries out `action`; `Ok` once Twitch confirmed it.
@@ -106,7 +105,7 @@ impl Helix {
                 .unwrap_or_default(),
             ),
         };
-        let (status, answer) = self.call(method, &url, body).await?;
+        let (status, answer) = self.api.call(method, &url, body).await?;
         match status {
             200..=299 => Ok(()),
             _ => Err(refusal(status, &answer, &self.channel)),
@@ -130,7 +129,7 @@ impl Helix {
             Some(l) => format!("{}/users?login={}", self.ends.api, query_escape(l)),
             None => format!("{}/users", self.ends.api),
         };
-        let (status, body) = self.call(hyper::Method::GET, &url, Vec::new()).await?;
+        let (status, body) = self.api.call(hyper::Method::GET, &url, Vec::new()).await?;
         if status != 200 {
             return Err(refusal(status, &body, &self.channel));
         }
@@ -141,49 +140,6 @@ impl Helix {
             (None, Some(l)) => Err(format!("Twitch has no channel named '{l}'")),
             (None, None) => Err("Twitch did not say whose the login is: log in again".into()),
         }
-    }
-
-    /// One call, renewing the token once if Twitch says it expired.
-    async fn call(
-        &mut self,
-        method: hyper::Method,
-        url: &str,
-        body: Vec<u8>,
-    ) -> Result<(u16, Vec<u8>), String> {
-        let first = self.send(method.clone(), url, body.clone()).await?;
-        if first.0 != 401 || self.token.refresh_token.is_empty() {
-            return Ok(first);
-        }
-        let form = refresh_request(&self.ends.id, &self.token);
-        let (status, answer) = self.post_form(&form).await?;
-        match refreshed(&self.token, status, &answer) {
-            Some(t) => self.token = t,
-            None => return Ok(first),
-        }
-        self.send(method, url, body).await
-    }
-
-    async fn send(
-        &self,
-        method: hyper::Method,
-        url: &str,
-        body: Vec<u8>,
-    ) -> Result<(u16, Vec<u8>), String> {
-        let client = [("client-id", self.token.client_id.clone())];
-        oauth::send_bearer(
-            "Twitch",
-            &self.token,
-            &client,
-            method,
-            url,
-            body,
-            self.tls.as_ref(),
-        )
-        .await
-    }
-
-    async fn post_form(&self, form: &FormPost) -> Result<(u16, Vec<u8>), String> {
-        oauth::post_form("Twitch", form, self.tls.as_ref()).await
     }
 }
 

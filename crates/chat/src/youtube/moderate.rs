@@ -13,8 +13,7 @@
 
 use super::page::{ChatId, parse_chat_id, parse_error};
 use crate::moderation::ModAction;
-use crate::oauth::{self, DeviceFlow, OAuthToken, query_escape, refresh_request, refreshed};
-use std::sync::Arc;
+use crate::oauth::{self, BearerClient, DeviceFlow, OAuthToken, query_escape};
 
 pub const OAUTH_URL: &str = "https://oauth2.googleapis.com";
 /// Manage the account's YouTube: the narrowest scope the device grant allows that covers
@@ -58,8 +57,7 @@ impl Default for YoutubeModEndpoints {
 /// A moderator's session on one live video's chat.
 pub struct YoutubeMod {
     ends: YoutubeModEndpoints,
-    token: OAuthToken,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    api: BearerClient,
     video_id: String,
     /// The video's live chat, looked up once.
     chat_id: Option<String>,
@@ -71,11 +69,11 @@ impl YoutubeMod {
         token: OAuthToken,
         video_id: &str,
     ) -> Result<Self, String> {
-        let tls = oauth::tls_for(&[&ends.api, &ends.oauth])?;
+        let token_url = format!("{}/token", ends.oauth.trim_end_matches('/'));
+        let api = BearerClient::new("YouTube", token, token_url, Vec::new(), &ends.api)?;
         Ok(Self {
             ends,
-            token,
-            tls,
+            api,
             video_id: video_id.to_string(),
             chat_id: None,
         })
@@ -83,7 +81,7 @@ impl YoutubeMod {
 
     /// The token now (a renewed one must be stored again by the caller).
     pub fn token(&self) -> &OAuthToken {
-        &self.token
+        self.api.token()
     }
 
     /// Carries out `action`; `Ok` once YouTube confirmed it.
@@ -125,7 +123,7 @@ impl YoutubeMod {
                 )
             }
         };
-        let (status, answer) = self.call(method, &url, body).await?;
+        let (status, answer) = self.api.call(method, &url, body).await?;
         match status {
             200..=299 => Ok(()),
             _ => Err(refusal(status, &answer)),
@@ -141,7 +139,7 @@ impl YoutubeMod {
             self.ends.api.trim_end_matches('/'),
             query_escape(&self.video_id)
         );
-        let (status, body) = self.call(hyper::Method::GET, &url, Vec::new()).await?;
+        let (status, body) = self.api.call(hyper::Method::GET, &url, Vec::new()).await?;
         if status != 200 {
             return Err(refusal(status, &body));
         }
@@ -159,45 +157,6 @@ impl YoutubeMod {
                 self.video_id
             )),
         }
-    }
-
-    /// One call, renewing the token once if YouTube says it expired.
-    async fn call(
-        &mut self,
-        method: hyper::Method,
-        url: &str,
-        body: Vec<u8>,
-    ) -> Result<(u16, Vec<u8>), String> {
-        let first = self.send(method.clone(), url, body.clone()).await?;
-        if first.0 != 401 || self.token.refresh_token.is_empty() {
-            return Ok(first);
-        }
-        let token_url = format!("{}/token", self.ends.oauth.trim_end_matches('/'));
-        let form = refresh_request(&token_url, &self.token);
-        let (status, answer) = oauth::post_form("YouTube", &form, self.tls.as_ref()).await?;
-        match refreshed(&self.token, status, &answer) {
-            Some(t) => self.token = t,
-            None => return Ok(first),
-        }
-        self.send(method, url, body).await
-    }
-
-    async fn send(
-        &self,
-        method: hyper::Method,
-        url: &str,
-        body: Vec<u8>,
-    ) -> Result<(u16, Vec<u8>), String> {
-        oauth::send_bearer(
-            "YouTube",
-            &self.token,
-            &[],
-            method,
-            url,
-            body,
-            self.tls.as_ref(),
-        )
-        .await
     }
 }
 

@@ -102,6 +102,15 @@ pub fn is_state(b: &EventBody, want: fn(&SourceState) -> bool) -> bool {
     matches!(b, EventBody::State(s) if want(s))
 }
 
+/// The bearer token of a request's (lower-cased) head, or "".
+pub fn bearer(head: &str) -> String {
+    (head.lines())
+        .find_map(|l| l.strip_prefix("authorization: bearer "))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
 /// One request as the server read it.
 #[derive(Debug, Clone)]
 pub struct HttpRequest {

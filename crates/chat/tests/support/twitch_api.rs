@@ -29,11 +29,7 @@ pub fn twitch_api_answer(
     body: &str,
     polls: &AtomicU32,
 ) -> (u16, String) {
-    let bearer = (head.lines())
-        .find_map(|l| l.strip_prefix("authorization: bearer "))
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let bearer = super::bearer(head);
     match (method, path.split('?').next().unwrap_or("")) {
         ("POST", "/oauth2/device") => (200, DEVICE.into()),
         ("POST", "/oauth2/token") if body.contains("grant_type=refresh_token") => (

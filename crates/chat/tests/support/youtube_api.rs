@@ -48,11 +48,7 @@ pub fn youtube_api_answer(
     body: &str,
     polls: &AtomicU32,
 ) -> (u16, String) {
-    let bearer = (head.lines())
-        .find_map(|l| l.strip_prefix("authorization: bearer "))
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let bearer = super::bearer(head);
     let secret_ok = body.contains(&format!("client_secret={CLIENT_SECRET}"));
     match (method, path.split('?').next().unwrap_or("")) {
         ("POST", "/device/code") if body.contains("client_id=1234567890-abc") => {

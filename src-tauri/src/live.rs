@@ -76,12 +76,7 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
     let chat = (s.chat.iter())
         .map(|c| {
             let mut c = marquee_show::chat::ChatSetting::parse(c)?;
-            if c.open_platform {
-                // The open platform's HTTP API names its own WebSocket: only the API moves.
-                c.api = chat_endpoint("bilibili-open");
-            } else {
-                c.endpoint = chat_endpoint(c.platform.label());
-            }
+            c.point_at(chat_endpoint);
             Ok(c)
         })
         .collect::<Result<Vec<_>, marquee_show::ShowError>>()?;
@@ -126,15 +121,14 @@ pub fn show_settings(s: &GoLiveSettings) -> Result<ShowSettings, AppError> {
     })
 }
 
-/// `MARQUEE_CHAT_ENDPOINTS=twitch=ws://…,bilibili=ws://…`: a platform's chat connection goes
-/// to a local server instead (tests; `marquee live --chat-endpoint` in the CLI).
-fn chat_endpoint(source: &str) -> Option<String> {
+/// `MARQUEE_CHAT_ENDPOINTS=twitch=ws://…,bilibili=ws://…,bilibili-open=http://…`: a chat
+/// source of `kind` goes to a local server instead (tests; `marquee live --chat-endpoint` in
+/// the CLI).
+fn chat_endpoint(kind: &str) -> Option<String> {
     let all = std::env::var("MARQUEE_CHAT_ENDPOINTS").ok()?;
     all.split(',').find_map(|pair| {
         let (name, url) = pair.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case(source)
-            .then(|| url.trim().to_string())
+        (marquee_show::chat::endpoint_kind(name) == Some(kind)).then(|| url.trim().to_string())
     })
 }
 

@@ -255,10 +255,11 @@ pub fn set_network_camera_passphrase(
     }
     match passphrase {
         Some(p) => {
-            if !(10..=79).contains(&p.chars().count()) || p.contains(['&', '?', '#']) {
+            use marquee_capture::remote::{SRT_PASSPHRASE_RULE, srt_passphrase_fits};
+            if !srt_passphrase_fits(p) {
                 return Err(AppError::new(
                     ErrorCode::Settings,
-                    "an SRT passphrase is 10 to 79 characters, without & ? #",
+                    format!("an SRT passphrase is {SRT_PASSPHRASE_RULE}"),
                 ));
             }
             keychain.set(&network_camera_key(port), p)?;

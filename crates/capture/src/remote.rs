@@ -55,6 +55,15 @@ pub struct ListenUrl {
     passphrase_key: Option<String>,
 }
 
+/// What an SRT listener's passphrase must be, as messages say it.
+pub const SRT_PASSPHRASE_RULE: &str = "10 to 79 characters, without & ? #";
+
+/// SRT's length rule, and none of the characters that would end it inside the listener's URL
+/// (an inline one cannot hold them anyway).
+pub fn srt_passphrase_fits(p: &str) -> bool {
+    (10..=79).contains(&p.chars().count()) && !p.contains(['&', '?', '#'])
+}
+
 impl ListenUrl {
     /// `srt://HOST:PORT[?mode=listener&latency=MS&passphrase=…]` or
     /// `rtmp://HOST:PORT/APP/KEY`. The error never holds the passphrase or the key.
@@ -109,7 +118,7 @@ impl ListenUrl {
                             }
                             passphrase_key = Some(name.to_string());
                         }
-                        ("passphrase", p) if !(10..=79).contains(&p.chars().count()) => {
+                        ("passphrase", p) if !srt_passphrase_fits(p) => {
                             return Err(bad("the SRT passphrase must be 10 to 79 characters long"));
                         }
                         _ => params.push(item.to_string()),
@@ -194,11 +203,11 @@ impl ListenUrl {
     /// is shown or saved, which keep `key:NAME`).
     pub fn set_passphrase(&mut self, secret: &str) -> Result<(), CaptureError> {
         let name = self.passphrase_key.clone().unwrap_or_default();
-        if !(10..=79).contains(&secret.chars().count()) || secret.contains(['&', '?', '#']) {
+        if !srt_passphrase_fits(secret) {
             return Err(CaptureError::BadSpec {
                 spec: self.shown.clone(),
                 reason: format!(
-                    "the SRT passphrase in the keychain entry {name} must be 10 to 79 characters, without & ? #"
+                    "the SRT passphrase in the keychain entry {name} must be {SRT_PASSPHRASE_RULE}"
                 ),
             });
         }

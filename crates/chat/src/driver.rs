@@ -40,7 +40,7 @@ impl Default for DriverConfig {
 #[derive(Debug)]
 pub struct ChatHandle {
     events: ChatEvents,
-    task: Option<JoinHandle<()>>,
+    task: JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -70,17 +70,13 @@ impl ChatHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.as_mut() {
-            let _ = tokio::time::timeout(within, task).await;
-        }
+        let _ = tokio::time::timeout(within, &mut self.task).await;
     }
 }
 
 impl Drop for ChatHandle {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
+        self.task.abort();
     }
 }
 
@@ -91,7 +87,7 @@ pub fn spawn(source: Box<dyn ChatSource>, cfg: DriverConfig) -> ChatHandle {
     let task = tokio::spawn(run(source, cfg, tx, stopped));
     ChatHandle {
         events,
-        task: Some(task),
+        task,
         stop: Some(stop),
     }
 }

@@ -66,7 +66,7 @@ pub struct LiveArgs {
     /// PLATFORM=URL, e.g. twitch=ws://127.0.0.1:9000, or bilibili-open=URL for the open
     /// platform's HTTP API; repeatable.
     #[arg(long = "chat-endpoint", value_parser = parse_chat_endpoint)]
-    chat_endpoints: Vec<(Option<marquee_chat::Platform>, String)>,
+    chat_endpoints: Vec<(&'static str, String)>,
     /// Audio source: tone[:HZ], mic:ID|default, file:PATH, none.
     #[arg(long)]
     audio: Option<String>,
@@ -132,18 +132,14 @@ fn parse_chat(arg: &str) -> Result<marquee_show::chat::ChatSetting, String> {
     marquee_show::chat::ChatSetting::parse(arg).map_err(|e| e.to_string())
 }
 
-/// `PLATFORM=URL` (a long connection or YouTube's API root); None for `bilibili-open=URL`,
-/// the open platform's HTTP API.
-fn parse_chat_endpoint(arg: &str) -> Result<(Option<marquee_chat::Platform>, String), String> {
+/// `PLATFORM=URL`: the source kind it stands for and the URL.
+fn parse_chat_endpoint(arg: &str) -> Result<(&'static str, String), String> {
     let (p, url) = arg
         .split_once('=')
         .ok_or_else(|| format!("'{arg}': PLATFORM=URL"))?;
-    if p.trim().eq_ignore_ascii_case("bilibili-open") {
-        return Ok((None, url.to_string()));
-    }
-    let p = marquee_show::chat::parse_platform(p)
+    let kind = marquee_show::chat::endpoint_kind(p)
         .ok_or_else(|| format!("'{p}': bilibili, bilibili-open, twitch or youtube"))?;
-    Ok((Some(p), url.to_string()))
+    Ok((kind, url.to_string()))
 }
 
 fn failure(e: ShowError) -> Failure {
@@ -201,16 +197,11 @@ fn settings(a: &LiveArgs, profile: &Profile) -> Result<ShowSettings, Failure> {
         .iter()
         .map(|c| {
             let mut c = c.clone();
-            let last = |want: Option<marquee_chat::Platform>| {
+            c.point_at(|kind| {
                 (a.chat_endpoints.iter().rev())
-                    .find(|(p, _)| *p == want)
+                    .find(|(k, _)| *k == kind)
                     .map(|(_, url)| url.clone())
-            };
-            if c.open_platform {
-                c.api = last(None);
-            } else {
-                c.endpoint = last(Some(c.platform));
-            }
+            });
             c
         })
         .collect();

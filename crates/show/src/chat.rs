@@ -137,15 +137,48 @@ impl ChatSetting {
     }
 }
 
-impl fmt::Display for ChatSetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = match self.platform {
+impl ChatSetting {
+    /// What kind of source this is, as written before the colon and as a test server is named
+    /// for it: `bilibili`, `bilibili-open`, `twitch` or `youtube`.
+    pub fn kind(&self) -> &'static str {
+        match self.platform {
             Platform::Bilibili if self.open_platform => "bilibili-open",
             Platform::Bilibili => "bilibili",
             Platform::Twitch => "twitch",
             Platform::Youtube => "youtube",
-        };
-        write!(f, "{p}:{}", self.target)
+        }
+    }
+
+    /// Points the source at the local test server `endpoint_for(kind)` names, if any
+    /// (`marquee live --chat-endpoint`, the app's `MARQUEE_CHAT_ENDPOINTS`): the open
+    /// platform's HTTP API (which names its own WebSocket), else the long connection or
+    /// YouTube's API root.
+    pub fn point_at(&mut self, endpoint_for: impl FnOnce(&str) -> Option<String>) {
+        let url = endpoint_for(self.kind());
+        if self.open_platform {
+            self.api = url;
+        } else {
+            self.endpoint = url;
+        }
+    }
+}
+
+/// The source kind a test server's name stands for (`bilibili-open`, or a platform by any of
+/// its names: `bili`, `yt`…), as [`ChatSetting::kind`] gives it.
+pub fn endpoint_kind(name: &str) -> Option<&'static str> {
+    if name.trim().eq_ignore_ascii_case("bilibili-open") {
+        return Some("bilibili-open");
+    }
+    Some(match parse_platform(name)? {
+        Platform::Bilibili => "bilibili",
+        Platform::Twitch => "twitch",
+        Platform::Youtube => "youtube",
+    })
+}
+
+impl fmt::Display for ChatSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind(), self.target)
     }
 }
 
@@ -171,13 +204,6 @@ pub fn bilibili_open_store(
         store(&code_name, c)?;
     }
     Ok(())
-}
-
-/// What is stored for `app_id`: (the key pair, the 身份码). Values are read, never returned.
-pub fn bilibili_open_stored(keychain: &Keychain, app_id: u64) -> (bool, bool) {
-    let [id_name, secret_name, code_name] = keychain_names(app_id);
-    let has = |name: &str| keychain.get(name).is_ok();
-    (has(&id_name) && has(&secret_name), has(&code_name))
 }
 
 /// Forgets everything stored for `app_id` (entries that are not there are no error).

@@ -330,12 +330,13 @@ impl Session {
             abr: self.abr.as_ref().map(|a| a.snapshot()),
             remote: (self.sources.ids.iter().zip(&self.sources.video))
                 .filter_map(|(id, h)| {
+                    let meter = h.received.as_ref()?;
                     Some(crate::stats::RemoteSnapshot {
                         id: id.clone(),
                         state: h.status.get(),
-                        bytes: h.received.as_ref()?.bytes.load(Ordering::Relaxed),
-                        latency_ms: h.received.as_ref()?.latency_ms(),
-                        last_latency_ms: h.received.as_ref()?.last_latency_ms(),
+                        bytes: meter.bytes.load(Ordering::Relaxed),
+                        latency_ms: meter.latency_ms(),
+                        last_latency_ms: meter.last_latency_ms(),
                     })
                 })
                 .collect(),

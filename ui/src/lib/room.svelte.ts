@@ -377,7 +377,7 @@ export class RoomStore {
           await b.platformModerate({ action: 'timeout', source, user_id: item.platformUserId, seconds: action === 'timeout_60' ? 60 : 600 });
         else return;
         if (action === 'delete') hideHere();
-        const platform = source.startsWith('youtube:') ? 'YouTube' : 'Twitch';
+        const platform = t(`chat.platform.${source.split(':')[0]}` as MessageKey);
         this.app.notice =
           action === 'delete'
             ? t('chat.platformDeleted', { platform })

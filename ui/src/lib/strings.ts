@@ -35,7 +35,7 @@ export const STRINGS = {
   'chat.sources': { en: 'Platform chat sources', 'zh-CN': '平台弹幕来源' },
   'settings.chat.add': { en: 'Add a chat source', 'zh-CN': '添加弹幕来源' },
   'settings.chat.bad': { en: 'A bilibili room is a number, a Twitch channel letters, digits and _, a YouTube video id letters, digits, - and _.', 'zh-CN': 'B站房间号是数字；Twitch 频道名由字母、数字和 _ 组成；YouTube 视频 ID 由字母、数字、- 和 _ 组成。' },
-  'settings.chat.hint': { en: 'Your viewers on bilibili, Twitch or YouTube: their messages and gifts appear in the chat panel, labelled, and on the danmaku layer, masked by your blocked words. Read-only: moderate them on the platform.', 'zh-CN': 'B站、Twitch 或 YouTube 上的观众：他们的弹幕和礼物会带平台标记出现在弹幕面板和画面弹幕层中，并按你的屏蔽词打码。只读：请在平台上管理。' },
+  'settings.chat.hint': { en: 'Your viewers on bilibili, Twitch or YouTube: their messages and gifts appear in the chat panel, labelled, and on the danmaku layer, masked by your blocked words. A Twitch or YouTube message’s menu deletes, times out or bans on the platform once you are logged in; bilibili’s can only be hidden here.', 'zh-CN': 'B站、Twitch 或 YouTube 上的观众：他们的弹幕和礼物会带平台标记出现在弹幕面板和画面弹幕层中，并按你的屏蔽词打码。登录后，Twitch 或 YouTube 消息的菜单可在平台上删除、禁言或封禁；B站消息只能在此隐藏。' },
   'settings.chat.platform': { en: 'Platform', 'zh-CN': '平台' },
   'settings.chat.target.bilibili': { en: 'Room number', 'zh-CN': '直播间号' },
   'settings.chat.target.bilibili-open': { en: 'App ID (项目ID)', 'zh-CN': '项目ID' },

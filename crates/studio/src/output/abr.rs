@@ -153,9 +153,10 @@ pub struct Abr {
     /// means the probe went past the link, so no further step is taken on top of it.
     delay_at_step: Option<Duration>,
     was_connected: bool,
-    /// What the link is known to carry: set by a congestion (the backed-off throughput it
-    /// measured), raised by any target carried with a quiet queue; an outage leaves it.
-    link_carries: Option<u32>,
+    /// What the link is known to carry (0: nothing yet): set by a congestion (the backed-off
+    /// throughput it measured), raised by any target carried with a quiet queue; an outage
+    /// leaves it.
+    link_carries: u32,
     /// The destination has been connected once (waiting for the first connection is not an
     /// outage).
     seen_connected: bool,
@@ -180,7 +181,7 @@ impl Abr {
             last_step: None,
             delay_at_step: None,
             was_connected: true,
-            link_carries: None,
+            link_carries: 0,
             seen_connected: false,
             recent: std::collections::VecDeque::new(),
             next_at: Duration::ZERO,
@@ -219,7 +220,7 @@ impl Abr {
             self.last_step = None;
             self.delay_at_step = None;
             self.probed = false;
-            let before = self.target.max(self.link_carries.unwrap_or(0));
+            let before = self.target.max(self.link_carries);
             let resume = (before as f64 * self.cfg.resume_fraction) as u32;
             return self.set(resume.max(self.cfg.min_kbps), AbrReason::Resumed);
         }
@@ -267,7 +268,7 @@ impl Abr {
             self.cautious = self.probed;
             self.probed = false;
             self.last_decrease = Some(s.at);
-            self.link_carries = Some(bound(carried));
+            self.link_carries = bound(carried);
             self.hold = if drain > 0.0 {
                 self.cfg.decrease_hold.max(self.cfg.drain_within)
             } else {
@@ -289,7 +290,7 @@ impl Abr {
         let since = *self.quiet_since.get_or_insert(s.at);
         let drained = s.at >= since + DRAINED_FOR;
         if drained {
-            self.link_carries = Some(self.target.max(self.link_carries.unwrap_or(0)));
+            self.link_carries = self.link_carries.max(self.target);
         }
         if let Some(to) = (self.restore_to)
             .filter(|&to| drained && to > self.target)

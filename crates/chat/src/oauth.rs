@@ -87,18 +87,6 @@ fn form_escape(s: &str) -> String {
     out
 }
 
-/// Escapes a query value (ids and logins are plain, but never trust them).
-pub fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Where the login stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginState {

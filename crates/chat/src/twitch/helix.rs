@@ -5,8 +5,9 @@
 //! once with its refresh token; every refusal becomes a message naming Twitch and what to do.
 
 use super::login::TwitchToken;
+use crate::http::query_escape;
 pub use crate::moderation::ModAction;
-use crate::oauth::{self, BearerClient, query_escape};
+use crate::oauth::{self, BearerClient};
 use serde::Deserialize;
 
 pub const API_URL: &str = "https://api.twitch.tv/helix";

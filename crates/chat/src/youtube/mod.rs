@@ -16,6 +16,7 @@ pub mod moderate;
 pub mod page;
 
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};
+use crate::http::query_escape;
 use crate::source::{ChatSource, Input, Output, Transport};
 use std::collections::VecDeque;
 use std::fmt;
@@ -56,19 +57,6 @@ impl YoutubeConfig {
             default_interval: Duration::from_secs(5),
         }
     }
-}
-
-/// Query-string encoding (RFC 3986 unreserved characters pass).
-fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,22 +101,22 @@ impl Youtube {
     }
 
     fn request_url(&self) -> Option<String> {
-        let key = enc(&self.cfg.api_key);
+        let key = query_escape(&self.cfg.api_key);
         match &self.phase {
             Phase::FindChat => Some(format!(
                 "{}/videos?part=liveStreamingDetails&id={}&key={key}",
                 self.root(),
-                enc(&self.cfg.video_id)
+                query_escape(&self.cfg.video_id)
             )),
             Phase::Poll { chat_id } => {
                 let mut u = format!(
                     "{}/liveChat/messages?liveChatId={}&part=snippet,authorDetails&maxResults=2000&key={key}",
                     self.root(),
-                    enc(chat_id)
+                    query_escape(chat_id)
                 );
                 if let Some(t) = &self.page_token {
                     u.push_str("&pageToken=");
-                    u.push_str(&enc(t));
+                    u.push_str(&query_escape(t));
                 }
                 Some(u)
             }

@@ -12,8 +12,9 @@
 //! refresh token; every refusal names YouTube and what to do.
 
 use super::page::{ChatId, parse_chat_id, parse_error};
+use crate::http::query_escape;
 use crate::moderation::ModAction;
-use crate::oauth::{self, BearerClient, DeviceFlow, OAuthToken, query_escape};
+use crate::oauth::{self, BearerClient, DeviceFlow, OAuthToken};
 
 pub const OAUTH_URL: &str = "https://oauth2.googleapis.com";
 /// Manage the account's YouTube: the narrowest scope the device grant allows that covers

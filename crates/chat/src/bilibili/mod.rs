@@ -8,12 +8,14 @@
 
 mod commands;
 pub mod discover;
+mod long;
 pub mod open;
 pub mod packet;
 
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};
 use crate::source::{ChatSource, Input, Output, Transport};
-use packet::{Packet, Reassembler};
+use long::LongConnection;
+use packet::Packet;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -53,26 +55,26 @@ impl BilibiliConfig {
 #[derive(Debug)]
 pub struct Bilibili {
     cfg: BilibiliConfig,
-    reasm: Reassembler,
+    conn: LongConnection,
     out: VecDeque<Output>,
-    authed: bool,
-    auth_deadline: Option<Instant>,
-    next_heartbeat: Option<Instant>,
-    silence_deadline: Option<Instant>,
     /// Ended: nothing more until the next `connected`.
     closed: bool,
 }
 
 impl Bilibili {
     pub fn new(cfg: BilibiliConfig) -> Self {
+        // What the web client sends as the heartbeat body.
+        let conn = LongConnection::new(
+            "bilibili",
+            b"[object Object]",
+            cfg.heartbeat,
+            cfg.auth_timeout,
+            cfg.silence_timeout,
+        );
         Self {
             cfg,
-            reasm: Reassembler::default(),
+            conn,
             out: VecDeque::new(),
-            authed: false,
-            auth_deadline: None,
-            next_heartbeat: None,
-            silence_deadline: None,
             closed: true,
         }
     }
@@ -99,33 +101,21 @@ impl Bilibili {
 
     fn end(&mut self, o: Output) {
         self.closed = true;
-        self.auth_deadline = None;
-        self.next_heartbeat = None;
-        self.silence_deadline = None;
+        self.conn.close();
         self.out.push_back(o);
     }
 
     fn packet(&mut self, now: Instant, p: Packet) {
         match p.op {
-            packet::OP_AUTH_REPLY => {
-                let code = serde_json::from_slice::<serde_json::Value>(&p.body)
-                    .ok()
-                    .and_then(|v| v.get("code").and_then(|c| c.as_i64()))
-                    .unwrap_or(0);
-                if code != 0 {
-                    return self.end(Output::Fail(format!(
-                        "bilibili refused to join room {} (auth code {code}): check the room id \
-                         (the real, long id from the room page) or connect again later",
-                        self.cfg.room_id
-                    )));
-                }
-                if !self.authed {
-                    self.authed = true;
-                    self.auth_deadline = None;
-                    self.next_heartbeat = Some(now);
-                    self.event(EventBody::State(SourceState::Live));
-                }
-            }
+            packet::OP_AUTH_REPLY => match self.conn.auth_reply(now, &p.body) {
+                Err(code) => self.end(Output::Fail(format!(
+                    "bilibili refused to join room {} (auth code {code}): check the room id \
+                     (the real, long id from the room page) or connect again later",
+                    self.cfg.room_id
+                ))),
+                Ok(true) => self.event(EventBody::State(SourceState::Live)),
+                Ok(false) => {}
+            },
             packet::OP_HEARTBEAT_REPLY => {
                 if let Some(b) = p.body.get(..4) {
                     let value = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64;
@@ -164,18 +154,9 @@ impl ChatSource for Bilibili {
     }
 
     fn connected(&mut self, now: Instant) {
-        self.reasm.clear();
         self.closed = false;
-        self.authed = false;
-        let auth = packet::encode(
-            packet::VER_INT,
-            packet::OP_AUTH,
-            self.auth_body().as_bytes(),
-        );
-        self.out.push_back(Output::SendBinary(auth));
-        self.auth_deadline = Some(now + self.cfg.auth_timeout);
-        self.next_heartbeat = None;
-        self.silence_deadline = Some(now + self.cfg.silence_timeout);
+        let auth = self.conn.open(now, self.auth_body().as_bytes());
+        self.out.push_back(auth);
     }
 
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
@@ -187,19 +168,16 @@ impl ChatSource for Bilibili {
             Input::Text(t) => t.as_bytes(),
             Input::Http { .. } => return,
         };
-        self.silence_deadline = Some(now + self.cfg.silence_timeout);
         let mut packets = Vec::new();
-        let result = self.reasm.push(data, &mut packets);
+        let broken = self.conn.receive(now, data, &mut packets);
         for p in packets {
             self.packet(now, p);
             if self.closed {
                 return;
             }
         }
-        if let Err(e) = result {
-            self.end(Output::Reconnect(format!(
-                "bilibili sent a packet this client cannot read ({e})"
-            )));
+        if let Some(o) = broken {
+            self.end(o);
         }
     }
 
@@ -207,25 +185,10 @@ impl ChatSource for Bilibili {
         if self.closed {
             return;
         }
-        if self.auth_deadline.is_some_and(|d| now >= d) {
-            return self.end(Output::Reconnect(format!(
-                "bilibili did not answer the login within {} s",
-                self.cfg.auth_timeout.as_secs()
-            )));
-        }
-        if self.silence_deadline.is_some_and(|d| now >= d) {
-            return self.end(Output::Reconnect(format!(
-                "bilibili sent nothing for {} s",
-                self.cfg.silence_timeout.as_secs()
-            )));
-        }
-        if let Some(at) = self.next_heartbeat
-            && now >= at
-        {
-            // What the web client sends as the heartbeat body.
-            let hb = packet::encode(packet::VER_INT, packet::OP_HEARTBEAT, b"[object Object]");
-            self.out.push_back(Output::SendBinary(hb));
-            self.next_heartbeat = Some(now + self.cfg.heartbeat);
+        match self.conn.timeout(now) {
+            Some(o @ Output::Reconnect(_)) => self.end(o),
+            Some(o) => self.out.push_back(o),
+            None => {}
         }
     }
 
@@ -234,13 +197,6 @@ impl ChatSource for Bilibili {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.auth_deadline,
-            self.silence_deadline,
-            self.next_heartbeat,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.conn.poll_timeout()
     }
 }

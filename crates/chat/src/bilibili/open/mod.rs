@@ -20,7 +20,8 @@
 pub mod commands;
 pub mod sign;
 
-use crate::bilibili::packet::{self, Packet, Reassembler};
+use crate::bilibili::long::LongConnection;
+use crate::bilibili::packet::{self, Packet};
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};
 use crate::source::{ChatSource, HttpRequest, Input, Output, Transport};
 use serde_json::Value;
@@ -127,16 +128,12 @@ enum Phase {
 #[derive(Debug)]
 pub struct BilibiliOpen {
     cfg: OpenConfig,
-    reasm: Reassembler,
+    conn: LongConnection,
     out: VecDeque<Output>,
     phase: Phase,
     game: Option<Game>,
     asked: Option<Asked>,
-    authed: bool,
     next_game_heartbeat: Option<Instant>,
-    auth_deadline: Option<Instant>,
-    next_heartbeat: Option<Instant>,
-    silence_deadline: Option<Instant>,
 }
 
 /// Why the API refused, worded for the streamer, and whether retrying can help.
@@ -202,18 +199,21 @@ fn refusal(app_id: u64, code: i64, message: &str) -> (String, bool) {
 
 impl BilibiliOpen {
     pub fn new(cfg: OpenConfig) -> Self {
+        let conn = LongConnection::new(
+            "bilibili open platform",
+            b"",
+            cfg.heartbeat,
+            cfg.auth_timeout,
+            cfg.silence_timeout,
+        );
         Self {
             cfg,
-            reasm: Reassembler::default(),
+            conn,
             out: VecDeque::new(),
             phase: Phase::Idle,
             game: None,
             asked: None,
-            authed: false,
             next_game_heartbeat: None,
-            auth_deadline: None,
-            next_heartbeat: None,
-            silence_deadline: None,
         }
     }
 
@@ -239,18 +239,12 @@ impl BilibiliOpen {
         }));
     }
 
-    fn ws_timers_off(&mut self) {
-        self.auth_deadline = None;
-        self.next_heartbeat = None;
-        self.silence_deadline = None;
-    }
-
     fn end(&mut self, o: Output) {
         if matches!(o, Output::Fail(_)) {
             self.phase = Phase::Closed;
             self.next_game_heartbeat = None;
         }
-        self.ws_timers_off();
+        self.conn.close();
         self.out.push_back(o);
     }
 
@@ -349,26 +343,18 @@ impl BilibiliOpen {
 
     fn packet(&mut self, now: Instant, p: Packet) {
         match p.op {
-            packet::OP_AUTH_REPLY => {
-                let code = serde_json::from_slice::<Value>(&p.body)
-                    .ok()
-                    .and_then(|v| v.get("code").and_then(Value::as_i64))
-                    .unwrap_or(0);
-                if code != 0 {
+            packet::OP_AUTH_REPLY => match self.conn.auth_reply(now, &p.body) {
+                Err(code) => {
                     // The auth body is stale: a new session gives a new one.
                     self.game = None;
-                    return self.end(Output::Reconnect(format!(
+                    self.end(Output::Reconnect(format!(
                         "bilibili open platform refused the long connection (auth code {code}); \
                          starting a new session"
                     )));
                 }
-                if !self.authed {
-                    self.authed = true;
-                    self.auth_deadline = None;
-                    self.next_heartbeat = Some(now);
-                    self.event(EventBody::State(SourceState::Live));
-                }
-            }
+                Ok(true) => self.event(EventBody::State(SourceState::Live)),
+                Ok(false) => {}
+            },
             packet::OP_MESSAGE => {
                 let mut bodies = Vec::new();
                 let mut ended = false;
@@ -411,18 +397,9 @@ impl ChatSource for BilibiliOpen {
             Phase::Closed => {}
             Phase::Opening => {
                 self.phase = Phase::Open;
-                self.reasm.clear();
-                self.authed = false;
-                let body = self
-                    .game
-                    .as_ref()
-                    .map(|g| g.auth_body.clone())
-                    .unwrap_or_default();
-                let auth = packet::encode(packet::VER_INT, packet::OP_AUTH, body.as_bytes());
-                self.out.push_back(Output::SendBinary(auth));
-                self.auth_deadline = Some(now + self.cfg.auth_timeout);
-                self.next_heartbeat = None;
-                self.silence_deadline = Some(now + self.cfg.silence_timeout);
+                let body = self.game.as_ref().map_or("", |g| g.auth_body.as_str());
+                let auth = self.conn.open(now, body.as_bytes());
+                self.out.push_back(auth);
             }
             Phase::Idle | Phase::Open => {
                 if self.game.is_some() {
@@ -454,19 +431,16 @@ impl ChatSource for BilibiliOpen {
         if self.phase != Phase::Open {
             return;
         }
-        self.silence_deadline = Some(now + self.cfg.silence_timeout);
         let mut packets = Vec::new();
-        let result = self.reasm.push(data, &mut packets);
+        let broken = self.conn.receive(now, data, &mut packets);
         for p in packets {
             self.packet(now, p);
-            if self.phase != Phase::Open || self.silence_deadline.is_none() {
+            if self.phase != Phase::Open || !self.conn.is_open() {
                 return;
             }
         }
-        if let Err(e) = result {
-            self.end(Output::Reconnect(format!(
-                "bilibili open platform sent a packet this client cannot read ({e})"
-            )));
+        if let Some(o) = broken {
+            self.end(o);
         }
     }
 
@@ -489,24 +463,10 @@ impl ChatSource for BilibiliOpen {
         if self.phase != Phase::Open {
             return;
         }
-        if self.auth_deadline.is_some_and(|d| now >= d) {
-            return self.end(Output::Reconnect(format!(
-                "bilibili open platform did not answer the login within {} s",
-                self.cfg.auth_timeout.as_secs()
-            )));
-        }
-        if self.silence_deadline.is_some_and(|d| now >= d) {
-            return self.end(Output::Reconnect(format!(
-                "bilibili open platform sent nothing for {} s",
-                self.cfg.silence_timeout.as_secs()
-            )));
-        }
-        if let Some(at) = self.next_heartbeat
-            && now >= at
-        {
-            let hb = packet::encode(packet::VER_INT, packet::OP_HEARTBEAT, b"");
-            self.out.push_back(Output::SendBinary(hb));
-            self.next_heartbeat = Some(now + self.cfg.heartbeat);
+        match self.conn.timeout(now) {
+            Some(o @ Output::Reconnect(_)) => self.end(o),
+            Some(o) => self.out.push_back(o),
+            None => {}
         }
     }
 
@@ -515,15 +475,10 @@ impl ChatSource for BilibiliOpen {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.next_game_heartbeat,
-            self.auth_deadline,
-            self.silence_deadline,
-            self.next_heartbeat,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.next_game_heartbeat, self.conn.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn disconnected(&mut self, _now: Instant) {
@@ -531,12 +486,12 @@ impl ChatSource for BilibiliOpen {
             self.phase = Phase::Idle;
         }
         self.asked = None;
-        self.ws_timers_off();
+        self.conn.close();
     }
 
     fn stop(&mut self, _now: Instant) {
         self.out.clear();
-        self.ws_timers_off();
+        self.conn.close();
         self.next_game_heartbeat = None;
         self.phase = Phase::Closed;
         if let Some(g) = self.game.take()

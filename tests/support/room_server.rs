@@ -132,7 +132,7 @@ pub struct RoomCluster {
     nodes: Vec<RoomServer>,
     store: String,
     redis: Redis,
-    _pg: Arc<Postgres>,
+    pg: Arc<Postgres>,
 }
 
 /// The variable the nodes read the store's URL from (`--store env:NAME`), as a deployment is
@@ -177,7 +177,7 @@ impl RoomCluster {
             nodes,
             store,
             redis,
-            _pg: pg,
+            pg,
         }
     }
 
@@ -196,5 +196,14 @@ impl RoomCluster {
 
     pub fn redis_mut(&mut self) -> &mut Redis {
         &mut self.redis
+    }
+
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
+    /// The Postgres the cluster's database is on (shared by this process's clusters).
+    pub fn postgres(&self) -> &Postgres {
+        &self.pg
     }
 }

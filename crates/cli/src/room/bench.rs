@@ -48,9 +48,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     pub idle: usize,
     /// Bench a running server (`ws://host:port/room/ROOM/ws`) instead of an in-process one;
-    /// needs `--secret-file` to mint tokens.
-    #[arg(long)]
-    pub url: Option<String>,
+    /// needs `--secret-file` to mint tokens. Repeat it for the nodes of a cluster (the same
+    /// room on each): the host joins the first, subscribers and publishers are dealt out
+    /// over all of them in turn.
+    #[arg(long = "url")]
+    pub url: Vec<String>,
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
     /// With `--url`: the server's process id, to measure its RSS per idle connection.
@@ -75,6 +77,8 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport, RoomError> {
 /// Results of a bench run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BenchReport {
+    /// Room nodes the connections were dealt out over (1 without `--url` or with one).
+    pub nodes: usize,
     pub subscribers: usize,
     pub publishers: usize,
     pub target_rate: u32,
@@ -556,8 +560,9 @@ async fn join_with(
     Err(RoomError::WebSocket("closed before welcome".into()))
 }
 
+/// `n` connections named `{prefix}{k}`, dealt out over `urls` in turn.
 async fn join_many(
-    url: &str,
+    urls: &[String],
     secret: &[u8],
     room: &str,
     prefix: &str,
@@ -570,7 +575,7 @@ async fn join_many(
     while i < n {
         let futs = (i..i + (n - i).min(200)).map(|k| {
             join(
-                url,
+                &urls[k % urls.len()],
                 hello(secret, room, &format!("{prefix}{k}"), role, batch),
             )
         });
@@ -615,40 +620,53 @@ async fn publish(
     }
 }
 
+/// The room every URL names (`…/room/ROOM/ws`): a bench over several nodes is one room.
+fn room_of(urls: &[String]) -> Result<String, RoomError> {
+    let name = |u: &str| {
+        u.trim_end_matches("/ws")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let first = name(&urls[0]);
+    match urls.iter().find(|u| name(u) != first) {
+        Some(other) => Err(RoomError::InvalidArgument(format!(
+            "every --url must name the same room: {} and {other} do not",
+            urls[0]
+        ))),
+        None => Ok(first),
+    }
+}
+
 /// Run the benchmark and print a table.
 async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     let room = "bench";
     let tmp = std::env::temp_dir().join(format!("marquee-room-bench-{}", std::process::id()));
-    let (url, secret, server) = match &args.url {
-        Some(u) => {
-            let file = args
-                .secret_file
-                .as_ref()
-                .ok_or_else(|| RoomError::InvalidArgument("--url needs --secret-file".into()))?;
-            (ws_url(u), load_or_create_secret(file)?, None)
-        }
-        None => {
-            std::fs::create_dir_all(&tmp)?;
-            let secret = random_hex(32)?.into_bytes();
-            let mut cfg = ServerConfig::new(
-                "127.0.0.1:0"
-                    .parse()
-                    .map_err(|_| RoomError::InvalidArgument("addr".into()))?,
-                secret.clone(),
-            );
-            cfg.db = Some(tmp.join("bench.db"));
-            // Every bench connection comes from this machine.
-            cfg.caps = Caps::unlimited();
-            let h = start(cfg).await?;
-            (h.ws_url(room), secret, Some(h))
-        }
+    let (urls, secret, server) = if args.url.is_empty() {
+        std::fs::create_dir_all(&tmp)?;
+        let secret = random_hex(32)?.into_bytes();
+        let mut cfg = ServerConfig::new(
+            "127.0.0.1:0"
+                .parse()
+                .map_err(|_| RoomError::InvalidArgument("addr".into()))?,
+            secret.clone(),
+        );
+        cfg.db = Some(tmp.join("bench.db"));
+        // Every bench connection comes from this machine.
+        cfg.caps = Caps::unlimited();
+        let h = start(cfg).await?;
+        (vec![h.ws_url(room)], secret, Some(h))
+    } else {
+        let file = args
+            .secret_file
+            .as_ref()
+            .ok_or_else(|| RoomError::InvalidArgument("--url needs --secret-file".into()))?;
+        let urls: Vec<String> = args.url.iter().map(|u| ws_url(u)).collect();
+        (urls, load_or_create_secret(file)?, None)
     };
-    let room_name = url
-        .trim_end_matches("/ws")
-        .rsplit('/')
-        .next()
-        .unwrap_or(room)
-        .to_string();
+    let room_name = room_of(&urls)?;
+    let url = urls[0].clone();
     let mut host = open_as_host(&url, &secret, &room_name).await?;
     // Read (and drop) what the host is sent, as any subscriber's socket is read.
     let host_reader = tokio::spawn(async move { while host.next().await.is_some() {} });
@@ -658,7 +676,7 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     if args.idle > 0 {
         let before = rss_kb(args.server_pid);
         let idle = join_many(
-            &url,
+            &urls,
             &secret,
             &room_name,
             "idle",
@@ -686,7 +704,7 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
         let n = (args.subscribers - i).min(200);
         let futs = (i..i + n).map(|k| {
             let hello = hello(&secret, &room_name, &format!("sub{k}"), Role::Viewer, batch);
-            RawSub::join(&url, hello)
+            RawSub::join(&urls[k % urls.len()], hello)
         });
         for r in futures_util::future::join_all(futs).await {
             subs.push(r?);
@@ -718,7 +736,7 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     let per_pub_interval = Duration::from_secs_f64(publishers as f64 / f64::from(rate));
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), RoomError>>();
     let pub_thread = {
-        let (url, secret, room_name) = (url.clone(), secret.clone(), room_name.clone());
+        let (urls, secret, room_name) = (urls.clone(), secret.clone(), room_name.clone());
         let (stop_rx, stop_subs_rx) = (stop_rx.clone(), stop_subs_rx.clone());
         let published = published.clone();
         std::thread::Builder::new()
@@ -736,7 +754,7 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
                 };
                 rt.block_on(async move {
                     let pubs = match join_many(
-                        &url,
+                        &urls,
                         &secret,
                         &room_name,
                         "pub",
@@ -813,6 +831,7 @@ async fn run(args: &BenchArgs) -> Result<BenchReport, RoomError> {
     let published = published.load(Ordering::Relaxed);
     let report = BenchReport {
         subscribers: args.subscribers,
+        nodes: urls.len(),
         publishers,
         target_rate: rate,
         seconds: elapsed,
@@ -864,6 +883,7 @@ fn print_table(r: &BenchReport) {
         "| subscribers × target msg/s | {} × {} |",
         r.subscribers, r.target_rate
     );
+    println!("| nodes the connections are dealt over | {} |", r.nodes);
     println!(
         "| published / delivered / expected | {} / {} / {} |",
         r.published, r.delivered, r.expected
@@ -950,7 +970,7 @@ mod tests {
             rate: 20,
             seconds: 1,
             idle: 20,
-            url: None,
+            url: Vec::new(),
             secret_file: None,
             server_pid: None,
             json_out: None,

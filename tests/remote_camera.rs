@@ -342,7 +342,8 @@ fn an_srt_camera_with_a_passphrase_shows_only_a_sender_that_has_it_and_says_what
     let port = free_udp_port();
     let out = home.path().join("remote.mkv");
     // The passphrase lives in the keychain; the listener names its entry.
-    let secret = "stage-door-e2e-secret";
+    // Any character may be in it: the listener percent-encodes it for FFmpeg, as a sender does.
+    let secret = "stage&door#e2e secret?";
     let kc = Keychain::start();
     let mut set = marquee_in(home.path());
     set.args(["key", "set", "cam-e2e"]).envs(kc.env());
@@ -369,7 +370,11 @@ fn an_srt_camera_with_a_passphrase_shows_only_a_sender_that_has_it_and_says_what
     assert_eq!(count(&show, "video source is back"), 0, "{}", show.report());
 
     // Sound only: refused with what it lacks, and the listener listens again.
-    let mute = push(&[&sound], "mpegts", &sender(secret));
+    let mute = push(
+        &[&sound],
+        "mpegts",
+        &sender(&marquee_capture::url_escape(secret)),
+    );
     let _ = mute.status();
     assert!(
         show.wait_for_stderr("the sender sends no video", Duration::from_secs(15)),
@@ -379,7 +384,11 @@ fn an_srt_camera_with_a_passphrase_shows_only_a_sender_that_has_it_and_says_what
     assert!(wait_until(Duration::from_secs(10), || udp_port_bound(port)));
 
     // The right passphrase: on air.
-    let right = push(&[&red], "mpegts", &sender(secret));
+    let right = push(
+        &[&red],
+        "mpegts",
+        &sender(&marquee_capture::url_escape(secret)),
+    );
     assert!(
         right.status().is_some_and(|s| s.success()),
         "{}",
@@ -390,7 +399,8 @@ fn an_srt_camera_with_a_passphrase_shows_only_a_sender_that_has_it_and_says_what
     assert_exited_ok(&show);
     assert_no_panic(&show);
     assert!(
-        !output_lower(&show).contains(secret),
+        !output_lower(&show).contains(secret)
+            && !output_lower(&show).contains(&marquee_capture::url_escape(secret).to_lowercase()),
         "the listener's passphrase was shown\n{}",
         show.report()
     );

@@ -28,7 +28,7 @@ pub fn render() -> Vec<(String, String)> {
         crate::commands::COMMANDS,
         crate::events::EVENTS,
         // Every command rejects with it.
-        &[TypeDecl::of::<crate::error::AppError>()],
+        &[TypeDecl::of::<marquee_appcore::error::AppError>()],
         &PROSE,
     )
 }

@@ -3,8 +3,8 @@
 //! `bindings.rs`). The names are the wire's: keep them.
 
 use crate::ipc::{
-    AudioLevel, ChatSourceState, PlatformChatBatch, RoomEvent, RoomInfo, SessionEvent, Stats,
-    TwitchLogin,
+    AudioLevel, ChatSourceState, PlatformChatBatch, PlatformLogin, RoomEvent, RoomInfo,
+    SessionEvent, Stats,
 };
 
 crate::ipc::declare::ipc_events! {
@@ -22,6 +22,6 @@ crate::ipc::declare::ipc_events! {
     platform_chat: PlatformChatBatch;
     /// While live: a platform chat source connecting, live, reconnecting or failed.
     chat_source: ChatSourceState;
-    /// Logging in to Twitch (`twitch_login`): the code to enter, then done or failed.
-    twitch_login: TwitchLogin;
+    /// Logging in to a platform (`platform_login`): the code to enter, then done or failed.
+    platform_login: PlatformLogin;
 }

@@ -1,9 +1,9 @@
 //! Co-stream guests while live, over the show's co-stream host (`Show::cohost`): the host's
 //! actions on them, their thumbnails, and the room's door opened and closed with the show
-//! (the invite links are `crate::invites`).
+//! (the invite links are `marquee_appcore::invites`).
 
-use crate::error::AppError;
-use crate::invites::{guest_error, host};
+use marquee_appcore::error::AppError;
+use marquee_appcore::invites::{guest_error, host};
 use marquee_costream::host::CoHost;
 use marquee_show::Show;
 use std::sync::Arc;
@@ -68,9 +68,9 @@ pub fn thumbnail(show: &Show, session: u64) -> Result<Vec<u8>, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
-    use crate::invites::Invites;
     use crate::ipc::GuestLayout;
+    use marquee_appcore::error::ErrorCode;
+    use marquee_appcore::invites::Invites;
     use marquee_show::{Recording, ShowSettings};
 
     struct Quiet;

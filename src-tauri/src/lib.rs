@@ -1,11 +1,11 @@
-//! The Marquee desktop app: wiring only. Commands and events over the engine crates
-//! (`marquee-studio`, `marquee-capture`, `marquee-profile`, `marquee-room`).
+//! The Marquee desktop app: wiring only. Commands and events over `marquee-appcore` (the app
+//! without Tauri: IPC types, the error, settings, going live, invites) and the engine crates.
 //!
 //! - [`commands`]: the IPC commands and [`events`]: the events, each declared once (the
 //!   TypeScript the page uses is generated from them); [`ipc`]: the types that cross IPC, by
 //!   feature; [`bindings`]: renders `ui/src/bindings/` and checks it is fresh;
 //!   [`error::AppError`]: the one error type.
-//! - [`live`]: the running show and its `stats` / `session_event` events.
+//! - [`live`]: the running show and its `stats` / `session_event` events (in appcore).
 //! - [`room`]: the room's protocol as `room` events, and starting the room where the settings
 //!   say (with the app, and again when that changes); the room itself is
 //!   `marquee_show::room`, where it lives `marquee_show::room_home`.
@@ -14,16 +14,12 @@
 
 pub mod bindings;
 mod commands;
-pub mod error;
 mod events;
 pub mod guests;
-pub mod invites;
 pub mod ipc;
 #[cfg(target_os = "linux")]
 pub mod linux_env;
-pub mod live;
 pub mod room;
-pub mod settings;
 mod state;
 
 pub use state::AppState;

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 /// Shared by every command.
 pub struct AppState {
-    pub live: Arc<crate::live::Live>,
+    pub live: Arc<marquee_appcore::live::Live>,
     pub keychain: marquee_profile::Keychain,
     pub room: Arc<RoomSlot>,
     pub preview: Arc<PreviewHub>,

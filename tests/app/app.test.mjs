@@ -456,8 +456,10 @@ before(async () => {
     MARQUEE_ROOM_PORT: '0',
     // Platform chat sources connect to local servers speaking Twitch's and bilibili's protocols.
     MARQUEE_CHAT_ENDPOINTS: `twitch=${platforms.twitch},bilibili=${platforms.bilibili},bilibili-open=${platforms.bilibili_open}`,
-    // Twitch's login and moderation API: the same local server.
+    // Twitch's login and moderation API: the same local server; Google's OAuth and the YouTube
+    // Data API's moderation calls too.
     MARQUEE_TWITCH_API: platforms.twitch_api,
+    MARQUEE_YOUTUBE_API: platforms.youtube_api,
     // A second source to switch to while live (the VM has no camera): test card 2.
     MARQUEE_EXTRA_SOURCES: 'test:2',
     LANG: 'en_US.UTF-8',
@@ -1068,7 +1070,7 @@ test('co-stream: a guest slot from Settings → Co-stream; a native guest joins 
   await (await browser.$('[data-testid="settings-save"]')).click();
 });
 
-test('platform chat: a Twitch channel, a bilibili room and bilibili through the open platform (app id, key pair and 身份码 typed in Settings, kept in the keychain) set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, all three sources live; logged in to Twitch from Settings, a line deleted from its menu reaches Twitch’s API; a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
+test('platform chat: a Twitch channel, a bilibili room and bilibili through the open platform (app id, key pair and 身份码 typed in Settings, kept in the keychain) set in Settings → Chat sources are read at once while live; their messages show in the chat panel labelled, the cheer highlighted, all three sources live; logged in to Twitch from Settings, a line deleted from its menu reaches Twitch’s API; logged in to YouTube from Settings (its client secret kept out of the config file); a 2,000 lines/s raid for 10 s is shown or counted line for line while the show drops no frame', async () => {
   await (await browser.$('[data-testid="open-settings"]')).click();
   await (await browser.$('[data-tab="chatsources"]')).click();
   await (await browser.$('[data-testid="chat-source-add"]')).click();
@@ -1092,11 +1094,23 @@ test('platform chat: a Twitch channel, a bilibili room and bilibili through the 
   await code.waitForDisplayed({ timeout: 15_000 });
   assert.equal(await code.getAttribute('data-code'), 'ABCDEFGH');
   await (await browser.$('[data-testid="twitch-logged-in"]')).waitForDisplayed({ timeout: 20_000 });
+  // And to YouTube: the OAuth client's ID and secret typed in, Google's code shows, the (local)
+  // Google approves; the secret goes to the keychain with the login, never to the config file.
+  const yt = platforms.youtube_client;
+  await (await browser.$('[data-testid="youtube-client-id"]')).setValue(yt.client_id);
+  await (await browser.$('[data-testid="youtube-client-secret"]')).setValue(yt.client_secret);
+  await (await browser.$('[data-testid="youtube-login-start"]')).click();
+  const ytCode = await browser.$('[data-testid="youtube-code"]');
+  await ytCode.waitForDisplayed({ timeout: 15_000 });
+  assert.equal(await ytCode.getAttribute('data-code'), 'GQVQ-JKEC');
+  await (await browser.$('[data-testid="youtube-logged-in"]')).waitForDisplayed({ timeout: 20_000 });
   await screenshot('settings-chat-sources.png');
   await (await browser.$('[data-testid="settings-save"]')).click();
   await waitFor('the chat sources in the profile', () => new RegExp(`chat = \\[\\s*"twitch:xyz",\\s*"bilibili:21452505",\\s*"bilibili-open:${open.app_id}",?\\s*\\]`).test(readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8')));
   const configText = readFileSync(join(home, 'config', 'marquee', 'config.toml'), 'utf8');
   for (const secret of [open.key_id, open.key_secret, open.code]) assert.ok(!configText.includes(secret), 'an open-platform secret reached the config file');
+  assert.ok(configText.includes(`youtube_client_id = "${yt.client_id}"`), `the YouTube client ID is not remembered:\n${configText}`);
+  assert.ok(!configText.includes(yt.client_secret), 'the YouTube client secret reached the config file');
 
   await (await browser.$('[data-testid="go-live"]')).click();
   await (await browser.$('[data-testid="end-live"]')).waitForDisplayed({ timeout: 30_000 });

@@ -17,11 +17,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub(crate) fn guest_error(e: JoinError) -> AppError {
+/// A co-stream join error as the page sees it.
+pub fn guest_error(e: JoinError) -> AppError {
     AppError::new(ErrorCode::Guest, e.to_string())
 }
 
-pub(crate) fn host(show: &Show) -> Result<&Arc<CoHost>, AppError> {
+/// The show's co-stream host, or why it takes no guests.
+pub fn host(show: &Show) -> Result<&Arc<CoHost>, AppError> {
     show.cohost().ok_or_else(|| {
         AppError::new(
             ErrorCode::Guest,

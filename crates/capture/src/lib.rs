@@ -19,6 +19,7 @@ pub mod remote;
 pub mod remote_latency;
 pub mod sink;
 pub mod spec;
+mod url;
 
 pub use camera::{CameraMode, SourceHandle, SourceState};
 pub use clock::SessionClock;
@@ -27,3 +28,4 @@ pub use frame::{AudioBlock, PixelFormat, VideoFrame};
 pub use pool::{FrameBuf, FramePool};
 pub use sink::{Sink, bounded};
 pub use spec::{AudioSpec, VideoSpec};
+pub use url::url_escape;

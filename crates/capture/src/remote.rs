@@ -56,12 +56,13 @@ pub struct ListenUrl {
 }
 
 /// What an SRT listener's passphrase must be, as messages say it.
-pub const SRT_PASSPHRASE_RULE: &str = "10 to 79 characters, without & ? #";
+pub const SRT_PASSPHRASE_RULE: &str = "10 to 79 characters";
 
-/// SRT's length rule, and none of the characters that would end it inside the listener's URL
-/// (an inline one cannot hold them anyway).
+/// SRT's length rule. A passphrase from the keychain may hold any character (it is
+/// percent-encoded into the URL FFmpeg opens, which decodes it); one written inline in the URL
+/// cannot hold `&` or `#`, which end it there.
 pub fn srt_passphrase_fits(p: &str) -> bool {
-    (10..=79).contains(&p.chars().count()) && !p.contains(['&', '?', '#'])
+    (10..=79).contains(&p.chars().count())
 }
 
 impl ListenUrl {
@@ -120,6 +121,11 @@ impl ListenUrl {
                         }
                         ("passphrase", p) if !srt_passphrase_fits(p) => {
                             return Err(bad("the SRT passphrase must be 10 to 79 characters long"));
+                        }
+                        ("passphrase", p) if p.contains(['?', '#']) => {
+                            return Err(bad(
+                                "a passphrase written in the URL cannot hold ? or #: keep it in the keychain (passphrase=key:NAME)",
+                            ));
                         }
                         _ => params.push(item.to_string()),
                     }
@@ -212,7 +218,7 @@ impl ListenUrl {
             });
         }
         self.ffmpeg.push_str("&passphrase=");
-        self.ffmpeg.push_str(secret);
+        self.ffmpeg.push_str(&crate::url::url_escape(secret));
         Ok(())
     }
 }
@@ -727,10 +733,19 @@ mod tests {
             "srt://0.0.0.0:9000?mode=listener&passphrase=stage-door-secret"
         );
         assert!(!u.as_written().contains("stage-door") && !u.shown().contains("stage-door"));
+        // From the keychain any character goes: FFmpeg decodes what is percent-encoded.
+        let mut u =
+            ListenUrl::parse("srt://0.0.0.0:9000?mode=listener&passphrase=key:cam-9000").unwrap();
+        u.set_passphrase("stage&door?#100% 舞台").unwrap();
+        assert_eq!(
+            u.ffmpeg,
+            "srt://0.0.0.0:9000?mode=listener&passphrase=stage%26door%3F%23100%25%20%E8%88%9E%E5%8F%B0"
+        );
         for bad in [
             "srt://0.0.0.0:9000?mode=caller",
             "srt://0.0.0.0?mode=listener",
             "srt://0.0.0.0:9000?passphrase=short",
+            "srt://0.0.0.0:9000?passphrase=secretkey#secretkey",
             "srt://0.0.0.0:9000?latency=200000",
             "rtmp://0.0.0.0:1935/live",
             "rtmp://0.0.0.0/live/secretkey",

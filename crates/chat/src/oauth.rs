@@ -72,19 +72,17 @@ impl FormPost {
     }
 }
 
-/// `application/x-www-form-urlencoded` escaping (space as `+`).
+/// `application/x-www-form-urlencoded` escaping (space as `+`, as the form encoding has it).
 fn form_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'*')
+        .remove(b' ');
+    percent_encoding::utf8_percent_encode(s, FORM)
+        .to_string()
+        .replace(' ', "+")
 }
 
 /// Where the login stands.

@@ -45,6 +45,10 @@ pub struct Profile {
     /// not a secret; the login itself lives in the keychain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twitch_client_id: Option<String>,
+    /// The streamer's Google OAuth client ID for logging in to moderate YouTube chat (not a
+    /// secret; its client secret and the login live in the keychain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub youtube_client_id: Option<String>,
 }
 
 /// The whole config file.

@@ -30,7 +30,7 @@ const TWITCH: Login = Login {
 const YOUTUBE: Login = Login {
     entry: YOUTUBE_LOGIN,
     platform: "YouTube",
-    how: "`marquee chat login youtube --client-id …` in a terminal",
+    how: "Settings → Chat sources, or `marquee chat login youtube --client-id …`",
 };
 
 /// Twitch's endpoints, or a local server speaking both (`BASE/oauth2/…`, `BASE/helix/…`) when

@@ -248,19 +248,6 @@ fn check_srt_passphrase(p: &str) -> Result<(), String> {
     }
 }
 
-/// Percent-encodes a value taken from the keychain for an SRT URL (FFmpeg decodes it).
-fn url_encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The secret parameters as shown: names kept, values masked, `key:NAME` references kept.
 fn srt_secrets_shown(secret: &str) -> String {
     let shown: Vec<String> = secret
@@ -432,7 +419,7 @@ impl DestinationUrl {
             let (raw, v) = match v.strip_prefix("key:").filter(|n| !n.is_empty()) {
                 Some(name) => {
                     let raw = resolve(name)?.trim().to_string();
-                    let enc = url_encode(&raw);
+                    let enc = marquee_capture::url_escape(&raw);
                     (raw, enc)
                 }
                 None => (v.to_string(), v.to_string()),

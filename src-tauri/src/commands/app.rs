@@ -1,8 +1,8 @@
 //! `app_info`, `list_devices`.
 
 use super::{blocking, state};
-use crate::error::AppError;
 use crate::ipc::{AppInfo, Camera, Devices, Microphone};
+use marquee_appcore::error::AppError;
 use tauri::AppHandle;
 
 pub async fn app_info(app: AppHandle) -> Result<AppInfo, AppError> {
@@ -60,7 +60,7 @@ fn network_cameras() -> Vec<Camera> {
     ports
         .into_iter()
         .filter_map(|port| {
-            let source = crate::settings::network_camera_source(port);
+            let source = marquee_appcore::settings::network_camera_source(port);
             let marquee_capture::VideoSpec::Remote(url) = source.parse().ok()? else {
                 return None;
             };

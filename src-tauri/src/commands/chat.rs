@@ -1,17 +1,17 @@
-//! Moderating platform chat from the app: the Twitch login and the actions sent to Twitch or
-//! YouTube, over the engine's `marquee_show::moderate` (the CLI's `marquee chat login|mod`
-//! share it, and the same keychain: a YouTube login made with `marquee chat login youtube`
-//! moderates from the app too).
+//! Moderating platform chat from the app: the Twitch and YouTube logins and the actions sent
+//! to them, over the engine's `marquee_show::moderate` (the CLI's `marquee chat login|mod`
+//! share it, and the same keychain: a login made with `marquee chat login` moderates from the
+//! app too, and the other way round).
 
 use super::blocking;
-use crate::error::{AppError, ErrorCode};
-use crate::ipc::{PlatformModeration, TwitchLogin};
+use crate::ipc::{LoginPlatform, LoginState, PlatformLogin, PlatformModeration};
 use crate::state::AppState;
+use marquee_appcore::error::{AppError, ErrorCode};
 use marquee_chat::moderation::ModAction;
 use marquee_show::moderate;
 use tauri::{AppHandle, Manager};
 
-fn platform(e: String) -> AppError {
+fn platform_error(e: String) -> AppError {
     AppError::new(ErrorCode::Platform, e)
 }
 
@@ -26,36 +26,63 @@ fn endpoints() -> marquee_chat::twitch::helix::HelixEndpoints {
     moderate::twitch_endpoints(std::env::var("MARQUEE_TWITCH_API").ok().as_deref())
 }
 
-pub async fn twitch_login(app: AppHandle, client_id: String) -> Result<(), AppError> {
+pub async fn platform_login(
+    app: AppHandle,
+    platform: LoginPlatform,
+    client_id: String,
+    client_secret: String,
+) -> Result<(), AppError> {
     let kc = app.state::<AppState>().keychain.clone();
     // The login waits for the streamer (minutes): it reports through events, not the reply.
     tauri::async_runtime::spawn_blocking(move || {
+        let tell = |state: LoginState| {
+            crate::events::platform_login(&app, &PlatformLogin { platform, state })
+        };
         let waiting = |code: &str, uri: &str| {
-            crate::events::twitch_login(
-                &app,
-                &TwitchLogin::Waiting {
-                    code: code.to_string(),
-                    uri: uri.to_string(),
-                },
-            )
+            tell(LoginState::Waiting {
+                code: code.to_string(),
+                uri: uri.to_string(),
+            })
         };
-        let done = match moderate::twitch_login(&kc, &client_id, &endpoints(), waiting) {
-            Ok(()) => TwitchLogin::Done,
-            Err(reason) => TwitchLogin::Failed { reason },
+        let done = match platform {
+            LoginPlatform::Twitch => moderate::twitch_login(&kc, &client_id, &endpoints(), waiting),
+            LoginPlatform::Youtube => moderate::youtube_login(
+                &kc,
+                &client_id,
+                &client_secret,
+                &youtube_endpoints(),
+                waiting,
+            ),
         };
-        crate::events::twitch_login(&app, &done);
+        tell(match done {
+            Ok(()) => LoginState::Done,
+            Err(reason) => LoginState::Failed { reason },
+        });
     });
     Ok(())
 }
 
-pub async fn twitch_logout(app: AppHandle) -> Result<(), AppError> {
+pub async fn platform_logout(app: AppHandle, platform: LoginPlatform) -> Result<(), AppError> {
     let kc = app.state::<AppState>().keychain.clone();
-    blocking(move || moderate::twitch_logout(&kc).map_err(platform)).await
+    blocking(move || {
+        match platform {
+            LoginPlatform::Twitch => moderate::twitch_logout(&kc),
+            LoginPlatform::Youtube => moderate::youtube_logout(&kc),
+        }
+        .map_err(platform_error)
+    })
+    .await
 }
 
-pub async fn twitch_logged_in(app: AppHandle) -> Result<bool, AppError> {
+pub async fn platform_logged_in(app: AppHandle, platform: LoginPlatform) -> Result<bool, AppError> {
     let kc = app.state::<AppState>().keychain.clone();
-    blocking(move || Ok(moderate::twitch_logged_in(&kc))).await
+    blocking(move || {
+        Ok(match platform {
+            LoginPlatform::Twitch => moderate::twitch_logged_in(&kc),
+            LoginPlatform::Youtube => moderate::youtube_logged_in(&kc),
+        })
+    })
+    .await
 }
 
 pub async fn platform_moderate(app: AppHandle, action: PlatformModeration) -> Result<(), AppError> {
@@ -99,7 +126,7 @@ pub async fn platform_moderate(app: AppHandle, action: PlatformModeration) -> Re
                     .into(),
             ),
         }
-        .map_err(platform)
+        .map_err(platform_error)
     })
     .await
 }

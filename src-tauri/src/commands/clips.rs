@@ -1,10 +1,10 @@
 //! The clip library and highlight suggestions (`marquee_highlights::desk`), by file name only.
 
 use super::{blocking, state};
-use crate::error::AppError;
 use crate::ipc::{
     Bytes, Callback, ClipInfo, ExportProgress, ExportReport, RecordingInfo, SuggestionList,
 };
+use marquee_appcore::error::AppError;
 use tauri::AppHandle;
 
 pub async fn clip_list(app: AppHandle) -> Result<Vec<ClipInfo>, AppError> {

@@ -2,9 +2,9 @@
 //! volume, layout, thumbnails (`crate::guests` over the show's co-stream host).
 
 use super::state;
-use crate::error::AppError;
 use crate::guests::{Action, act};
 use crate::ipc::{Bytes, GuestLayout, GuestLink, GuestView, GuestsView};
+use marquee_appcore::error::AppError;
 use tauri::AppHandle;
 
 pub async fn guests(app: AppHandle) -> Result<GuestsView, AppError> {

@@ -2,16 +2,16 @@
 //! overlays, highlights.
 
 use super::{blocking, state};
-use crate::error::AppError;
 use crate::events;
 use crate::ipc::{GoLiveSettings, HighlightSaved, LiveSummary, SessionEvent, Stats};
+use marquee_appcore::error::AppError;
 use std::sync::Arc;
 use tauri::AppHandle;
 
 /// The session's stats and events, emitted to the page.
 struct TauriEmit(AppHandle);
 
-impl crate::live::Emit for TauriEmit {
+impl marquee_appcore::live::Emit for TauriEmit {
     fn stats(&self, s: &Stats) {
         events::stats(&self.0, s);
     }

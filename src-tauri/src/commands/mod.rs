@@ -13,9 +13,9 @@ mod preview;
 mod room;
 mod settings;
 
-use crate::error::{AppError, ErrorCode};
 use crate::ipc::*;
 use crate::state::AppState;
+use marquee_appcore::error::{AppError, ErrorCode};
 use tauri::{AppHandle, Manager};
 
 crate::ipc::declare::ipc_commands! {
@@ -128,13 +128,14 @@ crate::ipc::declare::ipc_commands! {
         fn room_set_playback(urls: Vec<PlaybackUrl>) -> Vec<PlaybackUrl>;
     }
     chat {
-        /// Logs in to Twitch with a device code to moderate its chat: `twitch_login` events
-        /// bring the code and where to enter it, then done or failed. The login goes to the
-        /// OS keychain; it never comes back over IPC.
-        fn twitch_login(client_id: String);
-        fn twitch_logout();
-        /// Whether a Twitch login is kept.
-        fn twitch_logged_in() -> bool;
+        /// Logs in to Twitch or YouTube with a device code to moderate its chat:
+        /// `platform_login` events bring the code and where to enter it, then done or failed.
+        /// `client_secret`: YouTube's OAuth client secret (empty for Twitch). The login goes
+        /// to the OS keychain; it never comes back over IPC.
+        fn platform_login(platform: LoginPlatform, client_id: String, client_secret: String);
+        fn platform_logout(platform: LoginPlatform);
+        /// Whether a login to that platform is kept.
+        fn platform_logged_in(platform: LoginPlatform) -> bool;
         /// Deletes a platform message, or times out or bans its sender, on the platform.
         /// Refused (code `platform`, with the reason) where the platform has no API Marquee
         /// can call or no login is kept: the page then hides the message here and says so.

@@ -1,9 +1,9 @@
 //! The preview and the input meter before going live.
 
 use super::{blocking, state};
-use crate::error::{AppError, ErrorCode};
 use crate::events;
 use crate::ipc::{AudioLevel, PreviewInfo};
+use marquee_appcore::error::{AppError, ErrorCode};
 use tauri::AppHandle;
 
 pub async fn preview_url(app: AppHandle) -> Result<String, AppError> {
@@ -57,7 +57,7 @@ pub async fn preview_audio(app: AppHandle, audio: Option<String>) -> Result<(), 
 /// session starting meanwhile cannot have its devices taken (see `PreviewHub::gate`).
 fn unless_live<T>(
     hub: &marquee_show::PreviewHub,
-    live: &crate::live::Live,
+    live: &marquee_appcore::live::Live,
     refusal: &str,
     open: impl FnOnce() -> Result<T, marquee_show::ShowError>,
 ) -> Result<T, AppError> {

@@ -103,7 +103,7 @@ macro_rules! ipc_commands {
                 async fn $name(
                     app: tauri::AppHandle,
                     $($arg: $ty),*
-                ) -> Result<$crate::ipc::declare::ret_type!($($ret)?), $crate::error::AppError> {
+                ) -> Result<$crate::ipc::declare::ret_type!($($ret)?), marquee_appcore::error::AppError> {
                     super::$feature::$name(app, $($arg),*).await
                 }
             )*)*

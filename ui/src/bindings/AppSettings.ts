@@ -77,6 +77,10 @@ chat_sources: Array<string>,
  */
 twitch_client_id: string | null, 
 /**
+ * The streamer's Google OAuth client ID, for logging in to moderate YouTube.
+ */
+youtube_client_id: string | null, 
+/**
  * Network cameras: the UDP port of each SRT listener a phone or PC pushes to (absent:
  * none). They are listed with the cameras (`list_devices`), with where to push.
  */

@@ -13,6 +13,7 @@ import type { GuestView } from "./GuestView";
 import type { GuestsView } from "./GuestsView";
 import type { HighlightSaved } from "./HighlightSaved";
 import type { LiveSummary } from "./LiveSummary";
+import type { LoginPlatform } from "./LoginPlatform";
 import type { Moderation } from "./Moderation";
 import type { NetInterface } from "./NetInterface";
 import type { PlatformModeration } from "./PlatformModeration";
@@ -173,14 +174,15 @@ export interface RoomCommands {
 /** The `chat` commands (src-tauri/src/commands/chat.rs). */
 export interface ChatCommands {
   /**
-   * Logs in to Twitch with a device code to moderate its chat: `twitch_login` events
-   * bring the code and where to enter it, then done or failed. The login goes to the
-   * OS keychain; it never comes back over IPC.
+   * Logs in to Twitch or YouTube with a device code to moderate its chat:
+   * `platform_login` events bring the code and where to enter it, then done or failed.
+   * `client_secret`: YouTube's OAuth client secret (empty for Twitch). The login goes
+   * to the OS keychain; it never comes back over IPC.
    */
-  twitchLogin(clientId: string): Promise<void>;
-  twitchLogout(): Promise<void>;
-  /** Whether a Twitch login is kept. */
-  twitchLoggedIn(): Promise<boolean>;
+  platformLogin(platform: LoginPlatform, clientId: string, clientSecret: string): Promise<void>;
+  platformLogout(platform: LoginPlatform): Promise<void>;
+  /** Whether a login to that platform is kept. */
+  platformLoggedIn(platform: LoginPlatform): Promise<boolean>;
   /**
    * Deletes a platform message, or times out or bans its sender, on the platform.
    * Refused (code `platform`, with the reason) where the platform has no API Marquee
@@ -295,9 +297,9 @@ export function invokeCommands(invoke: Invoke, channel: MakeChannel): Commands {
     roomModerationLog: (limit) => invoke<void>('room_moderation_log', { limit }),
     roomPlayback: () => invoke<Array<PlaybackUrl>>('room_playback'),
     roomSetPlayback: (urls) => invoke<Array<PlaybackUrl>>('room_set_playback', { urls }),
-    twitchLogin: (clientId) => invoke<void>('twitch_login', { clientId }),
-    twitchLogout: () => invoke<void>('twitch_logout'),
-    twitchLoggedIn: () => invoke<boolean>('twitch_logged_in'),
+    platformLogin: (platform, clientId, clientSecret) => invoke<void>('platform_login', { platform, clientId, clientSecret }),
+    platformLogout: (platform) => invoke<void>('platform_logout', { platform }),
+    platformLoggedIn: (platform) => invoke<boolean>('platform_logged_in', { platform }),
     platformModerate: (action) => invoke<void>('platform_moderate', { action }),
     loadSettings: () => invoke<AppSettings>('load_settings'),
     saveSettings: (settings) => invoke<AppSettings>('save_settings', { settings }),

@@ -2,11 +2,11 @@
 import type { AudioLevel } from "./AudioLevel";
 import type { ChatSourceState } from "./ChatSourceState";
 import type { PlatformChatBatch } from "./PlatformChatBatch";
+import type { PlatformLogin } from "./PlatformLogin";
 import type { RoomEvent } from "./RoomEvent";
 import type { RoomInfo } from "./RoomInfo";
 import type { SessionEvent } from "./SessionEvent";
 import type { Stats } from "./Stats";
-import type { TwitchLogin } from "./TwitchLogin";
 
 /** The events the app emits (src-tauri/src/events.rs): name → payload. */
 export interface EventMap {
@@ -24,9 +24,9 @@ export interface EventMap {
   platform_chat: PlatformChatBatch;
   /** While live: a platform chat source connecting, live, reconnecting or failed. */
   chat_source: ChatSourceState;
-  /** Logging in to Twitch (`twitch_login`): the code to enter, then done or failed. */
-  twitch_login: TwitchLogin;
+  /** Logging in to a platform (`platform_login`): the code to enter, then done or failed. */
+  platform_login: PlatformLogin;
 }
 
 /** Every event name. */
-export const EVENT_NAMES = ['stats', 'session_event', 'room', 'room_ready', 'audio_level', 'platform_chat', 'chat_source', 'twitch_login'] as const satisfies readonly (keyof EventMap)[];
+export const EVENT_NAMES = ['stats', 'session_event', 'room', 'room_ready', 'audio_level', 'platform_chat', 'chat_source', 'platform_login'] as const satisfies readonly (keyof EventMap)[];

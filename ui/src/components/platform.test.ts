@@ -109,7 +109,7 @@ describe('platform chat', () => {
     await waitFor(() => expect(screen.getByTestId('twitch-code')).toHaveAttribute('data-code', 'ABCDEFGH'));
     expect(screen.getByTestId('twitch-uri')).toHaveTextContent('https://www.twitch.tv/activate');
     await waitFor(() => expect(screen.getByTestId('twitch-logged-in')).toBeInTheDocument());
-    expect(b.calls.find((c) => c.cmd === 'twitch_login')?.args).toEqual({ clientId: 'abc123' });
+    expect(b.calls.find((c) => c.cmd === 'platform_login')?.args).toEqual({ platform: 'twitch', clientId: 'abc123', clientSecret: '' });
     await fireEvent.click(screen.getByTestId('settings-save'));
     await flush();
     expect(b.saved.twitch_client_id).toBe('abc123');
@@ -159,12 +159,63 @@ describe('platform chat', () => {
     await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Deleted on Twitch'));
 
     // Logged out: the action is refused with the reason and the message hidden here.
-    await b.twitchLogout();
+    await b.platformLogout('twitch');
     b.emit('platform_chat', { lines: [{ source: 'twitch:xyz', platform: 'twitch', user: 'spam', text: 'buy followers', gift: false, message_id: 'm2', user_id: '9876' }], dropped: 0, removed: [] });
     await flush();
     await menu('buy followers', 'Ban');
     await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Hidden in your chat panel only — Twitch: not logged in to moderate'));
     await waitFor(() => expect(screen.getAllByTestId('chat-message').some((r) => r.textContent?.includes('buy followers'))).toBe(false));
+  });
+
+  it('YouTube: logging in from Settings → Chat sources takes the client ID and its secret (the secret never saved with the settings), shows Google\'s code, then Delete goes to YouTube', async () => {
+    const b = createMockBackend();
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    const login = screen.getByTestId('youtube-login-start') as HTMLButtonElement;
+    await fireEvent.input(screen.getByTestId('youtube-client-id'), { target: { value: ' 1234-abc.apps.googleusercontent.com ' } });
+    expect(login.disabled).toBe(true);
+    const secret = screen.getByTestId('youtube-client-secret') as HTMLInputElement;
+    expect(secret.type).toBe('password');
+    await fireEvent.input(secret, { target: { value: 'GOCSPX-s3cr3t' } });
+    expect(login.disabled).toBe(false);
+    await fireEvent.click(login);
+    await waitFor(() => expect(screen.getByTestId('youtube-code')).toHaveAttribute('data-code', 'GQVQ-JKEC'));
+    expect(screen.getByTestId('youtube-uri')).toHaveTextContent('https://www.google.com/device');
+    await waitFor(() => expect(screen.getByTestId('youtube-logged-in')).toHaveTextContent('go to YouTube'));
+    expect(b.calls.find((c) => c.cmd === 'platform_login')?.args).toEqual({ platform: 'youtube', clientId: '1234-abc.apps.googleusercontent.com', clientSecret: 'GOCSPX-s3cr3t' });
+    // Twitch's login is its own.
+    expect(screen.getByTestId('twitch-login')).toHaveAttribute('data-logged-in', 'false');
+    await fireEvent.click(screen.getByTestId('settings-save'));
+    await flush();
+    expect(b.saved.youtube_client_id).toBe('1234-abc.apps.googleusercontent.com');
+    expect(JSON.stringify(b.saved)).not.toContain('GOCSPX');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+    await fireEvent.click(screen.getByTestId('go-live'));
+    await flush();
+    b.emit('platform_chat', {
+      lines: [{ source: 'youtube:dQw4w9WgXcQ', platform: 'youtube', user: 'Viewer', text: 'first!', gift: false, message_id: 'LCC.abc', user_id: 'UCviewer' }],
+      dropped: 0,
+      removed: [],
+    });
+    await flush();
+    const row = await waitFor(() => screen.getAllByTestId('chat-message').find((r) => r.textContent?.includes('first!'))!);
+    await fireEvent.click(within(row).getByRole('button', { name: /Message actions/ }));
+    await fireEvent.click(screen.getByRole('menuitem', { name: 'Delete' }));
+    await flush();
+    expect(b.calls.find((c) => c.cmd === 'platform_moderate')?.args).toEqual({ action: 'delete', source: 'youtube:dQw4w9WgXcQ', message_id: 'LCC.abc' });
+    await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Deleted on YouTube'));
+
+    // Logged out from Settings: the login is gone, the button is back.
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    await fireEvent.click(screen.getByTestId('youtube-logout'));
+    await flush();
+    expect(b.calls.some((c) => c.cmd === 'platform_logout' && (c.args as { platform: string }).platform === 'youtube')).toBe(true);
+    expect(await b.platformLoggedIn('youtube')).toBe(false);
+    await waitFor(() => expect(screen.getByTestId('youtube-login-start')).toBeInTheDocument());
   });
 
   it('a deletion, a ban or a cleared chat made on the platform strikes those lines here too', async () => {

@@ -104,6 +104,7 @@ const settings = (): AppSettingsValue => ({
   guests: { slots: 0, green_room: true, layout: 'auto', view: 'program' },
   chatSources: [],
   twitchClientId: '',
+  youtubeClientId: '',
   networkCameras: [],
   language: 'system',
   theme: 'system',

@@ -179,6 +179,7 @@ export interface AppSettingsValue {
   chatSources: string[];
   /** The streamer's Twitch application's Client ID (for logging in to moderate). */
   twitchClientId: string;
+  youtubeClientId: string;
   /** Network cameras: the UDP port of each SRT listener a phone pushes to. */
   networkCameras: number[];
   language: 'system' | 'en' | 'zh-CN';

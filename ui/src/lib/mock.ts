@@ -3,7 +3,7 @@
 // implements the generated `Commands` (through `Backend`), so a command declared in
 // src-tauri does not type-check here until the mock answers it too.
 
-import type { AppError, AppSettings, ClipInfo, Devices, GoLiveSettings, GuestInfo, GuestsView, OutputState, PlaybackUrl, RecordingInfo, RoomHomeSetting, RoomInfo, Stats, SuggestionItem } from '../bindings';
+import type { AppError, AppSettings, LoginPlatform, LoginState, ClipInfo, Devices, GoLiveSettings, GuestInfo, GuestsView, OutputState, PlaybackUrl, RecordingInfo, RoomHomeSetting, RoomInfo, Stats, SuggestionItem } from '../bindings';
 import { EVENT_NAMES } from '../bindings/events';
 import type { Backend, EventMap, Unlisten } from './ipc';
 import { defaultSettings } from './settings.svelte';
@@ -141,7 +141,7 @@ export function createMockBackend(
   const calls: { cmd: string; args?: unknown }[] = [];
   let room: RoomInfo = { room: 'main', viewer_url: 'http://127.0.0.1:7717/room/main', ws_url: 'ws://127.0.0.1:7717/room/main/ws', home: 'this_computer', firewall: null };
   let hostKey = false;
-  let twitchLoggedIn = false;
+  const loggedIn: Record<LoginPlatform, boolean> = { twitch: false, youtube: false };
   /** Where the room is for `h`, as the app would start it. */
   const roomAt = (h: RoomHomeSetting): RoomInfo => {
     if (h.mode === 'hosted') {
@@ -401,38 +401,43 @@ export function createMockBackend(
     async setNetworkCameraPassphrase(port, passphrase) {
       // The passphrase itself is not recorded: it goes to the keychain only.
       calls.push({ cmd: 'set_network_camera_passphrase', args: { port, set: passphrase != null } });
-      if (passphrase != null && (passphrase.length < 10 || passphrase.length > 79)) throw { code: 'settings', message: 'an SRT passphrase is 10 to 79 characters, without & ? #' };
+      if (passphrase != null && (passphrase.length < 10 || passphrase.length > 79)) throw { code: 'settings', message: 'an SRT passphrase is 10 to 79 characters' };
       for (const c of (opts.devices ?? mockDevices).cameras) if (c.source === `srt://0.0.0.0:${port}?mode=listener`) c.passphrase = passphrase != null;
     },
     async roomHostKeyStored() {
       return hostKey;
     },
-    async twitchLogin(clientId) {
-      calls.push({ cmd: 'twitch_login', args: { clientId } });
+    async platformLogin(platform, clientId, clientSecret) {
+      calls.push({ cmd: 'platform_login', args: { platform, clientId, clientSecret } });
+      const tell = (state: LoginState) => backend.emit('platform_login', { platform, state });
       setTimeout(() => {
-        if (!clientId.trim()) {
-          backend.emit('twitch_login', { state: 'failed', reason: 'Twitch: a client ID is needed to log in' });
+        if (!clientId.trim() || (platform === 'youtube' && !clientSecret.trim())) {
+          tell({ state: 'failed', reason: platform === 'youtube' ? 'YouTube: an OAuth client ID and its secret are needed to log in' : 'Twitch: a client ID is needed to log in' });
           return;
         }
-        backend.emit('twitch_login', { state: 'waiting', code: 'ABCDEFGH', uri: 'https://www.twitch.tv/activate?public=true&device-code=ABCDEFGH' });
+        const uri = platform === 'youtube' ? 'https://www.google.com/device' : 'https://www.twitch.tv/activate?public=true&device-code=ABCDEFGH';
+        tell({ state: 'waiting', code: platform === 'youtube' ? 'GQVQ-JKEC' : 'ABCDEFGH', uri });
         setTimeout(() => {
-          twitchLoggedIn = true;
-          backend.emit('twitch_login', { state: 'done' });
+          loggedIn[platform] = true;
+          tell({ state: 'done' });
         }, 20);
       }, 0);
     },
-    async twitchLogout() {
-      calls.push({ cmd: 'twitch_logout' });
-      twitchLoggedIn = false;
+    async platformLogout(platform) {
+      calls.push({ cmd: 'platform_logout', args: { platform } });
+      loggedIn[platform] = false;
     },
-    async twitchLoggedIn() {
-      return twitchLoggedIn;
+    async platformLoggedIn(platform) {
+      return loggedIn[platform];
     },
     async platformModerate(action) {
       calls.push({ cmd: 'platform_moderate', args: action });
-      if (action.source.startsWith('youtube:')) throw { code: 'platform', message: 'YouTube: not logged in to moderate (`marquee chat login youtube --client-id …` in a terminal)' } satisfies AppError;
+      if (action.source.startsWith('youtube:')) {
+        if (!loggedIn.youtube) throw { code: 'platform', message: 'YouTube: not logged in to moderate (Settings → Chat sources)' } satisfies AppError;
+        return;
+      }
       if (!action.source.startsWith('twitch:')) throw { code: 'platform', message: 'bilibili: Marquee cannot moderate there (no API it can call): hidden here only' } satisfies AppError;
-      if (!twitchLoggedIn) throw { code: 'platform', message: 'Twitch: not logged in to moderate (Settings → Chat sources)' } satisfies AppError;
+      if (!loggedIn.twitch) throw { code: 'platform', message: 'Twitch: not logged in to moderate (Settings → Chat sources)' } satisfies AppError;
     },
     async clipList() {
       calls.push({ cmd: 'clip_list' });

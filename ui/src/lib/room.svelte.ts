@@ -2,7 +2,7 @@
 // moderation (the `room` and `room_ready` events, the `room_*` commands:
 // src-tauri/src/commands/room.rs).
 
-import type { ChatSourceState, TwitchLogin, GiftDef, Lottery, ModLogEntry, PlatformChatBatch, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings, StaffMember } from '../bindings';
+import type { ChatSourceState, LoginPlatform, LoginState, PlatformLogin, GiftDef, Lottery, ModLogEntry, PlatformChatBatch, Poll, PollStart, RoomEvent, RoomInfo, RoomSettings, StaffMember } from '../bindings';
 import type { ChatAction, ChatRow, ChatSourceView, QaQuestion, RoomSettingsValue } from '../components/types';
 import type { AppStore } from './app.svelte';
 import { i18n, type MessageKey, t } from './i18n.svelte';
@@ -11,6 +11,9 @@ import type { SettingsStore } from './settings.svelte';
 
 /** Chat messages kept in memory (the list is virtualised: only the rows in view render). */
 export const CHAT_KEEP = 100_000;
+
+/** The platforms the app logs in to, to moderate their chat. */
+export const LOGIN_PLATFORMS: readonly LoginPlatform[] = ['twitch', 'youtube'];
 
 /** A gift in the gifts list (and the alert over the preview). */
 export interface GiftItem {
@@ -44,9 +47,11 @@ export class RoomStore {
   sources = $state<Record<string, ChatSourceView>>({});
   /** Platform lines the app left out in a flood (counted, shown). */
   platformDropped = $state(0);
-  /** A Twitch login is kept, and how the latest login went (null: none started). */
-  twitchLoggedIn = $state(false);
-  twitchLoginState = $state<TwitchLogin | null>(null);
+  /** Per platform: a login is kept, and how the latest login went (null: none started). */
+  logins = $state<Record<LoginPlatform, { loggedIn: boolean; state: LoginState | null }>>({
+    twitch: { loggedIn: false, state: null },
+    youtube: { loggedIn: false, state: null },
+  });
   /** Platform lines received this show (with the dropped ones: what the platforms sent). */
   platformReceived = $state(0);
   /** Platform rows sit after the newest room message: its id plus a fraction, so ids keep
@@ -276,39 +281,38 @@ export class RoomStore {
     if (b.lines.length || struck) this.chatRevision++;
   }
 
-  /** Whether a Twitch login is kept (moderating Twitch from the chat panel). */
-  async loadTwitch() {
+  /** Whether a login is kept for each platform (moderating it from the chat panel). */
+  async loadLogins() {
     try {
-      this.twitchLoggedIn = await this.backend.twitchLoggedIn();
+      for (const p of LOGIN_PLATFORMS) this.logins[p].loggedIn = await this.backend.platformLoggedIn(p);
     } catch (e) {
       this.app.fail(e);
     }
   }
 
-  /** Starts the Twitch device login; `twitch_login` events follow. */
-  async twitchLogin(clientId: string) {
-    this.twitchLoginState = null;
+  /** Starts a platform's device login; `platform_login` events follow. */
+  async login(platform: LoginPlatform, clientId: string, clientSecret = '') {
+    this.logins[platform].state = null;
     try {
-      await this.backend.twitchLogin(clientId);
+      await this.backend.platformLogin(platform, clientId, clientSecret);
     } catch (e) {
       this.app.fail(e);
     }
   }
 
-  async twitchLogout() {
+  async logout(platform: LoginPlatform) {
     try {
-      await this.backend.twitchLogout();
-      this.twitchLoggedIn = false;
-      this.twitchLoginState = null;
+      await this.backend.platformLogout(platform);
+      this.logins[platform] = { loggedIn: false, state: null };
     } catch (e) {
       this.app.fail(e);
     }
   }
 
-  /** The `twitch_login` event. */
-  applyTwitchLogin(e: TwitchLogin) {
-    this.twitchLoginState = e;
-    if (e.state === 'done') this.twitchLoggedIn = true;
+  /** The `platform_login` event. */
+  applyLogin(e: PlatformLogin) {
+    this.logins[e.platform].state = e.state;
+    if (e.state.state === 'done') this.logins[e.platform].loggedIn = true;
   }
 
   /** A platform source's state (the `chat_source` event). */

@@ -33,6 +33,7 @@ export function defaultSettings(): AppSettings {
     min_bitrate_kbps: null,
     chat_sources: [],
     twitch_client_id: null,
+    youtube_client_id: null,
   };
 }
 

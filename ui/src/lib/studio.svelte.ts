@@ -47,7 +47,7 @@ export class Studio {
       await b.on('room_ready', (r) => this.room.ready(r)),
       await b.on('platform_chat', (c) => this.room.applyPlatform(c)),
       await b.on('chat_source', (s) => this.room.applySource(s)),
-      await b.on('twitch_login', (e) => this.room.applyTwitchLogin(e)),
+      await b.on('platform_login', (e) => this.room.applyLogin(e)),
     );
     try {
       const info = await b.appInfo();

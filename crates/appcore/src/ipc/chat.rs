@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// Moderation sent to the platform a message came from (`platform_moderate`). Only Twitch
-/// has an API Marquee can call (with a login); elsewhere the page hides the message locally.
+/// Moderation sent to the platform a message came from (`platform_moderate`). Twitch and
+/// YouTube have an API Marquee can call (with a login); elsewhere the page hides the message
+/// locally.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum PlatformModeration {
@@ -26,10 +27,28 @@ pub enum PlatformModeration {
     },
 }
 
-/// How logging in to Twitch goes (`twitch_login` event).
+/// A platform the app logs in to, to moderate its chat from the chat panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginPlatform {
+    /// A device code with a public application's Client ID (dev.twitch.tv/console).
+    Twitch,
+    /// Google's device code with an OAuth client of type "TVs and Limited Input devices"
+    /// (its ID and secret; the secret is kept with the login in the keychain).
+    Youtube,
+}
+
+/// How logging in to a platform goes (`platform_login` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct PlatformLogin {
+    pub platform: LoginPlatform,
+    pub state: LoginState,
+}
+
+/// A login's progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum TwitchLogin {
+pub enum LoginState {
     /// Open `uri` (it carries the code) and approve; `code` is what the page asks for.
     Waiting {
         code: String,

@@ -75,6 +75,8 @@ pub struct AppSettings {
     pub chat_sources: Vec<String>,
     /// The streamer's Twitch application's Client ID, for logging in to moderate.
     pub twitch_client_id: Option<String>,
+    /// The streamer's Google OAuth client ID, for logging in to moderate YouTube.
+    pub youtube_client_id: Option<String>,
     /// Network cameras: the UDP port of each SRT listener a phone or PC pushes to (absent:
     /// none). They are listed with the cameras (`list_devices`), with where to push.
     #[ts(optional)]

@@ -41,22 +41,10 @@ impl Link {
         let mut path = format!("{}/whip", self.url.path);
         if let Some(n) = name {
             path.push_str("?name=");
-            path.push_str(&percent_encode(n));
+            path.push_str(&marquee_capture::url_escape(n));
         }
         self.url.with_path(&path)
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The host's answer to the offer.

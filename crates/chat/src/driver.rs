@@ -237,8 +237,43 @@ async fn sessions(
             platform,
             EventBody::State(SourceState::reconnecting(attempt, wait, reason)),
         ));
-        tokio::time::sleep(wait).await;
+        let mut s = Session {
+            src: &mut *source,
+            tx,
+            platform,
+            went_live: false,
+        };
+        between_sessions(&mut s, wait, cfg, tls).await;
     }
+}
+
+/// The backoff before the next connection, still serving the source's own timers: bilibili's
+/// open platform ends a session whose heartbeats (HTTP, every 20 s) stop, and a backoff lasts
+/// up to a minute. Only events and HTTP requests go out (nothing is connected to send on; a
+/// source's reconnect or failure waits for the next session to be said again). A source whose
+/// timer does not move on when served is left alone for the rest of the wait.
+async fn between_sessions(
+    s: &mut Session<'_>,
+    wait: Duration,
+    cfg: &DriverConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) {
+    let until = Instant::now() + wait;
+    while let Some(at) = s.src.poll_timeout().filter(|&at| at < until) {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+        s.src.handle_timeout(Instant::now());
+        while let Some(o) = s.src.poll_output() {
+            match o {
+                Output::Event(e) => s.event(e),
+                Output::HttpPost(req) => post(&mut *s.src, req, cfg, tls).await,
+                _ => {}
+            }
+        }
+        if s.src.poll_timeout().is_some_and(|next| next <= at) {
+            break;
+        }
+    }
+    tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
 }
 
 fn fail(tx: &EventSender, platform: Platform, reason: String) {

@@ -226,6 +226,19 @@ async fn a_bad_signature_is_refused_and_said_so() {
     );
 }
 
+/// The source's long connection accepted and live, then dropped by the server: returns once
+/// the source says it is reconnecting.
+async fn live_then_dropped(h: &mut ChatHandle, conns: &mut tokio::sync::mpsc::Receiver<Ws>) {
+    let mut ws = accept(conns).await;
+    login(&mut ws).await;
+    until_live(h).await;
+    drop(ws);
+    events_until(h, |b| {
+        is_state(b, |s| matches!(s, SourceState::Reconnecting { .. }))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_dropped_connection_reconnects_with_the_same_session() {
     let (wss, mut conns) = ws_server().await;
@@ -234,14 +247,7 @@ async fn a_dropped_connection_reconnects_with_the_same_session() {
         Box::new(BilibiliOpen::new(config(&base, KEY_SECRET, CODE))),
         fast(),
     );
-    let mut ws = accept(&mut conns).await;
-    login(&mut ws).await;
-    until_live(&mut h).await;
-    drop(ws);
-    events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Reconnecting { .. }))
-    })
-    .await;
+    live_then_dropped(&mut h, &mut conns).await;
     let mut ws = accept(&mut conns).await;
     login(&mut ws).await;
     until_live(&mut h).await;
@@ -255,6 +261,47 @@ async fn a_dropped_connection_reconnects_with_the_same_session() {
         starts += usize::from(r.path == "/v2/app/start");
     }
     assert_eq!(starts, 1, "the session outlives the connection");
+}
+
+#[tokio::test]
+async fn the_project_heartbeat_goes_on_while_the_long_connection_waits_to_reconnect() {
+    let (wss, mut conns) = ws_server().await;
+    let (base, mut requests) = api(wss).await;
+    let mut cfg = config(&base, KEY_SECRET, CODE);
+    cfg.game_heartbeat = Duration::from_millis(100);
+    // A backoff far longer than the heartbeat (bilibili would end the session meanwhile):
+    // jittered, it lasts 2.5 to 5 s.
+    let wait = Duration::from_secs(5);
+    let driver = marquee_chat::DriverConfig {
+        backoff_min: wait,
+        backoff_max: wait,
+        ..fast()
+    };
+    let mut h = marquee_chat::spawn(Box::new(BilibiliOpen::new(cfg)), driver);
+    live_then_dropped(&mut h, &mut conns).await;
+    while requests.try_recv().is_ok() {}
+    // Three heartbeats arrive before the long connection is tried again.
+    let mut beats = 0;
+    while beats < 3 {
+        let r = tokio::time::timeout(Duration::from_secs(2), requests.recv())
+            .await
+            .expect("the project heartbeat goes on during the backoff")
+            .unwrap();
+        assert_eq!(r.path, "/v2/app/heartbeat", "{}", r.path);
+        assert!(r.body.contains(GAME_ID), "{}", r.body);
+        beats += 1;
+    }
+    assert!(
+        conns.try_recv().is_err(),
+        "the long connection was tried again before its backoff ended"
+    );
+    // And the same session carries on once it is back.
+    let mut ws = accept(&mut conns).await;
+    login(&mut ws).await;
+    until_live(&mut h).await;
+    while let Ok(r) = requests.try_recv() {
+        assert_ne!(r.path, "/v2/app/start", "the session was started again");
+    }
 }
 
 /// The start answer, as the driver would hand it over.

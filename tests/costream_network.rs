@@ -67,6 +67,16 @@ fn call_over(link_net: &Link, name: &str) {
     }
     guest.wait(Duration::from_secs(30));
     eprintln!("host's view of the guest ({name}): {quality}");
+    // The host's estimate of the guest's latency into the program is in the line.
+    let latency: Option<u32> = quality
+        .split("latency ≈")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    assert!(
+        latency.is_some_and(|l| l < 5_000),
+        "no latency estimate in the host's quality line: {quality}"
+    );
     eprintln!("guest: {}", guest.stderr().lines().last().unwrap_or(""));
     assert_exited_ok(&guest);
     assert!(

@@ -133,7 +133,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
             for g in list {
                 let q = &g["quality"];
                 println!(
-                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s {} frames {} PLI{}",
+                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s latency ≈{} ms {} frames {} PLI{}",
                     g["session"],
                     g["slot"],
                     g["name"].as_str().unwrap_or(""),
@@ -148,6 +148,9 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
                         .as_f64()
                         .map_or("-".into(), |l| format!("{l:.1}")),
                     q["in_kbps"],
+                    q["latency_ms"]
+                        .as_u64()
+                        .map_or("-".into(), |l| l.to_string()),
                     q["frames"],
                     q["keyframe_requests"],
                     marks(&g),

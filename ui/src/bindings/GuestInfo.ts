@@ -32,4 +32,9 @@ level_db: number, rtt_ms: number | null, loss_pct: number | null,
 /**
  * What arrives from them, kbit/s.
  */
-in_kbps: number, };
+in_kbps: number, 
+/**
+ * About how long after they send a picture it is ready for the program, ms (half the
+ * round trip + jitter or a queue on the way + decoding; their camera and encoder not in it).
+ */
+latency_ms: number | null, };

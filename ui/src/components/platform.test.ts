@@ -15,13 +15,25 @@ beforeEach(() => {
   i18n.reset('en-US');
 });
 
+/** The app on the mock, its Settings open at Chat sources. */
+async function openChatSources() {
+  const b = createMockBackend();
+  render(App, { backend: b });
+  await flush();
+  await fireEvent.click(screen.getByTestId('open-settings'));
+  await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+  return b;
+}
+
+/** Live, recording only. */
+async function goLiveRecording() {
+  await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
+  await fireEvent.click(screen.getByTestId('go-live'));
+}
+
 describe('platform chat', () => {
   it('Settings → Chat sources: a bad id is refused with the rule, good ones are saved and go live', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByTestId('open-settings'));
-    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    const b = await openChatSources();
     await fireEvent.click(screen.getByTestId('chat-source-add'));
     await fireEvent.click(screen.getByTestId('chat-source-add'));
     const rows = screen.getAllByTestId('chat-source-row');
@@ -35,18 +47,13 @@ describe('platform chat', () => {
     await fireEvent.click(screen.getByTestId('settings-save'));
     await flush();
     expect(b.saved.chat_sources).toEqual(['twitch:some_channel', 'bilibili:21452505']);
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
+    await goLiveRecording();
     await flush();
     expect(b.settings?.chat).toEqual(['twitch:some_channel', 'bilibili:21452505']);
   });
 
   it('Settings → Chat sources: bilibili through the open platform takes an app id, and its key pair and 身份码 go to the keychain only', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByTestId('open-settings'));
-    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    const b = await openChatSources();
     await fireEvent.click(screen.getByTestId('chat-source-add'));
     await fireEvent.change(within(screen.getAllByTestId('chat-source-row')[0]).getByTestId('chat-source-platform'), { target: { value: 'bilibili-open' } });
     expect(screen.getAllByTestId('chat-source-row')[0]).toHaveTextContent('App ID');
@@ -66,8 +73,7 @@ describe('platform chat', () => {
     const b = createMockBackend();
     render(App, { backend: b });
     await flush();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
+    await goLiveRecording();
     await flush();
     b.emit('chat_source', { source: 'twitch:xyz', state: 'live', attempt: null, reason: null });
     b.emit('chat_source', { source: 'bilibili:1', state: 'failed', attempt: null, reason: 'bilibili: the room does not exist' });
@@ -97,11 +103,7 @@ describe('platform chat', () => {
   });
 
   it('Twitch: logging in from Settings → Chat sources shows the code, then the menu deletes on Twitch; YouTube lines offer the same actions, sent to YouTube; without a login, or on bilibili, the message is hidden here with the reason', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByTestId('open-settings'));
-    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    const b = await openChatSources();
     const login = screen.getByTestId('twitch-login-start') as HTMLButtonElement;
     expect(login.disabled).toBe(true);
     await fireEvent.input(screen.getByTestId('twitch-client-id'), { target: { value: ' abc123 ' } });
@@ -114,8 +116,7 @@ describe('platform chat', () => {
     await flush();
     expect(b.saved.twitch_client_id).toBe('abc123');
 
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
+    await goLiveRecording();
     await flush();
     b.emit('platform_chat', {
       lines: [
@@ -168,11 +169,7 @@ describe('platform chat', () => {
   });
 
   it('YouTube: logging in from Settings → Chat sources takes the client ID and its secret (the secret never saved with the settings), shows Google\'s code, then Delete goes to YouTube', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByTestId('open-settings'));
-    await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
+    const b = await openChatSources();
     const login = screen.getByTestId('youtube-login-start') as HTMLButtonElement;
     await fireEvent.input(screen.getByTestId('youtube-client-id'), { target: { value: ' 1234-abc.apps.googleusercontent.com ' } });
     expect(login.disabled).toBe(true);
@@ -192,8 +189,7 @@ describe('platform chat', () => {
     expect(b.saved.youtube_client_id).toBe('1234-abc.apps.googleusercontent.com');
     expect(JSON.stringify(b.saved)).not.toContain('GOCSPX');
 
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
+    await goLiveRecording();
     await flush();
     b.emit('platform_chat', {
       lines: [{ source: 'youtube:dQw4w9WgXcQ', platform: 'youtube', user: 'Viewer', text: 'first!', gift: false, message_id: 'LCC.abc', user_id: 'UCviewer' }],
@@ -222,8 +218,7 @@ describe('platform chat', () => {
     const b = createMockBackend();
     render(App, { backend: b });
     await flush();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
+    await goLiveRecording();
     await flush();
     const line = (user: string, text: string, message_id: string, user_id: string, source = 'twitch:xyz') => ({ source, platform: source.split(':')[0], user, text, gift: false, message_id, user_id });
     b.emit('platform_chat', {

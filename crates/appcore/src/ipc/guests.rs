@@ -139,6 +139,9 @@ pub struct GuestInfo {
     pub loss_pct: Option<f32>,
     /// What arrives from them, kbit/s.
     pub in_kbps: u32,
+    /// About how long after they send a picture it is ready for the program, ms (half the
+    /// round trip + jitter or a queue on the way + decoding; their camera and encoder not in it).
+    pub latency_ms: Option<u32>,
 }
 
 impl From<&marquee_costream::host::Guest> for GuestInfo {
@@ -159,6 +162,7 @@ impl From<&marquee_costream::host::Guest> for GuestInfo {
             rtt_ms: g.quality.rtt_ms,
             loss_pct: g.quality.loss_pct,
             in_kbps: g.quality.in_kbps,
+            latency_ms: g.quality.latency_ms,
         }
     }
 }

@@ -365,6 +365,7 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
                 q.frames = c.frames();
                 q.decode_errors = c.errors();
                 q.dropped = c.dropped();
+                q.latency_ms = super::state::latency_ms(c.path_ms(), q.rtt_ms);
             });
         }
         _ => {}

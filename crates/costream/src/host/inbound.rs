@@ -8,6 +8,7 @@ use super::state::{Picture, Switches};
 use crate::media::{AudioDecoder, VideoCodec, VideoDecoder};
 use crossbeam_channel::{Receiver, Sender};
 use marquee_capture::feed::{Feed, FeedAudio, FeedFrame};
+use marquee_capture::remote_latency::LatencyGauge;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ pub(crate) struct Counters {
     bytes: AtomicU64,
     /// Bytes and time at the last rate reading.
     window: std::sync::Mutex<(u64, Option<Instant>, u32)>,
+    /// The latest picture's path on this side, µs ([`Counters::path_ms`]); `u64::MAX`: none.
+    path_us: AtomicU64,
 }
 
 impl Counters {
@@ -39,6 +42,15 @@ impl Counters {
     }
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+    /// How late the latest picture was ready for the program after the guest sent it, less
+    /// the network's one-way delay (the caller adds half the round trip): how much later than
+    /// the best of the last minute it arrived against its RTP time (jitter, a queue on the
+    /// way; [`LatencyGauge`]) plus its wait for its last packet and its decoding. None before
+    /// the first picture.
+    pub(crate) fn path_ms(&self) -> Option<f64> {
+        let us = self.path_us.load(Ordering::Relaxed);
+        (us != u64::MAX).then(|| us as f64 / 1000.0)
     }
     /// Incoming kbit/s since the last reading (read about once a second).
     pub(crate) fn kbps(&self) -> u32 {
@@ -61,7 +73,10 @@ impl Counters {
 struct VideoIn {
     codec: VideoCodec,
     data: Arc<[u8]>,
+    /// When its first packet arrived.
     arrived: Instant,
+    /// Its RTP time, seconds.
+    sent_s: f64,
 }
 
 struct AudioIn {
@@ -89,7 +104,10 @@ pub(crate) fn spawn(
 ) -> Inbound {
     let (vtx, vrx) = crossbeam_channel::bounded(8);
     let (atx, arx) = crossbeam_channel::bounded(50);
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters {
+        path_us: AtomicU64::new(u64::MAX),
+        ..Counters::default()
+    });
     let wish = Arc::new(AtomicBool::new(false));
     {
         let (feed, switches, counters, wish) = (
@@ -140,6 +158,7 @@ impl Inbound {
                         codec,
                         data: d.data,
                         arrived: d.network_time,
+                        sent_s: d.time.as_micros() as f64 / 1e6,
                     })
                     .is_ok();
                 if !d.contiguous {
@@ -192,6 +211,10 @@ fn video_thread(
     wish: Arc<AtomicBool>,
 ) {
     let mut decoder: Option<(VideoCodec, VideoDecoder)> = None;
+    let origin = Instant::now();
+    let secs = |t: Instant| t.saturating_duration_since(origin).as_secs_f64();
+    // WebRTC holds nothing back on purpose: no window, only what the way in adds.
+    let mut gauge = LatencyGauge::new(0);
     while let Ok(v) = rx.recv() {
         if decoder.as_ref().is_none_or(|(c, _)| *c != v.codec) {
             match VideoDecoder::new(v.codec) {
@@ -209,6 +232,10 @@ fn video_thread(
         match dec.decode(&v.data) {
             Ok(Some(pic)) => {
                 counters.frames.fetch_add(1, Ordering::Relaxed);
+                let path_ms = gauge.picture(secs(v.arrived), v.sent_s, secs(Instant::now()));
+                counters
+                    .path_us
+                    .store((path_ms * 1000.0) as u64, Ordering::Relaxed);
                 if switches.peek.wants_picture() {
                     switches.peek.keep_picture(Picture {
                         width: pic.width,

@@ -65,6 +65,18 @@ pub struct Quality {
     pub dropped: u64,
     /// Keyframe requests (PLI) sent to the guest: a lost video packet asks for one.
     pub keyframe_requests: u64,
+    /// About how long after the guest sent a picture it is ready for the program, ms: half
+    /// the round trip, plus how much later than the best of the last minute it arrived (jitter,
+    /// a queue on the way), plus its wait for its last packet and its decoding. The program
+    /// takes it at its next frame (at most one frame later); the guest's camera and encoder
+    /// come before and are not in it.
+    pub latency_ms: Option<u32>,
+}
+
+/// A guest's latency into the program from what the host measures (see
+/// [`Quality::latency_ms`]): the path on this side, and half the round trip when it is known.
+pub(crate) fn latency_ms(path_ms: Option<f64>, rtt_ms: Option<u32>) -> Option<u32> {
+    path_ms.map(|p| (p + f64::from(rtt_ms.unwrap_or(0)) / 2.0).round().max(0.0) as u32)
 }
 
 /// One guest as the host sees them.
@@ -295,6 +307,17 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guests_latency_is_half_the_round_trip_plus_the_path_on_this_side() {
+        assert_eq!(latency_ms(None, Some(40)), None, "no picture yet");
+        assert_eq!(latency_ms(Some(12.4), Some(40)), Some(32));
+        assert_eq!(
+            latency_ms(Some(12.4), None),
+            Some(12),
+            "before the first RTCP report"
+        );
+    }
 
     #[test]
     fn the_meter_holds_a_peak_and_falls_twenty_db_a_second() {

@@ -1,14 +1,9 @@
-import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import { tick } from 'svelte';
+import { fireEvent, screen, waitFor } from '@testing-library/svelte';
 import { beforeEach, describe, expect, it } from 'vitest';
-import App from '../App.svelte';
 import { i18n } from '../lib/i18n.svelte';
-import { createMockBackend, mockStats } from '../lib/mock';
+import { mockStats } from '../lib/mock';
+import { flush, goLiveRecording, renderApp } from './test-app';
 
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await tick();
-  await new Promise((r) => setTimeout(r, 0));
-};
 
 beforeEach(() => {
   localStorage.clear();
@@ -17,9 +12,7 @@ beforeEach(() => {
 
 describe('adaptive bitrate', () => {
   it('is on by default; Settings → Video turns it off or sets its floor, and Go Live takes it', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
+    const b = await renderApp();
     await fireEvent.click(screen.getByTestId('open-settings'));
     const abr = screen.getByTestId('abr') as HTMLInputElement;
     expect(abr.checked).toBe(true);
@@ -34,19 +27,13 @@ describe('adaptive bitrate', () => {
     expect(screen.queryByTestId('min-bitrate')).toBeNull();
     await fireEvent.click(screen.getByTestId('settings-save'));
     await flush();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    await goLiveRecording();
     expect(b.settings?.adaptive_bitrate).toBe(false);
   });
 
   it('the stats show the target, the ceiling and why it changed, in both languages', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    const b = await renderApp();
+    await goLiveRecording();
     b.emit('stats', mockStats(5, [{ state: 'live' }], 1200));
     await waitFor(() => expect(screen.getByTestId('stat-abr')).toHaveTextContent('1200 / 2600 kbps'));
     expect(screen.getByTestId('stat-abr')).toHaveTextContent('lowered: the upload could not keep up');
@@ -55,12 +42,8 @@ describe('adaptive bitrate', () => {
   });
 
   it("each destination shows its health: queue, round trip, dropped frames and reconnects", async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    const b = await renderApp();
+    await goLiveRecording();
     const s = mockStats(5, [{ state: 'live' }, { state: 'live' }], 1200);
     s.destinations[1] = { ...s.destinations[1], queued_ms: 900, rtt_ms: null, dropped_video: 12, reconnects: 1 };
     b.emit('stats', s);

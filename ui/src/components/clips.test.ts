@@ -1,5 +1,4 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
-import { tick } from 'svelte';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import App from '../App.svelte';
 import type { ClipInfo, RecordingInfo, SuggestionList as SuggestionListData } from '../bindings';
@@ -7,11 +6,8 @@ import { i18n } from '../lib/i18n.svelte';
 import { createMockBackend, demoClips, demoSuggestions } from '../lib/mock';
 import ClipLibrary from './ClipLibrary.svelte';
 import SuggestionList from './SuggestionList.svelte';
+import { flush, goLiveRecording } from './test-app';
 
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await tick();
-  await new Promise((r) => setTimeout(r, 0));
-};
 
 beforeEach(() => {
   localStorage.clear();
@@ -222,9 +218,7 @@ describe('the clips drawer in the app', () => {
     await fireEvent.click(screen.getByTestId('open-clips'));
     await flush();
     expect(screen.getByTestId('clips-empty')).toBeInTheDocument();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    await goLiveRecording();
     await fireEvent.keyDown(window, { key: 'h' });
     await flush();
     await waitFor(() => expect(screen.getAllByTestId('clip')).toHaveLength(1));

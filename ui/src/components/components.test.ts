@@ -12,11 +12,8 @@ import SceneBar from './SceneBar.svelte';
 import Sparkline from './Sparkline.svelte';
 import StatsPanel from './StatsPanel.svelte';
 import TopBar from './TopBar.svelte';
+import { flush, goLiveRecording, renderApp } from './test-app';
 
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await tick();
-  await new Promise((r) => setTimeout(r, 0));
-};
 
 beforeEach(() => {
   localStorage.clear();
@@ -25,12 +22,8 @@ beforeEach(() => {
 
 describe('TopBar', () => {
   it('Go Live starts, End asks first, cancel keeps streaming', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    const b = await renderApp();
+    await goLiveRecording();
     expect(screen.getByTestId('live-status')).toHaveAttribute('data-phase', 'live');
     expect(screen.getByTestId('live-timer')).toHaveTextContent('00:00');
     expect(b.settings?.record).toBe(true);
@@ -61,9 +54,7 @@ describe('TopBar', () => {
 
 describe('App', () => {
   it('loads devices, says when there is no camera, and number keys pick scenes', async () => {
-    const b = createMockBackend({ devices: { cameras: [{ source: 'camera:0', name: 'Desk cam', formats: [] }], microphones: [] } });
-    render(App, { backend: b });
-    await flush();
+    const b = await renderApp({ devices: { cameras: [{ source: 'camera:0', name: 'Desk cam', formats: [] }], microphones: [] } });
     expect(b.calls.some((c) => c.cmd === 'list_devices')).toBe(true);
     expect(screen.getByTestId('scene-1')).toHaveAttribute('aria-pressed', 'true');
     await fireEvent.keyDown(window, { key: '2' });
@@ -72,9 +63,7 @@ describe('App', () => {
   });
 
   it('first run: shows the wizard until finished; "Record only" turns recording on and is remembered', async () => {
-    const b = createMockBackend({ settings: { first_run_done: false } });
-    render(App, { backend: b });
-    await flush();
+    const b = await renderApp({ settings: { first_run_done: false } });
     expect(screen.getByTestId('first-run')).toBeInTheDocument();
     expect(b.calls).toContainEqual({ cmd: 'preview_audio', args: { audio: 'tone' } });
     await fireEvent.click(screen.getByTestId('fr-record-only'));
@@ -86,18 +75,14 @@ describe('App', () => {
   });
 
   it('settings: saved from the dialog and used for the next Go Live', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
+    const b = await renderApp();
     await fireEvent.click(screen.getByTestId('open-settings'));
     await fireEvent.input(screen.getByTestId('bitrate'), { target: { value: '4000' } });
     await fireEvent.click(screen.getByTestId('settings-save'));
     await flush();
     expect(screen.queryByTestId('settings')).toBeNull();
     expect(b.saved.bitrate_kbps).toBe(4000);
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    await goLiveRecording();
     expect(b.settings?.bitrate_kbps).toBe(4000);
   });
 

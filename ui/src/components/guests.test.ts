@@ -1,14 +1,9 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
-import { tick } from 'svelte';
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { beforeEach, describe, expect, it } from 'vitest';
-import App from '../App.svelte';
 import { i18n } from '../lib/i18n.svelte';
-import { createMockBackend, mockGuest } from '../lib/mock';
+import { mockGuest } from '../lib/mock';
+import { flush, goLiveRecording, renderApp } from './test-app';
 
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await tick();
-  await new Promise((r) => setTimeout(r, 0));
-};
 
 beforeEach(() => {
   localStorage.clear();
@@ -16,24 +11,16 @@ beforeEach(() => {
 });
 
 async function liveWithGuests(slots: number) {
-  const b = createMockBackend({ settings: { guests: { slots, green_room: true, layout: 'auto', view: 'program' } } });
-  render(App, { backend: b });
-  await flush();
-  await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-  await fireEvent.click(screen.getByTestId('go-live'));
-  await flush();
+  const b = await renderApp({ settings: { guests: { slots, green_room: true, layout: 'auto', view: 'program' } } });
+  await goLiveRecording();
   await waitFor(() => expect(screen.getByTestId('guests')).toBeInTheDocument());
   return b;
 }
 
 describe('GuestsPanel', () => {
   it('is not there for a show without guest slots', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    const b = await renderApp();
+    await goLiveRecording();
     expect(b.settings?.guests.slots).toBe(0);
     expect(screen.queryByTestId('guests')).toBeNull();
   });
@@ -126,9 +113,7 @@ describe('GuestsPanel', () => {
   });
 
   it('Settings → Co-stream: slots, green room, layout and what guests see are remembered and used for the next Go Live', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
+    const b = await renderApp();
     await fireEvent.click(screen.getByTestId('open-settings'));
     await fireEvent.click(screen.getByRole('tab', { name: /Co-stream/ }));
     await fireEvent.change(screen.getByTestId('guest-slots'), { target: { value: '2' } });
@@ -138,9 +123,7 @@ describe('GuestsPanel', () => {
     await fireEvent.click(screen.getByTestId('settings-save'));
     await flush();
     expect(b.saved.guests).toEqual({ slots: 2, green_room: false, layout: 'grid', view: 'camera' });
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    await goLiveRecording();
     expect(b.settings?.guests).toEqual({ slots: 2, green_room: false, layout: 'grid', view: 'camera' });
     await waitFor(() => expect(screen.getAllByTestId(/^guest-slot-/)).toHaveLength(2));
   });

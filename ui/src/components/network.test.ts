@@ -1,14 +1,10 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import { tick } from 'svelte';
 import { beforeEach, describe, expect, it } from 'vitest';
 import App from '../App.svelte';
 import { i18n } from '../lib/i18n.svelte';
 import { createMockBackend, mockStats } from '../lib/mock';
+import { flush, goLiveRecording } from './test-app';
 
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await tick();
-  await new Promise((r) => setTimeout(r, 0));
-};
 
 beforeEach(() => {
   localStorage.clear();
@@ -50,9 +46,7 @@ describe('network cameras', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
 
     await fireEvent.click(screen.getByTestId('scene-2'));
-    await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-    await fireEvent.click(screen.getByTestId('go-live'));
-    await flush();
+    await goLiveRecording();
     expect(b.calls.find((c) => c.cmd === 'go_live')?.args).toMatchObject({ video: SOURCE });
     b.emit('stats', { ...mockStats(3, []), remote_cameras: [{ id: 'srt://0.0.0.0:9000', live: false, bitrate_kbps: 0 }] });
     await waitFor(() => expect(screen.getByTestId('stat-remote')).toHaveTextContent('Waiting for the phone'));

@@ -1,14 +1,8 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
-import { tick } from 'svelte';
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { beforeEach, describe, expect, it } from 'vitest';
-import App from '../App.svelte';
 import { i18n } from '../lib/i18n.svelte';
-import { createMockBackend } from '../lib/mock';
+import { flush, goLiveRecording, renderApp } from './test-app';
 
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await tick();
-  await new Promise((r) => setTimeout(r, 0));
-};
 
 beforeEach(() => {
   localStorage.clear();
@@ -17,19 +11,12 @@ beforeEach(() => {
 
 /** The app on the mock, its Settings open at Chat sources. */
 async function openChatSources() {
-  const b = createMockBackend();
-  render(App, { backend: b });
-  await flush();
+  const b = await renderApp();
   await fireEvent.click(screen.getByTestId('open-settings'));
   await fireEvent.click(screen.getByRole('tab', { name: /Chat sources/ }));
   return b;
 }
 
-/** Live, recording only. */
-async function goLiveRecording() {
-  await fireEvent.click(screen.getByRole('button', { name: 'Record' }));
-  await fireEvent.click(screen.getByTestId('go-live'));
-}
 
 describe('platform chat', () => {
   it('Settings → Chat sources: a bad id is refused with the rule, good ones are saved and go live', async () => {
@@ -70,9 +57,7 @@ describe('platform chat', () => {
   });
 
   it('platform lines are labelled in the chat panel, paid ones highlighted, each source shows its state, and Hide here hides locally', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
+    const b = await renderApp();
     await goLiveRecording();
     await flush();
     b.emit('chat_source', { source: 'twitch:xyz', state: 'live', attempt: null, reason: null });
@@ -215,9 +200,7 @@ describe('platform chat', () => {
   });
 
   it('a deletion, a ban or a cleared chat made on the platform strikes those lines here too', async () => {
-    const b = createMockBackend();
-    render(App, { backend: b });
-    await flush();
+    const b = await renderApp();
     await goLiveRecording();
     await flush();
     const line = (user: string, text: string, message_id: string, user_id: string, source = 'twitch:xyz') => ({ source, platform: source.split(':')[0], user, text, gift: false, message_id, user_id });

@@ -17,7 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use marquee_e2e::{NetLink, Nginx, Run, Summary, marquee_in, noise_clip, probe, tempdir};
+use marquee_e2e::{
+    NetLink, Nginx, Run, Summary, bench_usage, marquee_in, noise_clip, probe, tempdir,
+};
 use serde_json::json;
 
 const TARGET_KBPS: u32 = 4000;
@@ -25,11 +27,11 @@ const NARROW_KBPS: u32 = 1500;
 const WIDE_KBPS: u32 = 10_000;
 
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("bench_abr_link: {problem}");
-    }
-    eprintln!("usage: bench_abr_link [--narrow SECONDS] [--wide SECONDS] [--out FILE]");
-    std::process::exit(2)
+    bench_usage(
+        "bench_abr_link",
+        "[--narrow SECONDS] [--wide SECONDS] [--out FILE]",
+        problem,
+    )
 }
 
 /// `adaptive bitrate: new target kbps=N` log lines: (wall time, kbps).

@@ -23,17 +23,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use marquee_e2e::{NetLink, Run, Summary, Usage, marquee_in, program, tempdir};
+use marquee_e2e::{NetLink, Run, Summary, Usage, bench_usage, marquee_in, program, tempdir};
 use serde_json::json;
 
 const GUESTS: u32 = 4;
 
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("bench_costream_cpu: {problem}");
-    }
-    eprintln!("usage: bench_costream_cpu [--seconds N] [--out FILE]");
-    std::process::exit(2)
+    bench_usage("bench_costream_cpu", "[--seconds N] [--out FILE]", problem)
 }
 
 fn finish(name: &str, mut run: Run, timeout: Duration) -> (Usage, String) {

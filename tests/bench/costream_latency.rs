@@ -25,7 +25,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use marquee_e2e::{NetLink, Run, exec, frame_codes_in, marquee_in, tempdir};
+use marquee_e2e::{
+    NetLink, Run, bench_usage, exec, frame_codes_in, marquee_in, percentile, tempdir,
+};
 use serde_json::json;
 
 const W: u32 = 1280;
@@ -34,11 +36,11 @@ const H: u32 = 720;
 const CARD_LEAD_MS: f64 = 40.0;
 
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("bench_costream_latency: {problem}");
-    }
-    eprintln!("usage: bench_costream_latency [--seconds N] [--loss PCT] [--out FILE]");
-    std::process::exit(2)
+    bench_usage(
+        "bench_costream_latency",
+        "[--seconds N] [--loss PCT] [--out FILE]",
+        problem,
+    )
 }
 
 /// The wall-clock zero a process logged for its session clock, unix ms.
@@ -47,14 +49,6 @@ fn clock_zero(stderr: &str) -> Option<f64> {
         let rest = l.split("session clock zero at unix ").nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
     })
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
 }
 
 fn main() {

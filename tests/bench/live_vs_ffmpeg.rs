@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use marquee_e2e::{Nginx, Run, Summary, Usage, marquee_path, probe, program, tempdir};
+use marquee_e2e::{Nginx, Run, Summary, Usage, bench_usage, marquee_path, probe, program, tempdir};
 use serde_json::{Value, json};
 
 const SIZES: [(u32, u32); 2] = [(1280, 720), (1920, 1080)];
@@ -57,11 +57,7 @@ fn parse_args() -> Args {
 }
 
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("bench_live: {problem}");
-    }
-    eprintln!("usage: bench_live [--seconds N] [--out FILE]");
-    std::process::exit(2);
+    bench_usage("bench_live", "[--seconds N] [--out FILE]", problem)
 }
 
 struct Measured {

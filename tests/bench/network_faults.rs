@@ -26,30 +26,26 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use marquee_e2e::{NetLink, Nginx, Run, Summary, marquee_in, noise_clip, probe, program, tempdir};
+use marquee_e2e::{
+    NetLink, Nginx, Run, Summary, bench_usage, marquee_in, noise_clip, percentile, probe, program,
+    tempdir,
+};
 use serde_json::{Value, json};
 
 const KBPS: u32 = 2500;
 
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("bench_network_faults: {problem}");
-    }
-    eprintln!("usage: bench_network_faults [--loss PCT] [--seconds N] [--restarts N] [--out FILE]");
-    std::process::exit(2)
+    bench_usage(
+        "bench_network_faults",
+        "[--loss PCT] [--seconds N] [--restarts N] [--out FILE]",
+        problem,
+    )
 }
 
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// Frames per second of media time over whole seconds, sorted (the first and last seconds,

@@ -34,7 +34,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use marquee_capture::pattern::{read_code, render_i420};
 use marquee_e2e::{
-    Run, frame_codes_in, free_udp_port, marquee_in, program, tempdir, udp_port_bound, wait_until,
+    Run, bench_usage, frame_codes_in, free_udp_port, marquee_in, percentile, program, tempdir,
+    udp_port_bound, wait_until,
 };
 use serde_json::json;
 
@@ -47,13 +48,11 @@ const FPS: u32 = 30;
 const PHONE_INDEX: u64 = 3_000_000;
 
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("bench_remote_camera_latency: {problem}");
-    }
-    eprintln!(
-        "usage: bench_remote_camera_latency [--seconds N] [--latency MS] [--pes-length] [--out FILE]"
-    );
-    std::process::exit(2)
+    bench_usage(
+        "bench_remote_camera_latency",
+        "[--seconds N] [--latency MS] [--pes-length] [--out FILE]",
+        problem,
+    )
 }
 
 /// The wall-clock zero a process logged for its session clock, unix ms.
@@ -62,14 +61,6 @@ fn clock_zero(stderr: &str) -> Option<f64> {
         let rest = l.split("session clock zero at unix ").nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
     })
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
 }
 
 /// The host's own latency estimates for the remote camera, from its status lines (` lat N ms`).

@@ -23,17 +23,15 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use marquee_e2e::{RoomCluster, RoomServer, Run, marquee, tempdir};
+use marquee_e2e::{RoomCluster, RoomServer, Run, bench_usage, marquee, tempdir};
 use serde_json::{Value, json};
 
 fn usage(problem: &str) -> ! {
-    if !problem.is_empty() {
-        eprintln!("bench_room_cluster: {problem}");
-    }
-    eprintln!(
-        "usage: bench_room_cluster [--subscribers N] [--rate M] [--seconds S] [--rounds R] [--out FILE]"
-    );
-    std::process::exit(2)
+    bench_usage(
+        "bench_room_cluster",
+        "[--subscribers N] [--rate M] [--seconds S] [--rounds R] [--out FILE]",
+        problem,
+    )
 }
 
 /// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.

@@ -54,6 +54,6 @@ pub use small_disk::SmallDisk;
 pub use srt::SrtListener;
 pub use summary::{Event, Summary};
 pub use util::{
-    ReservedPort, contains_bytes, files_containing, free_port, free_udp_port, heavy, reserve_port,
-    tcp_listening, tempdir, udp_port_bound, unix_ms, wait_until,
+    ReservedPort, bench_usage, contains_bytes, files_containing, free_port, free_udp_port, heavy,
+    percentile, reserve_port, tcp_listening, tempdir, udp_port_bound, unix_ms, wait_until,
 };

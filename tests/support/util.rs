@@ -172,3 +172,21 @@ pub fn tempdir(prefix: &str) -> tempfile::TempDir {
         .expect("chmod temp dir");
     d
 }
+
+/// The value at fraction `p` (0…1) of `sorted` (nearest rank); NaN when it is empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize]
+}
+
+/// A benchmark binary's answer to arguments it cannot use: what was wrong, how it is called,
+/// exit code 2.
+pub fn bench_usage(bench: &str, args: &str, problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("{bench}: {problem}");
+    }
+    eprintln!("usage: {bench} {args}");
+    std::process::exit(2)
+}

@@ -56,7 +56,7 @@ fn call_over(link_net: &Link, name: &str) {
     // The host's view of the guest, once a second until the call ends: the last line kept.
     let mut quality = String::new();
     let deadline = Instant::now() + Duration::from_secs(CALL_S + 30);
-    while guest.status().is_none() && Instant::now() < deadline {
+    while guest.try_wait().is_none() && Instant::now() < deadline {
         let mut l = marquee_in(home.path());
         l.args(["guest", "list", "--socket"]).arg(&socket);
         let d = exec(l, Duration::from_secs(10));

@@ -124,7 +124,7 @@ fn main() {
     // while the guest is on: it leaves out the guest's camera and encoder and the wait for the
     // program's next frame, which the measurement below holds.
     let mut estimates = Vec::new();
-    while guest.status().is_none() {
+    while guest.try_wait().is_none() {
         let mut l = marquee_in(home.path());
         l.args(["guest", "list", "--socket"])
             .arg(home.path().join("live.sock"));

@@ -61,3 +61,9 @@ if ! command -v cargo >/dev/null; then
   echo "setup: Rust is missing: install it from rustup (https://rustup.rs), then re-run" >&2
   exit 1
 fi
+
+# The checks lint through clippy-driver and check formatting with rustfmt: a minimal rustup
+# profile has neither.
+if command -v rustup >/dev/null && ! rustup which clippy-driver >/dev/null 2>&1; then
+  rustup component add clippy rustfmt
+fi

@@ -5,6 +5,7 @@ use crate::ipc::{
     Moderation, NetInterface, PlaybackUrl, PollStart, RoomEvent, RoomHomeMode, RoomSettingsPatch,
 };
 use marquee_appcore::error::{AppError, ErrorCode};
+use marquee_appcore::settings;
 use marquee_room::protocol::{ClientMsg, DanmakuMode, SettingsPatch};
 use marquee_show::room_home;
 use tauri::AppHandle;
@@ -162,7 +163,7 @@ pub async fn room_moderation_log(app: AppHandle, limit: u32) -> Result<(), AppEr
 }
 
 pub async fn room_playback(_app: AppHandle) -> Result<Vec<PlaybackUrl>, AppError> {
-    blocking(|| marquee_appcore::settings::playback(&marquee_profile::config::default_path())).await
+    blocking(|| settings::playback(&marquee_profile::config::default_path())).await
 }
 
 /// Remembered first (the config file is the host's source of truth, applied when the room
@@ -171,12 +172,11 @@ pub async fn room_set_playback(
     app: AppHandle,
     urls: Vec<PlaybackUrl>,
 ) -> Result<Vec<PlaybackUrl>, AppError> {
-    let saved = blocking(move || {
-        marquee_appcore::settings::set_playback(&marquee_profile::config::default_path(), &urls)
-    })
-    .await?;
+    let saved =
+        blocking(move || settings::set_playback(&marquee_profile::config::default_path(), &urls))
+            .await?;
     if state(&app).room.get().is_some() {
-        let sources = marquee_appcore::settings::playback_sources(&saved);
+        let sources = settings::playback_sources(&saved);
         let patch = SettingsPatch {
             playback: Some(sources),
             ..SettingsPatch::default()

@@ -3,10 +3,11 @@
 use super::{blocking, state};
 use crate::ipc::{AppSettings, DestinationSetting, Preflight};
 use marquee_appcore::error::{AppError, ErrorCode};
+use marquee_appcore::settings as remembered;
 use tauri::AppHandle;
 
 pub async fn load_settings(_app: AppHandle) -> Result<AppSettings, AppError> {
-    blocking(|| marquee_appcore::settings::load(&marquee_profile::config::default_path())).await
+    blocking(|| remembered::load(&marquee_profile::config::default_path())).await
 }
 
 /// Saves the settings and returns them as saved: a stream key pasted into a server field
@@ -16,17 +17,12 @@ pub async fn save_settings(app: AppHandle, settings: AppSettings) -> Result<AppS
     let kc = state(&app).keychain.clone();
     let (saved, moved) = blocking(move || {
         let path = marquee_profile::config::default_path();
-        let before = marquee_appcore::settings::load(&path)
-            .map(|s| s.room_home)
-            .ok();
-        let saved = marquee_appcore::settings::save(&path, &settings, &kc)?;
+        let before = remembered::load(&path).map(|s| s.room_home).ok();
+        let saved = remembered::save(&path, &settings, &kc)?;
         // Only what changes where the room is (not, say, a hosted room's name while the
         // room lives on this computer).
         let choice = |h: &crate::ipc::RoomHomeSetting| {
-            marquee_show::room_home::HomeChoice::from_prefs(
-                &marquee_appcore::settings::room_home_prefs(h),
-            )
-            .ok()
+            marquee_show::room_home::HomeChoice::from_prefs(&remembered::room_home_prefs(h)).ok()
         };
         let moved = before.as_ref().map(choice) != Some(choice(&saved.room_home));
         Ok((saved, moved))
@@ -50,7 +46,7 @@ pub async fn set_network_camera_passphrase(
 ) -> Result<(), AppError> {
     let kc = state(&app).keychain.clone();
     blocking(move || {
-        marquee_appcore::settings::set_network_camera_passphrase(
+        remembered::set_network_camera_passphrase(
             &marquee_profile::config::default_path(),
             &kc,
             port,

@@ -32,6 +32,8 @@ pub type KeyProvider = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>
 pub struct OutputShared {
     queue: Mutex<OutputQueue>,
     cv: Condvar,
+    /// The origin of the queue's clock.
+    epoch: Instant,
     finish: AtomicBool,
     abort: Arc<AtomicBool>,
     failed: AtomicBool,
@@ -54,6 +56,7 @@ impl OutputShared {
                 tb(crate::packet::Track::Audio),
             )),
             cv: Condvar::new(),
+            epoch: Instant::now(),
             finish: AtomicBool::new(false),
             abort: Arc::new(AtomicBool::new(false)),
             failed: AtomicBool::new(false),
@@ -69,7 +72,7 @@ impl OutputShared {
     fn next(&self) -> Option<Packet> {
         let mut q = self.queue.lock().expect("queue lock");
         loop {
-            if let Some(p) = q.pop() {
+            if let Some(p) = q.pop_to_send(self.epoch.elapsed()) {
                 self.counters
                     .queued_ms
                     .store(q.queued_time().as_millis() as u64, Ordering::Relaxed);
@@ -112,7 +115,7 @@ impl PacketSink for OutputShared {
             return;
         }
         self.with_queue(|q| {
-            q.push(p.clone());
+            q.push(p.clone(), self.epoch.elapsed());
             self.counters
                 .queued_ms
                 .store(q.queued_time().as_millis() as u64, Ordering::Relaxed);

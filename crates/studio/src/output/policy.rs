@@ -17,10 +17,17 @@ pub enum DropCause {
     Overflow,
 }
 
+/// How far back the writer's sending rate is measured.
+const SENT_WINDOW: Duration = Duration::from_secs(1);
+
+/// Most sends remembered for the rate (more than a second of any real stream's packets;
+/// past it the oldest go, which only lowers the estimate).
+const SENT_MAX: usize = 4096;
+
 /// Limits of one destination's queue.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueLimits {
-    /// Queued media time above which non-key video is dropped.
+    /// Wait (see [`OutputQueue::wait`]) above which non-key video is dropped.
     pub congestion: Duration,
     /// Queued media time at which everything is dropped and we wait for a keyframe.
     pub hard: Duration,
@@ -47,6 +54,9 @@ pub struct OutputQueue {
     bytes: usize,
     skip_until_key: bool,
     connected: bool,
+    /// When the writer took how many bytes, over the last [`SENT_WINDOW`].
+    sent: VecDeque<(Duration, usize)>,
+    sent_bytes: usize,
     pub dropped: DropCounts,
 }
 
@@ -81,6 +91,8 @@ impl OutputQueue {
             bytes: 0,
             skip_until_key: true,
             connected: false,
+            sent: VecDeque::new(),
+            sent_bytes: 0,
             dropped: DropCounts::default(),
         }
     }
@@ -100,6 +112,32 @@ impl OutputQueue {
         }
     }
 
+    /// How long the last queued packet waits before it is sent: the queue's media span, or
+    /// its bytes at the rate the writer took bytes over the last second when that is
+    /// shorter. After the bitrate is lowered, the span of a queue still holding the older,
+    /// larger frames keeps growing while the time to send them shrinks: only the shorter of
+    /// the two is the wait. A writer that stops taking anything has no rate after a second,
+    /// and the span rules again.
+    pub fn wait(&mut self, now: Duration) -> Duration {
+        self.forget_sent_before(now.saturating_sub(SENT_WINDOW));
+        let span = self.queued_time();
+        if self.sent_bytes == 0 {
+            return span;
+        }
+        let bytes_per_s = self.sent_bytes as f64 / SENT_WINDOW.as_secs_f64();
+        span.min(Duration::from_secs_f64(self.bytes as f64 / bytes_per_s))
+    }
+
+    fn forget_sent_before(&mut self, t: Duration) {
+        while let Some(&(at, n)) = self.sent.front() {
+            if at >= t && self.sent.len() <= SENT_MAX {
+                break;
+            }
+            self.sent.pop_front();
+            self.sent_bytes -= n;
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.queue.len()
     }
@@ -112,8 +150,9 @@ impl OutputQueue {
         self.bytes
     }
 
-    /// Offers a packet from the encoder. Never blocks; returns the cause if it was dropped.
-    pub fn push(&mut self, p: Packet) -> Option<DropCause> {
+    /// Offers a packet from the encoder at `now`. Never blocks; returns the cause if it was
+    /// dropped.
+    pub fn push(&mut self, p: Packet, now: Duration) -> Option<DropCause> {
         let is_video = p.track == Track::Video;
         if !self.connected {
             // Keep only the latest GOP so a reconnect starts on a keyframe at once.
@@ -147,7 +186,7 @@ impl OutputQueue {
         if is_video {
             if p.key {
                 self.skip_until_key = false;
-            } else if self.skip_until_key || self.queued_time() >= self.limits.congestion {
+            } else if self.skip_until_key || self.wait(now) >= self.limits.congestion {
                 self.skip_until_key = true;
                 self.dropped.add(DropCause::Congestion, 1);
                 return Some(DropCause::Congestion);
@@ -167,10 +206,19 @@ impl OutputQueue {
         self.bytes = 0;
     }
 
-    /// Next packet for the writer.
+    /// Next packet, taken out of the queue without sending it.
     pub fn pop(&mut self) -> Option<Packet> {
         let p = self.queue.pop_front()?;
         self.bytes -= p.data.len();
+        Some(p)
+    }
+
+    /// Next packet for the writer, which sends it at `now` (counted towards its rate).
+    pub fn pop_to_send(&mut self, now: Duration) -> Option<Packet> {
+        let p = self.pop()?;
+        self.sent.push_back((now, p.data.len()));
+        self.sent_bytes += p.data.len();
+        self.forget_sent_before(now.saturating_sub(SENT_WINDOW));
         Some(p)
     }
 
@@ -287,10 +335,10 @@ mod tests {
         let mut dropped_audio = 0;
         for i in 0..150 {
             let key = i % 60 == 0;
-            if q.push(video(i, key)).is_some() && key {
+            if q.push(video(i, key), Duration::ZERO).is_some() && key {
                 dropped_key += 1;
             }
-            if q.push(audio(i)).is_some() {
+            if q.push(audio(i), Duration::ZERO).is_some() {
                 dropped_audio += 1;
             }
         }
@@ -315,17 +363,77 @@ mod tests {
     fn a_keeping_up_destination_drops_nothing() {
         let mut q = connected();
         for i in 0..300 {
-            assert_eq!(q.push(video(i, i % 60 == 0)), None);
+            assert_eq!(q.push(video(i, i % 60 == 0), Duration::ZERO), None);
             q.pop();
         }
         assert_eq!(q.dropped.total(), 0);
+    }
+
+    /// Frames of `kbps` at 30 fps, sent over a link of `link_kbps` by a writer that takes a
+    /// packet whenever the link has room; returns the longest span the queue reached.
+    fn stream_over_a_link(
+        q: &mut OutputQueue,
+        frames: std::ops::Range<i64>,
+        kbps: impl Fn(i64) -> usize,
+        link_kbps: usize,
+        credit: &mut f64,
+    ) -> Duration {
+        let mut longest = Duration::ZERO;
+        for i in frames {
+            let now = Duration::from_secs_f64(i as f64 / 30.0);
+            let mut p = video(i, i % 60 == 0);
+            p.data = Arc::from(vec![0u8; kbps(i) * 1000 / 8 / 30]);
+            q.push(p, now);
+            longest = longest.max(q.queued_time());
+            *credit += (link_kbps * 1000 / 8 / 30) as f64;
+            while q
+                .queue
+                .front()
+                .is_some_and(|p| p.data.len() as f64 <= *credit)
+            {
+                *credit -= q.pop_to_send(now).unwrap().data.len() as f64;
+            }
+            if q.is_empty() {
+                *credit = 0.0;
+            }
+        }
+        longest
+    }
+
+    #[test]
+    fn after_the_bitrate_is_lowered_a_queue_that_sends_quickly_drops_nothing_though_its_span_grows()
+    {
+        let mut q = connected();
+        let mut credit = 0.0;
+        // 1.9 s at 3000 kbit/s over a 1500 kbit/s link, then 400 kbit/s: the queue's span
+        // keeps growing while the large frames drain, past the congestion limit.
+        let kbps = |i| if i < 57 { 3000 } else { 400 };
+        let longest = stream_over_a_link(&mut q, 0..240, kbps, 1500, &mut credit);
+        assert!(
+            longest > QueueLimits::default().congestion,
+            "the span stayed at {longest:?}: not the case this test is about"
+        );
+        assert_eq!(q.dropped.total(), 0);
+        assert!(q.is_empty(), "the queue drained");
+    }
+
+    #[test]
+    fn a_writer_that_stops_sending_drops_by_the_queue_span_again() {
+        let mut q = connected();
+        let mut credit = 0.0;
+        stream_over_a_link(&mut q, 0..60, |_| 1000, 1500, &mut credit);
+        assert_eq!(q.dropped.total(), 0);
+        // The link stops carrying anything: after a second without a send the rate is gone.
+        stream_over_a_link(&mut q, 60..120, |_| 1000, 0, &mut credit);
+        assert!(q.dropped.congestion > 0);
+        assert!(q.queued_time() <= QueueLimits::default().congestion);
     }
 
     #[test]
     fn while_disconnected_only_the_latest_gop_is_kept_and_it_starts_on_a_keyframe() {
         let mut q = OutputQueue::new(QueueLimits::default(), VTB, ATB);
         for i in 0..130 {
-            q.push(video(i, i % 60 == 0));
+            q.push(video(i, i % 60 == 0), Duration::ZERO);
         }
         let first = q.pop().unwrap();
         assert!(first.key && first.pts == 120);
@@ -337,7 +445,7 @@ mod tests {
     fn a_broken_connection_restarts_at_the_last_keyframe_in_the_queue() {
         let mut q = connected();
         for i in 0..70 {
-            q.push(video(i, i % 60 == 0));
+            q.push(video(i, i % 60 == 0), Duration::ZERO);
         }
         q.on_disconnected();
         assert!(q.pop().unwrap().pts == 60);
@@ -347,8 +455,8 @@ mod tests {
     fn a_stuck_writer_hits_the_hard_cap_and_the_queue_stays_bounded() {
         let mut q = connected();
         for i in 0..(30 * 60) {
-            q.push(video(i, i % 60 == 0));
-            q.push(audio(i));
+            q.push(video(i, i % 60 == 0), Duration::ZERO);
+            q.push(audio(i), Duration::ZERO);
             assert!(q.queued_time() <= QueueLimits::default().hard + Duration::from_secs(1));
         }
         assert!(q.dropped.overflow > 0);

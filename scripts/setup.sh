@@ -24,8 +24,9 @@ PKGS=(
   postgresql redis-server
   # SRT output and network cameras: a real SRT ingest (srt-live-transmit)
   srt-tools
-  # the viewer page's browser test (Playwright drives Debian's Chromium)
-  chromium
+  # the viewer page's browser test (Playwright drives Debian's Chromium); the co-stream guest
+  # page also in Firefox ESR (Puppeteer over WebDriver BiDi)
+  chromium firefox-esr
   # the desktop app (Tauri 2 on WebKitGTK) and its end-to-end test under Xvfb
   libssl-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver

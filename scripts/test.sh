@@ -114,12 +114,12 @@ viewer() {
 }
 
 guest_page() {
-  step "e2e: the co-stream guest page in headless Chromium: against its dev server (every screen), then as a real guest of marquee live --guests 1, and through a real coturn relay"
+  step "e2e: the co-stream guest page in headless Chromium: against its dev server (every screen), then as a real guest of marquee live --guests 1, and through a real coturn relay; then as a guest in headless Firefox"
   (cd crates/costream/tests/page && npm install --no-audit --no-fund --loglevel=error)
   node --test crates/guestdoor/assets/join-logic.test.mjs
   MARQUEE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/marquee" node --test --test-concurrency=1 \
     crates/costream/tests/page/page.test.mjs crates/costream/tests/page/host.test.mjs \
-    crates/costream/tests/page/relay.test.mjs
+    crates/costream/tests/page/relay.test.mjs crates/costream/tests/page/firefox.test.mjs
 }
 
 app() {

@@ -17,54 +17,25 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync, rmSync, readFileSync } from "node:fs";
-import { tmpdir, networkInterfaces } from "node:os";
+import { mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { createSocket } from "node:dgram";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { BIN, RATE, Scratch, need, outwardAddress, startHost as startLive, waitExit, audioWindows as levelsOf, dB,
+  cellsOf, distance, state, until } from "./support.mjs";
 
-const BIN = process.env.MARQUEE_BIN || new URL("../../../../target/debug/marquee", import.meta.url).pathname;
 const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(BIN)) throw new Error(`no marquee binary at ${BIN}: set MARQUEE_BIN (cargo build -p marquee-cli)`);
+need([["ffmpeg", "ffmpeg"]]);
 if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
-try { execFileSync("ffmpeg", ["-version"], { stdio: "ignore" }); } catch { throw new Error("ffmpeg missing; install it with: apt-get install -y ffmpeg"); }
 
-const W = 1280;
-const H = 720;
 const HOST_HZ = 440;
 const GUEST_HZ = 1000;
-const RATE = 48000;
 const ON_AIR_MS = 8000;
 
-const dir = mkdtempSync(join(tmpdir(), "mq-costream-host-"));
-const hosts = [];
-const browsers = [];
-let failed = false;
-after(async () => {
-  for (const b of browsers) await b.close().catch(() => {});
-  for (const h of hosts) if (h.proc.exitCode === null && h.proc.signalCode === null) h.proc.kill("SIGKILL");
-  if (failed) {
-    for (const h of hosts) console.error(`---- host stderr (${h.name}) ----\n${h.err.join("\n")}`);
-    console.error(`kept for inspection: ${dir}`);
-  } else {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-/** This machine's address towards the outside (nothing is sent): the link a guest gets never
- *  names loopback, and Chromium would offer no candidate there anyway. */
-async function outwardAddress() {
-  const viaRoute = await new Promise((resolve) => {
-    const s = createSocket("udp4");
-    s.on("error", () => { s.close(); resolve(null); });
-    s.connect(9, "192.0.2.1", () => { const a = s.address().address; s.close(); resolve(a); });
-  });
-  const any = Object.values(networkInterfaces()).flat().find((i) => i.family === "IPv4" && !i.internal)?.address;
-  const ip = viaRoute && viaRoute !== "0.0.0.0" && !viaRoute.startsWith("127.") ? viaRoute : any;
-  assert.ok(ip, "the co-stream browser test needs a non-loopback IPv4 address (e.g. eth0 up with an address)");
-  return ip;
-}
+const scratch = new Scratch("mq-costream-host-");
+const dir = scratch.dir;
+const browsers = scratch.browsers;
+after(() => scratch.cleanup());
 
 /** The fake devices: a 1000 Hz tone at 48 kHz and testsrc2 at 640×360 (Chromium loops both). */
 function makeMedia() {
@@ -77,32 +48,9 @@ function makeMedia() {
   return { wav, y4m };
 }
 
-/** `marquee live` with one guest slot, in a home and control socket of its own; resolves once
- *  the invite is printed. */
-async function startHost(name, extra) {
-  const home = join(dir, name);
-  mkdirSync(home, { recursive: true });
-  const env = { ...process.env, NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_DATA_HOME: join(home, ".local/share"), XDG_CACHE_HOME: join(home, ".cache"),
-    XDG_STATE_HOME: join(home, ".local/state"), XDG_VIDEOS_DIR: join(home, "Videos"),
-    MARQUEE_CONTROL: join(home, "live.sock") };
-  const proc = spawn(BIN, ["live", "--video", "test", "--audio", `tone:${HOST_HZ}`, "--size", `${W}x${H}`,
-    "--fps", "30", "--preset", "ultrafast", "--replay-seconds", "0", "--guests", "1", ...extra],
-  { env, stdio: ["ignore", "pipe", "pipe"] });
-  const h = { name, proc, err: [], exited: null };
-  hosts.push(h);
-  createInterface({ input: proc.stderr }).on("line", (l) => h.err.push(l));
-  h.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
-  const link = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no invite printed within 60 s")), 60000);
-    createInterface({ input: proc.stdout }).on("line", (l) => {
-      if (l.startsWith("guest 1: ")) { clearTimeout(timer); resolve(l.slice("guest 1: ".length).trim()); }
-    });
-    h.exited.then((s) => { clearTimeout(timer); reject(new Error(`the host exited before printing an invite: ${JSON.stringify(s)}`)); });
-  });
-  h.startedAt = Date.now();
-  return { ...h, link };
-}
+/** `marquee live` with one guest slot (the test card and a 440 Hz tone); resolves once the
+ *  invite is printed. */
+const startHost = (name, extra) => startLive(scratch, name, HOST_HZ, extra);
 
 /** Headless Chromium whose camera and microphone are the given files. The CLI serves its links
  *  over plain http (a real deployment puts TLS in front: browsers grant the camera only on
@@ -116,11 +64,6 @@ async function launch(origin, media) {
   return b;
 }
 
-const state = (page) => page.evaluate(() => document.body.dataset.state);
-async function until(page, name, timeout = 20000) {
-  await page.waitForFunction((n) => document.body.dataset.state === n, name, { timeout })
-    .catch(async () => assert.fail(`state ${await state(page)}, waited for ${name}`));
-}
 /** The connection as Chromium sees it, for the failure message when a state is not reached. */
 const iceReport = (page) => page.evaluate(async () => {
   const pc = window.marqueeGuest.pc;
@@ -140,47 +83,8 @@ const iceReport = (page) => page.evaluate(async () => {
   return JSON.stringify(out);
 }).catch((e) => `no stats: ${e.message}`);
 
-async function waitExit(h, ms) {
-  let timer;
-  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${h.name} still running after ${ms / 1000} s`)), ms); });
-  try { return await Promise.race([h.exited, late]); } finally { clearTimeout(timer); }
-}
-
-/** Strength of `hz` in `x` (Goertzel), as an amplitude. */
-function toneLevel(x, hz) {
-  const k = 2 * Math.cos((2 * Math.PI * hz) / RATE);
-  let s1 = 0, s2 = 0;
-  for (let i = 0; i < x.length; i++) { const s = x[i] + k * s1 - s2; s2 = s1; s1 = s; }
-  return Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - k * s1 * s2)) / x.length;
-}
-const dB = (a, b) => 20 * Math.log10((a + 1e-12) / (b + 1e-12));
-
-/** The program audio, mono at 48 kHz, in 1 s windows: each window's [guest tone, host tone]. */
-function audioWindows(file) {
-  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", file, "-vn", "-ac", "1", "-ar", String(RATE), "-f", "f32le", "-"],
-    { maxBuffer: 64 << 20 });
-  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.length >> 2);
-  const out = [];
-  for (let i = 0; i + RATE <= all.length; i += RATE) {
-    const w = all.subarray(i, i + RATE);
-    out.push([toneLevel(w, GUEST_HZ), toneLevel(w, HOST_HZ)]);
-  }
-  return out;
-}
-
-/** A picture as 16×9 RGB cells (area-averaged): the colour bars without their fine detail. */
-const CELLS = 16 * 9 * 3;
-function cellsOf(file, filter, fps) {
-  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", file, "-vf", `${fps ? `fps=${fps},` : ""}${filter}scale=16:9:flags=area`,
-    "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], { maxBuffer: 64 << 20 });
-  const out = [];
-  for (let i = 0; i + CELLS <= raw.length; i += CELLS) out.push(raw.subarray(i, i + CELLS));
-  return out;
-}
-const distance = (a, b) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
-
 test("a browser guest joins the real host from the link and is seen and heard in the show", { timeout: 180000 }, async (t) => {
-  t.after(() => { failed ||= !t.passed; });
+  t.after(() => { scratch.failed ||= !t.passed; });
   const ip = await outwardAddress();
   const media = makeMedia();
   const show = join(dir, "show.mkv");
@@ -239,7 +143,7 @@ test("a browser guest joins the real host from the link and is seen and heard in
   assert.ok(outCall.every((x) => x.d > 50), `the browser's camera is gone after the call: ${trace}`);
 
   // The browser's tone is in the program while on air and gone after; the host's throughout.
-  const levels = audioWindows(show);
+  const levels = levelsOf(show, [GUEST_HZ, HOST_HZ]);
   const table = levels.map(([g, h], i) => `${i}s:${(20 * Math.log10(g + 1e-12)).toFixed(0)}/${(20 * Math.log10(h + 1e-12)).toFixed(0)}`).join(" ");
   const guestDuring = levels.filter((_, i) => during(i)).map((l) => l[0]);
   const guestAfter = levels.filter((_, i) => afterCall(i)).map((l) => l[0]);
@@ -260,7 +164,7 @@ test("a browser guest joins the real host from the link and is seen and heard in
 });
 
 test("an unknown invite and a host that has stopped each show their error", { timeout: 120000 }, async (t) => {
-  t.after(() => { failed ||= !t.passed; });
+  t.after(() => { scratch.failed ||= !t.passed; });
   const ip = await outwardAddress();
   const media = existsSync(join(dir, "camera.y4m")) ? { wav: join(dir, "tone.wav"), y4m: join(dir, "camera.y4m") } : makeMedia();
   const host = await startHost("host-stops", ["--record", join(dir, "stops.mkv"), "--guest-address", ip]);
@@ -316,10 +220,7 @@ async function startRoom(ip, name) {
   const secret = join(home, "room.secret");
   const proc = spawn(BIN, ["room", "serve", "--listen", `${ip}:0`, "--db", join(home, "room.db"), "--secret-file", secret],
     { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  const h = { name: `room-${name}`, proc, err: [], exited: null };
-  hosts.push(h);
-  createInterface({ input: proc.stderr }).on("line", (l) => h.err.push(l));
-  h.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+  scratch.track(`room-${name}`, proc);
   const addr = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the room server did not start within 20 s")), 20000);
     createInterface({ input: proc.stdout }).on("line", (l) => {
@@ -332,7 +233,7 @@ async function startRoom(ip, name) {
 }
 
 test("a browser guest joins through the room the host is live in, and is told when the show ends", { timeout: 120000 }, async (t) => {
-  t.after(() => { failed ||= !t.passed; });
+  t.after(() => { scratch.failed ||= !t.passed; });
   const ip = await outwardAddress();
   const media = existsSync(join(dir, "camera.y4m")) ? { wav: join(dir, "tone.wav"), y4m: join(dir, "camera.y4m") } : makeMedia();
   const room = await startRoom(ip, "duo");

@@ -12,56 +12,23 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { BIN, Scratch, need, outwardAddress, inviteOf, cellsOf, distance } from "./support.mjs";
 
-const BIN = process.env.MARQUEE_BIN || new URL("../../../../target/debug/marquee", import.meta.url).pathname;
 const CHROME = process.env.CHROMIUM || "/usr/bin/chromium";
-for (const [p, hint] of [["turnserver", "coturn"], ["dbus-run-session", "dbus"], ["gnome-keyring-daemon", "gnome-keyring"], ["ffmpeg", "ffmpeg"]]) {
-  try { execFileSync("sh", ["-c", `command -v ${p}`], { stdio: "ignore" }); } catch { throw new Error(`${p} missing; install it with: apt-get install -y ${hint}`); }
-}
-if (!existsSync(BIN)) throw new Error(`no marquee binary at ${BIN}: set MARQUEE_BIN (cargo build -p marquee-cli)`);
+need([["turnserver", "coturn"], ["dbus-run-session", "dbus"], ["gnome-keyring-daemon", "gnome-keyring"], ["ffmpeg", "ffmpeg"]]);
 if (!existsSync(CHROME)) throw new Error("Chromium missing; install it with: apt-get install -y chromium");
 
 const ON_AIR_MS = 6000;
-const dir = mkdtempSync(join(tmpdir(), "mq-costream-relay-"));
-const procs = [];
-const browsers = [];
-let failed = false;
-after(async () => {
-  for (const b of browsers) await b.close().catch(() => {});
-  for (const p of procs) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill("SIGKILL");
-  if (failed) {
-    for (const p of procs) console.error(`---- ${p.name} output ----\n${p.out.join("\n")}`);
-    console.error(`kept for inspection: ${dir}`);
-  } else {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-function track(name, proc) {
-  const p = { name, proc, out: [] };
-  procs.push(p);
-  for (const s of [proc.stdout, proc.stderr]) if (s) createInterface({ input: s }).on("line", (l) => p.out.push(l));
-  p.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
-  return p;
-}
-
-/** This machine's address towards the outside (the host's, coturn's and the link's). */
-async function outwardAddress() {
-  const ip = await new Promise((resolve) => {
-    const s = createSocket("udp4");
-    s.on("error", () => { s.close(); resolve(null); });
-    s.connect(9, "192.0.2.1", () => { const a = s.address().address; s.close(); resolve(a); });
-  });
-  assert.ok(ip && ip !== "0.0.0.0" && !ip.startsWith("127."), "the relay test needs a non-loopback IPv4 address");
-  return ip;
-}
+const scratch = new Scratch("mq-costream-relay-");
+const dir = scratch.dir;
+const browsers = scratch.browsers;
+after(() => scratch.cleanup());
+const track = (name, proc) => scratch.track(name, proc);
 
 /** A UDP port free now (coturn cannot be told to take any). */
 async function freePort() {
@@ -101,9 +68,9 @@ async function startTurn(ip, user, secret) {
     "--log-file", "stdout", "--simple-log", "--verbose"], { stdio: ["ignore", "pipe", "pipe"] });
   const t = track("coturn", proc);
   for (const deadline = Date.now() + 15000; ;) {
-    if (t.proc.exitCode !== null) throw new Error(`coturn exited: ${t.out.join("\n")}`);
+    if (t.proc.exitCode !== null) throw new Error(`coturn exited: ${[...t.out, ...t.err].join("\n")}`);
     if (await stunAnswers("127.0.0.1", port, 300)) break;
-    if (Date.now() > deadline) throw new Error(`coturn did not answer STUN within 15 s: ${t.out.join("\n")}`);
+    if (Date.now() > deadline) throw new Error(`coturn did not answer STUN within 15 s: ${[...t.out, ...t.err].join("\n")}`);
   }
   return { ...t, port };
 }
@@ -111,43 +78,20 @@ async function startTurn(ip, user, secret) {
 /** `marquee live --guests 1` under a private D-Bus with an unlocked gnome-keyring holding the
  *  TURN credential as `turnpw`; resolves with the link once printed. */
 async function startHost(name, secret, args) {
-  const home = join(dir, name);
-  mkdirSync(home, { recursive: true });
-  const env = { ...process.env, NO_COLOR: "1", HOME: home, XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_DATA_HOME: join(home, ".local/share"), XDG_CACHE_HOME: join(home, ".cache"),
-    XDG_STATE_HOME: join(home, ".local/state"), XDG_RUNTIME_DIR: join(home, "run"),
-    MARQUEE_CONTROL: join(home, "live.sock"), MQ_BIN: BIN, MQ_TURN_SECRET: secret };
-  mkdirSync(env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+  const env = { ...scratch.home(name).env, MQ_BIN: BIN, MQ_TURN_SECRET: secret };
   const script = 'printf %s unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null && ' +
     'printf %s "$MQ_TURN_SECRET" | "$MQ_BIN" key set turnpw && unset MQ_TURN_SECRET && exec "$MQ_BIN" live "$@"';
   const proc = spawn("dbus-run-session", ["--", "sh", "-c", script, "sh", "--video", "test", "--audio", "tone:440",
     "--size", "1280x720", "--fps", "30", "--preset", "ultrafast", "--replay-seconds", "0", "--guests", "1", ...args],
   { env, stdio: ["ignore", "pipe", "pipe"] });
   const h = track(name, proc);
-  const link = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no invite printed within 60 s")), 60000);
-    createInterface({ input: proc.stdout }).on("line", (l) => {
-      if (l.startsWith("guest 1: ")) { clearTimeout(timer); resolve(l.slice("guest 1: ".length).trim()); }
-    });
-    h.exited.then((s) => { clearTimeout(timer); reject(new Error(`the host exited before printing an invite: ${JSON.stringify(s)}: ${h.out.join("\n")}`)); });
-  });
+  const link = await inviteOf(h);
   h.startedAt = Date.now();
   return { ...h, link };
 }
 
-const CELLS = 16 * 9 * 3;
-/** A picture as 16×9 RGB cells (area-averaged). */
-function cellsOf(file, filter, fps) {
-  const raw = execFileSync("ffmpeg", ["-v", "error", "-i", file, "-vf", `${fps ? `fps=${fps},` : ""}${filter}scale=16:9:flags=area`,
-    "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], { maxBuffer: 64 << 20 });
-  const out = [];
-  for (let i = 0; i + CELLS <= raw.length; i += CELLS) out.push(raw.subarray(i, i + CELLS));
-  return out;
-}
-const distance = (a, b) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
-
 test("a guest who can only use a TURN relay joins through coturn and is seen in the show", { timeout: 150000 }, async (t) => {
-  t.after(() => { failed ||= !t.passed; });
+  t.after(() => { scratch.failed ||= !t.passed; });
   const ip = await outwardAddress();
   const secret = randomBytes(12).toString("hex");
   const turn = await startTurn(ip, "guest", secret);
@@ -168,7 +112,7 @@ test("a guest who can only use a TURN relay joins through coturn and is seen in 
 
   const info = await (await fetch(`${host.link}/info`)).json();
   assert.deepEqual(info.ice_servers, [{ urls: [turnUrl], username: "guest", credential: secret }]);
-  assert.ok(!host.out.join("\n").includes(secret), "the credential is never printed");
+  assert.ok(![...host.out, ...host.err].join("\n").includes(secret), "the credential is never printed");
 
   const browser = await chromium.launch({ executablePath: CHROME, args: ["--no-sandbox", "--disable-gpu",
     "--disable-background-networking", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -222,7 +166,7 @@ test("a guest who can only use a TURN relay joins through coturn and is seen in 
 
   const exit = await host.exited;
   assert.deepEqual(exit, { code: 0, signal: null }, "the host exits cleanly");
-  assert.ok(!host.out.join("\n").includes(secret), "the credential is never printed");
+  assert.ok(![...host.out, ...host.err].join("\n").includes(secret), "the credential is never printed");
   // The right half of the side-by-side program is the guest's camera while on air.
   const reference = cellsOf(y4m, "", 0)[0];
   const FPS = 5;

@@ -5,10 +5,13 @@
 //! whole call, its picture keep arriving in the program (str0m's NACKs get most lost video
 //! packets sent again; what stays lost costs a frame and a PLI for the next keyframe), and its
 //! voice be heard (Opus concealment). Loss, PLIs and frames are printed from the host's quality
-//! stats (`marquee guest list`).
+//! stats (`marquee guest list`). The same call also crosses a path emulated in user space
+//! between two TUN devices (50 ms ± 20 ms each way, 2 % lost: the bad network), which
+//! is first checked with a UDP echo across it.
 
 #![allow(clippy::unwrap_used)]
 
+use marquee_e2e::linkem::Shape;
 use marquee_e2e::{
     NetLink as Link, Nginx, Run, assert_exited_ok, decode_audio_mono, exec, frame_codes_in,
     guest_link, heavy, marquee_in, tempdir, tone_level,
@@ -23,8 +26,9 @@ const CALL_S: u64 = 15;
 
 /// A call of `CALL_S` seconds from a native guest inside `link_net` to a host here that
 /// streams to nginx-rtmp as `name`: the guest stays on air, its picture keeps arriving in the
-/// program and its voice is heard. Prints the host's quality line for the guest.
-fn call_over(link_net: &Link, name: &str) {
+/// program and its voice is heard. Prints the host's quality line for the guest; returns the
+/// most resend requests (NACKs) a second it showed.
+fn call_over(link_net: &Link, name: &str) -> f64 {
     let mut nginx = Nginx::start();
     let home = tempdir("marquee-costream-lossy-");
     let socket = home.path().join("live.sock");
@@ -55,6 +59,7 @@ fn call_over(link_net: &Link, name: &str) {
     );
     // The host's view of the guest, once a second until the call ends: the last line kept.
     let mut quality = String::new();
+    let mut most_nacks = 0.0f64;
     let deadline = Instant::now() + Duration::from_secs(CALL_S + 30);
     while guest.try_wait().is_none() && Instant::now() < deadline {
         let mut l = marquee_in(home.path());
@@ -62,6 +67,9 @@ fn call_over(link_net: &Link, name: &str) {
         let d = exec(l, Duration::from_secs(10));
         if let Some(line) = d.stdout_str().lines().find(|l| l.contains("on_air")) {
             quality = line.to_string();
+            let nacks = (line.split(" NACK/s").next())
+                .and_then(|l| l.rsplit('%').next()?.trim().parse::<f64>().ok());
+            most_nacks = most_nacks.max(nacks.unwrap_or(0.0));
         }
         std::thread::sleep(Duration::from_secs(1)); // the polling period of the quality stats
     }
@@ -158,6 +166,7 @@ fn call_over(link_net: &Link, name: &str) {
         during.len() as u64 >= CALL_S - 5 && quietest > 100.0 * after,
         "the guest's tone must be ≥ 20 dB above the after-call level in every second on air: {levels:?}"
     );
+    most_nacks
 }
 
 #[test]
@@ -165,7 +174,9 @@ fn a_native_guest_losing_five_percent_of_its_packets_stays_on_air_seen_and_heard
     let _g = heavy();
     let link = Link::start();
     link.lose_udp(5);
-    call_over(&link, "lossy");
+    let nacks = call_over(&link, "lossy");
+    // What NACKs repaired does not count as loss; the host sees the uplink's loss here.
+    assert!(nacks > 0.0, "the host's line never showed a resend request");
     let counts = link.loss_counts();
     eprintln!("nftables UDP (chain, packets, dropped): {counts:?}");
     assert!(
@@ -182,6 +193,99 @@ fn a_native_guest_on_a_one_megabit_link_stays_on_air_seen_and_heard() {
     let link = Link::start();
     link.shape(1000);
     call_over(&link, "narrow");
+}
+
+/// The bad network, each way: 50 ms ± 20 ms, 2 % lost.
+fn bad_path() -> Shape {
+    Shape::new(Duration::from_millis(50), Duration::from_millis(20), 2.0)
+}
+
+#[test]
+fn the_emulated_path_holds_each_packet_its_delay_and_loses_its_share_each_way() {
+    let shape = Shape::new(Duration::from_millis(50), Duration::from_millis(20), 10.0);
+    let link = Link::start_emulated(shape, shape);
+    let echo = std::net::UdpSocket::bind((link.host_ip.as_str(), 0)).unwrap();
+    let to = echo.local_addr().unwrap();
+    let echoer = std::thread::spawn(move || {
+        echo.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut buf = [0u8; 64];
+        while let Ok((n, from)) = echo.recv_from(&mut buf) {
+            echo.send_to(&buf[..n], from).unwrap();
+        }
+    });
+    let inside = link.udp_socket_inside();
+    inside.connect(to).unwrap();
+    let sent = 1000u32;
+    let sending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Echoes are taken as they come (a socket buffer left unread would drop them).
+    let receiver = {
+        let (rx, sending) = (inside.try_clone().unwrap(), sending.clone());
+        std::thread::spawn(move || {
+            rx.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let (mut got, mut buf) = (Vec::new(), [0u8; 64]);
+            loop {
+                match rx.recv(&mut buf) {
+                    Ok(n) => got.push((
+                        u32::from_be_bytes(buf[..4.min(n)].try_into().unwrap()),
+                        Instant::now(),
+                    )),
+                    // Quiet for 300 ms after the last send: the path (≤ 70 ms a way) is empty.
+                    Err(_) if !sending.load(std::sync::atomic::Ordering::Relaxed) => return got,
+                    Err(_) => {}
+                }
+            }
+        })
+    };
+    let t0 = Instant::now();
+    let stamps: Vec<Instant> = (0..sent)
+        .map(|i| {
+            let at = Instant::now();
+            inside.send(&i.to_be_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(1)); // the send rate, not a wait
+            at
+        })
+        .collect();
+    sending.store(false, std::sync::atomic::Ordering::Relaxed);
+    let rtts: Vec<Duration> = (receiver.join().unwrap().into_iter())
+        .map(|(i, at)| at - stamps[i as usize])
+        .collect();
+    echoer.join().unwrap();
+    let (up, down) = link.emulated_counts().unwrap();
+    let got = rtts.len() as u32;
+    let min = rtts.iter().min().copied().unwrap_or_default();
+    let max = rtts.iter().max().copied().unwrap_or_default();
+    println!(
+        "{got} of {sent} echoes in {:?}; round trip {min:?}–{max:?}; up {up:?}, down {down:?}",
+        t0.elapsed()
+    );
+    // Two passes at 10 % each: 190 lost on average, a standard deviation of about 12.
+    assert!(
+        (100..300).contains(&(sent - got)),
+        "lost {} of {sent}",
+        sent - got
+    );
+    assert!(up.lost + down.lost >= u64::from(sent - got));
+    // Held at least delay − jitter each way, never less; and held differently.
+    assert!(
+        min >= Duration::from_millis(60),
+        "shortest round trip {min:?}"
+    );
+    assert!(
+        max - min > Duration::from_millis(10),
+        "no jitter: {min:?}–{max:?}"
+    );
+}
+
+#[test]
+fn a_native_guest_on_a_delayed_jittery_lossy_path_stays_on_air_seen_and_heard() {
+    let _g = heavy();
+    let link = Link::start_emulated(bad_path(), bad_path());
+    let nacks = call_over(&link, "badpath");
+    assert!(nacks > 0.0, "the host's line never showed a resend request");
+    let (up, down) = link.emulated_counts().unwrap();
+    println!("the path: up {up:?}, down {down:?}");
+    assert!(up.lost > 0 && down.lost > 0, "the path lost nothing");
 }
 
 /// Whether a STUN Binding request to `server` is answered within 300 ms.

@@ -1,6 +1,8 @@
 //! Benchmark: a co-stream guest's glass-to-glass latency into the program. The native guest
 //! (`marquee guest join --video test:2`, 640×360@30 VP8) runs in a network namespace joined to
-//! the host's by a veth pair (optionally losing `--loss` % of its UDP each way, nftables);
+//! the host's by a veth pair (optionally losing `--loss` % of its UDP each way, nftables), or,
+//! with `--delay`/`--jitter`, by a path emulated in user space between two TUN devices (each way
+//! `--delay` ms ± `--jitter` ms, `--loss` % lost: `marquee_e2e::linkem`);
 //! the host is `marquee live --guests 1` at 1280×720@30 recording its program. Each program
 //! frame of the side-by-side layout carries two frame codes: the host's test card (left half,
 //! its session time when made, i.e. when the program was composed, within a frame) and the
@@ -19,12 +21,16 @@
 //! ```text
 //! cargo build --release -p marquee-cli -p marquee-e2e
 //! MARQUEE_BIN=target/release/marquee target/release/bench_costream_latency --seconds 20 [--loss 2]
+//! MARQUEE_BIN=target/release/marquee target/release/bench_costream_latency --seconds 300 --delay 50 --jitter 20 --loss 2
 //! ```
+//! Also counts the freezes: runs of program frames showing the same guest picture while the
+//! guest is on air (the longest, and how many passed 500 ms).
 //! Writes a markdown table to stdout and JSON to `target/bench/costream_latency.json`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use marquee_e2e::linkem::Shape;
 use marquee_e2e::{
     NetLink, Run, bench_usage, exec, frame_codes_in, marquee_in, percentile, tempdir,
 };
@@ -38,7 +44,7 @@ const CARD_LEAD_MS: f64 = 40.0;
 fn usage(problem: &str) -> ! {
     bench_usage(
         "bench_costream_latency",
-        "[--seconds N] [--loss PCT] [--out FILE]",
+        "[--seconds N] [--loss PCT] [--delay MS] [--jitter MS] [--out FILE]",
         problem,
     )
 }
@@ -51,9 +57,17 @@ fn clock_zero(stderr: &str) -> Option<f64> {
     })
 }
 
+/// A whole number of milliseconds from the argument after `flag`.
+fn ms_arg(it: &mut impl Iterator<Item = String>, flag: &str) -> u64 {
+    it.next()
+        .and_then(|s| s.trim_end_matches("ms").parse().ok())
+        .unwrap_or_else(|| usage(&format!("{flag} needs a whole number of ms")))
+}
+
 fn main() {
     let mut seconds = 20u64;
     let mut loss = 0u32;
+    let (mut delay, mut jitter) = (None, 0u64);
     let mut out = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -71,6 +85,8 @@ fn main() {
                     .filter(|l| *l < 100)
                     .unwrap_or_else(|| usage("--loss needs a per cent below 100"))
             }
+            "--delay" => delay = Some(ms_arg(&mut it, "--delay")),
+            "--jitter" => jitter = ms_arg(&mut it, "--jitter"),
             "--out" => {
                 out = Some(PathBuf::from(
                     it.next().unwrap_or_else(|| usage("--out needs a path")),
@@ -88,13 +104,27 @@ fn main() {
             .join("costream_latency.json")
     });
 
-    let link = NetLink::start();
-    if loss > 0 {
-        link.lose_udp(loss);
-    }
+    let emulated = delay.is_some() || jitter > 0;
+    let link = if emulated {
+        let ms = Duration::from_millis;
+        let path = Shape::new(ms(delay.unwrap_or(0)), ms(jitter), f64::from(loss));
+        NetLink::start_emulated(path, path)
+    } else {
+        let link = NetLink::start();
+        if loss > 0 {
+            link.lose_udp(loss);
+        }
+        link
+    };
     let home = tempdir("marquee-bench-costream-");
     let show = home.path().join("show.mkv");
-    let log = "marquee_capture::clock=debug,warn";
+    // More of the processes' logs (e.g. `marquee_costream=debug,warn`) with MQ_BENCH_LOG; both
+    // are written beside the JSON.
+    let log = std::env::var("MQ_BENCH_LOG").map_or_else(
+        |_| "marquee_capture::clock=debug,warn".to_string(),
+        |l| format!("marquee_capture::clock=debug,{l}"),
+    );
+    let log = log.as_str();
     let mut c = marquee_in(home.path());
     c.env("MARQUEE_LOG", log)
         .env("MARQUEE_CONTROL", home.path().join("live.sock"))
@@ -154,6 +184,13 @@ fn main() {
         );
     };
 
+    for (run, name) in [(&host, "host"), (&guest, "guest")] {
+        let path = out.with_extension(format!("{name}.log"));
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&path, run.stderr());
+    }
     let rows = frame_codes_in(&show, W, H, &[(0, 180, 640, 360), (640, 180, 640, 360)]);
     let mut seen = std::collections::HashSet::new();
     let mut lat = Vec::new();
@@ -174,26 +211,68 @@ fn main() {
         );
     }
     lat.sort_by(f64::total_cmp);
+    // Freezes: program frames (30 a second) in a row showing the same guest picture, from the
+    // first to the last frame that shows the guest.
+    let guest_codes: Vec<Option<u64>> = rows
+        .iter()
+        .map(|r| r[1].filter(|g| g.index >= 2_000_000).map(|g| g.index))
+        .collect();
+    let first = guest_codes.iter().position(Option::is_some).unwrap_or(0);
+    let last = guest_codes.iter().rposition(Option::is_some).unwrap_or(0);
+    // (program frame where the run starts, frames in it)
+    let mut runs = Vec::new();
+    let mut run = (first, 0u32);
+    for (i, w) in guest_codes[first..=last].windows(2).enumerate() {
+        if w[0] == w[1] || w[1].is_none() {
+            run.1 += 1;
+        } else {
+            runs.push(run);
+            run = (first + i + 1, 0);
+        }
+    }
+    runs.push(run);
+    let frame_ms = 1000.0 / 30.0;
+    let run_ms = |r: u32| f64::from(r + 1) * frame_ms;
+    let longest_freeze_ms = runs.iter().map(|r| run_ms(r.1)).fold(0.0, f64::max);
+    let freezes: Vec<(f64, f64)> = (runs.iter())
+        .filter(|r| run_ms(r.1) > 500.0)
+        .map(|r| (r.0 as f64 / 30.0, run_ms(r.1)))
+        .collect();
+    let freezes_over_500 = freezes.len();
+    for (at, ms) in &freezes {
+        eprintln!("freeze of {ms:.0} ms at {at:.1} s of the program");
+    }
     let (p50, p95, max) = (
         percentile(&lat, 0.5),
         percentile(&lat, 0.95),
         lat.last().copied().unwrap_or(f64::NAN),
     );
     println!(
-        "**Co-stream glass-to-glass** (native guest 640×360@30 VP8 in a network namespace over a veth{}, host 1280×720@30; guest camera → program frame)\n",
-        if loss > 0 {
-            format!(", {loss} % UDP loss each way")
-        } else {
-            String::new()
+        "**Co-stream glass-to-glass** (native guest 640×360@30 VP8 in a network namespace {}, host 1280×720@30; guest camera → program frame)\n",
+        match (emulated, loss) {
+            (true, _) => format!(
+                " over a path emulated in user space ({} ms ± {jitter} ms each way, {loss} % lost each way)",
+                delay.unwrap_or(0)
+            ),
+            (false, 0) => " over a veth".to_string(),
+            (false, _) => format!(" over a veth, {loss} % UDP loss each way"),
         }
     );
-    println!("| guest pictures in the program | measured | p50 ms | p95 ms | max ms |");
-    println!("| ---: | ---: | ---: | ---: | ---: |");
     println!(
-        "| {} | {} | {p50:.1} | {p95:.1} | {max:.1} |",
+        "| seconds | guest pictures in the program | measured | p50 ms | p95 ms | max ms | longest freeze ms | freezes > 500 ms |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| {seconds} | {} | {} | {p50:.1} | {p95:.1} | {max:.1} | {longest_freeze_ms:.0} | {freezes_over_500} |",
         seen.len(),
         lat.len()
     );
+    if let Some((up, down)) = link.emulated_counts() {
+        println!(
+            "\nThe path: towards the host {} passed, {} lost; towards the guest {} passed, {} lost",
+            up.passed, up.lost, down.passed, down.lost
+        );
+    }
     println!(
         "\nThe host's own estimate (`marquee guest list`, once a second, {} samples): p50 {:.1} ms, p95 {:.1} ms (network, jitter, the frame's last packet and decoding: no camera, encoder or program tick)",
         estimates.len(),
@@ -204,8 +283,11 @@ fn main() {
         eprintln!("{unreadable_host} program frames with the guest's code but not the host's");
     }
     let v = json!({
-        "seconds": seconds, "loss_pct": loss, "pictures": seen.len(), "measured": lat.len(),
+        "seconds": seconds, "loss_pct": loss, "delay_ms": delay, "jitter_ms": jitter,
+        "pictures": seen.len(), "measured": lat.len(),
         "p50_ms": p50, "p95_ms": p95, "max_ms": max,
+        "longest_freeze_ms": longest_freeze_ms, "freezes_over_500_ms": freezes_over_500,
+        "freezes_at_s_ms": freezes,
         "host_estimate_p50_ms": percentile(&estimates, 0.5),
         "host_estimate_p95_ms": percentile(&estimates, 0.95),
     });

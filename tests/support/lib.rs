@@ -18,6 +18,7 @@
 mod chromium;
 mod cli;
 mod keychain;
+pub mod linkem;
 mod media;
 mod netns;
 mod nginx;

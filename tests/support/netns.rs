@@ -1,20 +1,36 @@
 //! [`NetLink`]: a network namespace joined to this one by a veth pair, for tests of
-//! what crosses a real (if local) network: loss with nftables, rate limits with tbf (this
+//! what crosses a real (if local) network: loss with nftables, rate limits with tbf; or by two
+//! TUN devices with a path emulated in user space between them (delay, jitter, loss: this
 //! kernel has no netem). Needs root, iproute2 and nftables.
 
+use crate::linkem::{Counts, Direction, Shape};
 use crate::run::exec;
+use std::os::fd::AsRawFd;
 use std::process::Command;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-/// A network namespace with one end of a veth pair (`10.X.Y.2`), the other end here
-/// (`10.X.Y.1`); removed (with the pair) on drop.
+/// A network namespace with one end of a link (`10.X.Y.2`), the other end here (`10.X.Y.1`);
+/// removed (with the link) on drop.
 pub struct NetLink {
     ns: String,
     /// This end's address, `10.X.Y.1` (the guest's is `.2`).
     pub host_ip: String,
-    /// The veth ends: here (towards the guest) and inside the namespace (towards the host).
+    /// The link's ends: here (towards the guest) and inside the namespace (towards the host).
     here: String,
     there: String,
+    /// The user-space path between two TUN devices, when the link is emulated.
+    emulated: Option<Emulated>,
+}
+
+/// The thread that carries packets between the two TUN devices, and what it did.
+struct Emulated {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// (from the namespace towards here, from here into the namespace)
+    counts: Arc<Mutex<(Counts, Counts)>>,
 }
 
 fn run_ok(mut c: Command, what: &str) -> String {
@@ -42,39 +58,107 @@ fn ip(args: &[&str]) {
 impl NetLink {
     /// Creates the namespace and the pair (a name of this process's own; removed on drop).
     pub fn start() -> NetLink {
+        let link = NetLink::named("mqi");
+        ip(&[
+            "link",
+            "add",
+            &link.here,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &link.there,
+        ]);
+        link.address_both_ends("/24");
+        link
+    }
+
+    /// Creates the namespace joined to this one by two TUN devices, and a thread that carries
+    /// each packet across after the path's `up` (out of the namespace) or `down` (into it)
+    /// shape: delay, jitter and loss as netem would (see [`crate::linkem`]), repeatable
+    /// (seeded). Removed on drop.
+    pub fn start_emulated(up: Shape, down: Shape) -> NetLink {
+        let mut link = NetLink::named("mqe");
+        let here = open_tun(&link.here);
+        let there = open_tun(&link.there);
+        let counts = Arc::new(Mutex::new((Counts::default(), Counts::default())));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (counts, stop) = (counts.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("link-emulator".into())
+                .spawn(move || carry(there, here, up, down, &counts, &stop))
+                .expect("spawn the link emulator")
+        };
+        link.emulated = Some(Emulated {
+            stop,
+            thread: Some(thread),
+            counts,
+        });
+        // Point to point: each end's address with the other as its peer.
+        link.address_both_ends("");
+        link
+    }
+
+    /// What the emulated path did so far: (out of the namespace, into it); None for a veth.
+    pub fn emulated_counts(&self) -> Option<(Counts, Counts)> {
+        (self.emulated.as_ref()).map(|e| *e.counts.lock().expect("link counts"))
+    }
+
+    /// A namespace and device names of this process's own, and the addresses; nothing made
+    /// but the namespace.
+    fn named(prefix: &str) -> NetLink {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
         let id = format!("{}{n}", std::process::id());
         let pid = std::process::id();
-        let ns = format!("mqice{id}");
-        let (here, there) = (format!("mqi{id}h"), format!("mqi{id}v"));
+        let ns = format!("{prefix}ce{id}");
         let net = format!("10.{}.{}", 214 + n, pid % 250 + 1);
         let _ = Command::new("ip")
             .args(["netns", "del", &ns])
             .stderr(std::process::Stdio::null())
             .status();
         ip(&["netns", "add", &ns]);
-        let link = NetLink {
-            ns: ns.clone(),
+        NetLink {
+            ns,
             host_ip: format!("{net}.1"),
-            here: here.clone(),
-            there: there.clone(),
-        };
-        ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
-        ip(&["link", "set", &there, "netns", &ns]);
-        ip(&["addr", "add", &format!("{net}.1/24"), "dev", &here]);
-        ip(&["link", "set", &here, "up"]);
-        let inner = format!("{net}.2/24");
-        for args in [
-            ["addr", "add", inner.as_str(), "dev", there.as_str()],
-            ["link", "set", there.as_str(), "up", ""],
-            ["link", "set", "lo", "up", ""],
-        ] {
-            let mut a = vec!["netns", "exec", &ns, "ip"];
-            a.extend(args.iter().filter(|s| !s.is_empty()));
-            ip(&a);
+            here: format!("{prefix}{id}h"),
+            there: format!("{prefix}{id}v"),
+            emulated: None,
         }
-        link
+    }
+
+    /// Moves `there` into the namespace and gives both ends their address, up: on one /24
+    /// (`mask` "/24", a veth) or each the other's peer (`mask` "", point to point).
+    fn address_both_ends(&self, mask: &str) {
+        let (near, far) = (self.host_ip.clone(), self.inner_ip());
+        let ns = self.ns.as_str();
+        ip(&["link", "set", &self.there, "netns", ns]);
+        let here_addr = format!("{near}{mask}");
+        let there_addr = format!("{far}{mask}");
+        let mut a = vec!["addr", "add", here_addr.as_str()];
+        if mask.is_empty() {
+            a.extend(["peer", far.as_str()]);
+        }
+        a.extend(["dev", self.here.as_str()]);
+        ip(&a);
+        ip(&["link", "set", &self.here, "up"]);
+        let mut a = vec![
+            "netns",
+            "exec",
+            ns,
+            "ip",
+            "addr",
+            "add",
+            there_addr.as_str(),
+        ];
+        if mask.is_empty() {
+            a.extend(["peer", near.as_str()]);
+        }
+        a.extend(["dev", self.there.as_str()]);
+        ip(&a);
+        ip(&["netns", "exec", ns, "ip", "link", "set", &self.there, "up"]);
+        ip(&["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
     }
 
     /// `nft` inside the namespace.
@@ -236,6 +320,24 @@ impl NetLink {
         })
     }
 
+    /// A UDP socket inside the namespace, bound to its address on a free port (made on a
+    /// thread that joins the namespace; a socket stays in the namespace it was made in).
+    pub fn udp_socket_inside(&self) -> std::net::UdpSocket {
+        let path = format!("/var/run/netns/{}", self.ns);
+        let addr = format!("{}:0", self.inner_ip());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                // SAFETY: setns on a namespace file we opened; it moves only this thread.
+                let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert!(r == 0, "setns {path}: {}", std::io::Error::last_os_error());
+                std::net::UdpSocket::bind(&addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"))
+            })
+            .join()
+            .expect("the namespace thread")
+        })
+    }
+
     /// `c` run inside the namespace (same program, arguments and environment).
     pub fn inside(&self, c: Command) -> Command {
         let mut n = Command::new("ip");
@@ -253,7 +355,103 @@ impl NetLink {
 
 impl Drop for NetLink {
     fn drop(&mut self) {
+        if let Some(e) = &mut self.emulated {
+            // The TUN devices go with the emulator's file descriptors.
+            e.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = e.thread.take() {
+                let _ = t.join();
+            }
+        }
         // Deleting the namespace deletes the veth pair (and its nftables) with it.
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// A TUN device `name` (IP packets, no extra header), non-blocking; it lives as long as the
+/// file.
+fn open_tun(name: &str) -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .unwrap_or_else(|e| panic!("open /dev/net/tun: {e} (needs root and the tun module)"));
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; libc::IFNAMSIZ],
+        flags: libc::c_short,
+        _rest: [u8; 22],
+    }
+    let mut req = IfReq {
+        name: [0; libc::IFNAMSIZ],
+        flags: (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short,
+        _rest: [0; 22],
+    };
+    assert!(name.len() < libc::IFNAMSIZ, "TUN name {name} too long");
+    req.name[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: TUNSETIFF reads and writes a `struct ifreq` (name, flags, union) that `req`
+    // matches in size and layout; the descriptor is ours.
+    let r = unsafe { libc::ioctl(f.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut IfReq) };
+    assert!(
+        r == 0,
+        "TUNSETIFF {name}: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fcntl on our own descriptor.
+    unsafe {
+        let fl = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(f.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+    f
+}
+
+/// Carries packets between the namespace's TUN (`inner`) and this side's (`outer`) through
+/// one emulated direction each way, until `stop`.
+fn carry(
+    inner: std::fs::File,
+    outer: std::fs::File,
+    up: Shape,
+    down: Shape,
+    counts: &Mutex<(Counts, Counts)>,
+    stop: &AtomicBool,
+) {
+    use std::io::{Read, Write};
+    let mut dirs = [
+        Direction::new(up, 0x5eed_0001),
+        Direction::new(down, 0x5eed_0002),
+    ];
+    let mut ends = [inner, outer];
+    let start = Instant::now();
+    let mut buf = vec![0u8; 65_536];
+    while !stop.load(Ordering::Relaxed) {
+        let now = start.elapsed();
+        for (i, d) in dirs.iter_mut().enumerate() {
+            while let Some(p) = d.poll_transmit(now) {
+                // Direction 0 leaves the namespace: it is written into this side's TUN.
+                let _ = ends[1 - i].write(&p);
+            }
+        }
+        *counts.lock().expect("link counts") = (dirs[0].counts, dirs[1].counts);
+        let wake = (dirs.iter().filter_map(Direction::poll_timeout))
+            .min()
+            .map_or(Duration::from_millis(100), |t| t.saturating_sub(now))
+            .min(Duration::from_millis(100));
+        let mut fds = ends.each_ref().map(|f| libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // Millisecond wake-ups, rounded up: a packet never leaves before it is due.
+        let ms = wake.as_micros().div_ceil(1000) as libc::c_int;
+        // SAFETY: poll on two descriptors we own, with the array's true length.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        let now = start.elapsed();
+        for (i, end) in ends.iter_mut().enumerate() {
+            while let Ok(n) = end.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                dirs[i].push(buf[..n].to_vec(), now);
+            }
+        }
     }
 }

@@ -133,7 +133,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
             for g in list {
                 let q = &g["quality"];
                 println!(
-                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} kbit/s latency ≈{} ms {} frames {} PLI{}",
+                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} NACK/s {} kbit/s latency ≈{} ms {} frames {} PLI{}",
                     g["session"],
                     g["slot"],
                     g["name"].as_str().unwrap_or(""),
@@ -147,6 +147,9 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
                     q["loss_pct"]
                         .as_f64()
                         .map_or("-".into(), |l| format!("{l:.1}")),
+                    q["nacks_per_s"]
+                        .as_f64()
+                        .map_or("-".into(), |n| format!("{n:.0}")),
                     q["in_kbps"],
                     q["latency_ms"]
                         .as_u64()

@@ -28,7 +28,15 @@ volume_db: number,
 /**
  * Their voice's peak level as it arrives, dBFS (−90: silence).
  */
-level_db: number, rtt_ms: number | null, loss_pct: number | null, 
+level_db: number, rtt_ms: number | null, 
+/**
+ * Lost on the way in after resends, per cent.
+ */
+loss_pct: number | null, 
+/**
+ * Resend requests (NACKs) sent to them per second: their uplink's loss before repair.
+ */
+nacks_per_s: number | null, 
 /**
  * What arrives from them, kbit/s.
  */

@@ -58,7 +58,7 @@ describe('GuestsPanel', () => {
     const slot = screen.getByTestId('guest-slot-1');
     expect(within(slot).getByTestId('guest-name')).toHaveTextContent('Ada');
     expect(within(slot).getByTestId('guest-meter')).toHaveAttribute('aria-valuenow', '-12');
-    expect(within(slot).getByTestId('guest-quality')).toHaveTextContent('RTT 38 ms · loss 0.4% · 1450 kbit/s · into the program ≈31 ms');
+    expect(within(slot).getByTestId('guest-quality')).toHaveTextContent('RTT 38 ms · loss 0.4% (3 resends asked/s) · 1450 kbit/s · into the program ≈31 ms');
     expect(screen.getByTestId('guests-waiting')).toHaveTextContent('1 waiting');
     await waitFor(() => expect(within(screen.getByTestId('guest-slot-1')).getByTestId('guest-thumb')).toHaveAttribute('src', expect.stringMatching(/^blob:/)), { timeout: 3000 });
 

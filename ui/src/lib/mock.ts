@@ -34,7 +34,7 @@ export interface MockBackend extends Backend {
 
 /** A guest as the mock's panel holds them (waiting in the green room unless said). */
 export function mockGuest(session: number, slot: number, name: string, over: Partial<GuestInfo> = {}): GuestInfo {
-  return { session, slot, name, state: 'waiting', connected: true, muted: false, hidden: false, volume_db: 0, level_db: -18, rtt_ms: 38, loss_pct: 0.4, in_kbps: 1450, latency_ms: 31, ...over };
+  return { session, slot, name, state: 'waiting', connected: true, muted: false, hidden: false, volume_db: 0, level_db: -18, rtt_ms: 38, loss_pct: 0.4, nacks_per_s: 3, in_kbps: 1450, latency_ms: 31, ...over };
 }
 
 const noGuests = (): GuestsView => ({ slots: 0, layout: null, view: 'program', links: [], guests: [] });

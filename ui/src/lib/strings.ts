@@ -180,7 +180,7 @@ export const STRINGS = {
   'guests.hide': { en: 'Hide video', 'zh-CN': '隐藏画面' },
   'guests.show': { en: 'Show video', 'zh-CN': '显示画面' },
   'guests.volume': { en: 'Volume', 'zh-CN': '音量' },
-  'guests.quality': { en: 'RTT {rtt} ms · loss {loss}% · {kbps} kbit/s · into the program ≈{latency} ms', 'zh-CN': '往返 {rtt} 毫秒 · 丢包 {loss}% · {kbps} kbit/s · 进入节目约 {latency} 毫秒' },
+  'guests.quality': { en: 'RTT {rtt} ms · loss {loss}% ({nacks} resends asked/s) · {kbps} kbit/s · into the program ≈{latency} ms', 'zh-CN': '往返 {rtt} 毫秒 · 丢包 {loss}%（每秒请求重传 {nacks} 次）· {kbps} kbit/s · 进入节目约 {latency} 毫秒' },
   'guests.layout': { en: 'Layout', 'zh-CN': '布局' },
   'guests.layout.auto': { en: 'Side by side', 'zh-CN': '并排' },
   'guests.layout.grid': { en: 'Grid', 'zh-CN': '宫格' },

@@ -136,7 +136,10 @@ pub struct GuestInfo {
     /// Their voice's peak level as it arrives, dBFS (−90: silence).
     pub level_db: f32,
     pub rtt_ms: Option<u32>,
+    /// Lost on the way in after resends, per cent.
     pub loss_pct: Option<f32>,
+    /// Resend requests (NACKs) sent to them per second: their uplink's loss before repair.
+    pub nacks_per_s: Option<f32>,
     /// What arrives from them, kbit/s.
     pub in_kbps: u32,
     /// About how long after they send a picture it is ready for the program, ms (half the
@@ -161,6 +164,7 @@ impl From<&marquee_costream::host::Guest> for GuestInfo {
             level_db: g.level_db,
             rtt_ms: g.quality.rtt_ms,
             loss_pct: g.quality.loss_pct,
+            nacks_per_s: g.quality.nacks_per_s,
             in_kbps: g.quality.in_kbps,
             latency_ms: g.quality.latency_ms,
         }

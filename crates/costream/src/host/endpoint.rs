@@ -117,6 +117,8 @@ struct Peer {
     inbound: Inbound,
     last_keyframe_request: Option<Instant>,
     keyframe_requests: u64,
+    /// The video's NACKs sent so far and when counted (for their rate).
+    video_nacks: Option<(Instant, u64)>,
     connected: bool,
     /// Where the return feed goes: the m-lines we may send on, and their payload types.
     video_out: Option<(Mid, Pt)>,
@@ -195,6 +197,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
                 switches: p.switches,
                 last_keyframe_request: None,
                 keyframe_requests: 0,
+                video_nacks: None,
                 connected: false,
                 video_out: None,
                 audio_out: None,
@@ -356,8 +359,14 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
         Event::MediaIngressStats(s) => {
             let c = p.inbound.counters();
             let plis = p.keyframe_requests;
+            let nacks_per_s = (Some(s.mid) == p.inbound.video_mid())
+                .then(|| nack_rate(&mut p.video_nacks, s.timestamp, s.nacks))
+                .flatten();
             shared.update_quality(p.session, |q| {
                 q.keyframe_requests = plis;
+                if nacks_per_s.is_some() {
+                    q.nacks_per_s = nacks_per_s;
+                }
                 if let Some(l) = s.loss {
                     q.loss_pct = Some(l * 100.0);
                 }
@@ -476,6 +485,16 @@ impl Stun {
         }
         true
     }
+}
+
+/// NACKs sent per second since the last count (`last`, updated), None for the first.
+fn nack_rate(last: &mut Option<(Instant, u64)>, at: Instant, nacks: u64) -> Option<f32> {
+    let rate = last.and_then(|(t, n)| {
+        let dt = at.checked_duration_since(t)?.as_secs_f32();
+        (dt > 0.0).then(|| nacks.saturating_sub(n) as f32 / dt)
+    });
+    *last = Some((at, nacks));
+    rate
 }
 
 fn request_keyframe(p: &mut Peer) {

@@ -54,8 +54,12 @@ impl GuestState {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Quality {
     pub rtt_ms: Option<u32>,
-    /// Packets lost on the way in, per cent.
+    /// Packets lost on the way in, per cent: those that stayed lost after resend requests
+    /// (NACKs) were answered.
     pub loss_pct: Option<f32>,
+    /// Resend requests (NACKs, each for one or more packets) sent to the guest per second over
+    /// the last stats period: a lossy uplink shows here while `loss_pct` stays low.
+    pub nacks_per_s: Option<f32>,
     /// What arrives from the guest, kbit/s.
     pub in_kbps: u32,
     /// Frames decoded, and frames or packets the decoders could not use.

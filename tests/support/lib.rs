@@ -9,6 +9,7 @@
 //! | a public room server's front | [`RoomProxy`] | foreground nginx terminating TLS (a CA made by the test with openssl) and passing WebSocket upgrades with `X-Forwarded-For` to `marquee room serve` |
 //! | a full disk | [`SmallDisk`] | a tmpfs of a few MiB mounted by the test (root or `sudo -n`), filled on demand |
 //! | a browser | [`Chromium`] | headless Chromium over the DevTools protocol: open a page, wait until its text holds something |
+//! | a network between two hosts | [`NetLink`] | a network namespace joined by a veth (loss with nftables, rate with tbf), or by two TUN devices with delay, jitter and loss emulated in user space ([`linkem`]) |
 //! | SRT ingest | [`SrtListener`] | `srt-live-transmit` listening on a free UDP port, writing what arrives (MPEG-TS) to a file |
 //! | the CLI | [`marquee`] | the built `marquee` binary, found next to this test or via `MARQUEE_BIN` |
 //! | checks | [`probe`], [`frame_codes`], [`dominant_frequency`] | ffprobe/ffmpeg on recordings and URLs |

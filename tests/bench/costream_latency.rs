@@ -136,6 +136,7 @@ fn main() {
         .args(["--guests", "1", "--guest-address", &link.host_ip])
         .args(["--duration", &format!("{}s", seconds + 12)]);
     let mut host = Run::spawn(c);
+    let spawned = std::time::Instant::now();
     if !host.wait_for_stdout("guest 1: ", Duration::from_secs(60)) {
         panic!("no invite printed\n{}", host.report());
     }
@@ -154,15 +155,23 @@ fn main() {
     // while the guest is on: it leaves out the guest's camera and encoder and the wait for the
     // program's next frame, which the measurement below holds.
     let mut estimates = Vec::new();
+    // The host's quality line each second, by seconds since the host started (≈ program time).
+    let mut lines: Vec<(f64, String)> = Vec::new();
     while guest.try_wait().is_none() {
         let mut l = marquee_in(home.path());
         l.args(["guest", "list", "--socket"])
             .arg(home.path().join("live.sock"));
         let d = exec(l, Duration::from_secs(10));
-        if let Some(ms) = d
+        let line = d
             .stdout_str()
             .lines()
             .find(|l| l.contains("on_air"))
+            .map(str::to_string);
+        if let Some(l) = &line {
+            lines.push((spawned.elapsed().as_secs_f64(), l.clone()));
+        }
+        if let Some(ms) = line
+            .as_deref()
             .and_then(|l| l.split("latency ≈").nth(1))
             .and_then(|r| r.split_whitespace().next())
             .and_then(|n| n.parse::<f64>().ok())
@@ -238,9 +247,23 @@ fn main() {
         .filter(|r| run_ms(r.1) > 500.0)
         .map(|r| (r.0 as f64 / 30.0, run_ms(r.1)))
         .collect();
+    let unreadable_in = |at: f64, ms: f64| {
+        let from = (at * 30.0).round() as usize;
+        let to = (from + (ms / frame_ms).round() as usize).min(guest_codes.len());
+        guest_codes[from..to].iter().filter(|c| c.is_none()).count()
+    };
     let freezes_over_500 = freezes.len();
     for (at, ms) in &freezes {
-        eprintln!("freeze of {ms:.0} ms at {at:.1} s of the program");
+        eprintln!(
+            "freeze of {ms:.0} ms at {at:.1} s of the program ({} of its frames without a readable guest code); the host's lines around it:",
+            unreadable_in(*at, *ms)
+        );
+        for (t, l) in lines
+            .iter()
+            .filter(|(t, _)| (t - at).abs() <= 4.0 + ms / 1000.0)
+        {
+            eprintln!("  {t:6.1} s  {l}");
+        }
     }
     let (p50, p95, max) = (
         percentile(&lat, 0.5),

@@ -6,6 +6,8 @@
 // a real OS keychain: gnome-keyring on a private D-Bus), and asks the same coturn for its own
 // address (`--stun`): the answer carries a server-reflexive candidate. The guest's camera
 // reaches the program (checked in the host's recording) over a relay-to-host candidate pair.
+// Twice: the browser reaching coturn over UDP, then over TCP only (`turn:…?transport=tcp`, what
+// a network that lets no UDP out leaves; coturn relays to the host over UDP either way).
 //
 // Needs: the `marquee` binary (MARQUEE_BIN, default target/debug/marquee), ffmpeg, Chromium,
 // coturn (`turnserver`), dbus + gnome-keyring, a non-loopback IPv4 address, `npm install` here.
@@ -90,22 +92,24 @@ async function startHost(name, secret, args) {
   return { ...h, link };
 }
 
-test("a guest who can only use a TURN relay joins through coturn and is seen in the show", { timeout: 150000 }, async (t) => {
+/** A call from a browser guest limited to relay candidates, reaching coturn over `transport`
+ *  (udp, or tcp: what a network that blocks UDP leaves), seen in the host's recording. */
+async function relayedCall(t, transport) {
   t.after(() => { scratch.failed ||= !t.passed; });
   const ip = await outwardAddress();
   const secret = randomBytes(12).toString("hex");
   const turn = await startTurn(ip, "guest", secret);
-  const wav = join(dir, "tone.wav");
-  const y4m = join(dir, "camera.y4m");
+  const wav = join(dir, `tone-${transport}.wav`);
+  const y4m = join(dir, `camera-${transport}.y4m`);
   execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
     "-t", "20", "-ac", "1", "-c:a", "pcm_s16le", wav]);
   execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
     "-t", "4", "-pix_fmt", "yuv420p", y4m]);
-  const show = join(dir, "show.mkv");
-  const turnUrl = `turn:${ip}:${turn.port}?transport=udp`;
+  const show = join(dir, `show-${transport}.mkv`);
+  const turnUrl = `turn:${ip}:${turn.port}?transport=${transport}`;
   // Only the LAN address as a host candidate; STUN asked over loopback sees the host at
   // 127.0.0.1, an address that is not one of them, so the answer keeps it as srflx.
-  const host = await startHost("host", secret, ["--record", show, "--guest-address", ip, "--duration", "25s",
+  const host = await startHost(`host-${transport}`, secret, ["--record", show, "--guest-address", ip, "--duration", "25s",
     "--stun", `stun:127.0.0.1:${turn.port}`, "--guest-turn", turnUrl, "--guest-turn-user", "guest",
     "--guest-turn-credential", "key:turnpw"]);
   const link = new URL(host.link);
@@ -149,14 +153,16 @@ test("a guest who can only use a TURN relay joins through coturn and is seen in 
     if (!pair) stats.forEach((s) => { if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s; });
     const local = pair && byId.get(pair.localCandidateId);
     const remote = pair && byId.get(pair.remoteCandidateId);
+    const relayProtocol = local?.relayProtocol;
     let framesSent = 0;
     stats.forEach((s) => { if (s.type === "outbound-rtp" && s.kind === "video") framesSent += s.framesEncoded || 0; });
     return { local: local && `${local.candidateType} ${local.address}:${local.port}`,
       remote: remote && `${remote.candidateType} ${remote.address}:${remote.port}`,
-      bytesSent: pair?.bytesSent, framesSent, answer: pc.remoteDescription?.sdp ?? "" };
+      relayProtocol, bytesSent: pair?.bytesSent, framesSent, answer: pc.remoteDescription?.sdp ?? "" };
   });
   console.log(`selected pair: ${report.local} → ${report.remote}; ${report.bytesSent} B, ${report.framesSent} frames sent`);
   assert.match(report.local ?? "", /^relay /, "the guest's side of the selected pair is the TURN relay");
+  assert.equal(report.relayProtocol, transport, `the browser reaches the relay over ${transport}`);
   assert.match(report.remote ?? "", new RegExp(`^host ${ip.replace(/\./g, "\\.")}:`), "relayed to the host's own address");
   assert.match(report.answer, /127\.0\.0\.1 \d+ typ srflx/, `the answer carries the address STUN saw: ${report.answer}`);
   await page.click("#leave");
@@ -176,4 +182,10 @@ test("a guest who can only use a TURN relay joins through coturn and is seen in 
   assert.ok(inCall.length >= 10, `call ${onAirAt}–${leftAt} s; ${trace}`);
   const seen = inCall.filter((x) => x.d < 25).length;
   assert.ok(seen >= 0.9 * inCall.length, `the relayed camera is in the program in ${seen} of ${inCall.length} shots: ${trace}`);
-});
+}
+
+test("a guest who can only use a TURN relay joins through coturn and is seen in the show", { timeout: 150000 },
+  (t) => relayedCall(t, "udp"));
+
+test("a guest that reaches the TURN relay only over TCP (a network that lets no UDP out) joins and is seen in the show", { timeout: 150000 },
+  (t) => relayedCall(t, "tcp"));

@@ -30,7 +30,7 @@ volume_db: number,
  */
 level_db: number, rtt_ms: number | null, 
 /**
- * Lost on the way in after resends, per cent.
+ * Lost on the way in after resends, per cent (the worse of video and voice).
  */
 loss_pct: number | null, 
 /**

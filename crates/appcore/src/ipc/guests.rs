@@ -136,7 +136,7 @@ pub struct GuestInfo {
     /// Their voice's peak level as it arrives, dBFS (−90: silence).
     pub level_db: f32,
     pub rtt_ms: Option<u32>,
-    /// Lost on the way in after resends, per cent.
+    /// Lost on the way in after resends, per cent (the worse of video and voice).
     pub loss_pct: Option<f32>,
     /// Resend requests (NACKs) sent to them per second: their uplink's loss before repair.
     pub nacks_per_s: Option<f32>,

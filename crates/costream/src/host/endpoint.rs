@@ -119,6 +119,9 @@ struct Peer {
     keyframe_requests: u64,
     /// The video's NACKs sent so far and when counted (for their rate).
     video_nacks: Option<(Instant, u64)>,
+    /// The last receiver-report loss of the video and of the audio (each comes in its own
+    /// stats event; the line shows the worse).
+    loss: [Option<f32>; 2],
     connected: bool,
     /// Where the return feed goes: the m-lines we may send on, and their payload types.
     video_out: Option<(Mid, Pt)>,
@@ -198,6 +201,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
                 last_keyframe_request: None,
                 keyframe_requests: 0,
                 video_nacks: None,
+                loss: [None, None],
                 connected: false,
                 video_out: None,
                 audio_out: None,
@@ -352,22 +356,28 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
                 request_keyframe(p);
             }
         }
+        // The loss shown is the receiver reports' (below), not TWCC's: one measure for every
+        // guest, whether or not it negotiated TWCC.
         Event::PeerStats(s) => shared.update_quality(p.session, |q| {
             q.rtt_ms = s.rtt.map(|d| d.as_millis().min(u32::MAX as u128) as u32);
-            q.loss_pct = s.ingress_loss_fraction.map(|f| f * 100.0);
         }),
         Event::MediaIngressStats(s) => {
             let c = p.inbound.counters();
             let plis = p.keyframe_requests;
-            let nacks_per_s = (Some(s.mid) == p.inbound.video_mid())
+            let video = Some(s.mid) == p.inbound.video_mid();
+            let nacks_per_s = video
                 .then(|| nack_rate(&mut p.video_nacks, s.timestamp, s.nacks))
                 .flatten();
+            if s.loss.is_some() {
+                p.loss[usize::from(!video)] = s.loss;
+            }
+            let loss = p.loss.iter().flatten().copied().reduce(f32::max);
             shared.update_quality(p.session, |q| {
                 q.keyframe_requests = plis;
                 if nacks_per_s.is_some() {
                     q.nacks_per_s = nacks_per_s;
                 }
-                if let Some(l) = s.loss {
+                if let Some(l) = loss {
                     q.loss_pct = Some(l * 100.0);
                 }
                 q.in_kbps = c.kbps();

@@ -54,8 +54,8 @@ impl GuestState {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Quality {
     pub rtt_ms: Option<u32>,
-    /// Packets lost on the way in, per cent: those that stayed lost after resend requests
-    /// (NACKs) were answered.
+    /// Packets lost on the way in, per cent: the worse of the video's and the voice's, each
+    /// what stayed lost after resend requests (NACKs) were answered (the voice is not resent).
     pub loss_pct: Option<f32>,
     /// Resend requests (NACKs, each for one or more packets) sent to the guest per second over
     /// the last stats period: a lossy uplink shows here while `loss_pct` stays low.

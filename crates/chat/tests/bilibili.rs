@@ -277,3 +277,86 @@ async fn a_short_room_id_is_looked_up_over_http_before_connecting() {
     assert!(!info.live);
     assert_eq!(paths.recv().await.unwrap(), "/room_init?id=6");
 }
+
+/// The nav answer of a visitor and a getDanmuInfo answer, both in the shapes of
+/// bilibili-API-collect (docs/misc/sign/wbi.md, docs/live/message_stream.md); the token and
+/// host ours. getDanmuInfo answers -352 (risk control) unless the request is signed right.
+fn discovery_answer(r: &HttpRequest, danmu_code: i64) -> (u16, String) {
+    const IMG: &str = "7cd084941338484aae1ad9425b84077c";
+    const SUB: &str = "4932caff0ff746eab6f01bf08b70ac45";
+    if r.path.starts_with("/room_init") {
+        return (200, r#"{"code":0,"msg":"ok","message":"ok","data":{"room_id":21144080,"short_id":6,"uid":1,"live_status":1}}"#.into());
+    }
+    if r.path == "/nav" {
+        return (
+            200,
+            format!(
+                r#"{{"code":-101,"message":"账号未登录","ttl":1,"data":{{"isLogin":false,"wbi_img":{{"img_url":"https://i0.hdslb.com/bfs/wbi/{IMG}.png","sub_url":"https://i0.hdslb.com/bfs/wbi/{SUB}.png"}}}}}}"#
+            ),
+        );
+    }
+    // Signed as the docs say: the same parameters and wts signed again must give its w_rid.
+    let query = r.path.split_once('?').map_or("", |q| q.1);
+    let pairs: Vec<(&str, &str)> = query.split('&').filter_map(|p| p.split_once('=')).collect();
+    let get = |k: &str| pairs.iter().find(|p| p.0 == k).map(|p| p.1);
+    let params: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|p| p.0 != "w_rid" && p.0 != "wts")
+        .copied()
+        .collect();
+    let key = marquee_chat::bilibili::wbi::mixin_key(IMG, SUB).unwrap();
+    let wts = get("wts").and_then(|w| w.parse().ok()).unwrap_or(0);
+    let again = marquee_chat::bilibili::wbi::signed_query(&params, &key, wts);
+    let signed = get("w_rid").is_some() && again == query && get("id") == Some("21144080");
+    let browser = r.head.contains("referer: https://live.bilibili.com/")
+        && r.head.contains("user-agent: mozilla/5.0");
+    if !(signed && browser) || danmu_code != 0 {
+        return (200, r#"{"code":-352,"message":"-352","ttl":1}"#.into());
+    }
+    (200, r#"{"code":0,"message":"0","ttl":1,"data":{"group":"live","business_id":0,"refresh_row_factor":0.125,"refresh_rate":100,"max_delay":5000,"token":"tok-e2e_Q==","host_list":[{"host":"127.0.0.1","port":2243,"wss_port":2245,"ws_port":2244}]}}"#.into())
+}
+
+fn endpoints(base: &str) -> marquee_chat::bilibili::discover::Endpoints {
+    marquee_chat::bilibili::discover::Endpoints {
+        room_init: format!("{base}/room_init"),
+        nav: format!("{base}/nav"),
+        danmu_info: format!("{base}/getDanmuInfo"),
+    }
+}
+
+#[tokio::test]
+async fn discovery_signs_get_danmu_info_and_the_auth_packet_carries_its_token() {
+    let (base, mut requests) = http_server_with(|r| discovery_answer(r, 0)).await;
+    let p = marquee_chat::bilibili::discover::prepare(6, &endpoints(&base))
+        .await
+        .unwrap();
+    assert_eq!(p.warning, None);
+    assert!(p.live);
+    assert_eq!(p.config.room_id, 21144080);
+    assert_eq!(p.config.url, "wss://127.0.0.1:2245/sub");
+    let auth: serde_json::Value =
+        serde_json::from_str(&Bilibili::new(p.config).auth_body()).unwrap();
+    assert_eq!(auth["key"], "tok-e2e_Q==");
+    assert_eq!(auth["roomid"], 21144080);
+    let paths: Vec<String> = std::iter::from_fn(|| requests.try_recv().ok())
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(
+        paths[2].starts_with("/getDanmuInfo?id=21144080&type=0&"),
+        "{paths:?}"
+    );
+}
+
+#[tokio::test]
+async fn when_bilibili_refuses_the_token_the_room_is_read_anonymously_and_it_says_why() {
+    let (base, _requests) = http_server_with(|r| discovery_answer(r, -352)).await;
+    let p = marquee_chat::bilibili::discover::prepare(6, &endpoints(&base))
+        .await
+        .unwrap();
+    let w = p.warning.unwrap();
+    assert!(w.contains("-352") && w.contains("without a token"), "{w}");
+    assert_eq!(p.config.url, marquee_chat::bilibili::DEFAULT_URL);
+    assert_eq!(p.config.token, None);
+    assert_eq!(p.config.room_id, 21144080);
+}

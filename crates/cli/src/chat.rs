@@ -267,7 +267,7 @@ fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
 pub fn run(c: ChatCmd) -> Result<(), Failure> {
     use marquee_show::moderate;
     let keychain = marquee_profile::Keychain::default();
-    let mut args = match c {
+    let args = match c {
         ChatCmd::Watch(args) => args,
         ChatCmd::Login {
             platform:
@@ -362,20 +362,26 @@ pub fn run(c: ChatCmd) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
-    // bilibili wants the real room id; a short one is looked up unless --endpoint skips it.
-    if let (PlatformArg::Bilibili { room }, None) = (&mut args.platform, &args.endpoint) {
-        let info = rt
-            .block_on(discover::resolve_room(discover::ROOM_INIT_URL, *room))
-            .map_err(Failure::runtime)?;
-        if !info.live {
-            eprintln!(
-                "bilibili: room {} is not live now; waiting for its chat",
-                info.room_id
-            );
+    // bilibili wants the real room id (a short one is looked up), and its danmaku host and
+    // token as the web client gets them, unless --endpoint skips all of it.
+    let src = match (&args.platform, &args.endpoint) {
+        (PlatformArg::Bilibili { room }, None) => {
+            let p = rt
+                .block_on(discover::prepare(*room, &discover::Endpoints::default()))
+                .map_err(Failure::runtime)?;
+            if let Some(w) = &p.warning {
+                eprintln!("bilibili: {w}");
+            }
+            if !p.live {
+                eprintln!(
+                    "bilibili: room {} is not live now; waiting for its chat",
+                    p.config.room_id
+                );
+            }
+            Box::new(Bilibili::new(p.config))
         }
-        *room = info.room_id;
-    }
-    let src = source(&args)?;
+        _ => source(&args)?,
+    };
     rt.block_on(watch(src, args.json))
 }
 

@@ -462,7 +462,8 @@ async fn run(
     }
 }
 
-/// A bilibili short room id becomes the real one (unless an endpoint skips the lookup).
+/// A bilibili room id becomes the real one, with its danmaku host and token when bilibili gives
+/// them (unless an endpoint skips the lookup).
 async fn resolve(
     setting: &ChatSetting,
     source: Box<dyn ChatSource>,
@@ -472,8 +473,11 @@ async fn resolve(
         return Ok(source);
     }
     let asked = setting.target.parse().unwrap_or(0);
-    let info = discover::resolve_room(discover::ROOM_INIT_URL, asked).await?;
-    Ok(Box::new(Bilibili::new(BilibiliConfig::new(info.room_id))))
+    let prepared = discover::prepare(asked, &discover::Endpoints::default()).await?;
+    if let Some(w) = &prepared.warning {
+        tracing::warn!("bilibili: {w}");
+    }
+    Ok(Box::new(Bilibili::new(prepared.config)))
 }
 
 #[cfg(test)]

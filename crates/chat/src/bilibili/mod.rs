@@ -11,6 +11,7 @@ pub mod discover;
 mod long;
 pub mod open;
 pub mod packet;
+pub mod wbi;
 
 use crate::event::{ChatEvent, EventBody, Platform, SourceState};
 use crate::source::{ChatSource, Input, Output, Transport};

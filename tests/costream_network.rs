@@ -468,7 +468,7 @@ fn a_host_behind_a_nat_offers_the_nats_outside_address_that_a_real_stun_server_s
     let deadline = Instant::now() + Duration::from_secs(15);
     while !stun_answers(server) {
         assert!(
-            Instant::now() < deadline && turn.status().is_none(),
+            Instant::now() < deadline && turn.try_wait().is_none(),
             "coturn did not answer STUN: {}",
             turn.report()
         );
@@ -531,6 +531,17 @@ fn a_host_behind_a_nat_offers_the_nats_outside_address_that_a_real_stun_server_s
 
 #[test]
 fn a_native_guest_whose_network_lets_only_a_turn_relay_through_is_seen_in_the_show() {
+    relayed_native_call(false);
+}
+
+#[test]
+fn a_native_guest_whose_network_lets_no_udp_out_reaches_the_turn_relay_over_tcp_and_is_seen() {
+    relayed_native_call(true);
+}
+
+/// A native guest whose firewall lets nothing through to the host but the TURN server: its
+/// UDP port (`tcp` false), or, with `tcp`, no UDP at all (the relay reached over TCP).
+fn relayed_native_call(tcp: bool) {
     let _g = heavy();
     let link_net = Link::start();
     let home = tempdir("marquee-costream-turn-");
@@ -578,8 +589,9 @@ fn a_native_guest_whose_network_lets_only_a_turn_relay_through_is_seen_in_the_sh
             turn.report()
         );
     }
-    // The guest's network lets nothing through to the host but the relay's port.
-    link_net.block_udp_to(&link_net.host_ip, port);
+    // The guest's network lets nothing through to the host but the relay's port; with `tcp`
+    // no UDP at all (port 9, discard, is used by nobody here).
+    link_net.block_udp_to(&link_net.host_ip, if tcp { 9 } else { port });
 
     let show = home.path().join("show.mkv");
     let mut c = marquee_in(home.path());
@@ -598,7 +610,13 @@ fn a_native_guest_whose_network_lets_only_a_turn_relay_through_is_seen_in_the_sh
         .args([
             "guest", "join", &link, "--video", "test:2", "--audio", "none",
         ])
-        .args(["--turn", &format!("turn:{server}?transport=udp")])
+        .args([
+            "--turn",
+            &format!(
+                "turn:{server}?transport={}",
+                if tcp { "tcp" } else { "udp" }
+            ),
+        ])
         .args(["--turn-user", "guest", "--duration", "8s"]);
     let mut guest = Run::spawn(link_net.inside(g));
     guest.wait(Duration::from_secs(60));

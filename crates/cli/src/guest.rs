@@ -230,7 +230,8 @@ pub struct JoinArgs {
     /// Also trust the CA certificates in this PEM file for an https:// link (a host's own CA).
     #[arg(long)]
     ca_file: Option<PathBuf>,
-    /// Reach the host through this TURN relay too (turn:HOST[:PORT][?transport=udp]; over UDP).
+    /// Reach the host through this TURN relay too (turn:HOST[:PORT][?transport=udp|tcp]; TCP
+    /// for a network that lets no UDP out).
     /// Needs --turn-user; the credential comes from --turn-credential key:NAME (the OS
     /// keychain) or the MARQUEE_TURN_CREDENTIAL environment variable.
     #[arg(long, value_name = "URL", requires = "turn_user")]

@@ -1,5 +1,6 @@
 //! A guest's media on its way into the show: the endpoint hands each depacketized frame to
-//! a bounded queue (dropped and counted when the decoder is behind); one thread decodes the
+//! a bounded queue (dropped and counted when the decoder is behind; after a lost or dropped
+//! picture the next ones wait for a keyframe, [`KeyGate`]); one thread decodes the
 //! video into the guest's feed (the compositor's "latest frame"), one decodes the voice,
 //! conceals lost packets, and places it by RTP time (the feed's consumer puts it on the
 //! session clock).
@@ -85,12 +86,40 @@ struct AudioIn {
     arrived: Instant,
 }
 
+/// After a picture was lost on the way or dropped here, the pictures that follow refer to it
+/// and decode into garbage (the decoder rarely notices) until a keyframe: they are held back,
+/// so the program keeps the guest's last good picture, and a keyframe is asked for. Without
+/// this, one dropped picture smeared the guest until the next periodic keyframe (4 s).
+#[derive(Debug, Default)]
+pub(crate) struct KeyGate {
+    waiting: bool,
+}
+
+impl KeyGate {
+    /// Whether a picture goes to the decoder: `contiguous` is false when pictures were lost
+    /// before it, `key` when it is a keyframe.
+    pub(crate) fn admit(&mut self, contiguous: bool, key: bool) -> bool {
+        if key {
+            self.waiting = false;
+        } else if !contiguous {
+            self.waiting = true;
+        }
+        !self.waiting
+    }
+
+    /// An admitted picture could not be queued: the next ones wait for a keyframe.
+    pub(crate) fn dropped(&mut self) {
+        self.waiting = true;
+    }
+}
+
 /// The endpoint's side of a guest's decoders.
 pub(crate) struct Inbound {
     video: Sender<VideoIn>,
     audio: Sender<AudioIn>,
     counters: Arc<Counters>,
     wish_keyframe: Arc<AtomicBool>,
+    gate: KeyGate,
     video_mid: Option<Mid>,
     /// RTP time (µs) of the first audio packet: media time counts from it.
     audio_origin: Option<u64>,
@@ -131,6 +160,7 @@ pub(crate) fn spawn(
         audio: atx,
         counters,
         wish_keyframe: wish,
+        gate: KeyGate::default(),
         video_mid: None,
         audio_origin: None,
     }
@@ -138,7 +168,7 @@ pub(crate) fn spawn(
 
 impl Inbound {
     /// One depacketized frame from the guest. Returns true when the video needs a keyframe
-    /// (packets were lost: the next pictures cannot be decoded until one comes).
+    /// (a picture was lost or dropped: the next ones are held back until one comes).
     pub(crate) fn media(&mut self, d: MediaData) -> bool {
         self.counters
             .bytes
@@ -152,6 +182,10 @@ impl Inbound {
         let sent = match codec {
             Some(codec) => {
                 self.video_mid = Some(d.mid);
+                if !self.gate.admit(d.contiguous, d.is_keyframe()) {
+                    self.count(false);
+                    return true;
+                }
                 let sent = self
                     .video
                     .try_send(VideoIn {
@@ -161,11 +195,12 @@ impl Inbound {
                         sent_s: d.time.as_micros() as f64 / 1e6,
                     })
                     .is_ok();
-                if !d.contiguous {
-                    self.count(sent);
+                if !sent {
+                    self.gate.dropped();
+                    self.count(false);
                     return true;
                 }
-                sent
+                true
             }
             None => {
                 let t = d.time.as_micros();
@@ -333,5 +368,33 @@ fn scale(samples: &mut [f32], gain: f32) {
         for s in samples {
             *s *= gain;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyGate;
+
+    #[test]
+    fn after_a_lost_picture_the_next_ones_wait_for_a_keyframe() {
+        let mut g = KeyGate::default();
+        assert!(g.admit(true, true));
+        assert!(g.admit(true, false));
+        // Pictures were lost before this one: held back, and so are the ones after it.
+        assert!(!g.admit(false, false));
+        assert!(!g.admit(true, false));
+        // The keyframe that was asked for opens the gate again.
+        assert!(g.admit(true, true));
+        assert!(g.admit(true, false));
+    }
+
+    #[test]
+    fn a_picture_dropped_because_the_decoder_was_behind_closes_the_gate_until_a_keyframe() {
+        let mut g = KeyGate::default();
+        assert!(g.admit(true, false));
+        g.dropped();
+        assert!(!g.admit(true, false));
+        // A keyframe after a loss (not contiguous) is still whole: it goes through.
+        assert!(g.admit(false, true));
     }
 }

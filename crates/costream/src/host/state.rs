@@ -65,7 +65,8 @@ pub struct Quality {
     /// Frames decoded, and frames or packets the decoders could not use.
     pub frames: u64,
     pub decode_errors: u64,
-    /// Media dropped on the way to the decoders (they were behind).
+    /// Media dropped on the way to the decoders (they were behind), or pictures held back
+    /// after a lost one until a keyframe came.
     pub dropped: u64,
     /// Keyframe requests (PLI) sent to the guest: a lost video packet asks for one.
     pub keyframe_requests: u64,

@@ -1535,10 +1535,16 @@ test('network camera: added in Settings → Video with this machine’s LAN push
     await screenshot('abr-stepped-down.png');
     ingest.widen();
     const t1 = Date.now();
+    const seenUp = new Set();
     const up = await waitFor('adaptive bitrate to probe back up on the wide upload', async () => {
       const a = await abrNow();
+      const health = await (await browser.$('[data-testid="dest-health"]')).getProperty('textContent');
+      seenUp.add(`${((Date.now() - t1) / 1000).toFixed(0)} s: ${a.target} kbps (${a.reason}); ${health}`);
       return a.reason === 'probing' && a.target > down.target ? a : null;
-    }, 60_000);
+    }, 60_000).catch((e) => {
+      console.log(`stepped down to ${down.target} kbps (${down.reason}); then:\n${[...seenUp].join('\n')}`);
+      throw e;
+    });
     console.log(`adaptive bitrate: ${max} kbps set; ${down.target} kbps ${(downAfter / 1000).toFixed(1)} s into an 800 kbit/s upload (${down.reason}); widened, ${up.target} kbps after ${((Date.now() - t1) / 1000).toFixed(1)} s (${up.reason})`);
     assert.equal(await state.getAttribute('data-state'), 'live', 'the destination is still live');
     await phone.current.stop();

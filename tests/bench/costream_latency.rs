@@ -271,7 +271,7 @@ fn main() {
         lat.last().copied().unwrap_or(f64::NAN),
     );
     println!(
-        "**Co-stream glass-to-glass** (native guest 640×360@30 VP8 in a network namespace {}, host 1280×720@30; guest camera → program frame)\n",
+        "**Co-stream glass-to-glass** (native guest 640×360@30 VP8 in a network namespace{}, host 1280×720@30; guest camera → program frame)\n",
         match (emulated, loss) {
             (true, _) => format!(
                 " over a path emulated in user space ({} ms ± {jitter} ms each way, {loss} % lost each way)",

@@ -69,7 +69,7 @@ impl NetLink {
             "name",
             &link.there,
         ]);
-        link.address_both_ends("/24");
+        link.address_both_ends(false);
         link
     }
 
@@ -96,7 +96,7 @@ impl NetLink {
             counts,
         });
         // Point to point: each end's address with the other as its peer.
-        link.address_both_ends("");
+        link.address_both_ends(true);
         link
     }
 
@@ -128,16 +128,17 @@ impl NetLink {
         }
     }
 
-    /// Moves `there` into the namespace and gives both ends their address, up: on one /24
-    /// (`mask` "/24", a veth) or each the other's peer (`mask` "", point to point).
-    fn address_both_ends(&self, mask: &str) {
+    /// Moves `there` into the namespace and gives both ends their address, up: on one /24 (a
+    /// veth), or each with the other as its peer (`point_to_point`: TUN devices).
+    fn address_both_ends(&self, point_to_point: bool) {
         let (near, far) = (self.host_ip.clone(), self.inner_ip());
+        let mask = if point_to_point { "" } else { "/24" };
         let ns = self.ns.as_str();
         ip(&["link", "set", &self.there, "netns", ns]);
         let here_addr = format!("{near}{mask}");
         let there_addr = format!("{far}{mask}");
         let mut a = vec!["addr", "add", here_addr.as_str()];
-        if mask.is_empty() {
+        if point_to_point {
             a.extend(["peer", far.as_str()]);
         }
         a.extend(["dev", self.here.as_str()]);
@@ -152,7 +153,7 @@ impl NetLink {
             "add",
             there_addr.as_str(),
         ];
-        if mask.is_empty() {
+        if point_to_point {
             a.extend(["peer", near.as_str()]);
         }
         a.extend(["dev", self.there.as_str()]);

@@ -96,8 +96,9 @@ pub fn parse_danmu_info(room: u64, body: &[u8]) -> Result<DanmuInfo, String> {
     })
 }
 
-/// GETs `url` with the browser's headers; the body of a 200.
-async fn get_json(url: &str, what: &str) -> Result<Vec<u8>, String> {
+/// GETs `url` with the browser's headers; the body when the status is one of `answers`.
+/// `what` names the request in errors, which say to try again later.
+async fn get_json(url: &str, what: &str, answers: &[u16]) -> Result<Vec<u8>, String> {
     let tls = crate::tls::client_config()?;
     let req = crate::http::Request {
         headers: BROWSER_HEADERS
@@ -109,8 +110,10 @@ async fn get_json(url: &str, what: &str) -> Result<Vec<u8>, String> {
     let (status, body) = crate::http::send(url, req, Some(&tls), 1 << 20, Duration::from_secs(15))
         .await
         .map_err(|e| format!("bilibili: {what}: {e}"))?;
-    if status != 200 {
-        return Err(format!("bilibili: {what} answered HTTP {status}"));
+    if !answers.contains(&status) {
+        return Err(format!(
+            "bilibili: {what} answered HTTP {status}; try again later"
+        ));
     }
     Ok(body)
 }
@@ -123,7 +126,7 @@ pub async fn danmu_info(
     room: u64,
     wts: u64,
 ) -> Result<DanmuInfo, String> {
-    let nav = get_json(nav_url, "the signing keys").await?;
+    let nav = get_json(nav_url, "the signing keys", &[200]).await?;
     let (img, sub) = super::wbi::keys_from_nav(&nav)?;
     let key = super::wbi::mixin_key(&img, &sub).ok_or("bilibili's signing keys are malformed")?;
     let room_s = room.to_string();
@@ -132,7 +135,7 @@ pub async fn danmu_info(
         &key,
         wts,
     );
-    let body = get_json(&format!("{info_url}?{query}"), "the danmaku token").await?;
+    let body = get_json(&format!("{info_url}?{query}"), "the danmaku token", &[200]).await?;
     parse_danmu_info(room, &body)
 }
 
@@ -193,20 +196,9 @@ pub async fn prepare(asked: u64, ends: &Endpoints) -> Result<Prepared, String> {
 
 /// Looks `room` up at `url` (normally [`ROOM_INIT_URL`]).
 pub async fn resolve_room(url: &str, room: u64) -> Result<RoomInfo, String> {
-    let tls = crate::tls::client_config()?;
-    let (status, body) = crate::http::get(
-        &format!("{url}?id={room}"),
-        Some(&tls),
-        1 << 20,
-        Duration::from_secs(15),
-    )
-    .await
-    .map_err(|e| format!("bilibili: cannot look up room {room}: {e}"))?;
-    if status != 200 && status != 404 {
-        return Err(format!(
-            "bilibili: the room lookup answered HTTP {status}; try again later"
-        ));
-    }
+    // An unknown room is a 404 with the reason in its body.
+    let what = format!("the lookup of room {room}");
+    let body = get_json(&format!("{url}?id={room}"), &what, &[200, 404]).await?;
     parse_room_init(room, &body)
 }
 

@@ -78,14 +78,15 @@ fn frame_len(buf: &[u8]) -> Option<Result<usize, String>> {
 }
 
 /// A loopback UDP socket standing for a TURN server reached over TCP: what the guest's socket
-/// sends to it goes over the connection, what comes back is sent to the guest's socket.
+/// (`guest`, and nothing else on this machine) sends to it goes over the connection, what
+/// comes back is sent to the guest's socket.
 struct TcpBridge {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
 }
 
 impl TcpBridge {
-    fn start(server: SocketAddr) -> Result<TcpBridge, String> {
+    fn start(server: SocketAddr, guest: SocketAddr) -> Result<TcpBridge, String> {
         let tcp = TcpStream::connect_timeout(&server, ALLOCATE_WITHIN)
             .map_err(|e| format!("cannot reach the TURN server {server} over TCP: {e}"))?;
         let _ = tcp.set_nodelay(true);
@@ -94,21 +95,19 @@ impl TcpBridge {
         let stop = Arc::new(AtomicBool::new(false));
         let (mut tcp_in, mut tcp_out) = (tcp.try_clone().map_err(|e| e.to_string())?, tcp);
         let udp_in = udp.try_clone().map_err(|e| e.to_string())?;
-        // The guest's socket, known from its first datagram.
-        let guest: Arc<std::sync::Mutex<Option<SocketAddr>>> = Arc::default();
-        let (g, halt) = (guest.clone(), stop.clone());
+        let halt = stop.clone();
         std::thread::Builder::new()
             .name("turn-tcp-out".into())
             .spawn(move || {
                 let _ = udp.set_read_timeout(Some(Duration::from_millis(200)));
                 let mut buf = vec![0u8; 65_536];
                 while !halt.load(Ordering::Relaxed) {
-                    if let Ok((n, from)) = udp.recv_from(&mut buf) {
-                        *g.lock().expect("bridge peer") = Some(from);
-                        // Each datagram is one whole message: the framing TCP wants.
-                        if tcp_out.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
+                    // Each datagram is one whole message: the framing TCP wants.
+                    if let Ok((n, from)) = udp.recv_from(&mut buf)
+                        && from == guest
+                        && tcp_out.write_all(&buf[..n]).is_err()
+                    {
+                        break;
                     }
                 }
                 let _ = tcp_out.shutdown(std::net::Shutdown::Both);
@@ -137,9 +136,7 @@ impl TcpBridge {
                             break;
                         }
                         let frame: Vec<u8> = pending.drain(..len).collect();
-                        if let Some(to) = *guest.lock().expect("bridge peer") {
-                            let _ = udp_in.send_to(&frame, to);
-                        }
+                        let _ = udp_in.send_to(&frame, guest);
                     }
                 }
             })
@@ -173,7 +170,8 @@ impl Relay {
     pub(crate) fn allocate(socket: &UdpSocket, t: &GuestTurn) -> Result<Relay, String> {
         let (server, tcp) = t.server()?;
         let bridge = if tcp {
-            Some(TcpBridge::start(server)?)
+            let guest = socket.local_addr().map_err(|e| e.to_string())?;
+            Some(TcpBridge::start(server, guest)?)
         } else {
             None
         };
@@ -182,7 +180,6 @@ impl Relay {
             &t.username,
             &t.credential,
         );
-        let mut bridge = bridge;
         let deadline = Instant::now() + ALLOCATE_WITHIN;
         let mut buf = vec![0u8; 2000];
         loop {
@@ -194,7 +191,7 @@ impl Relay {
                 return Ok(Relay {
                     client,
                     addr,
-                    _bridge: bridge.take(),
+                    _bridge: bridge,
                 });
             }
             if now >= deadline {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, existsSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { createSocket } from "node:dgram";
 import { createInterface } from "node:readline";
@@ -75,7 +75,6 @@ export async function outwardAddress() {
     s.on("error", () => { s.close(); resolve(null); });
     s.connect(9, "192.0.2.1", () => { const a = s.address().address; s.close(); resolve(a); });
   });
-  const { networkInterfaces } = await import("node:os");
   const any = Object.values(networkInterfaces()).flat().find((i) => i.family === "IPv4" && !i.internal)?.address;
   const ip = viaRoute && viaRoute !== "0.0.0.0" && !viaRoute.startsWith("127.") ? viaRoute : any;
   assert.ok(ip, "the co-stream browser tests need a non-loopback IPv4 address (e.g. eth0 up with an address)");
@@ -135,6 +134,23 @@ export function audioWindows(file, hzs) {
     out.push(hzs.map((hz) => toneLevel(w, hz)));
   }
   return out;
+}
+
+/** Checks a recording's program audio: `who`'s `guestHz` tone ≥ 25 dB above its after-call
+ *  level in every second of the call (`during(s)`, `afterCall(s)`: second s of the
+ *  recording), the host's `hostHz` tone steady throughout. Returns the margin, dB. */
+export function assertHeardDuringTheCallOnly(file, { who, guestHz, hostHz, during, afterCall, call }) {
+  const levels = audioWindows(file, [guestHz, hostHz]);
+  const table = levels.map(([g, h], i) => `${i}s:${(20 * Math.log10(g + 1e-12)).toFixed(0)}/${(20 * Math.log10(h + 1e-12)).toFixed(0)}`).join(" ");
+  const guestDuring = levels.filter((_, i) => during(i)).map((l) => l[0]);
+  const guestAfter = levels.filter((_, i) => afterCall(i)).map((l) => l[0]);
+  assert.ok(guestDuring.length >= 5 && guestAfter.length >= 5, `call ${call}; dB guest/host: ${table}`);
+  const margin = dB(Math.min(...guestDuring), Math.max(...guestAfter));
+  assert.ok(margin >= 25,
+    `${who}'s ${guestHz} Hz must be ≥ 25 dB above the after-call level in every second of the call (got ${margin.toFixed(1)} dB); dB guest/host per second: ${table}`);
+  const hostLevels = levels.slice(0, -1).map((l) => l[1]).sort((a, b) => a - b);
+  assert.ok(dB(hostLevels[0], hostLevels[hostLevels.length >> 1]) > -6, `the host's ${hostHz} Hz stays in the mix in every second: ${table}`);
+  return margin;
 }
 
 /** Pictures as 16×9 RGB cells (area-averaged): a card without its fine detail. */

@@ -27,7 +27,8 @@ const SENT_MAX: usize = 4096;
 /// Limits of one destination's queue.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueLimits {
-    /// Wait (see [`OutputQueue::wait`]) above which non-key video is dropped.
+    /// Wait above which non-key video is dropped: the media span queued, or its bytes at the
+    /// rate the writer took bytes over the last second when that is shorter.
     pub congestion: Duration,
     /// Queued media time at which everything is dropped and we wait for a keyframe.
     pub hard: Duration,
@@ -118,7 +119,7 @@ impl OutputQueue {
     /// larger frames keeps growing while the time to send them shrinks: only the shorter of
     /// the two is the wait. A writer that stops taking anything has no rate after a second,
     /// and the span rules again.
-    pub fn wait(&mut self, now: Duration) -> Duration {
+    fn wait(&mut self, now: Duration) -> Duration {
         self.forget_sent_before(now.saturating_sub(SENT_WINDOW));
         let span = self.queued_time();
         if self.sent_bytes == 0 {

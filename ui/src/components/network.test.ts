@@ -65,3 +65,23 @@ describe('network cameras', () => {
     expect(screen.getByTestId('scene-2')).toHaveTextContent('网络摄像头 :9000');
   });
 });
+
+describe('settings opened early', () => {
+  it('wait for the remembered settings, so a save cannot put the defaults over them', async () => {
+    const b = createMockBackend({ settings: { network_cameras: [9100] } });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const load = b.loadSettings.bind(b);
+    b.loadSettings = async () => {
+      await gate;
+      return load();
+    };
+    render(App, { backend: b });
+    await flush();
+    await fireEvent.click(screen.getByTestId('open-settings'));
+    await flush();
+    expect(screen.queryByTestId('settings-save')).toBeNull();
+    release();
+    await waitFor(() => expect(screen.getByTestId('network-port-0')).toHaveValue(9100));
+  });
+});

@@ -9,8 +9,8 @@
 //!   [`AbrConfig::decrease_hold`] so the queue has time to drain before we judge again.
 //!   The drop also pays off what is already queued within [`AbrConfig::drain_within`]
 //!   (queue delay × the target it was encoded at, spread over that time), and no further decrease is judged
-//!   before that time is up (the queue is measured in media time, which still grows while
-//!   the older, larger frames drain). Once the queue is quiet again the target returns
+//!   before that time is up (a writer that sent nothing for a second is judged by its queue's
+//!   media span, which still grows while the older, larger frames wait). Once the queue is quiet again the target returns
 //!   at once to the backed-off throughput (the drain was a loan, not the link's rate).
 //! - **Slow increase.** After [`AbrConfig::stable_for`] without congestion the target climbs
 //!   by [`AbrConfig::step_up`] of itself each [`AbrConfig::step_every`], up to the user's

@@ -72,10 +72,11 @@ impl OutputShared {
     fn next(&self) -> Option<Packet> {
         let mut q = self.queue.lock().expect("queue lock");
         loop {
-            if let Some(p) = q.pop_to_send(self.epoch.elapsed()) {
+            let now = self.epoch.elapsed();
+            if let Some(p) = q.pop_to_send(now) {
                 self.counters
                     .queued_ms
-                    .store(q.queued_time().as_millis() as u64, Ordering::Relaxed);
+                    .store(q.wait(now).as_millis() as u64, Ordering::Relaxed);
                 return Some(p);
             }
             if self.finish.load(Ordering::Relaxed) {
@@ -115,10 +116,11 @@ impl PacketSink for OutputShared {
             return;
         }
         self.with_queue(|q| {
-            q.push(p.clone(), self.epoch.elapsed());
+            let now = self.epoch.elapsed();
+            q.push(p.clone(), now);
             self.counters
                 .queued_ms
-                .store(q.queued_time().as_millis() as u64, Ordering::Relaxed);
+                .store(q.wait(now).as_millis() as u64, Ordering::Relaxed);
         });
         self.cv.notify_one();
     }

@@ -118,8 +118,10 @@ impl OutputQueue {
     /// shorter. After the bitrate is lowered, the span of a queue still holding the older,
     /// larger frames keeps growing while the time to send them shrinks: only the shorter of
     /// the two is the wait. A writer that stops taking anything has no rate after a second,
-    /// and the span rules again.
-    fn wait(&mut self, now: Duration) -> Duration {
+    /// and the span rules again. It is also the queue delay adaptive bitrate and the stats
+    /// see: the span alone reads a few packets of two tracks whose clocks sit apart (a
+    /// network camera's video behind the microphone) as a standing queue.
+    pub fn wait(&mut self, now: Duration) -> Duration {
         self.forget_sent_before(now.saturating_sub(SENT_WINDOW));
         let span = self.queued_time();
         if self.sent_bytes == 0 {
@@ -428,6 +430,24 @@ mod tests {
         stream_over_a_link(&mut q, 60..120, |_| 1000, 0, &mut credit);
         assert!(q.dropped.congestion > 0);
         assert!(q.queued_time() <= QueueLimits::default().congestion);
+    }
+
+    #[test]
+    fn a_few_packets_of_two_tracks_whose_clocks_sit_apart_wait_by_their_bytes_not_their_span() {
+        let mut q = connected();
+        let mut credit = 0.0;
+        // A writer keeping up with 1000 kbit/s over a 1500 kbit/s link.
+        stream_over_a_link(&mut q, 0..60, |_| 1000, 1500, &mut credit);
+        let now = Duration::from_secs(2);
+        // A network camera's frame stamped 400 ms behind the microphone's packet after it.
+        q.push(video(60, false), now);
+        q.push(audio(60 + 12), now);
+        assert_eq!(q.queued_time(), Duration::from_millis(400));
+        assert!(
+            q.wait(now) < Duration::from_millis(20),
+            "two small packets wait {:?}",
+            q.wait(now)
+        );
     }
 
     #[test]

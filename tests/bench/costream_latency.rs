@@ -24,7 +24,10 @@
 //! MARQUEE_BIN=target/release/marquee target/release/bench_costream_latency --seconds 300 --delay 50 --jitter 20 --loss 2
 //! ```
 //! Also counts the freezes: runs of program frames showing the same guest picture while the
-//! guest is on air (the longest, and how many passed 500 ms).
+//! guest is on air (the longest, and how many passed 500 ms), and measures the guest's lip
+//! sync in the program: the host brings no sound of its own, and the guest's tone (silent
+//! for 20 ms at each whole second of its session time) is matched against the guest picture
+//! stamped at that second (`marquee_e2e::mark_offsets`).
 //! Writes a markdown table to stdout and JSON to `target/bench/costream_latency.json`.
 
 use std::path::PathBuf;
@@ -32,7 +35,7 @@ use std::time::Duration;
 
 use marquee_e2e::linkem::Shape;
 use marquee_e2e::{
-    NetLink, Run, bench_usage, exec, frame_codes_in, marquee_in, percentile, tempdir,
+    NetLink, Run, bench_usage, exec, frame_codes_in, mark_offsets, marquee_in, percentile, tempdir,
 };
 use serde_json::json;
 
@@ -128,7 +131,9 @@ fn main() {
     let mut c = marquee_in(home.path());
     c.env("MARQUEE_LOG", log)
         .env("MARQUEE_CONTROL", home.path().join("live.sock"))
-        .args(["live", "--video", "test", "--audio", "tone"])
+        // No sound of the host's own: the program's audio is the guest's tone alone, whose
+        // marks measure the guest's lip sync.
+        .args(["live", "--video", "test", "--audio", "none"])
         .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
         .args(["--preset", "ultrafast", "--replay-seconds", "0"])
         .arg("--record")
@@ -265,6 +270,19 @@ fn main() {
             eprintln!("  {t:6.1} s  {l}");
         }
     }
+    // Lip sync: the guest's tone is silent for 20 ms at each whole second of its session
+    // time, the picture stamped at that second shows it; in the program the two should meet.
+    let guest_pictures: Vec<_> = rows
+        .iter()
+        .map(|r| r[1].filter(|g| g.index >= 2_000_000))
+        .collect();
+    let mut sync: Vec<f64> = mark_offsets(&show, &guest_pictures)
+        .into_iter()
+        .map(|(_, ms)| ms)
+        .collect();
+    sync.sort_by(f64::total_cmp);
+    let mut sync_abs: Vec<f64> = sync.iter().map(|ms| ms.abs()).collect();
+    sync_abs.sort_by(f64::total_cmp);
     let (p50, p95, max) = (
         percentile(&lat, 0.5),
         percentile(&lat, 0.95),
@@ -302,6 +320,16 @@ fn main() {
         percentile(&estimates, 0.5),
         percentile(&estimates, 0.95)
     );
+    println!(
+        "\nLip sync (the guest's tone marks against its pictures in the program, {} of {seconds} seconds matched): median {:+.1} ms (positive: the voice late), 95 % within {:.1} ms",
+        sync.len(),
+        percentile(&sync, 0.5),
+        percentile(&sync_abs, 0.95)
+    );
+    // Its totals (pictures decoded and dropped, keyframes asked for) as the call ended.
+    if let Some((_, l)) = lines.last() {
+        println!("\nThe host's last quality line: `{}`", l.trim());
+    }
     if unreadable_host > 0 {
         eprintln!("{unreadable_host} program frames with the guest's code but not the host's");
     }
@@ -311,6 +339,9 @@ fn main() {
         "p50_ms": p50, "p95_ms": p95, "max_ms": max,
         "longest_freeze_ms": longest_freeze_ms, "freezes_over_500_ms": freezes_over_500,
         "freezes_at_s_ms": freezes,
+        "lip_sync_seconds": sync.len(),
+        "lip_sync_median_ms": percentile(&sync, 0.5),
+        "lip_sync_p95_abs_ms": percentile(&sync_abs, 0.95),
         "host_estimate_p50_ms": percentile(&estimates, 0.5),
         "host_estimate_p95_ms": percentile(&estimates, 0.95),
     });

@@ -579,19 +579,26 @@ fn goertzel(x: &[f64], rate: f64, f: f64) -> f64 {
 /// delivered late, the start before the tone) are not marks. Of the marks within 0.5 s of the
 /// frame, the nearest is its mark.
 pub fn av_offsets(path: impl AsRef<Path>, width: u32, height: u32) -> Vec<(u64, f64)> {
+    let codes = frame_codes(path.as_ref(), width, height);
+    mark_offsets(path, &codes)
+}
+
+/// [`av_offsets`] for a source among others: `codes` are the code its picture shows in each
+/// frame of `path` (None where it shows none), and its tone must be the only sound. A frame
+/// shown again (the source froze) counts where it first appeared.
+pub fn mark_offsets(path: impl AsRef<Path>, codes: &[Option<FrameCode>]) -> Vec<(u64, f64)> {
     let path = path.as_ref();
     let p = probe(path);
     let v = p.video.as_ref().expect("no video stream");
     let a = p.audio.as_ref().expect("no audio stream");
     let a0 = a.start_time.unwrap_or(0.0);
-    let codes = frame_codes(path, width, height);
     let mut video_at = std::collections::BTreeMap::new();
     for (code, pkt) in codes.iter().zip(&v.packets) {
         if let Some(c) = code
             && c.session_ms % 1000 == 0
             && c.session_ms > 0
         {
-            video_at.insert(c.session_ms / 1000, pkt.pts);
+            video_at.entry(c.session_ms / 1000).or_insert(pkt.pts);
         }
     }
     let x = decode_audio_mono(path);

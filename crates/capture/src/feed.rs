@@ -31,7 +31,8 @@ pub struct FeedFrame {
     pub height: u32,
     /// Tightly packed I420.
     pub i420: Vec<u8>,
-    /// When it arrived (the consumer stamps it on its session clock).
+    /// When it is ready for the program (the consumer stamps it on its session clock): its
+    /// arrival, or later when the producer evens out the network's jitter.
     pub arrived: Instant,
 }
 

@@ -121,6 +121,19 @@ fn marks(g: &serde_json::Value) -> String {
     m
 }
 
+/// What the host threw away of a guest's media (said only when there is some): media dropped
+/// before the decoders (they were behind, or a picture after a lost one waited for a
+/// keyframe), and pictures that did not decode.
+fn discarded(q: &serde_json::Value) -> String {
+    let mut m = String::new();
+    for (key, what) in [("dropped", "dropped"), ("decode_errors", "undecodable")] {
+        if let Some(n) = q[key].as_u64().filter(|n| *n > 0) {
+            m.push_str(&format!(" {n} {what}"));
+        }
+    }
+    m
+}
+
 fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
     match cmd {
         GuestCmd::Join(a) => join(*a),
@@ -133,7 +146,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
             for g in list {
                 let q = &g["quality"];
                 println!(
-                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} NACK/s {} kbit/s latency ≈{} ms {} frames {} PLI{}",
+                    "session {:<4} guest{} {:<20} {:<8} {} rtt {} ms loss {}% {} NACK/s {} kbit/s latency ≈{} ms {} frames{} {} PLI{}",
                     g["session"],
                     g["slot"],
                     g["name"].as_str().unwrap_or(""),
@@ -155,6 +168,7 @@ fn host_cmd(cmd: GuestCmd) -> Result<(), Failure> {
                         .as_u64()
                         .map_or("-".into(), |l| l.to_string()),
                     q["frames"],
+                    discarded(q),
                     q["keyframe_requests"],
                     marks(&g),
                 );

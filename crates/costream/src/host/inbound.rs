@@ -5,11 +5,13 @@
 //! conceals lost packets, and places it by RTP time (the feed's consumer puts it on the
 //! session clock).
 
+use super::playout::Playout;
 use super::state::{Picture, Switches};
 use crate::media::{AudioDecoder, VideoCodec, VideoDecoder};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use marquee_capture::feed::{Feed, FeedAudio, FeedFrame};
 use marquee_capture::remote_latency::LatencyGauge;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +22,14 @@ use str0m::media::{MediaData, Mid};
 /// (the guest muted their track, a reconnect) starts a new time.
 const MAX_CONCEALED: u64 = 10;
 const PACKET: Duration = Duration::from_millis(20);
+
+/// Depacketized pictures waiting for the decoder: at least str0m's video reordering window
+/// (30 frames), which it releases at once when a late packet completes them; a smaller
+/// queue dropped the bunch, and every drop costs a keyframe round trip ([`KeyGate`]).
+const DECODE_QUEUE: usize = 32;
+/// Decoded pictures waiting for their time at most (the playout delay is capped at 100 ms:
+/// 6 pictures at 60 fps); past it the oldest goes at once.
+const MAX_HELD: usize = 8;
 
 /// What a guest's decoders counted (for the host's quality display).
 #[derive(Debug, Default)]
@@ -131,7 +141,7 @@ pub(crate) fn spawn(
     session: u64,
     voices: Arc<super::outbound::Voices>,
 ) -> Inbound {
-    let (vtx, vrx) = crossbeam_channel::bounded(8);
+    let (vtx, vrx) = crossbeam_channel::bounded(DECODE_QUEUE);
     let (atx, arx) = crossbeam_channel::bounded(50);
     let counters = Arc::new(Counters {
         path_us: AtomicU64::new(u64::MAX),
@@ -250,52 +260,122 @@ fn video_thread(
     let secs = |t: Instant| t.saturating_duration_since(origin).as_secs_f64();
     // WebRTC holds nothing back on purpose: no window, only what the way in adds.
     let mut gauge = LatencyGauge::new(0);
-    while let Ok(v) = rx.recv() {
-        if decoder.as_ref().is_none_or(|(c, _)| *c != v.codec) {
-            match VideoDecoder::new(v.codec) {
-                Ok(d) => decoder = Some((v.codec, d)),
-                Err(e) => {
-                    tracing::warn!("{}: {e}", feed.name());
-                    counters.errors.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
+    let mut playout = Playout::default();
+    // Decoded pictures waiting for their time (`Playout`), oldest first.
+    let mut held: VecDeque<Held> = VecDeque::new();
+    loop {
+        let next = match held.front() {
+            Some(h) => {
+                let wait = (h.due - secs(Instant::now())).max(0.0);
+                rx.recv_timeout(Duration::from_secs_f64(wait))
             }
-        }
-        let Some((_, dec)) = decoder.as_mut() else {
-            continue;
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
-        match dec.decode(&v.data) {
-            Ok(Some(pic)) => {
-                counters.frames.fetch_add(1, Ordering::Relaxed);
-                let path_ms = gauge.picture(secs(v.arrived), v.sent_s, secs(Instant::now()));
-                counters
-                    .path_us
-                    .store((path_ms * 1000.0) as u64, Ordering::Relaxed);
-                if switches.peek.wants_picture() {
-                    switches.peek.keep_picture(Picture {
-                        width: pic.width,
-                        height: pic.height,
-                        i420: Arc::new(pic.i420.clone()),
-                    });
-                }
-                if switches.on_air.load(Ordering::Relaxed)
-                    && !switches.hidden.load(Ordering::Relaxed)
-                {
-                    feed.push_video(FeedFrame {
-                        width: pic.width,
-                        height: pic.height,
-                        i420: pic.i420,
-                        arrived: v.arrived,
-                    });
+        match next {
+            Ok(v) => {
+                if let Some(h) = decode(&mut decoder, v, &feed, &switches, &counters, &wish) {
+                    let due = playout.due(h.sent_s, secs(h.arrived));
+                    if held.len() == MAX_HELD {
+                        let first = held.pop_front().expect("held is full");
+                        show(first, &mut gauge, &feed, &switches, &counters, secs);
+                    }
+                    held.push_back(Held { due, ..h });
                 }
             }
-            Ok(None) => {}
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = secs(Instant::now());
+        while held.front().is_some_and(|h| h.due <= now) {
+            let h = held.pop_front().expect("a due picture");
+            show(h, &mut gauge, &feed, &switches, &counters, secs);
+        }
+    }
+}
+
+/// A decoded picture waiting for its time to go to the program.
+struct Held {
+    frame: FeedFrame,
+    /// Its first packet's arrival and its RTP time (s), for the latency gauge.
+    arrived: Instant,
+    sent_s: f64,
+    /// When it goes, seconds on the thread's clock.
+    due: f64,
+}
+
+/// Decodes one picture (the green room's thumbnail takes it at once); None when the decoder
+/// gave nothing (buffering, or an error: then a keyframe is wished for).
+fn decode(
+    decoder: &mut Option<(VideoCodec, VideoDecoder)>,
+    v: VideoIn,
+    feed: &Feed,
+    switches: &Switches,
+    counters: &Counters,
+    wish: &AtomicBool,
+) -> Option<Held> {
+    if decoder.as_ref().is_none_or(|(c, _)| *c != v.codec) {
+        match VideoDecoder::new(v.codec) {
+            Ok(d) => *decoder = Some((v.codec, d)),
             Err(e) => {
-                tracing::debug!("{}: {e}", feed.name());
+                tracing::warn!("{}: {e}", feed.name());
                 counters.errors.fetch_add(1, Ordering::Relaxed);
-                wish.store(true, Ordering::Relaxed);
+                return None;
             }
         }
+    }
+    let (_, dec) = decoder.as_mut()?;
+    match dec.decode(&v.data) {
+        Ok(Some(pic)) => {
+            counters.frames.fetch_add(1, Ordering::Relaxed);
+            if switches.peek.wants_picture() {
+                switches.peek.keep_picture(Picture {
+                    width: pic.width,
+                    height: pic.height,
+                    i420: Arc::new(pic.i420.clone()),
+                });
+            }
+            Some(Held {
+                frame: FeedFrame {
+                    width: pic.width,
+                    height: pic.height,
+                    i420: pic.i420,
+                    arrived: v.arrived,
+                },
+                arrived: v.arrived,
+                sent_s: v.sent_s,
+                due: 0.0,
+            })
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!("{}: {e}", feed.name());
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            wish.store(true, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// A picture's time has come: into the program (when the guest is on air and shown), and
+/// its path — held time included — into the host's latency estimate.
+fn show(
+    h: Held,
+    gauge: &mut LatencyGauge,
+    feed: &Feed,
+    switches: &Switches,
+    counters: &Counters,
+    secs: impl Fn(Instant) -> f64,
+) {
+    let now = Instant::now();
+    let path_ms = gauge.picture(secs(h.arrived), h.sent_s, secs(now));
+    counters
+        .path_us
+        .store((path_ms * 1000.0) as u64, Ordering::Relaxed);
+    if switches.on_air.load(Ordering::Relaxed) && !switches.hidden.load(Ordering::Relaxed) {
+        feed.push_video(FeedFrame {
+            arrived: now,
+            ..h.frame
+        });
     }
 }
 

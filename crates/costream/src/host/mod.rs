@@ -8,6 +8,7 @@
 mod endpoint;
 mod inbound;
 mod outbound;
+mod playout;
 mod state;
 
 use state::{Entry, Shared, Switches};

@@ -62,12 +62,48 @@ impl RemoteMeter {
     }
 }
 
+/// The least of a value over a sliding time window (sans-IO): a sender's best transit,
+/// which a drifting clock or a changed route makes stale after a while.
+#[derive(Debug)]
+pub struct SlidingMin {
+    window_s: f64,
+    /// (time s, value), values increasing: the front is the least in the window.
+    kept: VecDeque<(f64, f64)>,
+}
+
+impl SlidingMin {
+    pub fn new(window_s: f64) -> Self {
+        Self {
+            window_s,
+            kept: VecDeque::new(),
+        }
+    }
+
+    /// Adds `value` seen at `at_s` (times never go back); returns the least in the window.
+    pub fn push(&mut self, at_s: f64, value: f64) -> f64 {
+        while self.kept.back().is_some_and(|&(_, v)| v >= value) {
+            self.kept.pop_back();
+        }
+        if self.kept.len() == MAX_KEPT {
+            self.kept.pop_front();
+        }
+        self.kept.push_back((at_s, value));
+        while self
+            .kept
+            .front()
+            .is_some_and(|&(t, _)| t < at_s - self.window_s)
+        {
+            self.kept.pop_front();
+        }
+        self.kept.front().map_or(value, |&(_, v)| v)
+    }
+}
+
 /// The estimate for one sender's connection (sans-IO: times in, milliseconds out).
 #[derive(Debug)]
 pub struct LatencyGauge {
     window_ms: f64,
-    /// (arrival s, offset s), offsets increasing: the front is the least in the window.
-    least: VecDeque<(f64, f64)>,
+    least: SlidingMin,
 }
 
 impl LatencyGauge {
@@ -75,7 +111,7 @@ impl LatencyGauge {
     pub fn new(window_ms: u64) -> Self {
         Self {
             window_ms: window_ms as f64,
-            least: VecDeque::new(),
+            least: SlidingMin::new(MIN_WINDOW_S),
         }
     }
 
@@ -83,21 +119,7 @@ impl LatencyGauge {
     /// timestamp in the sender's stream (seconds). Returns the estimate in milliseconds.
     pub fn picture(&mut self, read_s: f64, stream_s: f64, ready_s: f64) -> f64 {
         let offset = read_s - stream_s;
-        while self.least.back().is_some_and(|&(_, o)| o >= offset) {
-            self.least.pop_back();
-        }
-        if self.least.len() == MAX_KEPT {
-            self.least.pop_front();
-        }
-        self.least.push_back((read_s, offset));
-        while self
-            .least
-            .front()
-            .is_some_and(|&(t, _)| t < read_s - MIN_WINDOW_S)
-        {
-            self.least.pop_front();
-        }
-        let best = self.least.front().map_or(offset, |&(_, o)| o);
+        let best = self.least.push(read_s, offset);
         self.window_ms + (offset - best) * 1000.0 + (ready_s - read_s).max(0.0) * 1000.0
     }
 }

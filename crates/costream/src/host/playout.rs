@@ -10,6 +10,7 @@
 //! [`JITTER_WINDOW_S`]) and is capped ([`MAX_DELAY_S`]), so a clean path adds almost nothing
 //! and a bad one cannot make the guest lag behind by much.
 
+use marquee_capture::remote_latency::SlidingMin;
 use std::collections::VecDeque;
 
 /// The best transit is the least over this long (a guest's clock drifts from ours; a route
@@ -19,17 +20,27 @@ const BEST_WINDOW_S: f64 = 10.0;
 const JITTER_WINDOW_S: f64 = 3.0;
 /// The most a picture is held past its best-case arrival.
 pub(crate) const MAX_DELAY_S: f64 = 0.1;
-/// Transits kept at most (each window holds 300 at 30 fps; 1,024 covers 100 fps).
+/// Recent transits kept at most (the window holds 90 at 30 fps; 1,024 covers 300 fps).
 const MAX_KEPT: usize = 1024;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Playout {
-    /// (arrival s, transit s), transits increasing: the front is the least in its window.
-    best: VecDeque<(f64, f64)>,
+    /// The least transit of the last [`BEST_WINDOW_S`].
+    best: SlidingMin,
     /// (arrival s, transit s) of the last [`JITTER_WINDOW_S`], in arrival order.
     recent: VecDeque<(f64, f64)>,
     /// The last due time handed out: pictures never leave out of order.
     last_due: f64,
+}
+
+impl Default for Playout {
+    fn default() -> Self {
+        Self {
+            best: SlidingMin::new(BEST_WINDOW_S),
+            recent: VecDeque::new(),
+            last_due: 0.0,
+        }
+    }
 }
 
 impl Playout {
@@ -37,20 +48,7 @@ impl Playout {
     /// when it should go to the program, on our clock, never before it arrived.
     pub(crate) fn due(&mut self, sent_s: f64, arrived_s: f64) -> f64 {
         let transit = arrived_s - sent_s;
-        while self.best.back().is_some_and(|&(_, t)| t >= transit) {
-            self.best.pop_back();
-        }
-        if self.best.len() == MAX_KEPT {
-            self.best.pop_front();
-        }
-        self.best.push_back((arrived_s, transit));
-        while self
-            .best
-            .front()
-            .is_some_and(|&(at, _)| at < arrived_s - BEST_WINDOW_S)
-        {
-            self.best.pop_front();
-        }
+        let best = self.best.push(arrived_s, transit);
         if self.recent.len() == MAX_KEPT {
             self.recent.pop_front();
         }
@@ -62,7 +60,6 @@ impl Playout {
         {
             self.recent.pop_front();
         }
-        let best = self.best.front().map_or(transit, |&(_, t)| t);
         let due = (sent_s + best + self.delay(best))
             .max(arrived_s)
             .max(self.last_due);

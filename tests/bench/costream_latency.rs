@@ -35,7 +35,8 @@ use std::time::Duration;
 
 use marquee_e2e::linkem::Shape;
 use marquee_e2e::{
-    NetLink, Run, bench_usage, exec, frame_codes_in, mark_offsets, marquee_in, percentile, tempdir,
+    NetLink, Run, bench_usage, exec, frame_codes_in, mark_offsets, marquee_in, percentile, probe,
+    tempdir, tone_marks,
 };
 use serde_json::json;
 
@@ -276,13 +277,33 @@ fn main() {
         .iter()
         .map(|r| r[1].filter(|g| g.index >= 2_000_000))
         .collect();
-    let mut sync: Vec<f64> = mark_offsets(&show, &guest_pictures)
-        .into_iter()
-        .map(|(_, ms)| ms)
-        .collect();
+    let by_second = mark_offsets(&show, &guest_pictures);
+    let mut sync: Vec<f64> = by_second.iter().map(|(_, ms)| *ms).collect();
     sync.sort_by(f64::total_cmp);
     let mut sync_abs: Vec<f64> = sync.iter().map(|ms| ms.abs()).collect();
     sync_abs.sort_by(f64::total_cmp);
+    // The voice's latency: each mark in the program (its time on the host's session clock:
+    // the recording's timeline plus the offset the host's frame codes show) against the
+    // guest's whole second it marks, both on the wall clock. A mark belongs to the guest's
+    // second before it (a voice is not early, and not a second late).
+    let voice = {
+        let p = probe(&show);
+        let a0 = p.audio.as_ref().and_then(|a| a.start_time).unwrap_or(0.0);
+        let v = p.video.as_ref().expect("the recording has video");
+        let mut shift: Vec<f64> = (rows.iter().zip(&v.packets))
+            .filter_map(|(r, pkt)| r[0].map(|h| h.session_ms as f64 / 1000.0 - pkt.pts))
+            .collect();
+        shift.sort_by(f64::total_cmp);
+        let shift = percentile(&shift, 0.5);
+        let mut ms: Vec<f64> = tone_marks(&show, a0)
+            .into_iter()
+            .map(|m| (host_zero + (m + shift) * 1000.0 - guest_zero).rem_euclid(1000.0))
+            .collect();
+        eprintln!("the voice's latency, mark by mark (ms): {ms:.0?}");
+        ms.sort_by(f64::total_cmp);
+        ms
+    };
+    eprintln!("lip sync by the guest's second (ms): {by_second:.0?}");
     let (p50, p95, max) = (
         percentile(&lat, 0.5),
         percentile(&lat, 0.95),
@@ -326,6 +347,12 @@ fn main() {
         percentile(&sync, 0.5),
         percentile(&sync_abs, 0.95)
     );
+    println!(
+        "\nThe guest's voice into the program (its tone's marks, {} of them): p50 {:.1} ms, p95 {:.1} ms (guest tone → Opus → network → jitter buffer → program mix; the tone is made 200 ms ahead and sent when made)",
+        voice.len(),
+        percentile(&voice, 0.5),
+        percentile(&voice, 0.95)
+    );
     // Its totals (pictures decoded and dropped, keyframes asked for) as the call ended.
     if let Some((_, l)) = lines.last() {
         println!("\nThe host's last quality line: `{}`", l.trim());
@@ -339,6 +366,8 @@ fn main() {
         "p50_ms": p50, "p95_ms": p95, "max_ms": max,
         "longest_freeze_ms": longest_freeze_ms, "freezes_over_500_ms": freezes_over_500,
         "freezes_at_s_ms": freezes,
+        "voice_p50_ms": percentile(&voice, 0.5),
+        "voice_p95_ms": percentile(&voice, 0.95),
         "lip_sync_seconds": sync.len(),
         "lip_sync_median_ms": percentile(&sync, 0.5),
         "lip_sync_p95_abs_ms": percentile(&sync_abs, 0.95),

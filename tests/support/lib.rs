@@ -43,7 +43,7 @@ pub use marquee_capture::pattern::FrameCode;
 pub use media::{
     AudioInfo, Packet, Probe, VideoInfo, av_offsets, check_continuity, decode_audio_mono,
     dominant_frequency, dominant_frequency_of, frame_codes, frame_codes_in, gray_frames,
-    mark_offsets, noise_clip, probe, rms, silent_spans, tone_level, try_probe,
+    mark_offsets, noise_clip, probe, rms, silent_spans, tone_level, tone_marks, try_probe,
 };
 pub use netns::NetLink;
 pub use nginx::Nginx;

@@ -601,13 +601,7 @@ pub fn mark_offsets(path: impl AsRef<Path>, codes: &[Option<FrameCode>]) -> Vec<
             video_at.entry(c.session_ms / 1000).or_insert(pkt.pts);
         }
     }
-    let x = decode_audio_mono(path);
-    let mark = marquee_capture::audio::TONE_MARK.as_secs_f64();
-    let marks: Vec<f64> = silent_spans(&x, 48_000.0, 0.02, 0.012)
-        .into_iter()
-        .filter(|(_, len)| (len - mark).abs() <= 0.005)
-        .map(|(start, _)| a0 + start)
-        .collect();
+    let marks = tone_marks(path, a0);
     video_at
         .into_iter()
         .filter_map(|(k, vt)| {
@@ -617,6 +611,20 @@ pub fn mark_offsets(path: impl AsRef<Path>, codes: &[Option<FrameCode>]) -> Vec<
                 .min_by(|a, b| (*a - vt).abs().total_cmp(&(*b - vt).abs()))
                 .map(|m| (k, (m - vt) * 1000.0))
         })
+        .collect()
+}
+
+/// Where the test tone's marks (its 20 ms silences at each whole second of its session time)
+/// start in `path`'s first audio stream, seconds on its timeline (`a0`: the stream's start).
+/// A silence of another length (an input that delivered late, the start before the tone) is
+/// not a mark.
+pub fn tone_marks(path: &Path, a0: f64) -> Vec<f64> {
+    let x = decode_audio_mono(path);
+    let mark = marquee_capture::audio::TONE_MARK.as_secs_f64();
+    silent_spans(&x, 48_000.0, 0.02, 0.012)
+        .into_iter()
+        .filter(|(_, len)| (len - mark).abs() <= 0.005)
+        .map(|(start, _)| a0 + start)
         .collect()
 }
 

@@ -12,6 +12,7 @@ use crate::clock::SessionClock;
 use crate::error::CaptureError;
 use crate::frame::{AudioBlock, PixelFormat};
 use crate::pool::FramePool;
+use crate::remote_latency::SlidingMin;
 use crate::sink::Sink;
 use crate::{SourceHandle, SourceState};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -291,8 +292,7 @@ impl CameraDevice for FeedCamera {
 }
 
 /// Runs a feed's audio as an audio input: attaches to the feed, and places each block on the
-/// session clock by its media time (anchored at the first block's arrival, re-anchored when
-/// the two drift apart by more than [`REANCHOR`]: a guest who reconnects starts a new time).
+/// session clock by its media time ([`Placement`]).
 pub fn spawn_feed_audio(
     feed: Arc<Feed>,
     clock: SessionClock,
@@ -308,13 +308,13 @@ pub fn spawn_feed_audio(
         .name("feed-audio".into())
         .spawn(move || {
             status2.set(SourceState::Live);
-            let mut anchor: Option<(Duration, Duration)> = None;
+            let mut placement = Placement::default();
             while !stop2.load(Ordering::Relaxed) {
                 let Ok(b) = rx.recv_timeout(Duration::from_millis(100)) else {
                     continue;
                 };
                 let arrived = clock.since_start(b.arrived);
-                let at = place(&mut anchor, b.media_time, arrived);
+                let at = placement.place(b.media_time, arrived);
                 let block = AudioBlock {
                     rate: 48_000,
                     channels: 2,
@@ -331,24 +331,46 @@ pub fn spawn_feed_audio(
     SourceHandle::new(name, status, stop, thread)
 }
 
-/// Beyond this between a block's media time and its arrival, the anchor is reset.
+/// Beyond this between a block's arrival and where the quickest of the last seconds would
+/// have put it, the media time is a new one (a guest who reconnects or unmutes): start again.
 pub const REANCHOR: Duration = Duration::from_millis(250);
+/// The quickest arrival is the least over this long (the sender's clock drifts from ours).
+const QUICKEST_OVER_S: f64 = 10.0;
 
-/// Session time for a block: `anchor` maps media time to session time (`(media, session)` of
-/// the block that set it).
-fn place(
-    anchor: &mut Option<(Duration, Duration)>,
-    media: Duration,
-    arrived: Duration,
-) -> Duration {
-    if let Some((m0, s0)) = *anchor
-        && let Some(at) = (s0 + media).checked_sub(m0)
-        && at.abs_diff(arrived) <= REANCHOR
-    {
-        return at;
+/// Where a feed's audio goes on the session clock: its media time plus the least (arrival −
+/// media time) of the last seconds, i.e. where each block would be had it come the quickest
+/// way. The network's jitter is left to the mixer's buffer. Anchoring on the first block
+/// instead kept whatever delay it happened to have for the whole call: a guest's first
+/// voice packets leave in a burst when the connection opens, and the voice sat ~100 ms late.
+#[derive(Debug)]
+pub struct Placement {
+    quickest: SlidingMin,
+    best: Option<f64>,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Self {
+            quickest: SlidingMin::new(QUICKEST_OVER_S),
+            best: None,
+        }
     }
-    *anchor = Some((media, arrived));
-    arrived
+}
+
+impl Placement {
+    /// Session time for a block of media time `media` that arrived at `arrived`.
+    pub fn place(&mut self, media: Duration, arrived: Duration) -> Duration {
+        let (m, a) = (media.as_secs_f64(), arrived.as_secs_f64());
+        if self
+            .best
+            .is_some_and(|b| (a - m - b).abs() > REANCHOR.as_secs_f64())
+        {
+            self.quickest = SlidingMin::new(QUICKEST_OVER_S);
+        }
+        let best = self.quickest.push(a, a - m);
+        self.best = Some(best);
+        Duration::from_micros(((m + best) * 1e6).round().max(0.0) as u64)
+    }
 }
 
 #[cfg(test)]
@@ -405,15 +427,18 @@ mod tests {
     }
 
     #[test]
-    fn audio_is_placed_by_media_time_without_the_network_jitter() {
+    fn audio_is_placed_by_media_time_at_its_quickest_arrival_without_the_network_jitter() {
         let ms = Duration::from_millis;
-        let mut anchor = None;
-        assert_eq!(place(&mut anchor, ms(0), ms(1000)), ms(1000));
-        // Arrives 30 ms late, then 10 ms early: placed on its media time.
-        assert_eq!(place(&mut anchor, ms(20), ms(1050)), ms(1020));
-        assert_eq!(place(&mut anchor, ms(40), ms(1030)), ms(1040));
-        // A new media time far from the arrival (a reconnect): re-anchored.
-        assert_eq!(place(&mut anchor, ms(0), ms(5000)), ms(5000));
-        assert_eq!(place(&mut anchor, ms(20), ms(5020)), ms(5020));
+        let mut p = Placement::default();
+        // The first block came 30 ms late (a burst as the connection opened): the next one,
+        // quicker, sets the time.
+        assert_eq!(p.place(ms(0), ms(1040)), ms(1040));
+        assert_eq!(p.place(ms(20), ms(1030)), ms(1030));
+        // Later ones arrive 20 ms late, then on time: placed on their media time.
+        assert_eq!(p.place(ms(40), ms(1070)), ms(1050));
+        assert_eq!(p.place(ms(60), ms(1070)), ms(1070));
+        // A new media time far from the arrival (a reconnect): placed anew.
+        assert_eq!(p.place(ms(0), ms(5000)), ms(5000));
+        assert_eq!(p.place(ms(20), ms(5020)), ms(5020));
     }
 }

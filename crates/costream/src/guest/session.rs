@@ -12,7 +12,7 @@ use super::types::{
     EndReason, GuestError, GuestOptions, GuestState, Progress, StateReport, Summary,
 };
 use super::whip::{self, Answer, Link};
-use crate::media::{AudioDecoder, AudioEncoder, OPUS_FRAME, VideoCodec, VideoEncoder};
+use crate::media::{AudioDecoder, AudioEncoder, VideoCodec, VideoEncoder};
 use crate::turn::Handled;
 use crossbeam_channel::Receiver;
 use marquee_capture::{AudioBlock, SessionClock, VideoFrame};
@@ -169,8 +169,6 @@ pub fn run(
         audio_enc: None,
         video_pt: None,
         audio_pt: None,
-        audio_base: None,
-        audio_sent_frames: 0,
         dec: DecoderPipe::spawn(y4m),
         audio_dec: None,
         last_pli: None,
@@ -216,8 +214,6 @@ struct Call {
     video_pt: Option<Pt>,
     audio_pt: Option<Pt>,
     /// Session time of the first audio sample sent.
-    audio_base: Option<Duration>,
-    audio_sent_frames: u64,
     dec: DecoderPipe,
     audio_dec: Option<AudioDecoder>,
     last_pli: Option<Instant>,
@@ -481,7 +477,10 @@ impl Call {
                     break;
                 };
                 let rtp = MediaTime::new(e.captured.as_millis() as u64 * 90, Frequency::NINETY_KHZ);
-                w.write(pt, self.epoch + e.captured, rtp, e.frame.data)
+                // str0m's sender reports map RTP time to the wall clock through the last
+                // write, and a wall-clock time still ahead (the test card stamps its pictures
+                // 40 ms early) makes them say RTP time 0: the host's lip sync needs them right.
+                w.write(pt, (self.epoch + e.captured).min(now), rtp, e.frame.data)
                     .map_err(rtc_err)?;
                 self.summary.video_frames_sent += 1;
             }
@@ -492,23 +491,25 @@ impl Call {
             self.audio_pt,
         ) {
             for b in rx.try_iter() {
-                self.audio_base.get_or_insert(b.captured);
                 self.blocks.push(&b);
             }
-            while let Some(block) = self.blocks.next_block() {
+            // A source may make its sound ahead of time (the test tone, 200 ms): each block
+            // leaves when due, as a microphone's would, so the voice meets the picture made at
+            // the same moment; its RTP time is when it was captured, on the clock the pictures'
+            // RTP times use.
+            while let Some(at) = self.blocks.next_at().filter(|at| self.epoch + *at <= now) {
+                let Some(block) = self.blocks.next_block() else {
+                    break;
+                };
                 let packet = enc.encode(&block)?;
-                let base = self.audio_base.unwrap_or_default();
-                let at = base + Duration::from_micros(self.audio_sent_frames * 1_000_000 / 48_000);
                 let rtp = MediaTime::new(
-                    (base.as_micros() as u64 * 48 / 1000) + self.audio_sent_frames,
+                    at.as_micros() as u64 * 48 / 1000,
                     Frequency::FORTY_EIGHT_KHZ,
                 );
-                self.audio_sent_frames += OPUS_FRAME as u64;
                 let Some(w) = self.rtc.writer(self.amid) else {
                     break;
                 };
-                w.write(pt, (self.epoch + at).min(now), rtp, packet)
-                    .map_err(rtc_err)?;
+                w.write(pt, self.epoch + at, rtp, packet).map_err(rtc_err)?;
                 self.summary.audio_packets_sent += 1;
             }
         }

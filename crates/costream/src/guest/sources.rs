@@ -11,6 +11,7 @@ use marquee_capture::nokhwa_cam::NokhwaCamera;
 use marquee_capture::{
     AudioBlock, AudioSpec, PixelFormat, SessionClock, SourceHandle, VideoFrame, VideoSpec,
 };
+use std::time::Duration;
 
 /// Frames waiting for the sender; more are dropped (and counted by the sink).
 const VIDEO_QUEUE: usize = 4;
@@ -192,14 +193,29 @@ fn fill_planes(frame: &mut ff::frame::Video, format: PixelFormat, data: &[u8], w
     }
 }
 
-/// Gathers audio blocks of any rate and layout into 20 ms of 48 kHz stereo.
+/// Gathers audio blocks of any rate and layout into 20 ms of 48 kHz stereo, and knows when
+/// each was captured (the RTP time of the voice it becomes).
 #[derive(Default)]
 pub struct Blocks {
     buf: Vec<f32>,
+    /// Session time of `buf[0]`: the capture stamp of the block that started a run, moved on
+    /// by each sample taken or dropped.
+    start: Duration,
+}
+
+/// A stamp this close after where the last run ended continues it (a device's stamps wander
+/// by a few ms; a tiny gap would be a click at the receiver, an overlap a step back in time).
+const CONTINUES_WITHIN: Duration = Duration::from_millis(20);
+
+fn frames_time(frames: usize) -> Duration {
+    Duration::from_micros(frames as u64 * 1_000_000 / RATE as u64)
 }
 
 impl Blocks {
     pub fn push(&mut self, b: &AudioBlock) {
+        if self.buf.is_empty() && b.captured > self.start + CONTINUES_WITHIN {
+            self.start = b.captured;
+        }
         let ch = b.channels.max(1) as usize;
         let frames = b.samples.len() / ch;
         let pick = |i: usize| {
@@ -227,8 +243,15 @@ impl Blocks {
         // Never more than a second behind: a stalled sender drops the oldest audio.
         let max = 2 * RATE as usize;
         if self.buf.len() > max {
-            self.buf.drain(..self.buf.len() - max);
+            let n = self.buf.len() - max;
+            self.buf.drain(..n);
+            self.start += frames_time(n / 2);
         }
+    }
+
+    /// When the next 20 ms block was captured, when there is one.
+    pub fn next_at(&self) -> Option<Duration> {
+        (self.buf.len() >= 2 * OPUS_FRAME).then_some(self.start)
     }
 
     /// The next 20 ms block, when there is one.
@@ -237,6 +260,7 @@ impl Blocks {
         if self.buf.len() < n {
             return None;
         }
+        self.start += frames_time(OPUS_FRAME);
         Some(self.buf.drain(..n).collect())
     }
 }
@@ -259,6 +283,47 @@ mod tests {
         assert_eq!(block.len(), 1920);
         assert!(block.iter().all(|s| (*s - 0.5).abs() < 1e-6));
         assert!(b.next_block().is_none());
+    }
+
+    fn tone_block(ms: u64, captured_ms: u64) -> AudioBlock {
+        AudioBlock {
+            rate: 48_000,
+            channels: 2,
+            samples: vec![0.1; ms as usize * 96],
+            captured: Duration::from_millis(captured_ms),
+        }
+    }
+
+    #[test]
+    fn each_block_carries_its_capture_time_also_after_the_oldest_audio_was_dropped() {
+        let mut b = Blocks::default();
+        b.push(&tone_block(10, 500));
+        b.push(&tone_block(30, 510));
+        assert_eq!(b.next_at(), Some(Duration::from_millis(500)));
+        b.next_block().unwrap();
+        assert_eq!(b.next_at(), Some(Duration::from_millis(520)));
+        // A sender that fell 1.5 s behind keeps the newest second, stamped as captured.
+        for i in 0..75 {
+            b.push(&tone_block(20, 540 + i * 20));
+        }
+        assert_eq!(b.next_at(), Some(Duration::from_millis(2040 - 1000)));
+    }
+
+    #[test]
+    fn a_run_after_a_pause_starts_at_its_own_stamp_and_wandering_stamps_stay_contiguous() {
+        let mut b = Blocks::default();
+        b.push(&tone_block(20, 1000));
+        b.next_block().unwrap();
+        // 3 ms early or 5 ms late: the same run goes on where it was.
+        b.push(&tone_block(20, 1017));
+        assert_eq!(b.next_at(), Some(Duration::from_millis(1020)));
+        b.next_block().unwrap();
+        b.push(&tone_block(20, 1045));
+        assert_eq!(b.next_at(), Some(Duration::from_millis(1040)));
+        b.next_block().unwrap();
+        // Half a second of nothing: the next run is stamped where it was captured.
+        b.push(&tone_block(20, 1560));
+        assert_eq!(b.next_at(), Some(Duration::from_millis(1560)));
     }
 
     fn frame(format: PixelFormat, w: u32, h: u32, data: Vec<u8>) -> VideoFrame {

@@ -14,7 +14,7 @@ use marquee_capture::remote_latency::LatencyGauge;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use str0m::format::Codec;
 use str0m::media::{MediaData, Mid};
 
@@ -88,13 +88,97 @@ struct VideoIn {
     arrived: Instant,
     /// Its RTP time, seconds.
     sent_s: f64,
+    /// When the guest captured it, on the guest's wall clock ([`captured_unix_s`]).
+    captured_unix_s: Option<f64>,
 }
 
 struct AudioIn {
     data: Arc<[u8]>,
     media_time: Duration,
     arrived: Instant,
+    captured_unix_s: Option<f64>,
 }
+
+/// When the sender captured `d`, seconds on its wall clock: its RTP time mapped through the
+/// sender's latest report (RTCP SR: a wall-clock time and the RTP time of the same instant,
+/// one clock for all of a sender's tracks). None before the first report, or when the two RTP
+/// times are implausibly far apart.
+fn captured_unix_s(d: &MediaData) -> Option<f64> {
+    // RTP time 0: a str0m sender whose last write was stamped ahead of its clock says that.
+    let sr = d.last_sender_info.filter(|sr| sr.rtp_time.numer() != 0)?;
+    let since = d.time.as_seconds() - sr.rtp_time.as_seconds();
+    if since.abs() > 60.0 {
+        return None;
+    }
+    let ntp = sr.ntp_time.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+    Some(ntp + since)
+}
+
+fn unix_now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Lip sync: how long after the guest captured it the latest picture went to the program
+/// (our wall clock less theirs: the two clocks' offset cancels out, since the voice is
+/// measured the same way). The voice is then placed that long after its own capture, so a
+/// word meets the picture of the mouth saying it.
+/// The pictures' lag is the median of the last [`LAG_OF`] (one picture's decode or one late
+/// picture must not move the voice).
+#[derive(Debug)]
+pub(crate) struct Lag {
+    median: AtomicU64,
+    recent: std::sync::Mutex<VecDeque<f64>>,
+}
+
+const LAG_OF: usize = 31;
+
+impl Default for Lag {
+    fn default() -> Self {
+        Self {
+            median: AtomicU64::new(f64::NAN.to_bits()),
+            recent: std::sync::Mutex::new(VecDeque::with_capacity(LAG_OF)),
+        }
+    }
+}
+
+impl Lag {
+    /// A picture went to the program `s` after it was captured.
+    fn picture(&self, s: f64) {
+        let mut recent = self.recent.lock().expect("lag");
+        if recent.len() == LAG_OF {
+            recent.pop_front();
+        }
+        recent.push_back(s);
+        let mut sorted: Vec<f64> = recent.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        self.median
+            .store(sorted[sorted.len() / 2].to_bits(), Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<f64> {
+        Some(f64::from_bits(self.median.load(Ordering::Relaxed))).filter(|s| s.is_finite())
+    }
+
+    /// When a voice block captured at `captured_unix_s` should be heard to meet its picture:
+    /// the picture's lag after its capture, as an instant; its arrival when either is unknown,
+    /// when that is earlier (the voice cannot be heard before it came), or implausibly late.
+    fn meet_the_picture(&self, arrived: Instant, captured_unix_s: Option<f64>) -> Instant {
+        let (Some(c), Some(lag)) = (captured_unix_s, self.get()) else {
+            return arrived;
+        };
+        let now = Instant::now();
+        let wait = c + lag - unix_now_s();
+        if !(0.0..=MAX_LIP_SYNC_WAIT_S).contains(&wait) {
+            return arrived;
+        }
+        (now + Duration::from_secs_f64(wait)).max(arrived)
+    }
+}
+
+/// The most a voice block is held back for its picture (past it the reports are off).
+const MAX_LIP_SYNC_WAIT_S: f64 = 0.5;
 
 /// After a picture was lost on the way or dropped here, the pictures that follow refer to it
 /// and decode into garbage (the decoder rarely notices) until a keyframe: they are held back,
@@ -148,22 +232,24 @@ pub(crate) fn spawn(
         ..Counters::default()
     });
     let wish = Arc::new(AtomicBool::new(false));
+    let lag = Arc::new(Lag::default());
     {
-        let (feed, switches, counters, wish) = (
+        let (feed, switches, counters, wish, lag) = (
             feed.clone(),
             switches.clone(),
             counters.clone(),
             wish.clone(),
+            lag.clone(),
         );
         let _ = std::thread::Builder::new()
             .name("guest-video".into())
-            .spawn(move || video_thread(vrx, feed, switches, counters, wish));
+            .spawn(move || video_thread(vrx, feed, switches, counters, wish, &lag));
     }
     {
         let counters = counters.clone();
         let _ = std::thread::Builder::new()
             .name("guest-audio".into())
-            .spawn(move || audio_thread(arx, feed, switches, counters, session, &voices));
+            .spawn(move || audio_thread(arx, feed, switches, counters, session, &voices, &lag));
     }
     Inbound {
         video: vtx,
@@ -196,10 +282,12 @@ impl Inbound {
                     self.count(false);
                     return true;
                 }
+                let captured_unix_s = captured_unix_s(&d);
                 let sent = self
                     .video
                     .try_send(VideoIn {
                         codec,
+                        captured_unix_s,
                         data: d.data,
                         arrived: d.network_time,
                         sent_s: d.time.as_micros() as f64 / 1e6,
@@ -215,8 +303,10 @@ impl Inbound {
             None => {
                 let t = d.time.as_micros();
                 let origin = *self.audio_origin.get_or_insert(t);
+                let captured_unix_s = captured_unix_s(&d);
                 self.audio
                     .try_send(AudioIn {
+                        captured_unix_s,
                         data: d.data,
                         media_time: Duration::from_micros(t.saturating_sub(origin)),
                         arrived: d.network_time,
@@ -254,6 +344,7 @@ fn video_thread(
     switches: Arc<Switches>,
     counters: Arc<Counters>,
     wish: Arc<AtomicBool>,
+    lag: &Lag,
 ) {
     let mut decoder: Option<(VideoCodec, VideoDecoder)> = None;
     let origin = Instant::now();
@@ -277,7 +368,7 @@ fn video_thread(
                     let due = playout.due(h.sent_s, secs(h.arrived));
                     if held.len() == MAX_HELD {
                         let first = held.pop_front().expect("held is full");
-                        show(first, &mut gauge, &feed, &switches, &counters, secs);
+                        show(first, &mut gauge, &feed, &switches, &counters, lag, secs);
                     }
                     held.push_back(Held { due, ..h });
                 }
@@ -288,7 +379,7 @@ fn video_thread(
         let now = secs(Instant::now());
         while held.front().is_some_and(|h| h.due <= now) {
             let h = held.pop_front().expect("a due picture");
-            show(h, &mut gauge, &feed, &switches, &counters, secs);
+            show(h, &mut gauge, &feed, &switches, &counters, lag, secs);
         }
     }
 }
@@ -299,6 +390,7 @@ struct Held {
     /// Its first packet's arrival and its RTP time (s), for the latency gauge.
     arrived: Instant,
     sent_s: f64,
+    captured_unix_s: Option<f64>,
     /// When it goes, seconds on the thread's clock.
     due: f64,
 }
@@ -343,6 +435,7 @@ fn decode(
                 },
                 arrived: v.arrived,
                 sent_s: v.sent_s,
+                captured_unix_s: v.captured_unix_s,
                 due: 0.0,
             })
         }
@@ -356,16 +449,21 @@ fn decode(
     }
 }
 
-/// A picture's time has come: into the program (when the guest is on air and shown), and
-/// its path — held time included — into the host's latency estimate.
+/// A picture's time has come: into the program (when the guest is on air and shown), its
+/// path — held time included — into the host's latency estimate, and how long after its
+/// capture it went to the voice ([`Lag`]).
 fn show(
     h: Held,
     gauge: &mut LatencyGauge,
     feed: &Feed,
     switches: &Switches,
     counters: &Counters,
+    lag: &Lag,
     secs: impl Fn(Instant) -> f64,
 ) {
+    if let Some(c) = h.captured_unix_s {
+        lag.picture(unix_now_s() - c);
+    }
     let now = Instant::now();
     let path_ms = gauge.picture(secs(h.arrived), h.sent_s, secs(now));
     counters
@@ -386,6 +484,7 @@ fn audio_thread(
     counters: Arc<Counters>,
     session: u64,
     voices: &super::outbound::Voices,
+    lag: &Lag,
 ) {
     let mut decoder = match AudioDecoder::new() {
         Ok(d) => d,
@@ -398,6 +497,7 @@ fn audio_thread(
     while let Ok(a) = rx.recv() {
         let audible =
             switches.on_air.load(Ordering::Relaxed) && !switches.muted.load(Ordering::Relaxed);
+        let arrived = lag.meet_the_picture(a.arrived, a.captured_unix_s);
         // Lost packets: concealed so the voice does not click, up to MAX_CONCEALED.
         if let Some(expected) = next
             && a.media_time > expected
@@ -412,7 +512,7 @@ fn audio_thread(
                         feed.push_audio(FeedAudio {
                             samples,
                             media_time: expected + PACKET * i as u32,
-                            arrived: a.arrived,
+                            arrived,
                         });
                     }
                 }
@@ -430,7 +530,7 @@ fn audio_thread(
                     feed.push_audio(FeedAudio {
                         samples,
                         media_time: a.media_time,
-                        arrived: a.arrived,
+                        arrived,
                     });
                 }
             }
@@ -454,6 +554,31 @@ fn scale(samples: &mut [f32], gain: f32) {
 #[cfg(test)]
 mod tests {
     use super::KeyGate;
+
+    #[test]
+    fn the_voice_waits_as_long_after_its_capture_as_the_pictures_did_after_theirs() {
+        use super::{Lag, unix_now_s};
+        use std::time::{Duration, Instant};
+        let lag = Lag::default();
+        let now = Instant::now();
+        // No picture yet, or no sender report: heard as it came.
+        assert_eq!(lag.meet_the_picture(now, Some(unix_now_s())), now);
+        for s in [0.09, 0.1, 0.1, 0.5, 0.11] {
+            lag.picture(s);
+        }
+        assert_eq!(lag.meet_the_picture(now, None), now);
+        // Pictures go 100 ms after capture (the median: one late picture does not count); a
+        // voice block captured 30 ms ago waits about 70 ms more.
+        let at = lag.meet_the_picture(now, Some(unix_now_s() - 0.03));
+        let wait = at.duration_since(now);
+        assert!(
+            wait > Duration::from_millis(60) && wait < Duration::from_millis(80),
+            "{wait:?}"
+        );
+        // Already later than its picture, or reports that make no sense: as it came.
+        assert_eq!(lag.meet_the_picture(now, Some(unix_now_s() - 0.5)), now);
+        assert_eq!(lag.meet_the_picture(now, Some(unix_now_s() + 30.0)), now);
+    }
 
     #[test]
     fn after_a_lost_picture_the_next_ones_wait_for_a_keyframe() {

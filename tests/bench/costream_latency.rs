@@ -139,6 +139,8 @@ fn main() {
         .args(["--preset", "ultrafast", "--replay-seconds", "0"])
         .arg("--record")
         .arg(&show)
+        .arg("--summary-json")
+        .arg(home.path().join("summary.json"))
         .args(["--guests", "1", "--guest-address", &link.host_ip])
         .args(["--duration", &format!("{}s", seconds + 12)]);
     let mut host = Run::spawn(c);
@@ -357,6 +359,17 @@ fn main() {
     if let Some((_, l)) = lines.last() {
         println!("\nThe host's last quality line: `{}`", l.trim());
     }
+    // How far behind real time the mixer had to run for the voice to arrive in time, and the
+    // silence it played where it did not.
+    let summary: serde_json::Value = std::fs::read(home.path().join("summary.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let audio = &summary["audio"];
+    println!(
+        "\nThe host's mixer: {} ms behind real time at the end, {} samples of underrun",
+        audio["buffer_ms"], audio["underrun_samples"]
+    );
     if unreadable_host > 0 {
         eprintln!("{unreadable_host} program frames with the guest's code but not the host's");
     }

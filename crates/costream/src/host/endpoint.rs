@@ -21,6 +21,11 @@ use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTi
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
+/// Voice packets str0m holds back for one that is missing (a path that reorders by more is
+/// rare; a lost one is concealed after this).
+const AUDIO_REORDER_PACKETS: usize = 3;
+/// …and for no longer than this.
+const AUDIO_REORDER_WAIT: Duration = Duration::from_millis(60);
 /// The longest an offer may be (docs/costream.md: 413 beyond).
 pub const MAX_OFFER: usize = marquee_guestdoor::MAX_OFFER;
 
@@ -70,6 +75,11 @@ impl Handle {
             .enable_opus(true, false)
             .set_stats_interval(Some(Duration::from_secs(1)))
             .enable_bwe(Some(Bitrate::kbps(600)))
+            // Voice is never sent again: waiting for a lost packet (str0m's default, up to 15
+            // packets or 1 s) only makes the packets behind it late, and the mixer then runs
+            // further behind real time for the whole show. The decoder conceals the gap.
+            .set_reordering_size_audio(AUDIO_REORDER_PACKETS)
+            .set_reordering_timeout_audio(Some(AUDIO_REORDER_WAIT))
             .build(Instant::now());
         for a in addrs {
             let c = Candidate::host(*a, "udp")

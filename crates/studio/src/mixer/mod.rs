@@ -118,7 +118,18 @@ pub struct TimelineBuffer {
     pub dropped: u64,
     /// Frames the mixer wanted after the input started but the input had not delivered.
     pub underrun: u64,
+    /// Frames that arrived after the mixer had played their time (as silence): the input is
+    /// late, and the mixer waits longer from then on.
+    pub late: u64,
+    /// Timeline index just past the last sample pushed.
+    last_end: i64,
 }
+
+/// An input silent this long has stopped (a guest who left or was muted, a file that ended),
+/// it is not late: no underrun is counted (which would make the mixer run further behind real
+/// time for every input, up to half a second, for the rest of the show), and its next sound
+/// starts where stamped.
+const IDLE_AFTER: i64 = RATE as i64 / 4;
 
 impl TimelineBuffer {
     pub fn new(tolerance: Duration) -> Self {
@@ -135,6 +146,8 @@ impl TimelineBuffer {
             padded: 0,
             dropped: 0,
             underrun: 0,
+            late: 0,
+            last_end: 0,
         }
     }
 
@@ -162,6 +175,7 @@ impl TimelineBuffer {
             // Arrived after the mixer already played its time as silence (an underrun):
             // drop what is past, so sync is kept. (The mixer waits longer from now on.)
             skip = (self.consumed - at) as usize;
+            self.late += skip as u64;
             self.drift = 0.0;
         } else {
             let d = at - self.end();
@@ -197,6 +211,7 @@ impl TimelineBuffer {
             self.start += 1;
             self.dropped += 1;
         }
+        self.last_end = self.end();
     }
 
     /// Mixes timeline range [from, from + n) into `out` (interleaved stereo), with gain.
@@ -216,6 +231,9 @@ impl TimelineBuffer {
             let o = &mut out[2 * (offset + i)..2 * (offset + i) + 2];
             o[0] += s[0] * gain;
             o[1] += s[1] * gain;
+        }
+        if self.started && self.buf.is_empty() && from - self.last_end >= IDLE_AFTER {
+            self.started = false;
         }
         if self.started && offset + avail < n {
             self.underrun += (n - offset - avail) as u64;
@@ -359,6 +377,35 @@ mod tests {
         t.mix_into(251 * 480, &mut next, 1.0);
         assert!(next.iter().all(|v| *v == 0.75), "audio stays on its stamps");
         assert_eq!(t.dropped, 480);
+        assert_eq!(t.late, 480, "the late block counts as late");
+    }
+
+    #[test]
+    fn an_input_that_stops_is_idle_not_late_and_its_next_sound_starts_where_stamped() {
+        let mut t = TimelineBuffer::new(Duration::from_millis(10));
+        for i in 0..250u64 {
+            t.push(Duration::from_millis(i * 10), &[0.5; 960]);
+            let mut out = vec![0.0; 2 * 480];
+            t.mix_into(i as i64 * 480, &mut out, 1.0);
+        }
+        // Nothing for two seconds: a quarter second of underrun at most, then idle.
+        for i in 250..450 {
+            let mut out = vec![0.0; 2 * 480];
+            t.mix_into(i * 480, &mut out, 1.0);
+        }
+        assert!(
+            t.underrun > 0 && t.underrun <= (IDLE_AFTER + 480) as u64,
+            "{}",
+            t.underrun
+        );
+        let idle = t.underrun;
+        // It comes back stamped at 4.6 s: played there.
+        t.push(Duration::from_millis(4600), &[0.25; 960]);
+        let mut out = vec![0.0; 2 * 480];
+        t.mix_into(460 * 480, &mut out, 1.0);
+        assert!(out.iter().all(|v| *v == 0.25));
+        assert_eq!(t.underrun, idle);
+        assert_eq!(t.late, 0, "an input that stopped was never late");
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl Mixer {
         let mut lane_levels = vec![(-120f32, -120f32); lanes.len()];
         let mut director_levels = vec![-120f32; directed.len()];
         let mut pos: i64 = 0;
-        let mut underrun = 0;
+        let mut late = 0;
         let at = |samples: i64| Duration::from_nanos(samples as u64 * 1_000_000_000 / RATE as u64);
         while clock.sleep_until(at(pos + frame_size as i64) + latency, &stop) {
             let mut out = vec![0f32; 2 * frame_size];
@@ -134,8 +134,11 @@ impl Mixer {
             let sum =
                 |f: fn(&TimelineBuffer) -> u64| lanes.iter().map(|l| f(&l.timeline)).sum::<u64>();
             let total_underrun = sum(|t| t.underrun);
-            if total_underrun > underrun {
-                underrun = total_underrun;
+            // Late audio, not missing audio, makes it wait longer: an input that stopped
+            // (a guest who left or was muted) is missing for good.
+            let total_late = sum(|t| t.late);
+            if total_late > late {
+                late = total_late;
                 latency = (latency + Duration::from_millis(20)).min(MAX_LATENCY);
                 counters
                     .buffer_ms

@@ -126,6 +126,16 @@ impl RoomClient {
         self.events.recv().await
     }
 
+    /// Sends what is queued, closes the connection and waits for that, at most `within`:
+    /// a show that stops still delivers the answers it has made (a guest being told the show
+    /// ended). Dropping the client instead cuts it at once.
+    pub async fn close(mut self, within: Duration) {
+        // With the only sender gone the task sends what is queued, then closes.
+        let (gone, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.out, gone));
+        let _ = tokio::time::timeout(within, &mut self.task).await;
+    }
+
     /// Where the client is in the room's log.
     pub fn position(&self) -> Option<ResumePoint> {
         *self.position.lock().unwrap_or_else(|e| e.into_inner())

@@ -11,6 +11,7 @@ use marquee_room::protocol::{
     ClientMsg, Control, ErrorCode, EventBody, PlaybackSource, Role, SettingsPatch,
 };
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 /// What became of the connection, for the shell to tell the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +30,10 @@ pub enum Following {
     PlaybackRefused(String),
 }
 
-/// The connection feeding a show; dropping it leaves the room.
+/// How long a stopping show waits for its last answers to reach the room.
+const FLUSH_WITHIN: Duration = Duration::from_secs(1);
+
+/// The connection feeding a show; dropping it leaves the room (its last answers sent).
 pub struct Follower {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -84,7 +88,20 @@ pub fn follow_room(
                 let mut me = String::new();
                 loop {
                     let ev = tokio::select! {
-                        _ = &mut stop => return,
+                        _ = &mut stop => {
+                            // Answers still being made or queued (a guest reading that the
+                            // show ended, which the show waited for) go out before the
+                            // connection closes: cut, the guest never heard it.
+                            drop(answers);
+                            let _ = tokio::time::timeout(FLUSH_WITHIN, async {
+                                while let Some(answer) = answered.recv().await {
+                                    let _ = client.send(answer).await;
+                                }
+                            })
+                            .await;
+                            client.close(FLUSH_WITHIN).await;
+                            return;
+                        }
                         ev = client.recv() => match ev {
                             Some(ev) => ev,
                             None => return,

@@ -124,10 +124,11 @@ fn unix_now_s() -> f64 {
 /// (our wall clock less theirs: the two clocks' offset cancels out, since the voice is
 /// measured the same way). The voice is then placed that long after its own capture, so a
 /// word meets the picture of the mouth saying it.
+///
 /// The pictures' lag is the median of the last [`LAG_OF`] (one picture's decode or one late
 /// picture must not move the voice).
 #[derive(Debug)]
-pub(crate) struct Lag {
+struct Lag {
     median: AtomicU64,
     recent: std::sync::Mutex<VecDeque<f64>>,
 }

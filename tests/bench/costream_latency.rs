@@ -27,7 +27,9 @@
 //! guest is on air (the longest, and how many passed 500 ms), and measures the guest's lip
 //! sync in the program: the host brings no sound of its own, and the guest's tone (silent
 //! for 20 ms at each whole second of its session time) is matched against the guest picture
-//! stamped at that second (`marquee_e2e::mark_offsets`).
+//! stamped at that second (`marquee_e2e::mark_offsets`); each mark on the wall clock against the
+//! guest's second it marks is the voice's latency (`marquee_e2e::tone_marks`). The host's
+//! mixer (how far behind real time it ran, its underruns) comes from its summary.
 //! Writes a markdown table to stdout and JSON to `target/bench/costream_latency.json`.
 
 use std::path::PathBuf;
@@ -350,7 +352,7 @@ fn main() {
         percentile(&sync_abs, 0.95)
     );
     println!(
-        "\nThe guest's voice into the program (its tone's marks, {} of them): p50 {:.1} ms, p95 {:.1} ms (guest tone → Opus → network → jitter buffer → program mix; the tone is made 200 ms ahead and sent when made)",
+        "\nThe guest's voice into the program (its tone's marks, {} of them): p50 {:.1} ms, p95 {:.1} ms (its capture → Opus → network → the host's placement, lip sync included → the program mix)",
         voice.len(),
         percentile(&voice, 0.5),
         percentile(&voice, 0.95)

@@ -5,7 +5,7 @@
 //! conceals lost packets, and places it by RTP time (the feed's consumer puts it on the
 //! session clock).
 
-use super::playout::Playout;
+use super::playout::{Playout, quantile};
 use super::state::{Picture, Switches};
 use crate::media::{AudioDecoder, VideoCodec, VideoDecoder};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -152,10 +152,9 @@ impl Lag {
             recent.pop_front();
         }
         recent.push_back(s);
-        let mut sorted: Vec<f64> = recent.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        self.median
-            .store(sorted[sorted.len() / 2].to_bits(), Ordering::Relaxed);
+        if let Some(m) = quantile(recent.iter().copied(), 0.5) {
+            self.median.store(m.to_bits(), Ordering::Relaxed);
+        }
     }
 
     fn get(&self) -> Option<f64> {
@@ -165,12 +164,18 @@ impl Lag {
     /// When a voice block captured at `captured_unix_s` should be heard to meet its picture:
     /// the picture's lag after its capture, as an instant; its arrival when either is unknown,
     /// when that is earlier (the voice cannot be heard before it came), or implausibly late.
-    fn meet_the_picture(&self, arrived: Instant, captured_unix_s: Option<f64>) -> Instant {
+    /// `now` and `unix_now_s` are the same moment on the two clocks.
+    fn meet_the_picture(
+        &self,
+        arrived: Instant,
+        captured_unix_s: Option<f64>,
+        now: Instant,
+        unix_now_s: f64,
+    ) -> Instant {
         let (Some(c), Some(lag)) = (captured_unix_s, self.get()) else {
             return arrived;
         };
-        let now = Instant::now();
-        let wait = c + lag - unix_now_s();
+        let wait = c + lag - unix_now_s;
         if !(0.0..=MAX_LIP_SYNC_WAIT_S).contains(&wait) {
             return arrived;
         }
@@ -498,7 +503,8 @@ fn audio_thread(
     while let Ok(a) = rx.recv() {
         let audible =
             switches.on_air.load(Ordering::Relaxed) && !switches.muted.load(Ordering::Relaxed);
-        let arrived = lag.meet_the_picture(a.arrived, a.captured_unix_s);
+        let arrived =
+            lag.meet_the_picture(a.arrived, a.captured_unix_s, Instant::now(), unix_now_s());
         // Lost packets: concealed so the voice does not click, up to MAX_CONCEALED.
         if let Some(expected) = next
             && a.media_time > expected
@@ -558,27 +564,28 @@ mod tests {
 
     #[test]
     fn the_voice_waits_as_long_after_its_capture_as_the_pictures_did_after_theirs() {
-        use super::{Lag, unix_now_s};
+        use super::Lag;
         use std::time::{Duration, Instant};
         let lag = Lag::default();
-        let now = Instant::now();
+        // The same moment on the two clocks.
+        let (now, unix) = (Instant::now(), 1_800_000_000.0);
+        let meet = |captured| lag.meet_the_picture(now, captured, now, unix);
         // No picture yet, or no sender report: heard as it came.
-        assert_eq!(lag.meet_the_picture(now, Some(unix_now_s())), now);
+        assert_eq!(meet(Some(unix)), now);
         for s in [0.09, 0.1, 0.1, 0.5, 0.11] {
             lag.picture(s);
         }
-        assert_eq!(lag.meet_the_picture(now, None), now);
+        assert_eq!(meet(None), now);
         // Pictures go 100 ms after capture (the median: one late picture does not count); a
-        // voice block captured 30 ms ago waits about 70 ms more.
-        let at = lag.meet_the_picture(now, Some(unix_now_s() - 0.03));
-        let wait = at.duration_since(now);
+        // voice block captured 30 ms ago waits 70 ms more.
+        let wait = meet(Some(unix - 0.03)).duration_since(now);
         assert!(
-            wait > Duration::from_millis(60) && wait < Duration::from_millis(80),
+            wait.abs_diff(Duration::from_millis(70)) < Duration::from_micros(10),
             "{wait:?}"
         );
         // Already later than its picture, or reports that make no sense: as it came.
-        assert_eq!(lag.meet_the_picture(now, Some(unix_now_s() - 0.5)), now);
-        assert_eq!(lag.meet_the_picture(now, Some(unix_now_s() + 30.0)), now);
+        assert_eq!(meet(Some(unix - 0.5)), now);
+        assert_eq!(meet(Some(unix + 30.0)), now);
     }
 
     #[test]

@@ -69,14 +69,17 @@ impl Playout {
 
     /// The delay over the best transit that covers 95 % of the recent pictures, capped.
     fn delay(&self, best: f64) -> f64 {
-        let mut late: Vec<f64> = self.recent.iter().map(|&(_, t)| t - best).collect();
-        if late.is_empty() {
-            return 0.0;
-        }
-        late.sort_by(f64::total_cmp);
-        let i = ((late.len() - 1) as f64 * 0.95).round() as usize;
-        late[i].clamp(0.0, MAX_DELAY_S)
+        quantile(self.recent.iter().map(|&(_, t)| t - best), 0.95)
+            .map_or(0.0, |d| d.clamp(0.0, MAX_DELAY_S))
     }
+}
+
+/// The `q` quantile of `values` (the nearest rank), None when there are none.
+pub(crate) fn quantile(values: impl Iterator<Item = f64>, q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len().checked_sub(1)?) as f64 * q).round() as usize;
+    Some(v[i])
 }
 
 #[cfg(test)]

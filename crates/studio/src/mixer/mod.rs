@@ -356,15 +356,20 @@ mod tests {
         assert!(drift.abs() <= 48 * 30 + 485, "drift {drift} frames");
     }
 
-    #[test]
-    fn after_an_underrun_late_audio_is_dropped_to_keep_sync() {
+    /// An input 2.5 s in, past the start-up warm-up, fed and mixed 10 ms at a time.
+    fn settled() -> TimelineBuffer {
         let mut t = TimelineBuffer::new(Duration::from_millis(10));
-        // Past the start-up warm-up, mixing as it goes.
         for i in 0..250u64 {
             t.push(Duration::from_millis(i * 10), &[0.5; 960]);
             let mut out = vec![0.0; 2 * 480];
             t.mix_into(i as i64 * 480, &mut out, 1.0);
         }
+        t
+    }
+
+    #[test]
+    fn after_an_underrun_late_audio_is_dropped_to_keep_sync() {
+        let mut t = settled();
         // The mixer wants 2500..2510 ms before the input delivers it.
         let mut gap = vec![0.0; 2 * 480];
         t.mix_into(250 * 480, &mut gap, 1.0);
@@ -382,12 +387,7 @@ mod tests {
 
     #[test]
     fn an_input_that_stops_is_idle_not_late_and_its_next_sound_starts_where_stamped() {
-        let mut t = TimelineBuffer::new(Duration::from_millis(10));
-        for i in 0..250u64 {
-            t.push(Duration::from_millis(i * 10), &[0.5; 960]);
-            let mut out = vec![0.0; 2 * 480];
-            t.mix_into(i as i64 * 480, &mut out, 1.0);
-        }
+        let mut t = settled();
         // Nothing for two seconds: a quarter second of underrun at most, then idle.
         for i in 250..450 {
             let mut out = vec![0.0; 2 * 480];

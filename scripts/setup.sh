@@ -24,6 +24,9 @@ PKGS=(
   postgresql redis-server
   # SRT output and network cameras: a real SRT ingest (srt-live-transmit)
   srt-tools
+  # YouTube's streaming chat (gRPC) answered by a real gRPC server built from Google's published
+  # stream_list.proto (protoc generates its messages; Python's grpcio serves them)
+  protobuf-compiler python3-protobuf python3-grpcio
   # the viewer page's browser test (Playwright drives Debian's Chromium); the co-stream guest
   # page also in Firefox ESR (Puppeteer over WebDriver BiDi)
   chromium firefox-esr

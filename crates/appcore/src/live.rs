@@ -211,6 +211,8 @@ struct ToUi {
     audio_input: String,
     last: Arc<Mutex<Option<Stats>>>,
     chat: Mutex<ChatBatcher>,
+    /// Each source's last state as sent, so a note joins it and outlives state changes.
+    sources: Mutex<std::collections::HashMap<String, ipc::ChatSourceState>>,
 }
 
 /// Platform lines gathered into one event at most every [`ChatBatcher::EVERY`].
@@ -283,7 +285,23 @@ impl marquee_show::Observer for ToUi {
         }
     }
     fn chat_state(&self, source: &str, s: &marquee_chat::SourceState) {
-        self.emit.chat_source(&ipc::ChatSourceState::new(source, s));
+        let mut sources = lock(&self.sources);
+        let mut now = ipc::ChatSourceState::new(source, s);
+        if let Some(was) = sources.get(source) {
+            now.note_code.clone_from(&was.note_code);
+            now.note.clone_from(&was.note);
+        }
+        self.emit.chat_source(&now);
+        sources.insert(source.to_string(), now);
+    }
+    fn chat_note(&self, source: &str, code: &str, text: &str) {
+        let mut sources = lock(&self.sources);
+        let connecting = marquee_chat::SourceState::Connecting;
+        let s = (sources.entry(source.to_string()))
+            .or_insert_with(|| ipc::ChatSourceState::new(source, &connecting));
+        s.note_code = Some(code.to_string());
+        s.note = Some(text.to_string());
+        self.emit.chat_source(s);
     }
     fn chat_line(&self, source: &str, l: &marquee_show::audience::ChatLine) {
         let due = lock(&self.chat).push(ipc::PlatformChat::new(source, l));
@@ -356,6 +374,7 @@ impl Live {
             audio_input: settings.audio.clone(),
             last: self.last.clone(),
             chat: Mutex::new(ChatBatcher::new()),
+            sources: Mutex::default(),
         });
         let show = Show::start(&s, keychain, observer)?;
         self.invites.clear();
@@ -466,6 +485,53 @@ mod tests {
             min_bitrate_kbps: None,
             chat: vec![],
         }
+    }
+
+    #[derive(Default)]
+    struct Sources(Mutex<Vec<ipc::ChatSourceState>>);
+
+    impl Emit for Sources {
+        fn stats(&self, _s: &Stats) {}
+        fn event(&self, _e: &SessionEvent) {}
+        fn chat_source(&self, s: &ipc::ChatSourceState) {
+            lock(&self.0).push(s.clone());
+        }
+    }
+
+    #[test]
+    fn a_sources_note_is_sent_with_its_state_and_kept_across_later_states() {
+        use marquee_chat::SourceState as S;
+        use marquee_show::Observer;
+        let emit = Arc::new(Sources::default());
+        let ui = ToUi {
+            emit: emit.clone(),
+            audio_input: String::new(),
+            last: Arc::default(),
+            chat: Mutex::new(ChatBatcher::new()),
+            sources: Mutex::default(),
+        };
+        ui.chat_state("bilibili:1", &S::Connecting);
+        ui.chat_note(
+            "bilibili:1",
+            "bilibili_anonymous",
+            "bilibili: refused (-352)",
+        );
+        ui.chat_state("bilibili:1", &S::Live);
+        ui.chat_state("twitch:x", &S::Live);
+        let sent = lock(&emit.0).clone();
+        let seen: Vec<_> = (sent.iter())
+            .map(|s| (s.source.as_str(), s.state.as_str(), s.note_code.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("bilibili:1", "connecting", None),
+                ("bilibili:1", "connecting", Some("bilibili_anonymous")),
+                ("bilibili:1", "live", Some("bilibili_anonymous")),
+                ("twitch:x", "live", None),
+            ]
+        );
+        assert_eq!(sent[2].note.as_deref(), Some("bilibili: refused (-352)"));
     }
 
     #[test]

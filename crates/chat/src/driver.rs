@@ -306,7 +306,7 @@ where
                 post(&mut *s.src, req, cfg, tls).await;
                 Ok(())
             }
-            Output::HttpGet(_) | Output::Connect(_) => Ok(()),
+            Output::HttpGet(_) | Output::Connect(_) | Output::GrpcCall(_) => Ok(()),
             Output::Reconnect(r) => return Some(End::Lost(r)),
             Output::Fail(r) => return Some(End::Failed(r)),
         };
@@ -425,6 +425,11 @@ async fn http_session(
                     }
                 }
                 Output::HttpPost(req) => post(&mut *s.src, req, cfg, tls).await,
+                Output::GrpcCall(call) => {
+                    if let Some(end) = grpc_call(s, &call, cfg, tls).await {
+                        return end;
+                    }
+                }
                 Output::Connect(url) => return ws_session(s, &url, cfg, tls).await,
                 Output::SendBinary(_) | Output::SendText(_) => {}
                 Output::Reconnect(r) => return End::Lost(r),
@@ -437,4 +442,48 @@ async fn http_session(
         }
         s.src.handle_timeout(Instant::now());
     }
+}
+
+/// Runs a gRPC call, feeding its messages to the source and acting on what it says after each
+/// (events at once: a streamed chat line reaches the panel as it arrives); Some(end) when the
+/// source asks to reconnect or stop.
+async fn grpc_call(
+    s: &mut Session<'_>,
+    call: &crate::source::GrpcCall,
+    cfg: &DriverConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Option<End> {
+    let mut end = None;
+    let status = crate::grpc_io::run(call, tls, cfg.max_message, cfg.connect_timeout, |m| {
+        s.src.handle_input(Instant::now(), Input::GrpcMessage(m));
+        end = drain_during_call(s);
+        if end.is_some() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .await;
+    if let Some((code, message)) = status {
+        s.src.handle_input(
+            Instant::now(),
+            Input::GrpcEnd {
+                code,
+                message: &message,
+            },
+        );
+    }
+    end
+}
+
+fn drain_during_call(s: &mut Session<'_>) -> Option<End> {
+    while let Some(o) = s.src.poll_output() {
+        match o {
+            Output::Event(e) => s.event(e),
+            Output::Reconnect(r) => return Some(End::Lost(r)),
+            Output::Fail(r) => return Some(End::Failed(r)),
+            other => tracing::debug!(platform = %s.platform, ?other, "ignored during a gRPC call"),
+        }
+    }
+    None
 }

@@ -207,6 +207,10 @@ pub enum EventBody {
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<String>,
     },
+    /// How the source itself reads its platform, when it had to settle for less (bilibili read
+    /// anonymously after its token was refused, YouTube polled because it cannot stream).
+    /// `code` names the case for translation; `text` says it with the platform's reason.
+    SourceNote { code: String, text: String },
     /// bilibili's popularity number from each heartbeat reply.
     Popularity { value: u64 },
     /// The live chat ended (YouTube's chatEndedEvent / offlineAt).

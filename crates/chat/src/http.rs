@@ -59,27 +59,71 @@ async fn send_inner(
     tls: Option<&Arc<rustls::ClientConfig>>,
     max_body: usize,
 ) -> Result<(u16, Vec<u8>), String> {
-    let uri: hyper::Uri = url.parse().map_err(|_| "not a valid URL".to_string())?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err("the URL must start with http:// or https://".into()),
-    };
-    let host = uri.host().ok_or("the URL has no host")?.to_string();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let authority = uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .unwrap_or_else(|| host.clone());
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-    if https {
-        let cfg = tls.ok_or("no TLS configuration")?.clone();
+    let t = Target::parse(url)?;
+    let (io, _) = t.connect(tls, false).await?;
+    exchange(io, &t.authority, &t.path, req, max_body).await
+}
+
+/// A byte stream to a server: TCP, or TLS over it.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// Where a URL points.
+pub(crate) struct Target {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    pub authority: String,
+    pub path: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let uri: hyper::Uri = url.parse().map_err(|_| "not a valid URL".to_string())?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err("the URL must start with http:// or https://".into()),
+        };
+        let host = uri.host().ok_or("the URL has no host")?.to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|| host.clone());
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        Ok(Self {
+            https,
+            host,
+            port,
+            authority,
+            path,
+        })
+    }
+
+    /// Connects; with `h2`, TLS offers only HTTP/2 by ALPN. The bool: HTTP/2 was agreed
+    /// (always true without TLS, where HTTP/2 is spoken with prior knowledge).
+    pub async fn connect(
+        &self,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+        h2: bool,
+    ) -> Result<(Box<dyn Io>, bool), String> {
+        let (host, port) = (&self.host, self.port);
+        let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        if !self.https {
+            return Ok((Box::new(tcp), h2));
+        }
+        let mut cfg = tls.ok_or("no TLS configuration")?.clone();
+        if h2 {
+            let mut c = (*cfg).clone();
+            c.alpn_protocols = vec![b"h2".to_vec()];
+            cfg = Arc::new(c);
+        }
         let name =
             rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
                 .map_err(|_| format!("'{host}' is not a valid server name"))?;
@@ -87,9 +131,8 @@ async fn send_inner(
             .connect(name, tcp)
             .await
             .map_err(|e| format!("TLS with {host}: {e}"))?;
-        exchange(io, &authority, &path, req, max_body).await
-    } else {
-        exchange(tcp, &authority, &path, req, max_body).await
+        let agreed = io.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok((Box::new(io), agreed))
     }
 }
 

@@ -13,9 +13,12 @@
 pub mod bilibili;
 pub mod driver;
 pub mod event;
+pub mod grpc;
+mod grpc_io;
 mod http;
 pub mod moderation;
 pub mod oauth;
+pub mod proto;
 pub mod queue;
 pub mod source;
 mod tls;
@@ -25,4 +28,4 @@ pub mod youtube;
 pub use driver::{ChatHandle, DriverConfig, spawn};
 pub use event::{ChatEvent, Emote, EventBody, Interaction, Money, Platform, SourceState, User};
 pub use queue::QueueStats;
-pub use source::{ChatSource, HttpRequest, Input, Output, Transport};
+pub use source::{ChatSource, GrpcCall, HttpRequest, Input, Output, Transport};

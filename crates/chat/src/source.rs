@@ -11,8 +11,8 @@ use std::time::Instant;
 pub enum Transport {
     /// One long WebSocket connection to this URL (bilibili, Twitch).
     WebSocket { url: String },
-    /// HTTP requests the source asks for with [`Output::HttpGet`] or [`Output::HttpPost`]
-    /// (YouTube's polling), and for a source that learns its WebSocket from an HTTP API
+    /// HTTP requests the source asks for with [`Output::HttpGet`], [`Output::HttpPost`] or
+    /// [`Output::GrpcCall`] (YouTube's polling and streaming), and for a source that learns its WebSocket from an HTTP API
     /// (bilibili's open platform), the WebSocket it then names with [`Output::Connect`].
     HttpPoll,
 }
@@ -27,6 +27,12 @@ pub enum Input<'a> {
     /// The response to the last [`Output::HttpGet`] or [`Output::HttpPost`]. Status 0: no
     /// answer came (no connection, a timeout); `body` then says why.
     Http { status: u16, body: &'a [u8] },
+    /// One response message of the running [`Output::GrpcCall`], as soon as it is whole.
+    GrpcMessage(&'a [u8]),
+    /// The running [`Output::GrpcCall`] ended with this gRPC status (0: OK). No connection
+    /// or a broken stream is UNAVAILABLE (14); a server that does not speak HTTP/2 or the
+    /// method is UNIMPLEMENTED (12).
+    GrpcEnd { code: u32, message: &'a str },
 }
 
 /// What a source asks of the driver.
@@ -41,6 +47,10 @@ pub enum Output {
     HttpGet(String),
     /// Send this request and hand the response back as [`Input::Http`].
     HttpPost(HttpRequest),
+    /// Open a gRPC server-streaming call: its messages come back as [`Input::GrpcMessage`],
+    /// its end as [`Input::GrpcEnd`]. While it runs, only events, [`Output::Reconnect`] and
+    /// [`Output::Fail`] are acted on.
+    GrpcCall(GrpcCall),
     /// During an HTTP session: open the WebSocket at this URL; [`ChatSource::connected`] is
     /// called again once it is open.
     Connect(String),
@@ -85,6 +95,31 @@ impl std::fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpRequest")
             .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A gRPC server-streaming call a source asks for. Its metadata may carry credentials, so
+/// its Debug form shows only where it goes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GrpcCall {
+    /// `https://host[:port]` (TLS, HTTP/2 by ALPN) or `http://host:port` (HTTP/2 without TLS,
+    /// for local test servers).
+    pub origin: String,
+    /// `/package.Service/Method`.
+    pub path: String,
+    pub metadata: Vec<(&'static str, String)>,
+    /// The request message, without its length prefix.
+    pub message: Vec<u8>,
+    /// The call is cancelled (DEADLINE_EXCEEDED) after this long; also sent as `grpc-timeout`.
+    pub deadline: std::time::Duration,
+}
+
+impl std::fmt::Debug for GrpcCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcCall")
+            .field("origin", &self.origin)
+            .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }

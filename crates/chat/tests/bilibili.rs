@@ -278,14 +278,21 @@ async fn a_short_room_id_is_looked_up_over_http_before_connecting() {
     assert_eq!(paths.recv().await.unwrap(), "/room_init?id=6");
 }
 
-/// The nav answer of a visitor and a getDanmuInfo answer, both in the shapes of
-/// bilibili-API-collect (docs/misc/sign/wbi.md, docs/live/message_stream.md); the token and
-/// host ours. getDanmuInfo answers -352 (risk control) unless the request is signed right.
+/// The device ids, the nav answer of a visitor and a getDanmuInfo answer, in the shapes of
+/// bilibili-API-collect (docs/misc/buvid3_4.md, docs/misc/sign/wbi.md,
+/// docs/live/message_stream.md); the ids, token and host ours. getDanmuInfo answers -352
+/// (risk control) unless the request is signed right and carries the buvid3 cookie given.
 fn discovery_answer(r: &HttpRequest, danmu_code: i64) -> (u16, String) {
     const IMG: &str = "7cd084941338484aae1ad9425b84077c";
     const SUB: &str = "4932caff0ff746eab6f01bf08b70ac45";
     if r.path.starts_with("/room_init") {
         return (200, r#"{"code":0,"msg":"ok","message":"ok","data":{"room_id":21144080,"short_id":6,"uid":1,"live_status":1}}"#.into());
+    }
+    if r.path == "/spi" {
+        return (
+            200,
+            format!(r#"{{"code":0,"data":{{"b_3":"{BUVID3}","b_4":"B4-x"}},"message":"ok"}}"#),
+        );
     }
     if r.path == "/nav" {
         return (
@@ -309,16 +316,20 @@ fn discovery_answer(r: &HttpRequest, danmu_code: i64) -> (u16, String) {
     let again = marquee_chat::bilibili::wbi::signed_query(&params, &key, wts);
     let signed = get("w_rid").is_some() && again == query && get("id") == Some("21144080");
     let browser = r.head.contains("referer: https://live.bilibili.com/")
-        && r.head.contains("user-agent: mozilla/5.0");
+        && r.head.contains("user-agent: mozilla/5.0")
+        && r.raw_head.contains(&format!("cookie: buvid3={BUVID3}\r\n"));
     if !(signed && browser) || danmu_code != 0 {
         return (200, r#"{"code":-352,"message":"-352","ttl":1}"#.into());
     }
     (200, r#"{"code":0,"message":"0","ttl":1,"data":{"group":"live","business_id":0,"refresh_row_factor":0.125,"refresh_rate":100,"max_delay":5000,"token":"tok-e2e_Q==","host_list":[{"host":"127.0.0.1","port":2243,"wss_port":2245,"ws_port":2244}]}}"#.into())
 }
 
+const BUVID3: &str = "3E3F1A2B-57C4-8D2E-9A61-1F2E3D4C5B6A12345infoc";
+
 fn endpoints(base: &str) -> marquee_chat::bilibili::discover::Endpoints {
     marquee_chat::bilibili::discover::Endpoints {
         room_init: format!("{base}/room_init"),
+        spi: format!("{base}/spi"),
         nav: format!("{base}/nav"),
         danmu_info: format!("{base}/getDanmuInfo"),
     }
@@ -338,12 +349,17 @@ async fn discovery_signs_get_danmu_info_and_the_auth_packet_carries_its_token() 
         serde_json::from_str(&Bilibili::new(p.config).auth_body()).unwrap();
     assert_eq!(auth["key"], "tok-e2e_Q==");
     assert_eq!(auth["roomid"], 21144080);
+    assert_eq!(
+        auth["buvid"], BUVID3,
+        "the auth packet names the device as the web client does"
+    );
     let paths: Vec<String> = std::iter::from_fn(|| requests.try_recv().ok())
         .map(|r| r.path)
         .collect();
-    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    assert_eq!(paths[1], "/spi");
     assert!(
-        paths[2].starts_with("/getDanmuInfo?id=21144080&type=0&"),
+        paths[3].starts_with("/getDanmuInfo?id=21144080&type=0&"),
         "{paths:?}"
     );
 }

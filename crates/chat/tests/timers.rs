@@ -109,6 +109,7 @@ fn youtube_waits_the_longer_of_the_page_interval_and_its_own_minimum() {
     let mut cfg = YoutubeConfig::new("v", "k".into());
     cfg.url = "http://127.0.0.1:9/v3".into();
     cfg.min_interval = secs(20);
+    cfg.stream = false;
     let mut y = Youtube::new(cfg);
     y.connected(t0);
     y.handle_timeout(t0);

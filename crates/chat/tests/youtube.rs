@@ -55,6 +55,7 @@ async fn polls_pages_in_token_order_and_survives_a_server_error() {
     .await;
     let mut cfg = YoutubeConfig::new("dQw4w9WgXcQ", "test-key/+".into());
     cfg.url = format!("{base}/youtube/v3");
+    cfg.stream = false;
     let mut h = spawn(Box::new(Youtube::new(cfg)), fast());
 
     let evs = events_until(&mut h, |b| {
@@ -149,6 +150,7 @@ async fn an_exhausted_quota_fails_with_what_to_do() {
     .await;
     let mut cfg = YoutubeConfig::new("dQw4w9WgXcQ", "k".into());
     cfg.url = format!("{base}/v3");
+    cfg.stream = false;
     let mut h = spawn(Box::new(Youtube::new(cfg)), fast());
     let evs = events_until(&mut h, |b| {
         is_state(b, |s| matches!(s, SourceState::Failed { .. }))
@@ -178,6 +180,7 @@ async fn a_video_without_live_chat_fails_plainly() {
     .await;
     let mut cfg = YoutubeConfig::new("abc", "k".into());
     cfg.url = base;
+    cfg.stream = false;
     let mut h = spawn(Box::new(Youtube::new(cfg)), fast());
     let evs = events_until(&mut h, |b| {
         is_state(b, |s| matches!(s, SourceState::Failed { .. }))

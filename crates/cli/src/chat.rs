@@ -198,10 +198,14 @@ enum PlatformArg {
         /// The keychain entry holding the YouTube Data API v3 key.
         #[arg(long, default_value = "youtube-api-key")]
         key_name: String,
-        /// Poll at most this often, whatever YouTube asks (stretches the daily quota: each
-        /// poll costs 5 of 10,000 units a day).
+        /// Call at most this often (stretches the daily quota: each stream or poll costs 5 of
+        /// 10,000 units a day).
         #[arg(long, value_parser = crate::util::parse_duration)]
         min_interval: Option<std::time::Duration>,
+        /// Poll `liveChatMessages.list` instead of streaming with `streamList` (gRPC; the
+        /// default, and the quota-friendlier one).
+        #[arg(long)]
+        poll: bool,
     },
 }
 
@@ -241,6 +245,7 @@ fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
             video,
             key_name,
             min_interval,
+            poll,
         } => {
             let key = marquee_profile::Keychain::default()
                 .get(key_name)
@@ -259,6 +264,7 @@ fn source(args: &WatchArgs) -> Result<Box<dyn ChatSource>, Failure> {
             if let Some(d) = min_interval {
                 cfg.min_interval = *d;
             }
+            cfg.stream = !poll;
             Box::new(Youtube::new(cfg))
         }
     })
@@ -599,6 +605,7 @@ pub fn render(ev: &ChatEvent) -> String {
         },
         EventBody::ChatCleared => "* chat cleared by a moderator".into(),
         EventBody::Notice { text, .. } => format!("* {text}"),
+        EventBody::SourceNote { text, .. } => format!("note: {text}"),
         EventBody::Popularity { value } => format!("* popularity {value}"),
         EventBody::ChatEnded => "* the live chat ended".into(),
         EventBody::Dropped { count } => {

@@ -130,18 +130,29 @@ impl StatusLine {
             None => false,
         }
     }
-}
 
-impl Observer for StatusLine {
-    fn event(&self, e: &Event) {
-        // Retries are reported as Reconnecting; the Connecting before each is noise.
-        if e.kind == EventKind::Connecting || self.hold(&e.to_string()) {
+    /// A line of its own above the status line (held until the show is up).
+    fn say(&self, line: String) {
+        if self.hold(&line) {
             return;
         }
         if self.tty {
             eprint!("\r\x1b[K");
         }
-        eprintln!("{e}");
+        eprintln!("{line}");
+    }
+}
+
+impl Observer for StatusLine {
+    fn event(&self, e: &Event) {
+        // Retries are reported as Reconnecting; the Connecting before each is noise.
+        if e.kind != EventKind::Connecting {
+            self.say(e.to_string());
+        }
+    }
+
+    fn chat_note(&self, source: &str, _code: &str, text: &str) {
+        self.say(format!("chat {source}: {text}"));
     }
 
     fn chat_state(&self, source: &str, state: &marquee_chat::SourceState) {
@@ -159,13 +170,7 @@ impl Observer for StatusLine {
             ),
             S::Failed { reason } => format!("chat {source}: failed: {reason}"),
         };
-        if self.hold(&line) {
-            return;
-        }
-        if self.tty {
-            eprint!("\r\x1b[K");
-        }
-        eprintln!("{line}");
+        self.say(line);
     }
 
     fn stats(&self, s: &ShowStats) {

@@ -270,6 +270,8 @@ type Prepared = (ChatSetting, Result<Box<dyn ChatSource>, String>);
 pub(crate) type ToAudience = Box<dyn Fn(&Audience) -> bool + Send>;
 /// Takes a source's new state, with the source's name (`twitch:NAME`).
 pub(crate) type ToState = Box<dyn Fn(&str, &SourceState) + Send>;
+/// Takes a source's note on how it reads its platform: its name, the case's code, the words.
+pub(crate) type ToNote = Box<dyn Fn(&str, &str, &str) + Send>;
 pub(crate) type ToPanel = Box<dyn Fn(&str, &crate::audience::ChatLine) + Send>;
 /// Takes how many more of a source's chat lines were dropped because the show fell behind.
 pub(crate) type ToDropped = Box<dyn Fn(&str, u64) + Send>;
@@ -287,6 +289,7 @@ enum Forward {
 pub(crate) struct ChatOut {
     pub audience: ToAudience,
     pub state: ToState,
+    pub note: ToNote,
     pub line: ToPanel,
     pub dropped: ToDropped,
     pub removed: ToRemoved,
@@ -360,6 +363,7 @@ async fn run(
     let ChatOut {
         audience,
         state,
+        note,
         line,
         dropped,
         removed,
@@ -381,7 +385,19 @@ async fn run(
         let mut quitting = quitting.clone();
         tasks.spawn(async move {
             let source = match resolve(&setting, source).await {
-                Ok(s) => s,
+                Ok((s, warning)) => {
+                    if let Some(text) = warning {
+                        let note = EventBody::SourceNote {
+                            code: "bilibili_anonymous".into(),
+                            text,
+                        };
+                        let note = Forward::Event(name.clone(), Box::new(note), setting.platform);
+                        if tx.send(note).await.is_err() {
+                            return;
+                        }
+                    }
+                    s
+                }
                 Err(reason) => {
                     let failed = EventBody::State(SourceState::Failed { reason });
                     let _ = tx
@@ -443,9 +459,16 @@ async fn run(
                 return farewell.await;
             }
         };
-        if let EventBody::State(s) = &body {
-            state(&name, s);
-            continue;
+        match &body {
+            EventBody::State(s) => {
+                state(&name, s);
+                continue;
+            }
+            EventBody::SourceNote { code, text } => {
+                note(&name, code, text);
+                continue;
+            }
+            _ => {}
         }
         let ev = marquee_chat::ChatEvent::new(platform, body);
         if let Some(l) = crate::audience::ChatLine::from_chat(&ev, &blocked) {
@@ -463,21 +486,22 @@ async fn run(
 }
 
 /// A bilibili room id becomes the real one, with its danmaku host and token when bilibili gives
-/// them (unless an endpoint skips the lookup).
+/// them (unless an endpoint skips the lookup); with why not, when it reads anonymously.
 async fn resolve(
     setting: &ChatSetting,
     source: Box<dyn ChatSource>,
-) -> Result<Box<dyn ChatSource>, String> {
+) -> Result<(Box<dyn ChatSource>, Option<String>), String> {
     if setting.platform != Platform::Bilibili || setting.open_platform || setting.endpoint.is_some()
     {
-        return Ok(source);
+        return Ok((source, None));
     }
     let asked = setting.target.parse().unwrap_or(0);
     let prepared = discover::prepare(asked, &discover::Endpoints::default()).await?;
-    if let Some(w) = &prepared.warning {
+    let warning = prepared.warning.map(|w| {
         tracing::warn!("bilibili: {w}");
-    }
-    Ok(Box::new(Bilibili::new(prepared.config)))
+        format!("bilibili: {w}")
+    });
+    Ok((Box::new(Bilibili::new(prepared.config)), warning))
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub trait Observer: Send + Sync + 'static {
     /// A platform chat source (`twitch:NAME`…) changed state: connecting, live,
     /// reconnecting n, failed and why. The show goes on whatever a source does.
     fn chat_state(&self, _source: &str, _state: &marquee_chat::SourceState) {}
+    /// A source had to settle for less and says how it reads its platform now (`code` names
+    /// the case: `bilibili_anonymous`, `youtube_polling`; `text` says it with the reason).
+    fn chat_note(&self, _source: &str, _code: &str, _text: &str) {}
     /// A platform chat message or gift, masked, for the host's chat panel.
     fn chat_line(&self, _source: &str, _line: &crate::audience::ChatLine) {}
     /// `n` more of a source's chat lines were dropped before reaching the show (it read
@@ -218,8 +221,12 @@ impl Show {
             let to_panel = observer.clone();
             let to_count = observer.clone();
             let to_strike = observer.clone();
+            let to_note = observer.clone();
             let state = Box::new(move |name: &str, s: &marquee_chat::SourceState| {
                 observer.chat_state(name, s)
+            });
+            let note = Box::new(move |name: &str, code: &str, text: &str| {
+                to_note.chat_note(name, code, text)
             });
             let line = Box::new(move |name: &str, l: &crate::audience::ChatLine| {
                 to_panel.chat_line(name, l)
@@ -231,6 +238,7 @@ impl Show {
             let to = crate::chat::ChatOut {
                 audience,
                 state,
+                note,
                 line,
                 dropped,
                 removed,

@@ -15,4 +15,13 @@ attempt: number | null,
 /**
  * Why it reconnects or failed (names the platform and what to do).
  */
-reason: string | null, };
+reason: string | null, 
+/**
+ * How it reads its platform when it had to settle for less: `bilibili_anonymous`
+ * (bilibili refused its token), `youtube_polling` (no streaming chat); kept across states.
+ */
+note_code: string | null, 
+/**
+ * The same said with the platform's reason (English, from the platform adapter).
+ */
+note: string | null, };

@@ -60,8 +60,9 @@ describe('platform chat', () => {
     const b = await renderApp();
     await goLiveRecording();
     await flush();
-    b.emit('chat_source', { source: 'twitch:xyz', state: 'live', attempt: null, reason: null });
-    b.emit('chat_source', { source: 'bilibili:1', state: 'failed', attempt: null, reason: 'bilibili: the room does not exist' });
+    b.emit('chat_source', { source: 'twitch:xyz', state: 'live', attempt: null, reason: null, note_code: null, note: null });
+    b.emit('chat_source', { source: 'bilibili:1', state: 'failed', attempt: null, reason: 'bilibili: the room does not exist', note_code: null, note: null });
+    b.emit('chat_source', { source: 'bilibili:2', state: 'live', attempt: null, reason: null, note_code: 'bilibili_anonymous', note: 'bilibili refused the danmaku token for room 2 (-352)' });
     b.emit('platform_chat', {
       lines: [
         { source: 'twitch:xyz', platform: 'twitch', user: 'abc', text: 'HeyGuys', gift: false, message_id: 'eb24e920', user_id: '713936733' },
@@ -76,8 +77,13 @@ describe('platform chat', () => {
     expect(rows.at(-2)).toHaveTextContent('Twitch abc HeyGuys');
     expect(rows.at(-1)).toHaveClass('gift');
     const sources = screen.getAllByTestId('chat-source');
-    expect(sources.map((s) => s.dataset.state)).toEqual(['live', 'failed']);
+    expect(sources.map((s) => s.dataset.state)).toEqual(['live', 'failed', 'live']);
     expect(sources[1]).toHaveTextContent('the room does not exist');
+    // A source that settled for less says how it reads, with the platform's reason beside.
+    const note = within(sources[2]).getByTestId('chat-source-note');
+    expect(note).toHaveTextContent('read anonymously: bilibili refused its token');
+    expect(note).toHaveAttribute('title', expect.stringContaining('-352'));
+    expect(within(sources[0]).queryByTestId('chat-source-note')).toBeNull();
     expect(screen.getByTestId('chat-dropped')).toHaveTextContent('7 platform messages left out');
     const row = screen.getAllByTestId('chat-message').at(-2)!;
     await fireEvent.click(within(row).getByRole('button', { name: /Message actions/ }));

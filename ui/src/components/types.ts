@@ -46,6 +46,9 @@ export interface ChatSourceView {
   state: 'connecting' | 'live' | 'reconnecting' | 'failed';
   attempt: number | null;
   reason: string | null;
+  /** How it reads when it settled for less (`bilibili_anonymous`…), and the platform's words. */
+  noteCode: string | null;
+  note: string | null;
 }
 
 /** Seconds of a timeout action, or null. */

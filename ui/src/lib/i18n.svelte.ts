@@ -64,6 +64,11 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
   return params ? text.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m)) : text;
 }
 
+/** Whether `key` is one of ours (a code from the backend may name a case the UI does not know). */
+export function hasMessage(key: string): key is MessageKey {
+  return key in STRINGS;
+}
+
 
 /** `1:02:03` / `02:03`. */
 export function formatDuration(totalSeconds: number): string {

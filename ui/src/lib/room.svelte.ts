@@ -318,7 +318,10 @@ export class RoomStore {
   /** A platform source's state (the `chat_source` event). */
   applySource(s: ChatSourceState) {
     const state = (['connecting', 'live', 'reconnecting', 'failed'] as const).find((x) => x === s.state) ?? 'connecting';
-    this.sources = { ...this.sources, [s.source]: { source: s.source, state, attempt: s.attempt, reason: s.reason } };
+    this.sources = {
+      ...this.sources,
+      [s.source]: { source: s.source, state, attempt: s.attempt, reason: s.reason, noteCode: s.note_code, note: s.note },
+    };
   }
 
   /** A new show: its sources start over. */

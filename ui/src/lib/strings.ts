@@ -31,6 +31,8 @@ export const STRINGS = {
   'chat.platform.twitch': { en: 'Twitch', 'zh-CN': 'Twitch' },
   'chat.platform.youtube': { en: 'YouTube', 'zh-CN': 'YouTube' },
   'chat.platformDropped': { en: '{n} platform messages left out in a flood', 'zh-CN': '弹幕洪峰中略过 {n} 条平台消息' },
+  'chat.note.bilibili_anonymous': { en: 'read anonymously: bilibili refused its token (names masked)', 'zh-CN': '匿名读取：B站拒绝了令牌（用户名打码）' },
+  'chat.note.youtube_polling': { en: 'polled: streaming chat is not available here', 'zh-CN': '轮询读取：此处无法流式接收弹幕' },
   'chat.source.connecting': { en: 'connecting…', 'zh-CN': '连接中…' },
   'chat.source.failed': { en: 'failed', 'zh-CN': '失败' },
   'chat.source.live': { en: 'live', 'zh-CN': '已连接' },

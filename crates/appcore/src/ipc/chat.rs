@@ -152,6 +152,11 @@ pub struct ChatSourceState {
     pub attempt: Option<u32>,
     /// Why it reconnects or failed (names the platform and what to do).
     pub reason: Option<String>,
+    /// How it reads its platform when it had to settle for less: `bilibili_anonymous`
+    /// (bilibili refused its token), `youtube_polling` (no streaming chat); kept across states.
+    pub note_code: Option<String>,
+    /// The same said with the platform's reason (English, from the platform adapter).
+    pub note: Option<String>,
 }
 
 impl ChatSourceState {
@@ -170,6 +175,8 @@ impl ChatSourceState {
             state: state.into(),
             attempt,
             reason,
+            note_code: None,
+            note: None,
         }
     }
 }

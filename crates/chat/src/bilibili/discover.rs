@@ -1,7 +1,8 @@
 //! Finding a room before connecting: bilibili's `room_init` turns a short (vanity) room id
 //! into the real one the danmaku protocol wants; `getDanmuInfo` (WBI-signed: [`super::wbi`])
 //! gives the room's danmaku hosts and the token its auth packet carries, as the web client
-//! does. When that fails (bilibili's risk control answers -352 or -412 to some networks) the
+//! does, with the visitor's device id (`buvid3`, from `finger/spi`) as its cookie: bilibili's
+//! risk control refuses clients without one. When that fails (bilibili's risk control answers -352 or -412 to some networks) the
 //! public host still takes the anonymous login without a token. `--endpoint` skips all of this.
 
 use serde_json::Value;
@@ -9,6 +10,9 @@ use std::time::Duration;
 
 /// The public room lookup (no login, no signing).
 pub const ROOM_INIT_URL: &str = "https://api.live.bilibili.com/room/v1/Room/room_init";
+
+/// A visitor's device ids (`b_3` is the `buvid3` cookie), answered without a login.
+pub const SPI_URL: &str = "https://api.bilibili.com/x/frontend/finger/spi";
 
 /// Where the signing keys are (answered without a login too).
 pub const NAV_URL: &str = "https://api.bilibili.com/x/web-interface/nav";
@@ -96,15 +100,44 @@ pub fn parse_danmu_info(room: u64, body: &[u8]) -> Result<DanmuInfo, String> {
     })
 }
 
-/// GETs `url` with the browser's headers; the body when the status is one of `answers`.
-/// `what` names the request in errors, which say to try again later.
-async fn get_json(url: &str, what: &str, answers: &[u16]) -> Result<Vec<u8>, String> {
+/// A `finger/spi` answer (bilibili-API-collect docs/misc/buvid3_4.md):
+/// `{"code":0,"data":{"b_3":…,"b_4":…},"message":"ok"}`; the `buvid3` it gives.
+pub fn parse_spi(body: &[u8]) -> Result<String, String> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| "bilibili's device id answer is unreadable".to_string())?;
+    let b3 = v["data"]["b_3"].as_str().unwrap_or("");
+    let fits = !b3.is_empty()
+        && b3.len() <= 128
+        && b3
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if v["code"].as_i64() != Some(0) || !fits {
+        return Err(format!(
+            "bilibili gave no device id (code {})",
+            v["code"].as_i64().unwrap_or(-1)
+        ));
+    }
+    Ok(b3.to_string())
+}
+
+/// GETs `url` with the browser's headers (and `cookie`); the body when the status is one of
+/// `answers`. `what` names the request in errors, which say to try again later.
+async fn get_json(
+    url: &str,
+    what: &str,
+    answers: &[u16],
+    cookie: Option<&str>,
+) -> Result<Vec<u8>, String> {
     let tls = crate::tls::client_config()?;
+    let mut headers: Vec<(&'static str, String)> = BROWSER_HEADERS
+        .iter()
+        .map(|(k, v)| (*k, v.to_string()))
+        .collect();
+    if let Some(c) = cookie {
+        headers.push(("cookie", c.to_string()));
+    }
     let req = crate::http::Request {
-        headers: BROWSER_HEADERS
-            .iter()
-            .map(|(k, v)| (*k, v.to_string()))
-            .collect(),
+        headers,
         ..Default::default()
     };
     let (status, body) = crate::http::send(url, req, Some(&tls), 1 << 20, Duration::from_secs(15))
@@ -118,15 +151,24 @@ async fn get_json(url: &str, what: &str, answers: &[u16]) -> Result<Vec<u8>, Str
     Ok(body)
 }
 
+/// The visitor's `buvid3` from `url` (normally [`SPI_URL`]).
+pub async fn buvid(url: &str) -> Result<String, String> {
+    parse_spi(&get_json(url, "the device id", &[200], None).await?)
+}
+
 /// The room's danmaku host and token: the signing keys from `nav_url` (normally [`NAV_URL`]),
-/// then `info_url` (normally [`DANMU_INFO_URL`]) signed at `wts` (unix seconds).
+/// then `info_url` (normally [`DANMU_INFO_URL`]) signed at `wts` (unix seconds), both with
+/// the visitor's `buvid3` cookie when there is one.
 pub async fn danmu_info(
     nav_url: &str,
     info_url: &str,
     room: u64,
     wts: u64,
+    buvid: Option<&str>,
 ) -> Result<DanmuInfo, String> {
-    let nav = get_json(nav_url, "the signing keys", &[200]).await?;
+    let cookie = buvid.map(|b| format!("buvid3={b}"));
+    let cookie = cookie.as_deref();
+    let nav = get_json(nav_url, "the signing keys", &[200], cookie).await?;
     let (img, sub) = super::wbi::keys_from_nav(&nav)?;
     let key = super::wbi::mixin_key(&img, &sub).ok_or("bilibili's signing keys are malformed")?;
     let room_s = room.to_string();
@@ -135,7 +177,8 @@ pub async fn danmu_info(
         &key,
         wts,
     );
-    let body = get_json(&format!("{info_url}?{query}"), "the danmaku token", &[200]).await?;
+    let url = format!("{info_url}?{query}");
+    let body = get_json(&url, "the danmaku token", &[200], cookie).await?;
     parse_danmu_info(room, &body)
 }
 
@@ -143,6 +186,7 @@ pub async fn danmu_info(
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub room_init: String,
+    pub spi: String,
     pub nav: String,
     pub danmu_info: String,
 }
@@ -151,6 +195,7 @@ impl Default for Endpoints {
     fn default() -> Self {
         Self {
             room_init: ROOM_INIT_URL.into(),
+            spi: SPI_URL.into(),
             nav: NAV_URL.into(),
             danmu_info: DANMU_INFO_URL.into(),
         }
@@ -176,17 +221,29 @@ pub async fn prepare(asked: u64, ends: &Endpoints) -> Result<Prepared, String> {
     let wts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let warning = match danmu_info(&ends.nav, &ends.danmu_info, info.room_id, wts).await {
+    let (buvid, no_buvid) = match buvid(&ends.spi).await {
+        Ok(b) => (Some(b), String::new()),
+        Err(e) => (None, format!(" ({e})")),
+    };
+    let info_asked = danmu_info(
+        &ends.nav,
+        &ends.danmu_info,
+        info.room_id,
+        wts,
+        buvid.as_deref(),
+    );
+    let warning = match info_asked.await {
         Ok(d) => {
             config.url = d.url;
             config.token = Some(d.token);
             None
         }
         Err(e) => Some(format!(
-            "{e}; reading room {} through bilibili's public host without a token",
+            "{e}{no_buvid}; reading room {} through bilibili's public host without a token",
             info.room_id
         )),
     };
+    config.buvid = buvid;
     Ok(Prepared {
         config,
         live: info.live,
@@ -198,7 +255,7 @@ pub async fn prepare(asked: u64, ends: &Endpoints) -> Result<Prepared, String> {
 pub async fn resolve_room(url: &str, room: u64) -> Result<RoomInfo, String> {
     // An unknown room is a 404 with the reason in its body.
     let what = format!("the lookup of room {room}");
-    let body = get_json(&format!("{url}?id={room}"), &what, &[200, 404]).await?;
+    let body = get_json(&format!("{url}?id={room}"), &what, &[200, 404], None).await?;
     parse_room_init(room, &body)
 }
 
@@ -237,6 +294,19 @@ mod tests {
         let evil =
             br#"{"code":0,"data":{"token":"t","host_list":[{"host":"a/b@c","wss_port":443}]}}"#;
         assert!(parse_danmu_info(1, evil).is_err());
+    }
+
+    #[test]
+    fn the_device_id_answer_gives_buvid3() {
+        // The shape of bilibili-API-collect docs/misc/buvid3_4.md, the ids ours.
+        let body = br#"{"code":0,"data":{"b_3":"3E3F1A2B-57C4-8D2E-9A61-1F2E3D4C5B6A12345infoc","b_4":"A1B2C3D4-E5F6-0718-293A-4B5C6D7E8F9012345-025120610-abc=="},"message":"ok"}"#;
+        assert_eq!(
+            parse_spi(body).unwrap(),
+            "3E3F1A2B-57C4-8D2E-9A61-1F2E3D4C5B6A12345infoc"
+        );
+        // Anything that could break out of a cookie header is refused.
+        assert!(parse_spi(br#"{"code":0,"data":{"b_3":"a; b=c"}}"#).is_err());
+        assert!(parse_spi(br#"{"code":-412,"message":"blocked"}"#).is_err());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct BilibiliConfig {
     pub url: String,
     /// The auth token from getDanmuInfo, when discovery ran (`key` in the auth packet).
     pub token: Option<String>,
+    /// The visitor's device id (`buvid3`) discovery was given, sent as the web client does.
+    pub buvid: Option<String>,
     pub heartbeat: Duration,
     /// No auth reply within this: reconnect.
     pub auth_timeout: Duration,
@@ -45,6 +47,7 @@ impl BilibiliConfig {
             room_id,
             url: DEFAULT_URL.into(),
             token: None,
+            buvid: None,
             heartbeat: Duration::from_secs(30),
             auth_timeout: Duration::from_secs(10),
             silence_timeout: Duration::from_secs(70),
@@ -91,6 +94,9 @@ impl Bilibili {
         });
         if let Some(t) = &self.cfg.token {
             v["key"] = t.clone().into();
+        }
+        if let Some(b) = &self.cfg.buvid {
+            v["buvid"] = b.clone().into();
         }
         v.to_string()
     }
@@ -167,7 +173,7 @@ impl ChatSource for Bilibili {
         let data = match input {
             Input::Binary(b) => b,
             Input::Text(t) => t.as_bytes(),
-            Input::Http { .. } => return,
+            Input::Http { .. } | Input::GrpcMessage(_) | Input::GrpcEnd { .. } => return,
         };
         let mut packets = Vec::new();
         let broken = self.conn.receive(now, data, &mut packets);

@@ -366,7 +366,7 @@ impl ChatSource for Twitch {
                 Ok(t) => t,
                 Err(_) => return,
             },
-            Input::Http { .. } => return,
+            Input::Http { .. } | Input::GrpcMessage(_) | Input::GrpcEnd { .. } => return,
         };
         self.ping_at = Some(now + self.cfg.idle_ping);
         self.pong_deadline = None;

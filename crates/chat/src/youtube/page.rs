@@ -59,7 +59,19 @@ fn money(d: &Value) -> Money {
 /// A `liveChatMessages.list` response body; None when it is not such a page.
 pub fn parse_page(body: &[u8]) -> Option<Page> {
     let v: Value = serde_json::from_slice(body).ok()?;
-    let items = v.get("items")?.as_array()?;
+    v.get("items")?;
+    page_of(&v)
+}
+
+/// A page as JSON: polled, or a streamed response read into the same JSON
+/// ([`super::stream::response`]). A streamed page has no `items` when nothing was said.
+pub fn page_of(v: &Value) -> Option<Page> {
+    let empty = Vec::new();
+    let items = match v.get("items") {
+        Some(items) => items.as_array()?,
+        None if v.is_object() => &empty,
+        None => return None,
+    };
     let mut page = Page {
         next_page_token: s(&v["nextPageToken"]),
         polling_interval_ms: n(&v["pollingIntervalMillis"]),

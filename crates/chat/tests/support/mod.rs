@@ -4,6 +4,7 @@
 pub mod bili_open;
 pub mod twitch_api;
 pub mod youtube_api;
+pub mod youtube_grpc;
 
 use futures_util::{SinkExt, StreamExt};
 use marquee_chat::{ChatEvent, ChatHandle, DriverConfig, EventBody, SourceState};

@@ -427,6 +427,7 @@ impl ChatSource for BilibiliOpen {
             }
             Input::Binary(b) => b,
             Input::Text(t) => t.as_bytes(),
+            Input::GrpcMessage(_) | Input::GrpcEnd { .. } => return,
         };
         if self.phase != Phase::Open {
             return;

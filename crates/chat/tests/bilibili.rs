@@ -222,13 +222,7 @@ async fn a_refused_login_fails_with_the_platform_and_what_to_do() {
         encode(1, packet::OP_AUTH_REPLY, br#"{"code":-101}"#),
     )
     .await;
-    let evs = events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
-    })
-    .await;
-    let Some(EventBody::State(SourceState::Failed { reason })) = evs.last() else {
-        unreachable!()
-    };
+    let reason = failure(&mut h).await;
     assert!(
         reason.contains("bilibili") && reason.contains("room id"),
         "{reason}"

@@ -179,13 +179,7 @@ async fn a_wrong_code_fails_with_what_to_do_and_never_shows_the_code() {
         ))),
         fast(),
     );
-    let got = events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
-    })
-    .await;
-    let Some(EventBody::State(SourceState::Failed { reason })) = got.last() else {
-        unreachable!()
-    };
+    let reason = failure(&mut h).await;
     assert!(
         reason.contains("身份码") && reason.contains("7007"),
         "{reason}"
@@ -206,13 +200,7 @@ async fn a_bad_signature_is_refused_and_said_so() {
         Box::new(BilibiliOpen::new(config(&base, wrong, CODE))),
         fast(),
     );
-    let got = events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
-    })
-    .await;
-    let Some(EventBody::State(SourceState::Failed { reason })) = got.last() else {
-        unreachable!()
-    };
+    let reason = failure(&mut h).await;
     assert!(
         reason.contains("signature") && reason.contains("4002"),
         "{reason}"

@@ -158,12 +158,6 @@ async fn a_refused_login_fails_and_names_twitch() {
         ":tmi.twitch.tv NOTICE * :Login authentication failed\r\n",
     )
     .await;
-    let evs = events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
-    })
-    .await;
-    let Some(EventBody::State(SourceState::Failed { reason })) = evs.last() else {
-        unreachable!()
-    };
+    let reason = failure(&mut h).await;
     assert!(reason.starts_with("Twitch"), "{reason}");
 }

@@ -152,13 +152,7 @@ async fn an_exhausted_quota_fails_with_what_to_do() {
     cfg.url = format!("{base}/v3");
     cfg.stream = false;
     let mut h = spawn(Box::new(Youtube::new(cfg)), fast());
-    let evs = events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
-    })
-    .await;
-    let Some(EventBody::State(SourceState::Failed { reason })) = evs.last() else {
-        unreachable!()
-    };
+    let reason = failure(&mut h).await;
     assert!(
         reason.contains("quota") && reason.contains("midnight Pacific"),
         "{reason}"
@@ -182,12 +176,6 @@ async fn a_video_without_live_chat_fails_plainly() {
     cfg.url = base;
     cfg.stream = false;
     let mut h = spawn(Box::new(Youtube::new(cfg)), fast());
-    let evs = events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
-    })
-    .await;
-    let Some(EventBody::State(SourceState::Failed { reason })) = evs.last() else {
-        unreachable!()
-    };
+    let reason = failure(&mut h).await;
     assert!(reason.contains("no active live chat"), "{reason}");
 }

@@ -183,13 +183,7 @@ async fn an_exhausted_quota_on_the_stream_fails_with_what_to_do() {
         "message": "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>."}]}));
     let (api, _paths) = videos_server().await;
     let mut h = spawn(Box::new(Youtube::new(config(&api, &server))), fast());
-    let evs = events_until(&mut h, |b| {
-        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
-    })
-    .await;
-    let Some(EventBody::State(SourceState::Failed { reason })) = evs.last() else {
-        unreachable!()
-    };
+    let reason = failure(&mut h).await;
     assert!(
         reason.contains("quota") && reason.contains("midnight Pacific"),
         "{reason}"

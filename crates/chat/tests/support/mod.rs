@@ -99,6 +99,18 @@ pub async fn events_until(h: &mut ChatHandle, stop: impl Fn(&EventBody) -> bool)
     }
 }
 
+/// The reason a source gives when it fails for good (every event until then is read).
+pub async fn failure(h: &mut ChatHandle) -> String {
+    let evs = events_until(h, |b| {
+        is_state(b, |s| matches!(s, SourceState::Failed { .. }))
+    })
+    .await;
+    match evs.last() {
+        Some(EventBody::State(SourceState::Failed { reason })) => reason.clone(),
+        _ => unreachable!(),
+    }
+}
+
 pub fn is_state(b: &EventBody, want: fn(&SourceState) -> bool) -> bool {
     matches!(b, EventBody::State(s) if want(s))
 }

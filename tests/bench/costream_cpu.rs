@@ -12,6 +12,11 @@
 //! marquee's per-guest cost also holds what ffmpeg's does not: SRTP and the jitter buffers, the
 //! Opus decode and the guest's mix-minus encode, its share of the return feed (the program
 //! scaled to 640×360 and VP8-encoded once for all). The guests' own processes are not counted.
+//! Where it goes: each of the host's threads is read from `/proc/PID/task` when every guest is
+//! on air and again before the end, and the CPU is summed by thread name (guest-video: a guest's
+//! VP8 decode; guest-audio: its Opus decode and placement; guest-return-audio: the mix-minus
+//! Opus encodes; guest-video-enc: the return feed's VP8; costream-udp: ICE, DTLS, SRTP and the
+//! jitter buffers; compositor: the program, guests scaled into it; video-encoder: x264).
 //!
 //! ```text
 //! cargo build -p marquee-cli -p marquee-e2e
@@ -19,6 +24,7 @@
 //! ```
 //! Writes a markdown table to stdout and JSON to `target/bench/costream_cpu.json`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -41,9 +47,58 @@ fn finish(name: &str, mut run: Run, timeout: Duration) -> (Usage, String) {
     (run.usage().expect("reaped child has usage"), run.stderr())
 }
 
+/// CPU seconds so far of each thread name of process `pid` (threads of one name summed).
+fn threads(pid: i32) -> BTreeMap<String, f64> {
+    let mut by_name = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        // `tid (comm) state …`: the name may hold spaces and parentheses; the fields after the
+        // last ')' are fixed, utime and stime the 12th and 13th of them.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        *by_name.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / clock_ticks();
+    }
+    by_name
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// What each thread name used between two readings, in % of one core over `window`.
+fn spent(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+    window: Duration,
+) -> BTreeMap<String, f64> {
+    (after.iter())
+        .map(|(name, s)| {
+            let was = before.get(name).copied().unwrap_or(0.0);
+            (name.clone(), 100.0 * (s - was) / window.as_secs_f64())
+        })
+        .collect()
+}
+
 /// `marquee live --guests 4` for `seconds` (+ the start), with `join` guests on air from the
-/// first invite to the end. Returns the host's usage, its summary and the guests' lines.
-fn marquee_run(link: &NetLink, home: &Path, seconds: u64, join: bool) -> (Usage, Summary) {
+/// first invite to the end. Returns the host's usage, its summary and its CPU by thread name
+/// while every guest was on air (% of one core).
+fn marquee_run(
+    link: &NetLink,
+    home: &Path,
+    seconds: u64,
+    join: bool,
+) -> (Usage, Summary, BTreeMap<String, f64>) {
     let summary = home.join("summary.json");
     let mut c = marquee_in(home);
     c.env("MARQUEE_CONTROL", home.join("live.sock"))
@@ -95,11 +150,23 @@ fn marquee_run(link: &NetLink, home: &Path, seconds: u64, join: bool) -> (Usage,
             guests.push(Run::spawn(link.inside(g)));
         }
     }
+    for g in &guests {
+        if !g.wait_for_stderr("on air as guest", Duration::from_secs(60)) {
+            eprintln!("a guest did not come on air\n{}", g.report());
+            std::process::exit(1);
+        }
+    }
+    // The window: from every guest on air until shortly before the host's --duration ends
+    // (a reading, not a wait for an event: the host ends by itself after it).
+    let window = Duration::from_secs(seconds.saturating_sub(6).max(5));
+    let before = threads(host.pid());
+    std::thread::sleep(window);
+    let by_thread = spent(&before, &threads(host.pid()), window);
     let (usage, _) = finish("marquee live", host, Duration::from_secs(seconds + 90));
     for mut g in guests {
         g.wait(Duration::from_secs(30));
     }
-    (usage, Summary::read(&summary))
+    (usage, Summary::read(&summary), by_thread)
 }
 
 fn ffmpeg_run(dir: &Path, seconds: u64, inputs: &[PathBuf]) -> Usage {
@@ -203,8 +270,8 @@ fn main() {
 
     let alone_home = dir.path().join("alone");
     let with_home = dir.path().join("with");
-    let (alone, _) = marquee_run(&link, &alone_home, seconds, false);
-    let (with, summary) = marquee_run(&link, &with_home, seconds, true);
+    let (alone, _, alone_threads) = marquee_run(&link, &alone_home, seconds, false);
+    let (with, summary, with_threads) = marquee_run(&link, &with_home, seconds, true);
     let peer_alone = ffmpeg_run(dir.path(), seconds, &[]);
     let peer_with = ffmpeg_run(dir.path(), seconds, &files);
 
@@ -239,7 +306,30 @@ fn main() {
         pct(f),
         m / f
     );
+    // Where the per-guest CPU goes, by the host's thread names (those over 0.5 % anywhere).
+    println!();
+    println!(
+        "| host thread | CPU % no guest | CPU % {GUESTS} guests | per guest (difference / {GUESTS}) |"
+    );
+    println!("| --- | ---: | ---: | ---: |");
+    let mut names: Vec<&String> = alone_threads.keys().chain(with_threads.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut rows: Vec<(String, f64, f64)> = names
+        .into_iter()
+        .map(|n| {
+            let a = alone_threads.get(n).copied().unwrap_or(0.0);
+            let w = with_threads.get(n).copied().unwrap_or(0.0);
+            (n.clone(), a, w)
+        })
+        .filter(|(_, a, w)| a.max(*w) >= 0.5)
+        .collect();
+    rows.sort_by(|x, y| (y.2 - y.1).total_cmp(&(x.2 - x.1)));
+    for (n, a, w) in &rows {
+        println!("| {n} | {a:.1} | {w:.1} | {:.1} |", (w - a) / GUESTS as f64);
+    }
     let v = json!({
+        "threads_no_guest_pct": alone_threads, "threads_with_guests_pct": with_threads,
         "seconds": seconds, "guests": GUESTS,
         "marquee_alone_cpu_s": alone.cpu_s(), "marquee_with_cpu_s": with.cpu_s(),
         "ffmpeg_alone_cpu_s": peer_alone.cpu_s(), "ffmpeg_with_cpu_s": peer_with.cpu_s(),

@@ -369,8 +369,11 @@ fn main() {
         .unwrap_or_default();
     let audio = &summary["audio"];
     println!(
-        "\nThe host's mixer: {} ms behind real time at the end, {} samples of underrun",
-        audio["buffer_ms"], audio["underrun_samples"]
+        "\nThe host's mixer: {} ms behind real time at the end, {} samples of underrun, {} of silence padded and {} dropped to follow the inputs' stamps",
+        audio["buffer_ms"],
+        audio["underrun_samples"],
+        audio["padded_samples"],
+        audio["dropped_samples"]
     );
     if unreadable_host > 0 {
         eprintln!("{unreadable_host} program frames with the guest's code but not the host's");

@@ -388,9 +388,10 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
                 EndReason::ShowEnded => "the show ended",
             };
             eprintln!(
-                "left ({why}): sent {} video frames and {} audio packets, received {} and {}",
+                "left ({why}): sent {} video frames and {} audio packets ({} stale 20 ms blocks of sound not sent), received {} and {}",
                 s.video_frames_sent,
                 s.audio_packets_sent,
+                s.audio_blocks_stale,
                 s.video_frames_received,
                 s.audio_packets_received
             );

@@ -37,6 +37,9 @@ const MAX_WAIT: Duration = Duration::from_millis(5);
 /// The shortest (a zero read timeout means "block forever" to the OS).
 const MIN_WAIT: Duration = Duration::from_micros(100);
 const AUDIO_KBPS: u32 = 64;
+/// Sound due this long ago is stale and not sent (five 20 ms packets: a held-up turn of the
+/// loop on a busy machine still sends everything).
+const STALE_AUDIO: Duration = Duration::from_millis(100);
 const STATE_POLL: Duration = Duration::from_secs(1);
 
 fn rtc_err(e: impl std::fmt::Display) -> GuestError {
@@ -496,7 +499,14 @@ impl Call {
             // A source may make its sound ahead of time (the test tone, 200 ms): each block
             // leaves when due, as a microphone's would, so the voice meets the picture made at
             // the same moment; its RTP time is when it was captured, on the clock the pictures'
-            // RTP times use.
+            // RTP times use. Sound already stale when due is not sent: the host could only play
+            // it late or drop it, and the backlog gathered before the call opened, sent as one
+            // burst, kept the voice out of step with its picture for the call's first seconds
+            // (the host then dropped ~0.3 s of it to catch up).
+            let fresh_from = now
+                .saturating_duration_since(self.epoch)
+                .saturating_sub(STALE_AUDIO);
+            self.summary.audio_blocks_stale += self.blocks.drop_before(fresh_from);
             while let Some(at) = self.blocks.next_at().filter(|at| self.epoch + *at <= now) {
                 let Some(block) = self.blocks.next_block() else {
                     break;

@@ -254,6 +254,18 @@ impl Blocks {
         (self.buf.len() >= 2 * OPUS_FRAME).then_some(self.start)
     }
 
+    /// Drops the whole 20 ms blocks captured before `t`; how many.
+    pub fn drop_before(&mut self, t: Duration) -> u64 {
+        let n = 2 * OPUS_FRAME;
+        let mut dropped = 0;
+        while self.buf.len() >= n && self.start + frames_time(OPUS_FRAME) <= t {
+            self.buf.drain(..n);
+            self.start += frames_time(OPUS_FRAME);
+            dropped += 1;
+        }
+        dropped
+    }
+
     /// The next 20 ms block, when there is one.
     pub fn next_block(&mut self) -> Option<Vec<f32>> {
         let n = 2 * OPUS_FRAME;
@@ -307,6 +319,20 @@ mod tests {
             b.push(&tone_block(20, 540 + i * 20));
         }
         assert_eq!(b.next_at(), Some(Duration::from_millis(2040 - 1000)));
+    }
+
+    #[test]
+    fn a_backlog_is_dropped_by_whole_blocks_and_what_is_fresh_keeps_its_capture_time() {
+        let mut b = Blocks::default();
+        for i in 0..10 {
+            b.push(&tone_block(20, 1000 + i * 20));
+        }
+        // Blocks ending by 1,110 ms go: 1000, 1020, 1040, 1060, 1080 (it ends at 1,100).
+        assert_eq!(b.drop_before(Duration::from_millis(1110)), 5);
+        assert_eq!(b.next_at(), Some(Duration::from_millis(1100)));
+        assert_eq!(b.drop_before(Duration::from_millis(1100)), 0);
+        assert_eq!(b.drop_before(Duration::from_millis(9000)), 5);
+        assert_eq!(b.next_at(), None);
     }
 
     #[test]

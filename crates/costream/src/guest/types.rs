@@ -83,6 +83,9 @@ pub enum EndReason {
 pub struct Summary {
     pub video_frames_sent: u64,
     pub audio_packets_sent: u64,
+    /// 20 ms blocks of sound not sent because they were already stale when due (made while
+    /// the call was not yet open, or while the sender was held up).
+    pub audio_blocks_stale: u64,
     pub video_frames_received: u64,
     pub audio_packets_received: u64,
     /// Return-feed frames or packets that did not decode.

@@ -109,10 +109,35 @@ impl Mixer {
                 for b in lane.rx.try_iter() {
                     tmp.clear();
                     lane.resampler.process(&b, &mut tmp);
+                    let t = &lane.timeline;
+                    let was = (t.padded, t.dropped, t.late);
                     lane.timeline.push(b.captured, &tmp);
+                    let t = &lane.timeline;
+                    if (t.padded, t.dropped, t.late) != was {
+                        tracing::debug!(
+                            lane = k,
+                            guest = lane.guest,
+                            at_ms = at(pos).as_millis() as u64,
+                            stamp_ms = b.captured.as_millis() as u64,
+                            padded = t.padded - was.0,
+                            dropped = t.dropped - was.1,
+                            late = t.late - was.2,
+                            "an input's samples moved to follow its stamps"
+                        );
+                    }
                 }
                 lane_out.fill(0.0);
+                let short = lane.timeline.underrun;
                 lane.timeline.mix_into(pos, &mut lane_out, lane.gain);
+                if lane.timeline.underrun != short {
+                    tracing::debug!(
+                        lane = k,
+                        guest = lane.guest,
+                        at_ms = at(pos).as_millis() as u64,
+                        missing = lane.timeline.underrun - short,
+                        "an input had not delivered its samples when they were mixed"
+                    );
+                }
                 lane_levels[k] = levels(&lane_out);
                 for (o, x) in out.iter_mut().zip(&lane_out) {
                     *o += x;

@@ -209,7 +209,7 @@ pub enum EventBody {
     },
     /// How the source itself reads its platform, when it had to settle for less (bilibili read
     /// anonymously after its token was refused, YouTube polled because it cannot stream).
-    /// `code` names the case for translation; `text` says it with the platform's reason.
+    /// `code` names the case for translation ([`note`]); `text` says it with the reason.
     SourceNote { code: String, text: String },
     /// bilibili's popularity number from each heartbeat reply.
     Popularity { value: u64 },
@@ -244,4 +244,12 @@ impl ChatEvent {
                 | EventBody::Popularity { .. }
         )
     }
+}
+
+/// The cases an [`EventBody::SourceNote`] names (the app translates them by these codes).
+pub mod note {
+    /// bilibili refused the danmaku token: the room is read anonymously (names masked).
+    pub const BILIBILI_ANONYMOUS: &str = "bilibili_anonymous";
+    /// YouTube's streaming chat is not offered: the chat is polled.
+    pub const YOUTUBE_POLLING: &str = "youtube_polling";
 }

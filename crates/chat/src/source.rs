@@ -12,8 +12,9 @@ pub enum Transport {
     /// One long WebSocket connection to this URL (bilibili, Twitch).
     WebSocket { url: String },
     /// HTTP requests the source asks for with [`Output::HttpGet`], [`Output::HttpPost`] or
-    /// [`Output::GrpcCall`] (YouTube's polling and streaming), and for a source that learns its WebSocket from an HTTP API
-    /// (bilibili's open platform), the WebSocket it then names with [`Output::Connect`].
+    /// [`Output::GrpcCall`] (YouTube's polling and streaming), and for a source that learns its
+    /// WebSocket from an HTTP API (bilibili's open platform), the WebSocket it then names with
+    /// [`Output::Connect`].
     HttpPoll,
 }
 

@@ -388,7 +388,7 @@ async fn run(
                 Ok((s, warning)) => {
                     if let Some(text) = warning {
                         let note = EventBody::SourceNote {
-                            code: "bilibili_anonymous".into(),
+                            code: marquee_chat::event::note::BILIBILI_ANONYMOUS.into(),
                             text,
                         };
                         let note = Forward::Event(name.clone(), Box::new(note), setting.platform);

@@ -2,8 +2,9 @@
 //! into the real one the danmaku protocol wants; `getDanmuInfo` (WBI-signed: [`super::wbi`])
 //! gives the room's danmaku hosts and the token its auth packet carries, as the web client
 //! does, with the visitor's device id (`buvid3`, from `finger/spi`) as its cookie: bilibili's
-//! risk control refuses clients without one. When that fails (bilibili's risk control answers -352 or -412 to some networks) the
-//! public host still takes the anonymous login without a token. `--endpoint` skips all of this.
+//! risk control refuses clients without one. When that fails (its risk control answers -352 or
+//! -412 to some networks) the public host still takes the anonymous login without a token.
+//! `--endpoint` skips all of this.
 
 use serde_json::Value;
 use std::time::Duration;

@@ -297,7 +297,7 @@ impl Youtube {
                 self.streaming = false;
                 self.next_request = Some(now);
                 self.event(EventBody::SourceNote {
-                    code: "youtube_polling".into(),
+                    code: crate::event::note::YOUTUBE_POLLING.into(),
                     text: format!(
                         "YouTube: streaming chat is not available ({message}); polling instead"
                     ),

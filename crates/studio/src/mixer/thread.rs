@@ -129,7 +129,8 @@ impl Mixer {
                 lane_out.fill(0.0);
                 let short = lane.timeline.underrun;
                 lane.timeline.mix_into(pos, &mut lane_out, lane.gain);
-                if lane.timeline.underrun != short {
+                // (It can also fall: an input found to have stopped is not counted short.)
+                if lane.timeline.underrun > short {
                     tracing::debug!(
                         lane = k,
                         guest = lane.guest,

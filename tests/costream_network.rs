@@ -599,25 +599,57 @@ fn a_host_behind_a_nat_offers_the_nats_outside_address_that_a_real_stun_server_s
 
 #[test]
 fn a_native_guest_whose_network_lets_only_a_turn_relay_through_is_seen_in_the_show() {
-    relayed_native_call(false);
+    relayed_native_call(Relayed::Udp);
 }
 
 #[test]
 fn a_native_guest_whose_network_lets_no_udp_out_reaches_the_turn_relay_over_tcp_and_is_seen() {
-    relayed_native_call(true);
+    relayed_native_call(Relayed::Tcp);
+}
+
+#[test]
+fn a_native_guest_whose_network_lets_no_udp_out_reaches_the_turn_relay_over_tls_and_is_seen() {
+    relayed_native_call(Relayed::Tls);
+}
+
+#[test]
+fn a_native_guest_takes_the_relay_the_host_names_when_only_the_relay_gets_through() {
+    relayed_native_call(Relayed::NamedByHost);
+}
+
+/// How the relayed guest of [`relayed_native_call`] reaches its relay.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Relayed {
+    /// `--turn turn:…` over UDP.
+    Udp,
+    /// `--turn turn:…?transport=tcp`, no UDP out at all.
+    Tcp,
+    /// `--turn turns:…` (TLS, the server's certificate from a CA the guest is given), no UDP
+    /// out at all.
+    Tls,
+    /// No `--turn`: the relay the host names in the invite's info (`--guest-turn`, its
+    /// credential in the host's OS keychain), over UDP.
+    NamedByHost,
 }
 
 /// A native guest whose firewall lets nothing through to the host but the TURN server: its
-/// UDP port (`tcp` false), or, with `tcp`, no UDP at all (the relay reached over TCP).
-fn relayed_native_call(tcp: bool) {
+/// UDP port, or no UDP at all (the relay reached over TCP or TLS).
+fn relayed_native_call(how: Relayed) {
     let _g = heavy();
     let link_net = Link::start();
     let home = tempdir("marquee-costream-turn-");
     let secret = format!("s{:016x}", fastrand::u64(..));
-    let port = {
-        let s = std::net::UdpSocket::bind((link_net.host_ip.as_str(), 0)).unwrap();
-        s.local_addr().unwrap().port()
-    };
+    let ip = link_net.host_ip.as_str();
+    let port = (std::net::UdpSocket::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap())
+    .port();
+    let tls_port = (std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap())
+    .port();
     let low = 42000 + (std::process::id() % 200) as u16 * 50;
     let mut t = std::process::Command::new(marquee_e2e::program("turnserver"));
     t.args([
@@ -635,18 +667,22 @@ fn relayed_native_call(tcp: bool) {
         &(low + 49).to_string(),
     ])
     .args(["--lt-cred-mech", "--user", &format!("guest:{secret}")])
-    .args([
-        "--realm",
-        "marquee.test",
-        "--no-tls",
-        "--no-dtls",
-        "--no-cli",
-    ])
-    .args(["--no-tcp-relay", "--log-file", "stdout", "--simple-log"])
-    .arg("--pidfile")
-    .arg(home.path().join("turn.pid"))
-    .arg("--userdb")
-    .arg(home.path().join("turndb"));
+    .args(["--realm", "marquee.test", "--no-dtls", "--no-cli"]);
+    if how == Relayed::Tls {
+        marquee_e2e::make_certificates(home.path(), &[&link_net.host_ip]);
+        t.args(["--tls-listening-port", &tls_port.to_string()])
+            .arg("--cert")
+            .arg(home.path().join("server.pem"))
+            .arg("--pkey")
+            .arg(home.path().join("server.key"));
+    } else {
+        t.arg("--no-tls");
+    }
+    t.args(["--no-tcp-relay", "--log-file", "stdout", "--simple-log"])
+        .arg("--pidfile")
+        .arg(home.path().join("turn.pid"))
+        .arg("--userdb")
+        .arg(home.path().join("turndb"));
     let mut turn = Run::spawn(t);
     let server: std::net::SocketAddr = format!("{}:{port}", link_net.host_ip).parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -657,9 +693,25 @@ fn relayed_native_call(tcp: bool) {
             turn.report()
         );
     }
-    // The guest's network lets nothing through to the host but the relay's port; with `tcp`
-    // no UDP at all (port 9, discard, is used by nobody here).
-    link_net.block_udp_to(&link_net.host_ip, if tcp { 9 } else { port });
+    if how == Relayed::Tls {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let tls_at = format!("{}:{tls_port}", link_net.host_ip);
+        while std::net::TcpStream::connect(&tls_at).is_err() {
+            assert!(
+                Instant::now() < deadline && turn.status().is_none(),
+                "coturn did not listen for TLS on {tls_at}: {}",
+                turn.report()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // The guest's network lets nothing through to the host but the relay's port; over TCP or
+    // TLS no UDP at all (port 9, discard, is used by nobody here).
+    let udp_open = match how {
+        Relayed::Udp | Relayed::NamedByHost => port,
+        Relayed::Tcp | Relayed::Tls => 9,
+    };
+    link_net.block_udp_to(&link_net.host_ip, udp_open);
 
     let show = home.path().join("show.mkv");
     let mut c = marquee_in(home.path());
@@ -671,21 +723,38 @@ fn relayed_native_call(tcp: bool) {
         .arg(&show)
         .args(["--guests", "1", "--guest-address", &link_net.host_ip])
         .args(["--duration", "25s"]);
+    let _keychain = (how == Relayed::NamedByHost).then(|| {
+        let kc = marquee_e2e::Keychain::start();
+        let mut set = marquee_in(home.path());
+        set.envs(kc.env()).args(["key", "set", "turnpw"]);
+        let done = marquee_e2e::exec_with_input(set, secret.as_bytes(), Duration::from_secs(30));
+        assert!(done.success(), "marquee key set: {}", done.all_output());
+        c.envs(kc.env())
+            .args(["--guest-turn", &format!("turn:{server}")])
+            .args(["--guest-turn-user", "guest"])
+            .args(["--guest-turn-credential", "key:turnpw"]);
+        kc
+    });
     let mut host = Run::spawn(c);
     let link = guest_link(&host, 1);
     let mut g = marquee_in(home.path());
-    g.env("MARQUEE_TURN_CREDENTIAL", &secret)
-        .args([
-            "guest", "join", &link, "--video", "test:2", "--audio", "none",
-        ])
-        .args([
-            "--turn",
-            &format!(
-                "turn:{server}?transport={}",
-                if tcp { "tcp" } else { "udp" }
-            ),
-        ])
-        .args(["--turn-user", "guest", "--duration", "8s"]);
+    g.args([
+        "guest", "join", &link, "--video", "test:2", "--audio", "none",
+    ])
+    .args(["--duration", "8s"]);
+    let relay_url = match how {
+        Relayed::Udp => Some(format!("turn:{server}?transport=udp")),
+        Relayed::Tcp => Some(format!("turn:{server}?transport=tcp")),
+        Relayed::Tls => Some(format!("turns:{}:{tls_port}", link_net.host_ip)),
+        Relayed::NamedByHost => None,
+    };
+    if let Some(url) = &relay_url {
+        g.env("MARQUEE_TURN_CREDENTIAL", &secret)
+            .args(["--turn", url, "--turn-user", "guest"]);
+    }
+    if how == Relayed::Tls {
+        g.arg("--ca-file").arg(home.path().join("ca.pem"));
+    }
     let mut guest = Run::spawn(link_net.inside(g));
     guest.wait(Duration::from_secs(60));
     assert_exited_ok(&guest);
@@ -695,10 +764,19 @@ fn relayed_native_call(tcp: bool) {
         guest.report(),
         turn.report()
     );
+    let said = if how == Relayed::NamedByHost {
+        "the host's relay turn:"
+    } else {
+        "the relay t"
+    };
     assert!(
-        !guest.stderr().contains(&secret) && !guest.stdout().contains(&secret),
-        "the credential is never printed"
+        guest.stderr().contains(said) && guest.stderr().contains("gave the address"),
+        "the guest says which relay gave it an address: {}",
+        guest.report()
     );
+    for out in [guest.stderr(), guest.stdout(), host.stderr(), host.stdout()] {
+        assert!(!out.contains(&secret), "the credential is never printed");
+    }
     let blocked = link_net.blocked();
     eprintln!("direct UDP to the host dropped by the guest's firewall: {blocked} packets");
     assert!(

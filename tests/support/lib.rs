@@ -49,7 +49,7 @@ pub use netns::NetLink;
 pub use nginx::Nginx;
 pub use programs::{find_program, install_hint, program};
 pub use pulse::{Pulse, Tone};
-pub use room_proxy::{PROXY_SOURCE, RoomProxy, open_room};
+pub use room_proxy::{PROXY_SOURCE, RoomProxy, make_certificates, open_room};
 pub use room_server::{RoomCluster, RoomServer};
 pub use run::{Done, Run, Usage, cmd, exec, exec_with_input, tail};
 pub use small_disk::SmallDisk;

@@ -38,9 +38,9 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(d.success(), "openssl {args:?}: {}", d.stderr);
 }
 
-/// A CA (`ca.pem`) and a server certificate it signed for `localhost` and 127.0.0.1
+/// A CA (`ca.pem`) and a server certificate it signed for `localhost`, 127.0.0.1 and `ips`
 /// (`server.pem`, `server.key`), in `dir`.
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path, ips: &[&str]) {
     let ec = [
         "-newkey",
         "ec",
@@ -65,10 +65,13 @@ fn make_certificates(dir: &Path) {
     csr.extend(ec);
     csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
     openssl(dir, &csr);
+    let names: String = ips.iter().map(|ip| format!(",IP:{ip}")).collect();
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        format!(
+            "subjectAltName=DNS:localhost,IP:127.0.0.1{names}\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        ),
     )
     .expect("write server.ext");
     openssl(
@@ -102,7 +105,7 @@ impl RoomProxy {
     pub fn start(fronts: &[(u16, SocketAddr)]) -> RoomProxy {
         crate::programs::program("nginx");
         let dir = crate::util::tempdir("marquee-room-proxy-");
-        make_certificates(dir.path());
+        make_certificates(dir.path(), &[]);
         for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
             std::fs::create_dir_all(dir.path().join("tmp").join(t)).expect("mkdir tmp");
         }

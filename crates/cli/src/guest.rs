@@ -244,8 +244,9 @@ pub struct JoinArgs {
     /// Also trust the CA certificates in this PEM file for an https:// link (a host's own CA).
     #[arg(long)]
     ca_file: Option<PathBuf>,
-    /// Reach the host through this TURN relay too (turn:HOST[:PORT][?transport=udp|tcp]; TCP
-    /// for a network that lets no UDP out).
+    /// Reach the host through this TURN relay too (turn:HOST[:PORT][?transport=udp|tcp] or
+    /// turns:HOST[:PORT]; TCP or TLS for a network that lets no UDP out). Without it, the
+    /// relay the host names for its guests (if any) is tried, as a browser guest would.
     /// Needs --turn-user; the credential comes from --turn-credential key:NAME (the OS
     /// keychain) or the MARQUEE_TURN_CREDENTIAL environment variable.
     #[arg(long, value_name = "URL", requires = "turn_user")]
@@ -377,6 +378,21 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
             eprintln!("{line}");
         }
         Progress::Bitrate(kbps) => tracing::info!("video bitrate {kbps} kbps"),
+        Progress::Relay {
+            url,
+            by_host,
+            outcome,
+        } => {
+            let whose = if by_host {
+                "the host's relay"
+            } else {
+                "the relay"
+            };
+            match outcome {
+                Ok(addr) => eprintln!("{whose} {url} gave the address {addr}"),
+                Err(e) => eprintln!("{whose} {url} cannot be used ({e}): joining without it"),
+            }
+        }
     });
     match result {
         Ok((reason, s)) => {

@@ -193,6 +193,21 @@ impl Tls {
             config: Some(Arc::new(cfg)),
         })
     }
+
+    /// A client connection to `host` (a name or an IP address, checked against its
+    /// certificate).
+    pub fn client(&self, host: &str) -> Result<rustls::ClientConnection, String> {
+        let config = match &self.config {
+            Some(c) => c.clone(),
+            None => match Tls::new(None)?.config {
+                Some(c) => c,
+                None => return Err("no TLS configuration".into()),
+            },
+        };
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| format!("{host} is not a valid TLS server name"))?;
+        rustls::ClientConnection::new(config, name).map_err(|e| format!("TLS with {host}: {e}"))
+    }
 }
 
 /// Sends one request and reads the whole response.
@@ -222,17 +237,7 @@ pub fn request(
     if !url.tls {
         return exchange(stream, method, url, content_type, body);
     }
-    let config = match &tls.config {
-        Some(c) => c.clone(),
-        None => match Tls::new(None)?.config {
-            Some(c) => c,
-            None => return Err("no TLS configuration".into()),
-        },
-    };
-    let name = ServerName::try_from(url.host.clone())
-        .map_err(|_| format!("{} is not a valid TLS server name", url.host))?;
-    let conn = rustls::ClientConnection::new(config, name)
-        .map_err(|e| format!("TLS with {}: {e}", url.authority()))?;
+    let conn = tls.client(&url.host)?;
     exchange(
         rustls::StreamOwned::new(conn, stream),
         method,

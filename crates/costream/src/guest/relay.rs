@@ -1,25 +1,24 @@
 //! The native guest through a TURN relay: the allocation made on the guest's one UDP socket
 //! before the offer (its relayed address is an ICE candidate of the offer), permissions for
 //! the host's addresses from the answer, and the relay's traffic told apart from the direct.
-//! A relay reached over TCP (`?transport=tcp`: a network that lets no UDP out) is bridged: a
-//! loopback UDP socket stands for the server, and a thread each way carries the messages over
-//! the TCP connection (RFC 8656 §3.1: over TCP each STUN or ChannelData message is framed by
-//! its own length), so the session stays one UDP socket.
+//! A relay reached over TCP (`?transport=tcp`: a network that lets no UDP out) or TLS
+//! (`turns:`: one that lets only HTTPS-like traffic out) is bridged: a loopback UDP socket
+//! stands for the server, and a thread each way carries the messages over the connection
+//! (RFC 8656 §3.1: over TCP and TLS each STUN or ChannelData message is framed by its own
+//! length), so the session stays one UDP socket.
 
+use super::http::Tls;
 use crate::turn::{Handled, TurnClient};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long the allocation may take before the guest gives up on the relay.
-const ALLOCATE_WITHIN: Duration = Duration::from_secs(10);
-
-/// A TURN relay for the guest (`marquee guest join --turn`).
+/// A TURN relay for the guest (`marquee guest join --turn`, or the one the host names).
 #[derive(Clone)]
 pub struct GuestTurn {
-    /// `turn:HOST[:PORT][?transport=udp|tcp]` (no TLS to the relay yet).
+    /// `turn:HOST[:PORT][?transport=udp|tcp]` or `turns:HOST[:PORT]`.
     pub url: String,
     pub username: String,
     pub credential: String,
@@ -38,29 +37,40 @@ impl std::fmt::Debug for GuestTurn {
     }
 }
 
+/// How the relay is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    /// TLS over TCP (`turns:`), the server's certificate checked like an `https://` link's.
+    Tls,
+}
+
 impl GuestTurn {
-    /// The server's address, and whether it is reached over TCP.
-    pub fn server(&self) -> Result<(SocketAddr, bool), String> {
+    /// The server's host name, address and transport (`turns:` defaults to port 5349, the
+    /// others to 3478: RFC 7065).
+    pub fn server(&self) -> Result<(String, SocketAddr, Transport), String> {
         crate::ice::check_turn_url(&self.url)?;
-        if self.url.starts_with("turns:") {
-            return Err(format!(
-                "{}: the native guest reaches a TURN server over UDP or TCP, not TLS (turn:HOST[:PORT][?transport=tcp])",
-                self.url
-            ));
+        let (rest, transport) = match self.url.strip_prefix("turns:") {
+            Some(rest) => (rest, Transport::Tls),
+            None if self.url.ends_with("transport=tcp") => {
+                (&self.url["turn:".len()..], Transport::Tcp)
+            }
+            None => (&self.url["turn:".len()..], Transport::Udp),
+        };
+        let addr = rest.split('?').next().unwrap_or_default();
+        let mut url: crate::stun::StunUrl = format!("stun:{addr}").parse()?;
+        let explicit_port = addr.rsplit_once(']').map_or(addr, |(_, t)| t).contains(':');
+        if transport == Transport::Tls && !explicit_port {
+            url.port = 5349;
         }
-        let tcp = self.url.ends_with("transport=tcp");
-        let addr = self.url["turn:".len()..]
-            .split('?')
-            .next()
-            .unwrap_or_default();
-        let url: crate::stun::StunUrl = format!("stun:{addr}").parse()?;
         use std::net::ToSocketAddrs;
-        (url.host.as_str(), url.port)
+        let found = (url.host.as_str(), url.port)
             .to_socket_addrs()
             .map_err(|e| format!("the TURN server {}: {e}", url.host))?
             .find(SocketAddr::is_ipv4)
-            .map(|a| (a, tcp))
-            .ok_or_else(|| format!("the TURN server {} has no IPv4 address", url.host))
+            .ok_or_else(|| format!("the TURN server {} has no IPv4 address", url.host))?;
+        Ok((url.host, found, transport))
     }
 }
 
@@ -77,25 +87,106 @@ fn frame_len(buf: &[u8]) -> Option<Result<usize, String>> {
     })
 }
 
-/// A loopback UDP socket standing for a TURN server reached over TCP: what the guest's socket
-/// (`guest`, and nothing else on this machine) sends to it goes over the connection, what
-/// comes back is sent to the guest's socket.
+/// A loopback UDP socket standing for a TURN server reached over TCP or TLS: what the guest's
+/// socket (`guest`, and nothing else on this machine) sends to it goes over the connection,
+/// what comes back is sent to the guest's socket.
 struct TcpBridge {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
 }
 
+/// The connection to the server: a plain TCP stream, or TLS on one (its state shared by the
+/// two threads, each taking the lock only to turn bytes into records or back, never while
+/// waiting on the socket).
+#[derive(Clone)]
+enum Conn {
+    Tcp,
+    Tls(Arc<Mutex<rustls::ClientConnection>>),
+}
+
+impl Conn {
+    /// Sends one whole message.
+    fn send(&self, tcp: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp => tcp.write_all(msg),
+            Conn::Tls(c) => {
+                let mut c = c.lock().expect("tls");
+                c.writer().write_all(msg)?;
+                while c.wants_write() {
+                    c.write_tls(tcp)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Turns `raw` bytes from the socket into what they carry (for TLS: decrypted; an alert or
+    /// a bad record is an error), answering what TLS itself needs on `tcp`.
+    fn received(
+        &self,
+        tcp: &mut TcpStream,
+        raw: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp => plain.extend_from_slice(raw),
+            Conn::Tls(c) => {
+                let mut c = c.lock().expect("tls");
+                let mut raw = raw;
+                while !raw.is_empty() {
+                    c.read_tls(&mut raw)?;
+                    c.process_new_packets().map_err(std::io::Error::other)?;
+                }
+                match c.reader().read_to_end(plain) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+                while c.wants_write() {
+                    c.write_tls(tcp)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl TcpBridge {
-    fn start(server: SocketAddr, guest: SocketAddr) -> Result<TcpBridge, String> {
-        let tcp = TcpStream::connect_timeout(&server, ALLOCATE_WITHIN)
-            .map_err(|e| format!("cannot reach the TURN server {server} over TCP: {e}"))?;
+    /// Connects to `server` (named `host` in its certificate, for TLS) within the allocation's
+    /// time and starts carrying messages.
+    fn start(
+        server: SocketAddr,
+        host: &str,
+        tls: Option<&Tls>,
+        guest: SocketAddr,
+        within: Duration,
+    ) -> Result<TcpBridge, String> {
+        let over = if tls.is_some() { "TLS" } else { "TCP" };
+        let mut tcp = TcpStream::connect_timeout(&server, within)
+            .map_err(|e| format!("cannot reach the TURN server {server} over {over}: {e}"))?;
         let _ = tcp.set_nodelay(true);
+        let conn = match tls {
+            None => Conn::Tcp,
+            Some(tls) => {
+                let _ = tcp.set_read_timeout(Some(within));
+                let _ = tcp.set_write_timeout(Some(within));
+                let mut c = tls
+                    .client(host)
+                    .map_err(|e| format!("the TURN server {host}: {e}"))?;
+                while c.is_handshaking() {
+                    c.complete_io(&mut tcp)
+                        .map_err(|e| format!("TLS with the TURN server {host}: {e}"))?;
+                }
+                let _ = tcp.set_read_timeout(None);
+                Conn::Tls(Arc::new(Mutex::new(c)))
+            }
+        };
         let udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("loopback UDP: {e}"))?;
         let addr = udp.local_addr().map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
         let (mut tcp_in, mut tcp_out) = (tcp.try_clone().map_err(|e| e.to_string())?, tcp);
         let udp_in = udp.try_clone().map_err(|e| e.to_string())?;
-        let halt = stop.clone();
+        let (halt, out_conn) = (stop.clone(), conn.clone());
         std::thread::Builder::new()
             .name("turn-tcp-out".into())
             .spawn(move || {
@@ -105,7 +196,7 @@ impl TcpBridge {
                     // Each datagram is one whole message: the framing TCP wants.
                     if let Ok((n, from)) = udp.recv_from(&mut buf)
                         && from == guest
-                        && tcp_out.write_all(&buf[..n]).is_err()
+                        && out_conn.send(&mut tcp_out, &buf[..n]).is_err()
                     {
                         break;
                     }
@@ -117,18 +208,24 @@ impl TcpBridge {
         std::thread::Builder::new()
             .name("turn-tcp-in".into())
             .spawn(move || {
-                let mut pending: Vec<u8> = Vec::new();
-                let mut buf = vec![0u8; 65_536];
+                let mut answer = match tcp_in.try_clone() {
+                    Ok(t) => t,
+                    Err(_) => return,
+                };
+                let (mut pending, mut buf) = (Vec::new(), vec![0u8; 65_536]);
                 while !halt.load(Ordering::Relaxed) {
                     let n = match tcp_in.read(&mut buf) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => n,
                     };
-                    pending.extend_from_slice(&buf[..n]);
+                    if let Err(e) = conn.received(&mut answer, &buf[..n], &mut pending) {
+                        tracing::warn!("TURN over {over}: {e}; the relay is closed");
+                        return;
+                    }
                     while let Some(len) = frame_len(&pending) {
                         let Ok(len) = len else {
                             tracing::warn!(
-                                "TURN over TCP: a message out of frame; the relay is closed"
+                                "TURN over {over}: a message out of frame; the relay is closed"
                             );
                             return;
                         };
@@ -137,6 +234,11 @@ impl TcpBridge {
                         }
                         let frame: Vec<u8> = pending.drain(..len).collect();
                         let _ = udp_in.send_to(&frame, guest);
+                    }
+                    // A peer that never completes a frame must not grow this without bound.
+                    if pending.len() > 2 * 65_536 {
+                        tracing::warn!("TURN over {over}: a message too long; the relay is closed");
+                        return;
                     }
                 }
             })
@@ -166,21 +268,32 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    /// Allocates on `socket` (blocking, at most 10 s).
-    pub(crate) fn allocate(socket: &UdpSocket, t: &GuestTurn) -> Result<Relay, String> {
-        let (server, tcp) = t.server()?;
-        let bridge = if tcp {
-            let guest = socket.local_addr().map_err(|e| e.to_string())?;
-            Some(TcpBridge::start(server, guest)?)
-        } else {
-            None
+    /// How long the relay the guest asked for (`--turn`) may take to allocate.
+    pub(crate) const ASKED_WITHIN: Duration = Duration::from_secs(10);
+    /// How long one the host names may take: a fallback must not hold up a guest who does not
+    /// need it for long.
+    pub(crate) const HOST_NAMED_WITHIN: Duration = Duration::from_secs(4);
+
+    /// Allocates on `socket` (blocking, at most `within`); `tls` checks a `turns:` server.
+    pub(crate) fn allocate(
+        socket: &UdpSocket,
+        t: &GuestTurn,
+        tls: &Tls,
+        within: Duration,
+    ) -> Result<Relay, String> {
+        let (host, server, transport) = t.server()?;
+        let guest = socket.local_addr().map_err(|e| e.to_string())?;
+        let bridge = match transport {
+            Transport::Udp => None,
+            Transport::Tcp => Some(TcpBridge::start(server, &host, None, guest, within)?),
+            Transport::Tls => Some(TcpBridge::start(server, &host, Some(tls), guest, within)?),
         };
         let mut client = TurnClient::new(
             bridge.as_ref().map_or(server, |b| b.addr),
             &t.username,
             &t.credential,
         );
-        let deadline = Instant::now() + ALLOCATE_WITHIN;
+        let deadline = Instant::now() + within;
         let mut buf = vec![0u8; 2000];
         loop {
             let now = Instant::now();
@@ -197,7 +310,7 @@ impl Relay {
             if now >= deadline {
                 return Err(format!(
                     "the TURN server {server} gave no relay within {} s",
-                    ALLOCATE_WITHIN.as_secs()
+                    within.as_secs()
                 ));
             }
             while let Some(m) = client.poll_transmit(now, txid) {

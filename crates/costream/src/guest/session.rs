@@ -59,6 +59,33 @@ fn local_ip(host: IpAddr) -> Option<IpAddr> {
     }
 }
 
+/// The first relay the host names in the invite's info that gives an address (as a browser
+/// guest is given them): a fallback for a network that lets nothing else through, so one out
+/// of reach is said and the guest joins without it. An info the host refuses is left for the
+/// offer to report.
+fn host_relay(
+    socket: &UdpSocket,
+    tls: &Tls,
+    link: &Link,
+    progress: &mut impl FnMut(Progress),
+) -> Option<Relay> {
+    let relays = whip::host_relays(tls, link)
+        .inspect_err(|e| tracing::debug!("the invite's info: {e}"))
+        .ok()?;
+    for t in relays {
+        let outcome = Relay::allocate(socket, &t, tls, Relay::HOST_NAMED_WITHIN);
+        progress(Progress::Relay {
+            url: t.url.clone(),
+            by_host: true,
+            outcome: outcome.as_ref().map(|r| r.addr).map_err(Clone::clone),
+        });
+        if let Ok(r) = outcome {
+            return Some(r);
+        }
+    }
+    None
+}
+
 /// Runs the whole call (see [`super::join`]).
 pub fn run(
     opts: &GuestOptions,
@@ -105,8 +132,16 @@ pub fn run(
     let socket = UdpSocket::bind((ip, 0)).map_err(|e| network(format!("no UDP socket: {e}")))?;
     let local = socket.local_addr().map_err(|e| network(e.to_string()))?;
     let mut relay = match &opts.turn {
-        Some(t) => Some(Relay::allocate(&socket, t).map_err(network)?),
-        None => None,
+        Some(t) => {
+            let r = Relay::allocate(&socket, t, &tls, Relay::ASKED_WITHIN).map_err(network)?;
+            progress(Progress::Relay {
+                url: t.url.clone(),
+                by_host: false,
+                outcome: Ok(r.addr),
+            });
+            Some(r)
+        }
+        None => host_relay(&socket, &tls, link, &mut progress),
     };
 
     let video_kbps = (w * h * fps / 8000).clamp(300, 2500);

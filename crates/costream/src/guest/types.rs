@@ -63,6 +63,13 @@ pub enum Progress {
     State(StateReport),
     /// The send bitrate changed with the bandwidth estimate (kbps).
     Bitrate(u32),
+    /// A TURN relay (`url`; `by_host`: named in the invite's info, not `--turn`) gave an
+    /// address to offer, or could not be used (then the guest joins without it).
+    Relay {
+        url: String,
+        by_host: bool,
+        outcome: Result<std::net::SocketAddr, String>,
+    },
 }
 
 /// Why the call ended without an error.

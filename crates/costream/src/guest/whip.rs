@@ -2,6 +2,7 @@
 //! the DELETE, with the host's JSON error codes turned into messages.
 
 use super::http::{self, Response, Tls, Url};
+use super::relay::GuestTurn;
 use super::types::{GuestError, GuestState, StateReport};
 use crate::invite::valid_token;
 
@@ -34,6 +35,11 @@ impl Link {
         let token = token.to_string();
         url.path = path.to_string();
         Ok(Link { url, token })
+    }
+
+    /// What the host tells its guests before they offer: `{LINK}/info`.
+    pub fn info(&self) -> Url {
+        self.url.with_path(&format!("{}/info", self.url.path))
     }
 
     /// Where the offer goes: `{LINK}/whip[?name=NAME]`.
@@ -112,6 +118,47 @@ pub fn post_offer(
     Ok(Answer { sdp, location })
 }
 
+/// `GET {LINK}/info`: the TURN relays the host names for its guests (`ice_servers`, in the
+/// shape of WebRTC's `RTCIceServer`: `urls` a string or a list), those with a credential and a
+/// `turn:` or `turns:` URL, in the host's order. The same ones a browser guest is given.
+pub fn host_relays(tls: &Tls, link: &Link) -> Result<Vec<GuestTurn>, GuestError> {
+    let url = link.info();
+    let r = http::request(tls, "GET", &url, None, b"").map_err(network(&url))?;
+    if r.status != 200 {
+        return Err(refusal(&r));
+    }
+    let info: serde_json::Value = serde_json::from_slice(&r.body)
+        .map_err(|e| GuestError::BadAnswer(format!("the invite's info is not JSON: {e}")))?;
+    Ok(relays_in(&info))
+}
+
+fn relays_in(info: &serde_json::Value) -> Vec<GuestTurn> {
+    let mut out = Vec::new();
+    for server in info["ice_servers"].as_array().into_iter().flatten().take(8) {
+        let (Some(username), Some(credential)) =
+            (server["username"].as_str(), server["credential"].as_str())
+        else {
+            continue;
+        };
+        let urls = match &server["urls"] {
+            serde_json::Value::String(u) => vec![u.as_str()],
+            serde_json::Value::Array(a) => a.iter().filter_map(|u| u.as_str()).take(8).collect(),
+            _ => continue,
+        };
+        for url in urls {
+            if crate::ice::IceServer::turn(url, username, credential).is_ok() {
+                out.push(GuestTurn {
+                    url: url.to_string(),
+                    username: username.to_string(),
+                    credential: credential.to_string(),
+                    relay_only: false,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// `GET {Location}`: the guest's state. A session the host no longer knows is `ended`.
 pub fn get_state(tls: &Tls, location: &Url) -> Result<StateReport, GuestError> {
     let r = http::request(tls, "GET", location, None, b"").map_err(network(location))?;
@@ -145,10 +192,38 @@ mod tests {
     const T: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 
     #[test]
+    fn the_hosts_relays_are_read_from_its_info_in_either_shape_and_bad_entries_skipped() {
+        let info = serde_json::json!({ "slot": 1, "ice_servers": [
+            { "urls": ["turn:relay.example.org?transport=tcp", "turns:relay.example.org"],
+              "username": "u", "credential": "c" },
+            { "urls": "turn:10.0.0.1:3478", "username": "v", "credential": "d" },
+            { "urls": ["stun:stun.example.org"] },
+            { "urls": ["turn:no-credential.example.org"], "username": "w" },
+            { "urls": ["http://not-turn"], "username": "x", "credential": "e" },
+            { "urls": 7, "username": "y", "credential": "f" },
+        ]});
+        let got: Vec<(String, String)> = (relays_in(&info).into_iter())
+            .map(|t| (t.url, t.username))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("turn:relay.example.org?transport=tcp", "u"),
+                ("turns:relay.example.org", "u"),
+                ("turn:10.0.0.1:3478", "v"),
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert!(relays_in(&serde_json::json!({ "slot": 1 })).is_empty());
+        assert!(relays_in(&serde_json::json!("nonsense")).is_empty());
+    }
+
+    #[test]
     fn links_name_their_token_and_whip_endpoint() {
         let l = Link::parse(&format!("http://10.0.0.1:9000/room/join/{T}/")).unwrap();
         assert_eq!(l.token, T);
         assert_eq!(l.whip(None).path, format!("/room/join/{T}/whip"));
+        assert_eq!(l.info().path, format!("/room/join/{T}/info"));
         assert_eq!(
             l.whip(Some("李 雷&x")).path,
             format!("/room/join/{T}/whip?name=%E6%9D%8E%20%E9%9B%B7%26x")

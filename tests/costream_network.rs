@@ -15,9 +15,11 @@
 
 use marquee_e2e::linkem::Shape;
 use marquee_e2e::{
-    NetLink as Link, Nginx, Run, assert_exited_ok, decode_audio_mono, exec, frame_codes_in,
-    guest_link, heavy, mark_offsets, marquee_in, percentile, tempdir, tone_level,
+    Chromium, NetLink as Link, Nginx, Run, assert_exited_ok, decode_audio_mono, exec,
+    frame_codes_in, guest_link, heavy, mark_offsets, marquee_in, percentile, probe, program,
+    silent_spans, tempdir, tone_level, tone_marks,
 };
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const W: u32 = 1280;
@@ -205,21 +207,77 @@ fn a_native_guest_on_a_one_megabit_link_stays_on_air_seen_and_heard() {
 /// over the first 31 pictures and sender reports). Settled, a run's offset sits within one
 /// program tick (0–33 ms, by where the guest's pictures fall between the compositor's ticks):
 /// −1 to +31 ms in seven runs.
+/// `marquee live` with no sound of its own recording its program to `show` (side by side
+/// with one guest slot) for `seconds`, its guests reaching it on `link`'s host address.
+fn lip_sync_host(link: &Link, home: &std::path::Path, show: &std::path::Path, seconds: u64) -> Run {
+    let mut c = marquee_in(home);
+    c.args(["live", "--video", "test", "--audio", "none"])
+        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .arg("--record")
+        .arg(show)
+        .args(["--guests", "1", "--guest-address", &link.host_ip])
+        .args(["--duration", &format!("{seconds}s")]);
+    Run::spawn(c)
+}
+
+/// Lip sync of the guest whose picture (codes from 2,000,000) is the right half of `show` and
+/// whose tone is its only sound: from the third matched second on, the median and 4 seconds
+/// in 5 within 40 ms (the issue's bound). `late(k)`: how much later than second k its picture
+/// was made than its voice's mark, taken off. Returns the offsets by second.
+fn assert_lip_sync(show: &std::path::Path, late: impl Fn(u64) -> f64) -> Vec<(u64, f64)> {
+    let rows = frame_codes_in(show, W, H, &[(640, 180, 640, 360)]);
+    let guest_pictures: Vec<_> = (rows.iter())
+        .map(|r| r[0].filter(|g| g.index >= 2_000_000))
+        .collect();
+    let by_second: Vec<(u64, f64)> = (mark_offsets(show, &guest_pictures).into_iter())
+        .map(|(k, ms)| (k, ms + late(k)))
+        .collect();
+    eprintln!("lip sync by the guest's second (ms, + = voice late): {by_second:.0?}");
+    let first = by_second.first().map_or(0, |(k, _)| *k);
+    let mut settled: Vec<f64> = (by_second.iter())
+        .filter(|(k, _)| *k >= first + 3)
+        .map(|(_, ms)| ms.abs())
+        .collect();
+    settled.sort_by(f64::total_cmp);
+    // Which whole seconds reached the program, and where the tone's marks were heard: what
+    // to look at when seconds go unmatched.
+    let whole: Vec<u64> = (guest_pictures.iter().flatten())
+        .filter(|c| c.session_ms % 1000 == 0)
+        .map(|c| c.session_ms / 1000)
+        .collect();
+    let a0 = probe(show).audio.and_then(|a| a.start_time).unwrap_or(0.0);
+    let marks: Vec<String> = (tone_marks(show, a0).iter())
+        .map(|m| format!("{m:.2}"))
+        .collect();
+    let silences = silent_spans(&decode_audio_mono(show), 48_000.0, 0.02, 0.012);
+    let seen = format!(
+        "the guest's whole seconds in the program: {whole:?}; its tone's marks at {marks:?} s; \
+         silences of 12 ms or more (start s, length s): {silences:.3?}"
+    );
+    eprintln!("{seen}");
+    assert!(
+        settled.len() as u64 >= CALL_S - 7,
+        "only {} seconds of the {CALL_S} s call could be matched: {by_second:.0?}; {seen}",
+        settled.len()
+    );
+    let within = settled.iter().filter(|ms| **ms <= 40.0).count();
+    assert!(
+        percentile(&settled, 0.5) <= 40.0 && within * 5 >= settled.len() * 4,
+        "the guest's voice and picture must meet within 40 ms (median, and 4 seconds in 5): \
+         {within} of {} within, by second {by_second:.0?}",
+        settled.len()
+    );
+    by_second
+}
+
 #[test]
 fn a_native_guests_voice_meets_its_picture_in_the_program() {
     let _g = heavy();
     let link = Link::start();
     let home = tempdir("marquee-costream-lipsync-");
     let show = home.path().join("show.mkv");
-    let mut c = marquee_in(home.path());
-    c.args(["live", "--video", "test", "--audio", "none"])
-        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
-        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
-        .arg("--record")
-        .arg(&show)
-        .args(["--guests", "1", "--guest-address", &link.host_ip])
-        .args(["--duration", &format!("{}s", CALL_S + 12)]);
-    let mut host = Run::spawn(c);
+    let mut host = lip_sync_host(&link, home.path(), &show, CALL_S + 12);
     let invite = guest_link(&host, 1);
     let mut g = marquee_in(home.path());
     g.args(["guest", "join", &invite, "--video", "test:2"])
@@ -235,32 +293,87 @@ fn a_native_guests_voice_meets_its_picture_in_the_program() {
     assert_exited_ok(&guest);
     host.wait(Duration::from_secs(CALL_S + 90));
     assert_exited_ok(&host);
+    assert_lip_sync(&show, |_| 0.0);
+}
 
-    // Side by side: the guest's picture is the right half of the program.
-    let rows = frame_codes_in(&show, W, H, &[(640, 180, 640, 360)]);
-    let guest_pictures: Vec<_> = (rows.iter())
-        .map(|r| r[0].filter(|g| g.index >= 2_000_000))
-        .collect();
-    let by_second = mark_offsets(&show, &guest_pictures);
-    eprintln!("lip sync by the guest's second (ms, + = voice late): {by_second:.0?}");
-    let first = by_second.first().map_or(0, |(k, _)| *k);
-    let mut settled: Vec<f64> = (by_second.iter())
-        .filter(|(k, _)| *k >= first + 3)
-        .map(|(_, ms)| ms.abs())
-        .collect();
-    settled.sort_by(f64::total_cmp);
-    assert!(
-        settled.len() as u64 >= CALL_S - 7,
-        "only {} seconds of the {CALL_S} s call could be matched: {by_second:.0?}",
-        settled.len()
+/// The same in headless Chromium on the guest's network: the guest page's camera and
+/// microphone made from one clock by a script run before the page (tests/support/
+/// synced_media.js: the same frame codes and tone marks), joined by filling in a name and
+/// pressing Join, on air for `CALL_S` seconds, then Leave. Its voice reaches the host through
+/// Chromium's WebRTC (its Opus, its sender reports), so this is the browser guests' lip sync.
+#[test]
+fn a_browser_guests_voice_meets_its_picture_in_the_program() {
+    let _g = heavy();
+    let link = Link::start();
+    let home = tempdir("marquee-costream-lipsync-browser-");
+    let show = home.path().join("show.mkv");
+    let mut host = lip_sync_host(&link, home.path(), &show, 600);
+    let invite = guest_link(&host, 1);
+    let origin = invite
+        .split("/join/")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut chromium = Chromium::start_with(
+        link.inside(Command::new(program("chromium"))),
+        &[
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required",
+            "--disable-background-timer-throttling",
+            // The CLI serves its links over plain http (a deployment puts TLS in front).
+            &format!("--unsafely-treat-insecure-origin-as-secure={origin}"),
+        ],
     );
-    let within = settled.iter().filter(|ms| **ms <= 40.0).count();
-    assert!(
-        percentile(&settled, 0.5) <= 40.0 && within * 5 >= settled.len() * 4,
-        "the guest's voice and picture must meet within 40 ms (median, and 4 seconds in 5): \
-         {within} of {} within, by second {by_second:.0?}",
-        settled.len()
+    let page = (chromium.open(&invite, Some(include_str!("support/synced_media.js"))))
+        .unwrap_or_else(|e| panic!("open {invite}: {e}"));
+    let state = "document.body && document.body.dataset.state";
+    // What the page was doing, for a failure: its state, the join button, the synced media.
+    let report = "JSON.stringify({ state: document.body && document.body.dataset.state, \
+                  join_disabled: document.getElementById('join')?.disabled, \
+                  synced: window.marqueeSynced, error: window.marqueeSyncedError })";
+    let step = |c: &mut Chromium, expression: &str, secs: u64| {
+        if let Err(e) = c.wait_for(&page, expression, report, Duration::from_secs(secs)) {
+            panic!("{e}\n{}", host.report());
+        }
+    };
+    // Join is enabled once the camera and microphone are open.
+    step(
+        &mut chromium,
+        &format!("{state} === 'preview' && !document.getElementById('join').disabled"),
+        30,
     );
+    chromium
+        .eval(
+            &page,
+            "const n = document.getElementById('name'); n.value = 'Lip'; \
+             n.dispatchEvent(new Event('input', { bubbles: true })); \
+             document.getElementById('join').click(); true",
+        )
+        .unwrap();
+    step(&mut chromium, &format!("{state} === 'on_air'"), 30);
+    let on_air = chromium.eval(&page, "window.marqueeSynced.second").unwrap();
+    let until = on_air.as_u64().unwrap_or(0) + CALL_S;
+    step(
+        &mut chromium,
+        &format!("window.marqueeSynced.second >= {until}"),
+        CALL_S + 30,
+    );
+    let synced = chromium.eval(&page, "window.marqueeSynced").unwrap();
+    chromium
+        .eval(&page, "document.getElementById('leave').click(); true")
+        .unwrap();
+    step(&mut chromium, &format!("{state} === 'left'"), 15);
+    drop(chromium);
+    host.interrupt(Duration::from_secs(30));
+    assert_exited_ok(&host);
+    eprintln!(
+        "the page's clocks: performance.now() − AudioContext.currentTime {} ms",
+        synced["offsetMs"]
+    );
+    assert_lip_sync(&show, |k| {
+        synced["late"][k.to_string()].as_f64().unwrap_or(0.0)
+    });
 }
 
 /// The issue's bad network, each way: 50 ms ± 20 ms, 2 % lost.

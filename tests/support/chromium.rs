@@ -1,7 +1,8 @@
-//! Headless Chromium driven over the DevTools protocol: open a page and wait until its text
-//! holds what the test expects. `--dump-dom` with a virtual-time budget is not enough for a
-//! page that joins over a WebSocket: its frames do not hold virtual time back, so the DOM can
-//! be read before the page has joined.
+//! Headless Chromium driven over the DevTools protocol: open a page (with a script of the
+//! test's run first), read from it, and wait until it holds what the test expects.
+//! `--dump-dom` with a virtual-time budget is not enough for a page that joins over a
+//! WebSocket: its frames do not hold virtual time back, so the DOM can be read before the page
+//! has joined.
 //!
 //! DevTools runs over `--remote-debugging-pipe` (fd 3 in, fd 4 out, NUL-terminated JSON), not
 //! a TCP port: the pipes are inherited, so a Chromium started in another network namespace
@@ -115,38 +116,80 @@ impl Chromium {
         needle: &str,
         timeout: Duration,
     ) -> Result<String, String> {
-        let target = self.call(None, "Target.createTarget", json!({ "url": url }))?;
-        let target = target["targetId"].as_str().unwrap_or_default().to_string();
-        let attached = self.call(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target, "flatten": true }),
-        )?;
-        let session = attached["sessionId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let tab = self.open(url, None)?;
         let deadline = Instant::now() + timeout;
         let mut text = String::new();
         while Instant::now() < deadline {
-            let r = self.call(
-                Some(&session),
-                "Runtime.evaluate",
-                json!({
-                    "expression": "document.body ? document.body.innerText : ''",
-                    "returnByValue": true
-                }),
-            )?;
-            text = r["result"]["value"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let v = self.eval(&tab, "document.body ? document.body.innerText : ''")?;
+            text = v.as_str().unwrap_or_default().to_string();
             if text.contains(needle) {
                 return Ok(text);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(text)
+    }
+
+    /// Opens `url` in a new tab, with `script` run in every document of it before the page's
+    /// own scripts (to stand in for a browser API); the tab's session, for [`Chromium::eval`].
+    pub fn open(&mut self, url: &str, script: Option<&str>) -> Result<String, String> {
+        let target = self.call(None, "Target.createTarget", json!({ "url": "about:blank" }))?;
+        let target = target["targetId"].as_str().unwrap_or_default().to_string();
+        let attached = self.call(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target, "flatten": true }),
+        )?;
+        let tab = attached["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if let Some(source) = script {
+            self.call(Some(&tab), "Page.enable", json!({}))?;
+            self.call(
+                Some(&tab),
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": source }),
+            )?;
+        }
+        self.call(Some(&tab), "Page.navigate", json!({ "url": url }))?;
+        Ok(tab)
+    }
+
+    /// The value of `expression` in `tab` (a promise is awaited); a thrown error is `Err`.
+    pub fn eval(&mut self, tab: &str, expression: &str) -> Result<Value, String> {
+        let r = self.call(
+            Some(tab),
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        )?;
+        if let Some(e) = r.get("exceptionDetails") {
+            return Err(format!("{expression}: {e}"));
+        }
+        Ok(r["result"]["value"].clone())
+    }
+
+    /// Waits until `expression` is true in `tab`: `Err` with what `report` says then, at
+    /// `timeout`.
+    pub fn wait_for(
+        &mut self,
+        tab: &str,
+        expression: &str,
+        report: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // A page between two documents cannot be read: that is not yet true.
+            if self.eval(tab, expression).ok() == Some(Value::Bool(true)) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let said = self.eval(tab, report).unwrap_or_else(|e| json!(e));
+                return Err(format!("{expression} not true in {timeout:?}: {said}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// One DevTools call: its answer is matched by id (answers to earlier calls that timed

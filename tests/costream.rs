@@ -462,3 +462,55 @@ fn a_guest_killed_mid_call_freezes_then_shows_the_slate_within_a_second_and_rejo
     assert_eq!(v["dropped"]["render_lag"], 0, "{v}");
     assert_eq!(v["dropped"]["encoder_lag"], 0, "{v}");
 }
+
+/// A guest that takes only H.264 (the native guest with `--codec h264` offers nothing else)
+/// still sees the show: the host starts an H.264 encode of the return picture for it beside
+/// the VP8 one, and stops it when that guest leaves.
+#[test]
+fn a_guest_that_takes_only_h264_sees_the_show_in_h264() {
+    let _g = heavy();
+    let home = tempdir("marquee-costream-h264-");
+    let ip = outward_address().to_string();
+    let (w, h) = (640u32, 360u32);
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args(["live", "--video", "test", "--audio", "tone"])
+        .args(["--size", &format!("{w}x{h}"), "--fps", "30"])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .args(["--guests", "1", "--guest-address", &ip])
+        .args(["--guest-view", "camera", "--duration", "60s"]);
+    let mut host = Run::spawn(c);
+    let link = guest_link(&host, 1);
+    let ret_video = home.path().join("return.y4m");
+    let mut g = marquee_in(home.path());
+    g.args([
+        "guest", "join", &link, "--video", "test:2", "--codec", "h264",
+    ])
+    .args(["--audio", "tone", "--duration", "8s", "--return-video"])
+    .arg(&ret_video);
+    let mut guest = Run::spawn(g);
+    guest.wait(Duration::from_secs(60));
+    assert_exited_ok(&guest);
+    assert!(
+        guest.stderr().contains("sending H.264 video"),
+        "{}",
+        guest.report()
+    );
+    host.interrupt(Duration::from_secs(30));
+    assert_exited_ok(&host);
+
+    // The host's camera, full frame: its codes (under 1,000,000) in what the guest saw.
+    let rows = frame_codes_in(&ret_video, w, h, &[(0, 0, w, h)]);
+    let mut seen: Vec<u64> = (rows.iter())
+        .filter_map(|r| r[0].filter(|c| c.index < 1_000_000).map(|c| c.index))
+        .collect();
+    seen.dedup();
+    assert!(
+        seen.len() >= 45,
+        "an 8 s call at up to 15 return pictures a second: {} distinct host pictures of {} \
+         received\n{}",
+        seen.len(),
+        rows.len(),
+        guest.report()
+    );
+}

@@ -404,8 +404,9 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
                 EndReason::ShowEnded => "the show ended",
             };
             eprintln!(
-                "left ({why}): sent {} video frames and {} audio packets ({} stale 20 ms blocks of sound not sent), received {} and {}",
+                "left ({why}): sent {} video frames ({} skipped while the network caught up) and {} audio packets ({} stale 20 ms blocks of sound not sent), received {} and {}",
                 s.video_frames_sent,
+                s.video_frames_held,
                 s.audio_packets_sent,
                 s.audio_blocks_stale,
                 s.video_frames_received,

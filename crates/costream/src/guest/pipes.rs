@@ -10,10 +10,26 @@ use marquee_capture::VideoFrame;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often idle pipe threads look whether the call is over.
 const IDLE: Duration = Duration::from_millis(100);
+/// str0m's pacer sends at most 1.1× the bandwidth estimate and lets its queue grow to 2 s
+/// before it forces it out: when the estimate falls below what the encoder makes, pictures
+/// would arrive seconds late (seen: 1.8 s for half a minute on the bad network). Once the
+/// oldest unsent video packet is this old, pictures are skipped before the encoder ...
+const HOLD_AFTER: Duration = Duration::from_millis(150);
+/// ... until it is younger than this again.
+const RESUME_BELOW: Duration = Duration::from_millis(50);
+
+/// How long the oldest video packet not yet sent on `mid` has waited in `rtc`'s pacer.
+pub(crate) fn video_queued(rtc: &mut str0m::Rtc, mid: str0m::media::Mid, now: Instant) -> Duration {
+    let mut api = rtc.direct_api();
+    (api.stream_tx_by_mid(mid, None))
+        .and_then(|s| s.queue_info())
+        .and_then(|q| q.first_unsent())
+        .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+}
 
 /// One encoded frame and when its picture was taken (session time).
 pub struct Encoded {
@@ -28,6 +44,11 @@ pub struct EncoderPipe {
     pub keyframe: Arc<AtomicBool>,
     /// The target bitrate (kbps), from the bandwidth estimate.
     pub kbps: Arc<AtomicU32>,
+    /// Set while the pacer's queue is too old ([`EncoderPipe::follow_queue`]): pictures are
+    /// taken and not encoded (so no reference goes missing), until it is cleared.
+    hold: Arc<AtomicBool>,
+    /// Pictures not encoded because of [`EncoderPipe::hold`].
+    pub held: Arc<AtomicU64>,
     quit: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -40,7 +61,12 @@ impl EncoderPipe {
         let keyframe = Arc::new(AtomicBool::new(true));
         let kbps = Arc::new(AtomicU32::new(enc.bitrate()));
         let quit = Arc::new(AtomicBool::new(false));
+        let (hold, held) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
         let (k, b, q) = (keyframe.clone(), kbps.clone(), quit.clone());
+        let (hd, hc) = (hold.clone(), held.clone());
         let thread = std::thread::Builder::new()
             .name("guest-video-enc".into())
             .spawn(move || {
@@ -52,6 +78,10 @@ impl EncoderPipe {
                         Err(RecvTimeoutError::Disconnected) => return,
                     };
                     let frame = frames.try_iter().last().unwrap_or(first);
+                    if hd.load(Ordering::Relaxed) {
+                        hc.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     let Some(i420) = to_i420.convert(&frame) else {
                         continue;
                     };
@@ -78,8 +108,26 @@ impl EncoderPipe {
             out,
             keyframe,
             kbps,
+            hold,
+            held,
             quit,
             thread: Some(thread),
+        }
+    }
+}
+
+impl EncoderPipe {
+    /// Skips pictures while the pacer's queue is too old (`queued`: its oldest unsent video
+    /// packet's wait, the worst of those this encode feeds), and encodes again once it has
+    /// drained; says so when it turns.
+    pub(crate) fn follow_queue(&self, queued: Duration) {
+        let holding = self.hold.load(Ordering::Relaxed);
+        if !holding && queued > HOLD_AFTER {
+            tracing::info!("the network is behind ({queued:?} queued): skipping pictures");
+            self.hold.store(true, Ordering::Relaxed);
+        } else if holding && queued < RESUME_BELOW {
+            tracing::info!("the network caught up: sending pictures again");
+            self.hold.store(false, Ordering::Relaxed);
         }
     }
 }

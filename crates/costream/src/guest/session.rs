@@ -462,9 +462,11 @@ impl Call {
         Ok(Step::Continue)
     }
 
-    /// The least the video is sent at, whatever the estimate: below it a picture is mush.
+    /// The least the video is encoded at, whatever the estimate (a picture below it is mush;
+    /// when even this is more than the path takes, pictures are skipped:
+    /// [`EncoderPipe::follow_queue`]).
     fn min_kbps(&self) -> u32 {
-        (self.video_kbps * 3 / 10).max(150)
+        (self.video_kbps * 15 / 100).max(100)
     }
 
     fn on_connected(&mut self) -> Result<(), GuestError> {
@@ -509,6 +511,10 @@ impl Call {
 
     /// Encodes and writes what the sources have produced since the last turn.
     fn send_media(&mut self, now: Instant) -> Result<(), GuestError> {
+        let queued = super::pipes::video_queued(&mut self.rtc, self.vmid, now);
+        if let Some(enc) = &self.enc {
+            enc.follow_queue(queued);
+        }
         if let (Some(enc), Some(pt)) = (self.enc.as_ref(), self.video_pt) {
             for e in enc.out.try_iter() {
                 let Some(w) = self.rtc.writer(self.vmid) else {
@@ -621,7 +627,9 @@ impl Call {
     }
 
     fn finish(&mut self) -> Result<(), GuestError> {
-        self.enc = None;
+        if let Some(enc) = self.enc.take() {
+            self.summary.video_frames_held = enc.held.load(Ordering::Relaxed);
+        }
         let y4m = self.dec.finish();
         self.summary.decode_errors += self.dec.errors.load(Ordering::Relaxed);
         if let Some(w) = self.wav.take() {

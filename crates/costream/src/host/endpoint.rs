@@ -7,6 +7,7 @@
 use super::inbound::{self, Inbound};
 use super::outbound::Outbound;
 use super::state::{JoinError, Reflexive, Shared, Switches};
+use crate::media::VideoCodec;
 use crossbeam_channel::{Receiver, Sender};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -133,8 +134,9 @@ struct Peer {
     /// stats event; the line shows the worse).
     loss: [Option<f32>; 2],
     connected: bool,
-    /// Where the return feed goes: the m-lines we may send on, and their payload types.
-    video_out: Option<(Mid, Pt)>,
+    /// Where the return feed goes: the m-lines we may send on, their payload types, and the
+    /// video's codec (VP8 where the guest takes it, else H.264).
+    video_out: Option<(Mid, Pt, VideoCodec)>,
     audio_out: Option<(Mid, Pt)>,
     /// The send-side bandwidth estimate towards this guest, kbit/s.
     estimate_kbps: Option<u32>,
@@ -175,7 +177,7 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
     };
     let mut peers: Vec<Peer> = Vec::new();
     let mut arrivals = crate::net::Arrivals::new(local);
-    let outbound = Outbound::start(&shared.feeds);
+    let mut outbound = Outbound::start(&shared.feeds);
     let mut buf = vec![0u8; 2000];
     // The server's name is resolved off this thread: a slow resolver must not hold up guests.
     let (stun_tx, stun_rx) = crossbeam_channel::bounded(1);
@@ -243,11 +245,37 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
             .filter(|p| p.connected && p.audio_out.is_some())
             .map(|p| p.session)
             .collect();
-        shared
-            .feeds
-            .set_program_wanted(peers.iter().any(|p| p.connected && p.video_out.is_some()));
-        if let Some(weakest) = peers.iter().filter_map(|p| p.estimate_kbps).min() {
-            outbound.set_bitrate(weakest);
+        let mut codecs: Vec<VideoCodec> = Vec::new();
+        for p in peers.iter().filter(|p| p.connected) {
+            if let Some((_, _, c)) = p.video_out
+                && !codecs.contains(&c)
+            {
+                codecs.push(c);
+            }
+        }
+        shared.feeds.set_program_wanted(!codecs.is_empty());
+        outbound.use_codecs(&codecs);
+        let now = Instant::now();
+        for codec in codecs {
+            let taking = || {
+                peers
+                    .iter()
+                    .filter(|p| p.video_out.is_some_and(|v| v.2 == codec))
+            };
+            if let Some(weakest) = taking().filter_map(|p| p.estimate_kbps).min() {
+                outbound.set_bitrate(codec, weakest);
+            }
+            // The one encode waits for the guest the network holds back most.
+            let queued = (peers.iter_mut())
+                .filter_map(|p| match p.video_out {
+                    Some((mid, _, c)) if c == codec => {
+                        Some(crate::guest::pipes::video_queued(&mut p.rtc, mid, now))
+                    }
+                    _ => None,
+                })
+                .max()
+                .unwrap_or_default();
+            outbound.follow_queue(codec, queued);
         }
         if let Some(s) = &mut stun {
             s.transmit(&socket, &shared);
@@ -330,28 +358,32 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
         Event::Connected => {
             p.connected = true;
             shared.connected(p.session);
-            out.request_keyframe();
+            out.request_keyframe(p.video_out.map(|v| v.2));
         }
         Event::MediaAdded(m)
             if matches!(m.direction, Direction::SendRecv | Direction::SendOnly) =>
         {
-            let want = match m.kind {
-                MediaKind::Video => Codec::Vp8,
-                MediaKind::Audio => Codec::Opus,
+            let Some(w) = p.rtc.writer(m.mid) else {
+                return;
             };
-            let pt = p.rtc.writer(m.mid).and_then(|w| {
-                w.payload_params()
-                    .find(|x| x.spec().codec == want)
+            let pt_of = |codec: Codec| {
+                (w.payload_params())
+                    .find(|x| {
+                        let s = x.spec();
+                        s.codec == codec
+                            && (codec != Codec::H264 || s.format.packetization_mode == Some(1))
+                    })
                     .map(|x| x.pt())
-            });
-            if let Some(pt) = pt {
-                match m.kind {
-                    MediaKind::Video => p.video_out = Some((m.mid, pt)),
-                    MediaKind::Audio => p.audio_out = Some((m.mid, pt)),
+            };
+            match m.kind {
+                MediaKind::Video => {
+                    p.video_out = (pt_of(Codec::Vp8).map(|pt| (m.mid, pt, VideoCodec::Vp8)))
+                        .or_else(|| pt_of(Codec::H264).map(|pt| (m.mid, pt, VideoCodec::H264)));
                 }
+                MediaKind::Audio => p.audio_out = pt_of(Codec::Opus).map(|pt| (m.mid, pt)),
             }
         }
-        Event::KeyframeRequest(_) => out.request_keyframe(),
+        Event::KeyframeRequest(_) => out.request_keyframe(p.video_out.map(|v| v.2)),
         Event::EgressBitrateEstimate(
             BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
         ) => {
@@ -407,11 +439,12 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
 /// Writes the return feed waiting in `out` to every connected guest that takes it.
 fn send_return(peers: &mut [Peer], out: &Outbound) {
     let now = Instant::now();
-    for pic in out.pictures() {
+    for (codec, pic) in out.pictures() {
         let rtp = MediaTime::new(pic.captured.as_millis() as u64 * 90, Frequency::NINETY_KHZ);
         let data: Arc<[u8]> = pic.frame.data.into();
         for p in peers.iter_mut().filter(|p| p.connected) {
-            if let Some((mid, pt)) = p.video_out
+            if let Some((mid, pt, c)) = p.video_out
+                && c == codec
                 && let Some(w) = p.rtc.writer(mid)
             {
                 let _ = w.write(pt, now, rtp, data.clone());

@@ -1,15 +1,16 @@
 //! The return feed: what every guest sees and hears of the show. One small encode of the
 //! program for all of them (VP8, 640×360, at most 15 pictures a second, its bitrate set by the
-//! weakest guest's bandwidth estimate, a keyframe whenever any guest asks) and one Opus
-//! mix-minus per guest: the host's mix (every input but the guests') plus every other guest's
-//! voice, never their own.
+//! weakest guest's bandwidth estimate, a keyframe whenever any guest asks) — and a second one
+//! in H.264 only while a guest that takes nothing else is connected — and one Opus mix-minus
+//! per guest: the host's mix (every input but the guests') plus every other guest's voice,
+//! never their own.
 
 use crate::guest::pipes::{Encoded, EncoderPipe};
 use crate::guest::sources::Blocks;
 use crate::media::{AudioEncoder, VideoCodec, VideoEncoder};
 use crossbeam_channel::{Receiver, Sender};
 use marquee_capture::feed::Feeds;
-use marquee_capture::{AudioBlock, VideoFrame};
+use marquee_capture::{AudioBlock, Sink, VideoFrame};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,7 +68,13 @@ pub(crate) struct AudioOut {
 
 /// The return feed's threads and what the endpoint reads from them.
 pub(crate) struct Outbound {
-    pub video: Option<EncoderPipe>,
+    /// The return picture's encodes, one per codec in use (VP8 from the start).
+    video: Vec<(VideoCodec, EncoderPipe)>,
+    /// Where the tee hands each program picture: one input per encode.
+    inputs: Arc<TeeInputs>,
+    tee: Option<JoinHandle<()>>,
+    /// Codecs whose encoder would not open (said once, not tried at every turn).
+    unavailable: Vec<VideoCodec>,
     pub audio: Receiver<AudioOut>,
     pub voices: Arc<Voices>,
     /// The sessions to make a mix-minus for (connected guests), kept by the endpoint.
@@ -81,16 +88,20 @@ impl Outbound {
     pub(crate) fn start(feeds: &Feeds) -> Self {
         let (program_sink, program) = marquee_capture::bounded::<VideoFrame>(2);
         feeds.attach_program(program_sink);
-        let video = VideoEncoder::new(VideoCodec::Vp8, RETURN_W, RETURN_H, 15, START_KBPS)
-            .inspect_err(|e| tracing::warn!("no return video for guests: {e}"))
-            .ok()
-            .map(|enc| EncoderPipe::spawn(enc, program, RETURN_W, RETURN_H));
+        let inputs: Arc<TeeInputs> = Arc::default();
         let (mix_sink, host_mix) = marquee_capture::bounded::<AudioBlock>(64);
         feeds.attach_host_mix(mix_sink);
         let (tx, audio) = crossbeam_channel::bounded(64);
         let voices = Arc::new(Voices::default());
         let listeners = Arc::new(Mutex::new(Vec::new()));
         let quit = Arc::new(AtomicBool::new(false));
+        let tee = {
+            let (inputs, quit) = (inputs.clone(), quit.clone());
+            std::thread::Builder::new()
+                .name("guest-return-tee".into())
+                .spawn(move || tee(&program, &inputs, &quit))
+                .ok()
+        };
         let thread = {
             let (voices, listeners, quit) = (voices.clone(), listeners.clone(), quit.clone());
             std::thread::Builder::new()
@@ -98,33 +109,81 @@ impl Outbound {
                 .spawn(move || mix_minus(host_mix, &voices, &listeners, &tx, &quit))
                 .ok()
         };
-        Self {
-            video,
+        let mut out = Self {
+            video: Vec::new(),
+            inputs,
+            tee,
+            unavailable: Vec::new(),
             audio,
             voices,
             listeners,
             quit,
             thread,
+        };
+        out.use_codecs(&[VideoCodec::Vp8]);
+        out
+    }
+
+    /// Keeps an encode for each of `codecs` (VP8's is kept in any case: every browser takes
+    /// it, and starting it again would cost the next guest a moment), starting the missing
+    /// ones and stopping those no guest takes any longer.
+    pub(crate) fn use_codecs(&mut self, codecs: &[VideoCodec]) {
+        let keep = |c: VideoCodec| c == VideoCodec::Vp8 || codecs.contains(&c);
+        if self.video.iter().any(|(c, _)| !keep(*c)) {
+            self.inputs
+                .lock()
+                .expect("inputs")
+                .retain(|(c, _)| keep(*c));
+            self.video.retain(|(c, _)| keep(*c));
+        }
+        for &codec in codecs.iter().chain([&VideoCodec::Vp8]) {
+            if self.video.iter().any(|(c, _)| *c == codec) || self.unavailable.contains(&codec) {
+                continue;
+            }
+            match VideoEncoder::new(codec, RETURN_W, RETURN_H, 15, START_KBPS) {
+                Ok(enc) => {
+                    let (sink, frames) = marquee_capture::bounded::<VideoFrame>(2);
+                    let pipe = EncoderPipe::spawn(enc, frames, RETURN_W, RETURN_H);
+                    self.inputs.lock().expect("inputs").push((codec, sink));
+                    self.video.push((codec, pipe));
+                }
+                Err(e) => {
+                    tracing::warn!("no {codec} return video for guests: {e}");
+                    self.unavailable.push(codec);
+                }
+            }
         }
     }
 
-    /// Encoded return pictures waiting to be sent.
-    pub(crate) fn pictures(&self) -> Vec<Encoded> {
-        self.video
-            .as_ref()
-            .map(|v| v.out.try_iter().collect())
-            .unwrap_or_default()
+    /// Encoded return pictures waiting to be sent, with their codec.
+    pub(crate) fn pictures(&self) -> Vec<(VideoCodec, Encoded)> {
+        (self.video.iter())
+            .flat_map(|(c, v)| v.out.try_iter().map(move |e| (*c, e)))
+            .collect()
     }
 
-    pub(crate) fn request_keyframe(&self) {
-        if let Some(v) = &self.video {
+    /// The next picture of `codec`'s encode (of every encode: None) is a keyframe.
+    pub(crate) fn request_keyframe(&self, codec: Option<VideoCodec>) {
+        for (_, v) in self
+            .video
+            .iter()
+            .filter(|(c, _)| codec.is_none_or(|w| w == *c))
+        {
             v.keyframe.store(true, Ordering::Relaxed);
         }
     }
 
-    /// The weakest guest's estimate (kbit/s) sets the one encode's bitrate.
-    pub(crate) fn set_bitrate(&self, weakest_kbps: u32) {
-        if let Some(v) = &self.video {
+    /// `codec`'s encode skips pictures while its most held-back guest's pacer queue is too
+    /// old ([`EncoderPipe::follow_queue`]).
+    pub(crate) fn follow_queue(&self, codec: VideoCodec, queued: Duration) {
+        if let Some((_, v)) = self.video.iter().find(|(c, _)| *c == codec) {
+            v.follow_queue(queued);
+        }
+    }
+
+    /// The weakest estimate (kbit/s) of the guests taking `codec` sets its encode's bitrate.
+    pub(crate) fn set_bitrate(&self, codec: VideoCodec, weakest_kbps: u32) {
+        if let Some((_, v)) = self.video.iter().find(|(c, _)| *c == codec) {
             let kbps = (weakest_kbps * 8 / 10)
                 .saturating_sub(64)
                 .clamp(MIN_KBPS, MAX_KBPS);
@@ -133,10 +192,29 @@ impl Outbound {
     }
 }
 
+/// Each encode's input, by codec.
+type TeeInputs = Mutex<Vec<(VideoCodec, Sink<VideoFrame>)>>;
+
+/// Hands each program picture to every encode (a copy for all but the last).
+fn tee(program: &Receiver<VideoFrame>, inputs: &TeeInputs, quit: &AtomicBool) {
+    while !quit.load(Ordering::Relaxed) {
+        let Ok(frame) = program.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        let inputs = inputs.lock().expect("inputs");
+        if let Some(((_, last), others)) = inputs.split_last() {
+            for (_, s) in others {
+                s.send(frame.clone());
+            }
+            last.send(frame);
+        }
+    }
+}
+
 impl Drop for Outbound {
     fn drop(&mut self) {
         self.quit.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        for t in [self.thread.take(), self.tee.take()].into_iter().flatten() {
             let _ = t.join();
         }
     }

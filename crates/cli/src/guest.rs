@@ -404,7 +404,7 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
                 EndReason::ShowEnded => "the show ended",
             };
             eprintln!(
-                "left ({why}): sent {} video frames ({} skipped while the network caught up) and {} audio packets ({} stale 20 ms blocks of sound not sent), received {} and {}",
+                "left ({why}): sent {} video frames ({} left out while the network was behind) and {} audio packets ({} stale 20 ms blocks of sound not sent), received {} and {}",
                 s.video_frames_sent,
                 s.video_frames_held,
                 s.audio_packets_sent,

@@ -8,19 +8,66 @@ use crate::media::{EncodedVideo, VideoCodec, VideoDecoder, VideoEncoder};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use marquee_capture::VideoFrame;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How often idle pipe threads look whether the call is over.
 const IDLE: Duration = Duration::from_millis(100);
-/// str0m's pacer sends at most 1.1× the bandwidth estimate and lets its queue grow to 2 s
-/// before it forces it out: when the estimate falls below what the encoder makes, pictures
-/// would arrive seconds late (seen: 1.8 s for half a minute on the bad network). Once the
-/// oldest unsent video packet is this old, pictures are skipped before the encoder ...
-const HOLD_AFTER: Duration = Duration::from_millis(150);
-/// ... until it is younger than this again.
-const RESUME_BELOW: Duration = Duration::from_millis(50);
+/// How much of the camera's pictures an encoder takes, by how long str0m's pacer has held its
+/// oldest unsent video packet. The pacer sends at most 1.1× the bandwidth estimate and lets
+/// its queue grow to 2 s before it forces it out: when the estimate falls below what the
+/// encoder makes, pictures would arrive seconds late (seen: 1.8 s for half a minute on the bad
+/// network). Skipping every picture until the queue drained instead froze the picture for over
+/// half a second at a low estimate, so the encoder first thins the pictures out and stops only
+/// when the queue keeps growing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Thinning {
+    All,
+    /// One picture each [`Thinning::EVERY`].
+    Some,
+    None,
+}
+
+impl Thinning {
+    /// Thin out past this much queued ...
+    const AFTER: Duration = Duration::from_millis(150);
+    /// ... stop past this ...
+    const STOP_AFTER: Duration = Duration::from_millis(400);
+    /// ... thin again below this ...
+    const THIN_BELOW: Duration = Duration::from_millis(250);
+    /// ... and take every picture again below this.
+    const RESUME_BELOW: Duration = Duration::from_millis(50);
+    /// While thinning, a picture this long after the last one taken.
+    const EVERY: Duration = Duration::from_millis(250);
+
+    fn next(self, queued: Duration) -> Thinning {
+        match self {
+            _ if queued > Self::STOP_AFTER => Thinning::None,
+            Thinning::All if queued > Self::AFTER => Thinning::Some,
+            Thinning::Some | Thinning::None if queued < Self::RESUME_BELOW => Thinning::All,
+            Thinning::None if queued < Self::THIN_BELOW => Thinning::Some,
+            s => s,
+        }
+    }
+
+    fn from_u8(v: u8) -> Thinning {
+        match v {
+            0 => Thinning::All,
+            1 => Thinning::Some,
+            _ => Thinning::None,
+        }
+    }
+
+    /// Whether a picture taken at `at` is encoded, the last one encoded taken at `last`.
+    fn takes(self, at: Duration, last: Option<Duration>) -> bool {
+        match self {
+            Thinning::All => true,
+            Thinning::Some => last.is_none_or(|l| at >= l + Self::EVERY),
+            Thinning::None => false,
+        }
+    }
+}
 
 /// How long the oldest video packet not yet sent on `mid` has waited in `rtc`'s pacer.
 pub(crate) fn video_queued(rtc: &mut str0m::Rtc, mid: str0m::media::Mid, now: Instant) -> Duration {
@@ -44,10 +91,10 @@ pub struct EncoderPipe {
     pub keyframe: Arc<AtomicBool>,
     /// The target bitrate (kbps), from the bandwidth estimate.
     pub kbps: Arc<AtomicU32>,
-    /// Set while the pacer's queue is too old ([`EncoderPipe::follow_queue`]): pictures are
-    /// taken and not encoded (so no reference goes missing), until it is cleared.
-    hold: Arc<AtomicBool>,
-    /// Pictures not encoded because of [`EncoderPipe::hold`].
+    /// The [`Thinning`] in force ([`EncoderPipe::follow_queue`]): the pictures left out are
+    /// never encoded, so no reference goes missing.
+    thinning: Arc<AtomicU8>,
+    /// Pictures not encoded because of the thinning.
     pub held: Arc<AtomicU64>,
     quit: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -61,16 +108,14 @@ impl EncoderPipe {
         let keyframe = Arc::new(AtomicBool::new(true));
         let kbps = Arc::new(AtomicU32::new(enc.bitrate()));
         let quit = Arc::new(AtomicBool::new(false));
-        let (hold, held) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
-        );
+        let (thinning, held) = (Arc::new(AtomicU8::new(0)), Arc::new(AtomicU64::new(0)));
         let (k, b, q) = (keyframe.clone(), kbps.clone(), quit.clone());
-        let (hd, hc) = (hold.clone(), held.clone());
+        let (th, hc) = (thinning.clone(), held.clone());
         let thread = std::thread::Builder::new()
             .name("guest-video-enc".into())
             .spawn(move || {
                 let mut to_i420 = ToI420::new(w, h);
+                let mut last_taken: Option<Duration> = None;
                 while !q.load(Ordering::Relaxed) {
                     let first = match frames.recv_timeout(IDLE) {
                         Ok(f) => f,
@@ -78,10 +123,13 @@ impl EncoderPipe {
                         Err(RecvTimeoutError::Disconnected) => return,
                     };
                     let frame = frames.try_iter().last().unwrap_or(first);
-                    if hd.load(Ordering::Relaxed) {
+                    if !Thinning::from_u8(th.load(Ordering::Relaxed))
+                        .takes(frame.captured, last_taken)
+                    {
                         hc.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
+                    last_taken = Some(frame.captured);
                     let Some(i420) = to_i420.convert(&frame) else {
                         continue;
                     };
@@ -108,7 +156,7 @@ impl EncoderPipe {
             out,
             keyframe,
             kbps,
-            hold,
+            thinning,
             held,
             quit,
             thread: Some(thread),
@@ -117,17 +165,24 @@ impl EncoderPipe {
 }
 
 impl EncoderPipe {
-    /// Skips pictures while the pacer's queue is too old (`queued`: its oldest unsent video
-    /// packet's wait, the worst of those this encode feeds), and encodes again once it has
-    /// drained; says so when it turns.
-    pub(crate) fn follow_queue(&self, queued: Duration) {
-        let holding = self.hold.load(Ordering::Relaxed);
-        if !holding && queued > HOLD_AFTER {
-            tracing::info!("the network is behind ({queued:?} queued): skipping pictures");
-            self.hold.store(true, Ordering::Relaxed);
-        } else if holding && queued < RESUME_BELOW {
-            tracing::info!("the network caught up: sending pictures again");
-            self.hold.store(false, Ordering::Relaxed);
+    /// Thins out the pictures while the pacer's queue is too old (`queued`: its oldest unsent
+    /// video packet's wait, the worst of those this encode feeds: [`Thinning`]); says so when
+    /// it turns, naming the encode (`what`).
+    pub(crate) fn follow_queue(&self, what: &str, queued: Duration) {
+        let now = Thinning::from_u8(self.thinning.load(Ordering::Relaxed));
+        let next = now.next(queued);
+        if next != now {
+            let ms = queued.as_millis();
+            match next {
+                Thinning::All => tracing::info!("{what}: the network caught up ({ms} ms queued)"),
+                Thinning::Some => tracing::info!(
+                    "{what}: the network is behind ({ms} ms queued): 4 pictures a second"
+                ),
+                Thinning::None => tracing::info!(
+                    "{what}: the network is far behind ({ms} ms queued): pictures paused"
+                ),
+            }
+            self.thinning.store(next as u8, Ordering::Relaxed);
         }
     }
 }
@@ -214,5 +269,48 @@ impl Drop for DecoderPipe {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Thinning;
+    use std::time::Duration;
+
+    const fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn an_old_pacer_queue_thins_the_pictures_then_stops_them_and_a_drained_one_takes_all_again() {
+        let mut t = Thinning::All;
+        let mut seen = Vec::new();
+        for q in [0, 100, 160, 300, 420, 300, 240, 100, 40, 120] {
+            t = t.next(ms(q));
+            seen.push(t);
+        }
+        use Thinning::{All, None, Some};
+        assert_eq!(
+            seen,
+            [All, All, Some, Some, None, None, Some, Some, All, All]
+        );
+    }
+
+    #[test]
+    fn thinning_takes_a_picture_every_quarter_second() {
+        let taken: Vec<u64> = (0..30u64)
+            .scan(Option::<Duration>::None, |last, i| {
+                let at = ms(i * 33);
+                let take = Thinning::Some.takes(at, *last);
+                if take {
+                    *last = Some(at);
+                }
+                Some(take.then_some(i))
+            })
+            .flatten()
+            .collect();
+        assert_eq!(taken, [0, 8, 16, 24]);
+        assert!(Thinning::All.takes(ms(1), Some(ms(0))));
+        assert!(!Thinning::None.takes(ms(10_000), Some(ms(0))));
     }
 }

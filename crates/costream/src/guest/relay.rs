@@ -96,8 +96,8 @@ struct TcpBridge {
 }
 
 /// The connection to the server: a plain TCP stream, or TLS on one (its state shared by the
-/// two threads, each taking the lock only to turn bytes into records or back, never while
-/// waiting on the socket).
+/// two threads, each taking the lock only to turn bytes into records or back and write them,
+/// never while waiting to read).
 #[derive(Clone)]
 enum Conn {
     Tcp,
@@ -136,11 +136,12 @@ impl Conn {
                 while !raw.is_empty() {
                     c.read_tls(&mut raw)?;
                     c.process_new_packets().map_err(std::io::Error::other)?;
-                }
-                match c.reader().read_to_end(plain) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
+                    // Taken at once: rustls refuses more records while its plaintext is full.
+                    match c.reader().read_to_end(plain) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
                 }
                 while c.wants_write() {
                     c.write_tls(tcp)?;

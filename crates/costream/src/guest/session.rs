@@ -463,7 +463,7 @@ impl Call {
     }
 
     /// The least the video is encoded at, whatever the estimate (a picture below it is mush;
-    /// when even this is more than the path takes, pictures are skipped:
+    /// when even this is more than the path takes, pictures are thinned out:
     /// [`EncoderPipe::follow_queue`]).
     fn min_kbps(&self) -> u32 {
         (self.video_kbps * 15 / 100).max(100)
@@ -513,7 +513,7 @@ impl Call {
     fn send_media(&mut self, now: Instant) -> Result<(), GuestError> {
         let queued = super::pipes::video_queued(&mut self.rtc, self.vmid, now);
         if let Some(enc) = &self.enc {
-            enc.follow_queue(queued);
+            enc.follow_queue("the video", queued);
         }
         if let (Some(enc), Some(pt)) = (self.enc.as_ref(), self.video_pt) {
             for e in enc.out.try_iter() {

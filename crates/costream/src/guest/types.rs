@@ -94,7 +94,7 @@ pub struct Summary {
     /// the call was not yet open, or while the sender was held up).
     pub audio_blocks_stale: u64,
     /// Pictures not encoded while the pacer's queue was too old (the estimate fell below what
-    /// was being sent: a picture skipped, not a second of delay).
+    /// was being sent: fewer pictures for a moment, not a second of delay).
     pub video_frames_held: u64,
     pub video_frames_received: u64,
     pub audio_packets_received: u64,

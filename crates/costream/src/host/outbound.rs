@@ -177,7 +177,11 @@ impl Outbound {
     /// old ([`EncoderPipe::follow_queue`]).
     pub(crate) fn follow_queue(&self, codec: VideoCodec, queued: Duration) {
         if let Some((_, v)) = self.video.iter().find(|(c, _)| *c == codec) {
-            v.follow_queue(queued);
+            let what = match codec {
+                VideoCodec::Vp8 => "the guests' return feed (VP8)",
+                VideoCodec::H264 => "the guests' return feed (H.264)",
+            };
+            v.follow_queue(what, queued);
         }
     }
 

@@ -514,3 +514,53 @@ fn a_guest_that_takes_only_h264_sees_the_show_in_h264() {
         guest.report()
     );
 }
+
+/// OBS's and FFmpeg's WHIP outputs are given a URL and a bearer token, offer send-only and
+/// take no return feed: the native guest with `--send-only` joins that way (the invite as
+/// `Authorization: Bearer` on `{base}/whip`) and is seen in the program, and nothing is sent
+/// back to it.
+#[test]
+fn a_send_only_guest_with_a_bearer_token_as_obs_joins_is_seen_and_gets_no_return_feed() {
+    let _g = heavy();
+    let home = tempdir("marquee-costream-sendonly-");
+    let rec = home.path().join("show.mkv");
+    let ip = outward_address().to_string();
+    let mut c = marquee_in(home.path());
+    c.env("MARQUEE_CONTROL", home.path().join("live.sock"))
+        .args(["live", "--video", "test", "--audio", "tone"])
+        .args(["--size", &format!("{W}x{H}"), "--fps", "30"])
+        .args(["--preset", "ultrafast", "--replay-seconds", "0"])
+        .args(["--guests", "1", "--guest-address", &ip])
+        .arg("--record")
+        .arg(&rec)
+        .args(["--duration", "20s"]);
+    let mut host = Run::spawn(c);
+    let link = guest_link(&host, 1);
+    let mut g = marquee_in(home.path());
+    g.args([
+        "guest", "join", &link, "--video", "test:2", "--audio", "none",
+    ])
+    .args(["--send-only", "--duration", "8s"]);
+    let mut guest = Run::spawn(g);
+    guest.wait(Duration::from_secs(60));
+    assert_exited_ok(&guest);
+    host.wait(Duration::from_secs(60));
+    assert_exited_ok(&host);
+    let err = guest.stderr();
+    assert!(err.contains("on air as guest 1"), "{}", guest.report());
+    assert!(
+        err.contains("received 0 and 0"),
+        "a send-only guest is sent nothing: {}",
+        guest.report()
+    );
+    let rows = frame_codes_in(&rec, W, H, &[(640, 180, 640, 360)]);
+    let mut codes: Vec<u64> = (rows.iter())
+        .filter_map(|r| r[0].filter(|c| c.index >= 2_000_000).map(|c| c.index))
+        .collect();
+    codes.dedup();
+    assert!(
+        codes.len() >= 120,
+        "the send-only guest's picture is in the program: {} distinct pictures in an 8 s call",
+        codes.len()
+    );
+}

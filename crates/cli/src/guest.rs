@@ -260,6 +260,10 @@ pub struct JoinArgs {
     /// Offer only the relay's address (for a network that lets nothing else through).
     #[arg(long, requires = "turn")]
     relay_only: bool,
+    /// Join as OBS's and FFmpeg's WHIP outputs do: the invite as a bearer token on the host's
+    /// WHIP URL, send only (no return feed), no name.
+    #[arg(long, conflicts_with_all = ["return_audio", "return_video", "name"])]
+    send_only: bool,
 }
 
 /// The environment variable a TURN credential may come from (a script's secret store).
@@ -354,6 +358,7 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
         return_audio: a.return_audio,
         return_video: a.return_video,
         ca_file: a.ca_file,
+        send_only: a.send_only,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -218,6 +218,18 @@ pub fn request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Response, String> {
+    request_as(tls, method, url, content_type, None, body)
+}
+
+/// [`request`] with `Authorization: Bearer {bearer}` (how OBS's WHIP output sends its token).
+pub fn request_as(
+    tls: &Tls,
+    method: &str,
+    url: &Url,
+    content_type: Option<&str>,
+    bearer: Option<&str>,
+    body: &[u8],
+) -> Result<Response, String> {
     let addrs = url.resolve()?;
     let mut last = String::new();
     let mut stream = None;
@@ -234,26 +246,34 @@ pub fn request(
     let io = |e: std::io::Error| format!("talking to {}: {e}", url.authority());
     stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
-    if !url.tls {
-        return exchange(stream, method, url, content_type, body);
-    }
-    let conn = tls.client(&url.host)?;
-    exchange(
-        rustls::StreamOwned::new(conn, stream),
+    let head = Head {
         method,
         url,
         content_type,
-        body,
-    )
+        bearer,
+    };
+    if !url.tls {
+        return exchange(stream, &head, body);
+    }
+    let conn = tls.client(&url.host)?;
+    exchange(rustls::StreamOwned::new(conn, stream), &head, body)
 }
 
-fn exchange(
-    mut stream: impl Read + Write,
-    method: &str,
-    url: &Url,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<Response, String> {
+/// What goes in a request's header besides the fixed lines.
+struct Head<'a> {
+    method: &'a str,
+    url: &'a Url,
+    content_type: Option<&'a str>,
+    bearer: Option<&'a str>,
+}
+
+fn exchange(mut stream: impl Read + Write, h: &Head, body: &[u8]) -> Result<Response, String> {
+    let Head {
+        method,
+        url,
+        content_type,
+        bearer,
+    } = *h;
     let io = |e: std::io::Error| format!("talking to {}: {e}", url.authority());
     let mut head = format!(
         "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: marquee-guest\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -263,6 +283,9 @@ fn exchange(
     );
     if let Some(ct) = content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    if let Some(token) = bearer {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).map_err(io)?;

@@ -161,22 +161,28 @@ pub fn run(
     }
     let mut api = rtc.sdp_api();
     let stream = Some("marquee-guest".to_string());
+    let (direction, how) = if opts.send_only {
+        (Direction::SendOnly, whip::Offer::Bearer)
+    } else {
+        let name = opts.name.as_deref();
+        (Direction::SendRecv, whip::Offer::Link { name })
+    };
     let vmid = api.add_media(
         MediaKind::Video,
-        Direction::SendRecv,
+        direction,
         stream.clone(),
         Some("video".into()),
         None,
     );
     let amid = api.add_media(
         MediaKind::Audio,
-        Direction::SendRecv,
+        direction,
         stream,
         Some("audio".into()),
         None,
     );
     let (offer, pending) = api.apply().ok_or_else(|| rtc_err("no offer to make"))?;
-    let answer = whip::post_offer(&tls, link, opts.name.as_deref(), &offer.to_sdp_string())?;
+    let answer = whip::post_offer(&tls, link, how, &offer.to_sdp_string())?;
     progress(Progress::Signalled {
         location: answer.location.to_string_url(),
     });

@@ -29,6 +29,9 @@ pub struct GuestOptions {
     pub ca_file: Option<PathBuf>,
     /// A TURN relay to reach the host through (its relayed address is offered as well).
     pub turn: Option<super::relay::GuestTurn>,
+    /// Join as OBS's and FFmpeg's WHIP outputs do: the invite as a bearer token on
+    /// `{base}/whip`, a send-only offer, no return feed and no name.
+    pub send_only: bool,
 }
 
 impl GuestOptions {
@@ -48,6 +51,7 @@ impl GuestOptions {
             return_video: None,
             ca_file: None,
             turn: None,
+            send_only: false,
         }
     }
 }

@@ -42,6 +42,15 @@ impl Link {
         self.url.with_path(&format!("{}/info", self.url.path))
     }
 
+    /// Where an offer with the invite as a bearer token goes (OBS's and FFmpeg's WHIP
+    /// outputs: a URL and a token): `{base}/whip`, the link without `/join/{token}`.
+    pub fn bearer_whip(&self) -> Url {
+        let base = (self.url.path)
+            .strip_suffix(&format!("/join/{}", self.token))
+            .unwrap_or_default();
+        self.url.with_path(&format!("{base}/whip"))
+    }
+
     /// Where the offer goes: `{LINK}/whip[?name=NAME]`.
     pub fn whip(&self, name: Option<&str>) -> Url {
         let mut path = format!("{}/whip", self.url.path);
@@ -92,16 +101,24 @@ fn network(url: &Url) -> impl Fn(String) -> GuestError + '_ {
     }
 }
 
+/// How the offer names its invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer<'a> {
+    /// In the link's path (`{LINK}/whip`), with the guest's name.
+    Link { name: Option<&'a str> },
+    /// As `Authorization: Bearer` on `{base}/whip`, as OBS and FFmpeg send it.
+    Bearer,
+}
+
 /// POSTs the offer; the host answers 201 with its SDP and the session's Location.
-pub fn post_offer(
-    tls: &Tls,
-    link: &Link,
-    name: Option<&str>,
-    offer: &str,
-) -> Result<Answer, GuestError> {
-    let url = link.whip(name);
-    let r = http::request(tls, "POST", &url, Some("application/sdp"), offer.as_bytes())
-        .map_err(network(&url))?;
+pub fn post_offer(tls: &Tls, link: &Link, how: Offer, offer: &str) -> Result<Answer, GuestError> {
+    let (url, bearer) = match how {
+        Offer::Link { name } => (link.whip(name), None),
+        Offer::Bearer => (link.bearer_whip(), Some(link.token.as_str())),
+    };
+    let ct = Some("application/sdp");
+    let r =
+        http::request_as(tls, "POST", &url, ct, bearer, offer.as_bytes()).map_err(network(&url))?;
     if r.status != 201 && r.status != 200 {
         return Err(refusal(&r));
     }
@@ -224,6 +241,7 @@ mod tests {
         assert_eq!(l.token, T);
         assert_eq!(l.whip(None).path, format!("/room/join/{T}/whip"));
         assert_eq!(l.info().path, format!("/room/join/{T}/info"));
+        assert_eq!(l.bearer_whip().path, "/room/whip");
         assert_eq!(
             l.whip(Some("李 雷&x")).path,
             format!("/room/join/{T}/whip?name=%E6%9D%8E%20%E9%9B%B7%26x")

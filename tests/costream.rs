@@ -219,6 +219,14 @@ fn with_a_green_room_the_host_admits_mutes_and_removes_a_guest_and_invites_anew(
         .nth(1)
         .unwrap_or_default()
         .to_string();
+    // A host admits a guest on seeing their thumbnail: once the media connection is up (the
+    // green room shows the offer before ICE and DTLS are done; admitted sooner, the wait is
+    // the connection's, not the admit's).
+    assert!(
+        guest.wait_for_stderr("connected", Duration::from_secs(15)),
+        "{}",
+        guest.report()
+    );
     let admitted = std::time::Instant::now();
     host_cmd(home.path(), &socket, &["admit", &session]);
     assert!(
@@ -544,7 +552,7 @@ fn a_send_only_guest_with_a_bearer_token_as_obs_joins_is_seen_and_gets_no_return
     let mut guest = Run::spawn(g);
     guest.wait(Duration::from_secs(60));
     assert_exited_ok(&guest);
-    host.wait(Duration::from_secs(60));
+    host.interrupt(Duration::from_secs(30));
     assert_exited_ok(&host);
     let err = guest.stderr();
     assert!(err.contains("on air as guest 1"), "{}", guest.report());

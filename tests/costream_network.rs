@@ -898,7 +898,8 @@ fn relayed_native_call(how: Relayed) {
         blocked > 0,
         "the guest tried the direct path too (and the firewall stopped it)"
     );
-    host.wait(Duration::from_secs(60));
+    // The call is over: the show ends now rather than at its duration.
+    host.interrupt(Duration::from_secs(30));
     assert_exited_ok(&host);
     turn.interrupt(Duration::from_secs(10));
 
@@ -919,12 +920,12 @@ fn relayed_native_call(how: Relayed) {
 /// The issue: a guest who loses 30 % of its packets is shown as their last picture, then the
 /// slate within a second, while the output cadence, the other guests and the RTMP stream go
 /// on untouched. Two native guests side by side (a scene naming both slots): guest 1 on a
-/// clean path, guest 2 inside a namespace whose nftables drop 30 % of the UDP each way.
+/// clean path, guest 2 inside a namespace whose nftables drop 30 % of the UDP each way from
+/// its first picture in the program on.
 #[test]
 fn a_guest_losing_thirty_percent_of_its_packets_harms_neither_the_show_nor_the_other_guest() {
     let _g = heavy();
     let link_net = Link::start();
-    link_net.lose_udp(30);
     let mut nginx = Nginx::start();
     let home = tempdir("marquee-costream-thirty-");
     let summary = home.path().join("summary.json");
@@ -943,15 +944,34 @@ fn a_guest_losing_thirty_percent_of_its_packets_harms_neither_the_show_nor_the_o
         .args(["--duration", "32s"]);
     let mut host = Run::spawn(c);
     let (clean_link, lossy_link) = (guest_link(&host, 1), guest_link(&host, 2));
+    // 15 pictures a second each: three encoders and two decoders share this machine's 2 cores
+    // with the host's own 720p30 encode, whose cadence is what is checked.
     let join = |link: &str, card: &str| {
         let mut g = marquee_in(home.path());
-        g.args(["guest", "join", link, "--video", card, "--audio"])
-            .arg(format!("tone:{GUEST_HZ}"))
-            .args(["--duration", &format!("{CALL_S}s")]);
+        g.args([
+            "guest",
+            "join",
+            link,
+            "--video",
+            card,
+            "--mode",
+            "640x360@15",
+        ])
+        .args(["--audio", &format!("tone:{GUEST_HZ}")])
+        .args(["--duration", &format!("{CALL_S}s")]);
         g
     };
     let mut clean = Run::spawn(join(&clean_link, "test:2"));
     let mut lossy = Run::spawn(link_net.inside(join(&lossy_link, "test:3")));
+    // Guest 2 is seen first; then its network starts losing 30 % (a guest whose connection
+    // goes bad mid-call: at that loss the bandwidth estimate collapses and few pictures pass).
+    assert!(
+        host.wait_for_stderr("guest2 is back", Duration::from_secs(30)),
+        "{}\n{}",
+        host.report(),
+        lossy.report()
+    );
+    link_net.lose_udp(30);
     clean.wait(Duration::from_secs(CALL_S + 60));
     assert_exited_ok(&clean);
     lossy.wait(Duration::from_secs(CALL_S + 60));
@@ -960,7 +980,7 @@ fn a_guest_losing_thirty_percent_of_its_packets_harms_neither_the_show_nor_the_o
         "the lossy guest came on air: {}",
         lossy.report()
     );
-    host.wait(Duration::from_secs(90));
+    host.interrupt(Duration::from_secs(30));
     assert_exited_ok(&host);
     eprintln!(
         "UDP in the lossy guest's namespace (direction, seen, dropped): {:?}",
@@ -1019,16 +1039,23 @@ fn a_guest_losing_thirty_percent_of_its_packets_harms_neither_the_show_nor_the_o
         last - first,
         clean.report()
     );
-    // The lossy guest: seen, and a picture of theirs never held more than ~1.2 s without the
-    // slate (no code in the slot) taking its place.
+    // The lossy guest: seen before the loss began, and a picture of theirs never held more
+    // than ~1.2 s without the slate (no code in the slot) taking its place.
     let (n, _, _) = on_air(&lossy_runs);
     let longest = (lossy_runs.iter())
         .filter(|r| r.1.is_some())
         .map(|r| r.2)
         .max()
         .unwrap_or(0);
-    eprintln!("guest 2 (30 % lost): {n} pictures, the longest held {longest} frames");
-    assert!(n >= 10, "the lossy guest is seen: {n} pictures");
+    let slate = (lossy_runs.iter())
+        .filter(|r| r.1.is_none())
+        .map(|r| r.2)
+        .sum::<usize>();
+    eprintln!(
+        "guest 2 (30 % lost from its first picture on): {n} pictures, the longest held {longest} \
+         frames, {slate} frames without its picture"
+    );
+    assert!(n >= 1, "the lossy guest was seen before its loss began");
     assert!(
         longest <= 36,
         "a picture of the lossy guest stayed {longest} frames (over 1.2 s) before the slate"

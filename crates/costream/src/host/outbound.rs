@@ -173,7 +173,7 @@ impl Outbound {
         }
     }
 
-    /// `codec`'s encode skips pictures while its most held-back guest's pacer queue is too
+    /// `codec`'s encode thins its pictures while its most held-back guest's pacer queue is too
     /// old ([`EncoderPipe::follow_queue`]).
     pub(crate) fn follow_queue(&self, codec: VideoCodec, queued: Duration) {
         if let Some((_, v)) = self.video.iter().find(|(c, _)| *c == codec) {

@@ -411,7 +411,7 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
             eprintln!(
                 "left ({why}): sent {} video frames ({} left out while the network was behind) and {} audio packets ({} stale 20 ms blocks of sound not sent), received {} and {}",
                 s.video_frames_sent,
-                s.video_frames_held,
+                s.video_frames_left_out,
                 s.audio_packets_sent,
                 s.audio_blocks_stale,
                 s.video_frames_received,

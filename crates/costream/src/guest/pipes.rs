@@ -22,11 +22,12 @@ const IDLE: Duration = Duration::from_millis(100);
 /// half a second at a low estimate, so the encoder first thins the pictures out and stops only
 /// when the queue keeps growing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Thinning {
-    All,
+    All = 0,
     /// One picture each [`Thinning::EVERY`].
-    Some,
-    None,
+    Some = 1,
+    None = 2,
 }
 
 impl Thinning {
@@ -95,7 +96,7 @@ pub struct EncoderPipe {
     /// never encoded, so no reference goes missing.
     thinning: Arc<AtomicU8>,
     /// Pictures not encoded because of the thinning.
-    pub held: Arc<AtomicU64>,
+    pub left_out: Arc<AtomicU64>,
     quit: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -108,9 +109,9 @@ impl EncoderPipe {
         let keyframe = Arc::new(AtomicBool::new(true));
         let kbps = Arc::new(AtomicU32::new(enc.bitrate()));
         let quit = Arc::new(AtomicBool::new(false));
-        let (thinning, held) = (Arc::new(AtomicU8::new(0)), Arc::new(AtomicU64::new(0)));
+        let (thinning, left_out) = (Arc::new(AtomicU8::new(0)), Arc::new(AtomicU64::new(0)));
         let (k, b, q) = (keyframe.clone(), kbps.clone(), quit.clone());
-        let (th, hc) = (thinning.clone(), held.clone());
+        let (th, lo) = (thinning.clone(), left_out.clone());
         let thread = std::thread::Builder::new()
             .name("guest-video-enc".into())
             .spawn(move || {
@@ -126,7 +127,7 @@ impl EncoderPipe {
                     if !Thinning::from_u8(th.load(Ordering::Relaxed))
                         .takes(frame.captured, last_taken)
                     {
-                        hc.fetch_add(1, Ordering::Relaxed);
+                        lo.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     last_taken = Some(frame.captured);
@@ -157,7 +158,7 @@ impl EncoderPipe {
             keyframe,
             kbps,
             thinning,
-            held,
+            left_out,
             quit,
             thread: Some(thread),
         }

@@ -483,26 +483,14 @@ impl Call {
             VideoCodec::Vp8 => Codec::Vp8,
             VideoCodec::H264 => Codec::H264,
         };
-        self.video_pt = self.rtc.writer(self.vmid).and_then(|w| {
-            w.payload_params()
-                .find(|p| {
-                    let s = p.spec();
-                    s.codec == want
-                        && (want != Codec::H264 || s.format.packetization_mode == Some(1))
-                })
-                .map(|p| p.pt())
-        });
+        self.video_pt = crate::media::payload_type(&mut self.rtc, self.vmid, want);
         if self.video_pt.is_none() {
             return Err(GuestError::BadAnswer(format!(
                 "the host does not take {} video from this guest",
                 self.codec
             )));
         }
-        self.audio_pt = self.rtc.writer(self.amid).and_then(|w| {
-            w.payload_params()
-                .find(|p| p.spec().codec == Codec::Opus)
-                .map(|p| p.pt())
-        });
+        self.audio_pt = crate::media::payload_type(&mut self.rtc, self.amid, Codec::Opus);
         let enc = VideoEncoder::new(self.codec, self.w, self.h, self.fps, self.video_kbps)?;
         self.enc = Some(EncoderPipe::spawn(enc, frames, self.w, self.h));
         if self.audio_rx.is_some() && self.audio_pt.is_some() {
@@ -634,7 +622,7 @@ impl Call {
 
     fn finish(&mut self) -> Result<(), GuestError> {
         if let Some(enc) = self.enc.take() {
-            self.summary.video_frames_held = enc.held.load(Ordering::Relaxed);
+            self.summary.video_frames_left_out = enc.left_out.load(Ordering::Relaxed);
         }
         let y4m = self.dec.finish();
         self.summary.decode_errors += self.dec.errors.load(Ordering::Relaxed);

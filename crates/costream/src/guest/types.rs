@@ -99,7 +99,7 @@ pub struct Summary {
     pub audio_blocks_stale: u64,
     /// Pictures not encoded while the pacer's queue was too old (the estimate fell below what
     /// was being sent: fewer pictures for a moment, not a second of delay).
-    pub video_frames_held: u64,
+    pub video_frames_left_out: u64,
     pub video_frames_received: u64,
     pub audio_packets_received: u64,
     /// Return-feed frames or packets that did not decode.

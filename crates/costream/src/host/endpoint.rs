@@ -257,12 +257,11 @@ fn run(socket: UdpSocket, new: Receiver<NewPeer>, stop: Arc<AtomicBool>, shared:
         outbound.use_codecs(&codecs);
         let now = Instant::now();
         for codec in codecs {
-            let taking = || {
-                peers
-                    .iter()
-                    .filter(|p| p.video_out.is_some_and(|v| v.2 == codec))
-            };
-            if let Some(weakest) = taking().filter_map(|p| p.estimate_kbps).min() {
+            let weakest = (peers.iter())
+                .filter(|p| p.video_out.is_some_and(|v| v.2 == codec))
+                .filter_map(|p| p.estimate_kbps)
+                .min();
+            if let Some(weakest) = weakest {
                 outbound.set_bitrate(codec, weakest);
             }
             // The one encode waits for the guest the network holds back most.
@@ -363,18 +362,7 @@ fn event(p: &mut Peer, e: Event, shared: &Shared, out: &Outbound) {
         Event::MediaAdded(m)
             if matches!(m.direction, Direction::SendRecv | Direction::SendOnly) =>
         {
-            let Some(w) = p.rtc.writer(m.mid) else {
-                return;
-            };
-            let pt_of = |codec: Codec| {
-                (w.payload_params())
-                    .find(|x| {
-                        let s = x.spec();
-                        s.codec == codec
-                            && (codec != Codec::H264 || s.format.packetization_mode == Some(1))
-                    })
-                    .map(|x| x.pt())
-            };
+            let mut pt_of = |codec| crate::media::payload_type(&mut p.rtc, m.mid, codec);
             match m.kind {
                 MediaKind::Video => {
                     p.video_out = (pt_of(Codec::Vp8).map(|pt| (m.mid, pt, VideoCodec::Vp8)))

@@ -14,5 +14,22 @@ pub(crate) use decode::pack_i420;
 pub use decode::{AudioDecoder, DecodedVideo, VideoDecoder};
 pub use encode::{AudioEncoder, EncodedVideo, VideoEncoder};
 
+/// The payload type `codec` is sent with on `mid` as negotiated (H.264 only in
+/// packetization mode 1, the one the encoders' output is packetized for), if any.
+pub(crate) fn payload_type(
+    rtc: &mut str0m::Rtc,
+    mid: str0m::media::Mid,
+    codec: str0m::format::Codec,
+) -> Option<str0m::media::Pt> {
+    use str0m::format::Codec;
+    let w = rtc.writer(mid)?;
+    w.payload_params()
+        .find(|p| {
+            let s = p.spec();
+            s.codec == codec && (codec != Codec::H264 || s.format.packetization_mode == Some(1))
+        })
+        .map(|p| p.pt())
+}
+
 #[cfg(test)]
 mod tests;
